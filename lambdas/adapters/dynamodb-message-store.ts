@@ -1,0 +1,182 @@
+/**
+ * The conversation partition in DynamoDB: messages under `msg#{seq}` (zero-padded so the
+ * sort key orders by seq) and idempotency keys under `idem#{senderId}#{clientMessageId}`.
+ */
+import { type ConsumedCapacity, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { MessagePage, MessageStore, StoredMessageRef, StoreMessageOutcome } from '../domain/ports.js';
+import type { Message } from '../domain/protocol.js';
+
+const MESSAGE_PREFIX = 'msg#';
+const SEQ_DIGITS = 12;
+
+export const messageKey = (seq: number) => `${MESSAGE_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}`;
+export const idempotencyKey = (senderId: string, clientMessageId: string) =>
+  `idem#${senderId}#${clientMessageId}`;
+const LAST_MESSAGE_KEY = `${MESSAGE_PREFIX}${'9'.repeat(SEQ_DIGITS)}`;
+const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
+
+/** Receives the capacity DynamoDB reports, when measuring (ReturnConsumedCapacity TOTAL). */
+export type CapacityListener = (operation: string, capacity: ConsumedCapacity[]) => void;
+
+export interface DynamoDbMessageStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  onCapacity?: CapacityListener;
+}
+
+function toMessage(item: Record<string, unknown>): Message {
+  return {
+    conversationId: item.conversationId as string,
+    seq: item.seq as number,
+    messageId: item.messageId as string,
+    clientMessageId: item.clientMessageId as string,
+    senderId: item.senderId as string,
+    senderDeviceId: item.senderDeviceId as string,
+    body: item.body as string,
+    serverTs: item.serverTs as number,
+  };
+}
+
+export class DynamoDbMessageStore implements MessageStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #onCapacity: CapacityListener | undefined;
+
+  constructor(options: DynamoDbMessageStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#onCapacity = options.onCapacity;
+  }
+
+  #capacity() {
+    return this.#onCapacity ? { ReturnConsumedCapacity: 'TOTAL' as const } : {};
+  }
+
+  #report(operation: string, capacity: ConsumedCapacity | ConsumedCapacity[] | undefined) {
+    if (this.#onCapacity && capacity)
+      this.#onCapacity(operation, Array.isArray(capacity) ? capacity : [capacity]);
+  }
+
+  async lastSeq(conversationId: string): Promise<number> {
+    const result = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
+        ExpressionAttributeValues: { ':c': conversationId, ':p': MESSAGE_PREFIX },
+        ProjectionExpression: 'seq',
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+        ...this.#capacity(),
+      }),
+    );
+    this.#report('lastSeq', result.ConsumedCapacity);
+    return (result.Items?.[0]?.seq as number | undefined) ?? 0;
+  }
+
+  async storeMessage(message: Message): Promise<StoreMessageOutcome> {
+    const { conversationId } = message;
+    const idempotencyItem = {
+      conversationId,
+      itemKey: idempotencyKey(message.senderId, message.clientMessageId),
+      seq: message.seq,
+      messageId: message.messageId,
+      serverTs: message.serverTs,
+    };
+    try {
+      const result = await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: { ...message, itemKey: messageKey(message.seq) },
+                ConditionExpression: 'attribute_not_exists(itemKey)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: idempotencyItem,
+                ConditionExpression: 'attribute_not_exists(itemKey)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+          ...this.#capacity(),
+        }),
+      );
+      this.#report('storeMessage', result.ConsumedCapacity);
+      return { status: 'stored' };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [messageReason, keyReason] = error.CancellationReasons ?? [];
+      if (keyReason?.Code === 'ConditionalCheckFailed') {
+        const original = keyReason.Item
+          ? (unmarshall(keyReason.Item) as StoredMessageRef)
+          : await this.#readIdempotencyItem(conversationId, idempotencyItem.itemKey);
+        return {
+          status: 'duplicate',
+          original: { seq: original.seq, messageId: original.messageId, serverTs: original.serverTs },
+        };
+      }
+      if (messageReason?.Code === 'ConditionalCheckFailed') return { status: 'seq_taken' };
+      const reasons = [messageReason?.Code, keyReason?.Code];
+      if (reasons.includes('TransactionConflict')) return { status: 'conflict' };
+      throw error;
+    }
+  }
+
+  async #readIdempotencyItem(conversationId: string, itemKey: string): Promise<StoredMessageRef> {
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: { conversationId, itemKey }, ConsistentRead: true }),
+    );
+    if (!result.Item) throw new Error(`idempotency item ${itemKey} vanished`);
+    return result.Item as StoredMessageRef;
+  }
+
+  async getMessage(conversationId: string, seq: number): Promise<Message | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { conversationId, itemKey: messageKey(seq) },
+        ConsistentRead: true,
+        ...this.#capacity(),
+      }),
+    );
+    this.#report('getMessage', result.ConsumedCapacity);
+    return result.Item ? toMessage(result.Item) : undefined;
+  }
+
+  async listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
+    // No seq follows the largest one a sort key holds; a longer key would not sort by seq,
+    // and could put the BETWEEN bounds the wrong way round, which DynamoDB refuses.
+    if (afterSeq >= MAX_SEQ) return { messages: [], lastSeq: await this.lastSeq(conversationId) };
+    const [page, lastSeq] = await Promise.all([
+      this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
+          ExpressionAttributeValues: {
+            ':c': conversationId,
+            ':from': messageKey(afterSeq + 1),
+            ':to': LAST_MESSAGE_KEY,
+          },
+          Limit: limit,
+          ConsistentRead: true,
+          ...this.#capacity(),
+        }),
+      ),
+      this.lastSeq(conversationId),
+    ]);
+    this.#report('listMessages', page.ConsumedCapacity);
+    return { messages: (page.Items ?? []).map(toMessage), lastSeq };
+  }
+}

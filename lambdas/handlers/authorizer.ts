@@ -1,0 +1,32 @@
+/**
+ * `$connect` REQUEST authorizer: verifies the `token` query parameter and hands the user id
+ * and device id to every later route of the connection as authorizer context.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createAuthorizerHandler(deps: DepsProvider) {
+  return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    const token = event.queryStringParameters?.token;
+    if (!token) throw new Error('Unauthorized');
+    let userId: string;
+    try {
+      ({ userId } = await deps().verifyToken(token));
+    } catch (error) {
+      deps().logger.info('token refused', { reason: error instanceof Error ? error.message : String(error) });
+      // API Gateway answers the upgrade with 401 for exactly this error message.
+      throw new Error('Unauthorized');
+    }
+    return {
+      principalId: userId,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+      },
+      // Checked by $connect, which can refuse with 400 where an authorizer can only say 401/403.
+      context: { userId, deviceId: event.queryStringParameters?.deviceId ?? '' },
+    };
+  };
+}
+
+export const handler = createAuthorizerHandler(depsFromEnvironment());

@@ -1,0 +1,27 @@
+/** `$connect`: checks the device id and registers the connection under its user. */
+import { deviceIdSchema } from '../domain/protocol.js';
+import { callerOf, type RouteResult, type WebSocketEvent } from '../middleware/websocket-route.js';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createConnectHandler(deps: DepsProvider) {
+  return async (event: WebSocketEvent): Promise<RouteResult> => {
+    const { logger, connections, config, now } = deps();
+    const deviceId = event.queryStringParameters?.deviceId;
+    if (!deviceIdSchema.safeParse(deviceId).success) {
+      return { statusCode: 400, body: 'deviceId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -' };
+    }
+    const { userId, connectionId } = callerOf(event);
+    const connectedAt = now();
+    await connections.putConnection({
+      userId,
+      connectionId,
+      deviceId: deviceId as string,
+      connectedAt,
+      expiresAt: Math.floor(connectedAt / 1000) + config.connectionTtlSeconds,
+    });
+    logger.info('connected', { userId, deviceId, connectionId });
+    return { statusCode: 200 };
+  };
+}
+
+export const handler = createConnectHandler(depsFromEnvironment());

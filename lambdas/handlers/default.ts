@@ -1,0 +1,31 @@
+/** `$default`: frames that name no known action, or are not JSON at all, get `bad_request`. */
+import middy from '@middy/core';
+import { BadRequestError } from '../domain/errors.js';
+import { ROUTED_ACTIONS } from '../domain/protocol.js';
+import {
+  parseJsonObject,
+  type RouteHandler,
+  type RouteResult,
+  routeResponse,
+  type WebSocketEvent,
+} from '../middleware/websocket-route.js';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createDefaultHandler(deps: DepsProvider) {
+  const serve = async (event: WebSocketEvent): Promise<never> => {
+    if (event.isBase64Encoded)
+      throw new BadRequestError('frame: must be a UTF-8 JSON text frame, not binary');
+    const frame = parseJsonObject(event.body);
+    const { action } = frame;
+    if (action === undefined) throw new BadRequestError('action: is required');
+    if (typeof action !== 'string') throw new BadRequestError('action: must be a string');
+    throw new BadRequestError(
+      `action: unknown action ${JSON.stringify(action.slice(0, 64))}; expected one of ${ROUTED_ACTIONS.join(', ')}`,
+    );
+  };
+  return middy(serve as unknown as (event: WebSocketEvent) => Promise<RouteResult>).use(
+    routeResponse(() => deps().logger),
+  ) as unknown as RouteHandler;
+}
+
+export const handler = createDefaultHandler(depsFromEnvironment());

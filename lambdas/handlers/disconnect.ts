@@ -1,0 +1,14 @@
+/** `$disconnect`: best effort; the connection item's TTL and 410 answers clean up what it misses. */
+import { callerOf, type RouteResult, type WebSocketEvent } from '../middleware/websocket-route.js';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createDisconnectHandler(deps: DepsProvider) {
+  return async (event: WebSocketEvent): Promise<RouteResult> => {
+    const { userId, connectionId } = callerOf(event);
+    await deps().connections.deleteConnection(userId, connectionId);
+    deps().logger.info('disconnected', { userId, connectionId });
+    return { statusCode: 200 };
+  };
+}
+
+export const handler = createDisconnectHandler(depsFromEnvironment());

@@ -1,0 +1,39 @@
+/** `send`: sequences the message exactly once, hands it to delivery, answers `sent`. */
+import { resolveSendTarget } from '../domain/conversation.js';
+import { type SendFrame, type SentFrame, sendFrameSchema } from '../domain/protocol.js';
+import { sendMessage } from '../domain/sequencing.js';
+import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createSendHandler(deps: DepsProvider) {
+  const serve = async ({ frame, caller }: RouteEvent<SendFrame>): Promise<SentFrame> => {
+    const conversationId = resolveSendTarget(caller.userId, frame);
+    const { message, duplicate, retries } = await sendMessage(deps().sequencing, {
+      conversationId,
+      senderId: caller.userId,
+      senderDeviceId: caller.deviceId,
+      clientMessageId: frame.clientMessageId,
+      body: frame.body,
+    });
+    deps().logger.info('sent', {
+      conversationId,
+      seq: message.seq,
+      duplicate,
+      retries,
+      connectionId: caller.connectionId,
+    });
+    return {
+      type: 'sent',
+      requestId: frame.requestId,
+      conversationId,
+      clientMessageId: message.clientMessageId,
+      seq: message.seq,
+      messageId: message.messageId,
+      serverTs: message.serverTs,
+      duplicate,
+    };
+  };
+  return frameRoute(sendFrameSchema, () => deps().logger, serve);
+}
+
+export const handler = createSendHandler(depsFromEnvironment());

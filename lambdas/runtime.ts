@@ -1,0 +1,92 @@
+/**
+ * Wires the domain to its AWS adapters. Lambda builds this once per cold start from the
+ * environment; the local stack builds it from its own configuration; tests may replace
+ * any part. The handlers are the same code in every case.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ulid } from 'ulid';
+import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pusher.js';
+import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
+import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
+import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
+import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
+import { configFromEnvironment, type ParleyConfig } from './config.js';
+import type { ConnectionPusher, ConnectionStore, EventPublisher, MessageStore } from './domain/ports.js';
+import { DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
+import { createTokenVerifier, type TokenVerifier } from './domain/tokens.js';
+
+export interface ParleyDeps {
+  config: ParleyConfig;
+  logger: Logger;
+  now: () => number;
+  messages: MessageStore;
+  publisher: EventPublisher;
+  connections: ConnectionStore;
+  pusher: ConnectionPusher;
+  verifyToken: TokenVerifier;
+  sequencing: SequencingDeps;
+  clients: AwsClients;
+}
+
+export type DepsProvider = () => ParleyDeps;
+
+export interface DepsOverrides {
+  /** Wraps or replaces adapters, e.g. to inject faults in tests. */
+  wrap?: (deps: ParleyDeps) => ParleyDeps;
+  onCapacity?: CapacityListener;
+}
+
+export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}): ParleyDeps {
+  const clients = createAwsClients(config.endpoints);
+  const logger = new Logger({ serviceName: 'parley', logLevel: config.logLevel });
+  const now = Date.now;
+  const messages = new DynamoDbMessageStore({
+    client: clients.dynamodb,
+    tableName: config.names.conversationsTable,
+    ...(overrides.onCapacity ? { onCapacity: overrides.onCapacity } : {}),
+  });
+  const publisher = new KinesisEventPublisher({
+    client: clients.kinesis,
+    streamName: config.names.eventsStream,
+  });
+  const deps: ParleyDeps = {
+    config,
+    logger,
+    now,
+    messages,
+    publisher,
+    connections: new DynamoDbConnectionStore({
+      client: clients.dynamodb,
+      tableName: config.names.connectionsTable,
+    }),
+    pusher: new ApiGatewayConnectionPusher({ client: clients.connections }),
+    verifyToken: createTokenVerifier(config.tokens),
+    sequencing: {
+      messages,
+      publisher,
+      newMessageId: () => ulid(),
+      now,
+      sleep: (ms) => sleep(ms),
+      random: Math.random,
+      ...DEFAULT_SEQUENCING,
+    },
+    clients,
+  };
+  if (!overrides.wrap) return deps;
+  const wrapped = overrides.wrap(deps);
+  // Sequencing reaches the store and the publisher through its own deps: keep them in step.
+  return {
+    ...wrapped,
+    sequencing: { ...wrapped.sequencing, messages: wrapped.messages, publisher: wrapped.publisher },
+  };
+}
+
+/** What a Lambda function uses: built on first use from the environment, then reused. */
+export function depsFromEnvironment(): DepsProvider {
+  let deps: ParleyDeps | undefined;
+  return () => {
+    deps ??= createDeps(configFromEnvironment());
+    return deps;
+  };
+}

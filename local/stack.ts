@@ -1,0 +1,163 @@
+/**
+ * The local stack: real DynamoDB Local and kinesis-mock, our API Gateway WebSocket
+ * emulator and a local Kinesis event source mapping, all driving the very handlers that
+ * run in AWS Lambda.
+ */
+import type { Context } from 'aws-lambda';
+import { DEFAULT_CONNECTION_TTL_SECONDS, LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
+import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
+import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
+import { createConnectHandler } from '../lambdas/handlers/connect.js';
+import { createDefaultHandler } from '../lambdas/handlers/default.js';
+import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
+import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
+import { createPingHandler } from '../lambdas/handlers/ping.js';
+import { createSendHandler } from '../lambdas/handlers/send.js';
+import { createSyncHandler } from '../lambdas/handlers/sync.js';
+import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
+import { resourceNames } from '../lib/tables.js';
+import { assertPortFree, type RunningEngine, startDynamoDbLocal, startKinesisMock } from './engines.js';
+import { type RunningEventSourceMapping, startKinesisEventSourceMapping } from './event-source-mapping.js';
+import { ensureResources } from './resources.js';
+import {
+  type RunningWebSocketGateway,
+  startWebSocketGateway,
+  type WebSocketRouteHandler,
+} from './ws-gateway.js';
+
+export interface LocalStackOptions {
+  /** WebSocket and `@connections` port; 0 picks a free one. Default 3001. */
+  wsPort?: number;
+  /** Use running engines instead of starting new ones (the tests share one pair). */
+  dynamodbEndpoint?: string;
+  kinesisEndpoint?: string;
+  /** Keep DynamoDB Local's data in this folder; in memory when absent. */
+  dataDir?: string;
+  /** Prefix of the table and stream names, so several stacks can share engines. */
+  resourcePrefix?: string;
+  jwtSecret?: string;
+  logLevel?: ParleyConfig['logLevel'];
+  /** Wait after an empty GetRecords, per shard. */
+  pollIntervalMs?: number;
+  idleTimeoutMs?: number;
+  /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
+  deps?: DepsOverrides;
+}
+
+export interface RunningLocalStack {
+  url: string;
+  managementEndpoint: string;
+  config: ParleyConfig;
+  deps: ParleyDeps;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
+  const stoppers: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // keep stopping the rest
+      }
+    }
+    stoppers.length = 0;
+  };
+  try {
+    const wsPort = options.wsPort ?? 3001;
+    // Fail at once, before the engines start, when the port is taken.
+    if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
+    const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
+      if (given) return given;
+      const engine = await start();
+      stoppers.push(() => engine.stop());
+      return engine.endpoint;
+    };
+    const [dynamodbEndpoint, kinesisEndpoint] = await Promise.all([
+      startEngine(options.dynamodbEndpoint, () =>
+        startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ),
+      startEngine(options.kinesisEndpoint, () => startKinesisMock()),
+    ]);
+
+    let deps: ParleyDeps | undefined;
+    const provider = () => {
+      if (!deps) throw new Error('the local stack is not ready yet');
+      return deps;
+    };
+    const routes: Record<string, WebSocketRouteHandler> = {
+      $connect: createConnectHandler(provider),
+      $disconnect: createDisconnectHandler(provider),
+      $default: createDefaultHandler(provider),
+      send: createSendHandler(provider),
+      sync: createSyncHandler(provider),
+      ping: createPingHandler(provider),
+    };
+    const gateway: RunningWebSocketGateway = await startWebSocketGateway({
+      port: wsPort,
+      authorizer: createAuthorizerHandler(provider),
+      routes,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      onFrameTooLarge: (text) =>
+        JSON.stringify(
+          errorFrame('too_large', `frame: must be at most ${MAX_FRAME_BYTES} bytes`, requestIdFromText(text)),
+        ),
+    });
+    // Stopped before the SDK clients go, since closing sockets runs $disconnect.
+    let destroyClients = async () => {};
+    stoppers.push(async () => destroyClients());
+    stoppers.push(() => gateway.stop());
+
+    const config: ParleyConfig = {
+      names: resourceNames(options.resourcePrefix ?? 'parley'),
+      endpoints: {
+        region: 'us-east-1',
+        local: true,
+        dynamodb: dynamodbEndpoint,
+        kinesis: kinesisEndpoint,
+        connections: gateway.managementEndpoint,
+      },
+      tokens: { secret: options.jwtSecret ?? LOCAL_JWT_SECRET },
+      connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+      postConcurrency: 50,
+      logLevel: options.logLevel ?? 'WARN',
+    };
+    const ready = createDeps(config, options.deps);
+    destroyClients = async () => ready.clients.destroy();
+    await ensureResources(
+      { dynamodb: ready.clients.dynamodb as never, kinesis: ready.clients.kinesis },
+      config.names,
+    );
+    deps = ready;
+
+    const fanout = createFanoutHandler(provider);
+    const mapping: RunningEventSourceMapping = await startKinesisEventSourceMapping({
+      kinesis: ready.clients.kinesis,
+      streamName: config.names.eventsStream,
+      handler: (event, context: Context) => fanout(event, context),
+      functionName: 'fanout',
+      pollIntervalMs: options.pollIntervalMs ?? 10,
+      onFailure: (failed) =>
+        ready.logger.error('records sent to the on-failure destination', {
+          shardId: failed.shardId,
+          reason: failed.reason,
+          sequenceNumbers: failed.records.map((record) => record.kinesis.sequenceNumber),
+        }),
+      log: (level, message, details) => ready.logger[level](message, { details }),
+    });
+    stoppers.push(() => mapping.stop());
+
+    return {
+      url: gateway.url,
+      managementEndpoint: gateway.managementEndpoint,
+      config,
+      deps: ready,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

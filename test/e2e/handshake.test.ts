@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import type { RunningLocalStack } from '../../local/stack.js';
+import { startTestStack, uniqueId } from '../support/stack.js';
+import { TestClient } from '../support/ws-client.js';
+
+describe('the WebSocket handshake', () => {
+  let stack: RunningLocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  const refusal = (query: Record<string, string | undefined>) =>
+    TestClient.connect(stack.url, query).then(
+      async (client) => {
+        await client.close();
+        return 'opened';
+      },
+      (error: { status?: number }) => error.status,
+    );
+
+  it('refuses a handshake without a token with 401', async () => {
+    expect(await refusal({ deviceId: 'phone' })).toBe(401);
+  });
+
+  it('refuses a token signed with another secret with 401', async () => {
+    const forged = await mintToken('alice', 'not-the-secret');
+    expect(await refusal({ token: forged, deviceId: 'phone' })).toBe(401);
+  });
+
+  it('refuses an expired token with 401', async () => {
+    const expired = await mintToken('alice', LOCAL_JWT_SECRET, {
+      expiresIn: Math.floor(Date.now() / 1000) - 60,
+    });
+    expect(await refusal({ token: expired, deviceId: 'phone' })).toBe(401);
+  });
+
+  it('refuses a token whose subject is not a valid user id with 401', async () => {
+    const token = await mintToken('not a user!', LOCAL_JWT_SECRET);
+    expect(await refusal({ token, deviceId: 'phone' })).toBe(401);
+  });
+
+  it('refuses a missing or malformed deviceId with 400', async () => {
+    const token = await mintToken('alice', LOCAL_JWT_SECRET);
+    expect(await refusal({ token })).toBe(400);
+    expect(await refusal({ token, deviceId: 'has space' })).toBe(400);
+    expect(await refusal({ token, deviceId: 'x'.repeat(65) })).toBe(400);
+  });
+
+  it('opens a connection for a valid token and deviceId and answers ping', async () => {
+    const token = await mintToken(uniqueId('u'), LOCAL_JWT_SECRET, { expiresIn: '1h' });
+    const client = await TestClient.connect(stack.url, { token, deviceId: 'phone_1-A' });
+    const pong = await client.request({ action: 'ping', requestId: 'p1' });
+    expect(pong).toEqual({ type: 'pong', requestId: 'p1' });
+    await client.close();
+  });
+});

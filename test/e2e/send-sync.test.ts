@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { directConversationId } from '../../lambdas/domain/conversation.js';
+import type { RunningLocalStack } from '../../local/stack.js';
+import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import type { TestClient } from '../support/ws-client.js';
+
+describe('send, sync, ping and errors over a real WebSocket', () => {
+  let stack: RunningLocalStack;
+  const clients: TestClient[] = [];
+  const connect = async (userId: string, deviceId: string) => {
+    const client = await connectAs(stack, userId, deviceId);
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('delivers a message to every device of both users, the sending device included', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const alicePhone = await connect(alice, 'phone');
+    const aliceDesktop = await connect(alice, 'desktop');
+    const bobPhone = await connect(bob, 'phone');
+    const bobTablet = await connect(bob, 'tablet');
+    const conversationId = directConversationId(alice, bob);
+
+    const sent = await alicePhone.request({ action: 'send', to: bob, clientMessageId: 'm1', body: 'hello' });
+
+    expect(sent).toMatchObject({
+      type: 'sent',
+      conversationId,
+      clientMessageId: 'm1',
+      seq: 1,
+      duplicate: false,
+    });
+    expect(typeof sent.messageId).toBe('string');
+    expect(typeof sent.serverTs).toBe('number');
+    for (const device of [alicePhone, aliceDesktop, bobPhone, bobTablet]) {
+      const [message] = await device.messagesOf(conversationId, 1);
+      expect(message).toEqual({
+        type: 'message',
+        conversationId,
+        seq: 1,
+        messageId: sent.messageId,
+        clientMessageId: 'm1',
+        senderId: alice,
+        senderDeviceId: 'phone',
+        body: 'hello',
+        serverTs: sent.serverTs,
+      });
+    }
+  });
+
+  it('answers a resend of the same clientMessageId with the first seq and stores it once', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+    const desktop = await connect(alice, 'desktop');
+    const clientMessageId = randomUUID();
+    const first = await phone.request({ action: 'send', to: bob, clientMessageId, body: 'once' });
+
+    const again = await desktop.request({
+      action: 'send',
+      conversationId: first.conversationId,
+      clientMessageId,
+      body: 'once',
+    });
+
+    expect(again).toMatchObject({
+      seq: first.seq,
+      messageId: first.messageId,
+      serverTs: first.serverTs,
+      duplicate: true,
+    });
+    const history = await phone.request({
+      action: 'sync',
+      conversationId: first.conversationId,
+      afterSeq: 0,
+    });
+    expect(history.messages).toHaveLength(1);
+    expect(history.lastSeq).toBe(1);
+  });
+
+  it('numbers messages 1, 2, 3 and syncs them in pages in seq order', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+    const conversationId = directConversationId(alice, bob);
+    for (const body of ['one', 'two', 'three']) {
+      await phone.request({ action: 'send', conversationId, clientMessageId: randomUUID(), body });
+    }
+    const bobPhone = await connect(bob, 'phone');
+
+    const firstPage = await bobPhone.request({ action: 'sync', conversationId, afterSeq: 0, limit: 2 });
+    const secondPage = await bobPhone.request({ action: 'sync', conversationId, afterSeq: 2, limit: 2 });
+
+    expect(firstPage).toMatchObject({ type: 'history', conversationId, lastSeq: 3, hasMore: true });
+    expect((firstPage.messages as Array<{ seq: number; body: string }>).map((m) => [m.seq, m.body])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
+    expect(secondPage).toMatchObject({ lastSeq: 3, hasMore: false });
+    expect((secondPage.messages as Array<{ body: string }>).map((m) => m.body)).toEqual(['three']);
+    expect(firstPage.receipts).toEqual([
+      { userId: [alice, bob].sort()[0], deliveredSeq: 0, readSeq: 0 },
+      { userId: [alice, bob].sort()[1], deliveredSeq: 0, readSeq: 0 },
+    ]);
+  });
+
+  it('answers sync of a conversation nobody wrote in with no messages and lastSeq 0', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+    const history = await phone.request({
+      action: 'sync',
+      conversationId: directConversationId(alice, bob),
+      afterSeq: 0,
+    });
+    expect(history).toMatchObject({ messages: [], lastSeq: 0, hasMore: false });
+  });
+
+  it('refuses to send into or sync a conversation the caller is not a member of', async () => {
+    const [alice, bob, mallory] = [uniqueId('alice'), uniqueId('bob'), uniqueId('mallory')];
+    const alicePhone = await connect(alice, 'phone');
+    const sent = await alicePhone.request({
+      action: 'send',
+      to: bob,
+      clientMessageId: 'secret',
+      body: 'secret',
+    });
+    const intruder = await connect(mallory, 'laptop');
+
+    const sync = await intruder.request({
+      requestId: 's1',
+      action: 'sync',
+      conversationId: sent.conversationId,
+      afterSeq: 0,
+    });
+    const send = await intruder.request({
+      requestId: 's2',
+      action: 'send',
+      conversationId: sent.conversationId,
+      clientMessageId: 'x',
+      body: 'x',
+    });
+
+    expect(sync).toMatchObject({ type: 'error', requestId: 's1', code: 'forbidden' });
+    expect(send).toMatchObject({ type: 'error', requestId: 's2', code: 'forbidden' });
+    expect(intruder.received.filter((frame) => frame.type === 'message')).toEqual([]);
+    expect(intruder.isOpen).toBe(true);
+  });
+
+  it.each([
+    ['a body over 4096 characters', { to: 'bob', clientMessageId: 'c', body: 'x'.repeat(4097) }, 'body'],
+    ['an empty body', { to: 'bob', clientMessageId: 'c', body: '' }, 'body'],
+    [
+      'both to and conversationId',
+      { to: 'bob', conversationId: 'dm:a:b', clientMessageId: 'c', body: 'x' },
+      'to',
+    ],
+    ['neither to nor conversationId', { clientMessageId: 'c', body: 'x' }, 'to'],
+    ['a clientMessageId with a slash', { to: 'bob', clientMessageId: 'a/b', body: 'x' }, 'clientMessageId'],
+    [
+      'a malformed conversationId',
+      { conversationId: 'dm:zed:amy', clientMessageId: 'c', body: 'x' },
+      'conversationId',
+    ],
+  ])(
+    'answers a send with %s with bad_request naming the field and stores nothing',
+    async (_, fields, field) => {
+      const alice = uniqueId('alice');
+      const phone = await connect(alice, 'phone');
+      const answer = await phone.request({ requestId: 'bad-1', action: 'send', ...fields });
+      expect(answer).toMatchObject({ type: 'error', requestId: 'bad-1', code: 'bad_request' });
+      expect(answer.message).toMatch(new RegExp(`^${field}:`));
+      const history = await phone.request({
+        action: 'sync',
+        conversationId: directConversationId(alice, 'bob'),
+        afterSeq: 0,
+      });
+      expect(history.lastSeq).toBe(0);
+      expect(phone.isOpen).toBe(true);
+    },
+  );
+
+  it('answers a send to oneself with bad_request', async () => {
+    const alice = uniqueId('alice');
+    const phone = await connect(alice, 'phone');
+    const answer = await phone.request({ action: 'send', to: alice, clientMessageId: 'c', body: 'me' });
+    expect(answer).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^to:/) });
+  });
+
+  it('answers text that is not JSON, an unknown action and a missing action with bad_request', async () => {
+    const phone = await connect(uniqueId('alice'), 'phone');
+
+    phone.sendRaw('hello?');
+    const notJson = await phone.next((frame) => frame.type === 'error');
+    const unknown = await phone.request({ requestId: 'u1', action: 'teleport' });
+    const missing = await phone.request({ requestId: 'u2' });
+    const sync = await phone.request({
+      requestId: 'u3',
+      action: 'sync',
+      conversationId: 'dm:a:b',
+      afterSeq: -1,
+    });
+
+    expect(notJson).toMatchObject({ type: 'error', requestId: null, code: 'bad_request' });
+    expect(unknown).toMatchObject({
+      requestId: 'u1',
+      code: 'bad_request',
+      message: expect.stringMatching(/^action:/),
+    });
+    expect(missing).toMatchObject({ requestId: 'u2', code: 'bad_request', message: 'action: is required' });
+    expect(sync).toMatchObject({
+      requestId: 'u3',
+      code: 'bad_request',
+      message: expect.stringMatching(/^afterSeq:/),
+    });
+    expect(phone.isOpen).toBe(true);
+  });
+
+  it('answers a frame over 32 KB with too_large and keeps the connection open', async () => {
+    const phone = await connect(uniqueId('alice'), 'phone');
+    const answer = await phone.request({
+      requestId: 'big',
+      action: 'send',
+      to: 'bob',
+      clientMessageId: 'c',
+      body: 'x'.repeat(33 * 1024),
+    });
+    expect(answer).toMatchObject({ type: 'error', requestId: 'big', code: 'too_large' });
+    expect(await phone.request({ action: 'ping', requestId: 'after' })).toEqual({
+      type: 'pong',
+      requestId: 'after',
+    });
+  });
+});

@@ -1,0 +1,30 @@
+/** A local stack of our own for one e2e test file, on the engines the global setup started. */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import { type LocalStackOptions, type RunningLocalStack, startLocalStack } from '../../local/stack.js';
+import { TestClient } from './ws-client.js';
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
+}
+
+export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
+  return startLocalStack({
+    wsPort: 0,
+    dynamodbEndpoint: inject('dynamodbEndpoint'),
+    kinesisEndpoint: inject('kinesisEndpoint'),
+    resourcePrefix: uniqueId('t'),
+    logLevel: 'SILENT',
+    ...options,
+  });
+}
+
+export async function connectAs(
+  stack: RunningLocalStack,
+  userId: string,
+  deviceId: string,
+): Promise<TestClient> {
+  return TestClient.connect(stack.url, { token: await mintToken(userId, LOCAL_JWT_SECRET), deviceId });
+}
