@@ -12,6 +12,8 @@ import { mintToken } from '../lambdas/domain/tokens.js';
 import { startLocalStack } from '../local/stack.js';
 import { TestClient } from '../test/support/ws-client.js';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100);
 
 const capacity = new Map<string, { calls: number; read: number; write: number; total: number }>();

@@ -84,6 +84,12 @@ export interface RunningEventSourceMapping {
   stop(): Promise<void>;
   /** Resolves once every record put before the call has been handled or sent to onFailure. */
   drain?(): Promise<void>;
+  /**
+   * Says that records were just put: every idle shard polls at once instead of waiting out
+   * `pollIntervalMs`. The local stack calls it after each PutRecord, as enhanced fan-out
+   * pushes records in AWS, so the idle interval can be long and cheap.
+   */
+  wake(): void;
 }
 
 /** The account of the local engines (kinesis-mock uses it too). */
@@ -116,6 +122,10 @@ interface ShardState {
   /** The drain epoch of the last empty `GetRecords` call at the tip of the shard. */
   drainedEpoch: number;
   ended: boolean;
+  /** `wake()` was called since the last poll. */
+  woken?: boolean;
+  /** Ends the idle wait in progress, if any. */
+  wakeUp?: () => void;
 }
 
 /**
@@ -474,7 +484,7 @@ export async function startKinesisEventSourceMapping(
         break;
       }
       shard.iterator = nextIterator;
-      if (records.length === 0) await sleep(pollIntervalMs, signal);
+      if (records.length === 0) await idleWait(shard);
     }
     shard.ended = true;
     settleDrains();
@@ -489,8 +499,36 @@ export async function startKinesisEventSourceMapping(
     }),
   );
 
+  /** Waits out the poll interval, or less when `wake()` was called since the last poll. */
+  async function idleWait(shard: ShardState): Promise<void> {
+    if (shard.woken) {
+      shard.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        shard.wakeUp = undefined;
+        resolve();
+      }
+      shard.wakeUp = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+    shard.woken = false;
+  }
+
+  function wake() {
+    for (const shard of shards) {
+      shard.woken = true;
+      shard.wakeUp?.();
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   return {
+    wake,
     stop() {
       if (!stopping) {
         stopped = true;
@@ -503,10 +541,13 @@ export async function startKinesisEventSourceMapping(
       if (stopped) return Promise.resolve();
       drainEpoch++;
       const epoch = drainEpoch;
-      return new Promise<void>((resolve) => {
+      const drained = new Promise<void>((resolve) => {
         drainWaiters.push({ epoch, resolve });
         settleDrains();
       });
+      // Draining needs a fresh poll of every shard: do not wait out the idle interval.
+      wake();
+      return drained;
     },
   };
 }

@@ -37,7 +37,7 @@ export interface LocalStackOptions {
   resourcePrefix?: string;
   jwtSecret?: string;
   logLevel?: ParleyConfig['logLevel'];
-  /** Wait after an empty GetRecords, per shard. */
+  /** Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first. */
   pollIntervalMs?: number;
   idleTimeoutMs?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
@@ -124,7 +124,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       postConcurrency: 50,
       logLevel: options.logLevel ?? 'WARN',
     };
-    const ready = createDeps(config, options.deps);
+    // Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
+    // the polling mapping, so idle shards can be polled slowly without adding latency.
+    let wakeMapping = () => {};
+    const userWrap = options.deps?.wrap;
+    const ready = createDeps(config, {
+      ...options.deps,
+      wrap: (deps) => {
+        const publisher = deps.publisher;
+        const waking: ParleyDeps = {
+          ...deps,
+          publisher: {
+            publish: async (event) => {
+              await publisher.publish(event);
+              wakeMapping();
+            },
+          },
+        };
+        return userWrap ? userWrap(waking) : waking;
+      },
+    });
     destroyClients = async () => ready.clients.destroy();
     await ensureResources(
       { dynamodb: ready.clients.dynamodb as never, kinesis: ready.clients.kinesis },
@@ -138,7 +157,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       streamName: config.names.eventsStream,
       handler: (event, context: Context) => fanout(event, context),
       functionName: 'fanout',
-      pollIntervalMs: options.pollIntervalMs ?? 10,
+      pollIntervalMs: options.pollIntervalMs ?? 250,
       onFailure: (failed) =>
         ready.logger.error('records sent to the on-failure destination', {
           shardId: failed.shardId,
@@ -147,6 +166,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }),
       log: (level, message, details) => ready.logger[level](message, { details }),
     });
+    wakeMapping = () => mapping.wake();
     stoppers.push(() => mapping.stop());
 
     return {

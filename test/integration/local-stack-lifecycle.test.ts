@@ -10,9 +10,14 @@ function enginesOf(parentPid: number): number[] {
   const table = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
   return table
     .split('\n')
-    .map((line) => line.trim().split(/\s+/, 3))
-    .filter(([, ppid, args]) => Number(ppid) === parentPid && /java|node/.test(args ?? ''))
-    .map(([pid]) => Number(pid));
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter(
+      (match) =>
+        match &&
+        Number(match[2]) === parentPid &&
+        /DynamoDBLocal\.jar|kinesis-local\/main\.js/.test(match[3] ?? ''),
+    )
+    .map((match) => Number(match?.[1]));
 }
 
 const isAlive = (pid: number) => {

@@ -1,0 +1,433 @@
+import { randomUUID } from 'node:crypto';
+import {
+  KinesisDataStreamRecord,
+  KinesisDataStreamRecordPayload,
+  KinesisDataStreamSchema,
+} from '@aws-lambda-powertools/parser/schemas/kinesis';
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
+import {
+  type FailedBatch,
+  type KinesisEventSourceMappingOptions,
+  type RunningEventSourceMapping,
+  startKinesisEventSourceMapping,
+} from '../../local/event-source-mapping.js';
+
+const clients = createAwsClients({ region: 'us-east-1', local: true, kinesis: inject('kinesisEndpoint') });
+const { kinesis } = clients;
+
+/** Resolves once `check` holds, asking again after each turn of the event loop's timers. */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function createStream(client: KinesisClient): Promise<string> {
+  const streamName = `esm-test-${randomUUID()}`;
+  await client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
+  await until(async () => {
+    const answer = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    return answer.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+  }, `stream ${streamName} to be ACTIVE`);
+  return streamName;
+}
+
+async function putRecords(streamName: string, entries: { key: string; data: unknown }[]): Promise<string[]> {
+  const answer = await kinesis.send(
+    new PutRecordsCommand({
+      StreamName: streamName,
+      Records: entries.map(({ key, data }) => ({
+        PartitionKey: key,
+        Data: Buffer.from(JSON.stringify(data)),
+      })),
+    }),
+  );
+  expect(answer.FailedRecordCount ?? 0).toBe(0);
+  return (answer.Records ?? []).map((record) => record.SequenceNumber ?? '');
+}
+
+function decode(record: KinesisStreamRecord): unknown {
+  return JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
+}
+
+/** A promise with its resolve function, to wait for what a handler sees. */
+function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+const quiet: KinesisEventSourceMappingOptions['log'] = () => {};
+
+describe('the local Kinesis event source mapping', () => {
+  let streamName: string;
+  let mapping: RunningEventSourceMapping | undefined;
+
+  function start(options: Omit<KinesisEventSourceMappingOptions, 'kinesis' | 'streamName'>) {
+    return startKinesisEventSourceMapping({ kinesis, streamName, log: quiet, ...options }).then((running) => {
+      mapping = running;
+      return running;
+    });
+  }
+
+  beforeEach(async () => {
+    streamName = await createStream(kinesis);
+  });
+
+  afterEach(async () => {
+    await mapping?.stop();
+    mapping = undefined;
+    await kinesis.send(new DeleteStreamCommand({ StreamName: streamName, EnforceConsumerDeletion: true }));
+  });
+
+  afterAll(() => clients.destroy());
+
+  it('delivers every record once, in order per partition key', async () => {
+    const keys = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'];
+    const entries = Array.from({ length: 60 }, (_, i) => ({
+      key: keys[i % keys.length] as string,
+      data: { n: Math.floor(i / keys.length) },
+    }));
+    const seen = new Map<string, number[]>();
+    let count = 0;
+    const all = signal();
+    await start({
+      batchSize: 7,
+      handler: async (event) => {
+        for (const record of event.Records) {
+          const key = record.kinesis.partitionKey;
+          seen.set(key, [...(seen.get(key) ?? []), (decode(record) as { n: number }).n]);
+          if (++count === entries.length) all.resolve();
+        }
+      },
+    });
+
+    await putRecords(streamName, entries);
+    await all.promise;
+    await mapping?.drain?.();
+
+    expect(count).toBe(entries.length);
+    for (const key of keys) expect(seen.get(key)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('polls an idle shard at once when woken, instead of waiting out the poll interval', async () => {
+    const delivered = signal<unknown>();
+    const running = await start({
+      pollIntervalMs: 600_000,
+      handler: async (event) => {
+        for (const record of event.Records) delivered.resolve(decode(record));
+      },
+    });
+    // Every shard has had its first, empty poll and now waits ten minutes.
+    await running.drain?.();
+
+    await putRecords(streamName, [{ key: 'alpha', data: { woken: true } }]);
+    running.wake();
+
+    expect(await delivered.promise).toEqual({ woken: true });
+  });
+
+  it('sends an event and a context shaped as Lambda sends them', async () => {
+    const received = signal<{ event: KinesisStreamEvent; context: Context }>();
+    await start({
+      region: 'eu-west-1',
+      functionName: 'fanout-test',
+      handler: async (event, context) => received.resolve({ event, context }),
+    });
+    const [sequenceNumber] = await putRecords(streamName, [{ key: 'k', data: { hello: 'world' } }]);
+
+    const { event, context } = await received.promise;
+
+    // The Powertools schema, made strict so that an extra field fails too.
+    const strictSchema = KinesisDataStreamSchema.extend({
+      Records: z.array(
+        KinesisDataStreamRecord.extend({ kinesis: KinesisDataStreamRecordPayload.strict() }).strict(),
+      ),
+    }).strict();
+    const parsed = strictSchema.parse(event);
+    expect(parsed.Records).toHaveLength(1);
+    expect(parsed.Records[0]?.kinesis.data).toEqual({ hello: 'world' });
+    const [record] = event.Records;
+    expect(record).toMatchObject({
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventName: 'aws:kinesis:record',
+      awsRegion: 'eu-west-1',
+      eventSourceARN: `arn:aws:kinesis:eu-west-1:000000000000:stream/${streamName}`,
+      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: 'k', sequenceNumber },
+    });
+    expect(record?.eventID).toMatch(new RegExp(`^shardId-\\d{12}:${sequenceNumber}$`));
+    const arrival = record?.kinesis.approximateArrivalTimestamp ?? 0;
+    expect(Math.abs(arrival - Date.now() / 1000)).toBeLessThan(30);
+    expect(context).toMatchObject({
+      functionName: 'fanout-test',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:fanout-test',
+      logGroupName: '/aws/lambda/fanout-test',
+    });
+    expect(context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it('redelivers from the lowest reported failure and never redelivers the records before it', async () => {
+    const sequenceNumbers = await putRecords(
+      streamName,
+      Array.from({ length: 5 }, (_, n) => ({ key: 'one-key', data: { n } })),
+    );
+    const batches: number[][] = [];
+    const redelivered = signal();
+    await start({
+      handler: async (event) => {
+        const ns = event.Records.map((record) => (decode(record) as { n: number }).n);
+        batches.push(ns);
+        if (batches.length === 1) {
+          // Both 3 and 1 failed; Lambda retries from the lowest, 1.
+          return {
+            batchItemFailures: [
+              { itemIdentifier: sequenceNumbers[3] as string },
+              { itemIdentifier: sequenceNumbers[1] as string },
+            ],
+          };
+        }
+        redelivered.resolve();
+        return { batchItemFailures: [] };
+      },
+    });
+
+    await redelivered.promise;
+    await mapping?.drain?.();
+
+    expect(batches).toEqual([
+      [0, 1, 2, 3, 4],
+      [1, 2, 3, 4],
+    ]);
+  });
+
+  it('retries the whole batch when the response names a record that is not in it', async () => {
+    await putRecords(
+      streamName,
+      Array.from({ length: 3 }, (_, n) => ({ key: 'one-key', data: { n } })),
+    );
+    const batches: number[][] = [];
+    const retried = signal();
+    await start({
+      handler: async (event) => {
+        batches.push(event.Records.map((record) => (decode(record) as { n: number }).n));
+        if (batches.length === 1) return { batchItemFailures: [{ itemIdentifier: '' }] };
+        retried.resolve();
+        return undefined;
+      },
+    });
+
+    await retried.promise;
+    await mapping?.drain?.();
+
+    expect(batches).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+  });
+
+  it('bisects a failing batch until the poison record alone goes to onFailure', async () => {
+    await putRecords(
+      streamName,
+      Array.from({ length: 8 }, (_, n) => ({ key: 'one-key', data: { n, poison: n === 5 } })),
+    );
+    const handled: number[] = [];
+    let poisonAloneCalls = 0;
+    const failed = signal<FailedBatch>();
+    await start({
+      maximumRetryAttempts: 2,
+      retryDelayMs: 1,
+      handler: async (event) => {
+        const records = event.Records.map((record) => decode(record) as { n: number; poison: boolean });
+        if (records.some((record) => record.poison)) {
+          if (records.length === 1) poisonAloneCalls++;
+          throw new Error('poison');
+        }
+        handled.push(...records.map((record) => record.n));
+      },
+      onFailure: (batch) => failed.resolve(batch),
+    });
+
+    const batch = await failed.promise;
+    await mapping?.drain?.();
+
+    expect(batch.reason).toBe('RetryAttemptsExhausted');
+    expect(batch.records.map((record) => decode(record))).toEqual([{ n: 5, poison: true }]);
+    expect(batch.error).toEqual(new Error('poison'));
+    expect(handled).toEqual([0, 1, 2, 3, 4, 6, 7]);
+    // Splitting does not use the retry quota: the first call of the record alone, then 2 retries.
+    expect(poisonAloneCalls).toBe(3);
+  });
+
+  it('without bisect, retries the whole batch and then discards it whole', async () => {
+    await putRecords(
+      streamName,
+      Array.from({ length: 4 }, (_, n) => ({ key: 'one-key', data: { n } })),
+    );
+    let calls = 0;
+    const failed = signal<FailedBatch>();
+    await start({
+      bisectBatchOnFunctionError: false,
+      maximumRetryAttempts: 1,
+      retryDelayMs: 1,
+      handler: async (event) => {
+        calls++;
+        expect(event.Records).toHaveLength(4);
+        throw new Error('down');
+      },
+      onFailure: (batch) => failed.resolve(batch),
+    });
+
+    const batch = await failed.promise;
+
+    expect(batch.reason).toBe('RetryAttemptsExhausted');
+    expect(batch.records).toHaveLength(4);
+    expect(calls).toBe(2);
+  });
+
+  it('sends records older than the maximum age to onFailure and moves on', async () => {
+    await putRecords(streamName, [{ key: 'one-key', data: { n: 0, poison: true } }]);
+    const failed = signal<FailedBatch>();
+    const later = signal<number>();
+    const startedAt = Date.now();
+    await start({
+      maximumRetryAttempts: -1,
+      maximumRecordAgeInSeconds: 1,
+      handler: async (event) => {
+        const records = event.Records.map((record) => decode(record) as { n: number; poison?: boolean });
+        if (records.some((record) => record.poison)) throw new Error('poison');
+        later.resolve(records[0]?.n ?? -1);
+      },
+      onFailure: (batch) => failed.resolve(batch),
+    });
+
+    const batch = await failed.promise;
+    await putRecords(streamName, [{ key: 'one-key', data: { n: 1 } }]);
+
+    expect(batch.reason).toBe('RecordAgeExceeded');
+    expect(batch.records.map((record) => decode(record))).toEqual([{ n: 0, poison: true }]);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
+    expect(await later.promise).toBe(1);
+  });
+
+  it('keeps polling after GetRecords fails', async () => {
+    const flaky = createAwsClients({ region: 'us-east-1', local: true, kinesis: inject('kinesisEndpoint') });
+    let failuresLeft = 4;
+    flaky.kinesis.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRecordsCommand' && failuresLeft > 0) {
+          failuresLeft--;
+          throw Object.assign(new Error('kinesis-mock is restarting'), { name: 'ServiceUnavailable' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failSomeGetRecords' },
+    );
+    const warnings: string[] = [];
+    const delivered = signal<unknown>();
+    try {
+      const running = await startKinesisEventSourceMapping({
+        kinesis: flaky.kinesis,
+        streamName,
+        handler: async (event) => delivered.resolve(decode(event.Records[0] as KinesisStreamRecord)),
+        log: (level, message) => {
+          if (level === 'warn') warnings.push(message);
+        },
+      });
+      mapping = running;
+      await putRecords(streamName, [{ key: 'k', data: { after: 'errors' } }]);
+
+      expect(await delivered.promise).toEqual({ after: 'errors' });
+      expect(failuresLeft).toBe(0);
+      expect(warnings).toContain('reading the shard failed; retrying');
+    } finally {
+      await mapping?.stop();
+      mapping = undefined;
+      flaky.destroy();
+    }
+  });
+
+  it('stops only after the handler call in flight has finished', async () => {
+    const entered = signal();
+    const release = signal();
+    let calls = 0;
+    const running = await start({
+      handler: async () => {
+        calls++;
+        entered.resolve();
+        await release.promise;
+      },
+    });
+    await putRecords(streamName, [{ key: 'k', data: { n: 0 } }]);
+    await entered.promise;
+
+    let stopped = false;
+    const stopping = running.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    release.resolve();
+    await stopping;
+
+    expect(stopped).toBe(true);
+    expect(calls).toBe(1);
+    await expect(running.stop()).resolves.toBeUndefined();
+  });
+
+  it('leaves no timers behind once stopped', async () => {
+    const counting = createAwsClients({
+      region: 'us-east-1',
+      local: true,
+      kinesis: inject('kinesisEndpoint'),
+    });
+    let emptyPolls = 0;
+    const bothShardsIdle = signal();
+    counting.kinesis.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'GetRecordsCommand' && ++emptyPolls === 2) bothShardsIdle.resolve();
+        return result;
+      },
+      { step: 'initialize', name: 'countGetRecords' },
+    );
+    const countTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const timersBefore = countTimers();
+    try {
+      // A long poll interval: after its first empty poll each shard loop waits on a timer.
+      const running = await startKinesisEventSourceMapping({
+        kinesis: counting.kinesis,
+        streamName,
+        pollIntervalMs: 60_000,
+        handler: async () => {},
+        log: quiet,
+      });
+      await bothShardsIdle.promise;
+      await new Promise((resolve) => setImmediate(resolve));
+      const timersWhilePolling = countTimers();
+
+      await running.stop();
+
+      expect(timersWhilePolling).toBeGreaterThan(timersBefore);
+      expect(countTimers()).toBeLessThanOrEqual(timersBefore);
+    } finally {
+      counting.destroy();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ConfigurationError,
+  configFromEnvironment,
+  DEFAULT_CONNECTION_TTL_SECONDS,
+  LOCAL_JWT_SECRET,
+} from '../../lambdas/config.js';
+import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
+import { testConfig } from './support/harness.js';
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('configFromEnvironment', () => {
+  it('falls back to the documented defaults in an empty environment', () => {
+    const config = configFromEnvironment({});
+
+    expect(config).toEqual({
+      names: {
+        conversationsTable: 'parley-conversations',
+        connectionsTable: 'parley-connections',
+        eventsStream: 'parley-events',
+      },
+      endpoints: { region: 'us-east-1', local: false },
+      tokens: {},
+      connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+      postConcurrency: 50,
+      logLevel: 'INFO',
+    });
+    expect(config.tokens.secret).toBeUndefined();
+    expect(DEFAULT_CONNECTION_TTL_SECONDS).toBeGreaterThan(2 * 60 * 60);
+  });
+
+  it('uses the local development secret on this machine when none is set', () => {
+    const config = configFromEnvironment({ PARLEY_LOCAL: 'true' });
+
+    expect(config.endpoints.local).toBe(true);
+    expect(config.tokens).toEqual({ secret: LOCAL_JWT_SECRET });
+  });
+
+  it('reads every setting it is given', () => {
+    const config = configFromEnvironment({
+      AWS_REGION: 'eu-west-1',
+      PARLEY_RESOURCE_PREFIX: 'parley-staging',
+      PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
+      PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
+      PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+      PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
+      PARLEY_JWT_SECRET: 's3cret',
+      PARLEY_JWT_ISSUER: 'https://id.parley.example',
+      PARLEY_JWT_AUDIENCE: 'parley-api',
+      PARLEY_CONNECTION_TTL_SECONDS: '600',
+      PARLEY_POST_CONCURRENCY: '8',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    });
+
+    expect(config).toEqual({
+      names: {
+        conversationsTable: 'conversations-v2',
+        connectionsTable: 'parley-staging-connections',
+        eventsStream: 'parley-staging-events',
+      },
+      endpoints: {
+        region: 'eu-west-1',
+        local: false,
+        dynamodb: 'http://127.0.0.1:8000',
+        kinesis: 'http://127.0.0.1:4567',
+        connections: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
+      },
+      tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
+      connectionTtlSeconds: 600,
+      postConcurrency: 8,
+      logLevel: 'DEBUG',
+    });
+  });
+
+  it('verifies with the JWKS alone when only a JWKS URL is set', () => {
+    const config = configFromEnvironment({
+      PARLEY_JWKS_URL: 'https://id.parley.example/.well-known/jwks.json',
+    });
+
+    expect(config.tokens).toEqual({ jwksUrl: 'https://id.parley.example/.well-known/jwks.json' });
+    expect('secret' in config.tokens).toBe(false);
+  });
+
+  it('reads process.env when given no environment', () => {
+    vi.stubEnv('PARLEY_RESOURCE_PREFIX', 'from-process');
+    vi.stubEnv('PARLEY_POST_CONCURRENCY', '3');
+
+    const config = configFromEnvironment();
+
+    expect(config.names.eventsStream).toBe('from-process-events');
+    expect(config.postConcurrency).toBe(3);
+  });
+
+  it.each([
+    ['PARLEY_CONNECTION_TTL_SECONDS', 'two hours'],
+    ['PARLEY_CONNECTION_TTL_SECONDS', '59'],
+    ['PARLEY_CONNECTION_TTL_SECONDS', '7200.5'],
+    ['PARLEY_POST_CONCURRENCY', '0'],
+    ['PARLEY_POST_CONCURRENCY', '1001'],
+    ['PARLEY_LOCAL', 'yes'],
+    ['POWERTOOLS_LOG_LEVEL', 'LOUD'],
+    ['PARLEY_RESOURCE_PREFIX', 'my stack'],
+    ['PARLEY_DYNAMODB_ENDPOINT', 'not a url'],
+    ['PARLEY_KINESIS_ENDPOINT', 'not a url'],
+    ['PARLEY_CONNECTIONS_ENDPOINT', 'not a url'],
+    ['PARLEY_JWKS_URL', 'jwks.json'],
+    ['PARLEY_JWT_SECRET', ''],
+  ])('refuses %s=%j naming the variable', (name, value) => {
+    const read = () => configFromEnvironment({ [name]: value });
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(new RegExp(`^environment variable ${name}: `));
+  });
+});
+
+describe('building the deps', () => {
+  it('refuses token settings with neither a secret nor a JWKS URL', () => {
+    expect(() => createDeps(testConfig({ tokens: {} }))).toThrow(
+      'token settings need a secret or a JWKS URL',
+    );
+  });
+
+  it('builds the deps from the environment once and reuses them', () => {
+    vi.stubEnv('PARLEY_LOCAL', 'true');
+    vi.stubEnv('PARLEY_RESOURCE_PREFIX', 'once');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    const provider = depsFromEnvironment();
+
+    const first = provider();
+    const second = provider();
+
+    expect(second).toBe(first);
+    expect(first.config.names.conversationsTable).toBe('once-conversations');
+    first.clients.destroy();
+  });
+
+  it('keeps sequencing on the wrapped store and publisher', () => {
+    const messages = { lastSeq: vi.fn(), storeMessage: vi.fn(), getMessage: vi.fn(), listMessages: vi.fn() };
+    const publisher = { publish: vi.fn() };
+
+    const deps = createDeps(testConfig(), { wrap: (real) => ({ ...real, messages, publisher }) });
+
+    expect(deps.sequencing.messages).toBe(messages);
+    expect(deps.sequencing.publisher).toBe(publisher);
+    deps.clients.destroy();
+  });
+});

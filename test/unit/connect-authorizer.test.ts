@@ -1,0 +1,255 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SignJWT } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
+import { createConnectHandler } from '../../lambdas/handlers/connect.js';
+import { createDisconnectHandler } from '../../lambdas/handlers/disconnect.js';
+import { createDeps } from '../../lambdas/runtime.js';
+import {
+  authorizerEvent,
+  connectEvent,
+  createTestDeps,
+  disconnectEvent,
+  NOW,
+  TEST_SECRET,
+  testConfig,
+} from './support/harness.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ddbBase = mockClient(DynamoDBClient);
+
+afterEach(() => {
+  ddb.reset();
+  ddbBase.reset();
+});
+
+const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/$connect';
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('the $connect authorizer', () => {
+  it('allows a valid token on the methodArn and hands userId and deviceId to later routes', async () => {
+    const { provider } = createTestDeps();
+    const token = await mintToken('alice', TEST_SECRET, { expiresIn: '1h' });
+
+    const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+
+    expect(result).toEqual({
+      principalId: 'alice',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }],
+      },
+      context: { userId: 'alice', deviceId: 'phone' },
+    });
+  });
+
+  it('allows a token without exp', async () => {
+    const { provider } = createTestDeps();
+    const token = await mintToken('alice', TEST_SECRET);
+
+    const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+
+    expect(result.principalId).toBe('alice');
+  });
+
+  it('leaves the deviceId check to $connect, passing an empty one on', async () => {
+    const { provider } = createTestDeps();
+    const event = authorizerEvent(await mintToken('alice', TEST_SECRET));
+    delete event.queryStringParameters?.deviceId;
+
+    const result = await createAuthorizerHandler(provider)(event);
+
+    expect(result.context).toEqual({ userId: 'alice', deviceId: '' });
+  });
+
+  it('refuses a handshake without a token', async () => {
+    const { provider } = createTestDeps();
+    const event = authorizerEvent();
+    delete event.queryStringParameters?.token;
+
+    await expect(createAuthorizerHandler(provider)(event)).rejects.toThrowError(/^Unauthorized$/);
+  });
+
+  it('refuses a handshake without any query parameters', async () => {
+    const { provider } = createTestDeps();
+    const event = authorizerEvent();
+    event.queryStringParameters = null;
+
+    await expect(createAuthorizerHandler(provider)(event)).rejects.toThrowError(/^Unauthorized$/);
+  });
+
+  it.each([
+    ['signed with another secret', () => mintToken('alice', 'not-the-secret', { expiresIn: '1h' })],
+    ['that expired', () => mintToken('alice', TEST_SECRET, { expiresIn: nowSeconds() - 60 })],
+    ['whose sub is not a user id', () => mintToken('alice smith', TEST_SECRET)],
+    ['whose sub is too long', () => mintToken('a'.repeat(65), TEST_SECRET)],
+    [
+      'without sub',
+      () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_SECRET)),
+    ],
+    ['that is not a JWT', async () => 'not-a-jwt'],
+    [
+      'with alg none',
+      async () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'alice' })}.`,
+    ],
+    [
+      'not yet valid',
+      () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('alice')
+          .setNotBefore(nowSeconds() + 3600)
+          .sign(new TextEncoder().encode(TEST_SECRET)),
+    ],
+  ])('refuses a token %s', async (_case, makeToken) => {
+    const { provider } = createTestDeps();
+    const token = await makeToken();
+
+    await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
+      /^Unauthorized$/,
+    );
+  });
+
+  it('refuses a token signed with HS512 when HS256 is expected', async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS512' })
+      .setSubject('alice')
+      .sign(new TextEncoder().encode(TEST_SECRET.repeat(4)));
+    const config = testConfig({ tokens: { secret: TEST_SECRET.repeat(4) } });
+    const { provider } = createTestDeps({ config });
+
+    await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
+      /^Unauthorized$/,
+    );
+  });
+
+  describe('with an issuer and an audience configured', () => {
+    const config = testConfig({
+      tokens: { secret: TEST_SECRET, issuer: 'https://id.parley.example', audience: 'parley-api' },
+    });
+
+    it('allows a token from that issuer for that audience', async () => {
+      const { provider } = createTestDeps({ config });
+      const token = await mintToken('alice', TEST_SECRET, {
+        expiresIn: '1h',
+        issuer: 'https://id.parley.example',
+        audience: 'parley-api',
+      });
+
+      const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+
+      expect(result.principalId).toBe('alice');
+    });
+
+    it.each([
+      ['without an issuer', { audience: 'parley-api' }],
+      ['from another issuer', { issuer: 'https://evil.example', audience: 'parley-api' }],
+      ['without an audience', { issuer: 'https://id.parley.example' }],
+      ['for another audience', { issuer: 'https://id.parley.example', audience: 'other-api' }],
+    ])('refuses a token %s', async (_case, claims) => {
+      const { provider } = createTestDeps({ config });
+      const token = await mintToken('alice', TEST_SECRET, { expiresIn: '1h', ...claims });
+
+      await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
+        /^Unauthorized$/,
+      );
+    });
+  });
+});
+
+describe('the $connect route', () => {
+  it('registers the connection under its user with an expiry a little over two hours ahead', async () => {
+    const { provider, deps } = createTestDeps();
+
+    const result = await createConnectHandler(provider)(connectEvent());
+
+    expect(result).toEqual({ statusCode: 200 });
+    const puts = ddb.commandCalls(PutCommand);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]?.args[0].input).toEqual({
+      TableName: 'unit-connections',
+      Item: {
+        userId: 'alice',
+        connectionId: 'Jyw1ZebpoAMCKZQ=',
+        deviceId: 'phone',
+        connectedAt: NOW,
+        expiresAt: Math.floor(NOW / 1000) + deps.config.connectionTtlSeconds,
+      },
+    });
+    expect(deps.config.connectionTtlSeconds).toBeGreaterThan(2 * 60 * 60);
+  });
+
+  it('sets the expiry from the real clock when no clock is injected', async () => {
+    const before = nowSeconds();
+    const deps = createDeps(testConfig());
+
+    await createConnectHandler(() => deps)(connectEvent());
+
+    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const ttl = deps.config.connectionTtlSeconds;
+    expect(item?.expiresAt).toBeGreaterThanOrEqual(before + ttl);
+    expect(item?.expiresAt).toBeLessThanOrEqual(nowSeconds() + ttl);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['with a space', 'my phone'],
+    ['of 65 characters', 'd'.repeat(65)],
+    ['with a colon', 'phone:1'],
+  ])('refuses a deviceId that is %s with 400 and registers nothing', async (_case, deviceId) => {
+    const { provider } = createTestDeps();
+    const event = connectEvent();
+    const query = event.queryStringParameters ?? {};
+    if (deviceId === undefined) delete query.deviceId;
+    else query.deviceId = deviceId;
+
+    const result = await createConnectHandler(provider)(event);
+
+    expect(result.statusCode).toBe(400);
+    expect(result.body).toMatch(/^deviceId: /);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('refuses a handshake without query parameters with 400', async () => {
+    const { provider } = createTestDeps();
+    const event = connectEvent();
+    delete event.queryStringParameters;
+
+    const result = await createConnectHandler(provider)(event);
+
+    expect(result.statusCode).toBe(400);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('fails rather than guess a user when the authorizer context is missing', async () => {
+    const { provider } = createTestDeps();
+    const event = connectEvent();
+    event.requestContext.authorizer = undefined;
+
+    await expect(createConnectHandler(provider)(event)).rejects.toThrow(
+      'the connection has no authorizer context',
+    );
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('the $disconnect route', () => {
+  it('deletes the connection item of the user', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await createDisconnectHandler(provider)(disconnectEvent());
+
+    expect(result).toEqual({ statusCode: 200 });
+    const deletes = ddb.commandCalls(DeleteCommand);
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]?.args[0].input).toEqual({
+      TableName: 'unit-connections',
+      Key: { userId: 'alice', connectionId: 'Jyw1ZebpoAMCKZQ=' },
+    });
+  });
+});

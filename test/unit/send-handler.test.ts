@@ -1,0 +1,304 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
+import type { SentFrame } from '../../lambdas/domain/protocol.js';
+import { createSendHandler } from '../../lambdas/handlers/send.js';
+import { answerOf, createTestDeps, errorOf, invoke, messageEvent } from './support/harness.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ddbBase = mockClient(DynamoDBClient);
+const kinesis = mockClient(KinesisClient);
+
+afterEach(() => {
+  ddb.reset();
+  ddbBase.reset();
+  kinesis.reset();
+});
+
+const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
+
+const sendFrame = (overrides: Record<string, unknown> = {}) => ({
+  action: 'send',
+  requestId: 'r1',
+  to: 'bob',
+  clientMessageId: CLIENT_MESSAGE_ID,
+  body: 'hello',
+  ...overrides,
+});
+
+const ID_RULE = 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -';
+const BODY_RULE = 'body: must be 1 to 4096 characters';
+const CONVERSATION_RULE =
+  'conversationId: must be dm:{x}:{y} with x and y two user ids and x sorting before y';
+
+function acceptSends() {
+  ddb.on(QueryCommand).resolves({ Items: [{ seq: 2 }] });
+  ddb.on(TransactWriteCommand).resolves({});
+}
+
+function expectNothingCalled() {
+  expect(ddb.calls()).toHaveLength(0);
+  expect(ddbBase.calls()).toHaveLength(0);
+  expect(kinesis.calls()).toHaveLength(0);
+}
+
+describe('the send handler refuses an invalid frame with bad_request and stores nothing', () => {
+  const cases: { name: string; frame: unknown; message: string; requestId: string | null }[] = [
+    {
+      name: 'both to and conversationId',
+      frame: sendFrame({ conversationId: 'dm:alice:bob' }),
+      message: 'to: exactly one of to or conversationId is required',
+      requestId: 'r1',
+    },
+    {
+      name: 'neither to nor conversationId',
+      frame: sendFrame({ to: undefined }),
+      message: 'to: exactly one of to or conversationId is required',
+      requestId: 'r1',
+    },
+    {
+      name: 'to naming the sender',
+      frame: sendFrame({ to: 'alice' }),
+      message: 'to: must be another user than the sender',
+      requestId: 'r1',
+    },
+    {
+      name: 'to that is not a user id',
+      frame: sendFrame({ to: 'bob smith' }),
+      message: `to: ${ID_RULE}`,
+      requestId: 'r1',
+    },
+    {
+      name: 'to that is not a string',
+      frame: sendFrame({ to: 42 }),
+      message: 'to: must be a string',
+      requestId: 'r1',
+    },
+    { name: 'an empty body', frame: sendFrame({ body: '' }), message: BODY_RULE, requestId: 'r1' },
+    {
+      name: 'a body of 4097 characters',
+      frame: sendFrame({ body: 'x'.repeat(4097) }),
+      message: BODY_RULE,
+      requestId: 'r1',
+    },
+    {
+      name: 'a body that is not a string',
+      frame: sendFrame({ body: 5 }),
+      message: 'body: must be a string',
+      requestId: 'r1',
+    },
+    {
+      name: 'a missing body',
+      frame: sendFrame({ body: undefined }),
+      message: 'body: must be a string',
+      requestId: 'r1',
+    },
+    {
+      name: 'a clientMessageId with a space',
+      frame: sendFrame({ clientMessageId: 'not an id' }),
+      message: `clientMessageId: ${ID_RULE}`,
+      requestId: 'r1',
+    },
+    {
+      name: 'a clientMessageId of 65 characters',
+      frame: sendFrame({ clientMessageId: 'a'.repeat(65) }),
+      message: `clientMessageId: ${ID_RULE}`,
+      requestId: 'r1',
+    },
+    {
+      name: 'an empty clientMessageId',
+      frame: sendFrame({ clientMessageId: '' }),
+      message: `clientMessageId: ${ID_RULE}`,
+      requestId: 'r1',
+    },
+    {
+      name: 'a missing clientMessageId',
+      frame: sendFrame({ clientMessageId: undefined }),
+      message: 'clientMessageId: is required',
+      requestId: 'r1',
+    },
+    {
+      name: 'a missing requestId',
+      frame: sendFrame({ requestId: undefined }),
+      message: 'requestId: must be a string',
+      requestId: null,
+    },
+    {
+      name: 'an empty requestId',
+      frame: sendFrame({ requestId: '' }),
+      message: 'requestId: must be 1 to 64 characters',
+      requestId: null,
+    },
+    {
+      name: 'a requestId of 65 characters',
+      frame: sendFrame({ requestId: 'r'.repeat(65) }),
+      message: 'requestId: must be 1 to 64 characters',
+      requestId: null,
+    },
+    {
+      name: 'a requestId that is not a string',
+      frame: sendFrame({ requestId: 7 }),
+      message: 'requestId: must be a string',
+      requestId: null,
+    },
+    {
+      name: 'an unknown field',
+      frame: sendFrame({ priority: 'high' }),
+      message: 'unknown field priority',
+      requestId: 'r1',
+    },
+    {
+      name: 'a conversationId that is not a string',
+      frame: sendFrame({ to: undefined, conversationId: 12 }),
+      message: 'conversationId: must be a string',
+      requestId: 'r1',
+    },
+    {
+      name: 'an empty conversationId',
+      frame: sendFrame({ to: undefined, conversationId: '' }),
+      message: 'conversationId: must be a conversation id',
+      requestId: 'r1',
+    },
+    {
+      name: 'a text that is not JSON',
+      frame: '{"action":"send","requestId":"r1",',
+      message: 'frame: must be a JSON object (the text is not JSON)',
+      requestId: null,
+    },
+    {
+      name: 'a JSON array',
+      frame: '[{"action":"send","requestId":"r1"}]',
+      message: 'frame: must be a JSON object',
+      requestId: null,
+    },
+    { name: 'a JSON string', frame: '"send"', message: 'frame: must be a JSON object', requestId: null },
+    { name: 'JSON null', frame: 'null', message: 'frame: must be a JSON object', requestId: null },
+  ];
+
+  it.each(cases)('refuses $name', async ({ frame, message, requestId }) => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(createSendHandler(provider), messageEvent(frame));
+
+    expect(result.statusCode).toBe(200);
+    expect(errorOf(result)).toEqual({ type: 'error', requestId, code: 'bad_request', message });
+    expectNothingCalled();
+  });
+
+  it.each([
+    ['the two ids are in the wrong order', 'dm:bob:alice'],
+    ['both ids are the same user', 'dm:alice:alice'],
+    ['it has one id only', 'dm:alice'],
+    ['it has three ids', 'dm:alice:bob:carol'],
+    ['it is not a direct conversation', 'group:alice:bob'],
+    ['an id is not a user id', 'dm:alice:b%20b'],
+  ])('refuses a conversationId where %s as bad_request', async (_reason, conversationId) => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(
+      createSendHandler(provider),
+      messageEvent(sendFrame({ to: undefined, conversationId })),
+    );
+
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: 'r1',
+      code: 'bad_request',
+      message: CONVERSATION_RULE,
+    });
+    expectNothingCalled();
+  });
+
+  it('refuses a conversationId of which the caller is not a member as forbidden', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(
+      createSendHandler(provider),
+      messageEvent(sendFrame({ to: undefined, conversationId: 'dm:bob:carol' })),
+    );
+
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: 'r1',
+      code: 'forbidden',
+      message: 'conversationId: you are not a member of dm:bob:carol',
+    });
+    expectNothingCalled();
+  });
+
+  it('answers internal without detail when the connection has no authorizer context', async () => {
+    const { provider } = createTestDeps();
+    const event = messageEvent(sendFrame());
+    event.requestContext.authorizer = null;
+
+    const result = await invoke(createSendHandler(provider), event);
+
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: 'r1',
+      code: 'internal',
+      message: INTERNAL_ERROR_MESSAGE,
+    });
+    expectNothingCalled();
+  });
+});
+
+describe('the send handler accepts a valid frame', () => {
+  it.each([
+    ['of 1 character', 'x'],
+    ['of 4096 characters', 'x'.repeat(4096)],
+  ])('stores a body %s', async (_length, body) => {
+    const { provider } = createTestDeps();
+    acceptSends();
+
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame({ body })));
+
+    expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 3, duplicate: false });
+    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(put?.Put?.Item?.body).toBe(body);
+  });
+
+  it('sends into a conversation named by its id when the caller is a member', async () => {
+    const { provider } = createTestDeps();
+    acceptSends();
+
+    const result = await invoke(
+      createSendHandler(provider),
+      messageEvent(sendFrame({ to: undefined, conversationId: 'dm:alice:bob' })),
+    );
+
+    expect(answerOf<SentFrame>(result)).toMatchObject({
+      type: 'sent',
+      conversationId: 'dm:alice:bob',
+      seq: 3,
+    });
+    expect(kinesis.commandCalls(PutRecordCommand)[0]?.args[0].input.PartitionKey).toBe('dm:alice:bob');
+  });
+
+  it('names the conversation with the smaller user id first, in code-unit order', async () => {
+    const { provider } = createTestDeps();
+    acceptSends();
+
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame({ to: 'Zed' })));
+
+    expect(answerOf<SentFrame>(result).conversationId).toBe('dm:Zed:alice');
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':c']).toBe(
+      'dm:Zed:alice',
+    );
+  });
+
+  it('records the sending device from the authorizer context', async () => {
+    const { provider } = createTestDeps();
+    acceptSends();
+    const event = messageEvent(sendFrame());
+    event.requestContext.authorizer = { principalId: 'alice', userId: 'alice', deviceId: 'laptop' };
+
+    await invoke(createSendHandler(provider), event);
+
+    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(put?.Put?.Item).toMatchObject({ senderId: 'alice', senderDeviceId: 'laptop' });
+  });
+});

@@ -1,0 +1,392 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HistoryFrame, Message, PongFrame } from '../../lambdas/domain/protocol.js';
+import { createDefaultHandler } from '../../lambdas/handlers/default.js';
+import { createPingHandler } from '../../lambdas/handlers/ping.js';
+import { createSyncHandler } from '../../lambdas/handlers/sync.js';
+import {
+  answerOf,
+  createTestDeps,
+  errorOf,
+  FakeConversationsTable,
+  invoke,
+  messageEvent,
+  NOW,
+} from './support/harness.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ddbBase = mockClient(DynamoDBClient);
+const kinesis = mockClient(KinesisClient);
+
+afterEach(() => {
+  ddb.reset();
+  ddbBase.reset();
+  kinesis.reset();
+});
+
+const CONVERSATION = 'dm:alice:bob';
+
+const syncFrame = (overrides: Record<string, unknown> = {}) => ({
+  action: 'sync',
+  requestId: 'r3',
+  conversationId: CONVERSATION,
+  afterSeq: 0,
+  ...overrides,
+});
+
+const storedMessage = (seq: number): Message => ({
+  conversationId: CONVERSATION,
+  seq,
+  messageId: `01JDMESSAGE${String(seq).padStart(4, '0')}`,
+  clientMessageId: `cm-${seq}`,
+  senderId: seq % 2 === 0 ? 'bob' : 'alice',
+  senderDeviceId: 'phone',
+  body: `message ${seq}`,
+  serverTs: NOW + seq,
+});
+
+/** A conversations table holding seq 1 to `count` of dm:alice:bob. */
+function tableWith(count: number): FakeConversationsTable {
+  const table = new FakeConversationsTable().install(ddb);
+  for (let seq = 1; seq <= count; seq++) {
+    table.put({ ...storedMessage(seq), itemKey: `msg#${String(seq).padStart(12, '0')}` });
+    table.put({
+      conversationId: CONVERSATION,
+      itemKey: `idem#x#cm-${seq}`,
+      seq,
+      messageId: 'x',
+      serverTs: 0,
+    });
+  }
+  return table;
+}
+
+const pageQueries = () =>
+  ddb
+    .commandCalls(QueryCommand)
+    .map((call) => call.args[0].input)
+    .filter((input) => input.KeyConditionExpression?.includes('BETWEEN'));
+
+const NO_RECEIPTS = [
+  { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+  { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
+];
+
+describe('the sync handler', () => {
+  it('answers the messages after afterSeq in ascending order, at most limit, and says more follow', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    const result = await invoke(
+      createSyncHandler(provider),
+      messageEvent(syncFrame({ afterSeq: 1, limit: 2 })),
+    );
+
+    expect(answerOf<HistoryFrame>(result)).toEqual({
+      type: 'history',
+      requestId: 'r3',
+      conversationId: CONVERSATION,
+      messages: [storedMessage(2), storedMessage(3)],
+      lastSeq: 5,
+      hasMore: true,
+      receipts: NO_RECEIPTS,
+    });
+  });
+
+  it('says no more follow on the last page', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    const result = await invoke(
+      createSyncHandler(provider),
+      messageEvent(syncFrame({ afterSeq: 3, limit: 2 })),
+    );
+
+    const history = answerOf<HistoryFrame>(result);
+    expect(history.messages.map((message) => message.seq)).toEqual([4, 5]);
+    expect(history).toMatchObject({ lastSeq: 5, hasMore: false });
+  });
+
+  it('answers a client that is up to date with no messages and no more to follow', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 5 })));
+
+    expect(answerOf<HistoryFrame>(result)).toMatchObject({ messages: [], lastSeq: 5, hasMore: false });
+  });
+
+  it('reads the page with one strongly consistent query on the message keys after afterSeq', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 4, limit: 50 })));
+
+    expect(pageQueries()).toEqual([
+      {
+        TableName: 'unit-conversations',
+        KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':c': CONVERSATION,
+          ':from': 'msg#000000000005',
+          ':to': 'msg#999999999999',
+        },
+        Limit: 50,
+        ConsistentRead: true,
+      },
+    ]);
+  });
+
+  it('pages 100 messages when the frame gives no limit', async () => {
+    const { provider } = createTestDeps();
+    tableWith(150);
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
+
+    const history = answerOf<HistoryFrame>(result);
+    expect(pageQueries()[0]?.Limit).toBe(100);
+    expect(history.messages).toHaveLength(100);
+    expect(history.messages.at(-1)?.seq).toBe(100);
+    expect(history).toMatchObject({ lastSeq: 150, hasMore: true });
+  });
+
+  it.each([1, 200])('accepts a limit of %i', async (limit) => {
+    const { provider } = createTestDeps();
+    tableWith(3);
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ limit })));
+
+    expect(answerOf<HistoryFrame>(result).type).toBe('history');
+    expect(pageQueries()[0]?.Limit).toBe(limit);
+  });
+
+  it('answers a conversation nobody has written in yet with no messages and lastSeq 0', async () => {
+    const { provider } = createTestDeps();
+    tableWith(0);
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
+
+    expect(answerOf<HistoryFrame>(result)).toEqual({
+      type: 'history',
+      requestId: 'r3',
+      conversationId: CONVERSATION,
+      messages: [],
+      lastSeq: 0,
+      hasMore: false,
+      receipts: NO_RECEIPTS,
+    });
+  });
+
+  it('answers one receipt per member, whichever member asks', async () => {
+    const { provider } = createTestDeps();
+    tableWith(2);
+    const event = messageEvent(syncFrame());
+    event.requestContext.authorizer = { principalId: 'bob', userId: 'bob', deviceId: 'tablet' };
+
+    const result = await invoke(createSyncHandler(provider), event);
+
+    expect(answerOf<HistoryFrame>(result).receipts).toEqual(NO_RECEIPTS);
+  });
+
+  it('answers an afterSeq far beyond any stored seq with no messages instead of failing', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    const result = await invoke(
+      createSyncHandler(provider),
+      messageEvent(syncFrame({ afterSeq: 9_999_999_999_998 })),
+    );
+
+    expect(answerOf<HistoryFrame>(result)).toMatchObject({
+      type: 'history',
+      messages: [],
+      lastSeq: 5,
+      hasMore: false,
+    });
+  });
+
+  it.each([
+    { name: 'a limit of 0', frame: syncFrame({ limit: 0 }), message: 'limit: must be 1 to 200' },
+    { name: 'a limit of 201', frame: syncFrame({ limit: 201 }), message: 'limit: must be 1 to 200' },
+    { name: 'a fractional limit', frame: syncFrame({ limit: 1.5 }), message: 'limit: must be an integer' },
+    {
+      name: 'a limit that is a string',
+      frame: syncFrame({ limit: '5' }),
+      message: 'limit: must be a number',
+    },
+    {
+      name: 'a negative afterSeq',
+      frame: syncFrame({ afterSeq: -1 }),
+      message: 'afterSeq: must be 0 or more',
+    },
+    {
+      name: 'a fractional afterSeq',
+      frame: syncFrame({ afterSeq: 1.5 }),
+      message: 'afterSeq: must be an integer',
+    },
+    {
+      name: 'an afterSeq that is a string',
+      frame: syncFrame({ afterSeq: '1' }),
+      message: 'afterSeq: must be a number',
+    },
+    {
+      name: 'a missing afterSeq',
+      frame: syncFrame({ afterSeq: undefined }),
+      message: 'afterSeq: is required',
+    },
+    {
+      name: 'a missing conversationId',
+      frame: syncFrame({ conversationId: undefined }),
+      message: 'conversationId: must be a string',
+    },
+    { name: 'an unknown field', frame: syncFrame({ beforeSeq: 3 }), message: 'unknown field beforeSeq' },
+    {
+      name: 'a malformed conversationId',
+      frame: syncFrame({ conversationId: 'dm:bob:alice' }),
+      message: 'conversationId: must be dm:{x}:{y} with x and y two user ids and x sorting before y',
+    },
+  ])('refuses $name with bad_request and reads nothing', async ({ frame, message }) => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(frame));
+
+    expect(errorOf(result)).toEqual({ type: 'error', requestId: 'r3', code: 'bad_request', message });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('refuses a conversation of which the caller is not a member as forbidden and reads nothing', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(
+      createSyncHandler(provider),
+      messageEvent(syncFrame({ conversationId: 'dm:bob:carol' })),
+    );
+
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: 'r3',
+      code: 'forbidden',
+      message: 'conversationId: you are not a member of dm:bob:carol',
+    });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('the ping handler', () => {
+  it('answers pong echoing the requestId', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(
+      createPingHandler(provider),
+      messageEvent({ action: 'ping', requestId: 'r6' }),
+    );
+
+    expect(result.statusCode).toBe(200);
+    expect(answerOf<PongFrame>(result)).toEqual({ type: 'pong', requestId: 'r6' });
+    expect(ddb.calls()).toHaveLength(0);
+    expect(kinesis.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    {
+      name: 'a ping without requestId',
+      frame: { action: 'ping' },
+      message: 'requestId: must be a string',
+      requestId: null,
+    },
+    {
+      name: 'a ping with an unknown field',
+      frame: { action: 'ping', requestId: 'r6', at: 1 },
+      message: 'unknown field at',
+      requestId: 'r6',
+    },
+  ])('refuses $name with bad_request', async ({ frame, message, requestId }) => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(createPingHandler(provider), messageEvent(frame));
+
+    expect(errorOf(result)).toEqual({ type: 'error', requestId, code: 'bad_request', message });
+  });
+});
+
+describe('the $default handler', () => {
+  it('refuses an unknown action with bad_request naming the actions it knows, echoing the requestId', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(
+      createDefaultHandler(provider),
+      messageEvent({ action: 'dance', requestId: 'r9' }),
+    );
+
+    expect(result.statusCode).toBe(200);
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: 'r9',
+      code: 'bad_request',
+      message: 'action: unknown action "dance"; expected one of send, sync, ping',
+    });
+  });
+
+  it('quotes at most 64 characters of an unknown action', async () => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(createDefaultHandler(provider), messageEvent({ action: 'x'.repeat(5000) }));
+
+    expect(errorOf(result).message).toBe(
+      `action: unknown action "${'x'.repeat(64)}"; expected one of send, sync, ping`,
+    );
+  });
+
+  it.each([
+    {
+      name: 'a frame without action',
+      body: '{"requestId":"r9"}',
+      message: 'action: is required',
+      requestId: 'r9',
+    },
+    {
+      name: 'an action that is not a string',
+      body: '{"action":5,"requestId":"r9"}',
+      message: 'action: must be a string',
+      requestId: 'r9',
+    },
+    {
+      name: 'a text that is not JSON',
+      body: 'hello?',
+      message: 'frame: must be a JSON object (the text is not JSON)',
+      requestId: null,
+    },
+    { name: 'a JSON array', body: '["ping"]', message: 'frame: must be a JSON object', requestId: null },
+    {
+      name: 'an empty frame',
+      body: '',
+      message: 'frame: must be a JSON object (the text is not JSON)',
+      requestId: null,
+    },
+  ])('refuses $name with bad_request', async ({ body, message, requestId }) => {
+    const { provider } = createTestDeps();
+
+    const result = await invoke(createDefaultHandler(provider), messageEvent(body));
+
+    expect(errorOf(result)).toEqual({ type: 'error', requestId, code: 'bad_request', message });
+  });
+
+  it('refuses a binary frame with bad_request', async () => {
+    const { provider } = createTestDeps();
+    const event = messageEvent();
+    event.body = Buffer.from('{"action":"ping","requestId":"r6"}').toString('base64');
+    event.isBase64Encoded = true;
+
+    const result = await invoke(createDefaultHandler(provider), event);
+
+    expect(errorOf(result)).toEqual({
+      type: 'error',
+      requestId: null,
+      code: 'bad_request',
+      message: 'frame: must be a UTF-8 JSON text frame, not binary',
+    });
+  });
+});
