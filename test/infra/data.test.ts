@@ -1,0 +1,261 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import cdkJson from '../../cdk.json' with { type: 'json' };
+import { configFromEnvironment } from '../../lambdas/config.js';
+import { pascalCase } from '../../lib/constructs/data.js';
+import { ParleyStack } from '../../lib/parley-stack.js';
+import {
+  connectionsTable,
+  eventsStream,
+  type KeyAttribute,
+  TABLE_NAME_FIELDS,
+  TABLES,
+  type TableDefinition,
+  type TableId,
+} from '../../lib/tables.js';
+
+const TABLE = 'AWS::DynamoDB::GlobalTable';
+const STREAM = 'AWS::Kinesis::Stream';
+
+/** The feature flags of `cdk.json`, so that the tests synthesize as `cdk synth` does. */
+const { stage: _defaultStage, ...featureFlags } = cdkJson.context;
+
+function synthesize(stage: string) {
+  const stack = new ParleyStack(new App({ context: featureFlags }), `Parley-${stage}`, { stage });
+  const logicalId = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  return { stack, template: Template.fromStack(stack), logicalId };
+}
+
+const dev = synthesize('dev');
+const prod = synthesize('prod');
+
+// The expectations below are derived from `lib/tables.ts`, never restated.
+
+function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute) {
+  return [
+    { AttributeName: partitionKey.name, KeyType: 'HASH' },
+    ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' }] : []),
+  ];
+}
+
+/** Every key attribute of the table and its indexes, once each, sorted by name. */
+function attributeDefinitions(definition: TableDefinition) {
+  const keys = [
+    definition.partitionKey,
+    definition.sortKey,
+    ...(definition.globalSecondaryIndexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey]),
+    ...(definition.localSecondaryIndexes ?? []).map((index) => index.sortKey),
+  ].filter((key): key is KeyAttribute => key !== undefined);
+  const types = new Map(keys.map((key) => [key.name, key.type]));
+  return [...types]
+    .map(([name, type]) => ({ AttributeName: name, AttributeType: type }))
+    .sort((a, b) => a.AttributeName.localeCompare(b.AttributeName));
+}
+
+function tableProperties(id: TableId): Record<string, unknown> {
+  return dev.template.toJSON().Resources[dev.logicalId(dev.stack.data.tables[id])].Properties;
+}
+
+describe('the tables', () => {
+  it('creates one table per definition of lib/tables.ts, and no other', () => {
+    dev.template.resourceCountIs(TABLE, TABLES.length);
+  });
+
+  describe.each(TABLES.map((definition): [TableId, TableDefinition] => [definition.id, definition]))(
+    'the %s table',
+    (id, definition) => {
+      it('has the key schema of its definition', () => {
+        expect(tableProperties(id).KeySchema).toEqual(keySchema(definition.partitionKey, definition.sortKey));
+      });
+
+      it('declares exactly the key attributes of the table and its indexes, with their types', () => {
+        const declared = tableProperties(id).AttributeDefinitions as Array<{ AttributeName: string }>;
+        expect([...declared].sort((a, b) => a.AttributeName.localeCompare(b.AttributeName))).toEqual(
+          attributeDefinitions(definition),
+        );
+      });
+
+      it('expires items by the TTL attribute of its definition, if it has one', () => {
+        expect(tableProperties(id).TimeToLiveSpecification).toEqual(
+          definition.timeToLiveAttribute
+            ? { AttributeName: definition.timeToLiveAttribute, Enabled: true }
+            : undefined,
+        );
+      });
+
+      it('has the secondary indexes of its definition, projecting every attribute', () => {
+        const properties = tableProperties(id);
+        expect(properties.GlobalSecondaryIndexes).toEqual(
+          definition.globalSecondaryIndexes?.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        );
+        expect(properties.LocalSecondaryIndexes).toEqual(
+          definition.localSecondaryIndexes?.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(definition.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        );
+      });
+
+      it('outputs its physical name', () => {
+        dev.template.hasOutput(`${pascalCase(definition.id)}TableName`, {
+          Value: { Ref: dev.logicalId(dev.stack.data.tables[id]) },
+        });
+      });
+    },
+  );
+
+  it('expires connections by their expiresAt attribute', () => {
+    expect(tableProperties(connectionsTable.id).TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
+  });
+
+  it('bills every table on demand, encrypts it with KMS and keeps point-in-time recovery on', () => {
+    dev.template.allResourcesProperties(TABLE, {
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
+    });
+  });
+
+  it('leaves the physical names to CloudFormation', () => {
+    dev.template.allResourcesProperties(TABLE, { TableName: Match.absent() });
+    dev.template.allResourcesProperties(STREAM, { Name: Match.absent() });
+  });
+
+  it('retains every table and protects it from deletion in prod', () => {
+    prod.template.allResources(TABLE, {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })] },
+    });
+  });
+
+  it('lets a dev stack delete its tables', () => {
+    dev.template.allResources(TABLE, {
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: { Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })] },
+    });
+  });
+});
+
+describe('the events stream', () => {
+  it('is one on-demand stream, encrypted with the AWS managed KMS key, keeping records 24 hours', () => {
+    dev.template.resourceCountIs(STREAM, 1);
+    dev.template.hasResourceProperties(STREAM, {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      RetentionPeriodHours: 24,
+      ShardCount: Match.absent(),
+    });
+  });
+
+  it('is deleted with the stack, in prod too', () => {
+    for (const { template } of [dev, prod]) {
+      template.hasResource(STREAM, { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    }
+  });
+
+  it('outputs its physical name', () => {
+    dev.template.hasOutput(`${pascalCase(eventsStream.id)}StreamName`, {
+      Value: { Ref: dev.logicalId(dev.stack.data.stream) },
+    });
+  });
+});
+
+describe('the environment for the functions', () => {
+  it('names every table and the stream in the variables that lambdas/config.ts reads', () => {
+    const { tables, stream, environment } = dev.stack.data;
+    const asText = (value: unknown) => JSON.stringify(dev.stack.resolve(value));
+    const { names } = configFromEnvironment(
+      Object.fromEntries(Object.entries(environment).map(([variable, value]) => [variable, asText(value)])),
+    );
+    const reference = (construct: Construct) => JSON.stringify({ Ref: dev.logicalId(construct) });
+    expect(names).toEqual({
+      ...Object.fromEntries(
+        TABLES.map((definition) => [TABLE_NAME_FIELDS[definition.id], reference(tables[definition.id])]),
+      ),
+      eventsStream: reference(stream),
+    });
+  });
+});
+
+describe('the stage', () => {
+  it.each(['Prod', 'dev_1', '1dev', '-dev', '', 'a'.repeat(22)])(
+    'refuses the stage %j with a clear error',
+    (stage) => {
+      expect(() => new ParleyStack(new App(), 'Parley-invalid', { stage })).toThrow(
+        /^Invalid stage .*: a stage is a lowercase letter followed by up to 20 lowercase letters, digits or hyphens/,
+      );
+    },
+  );
+
+  it('accepts a lowercase stage of up to 21 characters', () => {
+    expect(new ParleyStack(new App(), 'Parley-ok', { stage: `a${'-1'.repeat(10)}` }).stage).toBe(
+      'a-1-1-1-1-1-1-1-1-1-1',
+    );
+  });
+});
+
+// Each test starts the app in its own Node process (about a second each on an idle machine).
+describe.concurrent('the CDK app (bin/parley.ts)', { timeout: 30_000 }, () => {
+  const run = promisify(execFile);
+  /** Runs the app as `cdk synth` does: context and output folder in the environment, no AWS credentials. */
+  async function synthesizeApp(context: Record<string, unknown>) {
+    const outdir = await mkdtemp(join(tmpdir(), 'parley-cdk-'));
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && !name.startsWith('CDK_')),
+    );
+    try {
+      const result = await run(process.execPath, ['--import', 'tsx', 'bin/parley.ts'], {
+        env: {
+          ...env,
+          CDK_CONTEXT_JSON: JSON.stringify(context),
+          CDK_OUTDIR: outdir,
+          CDK_VALIDATION: 'false',
+        },
+      }).then(
+        () => ({ ok: true as const }),
+        (error: { code: number; stderr: string }) => ({ ok: false as const, stderr: error.stderr }),
+      );
+      const manifest = result.ok
+        ? JSON.parse(await readFile(join(outdir, 'manifest.json'), 'utf8'))
+        : undefined;
+      return { ...result, manifest };
+    } finally {
+      await rm(outdir, { recursive: true, force: true });
+    }
+  }
+
+  it('synthesizes the stack Parley-{stage} without an AWS account', async () => {
+    const { manifest } = await synthesizeApp({ stage: 'qa' });
+    expect(manifest.artifacts['Parley-qa']).toMatchObject({
+      type: 'aws:cloudformation:stack',
+      environment: 'aws://unknown-account/unknown-region',
+    });
+  });
+
+  it('refuses an invalid stage from the context with a clear error', async () => {
+    const result = await synthesizeApp({ stage: 'Not_A_Stage' });
+    expect(result).toMatchObject({
+      ok: false,
+      stderr: expect.stringContaining('Invalid stage "Not_A_Stage": a stage is a lowercase letter'),
+    });
+  });
+});
