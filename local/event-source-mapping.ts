@@ -3,7 +3,8 @@
  * (`GetRecords`, not `SubscribeToShard`, which kinesis-mock pushes only once a second),
  * calling the handler with the event and context Lambda would send, and applying
  * Lambda's error handling: partial batch responses, bisect on function error, bounded
- * retries (attempts and record age) and an on-failure destination.
+ * retries (attempts and record age) and an on-failure destination; and Lambda's event
+ * filtering (FilterCriteria on `data`) and batching window (MaximumBatchingWindowInSeconds).
  *
  * The rules follow the Lambda developer guide:
  * - [PBR] "Configuring partial batch response with Kinesis Data Streams and Lambda",
@@ -12,9 +13,17 @@
  *   https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
  * - [PAR] "Lambda parameters for Amazon Kinesis Data Streams event source mappings",
  *   https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html
+ * - [FLT] "Control which events Lambda sends to your function",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html, and
+ *   "Using event filtering with a Kinesis event source",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html
+ * - [BAT] "Lambda event source mappings", section "Batching behavior",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
  *
  * Unlike Lambda, a failed batch is retried from memory rather than read again from the
- * checkpoint, and shards created by resharding after the start are not picked up.
+ * checkpoint, shards created by resharding after the start are not picked up, the 6 MB
+ * payload limit does not close a batching window, and a batching window opens when the
+ * mapping reads the first record of the batch (see `maximumBatchingWindowInSeconds`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
@@ -75,6 +84,24 @@ export interface KinesisEventSourceMappingOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) => void;
   /** The wait before a retry of a failed batch. Default 20 ms. */
   retryDelayMs?: number;
+  /**
+   * Lambda event filtering on the record's `data` ([FLT]): called with the data decoded as
+   * JSON; a record is sent to the handler only if it returns true. A record whose data is
+   * not JSON never matches (the filter is not called). A record that does not match is
+   * dropped as if handled: checkpointed, never delivered, never retried, never sent to
+   * onFailure, and not counted in a batch or a batching window. A batch left empty by the
+   * filter invokes nothing. Build it from Lambda filter patterns with `filterFromPatterns`,
+   * so the CDK stack can use the same patterns. Default: every record is delivered.
+   */
+  filter?: (data: unknown) => boolean;
+  /**
+   * MaximumBatchingWindowInSeconds ([BAT]), an integer from 0 to 300: how long to gather
+   * records before invoking. The window opens when the mapping reads the first record of a
+   * batch; it keeps reading that shard until the window has elapsed or the batch holds
+   * `batchSize` records, then invokes once. `wake()` does not close a window early. With 0
+   * (the default) each `GetRecords` answer is handled at once.
+   */
+  maximumBatchingWindowInSeconds?: number;
   /** What `context.getRemainingTimeInMillis()` counts down from. Not enforced. Default 60 s. */
   timeoutSeconds?: number;
 }
@@ -82,7 +109,11 @@ export interface KinesisEventSourceMappingOptions {
 export interface RunningEventSourceMapping {
   /** Ends every polling loop after the handler call in flight; never throws. */
   stop(): Promise<void>;
-  /** Resolves once every record put before the call has been handled or sent to onFailure. */
+  /**
+   * Resolves once every record put before the call has been handled, filtered out or sent to
+   * onFailure. Records held in an open batching window are not handled yet: it waits for
+   * the window to close and the batch to be handled.
+   */
   drain?(): Promise<void>;
   /**
    * Says that records were just put: every idle shard polls at once instead of waiting out
@@ -92,6 +123,8 @@ export interface RunningEventSourceMapping {
   wake(): void;
 }
 
+/** Record data is JSON only if it is valid UTF-8 too. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** The account of the local engines (kinesis-mock uses it too). */
 const LOCAL_ACCOUNT = '000000000000';
 const KINESIS_ERROR_BACKOFF_MS = { first: 50, max: 1000 };
@@ -165,6 +198,8 @@ export async function startKinesisEventSourceMapping(
     onFailure,
     retryDelayMs = 20,
     timeoutSeconds = 60,
+    filter,
+    maximumBatchingWindowInSeconds = 0,
   } = options;
   const log = options.log ?? defaultLog;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
@@ -174,6 +209,16 @@ export async function startKinesisEventSourceMapping(
   if (maximumRecordAgeInSeconds !== -1 && !(maximumRecordAgeInSeconds > 0)) {
     throw new RangeError('maximumRecordAgeInSeconds must be -1 or more than 0');
   }
+  if (
+    !Number.isInteger(maximumBatchingWindowInSeconds) ||
+    maximumBatchingWindowInSeconds < 0 ||
+    maximumBatchingWindowInSeconds > 300
+  ) {
+    throw new RangeError(
+      `maximumBatchingWindowInSeconds must be an integer from 0 to 300, not ${maximumBatchingWindowInSeconds}`,
+    );
+  }
+  const batchingWindowMs = maximumBatchingWindowInSeconds * 1000;
 
   const eventSourceARN = `arn:aws:kinesis:${region}:${LOCAL_ACCOUNT}:stream/${streamName}`;
   const invokeIdentityArn = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${functionName}-role`;
@@ -193,9 +238,10 @@ export async function startKinesisEventSourceMapping(
     nextToken = page.NextToken;
   } while (nextToken);
 
-  async function getIterator(shard: ShardState): Promise<string | undefined> {
-    const position: Omit<GetShardIteratorCommandInput, 'StreamName' | 'ShardId'> = shard.checkpoint
-      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: shard.checkpoint }
+  /** An iterator after `resumeAfter`: the checkpoint, or the last record read into an open batch. */
+  async function getIterator(shard: ShardState, resumeAfter = shard.checkpoint): Promise<string | undefined> {
+    const position: Omit<GetShardIteratorCommandInput, 'StreamName' | 'ShardId'> = resumeAfter
+      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: resumeAfter }
       : startingPosition === 'LATEST' && shard.iterator !== undefined
         ? // A renewal before any record came: LATEST again could skip records put meanwhile.
           { ShardIteratorType: 'AT_TIMESTAMP', Timestamp: startedAt }
@@ -227,6 +273,32 @@ export async function startKinesisEventSourceMapping(
         drainWaiters.splice(i, 1);
         waiter.resolve();
       }
+    }
+  }
+
+  // ---------------------------------------------------------------- event filtering
+
+  /**
+   * [FLT] Lambda decodes the data as JSON and matches the filter against it; data that is
+   * not JSON never matches a data pattern, so the record is dropped.
+   */
+  function passesFilter(shardId: string, record: _Record): boolean {
+    if (!filter) return true;
+    let data: unknown;
+    try {
+      data = JSON.parse(UTF8.decode(record.Data ?? new Uint8Array()));
+    } catch {
+      return false;
+    }
+    try {
+      return filter(data) === true;
+    } catch (error) {
+      log('error', 'the filter threw; the record is dropped', {
+        shardId,
+        sequenceNumber: record.SequenceNumber,
+        error,
+      });
+      return false;
     }
   }
 
@@ -323,8 +395,16 @@ export async function startKinesisEventSourceMapping(
     return maximumRetryAttempts === -1 || segment.retries < maximumRetryAttempts;
   }
 
-  /** Handles one batch read from the shard; returns once every record is handled or discarded. */
-  async function handleBatch(shard: ShardState, records: KinesisStreamRecord[]): Promise<void> {
+  /**
+   * Handles one batch read from the shard; returns once every record is handled or discarded.
+   * `lastRead` is the last record read into the batch, filtered-out records included: once
+   * the batch is done, the checkpoint moves past it.
+   */
+  async function handleBatch(
+    shard: ShardState,
+    records: KinesisStreamRecord[],
+    lastRead?: string,
+  ): Promise<void> {
     // Segments of the batch still to handle, in stream order; bisect replaces the first with its halves.
     const queue: Segment[] = [{ records, retries: 0 }];
     while (queue.length > 0 && !stopped) {
@@ -412,6 +492,8 @@ export async function startKinesisEventSourceMapping(
       segment.retries++;
       await sleep(retryDelayMs, signal);
     }
+    // [FLT] The iterator moves past filtered-out records too, those after the last delivered one included.
+    if (queue.length === 0 && lastRead !== undefined) shard.checkpoint = lastRead;
   }
 
   // ---------------------------------------------------------------- the polling loop of one shard
@@ -421,6 +503,12 @@ export async function startKinesisEventSourceMapping(
     let failingSince: number | undefined;
     let lastErrorLog = 0;
     let renew = shard.iterator === undefined;
+    // The batch being gathered: records that passed the filter, not handed to the handler yet.
+    let batch: KinesisStreamRecord[] = [];
+    // The last record read into the batch, filtered-out records included.
+    let batchLastRead: string | undefined;
+    // When the batching window of the batch closes (performance.now() time).
+    let windowClosesAt = 0;
 
     while (!stopped) {
       const epoch = drainEpoch;
@@ -428,10 +516,13 @@ export async function startKinesisEventSourceMapping(
       let nextIterator: string | undefined;
       let millisBehind: number | undefined;
       try {
-        if (renew) shard.iterator = await getIterator(shard);
+        // With a batch held, read on after its records rather than from the checkpoint.
+        if (renew) shard.iterator = await getIterator(shard, batchLastRead ?? shard.checkpoint);
         renew = false;
+        // A batch never holds more than batchSize records.
+        const limit = batchSize - batch.length;
         const answer = await kinesis.send(
-          new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: batchSize }),
+          new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: limit }),
           {
             abortSignal: signal,
           },
@@ -443,7 +534,8 @@ export async function startKinesisEventSourceMapping(
         if (stopped) break;
         renew = true;
         // An iterator lives 5 minutes; kinesis-mock restarting or the stream being
-        // re-created also invalidates it. Either way, ask for a new one from the checkpoint.
+        // re-created also invalidates it. Either way, ask for a new one from the checkpoint
+        // (or from after the batch being gathered, which stays held).
         const expired = (error as { name?: string }).name === 'ExpiredIteratorException';
         const now = Date.now();
         failingSince ??= now;
@@ -467,13 +559,38 @@ export async function startKinesisEventSourceMapping(
       }
       backoffMs = KINESIS_ERROR_BACKOFF_MS.first;
 
-      if (records.length > 0) {
-        await handleBatch(
-          shard,
-          records.map((record) => toEventRecord(shard.shardId, record)),
-        );
+      const lastRead = records.at(-1)?.SequenceNumber;
+      if (lastRead !== undefined) {
+        // [FLT] With a batching window, each new record is filtered before it joins the batch.
+        const wasEmpty = batch.length === 0;
+        for (const record of records) {
+          if (passesFilter(shard.shardId, record)) batch.push(toEventRecord(shard.shardId, record));
+        }
+        if (batch.length === 0) {
+          // Every record was filtered out and none is held: they count as handled.
+          shard.checkpoint = lastRead;
+        } else {
+          batchLastRead = lastRead;
+          if (wasEmpty) windowClosesAt = performance.now() + batchingWindowMs;
+        }
+      }
+
+      // [BAT] Invoke once the batch is full or its window has elapsed; a closed shard read
+      // to its end has nothing more to add.
+      const invoke =
+        batch.length > 0 &&
+        (batchingWindowMs === 0 ||
+          batch.length >= batchSize ||
+          performance.now() >= windowClosesAt ||
+          !nextIterator);
+      if (invoke) {
+        const gathered = batch;
+        const last = batchLastRead;
+        batch = [];
+        batchLastRead = undefined;
+        await handleBatch(shard, gathered, last);
         if (stopped) break;
-      } else if ((millisBehind ?? 0) === 0) {
+      } else if (records.length === 0 && batch.length === 0 && (millisBehind ?? 0) === 0) {
         shard.drainedEpoch = epoch;
         settleDrains();
       }
@@ -484,7 +601,15 @@ export async function startKinesisEventSourceMapping(
         break;
       }
       shard.iterator = nextIterator;
-      if (records.length === 0) await idleWait(shard);
+      if (batch.length > 0) {
+        // A batching window is open: read again at once after records came (more may be
+        // waiting), else after the poll interval, but no later than the window's end.
+        if (records.length === 0) {
+          await idleWait(shard, Math.min(pollIntervalMs, Math.max(0, windowClosesAt - performance.now())));
+        }
+      } else if (records.length === 0 && !invoke) {
+        await idleWait(shard, pollIntervalMs);
+      }
     }
     shard.ended = true;
     settleDrains();
@@ -499,14 +624,15 @@ export async function startKinesisEventSourceMapping(
     }),
   );
 
-  /** Waits out the poll interval, or less when `wake()` was called since the last poll. */
-  async function idleWait(shard: ShardState): Promise<void> {
+  /** Waits `ms`, or less when `wake()` was called since the last poll or `stop()` is called. */
+  async function idleWait(shard: ShardState, ms: number): Promise<void> {
     if (shard.woken) {
       shard.woken = false;
       return;
     }
+    if (signal.aborted) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, pollIntervalMs);
+      const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
@@ -550,6 +676,95 @@ export async function startKinesisEventSourceMapping(
       return drained;
     },
   };
+}
+
+// ---------------------------------------------------------------- filter patterns
+
+/** A rule of a pattern field: the values it may hold (exact match), or a nested pattern. */
+type FieldPattern = ReadonlyArray<string | boolean | null> | DataPattern;
+interface DataPattern {
+  readonly [field: string]: FieldPattern;
+}
+
+/**
+ * Turns Lambda filter patterns ([FLT], the objects the CDK's `FilterCriteria.filter()` takes)
+ * into a `filter` for `startKinesisEventSourceMapping`, so the CDK stack and the local stack
+ * share one definition:
+ *
+ * ```ts
+ * const PRESENCE_PATTERNS = [{ data: { type: ['presence'] } }];
+ * // CDK:   filters: PRESENCE_PATTERNS.map((pattern) => FilterCriteria.filter(pattern))
+ * // local: filter: filterFromPatterns(PRESENCE_PATTERNS)
+ * ```
+ *
+ * The subset of the syntax emulated, with Lambda's rules:
+ * - a record matches if any pattern matches (filters are ORed);
+ * - Kinesis filters on `data` only, so each pattern is `{ data: { … } }`;
+ * - every field named in a pattern must be in the data (fields are ANDed), nested objects
+ *   name nested fields, and fields the pattern does not name are ignored;
+ * - a list matches a field whose value is one of its values, compared exactly (strings
+ *   character by character, no case folding); `true`, `false` and `null` are allowed too;
+ *   a field holding an array matches if one of its items is in the list (EventBridge rule).
+ *
+ * Anything else (numbers, `prefix`, `anything-but`, `exists`, `numeric`, …) throws, rather
+ * than match differently from Lambda. Numbers are left out on purpose: Lambda compares them
+ * by their text (300 and 300.0 differ), which parsed JSON no longer has.
+ */
+export function filterFromPatterns(
+  patterns: ReadonlyArray<Readonly<Record<string, unknown>>>,
+): (data: unknown) => boolean {
+  if (patterns.length === 0) throw new RangeError('filterFromPatterns needs at least one pattern');
+  const dataPatterns = patterns.map((pattern, index) => {
+    const keys = Object.keys(pattern);
+    if (keys.length !== 1 || keys[0] !== 'data') {
+      throw new TypeError(
+        `filter pattern ${index} must be { data: { … } } (Kinesis filters on data only), not keys ${JSON.stringify(keys)}`,
+      );
+    }
+    return checkDataPattern(pattern.data, `filter pattern ${index}: data`);
+  });
+  return (data) => dataPatterns.some((pattern) => matchesDataPattern(pattern, data));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkDataPattern(pattern: unknown, path: string): DataPattern {
+  if (!isPlainObject(pattern) || Object.keys(pattern).length === 0) {
+    throw new TypeError(`${path} must be an object naming at least one field`);
+  }
+  for (const [field, rule] of Object.entries(pattern)) {
+    const fieldPath = `${path}.${field}`;
+    if (Array.isArray(rule)) {
+      if (rule.length === 0) throw new TypeError(`${fieldPath} must list at least one value`);
+      for (const value of rule) {
+        if (typeof value !== 'string' && typeof value !== 'boolean' && value !== null) {
+          throw new TypeError(
+            `${fieldPath}: only exact strings, booleans and null are emulated, not ${JSON.stringify(value)}`,
+          );
+        }
+      }
+    } else {
+      checkDataPattern(rule, fieldPath);
+    }
+  }
+  return pattern as DataPattern;
+}
+
+function matchesDataPattern(pattern: DataPattern, value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  return Object.entries(pattern).every(([field, rule]) => {
+    if (!Object.hasOwn(value, field)) return false;
+    const actual = value[field];
+    if (!isFieldList(rule)) return matchesDataPattern(rule, actual);
+    const candidates: unknown[] = Array.isArray(actual) ? actual : [actual];
+    return candidates.some((candidate) => rule.some((allowed) => allowed === candidate));
+  });
+}
+
+function isFieldList(rule: FieldPattern): rule is ReadonlyArray<string | boolean | null> {
+  return Array.isArray(rule);
 }
 
 /**

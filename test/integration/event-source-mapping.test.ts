@@ -8,6 +8,8 @@ import {
   CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
+  type GetRecordsCommandInput,
+  type GetRecordsCommandOutput,
   type KinesisClient,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
@@ -17,6 +19,7 @@ import { z } from 'zod';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import {
   type FailedBatch,
+  filterFromPatterns,
   type KinesisEventSourceMappingOptions,
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
@@ -56,6 +59,17 @@ async function putRecords(streamName: string, entries: { key: string; data: unkn
   );
   expect(answer.FailedRecordCount ?? 0).toBe(0);
   return (answer.Records ?? []).map((record) => record.SequenceNumber ?? '');
+}
+
+/** Puts records whose data is the given bytes, as they are (not necessarily JSON). */
+async function putRawRecords(streamName: string, key: string, data: Buffer[]): Promise<void> {
+  const answer = await kinesis.send(
+    new PutRecordsCommand({
+      StreamName: streamName,
+      Records: data.map((Data) => ({ PartitionKey: key, Data })),
+    }),
+  );
+  expect(answer.FailedRecordCount ?? 0).toBe(0);
 }
 
 function decode(record: KinesisStreamRecord): unknown {
@@ -428,6 +442,311 @@ describe('the local Kinesis event source mapping', () => {
       expect(countTimers()).toBeLessThanOrEqual(timersBefore);
     } finally {
       counting.destroy();
+    }
+  });
+
+  describe('event filtering', () => {
+    it('delivers only the records that match, in order, and never delivers or retries the others', async () => {
+      const entries = [
+        { type: 'message', n: 0 },
+        { type: 'typing', n: 1 },
+        { type: 'receipt', n: 2 },
+        { type: 'presence', n: 3 },
+        { n: 4 },
+        { type: 'message', n: 5 },
+      ];
+      const batches: number[][] = [];
+      const failed: FailedBatch[] = [];
+      const running = await start({
+        filter: filterFromPatterns([{ data: { type: ['message', 'receipt'] } }]),
+        bisectBatchOnFunctionError: false,
+        retryDelayMs: 1,
+        handler: async (event) => {
+          batches.push(event.Records.map((record) => (decode(record) as { n: number }).n));
+          if (batches.length === 1) throw new Error('first call fails');
+        },
+        onFailure: (batch) => {
+          failed.push(batch);
+        },
+      });
+
+      await putRecords(
+        streamName,
+        entries.map((data) => ({ key: 'one-key', data })),
+      );
+      await running.drain?.();
+
+      // The retry of the failed batch holds the same matching records, and only them.
+      expect(batches).toEqual([
+        [0, 2, 5],
+        [0, 2, 5],
+      ]);
+      expect(failed).toEqual([]);
+
+      // Records that all fail the filter invoke nothing, and the shard moves on past them.
+      await putRecords(streamName, [
+        { key: 'one-key', data: { type: 'typing', n: 6 } },
+        { key: 'one-key', data: { type: 'presence', n: 7 } },
+      ]);
+      await running.drain?.();
+      expect(batches).toHaveLength(2);
+      await putRecords(streamName, [{ key: 'one-key', data: { type: 'receipt', n: 8 } }]);
+      await running.drain?.();
+      expect(batches).toEqual([[0, 2, 5], [0, 2, 5], [8]]);
+      expect(failed).toEqual([]);
+    });
+
+    it('never matches records whose data is not JSON', async () => {
+      const filtered: unknown[] = [];
+      const delivered: string[] = [];
+      const running = await start({
+        // Accepts everything it is asked about: what it is never asked about is dropped.
+        filter: (data) => {
+          filtered.push(data);
+          return true;
+        },
+        handler: async (event) => {
+          for (const record of event.Records) {
+            delivered.push(Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
+          }
+        },
+      });
+
+      await putRawRecords(streamName, 'one-key', [
+        Buffer.from('not json'),
+        Buffer.from('{"type":"message"'),
+        // Not UTF-8 (a UTF-16 byte order mark), though the rest reads as JSON.
+        Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
+        Buffer.from('{"type":"message","n":1}'),
+        Buffer.from('"message"'),
+      ]);
+      await running.drain?.();
+
+      expect(filtered).toEqual([{ type: 'message', n: 1 }, 'message']);
+      expect(delivered).toEqual(['{"type":"message","n":1}', '"message"']);
+    });
+
+    it('drops non-JSON data with a pattern filter too, and moves on', async () => {
+      const delivered: unknown[] = [];
+      const running = await start({
+        filter: filterFromPatterns([{ data: { type: ['message'] } }]),
+        handler: async (event) => {
+          for (const record of event.Records) delivered.push(decode(record));
+        },
+      });
+
+      await putRawRecords(streamName, 'one-key', [
+        Buffer.from('message'),
+        Buffer.from('{"type":"message","n":0}'),
+        Buffer.from('type=message'),
+        Buffer.from('{"type":"message","n":1}'),
+      ]);
+      await running.drain?.();
+
+      expect(delivered).toEqual([
+        { type: 'message', n: 0 },
+        { type: 'message', n: 1 },
+      ]);
+    });
+  });
+
+  describe('batching window', () => {
+    it('gathers records put in quick succession into one invocation, after the window', async () => {
+      const batches: { ns: number[]; at: number }[] = [];
+      const running = await start({
+        maximumBatchingWindowInSeconds: 1,
+        handler: async (event) => {
+          batches.push({
+            ns: event.Records.map((record) => (decode(record) as { n: number }).n),
+            at: Date.now(),
+          });
+        },
+      });
+
+      await putRecords(streamName, [{ key: 'one-key', data: { n: 0 } }]);
+      const firstPutAt = Date.now();
+      // The local stack wakes the mapping after each put: that must not close the window.
+      running.wake();
+      await putRecords(streamName, [{ key: 'one-key', data: { n: 1 } }]);
+      running.wake();
+      await putRecords(streamName, [{ key: 'one-key', data: { n: 2 } }]);
+      running.wake();
+      // Records held in an open window are not handled yet: drain waits for the invocation.
+      await running.drain?.();
+
+      expect(batches.map((batch) => batch.ns)).toEqual([[0, 1, 2]]);
+      expect((batches[0]?.at ?? 0) - firstPutAt).toBeGreaterThanOrEqual(900);
+    });
+
+    it('invokes as soon as the batch is full, without waiting out the window', async () => {
+      const invoked = signal<number[]>();
+      await start({
+        maximumBatchingWindowInSeconds: 10,
+        batchSize: 3,
+        handler: async (event) => {
+          invoked.resolve(event.Records.map((record) => (decode(record) as { n: number }).n));
+        },
+      });
+      const putAt = Date.now();
+
+      await putRecords(
+        streamName,
+        [0, 1, 2].map((n) => ({ key: 'one-key', data: { n } })),
+      );
+
+      expect(await invoked.promise).toEqual([0, 1, 2]);
+      expect(Date.now() - putAt).toBeLessThan(2000);
+    });
+
+    it('opens no window for records the filter drops', async () => {
+      let calls = 0;
+      const running = await start({
+        maximumBatchingWindowInSeconds: 1,
+        filter: filterFromPatterns([{ data: { type: ['presence'] } }]),
+        handler: async () => {
+          calls++;
+        },
+      });
+
+      await putRecords(streamName, [{ key: 'one-key', data: { type: 'message' } }]);
+      const putAt = Date.now();
+      await running.drain?.();
+
+      expect(Date.now() - putAt).toBeLessThan(900);
+      expect(calls).toBe(0);
+    });
+
+    it('stops promptly while a window is open, leaving no timers behind', async () => {
+      const counting = createAwsClients({
+        region: 'us-east-1',
+        local: true,
+        kinesis: inject('kinesisEndpoint'),
+      });
+      // Resolves when the shard that returned the record answers its next GetRecords with
+      // nothing: its loop then waits inside the open window.
+      const idleInWindow = signal();
+      let afterRecords: string | undefined;
+      counting.kinesis.middlewareStack.add(
+        (next, context) => async (args) => {
+          const result = await next(args);
+          if (context.commandName === 'GetRecordsCommand') {
+            const { ShardIterator } = args.input as GetRecordsCommandInput;
+            const output = result.output as GetRecordsCommandOutput;
+            if ((output.Records?.length ?? 0) > 0) afterRecords = output.NextShardIterator;
+            else if (afterRecords !== undefined && ShardIterator === afterRecords) idleInWindow.resolve();
+          }
+          return result;
+        },
+        { step: 'initialize', name: 'noticeIdleInWindow' },
+      );
+      const countTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+      const timersBefore = countTimers();
+      let calls = 0;
+      try {
+        const running = await startKinesisEventSourceMapping({
+          kinesis: counting.kinesis,
+          streamName,
+          maximumBatchingWindowInSeconds: 5,
+          pollIntervalMs: 60_000,
+          handler: async () => {
+            calls++;
+          },
+          log: quiet,
+        });
+        mapping = running;
+        await putRecords(streamName, [{ key: 'one-key', data: { n: 0 } }]);
+        running.wake();
+        await idleInWindow.promise;
+        await new Promise((resolve) => setImmediate(resolve));
+
+        const stoppingAt = Date.now();
+        await running.stop();
+
+        expect(Date.now() - stoppingAt).toBeLessThan(500);
+        expect(calls).toBe(0);
+        expect(countTimers()).toBeLessThanOrEqual(timersBefore);
+      } finally {
+        await mapping?.stop();
+        mapping = undefined;
+        counting.destroy();
+      }
+    });
+
+    it('refuses a window that Lambda would refuse', async () => {
+      for (const maximumBatchingWindowInSeconds of [-1, 0.5, 301]) {
+        await expect(
+          startKinesisEventSourceMapping({
+            kinesis,
+            streamName,
+            maximumBatchingWindowInSeconds,
+            handler: async () => {},
+            log: quiet,
+          }),
+        ).rejects.toThrow(RangeError);
+      }
+    });
+  });
+});
+
+describe('filterFromPatterns', () => {
+  const chatTypes = filterFromPatterns([{ data: { type: ['message', 'receipt'] } }]);
+
+  it('matches a field whose value is exactly one of the listed strings', () => {
+    expect(chatTypes({ type: 'message', body: 'hi' })).toBe(true);
+    expect(chatTypes({ type: 'receipt' })).toBe(true);
+    expect(chatTypes({ type: 'typing' })).toBe(false);
+    // Exact, character by character: no case folding, no trimming, no type coercion.
+    expect(chatTypes({ type: 'Message' })).toBe(false);
+    expect(chatTypes({ type: 'message ' })).toBe(false);
+    expect(chatTypes({ type: ['typing', 'receipt'] })).toBe(true);
+    expect(chatTypes({ type: ['typing'] })).toBe(false);
+  });
+
+  it('needs every named field, ignores the others, and never matches data that is not an object', () => {
+    expect(chatTypes({ kind: 'message' })).toBe(false);
+    expect(chatTypes({ type: null })).toBe(false);
+    expect(chatTypes({ type: { name: 'message' } })).toBe(false);
+    for (const data of ['message', 1, null, true, ['message'], [{ type: 'message' }]]) {
+      expect(chatTypes(data)).toBe(false);
+    }
+    const both = filterFromPatterns([{ data: { type: ['presence'], online: [true] } }]);
+    expect(both({ type: 'presence', online: true, userId: 'u1' })).toBe(true);
+    expect(both({ type: 'presence', online: false })).toBe(false);
+    expect(both({ type: 'presence' })).toBe(false);
+  });
+
+  it('matches nested fields', () => {
+    const nested = filterFromPatterns([{ data: { event: { type: ['message'] } } }]);
+    expect(nested({ event: { type: 'message', seq: 3 } })).toBe(true);
+    expect(nested({ event: { type: 'receipt' } })).toBe(false);
+    expect(nested({ event: 'message' })).toBe(false);
+    expect(nested({ type: 'message' })).toBe(false);
+  });
+
+  it('matches when any of the patterns matches', () => {
+    const either = filterFromPatterns([
+      { data: { type: ['message'] } },
+      { data: { event: { type: ['receipt'] } } },
+    ]);
+    expect(either({ type: 'message' })).toBe(true);
+    expect(either({ event: { type: 'receipt' } })).toBe(true);
+    expect(either({ type: 'receipt' })).toBe(false);
+  });
+
+  it('refuses what it does not emulate rather than match differently from Lambda', () => {
+    const refused: Array<Array<Record<string, unknown>>> = [
+      [],
+      [{ type: ['message'] }],
+      [{ partitionKey: ['k'], data: { type: ['message'] } }],
+      [{ data: {} }],
+      [{ data: { type: [] } }],
+      [{ data: { type: 'message' } }],
+      [{ data: { seq: [1] } }],
+      [{ data: { type: [{ prefix: 'mess' }] } }],
+      [{ data: { type: [{ 'anything-but': ['typing'] }] } }],
+    ];
+    for (const patterns of refused) {
+      expect(() => filterFromPatterns(patterns), JSON.stringify(patterns)).toThrow();
     }
   });
 });
