@@ -22,6 +22,13 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          // CDK Template assertions: synthesis only, no AWS account, no network.
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+        },
+      },
     ],
   },
 });

@@ -16,6 +16,13 @@ if (!Number.isInteger(wsPort) || wsPort < 1 || wsPort > 65535) {
   process.exit(2);
 }
 const dataDir = process.env.PARLEY_DATA_DIR;
+const presenceWindow = Number(process.env.PARLEY_PRESENCE_WINDOW_SECONDS ?? 2);
+if (!(presenceWindow >= 0 && presenceWindow <= 10)) {
+  console.error(
+    `PARLEY_PRESENCE_WINDOW_SECONDS must be a number of seconds from 0 to 10, not ${presenceWindow}`,
+  );
+  process.exit(2);
+}
 const logLevel = (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN') as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
 const startedAt = Date.now();
@@ -24,6 +31,7 @@ try {
   const stack = await startLocalStack({
     wsPort,
     logLevel,
+    presenceBatchingWindowSeconds: presenceWindow,
     ...(dataDir ? { dataDir } : {}),
     ...(process.env.PARLEY_JWT_SECRET ? { jwtSecret: process.env.PARLEY_JWT_SECRET } : {}),
   });

@@ -28,6 +28,9 @@ const environmentSchema = z.object({
     .default('parley'),
   PARLEY_CONVERSATIONS_TABLE: z.string().optional(),
   PARLEY_CONNECTIONS_TABLE: z.string().optional(),
+  PARLEY_USER_CONVERSATIONS_TABLE: z.string().optional(),
+  PARLEY_PRESENCE_TABLE: z.string().optional(),
+  PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE: z.string().optional(),
   PARLEY_EVENTS_STREAM: z.string().optional(),
   PARLEY_CONNECTIONS_ENDPOINT: z.url().optional(),
   PARLEY_DYNAMODB_ENDPOINT: z.url().optional(),
@@ -62,6 +65,10 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     names: {
       conversationsTable: env.PARLEY_CONVERSATIONS_TABLE ?? defaults.conversationsTable,
       connectionsTable: env.PARLEY_CONNECTIONS_TABLE ?? defaults.connectionsTable,
+      userConversationsTable: env.PARLEY_USER_CONVERSATIONS_TABLE ?? defaults.userConversationsTable,
+      presenceTable: env.PARLEY_PRESENCE_TABLE ?? defaults.presenceTable,
+      presenceSubscriptionsTable:
+        env.PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE ?? defaults.presenceSubscriptionsTable,
       eventsStream: env.PARLEY_EVENTS_STREAM ?? defaults.eventsStream,
     },
     endpoints: {

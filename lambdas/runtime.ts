@@ -9,10 +9,24 @@ import { ulid } from 'ulid';
 import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pusher.js';
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
+import { DynamoDbConversationListStore } from './adapters/dynamodb-conversation-list-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
+import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
+import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
+import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { configFromEnvironment, type ParleyConfig } from './config.js';
-import type { ConnectionPusher, ConnectionStore, EventPublisher, MessageStore } from './domain/ports.js';
+import type {
+  ConnectionPusher,
+  ConnectionStore,
+  ConversationListStore,
+  EventPublisher,
+  MessageStore,
+  PresenceStore,
+  PresenceSubscriptionStore,
+  ReceiptStore,
+} from './domain/ports.js';
+import type { PresenceDeps } from './domain/presence.js';
 import { DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenVerifier } from './domain/tokens.js';
 
@@ -24,6 +38,10 @@ export interface ParleyDeps {
   publisher: EventPublisher;
   connections: ConnectionStore;
   pusher: ConnectionPusher;
+  receipts: ReceiptStore;
+  conversationList: ConversationListStore;
+  presence: PresenceStore;
+  presenceSubscriptions: PresenceSubscriptionStore;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
   clients: AwsClients;
@@ -61,6 +79,21 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
       tableName: config.names.connectionsTable,
     }),
     pusher: new ApiGatewayConnectionPusher({ client: clients.connections }),
+    receipts: new DynamoDbReceiptStore({
+      client: clients.dynamodb,
+      tableName: config.names.conversationsTable,
+    }),
+    conversationList: new DynamoDbConversationListStore({
+      client: clients.dynamodb,
+      tableName: config.names.userConversationsTable,
+      now,
+    }),
+    presence: new DynamoDbPresenceStore({ client: clients.dynamodb, tableName: config.names.presenceTable }),
+    presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
+      client: clients.dynamodb,
+      tableName: config.names.presenceSubscriptionsTable,
+      now,
+    }),
     verifyToken: createTokenVerifier(config.tokens),
     sequencing: {
       messages,
@@ -79,6 +112,21 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
   return {
     ...wrapped,
     sequencing: { ...wrapped.sequencing, messages: wrapped.messages, publisher: wrapped.publisher },
+  };
+}
+
+/** The part of the deps the presence rules use. */
+export function presenceDeps(deps: ParleyDeps): PresenceDeps {
+  return {
+    presence: deps.presence,
+    subscriptions: deps.presenceSubscriptions,
+    connections: deps.connections,
+    messages: deps.messages,
+    publisher: deps.publisher,
+    pusher: deps.pusher,
+    now: deps.now,
+    connectionTtlSeconds: deps.config.connectionTtlSeconds,
+    postConcurrency: deps.config.postConcurrency,
   };
 }
 

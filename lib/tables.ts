@@ -25,6 +25,8 @@ export interface TableDefinition {
   /** Attribute holding the expiry time in epoch seconds. */
   timeToLiveAttribute?: string;
   globalSecondaryIndexes?: IndexDefinition[];
+  /** Same partition key as the table; unlike a GSI, readable with strong consistency. */
+  localSecondaryIndexes?: Array<{ indexName: string; sortKey: KeyAttribute }>;
 }
 
 /**
@@ -46,7 +48,49 @@ export const connectionsTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
-export const TABLES = [conversationsTable, connectionsTable] as const satisfies readonly TableDefinition[];
+/**
+ * One user is one partition: an entry per conversation (`conv#{conversationId}`) with its
+ * last seq, last message, receipts and `updatedAt`, and one clock item (`clock`) holding
+ * the user's last `updatedAt`. Every entry write moves the clock forward in the same
+ * transaction, so `updatedAt` is strictly increasing per user and entries commit in
+ * `updatedAt` order: a reader holding a cursor can never miss a change committed later
+ * with an earlier time. The local index orders entries by `updatedAt` and, being local,
+ * can be read with strong consistency.
+ */
+export const userConversationsTable = {
+  id: 'user-conversations',
+  partitionKey: { name: 'userId', type: 'S' },
+  sortKey: { name: 'itemKey', type: 'S' },
+  localSecondaryIndexes: [{ indexName: 'byUpdatedAt', sortKey: { name: 'updatedAt', type: 'N' } }],
+} as const satisfies TableDefinition;
+
+/**
+ * A user's presence: `online`, `lastSeen`, and an expiry so that a user whose connections
+ * died without `$disconnect` does not stay online forever.
+ */
+export const presenceTable = {
+  id: 'presence',
+  partitionKey: { name: 'userId', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+/** Watched user → the connections subscribed to its presence, each with an expiry. */
+export const presenceSubscriptionsTable = {
+  id: 'presence-subscriptions',
+  partitionKey: { name: 'watchedUserId', type: 'S' },
+  sortKey: { name: 'connectionId', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+export const TABLES = [
+  conversationsTable,
+  connectionsTable,
+  userConversationsTable,
+  presenceTable,
+  presenceSubscriptionsTable,
+] as const satisfies readonly TableDefinition[];
+
+export type TableId = (typeof TABLES)[number]['id'];
 
 export interface StreamDefinition {
   id: string;
@@ -60,14 +104,25 @@ export const eventsStream = { id: 'events', localShardCount: 2 } as const satisf
 export interface ResourceNames {
   conversationsTable: string;
   connectionsTable: string;
+  userConversationsTable: string;
+  presenceTable: string;
+  presenceSubscriptionsTable: string;
   eventsStream: string;
 }
 
+/** The field of `ResourceNames` that holds each table's physical name. */
+export const TABLE_NAME_FIELDS = {
+  conversations: 'conversationsTable',
+  connections: 'connectionsTable',
+  'user-conversations': 'userConversationsTable',
+  presence: 'presenceTable',
+  'presence-subscriptions': 'presenceSubscriptionsTable',
+} as const satisfies Record<TableId, keyof ResourceNames>;
+
 /** Physical names: `{prefix}-{id}`, so that several stacks (or test files) share one engine. */
 export function resourceNames(prefix: string): ResourceNames {
-  return {
-    conversationsTable: `${prefix}-${conversationsTable.id}`,
-    connectionsTable: `${prefix}-${connectionsTable.id}`,
-    eventsStream: `${prefix}-${eventsStream.id}`,
-  };
+  const tables = Object.fromEntries(
+    TABLES.map((table) => [TABLE_NAME_FIELDS[table.id], `${prefix}-${table.id}`]),
+  ) as Record<(typeof TABLE_NAME_FIELDS)[TableId], string>;
+  return { ...tables, eventsStream: `${prefix}-${eventsStream.id}` };
 }

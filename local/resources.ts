@@ -21,8 +21,10 @@ import {
   eventsStream,
   type KeyAttribute,
   type ResourceNames,
+  TABLE_NAME_FIELDS,
   TABLES,
   type TableDefinition,
+  type TableId,
 } from '../lib/tables.js';
 
 export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
@@ -36,6 +38,7 @@ export function createTableInput(definition: TableDefinition, tableName: string)
     add(index.partitionKey);
     add(index.sortKey);
   }
+  for (const index of definition.localSecondaryIndexes ?? []) add(index.sortKey);
   const keySchema = (partitionKey: KeyAttribute, sortKey?: KeyAttribute) => [
     { AttributeName: partitionKey.name, KeyType: 'HASH' as const },
     ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
@@ -54,12 +57,17 @@ export function createTableInput(definition: TableDefinition, tableName: string)
           })),
         }
       : {}),
+    ...(definition.localSecondaryIndexes?.length
+      ? {
+          LocalSecondaryIndexes: definition.localSecondaryIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(definition.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        }
+      : {}),
   };
 }
-
-const tableNameOf = (names: ResourceNames, definition: TableDefinition) =>
-  ({ conversations: names.conversationsTable, connections: names.connectionsTable })[definition.id] ??
-  `${definition.id}`;
 
 /** Creates what is missing; what exists (a persisted DynamoDB Local folder) is kept as is. */
 export async function ensureResources(
@@ -69,7 +77,7 @@ export async function ensureResources(
 ): Promise<void> {
   await Promise.all([
     ...TABLES.map(async (definition: TableDefinition) => {
-      const tableName = tableNameOf(names, definition);
+      const tableName = names[TABLE_NAME_FIELDS[definition.id as TableId]];
       try {
         await clients.dynamodb.send(new CreateTableCommand(createTableInput(definition, tableName)));
       } catch (error) {

@@ -6,18 +6,30 @@
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONNECTION_TTL_SECONDS, LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
+import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
+import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
 import { createDefaultHandler } from '../lambdas/handlers/default.js';
 import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
-import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
+import { createFanoutHandler, FANOUT_EVENT_TYPES } from '../lambdas/handlers/fanout.js';
 import { createPingHandler } from '../lambdas/handlers/ping.js';
+import {
+  createPresenceNotifierHandler,
+  PRESENCE_EVENT_TYPES,
+} from '../lambdas/handlers/presence-notifier.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
+import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
+import { createTypingHandler } from '../lambdas/handlers/typing.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
 import { resourceNames } from '../lib/tables.js';
 import { assertPortFree, type RunningEngine, startDynamoDbLocal, startKinesisMock } from './engines.js';
-import { type RunningEventSourceMapping, startKinesisEventSourceMapping } from './event-source-mapping.js';
+import {
+  filterFromPatterns,
+  type RunningEventSourceMapping,
+  startKinesisEventSourceMapping,
+} from './event-source-mapping.js';
 import { ensureResources } from './resources.js';
 import {
   type RunningWebSocketGateway,
@@ -40,6 +52,8 @@ export interface LocalStackOptions {
   /** Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first. */
   pollIntervalMs?: number;
   idleTimeoutMs?: number;
+  /** How long the presence notifier gathers changes before it posts them (AWS: 5 s). */
+  presenceBatchingWindowSeconds?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
 }
@@ -91,7 +105,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       $disconnect: createDisconnectHandler(provider),
       $default: createDefaultHandler(provider),
       send: createSendHandler(provider),
+      ack: createAckHandler(provider),
       sync: createSyncHandler(provider),
+      conversations: createConversationsHandler(provider),
+      typing: createTypingHandler(provider),
+      subscribePresence: createSubscribePresenceHandler(provider),
       ping: createPingHandler(provider),
     };
     const gateway: RunningWebSocketGateway = await startWebSocketGateway({
@@ -151,23 +169,46 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     deps = ready;
 
-    const fanout = createFanoutHandler(provider);
-    const mapping: RunningEventSourceMapping = await startKinesisEventSourceMapping({
+    const mappingDefaults = {
       kinesis: ready.clients.kinesis,
       streamName: config.names.eventsStream,
-      handler: (event, context: Context) => fanout(event, context),
-      functionName: 'fanout',
       pollIntervalMs: options.pollIntervalMs ?? 250,
-      onFailure: (failed) =>
+      onFailure: (failed: {
+        shardId: string;
+        reason: string;
+        records: Array<{ kinesis: { sequenceNumber: string } }>;
+      }) =>
         ready.logger.error('records sent to the on-failure destination', {
           shardId: failed.shardId,
           reason: failed.reason,
           sequenceNumbers: failed.records.map((record) => record.kinesis.sequenceNumber),
         }),
-      log: (level, message, details) => ready.logger[level](message, { details }),
+      log: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) =>
+        ready.logger[level](message, { details }),
+    };
+    const fanout = createFanoutHandler(provider);
+    const presenceNotifier = createPresenceNotifierHandler(provider);
+    const mappings: RunningEventSourceMapping[] = await Promise.all([
+      startKinesisEventSourceMapping({
+        ...mappingDefaults,
+        functionName: 'fanout',
+        handler: (event, context: Context) => fanout(event, context),
+        filter: filterFromPatterns([{ data: { type: [...FANOUT_EVENT_TYPES] } }]),
+      }),
+      startKinesisEventSourceMapping({
+        ...mappingDefaults,
+        functionName: 'presence-notifier',
+        handler: (event, context: Context) => presenceNotifier(event, context),
+        filter: filterFromPatterns([{ data: { type: [...PRESENCE_EVENT_TYPES] } }]),
+        maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds ?? 2,
+      }),
+    ]);
+    wakeMapping = () => {
+      for (const mapping of mappings) mapping.wake();
+    };
+    stoppers.push(async () => {
+      await Promise.all(mappings.map((mapping) => mapping.stop()));
     });
-    wakeMapping = () => mapping.wake();
-    stoppers.push(() => mapping.stop());
 
     return {
       url: gateway.url,

@@ -1,6 +1,6 @@
 /** Publishes conversation events to the Kinesis stream, partitioned by conversation. */
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import type { ConversationEvent, EventPublisher } from '../domain/ports.js';
+import { type EventPublisher, partitionKeyOf, type StreamEvent } from '../domain/ports.js';
 
 export class KinesisEventPublisher implements EventPublisher {
   readonly #client: KinesisClient;
@@ -11,12 +11,12 @@ export class KinesisEventPublisher implements EventPublisher {
     this.#streamName = options.streamName;
   }
 
-  async publish(event: ConversationEvent): Promise<void> {
+  async publish(event: StreamEvent): Promise<void> {
     await this.#client.send(
       new PutRecordCommand({
         StreamName: this.#streamName,
         // One conversation, one shard: its events keep their order on the stream.
-        PartitionKey: event.conversationId,
+        PartitionKey: partitionKeyOf(event),
         Data: Buffer.from(JSON.stringify(event), 'utf8'),
       }),
     );

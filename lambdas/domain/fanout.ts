@@ -16,6 +16,8 @@ export interface FanoutDeps {
 export interface DeliveryReport {
   delivered: number;
   gone: number;
+  /** Every connection that was posted to (gone ones included). */
+  connectionIds: Set<string>;
 }
 
 export class DeliveryFailedError extends Error {
@@ -37,29 +39,48 @@ export async function deliverToMembers(
 ): Promise<DeliveryReport> {
   const members = membersOf(conversationId);
   if (!members) throw new DeliveryFailedError(`not a conversation id: ${conversationId}`);
-  const connections = (
-    await Promise.all(members.map((member) => deps.connections.listConnections(member)))
-  ).flat();
+  return postToUsers(deps, members, [frame]);
+}
+
+/**
+ * Posts `frames`, in order, to every open connection of `userIds` but those in `skip`;
+ * see `deliverToMembers`.
+ */
+export async function postToUsers(
+  deps: FanoutDeps,
+  userIds: readonly string[],
+  frames: readonly string[],
+  skip: ReadonlySet<string> = new Set(),
+): Promise<DeliveryReport> {
+  const connections = (await Promise.all(userIds.map((userId) => deps.connections.listConnections(userId))))
+    .flat()
+    .filter((connection) => !skip.has(connection.connectionId));
   const limit = pLimit(deps.postConcurrency);
   const outcomes = await Promise.allSettled(
     connections.map((connection) =>
       limit(async () => {
-        const outcome = await deps.pusher.post(connection.connectionId, frame);
-        if (outcome === 'gone')
-          await deps.connections.deleteConnection(connection.userId, connection.connectionId);
-        return outcome;
+        for (const frame of frames) {
+          if ((await deps.pusher.post(connection.connectionId, frame)) === 'gone') {
+            await deps.connections.deleteConnection(connection.userId, connection.connectionId);
+            return 'gone' as const;
+          }
+        }
+        return 'delivered' as const;
       }),
     ),
   );
   const failures = outcomes.filter((outcome) => outcome.status === 'rejected');
   if (failures.length > 0) {
-    throw new DeliveryFailedError(
-      `${failures.length} of ${connections.length} posts failed in ${conversationId}`,
-      { cause: failures[0]?.reason },
-    );
+    throw new DeliveryFailedError(`${failures.length} of ${connections.length} posts failed`, {
+      cause: failures[0]?.reason,
+    });
   }
   const gone = outcomes.filter(
     (outcome) => outcome.status === 'fulfilled' && outcome.value === 'gone',
   ).length;
-  return { delivered: connections.length - gone, gone };
+  return {
+    delivered: connections.length - gone,
+    gone,
+    connectionIds: new Set(connections.map((connection) => connection.connectionId)),
+  };
 }

@@ -2,7 +2,15 @@
  * The small interfaces the domain needs from the outside world; the AWS adapters
  * implement them, unit tests may fake them.
  */
-import type { Message, MessageEventFrame } from './protocol.js';
+import type {
+  ConversationSummary,
+  Message,
+  MessageEventFrame,
+  Receipt,
+  ReceiptEventFrame,
+  ReceiptKind,
+  UserPresence,
+} from './protocol.js';
 
 export interface StoredMessageRef {
   seq: number;
@@ -34,13 +42,106 @@ export interface MessageStore {
   listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage>;
 }
 
-/** What travels on the events stream: the wire event itself, so fanout forwards it as is. */
-export type ConversationEvent = MessageEventFrame;
+/** What a conversation's members receive: the wire event itself, so fanout forwards it as is. */
+export type ConversationEvent = MessageEventFrame | ReceiptEventFrame;
+
+/** A user went online or offline; the presence notifier reads the current state itself. */
+export interface PresenceChangedEvent {
+  type: 'presence-changed';
+  userId: string;
+}
+
+export type StreamEvent = ConversationEvent | PresenceChangedEvent;
+
+/** The stream's partition key: one conversation's events stay in order on one shard. */
+export function partitionKeyOf(event: StreamEvent): string {
+  return event.type === 'presence-changed' ? `presence:${event.userId}` : event.conversationId;
+}
 
 export interface EventPublisher {
-  /** Hands the event to delivery; ordered per conversation. */
-  publish(event: ConversationEvent): Promise<void>;
+  /** Hands the event to delivery; ordered per partition key. */
+  publish(event: StreamEvent): Promise<void>;
 }
+
+export interface WatermarkOutcome {
+  /** The watermark after the call. */
+  seq: number;
+  moved: boolean;
+}
+
+/** The members' receipt watermarks, in the conversation partition. */
+export interface ReceiptStore {
+  /** Raises the user's watermark of `kind` to `seq` if that is higher; never lowers it. */
+  raiseWatermark(
+    conversationId: string,
+    userId: string,
+    kind: ReceiptKind,
+    seq: number,
+  ): Promise<WatermarkOutcome>;
+  /** The watermarks stored for the conversation (members who never acked are absent). */
+  listReceipts(conversationId: string): Promise<Receipt[]>;
+}
+
+/** A member's entry of the conversation list, as stored. */
+export type ConversationEntry = ConversationSummary;
+export type ConversationEntryState = Omit<ConversationEntry, 'updatedAt'>;
+
+export interface ConversationListPage {
+  entries: ConversationEntry[];
+  hasMore: boolean;
+}
+
+export interface ConversationListStore {
+  /**
+   * Applies `change` to the user's entry for the conversation. `change` gets the current
+   * state and returns the next one, or undefined when nothing changes; the store retries
+   * it on a concurrent write, and gives the entry an `updatedAt` later than any of the
+   * user's entries.
+   */
+  update(
+    userId: string,
+    conversationId: string,
+    change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
+  ): Promise<'updated' | 'unchanged'>;
+  /** The user's entries changed after `afterUpdatedAt`, oldest change first. */
+  listChangedSince(userId: string, afterUpdatedAt: number, limit: number): Promise<ConversationListPage>;
+}
+
+export interface PresenceRecord {
+  userId: string;
+  online: boolean;
+  lastSeen: number | null;
+  /** When the user last connected: the best guess of `lastSeen` for a record that expired online. */
+  lastActiveAt: number | null;
+  /** Epoch seconds: an `online` record past this is a user whose connections died silently. */
+  expiresAt: number;
+  /** Bumped by every connect, so a disconnect can tell that a device came online meanwhile. */
+  version: number;
+}
+
+export interface PresenceStore {
+  get(userId: string): Promise<PresenceRecord | undefined>;
+  getMany(userIds: string[]): Promise<PresenceRecord[]>;
+  /** Marks the user online until `expiresAt`; says whether it was offline (or expired) before. */
+  markOnline(userId: string, now: number, expiresAt: number): Promise<{ wasOnline: boolean }>;
+  /** Marks the user offline unless a connect came after `version` was read. */
+  markOffline(userId: string, version: number, now: number): Promise<boolean>;
+}
+
+export interface PresenceSubscription {
+  watchedUserId: string;
+  connectionId: string;
+  subscriberUserId: string;
+  expiresAt: number;
+}
+
+export interface PresenceSubscriptionStore {
+  subscribe(subscriptions: PresenceSubscription[]): Promise<void>;
+  listSubscribers(watchedUserId: string): Promise<PresenceSubscription[]>;
+  unsubscribe(watchedUserId: string, connectionId: string): Promise<void>;
+}
+
+export type { UserPresence };
 
 export interface Connection {
   userId: string;

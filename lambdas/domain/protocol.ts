@@ -22,75 +22,123 @@ export const userIdSchema = z.string({ error: typeError('a string') }).regex(ID_
 export const deviceIdSchema = userIdSchema;
 export const clientMessageIdSchema = userIdSchema;
 export const requestIdSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: typeError('a string') })
   .min(1, 'must be 1 to 64 characters')
   .max(64, 'must be 1 to 64 characters');
 /** `dm:{x}:{y}`; membership and order of the two ids are checked by the domain. */
 export const conversationIdSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: typeError('a string') })
   .min(1, 'must be a conversation id')
   .max(140, 'must be a conversation id of at most 140 characters');
 const seqSchema = z
   .number({ error: typeError('a number') })
   .int('must be an integer')
   .min(0, 'must be 0 or more');
+const limitSchema = (max: number, fallback: number) =>
+  z
+    .number({ error: typeError('a number') })
+    .int('must be an integer')
+    .min(1, `must be 1 to ${max}`)
+    .max(max, `must be 1 to ${max}`)
+    .default(fallback);
 
-export const sendFrameSchema = z
-  .strictObject(
-    {
-      action: z.literal('send'),
-      requestId: requestIdSchema,
-      to: userIdSchema.optional(),
-      conversationId: conversationIdSchema.optional(),
-      clientMessageId: clientMessageIdSchema,
-      body: z
-        .string({ error: 'must be a string' })
-        .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
-        .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`),
-    },
-    {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : undefined,
-    },
-  )
-  .refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
-    message: 'exactly one of to or conversationId is required',
-    path: ['to'],
+/** A client frame: only the fields the protocol names; an unknown field is refused by name. */
+function frameSchema<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `${issue.keys[0]}: is not a field of this action` : undefined,
   });
+}
 
-export const syncFrameSchema = z.strictObject(
-  {
-    action: z.literal('sync'),
-    requestId: requestIdSchema,
-    conversationId: conversationIdSchema,
-    afterSeq: seqSchema,
-    limit: z
-      .number({ error: 'must be a number' })
-      .int('must be an integer')
-      .min(1, `must be 1 to ${SYNC_MAX_LIMIT}`)
-      .max(SYNC_MAX_LIMIT, `must be 1 to ${SYNC_MAX_LIMIT}`)
-      .default(SYNC_DEFAULT_LIMIT),
-  },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : undefined,
-  },
-);
+export const sendFrameSchema = frameSchema({
+  action: z.literal('send'),
+  requestId: requestIdSchema,
+  to: userIdSchema.optional(),
+  conversationId: conversationIdSchema.optional(),
+  clientMessageId: clientMessageIdSchema,
+  body: z
+    .string({ error: typeError('a string') })
+    .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
+    .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`),
+}).refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
+  message: 'exactly one of to or conversationId is required',
+  path: ['to'],
+});
 
-export const pingFrameSchema = z.strictObject(
-  { action: z.literal('ping'), requestId: requestIdSchema },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : undefined,
-  },
-);
+export const syncFrameSchema = frameSchema({
+  action: z.literal('sync'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  afterSeq: seqSchema,
+  limit: limitSchema(SYNC_MAX_LIMIT, SYNC_DEFAULT_LIMIT),
+});
+
+export const pingFrameSchema = frameSchema({ action: z.literal('ping'), requestId: requestIdSchema });
+
+export const RECEIPT_KINDS = ['delivered', 'read'] as const;
+export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
+
+export const ackFrameSchema = frameSchema({
+  action: z.literal('ack'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema,
+  kind: z.enum(RECEIPT_KINDS, { error: 'must be delivered or read' }),
+});
+
+export const CONVERSATIONS_DEFAULT_LIMIT = 50;
+export const CONVERSATIONS_MAX_LIMIT = 100;
+
+export const conversationsFrameSchema = frameSchema({
+  action: z.literal('conversations'),
+  requestId: requestIdSchema,
+  since: z
+    .string({ error: typeError('a string') })
+    .min(1, 'must be a cursor from an earlier answer')
+    .max(200, 'must be a cursor from an earlier answer')
+    .optional(),
+  limit: limitSchema(CONVERSATIONS_MAX_LIMIT, CONVERSATIONS_DEFAULT_LIMIT),
+});
+
+export const TYPING_STATES = ['start', 'stop'] as const;
+
+export const typingFrameSchema = frameSchema({
+  action: z.literal('typing'),
+  /** Optional: typing has no answer, but an error answer echoes it. */
+  requestId: requestIdSchema.optional(),
+  conversationId: conversationIdSchema,
+  state: z.enum(TYPING_STATES, { error: 'must be start or stop' }),
+});
+
+export const PRESENCE_MAX_USERS = 100;
+
+export const subscribePresenceFrameSchema = frameSchema({
+  action: z.literal('subscribePresence'),
+  requestId: requestIdSchema,
+  userIds: z
+    .array(userIdSchema, { error: typeError('a list of user ids') })
+    .min(1, `must hold 1 to ${PRESENCE_MAX_USERS} user ids`)
+    .max(PRESENCE_MAX_USERS, `must hold 1 to ${PRESENCE_MAX_USERS} user ids`),
+});
 
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
 export type PingFrame = z.infer<typeof pingFrameSchema>;
+export type AckFrame = z.infer<typeof ackFrameSchema>;
+export type ConversationsFrame = z.infer<typeof conversationsFrameSchema>;
+export type TypingFrame = z.infer<typeof typingFrameSchema>;
+export type SubscribePresenceFrame = z.infer<typeof subscribePresenceFrameSchema>;
 
 /** The actions this server version routes; anything else goes to `$default`. */
-export const ROUTED_ACTIONS = ['send', 'sync', 'ping'] as const;
+export const ROUTED_ACTIONS = [
+  'send',
+  'ack',
+  'sync',
+  'conversations',
+  'typing',
+  'subscribePresence',
+  'ping',
+] as const;
 export type RoutedAction = (typeof ROUTED_ACTIONS)[number];
 
 // ---------------------------------------------------------------------------------------
@@ -152,7 +200,70 @@ export interface PongFrame {
 
 export type MessageEventFrame = Message & { type: 'message' };
 
-export type ServerFrame = ErrorFrame | SentFrame | HistoryFrame | PongFrame | MessageEventFrame;
+export interface AckedFrame {
+  type: 'acked';
+  requestId: string;
+  conversationId: string;
+  kind: ReceiptKind;
+  seq: number;
+}
+
+export interface ReceiptEventFrame {
+  type: 'receipt';
+  conversationId: string;
+  userId: string;
+  kind: ReceiptKind;
+  seq: number;
+}
+
+export interface ConversationSummary {
+  conversationId: string;
+  members: string[];
+  lastSeq: number;
+  lastMessage: Message | null;
+  receipts: Receipt[];
+  updatedAt: number;
+}
+
+export interface ConversationsPageFrame {
+  type: 'conversations';
+  requestId: string;
+  conversations: ConversationSummary[];
+  cursor: string;
+  hasMore: boolean;
+}
+
+export interface TypingEventFrame {
+  type: 'typing';
+  conversationId: string;
+  userId: string;
+  state: (typeof TYPING_STATES)[number];
+}
+
+export interface UserPresence {
+  userId: string;
+  online: boolean;
+  lastSeen: number | null;
+}
+
+export interface PresenceFrame {
+  type: 'presence';
+  /** Present on the answer to subscribePresence, absent on later updates. */
+  requestId?: string;
+  users: UserPresence[];
+}
+
+export type ServerFrame =
+  | ErrorFrame
+  | SentFrame
+  | HistoryFrame
+  | PongFrame
+  | MessageEventFrame
+  | AckedFrame
+  | ReceiptEventFrame
+  | ConversationsPageFrame
+  | TypingEventFrame
+  | PresenceFrame;
 
 /**
  * Reads `requestId` from a frame that may be invalid, so that an error answer can echo it
@@ -184,4 +295,21 @@ export function describeZodError(error: z.ZodError): string {
   if (!issue) return 'invalid frame';
   const path = issue.path.join('.');
   return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/**
+ * The longest prefix of `items` whose frame stays within MAX_FRAME_BYTES, keeping at least
+ * one item (a single message or entry always fits: a body is at most 4096 characters).
+ * Pages are cut by size as well as by `limit`, and say `hasMore` for the rest.
+ */
+export function fitToFrame<Item>(items: Item[], envelope: object): Item[] {
+  // Room for the envelope's own fields, the brackets and commas, and a margin.
+  let budget = MAX_FRAME_BYTES - Buffer.byteLength(JSON.stringify(envelope), 'utf8') - 512;
+  const fitted: Item[] = [];
+  for (const item of items) {
+    budget -= Buffer.byteLength(JSON.stringify(item), 'utf8') + 1;
+    if (budget < 0 && fitted.length > 0) break;
+    fitted.push(item);
+  }
+  return fitted;
 }

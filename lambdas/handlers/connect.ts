@@ -1,7 +1,9 @@
-/** `$connect`: checks the device id and registers the connection under its user. */
+/** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
+
+import { recordConnect } from '../domain/presence.js';
 import { deviceIdSchema } from '../domain/protocol.js';
 import { callerOf, type RouteResult, type WebSocketEvent } from '../middleware/websocket-route.js';
-import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 
 export function createConnectHandler(deps: DepsProvider) {
   return async (event: WebSocketEvent): Promise<RouteResult> => {
@@ -19,6 +21,7 @@ export function createConnectHandler(deps: DepsProvider) {
       connectedAt,
       expiresAt: Math.floor(connectedAt / 1000) + config.connectionTtlSeconds,
     });
+    await recordConnect(presenceDeps(deps()), userId);
     logger.info('connected', { userId, deviceId, connectionId });
     return { statusCode: 200 };
   };

@@ -1,28 +1,32 @@
 /** `sync`: the messages after `afterSeq`, in seq order, for a member of the conversation. */
 import { assertMember } from '../domain/conversation.js';
-import { type HistoryFrame, type SyncFrame, syncFrameSchema } from '../domain/protocol.js';
+import { fitToFrame, type HistoryFrame, type SyncFrame, syncFrameSchema } from '../domain/protocol.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createSyncHandler(deps: DepsProvider) {
   const serve = async ({ frame, caller }: RouteEvent<SyncFrame>): Promise<HistoryFrame> => {
     const members = assertMember(frame.conversationId, caller.userId);
-    const { messages, lastSeq } = await deps().messages.listMessages(
-      frame.conversationId,
-      frame.afterSeq,
-      frame.limit,
+    const [{ messages, lastSeq }, stored] = await Promise.all([
+      deps().messages.listMessages(frame.conversationId, frame.afterSeq, frame.limit),
+      deps().receipts.listReceipts(frame.conversationId),
+    ]);
+    // A member who never acked stands at 0.
+    const receipts = members.map(
+      (userId) =>
+        stored.find((receipt) => receipt.userId === userId) ?? { userId, deliveredSeq: 0, readSeq: 0 },
     );
-    const lastReturned = messages.at(-1)?.seq ?? frame.afterSeq;
-    return {
-      type: 'history',
+    const envelope = {
+      type: 'history' as const,
       requestId: frame.requestId,
       conversationId: frame.conversationId,
-      messages,
       lastSeq,
-      hasMore: lastReturned < lastSeq,
-      // Receipt watermarks arrive with `ack`; until a member acks, both stand at 0.
-      receipts: members.map((userId) => ({ userId, deliveredSeq: 0, readSeq: 0 })),
+      hasMore: true,
+      receipts,
     };
+    const fitted = fitToFrame(messages, envelope);
+    const lastReturned = fitted.at(-1)?.seq ?? frame.afterSeq;
+    return { ...envelope, messages: fitted, hasMore: lastReturned < lastSeq };
   };
   return frameRoute(syncFrameSchema, () => deps().logger, serve);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { directConversationId } from '../../lambdas/domain/conversation.js';
-import type { ConversationEvent } from '../../lambdas/domain/ports.js';
+import type { StreamEvent } from '../../lambdas/domain/ports.js';
 import type { RunningLocalStack } from '../../local/stack.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
@@ -23,8 +23,8 @@ describe('exactly-once sequencing under concurrency and crashes', () => {
         wrap: (deps) => ({
           ...deps,
           publisher: {
-            publish: async (event: ConversationEvent) => {
-              if (crashAfterCommit.delete(event.clientMessageId))
+            publish: async (event: StreamEvent) => {
+              if (event.type === 'message' && crashAfterCommit.delete(event.clientMessageId))
                 throw new Error('injected: crashed after commit');
               await deps.publisher.publish(event);
             },

@@ -112,6 +112,36 @@ describe('send, sync, ping and errors over a real WebSocket', () => {
     ]);
   });
 
+  it('cuts a sync page at the 32 KB frame limit and says hasMore for the rest', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+    const conversationId = directConversationId(alice, bob);
+    // 4096 two-byte characters: about 8 KB of UTF-8 each, so eight never fit in one frame.
+    for (let i = 0; i < 8; i++) {
+      await phone.request({
+        action: 'send',
+        conversationId,
+        clientMessageId: randomUUID(),
+        body: 'é'.repeat(4096),
+      });
+    }
+
+    const pages: Array<{ seqs: number[]; bytes: number; hasMore: boolean }> = [];
+    let afterSeq = 0;
+    for (let more = true; more; ) {
+      const page = await phone.request({ action: 'sync', conversationId, afterSeq, limit: 200 });
+      const seqs = (page.messages as Array<{ seq: number }>).map((m) => m.seq);
+      pages.push({ seqs, bytes: Buffer.byteLength(JSON.stringify(page)), hasMore: page.hasMore as boolean });
+      afterSeq = seqs.at(-1) ?? afterSeq;
+      more = page.hasMore as boolean;
+    }
+
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.every((page) => page.bytes <= 32 * 1024)).toBe(true);
+    expect(pages.flatMap((page) => page.seqs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(pages.slice(0, -1).every((page) => page.hasMore)).toBe(true);
+  });
+
   it('answers sync of a conversation nobody wrote in with no messages and lastSeq 0', async () => {
     const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
     const phone = await connect(alice, 'phone');

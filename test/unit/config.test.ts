@@ -20,6 +20,9 @@ describe('configFromEnvironment', () => {
       names: {
         conversationsTable: 'parley-conversations',
         connectionsTable: 'parley-connections',
+        userConversationsTable: 'parley-user-conversations',
+        presenceTable: 'parley-presence',
+        presenceSubscriptionsTable: 'parley-presence-subscriptions',
         eventsStream: 'parley-events',
       },
       endpoints: { region: 'us-east-1', local: false },
@@ -44,6 +47,9 @@ describe('configFromEnvironment', () => {
       AWS_REGION: 'eu-west-1',
       PARLEY_RESOURCE_PREFIX: 'parley-staging',
       PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
+      PARLEY_USER_CONVERSATIONS_TABLE: 'user-conversations-v2',
+      PARLEY_PRESENCE_TABLE: 'presence-v2',
+      PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE: 'presence-subscriptions-v2',
       PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
       PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
       PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
@@ -59,6 +65,9 @@ describe('configFromEnvironment', () => {
       names: {
         conversationsTable: 'conversations-v2',
         connectionsTable: 'parley-staging-connections',
+        userConversationsTable: 'user-conversations-v2',
+        presenceTable: 'presence-v2',
+        presenceSubscriptionsTable: 'presence-subscriptions-v2',
         eventsStream: 'parley-staging-events',
       },
       endpoints: {

@@ -1,5 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,17 +22,28 @@ import {
   createTestDeps,
   disconnectEvent,
   NOW,
+  publishedRecords,
   TEST_SECRET,
   testConfig,
 } from './support/harness.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ddbBase = mockClient(DynamoDBClient);
+const kinesis = mockClient(KinesisClient);
 
 afterEach(() => {
   ddb.reset();
   ddbBase.reset();
+  kinesis.reset();
 });
+
+/** The commands the document client sent, by name and table, in order. */
+const ddbCalls = () =>
+  ddb.calls().map((call) => {
+    const command = call.args[0] as { constructor: { name: string }; input: { TableName?: string } };
+    return `${command.constructor.name} ${command.input.TableName}`;
+  });
+const publishedEvents = () => publishedRecords(kinesis);
 
 const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/$connect';
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -164,6 +183,7 @@ describe('the $connect authorizer', () => {
 describe('the $connect route', () => {
   it('registers the connection under its user with an expiry a little over two hours ahead', async () => {
     const { provider, deps } = createTestDeps();
+    ddb.on(UpdateCommand).resolves({});
 
     const result = await createConnectHandler(provider)(connectEvent());
 
@@ -183,16 +203,65 @@ describe('the $connect route', () => {
     expect(deps.config.connectionTtlSeconds).toBeGreaterThan(2 * 60 * 60);
   });
 
+  it('then marks the user online until the same expiry, and publishes the change of a user who was offline', async () => {
+    const { provider, deps } = createTestDeps();
+    ddb
+      .on(UpdateCommand)
+      .resolves({ Attributes: { userId: 'alice', online: false, lastSeen: NOW - 60_000 } });
+
+    const result = await createConnectHandler(provider)(connectEvent());
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddbCalls()).toEqual(['PutCommand unit-connections', 'UpdateCommand unit-presence']);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: 'unit-presence',
+      Key: { userId: 'alice' },
+      UpdateExpression: 'SET #online = :true, lastActiveAt = :now, expiresAt = :expiresAt ADD #version :one',
+      ExpressionAttributeNames: { '#online': 'online', '#version': 'version' },
+      ExpressionAttributeValues: {
+        ':true': true,
+        ':now': NOW,
+        ':expiresAt': Math.floor(NOW / 1000) + deps.config.connectionTtlSeconds,
+        ':one': 1,
+      },
+      ReturnValues: 'ALL_OLD',
+    });
+    expect(publishedEvents()).toEqual([
+      {
+        StreamName: 'unit-events',
+        PartitionKey: 'presence:alice',
+        event: { type: 'presence-changed', userId: 'alice' },
+      },
+    ]);
+  });
+
   it('sets the expiry from the real clock when no clock is injected', async () => {
     const before = nowSeconds();
     const deps = createDeps(testConfig());
+    ddb.on(UpdateCommand).resolves({});
 
     await createConnectHandler(() => deps)(connectEvent());
 
     const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const presenceExpiry =
+      ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':expiresAt'];
     const ttl = deps.config.connectionTtlSeconds;
-    expect(item?.expiresAt).toBeGreaterThanOrEqual(before + ttl);
-    expect(item?.expiresAt).toBeLessThanOrEqual(nowSeconds() + ttl);
+    for (const expiresAt of [item?.expiresAt, presenceExpiry]) {
+      expect(expiresAt).toBeGreaterThanOrEqual(before + ttl);
+      expect(expiresAt).toBeLessThanOrEqual(nowSeconds() + ttl);
+    }
+    deps.clients.destroy();
+  });
+
+  it('answers 500 through Lambda when the presence update fails, after registering the connection', async () => {
+    const { provider } = createTestDeps();
+    ddb.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    await expect(createConnectHandler(provider)(connectEvent())).rejects.toThrow(
+      'ProvisionedThroughputExceededException',
+    );
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(kinesis.calls()).toHaveLength(0);
   });
 
   it.each([
@@ -235,12 +304,14 @@ describe('the $connect route', () => {
       'the connection has no authorizer context',
     );
     expect(ddb.calls()).toHaveLength(0);
+    expect(kinesis.calls()).toHaveLength(0);
   });
 });
 
 describe('the $disconnect route', () => {
   it('deletes the connection item of the user', async () => {
     const { provider } = createTestDeps();
+    ddb.on(GetCommand).resolves({});
 
     const result = await createDisconnectHandler(provider)(disconnectEvent());
 
@@ -251,5 +322,50 @@ describe('the $disconnect route', () => {
       TableName: 'unit-connections',
       Key: { userId: 'alice', connectionId: 'Jyw1ZebpoAMCKZQ=' },
     });
+  });
+
+  it('then marks the user offline when it was its last connection, and publishes the change', async () => {
+    const { provider } = createTestDeps();
+    ddb.on(GetCommand).resolves({
+      Item: {
+        userId: 'alice',
+        online: true,
+        lastActiveAt: NOW - 1000,
+        expiresAt: nowSeconds() + 3600,
+        version: 4,
+      },
+    });
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(UpdateCommand).resolves({});
+
+    const result = await createDisconnectHandler(provider)(disconnectEvent());
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddbCalls()).toEqual([
+      'DeleteCommand unit-connections',
+      'GetCommand unit-presence',
+      'QueryCommand unit-connections',
+      'UpdateCommand unit-presence',
+    ]);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'unit-presence',
+      Key: { userId: 'alice' },
+      ConsistentRead: true,
+    });
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: 'unit-presence',
+      Key: { userId: 'alice' },
+      UpdateExpression: 'SET #online = :false, lastSeen = :now REMOVE expiresAt',
+      ConditionExpression: '#version = :version AND #online = :true',
+      ExpressionAttributeNames: { '#online': 'online', '#version': 'version' },
+      ExpressionAttributeValues: { ':false': false, ':true': true, ':now': NOW, ':version': 4 },
+    });
+    expect(publishedEvents()).toEqual([
+      {
+        StreamName: 'unit-events',
+        PartitionKey: 'presence:alice',
+        event: { type: 'presence-changed', userId: 'alice' },
+      },
+    ]);
   });
 });

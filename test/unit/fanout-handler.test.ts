@@ -7,22 +7,42 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
   DeleteCommand,
   DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
+import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
 import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
-import { createTestDeps, kinesisEvent, lambdaContext, testConfig } from './support/harness.js';
+import {
+  createTestDeps,
+  FakeUserConversationsTable,
+  kinesisEvent,
+  kinesisEventOf,
+  lambdaContext,
+  NOW,
+  testConfig,
+} from './support/harness.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ddbBase = mockClient(DynamoDBClient);
 const api = mockClient(ApiGatewayManagementApiClient);
+
+/** The members' conversation lists, which fanout brings up to date after delivering. */
+let lists: FakeUserConversationsTable;
+
+beforeEach(() => {
+  lists = new FakeUserConversationsTable().install(ddb);
+});
 
 afterEach(() => {
   ddb.reset();
@@ -62,6 +82,21 @@ const posts = () =>
     const frame = frameOf(input);
     return { connectionId: input.ConnectionId, conversationId: frame.conversationId, seq: frame.seq };
   });
+/** The message a record of the batch carries, without its `type`, as an entry holds it. */
+const messageOf = (batch: KinesisStreamEvent, index: number): Message => {
+  const { type: _type, ...message } = JSON.parse(
+    Buffer.from(batch.Records[index]?.kinesis.data ?? '', 'base64').toString('utf8'),
+  );
+  return message;
+};
+/** The last seq of each member's entry of the conversation (undefined: no entry). */
+const lastSeqs = (conversationId: string) =>
+  Object.fromEntries(
+    (conversationId.split(':').slice(1) as string[]).map((userId) => [
+      userId,
+      lists.entry(userId, conversationId)?.lastSeq,
+    ]),
+  );
 const sequenceNumberOf = (batch: KinesisStreamEvent, index: number) =>
   batch.Records[index]?.kinesis.sequenceNumber as string;
 const failuresOf = (batch: KinesisStreamEvent, ...indexes: number[]) =>
@@ -96,9 +131,25 @@ describe('the fanout handler', () => {
     const published = Buffer.from(batch.Records[0]?.kinesis.data ?? '', 'base64').toString('utf8');
     for (const input of calls) expect(textOf(input)).toBe(published);
     expect(calls.map(frameOf)[0]).toMatchObject({ type: 'message', conversationId: 'dm:alice:bob', seq: 1 });
+    for (const userId of ['alice', 'bob']) {
+      expect(lists.entry(userId, 'dm:alice:bob')).toEqual({
+        userId,
+        itemKey: 'conv#dm:alice:bob',
+        conversationId: 'dm:alice:bob',
+        members: ['alice', 'bob'],
+        lastSeq: 1,
+        lastMessage: messageOf(batch, 0),
+        receipts: [
+          { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+          { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
+        ],
+        updatedAt: NOW,
+      });
+      expect(lists.clock(userId)).toBe(NOW);
+    }
   });
 
-  it('looks up the connections of each member with one query each', async () => {
+  it('looks up the connections of each member once to deliver and once more after writing the list', async () => {
     const { provider } = createTestDeps();
     serveConnections();
     const batch = kinesisEvent();
@@ -109,7 +160,38 @@ describe('the fanout handler', () => {
     const users = ddb
       .commandCalls(QueryCommand)
       .map((call) => call.args[0].input.ExpressionAttributeValues?.[':u']);
-    expect(users.sort()).toEqual(['alice', 'bob']);
+    expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob']);
+  });
+
+  it('posts every delivered event, in order, to a connection that appeared while the list was written', async () => {
+    const { provider } = createTestDeps();
+    const late = {
+      userId: 'bob',
+      connectionId: 'conn-bob-late',
+      deviceId: 'late',
+      connectedAt: 1,
+      expiresAt: 4_000_000_000,
+    };
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'alice' } })
+      .resolves({ Items: CONNECTIONS.alice });
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
+      .resolvesOnce({ Items: CONNECTIONS.bob })
+      .resolvesOnce({ Items: CONNECTIONS.bob })
+      .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.filter((record) => record.kinesis.partitionKey === 'dm:alice:bob');
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result.batchItemFailures).toEqual([]);
+    const toLate = posts().filter((post) => post.connectionId === 'conn-bob-late');
+    const toPhone = posts().filter((post) => post.connectionId === 'conn-bob-phone');
+    // It was found by the last delivery's lookup, so it got that event twice: harmless.
+    expect(toLate.slice(-batch.Records.length).map((post) => post.seq)).toEqual(
+      toPhone.map((post) => post.seq),
+    );
   });
 
   it('leaves out expired connections, which DynamoDB deletes only eventually', async () => {
@@ -154,7 +236,8 @@ describe('the fanout handler', () => {
       .commandCalls(QueryCommand)
       .map((call) => call.args[0].input)
       .filter((input) => input.ExpressionAttributeValues?.[':u'] === 'alice');
-    expect(aliceQueries.map((input) => input.ExclusiveStartKey)).toEqual([undefined, lastKey]);
+    // The second lookup, after the list write, starts from the first page again.
+    expect(aliceQueries.map((input) => input.ExclusiveStartKey)).toEqual([undefined, lastKey, undefined]);
   });
 
   it('delivers the records of one conversation in stream order', async () => {
@@ -169,6 +252,8 @@ describe('the fanout handler', () => {
       toBobsPhone.filter((post) => post.conversationId === 'dm:alice:bob').map((post) => post.seq),
     ).toEqual([1, 2, 3]);
     expect(toBobsPhone.filter((post) => post.conversationId === 'dm:bob:carol')).toHaveLength(1);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
   it('deletes a connection that answers 410 Gone and counts its record delivered', async () => {
@@ -217,6 +302,10 @@ describe('the fanout handler', () => {
     );
     expect(delivered.filter((post) => post.seq === 3)).toHaveLength(0);
     expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+    // seq 1 is checkpointed (not reported): its list update cannot wait for the retry.
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 1, bob: 1 });
+    expect(lists.entry('alice', 'dm:alice:bob')?.lastMessage).toEqual(messageOf(batch, ALICE_BOB_1));
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
   it('reports every record of a conversation when its first record fails', async () => {
@@ -229,6 +318,8 @@ describe('the fanout handler', () => {
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
     expect(posts().filter((post) => post.conversationId === 'dm:bob:carol')).toHaveLength(2);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: undefined, bob: undefined });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
   it('reports a record whose connection lookup failed', async () => {
@@ -243,6 +334,8 @@ describe('the fanout handler', () => {
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, BOB_CAROL_1) });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: undefined, carol: undefined });
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
   });
 
   it('reports a record when deleting a gone connection failed', async () => {
@@ -260,6 +353,14 @@ describe('the fanout handler', () => {
   it.each([
     ['is not JSON', Buffer.from('{"type":"message",').toString('base64')],
     ['is not a message event', Buffer.from('{"type":"presence","users":[]}').toString('base64')],
+    [
+      'is a presence change, which has its own consumer',
+      Buffer.from('{"type":"presence-changed","userId":"alice"}').toString('base64'),
+    ],
+    [
+      'is a message without a seq',
+      Buffer.from(JSON.stringify({ type: 'message', conversationId: 'dm:alice:bob' })).toString('base64'),
+    ],
     ['is JSON null', Buffer.from('null').toString('base64')],
     [
       'names no conversation',
@@ -277,6 +378,7 @@ describe('the fanout handler', () => {
     expect(result).toEqual({ batchItemFailures: [] });
     const aliceBob = posts().filter((post) => post.conversationId === 'dm:alice:bob');
     expect(aliceBob.map((post) => post.seq).sort()).toEqual([1, 1, 1, 3, 3, 3]);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
   });
 
   it('has at most postConcurrency posts in flight for one event', async () => {
@@ -299,6 +401,210 @@ describe('the fanout handler', () => {
 
     expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(6);
     expect(mostInFlight).toBe(2);
+  });
+});
+
+describe('the fanout handler bringing the conversation lists up to date', () => {
+  const receipt = (userId: string, kind: 'delivered' | 'read', seq: number): ReceiptEventFrame => ({
+    type: 'receipt',
+    conversationId: 'dm:alice:bob',
+    userId,
+    kind,
+    seq,
+  });
+  const transactWrites = () =>
+    ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input as TransactWriteCommandInput);
+  const writtenEntries = () =>
+    transactWrites().map((input) => {
+      const entry = input.TransactItems?.[1]?.Put?.Item;
+      return `${entry?.userId} ${entry?.conversationId}`;
+    });
+
+  it('merges all the events of a conversation in a batch into one write per member', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const batch = kinesisEvent();
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(writtenEntries().sort()).toEqual([
+      'alice dm:alice:bob',
+      'bob dm:alice:bob',
+      'bob dm:bob:carol',
+      'carol dm:bob:carol',
+    ]);
+    expect(lists.entry('bob', 'dm:alice:bob')).toMatchObject({
+      lastSeq: 3,
+      lastMessage: messageOf(batch, ALICE_BOB_3),
+    });
+  });
+
+  it('reads each entry and the user’s clock together, strongly consistent, before writing', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    const reads = ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input);
+    expect(reads).toHaveLength(2);
+    expect(reads).toContainEqual({
+      RequestItems: {
+        'unit-user-conversations': {
+          Keys: [
+            { userId: 'alice', itemKey: 'clock' },
+            { userId: 'alice', itemKey: 'conv#dm:alice:bob' },
+          ],
+          ConsistentRead: true,
+        },
+      },
+    });
+  });
+
+  it('gives a user’s entries strictly increasing updatedAt, even within one millisecond', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+
+    const bobs = [
+      lists.entry('bob', 'dm:alice:bob')?.updatedAt,
+      lists.entry('bob', 'dm:bob:carol')?.updatedAt,
+    ];
+    expect(bobs.sort()).toEqual([NOW, NOW + 1]);
+    expect(lists.clock('bob')).toBe(NOW + 1);
+    expect(lists.entry('alice', 'dm:alice:bob')?.updatedAt).toBe(NOW);
+  });
+
+  it('delivers a receipt event as published to both members and merges it into their entries', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+    api.reset();
+    const batch = kinesisEventOf([receipt('bob', 'read', 2)]);
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const published = Buffer.from(batch.Records[0]?.kinesis.data ?? '', 'base64').toString('utf8');
+    const calls = api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input);
+    expect(calls.map((input) => input.ConnectionId).sort()).toEqual([
+      'conn-alice-laptop',
+      'conn-alice-phone',
+      'conn-bob-phone',
+    ]);
+    for (const input of calls) expect(textOf(input)).toBe(published);
+    for (const userId of ['alice', 'bob']) {
+      expect(lists.entry(userId, 'dm:alice:bob')).toMatchObject({
+        lastSeq: 3,
+        receipts: [
+          { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+          { userId: 'bob', deliveredSeq: 2, readSeq: 2 },
+        ],
+      });
+    }
+  });
+
+  it('creates no entry for a receipt alone', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+
+    const result = await createFanoutHandler(provider)(
+      kinesisEventOf([receipt('bob', 'delivered', 1)]),
+      lambdaContext,
+    );
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(3);
+    expect(transactWrites()).toHaveLength(0);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: undefined, bob: undefined });
+  });
+
+  it('writes nothing when a retried batch brings nothing new', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+    const before = lists.entry('alice', 'dm:alice:bob');
+    ddb.resetHistory();
+
+    const result = await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(transactWrites()).toHaveLength(0);
+    expect(lists.entry('alice', 'dm:alice:bob')).toEqual(before);
+  });
+
+  it('reports every record of a conversation whose list update failed, and only those', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
+      if (input.TransactItems?.[1]?.Put?.Item?.conversationId === 'dm:alice:bob') {
+        throw new Error('InternalServerError');
+      }
+      return lists.transactWrite(input);
+    });
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
+    expect(posts().filter((post) => post.conversationId === 'dm:alice:bob')).toHaveLength(9);
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
+  });
+
+  it('reports every record of a conversation when the list update of its delivered part failed', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    failPost('conn-bob-phone', 'dm:alice:bob', 3, new Error('socket hang up'));
+    ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+      const keys = input.RequestItems?.['unit-user-conversations']?.Keys ?? [];
+      if (keys.some((key) => key.itemKey === 'conv#dm:alice:bob')) throw new Error('InternalServerError');
+      return lists.batchGet(input);
+    });
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    // Delivery failed at seq 3, but seq 1 and 2 could not be checkpointed without their list update.
+    expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
+  });
+
+  it('reports the records of a conversation whose list read was throttled, rather than drop a receipt', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    lists.put({
+      userId: 'alice',
+      itemKey: 'conv#dm:alice:bob',
+      conversationId: 'dm:alice:bob',
+      members: ['alice', 'bob'],
+      lastSeq: 3,
+      lastMessage: null,
+      receipts: [
+        { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+        { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
+      ],
+      updatedAt: NOW - 10,
+    });
+    ddb.on(BatchGetCommand).callsFake(() => ({
+      Responses: { 'unit-user-conversations': [] },
+      UnprocessedKeys: {
+        'unit-user-conversations': {
+          Keys: [
+            { userId: 'alice', itemKey: 'clock' },
+            { userId: 'alice', itemKey: 'conv#dm:alice:bob' },
+          ],
+          ConsistentRead: true,
+        },
+      },
+    }));
+    const batch = kinesisEventOf([receipt('bob', 'read', 3)]);
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: failuresOf(batch, 0) });
+    expect(transactWrites()).toHaveLength(0);
   });
 });
 

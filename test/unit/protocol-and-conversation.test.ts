@@ -16,16 +16,26 @@ import {
   toErrorFrame,
 } from '../../lambdas/domain/errors.js';
 import {
+  ackFrameSchema,
+  CONVERSATIONS_DEFAULT_LIMIT,
+  CONVERSATIONS_MAX_LIMIT,
+  conversationsFrameSchema,
   describeZodError,
   MAX_BODY_CHARS,
   MAX_FRAME_BYTES,
+  PRESENCE_MAX_USERS,
   pingFrameSchema,
+  RECEIPT_KINDS,
+  ROUTED_ACTIONS,
   readableRequestId,
   requestIdFromText,
   SYNC_DEFAULT_LIMIT,
   SYNC_MAX_LIMIT,
   sendFrameSchema,
+  subscribePresenceFrameSchema,
   syncFrameSchema,
+  TYPING_STATES,
+  typingFrameSchema,
 } from '../../lambdas/domain/protocol.js';
 
 describe('direct conversation ids', () => {
@@ -111,11 +121,77 @@ describe('frame schemas', () => {
     expect(pingFrameSchema.parse(ping)).toEqual(ping);
   });
 
+  it('accept the examples of PROTOCOL.md for ack, conversations, typing and subscribePresence', () => {
+    const ack = { action: 'ack', requestId: 'r2', conversationId: 'dm:alice:bob', seq: 7, kind: 'read' };
+    const conversations = {
+      action: 'conversations',
+      requestId: 'r4',
+      since: 'c1.MTc2NDI5MDAwMDEyMw',
+      limit: 50,
+    };
+    const typing = { action: 'typing', conversationId: 'dm:alice:bob', state: 'start' };
+    const subscribe = { action: 'subscribePresence', requestId: 'r5', userIds: ['bob', 'carol'] };
+
+    expect(ackFrameSchema.parse(ack)).toEqual(ack);
+    expect(conversationsFrameSchema.parse(conversations)).toEqual(conversations);
+    expect(typingFrameSchema.parse(typing)).toEqual(typing);
+    expect(subscribePresenceFrameSchema.parse(subscribe)).toEqual(subscribe);
+  });
+
+  it('default the conversations limit to 50 and leave since out when absent', () => {
+    expect(conversationsFrameSchema.parse({ action: 'conversations', requestId: 'r4' })).toEqual({
+      action: 'conversations',
+      requestId: 'r4',
+      limit: 50,
+    });
+  });
+
+  it.each([
+    [
+      'send',
+      sendFrameSchema,
+      { action: 'send', requestId: 'r1', to: 'bob', clientMessageId: 'c1', body: 'hi' },
+    ],
+    [
+      'sync',
+      syncFrameSchema,
+      { action: 'sync', requestId: 'r3', conversationId: 'dm:alice:bob', afterSeq: 0 },
+    ],
+    ['ping', pingFrameSchema, { action: 'ping', requestId: 'r6' }],
+    [
+      'ack',
+      ackFrameSchema,
+      { action: 'ack', requestId: 'r2', conversationId: 'dm:alice:bob', seq: 1, kind: 'read' },
+    ],
+    ['conversations', conversationsFrameSchema, { action: 'conversations', requestId: 'r4' }],
+    ['typing', typingFrameSchema, { action: 'typing', conversationId: 'dm:alice:bob', state: 'stop' }],
+    [
+      'subscribePresence',
+      subscribePresenceFrameSchema,
+      { action: 'subscribePresence', requestId: 'r5', userIds: ['bob'] },
+    ],
+  ] as const)('refuse an unknown field of %s by its name', (_action, schema, frame) => {
+    const parsed = (schema as z.ZodType).safeParse({ ...frame, extra: 1 });
+
+    expect(parsed.success || describeZodError(parsed.error)).toBe('extra: is not a field of this action');
+  });
+
+  it('route every action of PROTOCOL.md', () => {
+    expect([...ROUTED_ACTIONS].sort()).toEqual(
+      ['ack', 'conversations', 'ping', 'send', 'subscribePresence', 'sync', 'typing'].sort(),
+    );
+  });
+
   it('match the limits of PROTOCOL.md', () => {
     expect(MAX_FRAME_BYTES).toBe(32 * 1024);
     expect(MAX_BODY_CHARS).toBe(4096);
     expect(SYNC_DEFAULT_LIMIT).toBe(100);
     expect(SYNC_MAX_LIMIT).toBe(200);
+    expect(CONVERSATIONS_DEFAULT_LIMIT).toBe(50);
+    expect(CONVERSATIONS_MAX_LIMIT).toBe(100);
+    expect(PRESENCE_MAX_USERS).toBe(100);
+    expect(RECEIPT_KINDS).toEqual(['delivered', 'read']);
+    expect(TYPING_STATES).toEqual(['start', 'stop']);
   });
 });
 

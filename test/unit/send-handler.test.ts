@@ -93,7 +93,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     {
       name: 'a missing body',
       frame: sendFrame({ body: undefined }),
-      message: 'body: must be a string',
+      message: 'body: is required',
       requestId: 'r1',
     },
     {
@@ -123,7 +123,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     {
       name: 'a missing requestId',
       frame: sendFrame({ requestId: undefined }),
-      message: 'requestId: must be a string',
+      message: 'requestId: is required',
       requestId: null,
     },
     {
@@ -147,7 +147,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     {
       name: 'an unknown field',
       frame: sendFrame({ priority: 'high' }),
-      message: 'unknown field priority',
+      message: 'priority: is not a field of this action',
       requestId: 'r1',
     },
     {

@@ -191,6 +191,72 @@ describe('the sync handler', () => {
     expect(answerOf<HistoryFrame>(result).receipts).toEqual(NO_RECEIPTS);
   });
 
+  it('answers the watermarks stored for the members, a member who never acked at 0', async () => {
+    const { provider } = createTestDeps();
+    const table = tableWith(5);
+    table.put({
+      conversationId: CONVERSATION,
+      itemKey: 'member#bob',
+      userId: 'bob',
+      deliveredSeq: 5,
+      readSeq: 3,
+    });
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
+
+    expect(answerOf<HistoryFrame>(result).receipts).toEqual([
+      { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+      { userId: 'bob', deliveredSeq: 5, readSeq: 3 },
+    ]);
+  });
+
+  it('answers the watermarks written by acks', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+    await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'delivered', 5);
+    await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'read', 4);
+    await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'read', 2);
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 5 })));
+
+    expect(answerOf<HistoryFrame>(result).receipts).toEqual([
+      { userId: 'alice', deliveredSeq: 5, readSeq: 4 },
+      { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
+    ]);
+  });
+
+  it('reads the receipts with one strongly consistent query on the member items', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+
+    await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
+
+    const receiptQueries = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.ExpressionAttributeValues?.[':p'] === 'member#');
+    expect(receiptQueries).toEqual([
+      {
+        TableName: 'unit-conversations',
+        KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
+        ExpressionAttributeValues: { ':c': CONVERSATION, ':p': 'member#' },
+        ConsistentRead: true,
+      },
+    ]);
+  });
+
+  it('answers internal when the receipts cannot be read', async () => {
+    const { provider } = createTestDeps();
+    tableWith(5);
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':p': 'member#' } })
+      .rejects(new Error('InternalServerError'));
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
+
+    expect(errorOf(result)).toMatchObject({ type: 'error', requestId: 'r3', code: 'internal' });
+  });
+
   it('answers an afterSeq far beyond any stored seq with no messages instead of failing', async () => {
     const { provider } = createTestDeps();
     tableWith(5);
@@ -240,9 +306,13 @@ describe('the sync handler', () => {
     {
       name: 'a missing conversationId',
       frame: syncFrame({ conversationId: undefined }),
-      message: 'conversationId: must be a string',
+      message: 'conversationId: is required',
     },
-    { name: 'an unknown field', frame: syncFrame({ beforeSeq: 3 }), message: 'unknown field beforeSeq' },
+    {
+      name: 'an unknown field',
+      frame: syncFrame({ beforeSeq: 3 }),
+      message: 'beforeSeq: is not a field of this action',
+    },
     {
       name: 'a malformed conversationId',
       frame: syncFrame({ conversationId: 'dm:bob:alice' }),
@@ -294,13 +364,13 @@ describe('the ping handler', () => {
     {
       name: 'a ping without requestId',
       frame: { action: 'ping' },
-      message: 'requestId: must be a string',
+      message: 'requestId: is required',
       requestId: null,
     },
     {
       name: 'a ping with an unknown field',
       frame: { action: 'ping', requestId: 'r6', at: 1 },
-      message: 'unknown field at',
+      message: 'at: is not a field of this action',
       requestId: 'r6',
     },
   ])('refuses $name with bad_request', async ({ frame, message, requestId }) => {
@@ -326,7 +396,8 @@ describe('the $default handler', () => {
       type: 'error',
       requestId: 'r9',
       code: 'bad_request',
-      message: 'action: unknown action "dance"; expected one of send, sync, ping',
+      message:
+        'action: unknown action "dance"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping',
     });
   });
 
@@ -336,7 +407,7 @@ describe('the $default handler', () => {
     const result = await invoke(createDefaultHandler(provider), messageEvent({ action: 'x'.repeat(5000) }));
 
     expect(errorOf(result).message).toBe(
-      `action: unknown action "${'x'.repeat(64)}"; expected one of send, sync, ping`,
+      `action: unknown action "${'x'.repeat(64)}"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping`,
     );
   });
 

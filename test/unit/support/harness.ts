@@ -1,11 +1,15 @@
 /**
  * What the unit tests share: a configuration pointing nowhere (every AWS client is mocked),
  * real deps from `createDeps` with a fixed clock, predictable message ids and a recorded
- * backoff sleep, the event fixtures (always cloned), and a stateful fake of the
- * conversations table behind the DynamoDB document client mock.
+ * backoff sleep, the event fixtures (always cloned), and stateful fakes of the
+ * conversations table and the user-conversations table behind the DynamoDB document
+ * client mock.
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
   type DynamoDBDocumentClient,
   GetCommand,
   type GetCommandInput,
@@ -13,17 +17,23 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { type Mock, vi } from 'vitest';
+import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { DEFAULT_CONNECTION_TTL_SECONDS, type ParleyConfig } from '../../../lambdas/config.js';
+import { partitionKeyOf, type StreamEvent } from '../../../lambdas/domain/ports.js';
 import type { ErrorFrame, ServerFrame } from '../../../lambdas/domain/protocol.js';
 import type { RouteResult, WebSocketEvent } from '../../../lambdas/middleware/websocket-route.js';
 import { createDeps, type DepsProvider, type ParleyDeps } from '../../../lambdas/runtime.js';
 import { resourceNames } from '../../../lib/tables.js';
 import authorizerEventFixture from '../../fixtures/authorizer-request-event.json' with { type: 'json' };
+import presenceEventFixture from '../../fixtures/kinesis-presence-event.json' with { type: 'json' };
 import kinesisEventFixture from '../../fixtures/kinesis-stream-event.json' with { type: 'json' };
 import connectEventFixture from '../../fixtures/websocket-connect-event.json' with { type: 'json' };
 import disconnectEventFixture from '../../fixtures/websocket-disconnect-event.json' with { type: 'json' };
@@ -60,7 +70,9 @@ export interface TestDeps {
 
 /**
  * Real deps (real stores, publisher and pusher over the mocked clients) with a fixed clock,
- * message ids `01MSG0001`, `01MSG0002`, … and a sleep that does not wait.
+ * message ids `01MSG0001`, `01MSG0002`, … and a sleep that does not wait. The stores that
+ * read the clock themselves (conversation list, presence subscriptions) are rebuilt on the
+ * fixed clock too; the connection store keeps the real one, as in AWS.
  */
 export function createTestDeps(options: { config?: ParleyConfig; random?: () => number } = {}): TestDeps {
   const sleep = vi.fn(async (_ms: number) => {});
@@ -69,6 +81,16 @@ export function createTestDeps(options: { config?: ParleyConfig; random?: () => 
     wrap: (real) => ({
       ...real,
       now: () => NOW,
+      conversationList: new DynamoDbConversationListStore({
+        client: real.clients.dynamodb,
+        tableName: real.config.names.userConversationsTable,
+        now: () => NOW,
+      }),
+      presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
+        client: real.clients.dynamodb,
+        tableName: real.config.names.presenceSubscriptionsTable,
+        now: () => NOW,
+      }),
       sequencing: {
         ...real.sequencing,
         now: () => NOW,
@@ -110,6 +132,38 @@ export function kinesisEvent(): KinesisStreamEvent {
   return structuredClone(kinesisEventFixture) as unknown as KinesisStreamEvent;
 }
 
+/** The fixture's `presence-changed` records: bob, carol, then bob again. */
+export function presenceStreamEvent(): KinesisStreamEvent {
+  return structuredClone(presenceEventFixture) as unknown as KinesisStreamEvent;
+}
+
+/**
+ * A Kinesis batch holding `events` in this order, one record each, shaped like the
+ * fixture's records (partition key as the publisher sets it, sequence numbers 1, 2, …).
+ */
+export function kinesisEventOf(
+  events: Array<StreamEvent | { data: string; partitionKey: string }>,
+): KinesisStreamEvent {
+  const template = kinesisEvent().Records[0];
+  if (!template) throw new Error('the Kinesis fixture has no record');
+  return {
+    Records: events.map((event, index) => {
+      const sequenceNumber = `4966346781282913870398374917208718573400000000000000${String(index + 1).padStart(4, '0')}`;
+      const raw = 'data' in event;
+      return {
+        ...structuredClone(template),
+        eventID: `shardId-000000000000:${sequenceNumber}`,
+        kinesis: {
+          ...structuredClone(template.kinesis),
+          sequenceNumber,
+          partitionKey: raw ? event.partitionKey : partitionKeyOf(event),
+          data: raw ? event.data : Buffer.from(JSON.stringify(event), 'utf8').toString('base64'),
+        },
+      };
+    }),
+  };
+}
+
 export const lambdaContext = {
   functionName: 'parley-unit',
   awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
@@ -133,6 +187,15 @@ export function answerOf<Frame extends ServerFrame = ServerFrame>(result: RouteR
 
 export function errorOf(result: RouteResult): ErrorFrame {
   return answerOf<ErrorFrame>(result);
+}
+
+/** What the deps published on the stream, in order: stream, partition key and the decoded event. */
+export function publishedRecords(kinesis: AwsClientStub<KinesisClient>) {
+  return kinesis.commandCalls(PutRecordCommand).map((call) => ({
+    StreamName: call.args[0].input.StreamName,
+    PartitionKey: call.args[0].input.PartitionKey,
+    event: JSON.parse(Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8')) as unknown,
+  }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -168,10 +231,11 @@ export function transactionCanceled(
 type Item = Record<string, unknown>;
 
 /**
- * An in-memory conversations table that answers the three commands the message store
- * sends, with DynamoDB's semantics for them: strongly consistent queries on the sort key,
- * and all-or-nothing transactions whose `attribute_not_exists` conditions are checked
- * before anything is written.
+ * An in-memory conversations table that answers the commands the message and receipt
+ * stores send, with DynamoDB's semantics for them: strongly consistent queries on the sort
+ * key, all-or-nothing transactions whose `attribute_not_exists` conditions are checked
+ * before anything is written, and conditional watermark updates that fail with the old item
+ * (ReturnValuesOnConditionCheckFailure ALL_OLD, in wire format) when they would not raise it.
  */
 export class FakeConversationsTable {
   readonly #items = new Map<string, Item>();
@@ -183,6 +247,7 @@ export class FakeConversationsTable {
   install(ddb: AwsClientStub<DynamoDBDocumentClient>): this {
     ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => this.#query(input));
     ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => this.#transact(input));
+    ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => this.#raiseWatermark(input));
     ddb.on(GetCommand).callsFake((input: GetCommandInput) => ({
       Item: this.#items.get(FakeConversationsTable.#key(input.Key?.conversationId, input.Key?.itemKey)),
     }));
@@ -237,5 +302,145 @@ export class FakeConversationsTable {
     }
     for (const put of puts) this.put(put.Item as Item);
     return {};
+  }
+
+  #raiseWatermark(input: UpdateCommandInput) {
+    if (
+      input.UpdateExpression !== 'SET #field = :seq, userId = :userId' ||
+      input.ConditionExpression !== 'attribute_not_exists(#field) OR #field < :seq'
+    ) {
+      throw new Error(`the fake cannot answer ${input.UpdateExpression} IF ${input.ConditionExpression}`);
+    }
+    const field = input.ExpressionAttributeNames?.['#field'] as string;
+    const seq = input.ExpressionAttributeValues?.[':seq'] as number;
+    const key = FakeConversationsTable.#key(input.Key?.conversationId, input.Key?.itemKey);
+    const existing = this.#items.get(key);
+    const current = existing?.[field] as number | undefined;
+    if (current !== undefined && !(current < seq)) {
+      throw new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: { httpStatusCode: 400 },
+        ...(existing && input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD'
+          ? { Item: marshall(existing) }
+          : {}),
+      });
+    }
+    this.put({
+      ...existing,
+      conversationId: input.Key?.conversationId,
+      itemKey: input.Key?.itemKey,
+      [field]: seq,
+      userId: input.ExpressionAttributeValues?.[':userId'],
+    });
+    return {};
+  }
+}
+
+/**
+ * An in-memory user-conversations table answering the conversation-list store: consistent
+ * BatchGetItem of the clock and the entry, all-or-nothing transactions of puts whose
+ * conditions (`attribute_not_exists(itemKey)` or `{attribute} = :previous`) are all checked
+ * before anything is written, and queries of the `byUpdatedAt` index (a sparse index: the
+ * clock item has no `updatedAt`). Its handlers are public so that a test can wrap one, e.g.
+ * to let a competing writer in just before a transaction.
+ */
+export class FakeUserConversationsTable {
+  readonly #items = new Map<string, Item>();
+  readonly tableName: string;
+
+  constructor(tableName = testConfig().names.userConversationsTable) {
+    this.tableName = tableName;
+  }
+
+  static #key(userId: unknown, itemKey: unknown) {
+    return `${String(userId)}\u0000${String(itemKey)}`;
+  }
+
+  install(ddb: AwsClientStub<DynamoDBDocumentClient>, options: { query?: boolean } = {}): this {
+    ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => this.batchGet(input));
+    ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => this.transactWrite(input));
+    if (options.query) ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => this.query(input));
+    return this;
+  }
+
+  put(item: Item): void {
+    this.#items.set(FakeUserConversationsTable.#key(item.userId, item.itemKey), structuredClone(item));
+  }
+
+  get(userId: string, itemKey: string): Item | undefined {
+    return structuredClone(this.#items.get(FakeUserConversationsTable.#key(userId, itemKey)));
+  }
+
+  /** The user's entry of the conversation, as stored. */
+  entry(userId: string, conversationId: string): Item | undefined {
+    return this.get(userId, `conv#${conversationId}`);
+  }
+
+  /** The user's clock: the last `updatedAt` given to one of its entries. */
+  clock(userId: string): number | undefined {
+    return this.get(userId, 'clock')?.lastUpdatedAt as number | undefined;
+  }
+
+  batchGet(input: BatchGetCommandInput) {
+    const request = input.RequestItems?.[this.tableName];
+    if (!request) throw new Error(`the fake holds only ${this.tableName}`);
+    const found = (request.Keys ?? [])
+      .map((key) => this.get(key.userId as string, key.itemKey as string))
+      .filter((item): item is Item => item !== undefined);
+    return { Responses: { [this.tableName]: found }, UnprocessedKeys: {} };
+  }
+
+  transactWrite(input: TransactWriteCommandInput) {
+    const puts = (input.TransactItems ?? []).map(({ Put: put }) => {
+      if (!put || put.TableName !== this.tableName)
+        throw new Error('the fake answers only puts into its table');
+      return put;
+    });
+    const holds = puts.map((put) => this.#holds(put));
+    if (!holds.every(Boolean)) {
+      const codes = holds.map((held) => (held ? 'None' : 'ConditionalCheckFailed'));
+      throw new TransactionCanceledException({
+        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: codes.map((code) =>
+          code === 'None' ? { Code: code } : { Code: code, Message: 'The conditional request failed' },
+        ),
+      });
+    }
+    for (const put of puts) this.put(put.Item as Item);
+    return {};
+  }
+
+  query(input: QueryCommandInput) {
+    if (
+      input.IndexName !== 'byUpdatedAt' ||
+      input.KeyConditionExpression !== 'userId = :u AND updatedAt > :after'
+    ) {
+      throw new Error(`the fake cannot answer ${input.IndexName} ${input.KeyConditionExpression}`);
+    }
+    const userId = input.ExpressionAttributeValues?.[':u'];
+    const after = input.ExpressionAttributeValues?.[':after'] as number;
+    const matching = [...this.#items.values()]
+      .filter(
+        (item) => item.userId === userId && typeof item.updatedAt === 'number' && item.updatedAt > after,
+      )
+      .sort((a, b) => (a.updatedAt as number) - (b.updatedAt as number));
+    const page = input.Limit === undefined ? matching : matching.slice(0, input.Limit);
+    const last = page.at(-1);
+    return {
+      Items: page.map((item) => structuredClone(item)),
+      Count: page.length,
+      ...(last && page.length < matching.length
+        ? { LastEvaluatedKey: { userId: last.userId, itemKey: last.itemKey, updatedAt: last.updatedAt } }
+        : {}),
+    };
+  }
+
+  #holds(put: NonNullable<NonNullable<TransactWriteCommandInput['TransactItems']>[number]['Put']>): boolean {
+    const existing = this.#items.get(FakeUserConversationsTable.#key(put.Item?.userId, put.Item?.itemKey));
+    if (put.ConditionExpression === 'attribute_not_exists(itemKey)') return existing === undefined;
+    const equals = /^(\w+) = :previous$/.exec(put.ConditionExpression ?? '');
+    if (!equals?.[1]) throw new Error(`the fake cannot answer the condition ${put.ConditionExpression}`);
+    return existing !== undefined && existing[equals[1]] === put.ExpressionAttributeValues?.[':previous'];
   }
 }

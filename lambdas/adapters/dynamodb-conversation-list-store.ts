@@ -1,0 +1,161 @@
+/**
+ * The conversation list, one partition per user: an entry per conversation
+ * (`conv#{conversationId}`) and a clock item (`clock`). Each entry write moves the clock to
+ * a later `updatedAt` in the same transaction, so a user's entries commit in strictly
+ * increasing `updatedAt` order and a cursor on `updatedAt` never skips a change. The
+ * `byUpdatedAt` local index is read with strong consistency.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type {
+  ConversationEntry,
+  ConversationEntryState,
+  ConversationListPage,
+  ConversationListStore,
+} from '../domain/ports.js';
+
+const CLOCK_KEY = 'clock';
+const entryKey = (conversationId: string) => `conv#${conversationId}`;
+
+export class ConversationListContentionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConversationListContentionError';
+  }
+}
+
+function toEntry(item: Record<string, unknown>): ConversationEntry {
+  return {
+    conversationId: item.conversationId as string,
+    members: item.members as string[],
+    lastSeq: item.lastSeq as number,
+    lastMessage: (item.lastMessage as ConversationEntry['lastMessage']) ?? null,
+    receipts: item.receipts as ConversationEntry['receipts'],
+    updatedAt: item.updatedAt as number,
+  };
+}
+
+function stateOf({ updatedAt: _updatedAt, ...state }: ConversationEntry): ConversationEntryState {
+  return state;
+}
+
+export class DynamoDbConversationListStore implements ConversationListStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => number;
+  readonly #maxAttempts: number;
+
+  constructor(options: {
+    client: DynamoDBDocumentClient;
+    tableName: string;
+    now?: () => number;
+    maxAttempts?: number;
+  }) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#now = options.now ?? Date.now;
+    this.#maxAttempts = options.maxAttempts ?? 20;
+  }
+
+  async update(
+    userId: string,
+    conversationId: string,
+    change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
+  ): Promise<'updated' | 'unchanged'> {
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      const read = await this.#client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.#tableName]: {
+              Keys: [
+                { userId, itemKey: CLOCK_KEY },
+                { userId, itemKey: entryKey(conversationId) },
+              ],
+              ConsistentRead: true,
+            },
+          },
+        }),
+      );
+      if (read.UnprocessedKeys?.[this.#tableName]?.Keys?.length) {
+        // Throttled: an entry left unread would look absent, and a change merged into
+        // nothing (a receipt alone) would be dropped. Fail, so that the stream retries.
+        throw new Error(`could not read ${userId}'s entry of ${conversationId}: the read was throttled`);
+      }
+      const items = read.Responses?.[this.#tableName] ?? [];
+      const clock = items.find((item) => item.itemKey === CLOCK_KEY);
+      const entryItem = items.find((item) => item.itemKey !== CLOCK_KEY);
+      const current = entryItem ? toEntry(entryItem) : undefined;
+      const next = change(current && stateOf(current));
+      if (!next) return 'unchanged';
+
+      const lastUpdatedAt = (clock?.lastUpdatedAt as number | undefined) ?? 0;
+      const updatedAt = Math.max(this.#now(), lastUpdatedAt + 1);
+      try {
+        await this.#client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.#tableName,
+                  Item: { userId, itemKey: CLOCK_KEY, lastUpdatedAt: updatedAt },
+                  ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
+                  ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
+                },
+              },
+              {
+                Put: {
+                  TableName: this.#tableName,
+                  Item: {
+                    userId,
+                    itemKey: entryKey(conversationId),
+                    conversationId,
+                    members: next.members,
+                    lastSeq: next.lastSeq,
+                    lastMessage: next.lastMessage,
+                    receipts: next.receipts,
+                    updatedAt,
+                  },
+                  ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
+                  ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
+                },
+              },
+            ],
+          }),
+        );
+        return 'updated';
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // Another write to this user's list came first: read again and reapply the change.
+        await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      }
+    }
+    throw new ConversationListContentionError(
+      `could not update ${userId}'s entry of ${conversationId} after ${this.#maxAttempts} attempts`,
+    );
+  }
+
+  async listChangedSince(
+    userId: string,
+    afterUpdatedAt: number,
+    limit: number,
+  ): Promise<ConversationListPage> {
+    const result = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: 'byUpdatedAt',
+        KeyConditionExpression: 'userId = :u AND updatedAt > :after',
+        ExpressionAttributeValues: { ':u': userId, ':after': afterUpdatedAt },
+        ConsistentRead: true,
+        Limit: limit + 1,
+      }),
+    );
+    const items = result.Items ?? [];
+    return { entries: items.slice(0, limit).map(toEntry), hasMore: items.length > limit };
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Receipt watermarks, one item per member in the conversation partition
+ * (`member#{userId}` with `deliveredSeq` and `readSeq`), raised by conditional updates so
+ * that a watermark only ever moves forward, whatever order acks arrive in.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ReceiptStore, WatermarkOutcome } from '../domain/ports.js';
+import type { Receipt, ReceiptKind } from '../domain/protocol.js';
+
+const MEMBER_PREFIX = 'member#';
+const FIELD: Record<ReceiptKind, 'deliveredSeq' | 'readSeq'> = { delivered: 'deliveredSeq', read: 'readSeq' };
+
+export class DynamoDbReceiptStore implements ReceiptStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+  }
+
+  async raiseWatermark(
+    conversationId: string,
+    userId: string,
+    kind: ReceiptKind,
+    seq: number,
+  ): Promise<WatermarkOutcome> {
+    const field = FIELD[kind];
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { conversationId, itemKey: `${MEMBER_PREFIX}${userId}` },
+          UpdateExpression: 'SET #field = :seq, userId = :userId',
+          ConditionExpression: 'attribute_not_exists(#field) OR #field < :seq',
+          ExpressionAttributeNames: { '#field': field },
+          ExpressionAttributeValues: { ':seq': seq, ':userId': userId },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { seq, moved: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The condition fails only on a watermark at or above seq: answer that one. An engine
+      // that returns no item with the failure is read instead, never assumed to hold seq.
+      const current = error.Item
+        ? (unmarshall(error.Item)[field] as number | undefined)
+        : await this.#readWatermark(conversationId, userId, field);
+      return { seq: current ?? seq, moved: false };
+    }
+  }
+
+  async #readWatermark(conversationId: string, userId: string, field: string): Promise<number | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { conversationId, itemKey: `${MEMBER_PREFIX}${userId}` },
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item?.[field] as number | undefined;
+  }
+
+  async listReceipts(conversationId: string): Promise<Receipt[]> {
+    const result = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
+        ExpressionAttributeValues: { ':c': conversationId, ':p': MEMBER_PREFIX },
+        ConsistentRead: true,
+      }),
+    );
+    return (result.Items ?? []).map((item) => ({
+      userId: item.userId as string,
+      deliveredSeq: (item.deliveredSeq as number | undefined) ?? 0,
+      readSeq: (item.readSeq as number | undefined) ?? 0,
+    }));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Presence: a user is online while at least one of its devices is connected; `lastSeen`
+ * is when its last connection closed. Only a change of that state is published, so one
+ * user's devices coming and going do not flood subscribers, and the notifier sends each
+ * subscriber at most one frame per batch.
+ */
+import pLimit from 'p-limit';
+import { directConversationId } from './conversation.js';
+import type {
+  ConnectionPusher,
+  ConnectionStore,
+  EventPublisher,
+  MessageStore,
+  PresenceRecord,
+  PresenceStore,
+  PresenceSubscriptionStore,
+} from './ports.js';
+import type { PresenceFrame, UserPresence } from './protocol.js';
+
+export interface PresenceDeps {
+  presence: PresenceStore;
+  subscriptions: PresenceSubscriptionStore;
+  connections: ConnectionStore;
+  messages: MessageStore;
+  publisher: EventPublisher;
+  pusher: ConnectionPusher;
+  now: () => number;
+  connectionTtlSeconds: number;
+  postConcurrency: number;
+}
+
+const OFFLINE = { online: false, lastSeen: null } as const;
+
+/** What a reader sees: an online record past its expiry is a user whose devices died silently. */
+export function presenceView(userId: string, record: PresenceRecord | undefined, now: number): UserPresence {
+  if (!record) return { userId, ...OFFLINE };
+  if (record.online && record.expiresAt > Math.floor(now / 1000))
+    return { userId, online: true, lastSeen: null };
+  if (record.online) return { userId, online: false, lastSeen: record.lastActiveAt };
+  return { userId, online: false, lastSeen: record.lastSeen };
+}
+
+/** On `$connect`, after the connection is registered. */
+export async function recordConnect(deps: PresenceDeps, userId: string): Promise<void> {
+  const now = deps.now();
+  const expiresAt = Math.floor(now / 1000) + deps.connectionTtlSeconds;
+  const { wasOnline } = await deps.presence.markOnline(userId, now, expiresAt);
+  if (!wasOnline) await deps.publisher.publish({ type: 'presence-changed', userId });
+}
+
+/** On `$disconnect`, after the connection is removed: offline once no connection is left. */
+export async function recordDisconnect(deps: PresenceDeps, userId: string): Promise<void> {
+  // Read the version before the connections: a connect that lands in between bumps it,
+  // and the conditional write below then leaves the user online.
+  const record = await deps.presence.get(userId);
+  if (!record?.online) return;
+  const live = await deps.connections.listConnections(userId);
+  if (live.length > 0) return;
+  if (await deps.presence.markOffline(userId, record.version, deps.now())) {
+    await deps.publisher.publish({ type: 'presence-changed', userId });
+  }
+}
+
+/** Users can see each other's presence once they share a conversation. */
+async function sharesConversation(deps: PresenceDeps, userId: string, otherId: string): Promise<boolean> {
+  if (userId === otherId) return true;
+  return (await deps.messages.lastSeq(directConversationId(userId, otherId))) > 0;
+}
+
+/**
+ * Answers a subscription with the current presence of each user, and registers the
+ * connection for later changes of those the caller may see.
+ */
+export async function subscribeToPresence(
+  deps: PresenceDeps,
+  subscriber: { userId: string; connectionId: string },
+  userIds: string[],
+): Promise<UserPresence[]> {
+  const distinct = [...new Set(userIds)];
+  const limit = pLimit(10);
+  const visible = (
+    await Promise.all(
+      distinct.map((userId) =>
+        limit(async () => ((await sharesConversation(deps, subscriber.userId, userId)) ? userId : undefined)),
+      ),
+    )
+  ).filter((userId): userId is string => userId !== undefined);
+  const now = deps.now();
+  const expiresAt = Math.floor(now / 1000) + deps.connectionTtlSeconds;
+  const [records] = await Promise.all([
+    deps.presence.getMany(visible),
+    deps.subscriptions.subscribe(
+      visible.map((watchedUserId) => ({
+        watchedUserId,
+        connectionId: subscriber.connectionId,
+        subscriberUserId: subscriber.userId,
+        expiresAt,
+      })),
+    ),
+  ]);
+  const recordOf = new Map(records.map((record) => [record.userId, record]));
+  const visibleSet = new Set(visible);
+  return distinct.map((userId) =>
+    visibleSet.has(userId) ? presenceView(userId, recordOf.get(userId), now) : { userId, ...OFFLINE },
+  );
+}
+
+/**
+ * Sends the current presence of the changed users to their subscribers: one frame per
+ * subscribed connection, holding every changed user it watches.
+ */
+export async function notifyPresenceChanges(
+  deps: PresenceDeps,
+  userIds: string[],
+): Promise<{ posts: number }> {
+  const distinct = [...new Set(userIds)];
+  const now = deps.now();
+  const [records, subscriberLists] = await Promise.all([
+    deps.presence.getMany(distinct),
+    Promise.all(distinct.map((userId) => deps.subscriptions.listSubscribers(userId))),
+  ]);
+  const recordOf = new Map(records.map((record) => [record.userId, record]));
+  const byConnection = new Map<string, { users: UserPresence[]; watched: string[] }>();
+  for (const subscriptions of subscriberLists) {
+    for (const { watchedUserId, connectionId } of subscriptions) {
+      const entry = byConnection.get(connectionId) ?? { users: [], watched: [] };
+      entry.users.push(presenceView(watchedUserId, recordOf.get(watchedUserId), now));
+      entry.watched.push(watchedUserId);
+      byConnection.set(connectionId, entry);
+    }
+  }
+  const limit = pLimit(deps.postConcurrency);
+  const outcomes = await Promise.allSettled(
+    [...byConnection].map(([connectionId, { users, watched }]) =>
+      limit(async () => {
+        const frame: PresenceFrame = { type: 'presence', users };
+        if ((await deps.pusher.post(connectionId, JSON.stringify(frame))) === 'gone') {
+          await Promise.all(
+            watched.map((watchedUserId) => deps.subscriptions.unsubscribe(watchedUserId, connectionId)),
+          );
+        }
+      }),
+    ),
+  );
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw new Error('presence posts failed', { cause: failed.reason });
+  return { posts: byConnection.size };
+}

@@ -1,0 +1,56 @@
+/**
+ * Receipts: per member, a `delivered` and a `read` watermark that only move forward;
+ * reading lifts `delivered` with it. A watermark that reached the acked seq is published
+ * on the conversation's stream, behind the messages it acknowledges, so a receipt never
+ * overtakes its message on any device.
+ */
+import { BadRequestError } from './errors.js';
+import type { EventPublisher, MessageStore, ReceiptStore, WatermarkOutcome } from './ports.js';
+import type { ReceiptKind } from './protocol.js';
+
+export interface ReceiptDeps {
+  messages: MessageStore;
+  receipts: ReceiptStore;
+  publisher: EventPublisher;
+}
+
+export interface AckInput {
+  conversationId: string;
+  userId: string;
+  kind: ReceiptKind;
+  seq: number;
+}
+
+/** Applies an ack; returns the caller's watermark of that kind afterwards. */
+export async function acknowledge(deps: ReceiptDeps, input: AckInput): Promise<{ seq: number }> {
+  const lastSeq = await deps.messages.lastSeq(input.conversationId);
+  if (input.seq > lastSeq) {
+    throw new BadRequestError(`seq: must be at most the conversation's last seq, ${lastSeq}`);
+  }
+  const outcomes: Array<[ReceiptKind, WatermarkOutcome]> = [];
+  if (input.kind === 'read') {
+    outcomes.push([
+      'read',
+      await deps.receipts.raiseWatermark(input.conversationId, input.userId, 'read', input.seq),
+    ]);
+  }
+  outcomes.push([
+    'delivered',
+    await deps.receipts.raiseWatermark(input.conversationId, input.userId, 'delivered', input.seq),
+  ]);
+  for (const [kind, outcome] of outcomes) {
+    // Published when the watermark moved, and again when an ack repeats it exactly: that
+    // repeat is a client retry, and the first try may have failed before publishing.
+    if (outcome.seq === input.seq && input.seq > 0) {
+      await deps.publisher.publish({
+        type: 'receipt',
+        conversationId: input.conversationId,
+        userId: input.userId,
+        kind,
+        seq: input.seq,
+      });
+    }
+  }
+  const own = outcomes.find(([kind]) => kind === input.kind)?.[1];
+  return { seq: own?.seq ?? input.seq };
+}

@@ -1,0 +1,28 @@
+/** `typing`: straight to the other members' connected devices; nothing is stored, no answer. */
+import { assertMember } from '../domain/conversation.js';
+import { postToUsers } from '../domain/fanout.js';
+import { type TypingEventFrame, type TypingFrame, typingFrameSchema } from '../domain/protocol.js';
+import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
+import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
+
+export function createTypingHandler(deps: DepsProvider) {
+  const serve = async ({ frame, caller }: RouteEvent<TypingFrame>): Promise<undefined> => {
+    const members = assertMember(frame.conversationId, caller.userId);
+    const event: TypingEventFrame = {
+      type: 'typing',
+      conversationId: frame.conversationId,
+      userId: caller.userId,
+      state: frame.state,
+    };
+    const { connections, pusher, config } = deps();
+    await postToUsers(
+      { connections, pusher, postConcurrency: config.postConcurrency },
+      members.filter((member) => member !== caller.userId),
+      [JSON.stringify(event)],
+    );
+    return undefined;
+  };
+  return frameRoute(typingFrameSchema, () => deps().logger, serve);
+}
+
+export const handler = createTypingHandler(depsFromEnvironment());

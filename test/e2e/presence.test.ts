@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningLocalStack } from '../../local/stack.js';
+import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import type { TestClient } from '../support/ws-client.js';
+
+describe('presence over a real WebSocket', () => {
+  let stack: RunningLocalStack;
+  const clients: TestClient[] = [];
+  const connect = async (userId: string, deviceId: string) => {
+    const client = await connectAs(stack, userId, deviceId);
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    stack = await startTestStack({ presenceBatchingWindowSeconds: 1 });
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('shows a user online while any device is connected, then offline with lastSeen, in one update', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const alicePhone = await connect(alice, 'phone');
+    const bobPhone = await connect(bob, 'phone');
+    const bobDesktop = await connect(bob, 'desktop');
+    await alicePhone.request({ action: 'send', to: bob, clientMessageId: randomUUID(), body: 'hi' });
+
+    const snapshot = await alicePhone.request({
+      requestId: 'p1',
+      action: 'subscribePresence',
+      userIds: [bob],
+    });
+    await bobPhone.close();
+    const stillOnline = await alicePhone.request({ action: 'subscribePresence', userIds: [bob] });
+    const beforeLastClose = Date.now();
+    await bobDesktop.close();
+    const update = await alicePhone.next((f) => f.type === 'presence' && f.requestId === undefined, 15_000);
+
+    expect(snapshot).toEqual({
+      type: 'presence',
+      requestId: 'p1',
+      users: [{ userId: bob, online: true, lastSeen: null }],
+    });
+    expect(stillOnline.users).toEqual([{ userId: bob, online: true, lastSeen: null }]);
+    expect(update.users).toEqual([{ userId: bob, online: false, lastSeen: expect.any(Number) }]);
+    const [offline] = update.users as Array<{ lastSeen: number }>;
+    expect(offline?.lastSeen).toBeGreaterThanOrEqual(beforeLastClose - 1000);
+    // Closing the first of two devices changed nothing: no update came before the last close.
+    expect(
+      alicePhone.received.filter((f) => f.type === 'presence' && f.requestId === undefined),
+    ).toHaveLength(1);
+  });
+
+  it('tells a subscriber when a user comes online', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const alicePhone = await connect(alice, 'phone');
+    await alicePhone.request({
+      action: 'send',
+      to: bob,
+      clientMessageId: randomUUID(),
+      body: 'are you there?',
+    });
+    const snapshot = await alicePhone.request({ action: 'subscribePresence', userIds: [bob] });
+
+    await connect(bob, 'phone');
+    const update = await alicePhone.next((f) => f.type === 'presence' && f.requestId === undefined, 15_000);
+
+    expect(snapshot.users).toEqual([{ userId: bob, online: false, lastSeen: null }]);
+    expect(update.users).toEqual([{ userId: bob, online: true, lastSeen: null }]);
+  });
+
+  it('keeps a stranger’s presence hidden: offline, never seen, and no updates', async () => {
+    const [alice, stranger] = [uniqueId('alice'), uniqueId('stranger')];
+    const strangerPhone = await connect(stranger, 'phone');
+    const alicePhone = await connect(alice, 'phone');
+
+    const snapshot = await alicePhone.request({ action: 'subscribePresence', userIds: [stranger] });
+    await strangerPhone.close();
+    await connect(stranger, 'tablet');
+    // A user alice does share a conversation with changes too; its update proves the
+    // notifier ran after the stranger's changes, without waiting on a clock.
+    const friend = uniqueId('friend');
+    await alicePhone.request({ action: 'send', to: friend, clientMessageId: randomUUID(), body: 'hi' });
+    await alicePhone.request({ action: 'subscribePresence', userIds: [friend] });
+    await connect(friend, 'phone');
+    await alicePhone.next((f) => f.type === 'presence' && f.requestId === undefined, 15_000);
+
+    expect(snapshot.users).toEqual([{ userId: stranger, online: false, lastSeen: null }]);
+    const updates = alicePhone.received.filter((f) => f.type === 'presence' && f.requestId === undefined);
+    expect(updates.flatMap((f) => f.users as Array<{ userId: string }>).map((u) => u.userId)).not.toContain(
+      stranger,
+    );
+  });
+
+  it('refuses an empty or oversized list of user ids with bad_request', async () => {
+    const phone = await connect(uniqueId('alice'), 'phone');
+    const empty = await phone.request({ action: 'subscribePresence', userIds: [] });
+    const tooMany = await phone.request({
+      action: 'subscribePresence',
+      userIds: Array.from({ length: 101 }, (_, i) => `u${i}`),
+    });
+    const badId = await phone.request({ action: 'subscribePresence', userIds: ['has space'] });
+    expect(empty).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^userIds:/) });
+    expect(tooMany).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^userIds:/) });
+    expect(badId).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^userIds\.0:/) });
+  });
+});
