@@ -12,6 +12,7 @@ import {
   type DynamoDBDocumentClient,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type {
   ConversationEntry,
@@ -21,6 +22,10 @@ import type {
 } from '../domain/ports.js';
 
 const CLOCK_KEY = 'clock';
+/** A transaction holds at most 100 items: the clock and up to 99 entries; fewer keeps it small. */
+const ENTRIES_PER_TRANSACTION = 50;
+
+type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
 
 export class ConversationListContentionError extends Error {
@@ -68,6 +73,33 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     conversationId: string,
     change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
   ): Promise<'updated' | 'unchanged'> {
+    const [outcome] = await this.updateMany(userId, new Map([[conversationId, change]]));
+    return outcome ?? 'unchanged';
+  }
+
+  /**
+   * Applies changes to several of the user's entries with one read and one transaction
+   * per chunk: one fanout batch often touches many conversations of one user, and
+   * separate writes would only contend on the user's clock.
+   */
+  async updateMany(
+    userId: string,
+    changes: Map<string, EntryChange>,
+  ): Promise<Array<'updated' | 'unchanged'>> {
+    const conversationIds = [...changes.keys()];
+    const outcomes: Array<'updated' | 'unchanged'> = [];
+    for (let start = 0; start < conversationIds.length; start += ENTRIES_PER_TRANSACTION) {
+      const chunk = conversationIds.slice(start, start + ENTRIES_PER_TRANSACTION);
+      outcomes.push(...(await this.#updateChunk(userId, chunk, changes)));
+    }
+    return outcomes;
+  }
+
+  async #updateChunk(
+    userId: string,
+    conversationIds: string[],
+    changes: Map<string, EntryChange>,
+  ): Promise<Array<'updated' | 'unchanged'>> {
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       const read = await this.#client.send(
         new BatchGetCommand({
@@ -75,7 +107,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
             [this.#tableName]: {
               Keys: [
                 { userId, itemKey: CLOCK_KEY },
-                { userId, itemKey: entryKey(conversationId) },
+                ...conversationIds.map((conversationId) => ({ userId, itemKey: entryKey(conversationId) })),
               ],
               ConsistentRead: true,
             },
@@ -85,17 +117,40 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       if (read.UnprocessedKeys?.[this.#tableName]?.Keys?.length) {
         // Throttled: an entry left unread would look absent, and a change merged into
         // nothing (a receipt alone) would be dropped. Fail, so that the stream retries.
-        throw new Error(`could not read ${userId}'s entry of ${conversationId}: the read was throttled`);
+        throw new Error(`could not read ${userId}'s conversation entries: the read was throttled`);
       }
       const items = read.Responses?.[this.#tableName] ?? [];
       const clock = items.find((item) => item.itemKey === CLOCK_KEY);
-      const entryItem = items.find((item) => item.itemKey !== CLOCK_KEY);
-      const current = entryItem ? toEntry(entryItem) : undefined;
-      const next = change(current && stateOf(current));
-      if (!next) return 'unchanged';
-
       const lastUpdatedAt = (clock?.lastUpdatedAt as number | undefined) ?? 0;
-      const updatedAt = Math.max(this.#now(), lastUpdatedAt + 1);
+      const base = Math.max(this.#now(), lastUpdatedAt + 1);
+      const writes: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
+      const outcomes = conversationIds.map((conversationId) => {
+        const entryItem = items.find((item) => item.itemKey === entryKey(conversationId));
+        const current = entryItem ? toEntry(entryItem) : undefined;
+        const next = changes.get(conversationId)?.(current && stateOf(current));
+        if (!next) return 'unchanged' as const;
+        // Distinct times, so that a page boundary never falls between two equal ones.
+        const updatedAt = base + writes.length;
+        writes.push({
+          Put: {
+            TableName: this.#tableName,
+            Item: {
+              userId,
+              itemKey: entryKey(conversationId),
+              conversationId,
+              members: next.members,
+              lastSeq: next.lastSeq,
+              lastMessage: next.lastMessage,
+              receipts: next.receipts,
+              updatedAt,
+            },
+            ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
+            ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
+          },
+        });
+        return 'updated' as const;
+      });
+      if (writes.length === 0) return outcomes;
       try {
         await this.#client.send(
           new TransactWriteCommand({
@@ -103,40 +158,24 @@ export class DynamoDbConversationListStore implements ConversationListStore {
               {
                 Put: {
                   TableName: this.#tableName,
-                  Item: { userId, itemKey: CLOCK_KEY, lastUpdatedAt: updatedAt },
+                  Item: { userId, itemKey: CLOCK_KEY, lastUpdatedAt: base + writes.length - 1 },
                   ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
                   ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
                 },
               },
-              {
-                Put: {
-                  TableName: this.#tableName,
-                  Item: {
-                    userId,
-                    itemKey: entryKey(conversationId),
-                    conversationId,
-                    members: next.members,
-                    lastSeq: next.lastSeq,
-                    lastMessage: next.lastMessage,
-                    receipts: next.receipts,
-                    updatedAt,
-                  },
-                  ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
-                  ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
-                },
-              },
+              ...writes,
             ],
           }),
         );
-        return 'updated';
+        return outcomes;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
-        // Another write to this user's list came first: read again and reapply the change.
+        // Another write to this user's list came first: read again and reapply the changes.
         await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
       }
     }
     throw new ConversationListContentionError(
-      `could not update ${userId}'s entry of ${conversationId} after ${this.#maxAttempts} attempts`,
+      `could not update ${userId}'s conversation entries after ${this.#maxAttempts} attempts`,
     );
   }
 

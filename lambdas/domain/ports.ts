@@ -103,6 +103,11 @@ export interface ConversationListStore {
     conversationId: string,
     change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
   ): Promise<'updated' | 'unchanged'>;
+  /** `update` for several conversations of one user at once, in one write where it can. */
+  updateMany(
+    userId: string,
+    changes: Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>,
+  ): Promise<Array<'updated' | 'unchanged'>>;
   /** The user's entries changed after `afterUpdatedAt`, oldest change first. */
   listChangedSince(userId: string, afterUpdatedAt: number, limit: number): Promise<ConversationListPage>;
 }

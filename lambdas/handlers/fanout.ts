@@ -16,7 +16,7 @@ import type {
 import { membersOf } from '../domain/conversation.js';
 import { applyToEntry } from '../domain/conversation-list.js';
 import { deliverToMembers, postToUsers } from '../domain/fanout.js';
-import type { ConversationEvent } from '../domain/ports.js';
+import type { ConversationEntryState, ConversationEvent } from '../domain/ports.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 /** The filter the event source mapping applies, in AWS and locally: presence has its own consumer. */
@@ -36,103 +36,148 @@ function decodeEvent(record: KinesisStreamRecord): { event: ConversationEvent; f
   }
 }
 
+type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
+
+interface ConversationWork {
+  conversationId?: string;
+  records: KinesisStreamRecord[];
+  delivered: Array<{ event: ConversationEvent; frame: string }>;
+  /** How many of the delivered events each connection was posted. */
+  postsPerConnection: Map<string, number>;
+  /** The first record to report for retry, if any. */
+  failedFrom?: number;
+}
+
 export function createFanoutHandler(deps: DepsProvider) {
-  /** Both members' entries, with every event of the batch merged in one write each. */
-  async function updateConversationLists(conversationId: string, events: ConversationEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const members = membersOf(conversationId) ?? [];
-    await Promise.all(
-      members.map((userId) =>
-        deps().conversationList.update(userId, conversationId, (current) =>
+  /** Posts a conversation's events in stream order, stopping at the first that fails. */
+  async function deliver(work: ConversationWork): Promise<void> {
+    const { logger, now, connections, pusher, config } = deps();
+    for (const [index, record] of work.records.entries()) {
+      const decoded = decodeEvent(record);
+      if (!decoded) {
+        logger.error('skipping a record that is not a conversation event', {
+          sequenceNumber: record.kinesis.sequenceNumber,
+        });
+        continue;
+      }
+      const { event, frame } = decoded;
+      work.conversationId = event.conversationId;
+      try {
+        const report = await deliverToMembers(
+          { connections, pusher, postConcurrency: config.postConcurrency },
+          event.conversationId,
+          frame,
+        );
+        work.delivered.push(decoded);
+        for (const id of report.connectionIds) {
+          work.postsPerConnection.set(id, (work.postsPerConnection.get(id) ?? 0) + 1);
+        }
+        logger.debug('delivered', {
+          conversationId: event.conversationId,
+          type: event.type,
+          seq: event.seq,
+          delivered: report.delivered,
+          gone: report.gone,
+          ...(event.type === 'message' ? { latencyFromCommitMs: now() - event.serverTs } : {}),
+        });
+      } catch (error) {
+        logger.warn('delivery failed; the stream will retry', {
+          conversationId: event.conversationId,
+          seq: event.seq,
+          error,
+        });
+        work.failedFrom = index;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Brings the members' list entries up to date with what was delivered: what was
+   * delivered is checkpointed unless reported, so its entries must be written now. One
+   * write per user for the whole batch, since one user's entries share the user's clock.
+   */
+  async function updateConversationLists(works: ConversationWork[]): Promise<void> {
+    const { logger, conversationList } = deps();
+    const byUser = new Map<string, Map<string, EntryChange>>();
+    const worksOfUser = new Map<string, ConversationWork[]>();
+    for (const work of works) {
+      const { conversationId } = work;
+      if (!conversationId || work.delivered.length === 0) continue;
+      const events = work.delivered.map(({ event }) => event);
+      for (const userId of membersOf(conversationId) ?? []) {
+        const changes = byUser.get(userId) ?? new Map<string, EntryChange>();
+        changes.set(conversationId, (current: ConversationEntryState | undefined) =>
           applyToEntry(conversationId, current, events),
-        ),
-      ),
+        );
+        byUser.set(userId, changes);
+        worksOfUser.set(userId, [...(worksOfUser.get(userId) ?? []), work]);
+      }
+    }
+    await Promise.all(
+      [...byUser].map(async ([userId, changes]) => {
+        try {
+          await conversationList.updateMany(userId, changes);
+        } catch (error) {
+          logger.warn('conversation list update failed; the stream will retry', { userId, error });
+          for (const work of worksOfUser.get(userId) ?? []) work.failedFrom = 0;
+        }
+      }),
     );
   }
 
+  /**
+   * A device that connected after the connections were read, and asked for its list
+   * before the list write, has neither the events nor the entry: look once more, now that
+   * the entry is written, and post every event to whoever missed any.
+   */
+  async function postToLateConnections(work: ConversationWork): Promise<void> {
+    const { logger, connections, pusher, config } = deps();
+    if (!work.conversationId || work.delivered.length === 0 || work.failedFrom === 0) return;
+    const postedAll = new Set(
+      [...work.postsPerConnection].filter(([, count]) => count === work.delivered.length).map(([id]) => id),
+    );
+    try {
+      const late = await postToUsers(
+        { connections, pusher, postConcurrency: config.postConcurrency },
+        membersOf(work.conversationId) ?? [],
+        work.delivered.map(({ frame }) => frame),
+        postedAll,
+      );
+      if (late.connectionIds.size > 0) {
+        logger.info('posted to late connections', {
+          conversationId: work.conversationId,
+          connections: late.connectionIds.size,
+        });
+      }
+    } catch (error) {
+      logger.warn('posting to late connections failed; the stream will retry', {
+        conversationId: work.conversationId,
+        error,
+      });
+      work.failedFrom = 0;
+    }
+  }
+
   return async (batch: KinesisStreamEvent, _context?: Context): Promise<KinesisStreamBatchResponse> => {
-    const { logger, now, connections, pusher, config } = deps();
     const byConversation = new Map<string, KinesisStreamRecord[]>();
     for (const record of batch.Records) {
       const key = record.kinesis.partitionKey;
       byConversation.set(key, [...(byConversation.get(key) ?? []), record]);
     }
-    const failed: string[] = [];
-    await Promise.all(
-      [...byConversation.values()].map(async (records) => {
-        const delivered: Array<{ event: ConversationEvent; frame: string }> = [];
-        /** How many of the delivered events each connection was posted. */
-        const postsPerConnection = new Map<string, number>();
-        let failedFrom: number | undefined;
-        let conversationId: string | undefined;
-        for (const [index, record] of records.entries()) {
-          const decoded = decodeEvent(record);
-          if (!decoded) {
-            logger.error('skipping a record that is not a conversation event', {
-              sequenceNumber: record.kinesis.sequenceNumber,
-            });
-            continue;
-          }
-          const { event, frame } = decoded;
-          conversationId = event.conversationId;
-          try {
-            const report = await deliverToMembers(
-              { connections, pusher, postConcurrency: config.postConcurrency },
-              event.conversationId,
-              frame,
-            );
-            delivered.push(decoded);
-            for (const id of report.connectionIds)
-              postsPerConnection.set(id, (postsPerConnection.get(id) ?? 0) + 1);
-            logger.debug('delivered', {
-              conversationId: event.conversationId,
-              type: event.type,
-              seq: event.seq,
-              delivered: report.delivered,
-              gone: report.gone,
-              ...(event.type === 'message' ? { latencyFromCommitMs: now() - event.serverTs } : {}),
-            });
-          } catch (error) {
-            logger.warn('delivery failed; the stream will retry', {
-              conversationId: event.conversationId,
-              seq: event.seq,
-              error,
-            });
-            failedFrom = index;
-            break;
-          }
-        }
-        // What was delivered is checkpointed unless reported: its list updates must land now.
-        if (conversationId && delivered.length > 0) {
-          try {
-            await updateConversationLists(
-              conversationId,
-              delivered.map(({ event }) => event),
-            );
-            // A device that connected after the connections were read, and asked for its
-            // list before the write above, has neither the events nor the entry: look once
-            // more, now that the entry is written, and post every event to whoever missed any.
-            const postedAll = new Set(
-              [...postsPerConnection].filter(([, count]) => count === delivered.length).map(([id]) => id),
-            );
-            const late = await postToUsers(
-              { connections, pusher, postConcurrency: config.postConcurrency },
-              membersOf(conversationId) ?? [],
-              delivered.map(({ frame }) => frame),
-              postedAll,
-            );
-            if (late.connectionIds.size > 0)
-              logger.info('posted to late connections', { conversationId, ...late });
-          } catch (error) {
-            logger.warn('conversation list update failed; the stream will retry', { conversationId, error });
-            failedFrom = 0;
-          }
-        }
-        // Keep the conversation's order: the failed record and every later one are retried.
-        if (failedFrom !== undefined) {
-          for (const record of records.slice(failedFrom)) failed.push(record.kinesis.sequenceNumber);
-        }
-      }),
+    const works: ConversationWork[] = [...byConversation.values()].map((records) => ({
+      records,
+      delivered: [],
+      postsPerConnection: new Map(),
+    }));
+    await Promise.all(works.map(deliver));
+    await updateConversationLists(works);
+    await Promise.all(works.map(postToLateConnections));
+    // Keep each conversation's order: a failed record and every later one are retried.
+    const failed = works.flatMap((work) =>
+      work.failedFrom === undefined
+        ? []
+        : work.records.slice(work.failedFrom).map((r) => r.kinesis.sequenceNumber),
     );
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };

@@ -18,13 +18,14 @@ describe('a device that reconnects while the fanout is between posting and writi
           ...deps,
           conversationList: {
             listChangedSince: (...args) => deps.conversationList.listChangedSince(...args),
-            update: async (...args) => {
+            update: (...args) => deps.conversationList.update(...args),
+            updateMany: async (...args) => {
               const gate = listWriteGate;
               if (gate) {
                 gate.entered();
                 await gate.released;
               }
-              return deps.conversationList.update(...args);
+              return deps.conversationList.updateMany(...args);
             },
           },
         }),

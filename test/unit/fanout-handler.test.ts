@@ -414,11 +414,33 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
   });
   const transactWrites = () =>
     ddb.commandCalls(TransactWriteCommand).map((call) => call.args[0].input as TransactWriteCommandInput);
+  /** Each entry written, as `user conversation`: every item of a transaction after the clock. */
   const writtenEntries = () =>
-    transactWrites().map((input) => {
-      const entry = input.TransactItems?.[1]?.Put?.Item;
-      return `${entry?.userId} ${entry?.conversationId}`;
-    });
+    transactWrites().flatMap((input) =>
+      (input.TransactItems ?? [])
+        .slice(1)
+        .map((item) => `${item.Put?.Item?.userId} ${item.Put?.Item?.conversationId}`),
+    );
+
+  it('writes all of a user’s changed entries of a batch in one transaction with its clock', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+
+    const bobsWrites = transactWrites().filter(
+      (input) => input.TransactItems?.[0]?.Put?.Item?.userId === 'bob',
+    );
+    expect(bobsWrites).toHaveLength(1);
+    const items = bobsWrites[0]?.TransactItems ?? [];
+    expect(items.map((item) => item.Put?.Item?.itemKey)).toEqual(
+      expect.arrayContaining(['clock', 'conv#dm:alice:bob', 'conv#dm:bob:carol']),
+    );
+    // Distinct, increasing times: a page boundary never falls between two equal ones.
+    const times = items.slice(1).map((item) => item.Put?.Item?.updatedAt as number);
+    expect(new Set(times).size).toBe(times.length);
+    expect(items[0]?.Put?.Item?.lastUpdatedAt).toBe(Math.max(...times));
+  });
 
   it('merges all the events of a conversation in a batch into one write per member', async () => {
     const { provider } = createTestDeps();
@@ -535,25 +557,24 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
     expect(lists.entry('alice', 'dm:alice:bob')).toEqual(before);
   });
 
-  it('reports every record of a conversation whose list update failed, and only those', async () => {
+  it('reports every record of the conversations of a user whose list update failed, and only those', async () => {
     const { provider } = createTestDeps();
     serveConnections();
     ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
-      if (input.TransactItems?.[1]?.Put?.Item?.conversationId === 'dm:alice:bob') {
-        throw new Error('InternalServerError');
-      }
+      if (input.TransactItems?.[0]?.Put?.Item?.userId === 'alice') throw new Error('InternalServerError');
       return lists.transactWrite(input);
     });
     const batch = kinesisEvent();
 
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
+    // Alice is in dm:alice:bob only: its records are retried, dm:bob:carol is done.
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
     expect(posts().filter((post) => post.conversationId === 'dm:alice:bob')).toHaveLength(9);
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
-  it('reports every record of a conversation when the list update of its delivered part failed', async () => {
+  it('reports every record of the conversations whose list update failed with a delivered part', async () => {
     const { provider } = createTestDeps();
     serveConnections();
     failPost('conn-bob-phone', 'dm:alice:bob', 3, new Error('socket hang up'));
@@ -566,9 +587,12 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
 
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
-    // Delivery failed at seq 3, but seq 1 and 2 could not be checkpointed without their list update.
-    expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
-    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
+    // Delivery failed at seq 3, but seq 1 and 2 could not be checkpointed without their list
+    // update; bob's entries are written together, so dm:bob:carol is retried with them.
+    expect(result).toEqual({
+      batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3, BOB_CAROL_1),
+    });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: undefined, carol: 1 });
   });
 
   it('reports the records of a conversation whose list read was throttled, rather than drop a receipt', async () => {
