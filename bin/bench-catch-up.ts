@@ -52,7 +52,9 @@ async function measure(conversations: number): Promise<{ items: number; requests
   const limit = pLimit(8);
   await Promise.all(
     peers.map((peer) =>
-      limit(() => phone.request({ action: 'send', to: peer, clientMessageId: randomUUID(), body: 'hello' }, 30_000)),
+      limit(() =>
+        phone.request({ action: 'send', to: peer, clientMessageId: randomUUID(), body: 'hello' }, 30_000),
+      ),
     ),
   );
   // Wait until the list holds them all, then take the device's cursor.
@@ -61,7 +63,11 @@ async function measure(conversations: number): Promise<{ items: number; requests
     listed = 0;
     cursor = undefined;
     for (let more = true; more; ) {
-      const page = await phone.request({ action: 'conversations', limit: 100, ...(cursor ? { since: cursor } : {}) });
+      const page = await phone.request({
+        action: 'conversations',
+        limit: 100,
+        ...(cursor ? { since: cursor } : {}),
+      });
       listed += (page.conversations as unknown[]).length;
       cursor = page.cursor as string;
       more = page.hasMore as boolean;
@@ -104,7 +110,9 @@ async function measure(conversations: number): Promise<{ items: number; requests
 }
 
 try {
-  console.log(`\nCatch-up after missing ${MISSED} messages in one conversation (local stack, DynamoDB Local)\n`);
+  console.log(
+    `\nCatch-up after missing ${MISSED} messages in one conversation (local stack, DynamoDB Local)\n`,
+  );
   console.log('conversations   items read   DynamoDB requests   time (ms)');
   for (const conversations of [1, 500]) {
     const result = await measure(conversations);
