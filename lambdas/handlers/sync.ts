@@ -26,7 +26,10 @@ export function createSyncHandler(deps: DepsProvider) {
     };
     const fitted = fitToFrame(messages, envelope);
     const lastReturned = fitted.at(-1)?.seq ?? frame.afterSeq;
-    return { ...envelope, messages: fitted, hasMore: lastReturned < lastSeq };
+    // The page and the last seq are read side by side: a message stored in between can be
+    // in the page but not in lastSeq. Never answer a lastSeq below what the page holds.
+    const knownLast = Math.max(lastSeq, messages.at(-1)?.seq ?? 0);
+    return { ...envelope, lastSeq: knownLast, messages: fitted, hasMore: lastReturned < knownLast };
   };
   return frameRoute(syncFrameSchema, () => deps().logger, serve);
 }

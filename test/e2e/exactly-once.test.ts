@@ -1,43 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { directConversationId } from '../../lambdas/domain/conversation.js';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
-import type { RunningLocalStack } from '../../local/stack.js';
-import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 /** clientMessageIds whose first publish fails, as if the function crashed right after the commit. */
 const crashAfterCommit = new Set<string>();
 
 describe('exactly-once sequencing under concurrency and crashes', () => {
-  let stack: RunningLocalStack;
-  const clients: TestClient[] = [];
-  const connect = async (userId: string, deviceId: string) => {
-    const client = await connectAs(stack, userId, deviceId);
-    clients.push(client);
-    return client;
-  };
-  beforeAll(async () => {
-    stack = await startTestStack({
-      deps: {
-        wrap: (deps) => ({
-          ...deps,
-          publisher: {
-            publish: async (event: StreamEvent) => {
-              if (event.type === 'message' && crashAfterCommit.delete(event.clientMessageId))
-                throw new Error('injected: crashed after commit');
-              await deps.publisher.publish(event);
-            },
+  const { connect } = useTestStack({
+    deps: {
+      wrap: (deps) => ({
+        ...deps,
+        publisher: {
+          publish: async (event: StreamEvent) => {
+            if (event.type === 'message' && crashAfterCommit.delete(event.clientMessageId))
+              throw new Error('injected: crashed after commit');
+            await deps.publisher.publish(event);
           },
-        }),
-      },
-    });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-  afterAll(async () => {
-    await stack.stop();
+        },
+      }),
+    },
   });
 
   it('gives 45 messages sent at once from three devices the seqs 1 to 45 and delivers all to every device', async () => {

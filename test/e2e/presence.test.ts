@@ -1,26 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningLocalStack } from '../../local/stack.js';
-import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { TestClient } from '../support/ws-client.js';
 
 describe('presence over a real WebSocket', () => {
-  let stack: RunningLocalStack;
-  const clients: TestClient[] = [];
-  const connect = async (userId: string, deviceId: string) => {
-    const client = await connectAs(stack, userId, deviceId);
-    clients.push(client);
-    return client;
-  };
-  beforeAll(async () => {
-    stack = await startTestStack({ presenceBatchingWindowSeconds: 1 });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-  afterAll(async () => {
-    await stack.stop();
-  });
+  const { connect } = useTestStack({ presenceBatchingWindowSeconds: 1 });
 
   it('shows a user online while any device is connected, then offline with lastSeen, in one update', async () => {
     const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];

@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { directConversationId } from '../../lambdas/domain/conversation.js';
-import type { RunningLocalStack } from '../../local/stack.js';
-import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 describe('receipts, typing and the conversation list over a real WebSocket', () => {
-  let stack: RunningLocalStack;
-  const clients: TestClient[] = [];
-  const connect = async (userId: string, deviceId: string) => {
-    const client = await connectAs(stack, userId, deviceId);
-    clients.push(client);
-    return client;
-  };
   const send = (device: TestClient, to: string, body: string) =>
     device.request({ action: 'send', to, clientMessageId: randomUUID(), body });
-  beforeAll(async () => {
-    stack = await startTestStack();
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-  afterAll(async () => {
-    await stack.stop();
-  });
+  const { connect } = useTestStack();
 
   describe('ack', () => {
     it('moves the read watermark, lifts delivered with it, and tells every device of both users', async () => {

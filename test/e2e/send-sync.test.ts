@@ -1,27 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { directConversationId } from '../../lambdas/domain/conversation.js';
-import type { RunningLocalStack } from '../../local/stack.js';
-import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { TestClient } from '../support/ws-client.js';
 
 describe('send, sync, ping and errors over a real WebSocket', () => {
-  let stack: RunningLocalStack;
-  const clients: TestClient[] = [];
-  const connect = async (userId: string, deviceId: string) => {
-    const client = await connectAs(stack, userId, deviceId);
-    clients.push(client);
-    return client;
-  };
-  beforeAll(async () => {
-    stack = await startTestStack();
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-  afterAll(async () => {
-    await stack.stop();
-  });
+  const { connect } = useTestStack();
 
   it('delivers a message to every device of both users, the sending device included', async () => {
     const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];

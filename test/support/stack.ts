@@ -1,6 +1,6 @@
 /** A local stack of our own for one e2e test file, on the engines the global setup started. */
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { type LocalStackOptions, type RunningLocalStack, startLocalStack } from '../../local/stack.js';
@@ -27,4 +27,34 @@ export async function connectAs(
   deviceId: string,
 ): Promise<TestClient> {
   return TestClient.connect(stack.url, { token: await mintToken(userId, LOCAL_JWT_SECRET), deviceId });
+}
+
+/**
+ * A local stack for one describe block: started before its tests, stopped after them,
+ * with `connect` closing every connection it opened after each test.
+ */
+export function useTestStack(options: LocalStackOptions = {}) {
+  let running: RunningLocalStack | undefined;
+  const clients: TestClient[] = [];
+  beforeAll(async () => {
+    running = await startTestStack(options);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  const stack = () => {
+    if (!running) throw new Error('the test stack is not started yet');
+    return running;
+  };
+  return {
+    stack,
+    connect: async (userId: string, deviceId: string) => {
+      const client = await connectAs(stack(), userId, deviceId);
+      clients.push(client);
+      return client;
+    },
+  };
 }
