@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { uniqueId, useTestStack } from '../support/stack.js';
-import type { TestClient } from '../support/ws-client.js';
 
 describe('presence over a real WebSocket', () => {
   const { connect } = useTestStack({ presenceBatchingWindowSeconds: 1 });

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { directConversationId } from '../../lambdas/domain/conversation.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
-import type { TestClient } from '../support/ws-client.js';
 
 describe('send, sync, ping and errors over a real WebSocket', () => {
   const { connect } = useTestStack();

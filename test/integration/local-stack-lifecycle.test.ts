@@ -1,9 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findFreePort, startDynamoDbLocal } from '../../local/engines.js';
-import { startTestStack } from '../support/stack.js';
+import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 
 /** Pids of the engine processes whose parent is `parentPid`. */
 function enginesOf(parentPid: number): number[] {
@@ -55,6 +58,34 @@ describe('starting and stopping the local stack', () => {
     await expect(startDynamoDbLocal()).rejects.toThrow(
       /needs Java 17.*apt-get install openjdk-17-jre-headless/s,
     );
+  });
+
+  it('keeps its DynamoDB data across a restart when given a data folder', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-data-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const options = { dataDir, resourcePrefix: uniqueId('persist') };
+    const sendOnce = async (clientMessageId: string) => {
+      const stack = await startTestStack({ ...options, dynamodbEndpoint: undefined });
+      try {
+        const phone = await connectAs(stack, 'alice', 'phone');
+        const sent = await phone.request({
+          action: 'send',
+          to: 'bob',
+          clientMessageId,
+          body: clientMessageId,
+        });
+        await phone.close();
+        return sent;
+      } finally {
+        await stack.stop();
+      }
+    };
+
+    const first = await sendOnce('before-restart');
+    const second = await sendOnce('after-restart');
+
+    expect(first.seq).toBe(1);
+    expect(second.seq).toBe(2);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)(
