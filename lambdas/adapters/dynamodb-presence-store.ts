@@ -63,7 +63,11 @@ export class DynamoDbPresenceStore implements PresenceStore {
     return records;
   }
 
-  async markOnline(userId: string, now: number, expiresAt: number): Promise<{ wasOnline: boolean }> {
+  async markOnline(
+    userId: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<{ wasOnline: boolean; version: number }> {
     const result = await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
@@ -76,7 +80,10 @@ export class DynamoDbPresenceStore implements PresenceStore {
       }),
     );
     const before = result.Attributes ? toRecord(result.Attributes) : undefined;
-    return { wasOnline: !!before?.online && before.expiresAt > Math.floor(now / 1000) };
+    return {
+      wasOnline: !!before?.online && before.expiresAt > Math.floor(now / 1000),
+      version: (before?.version ?? 0) + 1,
+    };
   }
 
   async markOffline(userId: string, version: number, now: number): Promise<boolean> {

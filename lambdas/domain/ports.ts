@@ -127,8 +127,15 @@ export interface PresenceRecord {
 export interface PresenceStore {
   get(userId: string): Promise<PresenceRecord | undefined>;
   getMany(userIds: string[]): Promise<PresenceRecord[]>;
-  /** Marks the user online until `expiresAt`; says whether it was offline (or expired) before. */
-  markOnline(userId: string, now: number, expiresAt: number): Promise<{ wasOnline: boolean }>;
+  /**
+   * Marks the user online until `expiresAt`; says whether it was online (and not expired)
+   * before, and the record's version after.
+   */
+  markOnline(
+    userId: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<{ wasOnline: boolean; version: number }>;
   /** Marks the user offline unless a connect came after `version` was read. */
   markOffline(userId: string, version: number, now: number): Promise<boolean>;
 }

@@ -44,8 +44,17 @@ export function presenceView(userId: string, record: PresenceRecord | undefined,
 export async function recordConnect(deps: PresenceDeps, userId: string): Promise<void> {
   const now = deps.now();
   const expiresAt = Math.floor(now / 1000) + deps.connectionTtlSeconds;
-  const { wasOnline } = await deps.presence.markOnline(userId, now, expiresAt);
-  if (!wasOnline) await deps.publisher.publish({ type: 'presence-changed', userId });
+  const { wasOnline, version } = await deps.presence.markOnline(userId, now, expiresAt);
+  if (wasOnline) return;
+  try {
+    await deps.publisher.publish({ type: 'presence-changed', userId });
+  } catch (error) {
+    // The connect fails and the client connects again. Left online, the user would look
+    // already online to that retry, and nobody would ever hear of it: undo, so the retry
+    // publishes. If a device connected meanwhile the version moved and this does nothing.
+    await deps.presence.markOffline(userId, version, now).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** On `$disconnect`, after the connection is removed: offline once no connection is left. */

@@ -133,6 +133,23 @@ describe('recording connects and disconnects', () => {
     await expect(recordConnect(deps(), 'alice')).rejects.toThrow('ProvisionedThroughputExceededException');
   });
 
+  it('undoes the online mark when the publish failed, so the reconnect publishes again', async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: record('alice', { online: false, version: 6 }) })
+      .resolves({});
+    kinesis.on(PutRecordCommand).rejects(new Error('InternalFailure'));
+
+    await expect(recordConnect(deps(), 'alice')).rejects.toThrow('InternalFailure');
+
+    const [, undo] = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(undo).toMatchObject({
+      Key: { userId: 'alice' },
+      ConditionExpression: '#version = :version AND #online = :true',
+      ExpressionAttributeValues: { ':version': 7 },
+    });
+  });
+
   it('marks the user offline and publishes it when its last connection closed', async () => {
     ddb.on(GetCommand).resolves(aliceAt({ version: 3 }));
     ddb.on(QueryCommand).resolves({ Items: [] });
