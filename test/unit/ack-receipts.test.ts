@@ -1,15 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { GetCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { AckedFrame } from '../../lambdas/domain/protocol.js';
@@ -21,19 +14,12 @@ import {
   FakeConversationsTable,
   invoke,
   messageEvent,
+  mockAwsClients,
   NOW,
   publishedRecords,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-});
+const { ddb, kinesis } = mockAwsClients();
 
 const CONVERSATION = 'dm:alice:bob';
 

@@ -1,16 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../../lambdas/handlers/connect.js';
@@ -21,21 +11,14 @@ import {
   connectEvent,
   createTestDeps,
   disconnectEvent,
+  mockAwsClients,
   NOW,
   publishedRecords,
   TEST_SECRET,
   testConfig,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-});
+const { ddb, kinesis } = mockAwsClients();
 
 /** The commands the document client sent, by name and table, in order. */
 const ddbCalls = () =>

@@ -1,12 +1,10 @@
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  DynamoDBDocumentClient,
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConversationListContentionError,
@@ -31,15 +29,13 @@ import {
   FakeUserConversationsTable,
   invoke,
   messageEvent,
+  mockAwsClients,
   NOW,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
+const { ddb } = mockAwsClients();
 
 afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
   vi.restoreAllMocks();
 });
 

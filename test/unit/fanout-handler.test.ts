@@ -1,24 +1,20 @@
 import {
-  ApiGatewayManagementApiClient,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
   type PostToConnectionCommandInput,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
   DeleteCommand,
-  DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
@@ -29,25 +25,18 @@ import {
   kinesisEvent,
   kinesisEventOf,
   lambdaContext,
+  mockAwsClients,
   NOW,
   testConfig,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const api = mockClient(ApiGatewayManagementApiClient);
+const { ddb, api } = mockAwsClients();
 
 /** The members' conversation lists, which fanout brings up to date after delivering. */
 let lists: FakeUserConversationsTable;
 
 beforeEach(() => {
   lists = new FakeUserConversationsTable().install(ddb);
-});
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  api.reset();
 });
 
 const EXPIRES_AT = Math.floor(Date.now() / 1000) + 3600;

@@ -1,25 +1,22 @@
 import {
-  ApiGatewayManagementApiClient,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
   BatchWriteCommand,
   type BatchWriteCommandInput,
   DeleteCommand,
-  DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { PresenceRecord } from '../../lambdas/domain/ports.js';
 import { presenceView, recordConnect, recordDisconnect } from '../../lambdas/domain/presence.js';
@@ -36,22 +33,13 @@ import {
   kinesisEventOf,
   lambdaContext,
   messageEvent,
+  mockAwsClients,
   NOW,
   presenceStreamEvent,
   publishedRecords,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-const api = mockClient(ApiGatewayManagementApiClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-  api.reset();
-});
+const { ddb, kinesis, api } = mockAwsClients();
 
 const NOW_SECONDS = Math.floor(NOW / 1000);
 const CONNECTION_ID = 'Jyw1ZebpoAMCKZQ=';

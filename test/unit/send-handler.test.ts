@@ -1,22 +1,19 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { SentFrame } from '../../lambdas/domain/protocol.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
-import { answerOf, createTestDeps, errorOf, invoke, messageEvent } from './support/harness.js';
+import {
+  answerOf,
+  createTestDeps,
+  errorOf,
+  invoke,
+  messageEvent,
+  mockAwsClients,
+} from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-});
+const { ddb, ddbBase, kinesis } = mockAwsClients();
 
 const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
 

@@ -1,17 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  KinesisClient,
-  ProvisionedThroughputExceededException,
-  PutRecordCommand,
-} from '@aws-sdk/client-kinesis';
+import { ProvisionedThroughputExceededException, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Message, SentFrame } from '../../lambdas/domain/protocol.js';
@@ -24,13 +19,12 @@ import {
   FakeConversationsTable,
   invoke,
   messageEvent,
+  mockAwsClients,
   NOW,
   transactionCanceled,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
+const { ddb, ddbBase, kinesis } = mockAwsClients();
 
 const CONVERSATION = 'dm:alice:bob';
 const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
@@ -65,12 +59,6 @@ const FIRST_SEND_KEY_ITEM = {
 };
 
 const decodeRecord = (data: Uint8Array | undefined) => JSON.parse(Buffer.from(data ?? []).toString('utf8'));
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-});
 
 describe('sequencing a send through the DynamoDB message store', () => {
   it('reads the last seq with one strongly consistent query, newest first', async () => {

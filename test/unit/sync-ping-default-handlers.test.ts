@@ -1,8 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import type { HistoryFrame, Message, PongFrame } from '../../lambdas/domain/protocol.js';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
 import { createPingHandler } from '../../lambdas/handlers/ping.js';
@@ -14,18 +11,11 @@ import {
   FakeConversationsTable,
   invoke,
   messageEvent,
+  mockAwsClients,
   NOW,
 } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-});
+const { ddb, kinesis } = mockAwsClients();
 
 const CONVERSATION = 'dm:alice:bob';
 

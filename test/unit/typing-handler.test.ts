@@ -1,35 +1,16 @@
 import {
-  ApiGatewayManagementApiClient,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { DeleteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
-import { createTestDeps, errorOf, invoke, messageEvent } from './support/harness.js';
+import { createTestDeps, errorOf, invoke, messageEvent, mockAwsClients } from './support/harness.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const ddbBase = mockClient(DynamoDBClient);
-const kinesis = mockClient(KinesisClient);
-const api = mockClient(ApiGatewayManagementApiClient);
-
-afterEach(() => {
-  ddb.reset();
-  ddbBase.reset();
-  kinesis.reset();
-  api.reset();
-});
+const { ddb, kinesis, api } = mockAwsClients();
 
 const EXPIRES_AT = Math.floor(Date.now() / 1000) + 3600;
 const connection = (userId: string, deviceId: string): Connection => ({

@@ -5,12 +5,18 @@
  * conversations table and the user-conversations table behind the DynamoDB document
  * client mock.
  */
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
-  type DynamoDBDocumentClient,
+  DynamoDBDocumentClient,
   GetCommand,
   type GetCommandInput,
   QueryCommand,
@@ -22,8 +28,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
-import type { AwsClientStub } from 'aws-sdk-client-mock';
-import { type Mock, vi } from 'vitest';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { afterEach, type Mock, vi } from 'vitest';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { DEFAULT_CONNECTION_TTL_SECONDS, type ParleyConfig } from '../../../lambdas/config.js';
@@ -443,4 +449,21 @@ export class FakeUserConversationsTable {
     if (!equals?.[1]) throw new Error(`the fake cannot answer the condition ${put.ConditionExpression}`);
     return existing !== undefined && existing[equals[1]] === put.ExpressionAttributeValues?.[':previous'];
   }
+}
+
+/**
+ * Mocks every AWS SDK client the handlers use, for the whole test file, and resets the
+ * mocks after each test (as STYLE.md asks): call it once at the top of a file.
+ */
+export function mockAwsClients() {
+  const mocks = {
+    ddb: mockClient(DynamoDBDocumentClient),
+    ddbBase: mockClient(DynamoDBClient),
+    kinesis: mockClient(KinesisClient),
+    api: mockClient(ApiGatewayManagementApiClient),
+  };
+  afterEach(() => {
+    for (const mock of Object.values(mocks)) mock.reset();
+  });
+  return mocks;
 }
