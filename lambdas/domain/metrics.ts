@@ -1,0 +1,49 @@
+/**
+ * The business metrics Parley emits, by name: the handlers record them through the
+ * `MetricsRecorder` port (Powertools EMF in AWS), and the CDK monitoring construct reads
+ * the same names for its dashboard and alarms, so the two cannot drift apart.
+ */
+
+/** The CloudWatch namespace of every Parley metric. */
+export const METRICS_NAMESPACE = 'Parley';
+
+/**
+ * The one dimension every metric carries: `service`, set by Powertools from
+ * `POWERTOOLS_SERVICE_NAME`, which the stack sets to `serviceNameOf(stage)`.
+ */
+export const SERVICE_DIMENSION = 'service';
+
+/** `parley-dev`, `parley-prod`: the service name of a stage, hence its metric dimension. */
+export function serviceNameOf(stage: string): string {
+  return `parley-${stage}`;
+}
+
+export const MetricName = {
+  /** Milliseconds from the commit of a message (its `serverTs`) to its post to a device, per post. */
+  DeliveryLatency: 'DeliveryLatency',
+  /** A `send` answered from the idempotency key: a client retry that stored nothing new. */
+  DuplicatesSuppressed: 'DuplicatesSuppressed',
+  /** A `send` that lost the race for a seq (or a transaction conflict) and read again. */
+  SequencingRetries: 'SequencingRetries',
+  /** A post answered 410 Gone: the connection was removed. */
+  GoneConnections: 'GoneConnections',
+  /** Posts of a conversation event to a device that succeeded. */
+  EventsDelivered: 'EventsDelivered',
+} as const;
+
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+export type MetricUnit = 'Milliseconds' | 'Count';
+
+export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
+  DeliveryLatency: 'Milliseconds',
+  DuplicatesSuppressed: 'Count',
+  SequencingRetries: 'Count',
+  GoneConnections: 'Count',
+  EventsDelivered: 'Count',
+};
+
+/** Where handlers record metrics; flushed by the handler's middleware once per invocation. */
+export interface MetricsRecorder {
+  record(name: MetricName, value: number): void;
+}
