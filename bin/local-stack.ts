@@ -3,6 +3,7 @@
  * it started.
  */
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
+import { presenceConsumer } from '../lib/event-mappings.js';
 import { EngineStartError } from '../local/engines.js';
 import { startLocalStack } from '../local/stack.js';
 
@@ -16,7 +17,9 @@ if (!Number.isInteger(wsPort) || wsPort < 1 || wsPort > 65535) {
   process.exit(2);
 }
 const dataDir = process.env.PARLEY_DATA_DIR;
-const presenceWindow = Number(process.env.PARLEY_PRESENCE_WINDOW_SECONDS ?? 2);
+const presenceWindow = Number(
+  process.env.PARLEY_PRESENCE_WINDOW_SECONDS ?? presenceConsumer.maximumBatchingWindowInSeconds,
+);
 if (!(presenceWindow >= 0 && presenceWindow <= 10)) {
   console.error(
     `PARLEY_PRESENCE_WINDOW_SECONDS must be a number of seconds from 0 to 10, not ${presenceWindow}`,

@@ -14,8 +14,12 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
+import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
+import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
+import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
 import { configFromEnvironment, type ParleyConfig } from './config.js';
+import type { MetricsRecorder } from './domain/metrics.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -28,11 +32,12 @@ import type {
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
 import { DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
-import { createTokenVerifier, type TokenVerifier } from './domain/tokens.js';
+import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
 
 export interface ParleyDeps {
   config: ParleyConfig;
   logger: Logger;
+  metrics: MetricsRecorder;
   now: () => number;
   messages: MessageStore;
   publisher: EventPublisher;
@@ -57,7 +62,12 @@ export interface DepsOverrides {
 
 export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}): ParleyDeps {
   const clients = createAwsClients(config.endpoints);
-  const logger = new Logger({ serviceName: 'parley', logLevel: config.logLevel });
+  const logger = new Logger({ serviceName: config.serviceName, logLevel: config.logLevel });
+  // EMF lines mean something only on a Lambda's stdout, which CloudWatch reads: on this
+  // machine (the local stack, the tests) they would be noise, so keep the values in memory.
+  const metrics = config.endpoints.local
+    ? new InMemoryMetrics()
+    : new PowertoolsMetricsRecorder({ serviceName: config.serviceName });
   const now = Date.now;
   const messages = new DynamoDbMessageStore({
     client: clients.dynamodb,
@@ -71,6 +81,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
   const deps: ParleyDeps = {
     config,
     logger,
+    metrics,
     now,
     messages,
     publisher,
@@ -94,7 +105,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
       tableName: config.names.presenceSubscriptionsTable,
       now,
     }),
-    verifyToken: createTokenVerifier(config.tokens),
+    verifyToken: createTokenVerifier(tokenSettings(config)),
     sequencing: {
       messages,
       publisher,
@@ -115,6 +126,14 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
   };
 }
 
+/** The verifier's settings: a secret ARN becomes a loader that reads the key from Secrets Manager. */
+function tokenSettings(config: ParleyConfig): TokenSettings {
+  const { secretArn, ...settings } = config.tokens;
+  if (!secretArn) return settings;
+  const client = createSecretsManagerClient(secretArn, config.endpoints.region);
+  return { ...settings, loadSecret: secretStringLoader(client, secretArn) };
+}
+
 /** The part of the deps the presence rules use. */
 export function presenceDeps(deps: ParleyDeps): PresenceDeps {
   return {
@@ -124,6 +143,7 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     messages: deps.messages,
     publisher: deps.publisher,
     pusher: deps.pusher,
+    metrics: deps.metrics,
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,

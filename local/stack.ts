@@ -4,7 +4,12 @@
  * run in AWS Lambda.
  */
 import type { Context } from 'aws-lambda';
-import { DEFAULT_CONNECTION_TTL_SECONDS, LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
+import {
+  DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_SERVICE_NAME,
+  LOCAL_JWT_SECRET,
+  type ParleyConfig,
+} from '../lambdas/config.js';
 import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
@@ -12,17 +17,20 @@ import { createConnectHandler } from '../lambdas/handlers/connect.js';
 import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
 import { createDefaultHandler } from '../lambdas/handlers/default.js';
 import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
-import { createFanoutHandler, FANOUT_EVENT_TYPES } from '../lambdas/handlers/fanout.js';
+import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
 import { createPingHandler } from '../lambdas/handlers/ping.js';
-import {
-  createPresenceNotifierHandler,
-  PRESENCE_EVENT_TYPES,
-} from '../lambdas/handlers/presence-notifier.js';
+import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
 import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../lambdas/handlers/typing.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
+import {
+  fanoutConsumer,
+  filterPatternOf,
+  presenceConsumer,
+  type StreamConsumerDefinition,
+} from '../lib/event-mappings.js';
 import { resourceNames } from '../lib/tables.js';
 import { assertPortFree, type RunningEngine, startDynamoDbLocal, startKinesisMock } from './engines.js';
 import {
@@ -52,7 +60,7 @@ export interface LocalStackOptions {
   /** Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first. */
   pollIntervalMs?: number;
   idleTimeoutMs?: number;
-  /** How long the presence notifier gathers changes before it posts them (AWS: 5 s). */
+  /** How long the presence notifier gathers changes before it posts them; default as in AWS (`lib/event-mappings.ts`). */
   presenceBatchingWindowSeconds?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
@@ -141,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
       logLevel: options.logLevel ?? 'WARN',
+      serviceName: DEFAULT_SERVICE_NAME,
     };
     // Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
     // the polling mapping, so idle shards can be polled slowly without adding latency.
@@ -186,21 +195,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) =>
         ready.logger[level](message, { details }),
     };
+    // Filters, batching and retries as the CDK stack sets them on the Lambda mappings.
+    const settingsOf = (consumer: StreamConsumerDefinition) => ({
+      functionName: consumer.id,
+      filter: filterFromPatterns([filterPatternOf(consumer)]),
+      batchSize: consumer.batchSize,
+      maximumBatchingWindowInSeconds: consumer.maximumBatchingWindowInSeconds,
+      maximumRetryAttempts: consumer.maximumRetryAttempts,
+      maximumRecordAgeInSeconds: consumer.maximumRecordAgeInSeconds,
+      bisectBatchOnFunctionError: true,
+      reportBatchItemFailures: true,
+    });
     const fanout = createFanoutHandler(provider);
     const presenceNotifier = createPresenceNotifierHandler(provider);
     const mappings: RunningEventSourceMapping[] = await Promise.all([
       startKinesisEventSourceMapping({
         ...mappingDefaults,
-        functionName: 'fanout',
+        ...settingsOf(fanoutConsumer),
         handler: (event, context: Context) => fanout(event, context),
-        filter: filterFromPatterns([{ data: { type: [...FANOUT_EVENT_TYPES] } }]),
       }),
       startKinesisEventSourceMapping({
         ...mappingDefaults,
-        functionName: 'presence-notifier',
+        ...settingsOf(presenceConsumer),
         handler: (event, context: Context) => presenceNotifier(event, context),
-        filter: filterFromPatterns([{ data: { type: [...PRESENCE_EVENT_TYPES] } }]),
-        maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds ?? 2,
+        ...(options.presenceBatchingWindowSeconds !== undefined
+          ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
+          : {}),
       }),
     ]);
     wakeMapping = () => {

@@ -1,6 +1,8 @@
 /**
  * Makes the AWS SDK clients once per module. In AWS every endpoint is the default one;
- * locally (and against LocalStack) the endpoints come from the configuration.
+ * locally the endpoints come from the configuration. Against LocalStack the SDK takes
+ * them from `AWS_ENDPOINT_URL` by itself, so an endpoint is passed only when one is set
+ * (the `@connections` one, which the configuration points at LocalStack).
  */
 import { Agent } from 'node:http';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';

@@ -4,13 +4,22 @@
  */
 import pLimit from 'p-limit';
 import { membersOf } from './conversation.js';
+import { MetricName, type MetricsRecorder } from './metrics.js';
 import type { ConnectionPusher, ConnectionStore } from './ports.js';
 
 export interface FanoutDeps {
   connections: ConnectionStore;
   pusher: ConnectionPusher;
+  metrics: MetricsRecorder;
   /** Posts in flight at once for one event. */
   postConcurrency: number;
+}
+
+export interface PostOptions {
+  /** Connections not to post to. */
+  skip?: ReadonlySet<string>;
+  /** Called after each successful post, with the index of the frame posted. */
+  onPosted?: (frameIndex: number) => void;
 }
 
 export interface DeliveryReport {
@@ -36,10 +45,11 @@ export async function deliverToMembers(
   deps: FanoutDeps,
   conversationId: string,
   frame: string,
+  onPosted?: () => void,
 ): Promise<DeliveryReport> {
   const members = membersOf(conversationId);
   if (!members) throw new DeliveryFailedError(`not a conversation id: ${conversationId}`);
-  return postToUsers(deps, members, [frame]);
+  return postToUsers(deps, members, [frame], onPosted ? { onPosted } : {});
 }
 
 /**
@@ -50,7 +60,7 @@ export async function postToUsers(
   deps: FanoutDeps,
   userIds: readonly string[],
   frames: readonly string[],
-  skip: ReadonlySet<string> = new Set(),
+  { skip = new Set(), onPosted }: PostOptions = {},
 ): Promise<DeliveryReport> {
   const connections = (await Promise.all(userIds.map((userId) => deps.connections.listConnections(userId))))
     .flat()
@@ -59,11 +69,13 @@ export async function postToUsers(
   const outcomes = await Promise.allSettled(
     connections.map((connection) =>
       limit(async () => {
-        for (const frame of frames) {
+        for (const [index, frame] of frames.entries()) {
           if ((await deps.pusher.post(connection.connectionId, frame)) === 'gone') {
+            deps.metrics.record(MetricName.GoneConnections, 1);
             await deps.connections.deleteConnection(connection.userId, connection.connectionId);
             return 'gone' as const;
           }
+          onPosted?.(index);
         }
         return 'delivered' as const;
       }),

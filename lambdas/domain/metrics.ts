@@ -46,4 +46,6 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
 /** Where handlers record metrics; flushed by the handler's middleware once per invocation. */
 export interface MetricsRecorder {
   record(name: MetricName, value: number): void;
+  /** Publishes what was recorded since the last flush; publishes nothing when nothing was. */
+  flush(): void;
 }

@@ -6,6 +6,7 @@
  */
 import pLimit from 'p-limit';
 import { directConversationId } from './conversation.js';
+import { MetricName, type MetricsRecorder } from './metrics.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -24,6 +25,7 @@ export interface PresenceDeps {
   messages: MessageStore;
   publisher: EventPublisher;
   pusher: ConnectionPusher;
+  metrics: MetricsRecorder;
   now: () => number;
   connectionTtlSeconds: number;
   postConcurrency: number;
@@ -144,6 +146,7 @@ export async function notifyPresenceChanges(
       limit(async () => {
         const frame: PresenceFrame = { type: 'presence', users };
         if ((await deps.pusher.post(connectionId, JSON.stringify(frame))) === 'gone') {
+          deps.metrics.record(MetricName.GoneConnections, 1);
           await Promise.all(
             watched.map((watchedUserId) => deps.subscriptions.unsubscribe(watchedUserId, connectionId)),
           );

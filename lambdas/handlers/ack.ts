@@ -22,7 +22,7 @@ export function createAckHandler(deps: DepsProvider) {
       seq,
     };
   };
-  return frameRoute(ackFrameSchema, () => deps().logger, serve);
+  return frameRoute(ackFrameSchema, deps, serve);
 }
 
 export const handler = createAckHandler(depsFromEnvironment());

@@ -3,6 +3,7 @@
  * and device id to every later route of the connection as authorizer context.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { InvalidTokenError } from '../domain/tokens.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createAuthorizerHandler(deps: DepsProvider) {
@@ -13,7 +14,17 @@ export function createAuthorizerHandler(deps: DepsProvider) {
     try {
       ({ userId } = await deps().verifyToken(token));
     } catch (error) {
-      deps().logger.info('token refused', { reason: error instanceof Error ? error.message : String(error) });
+      if (!(error instanceof InvalidTokenError)) {
+        // Our failure (the signing key could not be read): the client gets 500, not a
+        // refusal that would tell it its token is bad, and the error shows in the alarms.
+        deps().logger.error('could not verify a token', { error });
+        throw error;
+      }
+      deps().logger.info('token refused', {
+        connectionId: event.requestContext?.connectionId,
+        deviceId: event.queryStringParameters?.deviceId,
+        reason: error instanceof Error ? error.message : String(error),
+      });
       // API Gateway answers the upgrade with 401 for exactly this error message.
       throw new Error('Unauthorized');
     }

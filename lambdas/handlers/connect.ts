@@ -1,12 +1,17 @@
 /** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
-
+import type { Context } from 'aws-lambda';
 import { recordConnect } from '../domain/presence.js';
 import { deviceIdSchema } from '../domain/protocol.js';
-import { callerOf, type RouteResult, type WebSocketEvent } from '../middleware/websocket-route.js';
+import {
+  callerOf,
+  type RouteResult,
+  routeLogger,
+  type WebSocketEvent,
+} from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 
 export function createConnectHandler(deps: DepsProvider) {
-  return async (event: WebSocketEvent): Promise<RouteResult> => {
+  return async (event: WebSocketEvent, context?: Context): Promise<RouteResult> => {
     const { logger, connections, config, now } = deps();
     const deviceId = event.queryStringParameters?.deviceId;
     if (!deviceIdSchema.safeParse(deviceId).success) {
@@ -22,7 +27,7 @@ export function createConnectHandler(deps: DepsProvider) {
       expiresAt: Math.floor(connectedAt / 1000) + config.connectionTtlSeconds,
     });
     await recordConnect(presenceDeps(deps()), userId);
-    logger.info('connected', { userId, deviceId, connectionId });
+    routeLogger(logger, event, context).info('connected');
     return { statusCode: 200 };
   };
 }

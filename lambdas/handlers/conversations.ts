@@ -37,7 +37,7 @@ export function createConversationsHandler(deps: DepsProvider) {
       hasMore: page.hasMore || entries.length < page.entries.length,
     };
   };
-  return frameRoute(conversationsFrameSchema, () => deps().logger, serve);
+  return frameRoute(conversationsFrameSchema, deps, serve);
 }
 
 export const handler = createConversationsHandler(depsFromEnvironment());

@@ -2,17 +2,19 @@
 import middy from '@middy/core';
 import { BadRequestError } from '../domain/errors.js';
 import { ROUTED_ACTIONS } from '../domain/protocol.js';
+import { publishMetrics } from '../middleware/publish-metrics.js';
 import {
+  type LoggedEvent,
   parseJsonObject,
   type RouteHandler,
   type RouteResult,
   routeResponse,
-  type WebSocketEvent,
+  withRouteLogger,
 } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createDefaultHandler(deps: DepsProvider) {
-  const serve = async (event: WebSocketEvent): Promise<never> => {
+  const serve = async (event: LoggedEvent): Promise<never> => {
     if (event.isBase64Encoded)
       throw new BadRequestError('frame: must be a UTF-8 JSON text frame, not binary');
     const frame = parseJsonObject(event.body);
@@ -23,9 +25,10 @@ export function createDefaultHandler(deps: DepsProvider) {
       `action: unknown action ${JSON.stringify(action.slice(0, 64))}; expected one of ${ROUTED_ACTIONS.join(', ')}`,
     );
   };
-  return middy(serve as unknown as (event: WebSocketEvent) => Promise<RouteResult>).use(
-    routeResponse(() => deps().logger),
-  ) as unknown as RouteHandler;
+  return middy(serve as unknown as (event: LoggedEvent) => Promise<RouteResult>)
+    .use(publishMetrics<LoggedEvent, RouteResult>(() => deps().metrics))
+    .use(withRouteLogger(() => deps().logger))
+    .use(routeResponse(() => deps().logger)) as unknown as RouteHandler;
 }
 
 export const handler = createDefaultHandler(depsFromEnvironment());

@@ -7,20 +7,24 @@
  * merge is idempotent). A record that is not a valid event is logged and skipped, since
  * no retry could ever deliver it.
  */
+import middy from '@middy/core';
 import type {
   Context,
   KinesisStreamBatchResponse,
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
+import { fanoutConsumer } from '../../lib/event-mappings.js';
 import { membersOf } from '../domain/conversation.js';
 import { applyToEntry } from '../domain/conversation-list.js';
-import { deliverToMembers, postToUsers } from '../domain/fanout.js';
+import { deliverToMembers, type FanoutDeps, postToUsers } from '../domain/fanout.js';
+import { MetricName } from '../domain/metrics.js';
 import type { ConversationEntryState, ConversationEvent } from '../domain/ports.js';
+import { publishMetrics } from '../middleware/publish-metrics.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 /** The filter the event source mapping applies, in AWS and locally: presence has its own consumer. */
-export const FANOUT_EVENT_TYPES = ['message', 'receipt'] as const;
+export const FANOUT_EVENT_TYPES = fanoutConsumer.eventTypes;
 
 function decodeEvent(record: KinesisStreamRecord): { event: ConversationEvent; frame: string } | undefined {
   const frame = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
@@ -49,9 +53,23 @@ interface ConversationWork {
 }
 
 export function createFanoutHandler(deps: DepsProvider) {
+  function fanoutDeps(): FanoutDeps {
+    const { connections, pusher, metrics, config } = deps();
+    return { connections, pusher, metrics, postConcurrency: config.postConcurrency };
+  }
+
+  /** Counts a successful post of `event` to a device, and a message's time from commit. */
+  function recordPosted(event: ConversationEvent): void {
+    const { metrics, now } = deps();
+    metrics.record(MetricName.EventsDelivered, 1);
+    if (event.type === 'message' && Number.isFinite(event.serverTs)) {
+      metrics.record(MetricName.DeliveryLatency, now() - event.serverTs);
+    }
+  }
+
   /** Posts a conversation's events in stream order, stopping at the first that fails. */
   async function deliver(work: ConversationWork): Promise<void> {
-    const { logger, now, connections, pusher, config } = deps();
+    const { logger, now } = deps();
     for (const [index, record] of work.records.entries()) {
       const decoded = decodeEvent(record);
       if (!decoded) {
@@ -63,10 +81,8 @@ export function createFanoutHandler(deps: DepsProvider) {
       const { event, frame } = decoded;
       work.conversationId = event.conversationId;
       try {
-        const report = await deliverToMembers(
-          { connections, pusher, postConcurrency: config.postConcurrency },
-          event.conversationId,
-          frame,
+        const report = await deliverToMembers(fanoutDeps(), event.conversationId, frame, () =>
+          recordPosted(event),
         );
         work.delivered.push(decoded);
         for (const id of report.connectionIds) {
@@ -132,21 +148,29 @@ export function createFanoutHandler(deps: DepsProvider) {
    * the entry is written, and post every event to whoever missed any.
    */
   async function postToLateConnections(work: ConversationWork): Promise<void> {
-    const { logger, connections, pusher, config } = deps();
+    const { logger } = deps();
     if (!work.conversationId || work.delivered.length === 0 || work.failedFrom === 0) return;
     const postedAll = new Set(
       [...work.postsPerConnection].filter(([, count]) => count === work.delivered.length).map(([id]) => id),
     );
     try {
+      const { delivered } = work;
       const late = await postToUsers(
-        { connections, pusher, postConcurrency: config.postConcurrency },
+        fanoutDeps(),
         membersOf(work.conversationId) ?? [],
-        work.delivered.map(({ frame }) => frame),
-        postedAll,
+        delivered.map(({ frame }) => frame),
+        {
+          skip: postedAll,
+          onPosted: (index) => {
+            const posted = delivered[index];
+            if (posted) recordPosted(posted.event);
+          },
+        },
       );
       if (late.connectionIds.size > 0) {
         logger.info('posted to late connections', {
           conversationId: work.conversationId,
+          seqs: delivered.map(({ event }) => event.seq),
           connections: late.connectionIds.size,
         });
       }
@@ -159,7 +183,7 @@ export function createFanoutHandler(deps: DepsProvider) {
     }
   }
 
-  return async (batch: KinesisStreamEvent, _context?: Context): Promise<KinesisStreamBatchResponse> => {
+  const handle = async (batch: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
     const byConversation = new Map<string, KinesisStreamRecord[]>();
     for (const record of batch.Records) {
       const key = record.kinesis.partitionKey;
@@ -181,6 +205,9 @@ export function createFanoutHandler(deps: DepsProvider) {
     );
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };
+  return middy<KinesisStreamEvent, KinesisStreamBatchResponse, Error, Context>(handle).use(
+    publishMetrics(() => deps().metrics),
+  );
 }
 
 export const handler = createFanoutHandler(depsFromEnvironment());

@@ -8,7 +8,7 @@ export function createPingHandler(deps: DepsProvider) {
     type: 'pong',
     requestId: frame.requestId,
   });
-  return frameRoute(pingFrameSchema, () => deps().logger, serve);
+  return frameRoute(pingFrameSchema, deps, serve);
 }
 
 export const handler = createPingHandler(depsFromEnvironment());

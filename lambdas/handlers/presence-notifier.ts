@@ -3,13 +3,16 @@
  * each batch becomes at most one `presence` frame per subscribed connection, holding the
  * current state of every changed user it watches.
  */
+import middy from '@middy/core';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import { presenceConsumer } from '../../lib/event-mappings.js';
 import type { PresenceChangedEvent } from '../domain/ports.js';
 import { notifyPresenceChanges } from '../domain/presence.js';
+import { publishMetrics } from '../middleware/publish-metrics.js';
 import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 
 /** The filter of this consumer's event source mapping, in AWS and locally. */
-export const PRESENCE_EVENT_TYPES = ['presence-changed'] as const;
+export const PRESENCE_EVENT_TYPES = presenceConsumer.eventTypes;
 
 function changedUserId(data: string): string | undefined {
   try {
@@ -21,7 +24,7 @@ function changedUserId(data: string): string | undefined {
 }
 
 export function createPresenceNotifierHandler(deps: DepsProvider) {
-  return async (batch: KinesisStreamEvent, _context?: Context): Promise<void> => {
+  const handle = async (batch: KinesisStreamEvent): Promise<void> => {
     const userIds = batch.Records.map((record) => changedUserId(record.kinesis.data)).filter(
       (userId): userId is string => userId !== undefined,
     );
@@ -30,6 +33,7 @@ export function createPresenceNotifierHandler(deps: DepsProvider) {
     const { posts } = await notifyPresenceChanges(presenceDeps(deps()), userIds);
     deps().logger.debug('presence notified', { users: new Set(userIds).size, posts });
   };
+  return middy<KinesisStreamEvent, void, Error, Context>(handle).use(publishMetrics(() => deps().metrics));
 }
 
 export const handler = createPresenceNotifierHandler(depsFromEnvironment());

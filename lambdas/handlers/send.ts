@@ -1,12 +1,13 @@
 /** `send`: sequences the message exactly once, hands it to delivery, answers `sent`. */
 import { resolveSendTarget } from '../domain/conversation.js';
+import { MetricName } from '../domain/metrics.js';
 import { type SendFrame, type SentFrame, sendFrameSchema } from '../domain/protocol.js';
 import { sendMessage } from '../domain/sequencing.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createSendHandler(deps: DepsProvider) {
-  const serve = async ({ frame, caller }: RouteEvent<SendFrame>): Promise<SentFrame> => {
+  const serve = async ({ frame, caller, logger }: RouteEvent<SendFrame>): Promise<SentFrame> => {
     const conversationId = resolveSendTarget(caller.userId, frame);
     const { message, duplicate, retries } = await sendMessage(deps().sequencing, {
       conversationId,
@@ -15,13 +16,11 @@ export function createSendHandler(deps: DepsProvider) {
       clientMessageId: frame.clientMessageId,
       body: frame.body,
     });
-    deps().logger.info('sent', {
-      conversationId,
-      seq: message.seq,
-      duplicate,
-      retries,
-      connectionId: caller.connectionId,
-    });
+    const { metrics } = deps();
+    if (duplicate) metrics.record(MetricName.DuplicatesSuppressed, 1);
+    // Most sends never retry: a zero would only add an EMF line to every send.
+    if (retries > 0) metrics.record(MetricName.SequencingRetries, retries);
+    logger.info('sent', { conversationId, seq: message.seq, duplicate, retries });
     return {
       type: 'sent',
       requestId: frame.requestId,
@@ -33,7 +32,7 @@ export function createSendHandler(deps: DepsProvider) {
       duplicate,
     };
   };
-  return frameRoute(sendFrameSchema, () => deps().logger, serve);
+  return frameRoute(sendFrameSchema, deps, serve);
 }
 
 export const handler = createSendHandler(depsFromEnvironment());

@@ -14,7 +14,7 @@ export function createSubscribePresenceHandler(deps: DepsProvider) {
     const users = await subscribeToPresence(presenceDeps(deps()), caller, frame.userIds);
     return { type: 'presence', requestId: frame.requestId, users };
   };
-  return frameRoute(subscribePresenceFrameSchema, () => deps().logger, serve);
+  return frameRoute(subscribePresenceFrameSchema, deps, serve);
 }
 
 export const handler = createSubscribePresenceHandler(depsFromEnvironment());

@@ -31,7 +31,7 @@ export function createSyncHandler(deps: DepsProvider) {
     const knownLast = Math.max(lastSeq, messages.at(-1)?.seq ?? 0);
     return { ...envelope, lastSeq: knownLast, messages: fitted, hasMore: lastReturned < knownLast };
   };
-  return frameRoute(syncFrameSchema, () => deps().logger, serve);
+  return frameRoute(syncFrameSchema, deps, serve);
 }
 
 export const handler = createSyncHandler(depsFromEnvironment());

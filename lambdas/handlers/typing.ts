@@ -14,15 +14,15 @@ export function createTypingHandler(deps: DepsProvider) {
       userId: caller.userId,
       state: frame.state,
     };
-    const { connections, pusher, config } = deps();
+    const { connections, pusher, metrics, config } = deps();
     await postToUsers(
-      { connections, pusher, postConcurrency: config.postConcurrency },
+      { connections, pusher, metrics, postConcurrency: config.postConcurrency },
       members.filter((member) => member !== caller.userId),
       [JSON.stringify(event)],
     );
     return undefined;
   };
-  return frameRoute(typingFrameSchema, () => deps().logger, serve);
+  return frameRoute(typingFrameSchema, deps, serve);
 }
 
 export const handler = createTypingHandler(depsFromEnvironment());

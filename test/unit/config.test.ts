@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
+import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-metrics.js';
 import {
   ConfigurationError,
   configFromEnvironment,
@@ -8,13 +10,18 @@ import {
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
 import { testConfig } from './support/harness.js';
 
+/** The least an environment in AWS needs: a way to verify tokens. */
+const WITH_SECRET = { PARLEY_JWT_SECRET: 's3cret' };
+const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
+const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
+
 afterEach(() => {
   vi.unstubAllEnvs();
 });
 
 describe('configFromEnvironment', () => {
-  it('falls back to the documented defaults in an empty environment', () => {
-    const config = configFromEnvironment({});
+  it('falls back to the documented defaults in an environment that sets only the token secret', () => {
+    const config = configFromEnvironment(WITH_SECRET);
 
     expect(config).toEqual({
       names: {
@@ -26,13 +33,22 @@ describe('configFromEnvironment', () => {
         eventsStream: 'parley-events',
       },
       endpoints: { region: 'us-east-1', local: false },
-      tokens: {},
+      tokens: { secret: 's3cret' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
       logLevel: 'INFO',
+      serviceName: 'parley',
     });
-    expect(config.tokens.secret).toBeUndefined();
     expect(DEFAULT_CONNECTION_TTL_SECONDS).toBeGreaterThan(2 * 60 * 60);
+  });
+
+  it('refuses, outside the local stack, an environment with neither a JWT secret nor a JWKS URL', () => {
+    const read = () => configFromEnvironment({});
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(
+      /^environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: one of them is required/,
+    );
   });
 
   it('uses the local development secret on this machine when none is set', () => {
@@ -50,7 +66,7 @@ describe('configFromEnvironment', () => {
       PARLEY_USER_CONVERSATIONS_TABLE: 'user-conversations-v2',
       PARLEY_PRESENCE_TABLE: 'presence-v2',
       PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE: 'presence-subscriptions-v2',
-      PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
+      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
       PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
       PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
       PARLEY_JWT_SECRET: 's3cret',
@@ -59,6 +75,7 @@ describe('configFromEnvironment', () => {
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
+      POWERTOOLS_SERVICE_NAME: 'parley-staging',
     });
 
     expect(config).toEqual({
@@ -75,12 +92,13 @@ describe('configFromEnvironment', () => {
         local: false,
         dynamodb: 'http://127.0.0.1:8000',
         kinesis: 'http://127.0.0.1:4567',
-        connections: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
+        connections: AWS_CONNECTIONS_ENDPOINT,
       },
       tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
       connectionTtlSeconds: 600,
       postConcurrency: 8,
       logLevel: 'DEBUG',
+      serviceName: 'parley-staging',
     });
   });
 
@@ -94,6 +112,7 @@ describe('configFromEnvironment', () => {
   });
 
   it('reads process.env when given no environment', () => {
+    vi.stubEnv('PARLEY_LOCAL', 'true');
     vi.stubEnv('PARLEY_RESOURCE_PREFIX', 'from-process');
     vi.stubEnv('PARLEY_POST_CONCURRENCY', '3');
 
@@ -117,19 +136,93 @@ describe('configFromEnvironment', () => {
     ['PARLEY_CONNECTIONS_ENDPOINT', 'not a url'],
     ['PARLEY_JWKS_URL', 'jwks.json'],
     ['PARLEY_JWT_SECRET', ''],
+    ['POWERTOOLS_SERVICE_NAME', ''],
   ])('refuses %s=%j naming the variable', (name, value) => {
     const read = () => configFromEnvironment({ [name]: value });
 
     expect(read).toThrow(ConfigurationError);
     expect(read).toThrow(new RegExp(`^environment variable ${name}: `));
   });
+
+  it.each([
+    ['PARLEY_DYNAMODB_ENDPOINT', 'localhost:8000'],
+    ['PARLEY_KINESIS_ENDPOINT', 'localhost:4567'],
+    ['PARLEY_CONNECTIONS_ENDPOINT', 'wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod'],
+    ['PARLEY_JWKS_URL', 'ftp://id.parley.example/jwks.json'],
+    ['AWS_ENDPOINT_URL', 'localhost.localstack.cloud:4566'],
+  ])('refuses %s=%j, which has no http(s) scheme', (name, value) => {
+    const read = () => configFromEnvironment({ ...WITH_SECRET, [name]: value });
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(`environment variable ${name}: must be an http:// or https:// URL`);
+  });
+
+  it.each(['http://127.0.0.1:8000', 'https://dynamodb.eu-west-1.amazonaws.com'])(
+    'accepts the endpoint %s',
+    (endpoint) => {
+      expect(
+        configFromEnvironment({ ...WITH_SECRET, PARLEY_DYNAMODB_ENDPOINT: endpoint }).endpoints.dynamodb,
+      ).toBe(endpoint);
+    },
+  );
+});
+
+describe('configFromEnvironment under LocalStack', () => {
+  it('sends @connections to LocalStack’s own endpoint instead of the API’s endpoint in AWS', () => {
+    const config = configFromEnvironment({
+      ...WITH_SECRET,
+      AWS_ENDPOINT_URL: `${LOCALSTACK}/`,
+      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
+    });
+
+    expect(config.endpoints.connections).toBe(LOCALSTACK);
+  });
+
+  it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads AWS_ENDPOINT_URL itself', () => {
+    const config = configFromEnvironment({ ...WITH_SECRET, AWS_ENDPOINT_URL: LOCALSTACK });
+
+    expect(config.endpoints).toEqual({ region: 'us-east-1', local: false });
+  });
+
+  it('keeps an explicit @connections endpoint that is not an AWS one', () => {
+    const config = configFromEnvironment({
+      ...WITH_SECRET,
+      AWS_ENDPOINT_URL: LOCALSTACK,
+      PARLEY_CONNECTIONS_ENDPOINT: 'http://127.0.0.1:3001',
+    });
+
+    expect(config.endpoints.connections).toBe('http://127.0.0.1:3001');
+  });
+
+  it('keeps the API’s endpoint in AWS when AWS_ENDPOINT_URL is not set', () => {
+    const config = configFromEnvironment({
+      ...WITH_SECRET,
+      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
+    });
+
+    expect(config.endpoints.connections).toBe(AWS_CONNECTIONS_ENDPOINT);
+  });
 });
 
 describe('building the deps', () => {
   it('refuses token settings with neither a secret nor a JWKS URL', () => {
     expect(() => createDeps(testConfig({ tokens: {} }))).toThrow(
-      'token settings need a secret or a JWKS URL',
+      'token settings need a secret, a way to load one, or a JWKS URL',
     );
+  });
+
+  it('keeps the metrics in memory on this machine, where EMF on stdout would only be noise', () => {
+    const deps = createDeps(testConfig());
+
+    expect(deps.metrics).toBeInstanceOf(InMemoryMetrics);
+    deps.clients.destroy();
+  });
+
+  it('records the metrics with Powertools in AWS', () => {
+    const deps = createDeps(testConfig({ endpoints: { region: 'us-east-1' } }));
+
+    expect(deps.metrics).toBeInstanceOf(PowertoolsMetricsRecorder);
+    deps.clients.destroy();
   });
 
   it('builds the deps from the environment once and reuses them', () => {

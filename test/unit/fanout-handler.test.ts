@@ -14,7 +14,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
@@ -101,6 +101,24 @@ const failPost = (connectionId: string, conversationId: string, seq: number, err
   });
 };
 
+/**
+ * Bob's `late` connection appears after the first two lookups of his connections (the
+ * post, then the list write), so only the final look finds it; the batch holds the dm's records.
+ */
+function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
+  ddb
+    .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'alice' } })
+    .resolves({ Items: CONNECTIONS.alice });
+  ddb
+    .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
+    .resolvesOnce({ Items: CONNECTIONS.bob })
+    .resolvesOnce({ Items: CONNECTIONS.bob })
+    .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
+  const batch = kinesisEvent();
+  batch.Records = batch.Records.filter((record) => record.kinesis.partitionKey === 'dm:alice:bob');
+  return batch;
+}
+
 describe('the fanout handler', () => {
   it('posts each event, as published, to every connection of both members', async () => {
     const { provider } = createTestDeps();
@@ -161,16 +179,7 @@ describe('the fanout handler', () => {
       connectedAt: 1,
       expiresAt: 4_000_000_000,
     };
-    ddb
-      .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'alice' } })
-      .resolves({ Items: CONNECTIONS.alice });
-    ddb
-      .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
-      .resolvesOnce({ Items: CONNECTIONS.bob })
-      .resolvesOnce({ Items: CONNECTIONS.bob })
-      .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
-    const batch = kinesisEvent();
-    batch.Records = batch.Records.filter((record) => record.kinesis.partitionKey === 'dm:alice:bob');
+    const batch = givenBobConnectsDuringTheListWrite(late);
 
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
@@ -618,6 +627,100 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, 0) });
     expect(transactWrites()).toHaveLength(0);
+  });
+});
+
+describe('the fanout handler’s metrics', () => {
+  const gone = () => new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+
+  it('records, for each post of a message to a device, the time since its commit', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+
+    // dm:alice:bob seq 1, 2, 3 (serverTs NOW - 122, - 121, - 120) to alice's phone and
+    // laptop and bob's phone; dm:bob:carol seq 1 (NOW - 122) to bob's phone and carol's tablet.
+    expect(metrics.values('DeliveryLatency').sort((a, b) => a - b)).toEqual([
+      120, 120, 120, 121, 121, 121, 122, 122, 122, 122, 122,
+    ]);
+  });
+
+  it('counts every successful post of an event as delivered, a receipt’s too', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    const receipt: ReceiptEventFrame = {
+      type: 'receipt',
+      conversationId: 'dm:alice:bob',
+      userId: 'bob',
+      kind: 'read',
+      seq: 1,
+    };
+    const batch = kinesisEvent();
+    batch.Records = [
+      ...batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1),
+      ...kinesisEventOf([receipt]).Records,
+    ];
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(metrics.values('EventsDelivered')).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(metrics.values('DeliveryLatency')).toEqual([122, 122, 122]);
+  });
+
+  it('counts a connection that answers 410 Gone, and no delivery to it', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    failPost('conn-bob-phone', 'dm:alice:bob', 1, gone());
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(metrics.values('GoneConnections')).toEqual([1]);
+    expect(metrics.sum('EventsDelivered')).toBe(2);
+    expect(metrics.values('DeliveryLatency')).toHaveLength(2);
+  });
+
+  it('records nothing for a post that failed otherwise', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    failPost(
+      'conn-bob-phone',
+      'dm:alice:bob',
+      1,
+      new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }),
+    );
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(metrics.sum('EventsDelivered')).toBe(2);
+    expect(metrics.values('GoneConnections')).toEqual([]);
+  });
+
+  it('records the posts to a connection that appeared while the list was written', async () => {
+    const { provider, metrics } = createTestDeps();
+    const late = { ...connection('bob', 'late'), connectedAt: 1 };
+    const batch = givenBobConnectsDuringTheListWrite(late);
+
+    await createFanoutHandler(provider)(batch, lambdaContext);
+
+    const toLate = posts().filter((post) => post.connectionId === late.connectionId);
+    expect(toLate.map((post) => post.seq)).toEqual([3, 1, 2, 3]);
+    expect(metrics.sum('EventsDelivered')).toBe(posts().length);
+    expect(metrics.values('DeliveryLatency')).toHaveLength(posts().length);
+  });
+
+  it('publishes the metrics once per batch', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    const flush = vi.spyOn(metrics, 'flush');
+
+    await createFanoutHandler(provider)(kinesisEvent(), lambdaContext);
+
+    expect(flush).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -16,7 +16,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { PresenceRecord } from '../../lambdas/domain/ports.js';
 import { presenceView, recordConnect, recordDisconnect } from '../../lambdas/domain/presence.js';
@@ -624,6 +624,37 @@ describe('the presence notifier', () => {
       },
     ]);
     expect(posted().map((post) => post.connectionId)).toContain('conn-dave-tablet');
+  });
+
+  it('counts a connection that answered 410 Gone', async () => {
+    watchedBobAndCarol();
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
+      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    const { provider, metrics } = createTestDeps();
+
+    await createPresenceNotifierHandler(provider)(presenceStreamEvent(), lambdaContext);
+
+    expect(metrics.values('GoneConnections')).toEqual([1]);
+  });
+
+  it('publishes the metrics of a batch that fails', async () => {
+    watchedBobAndCarol();
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
+      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-dave-tablet' })
+      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
+    const { provider, metrics } = createTestDeps();
+    const flush = vi.spyOn(metrics, 'flush');
+
+    await expect(
+      createPresenceNotifierHandler(provider)(presenceStreamEvent(), lambdaContext),
+    ).rejects.toThrow('presence posts failed');
+
+    expect(flush).toHaveBeenCalledTimes(1);
+    expect(metrics.values('GoneConnections')).toEqual([1]);
   });
 
   it('fails the batch when a post fails, after trying every connection', async () => {

@@ -6,7 +6,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Message, SentFrame } from '../../lambdas/domain/protocol.js';
@@ -593,5 +593,69 @@ describe('the message store', () => {
     ddb.on(TransactWriteCommand).rejects(failure);
 
     await expect(store.storeMessage(FIRST_SEND)).rejects.toBe(failure);
+  });
+});
+
+describe('the send handler’s metrics', () => {
+  it('records nothing for a send that neither retried nor was a duplicate', async () => {
+    const { provider, metrics } = createTestDeps();
+    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+
+    expect(metrics.values('DuplicatesSuppressed')).toEqual([]);
+    expect(metrics.values('SequencingRetries')).toEqual([]);
+  });
+
+  it('counts a resend answered from its idempotency key as a suppressed duplicate', async () => {
+    const { provider, metrics } = createTestDeps();
+    ddb.on(QueryCommand).resolves({ Items: [{ seq: 9 }] });
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(transactionCanceled('None', 'ConditionalCheckFailed', FIRST_SEND_KEY_ITEM));
+    ddb.on(GetCommand).resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
+
+    await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+
+    expect(metrics.values('DuplicatesSuppressed')).toEqual([1]);
+    expect(metrics.values('SequencingRetries')).toEqual([]);
+  });
+
+  it('records how many times a send read the last seq again', async () => {
+    const { provider, metrics } = createTestDeps();
+    ddb.on(QueryCommand).resolves({ Items: [{ seq: 3 }] });
+    ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(transactionCanceled('ConditionalCheckFailed', 'None'))
+      .rejectsOnce(transactionCanceled('TransactionConflict', 'None'))
+      .resolves({});
+
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+
+    expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', duplicate: false });
+    expect(metrics.values('SequencingRetries')).toEqual([2]);
+    expect(metrics.values('DuplicatesSuppressed')).toEqual([]);
+  });
+
+  it('publishes the metrics once, also when the send answers internal', async () => {
+    const { provider, metrics } = createTestDeps();
+    const flush = vi.spyOn(metrics, 'flush');
+    ddb.on(QueryCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+
+    expect(errorOf(result)).toMatchObject({ code: 'internal' });
+    expect(flush).toHaveBeenCalledTimes(1);
+  });
+
+  it('publishes the metrics once for a frame it refuses', async () => {
+    const { provider, metrics } = createTestDeps();
+    const flush = vi.spyOn(metrics, 'flush');
+
+    const result = await invoke(createSendHandler(provider), messageEvent('not json'));
+
+    expect(errorOf(result)).toMatchObject({ code: 'bad_request' });
+    expect(flush).toHaveBeenCalledTimes(1);
   });
 });

@@ -111,6 +111,19 @@ describe('the typing handler', () => {
     ]);
   });
 
+  it('counts each connection that answered 410 Gone', async () => {
+    serveConnections();
+    api
+      .on(PostToConnectionCommand)
+      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    const { provider, metrics } = createTestDeps();
+
+    await invoke(createTypingHandler(provider), messageEvent(typingFrame()));
+
+    expect(metrics.values('GoneConnections')).toEqual([1, 1]);
+    expect(metrics.values('EventsDelivered')).toEqual([]);
+  });
+
   it('answers internal, echoing the requestId, when a post fails otherwise', async () => {
     serveConnections();
     api

@@ -32,7 +32,12 @@ import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterEach, type Mock, vi } from 'vitest';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
-import { DEFAULT_CONNECTION_TTL_SECONDS, type ParleyConfig } from '../../../lambdas/config.js';
+import { InMemoryMetrics } from '../../../lambdas/adapters/in-memory-metrics.js';
+import {
+  DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_SERVICE_NAME,
+  type ParleyConfig,
+} from '../../../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../../../lambdas/domain/ports.js';
 import type { ErrorFrame, ServerFrame } from '../../../lambdas/domain/protocol.js';
 import type { RouteResult, WebSocketEvent } from '../../../lambdas/middleware/websocket-route.js';
@@ -63,6 +68,7 @@ export function testConfig(overrides: Partial<ParleyConfig> = {}): ParleyConfig 
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 4,
     logLevel: 'SILENT',
+    serviceName: DEFAULT_SERVICE_NAME,
     ...overrides,
   };
 }
@@ -72,20 +78,25 @@ export interface TestDeps {
   provider: DepsProvider;
   /** The sequencing backoff sleep: resolves at once and records its delays. */
   sleep: Mock<(ms: number) => Promise<void>>;
+  /** What the handlers recorded. */
+  metrics: InMemoryMetrics;
 }
 
 /**
  * Real deps (real stores, publisher and pusher over the mocked clients) with a fixed clock,
  * message ids `01MSG0001`, `01MSG0002`, … and a sleep that does not wait. The stores that
  * read the clock themselves (conversation list, presence subscriptions) are rebuilt on the
- * fixed clock too; the connection store keeps the real one, as in AWS.
+ * fixed clock too; the connection store keeps the real one, as in AWS. Metrics are kept in
+ * memory, whatever the configuration.
  */
 export function createTestDeps(options: { config?: ParleyConfig; random?: () => number } = {}): TestDeps {
   const sleep = vi.fn(async (_ms: number) => {});
+  const metrics = new InMemoryMetrics();
   let ids = 0;
   const deps = createDeps(options.config ?? testConfig(), {
     wrap: (real) => ({
       ...real,
+      metrics,
       now: () => NOW,
       conversationList: new DynamoDbConversationListStore({
         client: real.clients.dynamodb,
@@ -106,7 +117,7 @@ export function createTestDeps(options: { config?: ParleyConfig; random?: () => 
       },
     }),
   });
-  return { deps, provider: () => deps, sleep };
+  return { deps, provider: () => deps, sleep, metrics };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -466,4 +477,32 @@ export function mockAwsClients() {
     for (const mock of Object.values(mocks)) mock.reset();
   });
   return mocks;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Captures what is written to stdout and stderr, where Powertools prints its log lines
+ * and EMF (through its own `Console`, past vitest's console capture), until `restore`.
+ */
+export function captureOutput() {
+  const lines: string[] = [];
+  const write = (chunk: unknown) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(write),
+    vi.spyOn(process.stderr, 'write').mockImplementation(write),
+  ];
+  return {
+    lines,
+    /** The lines, parsed: every Powertools line is one JSON object. */
+    json: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    restore: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
+  };
 }

@@ -1,0 +1,102 @@
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type AwsClients, createAwsClients } from '../../lambdas/adapters/aws-clients.js';
+import { configFromEnvironment } from '../../lambdas/config.js';
+
+const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
+/** What the CDK stack sets: the API's `@connections` endpoint in AWS. */
+const STACK_ENVIRONMENT = {
+  AWS_REGION: 'us-east-1',
+  PARLEY_JWT_SECRET: 's3cret',
+  PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
+};
+
+interface SentRequest {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+}
+
+/** Stops a request once its endpoint is resolved, and tells where it would have gone. */
+async function urlOf(client: { middlewareStack: unknown; send: unknown }, command: object): Promise<string> {
+  const sent = new Error('stopped before sending');
+  const stack = client.middlewareStack as {
+    add(middleware: () => (args: { request: unknown }) => never, options: { step: 'build' }): void;
+  };
+  // The build step comes after the endpoint is resolved and before anything is sent.
+  stack.add(
+    () => (args) => {
+      throw Object.assign(sent, { request: args.request });
+    },
+    { step: 'build' },
+  );
+  const send = (client.send as (command: object) => Promise<unknown>).bind(client);
+  await expect(send(command)).rejects.toBe(sent);
+  const { protocol, hostname, port, path } = (sent as Error & { request: SentRequest }).request;
+  return `${protocol}//${hostname}${port ? `:${port}` : ''}${path}`;
+}
+
+let clients: AwsClients | undefined;
+
+beforeEach(() => {
+  // What LocalStack gives its Lambdas; credentials are signed before the request is built.
+  vi.stubEnv('AWS_ENDPOINT_URL', LOCALSTACK);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+});
+
+afterEach(() => {
+  clients?.destroy();
+  clients = undefined;
+  vi.unstubAllEnvs();
+});
+
+describe('the AWS SDK clients under LocalStack', () => {
+  it('send DynamoDB, Kinesis and @connections requests to AWS_ENDPOINT_URL alone', async () => {
+    clients = createAwsClients(
+      configFromEnvironment({ ...STACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK }).endpoints,
+    );
+
+    expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
+      `${LOCALSTACK}/`,
+    );
+    expect(await urlOf(clients.kinesis, new ListStreamsCommand({}))).toBe(`${LOCALSTACK}/`);
+    expect(
+      await urlOf(clients.connections, new PostToConnectionCommand({ ConnectionId: 'c1=', Data: 'hi' })),
+    ).toBe(`${LOCALSTACK}/@connections/c1%3D`);
+  });
+
+  it('let an explicit PARLEY_*_ENDPOINT win over AWS_ENDPOINT_URL', async () => {
+    clients = createAwsClients(
+      configFromEnvironment({
+        ...STACK_ENVIRONMENT,
+        AWS_ENDPOINT_URL: LOCALSTACK,
+        PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+        PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
+      }).endpoints,
+    );
+
+    expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
+      'http://127.0.0.1:8000/',
+    );
+    expect(await urlOf(clients.kinesis, new ListStreamsCommand({}))).toBe('http://127.0.0.1:4567/');
+  });
+
+  it('go to the regional endpoints and the API’s endpoint in AWS, where AWS_ENDPOINT_URL is not set', async () => {
+    vi.stubEnv('AWS_ENDPOINT_URL', undefined);
+    clients = createAwsClients(configFromEnvironment(STACK_ENVIRONMENT).endpoints);
+
+    expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
+      'https://dynamodb.us-east-1.amazonaws.com/',
+    );
+    expect(await urlOf(clients.kinesis, new ListStreamsCommand({}))).toBe(
+      'https://kinesis.us-east-1.amazonaws.com/',
+    );
+    expect(
+      await urlOf(clients.connections, new PostToConnectionCommand({ ConnectionId: 'c1=', Data: 'hi' })),
+    ).toBe('https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/@connections/c1%3D');
+  });
+});
