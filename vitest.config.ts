@@ -27,6 +27,9 @@ export default defineConfig({
           // CDK Template assertions: synthesis only, no AWS account, no network.
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
+          // Files of a worker share one module graph, hence one synthesis of each stack
+          // (test/infra/support/synthesize.ts caches them): seconds each, with cdk-nag.
+          isolate: false,
         },
       },
     ],

@@ -1,18 +1,65 @@
-/** `npm run token -- alice [--expires-in 1h]`: prints a dev token for the local stack. */
+/**
+ * `npm run token -- alice [--expires-in 24h]`: prints an HS256 token for a user, signed
+ * with the local stack's key, with `PARLEY_JWT_SECRET`, or, for a deployed stack, with the
+ * key in its Secrets Manager secret (`--secret-arn`, the stack's TokenSigningKeyArn output;
+ * this reads it with your AWS credentials).
+ */
 import { parseArgs } from 'node:util';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { userIdSchema } from '../lambdas/domain/protocol.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { 'expires-in': { type: 'string', default: '24h' } },
-});
-const userId = positionals[0];
-if (!userId || !userIdSchema.safeParse(userId).success) {
-  console.error('usage: npm run token -- <userId> [--expires-in 24h]');
-  console.error('a user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -');
+const USAGE = `usage: npm run token -- <userId> [--expires-in 24h] [--secret-arn <arn>] [--issuer <iss>] [--audience <aud>]
+  a user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -`;
+
+function fail(message: string): never {
+  console.error(message);
   process.exit(2);
 }
-const secret = process.env.PARLEY_JWT_SECRET ?? LOCAL_JWT_SECRET;
-console.log(await mintToken(userId, secret, { expiresIn: values['expires-in'] }));
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      'expires-in': { type: 'string', default: '24h' },
+      'secret-arn': { type: 'string' },
+      issuer: { type: 'string' },
+      audience: { type: 'string' },
+    },
+  });
+}
+try {
+  parsed = parse();
+} catch (error) {
+  fail(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+}
+const { positionals, values } = parsed;
+const userId = positionals[0];
+if (!userId || !userIdSchema.safeParse(userId).success) fail(USAGE);
+
+async function signingKey(): Promise<string> {
+  const secretArn = values['secret-arn'];
+  if (!secretArn) return process.env.PARLEY_JWT_SECRET ?? LOCAL_JWT_SECRET;
+  // The secret's region is part of its ARN: arn:aws:secretsmanager:{region}:…
+  const region = secretArn.split(':')[3];
+  const client = new SecretsManagerClient(region ? { region } : {});
+  try {
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (!SecretString) fail(`the secret ${secretArn} holds no string`);
+    return SecretString;
+  } catch (error) {
+    fail(`could not read the secret ${secretArn}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+console.log(
+  await mintToken(userId, await signingKey(), {
+    expiresIn: values['expires-in'],
+    ...(values.issuer ? { issuer: values.issuer } : {}),
+    ...(values.audience ? { audience: values.audience } : {}),
+  }),
+);

@@ -1,35 +1,146 @@
 /**
- * The one stack of Parley, `Parley-{stage}`. For now the data layer only; the functions,
- * the WebSocket API and monitoring come as their own constructs beside `ParleyData`, and
- * take the table and stream names from `data.environment`.
+ * The one stack of Parley, `Parley-{stage}`: the data (tables and stream), the WebSocket
+ * API, one function per handler, the stream's consumers and the monitoring, wired
+ * together here. Settings come validated from `lib/settings.ts`.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ParleyApi } from './constructs/api.js';
 import { ParleyData, pascalCase } from './constructs/data.js';
-import { isProduction, parseStage } from './stage.js';
+import { ParleyDelivery } from './constructs/delivery.js';
+import { ParleyFunctions } from './constructs/functions.js';
+import { ParleyMonitoring } from './constructs/monitoring.js';
+import { acknowledge } from './nag.js';
+import type { ParleySettings } from './settings.js';
+import { isProduction } from './stage.js';
 import { eventsStream, TABLES } from './tables.js';
 
 export interface ParleyStackProps extends StackProps {
-  /** `dev`, `prod`, …: see `lib/stage.ts`. Only `prod` retains its data. */
-  stage: string;
+  settings: ParleySettings;
 }
 
 export class ParleyStack extends Stack {
-  readonly stage: string;
+  readonly settings: ParleySettings;
   readonly data: ParleyData;
+  readonly api: ParleyApi;
+  readonly functions: ParleyFunctions;
+  readonly delivery: ParleyDelivery;
+  readonly monitoring: ParleyMonitoring;
+  /** The HS256 key the stack generated, when no JWKS URL or secret was given. */
+  readonly tokenSigningKey?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: ParleyStackProps) {
     super(scope, id, props);
-    this.stage = parseStage(props.stage);
+    const { settings } = props;
+    this.settings = settings;
+    const production = isProduction(settings.stage);
+    const removalPolicy = production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     /* -------------------------------------------------------------------------- */
     /*                                    DATA                                    */
     /* -------------------------------------------------------------------------- */
-    this.data = new ParleyData(this, 'Data', { retainData: isProduction(this.stage) });
+    this.data = new ParleyData(this, 'Data', { retainData: production, shards: settings.shards });
+
+    /* -------------------------------------------------------------------------- */
+    /*                               TOKEN KEY                                    */
+    /* -------------------------------------------------------------------------- */
+    let tokenKey: { jwksUrl: string } | { secret: secretsmanager.ISecret };
+    if (settings.tokenKey.kind === 'jwks') {
+      tokenKey = { jwksUrl: settings.tokenKey.jwksUrl };
+    } else if (settings.tokenKey.kind === 'secret') {
+      tokenKey = {
+        secret: secretsmanager.Secret.fromSecretCompleteArn(
+          this,
+          'TokenSigningKey',
+          settings.tokenKey.secretArn,
+        ),
+      };
+    } else {
+      this.tokenSigningKey = new secretsmanager.Secret(this, 'TokenSigningKey', {
+        description: `Parley ${settings.stage}: the HS256 key client tokens are signed with`,
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        removalPolicy,
+      });
+      acknowledge(
+        this.tokenSigningKey,
+        'AwsSolutions-SMG4',
+        'Rotating the HS256 key invalidates every token in circulation, so it is rotated by ' +
+          'hand with the token issuer (put a new value, then re-issue tokens); an issuer whose ' +
+          'keys rotate by kid is configured with jwksUrl instead.',
+      );
+      tokenKey = { secret: this.tokenSigningKey };
+    }
+
+    /* -------------------------------------------------------------------------- */
+    /*                              API AND FUNCTIONS                             */
+    /* -------------------------------------------------------------------------- */
+    this.api = new ParleyApi(this, 'Api', {
+      stageName: settings.stage,
+      throttle: settings.throttle,
+      setAccountLogsRole: settings.setAccountLogsRole,
+      retainLogs: production,
+    });
+    this.functions = new ParleyFunctions(this, 'Functions', {
+      stage: settings.stage,
+      data: this.data,
+      connectionsEndpoint: this.api.connectionsEndpoint,
+      grantManageConnections: (grantee) => this.api.grantManageConnections(grantee),
+      tokenKey,
+      ...(settings.jwtIssuer ? { jwtIssuer: settings.jwtIssuer } : {}),
+      ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
+      retainLogs: production,
+    });
+    this.api.addRoutes(this.functions.functions);
+
+    /* -------------------------------------------------------------------------- */
+    /*                                  DELIVERY                                  */
+    /* -------------------------------------------------------------------------- */
+    this.delivery = new ParleyDelivery(this, 'Delivery', {
+      stream: this.data.stream,
+      functions: this.functions.functions,
+    });
+
+    /* -------------------------------------------------------------------------- */
+    /*                                 MONITORING                                 */
+    /* -------------------------------------------------------------------------- */
+    this.monitoring = new ParleyMonitoring(this, 'Monitoring', {
+      stage: settings.stage,
+      functions: this.functions.functions,
+      tables: this.data.tables,
+      stream: this.data.stream,
+      failureQueue: this.delivery.failureQueue,
+      api: { apiId: this.api.webSocketApi.apiId, stageName: this.api.stage.stageName },
+      ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+      deliveryLatencyP99AlarmMs: settings.deliveryLatencyP99AlarmMs,
+    });
 
     /* -------------------------------------------------------------------------- */
     /*                                  OUTPUTS                                   */
     /* -------------------------------------------------------------------------- */
+    new CfnOutput(this, 'WebSocketUrl', {
+      description: 'Where clients connect: wss://…?token={jwt}&deviceId={id}',
+      value: this.api.url,
+    });
+    new CfnOutput(this, 'ConnectionsEndpoint', {
+      description: 'The @connections management endpoint of the API stage',
+      value: this.api.connectionsEndpoint,
+    });
+    if (this.tokenSigningKey) {
+      new CfnOutput(this, 'TokenSigningKeyArn', {
+        description: 'The secret holding the HS256 key to sign client tokens with',
+        value: this.tokenSigningKey.secretArn,
+      });
+    }
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Every alarm notifies this topic',
+      value: this.monitoring.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'FailureQueueUrl', {
+      description: 'Stream records that exhausted their retries',
+      value: this.delivery.failureQueue.queueUrl,
+    });
     for (const definition of TABLES) {
       new CfnOutput(this, `${pascalCase(definition.id)}TableName`, {
         description: `Physical name of the ${definition.id} table`,

@@ -7,6 +7,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
+import type { ShardMode } from '../settings.js';
 import {
   eventsStream,
   type KeyAttribute,
@@ -25,6 +26,8 @@ export interface ParleyDataProps {
    * can be torn down with `cdk destroy`.
    */
   retainData: boolean;
+  /** On-demand (the default) or a fixed number of provisioned shards. */
+  shards?: ShardMode;
 }
 
 const ATTRIBUTE_TYPES = {
@@ -94,13 +97,16 @@ export class ParleyData extends Construct {
     /* -------------------------------------------------------------------------- */
     /*                               KINESIS STREAM                               */
     /* -------------------------------------------------------------------------- */
-    // On demand: no shard count to size, it follows the traffic. Encrypted with the AWS
+    // On demand by default: no shard count to size, it follows the traffic; provisioned
+    // shards cost less for a steady load (see docs/capacity.md). Encrypted with the AWS
     // managed key (`aws/kinesis`), so producers and consumers need no `kms:` permission.
     // Always destroyed with the stack, also in production: it holds at most a day of events
     // whose messages and receipts are already in the tables, and clients catch up from the
     // tables with `sync`, so a retained stream would only be an orphan that still bills.
     this.stream = new kinesis.Stream(this, `${pascalCase(eventsStream.id)}Stream`, {
-      streamMode: kinesis.StreamMode.ON_DEMAND,
+      ...(props.shards?.kind === 'provisioned'
+        ? { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: props.shards.shardCount }
+        : { streamMode: kinesis.StreamMode.ON_DEMAND }),
       encryption: kinesis.StreamEncryption.MANAGED,
       retentionPeriod: Duration.hours(24),
       removalPolicy: RemovalPolicy.DESTROY,

@@ -1,16 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import cdkJson from '../../cdk.json' with { type: 'json' };
 import { configFromEnvironment } from '../../lambdas/config.js';
 import { pascalCase } from '../../lib/constructs/data.js';
-import { ParleyStack } from '../../lib/parley-stack.js';
 import {
   connectionsTable,
   eventsStream,
@@ -20,21 +12,13 @@ import {
   type TableDefinition,
   type TableId,
 } from '../../lib/tables.js';
+import { DEV_CONTEXT, synthesize } from './support/synthesize.js';
 
 const TABLE = 'AWS::DynamoDB::GlobalTable';
 const STREAM = 'AWS::Kinesis::Stream';
 
-/** The feature flags of `cdk.json`, so that the tests synthesize as `cdk synth` does. */
-const { stage: _defaultStage, ...featureFlags } = cdkJson.context;
-
-function synthesize(stage: string) {
-  const stack = new ParleyStack(new App({ context: featureFlags }), `Parley-${stage}`, { stage });
-  const logicalId = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
-  return { stack, template: Template.fromStack(stack), logicalId };
-}
-
-const dev = synthesize('dev');
-const prod = synthesize('prod');
+const dev = synthesize(DEV_CONTEXT);
+const prod = synthesize({ stage: 'prod' });
 
 // The expectations below are derived from `lib/tables.ts`, never restated.
 
@@ -166,6 +150,14 @@ describe('the events stream', () => {
     });
   });
 
+  it('has the provisioned shards the settings ask for, still encrypted', () => {
+    synthesize({ stage: 'dev', shards: '12' }).template.hasResourceProperties(STREAM, {
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 12,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+
   it('is deleted with the stack, in prod too', () => {
     for (const { template } of [dev, prod]) {
       template.hasResource(STREAM, { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
@@ -183,79 +175,18 @@ describe('the environment for the functions', () => {
   it('names every table and the stream in the variables that lambdas/config.ts reads', () => {
     const { tables, stream, environment } = dev.stack.data;
     const asText = (value: unknown) => JSON.stringify(dev.stack.resolve(value));
-    const { names } = configFromEnvironment(
-      Object.fromEntries(Object.entries(environment).map(([variable, value]) => [variable, asText(value)])),
-    );
+    const { names } = configFromEnvironment({
+      ...Object.fromEntries(
+        Object.entries(environment).map(([variable, value]) => [variable, asText(value)]),
+      ),
+      PARLEY_JWT_SECRET: 'any',
+    });
     const reference = (construct: Construct) => JSON.stringify({ Ref: dev.logicalId(construct) });
     expect(names).toEqual({
       ...Object.fromEntries(
         TABLES.map((definition) => [TABLE_NAME_FIELDS[definition.id], reference(tables[definition.id])]),
       ),
       eventsStream: reference(stream),
-    });
-  });
-});
-
-describe('the stage', () => {
-  it.each(['Prod', 'dev_1', '1dev', '-dev', '', 'a'.repeat(22)])(
-    'refuses the stage %j with a clear error',
-    (stage) => {
-      expect(() => new ParleyStack(new App(), 'Parley-invalid', { stage })).toThrow(
-        /^Invalid stage .*: a stage is a lowercase letter followed by up to 20 lowercase letters, digits or hyphens/,
-      );
-    },
-  );
-
-  it('accepts a lowercase stage of up to 21 characters', () => {
-    expect(new ParleyStack(new App(), 'Parley-ok', { stage: `a${'-1'.repeat(10)}` }).stage).toBe(
-      'a-1-1-1-1-1-1-1-1-1-1',
-    );
-  });
-});
-
-// Each test starts the app in its own Node process (about a second each on an idle machine).
-describe.concurrent('the CDK app (bin/parley.ts)', { timeout: 30_000 }, () => {
-  const run = promisify(execFile);
-  /** Runs the app as `cdk synth` does: context and output folder in the environment, no AWS credentials. */
-  async function synthesizeApp(context: Record<string, unknown>) {
-    const outdir = await mkdtemp(join(tmpdir(), 'parley-cdk-'));
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && !name.startsWith('CDK_')),
-    );
-    try {
-      const result = await run(process.execPath, ['--import', 'tsx', 'bin/parley.ts'], {
-        env: {
-          ...env,
-          CDK_CONTEXT_JSON: JSON.stringify(context),
-          CDK_OUTDIR: outdir,
-          CDK_VALIDATION: 'false',
-        },
-      }).then(
-        () => ({ ok: true as const }),
-        (error: { code: number; stderr: string }) => ({ ok: false as const, stderr: error.stderr }),
-      );
-      const manifest = result.ok
-        ? JSON.parse(await readFile(join(outdir, 'manifest.json'), 'utf8'))
-        : undefined;
-      return { ...result, manifest };
-    } finally {
-      await rm(outdir, { recursive: true, force: true });
-    }
-  }
-
-  it('synthesizes the stack Parley-{stage} without an AWS account', async () => {
-    const { manifest } = await synthesizeApp({ stage: 'qa' });
-    expect(manifest.artifacts['Parley-qa']).toMatchObject({
-      type: 'aws:cloudformation:stack',
-      environment: 'aws://unknown-account/unknown-region',
-    });
-  });
-
-  it('refuses an invalid stage from the context with a clear error', async () => {
-    const result = await synthesizeApp({ stage: 'Not_A_Stage' });
-    expect(result).toMatchObject({
-      ok: false,
-      stderr: expect.stringContaining('Invalid stage "Not_A_Stage": a stage is a lowercase letter'),
     });
   });
 });

@@ -1,0 +1,175 @@
+/**
+ * The WebSocket API of PROTOCOL.md: one route per action (selected on
+ * `$request.body.action`), a Lambda REQUEST authorizer on `$connect` reading `token` from
+ * the query string, route responses for the actions that answer, stage-wide throttling,
+ * access logs and error-level execution logs.
+ */
+import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ANSWERED_ROUTES, type FunctionId, ROUTES } from '../functions.js';
+import { acknowledge } from '../nag.js';
+import { pascalCase } from './data.js';
+
+export interface ParleyApiProps {
+  stageName: string;
+  throttle: { rateLimit: number; burstLimit: number };
+  /**
+   * Set the account's API Gateway CloudWatch Logs role, which WebSocket access logs need.
+   * One setting per account and region: turn it off where another stack already sets it.
+   */
+  setAccountLogsRole: boolean;
+  /** Keep the access logs when the stack is deleted (production). */
+  retainLogs: boolean;
+}
+
+/** The `$context` variables of a WebSocket access log line. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  connectionId: '$context.connectionId',
+  eventType: '$context.eventType',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  requestTime: '$context.requestTimeEpoch',
+  sourceIp: '$context.identity.sourceIp',
+  userId: '$context.authorizer.userId',
+  integrationLatency: '$context.integrationLatency',
+  error: '$context.error.message',
+  authorizerError: '$context.authorizer.error',
+  integrationError: '$context.integration.error',
+} as const;
+
+export class ParleyApi extends Construct {
+  readonly webSocketApi: apigwv2.WebSocketApi;
+  readonly stage: apigwv2.WebSocketStage;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ParleyApiProps) {
+    super(scope, id);
+    this.webSocketApi = new apigwv2.WebSocketApi(this, 'WebSocketApi', {
+      apiName: Stack.of(this).stackName,
+      description: 'Parley real-time messaging: PROTOCOL.md',
+      routeSelectionExpression: '$request.body.action',
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
+      webSocketApi: this.webSocketApi,
+      stageName: props.stageName,
+      autoDeploy: true,
+      throttle: props.throttle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    // Execution logs at ERROR only: INFO would log every frame's metadata, at a cost per line.
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    cfnStage.addPropertyOverride('DefaultRouteSettings.LoggingLevel', 'ERROR');
+    cfnStage.addPropertyOverride('DefaultRouteSettings.DataTraceEnabled', false);
+    cfnStage.addPropertyOverride('DefaultRouteSettings.DetailedMetricsEnabled', true);
+
+    if (props.setAccountLogsRole) {
+      const role = new iam.Role(this, 'AccountLogsRole', {
+        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+        managedPolicies: [
+          iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+        ],
+      });
+      acknowledge(
+        role,
+        'AwsSolutions-IAM4',
+        'The account-wide API Gateway logging role needs the policy AWS maintains for it: API ' +
+          'Gateway creates log groups of its own, for every API of the account, with it.',
+        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+      );
+      const account = new apigateway.CfnAccount(this, 'AccountLogsSetting', {
+        cloudWatchRoleArn: role.roleArn,
+      });
+      // Deleting the stack must not take the setting from other APIs of the account.
+      account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      this.stage.node.addDependency(account);
+    }
+  }
+
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: what clients connect to. */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: where functions post to connections. */
+  get connectionsEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
+
+  /**
+   * Lets `grantee` post to this stage's connections: POST only (no reading or closing
+   * them), and no other API's or stage's.
+   */
+  grantManageConnections(grantee: iam.IGrantable): void {
+    const connections = Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      resourceName: `${this.stage.stageName}/POST/@connections/*`,
+    });
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:ManageConnections'],
+      resourceArns: [connections],
+    });
+    if (grant.principalStatement && grantee.grantPrincipal instanceof iam.Role) {
+      // The finding names the ARN as cdk-nag prints it: unresolved parts as <Token> placeholders.
+      const stack = Stack.of(this);
+      const shown = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
+      const apiLogicalId = stack.getLogicalId(this.webSocketApi.node.defaultChild as apigwv2.CfnApi);
+      const arn =
+        `arn:<AWS::Partition>:execute-api:${shown(stack.region, '<AWS::Region>')}:` +
+        `${shown(stack.account, '<AWS::AccountId>')}:<${apiLogicalId}>/${this.stage.stageName}/POST/@connections/*`;
+      acknowledge(
+        grantee.grantPrincipal,
+        'AwsSolutions-IAM5',
+        'Connection ids are made at run time, so the resource ends in a wildcard; the grant is ' +
+          'otherwise as narrow as it gets: ManageConnections, POST only, on this API and stage only.',
+        `Resource::${arn}`,
+      );
+    }
+  }
+
+  /** Adds every route of `ROUTES`, each integrated with its function, `$connect` behind the authorizer. */
+  addRoutes(functions: Readonly<Record<FunctionId, lambda.IFunction>>): void {
+    const authorizer = new WebSocketLambdaAuthorizer('TokenAuthorizer', functions.authorizer, {
+      // API Gateway answers 401 itself, without invoking the function, when `token` is missing.
+      identitySource: ['route.request.querystring.token'],
+    });
+    for (const [routeKey, functionId] of Object.entries(ROUTES)) {
+      const integration = new WebSocketLambdaIntegration(
+        `${pascalCase(functionId)}Integration`,
+        functions[functionId],
+      );
+      const route = this.webSocketApi.addRoute(routeKey, {
+        integration,
+        ...(routeKey === '$connect' ? { authorizer } : {}),
+        returnResponse: ANSWERED_ROUTES.includes(routeKey),
+      });
+      if (routeKey !== '$connect') {
+        acknowledge(
+          route,
+          'AwsSolutions-APIG4',
+          'A WebSocket API authorizes on $connect only, as API Gateway allows: every later ' +
+            'frame of the connection carries the identity the authorizer returned, and each ' +
+            'handler checks the caller is a member of the conversation it reads or writes.',
+        );
+      }
+    }
+  }
+}

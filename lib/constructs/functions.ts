@@ -1,0 +1,158 @@
+/**
+ * One Lambda function per handler of `lambdas/handlers/`, bundled with esbuild for
+ * Node.js 22 on arm64, each with a role of its own that grants exactly what
+ * `lib/functions.ts` says it uses, and a log group of its own.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, serviceNameOf } from '../../lambdas/domain/metrics.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../functions.js';
+import { acknowledge } from '../nag.js';
+import { TABLES, type TableDefinition, type TableId } from '../tables.js';
+import type { ParleyData } from './data.js';
+import { pascalCase } from './data.js';
+
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ParleyFunctionsProps {
+  stage: string;
+  data: ParleyData;
+  /** The `@connections` endpoint of the API stage, `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
+  connectionsEndpoint: string;
+  /** Grants `execute-api:ManageConnections` on the API stage to a function that posts. */
+  grantManageConnections: (grantee: iam.IGrantable) => void;
+  /** How tokens are verified: a JWKS URL, or the secret holding the HS256 key. */
+  tokenKey: { jwksUrl: string } | { secret: secretsmanager.ISecret };
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** Keep the log groups when the stack is deleted (production). */
+  retainLogs: boolean;
+}
+
+export class ParleyFunctions extends Construct {
+  /** Every function, by its handler id. */
+  readonly functions: Readonly<Record<FunctionId, NodejsFunction>>;
+
+  constructor(scope: Construct, id: string, props: ParleyFunctionsProps) {
+    super(scope, id);
+    const common = this.#commonEnvironment(props);
+    const build = (definition: FunctionDefinition) => this.#buildFunction(definition, props, common);
+    this.functions = Object.fromEntries(
+      FUNCTIONS.map((definition) => [definition.id, build(definition)]),
+    ) as Record<FunctionId, NodejsFunction>;
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime Parley is built (esbuild target node22) and tested for; a ' +
+        'newer runtime is a deliberate upgrade, made with its own test run.',
+    );
+  }
+
+  #commonEnvironment(props: ParleyFunctionsProps): Record<string, string> {
+    return {
+      ...props.data.environment,
+      PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint,
+      POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      // Stack traces in the logs point at lambdas/…/*.ts, not at the minified bundle.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+  }
+
+  #tokenEnvironment(props: ParleyFunctionsProps): Record<string, string> {
+    return {
+      ...('jwksUrl' in props.tokenKey
+        ? { PARLEY_JWKS_URL: props.tokenKey.jwksUrl }
+        : { PARLEY_JWT_SECRET_ARN: props.tokenKey.secret.secretArn }),
+      ...(props.jwtIssuer ? { PARLEY_JWT_ISSUER: props.jwtIssuer } : {}),
+      ...(props.jwtAudience ? { PARLEY_JWT_AUDIENCE: props.jwtAudience } : {}),
+    };
+  }
+
+  #buildFunction(
+    definition: FunctionDefinition,
+    props: ParleyFunctionsProps,
+    common: Record<string, string>,
+  ): NodejsFunction {
+    const name = pascalCase(definition.id);
+    // A role per function, with no managed policy: it may write its own log group and do
+    // what its definition lists, and nothing else.
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Parley ${props.stage}: the ${definition.id} function`,
+    });
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    logGroup.grantWrite(role);
+
+    const fn = new NodejsFunction(this, `${name}Function`, {
+      entry: join(PROJECT_ROOT, 'lambdas', 'handlers', `${definition.id}.ts`),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: definition.memoryMiB,
+      timeout: Duration.seconds(definition.timeoutSeconds),
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      description: `Parley ${props.stage}: lambdas/handlers/${definition.id}.ts`,
+      environment: {
+        ...common,
+        ...(definition.verifiesTokens ? this.#tokenEnvironment(props) : {}),
+      },
+      bundling: {
+        // The SDK is bundled too, at the version package-lock.json pins, rather than
+        // whatever version the runtime ships.
+        externalModules: [],
+        format: OutputFormat.CJS,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+      },
+    });
+
+    for (const [tableId, actions] of Object.entries(definition.tables) as Array<
+      [TableId, readonly string[]]
+    >) {
+      // Named index ARNs rather than `table.grant`'s `index/*`, so no wildcard reaches IAM.
+      const table = props.data.tables[tableId];
+      const indexes = indexNamesOf(tableId).map((indexName) => `${table.tableArn}/index/${indexName}`);
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: actions.map((action) => `dynamodb:${action}`),
+          resources: [table.tableArn, ...(actions.includes('Query') ? indexes : [])],
+        }),
+      );
+    }
+    if (definition.publishes) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['kinesis:PutRecord'],
+          resources: [props.data.stream.streamArn],
+        }),
+      );
+    }
+    if (definition.posts) props.grantManageConnections(role);
+    if (definition.verifiesTokens && 'secret' in props.tokenKey) props.tokenKey.secret.grantRead(role);
+    return fn;
+  }
+}
+
+function indexNamesOf(tableId: TableId): string[] {
+  const definition: TableDefinition | undefined = TABLES.find((table) => table.id === tableId);
+  return [...(definition?.globalSecondaryIndexes ?? []), ...(definition?.localSecondaryIndexes ?? [])].map(
+    (index) => index.indexName,
+  );
+}

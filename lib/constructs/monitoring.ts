@@ -1,0 +1,250 @@
+/**
+ * What an operator watches: a dashboard of the message path end to end, and alarms, sent
+ * to one SNS topic (and e-mailed when an address is given), for delivery latency, stream
+ * lag, function errors and throttles, DynamoDB throttles and undeliverable records.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  METRICS_NAMESPACE,
+  MetricName,
+  SERVICE_DIMENSION,
+  serviceNameOf,
+} from '../../lambdas/domain/metrics.js';
+import { STREAM_CONSUMERS } from '../event-mappings.js';
+import type { FunctionId } from '../functions.js';
+import type { TableId } from '../tables.js';
+import { pascalCase } from './data.js';
+
+export interface ParleyMonitoringProps {
+  stage: string;
+  functions: Readonly<Record<FunctionId, lambda.IFunction>>;
+  tables: Readonly<Record<TableId, dynamodb.ITableV2>>;
+  stream: kinesis.IStream;
+  failureQueue: sqs.IQueue;
+  api: { apiId: string; stageName: string };
+  alarmEmail?: string;
+  deliveryLatencyP99AlarmMs: number;
+}
+
+const ONE_MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
+
+export class ParleyMonitoring extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: ParleyMonitoringProps) {
+    super(scope, id);
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Parley ${props.stage} alarms`,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+
+    const parley = (name: MetricName, statistic: string, label?: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { [SERVICE_DIMENSION]: serviceNameOf(props.stage) },
+        statistic,
+        period: ONE_MINUTE,
+        ...(label ? { label } : {}),
+      });
+    const api = (metricName: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.api.apiId, Stage: props.api.stageName },
+        statistic,
+        period: ONE_MINUTE,
+      });
+
+    /* -------------------------------------------------------------------------- */
+    /*                                   ALARMS                                   */
+    /* -------------------------------------------------------------------------- */
+    this.#alarm('DeliveryLatencyP99', {
+      metric: parley(MetricName.DeliveryLatency, 'p99'),
+      threshold: props.deliveryLatencyP99AlarmMs,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      alarmDescription: `p99 of commit-to-post delivery latency over ${props.deliveryLatencyP99AlarmMs} ms in 3 of 5 minutes`,
+    });
+    for (const consumer of STREAM_CONSUMERS) {
+      this.#alarm(`${pascalCase(consumer.id)}IteratorAge`, {
+        metric: props.functions[consumer.id].metric('IteratorAge', {
+          statistic: 'Maximum',
+          period: ONE_MINUTE,
+        }),
+        threshold: 30_000,
+        evaluationPeriods: 3,
+        alarmDescription: `${consumer.id} lags more than 30 s behind the stream for 3 minutes`,
+      });
+    }
+    for (const [functionId, fn] of Object.entries(props.functions)) {
+      this.#alarm(`${pascalCase(functionId)}Errors`, {
+        metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 4,
+        evaluationPeriods: 1,
+        alarmDescription: `the ${functionId} function failed 5 or more times in 5 minutes`,
+      });
+      this.#alarm(`${pascalCase(functionId)}Throttles`, {
+        metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        alarmDescription: `the ${functionId} function was throttled in the last 5 minutes (concurrency quota)`,
+      });
+    }
+    for (const [tableId, table] of Object.entries(props.tables)) {
+      const throttles = new cloudwatch.MathExpression({
+        expression: 'reads + writes',
+        usingMetrics: {
+          reads: table.metric('ReadThrottleEvents', { statistic: 'Sum', period: FIVE_MINUTES }),
+          writes: table.metric('WriteThrottleEvents', { statistic: 'Sum', period: FIVE_MINUTES }),
+        },
+        label: `${tableId} throttle events`,
+        period: FIVE_MINUTES,
+      });
+      this.#alarm(`${pascalCase(tableId)}TableThrottles`, {
+        metric: throttles,
+        threshold: 0,
+        evaluationPeriods: 1,
+        alarmDescription: `DynamoDB throttled requests to the ${tableId} table in the last 5 minutes`,
+      });
+    }
+    this.#alarm('UndeliverableRecords', {
+      metric: props.failureQueue.metricApproximateNumberOfMessagesVisible({
+        period: ONE_MINUTE,
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      alarmDescription: 'stream records exhausted their retries and wait in the on-failure queue',
+    });
+
+    /* -------------------------------------------------------------------------- */
+    /*                                  DASHBOARD                                 */
+    /* -------------------------------------------------------------------------- */
+    const fanout = props.functions.fanout;
+    const send = props.functions.send;
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}`,
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Delivery latency, commit to post (ms)',
+            left: [
+              parley(MetricName.DeliveryLatency, 'p50', 'p50'),
+              parley(MetricName.DeliveryLatency, 'p99', 'p99'),
+            ],
+            leftAnnotations: [{ value: props.deliveryLatencyP99AlarmMs, label: 'p99 alarm' }],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Delivery (per minute)',
+            left: [
+              parley(MetricName.EventsDelivered, 'Sum', 'events posted'),
+              parley(MetricName.GoneConnections, 'Sum', 'gone connections'),
+            ],
+            right: [
+              parley(MetricName.DuplicatesSuppressed, 'Sum', 'duplicate sends'),
+              parley(MetricName.SequencingRetries, 'Sum', 'sequencing retries'),
+            ],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Connections and frames (per minute)',
+            left: [api('ConnectCount'), api('MessageCount')],
+            right: [api('ClientError'), api('IntegrationError'), api('ExecutionError')],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'send and fanout duration (ms)',
+            left: [
+              send.metricDuration({ statistic: 'p50', label: 'send p50' }),
+              send.metricDuration({ statistic: 'p99', label: 'send p99' }),
+              fanout.metricDuration({ statistic: 'p50', label: 'fanout p50' }),
+              fanout.metricDuration({ statistic: 'p99', label: 'fanout p99' }),
+            ],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Stream lag (ms)',
+            left: STREAM_CONSUMERS.map((consumer) =>
+              props.functions[consumer.id].metric('IteratorAge', {
+                statistic: 'Maximum',
+                label: `${consumer.id} iterator age`,
+              }),
+            ),
+            right: [
+              new cloudwatch.Metric({
+                namespace: 'AWS/Kinesis',
+                metricName: 'IncomingRecords',
+                dimensionsMap: { StreamName: props.stream.streamName },
+                statistic: 'Sum',
+                period: ONE_MINUTE,
+              }),
+            ],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function errors and throttles (per 5 minutes)',
+            left: Object.entries(props.functions).map(([functionId, fn]) =>
+              fn.metricErrors({ period: FIVE_MINUTES, label: functionId }),
+            ),
+            right: Object.entries(props.functions).map(([functionId, fn]) =>
+              fn.metricThrottles({ period: FIVE_MINUTES, label: `${functionId} throttles` }),
+            ),
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'DynamoDB consumed capacity (units per minute)',
+            left: Object.entries(props.tables).map(([tableId, table]) =>
+              table.metricConsumedWriteCapacityUnits({ period: ONE_MINUTE, label: `${tableId} writes` }),
+            ),
+            right: Object.entries(props.tables).map(([tableId, table]) =>
+              table.metricConsumedReadCapacityUnits({ period: ONE_MINUTE, label: `${tableId} reads` }),
+            ),
+            width: 12,
+          }),
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: this.alarms,
+            width: 12,
+            height: 6,
+          }),
+        ],
+      ],
+    });
+  }
+
+  #alarm(id: string, props: Omit<cloudwatch.AlarmProps, 'comparisonOperator' | 'treatMissingData'>) {
+    const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
+      ...props,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // No data means no traffic, and no traffic is not an incident.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+    alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
+    this.alarms.push(alarm);
+  }
+}

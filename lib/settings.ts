@@ -1,0 +1,131 @@
+/**
+ * The deployment settings of a Parley stack, read from CDK context (`-c key=value` or
+ * `cdk.json`) and validated once, with errors that name the setting and say what it takes.
+ */
+import { z } from 'zod';
+import { parseStage } from './stage.js';
+
+/** How clients' tokens are checked: the issuer's JWKS, or an HS256 key in Secrets Manager. */
+export type TokenKeySource =
+  | { kind: 'jwks'; jwksUrl: string }
+  /** An existing secret whose `SecretString` is the HS256 key. */
+  | { kind: 'secret'; secretArn: string }
+  /** No key given: the stack makes a secret with a random key (good for dev and trials). */
+  | { kind: 'generated' };
+
+/** Kinesis capacity: on-demand follows the traffic; provisioned is cheaper when it is steady. */
+export type ShardMode = { kind: 'on-demand' } | { kind: 'provisioned'; shardCount: number };
+
+export interface ParleySettings {
+  stage: string;
+  tokenKey: TokenKeySource;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  shards: ShardMode;
+  /** Where alarms are e-mailed; alarms still go to the stack's SNS topic without it. */
+  alarmEmail?: string;
+  /** Stage-wide steady rate and burst of messages a second, across all connections. */
+  throttle: { rateLimit: number; burstLimit: number };
+  /** The p99 delivery latency (commit to post) that raises the alarm. */
+  deliveryLatencyP99AlarmMs: number;
+  /** Set the account's API Gateway CloudWatch Logs role (WebSocket access logs need one). */
+  setAccountLogsRole: boolean;
+}
+
+/** The context keys a stack reads, and what each takes. */
+export const SETTING_KEYS = {
+  stage: 'a lowercase name such as dev or prod',
+  jwksUrl: 'the https URL of the token issuer’s JWKS',
+  jwtSecretArn: 'the complete ARN of a Secrets Manager secret holding the HS256 key',
+  jwtIssuer: 'the `iss` every token must carry',
+  jwtAudience: 'the `aud` every token must carry',
+  shards: '`on-demand` or a number of provisioned shards (1 to 10000)',
+  alarmEmail: 'an e-mail address that receives the alarms',
+  throttleRate: 'messages a second per stage, steady (1 to 100000)',
+  throttleBurst: 'messages per stage in a burst (1 to 100000)',
+  deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
+  setAccountLogsRole: 'true, or false where another stack already sets the API Gateway logs role',
+} as const;
+
+export type SettingKey = keyof typeof SETTING_KEYS;
+
+/** Context values arrive as strings from `-c`, as JSON values from `cdk.json`: accept both. */
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const contextSchema = z
+  .object({
+    jwksUrl: z.url({ protocol: /^https$/ }).optional(),
+    jwtSecretArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
+        'must be the complete ARN of a Secrets Manager secret, ending in its 6-character suffix',
+      )
+      .optional(),
+    jwtIssuer: z.string().min(1).max(2048).optional(),
+    jwtAudience: z.string().min(1).max(2048).optional(),
+    shards: z.union([z.literal('on-demand'), integer(1, 10_000)]).default('on-demand'),
+    alarmEmail: z.email().optional(),
+    throttleRate: integer(1, 100_000).default(5_000),
+    throttleBurst: integer(1, 100_000).default(2_500),
+    deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
+    setAccountLogsRole: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+      .default(true),
+  })
+  .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
+    message: 'give jwksUrl or jwtSecretArn, not both',
+    path: ['jwtSecretArn'],
+  });
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+/**
+ * Validates the settings. `read(key)` returns a context value (`app.node.tryGetContext`).
+ *
+ * @example
+ * const settings = parseSettings((key) => app.node.tryGetContext(key));
+ */
+export function parseSettings(read: (key: SettingKey) => unknown): ParleySettings {
+  const stage = parseStage(read('stage'));
+  const raw = Object.fromEntries(
+    (Object.keys(SETTING_KEYS) as SettingKey[])
+      .filter((key) => key !== 'stage')
+      .map((key) => [key, read(key)])
+      .filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? '') as SettingKey;
+    throw new SettingsError(
+      `Invalid context ${key}: ${issue?.message}; it takes ${SETTING_KEYS[key] ?? 'another value'} ` +
+        `(for example: npx cdk synth -c ${key}=…)`,
+    );
+  }
+  const context = parsed.data;
+  const tokenKey: TokenKeySource = context.jwksUrl
+    ? { kind: 'jwks', jwksUrl: context.jwksUrl }
+    : context.jwtSecretArn
+      ? { kind: 'secret', secretArn: context.jwtSecretArn }
+      : { kind: 'generated' };
+  return {
+    stage,
+    tokenKey,
+    ...(context.jwtIssuer ? { jwtIssuer: context.jwtIssuer } : {}),
+    ...(context.jwtAudience ? { jwtAudience: context.jwtAudience } : {}),
+    shards:
+      context.shards === 'on-demand'
+        ? { kind: 'on-demand' }
+        : { kind: 'provisioned', shardCount: context.shards },
+    ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
+    throttle: { rateLimit: context.throttleRate, burstLimit: context.throttleBurst },
+    deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
+    setAccountLogsRole: context.setAccountLogsRole,
+  };
+}

@@ -1,0 +1,166 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ROUTED_ACTIONS } from '../../lambdas/domain/protocol.js';
+import { ROUTES } from '../../lib/functions.js';
+import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
+
+const dev = synthesize(DEV_CONTEXT);
+const prod = synthesize(PROD_CONTEXT);
+
+type Resource = { Type: string; Properties: Record<string, TemplateJson>; DependsOn?: string[] };
+
+function resourcesOf(template: typeof dev.template, type: string): Record<string, Resource> {
+  return template.findResources(type) as Record<string, Resource>;
+}
+
+/** Route key → the logical id of the function its integration invokes. */
+function routeTargets(template: typeof dev.template): Record<string, string> {
+  const integrations = resourcesOf(template, 'AWS::ApiGatewayV2::Integration');
+  const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
+  return Object.fromEntries(
+    Object.values(routes).map((route) => {
+      const integrationId = (route.Properties.Target['Fn::Join'][1][1] as { Ref: string }).Ref;
+      const uri = JSON.stringify(integrations[integrationId]?.Properties.IntegrationUri);
+      const functionId = /"Fn::GetAtt":\["(\w+Function\w+)","Arn"\]/.exec(uri)?.[1];
+      return [route.Properties.RouteKey as string, functionId ?? ''];
+    }),
+  );
+}
+
+describe('the WebSocket API', () => {
+  it('selects routes on the action of the frame', () => {
+    dev.template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('has a route for every action of PROTOCOL.md, the connection lifecycle and $default, and no other', () => {
+    const routeKeys = Object.keys(routeTargets(dev.template)).sort();
+    expect(routeKeys).toEqual(['$connect', '$default', '$disconnect', ...ROUTED_ACTIONS].sort());
+  });
+
+  it('sends each route to its own function', () => {
+    const functions = dev.stack.functions.functions;
+    const expected = Object.fromEntries(
+      Object.entries(ROUTES).map(([routeKey, functionId]) => [
+        routeKey,
+        dev.logicalId(functions[functionId]),
+      ]),
+    );
+    expect(routeTargets(dev.template)).toEqual(expected);
+    for (const integration of Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Integration'))) {
+      expect(integration.Properties.IntegrationType).toBe('AWS_PROXY');
+    }
+  });
+
+  it('authorizes $connect with the authorizer function, reading token from the query string', () => {
+    const authorizerFunction = dev.logicalId(dev.stack.functions.functions.authorizer);
+    const authorizers = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Authorizer');
+    expect(Object.values(authorizers)).toHaveLength(1);
+    const [authorizerId, authorizer] = Object.entries(authorizers)[0] ?? [];
+    expect(authorizer?.Properties).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.token'],
+    });
+    expect(JSON.stringify(authorizer?.Properties.AuthorizerUri)).toContain(authorizerFunction);
+    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: authorizerId },
+    });
+  });
+
+  it('lets API Gateway invoke the authorizer and every route function, from this API only', () => {
+    const apiId = dev.logicalId(dev.stack.api.webSocketApi);
+    const permissions = Object.values(resourcesOf(dev.template, 'AWS::Lambda::Permission'));
+    const invokedFunctions = new Set(
+      permissions
+        .filter((permission) => permission.Properties.Principal === 'apigateway.amazonaws.com')
+        .map((permission) => {
+          expect(JSON.stringify(permission.Properties.SourceArn)).toContain(apiId);
+          return permission.Properties.FunctionName['Fn::GetAtt'][0] as string;
+        }),
+    );
+    const functions = dev.stack.functions.functions;
+    expect([...invokedFunctions].sort()).toEqual(
+      [...new Set([...Object.values(ROUTES), 'authorizer' as const])]
+        .map((id) => dev.logicalId(functions[id]))
+        .sort(),
+    );
+  });
+
+  it('answers with a route response on every route but $connect and $disconnect', () => {
+    const routes = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Route');
+    const routeKeyOf = Object.fromEntries(
+      Object.entries(routes).map(([logicalId, route]) => [logicalId, route.Properties.RouteKey as string]),
+    );
+    const responses = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::RouteResponse'));
+    const answered = responses.map((response) => {
+      expect(response.Properties.RouteResponseKey).toBe('$default');
+      return routeKeyOf[response.Properties.RouteId.Ref as string];
+    });
+    expect(answered.sort()).toEqual(
+      Object.keys(ROUTES)
+        .filter((key) => key !== '$connect' && key !== '$disconnect')
+        .sort(),
+    );
+  });
+
+  it('deploys one stage named after the Parley stage, throttled and logging errors', () => {
+    dev.template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'dev',
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: 5_000,
+        ThrottlingBurstLimit: 2_500,
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+        DetailedMetricsEnabled: true,
+      },
+    });
+  });
+
+  it('takes the throttle from the settings', () => {
+    const throttled = synthesize({ stage: 'dev', throttleRate: '50', throttleBurst: '10' });
+    throttled.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 10 },
+    });
+  });
+
+  it('writes an access log line per request, as JSON, with the connection, route, status and errors', () => {
+    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
+    const settings = stage?.Properties.AccessLogSettings;
+    expect(settings.DestinationArn).toEqual({
+      'Fn::GetAtt': [dev.logicalId(dev.stack.api.accessLogs), 'Arn'],
+    });
+    const format = JSON.parse(settings.Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      connectionId: '$context.connectionId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      error: '$context.error.message',
+    });
+  });
+
+  it('sets the account logs role before the stage, and leaves the setting when the stack goes', () => {
+    dev.template.hasResource('AWS::ApiGateway::Account', {
+      DeletionPolicy: 'Retain',
+      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccountLogsRole'), 'Arn'] } },
+    });
+    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
+    expect(stage?.DependsOn?.some((id) => id.includes('AccountLogsSetting'))).toBe(true);
+  });
+
+  it('leaves the account logs role alone where the settings say another stack sets it', () => {
+    prod.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+
+  it('outputs the wss:// URL clients connect to', () => {
+    const output = dev.template.findOutputs('WebSocketUrl');
+    expect(JSON.stringify(output.WebSocketUrl?.Value)).toMatch(/wss:\/\/.*execute-api.*\/dev/);
+  });
+});

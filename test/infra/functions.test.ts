@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { environmentVariableName } from '../../lib/constructs/data.js';
+import { FUNCTIONS, type FunctionId } from '../../lib/functions.js';
+import { type ResourceNames, TABLE_NAME_FIELDS, TABLES, type TableId } from '../../lib/tables.js';
+import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
+
+const dev = synthesize(DEV_CONTEXT);
+const prod = synthesize(PROD_CONTEXT);
+
+type Resource = { Type: string; Properties: Record<string, TemplateJson> };
+type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
+
+function functionResource(deployment: typeof dev, id: FunctionId): Resource {
+  const logicalId = deployment.logicalId(deployment.stack.functions.functions[id]);
+  return deployment.template.toJSON().Resources[logicalId] as Resource;
+}
+
+/** Every statement of every policy attached to the function's role, one action per entry. */
+function permissionsOf(deployment: typeof dev, id: FunctionId): Array<{ action: string; resource: string }> {
+  const roleId = functionResource(deployment, id).Properties.Role['Fn::GetAtt'][0] as string;
+  const policies = Object.values(
+    deployment.template.findResources('AWS::IAM::Policy') as Record<string, Resource>,
+  ).filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId));
+  return policies.flatMap((policy) =>
+    (policy.Properties.PolicyDocument.Statement as Statement[]).flatMap((statement) => {
+      expect(statement.Effect).toBe('Allow');
+      const actions = [statement.Action].flat();
+      const resources = [statement.Resource].flat();
+      return actions.flatMap((action) =>
+        resources.map((resource) => ({ action, resource: JSON.stringify(resource) })),
+      );
+    }),
+  );
+}
+
+function signingKey() {
+  const key = dev.stack.tokenSigningKey;
+  if (!key) throw new Error('the dev stack generates its token signing key');
+  return key;
+}
+
+const tableArn = (deployment: typeof dev, tableId: TableId) =>
+  JSON.stringify({ 'Fn::GetAtt': [deployment.logicalId(deployment.stack.data.tables[tableId]), 'Arn'] });
+
+/** The DynamoDB permissions a function holds, as `table: action` lines (indexes as `table/index/name`). */
+function tablePermissionsOf(deployment: typeof dev, id: FunctionId): string[] {
+  const names = new Map(
+    TABLES.map((table) => [deployment.logicalId(deployment.stack.data.tables[table.id]), table.id]),
+  );
+  return permissionsOf(deployment, id)
+    .filter(({ action }) => action.startsWith('dynamodb:'))
+    .map(({ action, resource }) => {
+      const logicalId = /"(Data\w+Table\w+)"/.exec(resource)?.[1] ?? '?';
+      const index = /\/index\/(\w+)/.exec(resource)?.[1];
+      return `${names.get(logicalId)}${index ? `/index/${index}` : ''}: ${action.replace('dynamodb:', '')}`;
+    })
+    .sort();
+}
+
+describe('the functions', () => {
+  it('are one per handler of lib/functions.ts', () => {
+    dev.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
+    for (const { id } of FUNCTIONS) {
+      expect(functionResource(dev, id).Properties.Description).toBe(`Parley dev: lambdas/handlers/${id}.ts`);
+    }
+  });
+
+  it.each(FUNCTIONS.map((fn) => [fn.id, fn] as const))(
+    '%s runs on Node.js 22, arm64, with its memory, timeout and JSON logs in a log group of its own',
+    (id, definition) => {
+      const { Properties } = functionResource(dev, id);
+      expect(Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: definition.memoryMiB,
+        Timeout: definition.timeoutSeconds,
+        LoggingConfig: { LogFormat: 'JSON' },
+      });
+      const logGroupId = Properties.LoggingConfig.LogGroup.Ref as string;
+      const logGroup = dev.template.toJSON().Resources[logGroupId];
+      expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+      expect(logGroup.DeletionPolicy).toBe('Delete');
+      expect(
+        prod.template.toJSON().Resources[functionResource(prod, id).Properties.LoggingConfig.LogGroup.Ref]
+          .DeletionPolicy,
+      ).toBe('Retain');
+    },
+  );
+
+  it.each(FUNCTIONS.map((fn) => [fn.id] as const))(
+    '%s knows every table, the stream, the @connections endpoint and its metrics service from its environment',
+    (id) => {
+      const variables = functionResource(dev, id).Properties.Environment.Variables;
+      const tableVariables = TABLES.map((table) =>
+        environmentVariableName(TABLE_NAME_FIELDS[table.id] as keyof ResourceNames),
+      );
+      for (const variable of [...tableVariables, 'PARLEY_EVENTS_STREAM']) {
+        expect(variables[variable], variable).toEqual({ Ref: expect.stringMatching(/^Data/) });
+      }
+      expect(JSON.stringify(variables.PARLEY_CONNECTIONS_ENDPOINT)).toMatch(/https:\/\/.*execute-api.*\/dev/);
+      expect(variables).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'parley-dev',
+        POWERTOOLS_METRICS_NAMESPACE: 'Parley',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(variables.PARLEY_LOCAL).toBeUndefined();
+    },
+  );
+
+  it('gives only the authorizer the token settings: the generated key in dev, the issuer’s JWKS in prod', () => {
+    for (const { id } of FUNCTIONS) {
+      const variables = functionResource(dev, id).Properties.Environment.Variables;
+      const tokenVariables = Object.keys(variables).filter(
+        (name) => name.startsWith('PARLEY_JWT') || name === 'PARLEY_JWKS_URL',
+      );
+      expect(tokenVariables, id).toEqual(id === 'authorizer' ? ['PARLEY_JWT_SECRET_ARN'] : []);
+    }
+    expect(
+      functionResource(dev, 'authorizer').Properties.Environment.Variables.PARLEY_JWT_SECRET_ARN,
+    ).toEqual({
+      Ref: dev.logicalId(signingKey()),
+    });
+    expect(functionResource(prod, 'authorizer').Properties.Environment.Variables).toMatchObject({
+      PARLEY_JWKS_URL: PROD_CONTEXT.jwksUrl,
+      PARLEY_JWT_ISSUER: PROD_CONTEXT.jwtIssuer,
+      PARLEY_JWT_AUDIENCE: PROD_CONTEXT.jwtAudience,
+    });
+    expect(
+      functionResource(prod, 'authorizer').Properties.Environment.Variables.PARLEY_JWT_SECRET_ARN,
+    ).toBeUndefined();
+    prod.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+});
+
+describe('least privilege', () => {
+  it('gives every function a role of its own, with no managed policy', () => {
+    const roles = new Set(
+      FUNCTIONS.map(({ id }) => functionResource(dev, id).Properties.Role['Fn::GetAtt'][0]),
+    );
+    expect(roles.size).toBe(FUNCTIONS.length);
+    for (const roleId of roles) {
+      const role = dev.template.toJSON().Resources[roleId];
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    }
+  });
+
+  it.each(FUNCTIONS.map((fn) => [fn.id, fn] as const))(
+    '%s may take exactly the DynamoDB actions its definition lists, on those tables only',
+    (id, definition) => {
+      const expected = Object.entries(definition.tables as Partial<Record<TableId, readonly string[]>>)
+        .flatMap(([tableId, actions = []]) => {
+          const table = TABLES.find((candidate) => candidate.id === tableId);
+          const indexes =
+            'localSecondaryIndexes' in (table ?? {})
+              ? (table as { localSecondaryIndexes: Array<{ indexName: string }> }).localSecondaryIndexes
+              : [];
+          return actions.flatMap((action) => [
+            `${tableId}: ${action}`,
+            ...(action === 'Query'
+              ? indexes.map((index) => `${tableId}/index/${index.indexName}: ${action}`)
+              : []),
+          ]);
+        })
+        .sort();
+      expect(tablePermissionsOf(dev, id)).toEqual(expected);
+    },
+  );
+
+  it('keeps the read-only routes from writing any table', () => {
+    const writes = /: (PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/;
+    for (const id of ['sync', 'conversations', 'authorizer', 'ping', 'default'] as const) {
+      expect(
+        tablePermissionsOf(dev, id).filter((line) => writes.test(line)),
+        id,
+      ).toEqual([]);
+    }
+    // The one table the sender writes is the conversation's own; lists are the fanout's.
+    expect(tablePermissionsOf(dev, 'send').every((line) => line.startsWith('conversations:'))).toBe(true);
+  });
+
+  it('lets no function scan, or take every action of a table', () => {
+    for (const { id } of FUNCTIONS) {
+      for (const { action } of permissionsOf(dev, id)) {
+        expect(action, id).not.toMatch(/\*|Scan|DeleteTable|UpdateTable/);
+      }
+    }
+  });
+
+  it('lets only the functions that publish put records, on the events stream only', () => {
+    const streamArn = JSON.stringify({ 'Fn::GetAtt': [dev.logicalId(dev.stack.data.stream), 'Arn'] });
+    for (const definition of FUNCTIONS) {
+      const puts = permissionsOf(dev, definition.id).filter(({ action }) => /^kinesis:Put/.test(action));
+      expect(puts, definition.id).toEqual(
+        'publishes' in definition && definition.publishes
+          ? [{ action: 'kinesis:PutRecord', resource: streamArn }]
+          : [],
+      );
+    }
+  });
+
+  it('lets only the functions that post manage connections: POST, on this API and stage only', () => {
+    const apiId = dev.logicalId(dev.stack.api.webSocketApi);
+    for (const definition of FUNCTIONS) {
+      const grants = permissionsOf(dev, definition.id).filter(({ action }) =>
+        action.startsWith('execute-api:'),
+      );
+      if (!('posts' in definition && definition.posts)) {
+        expect(grants, definition.id).toEqual([]);
+        continue;
+      }
+      expect(grants).toHaveLength(1);
+      expect(grants[0]?.action).toBe('execute-api:ManageConnections');
+      expect(grants[0]?.resource).toContain(`{"Ref":"${apiId}"},"/dev/POST/@connections/*"`);
+    }
+  });
+
+  it('lets each function write its own log group and no other', () => {
+    for (const { id } of FUNCTIONS) {
+      const logGroupId = functionResource(dev, id).Properties.LoggingConfig.LogGroup.Ref;
+      const logs = permissionsOf(dev, id).filter(({ action }) => action.startsWith('logs:'));
+      expect(logs.map(({ action }) => action).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      for (const { resource } of logs)
+        expect(resource).toBe(JSON.stringify({ 'Fn::GetAtt': [logGroupId, 'Arn'] }));
+    }
+  });
+
+  it('lets only the authorizer read the token signing key', () => {
+    const secret = JSON.stringify({ Ref: dev.logicalId(signingKey()) });
+    for (const { id } of FUNCTIONS) {
+      const reads = permissionsOf(dev, id).filter(({ action }) => action.startsWith('secretsmanager:'));
+      if (id === 'authorizer') {
+        expect(reads.map(({ action }) => action)).toContain('secretsmanager:GetSecretValue');
+        for (const { resource } of reads) expect(resource).toBe(secret);
+      } else {
+        expect(reads, id).toEqual([]);
+      }
+    }
+  });
+
+  it('reads the stream only from the two consumers, and never writes it from them', () => {
+    for (const { id } of FUNCTIONS) {
+      const reads = permissionsOf(dev, id).filter(({ action }) =>
+        /^kinesis:(GetRecords|SubscribeToShard)$/.test(action),
+      );
+      expect(reads.length > 0, id).toBe(id === 'fanout' || id === 'presence-notifier');
+    }
+    for (const id of ['fanout', 'presence-notifier'] as const) {
+      expect(permissionsOf(dev, id).some(({ action }) => /^kinesis:Put/.test(action))).toBe(false);
+    }
+  });
+
+  it('refers to each table it uses by its own ARN', () => {
+    const fanout = permissionsOf(dev, 'fanout').filter(({ action }) => action === 'dynamodb:PutItem');
+    expect(fanout).toEqual([{ action: 'dynamodb:PutItem', resource: tableArn(dev, 'user-conversations') }]);
+  });
+});

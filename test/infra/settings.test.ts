@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { parseSettings, SettingsError } from '../../lib/settings.js';
+
+const settingsOf = (context: Record<string, unknown>) =>
+  parseSettings((key) => (key in context ? context[key] : key === 'stage' ? 'dev' : undefined));
+
+describe('the deployment settings', () => {
+  it('default to a generated token key, on-demand shards, 200 ms latency alarm and the logs role', () => {
+    expect(settingsOf({})).toEqual({
+      stage: 'dev',
+      tokenKey: { kind: 'generated' },
+      shards: { kind: 'on-demand' },
+      throttle: { rateLimit: 5_000, burstLimit: 2_500 },
+      deliveryLatencyP99AlarmMs: 200,
+      setAccountLogsRole: true,
+    });
+  });
+
+  it('read strings from -c and JSON values from cdk.json alike', () => {
+    const fromCli = settingsOf({ shards: '4', throttleRate: '100', setAccountLogsRole: 'false' });
+    const fromJson = settingsOf({ shards: 4, throttleRate: 100, setAccountLogsRole: false });
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli).toMatchObject({
+      shards: { kind: 'provisioned', shardCount: 4 },
+      throttle: { rateLimit: 100 },
+      setAccountLogsRole: false,
+    });
+  });
+
+  it('take a JWKS URL, or an existing secret, with issuer and audience', () => {
+    expect(
+      settingsOf({
+        jwksUrl: 'https://id.example.com/jwks',
+        jwtIssuer: 'https://id.example.com/',
+        jwtAudience: 'parley',
+      }),
+    ).toMatchObject({
+      tokenKey: { kind: 'jwks', jwksUrl: 'https://id.example.com/jwks' },
+      jwtIssuer: 'https://id.example.com/',
+      jwtAudience: 'parley',
+    });
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:parley/jwt-AbC123';
+    expect(settingsOf({ jwtSecretArn: secretArn })).toMatchObject({
+      tokenKey: { kind: 'secret', secretArn },
+    });
+  });
+
+  it.each([
+    [{ jwksUrl: 'http://id.example.com/jwks' }, /^Invalid context jwksUrl: .*the https URL/],
+    [
+      {
+        jwksUrl: 'https://id.example.com/jwks',
+        jwtSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbC123',
+      },
+      /^Invalid context jwtSecretArn: give jwksUrl or jwtSecretArn, not both/,
+    ],
+    [
+      { jwtSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:k' },
+      /^Invalid context jwtSecretArn: must be the complete ARN/,
+    ],
+    [{ shards: 'lots' }, /^Invalid context shards: .*`on-demand` or a number/],
+    [{ shards: 0 }, /^Invalid context shards/],
+    [{ alarmEmail: 'oncall' }, /^Invalid context alarmEmail: .*an e-mail address/],
+    [{ throttleRate: -1 }, /^Invalid context throttleRate/],
+    [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
+    [{ setAccountLogsRole: 'yes' }, /^Invalid context setAccountLogsRole/],
+  ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
+    expect(() => settingsOf(context)).toThrow(SettingsError);
+    expect(() => settingsOf(context)).toThrow(message);
+  });
+
+  it.each(['Prod', 'dev_1', '1dev', '-dev', '', 'a'.repeat(22)])('refuse the stage %j', (stage) => {
+    expect(() => settingsOf({ stage })).toThrow(
+      /^Invalid stage .*: a stage is a lowercase letter followed by up to 20 lowercase letters, digits or hyphens/,
+    );
+  });
+
+  it('accept a lowercase stage of up to 21 characters', () => {
+    expect(settingsOf({ stage: `a${'-1'.repeat(10)}` }).stage).toBe('a-1-1-1-1-1-1-1-1-1-1');
+  });
+});
