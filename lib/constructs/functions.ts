@@ -145,7 +145,15 @@ export class ParleyFunctions extends Construct {
       );
     }
     if (definition.posts) props.grantManageConnections(role);
-    if (definition.verifiesTokens && 'secret' in props.tokenKey) props.tokenKey.secret.grantRead(role);
+    if (definition.verifiesTokens && 'secret' in props.tokenKey) {
+      // GetSecretValue only: `secret.grantRead` would add DescribeSecret, which nothing calls.
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [props.tokenKey.secret.secretArn],
+        }),
+      );
+    }
     return fn;
   }
 }

@@ -1,0 +1,1302 @@
+/**
+ * The other half of the least-privilege grants: `lib/functions.ts` says what each Lambda
+ * function may touch and `test/infra/functions.test.ts` holds the stack's IAM to it; this
+ * file holds each handler's code to it. Every handler is driven through its paths, the
+ * rare ones included, over the mocked AWS clients; each call the SDK made becomes the IAM
+ * permission it needs (action and resource, as IAM would check it), and every one must be
+ * in the grant, or the function would fail with AccessDenied in AWS where no local test
+ * would notice. The other way round, every grant must be used on at least one path, so
+ * that the list holds no dead entries.
+ */
+
+import {
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  type GetCommandInput,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
+import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
+import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
+import type {
+  AckedFrame,
+  ConversationsPageFrame,
+  HistoryFrame,
+  MessageEventFrame,
+  PresenceFrame,
+  ReceiptEventFrame,
+  SentFrame,
+} from '../../lambdas/domain/protocol.js';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import { createAckHandler } from '../../lambdas/handlers/ack.js';
+import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
+import { createConnectHandler } from '../../lambdas/handlers/connect.js';
+import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
+import { createDefaultHandler } from '../../lambdas/handlers/default.js';
+import { createDisconnectHandler } from '../../lambdas/handlers/disconnect.js';
+import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
+import { createPingHandler } from '../../lambdas/handlers/ping.js';
+import { createPresenceNotifierHandler } from '../../lambdas/handlers/presence-notifier.js';
+import { createSendHandler } from '../../lambdas/handlers/send.js';
+import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
+import { createSyncHandler } from '../../lambdas/handlers/sync.js';
+import { createTypingHandler } from '../../lambdas/handlers/typing.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../lib/functions.js';
+import { TABLE_NAME_FIELDS, TABLES, type TableDefinition } from '../../lib/tables.js';
+import {
+  answerOf,
+  authorizerEvent,
+  connectEvent,
+  createTestDeps,
+  disconnectEvent,
+  errorOf,
+  FakeConversationsTable,
+  FakeUserConversationsTable,
+  invoke,
+  kinesisEventOf,
+  lambdaContext,
+  messageEvent,
+  mockAwsClients,
+  NOW,
+  presenceStreamEvent,
+  publishedRecords,
+  TEST_SECRET,
+  testConfig,
+  transactionCanceled,
+} from './support/harness.js';
+
+const { ddb, ddbBase, kinesis, api } = mockAwsClients();
+/** Only the authorizer reads the signing key, and only when it is a Secrets Manager secret. */
+const secrets = mockClient(SecretsManagerClient);
+afterEach(() => secrets.reset());
+
+// ---------------------------------------------------------------------------------------
+// From SDK calls to IAM permissions
+// ---------------------------------------------------------------------------------------
+
+/**
+ * One permission a call needs, as `{service}:{action} {resource}`: a table id (`/index/{name}`
+ * for a query of an index), the stream id, `@connections` with the HTTP method the
+ * `ManageConnections` resource names, or the token key.
+ */
+type Access = string;
+
+const NAMES = testConfig().names;
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:Parley-unit-TokenSigningKey-AbC123';
+const SIGNING_KEY = 'a-key-only-secrets-manager-knows';
+
+/** Physical table name → table id, through the names the handlers are configured with. */
+const TABLE_IDS = new Map<string, string>(
+  TABLES.map((table) => [NAMES[TABLE_NAME_FIELDS[table.id]], table.id]),
+);
+/** A table no grant can name: another stack's, or a name the configuration never gave. */
+const tableIdOf = (name: unknown) => TABLE_IDS.get(String(name)) ?? `unknown-table:${String(name)}`;
+
+/** Commands on one item or one key range, named as the document client and the base client name them. */
+const SINGLE_TABLE_ACTIONS: Record<string, string> = {
+  GetCommand: 'GetItem',
+  GetItemCommand: 'GetItem',
+  PutCommand: 'PutItem',
+  PutItemCommand: 'PutItem',
+  UpdateCommand: 'UpdateItem',
+  UpdateItemCommand: 'UpdateItem',
+  DeleteCommand: 'DeleteItem',
+  DeleteItemCommand: 'DeleteItem',
+  QueryCommand: 'Query',
+  ScanCommand: 'Scan',
+};
+/** Batch commands: IAM checks the batch action on every table the request names. */
+const BATCH_ACTIONS: Record<string, string> = {
+  BatchGetCommand: 'BatchGetItem',
+  BatchGetItemCommand: 'BatchGetItem',
+  BatchWriteCommand: 'BatchWriteItem',
+  BatchWriteItemCommand: 'BatchWriteItem',
+};
+/** Transactions: there is no transaction action in IAM, only the action of each item. */
+const TRANSACT_COMMANDS = new Set([
+  'TransactWriteCommand',
+  'TransactWriteItemsCommand',
+  'TransactGetCommand',
+  'TransactGetItemsCommand',
+]);
+const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+  Get: 'GetItem',
+};
+
+interface SentCommand {
+  constructor: { name: string };
+  input: {
+    TableName?: unknown;
+    IndexName?: unknown;
+    RequestItems?: Record<string, unknown>;
+    TransactItems?: Array<Record<string, { TableName?: unknown } | undefined>>;
+    StreamName?: unknown;
+    SecretId?: unknown;
+  };
+}
+
+/** The DynamoDB permissions a command sent through the document client (or the base client) needs. */
+function dynamodbAccesses(command: SentCommand): Access[] {
+  const name = command.constructor.name;
+  const { input } = command;
+  const single = SINGLE_TABLE_ACTIONS[name];
+  if (single) {
+    const index = input.IndexName === undefined ? '' : `/index/${String(input.IndexName)}`;
+    return [`dynamodb:${single} ${tableIdOf(input.TableName)}${index}`];
+  }
+  const batch = BATCH_ACTIONS[name];
+  if (batch)
+    return Object.keys(input.RequestItems ?? {}).map((table) => `dynamodb:${batch} ${tableIdOf(table)}`);
+  if (TRANSACT_COMMANDS.has(name)) {
+    return (input.TransactItems ?? []).flatMap((item) =>
+      Object.entries(item).map(
+        ([kind, request]) =>
+          `dynamodb:${TRANSACT_ITEM_ACTIONS[kind] ?? `${kind}(unmapped)`} ${tableIdOf(request?.TableName)}`,
+      ),
+    );
+  }
+  // A command this test does not know yet: never granted, so the test says which one to map.
+  return [`dynamodb:${name}(unmapped) ${tableIdOf(input.TableName)}`];
+}
+
+const CONNECTION_METHODS: Record<string, string> = {
+  PostToConnectionCommand: 'POST',
+  DeleteConnectionCommand: 'DELETE',
+  GetConnectionCommand: 'GET',
+};
+
+/** `execute-api:ManageConnections` is granted on `{stage}/{METHOD}/@connections/*`: the method is the resource. */
+function connectionAccesses(command: SentCommand): Access[] {
+  const method = CONNECTION_METHODS[command.constructor.name];
+  return [
+    method
+      ? `execute-api:ManageConnections ${method} @connections`
+      : `execute-api:${command.constructor.name}(unmapped) @connections`,
+  ];
+}
+
+const actionOf = (command: SentCommand) => command.constructor.name.replace(/Command$/, '');
+
+function kinesisAccesses(command: SentCommand): Access[] {
+  const stream =
+    command.input.StreamName === NAMES.eventsStream ? 'events' : String(command.input.StreamName);
+  return [`kinesis:${actionOf(command)} ${stream}`];
+}
+
+function secretAccesses(command: SentCommand): Access[] {
+  const secret = command.input.SecretId === SECRET_ARN ? 'token-key' : String(command.input.SecretId);
+  return [`secretsmanager:${actionOf(command)} ${secret}`];
+}
+
+const sent = (calls: Array<{ args: unknown[] }>) => calls.map((call) => call.args[0] as SentCommand);
+
+/** Every permission the calls recorded since the last reset needed, each once, sorted. */
+function recordedAccesses(): Access[] {
+  return [
+    ...new Set([
+      ...sent(ddb.calls()).flatMap(dynamodbAccesses),
+      ...sent(ddbBase.calls()).flatMap(dynamodbAccesses),
+      ...sent(kinesis.calls()).flatMap(kinesisAccesses),
+      ...sent(api.calls()).flatMap(connectionAccesses),
+      ...sent(secrets.calls()).flatMap(secretAccesses),
+    ]),
+  ].sort();
+}
+
+// ---------------------------------------------------------------------------------------
+// What lib/functions.ts grants
+// ---------------------------------------------------------------------------------------
+
+const DEFINITIONS: readonly FunctionDefinition[] = FUNCTIONS;
+
+function definitionOf(id: FunctionId): FunctionDefinition {
+  const definition = DEFINITIONS.find((candidate) => candidate.id === id);
+  if (!definition) throw new Error(`no function ${id}`);
+  return definition;
+}
+
+function indexNamesOf(tableId: string): string[] {
+  const table: TableDefinition | undefined = TABLES.find((candidate) => candidate.id === tableId);
+  return [...(table?.globalSecondaryIndexes ?? []), ...(table?.localSecondaryIndexes ?? [])].map(
+    (index) => index.indexName,
+  );
+}
+
+/**
+ * The grant entries of a function, one per table and action, plus the stream, the
+ * connections and the token key when it has them: what each must be used for.
+ */
+function grantEntries(definition: FunctionDefinition): Access[] {
+  return [
+    ...Object.entries(definition.tables).flatMap(([tableId, actions]) =>
+      (actions ?? []).map((action) => `dynamodb:${action} ${tableId}`),
+    ),
+    ...(definition.publishes ? ['kinesis:PutRecord events'] : []),
+    ...(definition.posts ? ['execute-api:ManageConnections POST @connections'] : []),
+    ...(definition.verifiesTokens ? ['secretsmanager:GetSecretValue token-key'] : []),
+  ];
+}
+
+/**
+ * Everything IAM lets the function do, as `lib/constructs/functions.ts` writes it: each
+ * table's actions on the table, and on its named indexes when Query is among them;
+ * `kinesis:PutRecord` on the stream; ManageConnections on `POST/@connections/*`; and
+ * `secret.grantRead` (GetSecretValue, DescribeSecret) on the token key.
+ */
+function allowedAccesses(definition: FunctionDefinition): Set<Access> {
+  const allowed = new Set(grantEntries(definition));
+  for (const [tableId, actions = []] of Object.entries(definition.tables)) {
+    if (!actions.includes('Query')) continue;
+    for (const index of indexNamesOf(tableId)) {
+      for (const action of actions) allowed.add(`dynamodb:${action} ${tableId}/index/${index}`);
+    }
+  }
+  if (definition.verifiesTokens) allowed.add('secretsmanager:DescribeSecret token-key');
+  return allowed;
+}
+
+/** A query of an index uses the table's Query grant: the stack grants it on both together. */
+const grantEntryOf = (access: Access) => access.replace(/\/index\/[^ ]+$/, '');
+
+// ---------------------------------------------------------------------------------------
+// The paths of every handler
+// ---------------------------------------------------------------------------------------
+
+interface Scenario {
+  fn: FunctionId;
+  /** The path, finishing the sentence "the {fn} function keeps to its grant …". */
+  path: string;
+  /** The permissions that make this path what it is: each must be among those it used. */
+  touches: readonly Access[];
+  /** Sets up the mocks, drives the handler and checks it took the path meant. */
+  run: () => Promise<void>;
+}
+
+const CONVERSATION = 'dm:alice:bob';
+const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
+const NOW_SECONDS = Math.floor(NOW / 1000);
+
+const CONVERSATIONS_QUERY = 'dynamodb:Query conversations';
+const POST = 'execute-api:ManageConnections POST @connections';
+const PUBLISH = 'kinesis:PutRecord events';
+
+const connection = (userId: string, deviceId: string): Connection => ({
+  userId,
+  connectionId: `conn-${userId}-${deviceId}`,
+  deviceId,
+  connectedAt: NOW - 60_000,
+  expiresAt: Math.floor(Date.now() / 1000) + 3600,
+});
+const CONNECTIONS: Record<string, Connection[]> = {
+  alice: [connection('alice', 'phone'), connection('alice', 'laptop')],
+  bob: [connection('bob', 'phone')],
+};
+function serveConnections(connections: Record<string, Connection[]> = CONNECTIONS) {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => ({
+    Items: connections[input.ExpressionAttributeValues?.[':u'] as string] ?? [],
+  }));
+}
+const gone = () => new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+const conditionFailed = () =>
+  new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: { httpStatusCode: 400 },
+  });
+
+const presenceRecord = (userId: string, fields: Partial<PresenceRecord> = {}): PresenceRecord => ({
+  userId,
+  online: true,
+  lastSeen: null,
+  lastActiveAt: NOW - 60_000,
+  expiresAt: NOW_SECONDS + 3600,
+  version: 1,
+  ...fields,
+});
+
+/** Message `seq` of dm:alice:bob as the conversations table stores it. */
+const storedMessage = (seq: number, senderId = 'bob', clientMessageId = `cm-${seq}`) => ({
+  conversationId: CONVERSATION,
+  itemKey: messageKey(seq),
+  seq,
+  messageId: `01STORED${seq}`,
+  clientMessageId,
+  senderId,
+  senderDeviceId: 'phone',
+  body: `message ${seq}`,
+  serverTs: NOW - 1000 + seq,
+});
+function conversationHolding(lastSeq: number): FakeConversationsTable {
+  const table = new FakeConversationsTable().install(ddb);
+  for (let seq = 1; seq <= lastSeq; seq++) table.put(storedMessage(seq));
+  return table;
+}
+
+const route = (handler: Parameters<typeof invoke>[0], frame: Record<string, unknown>) =>
+  invoke(handler, messageEvent(frame));
+
+const sendFrame = (overrides: Record<string, unknown> = {}) => ({
+  action: 'send',
+  requestId: 'r1',
+  to: 'bob',
+  clientMessageId: CLIENT_MESSAGE_ID,
+  body: 'hello',
+  ...overrides,
+});
+const ackFrame = (kind: 'delivered' | 'read', seq: number) => ({
+  action: 'ack',
+  requestId: 'r2',
+  conversationId: CONVERSATION,
+  kind,
+  seq,
+});
+const subscribeFrame = (userIds: string[]) => ({ action: 'subscribePresence', requestId: 'r5', userIds });
+
+/** The conversations' last seqs, the presence records, and subscription writes that succeed. */
+function servePresenceTables(lastSeqs: Record<string, number>, presence: PresenceRecord[]) {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    const lastSeq = lastSeqs[input.ExpressionAttributeValues?.[':c'] as string] ?? 0;
+    return { Items: lastSeq > 0 ? [{ seq: lastSeq }] : [] };
+  });
+  ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const wanted = new Set(input.RequestItems?.[NAMES.presenceTable]?.Keys?.map((key) => key.userId));
+    return { Responses: { [NAMES.presenceTable]: presence.filter((record) => wanted.has(record.userId)) } };
+  });
+  ddb.on(BatchWriteCommand).resolves({});
+}
+
+/** Alice's phone subscribed to bob's presence; the notifier's tables around it. */
+function serveSubscriptions(subscriptions: Record<string, string[]>) {
+  ddb.on(BatchGetCommand).resolves({
+    Responses: { [NAMES.presenceTable]: [presenceRecord('bob'), presenceRecord('carol', { online: false })] },
+  });
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    const watchedUserId = input.ExpressionAttributeValues?.[':w'] as string;
+    return {
+      Items: (subscriptions[watchedUserId] ?? []).map((connectionId) => ({
+        watchedUserId,
+        connectionId,
+        subscriberUserId: 'alice',
+        expiresAt: NOW_SECONDS + 600,
+      })),
+    };
+  });
+  ddb.on(DeleteCommand).resolves({});
+}
+
+const messageOf = (seq: number): MessageEventFrame => ({ type: 'message', ...storedMessage(seq) });
+const receiptOf = (userId: string, kind: 'delivered' | 'read', seq: number): ReceiptEventFrame => ({
+  type: 'receipt',
+  conversationId: CONVERSATION,
+  userId,
+  kind,
+  seq,
+});
+/** Both members' entries of dm:alice:bob at seq 1, and their clocks. */
+function listsHoldingSeq1(lists: FakeUserConversationsTable) {
+  for (const userId of ['alice', 'bob']) {
+    const { type: _type, ...lastMessage } = messageOf(1);
+    lists.put({
+      userId,
+      itemKey: `conv#${CONVERSATION}`,
+      conversationId: CONVERSATION,
+      members: ['alice', 'bob'],
+      lastSeq: 1,
+      lastMessage,
+      receipts: [
+        { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
+        { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
+      ],
+      updatedAt: NOW - 10,
+    });
+    lists.put({ userId, itemKey: 'clock', lastUpdatedAt: NOW - 10 });
+  }
+}
+const postedTo = () =>
+  api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.ConnectionId);
+
+const SCENARIOS: Scenario[] = [
+  // ----------------------------------------------------------------- authorizer
+  {
+    fn: 'authorizer',
+    path: 'when it verifies a token with a key from its configuration',
+    touches: [],
+    run: async () => {
+      const { provider } = createTestDeps();
+      const result = await createAuthorizerHandler(provider)(
+        authorizerEvent(await mintToken('alice', TEST_SECRET)),
+      );
+      expect(result.principalId).toBe('alice');
+    },
+  },
+  {
+    fn: 'authorizer',
+    path: 'when it reads the signing key from Secrets Manager',
+    touches: ['secretsmanager:GetSecretValue token-key'],
+    run: async () => {
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
+      const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
+      const result = await createAuthorizerHandler(provider)(
+        authorizerEvent(await mintToken('alice', SIGNING_KEY)),
+      );
+      expect(result.principalId).toBe('alice');
+    },
+  },
+  {
+    fn: 'authorizer',
+    path: 'when it refuses a token signed with another key',
+    touches: ['secretsmanager:GetSecretValue token-key'],
+    run: async () => {
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
+      const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
+      await expect(
+        createAuthorizerHandler(provider)(authorizerEvent(await mintToken('mallory', 'another-key'))),
+      ).rejects.toThrowError(/^Unauthorized$/);
+    },
+  },
+  // -------------------------------------------------------------------- connect
+  {
+    fn: 'connect',
+    path: "when it registers a user's first device and publishes that the user came online",
+    touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence', PUBLISH],
+    run: async () => {
+      ddb.on(PutCommand).resolves({});
+      ddb.on(UpdateCommand).resolves({});
+      const { provider } = createTestDeps();
+      expect(await invoke(createConnectHandler(provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(publishedRecords(kinesis)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'connect',
+    path: 'when it registers another device of a user already online',
+    touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence'],
+    run: async () => {
+      ddb.on(PutCommand).resolves({});
+      ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
+      const { provider } = createTestDeps();
+      expect(await invoke(createConnectHandler(provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(kinesis.calls()).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'connect',
+    path: 'when it marks the user offline again because the publish failed',
+    touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence', PUBLISH],
+    run: async () => {
+      ddb.on(PutCommand).resolves({});
+      ddb.on(UpdateCommand).resolves({});
+      kinesis.on(PutRecordCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+      const { provider } = createTestDeps();
+      await expect(invoke(createConnectHandler(provider), connectEvent())).rejects.toThrow(
+        'ProvisionedThroughputExceededException',
+      );
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    },
+  },
+  {
+    fn: 'connect',
+    path: 'when it refuses a handshake without a valid deviceId',
+    touches: [],
+    run: async () => {
+      const event = connectEvent();
+      event.queryStringParameters = { deviceId: 'not a device' };
+      const { provider } = createTestDeps();
+      expect((await invoke(createConnectHandler(provider), event)).statusCode).toBe(400);
+    },
+  },
+  // ----------------------------------------------------------------- disconnect
+  {
+    fn: 'disconnect',
+    path: 'when it removes one of several connections and leaves the user online',
+    touches: ['dynamodb:DeleteItem connections', 'dynamodb:GetItem presence', 'dynamodb:Query connections'],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(GetCommand).resolves({ Item: presenceRecord('alice') });
+      serveConnections({ alice: [connection('alice', 'laptop')] });
+      const { provider } = createTestDeps();
+      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'disconnect',
+    path: 'when the last connection goes and it publishes that the user went offline',
+    touches: [
+      'dynamodb:DeleteItem connections',
+      'dynamodb:GetItem presence',
+      'dynamodb:Query connections',
+      'dynamodb:UpdateItem presence',
+      PUBLISH,
+    ],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(GetCommand).resolves({ Item: presenceRecord('alice') });
+      serveConnections({});
+      ddb.on(UpdateCommand).resolves({});
+      const { provider } = createTestDeps();
+      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(publishedRecords(kinesis).map((record) => record.event)).toEqual([
+        { type: 'presence-changed', userId: 'alice' },
+      ]);
+    },
+  },
+  {
+    fn: 'disconnect',
+    path: 'when a device connected meanwhile and the offline update does not hold',
+    touches: ['dynamodb:UpdateItem presence'],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(GetCommand).resolves({ Item: presenceRecord('alice') });
+      serveConnections({});
+      ddb.on(UpdateCommand).rejects(conditionFailed());
+      const { provider } = createTestDeps();
+      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(kinesis.calls()).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'disconnect',
+    path: 'when the user is already offline',
+    touches: ['dynamodb:DeleteItem connections', 'dynamodb:GetItem presence'],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(GetCommand).resolves({ Item: presenceRecord('alice', { online: false, lastSeen: NOW - 5000 }) });
+      const { provider } = createTestDeps();
+      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    },
+  },
+  // -------------------------------------------------------------------- default
+  {
+    fn: 'default',
+    path: 'when it answers an unknown action',
+    touches: [],
+    run: async () => {
+      const { provider } = createTestDeps();
+      const result = await route(createDefaultHandler(provider), { action: 'dance', requestId: 'r9' });
+      expect(errorOf(result).code).toBe('bad_request');
+    },
+  },
+  {
+    fn: 'default',
+    path: 'when it answers a text that is not JSON',
+    touches: [],
+    run: async () => {
+      const { provider } = createTestDeps();
+      const result = await invoke(createDefaultHandler(provider), messageEvent('not json'));
+      expect(errorOf(result).code).toBe('bad_request');
+    },
+  },
+  // ----------------------------------------------------------------------- send
+  {
+    fn: 'send',
+    path: 'when it stores and publishes a fresh message',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:PutItem conversations', PUBLISH],
+    run: async () => {
+      conversationHolding(0);
+      const { provider } = createTestDeps();
+      const result = await route(createSendHandler(provider), sendFrame());
+      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 1, duplicate: false });
+    },
+  },
+  {
+    fn: 'send',
+    path: 'when it answers a duplicate send with the stored message',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:PutItem conversations',
+      'dynamodb:GetItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      conversationHolding(0);
+      const { provider } = createTestDeps();
+      await route(createSendHandler(provider), sendFrame());
+      const again = await route(createSendHandler(provider), sendFrame());
+      expect(answerOf<SentFrame>(again)).toMatchObject({ seq: 1, duplicate: true });
+    },
+  },
+  {
+    fn: 'send',
+    path: 'when a duplicate comes back without its key item and it reads that item too',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:PutItem conversations',
+      'dynamodb:GetItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      const original = storedMessage(1, 'alice', CLIENT_MESSAGE_ID);
+      ddb.on(QueryCommand).resolves({ Items: [{ seq: 1 }] });
+      ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ConditionalCheckFailed'));
+      ddb.on(GetCommand).callsFake((input: GetCommandInput) => ({
+        Item:
+          input.Key?.itemKey === idempotencyKey('alice', CLIENT_MESSAGE_ID)
+            ? { seq: 1, messageId: original.messageId, serverTs: original.serverTs }
+            : original,
+      }));
+      const { provider } = createTestDeps();
+      const result = await route(createSendHandler(provider), sendFrame());
+      expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 1, duplicate: true });
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+    },
+  },
+  {
+    fn: 'send',
+    path: 'when another sender took the seq and it reads the last seq again',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:PutItem conversations', PUBLISH],
+    run: async () => {
+      ddb
+        .on(QueryCommand)
+        .resolvesOnce({ Items: [] })
+        .resolves({ Items: [{ seq: 1 }] });
+      ddb
+        .on(TransactWriteCommand)
+        .rejectsOnce(transactionCanceled('ConditionalCheckFailed', 'None'))
+        .resolves({});
+      const { provider, sleep } = createTestDeps();
+      const result = await route(createSendHandler(provider), sendFrame());
+      expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 2, duplicate: false });
+      expect(sleep).toHaveBeenCalledTimes(1);
+    },
+  },
+  {
+    fn: 'send',
+    path: 'when a concurrent transaction conflicts and it tries again',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:PutItem conversations', PUBLISH],
+    run: async () => {
+      ddb.on(QueryCommand).resolves({ Items: [] });
+      ddb
+        .on(TransactWriteCommand)
+        .rejectsOnce(transactionCanceled('TransactionConflict', 'None'))
+        .resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(createSendHandler(provider), sendFrame());
+      expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 1, duplicate: false });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    },
+  },
+  // ------------------------------------------------------------------------ ack
+  {
+    fn: 'ack',
+    path: 'when it raises the delivered watermark and publishes the receipt',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:UpdateItem conversations', PUBLISH],
+    run: async () => {
+      conversationHolding(5);
+      const { provider } = createTestDeps();
+      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ kind: 'delivered', seq: 3 });
+      expect(publishedRecords(kinesis)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'ack',
+    path: 'when it raises the read watermark and delivered with it',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:UpdateItem conversations', PUBLISH],
+    run: async () => {
+      conversationHolding(5);
+      const { provider } = createTestDeps();
+      const result = await route(createAckHandler(provider), ackFrame('read', 3));
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ kind: 'read', seq: 3 });
+      expect(publishedRecords(kinesis)).toHaveLength(2);
+    },
+  },
+  {
+    fn: 'ack',
+    path: 'when the watermark is already ahead and the failed condition returns it',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:UpdateItem conversations'],
+    run: async () => {
+      const table = conversationHolding(5);
+      table.put({ conversationId: CONVERSATION, itemKey: 'member#alice', userId: 'alice', deliveredSeq: 5 });
+      const { provider } = createTestDeps();
+      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ seq: 5 });
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'ack',
+    path: 'when the watermark is not moved and the failed condition returns no item, so it reads it',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:UpdateItem conversations', 'dynamodb:GetItem conversations'],
+    run: async () => {
+      ddb.on(QueryCommand).resolves({ Items: [{ seq: 7 }] });
+      ddb.on(UpdateCommand).rejects(conditionFailed());
+      ddb.on(GetCommand).resolves({ Item: { userId: 'alice', deliveredSeq: 5 } });
+      const { provider } = createTestDeps();
+      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ seq: 5 });
+    },
+  },
+  {
+    fn: 'ack',
+    path: "when it refuses a seq past the conversation's last",
+    touches: [CONVERSATIONS_QUERY],
+    run: async () => {
+      conversationHolding(2);
+      const { provider } = createTestDeps();
+      const result = await route(createAckHandler(provider), ackFrame('read', 3));
+      expect(errorOf(result).code).toBe('bad_request');
+    },
+  },
+  // ----------------------------------------------------------------------- sync
+  {
+    fn: 'sync',
+    path: "when it reads a page of history and the members' receipts",
+    touches: [CONVERSATIONS_QUERY],
+    run: async () => {
+      const table = conversationHolding(3);
+      table.put({ conversationId: CONVERSATION, itemKey: 'member#bob', userId: 'bob', deliveredSeq: 2 });
+      const { provider } = createTestDeps();
+      const result = await route(createSyncHandler(provider), {
+        action: 'sync',
+        requestId: 'r3',
+        conversationId: CONVERSATION,
+        afterSeq: 1,
+      });
+      const history = answerOf<HistoryFrame>(result);
+      expect(history.messages.map((message) => message.seq)).toEqual([2, 3]);
+      expect(history.receipts).toContainEqual({ userId: 'bob', deliveredSeq: 2, readSeq: 0 });
+    },
+  },
+  {
+    fn: 'sync',
+    path: 'when it asks past the largest seq a sort key can hold',
+    touches: [CONVERSATIONS_QUERY],
+    run: async () => {
+      conversationHolding(3);
+      const { provider } = createTestDeps();
+      const result = await route(createSyncHandler(provider), {
+        action: 'sync',
+        requestId: 'r3',
+        conversationId: CONVERSATION,
+        afterSeq: 999_999_999_999,
+      });
+      expect(answerOf<HistoryFrame>(result)).toMatchObject({ messages: [], lastSeq: 3, hasMore: false });
+    },
+  },
+  // -------------------------------------------------------------- conversations
+  {
+    fn: 'conversations',
+    path: "when it lists the caller's changed conversations from the start",
+    touches: ['dynamodb:Query user-conversations/index/byUpdatedAt'],
+    run: async () => {
+      const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+      listsHoldingSeq1(lists);
+      const { provider } = createTestDeps();
+      const result = await route(createConversationsHandler(provider), {
+        action: 'conversations',
+        requestId: 'r4',
+      });
+      expect(answerOf<ConversationsPageFrame>(result)).toMatchObject({
+        conversations: [{ conversationId: CONVERSATION }],
+        hasMore: false,
+      });
+    },
+  },
+  {
+    fn: 'conversations',
+    path: 'when it lists from a cursor a page with more to come',
+    touches: ['dynamodb:Query user-conversations/index/byUpdatedAt'],
+    run: async () => {
+      const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+      listsHoldingSeq1(lists);
+      lists.put({
+        ...lists.entry('alice', CONVERSATION),
+        itemKey: 'conv#dm:alice:carol',
+        conversationId: 'dm:alice:carol',
+        members: ['alice', 'carol'],
+        updatedAt: NOW - 5,
+      });
+      const { provider } = createTestDeps();
+      const result = await route(createConversationsHandler(provider), {
+        action: 'conversations',
+        requestId: 'r4',
+        since: encodeCursor(NOW - 100),
+        limit: 1,
+      });
+      expect(answerOf<ConversationsPageFrame>(result)).toMatchObject({ hasMore: true });
+    },
+  },
+  {
+    fn: 'conversations',
+    path: 'when it refuses a cursor it never gave',
+    touches: [],
+    run: async () => {
+      const { provider } = createTestDeps();
+      const result = await route(createConversationsHandler(provider), {
+        action: 'conversations',
+        requestId: 'r4',
+        since: 'not-a-cursor',
+      });
+      expect(errorOf(result).code).toBe('bad_request');
+    },
+  },
+  // --------------------------------------------------------------------- typing
+  {
+    fn: 'typing',
+    path: "when it posts to the other member's devices",
+    touches: ['dynamodb:Query connections', POST],
+    run: async () => {
+      serveConnections();
+      const { provider } = createTestDeps();
+      const result = await route(createTypingHandler(provider), {
+        action: 'typing',
+        conversationId: CONVERSATION,
+        state: 'start',
+      });
+      expect(result).toEqual({ statusCode: 200 });
+      expect(postedTo()).toEqual(['conn-bob-phone']);
+    },
+  },
+  {
+    fn: 'typing',
+    path: 'when a peer connection is gone and it deletes it',
+    touches: ['dynamodb:Query connections', POST, 'dynamodb:DeleteItem connections'],
+    run: async () => {
+      serveConnections();
+      api.on(PostToConnectionCommand).rejects(gone());
+      ddb.on(DeleteCommand).resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(createTypingHandler(provider), {
+        action: 'typing',
+        conversationId: CONVERSATION,
+        state: 'stop',
+      });
+      expect(result).toEqual({ statusCode: 200 });
+      expect(ddb.commandCalls(DeleteCommand)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'typing',
+    path: 'when the other member has no open connection',
+    touches: ['dynamodb:Query connections'],
+    run: async () => {
+      serveConnections({});
+      const { provider } = createTestDeps();
+      const result = await route(createTypingHandler(provider), {
+        action: 'typing',
+        conversationId: CONVERSATION,
+        state: 'start',
+      });
+      expect(result).toEqual({ statusCode: 200 });
+      expect(api.calls()).toHaveLength(0);
+    },
+  },
+  // --------------------------------------------------------- subscribe-presence
+  {
+    fn: 'subscribe-presence',
+    path: 'when it subscribes to a user who shares a conversation with the caller',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:BatchGetItem presence',
+      'dynamodb:BatchWriteItem presence-subscriptions',
+    ],
+    run: async () => {
+      servePresenceTables({ [CONVERSATION]: 3 }, [presenceRecord('bob')]);
+      const { provider } = createTestDeps();
+      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['bob']));
+      expect(answerOf<PresenceFrame>(result).users).toEqual([
+        { userId: 'bob', online: true, lastSeen: null },
+      ]);
+    },
+  },
+  {
+    fn: 'subscribe-presence',
+    path: 'when it subscribes to a stranger, who stays hidden',
+    touches: [CONVERSATIONS_QUERY],
+    run: async () => {
+      servePresenceTables({}, [presenceRecord('carol')]);
+      const { provider } = createTestDeps();
+      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['carol']));
+      expect(answerOf<PresenceFrame>(result).users).toEqual([
+        { userId: 'carol', online: false, lastSeen: null },
+      ]);
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'subscribe-presence',
+    path: 'when it subscribes the caller to itself and retries what DynamoDB left unprocessed',
+    touches: ['dynamodb:BatchGetItem presence', 'dynamodb:BatchWriteItem presence-subscriptions'],
+    run: async () => {
+      const key = { userId: 'alice' };
+      ddb
+        .on(BatchGetCommand)
+        .resolvesOnce({ Responses: {}, UnprocessedKeys: { [NAMES.presenceTable]: { Keys: [key] } } })
+        .resolves({ Responses: { [NAMES.presenceTable]: [presenceRecord('alice')] } });
+      ddb
+        .on(BatchWriteCommand)
+        .resolvesOnce({
+          UnprocessedItems: {
+            [NAMES.presenceSubscriptionsTable]: [{ PutRequest: { Item: { watchedUserId: 'alice' } } }],
+          },
+        })
+        .resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['alice']));
+      expect(answerOf<PresenceFrame>(result).users).toEqual([
+        { userId: 'alice', online: true, lastSeen: null },
+      ]);
+      expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+      expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(2);
+    },
+  },
+  // ----------------------------------------------------------------------- ping
+  {
+    fn: 'ping',
+    path: 'when it answers pong',
+    touches: [],
+    run: async () => {
+      const { provider } = createTestDeps();
+      const result = await route(createPingHandler(provider), { action: 'ping', requestId: 'r6' });
+      expect(answerOf(result)).toEqual({ type: 'pong', requestId: 'r6' });
+    },
+  },
+  // --------------------------------------------------------------------- fanout
+  {
+    fn: 'fanout',
+    path: "when it delivers a message to every connection and writes both members' lists",
+    touches: [
+      'dynamodb:Query connections',
+      POST,
+      'dynamodb:BatchGetItem user-conversations',
+      'dynamodb:PutItem user-conversations',
+    ],
+    run: async () => {
+      const lists = new FakeUserConversationsTable().install(ddb);
+      serveConnections();
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([messageOf(1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(postedTo().sort()).toEqual(['conn-alice-laptop', 'conn-alice-phone', 'conn-bob-phone']);
+      expect(lists.entry('bob', CONVERSATION)?.lastSeq).toBe(1);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: "when it delivers a receipt and merges it into the members' entries",
+    touches: [
+      'dynamodb:Query connections',
+      POST,
+      'dynamodb:BatchGetItem user-conversations',
+      'dynamodb:PutItem user-conversations',
+    ],
+    run: async () => {
+      const lists = new FakeUserConversationsTable().install(ddb);
+      listsHoldingSeq1(lists);
+      serveConnections();
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([receiptOf('bob', 'read', 1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(lists.entry('alice', CONVERSATION)?.receipts).toContainEqual({
+        userId: 'bob',
+        deliveredSeq: 1,
+        readSeq: 1,
+      });
+    },
+  },
+  {
+    fn: 'fanout',
+    path: 'when a receipt finds no entry, which it never creates',
+    touches: ['dynamodb:Query connections', POST, 'dynamodb:BatchGetItem user-conversations'],
+    run: async () => {
+      new FakeUserConversationsTable().install(ddb);
+      serveConnections();
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([receiptOf('bob', 'delivered', 1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: 'when a connection is gone and it deletes it',
+    touches: ['dynamodb:Query connections', POST, 'dynamodb:DeleteItem connections'],
+    run: async () => {
+      new FakeUserConversationsTable().install(ddb);
+      serveConnections();
+      api.on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' }).rejects(gone());
+      ddb.on(DeleteCommand).resolves({});
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([messageOf(1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toEqual([
+        { userId: 'bob', connectionId: 'conn-bob-phone' },
+      ]);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: 'when it posts again to a connection that appeared while the lists were written',
+    touches: ['dynamodb:Query connections', POST],
+    run: async () => {
+      new FakeUserConversationsTable().install(ddb);
+      const late = connection('bob', 'late');
+      ddb.on(QueryCommand, { ExpressionAttributeValues: { ':u': 'alice' } }).resolves({ Items: [] });
+      ddb
+        .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
+        .resolvesOnce({ Items: CONNECTIONS.bob })
+        .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([messageOf(1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(postedTo()).toEqual(['conn-bob-phone', late.connectionId]);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: 'when a concurrent list write wins and it reads the list again',
+    touches: ['dynamodb:BatchGetItem user-conversations', 'dynamodb:PutItem user-conversations'],
+    run: async () => {
+      const lists = new FakeUserConversationsTable().install(ddb);
+      let conflicted = false;
+      ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
+        if (conflicted) return lists.transactWrite(input);
+        conflicted = true;
+        throw new TransactionCanceledException({
+          message: 'Transaction cancelled [ConditionalCheckFailed]',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+        });
+      });
+      serveConnections();
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([messageOf(1)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(3);
+      expect(lists.entry('alice', CONVERSATION)?.lastSeq).toBe(1);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: 'when it skips a record that is not a conversation event',
+    touches: [],
+    run: async () => {
+      const result = await createFanoutHandler(createTestDeps().provider)(
+        kinesisEventOf([{ data: Buffer.from('not json').toString('base64'), partitionKey: CONVERSATION }]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+    },
+  },
+  // ---------------------------------------------------------- presence-notifier
+  {
+    fn: 'presence-notifier',
+    path: "when it posts the changed users' presence to their subscribers",
+    touches: ['dynamodb:BatchGetItem presence', 'dynamodb:Query presence-subscriptions', POST],
+    run: async () => {
+      serveSubscriptions({ bob: ['conn-alice-phone'], carol: ['conn-alice-phone'] });
+      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      expect(postedTo()).toEqual(['conn-alice-phone']);
+    },
+  },
+  {
+    fn: 'presence-notifier',
+    path: 'when a subscriber is gone and it drops its subscriptions',
+    touches: [
+      'dynamodb:BatchGetItem presence',
+      'dynamodb:Query presence-subscriptions',
+      POST,
+      'dynamodb:DeleteItem presence-subscriptions',
+    ],
+    run: async () => {
+      serveSubscriptions({ bob: ['conn-alice-phone'], carol: ['conn-alice-phone'] });
+      api.on(PostToConnectionCommand).rejects(gone());
+      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toEqual([
+        { watchedUserId: 'bob', connectionId: 'conn-alice-phone' },
+        { watchedUserId: 'carol', connectionId: 'conn-alice-phone' },
+      ]);
+    },
+  },
+  {
+    fn: 'presence-notifier',
+    path: 'when nobody watches the users who changed',
+    touches: ['dynamodb:BatchGetItem presence', 'dynamodb:Query presence-subscriptions'],
+    run: async () => {
+      serveSubscriptions({});
+      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      expect(api.calls()).toHaveLength(0);
+    },
+  },
+];
+
+function resetMocks() {
+  for (const mock of [ddb, ddbBase, kinesis, api, secrets]) mock.reset();
+}
+
+/**
+ * Drives one path from clean mocks and returns the permissions its calls needed, and how
+ * the path's own checks failed, if they did: a call outside the grant often breaks the
+ * path too, and the test names the call before the broken path.
+ */
+async function accessesOf(scenario: Scenario): Promise<{ used: Access[]; failure?: unknown }> {
+  resetMocks();
+  try {
+    await scenario.run();
+  } catch (failure) {
+    return { used: recordedAccesses(), failure };
+  }
+  return { used: recordedAccesses() };
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------
+
+describe('what each call needs from IAM', () => {
+  it('names the action of each item of a transaction, on its own table', () => {
+    const command = new TransactWriteCommand({
+      TransactItems: [
+        { Put: { TableName: NAMES.userConversationsTable, Item: {} } },
+        { Update: { TableName: NAMES.presenceTable, Key: {}, UpdateExpression: 'SET a = :a' } },
+        { Delete: { TableName: NAMES.connectionsTable, Key: {} } },
+        { ConditionCheck: { TableName: NAMES.conversationsTable, Key: {}, ConditionExpression: 'x' } },
+      ],
+    });
+
+    expect(dynamodbAccesses(command as unknown as SentCommand)).toEqual([
+      'dynamodb:PutItem user-conversations',
+      'dynamodb:UpdateItem presence',
+      'dynamodb:DeleteItem connections',
+      'dynamodb:ConditionCheckItem conversations',
+    ]);
+  });
+
+  it('names a batch action once for every table the batch names', () => {
+    const command = new BatchGetCommand({
+      RequestItems: { [NAMES.presenceTable]: { Keys: [] }, [NAMES.connectionsTable]: { Keys: [] } },
+    });
+
+    expect(dynamodbAccesses(command as unknown as SentCommand)).toEqual([
+      'dynamodb:BatchGetItem presence',
+      'dynamodb:BatchGetItem connections',
+    ]);
+  });
+
+  it('names the index a query reads, and the base client commands like the document ones', () => {
+    const query = new QueryCommand({ TableName: NAMES.userConversationsTable, IndexName: 'byUpdatedAt' });
+    const get = new GetItemCommand({ TableName: NAMES.presenceTable, Key: {} });
+
+    expect(dynamodbAccesses(query as unknown as SentCommand)).toEqual([
+      'dynamodb:Query user-conversations/index/byUpdatedAt',
+    ]);
+    expect(dynamodbAccesses(get as unknown as SentCommand)).toEqual(['dynamodb:GetItem presence']);
+  });
+
+  it('names a table this stack does not define as one no grant covers', () => {
+    const command = new GetCommand({ TableName: 'other-stack-conversations', Key: {} });
+
+    expect(dynamodbAccesses(command as unknown as SentCommand)).toEqual([
+      'dynamodb:GetItem unknown-table:other-stack-conversations',
+    ]);
+  });
+
+  it('names the HTTP method of each @connections call, which the ManageConnections resource holds', () => {
+    const commands = [
+      new PostToConnectionCommand({ ConnectionId: 'c', Data: Buffer.from('x') }),
+      new DeleteConnectionCommand({ ConnectionId: 'c' }),
+      new GetConnectionCommand({ ConnectionId: 'c' }),
+    ];
+
+    expect(commands.flatMap((command) => connectionAccesses(command as unknown as SentCommand))).toEqual([
+      'execute-api:ManageConnections POST @connections',
+      'execute-api:ManageConnections DELETE @connections',
+      'execute-api:ManageConnections GET @connections',
+    ]);
+  });
+
+  it('tells PutRecords from PutRecord, which alone is granted', () => {
+    const single = new PutRecordCommand({
+      StreamName: NAMES.eventsStream,
+      PartitionKey: 'p',
+      Data: new Uint8Array(),
+    });
+    const many = new PutRecordsCommand({ StreamName: NAMES.eventsStream, Records: [] });
+
+    expect([single, many].flatMap((command) => kinesisAccesses(command as unknown as SentCommand))).toEqual([
+      'kinesis:PutRecord events',
+      'kinesis:PutRecords events',
+    ]);
+  });
+
+  it('allows a query of an index only where the table grants Query, as the stack does', () => {
+    expect(allowedAccesses(definitionOf('conversations'))).toContain(
+      'dynamodb:Query user-conversations/index/byUpdatedAt',
+    );
+    expect(allowedAccesses(definitionOf('fanout'))).not.toContain(
+      'dynamodb:Query user-conversations/index/byUpdatedAt',
+    );
+  });
+});
+
+describe('every handler calls AWS only within the grant of its function', () => {
+  for (const scenario of SCENARIOS) {
+    it(`the ${scenario.fn} function keeps to its grant ${scenario.path}`, async () => {
+      const { used, failure } = await accessesOf(scenario);
+
+      const allowed = allowedAccesses(definitionOf(scenario.fn));
+      expect(used.filter((access) => !allowed.has(access))).toEqual([]);
+      if (failure) throw failure;
+      expect(used).toEqual(expect.arrayContaining([...scenario.touches]));
+    });
+  }
+});
+
+describe('every grant is used by its function', () => {
+  it.each(DEFINITIONS.map((definition) => definition.id))(
+    'the %s function uses every permission it is granted on one of its paths',
+    async (id) => {
+      const scenarios = SCENARIOS.filter((scenario) => scenario.fn === id);
+      expect(scenarios.length).toBeGreaterThan(0);
+      const used = new Set<Access>();
+      for (const scenario of scenarios) {
+        const { used: accesses, failure } = await accessesOf(scenario);
+        if (failure) throw failure;
+        for (const access of accesses) used.add(grantEntryOf(access));
+      }
+
+      expect(grantEntries(definitionOf(id)).filter((entry) => !used.has(entry))).toEqual([]);
+    },
+  );
+});
