@@ -7,10 +7,19 @@ import { membersOf } from './conversation.js';
 import { MetricName, type MetricsRecorder } from './metrics.js';
 import type { ConnectionPusher, ConnectionStore } from './ports.js';
 
+/**
+ * API Gateway answers a post to a connection 410 until its `$connect` has completed, and
+ * the connection item is written inside `$connect`. A connection registered this recently
+ * (the `$connect` integration times out at 29 s) that answers 410 is still opening, not
+ * gone: deleting its item would leave the device connected but deaf.
+ */
+export const HANDSHAKE_GRACE_MS = 30_000;
+
 export interface FanoutDeps {
   connections: ConnectionStore;
   pusher: ConnectionPusher;
   metrics: MetricsRecorder;
+  now: () => number;
   /** Posts in flight at once for one event. */
   postConcurrency: number;
 }
@@ -25,7 +34,9 @@ export interface PostOptions {
 export interface DeliveryReport {
   delivered: number;
   gone: number;
-  /** Every connection that was posted to (gone ones included). */
+  /** Connections still in their handshake: not posted to, and not deleted. */
+  opening: number;
+  /** The connections done with: posted every frame, or gone and deleted (not those still opening). */
   connectionIds: Set<string>;
 }
 
@@ -38,8 +49,9 @@ export class DeliveryFailedError extends Error {
 
 /**
  * Posts `frame` to every connection of every member. A connection that answers 410 is
- * deleted; any other failed post fails the delivery, so that the stream retries it
- * (a repeated post is harmless: clients drop a seq they already have).
+ * deleted, unless it is still opening (see `HANDSHAKE_GRACE_MS`); any other failed post
+ * fails the delivery, so that the stream retries it (a repeated post is harmless:
+ * clients drop a seq they already have).
  */
 export async function deliverToMembers(
   deps: FanoutDeps,
@@ -71,6 +83,8 @@ export async function postToUsers(
       limit(async () => {
         for (const [index, frame] of frames.entries()) {
           if ((await deps.pusher.post(connection.connectionId, frame)) === 'gone') {
+            // The device catches up by itself once open; the caller may post again later.
+            if (deps.now() - connection.connectedAt < HANDSHAKE_GRACE_MS) return 'opening' as const;
             deps.metrics.record(MetricName.GoneConnections, 1);
             await deps.connections.deleteConnection(connection.userId, connection.connectionId);
             return 'gone' as const;
@@ -87,12 +101,19 @@ export async function postToUsers(
       cause: failures[0]?.reason,
     });
   }
-  const gone = outcomes.filter(
-    (outcome) => outcome.status === 'fulfilled' && outcome.value === 'gone',
-  ).length;
+  const outcomeOf = (index: number) => {
+    const outcome = outcomes[index];
+    return outcome?.status === 'fulfilled' ? outcome.value : undefined;
+  };
+  const count = (value: string) => outcomes.filter((_, index) => outcomeOf(index) === value).length;
   return {
-    delivered: connections.length - gone,
-    gone,
-    connectionIds: new Set(connections.map((connection) => connection.connectionId)),
+    delivered: count('delivered'),
+    gone: count('gone'),
+    opening: count('opening'),
+    connectionIds: new Set(
+      connections
+        .filter((_, index) => outcomeOf(index) !== 'opening')
+        .map((connection) => connection.connectionId),
+    ),
   };
 }

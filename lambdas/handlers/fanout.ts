@@ -54,8 +54,8 @@ interface ConversationWork {
 
 export function createFanoutHandler(deps: DepsProvider) {
   function fanoutDeps(): FanoutDeps {
-    const { connections, pusher, metrics, config } = deps();
-    return { connections, pusher, metrics, postConcurrency: config.postConcurrency };
+    const { connections, pusher, metrics, config, now } = deps();
+    return { connections, pusher, metrics, now, postConcurrency: config.postConcurrency };
   }
 
   /** Counts a successful post of `event` to a device, and a message's time from commit. */

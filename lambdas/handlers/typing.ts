@@ -14,9 +14,9 @@ export function createTypingHandler(deps: DepsProvider) {
       userId: caller.userId,
       state: frame.state,
     };
-    const { connections, pusher, metrics, config } = deps();
+    const { connections, pusher, metrics, config, now } = deps();
     await postToUsers(
-      { connections, pusher, metrics, postConcurrency: config.postConcurrency },
+      { connections, pusher, metrics, now, postConcurrency: config.postConcurrency },
       members.filter((member) => member !== caller.userId),
       [JSON.stringify(event)],
     );

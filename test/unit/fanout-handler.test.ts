@@ -44,7 +44,7 @@ const connection = (userId: string, deviceId: string): Connection => ({
   userId,
   connectionId: `conn-${userId}-${deviceId}`,
   deviceId,
-  connectedAt: 1_764_289_990_000,
+  connectedAt: NOW - 60 * 60 * 1000,
   expiresAt: EXPIRES_AT,
 });
 const CONNECTIONS: Record<string, Connection[]> = {
@@ -334,6 +334,32 @@ describe('the fanout handler', () => {
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, BOB_CAROL_1) });
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: undefined, carol: undefined });
     expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
+  });
+
+  it('keeps a connection still in its handshake that answers 410, and posts to it again after the list write', async () => {
+    const { provider, metrics } = createTestDeps();
+    // Registered by $connect a second ago: API Gateway answers 410 until the handshake ends.
+    const opening = { ...connection('bob', 'opening'), connectedAt: NOW - 1_000 };
+    serveConnections({ ...CONNECTIONS, bob: [...(CONNECTIONS.bob ?? []), opening] });
+    let refused = 0;
+    api.on(PostToConnectionCommand).callsFake((input: PostToConnectionCommandInput) => {
+      if (input.ConnectionId === opening.connectionId && refused++ === 0) {
+        throw new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+      }
+      return {};
+    });
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(DeleteCommand)).toEqual([]);
+    expect(metrics.values('GoneConnections')).toEqual([]);
+    expect(posts().filter((post) => post.connectionId === opening.connectionId)).toEqual([
+      { connectionId: opening.connectionId, conversationId: 'dm:alice:bob', seq: 1 },
+      { connectionId: opening.connectionId, conversationId: 'dm:alice:bob', seq: 1 },
+    ]);
   });
 
   it('reports a record when deleting a gone connection failed', async () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
-import { createTestDeps, errorOf, invoke, messageEvent, mockAwsClients } from './support/harness.js';
+import { createTestDeps, errorOf, invoke, messageEvent, mockAwsClients, NOW } from './support/harness.js';
 
 const { ddb, kinesis, api } = mockAwsClients();
 
@@ -17,7 +17,7 @@ const connection = (userId: string, deviceId: string): Connection => ({
   userId,
   connectionId: `conn-${userId}-${deviceId}`,
   deviceId,
-  connectedAt: 1_764_289_990_000,
+  connectedAt: NOW - 60 * 60 * 1000,
   expiresAt: EXPIRES_AT,
 });
 const CONNECTIONS: Record<string, Connection[]> = {
