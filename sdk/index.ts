@@ -1,0 +1,39 @@
+/**
+ * The Parley client SDK: `ParleyClient` and what it speaks in. Runs in browsers (native
+ * WebSocket, `IndexedDbStorage` from `sdk/indexeddb-storage.ts`) and in Node (`ws`,
+ * `FileStorage` from `sdk/file-storage.ts`).
+ *
+ * @example
+ * import { ParleyClient } from './sdk/index.js';
+ * const client = new ParleyClient({ url, token, deviceId: 'phone' });
+ * await client.connect();
+ */
+export { type BackoffOptions, backoffDelay } from './backoff.js';
+export {
+  type ChatMessage,
+  ConnectionState,
+  type ConversationView,
+  MessageStatus,
+  ParleyClient,
+  type ParleyClientEvents,
+  type ParleyClientOptions,
+  ParleyError,
+  ParleyErrorCode,
+  type PresenceView,
+  type TypingEvent,
+} from './client.js';
+export { OutboxFullError, type OutboxItem } from './outbox.js';
+export { MemoryStorage, type ParleyStorage } from './storage.js';
+export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+
+import { directConversationId } from '../lambdas/domain/conversation.js';
+
+/**
+ * The id of the one-to-one conversation between two users, as PROTOCOL.md defines it.
+ *
+ * @example
+ * conversationIdFor('bob', 'alice'); // 'dm:alice:bob'
+ */
+export function conversationIdFor(userA: string, userB: string): string {
+  return directConversationId(userA, userB);
+}
