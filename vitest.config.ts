@@ -32,6 +32,18 @@ export default defineConfig({
           isolate: false,
         },
       },
+      {
+        test: {
+          // The web app in Debian's Chromium (playwright-core), against a local stack of
+          // its own on the engines of the same global setup. Not part of `npm test`:
+          // `npm run test:browser`.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,209 @@
+/**
+ * The web app's development server: builds `web/` with Vite once at start, serves the
+ * result with node:http, and mints dev tokens at `GET /api/token?userId=alice` so the
+ * page can sign in as anyone. A local tool: it trusts whoever can reach it.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { userIdSchema } from '../lambdas/domain/protocol.js';
+import { mintToken } from '../lambdas/domain/tokens.js';
+
+export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+
+export interface WebServerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  /** The WebSocket URL the page connects to, e.g. the local stack's `ws://127.0.0.1:3001`. */
+  wsUrl: string;
+  /** The HS256 secret the WebSocket gateway verifies tokens with. */
+  tokenSecret: string;
+  /** How long minted tokens live, as jose reads it; default `24h`. */
+  tokenExpiresIn?: string;
+}
+
+export interface RunningWebServer {
+  /** `http://host:port`, with the port actually bound. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export class WebServerStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WebServerStartError';
+  }
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  response.end(JSON.stringify(body));
+}
+
+/** Builds the app into a temporary folder, then serves it and the token endpoint. */
+export async function startWebServer(options: WebServerOptions): Promise<RunningWebServer> {
+  const host = options.host ?? '127.0.0.1';
+  const expiresIn = options.tokenExpiresIn ?? '24h';
+
+  // Take the port first: a busy one fails at once, not after the build.
+  const server = createServer();
+  await new Promise<void>((listening, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new WebServerStartError(
+          error.code === 'EADDRINUSE'
+            ? `port ${options.port} (the web app, PARLEY_WEB_PORT) is already in use: stop what runs there or choose another port`
+            : `cannot listen on ${host}:${options.port} (the web app): ${error.message}`,
+          { cause: error },
+        ),
+      ),
+    );
+    server.listen(options.port, host, () => listening());
+  });
+  const closeServer = () =>
+    new Promise<void>((closed) => {
+      server.close(() => closed());
+      server.closeAllConnections();
+    });
+
+  // Requests that come while the app builds wait for it.
+  const built = (async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'parley-web-'));
+    // Vite sets NODE_ENV for its build; the rest of this process must not see it change.
+    const nodeEnv = process.env.NODE_ENV;
+    try {
+      await build({
+        root: WEB_ROOT,
+        configFile: join(WEB_ROOT, 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+      });
+    } catch (error) {
+      await rm(outDir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      if (nodeEnv === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = nodeEnv;
+    }
+    return outDir;
+  })();
+
+  const serveToken = async (url: URL, response: ServerResponse) => {
+    const userId = userIdSchema.safeParse(url.searchParams.get('userId') ?? undefined);
+    if (!userId.success) {
+      sendJson(response, 400, {
+        error: 'bad_request',
+        message: 'userId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -',
+      });
+      return;
+    }
+    const token = await mintToken(userId.data, options.tokenSecret, { expiresIn });
+    sendJson(response, 200, { token, url: options.wsUrl });
+  };
+
+  const serveFile = async (request: IncomingMessage, url: URL, response: ServerResponse) => {
+    const root = await built;
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(url.pathname);
+    } catch {
+      sendJson(response, 400, { error: 'bad_request', message: 'path: not a valid URL path' });
+      return;
+    }
+    const wanted = resolve(root, `.${pathname}`);
+    const inside = wanted === root || wanted.startsWith(root + sep);
+    let file = inside ? wanted : undefined;
+    if (file && !(await stat(file).catch(() => undefined))?.isFile()) file = undefined;
+    if (!file) {
+      // A path with an extension names a file that is not there; any other path is a
+      // page of the app, which index.html serves.
+      if (extname(pathname)) {
+        response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+        response.end('not found');
+        return;
+      }
+      file = join(root, 'index.html');
+    }
+    const body = await readFile(file);
+    const hashed = file.startsWith(join(root, 'assets') + sep);
+    response.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': body.length,
+      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  };
+
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const handle = async () => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+        response.end('method not allowed');
+      } else if (url.pathname === '/api/token') {
+        await serveToken(url, response);
+      } else if (url.pathname.startsWith('/api/')) {
+        sendJson(response, 404, { error: 'not_found', message: `no API at ${url.pathname}` });
+      } else {
+        await serveFile(request, url, response);
+      }
+    };
+    handle().catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      sendJson(response, 500, {
+        error: 'internal',
+        message: error instanceof Error ? error.message : String(error),
+      });
+    });
+  });
+
+  let staticRoot: string;
+  try {
+    staticRoot = await built;
+  } catch (error) {
+    await closeServer();
+    throw new WebServerStartError(
+      `cannot build the web app: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+
+  const { port } = server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    stop: () => {
+      stopped ??= (async () => {
+        await closeServer();
+        await rm(staticRoot, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/** The web app's server (`local/web-server.ts`) over plain HTTP: no browser, no stack. */
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier } from '../../lambdas/domain/tokens.js';
+import { type RunningWebServer, startWebServer, WebServerStartError } from '../../local/web-server.js';
+
+const SECRET = 'web-server-test-secret';
+const WS_URL = 'ws://127.0.0.1:39999';
+
+/** A GET with the path sent as it is: `fetch` would normalise the dots away. */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    get({ hostname, port, path }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+describe('the web server', () => {
+  let web: RunningWebServer;
+
+  beforeAll(async () => {
+    web = await startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET });
+  });
+
+  afterAll(async () => {
+    await web?.stop();
+  });
+
+  it('serves the built app, and index.html for any page path', async () => {
+    const index = await fetch(web.url);
+    const html = await index.text();
+    const page = await fetch(`${web.url}/some/page`);
+
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html).toContain('<div id="root">');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(html);
+  });
+
+  it('serves the bundled script and styles with their content types', async () => {
+    const html = await (await fetch(web.url)).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]);
+    const types = await Promise.all(
+      assets.map(async (path) => {
+        const response = await fetch(`${web.url}${path}`);
+        await response.arrayBuffer();
+        return [path?.split('.').pop(), response.status, response.headers.get('content-type')];
+      }),
+    );
+
+    expect(types).toEqual(
+      expect.arrayContaining([
+        ['js', 200, 'text/javascript; charset=utf-8'],
+        ['css', 200, 'text/css; charset=utf-8'],
+      ]),
+    );
+  });
+
+  it('answers 404 for a missing file, and never serves a file out of its folder', async () => {
+    const missing = await rawGet(web.url, '/assets/nothing.js');
+    const outside = await rawGet(web.url, '/../../../../../etc/passwd');
+    const encoded = await rawGet(web.url, '/..%2f..%2f..%2f..%2f..%2fetc%2fpasswd');
+
+    expect(missing.status).toBe(404);
+    // No extension: a page path, answered with the app.
+    for (const attempt of [outside, encoded]) {
+      expect(attempt.status).toBe(200);
+      expect(attempt.body).toContain('<div id="root">');
+      expect(attempt.body).not.toContain('root:');
+    }
+  });
+
+  it('mints a token for the user, which the gateway’s verifier accepts, with the WebSocket URL', async () => {
+    const response = await fetch(`${web.url}/api/token?userId=alice_1`);
+    const body = (await response.json()) as { token: string; url: string };
+
+    expect(response.status).toBe(200);
+    expect(body.url).toBe(WS_URL);
+    await expect(createTokenVerifier({ secret: SECRET })(body.token)).resolves.toEqual({ userId: 'alice_1' });
+  });
+
+  it('refuses a missing or malformed user id with a 400 and a JSON error', async () => {
+    for (const query of ['', '?userId=', '?userId=al%20ice', `?userId=${'a'.repeat(65)}`]) {
+      const response = await fetch(`${web.url}/api/token${query}`);
+
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        error: 'bad_request',
+        message: 'userId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -',
+      });
+    }
+  });
+
+  it('fails with a clear error on a busy port, and frees its port when stopped', async () => {
+    const other = await startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET });
+    const port = Number(new URL(other.url).port);
+
+    const busy = startWebServer({ port, wsUrl: WS_URL, tokenSecret: SECRET });
+    await expect(busy).rejects.toThrow(WebServerStartError);
+    await expect(busy).rejects.toThrow(`port ${port} (the web app, PARLEY_WEB_PORT) is already in use`);
+    await other.stop();
+    const probe = createServer();
+    await new Promise<void>((listening, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, '127.0.0.1', () => listening());
+    });
+    await new Promise<void>((closed) => probe.close(() => closed()));
+  });
+});

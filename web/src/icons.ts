@@ -1,0 +1,38 @@
+/** The app's icons: static SVG markup, never built from user input. */
+import { MessageStatus } from '../../sdk/index.js';
+import { svg } from './dom.js';
+
+const stroke = 'fill="none" stroke="currentColor" stroke-linecap="round" stroke-linejoin="round"';
+
+const STATUS_ICONS: Record<MessageStatus, string> = {
+  [MessageStatus.Pending]: `<svg viewBox="0 0 16 16" width="14" height="14" ${stroke} stroke-width="1.5"><circle cx="8" cy="8" r="6.25"/><path d="M8 4.5V8l2.5 1.5"/></svg>`,
+  [MessageStatus.Sent]: `<svg viewBox="0 0 16 11" width="16" height="11" ${stroke} stroke-width="1.6"><path d="M2 5.5l3.5 3.5 8.5-8"/></svg>`,
+  [MessageStatus.Delivered]: `<svg viewBox="0 0 18 11" width="18" height="11" ${stroke} stroke-width="1.6"><path d="M1 5.5l3.5 3.5 8.5-8M8.5 9l8.5-8"/></svg>`,
+  [MessageStatus.Read]: `<svg viewBox="0 0 18 11" width="18" height="11" ${stroke} stroke-width="1.6"><path d="M1 5.5l3.5 3.5 8.5-8M8.5 9l8.5-8"/></svg>`,
+  [MessageStatus.Failed]: `<svg viewBox="0 0 16 16" width="14" height="14"><circle cx="8" cy="8" r="7" fill="currentColor"/><path d="M8 4v5M8 11.6v.2" ${stroke.replace('currentColor', '#fff')} stroke-width="1.8"/></svg>`,
+};
+
+const STATUS_LABELS: Record<MessageStatus, string> = {
+  [MessageStatus.Pending]: 'Waiting to send',
+  [MessageStatus.Sent]: 'Sent',
+  [MessageStatus.Delivered]: 'Delivered',
+  [MessageStatus.Read]: 'Read',
+  [MessageStatus.Failed]: 'Not sent',
+};
+
+/** The tick, clock or `!` of one of my messages: `<span class="status" data-status>` with its label. */
+export function statusIcon(status: MessageStatus): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.className = 'status';
+  span.dataset.status = status;
+  span.title = STATUS_LABELS[status];
+  span.setAttribute('aria-label', STATUS_LABELS[status]);
+  span.append(svg(STATUS_ICONS[status]));
+  return span;
+}
+
+export function sendIcon(): SVGSVGElement {
+  return svg(
+    '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6l-.01 6.53L15 12 3.39 13.87z"/></svg>',
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * The Parley web app: sign in as any user id, then chat. Each tab is a device of its
+ * own; its state and unsent messages are kept in IndexedDB across reloads.
+ */
+import { ParleyClient } from '../../sdk/index.js';
+import { IndexedDbStorage } from '../../sdk/indexeddb-storage.js';
+import { mountChatApp } from './chat-app.js';
+import { deviceId, fetchSession, type Session, storedSession, storeSession, tokenSource } from './session.js';
+import { mountSignIn } from './sign-in.js';
+
+const root = document.getElementById('root') as HTMLElement;
+
+function signIn(problem?: string): void {
+  mountSignIn(
+    root,
+    (session) => {
+      storeSession(session);
+      void start(session);
+    },
+    problem,
+  );
+}
+
+async function start(session: Session): Promise<void> {
+  const device = deviceId();
+  const storage = new IndexedDbStorage(`parley-${session.userId}-${device}`);
+  const client = new ParleyClient({
+    url: session.url,
+    token: tokenSource(session),
+    deviceId: device,
+    storage,
+  });
+  let unmount = () => {};
+  const signOut = async () => {
+    unmount();
+    storeSession(undefined);
+    await client.close().catch(() => {});
+    storage.close();
+    signIn();
+  };
+  // connect() reads the first token (the client learns its user from it) and what this
+  // device kept, then keeps (re)connecting on its own; the app draws whatever the client
+  // holds as it changes, online or not.
+  try {
+    await client.connect();
+  } catch (error) {
+    storeSession(undefined);
+    signIn(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
+  unmount = mountChatApp(root, { client, onSignOut: () => void signOut() });
+}
+
+// A reload of a signed-in tab carries on as the same user and device, with a fresh
+// token when the server can give one and the kept one when it cannot (offline).
+const kept = storedSession();
+if (kept) {
+  fetchSession(kept.userId).then(
+    (fresh) => {
+      storeSession(fresh);
+      void start(fresh);
+    },
+    () => void start(kept),
+  );
+} else {
+  signIn();
+}

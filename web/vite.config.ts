@@ -1,0 +1,11 @@
+/**
+ * Vite builds the web app: `local/web-server.ts` (npm start) calls `build()` with this
+ * file. For work on the app itself, `npx vite web` serves it with hot reload and asks
+ * the running `npm start` for tokens.
+ */
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  build: { target: 'es2022', sourcemap: true },
+  server: { proxy: { '/api': 'http://127.0.0.1:3000' } },
+});
