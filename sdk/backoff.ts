@@ -3,6 +3,12 @@
  * Backoff And Jitter"): a random delay between 0 and min(max, initial × 2^attempt), so
  * that a fleet of clients cut off together does not come back together.
  */
+/**
+ * Reconnect timing.
+ *
+ * @example
+ * new ParleyClient({ url, token, deviceId, reconnect: { initialDelayMs: 1_000, maxDelayMs: 60_000 } });
+ */
 export interface BackoffOptions {
   /** The cap of the first delay. Default 500 ms. */
   initialDelayMs?: number;

@@ -12,6 +12,7 @@ import {
   type ConversationsPageFrame,
   type HistoryFrame,
   type Message,
+  PRESENCE_MAX_USERS,
   type PresenceFrame,
   type Receipt,
   type ReceiptKind,
@@ -27,7 +28,12 @@ import { MemoryStorage, type ParleyStorage } from './storage.js';
 import { type StoredTimeline, Timeline } from './timeline.js';
 import { type WebSocketConstructor, type WebSocketLike, WS_OPEN } from './websocket.js';
 
-/** Where the connection stands. */
+/**
+ * Where the connection stands.
+ *
+ * @example
+ * client.on('state', (state) => banner.hidden = state === ConnectionState.Open);
+ */
 export enum ConnectionState {
   /** Made, `connect()` not called yet. */
   Idle = 'idle',
@@ -41,7 +47,12 @@ export enum ConnectionState {
   Closed = 'closed',
 }
 
-/** Where one message stands, as its sender sees it. */
+/**
+ * Where one message stands, as its sender sees it.
+ *
+ * @example
+ * const ticks = { [MessageStatus.Sent]: '✓', [MessageStatus.Delivered]: '✓✓' }[message.status];
+ */
 export enum MessageStatus {
   /** In the outbox, not confirmed by the server yet (a clock). */
   Pending = 'pending',
@@ -55,7 +66,12 @@ export enum MessageStatus {
   Failed = 'failed',
 }
 
-/** The error codes of PROTOCOL.md, plus the client's own. */
+/**
+ * The error codes of PROTOCOL.md, plus the client's own.
+ *
+ * @example
+ * client.on('error', (error) => error.code === ParleyErrorCode.Forbidden && alert(error.message));
+ */
 export enum ParleyErrorCode {
   BadRequest = 'bad_request',
   TooLarge = 'too_large',
@@ -70,7 +86,12 @@ export enum ParleyErrorCode {
   Closed = 'closed',
 }
 
-/** An error answer from the server, or a request the client gave up on. */
+/**
+ * An error answer from the server, or a request the client gave up on.
+ *
+ * @example
+ * try { await client.subscribePresence(['bob']); } catch (error) { if (error instanceof ParleyError) console.log(error.code); }
+ */
 export class ParleyError extends Error {
   readonly code: ParleyErrorCode | string;
   constructor(code: ParleyErrorCode | string, message: string) {
@@ -80,7 +101,12 @@ export class ParleyError extends Error {
   }
 }
 
-/** A message as an app shows it: stored (with a `seq`) or still in the outbox. */
+/**
+ * A message as an app shows it: stored (with a `seq`) or still in the outbox.
+ *
+ * @example
+ * client.on('message', (m: ChatMessage) => render(m.clientMessageId, m.body, m.status));
+ */
 export interface ChatMessage {
   conversationId: string;
   clientMessageId: string;
@@ -101,7 +127,12 @@ export interface ChatMessage {
   error?: string;
 }
 
-/** One entry of the conversation list. */
+/**
+ * One entry of the conversation list.
+ *
+ * @example
+ * client.on('conversations', (list: ConversationView[]) => list.forEach((c) => console.log(c.peerId, c.unread)));
+ */
 export interface ConversationView {
   conversationId: string;
   /** The other member. */
@@ -113,6 +144,12 @@ export interface ConversationView {
   updatedAt: number;
 }
 
+/**
+ * A user's presence.
+ *
+ * @example
+ * client.on('presence', (users: PresenceView[]) => users.forEach((u) => dot(u.userId, u.online)));
+ */
 export interface PresenceView {
   userId: string;
   online: boolean;
@@ -120,13 +157,24 @@ export interface PresenceView {
   lastSeen: number | null;
 }
 
+/**
+ * A peer started or stopped typing.
+ *
+ * @example
+ * client.on('typing', (e: TypingEvent) => (indicator.hidden = !e.typing));
+ */
 export interface TypingEvent {
   conversationId: string;
   userId: string;
   typing: boolean;
 }
 
-/** The events of a client and their payloads. */
+/**
+ * The events of a client and their payloads.
+ *
+ * @example
+ * const off = client.on('state', (state: ParleyClientEvents['state']) => console.log(state));
+ */
 export interface ParleyClientEvents extends Record<string, unknown> {
   state: ConnectionState;
   /** A message was added, or its status changed. */
@@ -139,6 +187,12 @@ export interface ParleyClientEvents extends Record<string, unknown> {
   error: ParleyError;
 }
 
+/**
+ * How to build a client.
+ *
+ * @example
+ * const options: ParleyClientOptions = { url: 'ws://127.0.0.1:3001', token: () => fetchToken(), deviceId: 'phone' };
+ */
 export interface ParleyClientOptions {
   /** The WebSocket URL, without query: `wss://…/prod` in AWS, `ws://127.0.0.1:3001` locally. */
   url: string;
@@ -234,6 +288,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   readonly #ownTyping = new Map<string, { lastStartAt: number; idleTimer: ReturnType<typeof setTimeout> }>();
 
   #session: Session | undefined;
+  /** The socket being opened, until it opens or fails: `close()` abandons it. */
+  #connecting: WebSocketLike | undefined;
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #requestCounter = 0;
@@ -243,11 +299,14 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   /** Conversations with a sync in flight, and whether another is wanted after it. */
   readonly #syncing = new Map<string, { again: boolean }>();
   readonly #ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Read watermarks shown locally that the server has not confirmed yet: sent on the next open. */
+  readonly #unsentReads = new Map<string, number>();
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #dirtyTimelines = new Set<string>();
   #saving: Promise<void> = Promise.resolve();
   #listTimer: ReturnType<typeof setTimeout> | undefined;
   #loaded: Promise<void> | undefined;
+  #firstToken: string | undefined;
 
   constructor(options: ParleyClientOptions) {
     super();
@@ -292,7 +351,14 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (this.#state !== ConnectionState.Idle) return this.#loaded;
     this.#setState(ConnectionState.Connecting);
     this.#loaded = this.#load();
-    await this.#loaded;
+    try {
+      await this.#loaded;
+    } catch (error) {
+      // Storage or the token provider failed: nothing started, so connect() may be called again.
+      this.#loaded = undefined;
+      if (!this.#closed()) this.#setState(ConnectionState.Idle);
+      throw error;
+    }
     // close() may have been called while loading.
     if (this.#closed()) return;
     void this.#open();
@@ -314,6 +380,9 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     for (const { idleTimer } of this.#ownTyping.values()) clearTimeout(idleTimer);
     for (const users of this.#typing.values()) for (const timer of users.values()) clearTimeout(timer);
     clearTimeout(this.#listTimer);
+    // A handshake under way would otherwise open a connection after close().
+    this.#connecting?.close(1000, 'client closed');
+    this.#connecting = undefined;
     const session = this.#session;
     this.#session = undefined;
     if (session) {
@@ -353,6 +422,12 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       attempts: 0,
     };
     this.#outbox.add(item);
+    // The peer stops showing "typing" when the message arrives; the next keystroke starts afresh.
+    const typing = this.#ownTyping.get(conversationId);
+    if (typing) {
+      clearTimeout(typing.idleTimer);
+      this.#ownTyping.delete(conversationId);
+    }
     await this.#saveOutbox();
     const message = this.#viewOfPending(item);
     this.emit('message', message);
@@ -438,10 +513,24 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (!timeline) return;
     const seq = timeline.contiguousSeq;
     if (seq <= timeline.receiptOf(this.userId).readSeq) return;
-    // Shown as read at once; the server's answer confirms it.
+    // Shown as read at once; the server's answer confirms it, now or after a reconnect.
     this.#applyReceipts(timeline, [{ userId: this.userId, kind: 'read', seq }]);
+    this.#unsentReads.set(conversationId, Math.max(seq, this.#unsentReads.get(conversationId) ?? 0));
     if (this.#state !== ConnectionState.Open) return;
-    await this.#ack(conversationId, 'read', seq).catch((error: unknown) => this.#report(error));
+    await this.#sendRead(conversationId);
+  }
+
+  /** Sends the conversation's unconfirmed read watermark; it stays unsent if this fails. */
+  async #sendRead(conversationId: string): Promise<void> {
+    const seq = this.#unsentReads.get(conversationId);
+    if (seq === undefined) return;
+    try {
+      await this.#ack(conversationId, 'read', seq);
+      if (this.#unsentReads.get(conversationId) === seq) this.#unsentReads.delete(conversationId);
+    } catch (error) {
+      if (!(error instanceof ParleyError && error.code === ParleyErrorCode.ConnectionLost))
+        this.#report(error);
+    }
   }
 
   /**
@@ -513,6 +602,19 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   }
 
   /**
+   * Skips the rest of the backoff wait and tries to connect now: for an app that learns
+   * the network is back (the browser's `online` event, a return to the foreground).
+   *
+   * @example
+   * window.addEventListener('online', () => client.reconnectNow());
+   */
+  reconnectNow(): void {
+    if (this.#state !== ConnectionState.Reconnecting) return;
+    clearTimeout(this.#reconnectTimer);
+    void this.#open();
+  }
+
+  /**
    * How many messages wait in the outbox.
    *
    * @example
@@ -531,7 +633,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     this.#setState(ConnectionState.Connecting);
     let token: string;
     try {
-      token = typeof this.#options.token === 'string' ? this.#options.token : await this.#options.token();
+      token = this.#firstToken ?? (await this.#tokenNow());
+      this.#firstToken = undefined;
     } catch (error) {
       this.#report(error);
       this.#scheduleReconnect();
@@ -548,8 +651,10 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       this.#scheduleReconnect();
       return;
     }
+    this.#connecting = socket;
     const session: Session = { socket, pending: new Map(), openedAt: 0 };
     socket.onopen = () => {
+      if (this.#connecting === socket) this.#connecting = undefined;
       if (this.#state === ConnectionState.Closed) {
         socket.close(1000, 'client closed');
         return;
@@ -566,7 +671,10 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     socket.onerror = () => {
       // Always followed by a close, which decides what happens next.
     };
-    socket.onclose = () => this.#onClose(session);
+    socket.onclose = () => {
+      if (this.#connecting === socket) this.#connecting = undefined;
+      this.#onClose(session);
+    };
   }
 
   #onClose(session: Session): void {
@@ -578,8 +686,11 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     // A connection that stayed up long enough was a success: count the attempts afresh.
     const minUptime = this.#options.reconnect?.minUptimeMs ?? DEFAULT_BACKOFF.minUptimeMs;
     if (session.openedAt && this.#now() - session.openedAt >= minUptime) this.#attempt = 0;
-    for (const users of this.#typing.values()) for (const timer of users.values()) clearTimeout(timer);
-    this.#typing.clear();
+    // Nobody is known to type any more; say so, as a stop would.
+    const typing = [...this.#typing].flatMap(([conversationId, users]) =>
+      [...users.keys()].map((userId) => ({ conversationId, userId })),
+    );
+    for (const { conversationId, userId } of typing) this.#receiveTyping(conversationId, userId, false);
     this.#scheduleReconnect();
   }
 
@@ -597,8 +708,12 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     for (const conversationId of this.#outbox.conversationsWithPending()) this.#flush(conversationId);
     try {
       await this.#catchUp();
-      if (this.#presenceSubscriptions.size > 0) {
-        const userIds = [...this.#presenceSubscriptions].slice(0, 100);
+      // What was read or received while the connection was down is acknowledged now.
+      for (const conversationId of [...this.#unsentReads.keys()]) void this.#sendRead(conversationId);
+      for (const timeline of this.#timelines.values()) this.#scheduleDeliveredAck(timeline);
+      const watched = [...this.#presenceSubscriptions];
+      for (let start = 0; start < watched.length; start += PRESENCE_MAX_USERS) {
+        const userIds = watched.slice(start, start + PRESENCE_MAX_USERS);
         const answer = await this.#request<PresenceFrame>({ action: 'subscribePresence', userIds });
         this.#applyPresence(answer.users);
       }
@@ -870,6 +985,9 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     const timeline = this.#timeline(conversationId);
     for (;;) {
       const afterSeq = timeline.contiguousSeq;
+      // A request made while this page is out may need what the page does not bring: it
+      // is taken up once the loop ends (see #requestSync), so it is cleared only here.
+      marker.again = false;
       const page = await this.#request<HistoryFrame>({
         action: 'sync',
         conversationId,
@@ -879,7 +997,6 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       timeline.noteLastSeq(page.lastSeq);
       this.#receiveMessages(conversationId, page.messages);
       this.#applyReceipts(timeline, receiptChanges(page.receipts));
-      marker.again = false;
       // Stop when the page brought nothing new, so a server that keeps saying hasMore cannot loop us.
       if (!page.hasMore || timeline.contiguousSeq === afterSeq || !timeline.hasGap) return;
     }
@@ -1065,7 +1182,11 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   }
 
   async #load(): Promise<void> {
-    if (!this.#userId) this.#userId = userIdOfToken(await this.#tokenNow());
+    if (!this.#userId) {
+      // Read once to learn the user; the first connection attempt uses this same token.
+      this.#firstToken = await this.#tokenNow();
+      this.#userId = userIdOfToken(this.#firstToken);
+    }
     const [outbox, cursor, index] = await Promise.all([
       this.#storage.load(this.#key('outbox')),
       this.#storage.load(this.#key('cursor')),

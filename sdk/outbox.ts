@@ -4,6 +4,12 @@
  * restart is stored once. Bounded, so an app offline for days cannot grow it forever.
  */
 
+/**
+ * One message waiting in the outbox, as it is stored.
+ *
+ * @example
+ * const waiting: OutboxItem[] = (await storage.load('parley/alice/phone/outbox')) as OutboxItem[];
+ */
 export interface OutboxItem {
   clientMessageId: string;
   conversationId: string;
@@ -20,7 +26,12 @@ export interface OutboxItem {
   attempts: number;
 }
 
-/** Thrown by `send` when the outbox already holds its limit of unsent messages. */
+/**
+ * Thrown by `send` when the outbox already holds its limit of unsent messages.
+ *
+ * @example
+ * try { await client.send({ to: 'bob' }, text); } catch (error) { if (error instanceof OutboxFullError) showFull(); }
+ */
 export class OutboxFullError extends Error {
   constructor(limit: number) {
     super(`the outbox is full: ${limit} messages are waiting to be sent`);

@@ -4,6 +4,13 @@
  * them for the life of the process; `FileStorage` (Node, `sdk/file-storage.ts`) and
  * `IndexedDbStorage` (browsers, `sdk/indexeddb-storage.ts`) keep them across restarts.
  */
+/**
+ * A place to keep JSON values by key.
+ *
+ * @example
+ * const storage: ParleyStorage = new MemoryStorage();
+ * await storage.save('k', { a: 1 });
+ */
 export interface ParleyStorage {
   /** The value saved under `key`, or undefined. */
   load(key: string): Promise<unknown | undefined>;

@@ -1,0 +1,244 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionState, MessageStatus, type ParleyClient } from '../../../sdk/index.js';
+import {
+  ALICE,
+  answerCatchUp,
+  BOB,
+  cleanUpSdkTest,
+  connectedClient,
+  expectNothingSent,
+  framesSentSoFar,
+  processed,
+  RECONNECT,
+  record,
+  until,
+  useFakeClock,
+  WITH_BOB,
+} from './support/clients.js';
+import type { FakeConnection, FakeServer } from './support/fake-server.js';
+import { startFakeServer } from './support/fake-server.js';
+import { historyAnswer, message, messageEvent, receiptEvent, sentAnswer } from './support/frames.js';
+
+afterEach(cleanUpSdkTest);
+// The delivered ack waits on a timer: under a fake clock it goes only when a test moves the clock.
+beforeEach(useFakeClock);
+
+/** How long the client gathers a burst before it acknowledges delivery. */
+const ACK_GATHER_MS = 50;
+
+function acked(ack: Record<string, unknown>) {
+  return { type: 'acked', conversationId: ack.conversationId, kind: ack.kind, seq: ack.seq };
+}
+
+/** A connected client holding bob's messages 1..count, delivered (acknowledged). */
+async function holdingBobsMessages(
+  count: number,
+): Promise<{ client: ParleyClient; connection: FakeConnection; server: FakeServer }> {
+  const server = await startFakeServer();
+  const { client, connection } = await connectedClient(server);
+  for (let seq = 1; seq <= count; seq++) connection.send(messageEvent(message(seq)));
+  await processed(connection, client);
+  await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+  const ack = await connection.nextFrame();
+  expect(ack).toMatchObject({ action: 'ack', kind: 'delivered', seq: count });
+  connection.answer(ack, acked(ack));
+  await processed(connection, client);
+  return { client, connection, server };
+}
+
+describe('delivery receipts sent by the client', () => {
+  it('acknowledges a burst of the peer’s messages once, up to the last', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    for (const seq of [1, 2, 3]) connection.send(messageEvent(message(seq)));
+    await processed(connection, client);
+    await expectNothingSent(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const ack = await connection.nextFrame();
+    connection.answer(ack, acked(ack));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS * 10);
+
+    expect(ack).toEqual({
+      action: 'ack',
+      requestId: expect.any(String),
+      conversationId: WITH_BOB,
+      seq: 3,
+      kind: 'delivered',
+    });
+    await expectNothingSent(connection, client);
+  });
+
+  it('acknowledges up to the contiguous seq only, and the rest once the gap is filled', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    for (const seq of [1, 2, 4]) connection.send(messageEvent(message(seq)));
+    const sync = await connection.nextFrame();
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const firstAck = await connection.nextFrame();
+    connection.answer(firstAck, acked(firstAck));
+    connection.answer(sync, historyAnswer(sync, [message(3), message(4)]));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const secondAck = await connection.nextFrame();
+
+    expect(sync).toMatchObject({ action: 'sync', afterSeq: 2 });
+    expect(firstAck).toMatchObject({ action: 'ack', kind: 'delivered', seq: 2 });
+    expect(secondAck).toMatchObject({ action: 'ack', kind: 'delivered', seq: 4 });
+  });
+
+  it('does not acknowledge what its user’s delivered watermark already covers', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    // The user's laptop acknowledged both before this device's timer ran out.
+    connection.send(messageEvent(message(1)));
+    connection.send(messageEvent(message(2)));
+    connection.send(receiptEvent(WITH_BOB, ALICE, 'delivered', 2));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+
+    await expectNothingSent(connection, client);
+  });
+
+  it('does not acknowledge its own messages', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    await client.send({ to: BOB }, 'mine');
+    const send = await connection.nextFrame();
+    connection.answer(send, sentAnswer(send, 1));
+    await until(client, () => client.pendingCount() === 0);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+
+    await expectNothingSent(connection, client);
+  });
+});
+
+describe('reading', () => {
+  it('sends ack read up to what it holds on markRead, and the unread count drops to 0 at once', async () => {
+    const { client, connection } = await holdingBobsMessages(3);
+    expect(client.unreadCount(WITH_BOB)).toBe(3);
+
+    const reading = client.markRead(WITH_BOB);
+    expect(client.unreadCount(WITH_BOB)).toBe(0);
+    const ack = await connection.nextFrame();
+    connection.answer(ack, acked(ack));
+    await reading;
+
+    expect(ack).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 3 });
+    expect(client.messages(WITH_BOB).map((m) => m.status)).toEqual([
+      MessageStatus.Read,
+      MessageStatus.Read,
+      MessageStatus.Read,
+    ]);
+    expect(client.conversations()).toEqual([
+      expect.objectContaining({ conversationId: WITH_BOB, unread: 0 }),
+    ]);
+  });
+
+  it('sends nothing on markRead when everything held is read already', async () => {
+    const { client, connection } = await holdingBobsMessages(1);
+    const reading = client.markRead(WITH_BOB);
+    const ack = await connection.nextFrame();
+    connection.answer(ack, acked(ack));
+    await reading;
+
+    await client.markRead(WITH_BOB);
+
+    await expectNothingSent(connection, client);
+  });
+
+  it('clears the unread count on a read receipt from its user’s other device, without acking again', async () => {
+    const { client, connection } = await holdingBobsMessages(2);
+    expect(client.unreadCount(WITH_BOB)).toBe(2);
+    const events = record(client, 'message');
+
+    connection.send(receiptEvent(WITH_BOB, ALICE, 'read', 2));
+    await processed(connection, client);
+
+    expect(client.unreadCount(WITH_BOB)).toBe(0);
+    expect(events.map((m) => [m.seq, m.status])).toEqual([
+      [1, MessageStatus.Read],
+      [2, MessageStatus.Read],
+    ]);
+    await expectNothingSent(connection, client);
+  });
+
+  it('counts as unread the peer’s messages it knows exist but does not hold yet', async () => {
+    const { client, connection } = await holdingBobsMessages(2);
+    connection.send(receiptEvent(WITH_BOB, ALICE, 'read', 1));
+    connection.send(receiptEvent(WITH_BOB, BOB, 'delivered', 4));
+
+    const frames = await framesSentSoFar(connection, client);
+
+    // 2 is held and unread, 3 and 4 exist (bob's watermark says so) and are being fetched.
+    expect(frames).toEqual([expect.objectContaining({ action: 'sync', afterSeq: 2 })]);
+    expect(client.unreadCount(WITH_BOB)).toBe(3);
+  });
+});
+
+describe('the status of the user’s own messages', () => {
+  it('moves from pending to sent to delivered to read with the answer and the peer’s receipts', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    const events = record(client, 'message');
+    const written = await client.send({ to: BOB }, 'are you there?');
+    const statusOf = () =>
+      client.messages(WITH_BOB).find((m) => m.clientMessageId === written.clientMessageId)?.status;
+    const send = await connection.nextFrame();
+
+    connection.answer(send, sentAnswer(send, 1));
+    await until(client, () => statusOf() === MessageStatus.Sent);
+    connection.send(receiptEvent(WITH_BOB, BOB, 'delivered', 1));
+    await until(client, () => statusOf() === MessageStatus.Delivered);
+    connection.send(receiptEvent(WITH_BOB, BOB, 'read', 1));
+    await until(client, () => statusOf() === MessageStatus.Read);
+
+    expect(events.map((m) => m.status)).toEqual([
+      MessageStatus.Pending,
+      MessageStatus.Sent,
+      MessageStatus.Delivered,
+      MessageStatus.Read,
+    ]);
+    expect(client.conversations()[0]?.lastMessage).toMatchObject({ status: MessageStatus.Read });
+  });
+
+  it('goes straight to read on a read receipt, and never back on an older receipt', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    await client.send({ to: BOB }, 'one');
+    const send = await connection.nextFrame();
+    connection.answer(send, sentAnswer(send, 1));
+    await until(client, () => client.pendingCount() === 0);
+
+    connection.send(receiptEvent(WITH_BOB, BOB, 'read', 1));
+    connection.send(receiptEvent(WITH_BOB, BOB, 'delivered', 1));
+    await processed(connection, client);
+
+    expect(client.messages(WITH_BOB).map((m) => m.status)).toEqual([MessageStatus.Read]);
+  });
+});
+
+describe('read receipts made while the connection is down', () => {
+  it('sends the read watermark once connected again, and stops showing it as unsent', async () => {
+    const { client, connection, server } = await holdingBobsMessages(2);
+    connection.drop();
+    await until(client, () => client.state !== ConnectionState.Open);
+
+    await client.markRead(WITH_BOB);
+    expect(client.unreadCount(WITH_BOB)).toBe(0);
+
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const again = await server.nextConnection();
+    await answerCatchUp(again);
+    const read = await again.nextFrame();
+    expect(read).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    again.answer(read, acked(read));
+    await processed(again, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS * 10);
+    await expectNothingSent(again, client);
+  });
+});
