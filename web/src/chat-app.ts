@@ -480,9 +480,14 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
     client.on('error', (error) => showError(`${error.code}: ${error.message}`)),
   ];
   const onVisible = () => {
-    if (document.visibilityState === 'visible') markOpenChatRead();
+    if (document.visibilityState !== 'visible') return;
+    client.reconnectNow();
+    markOpenChatRead();
   };
+  // Back online or back in view: no need to wait out the rest of a reconnect backoff.
+  const onOnline = () => client.reconnectNow();
   document.addEventListener('visibilitychange', onVisible);
+  window.addEventListener('online', onOnline);
   // "last seen" and list times move with the clock.
   const clockTimer = setInterval(() => schedule('list', 'chat'), 30_000);
 
@@ -494,6 +499,7 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
     if (openId) client.stopTyping(openId);
     for (const unsubscribe of unsubscribers) unsubscribe();
     document.removeEventListener('visibilitychange', onVisible);
+    window.removeEventListener('online', onOnline);
     clearInterval(clockTimer);
     clearTimeout(toastTimer);
     root.replaceChildren();
