@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
+import type { RunningLocalStack } from '../../local/stack.js';
 import { FileStorage } from '../../sdk/file-storage.js';
 import {
   ConnectionState,
@@ -14,7 +15,7 @@ import {
   type ParleyStorage,
   type WebSocketConstructor,
 } from '../../sdk/index.js';
-import { uniqueId, useTestStack } from '../support/stack.js';
+import { startTestStack, uniqueId, useTestStack } from '../support/stack.js';
 
 const { stack, connect } = useTestStack();
 
@@ -200,5 +201,50 @@ describe('the SDK against the local stack', () => {
     expect(
       catchUp.filter((frame) => frame.action === 'sync').map((frame) => frame.conversationId),
     ).not.toContain(withCarol);
+  });
+});
+
+describe('the SDK through an outage', () => {
+  // A stack this test stops and starts again, on the same port and tables.
+  const resourcePrefix = uniqueId('t');
+  let outage: RunningLocalStack | undefined;
+  afterAll(async () => {
+    await outage?.stop();
+  });
+
+  it('queues 20 messages while the server is down and, once it is back, stores each once, in order, for both of the peer’s devices', async () => {
+    outage = await startTestStack({ resourcePrefix });
+    const url = outage.url;
+    const wsPort = Number(new URL(url).port);
+    const alice = uniqueId('alice');
+    const bob = uniqueId('bob');
+    const conversationId = conversationIdFor(alice, bob);
+    const [phone, bobPhone, bobLaptop] = await Promise.all([
+      client(alice, 'phone', { url }),
+      client(bob, 'phone', { url }),
+      client(bob, 'laptop', { url }),
+    ]);
+    await Promise.all([phone.connect(), bobPhone.connect(), bobLaptop.connect()]);
+    await Promise.all([opened(phone), opened(bobPhone), opened(bobLaptop)]);
+
+    await outage.stop();
+    outage = undefined;
+    await until(() => phone.state !== ConnectionState.Open, phone);
+    const bodies = Array.from({ length: 20 }, (_, index) => `queued ${index + 1}`);
+    for (const body of bodies) await phone.send({ to: bob }, body);
+    expect(phone.pendingCount()).toBe(20);
+
+    outage = await startTestStack({ resourcePrefix, wsPort });
+    await until(() => phone.pendingCount() === 0, phone);
+    const received = (device: ParleyClient) => device.messages(conversationId).map((m) => [m.seq, m.body]);
+    const expected = bodies.map((body, index) => [index + 1, body]);
+    await until(
+      () => received(bobPhone).length === 20 && received(bobLaptop).length === 20,
+      bobPhone,
+      bobLaptop,
+    );
+    expect(received(bobPhone)).toEqual(expected);
+    expect(received(bobLaptop)).toEqual(expected);
+    expect(received(phone)).toEqual(expected);
   });
 });
