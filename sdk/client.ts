@@ -328,7 +328,14 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     this.#outbox = new Outbox(this.#options.outboxLimit);
   }
 
-  /** The user this client acts for: the token's `sub`. */
+  /**
+   * The user this client acts for: the token's `sub`. Known from construction with a
+   * token string; with a token provider, once `connect()` has resolved (empty before).
+   *
+   * @example
+   * await client.connect();
+   * header.textContent = client.userId;
+   */
   get userId(): string {
     return this.#userId;
   }
