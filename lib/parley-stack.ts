@@ -78,6 +78,7 @@ export class ParleyStack extends Stack {
     this.api = new ParleyApi(this, 'Api', {
       stageName: settings.stage,
       throttle: settings.throttle,
+      routeThrottles: { send: settings.sendThrottle },
       setAccountLogsRole: settings.setAccountLogsRole,
       retainLogs: production,
     });

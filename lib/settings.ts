@@ -26,6 +26,8 @@ export interface ParleySettings {
   alarmEmail?: string;
   /** Stage-wide steady rate and burst of messages a second, across all connections. */
   throttle: { rateLimit: number; burstLimit: number };
+  /** The `send` route's own steady rate and burst, at most the stage's: sends cost the most. */
+  sendThrottle: { rateLimit: number; burstLimit: number };
   /** The p99 delivery latency (commit to post) that raises the alarm. */
   deliveryLatencyP99AlarmMs: number;
   /** Set the account's API Gateway CloudWatch Logs role (WebSocket access logs need one). */
@@ -43,6 +45,8 @@ export const SETTING_KEYS = {
   alarmEmail: 'an e-mail address that receives the alarms',
   throttleRate: 'messages a second per stage, steady (1 to 100000)',
   throttleBurst: 'messages per stage in a burst (1 to 100000)',
+  sendThrottleRate: '`send` frames a second per stage, steady (1 to 100000, at most throttleRate)',
+  sendThrottleBurst: '`send` frames per stage in a burst (1 to 100000, at most throttleBurst)',
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
   setAccountLogsRole: 'true, or false where another stack already sets the API Gateway logs role',
 } as const;
@@ -68,6 +72,8 @@ const contextSchema = z
     alarmEmail: z.email().optional(),
     throttleRate: integer(1, 100_000).default(5_000),
     throttleBurst: integer(1, 100_000).default(2_500),
+    sendThrottleRate: integer(1, 100_000).optional(),
+    sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
     setAccountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
@@ -76,7 +82,23 @@ const contextSchema = z
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
     path: ['jwtSecretArn'],
+  })
+  .refine((context) => (context.sendThrottleRate ?? 0) <= context.throttleRate, {
+    message: 'must be at most throttleRate, the whole stage’s rate',
+    path: ['sendThrottleRate'],
+  })
+  .refine((context) => (context.sendThrottleBurst ?? 0) <= context.throttleBurst, {
+    message: 'must be at most throttleBurst, the whole stage’s burst',
+    path: ['sendThrottleBurst'],
   });
+
+/**
+ * The `send` route's default throttle: a fifth of the stage's default. A send is the
+ * costliest frame (a DynamoDB transaction, a Kinesis record, a post to every device of both
+ * members), and 1,000 a second stays well inside an on-demand stream's starting 4,000
+ * records a second with room for the receipts and presence changes on the same stream.
+ */
+export const DEFAULT_SEND_THROTTLE = { rateLimit: 1_000, burstLimit: 500 } as const;
 
 export class SettingsError extends Error {
   constructor(message: string) {
@@ -125,6 +147,12 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
         : { kind: 'provisioned', shardCount: context.shards },
     ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
     throttle: { rateLimit: context.throttleRate, burstLimit: context.throttleBurst },
+    // Never above the stage's own, whichever the stage's is.
+    sendThrottle: {
+      rateLimit: context.sendThrottleRate ?? Math.min(DEFAULT_SEND_THROTTLE.rateLimit, context.throttleRate),
+      burstLimit:
+        context.sendThrottleBurst ?? Math.min(DEFAULT_SEND_THROTTLE.burstLimit, context.throttleBurst),
+    },
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
     setAccountLogsRole: context.setAccountLogsRole,
   };

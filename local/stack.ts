@@ -3,7 +3,7 @@
  * emulator and a local Kinesis event source mapping, all driving the very handlers that
  * run in AWS Lambda.
  */
-import type { Context } from 'aws-lambda';
+import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import {
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_SERVICE_NAME,
@@ -31,6 +31,7 @@ import {
   presenceConsumer,
   type StreamConsumerDefinition,
 } from '../lib/event-mappings.js';
+import type { FunctionId } from '../lib/functions.js';
 import { resourceNames } from '../lib/tables.js';
 import { assertPortFree, type RunningEngine, startDynamoDbLocal, startKinesisMock } from './engines.js';
 import {
@@ -39,6 +40,7 @@ import {
   startKinesisEventSourceMapping,
 } from './event-source-mapping.js';
 import { ensureResources } from './resources.js';
+import type { FrameRateLimit } from './token-bucket.js';
 import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
@@ -56,6 +58,16 @@ export interface LocalStackOptions {
   /** Prefix of the table and stream names, so several stacks can share engines. */
   resourcePrefix?: string;
   jwtSecret?: string;
+  /** The `iss` every token must carry, as `PARLEY_JWT_ISSUER` sets it in AWS; not checked when absent. */
+  jwtIssuer?: string;
+  /** The `aud` every token must carry, as `PARLEY_JWT_AUDIENCE` sets it in AWS; not checked when absent. */
+  jwtAudience?: string;
+  /**
+   * How fast each connection may send frames: a token bucket of `burst` frames refilled at
+   * `perSecond`. A frame beyond it is answered `rate_limited` without invoking its route,
+   * and the connection stays open. Default `DEFAULT_FRAME_RATE_LIMIT`; `false` turns it off.
+   */
+  frameRateLimit?: FrameRateLimit | false;
   logLevel?: ParleyConfig['logLevel'];
   /** Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first. */
   pollIntervalMs?: number;
@@ -64,7 +76,22 @@ export interface LocalStackOptions {
   presenceBatchingWindowSeconds?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
+  /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
+  wrapFunction?: FunctionWrapper;
 }
+
+/** Takes a function as the local stack would invoke it, and returns the function to invoke instead. */
+export type FunctionWrapper = <Event, Result>(
+  functionId: FunctionId,
+  handler: (event: Event, context: Context) => Promise<Result>,
+) => (event: Event, context: Context) => Promise<Result>;
+
+/**
+ * Per connection: 200 frames at once, then 100 a second. Far above what a person's device
+ * sends (a catch-up after a reconnect is a few dozen frames), so that only a flood meets it;
+ * the tests and benchmarks, which send as fast as the server answers, stay below it.
+ */
+export const DEFAULT_FRAME_RATE_LIMIT: FrameRateLimit = { burst: 200, perSecond: 100 };
 
 export interface RunningLocalStack {
   url: string;
@@ -88,6 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   try {
     const wsPort = options.wsPort ?? 3001;
+    const frameRateLimit = options.frameRateLimit ?? DEFAULT_FRAME_RATE_LIMIT;
     // Fail at once, before the engines start, when the port is taken.
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
     const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
@@ -108,24 +136,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!deps) throw new Error('the local stack is not ready yet');
       return deps;
     };
+    const wrap: FunctionWrapper = options.wrapFunction ?? ((_functionId, handler) => handler);
     const routes: Record<string, WebSocketRouteHandler> = {
-      $connect: createConnectHandler(provider),
-      $disconnect: createDisconnectHandler(provider),
-      $default: createDefaultHandler(provider),
-      send: createSendHandler(provider),
-      ack: createAckHandler(provider),
-      sync: createSyncHandler(provider),
-      conversations: createConversationsHandler(provider),
-      typing: createTypingHandler(provider),
-      subscribePresence: createSubscribePresenceHandler(provider),
-      ping: createPingHandler(provider),
+      $connect: wrap('connect', createConnectHandler(provider)),
+      $disconnect: wrap('disconnect', createDisconnectHandler(provider)),
+      $default: wrap('default', createDefaultHandler(provider)),
+      send: wrap('send', createSendHandler(provider)),
+      ack: wrap('ack', createAckHandler(provider)),
+      sync: wrap('sync', createSyncHandler(provider)),
+      conversations: wrap('conversations', createConversationsHandler(provider)),
+      typing: wrap('typing', createTypingHandler(provider)),
+      subscribePresence: wrap('subscribe-presence', createSubscribePresenceHandler(provider)),
+      ping: wrap('ping', createPingHandler(provider)),
     };
     const gateway: RunningWebSocketGateway = await startWebSocketGateway({
       port: wsPort,
-      authorizer: createAuthorizerHandler(provider),
+      authorizer: wrap('authorizer', createAuthorizerHandler(provider)),
       routes,
       maxFrameBytes: MAX_FRAME_BYTES,
       ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(frameRateLimit
+        ? { frameRateLimit: { ...frameRateLimit, answer: rateLimitedAnswer(frameRateLimit) } }
+        : {}),
       onFrameTooLarge: (text) =>
         JSON.stringify(
           errorFrame('too_large', `frame: must be at most ${MAX_FRAME_BYTES} bytes`, requestIdFromText(text)),
@@ -145,7 +177,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         kinesis: kinesisEndpoint,
         connections: gateway.managementEndpoint,
       },
-      tokens: { secret: options.jwtSecret ?? LOCAL_JWT_SECRET },
+      tokens: {
+        secret: options.jwtSecret ?? LOCAL_JWT_SECRET,
+        ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
+        ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
+      },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
       logLevel: options.logLevel ?? 'WARN',
@@ -212,12 +248,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startKinesisEventSourceMapping({
         ...mappingDefaults,
         ...settingsOf(fanoutConsumer),
-        handler: (event, context: Context) => fanout(event, context),
+        handler: wrap('fanout', (event: KinesisStreamEvent, context: Context) => fanout(event, context)),
       }),
       startKinesisEventSourceMapping({
         ...mappingDefaults,
         ...settingsOf(presenceConsumer),
-        handler: (event, context: Context) => presenceNotifier(event, context),
+        handler: wrap('presence-notifier', (event: KinesisStreamEvent, context: Context) =>
+          presenceNotifier(event, context),
+        ),
         ...(options.presenceBatchingWindowSeconds !== undefined
           ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
           : {}),
@@ -241,4 +279,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+/** The `rate_limited` error frame answering a frame over the connection's limit. */
+function rateLimitedAnswer(limit: FrameRateLimit) {
+  const message =
+    `frame: this connection may send ${limit.perSecond} frames a second (${limit.burst} at once); ` +
+    'slow down and send it again';
+  return (text: string) => JSON.stringify(errorFrame('rate_limited', message, requestIdFromText(text)));
 }

@@ -20,6 +20,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { checkFrameRateLimit, type FrameRateLimit, TokenBucket } from './token-bucket.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -117,6 +118,13 @@ export interface WebSocketGatewayOptions {
    * oversized frame closes the connection with 1009, as AWS does.
    */
   onFrameTooLarge?: (frameText: string) => string | undefined;
+  /**
+   * A token bucket per connection for the frames it sends. A frame that finds the bucket
+   * empty invokes no route: it is answered with `answer(frameText)` (nothing when that
+   * returns undefined) and the connection stays open. Without it there is no limit per
+   * connection, as in API Gateway, whose throttling is per stage and route.
+   */
+  frameRateLimit?: FrameRateLimit & { answer: (frameText: string) => string | undefined };
   log?: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) => void;
 }
 
@@ -170,6 +178,8 @@ interface Connection {
   closing: { code: number; reason: string } | undefined;
   /** Settles once `$disconnect` has run. */
   disconnected: Promise<void>;
+  /** The connection's frame allowance, when the gateway limits frames. */
+  frames: TokenBucket | undefined;
 }
 
 interface Caller {
@@ -214,6 +224,8 @@ export async function startWebSocketGateway(
   const log = options.log ?? defaultLog;
   const routes = options.routes;
   const apiId = randomApiId();
+  // A bad limit fails the start, not every connection.
+  if (options.frameRateLimit) checkFrameRateLimit(options.frameRateLimit);
 
   const connections = new Map<string, Connection>();
   const pendingUpgrades = new Set<Duplex>();
@@ -411,6 +423,7 @@ export async function startWebSocketGateway(
       disconnected: new Promise<void>((resolve) => {
         markDisconnected = resolve;
       }),
+      frames: options.frameRateLimit ? new TokenBucket(options.frameRateLimit) : undefined,
     };
     connections.set(connection.id, connection);
     resetIdleTimer(connection);
@@ -489,6 +502,11 @@ export async function startWebSocketGateway(
     }
     const bytes = toBuffer(data);
     const text = bytes.toString('utf8');
+    if (connection.frames && !connection.frames.take()) {
+      const answer = options.frameRateLimit?.answer(text);
+      if (answer !== undefined) sendText(connection, answer);
+      return;
+    }
     if (bytes.length > maxFrameBytes) {
       if (!options.onFrameTooLarge) {
         closeConnection(connection, 1009, 'Message too big');

@@ -1,8 +1,8 @@
 /**
  * The WebSocket API of PROTOCOL.md: one route per action (selected on
  * `$request.body.action`), a Lambda REQUEST authorizer on `$connect` reading `token` from
- * the query string, route responses for the actions that answer, stage-wide throttling,
- * access logs and error-level execution logs.
+ * the query string, route responses for the actions that answer, stage-wide throttling
+ * with a tighter throttle of its own for `send`, access logs and error-level execution logs.
  */
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -21,6 +21,11 @@ import { pascalCase } from './data.js';
 export interface ParleyApiProps {
   stageName: string;
   throttle: { rateLimit: number; burstLimit: number };
+  /**
+   * Route keys with a throttle of their own, tighter than the stage's (`send`). API Gateway
+   * throttles per stage and route across all connections, not per connection.
+   */
+  routeThrottles?: Partial<Record<string, { rateLimit: number; burstLimit: number }>>;
   /**
    * Set the account's API Gateway CloudWatch Logs role, which WebSocket access logs need.
    * One setting per account and region: turn it off where another stack already sets it.
@@ -46,13 +51,22 @@ const ACCESS_LOG_FIELDS = {
   integrationError: '$context.integration.error',
 } as const;
 
+/** Execution logs at ERROR only: INFO would log every frame's metadata, at a cost per line. */
+const ROUTE_LOGGING = {
+  LoggingLevel: 'ERROR',
+  DataTraceEnabled: false,
+  DetailedMetricsEnabled: true,
+} as const;
+
 export class ParleyApi extends Construct {
   readonly webSocketApi: apigwv2.WebSocketApi;
   readonly stage: apigwv2.WebSocketStage;
   readonly accessLogs: logs.LogGroup;
+  readonly #routeThrottles: NonNullable<ParleyApiProps['routeThrottles']>;
 
   constructor(scope: Construct, id: string, props: ParleyApiProps) {
     super(scope, id);
+    this.#routeThrottles = props.routeThrottles ?? {};
     this.webSocketApi = new apigwv2.WebSocketApi(this, 'WebSocketApi', {
       apiName: Stack.of(this).stackName,
       description: 'Parley real-time messaging: PROTOCOL.md',
@@ -73,11 +87,10 @@ export class ParleyApi extends Construct {
         format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
-    // Execution logs at ERROR only: INFO would log every frame's metadata, at a cost per line.
     const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
-    cfnStage.addPropertyOverride('DefaultRouteSettings.LoggingLevel', 'ERROR');
-    cfnStage.addPropertyOverride('DefaultRouteSettings.DataTraceEnabled', false);
-    cfnStage.addPropertyOverride('DefaultRouteSettings.DetailedMetricsEnabled', true);
+    for (const [setting, value] of Object.entries(ROUTE_LOGGING)) {
+      cfnStage.addPropertyOverride(`DefaultRouteSettings.${setting}`, value);
+    }
 
     if (props.setAccountLogsRole) {
       const role = new iam.Role(this, 'AccountLogsRole', {
@@ -161,6 +174,18 @@ export class ParleyApi extends Construct {
         ...(routeKey === '$connect' ? { authorizer } : {}),
         returnResponse: ANSWERED_ROUTES.includes(routeKey),
       });
+      const throttle = this.#routeThrottles[routeKey];
+      if (throttle) {
+        // A route's settings replace the defaults for that route: repeat the logging ones.
+        const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+        cfnStage.addPropertyOverride(`RouteSettings.${routeKey}`, {
+          ...ROUTE_LOGGING,
+          ThrottlingRateLimit: throttle.rateLimit,
+          ThrottlingBurstLimit: throttle.burstLimit,
+        });
+        // API Gateway refuses settings for a route key the API does not have yet.
+        this.stage.node.addDependency(route);
+      }
       if (routeKey !== '$connect') {
         acknowledge(
           route,

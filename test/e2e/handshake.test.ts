@@ -59,3 +59,49 @@ describe('the WebSocket handshake', () => {
     await client.close();
   });
 });
+
+describe('the WebSocket handshake with an issuer and an audience configured', () => {
+  const ISSUER = 'https://id.parley.example';
+  const AUDIENCE = 'parley-api';
+  let stack: RunningLocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ jwtIssuer: ISSUER, jwtAudience: AUDIENCE });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  const outcome = (token: string) =>
+    TestClient.connect(stack.url, { token, deviceId: 'phone' }).then(
+      async (client) => {
+        await client.close();
+        return 'opened';
+      },
+      (error: { status?: number }) => error.status,
+    );
+  const tokenFor = (
+    claims: { issuer?: string; audience?: string; expiresIn?: string | number },
+    secret = LOCAL_JWT_SECRET,
+  ) => mintToken(uniqueId('alice'), secret, claims);
+
+  it('opens a connection for a token from that issuer for that audience', async () => {
+    expect(await outcome(await tokenFor({ issuer: ISSUER, audience: AUDIENCE, expiresIn: '1h' }))).toBe(
+      'opened',
+    );
+  });
+
+  it.each([
+    ['from another issuer', { issuer: 'https://evil.example', audience: AUDIENCE }],
+    ['without an issuer', { audience: AUDIENCE }],
+    ['for another audience', { issuer: ISSUER, audience: 'other-api' }],
+    ['without an audience', { issuer: ISSUER }],
+    ['that expired', { issuer: ISSUER, audience: AUDIENCE, expiresIn: Math.floor(Date.now() / 1000) - 60 }],
+  ])('refuses a token %s with 401', async (_case, claims) => {
+    expect(await outcome(await tokenFor(claims))).toBe(401);
+  });
+
+  it('refuses a token with the right claims signed with another key with 401', async () => {
+    const forged = await tokenFor({ issuer: ISSUER, audience: AUDIENCE, expiresIn: '1h' }, 'not-the-secret');
+    expect(await outcome(forged)).toBe(401);
+  });
+});

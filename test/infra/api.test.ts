@@ -130,6 +130,34 @@ describe('the WebSocket API', () => {
     });
   });
 
+  it('throttles send tighter than the stage, logging as every route does, and no other route', () => {
+    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
+    expect(stage?.Properties.RouteSettings).toEqual({
+      send: {
+        ThrottlingRateLimit: 1_000,
+        ThrottlingBurstLimit: 500,
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+        DetailedMetricsEnabled: true,
+      },
+    });
+  });
+
+  it('deploys the stage after the send route, since API Gateway refuses settings of a route it lacks', () => {
+    const routes = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Route');
+    const sendRoute = Object.entries(routes).find(([, route]) => route.Properties.RouteKey === 'send')?.[0];
+    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
+    expect(sendRoute).toBeDefined();
+    expect(stage?.DependsOn).toContain(sendRoute);
+  });
+
+  it('takes the send throttle from the settings', () => {
+    const throttled = synthesize({ stage: 'dev', sendThrottleRate: '20', sendThrottleBurst: '5' });
+    throttled.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: { send: Match.objectLike({ ThrottlingRateLimit: 20, ThrottlingBurstLimit: 5 }) },
+    });
+  });
+
   it('writes an access log line per request, as JSON, with the connection, route, status and errors', () => {
     const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
     const settings = stage?.Properties.AccessLogSettings;

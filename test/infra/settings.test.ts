@@ -11,6 +11,7 @@ describe('the deployment settings', () => {
       tokenKey: { kind: 'generated' },
       shards: { kind: 'on-demand' },
       throttle: { rateLimit: 5_000, burstLimit: 2_500 },
+      sendThrottle: { rateLimit: 1_000, burstLimit: 500 },
       deliveryLatencyP99AlarmMs: 200,
       setAccountLogsRole: true,
     });
@@ -24,6 +25,20 @@ describe('the deployment settings', () => {
       shards: { kind: 'provisioned', shardCount: 4 },
       throttle: { rateLimit: 100 },
       setAccountLogsRole: false,
+    });
+  });
+
+  it('take a throttle of its own for send, at most the stage’s', () => {
+    expect(settingsOf({ sendThrottleRate: '200', sendThrottleBurst: 50 })).toMatchObject({
+      sendThrottle: { rateLimit: 200, burstLimit: 50 },
+    });
+    expect(settingsOf({ throttleRate: 5_000, sendThrottleRate: 5_000 }).sendThrottle.rateLimit).toBe(5_000);
+  });
+
+  it('keep the default send throttle within a stage throttled below it', () => {
+    expect(settingsOf({ throttleRate: 50, throttleBurst: 10 })).toMatchObject({
+      throttle: { rateLimit: 50, burstLimit: 10 },
+      sendThrottle: { rateLimit: 50, burstLimit: 10 },
     });
   });
 
@@ -62,6 +77,15 @@ describe('the deployment settings', () => {
     [{ shards: 0 }, /^Invalid context shards/],
     [{ alarmEmail: 'oncall' }, /^Invalid context alarmEmail: .*an e-mail address/],
     [{ throttleRate: -1 }, /^Invalid context throttleRate/],
+    [{ sendThrottleRate: 0 }, /^Invalid context sendThrottleRate: .*at most throttleRate\)/],
+    [
+      { throttleRate: 100, sendThrottleRate: 101 },
+      /^Invalid context sendThrottleRate: must be at most throttleRate, the whole stage’s rate/,
+    ],
+    [
+      { sendThrottleBurst: 2_501 },
+      /^Invalid context sendThrottleBurst: must be at most throttleBurst, the whole stage’s burst/,
+    ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
     [{ setAccountLogsRole: 'yes' }, /^Invalid context setAccountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {

@@ -587,6 +587,89 @@ describe('messages', () => {
   });
 });
 
+describe('the frame rate limit', () => {
+  it('answers frames past a connection’s bucket through its answer, invokes no route for them, and keeps it open', async () => {
+    // prepare: three frames at once, and practically no refill
+    const recorder = new Recorder();
+    const { gateway } = await startGateway({
+      frameRateLimit: { burst: 3, perSecond: 0.001, answer: (text) => `limited ${text}` },
+      routes: { $default: recorder.route(async (event) => ({ body: `served ${event.body}` })) },
+    });
+    const socket = await open(gateway.url);
+    const texts: string[] = [];
+    const fiveAnswers = new Promise<void>((resolve) =>
+      socket.on('message', (data) => {
+        texts.push(data.toString());
+        if (texts.length === 5) resolve();
+      }),
+    );
+
+    // act
+    for (const frame of ['a', 'b', 'c', 'd', 'e']) socket.send(frame);
+    await fiveAnswers;
+
+    // assess
+    expect(texts.sort()).toEqual(['limited d', 'limited e', 'served a', 'served b', 'served c']);
+    expect(recorder.of('$default').map((event) => event.body)).toEqual(['a', 'b', 'c']);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('keeps a bucket per connection', async () => {
+    // prepare
+    const { gateway } = await startGateway({
+      frameRateLimit: { burst: 1, perSecond: 0.001, answer: () => 'limited' },
+      routes: { $default: async () => ({ body: 'served' }) },
+    });
+    const first = await open(gateway.url);
+    const second = await open(gateway.url);
+    const firstServed = nextText(first);
+    first.send('x');
+    expect(await firstServed).toBe('served');
+
+    // act
+    const firstAgain = nextText(first);
+    first.send('x');
+    const secondServed = nextText(second);
+    second.send('x');
+
+    // assess
+    expect(await firstAgain).toBe('limited');
+    expect(await secondServed).toBe('served');
+  });
+
+  it('sends nothing for a limited frame when the answer is undefined', async () => {
+    // prepare
+    const { gateway } = await startGateway({
+      frameRateLimit: { burst: 1, perSecond: 0.001, answer: () => undefined },
+      routes: { $default: async (event) => ({ body: `served ${event.body}` }) },
+    });
+    const socket = await open(gateway.url);
+    const texts: string[] = [];
+    socket.on('message', (data) => texts.push(data.toString()));
+    const served = nextText(socket);
+
+    // act
+    socket.send('1');
+    socket.send('2');
+    await served;
+    const pong = new Promise((resolve) => socket.once('pong', resolve));
+    socket.ping();
+    await pong;
+
+    // assess
+    expect(texts).toEqual(['served 1']);
+  });
+
+  it('refuses to start with a limit that is no bucket, naming the field', async () => {
+    await expect(
+      startGateway({ frameRateLimit: { burst: 0, perSecond: 10, answer: () => '' }, routes: {} }),
+    ).rejects.toThrow('burst: must be an integer of 1 or more, not 0');
+    await expect(
+      startGateway({ frameRateLimit: { burst: 10, perSecond: 0, answer: () => '' }, routes: {} }),
+    ).rejects.toThrow('perSecond: must be a number above 0, not 0');
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Closing
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,493 @@
+/**
+ * Hostile input against the real local stack: random frames on one connection, frames at
+ * and past the size limit, JSON nested 10,000 deep, bodies of every kind of unicode, ids
+ * that try to reach other users' conversations, and a flood past the connection's rate.
+ * Whatever arrives, the connection stays open, every frame gets a protocol answer, and the
+ * store holds exactly what the valid sends produced.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
+import { MAX_FRAME_BYTES, typingFrameSchema } from '../../lambdas/domain/protocol.js';
+import {
+  type ActionName,
+  actionFrames,
+  hostileFrameText,
+  namesOneOf,
+  readableRequestId,
+  subjectsOf,
+} from '../support/hostile-frames.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
+import type { Frame, TestClient } from '../support/ws-client.js';
+
+/** Every message of a conversation, paging with sync. */
+async function history(device: TestClient, conversationId: string) {
+  const messages: Frame[] = [];
+  let last: Frame | undefined;
+  for (let afterSeq = 0, more = true; more; ) {
+    last = await device.request({ action: 'sync', conversationId, afterSeq, limit: 200 });
+    expect(last.type).toBe('history');
+    messages.push(...(last.messages as Frame[]));
+    afterSeq = (messages.at(-1)?.seq as number | undefined) ?? afterSeq;
+    more = last.hasMore as boolean;
+  }
+  return { messages, lastSeq: last?.lastSeq as number, receipts: last?.receipts as Frame[] };
+}
+
+/**
+ * The ids of the caller's conversations once the list shows `count` of them (the fanout
+ * writes the list after delivery), each ask a real round trip.
+ */
+async function listedConversations(device: TestClient, count: number, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await device.request({ action: 'conversations', limit: 100 });
+    const ids = (page.conversations as Frame[]).map((c) => c.conversationId as string);
+    if (ids.length >= count || Date.now() > deadline) return ids;
+    await device.request({ action: 'ping' });
+  }
+}
+
+async function expectOpen(device: TestClient) {
+  const requestId = randomUUID();
+  expect(await device.request({ action: 'ping', requestId })).toEqual({ type: 'pong', requestId });
+}
+
+/** The answer type of each action that answers. */
+const ANSWER_TYPES: Record<string, string> = {
+  send: 'sent',
+  ack: 'acked',
+  sync: 'history',
+  conversations: 'conversations',
+  subscribePresence: 'presence',
+  ping: 'pong',
+};
+const ACTIONS: ActionName[] = ['send', 'ack', 'sync', 'conversations', 'typing', 'subscribePresence', 'ping'];
+
+function parsedObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A typing frame the server serves answers nothing: one the schema takes, into a conversation of the caller. */
+function servedTyping(text: string, caller: string): boolean {
+  if (Buffer.byteLength(text) > MAX_FRAME_BYTES) return false;
+  const frame = typingFrameSchema.safeParse(parsedObject(text));
+  return frame.success && (membersOf(frame.data.conversationId)?.includes(caller) ?? false);
+}
+
+/** A random session: a fresh caller, its two peers, two strangers, and 15 frames. */
+const session = fc.stringMatching(/^[a-z]{12}$/).chain((tag) => {
+  const caller = `h${tag}`;
+  const peers = [`${caller}-b`, `${caller}-c`];
+  const strangers = [`${caller}-x`, `${caller}-y`] as const;
+  const others = directConversationId(...strangers);
+  const frames = actionFrames(caller, {
+    peers: fc.constantFrom(...peers),
+    conversationIds: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(...peers).map((peer) => directConversationId(caller, peer)) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          others,
+          others.toUpperCase(),
+          `${others}:`,
+          `dm:${caller}:${strangers[0]}:x`,
+        ),
+      },
+    ),
+  });
+  return fc.record({
+    caller: fc.constant(caller),
+    strangers: fc.constant(strangers),
+    texts: fc.array(fc.oneof(...ACTIONS.map((action) => hostileFrameText(frames[action]))), {
+      minLength: 15,
+      maxLength: 15,
+    }),
+  });
+});
+
+describe('hostile input over a real WebSocket', () => {
+  const { connect } = useTestStack();
+
+  it('answers random frames on one connection with protocol frames, stays open, and stores exactly what the valid sends produced', async () => {
+    const allFields = Object.values(actionFrames('x')).map((frames) => frames.fields);
+    await fc.assert(
+      fc.asyncProperty(session, async ({ caller, strangers, texts }) => {
+        const device = await connect(caller, 'phone');
+        const answers: Array<{ text: string; answer: Frame }> = [];
+        let unreadable = 0;
+
+        // act: one frame at a time, waiting for the answer of each that has a readable requestId
+        for (const text of texts) {
+          device.sendRaw(text);
+          if (servedTyping(text, caller)) continue;
+          const requestId = readableRequestId(text);
+          if (requestId === null) unreadable++;
+          else answers.push({ text, answer: await device.next((f) => f.requestId === requestId) });
+        }
+        const nullAnswers = () => device.received.filter((f) => f.type === 'error' && f.requestId === null);
+        while (nullAnswers().length < unreadable) {
+          await device.next((f) => f.type === 'error' && f.requestId === null);
+        }
+
+        // assess: each answer is the action's answer or a clear error
+        expect(nullAnswers()).toHaveLength(unreadable);
+        for (const { text, answer } of answers) {
+          const action = parsedObject(text)?.action;
+          if (answer.type === 'error') {
+            const subjects = allFields.flatMap((fields) => subjectsOf({ fields }, text));
+            if (Buffer.byteLength(text) > MAX_FRAME_BYTES) expect(answer.code).toBe('too_large');
+            else expect(['bad_request', 'forbidden']).toContain(answer.code);
+            expect(namesOneOf(answer.message as string, subjects), `${answer.message}`).toBe(true);
+          } else {
+            expect(answer.type).toBe(ANSWER_TYPES[action as string]);
+          }
+        }
+        for (const answer of nullAnswers())
+          expect(['bad_request', 'forbidden', 'too_large']).toContain(answer.code);
+
+        // assess: the store holds what the sends answered `sent` produced, and nothing else
+        const stored = new Map<
+          string,
+          Map<number, { messageId: unknown; clientMessageId: unknown; body: unknown }>
+        >();
+        for (const { text, answer } of answers) {
+          if (answer.type !== 'sent') continue;
+          const messages = stored.get(answer.conversationId as string) ?? new Map();
+          if (!answer.duplicate) {
+            messages.set(answer.seq as number, {
+              messageId: answer.messageId,
+              clientMessageId: answer.clientMessageId,
+              body: parsedObject(text)?.body,
+            });
+          }
+          stored.set(answer.conversationId as string, messages);
+        }
+        const listed = await listedConversations(device, stored.size);
+        expect(listed.sort()).toEqual([...stored.keys()].sort());
+        for (const [conversationId, messages] of stored) {
+          const { messages: synced } = await history(device, conversationId);
+          expect(synced.map((m) => m.seq)).toEqual([...messages.keys()].sort((a, b) => a - b));
+          for (const message of synced) {
+            expect(message).toMatchObject({ ...messages.get(message.seq as number), senderId: caller });
+          }
+        }
+        const stranger = await connect(strangers[0], 'phone');
+        expect((await history(stranger, directConversationId(...strangers))).lastSeq).toBe(0);
+        await expectOpen(device);
+      }),
+      { numRuns: 3 },
+    );
+  }, 60_000);
+
+  describe('frames at the limits', () => {
+    it('counts the 32 KB limit in UTF-8 bytes: 32,768 reach the route, 32,769 are too_large', async () => {
+      const phone = await connect(uniqueId('alice'), 'phone');
+      const frameOfBytes = (bytes: number, requestId: string) => {
+        const head = `{"action":"ping","requestId":"${requestId}","pad":"`;
+        // Two-byte characters, then one-byte ones to land on the exact size.
+        const room = bytes - Buffer.byteLength(`${head}"}`);
+        const pad = 'é'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2);
+        const text = `${head}${pad}"}`;
+        expect(Buffer.byteLength(text)).toBe(bytes);
+        return text;
+      };
+
+      phone.sendRaw(frameOfBytes(MAX_FRAME_BYTES, 'fits'));
+      const fits = await phone.next((f) => f.requestId === 'fits');
+      phone.sendRaw(frameOfBytes(MAX_FRAME_BYTES + 1, 'over'));
+      const over = await phone.next((f) => f.requestId === 'over');
+
+      // The route saw the frame that fits, and refused its extra field by name.
+      expect(fits).toEqual({
+        type: 'error',
+        requestId: 'fits',
+        code: 'bad_request',
+        message: 'pad: is not a field of this action',
+      });
+      expect(over).toMatchObject({ type: 'error', requestId: 'over', code: 'too_large' });
+      await expectOpen(phone);
+    });
+
+    it('answers JSON nested 10,000 deep with bad_request, at once, and stays open', async () => {
+      const phone = await connect(uniqueId('alice'), 'phone');
+      const arrays = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+      // 5,000 objects deep: 10,000 would not fit in a frame.
+      const objects = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
+
+      phone.sendRaw(arrays);
+      const bare = await phone.next((f) => f.type === 'error');
+      phone.sendRaw(
+        `{"action":"send","requestId":"deep-body","to":"bob","clientMessageId":"c1","body":${arrays}}`,
+      );
+      const inBody = await phone.next((f) => f.requestId === 'deep-body');
+      phone.sendRaw(`{"action":"ping","requestId":"deep-extra","extra":${objects}}`);
+      const inExtra = await phone.next((f) => f.requestId === 'deep-extra');
+
+      expect(bare).toEqual({
+        type: 'error',
+        requestId: null,
+        code: 'bad_request',
+        message: 'frame: must be a JSON object',
+      });
+      expect(inBody).toMatchObject({ code: 'bad_request', message: 'body: must be a string' });
+      expect(inExtra).toMatchObject({ code: 'bad_request', message: 'extra: is not a field of this action' });
+      await expectOpen(phone);
+    });
+  });
+
+  describe('unicode in bodies', () => {
+    it('counts characters as code points: 4096 emoji are one body, 4097 are refused', async () => {
+      const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+      const phone = await connect(alice, 'phone');
+      const family = '👩‍👩‍👧'; // 5 code points: three people joined by two zero-width joiners
+
+      const emoji = await phone.request({
+        action: 'send',
+        to: bob,
+        clientMessageId: 'e1',
+        body: '🙂'.repeat(4096),
+      });
+      const families = await phone.request({
+        action: 'send',
+        to: bob,
+        clientMessageId: 'e2',
+        body: `${family.repeat(819)}x`,
+      });
+      const oneEmojiOver = await phone.request({
+        action: 'send',
+        to: bob,
+        clientMessageId: 'e3',
+        body: '🙂'.repeat(4097),
+      });
+      const oneFamilyOver = await phone.request({
+        action: 'send',
+        to: bob,
+        clientMessageId: 'e4',
+        body: family.repeat(820),
+      });
+
+      expect(emoji).toMatchObject({ type: 'sent', seq: 1 });
+      expect(families).toMatchObject({ type: 'sent', seq: 2 });
+      for (const refused of [oneEmojiOver, oneFamilyOver]) {
+        expect(refused).toMatchObject({ code: 'bad_request', message: 'body: must be 1 to 4096 characters' });
+      }
+      const { messages, lastSeq } = await history(phone, directConversationId(alice, bob));
+      expect(lastSeq).toBe(2);
+      expect(messages.map((m) => m.body)).toEqual(['🙂'.repeat(4096), `${family.repeat(819)}x`]);
+    });
+
+    it('stores and returns RTL, zero-width, combining and NUL characters byte for byte', async () => {
+      const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+      const phone = await connect(alice, 'phone');
+      const bobPhone = await connect(bob, 'phone');
+      const conversationId = directConversationId(alice, bob);
+      const bodies = [
+        'שלום \u202Eabc\u202C مرحبا \u2066x\u2069',
+        'zero\u200Bwidth\u200Djoin\uFEFF',
+        'e\u0301 \u0000 nul \u0000',
+        '\u0000',
+        '🇫🇷 𝕏 \u2028 line \u2029',
+      ];
+
+      for (const [index, body] of bodies.entries()) {
+        expect(
+          await phone.request({ action: 'send', to: bob, clientMessageId: `u${index}`, body }),
+        ).toMatchObject({
+          type: 'sent',
+          seq: index + 1,
+        });
+      }
+
+      const events = await bobPhone.messagesOf(conversationId, bodies.length);
+      const { messages } = await history(bobPhone, conversationId);
+      const bytes = (values: Frame[]) =>
+        values.map((m) => Buffer.from(m.body as string, 'utf8').toString('hex'));
+      const expected = bodies.map((body) => Buffer.from(body, 'utf8').toString('hex'));
+      expect(bytes(events)).toEqual(expected);
+      expect(bytes(messages)).toEqual(expected);
+    });
+
+    it('stores and returns lone surrogates, which JSON carries escaped, code unit for code unit', async () => {
+      const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+      const phone = await connect(alice, 'phone');
+      const bobPhone = await connect(bob, 'phone');
+      const conversationId = directConversationId(alice, bob);
+      // A high surrogate with no low one, a low one alone, and a pair cut in half at the end.
+      const body = `a\uD800b\uDFFFc${'🙂'.slice(0, 1)}`;
+      const units = (value: unknown) =>
+        String(value)
+          .split('')
+          .map((unit) => unit.charCodeAt(0).toString(16));
+
+      // The client writes each lone surrogate as a \uXXXX escape: the frame is ASCII.
+      const sent = await phone.request({ action: 'send', to: bob, clientMessageId: 'lone', body });
+      const [event] = await bobPhone.messagesOf(conversationId, 1);
+      const { messages } = await history(bobPhone, conversationId);
+
+      expect(sent).toMatchObject({ type: 'sent', seq: 1 });
+      expect(units(event?.body)).toEqual(units(body));
+      expect(units(messages[0]?.body)).toEqual(units(body));
+    });
+  });
+
+  describe('ids that try to reach another user’s conversation', () => {
+    it('refuses every route on look-alike ids of others’ conversation, and nothing moves', async () => {
+      const [alice, bob, mallory] = [uniqueId('alice'), uniqueId('bob'), uniqueId('mallory')];
+      const conversationId = directConversationId(alice, bob);
+      const alicePhone = await connect(alice, 'phone');
+      const bobPhone = await connect(bob, 'phone');
+      const intruder = await connect(mallory, 'laptop');
+      await alicePhone.request({ action: 'send', to: bob, clientMessageId: 'secret', body: 'secret' });
+      await bobPhone.messagesOf(conversationId, 1);
+      const [first, second] = [alice, bob].sort() as [string, string];
+      // Another user in the id's eyes (ids are case-sensitive), or not an id at all.
+      const forbidden = [
+        conversationId,
+        `dm:${first.toUpperCase()}:${second}`,
+        directConversationId(`${first}x`, second),
+      ];
+      const malformed = [
+        `${conversationId}:`,
+        `${conversationId}:${mallory}`,
+        `dm:${first}::${second}`,
+        `dm::${first}:${second}`,
+        `DM:${first}:${second}`,
+        ` ${conversationId}`,
+        `${conversationId}\u0000`,
+        `dm:${second}:${first}`,
+        `dm:${first}:${mallory}:${second}`,
+        `dm:${first.replace('a', '\u0430')}:${second}`, // a Cyrillic а
+      ];
+      const framesFor = (id: string) => [
+        { action: 'send', conversationId: id, clientMessageId: randomUUID(), body: 'let me in' },
+        { action: 'sync', conversationId: id, afterSeq: 0 },
+        { action: 'ack', conversationId: id, seq: 1, kind: 'read' },
+        { action: 'typing', conversationId: id, state: 'start' },
+      ];
+
+      const answers = async (ids: string[]) =>
+        Promise.all(ids.flatMap(framesFor).map((frame) => intruder.request(frame)));
+      const refusedAsForbidden = await answers(forbidden);
+      const refusedAsMalformed = await answers(malformed);
+
+      for (const answer of refusedAsForbidden) {
+        expect(answer).toMatchObject({
+          type: 'error',
+          code: 'forbidden',
+          message: expect.stringMatching(/^conversationId: /),
+        });
+      }
+      for (const answer of refusedAsMalformed) {
+        expect(answer).toMatchObject({
+          type: 'error',
+          code: 'bad_request',
+          message: expect.stringMatching(/^conversationId: /),
+        });
+      }
+      // Nothing stored: the conversation holds its one message and no receipt moved; the
+      // look-alike conversations hold nothing; the intruder is in no conversation.
+      const { messages, receipts } = await history(alicePhone, conversationId);
+      expect(messages.map((m) => m.body)).toEqual(['secret']);
+      expect(receipts).toEqual([
+        { userId: first, deliveredSeq: 0, readSeq: 0 },
+        { userId: second, deliveredSeq: 0, readSeq: 0 },
+      ]);
+      const lookAlike = await connect(first.toUpperCase(), 'phone');
+      expect((await history(lookAlike, `dm:${first.toUpperCase()}:${second}`)).lastSeq).toBe(0);
+      expect(await intruder.request({ action: 'conversations' })).toMatchObject({ conversations: [] });
+      // No typing reached the members, and the intruder's connection is still open.
+      await expectOpen(bobPhone);
+      expect([...alicePhone.received, ...bobPhone.received].filter((f) => f.type === 'typing')).toEqual([]);
+      await expectOpen(intruder);
+    });
+
+    it('hides the presence of others’ look-alike ids and subscribes to none of them', async () => {
+      const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+      const alicePhone = await connect(alice, 'phone');
+      await connect(bob, 'phone');
+      await alicePhone.request({ action: 'send', to: bob, clientMessageId: randomUUID(), body: 'hi' });
+
+      const answer = await alicePhone.request({
+        action: 'subscribePresence',
+        userIds: [bob, bob.toUpperCase(), `${bob}_`, alice],
+      });
+
+      expect(answer.users).toEqual([
+        { userId: bob, online: true, lastSeen: null },
+        { userId: bob.toUpperCase(), online: false, lastSeen: null },
+        { userId: `${bob}_`, online: false, lastSeen: null },
+        { userId: alice, online: true, lastSeen: null },
+      ]);
+    });
+  });
+});
+
+describe('a connection that sends faster than its rate limit', () => {
+  const BURST = 10;
+  const { connect } = useTestStack({ frameRateLimit: { burst: BURST, perSecond: 2 } });
+
+  /** Sends the frame again while it is refused as rate_limited (refused tries take no token). */
+  async function requestWhenAllowed(device: TestClient, frame: Record<string, unknown>) {
+    for (;;) {
+      const answer = await device.request(frame);
+      if (answer.code !== 'rate_limited') return answer;
+    }
+  }
+
+  it('answers frames past the burst with rate_limited, invokes no route for them, and stays open', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+    const desktop = await connect(alice, 'desktop');
+    const requestIds = Array.from({ length: 3 * BURST }, (_, i) => `flood-${i}`);
+
+    for (const [i, requestId] of requestIds.entries()) {
+      phone.sendRaw(
+        JSON.stringify({ action: 'send', requestId, to: bob, clientMessageId: `c${i}`, body: `m${i}` }),
+      );
+    }
+    const answers = await Promise.all(
+      requestIds.map((requestId) => phone.waitFor((f) => f.requestId === requestId)),
+    );
+    // The limit is the connection's: another device of the same user is served meanwhile.
+    const other = await desktop.request({ action: 'ping' });
+
+    const sent = answers.filter((answer) => answer.type === 'sent');
+    const limited = answers.filter((answer) => answer.type !== 'sent');
+    // The burst, and at 2 a second hardly a token more while the flood arrives.
+    expect(sent.length).toBeGreaterThanOrEqual(BURST);
+    expect(sent.length).toBeLessThanOrEqual(BURST + 1);
+    for (const answer of limited) {
+      expect(answer).toEqual({
+        type: 'error',
+        requestId: answer.requestId,
+        code: 'rate_limited',
+        message:
+          'frame: this connection may send 2 frames a second (10 at once); slow down and send it again',
+      });
+    }
+    expect(other.type).toBe('pong');
+    // Nothing of the refused frames was stored: the conversation holds exactly the sent ones.
+    const { messages } = await requestWhenAllowed(phone, {
+      action: 'sync',
+      conversationId: directConversationId(alice, bob),
+      afterSeq: 0,
+    });
+    const seqs = sent.map((_, index) => index + 1);
+    expect((messages as Frame[]).map((m) => m.seq)).toEqual(seqs);
+    expect(sent.map((answer) => answer.seq as number).sort((a, b) => a - b)).toEqual(seqs);
+    expect((messages as Frame[]).map((m) => m.clientMessageId).sort()).toEqual(
+      sent.map((answer) => answer.clientMessageId).sort(),
+    );
+    // Still open once the bucket refills.
+    expect(await requestWhenAllowed(phone, { action: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+});
