@@ -316,10 +316,11 @@ describe('the local Kinesis event source mapping', () => {
   });
 
   it('sends records older than the maximum age to onFailure and moves on', async () => {
+    // Before the put: the record's age counts from its arrival.
+    const startedAt = Date.now();
     await putRecords(streamName, [{ key: 'one-key', data: { n: 0, poison: true } }]);
     const failed = signal<FailedBatch>();
     const later = signal<number>();
-    const startedAt = Date.now();
     await start({
       maximumRetryAttempts: -1,
       maximumRecordAgeInSeconds: 1,
