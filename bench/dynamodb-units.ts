@@ -1,0 +1,135 @@
+/**
+ * DynamoDB capacity units by table, as DynamoDB Local reports them and as AWS bills them.
+ *
+ * DynamoDB Local reports the units of single-item requests, queries and batches as AWS
+ * documents them (1 write unit per KB written, 1 read unit per 4 KB read strongly
+ * consistent, 0.5 eventually consistent, index writes included), but not transactions: it
+ * reports a TransactWriteItems of two small items in one table as 2 write units, where AWS
+ * bills "two write request units per 1 KB item" in a transaction, 4 here (measured on
+ * DynamoDB Local 2026-01-16; https://aws.amazon.com/dynamodb/pricing/on-demand/ and
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling).
+ * So the AWS figure of a transaction is computed here: 2 units per started KB of each
+ * item, plus the index units DynamoDB Local reports for it (it already doubles those).
+ * A transaction cancelled by a condition (a lost race for a seq) is counted as billed too,
+ * like a failed conditional write (docs/capacity.md S16); DynamoDB Local reports nothing
+ * for it. Everything else is taken as reported.
+ */
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+
+const READ_OPERATIONS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+
+export interface TableUnits {
+  /** As AWS bills them. */
+  read: number;
+  write: number;
+  /** As DynamoDB Local reported them. */
+  reportedRead: number;
+  reportedWrite: number;
+  requests: number;
+  itemsRead: number;
+}
+
+export const noUnits = (): TableUnits => ({
+  read: 0,
+  write: 0,
+  reportedRead: 0,
+  reportedWrite: 0,
+  requests: 0,
+  itemsRead: 0,
+});
+
+/** DynamoDB's size of a number: 1 byte plus 1 per two significant digits. */
+function numberSize(value: number | bigint): number {
+  const digits = String(value)
+    .replace(/^-/, '')
+    .replace(/e.*$/i, '')
+    .replace('.', '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
+  return 1 + Math.ceil(Math.max(1, digits.length) / 2);
+}
+
+/** The size DynamoDB gives a value (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html). */
+function valueSize(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number' || typeof value === 'bigint') return numberSize(value);
+  if (typeof value === 'boolean' || value === null) return 1;
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (value instanceof Set)
+    return [...value].reduce((total: number, element) => total + valueSize(element), 0);
+  if (Array.isArray(value))
+    return 3 + value.reduce((total: number, element) => total + 1 + valueSize(element), 0);
+  if (typeof value === 'object') {
+    return (
+      3 +
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, element]) => element !== undefined)
+        .reduce((total, [name, element]) => total + Buffer.byteLength(name) + 1 + valueSize(element), 0)
+    );
+  }
+  return 0;
+}
+
+export function itemSize(item: Record<string, unknown>): number {
+  return Object.entries(item)
+    .filter(([, value]) => value !== undefined)
+    .reduce((total, [name, value]) => total + Buffer.byteLength(name) + valueSize(value), 0);
+}
+
+function indexUnits(consumed: ConsumedCapacity): number {
+  const sum = (indexes: Record<string, { CapacityUnits?: number }> | undefined) =>
+    Object.values(indexes ?? {}).reduce((total, index) => total + (index.CapacityUnits ?? 0), 0);
+  return sum(consumed.LocalSecondaryIndexes) + sum(consumed.GlobalSecondaryIndexes);
+}
+
+type TransactItem = Record<string, { TableName?: string; Item?: Record<string, unknown> } | undefined>;
+
+/** Adds one request's units to `byTable` (keyed by table name). */
+export function addRequestUnits(
+  byTable: Map<string, TableUnits>,
+  operation: string,
+  input: Record<string, unknown>,
+  consumed: ConsumedCapacity[],
+  itemsRead: number,
+): void {
+  const isRead = READ_OPERATIONS.has(operation);
+  const entry = (table: string) => {
+    const units = byTable.get(table) ?? noUnits();
+    byTable.set(table, units);
+    return units;
+  };
+  const tables = new Set<string>();
+  for (const capacity of consumed) {
+    const table = capacity.TableName ?? 'unknown';
+    tables.add(table);
+    const units = entry(table);
+    const reported = capacity.CapacityUnits ?? 0;
+    if (isRead) {
+      units.reportedRead += reported;
+      units.read += reported;
+    } else {
+      units.reportedWrite += reported;
+      if (operation !== 'TransactWriteItems') units.write += reported;
+      else units.write += indexUnits(capacity);
+    }
+  }
+  if (operation === 'TransactWriteItems') {
+    for (const item of (input.TransactItems as TransactItem[] | undefined) ?? []) {
+      const action = Object.values(item).find((value) => value !== undefined);
+      const table = action?.TableName ?? 'unknown';
+      tables.add(table);
+      // A Put's size is its item's; an Update, Delete or ConditionCheck of a small item is one KB.
+      const kilobytes = action?.Item ? Math.max(1, Math.ceil(itemSize(action.Item) / 1024)) : 1;
+      entry(table).write += 2 * kilobytes;
+    }
+  }
+  const requestTable =
+    (input.TableName as string | undefined) ??
+    Object.keys((input.RequestItems as Record<string, unknown> | undefined) ?? {})[0] ??
+    [...tables][0];
+  if (requestTable) {
+    const units = entry(requestTable);
+    units.requests += 1;
+    units.itemsRead += itemsRead;
+  }
+}

@@ -1,0 +1,84 @@
+/** Prints a run's tables and writes bench/results: latest.json, latest.md and latency.svg. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { latencyChart } from './chart.js';
+import { formatJson, machineLine, renderMarkdown, renderText, tablesOf } from './report.js';
+import type { BenchResults, RateRow } from './results-model.js';
+import { round } from './stats.js';
+
+export function printResults(results: BenchResults, log: (line: string) => void): void {
+  log('');
+  for (const table of tablesOf(results)) log(`${renderText(table)}\n`);
+  const { parley, floor } = results.highestSustained;
+  log(
+    'Highest rate sustained (≥ 95% of the rate achieved, p99 < 1 s, every delivery made, no backlog growth): ' +
+      `Parley ${parley ? `${parley}/s` : 'none'}, floor ${floor ? `${floor}/s` : 'none'}`,
+  );
+}
+
+export function writeResults(results: BenchResults, directory: string): string[] {
+  mkdirSync(directory, { recursive: true });
+  const rounded = JSON.parse(
+    JSON.stringify(results, (_key, value) => (typeof value === 'number' ? round(value) : value)),
+  );
+  const json = join(directory, 'latest.json');
+  writeFileSync(json, `${formatJson(rounded)}\n`);
+  const markdown = join(directory, 'latest.md');
+  writeFileSync(
+    markdown,
+    [
+      `Run ${results.date}, ${results.durationSeconds.toFixed(0)} s. Machine: ${machineLine(results)}.`,
+      '',
+      ...tablesOf(results).map((table) => `${renderMarkdown(table)}\n`),
+    ].join('\n'),
+  );
+  const { machine, rates, settings } = results;
+  const values = (pick: (row: RateRow) => number | undefined) => rates.map((row) => pick(row) ?? Number.NaN);
+  const sustained = rates.map((row) => row.parley?.sustained !== false);
+  const svg = join(directory, 'latency.svg');
+  writeFileSync(
+    svg,
+    latencyChart({
+      title: `Parley send → receive latency, ${settings.users * settings.devicesPerUser} devices, local stack`,
+      subtitle: `${machine.cores} × ${machine.cpuModel}, Node ${machine.node}, ${results.date.slice(0, 10)}; floor = plain WebSocket relay`,
+      rates: rates.map((row) => row.rate),
+      series: [
+        {
+          label: 'Parley p50',
+          color: '#1f77b4',
+          values: values((row) => row.parley?.receive.p50),
+          sustained,
+        },
+        {
+          label: 'Parley p95',
+          color: '#ff7f0e',
+          values: values((row) => row.parley?.receive.p95),
+          sustained,
+        },
+        {
+          label: 'Parley p99',
+          color: '#d62728',
+          values: values((row) => row.parley?.receive.p99),
+          sustained,
+        },
+        {
+          label: 'floor p50',
+          color: '#1f77b4',
+          dashed: true,
+          values: values((row) => row.floor?.receive.p50),
+        },
+        {
+          label: 'floor p99',
+          color: '#d62728',
+          dashed: true,
+          values: values((row) => row.floor?.receive.p99),
+        },
+      ],
+      references: [
+        { label: `p50 target 30 ms (at ${settings.targetRate}/s)`, ms: 30, color: '#1f77b4' },
+        { label: `p99 target 100 ms (at ${settings.targetRate}/s)`, ms: 100, color: '#d62728' },
+      ],
+    }),
+  );
+  return [json, markdown, svg];
+}

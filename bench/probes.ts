@@ -1,0 +1,284 @@
+/**
+ * What the benchmark observes inside the stack's process, without changing what the
+ * handlers do: timestamps around every adapter call (through `deps.wrap`) and every
+ * function invocation (through the stack's `wrapFunction`), and every DynamoDB and Kinesis
+ * request with the capacity DynamoDB reports (an SDK middleware that asks for
+ * `ReturnConsumedCapacity: INDEXES`). Hot paths only push to arrays; everything is decoded
+ * and matched after the phase.
+ */
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { Message } from '../lambdas/domain/protocol.js';
+import type { ParleyDeps } from '../lambdas/runtime.js';
+import type { FunctionId } from '../lib/functions.js';
+import type { FunctionWrapper } from '../local/stack.js';
+import { now } from './clock.js';
+import type { CpuAttribution } from './cpu.js';
+
+export interface Invocation {
+  functionId: FunctionId;
+  start: number;
+  end: number;
+  /** The event as invoked: the send frame's body, the Kinesis records. */
+  event: unknown;
+  /** A route answered with a frame (a route response API Gateway sends back). */
+  responded: boolean;
+  failed: boolean;
+}
+
+export interface DynamoDbRequest {
+  operation: string;
+  input: Record<string, unknown>;
+  consumed: ConsumedCapacity[];
+  /** Items the request read (Query ScannedCount, GetItem, BatchGetItem responses). */
+  itemsRead: number;
+  error?: string;
+  start: number;
+  end: number;
+}
+
+export interface PhaseRecord {
+  invocations: Invocation[];
+  lastSeq: Array<{ conversationId: string; start: number; end: number }>;
+  stores: Array<{ message: Message; status: string; start: number; end: number }>;
+  publishes: Array<{ event: unknown; start: number; end: number }>;
+  posts: Array<{ connectionId: string; frame: string; outcome: string; start: number; end: number }>;
+  connectionLookups: Array<{ start: number; end: number }>;
+  listUpdates: Array<{ start: number; end: number }>;
+  dynamodb: DynamoDbRequest[];
+  getRecords: Array<{ start: number; end: number; records: number }>;
+}
+
+const emptyPhase = (): PhaseRecord => ({
+  invocations: [],
+  lastSeq: [],
+  stores: [],
+  publishes: [],
+  posts: [],
+  connectionLookups: [],
+  listUpdates: [],
+  dynamodb: [],
+  getRecords: [],
+});
+
+function itemsReadBy(output: Record<string, unknown>): number {
+  if (typeof output.ScannedCount === 'number') return output.ScannedCount;
+  if (Array.isArray(output.Items)) return output.Items.length;
+  if (output.Item) return 1;
+  if (output.Responses && typeof output.Responses === 'object') {
+    return Object.values(output.Responses as Record<string, unknown[]>).reduce(
+      (total, items) => total + (Array.isArray(items) ? items.length : 0),
+      0,
+    );
+  }
+  return 0;
+}
+
+export class Probes {
+  #phase: PhaseRecord = emptyPhase();
+  #recording = false;
+  /** connectionId → `userId/deviceId`, from every `$connect`. */
+  readonly devicesByConnection = new Map<string, string>();
+  #inFlight = 0;
+  /** Stream records published, and records the fanout has been handed (a retried record counts again). */
+  #published = 0;
+  #fannedOut = 0;
+  #cpu: CpuAttribution | undefined;
+
+  constructor(options: { cpu?: CpuAttribution } = {}) {
+    this.#cpu = options.cpu;
+  }
+
+  /** Starts a new phase: what was recorded before is dropped. */
+  startPhase(): void {
+    this.#phase = emptyPhase();
+    this.#recording = true;
+  }
+
+  endPhase(): PhaseRecord {
+    this.#recording = false;
+    const phase = this.#phase;
+    this.#phase = emptyPhase();
+    return phase;
+  }
+
+  /** Function invocations still running. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether the fanout has been handed every conversation event published so far. */
+  get streamCaughtUp(): boolean {
+    return this.#fannedOut >= this.#published;
+  }
+
+  #time<T>(work: () => Promise<T>, record: (start: number, end: number, value?: T) => void): Promise<T> {
+    if (!this.#recording) return work();
+    const start = now();
+    return work().then(
+      (value) => {
+        record(start, now(), value);
+        return value;
+      },
+      (error: unknown) => {
+        record(start, now());
+        throw error;
+      },
+    );
+  }
+
+  /** For `deps.wrap`: times the message store, the publisher, the pusher and the fanout's stores. */
+  readonly wrapDeps = (deps: ParleyDeps): ParleyDeps => {
+    const { messages, publisher, pusher, connections, conversationList } = deps;
+    const phase = () => this.#phase;
+    return {
+      ...deps,
+      messages: {
+        lastSeq: (conversationId) =>
+          this.#time(
+            () => messages.lastSeq(conversationId),
+            (start, end) => phase().lastSeq.push({ conversationId, start, end }),
+          ),
+        storeMessage: (message) =>
+          this.#time(
+            () => messages.storeMessage(message),
+            (start, end, outcome) =>
+              phase().stores.push({ message, status: outcome?.status ?? 'failed', start, end }),
+          ),
+        getMessage: (conversationId, seq) => messages.getMessage(conversationId, seq),
+        listMessages: (conversationId, afterSeq, limit) =>
+          messages.listMessages(conversationId, afterSeq, limit),
+      },
+      publisher: {
+        publish: (event) => {
+          if (event.type !== 'presence-changed') this.#published++;
+          return this.#time(
+            () => publisher.publish(event),
+            (start, end) => phase().publishes.push({ event, start, end }),
+          );
+        },
+      },
+      pusher: {
+        post: (connectionId, frame) =>
+          this.#time(
+            () => pusher.post(connectionId, frame),
+            (start, end, outcome) =>
+              phase().posts.push({ connectionId, frame, outcome: outcome ?? 'failed', start, end }),
+          ),
+      },
+      connections: {
+        putConnection: (connection) => connections.putConnection(connection),
+        deleteConnection: (userId, connectionId) => connections.deleteConnection(userId, connectionId),
+        listConnections: (userId) =>
+          this.#time(
+            () => connections.listConnections(userId),
+            (start, end) => phase().connectionLookups.push({ start, end }),
+          ),
+      },
+      conversationList: {
+        update: (userId, conversationId, change) => conversationList.update(userId, conversationId, change),
+        updateMany: (userId, changes) =>
+          this.#time(
+            () => conversationList.updateMany(userId, changes),
+            (start, end) => phase().listUpdates.push({ start, end }),
+          ),
+        listChangedSince: (userId, afterUpdatedAt, limit) =>
+          conversationList.listChangedSince(userId, afterUpdatedAt, limit),
+      },
+    };
+  };
+
+  /** For the stack's `wrapFunction`: counts and times invocations, and learns which device each connection is. */
+  readonly wrapFunction: FunctionWrapper = (functionId, handler) => async (event, context: Context) => {
+    if (functionId === 'connect') this.#learnDevice(event);
+    if (functionId === 'fanout') this.#fannedOut += (event as { Records?: unknown[] }).Records?.length ?? 0;
+    const start = now();
+    this.#inFlight++;
+    let responded = false;
+    let failed = true;
+    try {
+      const cpu = this.#cpu;
+      const result = await (cpu?.active
+        ? cpu.run(functionId, () => handler(event, context))
+        : handler(event, context));
+      responded = typeof (result as { body?: unknown } | undefined)?.body === 'string';
+      failed = false;
+      return result;
+    } finally {
+      this.#inFlight--;
+      if (this.#recording) {
+        const recorded =
+          functionId === 'send'
+            ? (event as { body?: string }).body
+            : (event as { Records?: unknown }).Records;
+        this.#phase.invocations.push({ functionId, start, end: now(), event: recorded, responded, failed });
+      }
+    }
+  };
+
+  #learnDevice(event: unknown): void {
+    const { requestContext, queryStringParameters } = event as {
+      requestContext?: { connectionId?: string; authorizer?: { userId?: unknown } };
+      queryStringParameters?: { deviceId?: string } | null;
+    };
+    const userId = requestContext?.authorizer?.userId;
+    if (requestContext?.connectionId && typeof userId === 'string') {
+      this.devicesByConnection.set(
+        requestContext.connectionId,
+        `${userId}/${queryStringParameters?.deviceId ?? ''}`,
+      );
+    }
+  }
+
+  /** Records every DynamoDB request of the stack's client, with the capacity DynamoDB reports. */
+  attachDynamoDb(client: DynamoDBDocumentClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!this.#recording) return next(args);
+        const input = args.input as Record<string, unknown>;
+        input.ReturnConsumedCapacity = 'INDEXES';
+        const start = now();
+        const request: DynamoDbRequest = {
+          operation: (context.commandName ?? 'unknown').replace(/Command$/, ''),
+          input,
+          consumed: [],
+          itemsRead: 0,
+          start,
+          end: start,
+        };
+        try {
+          const result = await next(args);
+          const output = result.output as Record<string, unknown>;
+          const consumed = output.ConsumedCapacity as ConsumedCapacity | ConsumedCapacity[] | undefined;
+          request.consumed = consumed ? (Array.isArray(consumed) ? consumed : [consumed]) : [];
+          request.itemsRead = itemsReadBy(output);
+          return result;
+        } catch (error) {
+          request.error = (error as { name?: string }).name ?? 'Error';
+          throw error;
+        } finally {
+          request.end = now();
+          this.#phase.dynamodb.push(request);
+        }
+      },
+      { step: 'initialize', name: 'benchDynamoDbMeter' },
+    );
+  }
+
+  /** Times the event source mapping's GetRecords calls (the local stand-in for enhanced fan-out). */
+  attachKinesis(client: KinesisClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!this.#recording || context.commandName !== 'GetRecordsCommand') return next(args);
+        const start = now();
+        const result = await next(args);
+        const records = (result.output as { Records?: unknown[] }).Records?.length ?? 0;
+        this.#phase.getRecords.push({ start, end: now(), records });
+        return result;
+      },
+      { step: 'initialize', name: 'benchKinesisMeter' },
+    );
+  }
+}

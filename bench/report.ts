@@ -1,0 +1,414 @@
+/** The benchmark's tables, as fixed-width text for the terminal and as Markdown for the README. */
+import { SEGMENTS } from './analysis.js';
+import { PRICES } from './cost.js';
+import type { BenchResults, RateRow } from './results-model.js';
+
+interface Table {
+  title: string;
+  headers: string[];
+  rows: string[][];
+  notes?: string[];
+}
+
+const ms = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value >= 100 ? value.toFixed(0) : value.toFixed(1);
+const num = (value: number | undefined, digits = 2) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+const times = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value)
+    ? '–'
+    : `${value >= 10 ? value.toFixed(0) : value.toFixed(1)}×`;
+const usd = (value: number) => (value >= 10 ? value.toFixed(2) : value.toFixed(3));
+
+function latencyTable(results: BenchResults): Table {
+  const rows = results.rates.map((row) => {
+    const p = row.parley;
+    const f = row.floor;
+    return [
+      `${row.rate}/s`,
+      p ? num(Math.min(p.offeredRate, p.deliveredRate), 1) : '–',
+      p ? String(p.messages) : '–',
+      ms(p?.receive.p50),
+      ms(p?.receive.p95),
+      ms(p?.receive.p99),
+      ms(p?.receive.max),
+      ms(p?.sent.p50),
+      ms(p?.sent.p99),
+      ms(f?.receive.p50),
+      ms(f?.receive.p99),
+      row.skipped ? 'skipped' : p ? (p.sustained ? 'yes' : 'no') : '–',
+    ];
+  });
+  const notes: string[] = [];
+  for (const row of results.rates) {
+    if (row.parley && !row.parley.sustained)
+      notes.push(`${row.rate}/s not sustained: ${row.parley.shortfalls.join('; ')}`);
+    if (row.skipped) notes.push(`${row.rate}/s ${row.skipped}`);
+  }
+  return {
+    title: 'Latency, send → receive at every receiving device (ms)',
+    headers: [
+      'rate',
+      'achieved/s',
+      'msgs',
+      'p50',
+      'p95',
+      'p99',
+      'max',
+      'sent p50',
+      'sent p99',
+      'floor p50',
+      'floor p99',
+      'sustained',
+    ],
+    rows,
+    notes,
+  };
+}
+
+function ratioTable(results: BenchResults): Table {
+  const withRatio = results.rates.filter((row): row is RateRow & { ratio: NonNullable<RateRow['ratio']> } =>
+    Boolean(row.ratio),
+  );
+  return {
+    title: 'Parley ÷ floor (a plain WebSocket relay on the same machine, same clients and rates)',
+    headers: ['rate', 'p50', 'p95', 'p99', 'max', 'sent p50', 'sent p99'],
+    rows: withRatio.map((row) => [
+      `${row.rate}/s`,
+      times(row.ratio.p50),
+      times(row.ratio.p95),
+      times(row.ratio.p99),
+      times(row.ratio.max),
+      times(row.ratio.sentP50),
+      times(row.ratio.sentP99),
+    ]),
+  };
+}
+
+function segmentsTable(results: BenchResults): Table {
+  const measured = results.rates.filter((row) => row.parley);
+  const rows = SEGMENTS.map(({ key, name }) => [
+    name,
+    ...measured.map((row) => {
+      const segment = row.parley?.segments.segments[key];
+      return `${ms(segment?.mean)} / ${ms(segment?.p50)}`;
+    }),
+  ]);
+  rows.push([
+    'total (send → device)',
+    ...measured.map(
+      (row) => `${ms(row.parley?.segments.total.mean)} / ${ms(row.parley?.segments.total.p50)}`,
+    ),
+  ]);
+  rows.push([
+    'side: send handler end → `sent` at client',
+    ...measured.map(
+      (row) => `${ms(row.parley?.segments.sentReturn.mean)} / ${ms(row.parley?.segments.sentReturn.p50)}`,
+    ),
+  ]);
+  rows.push([
+    'side: @connections post round trip',
+    ...measured.map(
+      (row) =>
+        `${ms(row.parley?.segments.postRoundTrip.mean)} / ${ms(row.parley?.segments.postRoundTrip.p50)}`,
+    ),
+  ]);
+  rows.push([
+    'side: fanout invocation (records per batch)',
+    ...measured.map(
+      (row) =>
+        `${ms(row.parley?.server.fanoutBatch.meanMs)} (${num(row.parley?.server.fanoutBatch.recordsPerInvocation, 1)})`,
+    ),
+  ]);
+  rows.push([
+    'side: fanout list update (after the posts)',
+    ...measured.map((row) => ms(row.parley?.server.listUpdateMs)),
+  ]);
+  rows.push([
+    'side: GetRecords calls/s, mean ms',
+    ...measured.map(
+      (row) =>
+        `${num(row.parley?.server.getRecords.perSecond, 0)}, ${ms(row.parley?.server.getRecords.meanMs)}`,
+    ),
+  ]);
+  rows.push([
+    'side: stack metric DeliveryLatency (commit → post) p50',
+    ...measured.map((row) => ms(row.parley?.deliveryLatencyMetric.p50)),
+  ]);
+  return {
+    title: 'Where the time goes: mean / p50 ms per receive, by rate (segments add up to the total)',
+    headers: ['segment', ...measured.map((row) => `${row.rate}/s`)],
+    rows,
+  };
+}
+
+function perMessageTable(results: BenchResults): Table {
+  const measured = results.rates.filter((row) => row.parley);
+  const tables = [
+    ...new Set(measured.flatMap((row) => Object.keys(row.parley?.server.perMessage.dynamodb ?? {}))),
+  ];
+  const rows: string[][] = [];
+  for (const table of tables) {
+    rows.push([
+      `DynamoDB ${table}: write units (DynamoDB Local said)`,
+      ...measured.map((row) => {
+        const units = row.parley?.server.perMessage.dynamodb[table];
+        return units ? `${num(units.write)} (${num(units.reportedWrite)})` : '–';
+      }),
+    ]);
+    rows.push([
+      `DynamoDB ${table}: read units`,
+      ...measured.map((row) => num(row.parley?.server.perMessage.dynamodb[table]?.read)),
+    ]);
+  }
+  const per = (label: string, pick: (row: RateRow) => number | undefined, digits = 2) =>
+    rows.push([label, ...measured.map((row) => num(pick(row), digits))]);
+  per(
+    'sequencing: lost seq races (retried transactions)',
+    (row) => row.parley?.server.sequencing.retriesPerMessage,
+    3,
+  );
+  per('Kinesis records', (row) => row.parley?.server.perMessage.kinesisRecords);
+  per('Kinesis bytes', (row) => row.parley?.server.perMessage.kinesisBytes, 0);
+  per('@connections posts', (row) => row.parley?.server.perMessage.posts);
+  per('frames in / route responses', (row) => row.parley?.server.perMessage.framesIn);
+  const functions = [
+    ...new Set(measured.flatMap((row) => Object.keys(row.parley?.server.perMessage.invocations ?? {}))),
+  ] as Array<keyof NonNullable<RateRow['parley']>['server']['perMessage']['invocations']>;
+  for (const functionId of functions) {
+    per(`invocations: ${functionId}`, (row) => row.parley?.server.perMessage.invocations[functionId], 3);
+  }
+  for (const functionId of functions) {
+    per(
+      `invocation wall ms: ${functionId}`,
+      (row) => row.parley?.server.perMessage.durationMs[functionId],
+      1,
+    );
+  }
+  per('CPU ms: stack process (handlers + emulators)', (row) => row.parley?.server.perMessage.cpuMs.stack);
+  per('CPU ms: DynamoDB Local', (row) => row.parley?.server.perMessage.cpuMs['dynamodb-local']);
+  per('CPU ms: kinesis-mock', (row) => row.parley?.server.perMessage.cpuMs['kinesis-mock']);
+  per('CPU ms: load generator', (row) => row.parley?.server.perMessage.cpuMs['load-generator']);
+  const totalCpu = (row: RateRow) => {
+    const cpu = row.parley?.server.perMessage.cpuMs;
+    return cpu ? cpu.stack + cpu['dynamodb-local'] + cpu['kinesis-mock'] : Number.NaN;
+  };
+  per('CPU ms: stack + engines, all told', totalCpu);
+  per(
+    `ceiling on ${results.machine.cores} cores at that CPU cost (msg/s)`,
+    (row) => (results.machine.cores * 1000) / totalCpu(row),
+    0,
+  );
+  rows.push([
+    'cores busy: stack / DynamoDB Local / kinesis-mock / load',
+    ...measured.map((row) => {
+      const cores = row.parley?.server.cores;
+      return cores
+        ? [cores.stack, cores['dynamodb-local'], cores['kinesis-mock'], cores['load-generator']]
+            .map((value) => num(value))
+            .join(' / ')
+        : '–';
+    }),
+  ]);
+  rows.push([
+    'cores busy elsewhere on the machine / stolen',
+    ...measured.map((row) => {
+      const machine = row.parley?.server.machine;
+      return machine ? `${num(machine.otherCores)} / ${num(machine.stealCores)}` : '–';
+    }),
+  ]);
+  return {
+    title: 'Per message, by rate (DynamoDB units as AWS bills them: 2 per item in a transaction)',
+    headers: ['', ...measured.map((row) => `${row.rate}/s`)],
+    rows,
+  };
+}
+
+function cpuTable(results: BenchResults): Table | undefined {
+  const cpu = results.cpuAttribution;
+  if (!cpu) return undefined;
+  const rows = Object.entries(cpu.byFunctionCpuMs).map(([functionId, value]) => [
+    functionId,
+    `${(100 * (cpu.shares[functionId] ?? 0)).toFixed(1)}%`,
+    num(value, 3),
+  ]);
+  rows.push(['all handlers', `${(100 * cpu.handlerShare).toFixed(1)}%`, num(cpu.handlerCpuMs, 3)]);
+  rows.push([
+    'other (gateway and mapping emulators, benchmark)',
+    `${(100 * (cpu.shares.other ?? 0)).toFixed(1)}%`,
+    '',
+  ]);
+  return {
+    title: `Handler CPU per message (attribution phase at ${cpu.rate}/s, ${cpu.messages} messages)`,
+    headers: ['function', 'share of stack main thread', 'CPU ms per message'],
+    rows,
+    notes: [
+      `stack process CPU per message at ${cpu.rate}/s: ${num(cpu.cleanStackCpuMs)} ms without hooks, ${num(cpu.hookedStackCpuMs)} ms with them; handler CPU = share × ${num(cpu.cleanStackCpuMs)} ms`,
+    ],
+  };
+}
+
+function costTable(results: BenchResults): Table | undefined {
+  if (!results.cost) return undefined;
+  const rows = results.cost.lines.map((line) => [
+    line.item,
+    `${line.perMessage < 0.001 ? line.perMessage.toExponential(2) : num(line.perMessage, 3)} ${line.unit}`,
+    usd(line.usdPerMillion),
+  ]);
+  rows.push(['total, message path', '', usd(results.cost.usdPerMillion)]);
+  return {
+    title: `Projected AWS cost per million messages at list prices (us-east-1), from the figures at ${results.costRate}/s (${results.rates.find((row) => row.rate === results.costRate)?.parley?.sustained ? 'sustained' : 'the lowest rate; none was sustained'})`,
+    headers: ['item', 'per message', '$ per 1 M'],
+    rows,
+    notes: [
+      `by service: ${Object.entries(results.cost.byService)
+        .map(([service, value]) => `${service} $${usd(value)}`)
+        .join(', ')}`,
+      `prices: API Gateway $${PRICES.apiGatewayMessage.usd * 1e6}/M messages, Lambda $${PRICES.lambdaRequest.usd * 1e6}/M requests + $${PRICES.lambdaGbSecond.usd}/GB-s (arm64), DynamoDB $${PRICES.dynamodbWrite.usd * 1e6}/M WRU + $${PRICES.dynamodbRead.usd * 1e6}/M RRU, Kinesis $${PRICES.kinesisPutPayloadUnit.usd * 1e6}/M PUT units + $${PRICES.kinesisEfoGb.usd}/GB EFO (docs/capacity.md §10)`,
+      'not per message, so not here: connection-minutes, keep-alives, shard-hours; receipts are not sent by this load; Lambda duration is the local wall time (DynamoDB Local and kinesis-mock are slower than AWS)',
+    ],
+  };
+}
+
+function catchUpTable(results: BenchResults): Table | undefined {
+  if (results.catchUp.length === 0) return undefined;
+  return {
+    title: `Catch-up after missing ${results.catchUp[0]?.missed} messages (conversations since cursor, then sync)`,
+    headers: [
+      'history',
+      'seeded in',
+      'frames',
+      'DynamoDB requests',
+      'items read',
+      'read units',
+      'time ms (median)',
+    ],
+    rows: results.catchUp.map((figures) => [
+      figures.history.toLocaleString('en-US'),
+      `${(figures.seedMs / 1000).toFixed(1)} s`,
+      String(figures.frames),
+      String(figures.requests),
+      String(figures.itemsRead),
+      num(figures.readUnits, 1),
+      ms(figures.ms),
+    ]),
+    notes: results.catchUp.map(
+      (figures) =>
+        `history ${figures.history.toLocaleString('en-US')}, median ms per request over ${figures.repetitions} runs: ` +
+        Object.entries(figures.requestMs)
+          .map(([request, value]) => `${request} ${ms(value)}`)
+          .join(', '),
+    ),
+  };
+}
+
+function targetsTable(results: BenchResults): Table {
+  return {
+    title: 'Targets (local stack; reported, not asserted)',
+    headers: ['target', 'goal', 'measured', 'met'],
+    rows: results.targets.map((target) => [
+      target.name,
+      target.target,
+      target.measured,
+      target.met === undefined ? 'not measured' : target.met ? 'met' : 'NOT met',
+    ]),
+  };
+}
+
+export function tablesOf(results: BenchResults): Table[] {
+  return [
+    latencyTable(results),
+    ratioTable(results),
+    segmentsTable(results),
+    perMessageTable(results),
+    cpuTable(results),
+    costTable(results),
+    catchUpTable(results),
+    targetsTable(results),
+  ].filter((table): table is Table => table !== undefined && table.rows.length > 0);
+}
+
+export function machineLine(results: BenchResults): string {
+  const { machine } = results;
+  const other = machine.otherWork;
+  const idle =
+    !other.vitest && other.otherJava === 0
+      ? 'idle otherwise'
+      : `NOT idle: ${[other.vitest ? 'vitest running' : '', other.otherJava ? `${other.otherJava} other java process(es)` : ''].filter(Boolean).join(', ')}`;
+  const during = machine.duringRun
+    ? `; during the run other processes kept ${machine.duringRun.otherCores.toFixed(2)} cores busy, the hypervisor stole ${machine.duringRun.stealCores.toFixed(2)}`
+    : '';
+  return `${machine.cores} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}; ${idle} (load average ${other.loadAverage.map((value) => value.toFixed(2)).join(' ')} at start)${during}`;
+}
+
+export function renderText(table: Table): string {
+  const cells = [table.headers, ...table.rows];
+  const widths = table.headers.map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
+      .join('  ');
+  return [
+    table.title,
+    line(table.headers),
+    widths.map((width) => '-'.repeat(width)).join('  '),
+    ...table.rows.map(line),
+    ...(table.notes ?? []).map((note) => `  ${note}`),
+  ].join('\n');
+}
+
+/** A Markdown table with its columns padded, as Biome formats Markdown (so the README can take it as is). */
+export function renderMarkdown(table: Table): string {
+  const escapeCell = (cell: string) => cell.replaceAll('|', '\\|');
+  const cells = [table.headers, ...table.rows].map((row) => row.map(escapeCell));
+  const widths = table.headers.map((_, column) =>
+    Math.max(3, ...cells.map((row) => [...(row[column] ?? '')].length)),
+  );
+  const pad = (cell: string, column: number) => {
+    const fill = ' '.repeat(Math.max(0, (widths[column] ?? 0) - [...cell].length));
+    return column === 0 ? cell + fill : fill + cell;
+  };
+  const line = (row: string[]) => `| ${row.map(pad).join(' | ')} |`;
+  const rule = widths.map((width, column) =>
+    column === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`,
+  );
+  return [
+    `**${table.title}**`,
+    '',
+    line(cells[0] ?? []),
+    `| ${rule.join(' | ')} |`,
+    ...cells.slice(1).map(line),
+    ...(table.notes?.length ? ['', ...table.notes.map((note) => `- ${note}`)] : []),
+  ].join('\n');
+}
+
+/**
+ * JSON as Biome formats it: objects one key a line, arrays of plain values on one line when
+ * they fit in 110 columns. So that the results file passes `biome check` as written.
+ */
+export function formatJson(value: unknown, indent = '', prefix = 0): string {
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    if (value.every((element) => element === null || typeof element !== 'object')) {
+      const flat = `[${value.map((element) => JSON.stringify(element)).join(', ')}]`;
+      if (prefix + flat.length + 1 <= 110) return flat;
+    }
+    const elements = value.map((element) => `${inner}${formatJson(element, inner, inner.length)}`);
+    return `[\n${elements.join(',\n')}\n${indent}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, element]) => element !== undefined);
+    if (entries.length === 0) return '{}';
+    const lines = entries.map(([key, element]) => {
+      const head = `${inner}${JSON.stringify(key)}: `;
+      return `${head}${formatJson(element, inner, head.length)}`;
+    });
+    return `{\n${lines.join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(value ?? null);
+}

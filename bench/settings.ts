@@ -1,0 +1,103 @@
+/**
+ * What `npm run bench` measures, from the environment. Every variable has a default that
+ * keeps the whole run under about five minutes on a 2-core machine.
+ */
+
+export interface BenchSettings {
+  /** Users, paired into fixed conversations (user 2k with user 2k+1). */
+  users: number;
+  /** Devices each user connects. */
+  devicesPerUser: number;
+  /** Offered send rates, messages a second, lowest first. */
+  rates: number[];
+  /** How long each rate is held. */
+  durationSeconds: number;
+  /** How long to wait after the last send for the last delivery before calling a rate failed. */
+  drainSeconds: number;
+  /** Characters in each message body. */
+  bodyChars: number;
+  /**
+   * The rate the handler CPU attribution runs at (a phase of its own, after the ladder); by
+   * default the highest rate Parley sustained, else the lowest rate, so that lost seq races
+   * and a backlog do not count as the cost of a message.
+   */
+  cpuRate: number | undefined;
+  cpuSeconds: number;
+  /** Conversation histories the catch-up is measured against. */
+  histories: number[];
+  /** Messages the catching-up device missed. */
+  missed: number;
+  /** Seed of the random choice of pair, direction and device. */
+  seed: number;
+  floor: boolean;
+  catchUp: boolean;
+  /** Where latest.json and latency.svg go. */
+  resultsDir: string;
+  /** The rate and device count the latency targets are stated for. */
+  targetRate: number;
+}
+
+export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: string; meaning: string }> = [
+  { name: 'BENCH_USERS', fallback: '100', meaning: 'users, in fixed pairs (one conversation per pair)' },
+  { name: 'BENCH_DEVICES', fallback: '2', meaning: 'devices (connections) per user' },
+  { name: 'BENCH_RATES', fallback: '10,25,50,100,200', meaning: 'offered rates, messages a second' },
+  { name: 'BENCH_DURATION_S', fallback: '10', meaning: 'seconds each rate is held' },
+  { name: 'BENCH_DRAIN_S', fallback: '20', meaning: 'longest wait for the last delivery of a rate' },
+  { name: 'BENCH_BODY_CHARS', fallback: '100', meaning: 'characters in each message body' },
+  {
+    name: 'BENCH_CPU_RATE',
+    fallback: 'sustained',
+    meaning: 'rate of the handler CPU attribution phase (default: highest rate sustained)',
+  },
+  { name: 'BENCH_CPU_S', fallback: '5', meaning: 'seconds of the handler CPU attribution phase' },
+  { name: 'BENCH_HISTORIES', fallback: '1000,100000', meaning: 'conversation histories for the catch-up' },
+  { name: 'BENCH_MISSED', fallback: '10', meaning: 'messages missed before the catch-up' },
+  { name: 'BENCH_SEED', fallback: '1', meaning: 'seed of the random senders, peers and devices' },
+  { name: 'BENCH_FLOOR', fallback: '1', meaning: '0 skips the plain WebSocket relay (the floor)' },
+  { name: 'BENCH_CATCH_UP', fallback: '1', meaning: '0 skips the catch-up measurement' },
+  { name: 'BENCH_RESULTS_DIR', fallback: 'bench/results', meaning: 'where latest.json and latency.svg go' },
+];
+
+function readNumber(environment: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const text = environment[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min) {
+    throw new RangeError(`${name}: must be a number of at least ${min}, not ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function readList(environment: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const text = environment[name];
+  if (text === undefined || text === '') return fallback;
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.length === 0 || values.some((value) => !Number.isFinite(value) || value <= 0)) {
+    throw new RangeError(
+      `${name}: must be a comma-separated list of positive numbers, not ${JSON.stringify(text)}`,
+    );
+  }
+  return values;
+}
+
+export function readSettings(environment: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const users = readNumber(environment, 'BENCH_USERS', 100, 2);
+  if (users % 2 !== 0) throw new RangeError(`BENCH_USERS: must be even (users come in pairs), not ${users}`);
+  return {
+    users,
+    devicesPerUser: Math.floor(readNumber(environment, 'BENCH_DEVICES', 2, 1)),
+    rates: readList(environment, 'BENCH_RATES', [10, 25, 50, 100, 200]).sort((a, b) => a - b),
+    durationSeconds: readNumber(environment, 'BENCH_DURATION_S', 10, 1),
+    drainSeconds: readNumber(environment, 'BENCH_DRAIN_S', 20, 1),
+    bodyChars: Math.floor(readNumber(environment, 'BENCH_BODY_CHARS', 100, 1)),
+    cpuRate: environment.BENCH_CPU_RATE ? readNumber(environment, 'BENCH_CPU_RATE', 0, 1) : undefined,
+    cpuSeconds: readNumber(environment, 'BENCH_CPU_S', 5, 0),
+    histories: readList(environment, 'BENCH_HISTORIES', [1000, 100_000]).map(Math.floor),
+    missed: Math.floor(readNumber(environment, 'BENCH_MISSED', 10, 1)),
+    seed: Math.floor(readNumber(environment, 'BENCH_SEED', 1, 0)),
+    floor: environment.BENCH_FLOOR !== '0',
+    catchUp: environment.BENCH_CATCH_UP !== '0',
+    resultsDir: environment.BENCH_RESULTS_DIR || 'bench/results',
+    targetRate: 100,
+  };
+}
