@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { percentile } from '../bench/stats.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { directConversationId } from '../lambdas/domain/conversation.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
@@ -27,9 +28,6 @@ const record = (operation: string, consumed: ConsumedCapacity[]) => {
   }
   capacity.set(operation, entry);
 };
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 const stack = await startLocalStack({ wsPort: 0, logLevel: 'ERROR', deps: { onCapacity: record } });
 try {

@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
 import type { ConversationSummary, Message, Receipt, ReceiptKind } from '../../lambdas/domain/protocol.js';
 import type { RunningLocalStack } from '../../local/stack.js';
+import { seededRandom } from '../support/seeded-random.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
@@ -52,18 +53,6 @@ function stepKindOf(draw: number): StepKind {
     if (draw < threshold) return kind;
   }
   return 'reconnect';
-}
-
-/** mulberry32: a tiny seeded PRNG with floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Watermarks = { deliveredSeq: number; readSeq: number };
@@ -209,7 +198,7 @@ describe('convergence of devices that drop, reconnect and catch up', () => {
   });
 
   it(`gives every device the same history, watermarks and conversation list (PARLEY_CONVERGENCE_SEED=${SEED})`, async () => {
-    const random = mulberry32(SEED);
+    const random = seededRandom(SEED);
     const trace: string[] = [];
     const labels = ['alice', 'bob', 'carol'] as const;
     const users = labels.map((label) => uniqueId(label));

@@ -77,6 +77,19 @@ function until(check: () => boolean, ...watched: ParleyClient[]): Promise<void> 
   });
 }
 
+/** Waits until the receivers hold every body, then checks each device holds them once each, at seq 1, 2, …. */
+async function expectEachOnceInOrder(
+  conversationId: string,
+  bodies: string[],
+  receivers: ParleyClient[],
+  sender: ParleyClient,
+): Promise<void> {
+  const held = (device: ParleyClient) => device.messages(conversationId).map((m) => [m.seq, m.body]);
+  const expected = bodies.map((body, index) => [index + 1, body]);
+  await until(() => receivers.every((device) => held(device).length === bodies.length), ...receivers);
+  for (const device of [...receivers, sender]) expect(held(device)).toEqual(expected);
+}
+
 const opened = (target: ParleyClient) => until(() => target.state === ConnectionState.Open, target);
 
 describe('the SDK against the local stack', () => {
@@ -109,16 +122,7 @@ describe('the SDK against the local stack', () => {
     expect(online.pendingCount()).toBe(20);
     await until(() => online.pendingCount() === 0, online);
 
-    const received = (device: ParleyClient) => device.messages(conversationId).map((m) => [m.seq, m.body]);
-    const expected = bodies.map((body, index) => [index + 1, body]);
-    await until(
-      () => received(bobPhone).length === 20 && received(bobLaptop).length === 20,
-      bobPhone,
-      bobLaptop,
-    );
-    expect(received(bobPhone)).toEqual(expected);
-    expect(received(bobLaptop)).toEqual(expected);
-    expect(received(online)).toEqual(expected);
+    await expectEachOnceInOrder(conversationId, bodies, [bobPhone, bobLaptop], online);
 
     // The store holds each exactly once.
     const check = await connect(alice, 'checker');
@@ -236,15 +240,6 @@ describe('the SDK through an outage', () => {
 
     outage = await startTestStack({ resourcePrefix, wsPort });
     await until(() => phone.pendingCount() === 0, phone);
-    const received = (device: ParleyClient) => device.messages(conversationId).map((m) => [m.seq, m.body]);
-    const expected = bodies.map((body, index) => [index + 1, body]);
-    await until(
-      () => received(bobPhone).length === 20 && received(bobLaptop).length === 20,
-      bobPhone,
-      bobLaptop,
-    );
-    expect(received(bobPhone)).toEqual(expected);
-    expect(received(bobLaptop)).toEqual(expected);
-    expect(received(phone)).toEqual(expected);
+    await expectEachOnceInOrder(conversationId, bodies, [bobPhone, bobLaptop], phone);
   });
 });
