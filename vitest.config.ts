@@ -13,10 +13,11 @@ export default defineConfig({
       },
       {
         test: {
-          // Integration and end-to-end tests share one DynamoDB Local and one kinesis-mock,
-          // started by the global setup; each test file makes its own tables and stream.
+          // Integration, end-to-end and chaos tests share one DynamoDB Local and one
+          // kinesis-mock, started by the global setup; each test file makes its own tables and
+          // stream (the chaos test starts a kinesis-mock of its own, which it restarts).
           name: 'engines',
-          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/chaos/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

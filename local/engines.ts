@@ -8,9 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { LOCAL_CREDENTIALS, localKinesisRequestHandler } from '../lambdas/adapters/aws-clients.js';
+import { startTcpProxy } from './tcp-proxy.js';
 
 const require = createRequire(import.meta.url);
 
@@ -184,6 +186,26 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 export interface KinesisMockOptions {
   port?: number;
   timeoutMs?: number;
+  /**
+   * Keep the streams and their records in this folder: kinesis-mock writes them every
+   * second and loads them when it starts. It does not write them when it stops, so what was
+   * put in the last second is lost unless nothing was put since the last write, which is
+   * what `startRestartableKinesisMock` makes sure of. In memory when absent.
+   */
+  dataDir?: string;
+}
+
+const KINESIS_PERSIST_INTERVAL_MS = 500;
+
+function persistenceSettings(dataDir: string): Record<string, string> {
+  const path = resolve(dataDir);
+  mkdirSync(path, { recursive: true });
+  return {
+    SHOULD_PERSIST_DATA: 'true',
+    LOAD_DATA_IF_EXISTS: 'true',
+    PERSIST_PATH: path,
+    PERSIST_INTERVAL: `${KINESIS_PERSIST_INTERVAL_MS}ms`,
+  };
 }
 
 /** Starts kinesis-mock on a plain-HTTP port (its TLS port is put on a free port and unused). */
@@ -204,6 +226,7 @@ export async function startKinesisMock(options: KinesisMockOptions = {}): Promis
       DELETE_STREAM_DURATION: '0ms',
       REGISTER_STREAM_CONSUMER_DURATION: '0ms',
       LOG_LEVEL: 'WARN',
+      ...(options.dataDir ? persistenceSettings(options.dataDir) : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -228,4 +251,38 @@ export async function startKinesisMock(options: KinesisMockOptions = {}): Promis
     client.destroy();
   }
   return { endpoint, port, stop: () => stopChild(child) };
+}
+
+export interface RestartableEngine extends RunningEngine {
+  /**
+   * An outage and a restart: connections are cut and refused, the engine stops once it has
+   * written everything it acknowledged, and a new one starts from its data folder. Clients
+   * keep the same endpoint throughout.
+   */
+  restart(): Promise<void>;
+}
+
+/**
+ * kinesis-mock behind a TCP proxy on a fixed port, keeping its records in `dataDir`, so that
+ * it can be restarted mid-run without losing a record, as Kinesis never loses one.
+ */
+export async function startRestartableKinesisMock(options: { dataDir: string }): Promise<RestartableEngine> {
+  let engine = await startKinesisMock({ dataDir: options.dataDir });
+  const proxy = await startTcpProxy(engine.port);
+  return {
+    endpoint: `http://127.0.0.1:${proxy.port}`,
+    port: proxy.port,
+    async restart() {
+      proxy.pause();
+      // Nothing reaches it now: wait for a periodic write to hold every record it acknowledged.
+      await sleep(KINESIS_PERSIST_INTERVAL_MS * 3);
+      await engine.stop();
+      engine = await startKinesisMock({ dataDir: options.dataDir });
+      proxy.resume(engine.port);
+    },
+    async stop() {
+      await proxy.stop();
+      await engine.stop();
+    },
+  };
 }

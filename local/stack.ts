@@ -33,7 +33,14 @@ import {
 } from '../lib/event-mappings.js';
 import type { FunctionId } from '../lib/functions.js';
 import { resourceNames } from '../lib/tables.js';
-import { assertPortFree, type RunningEngine, startDynamoDbLocal, startKinesisMock } from './engines.js';
+import {
+  assertPortFree,
+  type RestartableEngine,
+  type RunningEngine,
+  startDynamoDbLocal,
+  startKinesisMock,
+  startRestartableKinesisMock,
+} from './engines.js';
 import {
   filterFromPatterns,
   type RunningEventSourceMapping,
@@ -55,6 +62,11 @@ export interface LocalStackOptions {
   kinesisEndpoint?: string;
   /** Keep DynamoDB Local's data in this folder; in memory when absent. */
   dataDir?: string;
+  /**
+   * Keep kinesis-mock's streams in this folder, behind a proxy, so that `restartKinesis`
+   * loses no record; in memory when absent.
+   */
+  kinesisDataDir?: string;
   /** Prefix of the table and stream names, so several stacks can share engines. */
   resourcePrefix?: string;
   jwtSecret?: string;
@@ -99,6 +111,17 @@ export interface RunningLocalStack {
   config: ParleyConfig;
   deps: ParleyDeps;
   stop(): Promise<void>;
+  /**
+   * Stops the WebSocket gateway, closing every connection as a redeploy would, and starts it
+   * again on the same port. For fault injection.
+   */
+  restartGateway(): Promise<void>;
+  /**
+   * Stops kinesis-mock and starts it again on the same port from its data folder: puts and
+   * reads fail while it is down, and no record is lost. Only for a kinesis-mock the stack
+   * started itself with `kinesisDataDir`. For fault injection.
+   */
+  restartKinesis(): Promise<void>;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
@@ -116,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const wsPort = options.wsPort ?? 3001;
     const frameRateLimit = options.frameRateLimit ?? DEFAULT_FRAME_RATE_LIMIT;
+    const kinesisDataDir = options.kinesisDataDir;
     // Fail at once, before the engines start, when the port is taken.
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
     const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
@@ -124,11 +148,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stoppers.push(() => engine.stop());
       return engine.endpoint;
     };
+    let kinesisMock: RestartableEngine | undefined;
     const [dynamodbEndpoint, kinesisEndpoint] = await Promise.all([
       startEngine(options.dynamodbEndpoint, () =>
         startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {}),
       ),
-      startEngine(options.kinesisEndpoint, () => startKinesisMock()),
+      startEngine(options.kinesisEndpoint, async () => {
+        if (!kinesisDataDir) return startKinesisMock();
+        kinesisMock = await startRestartableKinesisMock({ dataDir: kinesisDataDir });
+        return kinesisMock;
+      }),
     ]);
 
     let deps: ParleyDeps | undefined;
@@ -149,20 +178,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       subscribePresence: wrap('subscribe-presence', createSubscribePresenceHandler(provider)),
       ping: wrap('ping', createPingHandler(provider)),
     };
-    const gateway: RunningWebSocketGateway = await startWebSocketGateway({
-      port: wsPort,
-      authorizer: wrap('authorizer', createAuthorizerHandler(provider)),
-      routes,
-      maxFrameBytes: MAX_FRAME_BYTES,
-      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-      ...(frameRateLimit
-        ? { frameRateLimit: { ...frameRateLimit, answer: rateLimitedAnswer(frameRateLimit) } }
-        : {}),
-      onFrameTooLarge: (text) =>
-        JSON.stringify(
-          errorFrame('too_large', `frame: must be at most ${MAX_FRAME_BYTES} bytes`, requestIdFromText(text)),
-        ),
-    });
+    const openGateway = (port: number) =>
+      startWebSocketGateway({
+        port,
+        // Through the stack's logger once it exists, so that its log level holds here too.
+        log: (level, message, details) => {
+          if (deps) deps.logger[level](`[ws-gateway] ${message}`, { details });
+          else if (level !== 'info') console.error(`[ws-gateway] ${level}: ${message}`, details ?? '');
+        },
+        authorizer: wrap('authorizer', createAuthorizerHandler(provider)),
+        routes,
+        maxFrameBytes: MAX_FRAME_BYTES,
+        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(frameRateLimit
+          ? { frameRateLimit: { ...frameRateLimit, answer: rateLimitedAnswer(frameRateLimit) } }
+          : {}),
+        onFrameTooLarge: (text) =>
+          JSON.stringify(
+            errorFrame(
+              'too_large',
+              `frame: must be at most ${MAX_FRAME_BYTES} bytes`,
+              requestIdFromText(text),
+            ),
+          ),
+      });
+    let gateway: RunningWebSocketGateway = await openGateway(wsPort);
     // Stopped before the SDK clients go, since closing sockets runs $disconnect.
     let destroyClients = async () => {};
     stoppers.push(async () => destroyClients());
@@ -274,6 +314,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config,
       deps: ready,
       stop: stopAll,
+      async restartGateway() {
+        // Same port, so the URL and the `@connections` endpoint the handlers post to stay valid.
+        await gateway.stop();
+        gateway = await openGateway(gateway.port);
+      },
+      async restartKinesis() {
+        if (!kinesisMock) {
+          throw new Error(
+            'restartKinesis needs a kinesis-mock the stack started itself, with kinesisDataDir set',
+          );
+        }
+        await kinesisMock.restart();
+      },
     };
   } catch (error) {
     await stopAll();

@@ -299,8 +299,13 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   /** Conversations with a sync in flight, and whether another is wanted after it. */
   readonly #syncing = new Map<string, { again: boolean }>();
   readonly #ackTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Read watermarks shown locally that the server has not confirmed yet: sent on the next open. */
-  readonly #unsentReads = new Map<string, number>();
+  /**
+   * Acks the server has not confirmed yet, per conversation and kind: saved with the
+   * timelines, sent again after a retryable error and on every open, until `acked` comes.
+   * Repeating an ack is what makes the server publish a receipt whose first publish failed.
+   */
+  readonly #unconfirmedAcks = new Map<string, Partial<Record<ReceiptKind, number>>>();
+  readonly #ackRetries = new Map<string, { attempts: number; timer?: ReturnType<typeof setTimeout> }>();
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #dirtyTimelines = new Set<string>();
   #saving: Promise<void> = Promise.resolve();
@@ -384,6 +389,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     clearTimeout(this.#reconnectTimer);
     for (const timer of this.#retryTimers.values()) clearTimeout(timer);
     for (const timer of this.#ackTimers.values()) clearTimeout(timer);
+    for (const { timer } of this.#ackRetries.values()) clearTimeout(timer);
     for (const { idleTimer } of this.#ownTyping.values()) clearTimeout(idleTimer);
     for (const users of this.#typing.values()) for (const timer of users.values()) clearTimeout(timer);
     clearTimeout(this.#listTimer);
@@ -522,22 +528,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (seq <= timeline.receiptOf(this.userId).readSeq) return;
     // Shown as read at once; the server's answer confirms it, now or after a reconnect.
     this.#applyReceipts(timeline, [{ userId: this.userId, kind: 'read', seq }]);
-    this.#unsentReads.set(conversationId, Math.max(seq, this.#unsentReads.get(conversationId) ?? 0));
-    if (this.#state !== ConnectionState.Open) return;
-    await this.#sendRead(conversationId);
-  }
-
-  /** Sends the conversation's unconfirmed read watermark; it stays unsent if this fails. */
-  async #sendRead(conversationId: string): Promise<void> {
-    const seq = this.#unsentReads.get(conversationId);
-    if (seq === undefined) return;
-    try {
-      await this.#ack(conversationId, 'read', seq);
-      if (this.#unsentReads.get(conversationId) === seq) this.#unsentReads.delete(conversationId);
-    } catch (error) {
-      if (!(error instanceof ParleyError && error.code === ParleyErrorCode.ConnectionLost))
-        this.#report(error);
-    }
+    await this.#ack(conversationId, 'read', seq);
   }
 
   /**
@@ -716,7 +707,9 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     try {
       await this.#catchUp();
       // What was read or received while the connection was down is acknowledged now.
-      for (const conversationId of [...this.#unsentReads.keys()]) void this.#sendRead(conversationId);
+      for (const [conversationId, acks] of this.#unconfirmedAcks) {
+        for (const kind of Object.keys(acks) as ReceiptKind[]) void this.#sendAck(conversationId, kind);
+      }
       for (const timeline of this.#timelines.values()) this.#scheduleDeliveredAck(timeline);
       const watched = [...this.#presenceSubscriptions];
       for (let start = 0; start < watched.length; start += PRESENCE_MAX_USERS) {
@@ -927,18 +920,61 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
         const seq = timeline.contiguousSeq;
         const fromOthers = timeline.messages().some((m) => m.senderId !== this.userId && m.seq <= seq);
         if (!fromOthers || seq <= timeline.receiptOf(this.userId).deliveredSeq) return;
-        if (this.#state !== ConnectionState.Open) return;
-        this.#ack(conversationId, 'delivered', seq).catch((error: unknown) => {
-          if (!(error instanceof ParleyError && error.code === ParleyErrorCode.ConnectionLost))
-            this.#report(error);
-        });
+        void this.#ack(conversationId, 'delivered', seq);
       }, 50),
     );
   }
 
+  /** Records the ack as unconfirmed, then sends it if the connection is open. */
   async #ack(conversationId: string, kind: ReceiptKind, seq: number): Promise<void> {
-    const answer = await this.#request<AckedFrame>({ action: 'ack', conversationId, seq, kind });
-    this.#applyReceipts(this.#timeline(conversationId), [{ userId: this.userId, kind, seq: answer.seq }]);
+    const acks = this.#unconfirmedAcks.get(conversationId) ?? {};
+    acks[kind] = Math.max(seq, acks[kind] ?? 0);
+    this.#unconfirmedAcks.set(conversationId, acks);
+    this.#scheduleSave();
+    if (this.#state === ConnectionState.Open) await this.#sendAck(conversationId, kind);
+  }
+
+  /**
+   * Sends the unconfirmed ack of that kind. A lost connection leaves it for the next open; a
+   * retryable error sends it again after a backoff; a final error drops it.
+   */
+  async #sendAck(conversationId: string, kind: ReceiptKind): Promise<void> {
+    const seq = this.#unconfirmedAcks.get(conversationId)?.[kind];
+    if (seq === undefined) return;
+    const retryKey = `${conversationId} ${kind}`;
+    const retry = this.#ackRetries.get(retryKey);
+    if (retry?.timer) return; // a retry is already waiting
+    let settled: number | undefined;
+    try {
+      const answer = await this.#request<AckedFrame>({ action: 'ack', conversationId, seq, kind });
+      this.#applyReceipts(this.#timeline(conversationId), [{ userId: this.userId, kind, seq: answer.seq }]);
+      settled = answer.seq;
+      this.#ackRetries.delete(retryKey);
+    } catch (error) {
+      const code = error instanceof ParleyError ? error.code : undefined;
+      if (code === ParleyErrorCode.ConnectionLost || code === ParleyErrorCode.Closed) return;
+      if (code !== undefined && FINAL_ERRORS.has(code)) {
+        settled = seq;
+        this.#ackRetries.delete(retryKey);
+        this.#report(error);
+      } else {
+        const attempts = (retry?.attempts ?? 0) + 1;
+        const delay = backoffDelay(attempts, this.#options.reconnect, this.#random);
+        const timer = setTimeout(() => {
+          this.#ackRetries.set(retryKey, { attempts });
+          if (this.#state === ConnectionState.Open) void this.#sendAck(conversationId, kind);
+        }, delay);
+        this.#ackRetries.set(retryKey, { attempts, timer });
+        return;
+      }
+    }
+    const acks = this.#unconfirmedAcks.get(conversationId);
+    if (acks && (acks[kind] ?? 0) <= settled) {
+      delete acks[kind];
+      if (acks.read === undefined && acks.delivered === undefined)
+        this.#unconfirmedAcks.delete(conversationId);
+      this.#scheduleSave();
+    }
   }
 
   /** Catches up after a (re)connect: the list since the stored cursor, then each moved conversation. */
@@ -1194,11 +1230,17 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       this.#firstToken = await this.#tokenNow();
       this.#userId = userIdOfToken(this.#firstToken);
     }
-    const [outbox, cursor, index] = await Promise.all([
+    const [outbox, cursor, index, acks] = await Promise.all([
       this.#storage.load(this.#key('outbox')),
       this.#storage.load(this.#key('cursor')),
       this.#storage.load(this.#key('conversations')),
+      this.#storage.load(this.#key('acks')),
     ]);
+    if (Array.isArray(acks)) {
+      for (const [conversationId, kinds] of acks as Array<[string, Partial<Record<ReceiptKind, number>>]>) {
+        this.#unconfirmedAcks.set(conversationId, kinds);
+      }
+    }
     this.#outbox = new Outbox(
       this.#options.outboxLimit,
       Array.isArray(outbox) ? (outbox as OutboxItem[]) : [],
@@ -1246,6 +1288,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     });
     const index = [...this.#timelines.keys()];
     const cursor = this.#cursor;
+    const acks = structuredClone([...this.#unconfirmedAcks]);
     this.#saving = this.#saving
       .then(async () => {
         await Promise.all(
@@ -1253,6 +1296,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
         );
         await this.#storage.save(this.#key('conversations'), index);
         if (cursor !== undefined) await this.#storage.save(this.#key('cursor'), cursor);
+        await this.#storage.save(this.#key('acks'), acks);
       })
       .catch((error: unknown) => this.#report(error));
     await this.#saving;

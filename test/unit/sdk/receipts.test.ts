@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionState, MessageStatus, type ParleyClient } from '../../../sdk/index.js';
+import { ConnectionState, MemoryStorage, MessageStatus, type ParleyClient } from '../../../sdk/index.js';
 import {
   ALICE,
   answerCatchUp,
   BOB,
   cleanUpSdkTest,
   connectedClient,
+  createClient,
   expectNothingSent,
   framesSentSoFar,
   processed,
@@ -17,7 +18,14 @@ import {
 } from './support/clients.js';
 import type { FakeConnection, FakeServer } from './support/fake-server.js';
 import { startFakeServer } from './support/fake-server.js';
-import { historyAnswer, message, messageEvent, receiptEvent, sentAnswer } from './support/frames.js';
+import {
+  errorAnswer,
+  historyAnswer,
+  message,
+  messageEvent,
+  receiptEvent,
+  sentAnswer,
+} from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
 // The delivered ack waits on a timer: under a fake clock it goes only when a test moves the clock.
@@ -240,5 +248,89 @@ describe('read receipts made while the connection is down', () => {
     await processed(again, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS * 10);
     await expectNothingSent(again, client);
+  });
+});
+
+describe('acks the server failed to confirm', () => {
+  // The server may raise a watermark and then fail to publish its receipt: only the same
+  // ack sent again makes it publish, so the client repeats an ack until it is answered.
+  it('sends a read ack answered `internal` again after a backoff, until it is acked', async () => {
+    const { client, connection } = await holdingBobsMessages(2);
+
+    const reading = client.markRead(WITH_BOB);
+    const first = await connection.nextFrame();
+    expect(first).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
+    connection.answer(first, errorAnswer(first, 'internal'));
+    await reading;
+    await processed(connection, client);
+    await expectNothingSent(connection, client);
+
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const again = await connection.nextFrame();
+    expect(again).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    connection.answer(again, acked(again));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs * 10);
+    await expectNothingSent(connection, client);
+  });
+
+  it('sends a delivered ack answered `internal` again after a backoff', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    connection.send(messageEvent(message(1)));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const first = await connection.nextFrame();
+    expect(first).toMatchObject({ action: 'ack', kind: 'delivered', seq: 1 });
+    connection.answer(first, errorAnswer(first, 'internal'));
+    await processed(connection, client);
+
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const again = await connection.nextFrame();
+    expect(again).toMatchObject({ action: 'ack', kind: 'delivered', seq: 1 });
+  });
+
+  it('drops an ack the server refuses for good, and reports it', async () => {
+    const { client, connection } = await holdingBobsMessages(2);
+    const errors = record(client, 'error');
+
+    const reading = client.markRead(WITH_BOB);
+    const first = await connection.nextFrame();
+    connection.answer(first, errorAnswer(first, 'bad_request'));
+    await reading;
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs * 10);
+
+    await expectNothingSent(connection, client);
+    expect(errors.map((error) => error.code)).toEqual(['bad_request']);
+  });
+
+  it('keeps an unconfirmed read across a restart, and sends it after the next catch-up', async () => {
+    const server = await startFakeServer();
+    const storage = new MemoryStorage();
+    const { client, connection } = await connectedClient(server, { storage });
+    for (const seq of [1, 2]) connection.send(messageEvent(message(seq)));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const delivered = await connection.nextFrame();
+    connection.answer(delivered, acked(delivered));
+    await processed(connection, client);
+
+    const reading = client.markRead(WITH_BOB);
+    const read = await connection.nextFrame();
+    expect(read).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
+    connection.answer(read, errorAnswer(read, 'internal'));
+    await reading;
+    await client.close();
+
+    const restarted = await createClient(server, { storage });
+    await restarted.connect();
+    const again = await server.nextConnection();
+    await answerCatchUp(again);
+    const resent = await again.nextFrame();
+    expect(resent).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    again.answer(resent, acked(resent));
+    await processed(again, restarted);
+    expect(restarted.unreadCount(WITH_BOB)).toBe(0);
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * `npm run chaos`: users chat from several devices through a local stack of its own while
+ * faults are injected, then the history checker says whether anything was lost, doubled
+ * or diverged. Exits 1 when the verdict is not clean. Settings come from the environment
+ * (CHAOS_*, listed by `npm run chaos -- --help`).
+ */
+import { FAULT_KINDS, type FaultKind } from '../test/chaos/faults.js';
+import {
+  type ChaosOptions,
+  type ChaosReport,
+  DEFAULT_CHAOS_OPTIONS,
+  runChaos,
+} from '../test/chaos/run-chaos.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const SETTINGS: ReadonlyArray<{ name: string; key: keyof ChaosOptions; meaning: string }> = [
+  { name: 'CHAOS_SECONDS', key: 'durationSeconds', meaning: 'seconds of chat under faults' },
+  { name: 'CHAOS_USERS', key: 'users', meaning: 'users, in a ring of one-to-one conversations' },
+  { name: 'CHAOS_DEVICES', key: 'devicesPerUser', meaning: 'devices per user' },
+  { name: 'CHAOS_WRITES', key: 'writesPerDeviceSecond', meaning: 'messages each device writes a second' },
+  { name: 'CHAOS_SEED', key: 'seed', meaning: 'seed of every random choice' },
+  {
+    name: 'CHAOS_SETTLE_SECONDS',
+    key: 'settleTimeoutSeconds',
+    meaning: 'longest wait for the devices to agree',
+  },
+];
+
+if (process.argv.includes('--help')) {
+  console.log('npm run chaos: the fault suite. Settings, from the environment:');
+  for (const setting of SETTINGS) {
+    console.log(
+      `  ${setting.name.padEnd(22)} ${setting.meaning} (default ${DEFAULT_CHAOS_OPTIONS[setting.key]})`,
+    );
+  }
+  process.exit(0);
+}
+
+const options: ChaosOptions = {
+  ...DEFAULT_CHAOS_OPTIONS,
+  log: (line) => console.log(line),
+  // The stack's own log lines (the injected faults make many): CHAOS_LOG=WARN shows them.
+  logLevel:
+    process.env.CHAOS_LOG === 'WARN' || process.env.CHAOS_LOG === 'ERROR' ? process.env.CHAOS_LOG : 'SILENT',
+};
+for (const setting of SETTINGS) {
+  const text = process.env[setting.name];
+  if (text === undefined || text === '') continue;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`${setting.name}: must be a positive number, got "${text}"`);
+    process.exit(2);
+  }
+  (options as unknown as Record<string, number>)[setting.key] = value;
+}
+
+console.log(
+  `chaos: ${options.users} users × ${options.devicesPerUser} devices, ${options.durationSeconds} s of faults, seed ${options.seed}`,
+);
+const report = await runChaos(options);
+printReport(report);
+process.exit(report.verdict.ok ? 0 : 1);
+
+function printReport(report: ChaosReport) {
+  const { verdict, faults, faultsTotal, chaosMs, settleMs, settled, conversations, devices } = report;
+  console.log('');
+  console.log(`faults injected: ${faultsTotal}`);
+  for (const [kind, count] of Object.entries(faults)) {
+    console.log(`  ${String(count).padStart(6)}  ${kind.padEnd(22)} ${FAULT_KINDS[kind as FaultKind]}`);
+  }
+  console.log('');
+  console.log(
+    `conversations ${conversations}, devices ${devices}, fanout batches under faults ${report.fanoutBatches}`,
+  );
+  console.log(`messages written ${verdict.messagesWritten}, stored ${verdict.messagesStored}`);
+  console.log(`message frames checked against the store ${verdict.eventsChecked}`);
+  console.log(
+    `chaos ${(chaosMs / 1000).toFixed(1)} s; ${settled ? 'settled' : 'did NOT settle'} in ${(settleMs / 1000).toFixed(1)} s`,
+  );
+  console.log('');
+  const lines: Array<[string, string[]]> = [
+    ['lost', verdict.lost],
+    ['doubled', verdict.doubled],
+    ['stored but never written', verdict.unknown],
+    ['conversations with gaps', verdict.gaps],
+    ['sent answers that disagree with the store', verdict.wrongSentAnswers],
+    ['message frames that disagree with the store', verdict.mismatchedEvents],
+    ['diverged devices', verdict.divergedDevices.map((d) => `${d.deviceKey}: ${d.problems.join('; ')}`)],
+    ['diverged conversation lists', verdict.divergedLists],
+  ];
+  for (const [label, problems] of lines) {
+    console.log(`${label}: ${problems.length}`);
+    for (const problem of problems.slice(0, 10)) console.log(`    ${problem}`);
+    if (problems.length > 10) console.log(`    … and ${problems.length - 10} more`);
+  }
+  console.log('');
+  console.log(verdict.ok ? 'verdict: PASS, nothing lost, doubled or diverged' : 'verdict: FAIL');
+}

@@ -1,0 +1,178 @@
+/**
+ * The devices of a chaos run: real `ParleyClient`s (outbox, reconnect, catch-up and all)
+ * on `ws` sockets that the run can cut, and that record every frame the server sent, so
+ * the history checker can hold each one against the store.
+ */
+import WebSocket from 'ws';
+import type { Message } from '../../lambdas/domain/protocol.js';
+import { MemoryStorage, ParleyClient, type WebSocketConstructor } from '../../sdk/index.js';
+
+/** A message as a device received it from the server, in any frame. */
+export interface ReceivedMessage {
+  deviceKey: string;
+  /** The frame it came in: a `message` event, a `history` answer, or a `conversations` entry. */
+  via: 'message' | 'history' | 'conversations';
+  message: Message;
+}
+
+/** A `sent` answer as a device received it. */
+export interface SentAnswer {
+  deviceKey: string;
+  conversationId: string;
+  clientMessageId: string;
+  seq: number;
+}
+
+/** A message the user wrote: `send()` resolved, so it is in the device's outbox. */
+export interface WrittenMessage {
+  deviceKey: string;
+  userId: string;
+  conversationId: string;
+  clientMessageId: string;
+  body: string;
+}
+
+export interface ChaosDeviceOptions {
+  url: string;
+  userId: string;
+  deviceId: string;
+  token: () => Promise<string>;
+  random: () => number;
+  /** Called for every frame any of this device's sockets receives. */
+  onFrame?: () => void;
+}
+
+export class ChaosDevice {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly key: string;
+  readonly received: ReceivedMessage[] = [];
+  readonly sentAnswers: SentAnswer[] = [];
+  readonly written: WrittenMessage[] = [];
+  /** The app's storage: it outlives a client, as a phone's disk outlives the app. */
+  readonly storage = new MemoryStorage();
+  #client: ParleyClient;
+  readonly #sockets = new Set<WebSocket>();
+  readonly #options: ChaosDeviceOptions;
+  /** An app does one thing at a time: no write lands in a client that is closing. */
+  #busy: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ChaosDeviceOptions) {
+    this.#options = options;
+    this.userId = options.userId;
+    this.deviceId = options.deviceId;
+    this.key = `${options.userId}/${options.deviceId}`;
+    this.#client = this.#newClient();
+  }
+
+  get client(): ParleyClient {
+    return this.#client;
+  }
+
+  async start(): Promise<void> {
+    await this.#client.connect();
+  }
+
+  /** The app is closed and opened again: a new client on the same storage, which catches up. */
+  restart(): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#client.close();
+      this.#client = this.#newClient();
+      await this.#client.connect();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+    for (const socket of this.#sockets) socket.terminate();
+  }
+
+  /** Cuts the open connection without a close frame, as a lost network does. */
+  dropConnection(): boolean {
+    const open = [...this.#sockets].filter((socket) => socket.readyState === WebSocket.OPEN);
+    for (const socket of open) socket.terminate();
+    return open.length > 0;
+  }
+
+  /** Sends `body` into the conversation and records it once it is in the outbox. */
+  write(conversationId: string, body: string): Promise<void> {
+    return this.#exclusive(async () => {
+      const pending = await this.#client.send({ conversationId }, body);
+      this.written.push({
+        deviceKey: this.key,
+        userId: this.userId,
+        conversationId,
+        clientMessageId: pending.clientMessageId,
+        body,
+      });
+    });
+  }
+
+  /** Marks the conversation read, as opening it on screen does. */
+  markRead(conversationId: string): Promise<void> {
+    return this.#exclusive(() => this.#client.markRead(conversationId));
+  }
+
+  #exclusive<T>(action: () => Promise<T>): Promise<T> {
+    const result = this.#busy.then(action);
+    this.#busy = result.catch(() => undefined);
+    return result;
+  }
+
+  #newClient(): ParleyClient {
+    return new ParleyClient({
+      url: this.#options.url,
+      token: this.#options.token,
+      deviceId: this.deviceId,
+      storage: this.storage,
+      WebSocket: this.#socketClass(),
+      // Faults come every second or so: keep reconnects and retries brisk.
+      reconnect: { initialDelayMs: 100, maxDelayMs: 2_000, minUptimeMs: 1_000 },
+      requestTimeoutMs: 8_000,
+      random: this.#options.random,
+    });
+  }
+
+  #socketClass(): WebSocketConstructor {
+    const sockets = this.#sockets;
+    const record = (text: string) => this.#record(text);
+    class TappedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.add(this);
+        this.on('message', (data) => record(data.toString()));
+        this.on('close', () => sockets.delete(this));
+      }
+    }
+    return TappedWebSocket as unknown as WebSocketConstructor;
+  }
+
+  #record(text: string): void {
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const deviceKey = this.key;
+    if (frame.type === 'message') {
+      this.received.push({ deviceKey, via: 'message', message: frame as unknown as Message });
+    } else if (frame.type === 'history') {
+      for (const message of frame.messages as Message[])
+        this.received.push({ deviceKey, via: 'history', message });
+    } else if (frame.type === 'conversations') {
+      for (const entry of frame.conversations as Array<{ lastMessage: Message | null }>) {
+        if (entry.lastMessage)
+          this.received.push({ deviceKey, via: 'conversations', message: entry.lastMessage });
+      }
+    } else if (frame.type === 'sent') {
+      this.sentAnswers.push({
+        deviceKey,
+        conversationId: frame.conversationId as string,
+        clientMessageId: frame.clientMessageId as string,
+        seq: frame.seq as number,
+      });
+    }
+    this.#options.onFrame?.();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The faults `npm run chaos` injects into a running local stack. Each one goes in through
+ * a hook the stack offers (adapter wrappers, the function wrapper, an AWS SDK middleware),
+ * so the handlers under test are the very code that runs in AWS. Every fault injected is
+ * counted by kind, so a run can show that it really happened.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import type { StreamEvent } from '../../lambdas/domain/ports.js';
+import type { ParleyDeps } from '../../lambdas/runtime.js';
+import type { FunctionWrapper } from '../../local/stack.js';
+
+export const FAULT_KINDS = {
+  'connection-dropped': 'a device lost its connection (socket cut, no close frame)',
+  'connection-deleted': 'the server closed a connection (DELETE @connections)',
+  'device-restarted': 'an app restarted from what it had stored',
+  'fanout-failed-before': 'a fanout batch failed before posting anything',
+  'fanout-failed-after': 'a fanout batch failed after posting and updating the lists',
+  'publish-failed': 'Kinesis PutRecord failed after the DynamoDB commit',
+  'publish-answer-lost': 'Kinesis PutRecord succeeded but its answer was lost',
+  'dynamodb-throttled': 'DynamoDB refused a request (ProvisionedThroughputExceededException)',
+  'dynamodb-answer-lost': 'a DynamoDB write was applied but its answer was lost (timeout)',
+  'gateway-restarted': 'the WebSocket gateway restarted, closing every connection',
+  'kinesis-restarted': 'kinesis-mock restarted: puts and reads failed while it was down',
+} as const;
+
+export type FaultKind = keyof typeof FAULT_KINDS;
+
+/** Probabilities, each per call of what it names. */
+export interface FaultRates {
+  /** Per fanout batch, split evenly between failing before and after the work. */
+  fanoutFailure: number;
+  /** Per PutRecord. */
+  publishFailure: number;
+  publishAnswerLost: number;
+  /** Per DynamoDB request attempt (the SDK's own retries see each one). */
+  dynamodbThrottle: number;
+  /** Per DynamoDB write attempt. */
+  dynamodbAnswerLost: number;
+}
+
+export const DEFAULT_FAULT_RATES: FaultRates = {
+  fanoutFailure: 0.2,
+  publishFailure: 0.05,
+  publishAnswerLost: 0.03,
+  dynamodbThrottle: 0.05,
+  dynamodbAnswerLost: 0.02,
+};
+
+const DYNAMODB_WRITES = new Set([
+  'PutCommand',
+  'UpdateCommand',
+  'DeleteCommand',
+  'TransactWriteCommand',
+  'BatchWriteCommand',
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'TransactWriteItemsCommand',
+  'BatchWriteItemCommand',
+]);
+
+class InjectedFault extends Error {
+  constructor(message: string, name = 'InjectedFault', extra: Record<string, unknown> = {}) {
+    super(`injected: ${message}`);
+    this.name = name;
+    Object.assign(this, extra);
+  }
+}
+
+export class ChaosFaults {
+  readonly counts: Record<FaultKind, number> = Object.fromEntries(
+    Object.keys(FAULT_KINDS).map((kind) => [kind, 0]),
+  ) as Record<FaultKind, number>;
+  /** Random faults fire only while enabled; the stack starts and settles without them. */
+  enabled = false;
+  /** Fanout invocations while enabled, failed or not: what `fanout-failed-*` is a share of. */
+  fanoutBatches = 0;
+  readonly #random: () => number;
+  readonly #rates: FaultRates;
+
+  constructor(random: () => number, rates: FaultRates = DEFAULT_FAULT_RATES) {
+    this.#random = random;
+    this.#rates = rates;
+  }
+
+  /** Counts a fault the run injected itself (a restart, a dropped connection). */
+  record(kind: FaultKind): void {
+    this.counts[kind]++;
+  }
+
+  total(): number {
+    return Object.values(this.counts).reduce((sum, count) => sum + count, 0);
+  }
+
+  #roll(kind: FaultKind, rate: number): boolean {
+    if (!this.enabled || this.#random() >= rate) return false;
+    this.counts[kind]++;
+    return true;
+  }
+
+  /** For `deps.wrap`: Kinesis puts that fail after the commit, and DynamoDB faults on the stack's client. */
+  readonly wrapDeps = (deps: ParleyDeps): ParleyDeps => {
+    this.#installDynamoDbFaults(deps.clients.dynamodb);
+    const publisher = deps.publisher;
+    return {
+      ...deps,
+      publisher: {
+        publish: async (event: StreamEvent) => {
+          if (this.#roll('publish-failed', this.#rates.publishFailure)) {
+            throw new InjectedFault('PutRecord failed', 'InternalFailure');
+          }
+          await publisher.publish(event);
+          if (this.#roll('publish-answer-lost', this.#rates.publishAnswerLost)) {
+            throw new InjectedFault('the PutRecord answer was lost', 'TimeoutError');
+          }
+        },
+      },
+    };
+  };
+
+  /** For `wrapFunction`: fanout batches that fail whole, before or after doing their work. */
+  readonly wrapFunction: FunctionWrapper = (functionId, handler) => {
+    if (functionId !== 'fanout') return handler;
+    return async (event, context) => {
+      const batch = event as KinesisStreamEvent;
+      const records = batch.Records?.length ?? 0;
+      if (this.enabled) this.fanoutBatches++;
+      const half = this.#rates.fanoutFailure / 2;
+      if (this.#roll('fanout-failed-before', half)) {
+        throw new InjectedFault(`fanout failed before handling ${records} record(s)`);
+      }
+      const result = await handler(event, context);
+      if (this.#roll('fanout-failed-after', half)) {
+        throw new InjectedFault(`fanout failed after handling ${records} record(s)`);
+      }
+      return result;
+    };
+  };
+
+  /**
+   * Inside the SDK's retry loop (finalizeRequest, after the retry middleware), as a real
+   * throttle or timeout would arrive: the SDK retries it with backoff, and only when every
+   * attempt fails does the handler see the error.
+   */
+  #installDynamoDbFaults(client: DynamoDBDocumentClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (this.#roll('dynamodb-throttled', this.#rates.dynamodbThrottle)) {
+          throw new InjectedFault('throughput exceeded', 'ProvisionedThroughputExceededException', {
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        const result = await next(args);
+        if (
+          DYNAMODB_WRITES.has(context.commandName ?? '') &&
+          this.#roll('dynamodb-answer-lost', this.#rates.dynamodbAnswerLost)
+        ) {
+          throw new InjectedFault(`the ${context.commandName} answer was lost`, 'TimeoutError', {
+            $metadata: {},
+          });
+        }
+        return result;
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'chaosFaults' },
+    );
+  }
+}
