@@ -15,6 +15,14 @@ export const SYNC_MAX_LIMIT = 200;
 const typeError = (expected: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? 'is required' : `must be ${expected}`;
 
+/** A surrogate without its pair: JSON can carry one as an escape, UTF-8 (and so DynamoDB) cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when the string is Unicode text, with no lone surrogate (`String.prototype.isWellFormed`). */
+export function isWellFormedText(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const idRule = 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -';
 
@@ -59,7 +67,11 @@ export const sendFrameSchema = frameSchema({
   body: z
     .string({ error: typeError('a string') })
     .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
-    .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`),
+    .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`)
+    .refine(
+      isWellFormedText,
+      'must be well-formed Unicode: a lone surrogate (\\uD800 to \\uDFFF without its pair) is not text',
+    ),
 }).refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
   message: 'exactly one of to or conversationId is required',
   path: ['to'],

@@ -316,26 +316,31 @@ describe('hostile input over a real WebSocket', () => {
       expect(bytes(messages)).toEqual(expected);
     });
 
-    it('stores and returns lone surrogates, which JSON carries escaped, code unit for code unit', async () => {
+    it('refuses a body with a lone surrogate, which JSON can carry escaped but UTF-8 cannot store, and stores nothing', async () => {
       const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
       const phone = await connect(alice, 'phone');
       const bobPhone = await connect(bob, 'phone');
       const conversationId = directConversationId(alice, bob);
-      // A high surrogate with no low one, a low one alone, and a pair cut in half at the end.
-      const body = `a\uD800b\uDFFFc${'🙂'.slice(0, 1)}`;
-      const units = (value: unknown) =>
-        String(value)
-          .split('')
-          .map((unit) => unit.charCodeAt(0).toString(16));
 
-      // The client writes each lone surrogate as a \uXXXX escape: the frame is ASCII.
-      const sent = await phone.request({ action: 'send', to: bob, clientMessageId: 'lone', body });
-      const [event] = await bobPhone.messagesOf(conversationId, 1);
+      // A high surrogate with no low one, a low one alone, and a pair cut in half at the end;
+      // the client writes each as a \uXXXX escape, so the frame itself is ASCII.
+      const answers = [];
+      for (const [i, body] of ['a\uD800b', 'b\uDFFFc', `c${'🙂'.slice(0, 1)}`].entries()) {
+        answers.push(await phone.request({ action: 'send', to: bob, clientMessageId: `lone${i}`, body }));
+      }
+      const whole = await phone.request({ action: 'send', to: bob, clientMessageId: 'whole', body: 'a🙂b' });
       const { messages } = await history(bobPhone, conversationId);
 
-      expect(sent).toMatchObject({ type: 'sent', seq: 1 });
-      expect(units(event?.body)).toEqual(units(body));
-      expect(units(messages[0]?.body)).toEqual(units(body));
+      for (const answer of answers) {
+        expect(answer).toMatchObject({
+          type: 'error',
+          code: 'bad_request',
+          message: expect.stringMatching(/^body: .*lone surrogate/),
+        });
+      }
+      expect(whole).toMatchObject({ type: 'sent', seq: 1 });
+      expect(messages.map((m) => m.body)).toEqual(['a🙂b']);
+      expect(phone.isOpen).toBe(true);
     });
   });
 
