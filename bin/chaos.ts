@@ -55,6 +55,14 @@ for (const setting of SETTINGS) {
   (options as unknown as Record<string, number>)[setting.key] = value;
 }
 
+// The engines this process started are killed on exit (local/engines.ts), so Ctrl-C leaves none behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping`);
+    process.exit(130);
+  });
+}
+
 console.log(
   `chaos: ${options.users} users × ${options.devicesPerUser} devices, ${options.durationSeconds} s of faults, seed ${options.seed}`,
 );
