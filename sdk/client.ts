@@ -12,6 +12,7 @@ import {
   type ConversationsPageFrame,
   type HistoryFrame,
   type Message,
+  messageBodySchema,
   PRESENCE_MAX_USERS,
   type PresenceFrame,
   type Receipt,
@@ -409,7 +410,9 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   /**
    * Queues a message and sends it as soon as the connection allows, retrying with the
    * same `clientMessageId` until the server confirms it. Resolves once it is stored in
-   * the outbox (status `pending`); `message` events report its progress.
+   * the outbox (status `pending`); `message` events report its progress. A body the server
+   * would refuse (empty, over 4,096 characters, a lone surrogate) throws a `bad_request`
+   * `ParleyError` and is not queued.
    *
    * @example
    * const pending = await client.send({ to: 'bob' }, 'see you at 8');
@@ -417,6 +420,11 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    */
   async send(target: SendTarget, body: string): Promise<ChatMessage> {
     await this.#ready();
+    // Refused now, rather than queued to fail: the server would answer bad_request.
+    const checked = messageBodySchema.safeParse(body);
+    if (!checked.success) {
+      throw new ParleyError(ParleyErrorCode.BadRequest, `body: ${checked.error.issues[0]?.message}`);
+    }
     const conversationId = 'to' in target ? this.#conversationWith(target.to) : target.conversationId;
     if (!membersOf(conversationId)?.includes(this.userId)) {
       throw new ParleyError(

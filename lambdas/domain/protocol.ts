@@ -58,20 +58,23 @@ function frameSchema<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
+/** A message body: the SDK checks it too, before it queues a message the server would refuse. */
+export const messageBodySchema = z
+  .string({ error: typeError('a string') })
+  .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
+  .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`)
+  .refine(
+    isWellFormedText,
+    'must be well-formed Unicode: a lone surrogate (\\uD800 to \\uDFFF without its pair) is not text',
+  );
+
 export const sendFrameSchema = frameSchema({
   action: z.literal('send'),
   requestId: requestIdSchema,
   to: userIdSchema.optional(),
   conversationId: conversationIdSchema.optional(),
   clientMessageId: clientMessageIdSchema,
-  body: z
-    .string({ error: typeError('a string') })
-    .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
-    .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`)
-    .refine(
-      isWellFormedText,
-      'must be well-formed Unicode: a lone surrogate (\\uD800 to \\uDFFF without its pair) is not text',
-    ),
+  body: messageBodySchema,
 }).refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
   message: 'exactly one of to or conversationId is required',
   path: ['to'],

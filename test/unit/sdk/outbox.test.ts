@@ -370,6 +370,21 @@ describe('the client’s outbox', () => {
     expect(client.messages(WITH_BOB).map((m) => m.body)).toEqual(['one']);
   });
 
+  it('refuses a body the server would refuse with bad_request, and queues nothing', async () => {
+    const server = await startFakeServer();
+    const client = await offlineClient(server);
+
+    for (const body of ['', 'x'.repeat(4097), `cut ${'🙂'.slice(0, 1)}`]) {
+      await expect(client.send({ to: BOB }, body)).rejects.toMatchObject({
+        code: ParleyErrorCode.BadRequest,
+        message: expect.stringMatching(/^body: /),
+      });
+    }
+    await client.send({ to: BOB }, '🙂'.repeat(4096));
+
+    expect(client.pendingCount()).toBe(1);
+  });
+
   describe('across a restart', () => {
     let folder: string | undefined;
     afterEach(async () => {
