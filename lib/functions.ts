@@ -37,8 +37,10 @@ export interface FunctionDefinition {
   /** More memory is more CPU: the functions on the message path get more. */
   memoryMiB: number;
   timeoutSeconds: number;
-  /** The actions it may take on each table; a table not named is out of reach. */
+  /** The actions it may take on each table (not its indexes); a table not named is out of reach. */
   tables: Partial<Record<TableId, readonly TableAction[]>>;
+  /** The indexes it queries, by table: Query on those indexes only, not on their table. */
+  indexQueries?: Partial<Record<TableId, readonly string[]>>;
   /** Puts records on the events stream. */
   publishes?: boolean;
   /** Posts to connections through the `@connections` API. */
@@ -99,7 +101,8 @@ export const FUNCTIONS = [
     id: 'conversations',
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { 'user-conversations': ['Query'] },
+    tables: {},
+    indexQueries: { 'user-conversations': ['byUpdatedAt'] },
   },
   {
     id: 'typing',

@@ -126,13 +126,27 @@ export class ParleyFunctions extends Construct {
     for (const [tableId, actions] of Object.entries(definition.tables) as Array<
       [TableId, readonly string[]]
     >) {
-      // Named index ARNs rather than `table.grant`'s `index/*`, so no wildcard reaches IAM.
-      const table = props.data.tables[tableId];
-      const indexes = indexNamesOf(tableId).map((indexName) => `${table.tableArn}/index/${indexName}`);
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: actions.map((action) => `dynamodb:${action}`),
-          resources: [table.tableArn, ...(actions.includes('Query') ? indexes : [])],
+          resources: [props.data.tables[tableId].tableArn],
+        }),
+      );
+    }
+    for (const [tableId, indexNames] of Object.entries(definition.indexQueries ?? {}) as Array<
+      [TableId, readonly string[]]
+    >) {
+      // Named index ARNs rather than `table.grant`'s `index/*`, so no wildcard reaches IAM.
+      const table = props.data.tables[tableId];
+      for (const indexName of indexNames) {
+        if (!indexNamesOf(tableId).includes(indexName)) {
+          throw new Error(`${definition.id}: table ${tableId} has no index ${indexName}`);
+        }
+      }
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: indexNames.map((indexName) => `${table.tableArn}/index/${indexName}`),
         }),
       );
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { environmentVariableName } from '../../lib/constructs/data.js';
-import { FUNCTIONS, type FunctionId } from '../../lib/functions.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../lib/functions.js';
 import { type ResourceNames, TABLE_NAME_FIELDS, TABLES, type TableId } from '../../lib/tables.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
@@ -151,24 +151,24 @@ describe('least privilege', () => {
   it.each(FUNCTIONS.map((fn) => [fn.id, fn] as const))(
     '%s may take exactly the DynamoDB actions its definition lists, on those tables only',
     (id, definition) => {
-      const expected = Object.entries(definition.tables as Partial<Record<TableId, readonly string[]>>)
-        .flatMap(([tableId, actions = []]) => {
-          const table = TABLES.find((candidate) => candidate.id === tableId);
-          const indexes =
-            'localSecondaryIndexes' in (table ?? {})
-              ? (table as { localSecondaryIndexes: Array<{ indexName: string }> }).localSecondaryIndexes
-              : [];
-          return actions.flatMap((action) => [
-            `${tableId}: ${action}`,
-            ...(action === 'Query'
-              ? indexes.map((index) => `${tableId}/index/${index.indexName}: ${action}`)
-              : []),
-          ]);
-        })
-        .sort();
+      const onTables = Object.entries(
+        definition.tables as Partial<Record<TableId, readonly string[]>>,
+      ).flatMap(([tableId, actions = []]) => actions.map((action) => `${tableId}: ${action}`));
+      const onIndexes = Object.entries(
+        ((definition as FunctionDefinition).indexQueries ?? {}) as Partial<
+          Record<TableId, readonly string[]>
+        >,
+      ).flatMap(([tableId, indexNames = []]) =>
+        indexNames.map((indexName) => `${tableId}/index/${indexName}: Query`),
+      );
+      const expected = [...onTables, ...onIndexes].sort();
       expect(tablePermissionsOf(dev, id)).toEqual(expected);
     },
   );
+
+  it('lets the conversations route query the list index, and not the list table itself', () => {
+    expect(tablePermissionsOf(dev, 'conversations')).toEqual(['user-conversations/index/byUpdatedAt: Query']);
+  });
 
   it('keeps the read-only routes from writing any table', () => {
     const writes = /: (PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/;

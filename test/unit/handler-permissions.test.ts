@@ -65,7 +65,7 @@ import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../lib/functions.js';
-import { TABLE_NAME_FIELDS, TABLES, type TableDefinition } from '../../lib/tables.js';
+import { TABLE_NAME_FIELDS, TABLES } from '../../lib/tables.js';
 import {
   answerOf,
   authorizerEvent,
@@ -242,13 +242,6 @@ function definitionOf(id: FunctionId): FunctionDefinition {
   return definition;
 }
 
-function indexNamesOf(tableId: string): string[] {
-  const table: TableDefinition | undefined = TABLES.find((candidate) => candidate.id === tableId);
-  return [...(table?.globalSecondaryIndexes ?? []), ...(table?.localSecondaryIndexes ?? [])].map(
-    (index) => index.indexName,
-  );
-}
-
 /**
  * The grant entries of a function, one per table and action, plus the stream, the
  * connections and the token key when it has them: what each must be used for.
@@ -258,6 +251,9 @@ function grantEntries(definition: FunctionDefinition): Access[] {
     ...Object.entries(definition.tables).flatMap(([tableId, actions]) =>
       (actions ?? []).map((action) => `dynamodb:${action} ${tableId}`),
     ),
+    ...Object.entries(definition.indexQueries ?? {}).flatMap(([tableId, indexNames]) =>
+      (indexNames ?? []).map((indexName) => `dynamodb:Query ${tableId}/index/${indexName}`),
+    ),
     ...(definition.publishes ? ['kinesis:PutRecord events'] : []),
     ...(definition.posts ? ['execute-api:ManageConnections POST @connections'] : []),
     ...(definition.verifiesTokens ? ['secretsmanager:GetSecretValue token-key'] : []),
@@ -266,24 +262,13 @@ function grantEntries(definition: FunctionDefinition): Access[] {
 
 /**
  * Everything IAM lets the function do, as `lib/constructs/functions.ts` writes it: each
- * table's actions on the table, and on its named indexes when Query is among them;
- * `kinesis:PutRecord` on the stream; ManageConnections on `POST/@connections/*`; and
- * `secret.grantRead` (GetSecretValue, DescribeSecret) on the token key.
+ * table's actions on the table alone; Query on each index it names; `kinesis:PutRecord`
+ * on the stream; ManageConnections on `POST/@connections/*`; and GetSecretValue on the
+ * token key. Exactly its grant entries.
  */
 function allowedAccesses(definition: FunctionDefinition): Set<Access> {
-  const allowed = new Set(grantEntries(definition));
-  for (const [tableId, actions = []] of Object.entries(definition.tables)) {
-    if (!actions.includes('Query')) continue;
-    for (const index of indexNamesOf(tableId)) {
-      for (const action of actions) allowed.add(`dynamodb:${action} ${tableId}/index/${index}`);
-    }
-  }
-  if (definition.verifiesTokens) allowed.add('secretsmanager:DescribeSecret token-key');
-  return allowed;
+  return new Set(grantEntries(definition));
 }
-
-/** A query of an index uses the table's Query grant: the stack grants it on both together. */
-const grantEntryOf = (access: Access) => access.replace(/\/index\/[^ ]+$/, '');
 
 // ---------------------------------------------------------------------------------------
 // The paths of every handler
@@ -1260,10 +1245,10 @@ describe('what each call needs from IAM', () => {
     ]);
   });
 
-  it('allows a query of an index only where the table grants Query, as the stack does', () => {
-    expect(allowedAccesses(definitionOf('conversations'))).toContain(
-      'dynamodb:Query user-conversations/index/byUpdatedAt',
-    );
+  it('allows a query of an index only where the function names that index, and not of its table', () => {
+    const conversations = allowedAccesses(definitionOf('conversations'));
+    expect(conversations).toContain('dynamodb:Query user-conversations/index/byUpdatedAt');
+    expect(conversations).not.toContain('dynamodb:Query user-conversations');
     expect(allowedAccesses(definitionOf('fanout'))).not.toContain(
       'dynamodb:Query user-conversations/index/byUpdatedAt',
     );
@@ -1293,7 +1278,7 @@ describe('every grant is used by its function', () => {
       for (const scenario of scenarios) {
         const { used: accesses, failure } = await accessesOf(scenario);
         if (failure) throw failure;
-        for (const access of accesses) used.add(grantEntryOf(access));
+        for (const access of accesses) used.add(access);
       }
 
       expect(grantEntries(definitionOf(id)).filter((entry) => !used.has(entry))).toEqual([]);
