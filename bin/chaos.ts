@@ -27,6 +27,9 @@ const SETTINGS: ReadonlyArray<{ name: string; key: keyof ChaosOptions; meaning: 
   },
 ];
 
+/** Settings that count things: whole numbers (and two users at least, to make a conversation). */
+const COUNTS = new Set<keyof ChaosOptions>(['users', 'devicesPerUser', 'seed']);
+
 if (process.argv.includes('--help')) {
   console.log('npm run chaos: the fault suite. Settings, from the environment:');
   for (const setting of SETTINGS) {
@@ -50,6 +53,12 @@ for (const setting of SETTINGS) {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) {
     console.error(`${setting.name}: must be a positive number, got "${text}"`);
+    process.exit(2);
+  }
+  if (COUNTS.has(setting.key) && (!Number.isInteger(value) || (setting.key === 'users' && value < 2))) {
+    console.error(
+      `${setting.name}: must be a whole number${setting.key === 'users' ? ' of at least 2' : ''}, got "${text}"`,
+    );
     process.exit(2);
   }
   (options as unknown as Record<string, number>)[setting.key] = value;
