@@ -10,6 +10,7 @@ import {
   LOCAL_JWT_SECRET,
   type ParleyConfig,
 } from '../lambdas/config.js';
+import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
 import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
@@ -189,7 +190,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     // Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
     // the polling mapping, so idle shards can be polled slowly without adding latency.
-    let wakeMapping = () => {};
+    let wakeMapping: (event: StreamEvent) => void = () => {};
     const userWrap = options.deps?.wrap;
     const ready = createDeps(config, {
       ...options.deps,
@@ -200,7 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           publisher: {
             publish: async (event) => {
               await publisher.publish(event);
-              wakeMapping();
+              wakeMapping(event);
             },
           },
         };
@@ -241,6 +242,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       maximumRecordAgeInSeconds: consumer.maximumRecordAgeInSeconds,
       bisectBatchOnFunctionError: true,
       reportBatchItemFailures: true,
+      parallelizationFactor: consumer.parallelizationFactor,
     });
     const fanout = createFanoutHandler(provider);
     const presenceNotifier = createPresenceNotifierHandler(provider);
@@ -261,8 +263,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           : {}),
       }),
     ]);
-    wakeMapping = () => {
-      for (const mapping of mappings) mapping.wake();
+    // Only the shard the event went to, and only the consumers whose filter lets it through:
+    // every other GetRecords would find nothing new, and each costs kinesis-mock CPU.
+    const consumers = [fanoutConsumer, presenceConsumer];
+    wakeMapping = (event) => {
+      for (const [index, mapping] of mappings.entries()) {
+        const eventTypes: readonly string[] = consumers[index]?.eventTypes ?? [];
+        if (eventTypes.includes(event.type)) mapping.wake(partitionKeyOf(event));
+      }
     };
     stoppers.push(async () => {
       await Promise.all(mappings.map((mapping) => mapping.stop()));
