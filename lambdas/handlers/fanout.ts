@@ -1,11 +1,12 @@
 /**
  * Kinesis consumer: delivers each conversation event (messages, receipts) to every
- * connection of every member, then brings both members' conversation-list entries up to
- * date. Records of one conversation are handled in stream order; conversations in
- * parallel. A failed record and the later records of its conversation are reported as
- * batch item failures, so Lambda retries from there (posting again is harmless; the list
- * merge is idempotent). A record that is not a valid event is logged and skipped, since
- * no retry could ever deliver it.
+ * connection of every member and, meanwhile, brings both members' conversation-list
+ * entries up to date. Records of one conversation are handled in stream order;
+ * conversations in parallel. Each member's connections are looked up once per batch. A
+ * failed record and the later records of its conversation are reported as batch item
+ * failures, so Lambda retries from there (posting again is harmless; the list merge is
+ * idempotent). A record that is not a valid event is logged and skipped, since no retry
+ * could ever deliver it.
  */
 import middy from '@middy/core';
 import type {
@@ -19,7 +20,12 @@ import { membersOf } from '../domain/conversation.js';
 import { applyToEntry } from '../domain/conversation-list.js';
 import { deliverToMembers, type FanoutDeps, postToUsers } from '../domain/fanout.js';
 import { MetricName } from '../domain/metrics.js';
-import type { ConversationEntryState, ConversationEvent } from '../domain/ports.js';
+import type {
+  Connection,
+  ConnectionStore,
+  ConversationEntryState,
+  ConversationEvent,
+} from '../domain/ports.js';
 import { publishMetrics } from '../middleware/publish-metrics.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
@@ -42,19 +48,59 @@ function decodeEvent(record: KinesisStreamRecord): { event: ConversationEvent; f
 
 type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 
+interface DecodedEvent {
+  /** The index of its record among the conversation's records. */
+  index: number;
+  event: ConversationEvent;
+  frame: string;
+}
+
 interface ConversationWork {
   conversationId?: string;
   records: KinesisStreamRecord[];
-  delivered: Array<{ event: ConversationEvent; frame: string }>;
+  /** The records that are conversation events, in stream order. */
+  events: DecodedEvent[];
+  delivered: DecodedEvent[];
   /** How many of the delivered events each connection was posted. */
   postsPerConnection: Map<string, number>;
   /** The first record to report for retry, if any. */
   failedFrom?: number;
 }
 
+/** Reports `index` and every later record of the conversation for retry. */
+function failFrom(work: ConversationWork, index: number): void {
+  work.failedFrom = Math.min(work.failedFrom ?? index, index);
+}
+
+/**
+ * The connection store as one look of a batch sees it: each user's connections are read
+ * once (a failed read is tried again by the next caller), and a connection deleted as gone
+ * (added to `gone`, which the batch's looks share) is left out from then on, so that the
+ * batch does not post to it again.
+ */
+function lookOnce(store: ConnectionStore, gone: Set<string>): ConnectionStore {
+  const lists = new Map<string, Promise<Connection[]>>();
+  return {
+    putConnection: (connection) => store.putConnection(connection),
+    deleteConnection: async (userId, connectionId) => {
+      gone.add(connectionId);
+      await store.deleteConnection(userId, connectionId);
+    },
+    listConnections: async (userId) => {
+      let list = lists.get(userId);
+      if (!list) {
+        list = store.listConnections(userId);
+        lists.set(userId, list);
+        list.catch(() => lists.delete(userId));
+      }
+      return (await list).filter((connection) => !gone.has(connection.connectionId));
+    },
+  };
+}
+
 export function createFanoutHandler(deps: DepsProvider) {
-  function fanoutDeps(): FanoutDeps {
-    const { connections, pusher, metrics, config, now } = deps();
+  function fanoutDeps(connections: ConnectionStore): FanoutDeps {
+    const { pusher, metrics, config, now } = deps();
     return { connections, pusher, metrics, now, postConcurrency: config.postConcurrency };
   }
 
@@ -67,10 +113,11 @@ export function createFanoutHandler(deps: DepsProvider) {
     }
   }
 
-  /** Posts a conversation's events in stream order, stopping at the first that fails. */
-  async function deliver(work: ConversationWork): Promise<void> {
-    const { logger, now } = deps();
-    for (const [index, record] of work.records.entries()) {
+  /** Decodes a conversation's records; a record that is not a conversation event is logged and skipped. */
+  function decodeWork(records: KinesisStreamRecord[]): ConversationWork {
+    const { logger } = deps();
+    const work: ConversationWork = { records, events: [], delivered: [], postsPerConnection: new Map() };
+    for (const [index, record] of records.entries()) {
       const decoded = decodeEvent(record);
       if (!decoded) {
         logger.error('skipping a record that is not a conversation event', {
@@ -78,10 +125,19 @@ export function createFanoutHandler(deps: DepsProvider) {
         });
         continue;
       }
-      const { event, frame } = decoded;
-      work.conversationId = event.conversationId;
+      work.conversationId = decoded.event.conversationId;
+      work.events.push({ index, ...decoded });
+    }
+    return work;
+  }
+
+  /** Posts a conversation's events in stream order, stopping at the first that fails. */
+  async function deliver(work: ConversationWork, connections: ConnectionStore): Promise<void> {
+    const { logger, now } = deps();
+    for (const decoded of work.events) {
+      const { index, event, frame } = decoded;
       try {
-        const report = await deliverToMembers(fanoutDeps(), event.conversationId, frame, () =>
+        const report = await deliverToMembers(fanoutDeps(connections), event.conversationId, frame, () =>
           recordPosted(event),
         );
         work.delivered.push(decoded);
@@ -102,16 +158,19 @@ export function createFanoutHandler(deps: DepsProvider) {
           seq: event.seq,
           error,
         });
-        work.failedFrom = index;
+        failFrom(work, index);
         return;
       }
     }
   }
 
   /**
-   * Brings the members' list entries up to date with what was delivered: what was
-   * delivered is checkpointed unless reported, so its entries must be written now. One
-   * write per user for the whole batch, since one user's entries share the user's clock.
+   * Brings the members' list entries up to date with the batch's events, while they are
+   * posted: every event of the batch is committed already, and a record is checkpointed
+   * unless reported, so its entries must be written before the handler returns. An event
+   * whose post fails is in its entries already; its retry merges nothing new (the merge
+   * is monotone). One write per user for the whole batch, since one user's entries share
+   * the user's clock.
    */
   async function updateConversationLists(works: ConversationWork[]): Promise<void> {
     const { logger, conversationList } = deps();
@@ -119,15 +178,17 @@ export function createFanoutHandler(deps: DepsProvider) {
     const worksOfUser = new Map<string, ConversationWork[]>();
     for (const work of works) {
       const { conversationId } = work;
-      if (!conversationId || work.delivered.length === 0) continue;
-      const events = work.delivered.map(({ event }) => event);
+      if (!conversationId || work.events.length === 0) continue;
+      const events = work.events.map(({ event }) => event);
       for (const userId of membersOf(conversationId) ?? []) {
         const changes = byUser.get(userId) ?? new Map<string, EntryChange>();
         changes.set(conversationId, (current: ConversationEntryState | undefined) =>
           applyToEntry(conversationId, current, events),
         );
         byUser.set(userId, changes);
-        worksOfUser.set(userId, [...(worksOfUser.get(userId) ?? []), work]);
+        const worksOfThisUser = worksOfUser.get(userId) ?? [];
+        worksOfThisUser.push(work);
+        worksOfUser.set(userId, worksOfThisUser);
       }
     }
     await Promise.all(
@@ -136,7 +197,7 @@ export function createFanoutHandler(deps: DepsProvider) {
           await conversationList.updateMany(userId, changes);
         } catch (error) {
           logger.warn('conversation list update failed; the stream will retry', { userId, error });
-          for (const work of worksOfUser.get(userId) ?? []) work.failedFrom = 0;
+          for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
         }
       }),
     );
@@ -145,9 +206,10 @@ export function createFanoutHandler(deps: DepsProvider) {
   /**
    * A device that connected after the connections were read, and asked for its list
    * before the list write, has neither the events nor the entry: look once more, now that
-   * the entry is written, and post every event to whoever missed any.
+   * the entry is written, and post every event to whoever missed any (a connection still
+   * in its handshake at the first post included, docs/adr/0002-gone-during-handshake.md).
    */
-  async function postToLateConnections(work: ConversationWork): Promise<void> {
+  async function postToLateConnections(work: ConversationWork, connections: ConnectionStore): Promise<void> {
     const { logger } = deps();
     if (!work.conversationId || work.delivered.length === 0 || work.failedFrom === 0) return;
     const postedAll = new Set(
@@ -156,7 +218,7 @@ export function createFanoutHandler(deps: DepsProvider) {
     try {
       const { delivered } = work;
       const late = await postToUsers(
-        fanoutDeps(),
+        fanoutDeps(connections),
         membersOf(work.conversationId) ?? [],
         delivered.map(({ frame }) => frame),
         {
@@ -179,7 +241,7 @@ export function createFanoutHandler(deps: DepsProvider) {
         conversationId: work.conversationId,
         error,
       });
-      work.failedFrom = 0;
+      failFrom(work, 0);
     }
   }
 
@@ -187,16 +249,24 @@ export function createFanoutHandler(deps: DepsProvider) {
     const byConversation = new Map<string, KinesisStreamRecord[]>();
     for (const record of batch.Records) {
       const key = record.kinesis.partitionKey;
-      byConversation.set(key, [...(byConversation.get(key) ?? []), record]);
+      const records = byConversation.get(key) ?? [];
+      records.push(record);
+      byConversation.set(key, records);
     }
-    const works: ConversationWork[] = [...byConversation.values()].map((records) => ({
-      records,
-      delivered: [],
-      postsPerConnection: new Map(),
-    }));
-    await Promise.all(works.map(deliver));
-    await updateConversationLists(works);
-    await Promise.all(works.map(postToLateConnections));
+    const works = [...byConversation.values()].map(decodeWork);
+    const { connections } = deps();
+    // The list write does not wait for the posts, nor the posts for it.
+    const listsWritten = updateConversationLists(works).catch((error: unknown) => {
+      deps().logger.warn('conversation list update failed; the stream will retry', { error });
+      for (const work of works) failFrom(work, 0);
+    });
+    const gone = new Set<string>();
+    const firstLook = lookOnce(connections, gone);
+    await Promise.all(works.map((work) => deliver(work, firstLook)));
+    await listsWritten;
+    // The second look starts after the list write has ended, each user's connections read once again.
+    const secondLook = lookOnce(connections, gone);
+    await Promise.all(works.map((work) => postToLateConnections(work, secondLook)));
     // Keep each conversation's order: a failed record and every later one are retried.
     const failed = works.flatMap((work) =>
       work.failedFrom === undefined

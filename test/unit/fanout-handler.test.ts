@@ -102,8 +102,9 @@ const failPost = (connectionId: string, conversationId: string, seq: number, err
 };
 
 /**
- * Bob's `late` connection appears after the first two lookups of his connections (the
- * post, then the list write), so only the final look finds it; the batch holds the dm's records.
+ * Bob's `late` connection appears after the first lookup of his connections (the one the
+ * batch's posts use), so only the look after the list write finds it; the batch holds the
+ * dm's records.
  */
 function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
   ddb
@@ -111,7 +112,6 @@ function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
     .resolves({ Items: CONNECTIONS.alice });
   ddb
     .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
-    .resolvesOnce({ Items: CONNECTIONS.bob })
     .resolvesOnce({ Items: CONNECTIONS.bob })
     .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
   const batch = kinesisEvent();
@@ -170,6 +170,79 @@ describe('the fanout handler', () => {
     expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob']);
   });
 
+  it('looks up each member’s connections once per batch, however many of its events the batch holds', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    // dm:alice:bob 1, 2, 3 and dm:bob:carol 1: bob is in both conversations.
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const users = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues?.[':u']);
+    // Once for the posts, once more after the list write.
+    expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob', 'carol', 'carol']);
+    expect(posts().filter((post) => post.connectionId === 'conn-bob-phone')).toHaveLength(4);
+  });
+
+  it('writes the conversation lists while the posts are in flight', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    let listWriteStarted: () => void = () => {};
+    const listWrite = new Promise<void>((resolve) => {
+      listWriteStarted = resolve;
+    });
+    ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
+      listWriteStarted();
+      return lists.transactWrite(input);
+    });
+    // No post ends before a list write has begun: the handler would never end if it waited for the posts.
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      await listWrite;
+      return {};
+    });
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 1, bob: 1 });
+    expect(posts()).toHaveLength(3);
+  });
+
+  it('posts nothing more to a gone connection for the rest of the batch, its second look included', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    api.on(PostToConnectionCommand).callsFake((input: PostToConnectionCommandInput) => {
+      if (input.ConnectionId === 'conn-bob-phone') {
+        throw new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+      }
+      return {};
+    });
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    // The first event of each of bob's two conversations, posted at the same time, found it gone.
+    expect(
+      posts()
+        .filter((post) => post.connectionId === 'conn-bob-phone')
+        .map((post) => `${post.conversationId} ${post.seq}`)
+        .sort(),
+    ).toEqual(['dm:alice:bob 1', 'dm:bob:carol 1']);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(2);
+    expect(metrics.values('GoneConnections')).toEqual([1, 1]);
+    expect(
+      posts()
+        .filter((post) => post.connectionId === 'conn-alice-laptop')
+        .map((post) => post.seq),
+    ).toEqual([1, 2, 3]);
+  });
+
   it('posts every delivered event, in order, to a connection that appeared while the list was written', async () => {
     const { provider } = createTestDeps();
     const late = {
@@ -186,10 +259,8 @@ describe('the fanout handler', () => {
     expect(result.batchItemFailures).toEqual([]);
     const toLate = posts().filter((post) => post.connectionId === 'conn-bob-late');
     const toPhone = posts().filter((post) => post.connectionId === 'conn-bob-phone');
-    // It was found by the last delivery's lookup, so it got that event twice: harmless.
-    expect(toLate.slice(-batch.Records.length).map((post) => post.seq)).toEqual(
-      toPhone.map((post) => post.seq),
-    );
+    expect(toPhone.map((post) => post.seq)).toEqual([1, 2, 3]);
+    expect(toLate.map((post) => post.seq)).toEqual([1, 2, 3]);
   });
 
   it('leaves out expired connections, which DynamoDB deletes only eventually', async () => {
@@ -300,9 +371,10 @@ describe('the fanout handler', () => {
     );
     expect(delivered.filter((post) => post.seq === 3)).toHaveLength(0);
     expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
-    // seq 1 is checkpointed (not reported): its list update cannot wait for the retry.
-    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 1, bob: 1 });
-    expect(lists.entry('alice', 'dm:alice:bob')?.lastMessage).toEqual(messageOf(batch, ALICE_BOB_1));
+    // seq 1 is checkpointed (not reported): its list update cannot wait for the retry. The
+    // list is written beside the posts, from every event of the batch: all are committed.
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
+    expect(lists.entry('alice', 'dm:alice:bob')?.lastMessage).toEqual(messageOf(batch, ALICE_BOB_3));
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
@@ -316,7 +388,8 @@ describe('the fanout handler', () => {
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
     expect(posts().filter((post) => post.conversationId === 'dm:bob:carol')).toHaveLength(2);
-    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: undefined, bob: undefined });
+    // Written beside the posts; the retry merges nothing new.
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
@@ -332,7 +405,7 @@ describe('the fanout handler', () => {
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, BOB_CAROL_1) });
-    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: undefined, carol: undefined });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
     expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
   });
 
@@ -734,7 +807,7 @@ describe('the fanout handler’s metrics', () => {
     await createFanoutHandler(provider)(batch, lambdaContext);
 
     const toLate = posts().filter((post) => post.connectionId === late.connectionId);
-    expect(toLate.map((post) => post.seq)).toEqual([3, 1, 2, 3]);
+    expect(toLate.map((post) => post.seq)).toEqual([1, 2, 3]);
     expect(metrics.sum('EventsDelivered')).toBe(posts().length);
     expect(metrics.values('DeliveryLatency')).toHaveLength(posts().length);
   });
