@@ -574,6 +574,49 @@ describe('the conversation-list store', () => {
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
   });
 
+  it('writes from what it wrote last, without reading the list again', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+
+    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+
+    expect(outcome).toBe('updated');
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(writes()).toHaveLength(2);
+    expect(lists.entry('alice', CONVERSATION)).toEqual(entryItem(state(2), NOW + 1));
+    expect(lists.clock('alice')).toBe(NOW + 1);
+  });
+
+  it('reads at once and merges both when another instance wrote the list since its own last write', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    await store().update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    ddb.resetHistory();
+
+    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+
+    expect(outcome).toBe('updated');
+    // Its write from memory was refused (the clock had moved); then one read and the write.
+    expect(writes()).toHaveLength(2);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(lists.entry('alice', CONVERSATION)).toEqual(entryItem(state(2, [0, 0], [1, 1]), NOW + 2));
+  });
+
+  it('reads before it concludes that a change writes nothing, since an entry it saw absent may exist by now', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    // A receipt alone creates no entry: the instance now remembers the entry as absent.
+    await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+
+    const outcome = await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+
+    expect(outcome).toBe('updated');
+    expect(lists.entry('alice', CONVERSATION)?.receipts).toEqual(state(1, [0, 0], [1, 1]).receipts);
+  });
+
   it('gives up with a contention error after 20 attempts by default', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0);
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), entryItem(state(3), NOW - 5)));
