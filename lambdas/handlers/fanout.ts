@@ -2,7 +2,8 @@
  * Kinesis consumer: delivers each conversation event (messages, receipts) to every
  * connection of every member and, meanwhile, brings both members' conversation-list
  * entries up to date. Records of one conversation are handled in stream order;
- * conversations in parallel. Each member's connections are looked up once per batch. A
+ * conversations in parallel. Each member's connections are looked up once per batch after
+ * the list write; the posts use what an earlier batch read so, if it is recent. A
  * failed record and the later records of its conversation are reported as batch item
  * failures, so Lambda retries from there (posting again is harmless; the list merge is
  * idempotent). A record that is not a valid event is logged and skipped, since no retry
@@ -73,23 +74,73 @@ function failFrom(work: ConversationWork, index: number): void {
 }
 
 /**
+ * How long the connections a batch read after its list write may serve the first posts of
+ * later batches. Safe at any age: a connection missing from them is found by the look
+ * after the list write, which always reads, and one that is gone answers 410.
+ */
+export const RECENT_CONNECTIONS_MS = 10_000;
+/** Users whose recent connections an instance keeps, least recently used dropped first. */
+const RECENT_USERS = 10_000;
+
+/** Each user's connections as the last look after a list write read them, and when. */
+class RecentConnections {
+  readonly #lists = new Map<string, { connections: Connection[]; readAt: number }>();
+
+  get(userId: string, now: number): Connection[] | undefined {
+    const entry = this.#lists.get(userId);
+    this.#lists.delete(userId);
+    if (!entry || now - entry.readAt > RECENT_CONNECTIONS_MS) return undefined;
+    this.#lists.set(userId, entry);
+    return entry.connections;
+  }
+
+  set(userId: string, connections: Connection[], readAt: number): void {
+    this.#lists.delete(userId);
+    this.#lists.set(userId, { connections, readAt });
+    if (this.#lists.size > RECENT_USERS) {
+      const oldest = this.#lists.keys().next().value;
+      if (oldest !== undefined) this.#lists.delete(oldest);
+    }
+  }
+
+  drop(userId: string, connectionId: string): void {
+    const entry = this.#lists.get(userId);
+    if (entry) entry.connections = entry.connections.filter((c) => c.connectionId !== connectionId);
+  }
+}
+
+/**
  * The connection store as one look of a batch sees it: each user's connections are read
- * once (a failed read is tried again by the next caller), and a connection deleted as gone
+ * once (a failed read is tried again by the next caller), or taken from `recent` when the
+ * look need not be fresh; a fresh read is kept in `recent`. A connection deleted as gone
  * (added to `gone`, which the batch's looks share) is left out from then on, so that the
  * batch does not post to it again.
  */
-function lookOnce(store: ConnectionStore, gone: Set<string>): ConnectionStore {
+function lookOnce(
+  store: ConnectionStore,
+  gone: Set<string>,
+  recent: RecentConnections,
+  { fresh, now }: { fresh: boolean; now: () => number },
+): ConnectionStore {
   const lists = new Map<string, Promise<Connection[]>>();
+  const read = async (userId: string) => {
+    const readAt = now();
+    const connections = await store.listConnections(userId);
+    recent.set(userId, connections, readAt);
+    return connections;
+  };
   return {
     putConnection: (connection) => store.putConnection(connection),
     deleteConnection: async (userId, connectionId) => {
       gone.add(connectionId);
+      recent.drop(userId, connectionId);
       await store.deleteConnection(userId, connectionId);
     },
     listConnections: async (userId) => {
       let list = lists.get(userId);
       if (!list) {
-        list = store.listConnections(userId);
+        const known = fresh ? undefined : recent.get(userId, now());
+        list = known ? Promise.resolve(known) : read(userId);
         lists.set(userId, list);
         list.catch(() => lists.delete(userId));
       }
@@ -99,6 +150,7 @@ function lookOnce(store: ConnectionStore, gone: Set<string>): ConnectionStore {
 }
 
 export function createFanoutHandler(deps: DepsProvider) {
+  const recent = new RecentConnections();
   function fanoutDeps(connections: ConnectionStore): FanoutDeps {
     const { pusher, metrics, config, now } = deps();
     return { connections, pusher, metrics, now, postConcurrency: config.postConcurrency };
@@ -191,13 +243,16 @@ export function createFanoutHandler(deps: DepsProvider) {
         worksOfUser.set(userId, worksOfThisUser);
       }
     }
+    const failed = (userId: string, error: unknown) => {
+      logger.warn('conversation list update failed; the stream will retry', { userId, error });
+      for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
+    };
     await Promise.all(
       [...byUser].map(async ([userId, changes]) => {
         try {
           await conversationList.updateMany(userId, changes);
         } catch (error) {
-          logger.warn('conversation list update failed; the stream will retry', { userId, error });
-          for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
+          failed(userId, error);
         }
       }),
     );
@@ -254,18 +309,19 @@ export function createFanoutHandler(deps: DepsProvider) {
       byConversation.set(key, records);
     }
     const works = [...byConversation.values()].map(decodeWork);
-    const { connections } = deps();
+    const { connections, now } = deps();
     // The list write does not wait for the posts, nor the posts for it.
     const listsWritten = updateConversationLists(works).catch((error: unknown) => {
       deps().logger.warn('conversation list update failed; the stream will retry', { error });
       for (const work of works) failFrom(work, 0);
     });
     const gone = new Set<string>();
-    const firstLook = lookOnce(connections, gone);
+    // Recent connections are enough for the first posts: the second look repairs what they miss.
+    const firstLook = lookOnce(connections, gone, recent, { fresh: false, now });
     await Promise.all(works.map((work) => deliver(work, firstLook)));
     await listsWritten;
     // The second look starts after the list write has ended, each user's connections read once again.
-    const secondLook = lookOnce(connections, gone);
+    const secondLook = lookOnce(connections, gone, recent, { fresh: true, now });
     await Promise.all(works.map((work) => postToLateConnections(work, secondLook)));
     // Keep each conversation's order: a failed record and every later one are retried.
     const failed = works.flatMap((work) =>

@@ -18,7 +18,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
-import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
+import { createFanoutHandler, RECENT_CONNECTIONS_MS } from '../../lambdas/handlers/fanout.js';
 import {
   createTestDeps,
   FakeUserConversationsTable,
@@ -185,6 +185,71 @@ describe('the fanout handler', () => {
     // Once for the posts, once more after the list write.
     expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob', 'carol', 'carol']);
     expect(posts().filter((post) => post.connectionId === 'conn-bob-phone')).toHaveLength(4);
+  });
+
+  it('posts a later batch’s events to the connections its last look read, and reads them only after the list write', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const [first, second] = [ALICE_BOB_1, ALICE_BOB_2].map((index) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    }) as [KinesisStreamEvent, KinesisStreamEvent];
+    await fanout(first, lambdaContext);
+    const readsBefore = ddb.commandCalls(QueryCommand).length;
+
+    const result = await fanout(second, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    // Only the look after the list write read the connections again.
+    expect(readsBefore).toBe(4);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(6);
+    expect(
+      posts()
+        .filter((post) => post.seq === 2)
+        .map((post) => post.connectionId)
+        .sort(),
+    ).toEqual(['conn-alice-laptop', 'conn-alice-phone', 'conn-bob-phone']);
+  });
+
+  it('posts a later batch’s events, after the list write, to a connection that appeared since its last look', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    const tablet = connection('bob', 'tablet');
+    serveConnections({ ...CONNECTIONS, bob: [...(CONNECTIONS.bob ?? []), tablet] });
+
+    const result = await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(posts().filter((post) => post.connectionId === tablet.connectionId)).toEqual([
+      { connectionId: tablet.connectionId, conversationId: 'dm:alice:bob', seq: 2 },
+    ]);
+  });
+
+  it('reads the connections before the posts again once the last look is too old', async () => {
+    const { deps } = createTestDeps();
+    let now = NOW;
+    serveConnections();
+    const fanout = createFanoutHandler(() => ({ ...deps, now: () => now }));
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    now += RECENT_CONNECTIONS_MS + 1;
+
+    await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(8);
   });
 
   it('writes the conversation lists while the posts are in flight', async () => {
