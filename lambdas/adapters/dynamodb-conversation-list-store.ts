@@ -111,6 +111,57 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     return outcomes;
   }
 
+  /**
+   * Applies changes to several users' lists. When every list is remembered, every user has
+   * something to write and all of it fits one transaction (100 items), it is one
+   * TransactWriteItems: a refused one, as any other case, goes user by user (`updateMany`).
+   */
+  async updateManyUsers(
+    changes: Map<string, Map<string, EntryChange>>,
+  ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>> {
+    const together = await this.#writeTogether(changes);
+    if (together) return together;
+    const settled = await Promise.allSettled(
+      [...changes].map(([userId, userChanges]) => this.updateMany(userId, userChanges)),
+    );
+    return new Map(
+      [...changes.keys()].map((userId, index) => [
+        userId,
+        settled[index] as PromiseSettledResult<Array<'updated' | 'unchanged'>>,
+      ]),
+    );
+  }
+
+  async #writeTogether(
+    changes: Map<string, Map<string, EntryChange>>,
+  ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>> | undefined> {
+    if (changes.size < 2) return undefined;
+    const plans = [];
+    for (const [userId, userChanges] of changes) {
+      const conversationIds = [...userChanges.keys()];
+      const items = this.#recall(userId, conversationIds);
+      if (!items) return undefined;
+      const plan = this.#plan(userId, conversationIds, userChanges, items);
+      if (plan.transactItems.length === 0) return undefined;
+      plans.push({ userId, plan });
+    }
+    const transactItems = plans.flatMap(({ plan }) => plan.transactItems);
+    if (transactItems.length > 100) return undefined;
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+    } catch {
+      // Refused (a list changed since it was remembered) or failed: user by user, from reads.
+      for (const { userId } of plans) this.#remembered.delete(userId);
+      return undefined;
+    }
+    return new Map(
+      plans.map(({ userId, plan }) => {
+        plan.remember();
+        return [userId, { status: 'fulfilled', value: plan.outcomes }];
+      }),
+    );
+  }
+
   /** The clock and entries remembered for `userId`, if every entry asked for is remembered. */
   #recall(userId: string, conversationIds: string[]): Array<Record<string, unknown>> | undefined {
     const list = this.#remembered.get(userId);
@@ -200,6 +251,34 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     items: Array<Record<string, unknown>>,
     fromMemory: boolean,
   ): Promise<Array<'updated' | 'unchanged'> | 'refused' | 'read-first'> {
+    const plan = this.#plan(userId, conversationIds, changes, items);
+    if (plan.transactItems.length === 0) return fromMemory ? 'read-first' : plan.outcomes;
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: plan.transactItems }));
+    } catch (error) {
+      this.#remembered.delete(userId);
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      return 'refused';
+    }
+    plan.remember();
+    return plan.outcomes;
+  }
+
+  /**
+   * What the changes make of the items: the outcomes, the clock and entry puts (none when
+   * nothing changes), each on condition that it did not change since, and what to remember
+   * once they are written.
+   */
+  #plan(
+    userId: string,
+    conversationIds: string[],
+    changes: Map<string, EntryChange>,
+    items: Array<Record<string, unknown>>,
+  ): {
+    outcomes: Array<'updated' | 'unchanged'>;
+    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    remember: () => void;
+  } {
     const clock = items.find((item) => item.itemKey === CLOCK_KEY);
     const lastUpdatedAt = (clock?.lastUpdatedAt as number | undefined) ?? 0;
     const base = Math.max(this.#now(), lastUpdatedAt + 1);
@@ -230,35 +309,27 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       });
       return 'updated' as const;
     });
-    if (writes.length === 0) return fromMemory ? 'read-first' : outcomes;
+    if (writes.length === 0) return { outcomes, transactItems: [], remember: () => {} };
     const clockItem = { userId, itemKey: CLOCK_KEY, lastUpdatedAt: base + writes.length - 1 };
-    try {
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.#tableName,
-                Item: clockItem,
-                ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
-                ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
-              },
-            },
-            ...writes,
-          ],
-        }),
-      );
-    } catch (error) {
-      this.#remembered.delete(userId);
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      return 'refused';
-    }
     const written = writes.map((write) => write.Put?.Item as Record<string, unknown>);
     const unchanged = items.filter(
       (item) => item.itemKey !== CLOCK_KEY && !written.some((entry) => entry.itemKey === item.itemKey),
     );
-    this.#remember(userId, conversationIds, [clockItem, ...written, ...unchanged]);
-    return outcomes;
+    return {
+      outcomes,
+      transactItems: [
+        {
+          Put: {
+            TableName: this.#tableName,
+            Item: clockItem,
+            ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
+            ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
+          },
+        },
+        ...writes,
+      ],
+      remember: () => this.#remember(userId, conversationIds, [clockItem, ...written, ...unchanged]),
+    };
   }
 
   async listChangedSince(

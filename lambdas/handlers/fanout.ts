@@ -247,6 +247,15 @@ export function createFanoutHandler(deps: DepsProvider) {
       logger.warn('conversation list update failed; the stream will retry', { userId, error });
       for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
     };
+    if (conversationList.updateManyUsers) {
+      // All members' lists in one write where the store can: one request instead of one per user.
+      const settled = await conversationList.updateManyUsers(byUser);
+      for (const userId of byUser.keys()) {
+        const outcome = settled.get(userId);
+        if (outcome?.status !== 'fulfilled') failed(userId, outcome?.reason);
+      }
+      return;
+    }
     await Promise.all(
       [...byUser].map(async ([userId, changes]) => {
         try {
