@@ -604,6 +604,26 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
     expect(items[0]?.Put?.Item?.lastUpdatedAt).toBe(Math.max(...times));
   });
 
+  it('writes both members’ entries in one transaction once the instance knows their lists', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    ddb.resetHistory();
+
+    const result = await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(transactWrites().map((input) => input.TransactItems?.length)).toEqual([4]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 2, bob: 2 });
+  });
+
   it('merges all the events of a conversation in a batch into one write per member', async () => {
     const { provider } = createTestDeps();
     serveConnections();
