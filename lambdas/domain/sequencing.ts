@@ -51,6 +51,13 @@ export interface SequencingDeps {
 /** The last seq an instance committed in each conversation it sent in lately. */
 export interface LastSeqCache {
   get(conversationId: string): number | undefined;
+  /**
+   * A send in the conversation begins: the seq to guess from, or undefined when another send
+   * of this instance in the conversation is under way (it would likely take the guess first,
+   * and a refused guess costs a transaction). Each `begin` needs its `end`.
+   */
+  begin(conversationId: string): number | undefined;
+  end(conversationId: string): void;
   /** Keeps the higher of the seq remembered and `seq`. */
   remember(conversationId: string, seq: number): void;
   forget(conversationId: string): void;
@@ -59,14 +66,27 @@ export interface LastSeqCache {
 /** A `LastSeqCache` of at most `maxConversations`, forgetting the least recently used first. */
 export function createLastSeqCache(maxConversations = 10_000): LastSeqCache {
   const seqs = new Map<string, number>();
+  /** Sends under way, by conversation. */
+  const busy = new Map<string, number>();
+  const get = (conversationId: string) => {
+    const seq = seqs.get(conversationId);
+    if (seq === undefined) return undefined;
+    // Map keeps insertion order: move it to the end, the most recently used.
+    seqs.delete(conversationId);
+    seqs.set(conversationId, seq);
+    return seq;
+  };
   return {
-    get(conversationId) {
-      const seq = seqs.get(conversationId);
-      if (seq === undefined) return undefined;
-      // Map keeps insertion order: move it to the end, the most recently used.
-      seqs.delete(conversationId);
-      seqs.set(conversationId, seq);
-      return seq;
+    get,
+    begin(conversationId) {
+      const others = busy.get(conversationId) ?? 0;
+      busy.set(conversationId, others + 1);
+      return others === 0 ? get(conversationId) : undefined;
+    },
+    end(conversationId) {
+      const left = (busy.get(conversationId) ?? 1) - 1;
+      if (left > 0) busy.set(conversationId, left);
+      else busy.delete(conversationId);
     },
     remember(conversationId, seq) {
       const known = seqs.get(conversationId);
@@ -96,7 +116,21 @@ export function backoffDelay(
 
 export async function sendMessage(deps: SequencingDeps, input: SendMessageInput): Promise<SendMessageResult> {
   const cache = deps.lastSeqCache;
-  let guess = cache?.get(input.conversationId);
+  const guess = cache?.begin(input.conversationId);
+  try {
+    return await claimSeq(deps, input, guess);
+  } finally {
+    cache?.end(input.conversationId);
+  }
+}
+
+async function claimSeq(
+  deps: SequencingDeps,
+  input: SendMessageInput,
+  firstGuess: number | undefined,
+): Promise<SendMessageResult> {
+  const cache = deps.lastSeqCache;
+  let guess = firstGuess;
   for (let attempt = 0; attempt < deps.maxAttempts; attempt++) {
     const guessed = guess !== undefined;
     const lastSeq = guess ?? (await deps.messages.lastSeq(input.conversationId));

@@ -10,7 +10,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Message, SentFrame } from '../../lambdas/domain/protocol.js';
-import { backoffDelay, createLastSeqCache, DEFAULT_SEQUENCING } from '../../lambdas/domain/sequencing.js';
+import {
+  backoffDelay,
+  createLastSeqCache,
+  DEFAULT_SEQUENCING,
+  sendMessage,
+} from '../../lambdas/domain/sequencing.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
 import {
   answerOf,
@@ -521,6 +526,50 @@ describe('sequencing against a table with DynamoDB semantics', () => {
     expect(sleep).not.toHaveBeenCalled();
   });
 
+  it('reads the last seq rather than guess while another send of the instance in the conversation is under way', async () => {
+    const lastSeq = vi.fn(async () => 1);
+    let releaseFirst: () => void = () => {};
+    const stored: number[] = [];
+    const deps = {
+      ...DEFAULT_SEQUENCING,
+      messages: {
+        lastSeq,
+        storeMessage: async (message: Message) => {
+          stored.push(message.seq);
+          // The first send's transaction is still under way when the second begins.
+          if (stored.length === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
+          return { status: 'stored' as const };
+        },
+        getMessage: async () => undefined,
+        listMessages: async () => ({ messages: [], lastSeq: 0 }),
+      },
+      publisher: { publish: async () => {} },
+      newMessageId: () => 'id',
+      now: () => NOW,
+      sleep: async () => {},
+      random: () => 0.5,
+      lastSeqCache: createLastSeqCache(),
+    };
+    deps.lastSeqCache.remember(CONVERSATION, 1);
+    const input = (clientMessageId: string) => ({
+      conversationId: CONVERSATION,
+      senderId: 'alice',
+      senderDeviceId: 'phone',
+      clientMessageId,
+      body: 'hi',
+    });
+
+    const first = sendMessage(deps, input('m2'));
+    const second = sendMessage(deps, input('m3'));
+    await vi.waitFor(() => expect(lastSeq).toHaveBeenCalledTimes(1));
+    releaseFirst();
+    await Promise.all([first, second]);
+
+    // The first guessed seq 2 without reading; the second read, rather than guess seq 2 as well.
+    expect(stored[0]).toBe(2);
+    expect(lastSeq).toHaveBeenCalledTimes(1);
+  });
+
   it('answers a resend from its idempotency key when it guesses the seq too', async () => {
     const { provider } = createTestDeps();
     const table = new FakeConversationsTable().install(ddb);
@@ -610,6 +659,11 @@ describe('backoffDelay', () => {
     expect(cache.get('c')).toBe(1);
     cache.forget('a');
     expect(cache.get('a')).toBeUndefined();
+    expect(cache.begin('c')).toBe(1);
+    expect(cache.begin('c')).toBeUndefined();
+    cache.end('c');
+    cache.end('c');
+    expect(cache.begin('c')).toBe(1);
   });
 
   it('draws a full-jitter delay from 0 up to base * 2^attempt', () => {
