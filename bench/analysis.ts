@@ -253,12 +253,14 @@ export function analyzeSegments(
             .filter((call) => call.start >= send.start && call.end <= attempt.start)
             .at(-1)
         : undefined;
-    const read = readBefore(store);
-    const firstRead = readBefore(firstAttempt);
-    if (!send || !store || !publish || !fanout || !post || !read || !firstRead) {
+    if (!send || !store || !publish || !fanout || !post || !firstAttempt) {
       unmatched++;
       continue;
     }
+    // A send that guessed its seq from the last one its instance committed reads nothing
+    // first: its read takes no time, where it would have started.
+    const firstRead = readBefore(firstAttempt) ?? { start: firstAttempt.start, end: firstAttempt.start };
+    const read = readBefore(store) ?? firstRead;
     values.toHandler.push(send.start - message.sentAt);
     values.handlerCode.push(
       firstRead.start - send.start + (store.start - read.end) + (publish.start - store.end),
@@ -323,8 +325,9 @@ export interface ServerFigures {
   dynamodbErrors: Record<string, number>;
   /**
    * The sequencing path: transactions that lost the race for a seq, per message, and the
-   * units of one winning transaction and of one last-seq read (a message that does not
-   * retry costs exactly these).
+   * units of one winning transaction and the last-seq read units per stored message (a
+   * message that does not retry costs exactly these; a send that claims the seq after its
+   * instance's last one without reading costs no read).
    */
   sequencing: { retriesPerMessage: number; writePerStore: number; readPerLastSeq: number };
   /** Share of each process's CPU, in cores, over the phase. */
@@ -389,7 +392,6 @@ export function analyzeServer(
   const storeUnits = new Map<string, TableUnits>();
   const readUnits = new Map<string, TableUnits>();
   let stored = 0;
-  let lastSeqReads = 0;
   for (const request of phase.dynamodb) {
     const table = tableIdOf.get(
       (request.input.TableName as string | undefined) ?? request.consumed[0]?.TableName ?? '',
@@ -403,7 +405,6 @@ export function analyzeServer(
       addRequestUnits(storeUnits, request.operation, request.input, request.consumed, request.itemsRead);
     }
     if (request.operation === 'Query' && table === 'conversations' && request.input.Limit === 1) {
-      lastSeqReads++;
       addRequestUnits(readUnits, request.operation, request.input, request.consumed, request.itemsRead);
     }
   }
@@ -455,7 +456,7 @@ export function analyzeServer(
     sequencing: {
       retriesPerMessage: per(lostRaces),
       writePerStore: stored ? sumOf(storeUnits, (u) => u.write) / stored : Number.NaN,
-      readPerLastSeq: lastSeqReads ? sumOf(readUnits, (u) => u.read) / lastSeqReads : Number.NaN,
+      readPerLastSeq: stored ? sumOf(readUnits, (u) => u.read) / stored : Number.NaN,
     },
     cores,
     machine: cpu.machine,

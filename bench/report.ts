@@ -121,7 +121,7 @@ function segmentsTable(results: BenchResults): Table {
     ),
   ]);
   rows.push([
-    'side: fanout list update (after the posts)',
+    'side: fanout list update (beside the posts)',
     ...measured.map((row) => ms(row.parley?.server.listUpdateMs)),
   ]);
   rows.push([

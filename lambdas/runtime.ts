@@ -31,7 +31,7 @@ import type {
   ReceiptStore,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
-import { DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
+import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
 
 export interface ParleyDeps {
@@ -114,6 +114,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
       sleep: (ms) => sleep(ms),
       random: Math.random,
       ...DEFAULT_SEQUENCING,
+      lastSeqCache: createLastSeqCache(),
     },
     clients,
   };

@@ -150,6 +150,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const args = [
     `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
     '-Xms64m',
+    // The quick JIT only: the optimising one spends more CPU compiling than it saves over a
+    // run of minutes (measured: 3,000 Query + TransactWriteItems pairs, 5.3 ms of CPU each
+    // at the end instead of 8–9 ms, and 8.6 instead of 20 ms for the first 500).
+    '-XX:TieredStopAtLevel=1',
     '-jar',
     join(jarDir, 'DynamoDBLocal.jar'),
     '-port',

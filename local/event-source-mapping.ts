@@ -3,8 +3,9 @@
  * (`GetRecords`, not `SubscribeToShard`, which kinesis-mock pushes only once a second),
  * calling the handler with the event and context Lambda would send, and applying
  * Lambda's error handling: partial batch responses, bisect on function error, bounded
- * retries (attempts and record age) and an on-failure destination; and Lambda's event
- * filtering (FilterCriteria on `data`) and batching window (MaximumBatchingWindowInSeconds).
+ * retries (attempts and record age) and an on-failure destination; Lambda's event
+ * filtering (FilterCriteria on `data`), batching window (MaximumBatchingWindowInSeconds)
+ * and concurrent batches per shard (ParallelizationFactor).
  *
  * The rules follow the Lambda developer guide:
  * - [PBR] "Configuring partial batch response with Kinesis Data Streams and Lambda",
@@ -25,7 +26,7 @@
  * payload limit does not close a batching window, and a batching window opens when the
  * mapping reads the first record of the batch (see `maximumBatchingWindowInSeconds`).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   type _Record,
   GetRecordsCommand,
@@ -104,6 +105,16 @@ export interface KinesisEventSourceMappingOptions {
   maximumBatchingWindowInSeconds?: number;
   /** What `context.getRemainingTimeInMillis()` counts down from. Not enforced. Default 60 s. */
   timeoutSeconds?: number;
+  /**
+   * ParallelizationFactor ([PAR]), an integer from 1 to 10: how many batches of one shard
+   * are handled at once. Each record goes to one of that many slots by a hash of its
+   * partition key (`parallelSlotOf`), and a slot handles its batches one after another, with
+   * their retries, so records of one partition key keep their order and are never in two
+   * batches in flight. A failing batch holds up its slot only. The shard's checkpoint moves
+   * past a record only once it and every record before it are handled, filtered out or sent
+   * to onFailure. With 1 (the default) the shard is read again only after its batch is done.
+   */
+  parallelizationFactor?: number;
 }
 
 export interface RunningEventSourceMapping {
@@ -117,10 +128,17 @@ export interface RunningEventSourceMapping {
   drain?(): Promise<void>;
   /**
    * Says that records were just put: every idle shard polls at once instead of waiting out
-   * `pollIntervalMs`. The local stack calls it after each PutRecord, as enhanced fan-out
-   * pushes records in AWS, so the idle interval can be long and cheap.
+   * `pollIntervalMs`, or only the shard that holds `partitionKey` when it is given (the shard
+   * whose hash key range holds the MD5 of the key, as Kinesis places records). The local
+   * stack calls it after each PutRecord, as enhanced fan-out pushes records in AWS, so the
+   * idle interval can be long and cheap.
    */
-  wake(): void;
+  wake(partitionKey?: string): void;
+  /**
+   * The shard's checkpoint: the sequence number Lambda would resume after. Every record up to
+   * it is handled, filtered out or sent to onFailure; undefined before the first.
+   */
+  checkpoint(shardId: string): string | undefined;
 }
 
 /** Record data is JSON only if it is valid UTF-8 too. */
@@ -147,11 +165,39 @@ type Outcome =
   /** The response names an item that is not in the batch: the whole batch failed, as in [PBR]. */
   | { kind: 'invalid-response'; error: Error };
 
+/** Records of one shard read and not yet past the checkpoint, in stream order. */
+interface ReadRecord {
+  sequenceNumber: string;
+  done: boolean;
+}
+
+/** One of the `parallelizationFactor` lanes of a shard: its records, handled one batch at a time. */
+interface Slot {
+  /** Records dispatched to the slot and not handed to the handler yet, in stream order. */
+  queue: KinesisStreamRecord[];
+  /** The slot's batches being handled, while they are. */
+  running?: Promise<void>;
+}
+
 interface ShardState {
   shardId: string;
+  /** The shard's hash key range, to wake only the shard a partition key maps to. */
+  hashKeyRange?: { start: bigint; end: bigint };
   iterator?: string;
-  /** The last sequence number handled or sent to the on-failure destination. */
+  /**
+   * The last sequence number before which every record is handled, filtered out or sent to
+   * the on-failure destination.
+   */
   checkpoint?: string;
+  /** The last sequence number read (in flight, held in a batch or done): a renewed iterator starts after it. */
+  readPosition?: string;
+  /** Records read and not yet behind the checkpoint, oldest first. */
+  read: ReadRecord[];
+  /** The entries of `read` not done yet, by sequence number. */
+  unfinished: Map<string, ReadRecord>;
+  slots: Slot[];
+  /** Ends the reader's wait for a free slot, if it waits. */
+  slotFreed?: () => void;
   /** The drain epoch of the last empty `GetRecords` call at the tip of the shard. */
   drainedEpoch: number;
   ended: boolean;
@@ -200,6 +246,7 @@ export async function startKinesisEventSourceMapping(
     timeoutSeconds = 60,
     filter,
     maximumBatchingWindowInSeconds = 0,
+    parallelizationFactor = 1,
   } = options;
   const log = options.log ?? defaultLog;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
@@ -218,7 +265,14 @@ export async function startKinesisEventSourceMapping(
       `maximumBatchingWindowInSeconds must be an integer from 0 to 300, not ${maximumBatchingWindowInSeconds}`,
     );
   }
+  if (!Number.isInteger(parallelizationFactor) || parallelizationFactor < 1 || parallelizationFactor > 10) {
+    throw new RangeError(
+      `parallelizationFactor must be an integer from 1 to 10, not ${parallelizationFactor}`,
+    );
+  }
   const batchingWindowMs = maximumBatchingWindowInSeconds * 1000;
+  /** Records waiting in the slots of a shard before its reader waits for them to be handled. */
+  const maxQueuedRecords = batchSize * parallelizationFactor;
 
   const eventSourceARN = `arn:aws:kinesis:${region}:${LOCAL_ACCOUNT}:stream/${streamName}`;
   const invokeIdentityArn = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${functionName}-role`;
@@ -228,13 +282,20 @@ export async function startKinesisEventSourceMapping(
 
   // ---------------------------------------------------------------- shards and iterators
 
-  const shardIds: string[] = [];
+  const listed: Array<{ shardId: string; hashKeyRange?: { start: bigint; end: bigint } }> = [];
   let nextToken: string | undefined;
   do {
     const page = await kinesis.send(
       new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }),
     );
-    for (const shard of page.Shards ?? []) if (shard.ShardId) shardIds.push(shard.ShardId);
+    for (const shard of page.Shards ?? []) {
+      if (!shard.ShardId) continue;
+      const { StartingHashKey: start, EndingHashKey: end } = shard.HashKeyRange ?? {};
+      listed.push({
+        shardId: shard.ShardId,
+        ...(start && end ? { hashKeyRange: { start: BigInt(start), end: BigInt(end) } } : {}),
+      });
+    }
     nextToken = page.NextToken;
   } while (nextToken);
 
@@ -253,7 +314,15 @@ export async function startKinesisEventSourceMapping(
     return answer.ShardIterator;
   }
 
-  const shards: ShardState[] = shardIds.map((shardId) => ({ shardId, drainedEpoch: 0, ended: false }));
+  const shards: ShardState[] = listed.map((shard) => ({
+    ...shard,
+    read: [],
+    unfinished: new Map(),
+    slots: Array.from({ length: parallelizationFactor }, () => ({ queue: [] })),
+    drainedEpoch: 0,
+    ended: false,
+  }));
+  const shardsById = new Map(shards.map((shard) => [shard.shardId, shard]));
   await Promise.all(
     shards.map(async (shard) => {
       shard.iterator = await getIterator(shard);
@@ -274,6 +343,35 @@ export async function startKinesisEventSourceMapping(
         waiter.resolve();
       }
     }
+  }
+
+  // ---------------------------------------------------------------- the checkpoint
+
+  /** Notes a record read from the shard; a record filtered out is done at once. */
+  function noteRead(shard: ShardState, sequenceNumber: string, done: boolean): void {
+    shard.readPosition = sequenceNumber;
+    if (done && shard.read.length === 0) {
+      shard.checkpoint = sequenceNumber;
+      return;
+    }
+    const entry = { sequenceNumber, done };
+    shard.read.push(entry);
+    if (!done) shard.unfinished.set(sequenceNumber, entry);
+  }
+
+  /** Notes records handled or sent to onFailure, and moves the checkpoint past every record done in a row. */
+  function noteDone(shard: ShardState, records: KinesisStreamRecord[]): void {
+    for (const record of records) {
+      const entry = shard.unfinished.get(record.kinesis.sequenceNumber);
+      if (!entry) continue;
+      entry.done = true;
+      shard.unfinished.delete(record.kinesis.sequenceNumber);
+    }
+    let behind = 0;
+    while (behind < shard.read.length && (shard.read[behind] as ReadRecord).done) behind++;
+    if (behind === 0) return;
+    shard.checkpoint = (shard.read[behind - 1] as ReadRecord).sequenceNumber;
+    shard.read.splice(0, behind);
   }
 
   // ---------------------------------------------------------------- event filtering
@@ -365,7 +463,7 @@ export async function startKinesisEventSourceMapping(
 
   async function discard(shard: ShardState, failed: FailedBatch): Promise<void> {
     const last = failed.records.at(-1);
-    if (last) shard.checkpoint = last.kinesis.sequenceNumber;
+    noteDone(shard, failed.records);
     log('error', `${failed.records.length} record(s) sent to the on-failure destination`, {
       shardId: failed.shardId,
       reason: failed.reason,
@@ -395,16 +493,8 @@ export async function startKinesisEventSourceMapping(
     return maximumRetryAttempts === -1 || segment.retries < maximumRetryAttempts;
   }
 
-  /**
-   * Handles one batch read from the shard; returns once every record is handled or discarded.
-   * `lastRead` is the last record read into the batch, filtered-out records included: once
-   * the batch is done, the checkpoint moves past it.
-   */
-  async function handleBatch(
-    shard: ShardState,
-    records: KinesisStreamRecord[],
-    lastRead?: string,
-  ): Promise<void> {
+  /** Handles one batch of a slot; returns once every record is handled or discarded. */
+  async function handleBatch(shard: ShardState, records: KinesisStreamRecord[]): Promise<void> {
     // Segments of the batch still to handle, in stream order; bisect replaces the first with its halves.
     const queue: Segment[] = [{ records, retries: 0 }];
     while (queue.length > 0 && !stopped) {
@@ -437,7 +527,7 @@ export async function startKinesisEventSourceMapping(
 
       const outcome = await invoke(segment.records);
       if (outcome.kind === 'success') {
-        shard.checkpoint = segment.records.at(-1)?.kinesis.sequenceNumber;
+        noteDone(shard, segment.records);
         queue.shift();
         continue;
       }
@@ -449,8 +539,7 @@ export async function startKinesisEventSourceMapping(
         // records starting from that checkpoint." With bisect on as well, "the batch is
         // bisected at the returned sequence number and Lambda retries only the remaining
         // records": the same records, so both settings end up here.
-        const before = segment.records[outcome.fromIndex - 1];
-        if (before) shard.checkpoint = before.kinesis.sequenceNumber;
+        noteDone(shard, segment.records.slice(0, outcome.fromIndex));
         failedRecords = segment.records.slice(outcome.fromIndex);
         log('warn', `the handler reported ${failedRecords.length} record(s) to retry`, {
           shardId: shard.shardId,
@@ -492,8 +581,64 @@ export async function startKinesisEventSourceMapping(
       segment.retries++;
       await sleep(retryDelayMs, signal);
     }
-    // [FLT] The iterator moves past filtered-out records too, those after the last delivered one included.
-    if (queue.length === 0 && lastRead !== undefined) shard.checkpoint = lastRead;
+  }
+
+  // ---------------------------------------------------------------- slots ([PAR] ParallelizationFactor)
+
+  /** Hands records to their slots and starts every idle slot that has records. */
+  function dispatch(shard: ShardState, records: KinesisStreamRecord[]): void {
+    for (const record of records) {
+      const slot = shard.slots[parallelSlotOf(record.kinesis.partitionKey, parallelizationFactor)] as Slot;
+      slot.queue.push(record);
+    }
+    for (const slot of shard.slots) {
+      if (stopped || slot.running || slot.queue.length === 0) continue;
+      slot.running = runSlot(shard, slot).finally(() => {
+        slot.running = undefined;
+        onSlotFree(shard);
+      });
+    }
+  }
+
+  /** Handles the slot's records, up to `batchSize` at a time, until none is left. */
+  async function runSlot(shard: ShardState, slot: Slot): Promise<void> {
+    try {
+      while (slot.queue.length > 0 && !stopped) await handleBatch(shard, slot.queue.splice(0, batchSize));
+    } catch (error) {
+      // handleBatch catches what it expects; this is a last resort, so the slot stays usable.
+      log('error', 'a batch ended on an unexpected error', { shardId: shard.shardId, error });
+    }
+  }
+
+  function onSlotFree(shard: ShardState): void {
+    // A slot may have been given records while it finished its last batch.
+    dispatch(shard, []);
+    shard.slotFreed?.();
+    // Everything read is done: a drain in progress needs one more (empty) poll to settle.
+    if (shard.read.length === 0 && drainWaiters.length > 0) {
+      shard.woken = true;
+      shard.wakeUp?.();
+    }
+  }
+
+  function mayReadMore(shard: ShardState): boolean {
+    const queued = shard.slots.reduce((sum, slot) => sum + slot.queue.length, 0);
+    return shard.slots.some((slot) => !slot.running) && queued < maxQueuedRecords;
+  }
+
+  /** Waits until a slot is free (with a factor of 1: until the batch is handled), or `stop()`. */
+  async function waitForSlot(shard: ShardState): Promise<void> {
+    while (!stopped && !mayReadMore(shard)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          shard.slotFreed = undefined;
+          resolve();
+        };
+        shard.slotFreed = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
   }
 
   // ---------------------------------------------------------------- the polling loop of one shard
@@ -505,8 +650,6 @@ export async function startKinesisEventSourceMapping(
     let renew = shard.iterator === undefined;
     // The batch being gathered: records that passed the filter, not handed to the handler yet.
     let batch: KinesisStreamRecord[] = [];
-    // The last record read into the batch, filtered-out records included.
-    let batchLastRead: string | undefined;
     // When the batching window of the batch closes (performance.now() time).
     let windowClosesAt = 0;
 
@@ -515,12 +658,12 @@ export async function startKinesisEventSourceMapping(
       let records: _Record[];
       let nextIterator: string | undefined;
       let millisBehind: number | undefined;
+      // A batch never holds more than batchSize records.
+      const limit = batchSize - batch.length;
       try {
-        // With a batch held, read on after its records rather than from the checkpoint.
-        if (renew) shard.iterator = await getIterator(shard, batchLastRead ?? shard.checkpoint);
+        // Read on after the records already read (held in a batch or in flight), not from the checkpoint.
+        if (renew) shard.iterator = await getIterator(shard, shard.readPosition ?? shard.checkpoint);
         renew = false;
-        // A batch never holds more than batchSize records.
-        const limit = batchSize - batch.length;
         const answer = await kinesis.send(
           new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: limit }),
           {
@@ -559,20 +702,16 @@ export async function startKinesisEventSourceMapping(
       }
       backoffMs = KINESIS_ERROR_BACKOFF_MS.first;
 
-      const lastRead = records.at(-1)?.SequenceNumber;
-      if (lastRead !== undefined) {
+      if (records.length > 0) {
         // [FLT] With a batching window, each new record is filtered before it joins the batch.
+        // A record filtered out counts as handled: the checkpoint moves past it too.
         const wasEmpty = batch.length === 0;
         for (const record of records) {
-          if (passesFilter(shard.shardId, record)) batch.push(toEventRecord(shard.shardId, record));
+          const passes = passesFilter(shard.shardId, record);
+          noteRead(shard, record.SequenceNumber ?? '', !passes);
+          if (passes) batch.push(toEventRecord(shard.shardId, record));
         }
-        if (batch.length === 0) {
-          // Every record was filtered out and none is held: they count as handled.
-          shard.checkpoint = lastRead;
-        } else {
-          batchLastRead = lastRead;
-          if (wasEmpty) windowClosesAt = performance.now() + batchingWindowMs;
-        }
+        if (wasEmpty && batch.length > 0) windowClosesAt = performance.now() + batchingWindowMs;
       }
 
       // [BAT] Invoke once the batch is full or its window has elapsed; a closed shard read
@@ -584,13 +723,16 @@ export async function startKinesisEventSourceMapping(
           performance.now() >= windowClosesAt ||
           !nextIterator);
       if (invoke) {
-        const gathered = batch;
-        const last = batchLastRead;
+        dispatch(shard, batch);
         batch = [];
-        batchLastRead = undefined;
-        await handleBatch(shard, gathered, last);
+        await waitForSlot(shard);
         if (stopped) break;
-      } else if (records.length === 0 && batch.length === 0 && (millisBehind ?? 0) === 0) {
+      } else if (
+        records.length === 0 &&
+        batch.length === 0 &&
+        shard.read.length === 0 &&
+        (millisBehind ?? 0) === 0
+      ) {
         shard.drainedEpoch = epoch;
         settleDrains();
       }
@@ -601,16 +743,25 @@ export async function startKinesisEventSourceMapping(
         break;
       }
       shard.iterator = nextIterator;
+      // The answer reached the tip of the shard: nothing more is waiting, so poll again only
+      // after the interval or a wake (a put while this poll was in flight wakes it too), unless
+      // a drain waits for this shard.
+      const atTip =
+        records.length < limit &&
+        (millisBehind ?? 0) === 0 &&
+        !drainWaiters.some((waiter) => waiter.epoch > shard.drainedEpoch);
       if (batch.length > 0) {
         // A batching window is open: read again at once after records came (more may be
         // waiting), else after the poll interval, but no later than the window's end.
-        if (records.length === 0) {
+        if (records.length === 0 || atTip) {
           await idleWait(shard, Math.min(pollIntervalMs, Math.max(0, windowClosesAt - performance.now())));
         }
-      } else if (records.length === 0 && !invoke) {
+      } else if ((records.length === 0 && !invoke) || atTip) {
         await idleWait(shard, pollIntervalMs);
       }
     }
+    // Stopping (or a closed shard): end after the batches in flight.
+    await Promise.all(shard.slots.map((slot) => slot.running));
     shard.ended = true;
     settleDrains();
   }
@@ -645,8 +796,14 @@ export async function startKinesisEventSourceMapping(
     shard.woken = false;
   }
 
-  function wake() {
+  function wake(partitionKey?: string) {
+    const hashKey = partitionKey === undefined ? undefined : hashKeyOf(partitionKey);
+    const holding = (shard: ShardState) =>
+      hashKey === undefined ||
+      !shard.hashKeyRange ||
+      (shard.hashKeyRange.start <= hashKey && hashKey <= shard.hashKeyRange.end);
     for (const shard of shards) {
+      if (!holding(shard)) continue;
       shard.woken = true;
       shard.wakeUp?.();
     }
@@ -655,6 +812,7 @@ export async function startKinesisEventSourceMapping(
   let stopping: Promise<void> | undefined;
   return {
     wake,
+    checkpoint: (shardId) => shardsById.get(shardId)?.checkpoint,
     stop() {
       if (!stopping) {
         stopped = true;
@@ -676,6 +834,28 @@ export async function startKinesisEventSourceMapping(
       return drained;
     },
   };
+}
+
+// ---------------------------------------------------------------- partition keys
+
+/** Where Kinesis puts a partition key: the MD5 of its UTF-8 bytes, as a 128-bit unsigned integer. */
+function hashKeyOf(partitionKey: string): bigint {
+  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
+}
+
+/**
+ * The slot of a shard that handles records of `partitionKey` when `parallelizationFactor`
+ * batches run at once: the same key, the same slot, so its records keep their order.
+ */
+export function parallelSlotOf(partitionKey: string, parallelizationFactor: number): number {
+  if (parallelizationFactor <= 1) return 0;
+  // FNV-1a: cheap, and spreads short keys that differ in one character.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < partitionKey.length; i++) {
+    hash ^= partitionKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % parallelizationFactor;
 }
 
 // ---------------------------------------------------------------- filter patterns

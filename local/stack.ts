@@ -10,6 +10,7 @@ import {
   LOCAL_JWT_SECRET,
   type ParleyConfig,
 } from '../lambdas/config.js';
+import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
 import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
@@ -81,7 +82,11 @@ export interface LocalStackOptions {
    */
   frameRateLimit?: FrameRateLimit | false;
   logLevel?: ParleyConfig['logLevel'];
-  /** Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first. */
+  /**
+   * Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first.
+   * Every put through the stack wakes its shard, so this is only a safety net; each poll
+   * costs kinesis-mock about 20 ms of CPU. Default 5000.
+   */
   pollIntervalMs?: number;
   idleTimeoutMs?: number;
   /** How long the presence notifier gathers changes before it posts them; default as in AWS (`lib/event-mappings.ts`). */
@@ -229,7 +234,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     // Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
     // the polling mapping, so idle shards can be polled slowly without adding latency.
-    let wakeMapping = () => {};
+    let wakeMapping: (event: StreamEvent) => void = () => {};
     const userWrap = options.deps?.wrap;
     const ready = createDeps(config, {
       ...options.deps,
@@ -240,7 +245,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           publisher: {
             publish: async (event) => {
               await publisher.publish(event);
-              wakeMapping();
+              wakeMapping(event);
             },
           },
         };
@@ -257,7 +262,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const mappingDefaults = {
       kinesis: ready.clients.kinesis,
       streamName: config.names.eventsStream,
-      pollIntervalMs: options.pollIntervalMs ?? 250,
+      pollIntervalMs: options.pollIntervalMs ?? 5000,
       onFailure: (failed: {
         shardId: string;
         reason: string;
@@ -281,6 +286,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       maximumRecordAgeInSeconds: consumer.maximumRecordAgeInSeconds,
       bisectBatchOnFunctionError: true,
       reportBatchItemFailures: true,
+      parallelizationFactor: consumer.parallelizationFactor,
     });
     const fanout = createFanoutHandler(provider);
     const presenceNotifier = createPresenceNotifierHandler(provider);
@@ -301,8 +307,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           : {}),
       }),
     ]);
-    wakeMapping = () => {
-      for (const mapping of mappings) mapping.wake();
+    // Only the shard the event went to, and only the consumers whose filter lets it through:
+    // every other GetRecords would find nothing new, and each costs kinesis-mock CPU.
+    const consumers = [fanoutConsumer, presenceConsumer];
+    wakeMapping = (event) => {
+      for (const [index, mapping] of mappings.entries()) {
+        const eventTypes: readonly string[] = consumers[index]?.eventTypes ?? [];
+        if (eventTypes.includes(event.type)) mapping.wake(partitionKeyOf(event));
+      }
     };
     stoppers.push(async () => {
       await Promise.all(mappings.map((mapping) => mapping.stop()));

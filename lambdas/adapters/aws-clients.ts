@@ -49,7 +49,12 @@ export function createAwsClients(endpoints: AwsEndpoints): AwsClients {
     ...common,
     ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}),
     ...(endpoints.local
-      ? { requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }) }
+      ? {
+          requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
+          // An engine on this machine has no account-based endpoint; resolving one for every
+          // request costs about 0.15 ms of CPU (a tenth of the SDK's own work per call).
+          accountIdEndpointMode: 'disabled' as const,
+        }
       : {}),
   });
   const dynamodb = DynamoDBDocumentClient.from(dynamodbBase, {

@@ -4,6 +4,13 @@
  * a later `updatedAt` in the same transaction, so a user's entries commit in strictly
  * increasing `updatedAt` order and a cursor on `updatedAt` never skips a change. The
  * `byUpdatedAt` local index is read with strong consistency.
+ *
+ * A warm instance remembers what it last read or wrote of each user's list, and writes
+ * from that memory without reading first. The clock makes that safe: every write moves
+ * it, and the transaction holds only if the clock is still the one remembered, so a
+ * transaction that commits proves that nothing of the user's list changed since. A
+ * refused one is read again at once. A change that would write nothing is never decided
+ * from memory (an entry remembered absent may have been created since): it reads first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -24,6 +31,14 @@ import type {
 const CLOCK_KEY = 'clock';
 /** A transaction holds at most 100 items: the clock and up to 99 entries; fewer keeps it small. */
 const ENTRIES_PER_TRANSACTION = 50;
+/** Users whose lists an instance remembers, least recently used forgotten first. */
+const USERS_REMEMBERED = 10_000;
+
+/** What an instance last read or wrote of one user's list: the clock and some entries (null: absent). */
+interface RememberedList {
+  clock?: Record<string, unknown>;
+  entries: Map<string, Record<string, unknown> | null>;
+}
 
 type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
@@ -55,6 +70,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #tableName: string;
   readonly #now: () => number;
   readonly #maxAttempts: number;
+  readonly #remembered = new Map<string, RememberedList>();
 
   constructor(options: {
     client: DynamoDBDocumentClient;
@@ -95,88 +111,225 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     return outcomes;
   }
 
+  /**
+   * Applies changes to several users' lists. When every list is remembered, every user has
+   * something to write and all of it fits one transaction (100 items), it is one
+   * TransactWriteItems: a refused one, as any other case, goes user by user (`updateMany`).
+   */
+  async updateManyUsers(
+    changes: Map<string, Map<string, EntryChange>>,
+  ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>> {
+    const together = await this.#writeTogether(changes);
+    if (together) return together;
+    const settled = await Promise.allSettled(
+      [...changes].map(([userId, userChanges]) => this.updateMany(userId, userChanges)),
+    );
+    return new Map(
+      [...changes.keys()].map((userId, index) => [
+        userId,
+        settled[index] as PromiseSettledResult<Array<'updated' | 'unchanged'>>,
+      ]),
+    );
+  }
+
+  async #writeTogether(
+    changes: Map<string, Map<string, EntryChange>>,
+  ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>> | undefined> {
+    if (changes.size < 2) return undefined;
+    const plans = [];
+    for (const [userId, userChanges] of changes) {
+      const conversationIds = [...userChanges.keys()];
+      const items = this.#recall(userId, conversationIds);
+      if (!items) return undefined;
+      const plan = this.#plan(userId, conversationIds, userChanges, items);
+      if (plan.transactItems.length === 0) return undefined;
+      plans.push({ userId, plan });
+    }
+    const transactItems = plans.flatMap(({ plan }) => plan.transactItems);
+    if (transactItems.length > 100) return undefined;
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+    } catch {
+      // Refused (a list changed since it was remembered) or failed: user by user, from reads.
+      for (const { userId } of plans) this.#remembered.delete(userId);
+      return undefined;
+    }
+    return new Map(
+      plans.map(({ userId, plan }) => {
+        plan.remember();
+        return [userId, { status: 'fulfilled', value: plan.outcomes }];
+      }),
+    );
+  }
+
+  /** The clock and entries remembered for `userId`, if every entry asked for is remembered. */
+  #recall(userId: string, conversationIds: string[]): Array<Record<string, unknown>> | undefined {
+    const list = this.#remembered.get(userId);
+    if (!list || !conversationIds.every((id) => list.entries.has(id))) return undefined;
+    this.#remembered.delete(userId);
+    this.#remembered.set(userId, list);
+    const items = conversationIds.map((id) => list.entries.get(id)).filter((item) => !!item);
+    return list.clock ? [list.clock, ...items] : items;
+  }
+
+  /** Remembers the user's clock item and these entry items (those not in `items` are absent). */
+  #remember(userId: string, conversationIds: string[], items: Array<Record<string, unknown>>): void {
+    const list: RememberedList = this.#remembered.get(userId) ?? { entries: new Map() };
+    this.#remembered.delete(userId);
+    this.#remembered.set(userId, list);
+    const clock = items.find((item) => item.itemKey === CLOCK_KEY);
+    if (clock) list.clock = clock;
+    else delete list.clock;
+    for (const id of conversationIds) {
+      list.entries.set(id, items.find((item) => item.itemKey === entryKey(id)) ?? null);
+    }
+    if (this.#remembered.size > USERS_REMEMBERED) {
+      const oldest = this.#remembered.keys().next().value;
+      if (oldest !== undefined) this.#remembered.delete(oldest);
+    }
+  }
+
   async #updateChunk(
     userId: string,
     conversationIds: string[],
     changes: Map<string, EntryChange>,
   ): Promise<Array<'updated' | 'unchanged'>> {
+    // Memory is worth a try once: after a refused transaction, read.
+    let recalled = this.#recall(userId, conversationIds);
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const read = await this.#client.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.#tableName]: {
-              Keys: [
-                { userId, itemKey: CLOCK_KEY },
-                ...conversationIds.map((conversationId) => ({ userId, itemKey: entryKey(conversationId) })),
-              ],
-              ConsistentRead: true,
-            },
-          },
-        }),
-      );
-      if (read.UnprocessedKeys?.[this.#tableName]?.Keys?.length) {
-        // Throttled: an entry left unread would look absent, and a change merged into
-        // nothing (a receipt alone) would be dropped. Fail, so that the stream retries.
-        throw new Error(`could not read ${userId}'s conversation entries: the read was throttled`);
-      }
-      const items = read.Responses?.[this.#tableName] ?? [];
-      const clock = items.find((item) => item.itemKey === CLOCK_KEY);
-      const lastUpdatedAt = (clock?.lastUpdatedAt as number | undefined) ?? 0;
-      const base = Math.max(this.#now(), lastUpdatedAt + 1);
-      const writes: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
-      const outcomes = conversationIds.map((conversationId) => {
-        const entryItem = items.find((item) => item.itemKey === entryKey(conversationId));
-        const current = entryItem ? toEntry(entryItem) : undefined;
-        const next = changes.get(conversationId)?.(current && stateOf(current));
-        if (!next) return 'unchanged' as const;
-        // Distinct times, so that a page boundary never falls between two equal ones.
-        const updatedAt = base + writes.length;
-        writes.push({
-          Put: {
-            TableName: this.#tableName,
-            Item: {
-              userId,
-              itemKey: entryKey(conversationId),
-              conversationId,
-              members: next.members,
-              lastSeq: next.lastSeq,
-              lastMessage: next.lastMessage,
-              receipts: next.receipts,
-              updatedAt,
-            },
-            ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
-            ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
-          },
-        });
-        return 'updated' as const;
-      });
-      if (writes.length === 0) return outcomes;
-      try {
-        await this.#client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: this.#tableName,
-                  Item: { userId, itemKey: CLOCK_KEY, lastUpdatedAt: base + writes.length - 1 },
-                  ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
-                  ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
-                },
-              },
-              ...writes,
-            ],
-          }),
-        );
-        return outcomes;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        // Another write to this user's list came first: read again and reapply the changes.
-        await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
-      }
+      const fromMemory = recalled;
+      recalled = undefined;
+      const items = fromMemory ?? (await this.#read(userId, conversationIds));
+      const outcome = await this.#write(userId, conversationIds, changes, items, fromMemory !== undefined);
+      if (outcome === 'read-first') continue;
+      if (outcome !== 'refused') return outcome;
+      this.#remembered.delete(userId);
+      // Another write to this user's list came first: read again and reapply the changes. A
+      // refused guess from memory lost to no one racing now: read at once.
+      if (!fromMemory) await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
     }
     throw new ConversationListContentionError(
       `could not update ${userId}'s conversation entries after ${this.#maxAttempts} attempts`,
     );
+  }
+
+  /** Reads the user's clock and these entries, strongly consistent, and remembers them. */
+  async #read(userId: string, conversationIds: string[]): Promise<Array<Record<string, unknown>>> {
+    const read = await this.#client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.#tableName]: {
+            Keys: [
+              { userId, itemKey: CLOCK_KEY },
+              ...conversationIds.map((conversationId) => ({ userId, itemKey: entryKey(conversationId) })),
+            ],
+            ConsistentRead: true,
+          },
+        },
+      }),
+    );
+    if (read.UnprocessedKeys?.[this.#tableName]?.Keys?.length) {
+      // Throttled: an entry left unread would look absent, and a change merged into
+      // nothing (a receipt alone) would be dropped. Fail, so that the stream retries.
+      throw new Error(`could not read ${userId}'s conversation entries: the read was throttled`);
+    }
+    const items = read.Responses?.[this.#tableName] ?? [];
+    this.#remember(userId, conversationIds, items);
+    return items;
+  }
+
+  /**
+   * Applies the changes to the items read (or remembered) and writes them with the clock in
+   * one transaction on condition that none changed since. 'refused': another write came
+   * first; 'read-first': the items came from memory and nothing would be written, which
+   * memory alone cannot tell.
+   */
+  async #write(
+    userId: string,
+    conversationIds: string[],
+    changes: Map<string, EntryChange>,
+    items: Array<Record<string, unknown>>,
+    fromMemory: boolean,
+  ): Promise<Array<'updated' | 'unchanged'> | 'refused' | 'read-first'> {
+    const plan = this.#plan(userId, conversationIds, changes, items);
+    if (plan.transactItems.length === 0) return fromMemory ? 'read-first' : plan.outcomes;
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: plan.transactItems }));
+    } catch (error) {
+      this.#remembered.delete(userId);
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      return 'refused';
+    }
+    plan.remember();
+    return plan.outcomes;
+  }
+
+  /**
+   * What the changes make of the items: the outcomes, the clock and entry puts (none when
+   * nothing changes), each on condition that it did not change since, and what to remember
+   * once they are written.
+   */
+  #plan(
+    userId: string,
+    conversationIds: string[],
+    changes: Map<string, EntryChange>,
+    items: Array<Record<string, unknown>>,
+  ): {
+    outcomes: Array<'updated' | 'unchanged'>;
+    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    remember: () => void;
+  } {
+    const clock = items.find((item) => item.itemKey === CLOCK_KEY);
+    const lastUpdatedAt = (clock?.lastUpdatedAt as number | undefined) ?? 0;
+    const base = Math.max(this.#now(), lastUpdatedAt + 1);
+    const writes: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
+    const outcomes = conversationIds.map((conversationId) => {
+      const entryItem = items.find((item) => item.itemKey === entryKey(conversationId));
+      const current = entryItem ? toEntry(entryItem) : undefined;
+      const next = changes.get(conversationId)?.(current && stateOf(current));
+      if (!next) return 'unchanged' as const;
+      // Distinct times, so that a page boundary never falls between two equal ones.
+      const updatedAt = base + writes.length;
+      writes.push({
+        Put: {
+          TableName: this.#tableName,
+          Item: {
+            userId,
+            itemKey: entryKey(conversationId),
+            conversationId,
+            members: next.members,
+            lastSeq: next.lastSeq,
+            lastMessage: next.lastMessage,
+            receipts: next.receipts,
+            updatedAt,
+          },
+          ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
+          ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
+        },
+      });
+      return 'updated' as const;
+    });
+    if (writes.length === 0) return { outcomes, transactItems: [], remember: () => {} };
+    const clockItem = { userId, itemKey: CLOCK_KEY, lastUpdatedAt: base + writes.length - 1 };
+    const written = writes.map((write) => write.Put?.Item as Record<string, unknown>);
+    const unchanged = items.filter(
+      (item) => item.itemKey !== CLOCK_KEY && !written.some((entry) => entry.itemKey === item.itemKey),
+    );
+    return {
+      outcomes,
+      transactItems: [
+        {
+          Put: {
+            TableName: this.#tableName,
+            Item: clockItem,
+            ConditionExpression: clock ? 'lastUpdatedAt = :previous' : 'attribute_not_exists(itemKey)',
+            ...(clock ? { ExpressionAttributeValues: { ':previous': lastUpdatedAt } } : {}),
+          },
+        },
+        ...writes,
+      ],
+      remember: () => this.#remember(userId, conversationIds, [clockItem, ...written, ...unchanged]),
+    };
   }
 
   async listChangedSince(

@@ -108,6 +108,17 @@ export interface ConversationListStore {
     userId: string,
     changes: Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>,
   ): Promise<Array<'updated' | 'unchanged'>>;
+  /**
+   * `updateMany` for several users at once, in one write where it can (fewer requests than
+   * one per user). Settles each user on its own: their outcomes, or the error their update
+   * failed with.
+   */
+  updateManyUsers?(
+    changes: Map<
+      string,
+      Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>
+    >,
+  ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>>;
   /** The user's entries changed after `afterUpdatedAt`, oldest change first. */
   listChangedSince(userId: string, afterUpdatedAt: number, limit: number): Promise<ConversationListPage>;
 }

@@ -7,6 +7,11 @@
  * first send. A taken seq means another sender won the race: read again and retry, with
  * full-jitter backoff and a bound. Publishing to the stream comes after the commit, and a
  * duplicate publishes again, so a client retry repairs a publish that failed.
+ *
+ * A warm instance remembers the last seq it committed in each conversation and claims the
+ * next one without reading first. The guess is safe: seqs only grow, so it is at most the
+ * real last seq, and the message's `attribute_not_exists` condition refuses a seq that is
+ * taken; a refused guess is forgotten, and the send reads and tries again at once.
  */
 import { SequencingContentionError } from './errors.js';
 import type { EventPublisher, MessageStore } from './ports.js';
@@ -39,6 +44,63 @@ export interface SequencingDeps {
   /** Backoff cap grows as base * 2^attempt, up to maxDelayMs. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** The last seq this instance committed per conversation; without it, every send reads first. */
+  lastSeqCache?: LastSeqCache;
+}
+
+/** The last seq an instance committed in each conversation it sent in lately. */
+export interface LastSeqCache {
+  get(conversationId: string): number | undefined;
+  /**
+   * A send in the conversation begins: the seq to guess from, or undefined when another send
+   * of this instance in the conversation is under way (it would likely take the guess first,
+   * and a refused guess costs a transaction). Each `begin` needs its `end`.
+   */
+  begin(conversationId: string): number | undefined;
+  end(conversationId: string): void;
+  /** Keeps the higher of the seq remembered and `seq`. */
+  remember(conversationId: string, seq: number): void;
+  forget(conversationId: string): void;
+}
+
+/** A `LastSeqCache` of at most `maxConversations`, forgetting the least recently used first. */
+export function createLastSeqCache(maxConversations = 10_000): LastSeqCache {
+  const seqs = new Map<string, number>();
+  /** Sends under way, by conversation. */
+  const busy = new Map<string, number>();
+  const get = (conversationId: string) => {
+    const seq = seqs.get(conversationId);
+    if (seq === undefined) return undefined;
+    // Map keeps insertion order: move it to the end, the most recently used.
+    seqs.delete(conversationId);
+    seqs.set(conversationId, seq);
+    return seq;
+  };
+  return {
+    get,
+    begin(conversationId) {
+      const others = busy.get(conversationId) ?? 0;
+      busy.set(conversationId, others + 1);
+      return others === 0 ? get(conversationId) : undefined;
+    },
+    end(conversationId) {
+      const left = (busy.get(conversationId) ?? 1) - 1;
+      if (left > 0) busy.set(conversationId, left);
+      else busy.delete(conversationId);
+    },
+    remember(conversationId, seq) {
+      const known = seqs.get(conversationId);
+      seqs.delete(conversationId);
+      seqs.set(conversationId, Math.max(seq, known ?? seq));
+      if (seqs.size > maxConversations) {
+        const oldest = seqs.keys().next().value;
+        if (oldest !== undefined) seqs.delete(oldest);
+      }
+    },
+    forget(conversationId) {
+      seqs.delete(conversationId);
+    },
+  };
 }
 
 export const DEFAULT_SEQUENCING = { maxAttempts: 25, baseDelayMs: 10, maxDelayMs: 250 } as const;
@@ -53,8 +115,26 @@ export function backoffDelay(
 }
 
 export async function sendMessage(deps: SequencingDeps, input: SendMessageInput): Promise<SendMessageResult> {
+  const cache = deps.lastSeqCache;
+  const guess = cache?.begin(input.conversationId);
+  try {
+    return await claimSeq(deps, input, guess);
+  } finally {
+    cache?.end(input.conversationId);
+  }
+}
+
+async function claimSeq(
+  deps: SequencingDeps,
+  input: SendMessageInput,
+  firstGuess: number | undefined,
+): Promise<SendMessageResult> {
+  const cache = deps.lastSeqCache;
+  let guess = firstGuess;
   for (let attempt = 0; attempt < deps.maxAttempts; attempt++) {
-    const lastSeq = await deps.messages.lastSeq(input.conversationId);
+    const guessed = guess !== undefined;
+    const lastSeq = guess ?? (await deps.messages.lastSeq(input.conversationId));
+    guess = undefined;
     const message: Message = {
       conversationId: input.conversationId,
       seq: lastSeq + 1,
@@ -68,6 +148,7 @@ export async function sendMessage(deps: SequencingDeps, input: SendMessageInput)
     const outcome = await deps.messages.storeMessage(message);
     switch (outcome.status) {
       case 'stored':
+        cache?.remember(input.conversationId, message.seq);
         await deps.publisher.publish({ type: 'message', ...message });
         return { message, duplicate: false, retries: attempt };
       case 'duplicate': {
@@ -82,6 +163,9 @@ export async function sendMessage(deps: SequencingDeps, input: SendMessageInput)
       }
       case 'seq_taken':
       case 'conflict':
+        if (guessed) cache?.forget(input.conversationId);
+        // A stale guess lost to no one racing now: read and try again at once.
+        if (guessed && outcome.status === 'seq_taken') break;
         if (attempt + 1 < deps.maxAttempts) await deps.sleep(backoffDelay(attempt, deps));
     }
   }

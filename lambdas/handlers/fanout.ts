@@ -1,11 +1,13 @@
 /**
  * Kinesis consumer: delivers each conversation event (messages, receipts) to every
- * connection of every member, then brings both members' conversation-list entries up to
- * date. Records of one conversation are handled in stream order; conversations in
- * parallel. A failed record and the later records of its conversation are reported as
- * batch item failures, so Lambda retries from there (posting again is harmless; the list
- * merge is idempotent). A record that is not a valid event is logged and skipped, since
- * no retry could ever deliver it.
+ * connection of every member and, meanwhile, brings both members' conversation-list
+ * entries up to date. Records of one conversation are handled in stream order;
+ * conversations in parallel. Each member's connections are looked up once per batch after
+ * the list write; the posts use what an earlier batch read so, if it is recent. A
+ * failed record and the later records of its conversation are reported as batch item
+ * failures, so Lambda retries from there (posting again is harmless; the list merge is
+ * idempotent). A record that is not a valid event is logged and skipped, since no retry
+ * could ever deliver it.
  */
 import middy from '@middy/core';
 import type {
@@ -19,7 +21,12 @@ import { membersOf } from '../domain/conversation.js';
 import { applyToEntry } from '../domain/conversation-list.js';
 import { deliverToMembers, type FanoutDeps, postToUsers } from '../domain/fanout.js';
 import { MetricName } from '../domain/metrics.js';
-import type { ConversationEntryState, ConversationEvent } from '../domain/ports.js';
+import type {
+  Connection,
+  ConnectionStore,
+  ConversationEntryState,
+  ConversationEvent,
+} from '../domain/ports.js';
 import { publishMetrics } from '../middleware/publish-metrics.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
@@ -42,19 +49,110 @@ function decodeEvent(record: KinesisStreamRecord): { event: ConversationEvent; f
 
 type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 
+interface DecodedEvent {
+  /** The index of its record among the conversation's records. */
+  index: number;
+  event: ConversationEvent;
+  frame: string;
+}
+
 interface ConversationWork {
   conversationId?: string;
   records: KinesisStreamRecord[];
-  delivered: Array<{ event: ConversationEvent; frame: string }>;
+  /** The records that are conversation events, in stream order. */
+  events: DecodedEvent[];
+  delivered: DecodedEvent[];
   /** How many of the delivered events each connection was posted. */
   postsPerConnection: Map<string, number>;
   /** The first record to report for retry, if any. */
   failedFrom?: number;
 }
 
+/** Reports `index` and every later record of the conversation for retry. */
+function failFrom(work: ConversationWork, index: number): void {
+  work.failedFrom = Math.min(work.failedFrom ?? index, index);
+}
+
+/**
+ * How long the connections a batch read after its list write may serve the first posts of
+ * later batches. Safe at any age: a connection missing from them is found by the look
+ * after the list write, which always reads, and one that is gone answers 410.
+ */
+export const RECENT_CONNECTIONS_MS = 10_000;
+/** Users whose recent connections an instance keeps, least recently used dropped first. */
+const RECENT_USERS = 10_000;
+
+/** Each user's connections as the last look after a list write read them, and when. */
+class RecentConnections {
+  readonly #lists = new Map<string, { connections: Connection[]; readAt: number }>();
+
+  get(userId: string, now: number): Connection[] | undefined {
+    const entry = this.#lists.get(userId);
+    this.#lists.delete(userId);
+    if (!entry || now - entry.readAt > RECENT_CONNECTIONS_MS) return undefined;
+    this.#lists.set(userId, entry);
+    return entry.connections;
+  }
+
+  set(userId: string, connections: Connection[], readAt: number): void {
+    this.#lists.delete(userId);
+    this.#lists.set(userId, { connections, readAt });
+    if (this.#lists.size > RECENT_USERS) {
+      const oldest = this.#lists.keys().next().value;
+      if (oldest !== undefined) this.#lists.delete(oldest);
+    }
+  }
+
+  drop(userId: string, connectionId: string): void {
+    const entry = this.#lists.get(userId);
+    if (entry) entry.connections = entry.connections.filter((c) => c.connectionId !== connectionId);
+  }
+}
+
+/**
+ * The connection store as one look of a batch sees it: each user's connections are read
+ * once (a failed read is tried again by the next caller), or taken from `recent` when the
+ * look need not be fresh; a fresh read is kept in `recent`. A connection deleted as gone
+ * (added to `gone`, which the batch's looks share) is left out from then on, so that the
+ * batch does not post to it again.
+ */
+function lookOnce(
+  store: ConnectionStore,
+  gone: Set<string>,
+  recent: RecentConnections,
+  { fresh, now }: { fresh: boolean; now: () => number },
+): ConnectionStore {
+  const lists = new Map<string, Promise<Connection[]>>();
+  const read = async (userId: string) => {
+    const readAt = now();
+    const connections = await store.listConnections(userId);
+    recent.set(userId, connections, readAt);
+    return connections;
+  };
+  return {
+    putConnection: (connection) => store.putConnection(connection),
+    deleteConnection: async (userId, connectionId) => {
+      gone.add(connectionId);
+      recent.drop(userId, connectionId);
+      await store.deleteConnection(userId, connectionId);
+    },
+    listConnections: async (userId) => {
+      let list = lists.get(userId);
+      if (!list) {
+        const known = fresh ? undefined : recent.get(userId, now());
+        list = known ? Promise.resolve(known) : read(userId);
+        lists.set(userId, list);
+        list.catch(() => lists.delete(userId));
+      }
+      return (await list).filter((connection) => !gone.has(connection.connectionId));
+    },
+  };
+}
+
 export function createFanoutHandler(deps: DepsProvider) {
-  function fanoutDeps(): FanoutDeps {
-    const { connections, pusher, metrics, config, now } = deps();
+  const recent = new RecentConnections();
+  function fanoutDeps(connections: ConnectionStore): FanoutDeps {
+    const { pusher, metrics, config, now } = deps();
     return { connections, pusher, metrics, now, postConcurrency: config.postConcurrency };
   }
 
@@ -67,10 +165,11 @@ export function createFanoutHandler(deps: DepsProvider) {
     }
   }
 
-  /** Posts a conversation's events in stream order, stopping at the first that fails. */
-  async function deliver(work: ConversationWork): Promise<void> {
-    const { logger, now } = deps();
-    for (const [index, record] of work.records.entries()) {
+  /** Decodes a conversation's records; a record that is not a conversation event is logged and skipped. */
+  function decodeWork(records: KinesisStreamRecord[]): ConversationWork {
+    const { logger } = deps();
+    const work: ConversationWork = { records, events: [], delivered: [], postsPerConnection: new Map() };
+    for (const [index, record] of records.entries()) {
       const decoded = decodeEvent(record);
       if (!decoded) {
         logger.error('skipping a record that is not a conversation event', {
@@ -78,10 +177,19 @@ export function createFanoutHandler(deps: DepsProvider) {
         });
         continue;
       }
-      const { event, frame } = decoded;
-      work.conversationId = event.conversationId;
+      work.conversationId = decoded.event.conversationId;
+      work.events.push({ index, ...decoded });
+    }
+    return work;
+  }
+
+  /** Posts a conversation's events in stream order, stopping at the first that fails. */
+  async function deliver(work: ConversationWork, connections: ConnectionStore): Promise<void> {
+    const { logger, now } = deps();
+    for (const decoded of work.events) {
+      const { index, event, frame } = decoded;
       try {
-        const report = await deliverToMembers(fanoutDeps(), event.conversationId, frame, () =>
+        const report = await deliverToMembers(fanoutDeps(connections), event.conversationId, frame, () =>
           recordPosted(event),
         );
         work.delivered.push(decoded);
@@ -102,16 +210,19 @@ export function createFanoutHandler(deps: DepsProvider) {
           seq: event.seq,
           error,
         });
-        work.failedFrom = index;
+        failFrom(work, index);
         return;
       }
     }
   }
 
   /**
-   * Brings the members' list entries up to date with what was delivered: what was
-   * delivered is checkpointed unless reported, so its entries must be written now. One
-   * write per user for the whole batch, since one user's entries share the user's clock.
+   * Brings the members' list entries up to date with the batch's events, while they are
+   * posted: every event of the batch is committed already, and a record is checkpointed
+   * unless reported, so its entries must be written before the handler returns. An event
+   * whose post fails is in its entries already; its retry merges nothing new (the merge
+   * is monotone). One write per user for the whole batch, since one user's entries share
+   * the user's clock.
    */
   async function updateConversationLists(works: ConversationWork[]): Promise<void> {
     const { logger, conversationList } = deps();
@@ -119,24 +230,38 @@ export function createFanoutHandler(deps: DepsProvider) {
     const worksOfUser = new Map<string, ConversationWork[]>();
     for (const work of works) {
       const { conversationId } = work;
-      if (!conversationId || work.delivered.length === 0) continue;
-      const events = work.delivered.map(({ event }) => event);
+      if (!conversationId || work.events.length === 0) continue;
+      const events = work.events.map(({ event }) => event);
       for (const userId of membersOf(conversationId) ?? []) {
         const changes = byUser.get(userId) ?? new Map<string, EntryChange>();
         changes.set(conversationId, (current: ConversationEntryState | undefined) =>
           applyToEntry(conversationId, current, events),
         );
         byUser.set(userId, changes);
-        worksOfUser.set(userId, [...(worksOfUser.get(userId) ?? []), work]);
+        const worksOfThisUser = worksOfUser.get(userId) ?? [];
+        worksOfThisUser.push(work);
+        worksOfUser.set(userId, worksOfThisUser);
       }
+    }
+    const failed = (userId: string, error: unknown) => {
+      logger.warn('conversation list update failed; the stream will retry', { userId, error });
+      for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
+    };
+    if (conversationList.updateManyUsers) {
+      // All members' lists in one write where the store can: one request instead of one per user.
+      const settled = await conversationList.updateManyUsers(byUser);
+      for (const userId of byUser.keys()) {
+        const outcome = settled.get(userId);
+        if (outcome?.status !== 'fulfilled') failed(userId, outcome?.reason);
+      }
+      return;
     }
     await Promise.all(
       [...byUser].map(async ([userId, changes]) => {
         try {
           await conversationList.updateMany(userId, changes);
         } catch (error) {
-          logger.warn('conversation list update failed; the stream will retry', { userId, error });
-          for (const work of worksOfUser.get(userId) ?? []) work.failedFrom = 0;
+          failed(userId, error);
         }
       }),
     );
@@ -145,9 +270,10 @@ export function createFanoutHandler(deps: DepsProvider) {
   /**
    * A device that connected after the connections were read, and asked for its list
    * before the list write, has neither the events nor the entry: look once more, now that
-   * the entry is written, and post every event to whoever missed any.
+   * the entry is written, and post every event to whoever missed any (a connection still
+   * in its handshake at the first post included, docs/adr/0002-gone-during-handshake.md).
    */
-  async function postToLateConnections(work: ConversationWork): Promise<void> {
+  async function postToLateConnections(work: ConversationWork, connections: ConnectionStore): Promise<void> {
     const { logger } = deps();
     if (!work.conversationId || work.delivered.length === 0 || work.failedFrom === 0) return;
     const postedAll = new Set(
@@ -156,7 +282,7 @@ export function createFanoutHandler(deps: DepsProvider) {
     try {
       const { delivered } = work;
       const late = await postToUsers(
-        fanoutDeps(),
+        fanoutDeps(connections),
         membersOf(work.conversationId) ?? [],
         delivered.map(({ frame }) => frame),
         {
@@ -179,7 +305,7 @@ export function createFanoutHandler(deps: DepsProvider) {
         conversationId: work.conversationId,
         error,
       });
-      work.failedFrom = 0;
+      failFrom(work, 0);
     }
   }
 
@@ -187,16 +313,25 @@ export function createFanoutHandler(deps: DepsProvider) {
     const byConversation = new Map<string, KinesisStreamRecord[]>();
     for (const record of batch.Records) {
       const key = record.kinesis.partitionKey;
-      byConversation.set(key, [...(byConversation.get(key) ?? []), record]);
+      const records = byConversation.get(key) ?? [];
+      records.push(record);
+      byConversation.set(key, records);
     }
-    const works: ConversationWork[] = [...byConversation.values()].map((records) => ({
-      records,
-      delivered: [],
-      postsPerConnection: new Map(),
-    }));
-    await Promise.all(works.map(deliver));
-    await updateConversationLists(works);
-    await Promise.all(works.map(postToLateConnections));
+    const works = [...byConversation.values()].map(decodeWork);
+    const { connections, now } = deps();
+    // The list write does not wait for the posts, nor the posts for it.
+    const listsWritten = updateConversationLists(works).catch((error: unknown) => {
+      deps().logger.warn('conversation list update failed; the stream will retry', { error });
+      for (const work of works) failFrom(work, 0);
+    });
+    const gone = new Set<string>();
+    // Recent connections are enough for the first posts: the second look repairs what they miss.
+    const firstLook = lookOnce(connections, gone, recent, { fresh: false, now });
+    await Promise.all(works.map((work) => deliver(work, firstLook)));
+    await listsWritten;
+    // The second look starts after the list write has ended, each user's connections read once again.
+    const secondLook = lookOnce(connections, gone, recent, { fresh: true, now });
+    await Promise.all(works.map((work) => postToLateConnections(work, secondLook)));
     // Keep each conversation's order: a failed record and every later one are retried.
     const failed = works.flatMap((work) =>
       work.failedFrom === undefined

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   KinesisDataStreamRecord,
   KinesisDataStreamRecordPayload,
@@ -11,6 +11,7 @@ import {
   type GetRecordsCommandInput,
   type GetRecordsCommandOutput,
   type KinesisClient,
+  ListShardsCommand,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
@@ -21,6 +22,7 @@ import {
   type FailedBatch,
   filterFromPatterns,
   type KinesisEventSourceMappingOptions,
+  parallelSlotOf,
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
 } from '../../local/event-source-mapping.js';
@@ -70,6 +72,39 @@ async function putRawRecords(streamName: string, key: string, data: Buffer[]): P
     }),
   );
   expect(answer.FailedRecordCount ?? 0).toBe(0);
+}
+
+/** The shard Kinesis puts `key` in: the one whose hash key range holds the MD5 of the key. */
+async function shardOfKey(streamName: string, key: string): Promise<string> {
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const hashKey = BigInt(`0x${createHash('md5').update(key, 'utf8').digest('hex')}`);
+  const shard = Shards.find(
+    ({ HashKeyRange: range }) =>
+      BigInt(range?.StartingHashKey ?? -1) <= hashKey && hashKey <= BigInt(range?.EndingHashKey ?? -1),
+  );
+  return shard?.ShardId ?? '';
+}
+
+/**
+ * Partition keys `key-0`, `key-1`… that land in one shard of `streamName`, each in a
+ * different slot of `factor` (so that their batches may run at once), `count` of them.
+ */
+async function keysInOneShard(
+  streamName: string,
+  factor: number,
+  count: number,
+): Promise<{ shardId: string; keys: string[] }> {
+  const byShard = new Map<string, Map<number, string>>();
+  for (let i = 0; i < 200; i++) {
+    const key = `key-${i}`;
+    const shardId = await shardOfKey(streamName, key);
+    const slots = byShard.get(shardId) ?? new Map<number, string>();
+    const slot = parallelSlotOf(key, factor);
+    if (!slots.has(slot)) slots.set(slot, key);
+    byShard.set(shardId, slots);
+    if (slots.size === count) return { shardId, keys: [...slots.values()] };
+  }
+  throw new Error(`no ${count} keys in distinct slots of one shard`);
 }
 
 function decode(record: KinesisStreamRecord): unknown {
@@ -153,6 +188,49 @@ describe('the local Kinesis event source mapping', () => {
     running.wake();
 
     expect(await delivered.promise).toEqual({ woken: true });
+  });
+
+  it('wakes only the shard that holds the partition key it is given', async () => {
+    const counting = createAwsClients({
+      region: 'us-east-1',
+      local: true,
+      kinesis: inject('kinesisEndpoint'),
+    });
+    let polls = 0;
+    counting.kinesis.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRecordsCommand') polls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countGetRecords' },
+    );
+    const delivered = signal<unknown>();
+    try {
+      const running = await startKinesisEventSourceMapping({
+        kinesis: counting.kinesis,
+        streamName,
+        pollIntervalMs: 600_000,
+        handler: async (event) => {
+          for (const record of event.Records) delivered.resolve(decode(record));
+        },
+        log: quiet,
+      });
+      mapping = running;
+      // Every shard has had its first, empty poll and now waits ten minutes.
+      await running.drain?.();
+      const pollsBefore = polls;
+
+      await putRecords(streamName, [{ key: 'alpha', data: { woken: 'alpha' } }]);
+      running.wake('alpha');
+
+      expect(await delivered.promise).toEqual({ woken: 'alpha' });
+      // One poll of alpha's shard read the record, and it is at the tip now; the other shard slept on.
+      expect(polls - pollsBefore).toBe(1);
+    } finally {
+      await mapping?.stop();
+      mapping = undefined;
+      counting.destroy();
+    }
   });
 
   it('sends an event and a context shaped as Lambda sends them', async () => {
@@ -686,6 +764,175 @@ describe('the local Kinesis event source mapping', () => {
         ).rejects.toThrow(RangeError);
       }
     });
+  });
+});
+
+describe('the local Kinesis event source mapping with a parallelization factor', () => {
+  let streamName: string;
+  let mapping: RunningEventSourceMapping | undefined;
+
+  function start(options: Omit<KinesisEventSourceMappingOptions, 'kinesis' | 'streamName'>) {
+    return startKinesisEventSourceMapping({ kinesis, streamName, log: quiet, ...options }).then((running) => {
+      mapping = running;
+      return running;
+    });
+  }
+
+  beforeEach(async () => {
+    streamName = await createStream(kinesis);
+  });
+
+  afterEach(async () => {
+    await mapping?.stop();
+    mapping = undefined;
+    await kinesis.send(new DeleteStreamCommand({ StreamName: streamName, EnforceConsumerDeletion: true }));
+  });
+
+  it('handles the other keys of a shard while one batch waits, and checkpoints only past records all handled', async () => {
+    const { shardId, keys } = await keysInOneShard(streamName, 4, 2);
+    const [slow, fast] = keys as [string, string];
+    const release = signal();
+    const slowEntered = signal();
+    const fastDone = [signal(), signal()];
+    const handled: string[] = [];
+    const running = await start({
+      parallelizationFactor: 4,
+      handler: async (event) => {
+        for (const record of event.Records) {
+          const { n } = decode(record) as { n: number };
+          if (record.kinesis.partitionKey === slow && n === 0) {
+            slowEntered.resolve();
+            await release.promise;
+          }
+          handled.push(`${record.kinesis.partitionKey}:${n}`);
+          if (record.kinesis.partitionKey === fast && n >= 2) fastDone[n - 2]?.resolve();
+        }
+      },
+    });
+
+    const [slowFirst] = await putRecords(streamName, [{ key: slow, data: { n: 0 } }]);
+    await slowEntered.promise;
+    await putRecords(
+      streamName,
+      [0, 1, 2].map((n) => ({ key: fast, data: { n } })),
+    );
+    await fastDone[0]?.promise;
+    // The slot starts its next batch only once the last one is done: then that one counts as handled.
+    const later = await putRecords(streamName, [{ key: fast, data: { n: 3 } }]);
+    await fastDone[1]?.promise;
+
+    // The fast key's records, put after the slow one, are handled while it waits…
+    expect(handled).toEqual([`${fast}:0`, `${fast}:1`, `${fast}:2`, `${fast}:3`]);
+    // …but the checkpoint stays before the slow record, which is not handled yet.
+    const waiting = running.checkpoint(shardId);
+    expect(waiting === undefined || BigInt(waiting) < BigInt(slowFirst as string)).toBe(true);
+
+    release.resolve();
+    await running.drain?.();
+
+    expect(handled).toContain(`${slow}:0`);
+    expect(running.checkpoint(shardId)).toBe(later.at(-1));
+  });
+
+  it('retries a failing batch in its slot only, and still delivers every key in order, once handled', async () => {
+    const { keys } = await keysInOneShard(streamName, 3, 3);
+    const [failing, ...others] = keys as [string, string, string];
+    let failuresLeft = 2;
+    const handled = new Map<string, number[]>();
+    const othersBeforeRetry: string[] = [];
+    await start({
+      parallelizationFactor: 3,
+      // Whole-batch retries, each after a delay the other slots need not wait out.
+      bisectBatchOnFunctionError: false,
+      retryDelayMs: 200,
+      handler: async (event) => {
+        if (event.Records.some((record) => record.kinesis.partitionKey === failing) && failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error('not yet');
+        }
+        for (const record of event.Records) {
+          const key = record.kinesis.partitionKey;
+          if (key !== failing && failuresLeft > 0) othersBeforeRetry.push(key);
+          handled.set(key, [...(handled.get(key) ?? []), (decode(record) as { n: number }).n]);
+        }
+      },
+    });
+
+    await putRecords(
+      streamName,
+      [0, 1, 2, 3].flatMap((n) => keys.map((key) => ({ key, data: { n } }))),
+    );
+    await until(async () => failuresLeft === 0 && (handled.get(failing)?.length ?? 0) === 4, 'the retries');
+    await mapping?.drain?.();
+
+    // The other slots did not wait out the failing slot's retries.
+    expect(new Set(othersBeforeRetry)).toEqual(new Set(others));
+    for (const key of keys) expect(handled.get(key)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('never runs more batches of a shard at once than the factor, and delivers each record once, in order per key', async () => {
+    const factor = 3;
+    const keys = Array.from({ length: 12 }, (_, i) => `conversation-${i}`);
+    const entries = Array.from({ length: 240 }, (_, i) => ({
+      key: keys[i % keys.length] as string,
+      data: { n: Math.floor(i / keys.length) },
+    }));
+    const inFlight = new Map<string, number>();
+    let mostAtOnce = 0;
+    const seen = new Map<string, number[]>();
+    let count = 0;
+    const all = signal();
+    await start({
+      parallelizationFactor: factor,
+      batchSize: 5,
+      handler: async (event) => {
+        const shardId = event.Records[0]?.eventID.split(':')[0] ?? '';
+        inFlight.set(shardId, (inFlight.get(shardId) ?? 0) + 1);
+        mostAtOnce = Math.max(mostAtOnce, inFlight.get(shardId) ?? 0);
+        // Yield to the timers, so that other batches get their chance to start meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        for (const record of event.Records) {
+          const key = record.kinesis.partitionKey;
+          seen.set(key, [...(seen.get(key) ?? []), (decode(record) as { n: number }).n]);
+          if (++count === entries.length) all.resolve();
+        }
+        inFlight.set(shardId, (inFlight.get(shardId) ?? 0) - 1);
+      },
+    });
+
+    await putRecords(streamName, entries);
+    await all.promise;
+    await mapping?.drain?.();
+
+    expect(count).toBe(entries.length);
+    for (const key of keys) expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, n) => n));
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(factor);
+  });
+
+  it('refuses a factor that Lambda would refuse', async () => {
+    for (const parallelizationFactor of [0, 1.5, 11]) {
+      await expect(
+        startKinesisEventSourceMapping({
+          kinesis,
+          streamName,
+          parallelizationFactor,
+          handler: async () => {},
+          log: quiet,
+        }),
+      ).rejects.toThrow(RangeError);
+    }
+  });
+});
+
+describe('parallelSlotOf', () => {
+  it('puts a key in the same slot every time, and spreads keys over every slot', () => {
+    const keys = Array.from({ length: 100 }, (_, i) => `dm:user-${i}:user-${i + 1}`);
+    const slots = keys.map((key) => parallelSlotOf(key, 10));
+
+    expect(keys.map((key) => parallelSlotOf(key, 10))).toEqual(slots);
+    expect(new Set(slots)).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    expect(keys.every((key) => parallelSlotOf(key, 1) === 0)).toBe(true);
   });
 });
 

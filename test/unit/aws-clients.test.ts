@@ -100,3 +100,15 @@ describe('the AWS SDK clients under LocalStack', () => {
     ).toBe('https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/@connections/c1%3D');
   });
 });
+
+describe('the AWS SDK clients of the local stack', () => {
+  it('resolve no account-based DynamoDB endpoint, which the engines do not have', async () => {
+    clients = createAwsClients({ region: 'us-east-1', local: true, dynamodb: 'http://127.0.0.1:8000' });
+    const config = clients.dynamodb.config as unknown as { accountIdEndpointMode: () => Promise<string> };
+
+    expect(await config.accountIdEndpointMode()).toBe('disabled');
+    expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
+      'http://127.0.0.1:8000/',
+    );
+  });
+});

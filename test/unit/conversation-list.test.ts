@@ -574,6 +574,97 @@ describe('the conversation-list store', () => {
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
   });
 
+  it('writes from what it wrote last, without reading the list again', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+
+    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+
+    expect(outcome).toBe('updated');
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(writes()).toHaveLength(2);
+    expect(lists.entry('alice', CONVERSATION)).toEqual(entryItem(state(2), NOW + 1));
+    expect(lists.clock('alice')).toBe(NOW + 1);
+  });
+
+  it('reads at once and merges both when another instance wrote the list since its own last write', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    await store().update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    ddb.resetHistory();
+
+    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+
+    expect(outcome).toBe('updated');
+    // Its write from memory was refused (the clock had moved); then one read and the write.
+    expect(writes()).toHaveLength(2);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(lists.entry('alice', CONVERSATION)).toEqual(entryItem(state(2, [0, 0], [1, 1]), NOW + 2));
+  });
+
+  it('reads before it concludes that a change writes nothing, since an entry it saw absent may exist by now', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    // A receipt alone creates no entry: the instance now remembers the entry as absent.
+    await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+
+    const outcome = await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+
+    expect(outcome).toBe('updated');
+    expect(lists.entry('alice', CONVERSATION)?.receipts).toEqual(state(1, [0, 0], [1, 1]).receipts);
+  });
+
+  it('writes several users’ remembered lists in one transaction', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    for (const userId of ['alice', 'bob'])
+      await warm.update(userId, CONVERSATION, merge([messageEventOf(1)]));
+    ddb.resetHistory();
+
+    const settled = await warm.updateManyUsers(
+      new Map(
+        ['alice', 'bob'].map((userId) => [userId, new Map([[CONVERSATION, merge([messageEventOf(2)])]])]),
+      ),
+    );
+
+    expect([...settled.values()]).toEqual([
+      { status: 'fulfilled', value: ['updated'] },
+      { status: 'fulfilled', value: ['updated'] },
+    ]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(writes().map((input) => input.TransactItems?.length)).toEqual([4]);
+    expect(lists.entry('alice', CONVERSATION)?.lastSeq).toBe(2);
+    expect(lists.entry('bob', CONVERSATION)?.lastSeq).toBe(2);
+  });
+
+  it('goes user by user, from reads, when the transaction of all the lists is refused', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const warm = store();
+    for (const userId of ['alice', 'bob'])
+      await warm.update(userId, CONVERSATION, merge([messageEventOf(1)]));
+    // Another instance writes bob's list: the clock warm remembers for bob is stale.
+    await store().update('bob', CONVERSATION, merge([receiptEvent('alice', 'read', 1)]));
+    ddb.resetHistory();
+
+    const settled = await warm.updateManyUsers(
+      new Map(
+        ['alice', 'bob'].map((userId) => [userId, new Map([[CONVERSATION, merge([messageEventOf(2)])]])]),
+      ),
+    );
+
+    expect([...settled.values()].map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(writes().map((input) => input.TransactItems?.length)).toEqual([4, 2, 2]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(lists.entry('alice', CONVERSATION)?.lastSeq).toBe(2);
+    expect(lists.entry('bob', CONVERSATION)).toMatchObject({
+      lastSeq: 2,
+      receipts: receipts([1, 1], [0, 0]),
+    });
+  });
+
   it('gives up with a contention error after 20 attempts by default', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0);
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), entryItem(state(3), NOW - 5)));

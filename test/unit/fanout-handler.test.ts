@@ -18,7 +18,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
-import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
+import { createFanoutHandler, RECENT_CONNECTIONS_MS } from '../../lambdas/handlers/fanout.js';
 import {
   createTestDeps,
   FakeUserConversationsTable,
@@ -102,8 +102,9 @@ const failPost = (connectionId: string, conversationId: string, seq: number, err
 };
 
 /**
- * Bob's `late` connection appears after the first two lookups of his connections (the
- * post, then the list write), so only the final look finds it; the batch holds the dm's records.
+ * Bob's `late` connection appears after the first lookup of his connections (the one the
+ * batch's posts use), so only the look after the list write finds it; the batch holds the
+ * dm's records.
  */
 function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
   ddb
@@ -111,7 +112,6 @@ function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
     .resolves({ Items: CONNECTIONS.alice });
   ddb
     .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
-    .resolvesOnce({ Items: CONNECTIONS.bob })
     .resolvesOnce({ Items: CONNECTIONS.bob })
     .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
   const batch = kinesisEvent();
@@ -170,6 +170,144 @@ describe('the fanout handler', () => {
     expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob']);
   });
 
+  it('looks up each member’s connections once per batch, however many of its events the batch holds', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    // dm:alice:bob 1, 2, 3 and dm:bob:carol 1: bob is in both conversations.
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const users = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues?.[':u']);
+    // Once for the posts, once more after the list write.
+    expect(users.sort()).toEqual(['alice', 'alice', 'bob', 'bob', 'carol', 'carol']);
+    expect(posts().filter((post) => post.connectionId === 'conn-bob-phone')).toHaveLength(4);
+  });
+
+  it('posts a later batch’s events to the connections its last look read, and reads them only after the list write', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const [first, second] = [ALICE_BOB_1, ALICE_BOB_2].map((index) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    }) as [KinesisStreamEvent, KinesisStreamEvent];
+    await fanout(first, lambdaContext);
+    const readsBefore = ddb.commandCalls(QueryCommand).length;
+
+    const result = await fanout(second, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    // Only the look after the list write read the connections again.
+    expect(readsBefore).toBe(4);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(6);
+    expect(
+      posts()
+        .filter((post) => post.seq === 2)
+        .map((post) => post.connectionId)
+        .sort(),
+    ).toEqual(['conn-alice-laptop', 'conn-alice-phone', 'conn-bob-phone']);
+  });
+
+  it('posts a later batch’s events, after the list write, to a connection that appeared since its last look', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    const tablet = connection('bob', 'tablet');
+    serveConnections({ ...CONNECTIONS, bob: [...(CONNECTIONS.bob ?? []), tablet] });
+
+    const result = await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(posts().filter((post) => post.connectionId === tablet.connectionId)).toEqual([
+      { connectionId: tablet.connectionId, conversationId: 'dm:alice:bob', seq: 2 },
+    ]);
+  });
+
+  it('reads the connections before the posts again once the last look is too old', async () => {
+    const { deps } = createTestDeps();
+    let now = NOW;
+    serveConnections();
+    const fanout = createFanoutHandler(() => ({ ...deps, now: () => now }));
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    now += RECENT_CONNECTIONS_MS + 1;
+
+    await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(8);
+  });
+
+  it('writes the conversation lists while the posts are in flight', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    let listWriteStarted: () => void = () => {};
+    const listWrite = new Promise<void>((resolve) => {
+      listWriteStarted = resolve;
+    });
+    ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
+      listWriteStarted();
+      return lists.transactWrite(input);
+    });
+    // No post ends before a list write has begun: the handler would never end if it waited for the posts.
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      await listWrite;
+      return {};
+    });
+    const batch = kinesisEvent();
+    batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 1, bob: 1 });
+    expect(posts()).toHaveLength(3);
+  });
+
+  it('posts nothing more to a gone connection for the rest of the batch, its second look included', async () => {
+    const { provider, metrics } = createTestDeps();
+    serveConnections();
+    api.on(PostToConnectionCommand).callsFake((input: PostToConnectionCommandInput) => {
+      if (input.ConnectionId === 'conn-bob-phone') {
+        throw new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+      }
+      return {};
+    });
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(provider)(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    // The first event of each of bob's two conversations, posted at the same time, found it gone.
+    expect(
+      posts()
+        .filter((post) => post.connectionId === 'conn-bob-phone')
+        .map((post) => `${post.conversationId} ${post.seq}`)
+        .sort(),
+    ).toEqual(['dm:alice:bob 1', 'dm:bob:carol 1']);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(2);
+    expect(metrics.values('GoneConnections')).toEqual([1, 1]);
+    expect(
+      posts()
+        .filter((post) => post.connectionId === 'conn-alice-laptop')
+        .map((post) => post.seq),
+    ).toEqual([1, 2, 3]);
+  });
+
   it('posts every delivered event, in order, to a connection that appeared while the list was written', async () => {
     const { provider } = createTestDeps();
     const late = {
@@ -186,10 +324,8 @@ describe('the fanout handler', () => {
     expect(result.batchItemFailures).toEqual([]);
     const toLate = posts().filter((post) => post.connectionId === 'conn-bob-late');
     const toPhone = posts().filter((post) => post.connectionId === 'conn-bob-phone');
-    // It was found by the last delivery's lookup, so it got that event twice: harmless.
-    expect(toLate.slice(-batch.Records.length).map((post) => post.seq)).toEqual(
-      toPhone.map((post) => post.seq),
-    );
+    expect(toPhone.map((post) => post.seq)).toEqual([1, 2, 3]);
+    expect(toLate.map((post) => post.seq)).toEqual([1, 2, 3]);
   });
 
   it('leaves out expired connections, which DynamoDB deletes only eventually', async () => {
@@ -300,9 +436,10 @@ describe('the fanout handler', () => {
     );
     expect(delivered.filter((post) => post.seq === 3)).toHaveLength(0);
     expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
-    // seq 1 is checkpointed (not reported): its list update cannot wait for the retry.
-    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 1, bob: 1 });
-    expect(lists.entry('alice', 'dm:alice:bob')?.lastMessage).toEqual(messageOf(batch, ALICE_BOB_1));
+    // seq 1 is checkpointed (not reported): its list update cannot wait for the retry. The
+    // list is written beside the posts, from every event of the batch: all are committed.
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
+    expect(lists.entry('alice', 'dm:alice:bob')?.lastMessage).toEqual(messageOf(batch, ALICE_BOB_3));
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
@@ -316,7 +453,8 @@ describe('the fanout handler', () => {
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_1, ALICE_BOB_2, ALICE_BOB_3) });
     expect(posts().filter((post) => post.conversationId === 'dm:bob:carol')).toHaveLength(2);
-    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: undefined, bob: undefined });
+    // Written beside the posts; the retry merges nothing new.
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
   });
 
@@ -332,7 +470,7 @@ describe('the fanout handler', () => {
     const result = await createFanoutHandler(provider)(batch, lambdaContext);
 
     expect(result).toEqual({ batchItemFailures: failuresOf(batch, BOB_CAROL_1) });
-    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: undefined, carol: undefined });
+    expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
     expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
   });
 
@@ -464,6 +602,26 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
     const times = items.slice(1).map((item) => item.Put?.Item?.updatedAt as number);
     expect(new Set(times).size).toBe(times.length);
     expect(items[0]?.Put?.Item?.lastUpdatedAt).toBe(Math.max(...times));
+  });
+
+  it('writes both members’ entries in one transaction once the instance knows their lists', async () => {
+    const { provider } = createTestDeps();
+    serveConnections();
+    const fanout = createFanoutHandler(provider);
+    const batchOf = (index: number) => {
+      const batch = kinesisEvent();
+      batch.Records = batch.Records.slice(index, index + 1);
+      return batch;
+    };
+    await fanout(batchOf(ALICE_BOB_1), lambdaContext);
+    ddb.resetHistory();
+
+    const result = await fanout(batchOf(ALICE_BOB_2), lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(transactWrites().map((input) => input.TransactItems?.length)).toEqual([4]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 2, bob: 2 });
   });
 
   it('merges all the events of a conversation in a batch into one write per member', async () => {
@@ -734,7 +892,7 @@ describe('the fanout handler’s metrics', () => {
     await createFanoutHandler(provider)(batch, lambdaContext);
 
     const toLate = posts().filter((post) => post.connectionId === late.connectionId);
-    expect(toLate.map((post) => post.seq)).toEqual([3, 1, 2, 3]);
+    expect(toLate.map((post) => post.seq)).toEqual([1, 2, 3]);
     expect(metrics.sum('EventsDelivered')).toBe(posts().length);
     expect(metrics.values('DeliveryLatency')).toHaveLength(posts().length);
   });

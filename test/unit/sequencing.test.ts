@@ -10,7 +10,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Message, SentFrame } from '../../lambdas/domain/protocol.js';
-import { backoffDelay, DEFAULT_SEQUENCING } from '../../lambdas/domain/sequencing.js';
+import {
+  backoffDelay,
+  createLastSeqCache,
+  DEFAULT_SEQUENCING,
+  sendMessage,
+} from '../../lambdas/domain/sequencing.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
 import {
   answerOf,
@@ -479,6 +484,107 @@ describe('sequencing against a table with DynamoDB semantics', () => {
     expect(ddb.commandCalls(TransactWriteCommand).length).toBeGreaterThan(6);
   });
 
+  it('claims the seq after the one it committed last in the conversation without reading first', async () => {
+    const { provider } = createTestDeps();
+    const table = new FakeConversationsTable().install(ddb);
+    const send = createSendHandler(provider);
+
+    await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
+    const second = await invoke(send, messageEvent(sendFrame({ requestId: 'r2', clientMessageId: 'm2' })));
+
+    expect(answerOf<SentFrame>(second)).toMatchObject({ type: 'sent', seq: 2, duplicate: false });
+    expect(table.items(CONVERSATION, 'msg#').map((item) => item.seq)).toEqual([1, 2]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+  });
+
+  it('reads the last seq and tries again at once when another instance sent since its own last commit', async () => {
+    const { provider, sleep } = createTestDeps();
+    const table = new FakeConversationsTable().install(ddb);
+    const send = createSendHandler(provider);
+    await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
+    // Another Lambda instance, which shares the table and not this one's memory, stores seq 2 and 3.
+    const { provider: elsewhere } = createTestDeps();
+    for (const id of ['m2', 'm3']) {
+      await invoke(
+        createSendHandler(elsewhere),
+        messageEvent(sendFrame({ requestId: id, clientMessageId: id })),
+      );
+    }
+    ddb.resetHistory();
+
+    const result = await invoke(send, messageEvent(sendFrame({ requestId: 'r4', clientMessageId: 'm4' })));
+
+    expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 4, duplicate: false });
+    expect(table.items(CONVERSATION, 'msg#').map((item) => item.seq)).toEqual([1, 2, 3, 4]);
+    const claimed = ddb
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[0]?.Put?.Item?.seq);
+    // Its guess, seq 2, was taken: one read, then seq 4, with no backoff.
+    expect(claimed).toEqual([2, 4]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('reads the last seq rather than guess while another send of the instance in the conversation is under way', async () => {
+    const lastSeq = vi.fn(async () => 1);
+    let releaseFirst: () => void = () => {};
+    const stored: number[] = [];
+    const deps = {
+      ...DEFAULT_SEQUENCING,
+      messages: {
+        lastSeq,
+        storeMessage: async (message: Message) => {
+          stored.push(message.seq);
+          // The first send's transaction is still under way when the second begins.
+          if (stored.length === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
+          return { status: 'stored' as const };
+        },
+        getMessage: async () => undefined,
+        listMessages: async () => ({ messages: [], lastSeq: 0 }),
+      },
+      publisher: { publish: async () => {} },
+      newMessageId: () => 'id',
+      now: () => NOW,
+      sleep: async () => {},
+      random: () => 0.5,
+      lastSeqCache: createLastSeqCache(),
+    };
+    deps.lastSeqCache.remember(CONVERSATION, 1);
+    const input = (clientMessageId: string) => ({
+      conversationId: CONVERSATION,
+      senderId: 'alice',
+      senderDeviceId: 'phone',
+      clientMessageId,
+      body: 'hi',
+    });
+
+    const first = sendMessage(deps, input('m2'));
+    const second = sendMessage(deps, input('m3'));
+    await vi.waitFor(() => expect(lastSeq).toHaveBeenCalledTimes(1));
+    releaseFirst();
+    await Promise.all([first, second]);
+
+    // The first guessed seq 2 without reading; the second read, rather than guess seq 2 as well.
+    expect(stored[0]).toBe(2);
+    expect(lastSeq).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers a resend from its idempotency key when it guesses the seq too', async () => {
+    const { provider } = createTestDeps();
+    const table = new FakeConversationsTable().install(ddb);
+    const send = createSendHandler(provider);
+    const first = await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
+
+    const resend = await invoke(send, messageEvent(sendFrame({ requestId: 'r2', clientMessageId: 'm1' })));
+
+    expect(answerOf<SentFrame>(resend)).toMatchObject({
+      seq: answerOf<SentFrame>(first).seq,
+      duplicate: true,
+    });
+    expect(table.items(CONVERSATION, 'msg#')).toHaveLength(1);
+  });
+
   it('stores a resend from another device of the same user once, under the first seq', async () => {
     const { provider } = createTestDeps();
     const table = new FakeConversationsTable().install(ddb);
@@ -538,6 +644,27 @@ describe('sequencing against a table with DynamoDB semantics', () => {
 
 describe('backoffDelay', () => {
   const settings = (random: number) => ({ baseDelayMs: 5, maxDelayMs: 200, random: () => random });
+
+  it('remembers the highest seq committed per conversation, and forgets the least recently used first', () => {
+    const cache = createLastSeqCache(2);
+
+    cache.remember('a', 5);
+    cache.remember('a', 4);
+    cache.remember('b', 1);
+    cache.get('a');
+    cache.remember('c', 1);
+
+    expect(cache.get('a')).toBe(5);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('c')).toBe(1);
+    cache.forget('a');
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.begin('c')).toBe(1);
+    expect(cache.begin('c')).toBeUndefined();
+    cache.end('c');
+    cache.end('c');
+    expect(cache.begin('c')).toBe(1);
+  });
 
   it('draws a full-jitter delay from 0 up to base * 2^attempt', () => {
     expect(backoffDelay(0, settings(0))).toBe(0);
