@@ -184,6 +184,11 @@ export interface ParleyClientEvents extends Record<string, unknown> {
   conversations: ConversationView[];
   typing: TypingEvent;
   presence: PresenceView[];
+  /**
+   * The catch-up after a (re)connect has read what changed since the stored cursor, and
+   * saved the new cursor: the ids of the conversations that moved, each now being synced.
+   */
+  caughtUp: { moved: string[] };
   /** Something failed that no call is waiting for: a message refused, a catch-up that failed. */
   error: ParleyError;
 }
@@ -988,6 +993,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   /** Catches up after a (re)connect: the list since the stored cursor, then each moved conversation. */
   async #catchUp(): Promise<void> {
     let since = this.#cursor;
+    const moved: string[] = [];
     for (;;) {
       const page = await this.#request<ConversationsPageFrame>({
         action: 'conversations',
@@ -995,6 +1001,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
         limit: 100,
       });
       for (const summary of page.conversations) {
+        moved.push(summary.conversationId);
         const timeline = this.#timeline(summary.conversationId);
         if (summary.lastMessage) this.#receiveMessages(summary.conversationId, [summary.lastMessage]);
         this.#applyReceipts(timeline, receiptChanges(summary.receipts));
@@ -1009,6 +1016,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     // Conversations held locally may also have gaps (a sync cut short by a disconnect).
     for (const timeline of this.#timelines.values())
       if (timeline.hasGap) this.#requestSync(timeline.conversationId);
+    await this.#flushSaves();
+    this.emit('caughtUp', { moved });
   }
 
   /** Fills the conversation from its contiguous seq; a second request while one runs runs once more after it. */

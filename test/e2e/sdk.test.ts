@@ -69,7 +69,7 @@ function until(check: () => boolean, ...watched: ParleyClient[]): Promise<void> 
       resolve();
     };
     for (const watchedClient of watched) {
-      for (const event of ['message', 'conversations', 'state', 'presence', 'typing'] as const) {
+      for (const event of ['message', 'conversations', 'state', 'presence', 'typing', 'caughtUp'] as const) {
         offs.push(watchedClient.on(event, test));
       }
     }
@@ -181,9 +181,14 @@ describe('the SDK against the local stack', () => {
     await until(() => aliceDesk.pendingCount() === 0 && carolDesk.pendingCount() === 0, aliceDesk, carolDesk);
 
     const tablet = await client(bob, 'tablet', { storage });
+    // Live events may bring the messages before the catch-up's answer: wait for both.
+    let caughtUp = false;
+    tablet.on('caughtUp', () => {
+      caughtUp = true;
+    });
     await tablet.connect();
     await until(
-      () => tablet.messages(withAlice).length === 1 && tablet.messages(withCarol).length === 1,
+      () => caughtUp && tablet.messages(withAlice).length === 1 && tablet.messages(withCarol).length === 1,
       tablet,
     );
     await tablet.close();

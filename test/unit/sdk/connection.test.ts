@@ -154,6 +154,27 @@ describe('catching up on (re)connect', () => {
     expect(second).toMatchObject({ since: 'page-1' });
   });
 
+  it('says caughtUp, with the conversations that moved, once the list is read and its cursor saved', async () => {
+    const server = await startFakeServer();
+    const storage = new MemoryStorage();
+    const client = await createClient(server, { storage });
+    const caughtUp = record(client, 'caughtUp');
+    await client.connect();
+    const connection = await server.nextConnection();
+
+    await answerCatchUp(connection, {
+      cursor: 'page-1',
+      hasMore: true,
+      conversations: [summary(WITH_BOB, 0)],
+    });
+    expect(caughtUp).toEqual([]);
+    await answerCatchUp(connection, { cursor: 'page-2', conversations: [summary(WITH_CAROL, 0)] });
+    await until(client, () => caughtUp.length === 1);
+
+    expect(caughtUp).toEqual([{ moved: [WITH_BOB, WITH_CAROL] }]);
+    expect(await storage.load(`parley/${ALICE}/phone/cursor`)).toBe('page-2');
+  });
+
   it('gives the stored cursor to the next client of the same device', async () => {
     const server = await startFakeServer();
     const storage = new MemoryStorage();

@@ -96,7 +96,7 @@ export async function clientSocketsClosed(): Promise<void> {
   await Promise.all([...TrackedWebSocket.live].map((socket) => socket.closed));
 }
 
-const ALL_EVENTS = ['state', 'message', 'conversations', 'typing', 'presence', 'error'] as const;
+const ALL_EVENTS = ['state', 'message', 'conversations', 'typing', 'presence', 'caughtUp', 'error'] as const;
 
 /** Resolves once `check()` holds, checking now and after every event of the client. */
 export function until(client: ParleyClient, check: () => boolean): Promise<void> {
