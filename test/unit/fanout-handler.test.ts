@@ -119,6 +119,13 @@ function givenBobConnectsDuringTheListWrite(late: Record<string, unknown>) {
   return batch;
 }
 
+/** A batch of the one record of the fixture at `index`. */
+function batchOf(index: number) {
+  const batch = kinesisEvent();
+  batch.Records = batch.Records.slice(index, index + 1);
+  return batch;
+}
+
 describe('the fanout handler', () => {
   it('posts each event, as published, to every connection of both members', async () => {
     const { provider } = createTestDeps();
@@ -217,11 +224,6 @@ describe('the fanout handler', () => {
     const { provider } = createTestDeps();
     serveConnections();
     const fanout = createFanoutHandler(provider);
-    const batchOf = (index: number) => {
-      const batch = kinesisEvent();
-      batch.Records = batch.Records.slice(index, index + 1);
-      return batch;
-    };
     await fanout(batchOf(ALICE_BOB_1), lambdaContext);
     const tablet = connection('bob', 'tablet');
     serveConnections({ ...CONNECTIONS, bob: [...(CONNECTIONS.bob ?? []), tablet] });
@@ -239,11 +241,6 @@ describe('the fanout handler', () => {
     let now = NOW;
     serveConnections();
     const fanout = createFanoutHandler(() => ({ ...deps, now: () => now }));
-    const batchOf = (index: number) => {
-      const batch = kinesisEvent();
-      batch.Records = batch.Records.slice(index, index + 1);
-      return batch;
-    };
     await fanout(batchOf(ALICE_BOB_1), lambdaContext);
     now += RECENT_CONNECTIONS_MS + 1;
 
@@ -608,11 +605,6 @@ describe('the fanout handler bringing the conversation lists up to date', () => 
     const { provider } = createTestDeps();
     serveConnections();
     const fanout = createFanoutHandler(provider);
-    const batchOf = (index: number) => {
-      const batch = kinesisEvent();
-      batch.Records = batch.Records.slice(index, index + 1);
-      return batch;
-    };
     await fanout(batchOf(ALICE_BOB_1), lambdaContext);
     ddb.resetHistory();
 
