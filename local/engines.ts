@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -209,7 +210,38 @@ function persistenceSettings(dataDir: string): Record<string, string> {
     LOAD_DATA_IF_EXISTS: 'true',
     PERSIST_PATH: path,
     PERSIST_INTERVAL: `${KINESIS_PERSIST_INTERVAL_MS}ms`,
+    PERSIST_FILE_NAME: KINESIS_DATA_FILE,
   };
+}
+
+const KINESIS_DATA_FILE = 'kinesis-data.json';
+
+/**
+ * Waits until kinesis-mock's data file is whole JSON and the same across two periodic
+ * writes, so it holds everything the engine acknowledged, and returns it. Nothing may reach
+ * the engine meanwhile.
+ */
+async function settledKinesisData(dataDir: string, timeoutMs = 30_000): Promise<string> {
+  const path = join(resolve(dataDir), KINESIS_DATA_FILE);
+  const deadline = Date.now() + timeoutMs;
+  let previous: string | undefined;
+  while (Date.now() < deadline) {
+    await sleep(KINESIS_PERSIST_INTERVAL_MS * 2);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined || !isJson(text)) continue; // not written yet, or caught mid-write
+    if (text === previous) return text;
+    previous = text;
+  }
+  throw new EngineStartError(`kinesis-mock's data in ${path} did not settle within ${timeoutMs} ms`);
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts kinesis-mock on a plain-HTTP port (its TLS port is put on a free port and unused). */
@@ -278,9 +310,11 @@ export async function startRestartableKinesisMock(options: { dataDir: string }):
     port: proxy.port,
     async restart() {
       proxy.pause();
-      // Nothing reaches it now: wait for a periodic write to hold every record it acknowledged.
-      await sleep(KINESIS_PERSIST_INTERVAL_MS * 3);
+      // Nothing reaches it now. Its writes are neither atomic nor made when it stops, so keep
+      // a whole, current copy of its data and put it back once it has stopped.
+      const data = await settledKinesisData(options.dataDir);
       await engine.stop();
+      await writeFile(join(resolve(options.dataDir), KINESIS_DATA_FILE), data);
       engine = await startKinesisMock({ dataDir: options.dataDir });
       proxy.resume(engine.port);
     },
