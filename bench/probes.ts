@@ -184,15 +184,11 @@ export class Probes {
             () => conversationList.updateMany(userId, changes),
             (start, end) => phase().listUpdates.push({ start, end }),
           ),
-        ...(conversationList.updateManyUsers
-          ? {
-              updateManyUsers: (changes) =>
-                this.#time(
-                  () => conversationList.updateManyUsers?.(changes) ?? Promise.resolve(new Map()),
-                  (start, end) => phase().listUpdates.push({ start, end }),
-                ),
-            }
-          : {}),
+        updateManyUsers: (changes) =>
+          this.#time(
+            () => conversationList.updateManyUsers(changes),
+            (start, end) => phase().listUpdates.push({ start, end }),
+          ),
         listChangedSince: (userId, afterUpdatedAt, limit) =>
           conversationList.listChangedSince(userId, afterUpdatedAt, limit),
       },

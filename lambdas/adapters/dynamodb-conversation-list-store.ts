@@ -21,6 +21,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { LRUCache } from 'lru-cache';
 import type {
   ConversationEntry,
   ConversationEntryState,
@@ -70,7 +71,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #tableName: string;
   readonly #now: () => number;
   readonly #maxAttempts: number;
-  readonly #remembered = new Map<string, RememberedList>();
+  readonly #remembered = new LRUCache<string, RememberedList>({ max: USERS_REMEMBERED });
 
   constructor(options: {
     client: DynamoDBDocumentClient;
@@ -166,8 +167,6 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   #recall(userId: string, conversationIds: string[]): Array<Record<string, unknown>> | undefined {
     const list = this.#remembered.get(userId);
     if (!list || !conversationIds.every((id) => list.entries.has(id))) return undefined;
-    this.#remembered.delete(userId);
-    this.#remembered.set(userId, list);
     const items = conversationIds.map((id) => list.entries.get(id)).filter((item) => !!item);
     return list.clock ? [list.clock, ...items] : items;
   }
@@ -175,17 +174,12 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   /** Remembers the user's clock item and these entry items (those not in `items` are absent). */
   #remember(userId: string, conversationIds: string[], items: Array<Record<string, unknown>>): void {
     const list: RememberedList = this.#remembered.get(userId) ?? { entries: new Map() };
-    this.#remembered.delete(userId);
     this.#remembered.set(userId, list);
     const clock = items.find((item) => item.itemKey === CLOCK_KEY);
     if (clock) list.clock = clock;
     else delete list.clock;
     for (const id of conversationIds) {
       list.entries.set(id, items.find((item) => item.itemKey === entryKey(id)) ?? null);
-    }
-    if (this.#remembered.size > USERS_REMEMBERED) {
-      const oldest = this.#remembered.keys().next().value;
-      if (oldest !== undefined) this.#remembered.delete(oldest);
     }
   }
 

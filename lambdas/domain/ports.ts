@@ -113,7 +113,7 @@ export interface ConversationListStore {
    * one per user). Settles each user on its own: their outcomes, or the error their update
    * failed with.
    */
-  updateManyUsers?(
+  updateManyUsers(
     changes: Map<
       string,
       Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>

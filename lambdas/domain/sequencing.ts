@@ -13,6 +13,8 @@
  * real last seq, and the message's `attribute_not_exists` condition refuses a seq that is
  * taken; a refused guess is forgotten, and the send reads and tries again at once.
  */
+
+import { LRUCache } from 'lru-cache';
 import { SequencingContentionError } from './errors.js';
 import type { EventPublisher, MessageStore } from './ports.js';
 import type { Message } from './protocol.js';
@@ -65,23 +67,15 @@ export interface LastSeqCache {
 
 /** A `LastSeqCache` of at most `maxConversations`, forgetting the least recently used first. */
 export function createLastSeqCache(maxConversations = 10_000): LastSeqCache {
-  const seqs = new Map<string, number>();
+  const seqs = new LRUCache<string, number>({ max: maxConversations });
   /** Sends under way, by conversation. */
   const busy = new Map<string, number>();
-  const get = (conversationId: string) => {
-    const seq = seqs.get(conversationId);
-    if (seq === undefined) return undefined;
-    // Map keeps insertion order: move it to the end, the most recently used.
-    seqs.delete(conversationId);
-    seqs.set(conversationId, seq);
-    return seq;
-  };
   return {
-    get,
+    get: (conversationId) => seqs.get(conversationId),
     begin(conversationId) {
       const others = busy.get(conversationId) ?? 0;
       busy.set(conversationId, others + 1);
-      return others === 0 ? get(conversationId) : undefined;
+      return others === 0 ? seqs.get(conversationId) : undefined;
     },
     end(conversationId) {
       const left = (busy.get(conversationId) ?? 1) - 1;
@@ -89,13 +83,7 @@ export function createLastSeqCache(maxConversations = 10_000): LastSeqCache {
       else busy.delete(conversationId);
     },
     remember(conversationId, seq) {
-      const known = seqs.get(conversationId);
-      seqs.delete(conversationId);
-      seqs.set(conversationId, Math.max(seq, known ?? seq));
-      if (seqs.size > maxConversations) {
-        const oldest = seqs.keys().next().value;
-        if (oldest !== undefined) seqs.delete(oldest);
-      }
+      seqs.set(conversationId, Math.max(seq, seqs.get(conversationId) ?? seq));
     },
     forget(conversationId) {
       seqs.delete(conversationId);

@@ -16,6 +16,7 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
+import { LRUCache } from 'lru-cache';
 import { fanoutConsumer } from '../../lib/event-mappings.js';
 import { membersOf } from '../domain/conversation.js';
 import { applyToEntry } from '../domain/conversation-list.js';
@@ -82,31 +83,18 @@ export const RECENT_CONNECTIONS_MS = 10_000;
 /** Users whose recent connections an instance keeps, least recently used dropped first. */
 const RECENT_USERS = 10_000;
 
-/** Each user's connections as the last look after a list write read them, and when. */
-class RecentConnections {
-  readonly #lists = new Map<string, { connections: Connection[]; readAt: number }>();
-
-  get(userId: string, now: number): Connection[] | undefined {
-    const entry = this.#lists.get(userId);
-    this.#lists.delete(userId);
-    if (!entry || now - entry.readAt > RECENT_CONNECTIONS_MS) return undefined;
-    this.#lists.set(userId, entry);
-    return entry.connections;
-  }
-
-  set(userId: string, connections: Connection[], readAt: number): void {
-    this.#lists.delete(userId);
-    this.#lists.set(userId, { connections, readAt });
-    if (this.#lists.size > RECENT_USERS) {
-      const oldest = this.#lists.keys().next().value;
-      if (oldest !== undefined) this.#lists.delete(oldest);
-    }
-  }
-
-  drop(userId: string, connectionId: string): void {
-    const entry = this.#lists.get(userId);
-    if (entry) entry.connections = entry.connections.filter((c) => c.connectionId !== connectionId);
-  }
+/**
+ * Each user's connections as the last look after a list write read them, aged from when
+ * that read began, on the deps' clock.
+ */
+function recentConnections(now: () => number): LRUCache<string, Connection[]> {
+  return new LRUCache<string, Connection[]>({
+    max: RECENT_USERS,
+    ttl: RECENT_CONNECTIONS_MS,
+    perf: { now },
+    // The deps' clock may be a test's, moved by hand: never cache its reading.
+    ttlResolution: 0,
+  });
 }
 
 /**
@@ -119,27 +107,33 @@ class RecentConnections {
 function lookOnce(
   store: ConnectionStore,
   gone: Set<string>,
-  recent: RecentConnections,
+  recent: LRUCache<string, Connection[]>,
   { fresh, now }: { fresh: boolean; now: () => number },
 ): ConnectionStore {
   const lists = new Map<string, Promise<Connection[]>>();
   const read = async (userId: string) => {
     const readAt = now();
     const connections = await store.listConnections(userId);
-    recent.set(userId, connections, readAt);
+    recent.set(userId, connections, { start: readAt });
     return connections;
   };
   return {
     putConnection: (connection) => store.putConnection(connection),
     deleteConnection: async (userId, connectionId) => {
       gone.add(connectionId);
-      recent.drop(userId, connectionId);
+      const known = recent.get(userId);
+      if (known)
+        recent.set(
+          userId,
+          known.filter((c) => c.connectionId !== connectionId),
+          { noUpdateTTL: true },
+        );
       await store.deleteConnection(userId, connectionId);
     },
     listConnections: async (userId) => {
       let list = lists.get(userId);
       if (!list) {
-        const known = fresh ? undefined : recent.get(userId, now());
+        const known = fresh ? undefined : recent.get(userId);
         list = known ? Promise.resolve(known) : read(userId);
         lists.set(userId, list);
         list.catch(() => lists.delete(userId));
@@ -150,7 +144,7 @@ function lookOnce(
 }
 
 export function createFanoutHandler(deps: DepsProvider) {
-  const recent = new RecentConnections();
+  const recent = recentConnections(() => deps().now());
   function fanoutDeps(connections: ConnectionStore): FanoutDeps {
     const { pusher, metrics, config, now } = deps();
     return { connections, pusher, metrics, now, postConcurrency: config.postConcurrency };
@@ -243,28 +237,17 @@ export function createFanoutHandler(deps: DepsProvider) {
         worksOfUser.set(userId, worksOfThisUser);
       }
     }
-    const failed = (userId: string, error: unknown) => {
-      logger.warn('conversation list update failed; the stream will retry', { userId, error });
+    // All members' lists in one write where the store can: one request instead of one per user.
+    const settled = await conversationList.updateManyUsers(byUser);
+    for (const userId of byUser.keys()) {
+      const outcome = settled.get(userId);
+      if (outcome?.status === 'fulfilled') continue;
+      logger.warn('conversation list update failed; the stream will retry', {
+        userId,
+        error: outcome?.reason,
+      });
       for (const work of worksOfUser.get(userId) ?? []) failFrom(work, 0);
-    };
-    if (conversationList.updateManyUsers) {
-      // All members' lists in one write where the store can: one request instead of one per user.
-      const settled = await conversationList.updateManyUsers(byUser);
-      for (const userId of byUser.keys()) {
-        const outcome = settled.get(userId);
-        if (outcome?.status !== 'fulfilled') failed(userId, outcome?.reason);
-      }
-      return;
     }
-    await Promise.all(
-      [...byUser].map(async ([userId, changes]) => {
-        try {
-          await conversationList.updateMany(userId, changes);
-        } catch (error) {
-          failed(userId, error);
-        }
-      }),
-    );
   }
 
   /**

@@ -19,13 +19,15 @@ describe('a device that reconnects while the fanout is between posting and writi
           conversationList: {
             listChangedSince: (...args) => deps.conversationList.listChangedSince(...args),
             update: (...args) => deps.conversationList.update(...args),
-            updateMany: async (...args) => {
+            updateMany: (...args) => deps.conversationList.updateMany(...args),
+            // What the fanout calls to write the lists.
+            updateManyUsers: async (...args) => {
               const gate = listWriteGate;
               if (gate) {
                 gate.entered();
                 await gate.released;
               }
-              return deps.conversationList.updateMany(...args);
+              return deps.conversationList.updateManyUsers(...args);
             },
           },
         }),
