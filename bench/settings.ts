@@ -58,7 +58,13 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
   { name: 'BENCH_RESULTS_DIR', fallback: 'bench/results', meaning: 'where latest.json and latency.svg go' },
 ];
 
-function readNumber(environment: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+/** The number in `environment[name]`, `fallback` when unset; a RangeError names the variable when it is not a number of at least `min`. */
+export function readNumber(
+  environment: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+): number {
   const text = environment[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);

@@ -4,6 +4,7 @@
  * or diverged. Exits 1 when the verdict is not clean. Settings come from the environment
  * (CHAOS_*, listed by `npm run chaos -- --help`).
  */
+import { readNumber } from '../bench/settings.js';
 import { FAULT_KINDS, type FaultKind } from '../test/chaos/faults.js';
 import {
   type ChaosOptions,
@@ -14,21 +15,45 @@ import {
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const SETTINGS: ReadonlyArray<{ name: string; key: keyof ChaosOptions; meaning: string }> = [
-  { name: 'CHAOS_SECONDS', key: 'durationSeconds', meaning: 'seconds of chat under faults' },
-  { name: 'CHAOS_USERS', key: 'users', meaning: 'users, in a ring of one-to-one conversations' },
-  { name: 'CHAOS_DEVICES', key: 'devicesPerUser', meaning: 'devices per user' },
-  { name: 'CHAOS_WRITES', key: 'writesPerDeviceSecond', meaning: 'messages each device writes a second' },
-  { name: 'CHAOS_SEED', key: 'seed', meaning: 'seed of every random choice' },
+type NumericOption =
+  | 'durationSeconds'
+  | 'users'
+  | 'devicesPerUser'
+  | 'writesPerDeviceSecond'
+  | 'seed'
+  | 'settleTimeoutSeconds';
+
+/** Each setting, its least value, and whether it counts things (a whole number). */
+const SETTINGS: ReadonlyArray<{
+  name: string;
+  key: NumericOption;
+  meaning: string;
+  min: number;
+  whole?: true;
+}> = [
+  { name: 'CHAOS_SECONDS', key: 'durationSeconds', meaning: 'seconds of chat under faults', min: 1 },
+  {
+    name: 'CHAOS_USERS',
+    key: 'users',
+    meaning: 'users, in a ring of one-to-one conversations',
+    min: 2,
+    whole: true,
+  },
+  { name: 'CHAOS_DEVICES', key: 'devicesPerUser', meaning: 'devices per user', min: 1, whole: true },
+  {
+    name: 'CHAOS_WRITES',
+    key: 'writesPerDeviceSecond',
+    meaning: 'messages each device writes a second',
+    min: 0.01,
+  },
+  { name: 'CHAOS_SEED', key: 'seed', meaning: 'seed of every random choice', min: 1, whole: true },
   {
     name: 'CHAOS_SETTLE_SECONDS',
     key: 'settleTimeoutSeconds',
     meaning: 'longest wait for the devices to agree',
+    min: 1,
   },
 ];
-
-/** Settings that count things: whole numbers (and two users at least, to make a conversation). */
-const COUNTS = new Set<keyof ChaosOptions>(['users', 'devicesPerUser', 'seed']);
 
 if (process.argv.includes('--help')) {
   console.log('npm run chaos: the fault suite. Settings, from the environment:');
@@ -47,21 +72,19 @@ const options: ChaosOptions = {
   logLevel:
     process.env.CHAOS_LOG === 'WARN' || process.env.CHAOS_LOG === 'ERROR' ? process.env.CHAOS_LOG : 'SILENT',
 };
-for (const setting of SETTINGS) {
-  const text = process.env[setting.name];
-  if (text === undefined || text === '') continue;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`${setting.name}: must be a positive number, got "${text}"`);
-    process.exit(2);
+try {
+  for (const setting of SETTINGS) {
+    const value = readNumber(process.env, setting.name, DEFAULT_CHAOS_OPTIONS[setting.key], setting.min);
+    if (setting.whole && !Number.isInteger(value)) {
+      throw new RangeError(
+        `${setting.name}: must be a whole number, not ${JSON.stringify(process.env[setting.name])}`,
+      );
+    }
+    options[setting.key] = value;
   }
-  if (COUNTS.has(setting.key) && (!Number.isInteger(value) || (setting.key === 'users' && value < 2))) {
-    console.error(
-      `${setting.name}: must be a whole number${setting.key === 'users' ? ' of at least 2' : ''}, got "${text}"`,
-    );
-    process.exit(2);
-  }
-  (options as unknown as Record<string, number>)[setting.key] = value;
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
 }
 
 // The engines this process started are killed on exit (local/engines.ts), so Ctrl-C leaves none behind.

@@ -216,8 +216,7 @@ async function chat(
   const own = conversationIds.filter((id) => membersOf(id)?.includes(device.userId));
   let n = 0;
   for (;;) {
-    // Exponential gaps: a Poisson stream of actions at the device's pace.
-    const gapMs = (-Math.log(1 - random()) * 1000) / options.writesPerDeviceSecond;
+    const gapMs = poissonGapMs(random, options.writesPerDeviceSecond);
     if (Date.now() + gapMs >= endsAt) return;
     await sleep(gapMs);
     const conversationId = own[Math.floor(random() * own.length)] as string;
@@ -287,11 +286,16 @@ async function poisson(
   if (perSecond <= 0) return;
   const { random, devices, endsAt } = context;
   for (;;) {
-    const gapMs = (-Math.log(1 - random()) * 1000) / perSecond;
+    const gapMs = poissonGapMs(random, perSecond);
     if (Date.now() + gapMs >= endsAt) return;
     await sleep(gapMs);
     await inject(devices[Math.floor(random() * devices.length)] as ChaosDevice);
   }
+}
+
+/** The wait before the next event of a Poisson stream of `perSecond` events: an exponential gap. */
+function poissonGapMs(random: () => number, perSecond: number): number {
+  return (-Math.log(1 - random()) * 1000) / perSecond;
 }
 
 function untilOpen(device: ChaosDevice, timeoutMs: number): Promise<void> {
