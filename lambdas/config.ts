@@ -1,15 +1,21 @@
 /**
- * The settings of every handler, from the environment (set by the CDK stack in AWS, by the
- * local stack on this machine), validated once with clear errors.
+ * The settings of a handler, from the environment the CDK stack gives its function (the
+ * local stack builds a `ParleyConfig` of its own instead). A function reads, and requires,
+ * exactly the settings `lib/functions.ts` says it uses: the tables it touches, the stream
+ * when it publishes, the `@connections` endpoint when it posts, a token key when it
+ * verifies tokens. So the template and this module cannot disagree without the function
+ * failing at its cold start with an error that names the variable.
  */
 import { z } from 'zod';
-import { type ResourceNames, resourceNames } from '../lib/tables.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../lib/functions.js';
+import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../lib/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
 import type { TokenSettings } from './domain/tokens.js';
 
 /** How tokens are verified; a `secretArn` is read into the HS256 key by the runtime. */
 export type TokenConfig = Omit<TokenSettings, 'loadSecret' | 'secretMaxAgeMs'> & { secretArn?: string };
 
+/** The HS256 key of the local stack and of `npm run token` when no other is set. Never used in AWS. */
 export const LOCAL_JWT_SECRET = 'parley-local-dev-secret';
 /** The service name of logs and metrics when `POWERTOOLS_SERVICE_NAME` is not set. */
 export const DEFAULT_SERVICE_NAME = 'parley';
@@ -17,15 +23,23 @@ export const DEFAULT_SERVICE_NAME = 'parley';
 export const DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
 
 export interface ParleyConfig {
-  names: ResourceNames;
+  /** The physical names of the resources the function uses; the others are absent. */
+  names: Partial<ResourceNames>;
   endpoints: AwsEndpoints;
-  tokens: TokenConfig;
+  /** Absent for a function that verifies no token. */
+  tokens?: TokenConfig;
   connectionTtlSeconds: number;
   postConcurrency: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** The `service` of every log line and the `service` dimension of every metric. */
   serviceName: string;
 }
+
+/** A configuration that reaches every resource and verifies tokens: the local stack's, the tests'. */
+export type CompleteConfig = ParleyConfig & {
+  names: ResourceNames;
+  tokens: NonNullable<ParleyConfig['tokens']>;
+};
 
 /** `z.url()` alone takes `localhost:8000` for a URL of scheme `localhost:`. */
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -34,91 +48,91 @@ const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http:// o
 const AWS_CONNECTIONS_ENDPOINT =
   /^https:\/\/[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[^/]+\/?$/;
 
-const environmentSchema = z.object({
-  AWS_REGION: z.string().default('us-east-1'),
-  PARLEY_RESOURCE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,100}$/)
-    .default('parley'),
-  PARLEY_CONVERSATIONS_TABLE: z.string().optional(),
-  PARLEY_CONNECTIONS_TABLE: z.string().optional(),
-  PARLEY_USER_CONVERSATIONS_TABLE: z.string().optional(),
-  PARLEY_PRESENCE_TABLE: z.string().optional(),
-  PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE: z.string().optional(),
-  PARLEY_EVENTS_STREAM: z.string().optional(),
-  PARLEY_CONNECTIONS_ENDPOINT: httpUrl().optional(),
-  PARLEY_DYNAMODB_ENDPOINT: httpUrl().optional(),
-  PARLEY_KINESIS_ENDPOINT: httpUrl().optional(),
-  /** LocalStack's endpoint, which the AWS SDK clients honour by themselves. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+/** The settings every function reads; each has a default. */
+const commonSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /**
+   * Endpoint overrides the AWS SDK itself honours (LocalStack sets the first, the local
+   * stack's deployed mode the second); read here only to send `@connections` calls to the
+   * same place instead of to the API's AWS URL.
+   */
   AWS_ENDPOINT_URL: httpUrl().optional(),
-  PARLEY_LOCAL: z.enum(['true', 'false']).default('false'),
-  PARLEY_JWT_SECRET: z.string().min(1).optional(),
-  /** The Secrets Manager secret holding the HS256 key, as the CDK stack passes it. */
-  PARLEY_JWT_SECRET_ARN: z
-    .string()
-    .regex(
-      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
-      'must be a Secrets Manager secret ARN',
-    )
-    .optional(),
-  PARLEY_JWKS_URL: httpUrl().optional(),
-  PARLEY_JWT_ISSUER: z.string().optional(),
-  PARLEY_JWT_AUDIENCE: z.string().optional(),
+  AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: httpUrl().optional(),
   PARLEY_CONNECTION_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_CONNECTION_TTL_SECONDS),
   PARLEY_POST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default(DEFAULT_SERVICE_NAME),
 });
 
+const tokenSchema = z.object({
+  PARLEY_JWT_SECRET: z.string().min(1).optional(),
+  /** The Secrets Manager secret holding the HS256 key, as the CDK stack passes it. */
+  PARLEY_JWT_SECRET_ARN: z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN').optional(),
+  PARLEY_JWKS_URL: httpUrl().optional(),
+  PARLEY_JWT_ISSUER: z.string().min(1).optional(),
+  PARLEY_JWT_AUDIENCE: z.string().min(1).optional(),
+});
+
 export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ConfigurationError';
   }
 }
 
-export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.env): ParleyConfig {
-  const parsed = environmentSchema.safeParse(environment);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigurationError(`environment variable ${issue?.path.join('.')}: ${issue?.message}`);
+/** The definition of a function, by its id; throws for an id `lib/functions.ts` does not list. */
+export function functionDefinition(functionId: FunctionId): FunctionDefinition {
+  const definition: FunctionDefinition | undefined = FUNCTIONS.find(({ id }) => id === functionId);
+  if (!definition) throw new ConfigurationError(`no function ${functionId} in lib/functions.ts`);
+  return definition;
+}
+
+/**
+ * Reads the configuration of one function from its environment, and fails at cold start,
+ * not at the first request, when a setting it uses is missing or malformed.
+ *
+ * @example
+ * const config = configFromEnvironment('send'); // in the send function's bundle
+ */
+export function configFromEnvironment(
+  functionId: FunctionId,
+  environment: NodeJS.ProcessEnv = process.env,
+): ParleyConfig {
+  const definition = functionDefinition(functionId);
+  const env = parse(commonSchema, environment);
+  const prefix = `the ${functionId} function`;
+  const required = (name: string): string => {
+    const value = environment[name];
+    if (!value) throw new ConfigurationError(`environment variable ${name}: ${prefix} needs it`);
+    return value;
+  };
+
+  const names: Partial<ResourceNames> = {};
+  for (const tableId of tablesOf(definition)) {
+    const field = TABLE_NAME_FIELDS[tableId];
+    names[field] = required(environmentVariableName(field));
   }
-  const env = parsed.data;
-  const defaults = resourceNames(env.PARLEY_RESOURCE_PREFIX);
-  const local = env.PARLEY_LOCAL === 'true';
-  if (!local && !env.PARLEY_JWT_SECRET && !env.PARLEY_JWT_SECRET_ARN && !env.PARLEY_JWKS_URL) {
-    // Fail at cold start, not at the first handshake: no token could ever be verified.
-    throw new ConfigurationError(
-      'environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: one of them is required to verify tokens',
+  if (definition.publishes) names.eventsStream = required(environmentVariableName('eventsStream'));
+
+  let connections: string | undefined;
+  if (definition.posts) {
+    required('PARLEY_CONNECTIONS_ENDPOINT');
+    connections = parse(
+      z.object({ PARLEY_CONNECTIONS_ENDPOINT: httpUrl() }),
+      environment,
+    ).PARLEY_CONNECTIONS_ENDPOINT;
+    connections = connectionsEndpoint(
+      connections,
+      env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI ?? env.AWS_ENDPOINT_URL,
     );
   }
-  const connections = connectionsEndpoint(env.PARLEY_CONNECTIONS_ENDPOINT, env.AWS_ENDPOINT_URL);
+
   return {
-    names: {
-      conversationsTable: env.PARLEY_CONVERSATIONS_TABLE ?? defaults.conversationsTable,
-      connectionsTable: env.PARLEY_CONNECTIONS_TABLE ?? defaults.connectionsTable,
-      userConversationsTable: env.PARLEY_USER_CONVERSATIONS_TABLE ?? defaults.userConversationsTable,
-      presenceTable: env.PARLEY_PRESENCE_TABLE ?? defaults.presenceTable,
-      presenceSubscriptionsTable:
-        env.PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE ?? defaults.presenceSubscriptionsTable,
-      eventsStream: env.PARLEY_EVENTS_STREAM ?? defaults.eventsStream,
-    },
-    endpoints: {
-      region: env.AWS_REGION,
-      local,
-      ...(env.PARLEY_DYNAMODB_ENDPOINT ? { dynamodb: env.PARLEY_DYNAMODB_ENDPOINT } : {}),
-      ...(env.PARLEY_KINESIS_ENDPOINT ? { kinesis: env.PARLEY_KINESIS_ENDPOINT } : {}),
-      ...(connections ? { connections } : {}),
-    },
-    tokens: {
-      ...(env.PARLEY_JWKS_URL
-        ? { jwksUrl: env.PARLEY_JWKS_URL }
-        : !env.PARLEY_JWT_SECRET && env.PARLEY_JWT_SECRET_ARN
-          ? { secretArn: env.PARLEY_JWT_SECRET_ARN }
-          : { secret: env.PARLEY_JWT_SECRET ?? (local ? LOCAL_JWT_SECRET : undefined) }),
-      ...(env.PARLEY_JWT_ISSUER ? { issuer: env.PARLEY_JWT_ISSUER } : {}),
-      ...(env.PARLEY_JWT_AUDIENCE ? { audience: env.PARLEY_JWT_AUDIENCE } : {}),
-    },
+    names,
+    endpoints: { region: env.AWS_REGION, ...(connections ? { connections } : {}) },
+    ...(definition.verifiesTokens ? { tokens: tokenConfig(parse(tokenSchema, environment), prefix) } : {}),
     connectionTtlSeconds: env.PARLEY_CONNECTION_TTL_SECONDS,
     postConcurrency: env.PARLEY_POST_CONCURRENCY,
     logLevel: env.POWERTOOLS_LOG_LEVEL,
@@ -126,15 +140,35 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
   };
 }
 
+function tokenConfig(env: z.infer<typeof tokenSchema>, prefix: string): TokenConfig {
+  const claims = {
+    ...(env.PARLEY_JWT_ISSUER ? { issuer: env.PARLEY_JWT_ISSUER } : {}),
+    ...(env.PARLEY_JWT_AUDIENCE ? { audience: env.PARLEY_JWT_AUDIENCE } : {}),
+  };
+  if (env.PARLEY_JWKS_URL) return { jwksUrl: env.PARLEY_JWKS_URL, ...claims };
+  if (env.PARLEY_JWT_SECRET) return { secret: env.PARLEY_JWT_SECRET, ...claims };
+  if (env.PARLEY_JWT_SECRET_ARN) return { secretArn: env.PARLEY_JWT_SECRET_ARN, ...claims };
+  throw new ConfigurationError(
+    `environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: ${prefix} needs one of them to verify tokens`,
+  );
+}
+
+function parse<Schema extends z.ZodType>(schema: Schema, environment: NodeJS.ProcessEnv): z.infer<Schema> {
+  const parsed = schema.safeParse(environment);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigurationError(`environment variable ${issue?.path.join('.')}: ${issue?.message}`);
+}
+
 /**
- * Under LocalStack (`AWS_ENDPOINT_URL` set) the stack still names the API's AWS endpoint,
- * which would post to AWS: LocalStack serves `@connections` on its own endpoint instead,
- * with no API id or stage, since its connection ids are unique across APIs
- * (https://docs.localstack.cloud/aws/services/apigateway/, "WebSocket APIs"). Any other
- * endpoint, such as our local gateway's, is kept as given.
+ * The stack names the API's AWS endpoint. Where the SDK's endpoints are overridden
+ * (LocalStack sets `AWS_ENDPOINT_URL`; the local stack's deployed mode sets
+ * `AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`), `@connections` is served at the override
+ * instead, with no API id or stage: connection ids are unique across APIs there
+ * (https://docs.localstack.cloud/aws/services/apigateway/, "WebSocket APIs"). In AWS no
+ * override is set and the endpoint is kept as given.
  */
-function connectionsEndpoint(given: string | undefined, awsEndpointUrl: string | undefined) {
-  if (given && awsEndpointUrl && AWS_CONNECTIONS_ENDPOINT.test(given))
-    return awsEndpointUrl.replace(/\/+$/, '');
+function connectionsEndpoint(given: string, override: string | undefined): string {
+  if (override && AWS_CONNECTIONS_ENDPOINT.test(given)) return override.replace(/\/+$/, '');
   return given;
 }

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ulid } from 'ulid';
+import type { FunctionId } from '../lib/functions.js';
 import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pusher.js';
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
@@ -18,7 +19,7 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
-import { configFromEnvironment, type ParleyConfig } from './config.js';
+import { ConfigurationError, configFromEnvironment, type ParleyConfig } from './config.js';
 import type { MetricsRecorder } from './domain/metrics.js';
 import type {
   ConnectionPusher,
@@ -69,15 +70,22 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     ? new InMemoryMetrics()
     : new PowertoolsMetricsRecorder({ serviceName: config.serviceName });
   const now = Date.now;
-  const messages = new DynamoDbMessageStore({
-    client: clients.dynamodb,
-    tableName: config.names.conversationsTable,
-    ...(overrides.onCapacity ? { onCapacity: overrides.onCapacity } : {}),
-  });
-  const publisher = new KinesisEventPublisher({
-    client: clients.kinesis,
-    streamName: config.names.eventsStream,
-  });
+  const { names } = config;
+  const messages = ifConfigured<MessageStore>(
+    names.conversationsTable,
+    'PARLEY_CONVERSATIONS_TABLE',
+    (tableName) =>
+      new DynamoDbMessageStore({
+        client: clients.dynamodb,
+        tableName,
+        ...(overrides.onCapacity ? { onCapacity: overrides.onCapacity } : {}),
+      }),
+  );
+  const publisher = ifConfigured<EventPublisher>(
+    names.eventsStream,
+    'PARLEY_EVENTS_STREAM',
+    (streamName) => new KinesisEventPublisher({ client: clients.kinesis, streamName }),
+  );
   const deps: ParleyDeps = {
     config,
     logger,
@@ -85,27 +93,41 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     now,
     messages,
     publisher,
-    connections: new DynamoDbConnectionStore({
-      client: clients.dynamodb,
-      tableName: config.names.connectionsTable,
-    }),
-    pusher: new ApiGatewayConnectionPusher({ client: clients.connections }),
-    receipts: new DynamoDbReceiptStore({
-      client: clients.dynamodb,
-      tableName: config.names.conversationsTable,
-    }),
-    conversationList: new DynamoDbConversationListStore({
-      client: clients.dynamodb,
-      tableName: config.names.userConversationsTable,
-      now,
-    }),
-    presence: new DynamoDbPresenceStore({ client: clients.dynamodb, tableName: config.names.presenceTable }),
-    presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
-      client: clients.dynamodb,
-      tableName: config.names.presenceSubscriptionsTable,
-      now,
-    }),
-    verifyToken: createTokenVerifier(tokenSettings(config)),
+    connections: ifConfigured<ConnectionStore>(
+      names.connectionsTable,
+      'PARLEY_CONNECTIONS_TABLE',
+      (tableName) => new DynamoDbConnectionStore({ client: clients.dynamodb, tableName }),
+    ),
+    pusher: ifConfigured<ConnectionPusher>(
+      config.endpoints.connections,
+      'PARLEY_CONNECTIONS_ENDPOINT',
+      () => new ApiGatewayConnectionPusher({ client: clients.connections }),
+    ),
+    receipts: ifConfigured<ReceiptStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbReceiptStore({ client: clients.dynamodb, tableName }),
+    ),
+    conversationList: ifConfigured<ConversationListStore>(
+      names.userConversationsTable,
+      'PARLEY_USER_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbConversationListStore({ client: clients.dynamodb, tableName, now }),
+    ),
+    presence: ifConfigured<PresenceStore>(
+      names.presenceTable,
+      'PARLEY_PRESENCE_TABLE',
+      (tableName) => new DynamoDbPresenceStore({ client: clients.dynamodb, tableName }),
+    ),
+    presenceSubscriptions: ifConfigured<PresenceSubscriptionStore>(
+      names.presenceSubscriptionsTable,
+      'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
+      (tableName) => new DynamoDbPresenceSubscriptionStore({ client: clients.dynamodb, tableName, now }),
+    ),
+    verifyToken: config.tokens
+      ? createTokenVerifier(tokenSettings(config.tokens, config.endpoints.region))
+      : async () => {
+          throw new ConfigurationError('this function has no token settings: lib/functions.ts gives it none');
+        },
     sequencing: {
       messages,
       publisher,
@@ -127,11 +149,32 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
   };
 }
 
+/**
+ * The adapter when its setting is there; otherwise one whose every method fails with an
+ * error naming the setting. A function is given only the settings `lib/functions.ts` says
+ * it uses, so reaching for another resource is a defect that should fail loudly, as IAM
+ * would refuse it in AWS.
+ */
+function ifConfigured<Port extends object>(
+  setting: string | undefined,
+  variable: string,
+  build: (setting: string) => Port,
+): Port {
+  if (setting) return build(setting);
+  // Every method of a port returns a promise: fail the same way.
+  const refuse = async () => {
+    throw new ConfigurationError(
+      `${variable} is not set for this function: lib/functions.ts does not give it`,
+    );
+  };
+  return new Proxy({} as Port, { get: () => refuse });
+}
+
 /** The verifier's settings: a secret ARN becomes a loader that reads the key from Secrets Manager. */
-function tokenSettings(config: ParleyConfig): TokenSettings {
-  const { secretArn, ...settings } = config.tokens;
+function tokenSettings(tokens: NonNullable<ParleyConfig['tokens']>, region: string): TokenSettings {
+  const { secretArn, ...settings } = tokens;
   if (!secretArn) return settings;
-  const client = createSecretsManagerClient(secretArn, config.endpoints.region);
+  const client = createSecretsManagerClient(secretArn, region);
   return { ...settings, loadSecret: secretStringLoader(client, secretArn) };
 }
 
@@ -151,11 +194,15 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
   };
 }
 
-/** What a Lambda function uses: built on first use from the environment, then reused. */
-export function depsFromEnvironment(): DepsProvider {
+/**
+ * What a Lambda function uses: built on its first invocation from the function's
+ * environment, then reused. (Not when the module loads: the local stack and the tests
+ * import every handler module without a Lambda environment.)
+ */
+export function depsFromEnvironment(functionId: FunctionId): DepsProvider {
   let deps: ParleyDeps | undefined;
   return () => {
-    deps ??= createDeps(configFromEnvironment());
+    deps ??= createDeps(configFromEnvironment(functionId));
     return deps;
   };
 }

@@ -4,7 +4,7 @@
  * to it. When a handler starts using another table or action, this is the one place to
  * say so.
  */
-import type { TableId } from './tables.js';
+import { environmentVariableName, TABLE_NAME_FIELDS, type TableId } from './tables.js';
 
 /** The DynamoDB actions the handlers use (a transaction needs the action of each item it writes). */
 export type TableAction =
@@ -165,3 +165,27 @@ export const ROUTES = {
 export const ANSWERED_ROUTES = Object.keys(ROUTES).filter(
   (routeKey) => routeKey !== '$connect' && routeKey !== '$disconnect',
 );
+
+/** The tables a function reads or writes, itself or through an index. */
+export function tablesOf(definition: FunctionDefinition): TableId[] {
+  return [
+    ...new Set([
+      ...(Object.keys(definition.tables) as TableId[]),
+      ...(Object.keys(definition.indexQueries ?? {}) as TableId[]),
+    ]),
+  ];
+}
+
+/**
+ * The environment variables a function needs, as the CDK stack sets them and
+ * `lambdas/config.ts` requires them: the physical names of its tables and of the stream,
+ * and its `@connections` endpoint. (Its token key is one of three variables, so it is not
+ * listed.)
+ */
+export function requiredVariablesOf(definition: FunctionDefinition): string[] {
+  return [
+    ...tablesOf(definition).map((tableId) => environmentVariableName(TABLE_NAME_FIELDS[tableId])),
+    ...(definition.publishes ? [environmentVariableName('eventsStream')] : []),
+    ...(definition.posts ? ['PARLEY_CONNECTIONS_ENDPOINT'] : []),
+  ];
+}

@@ -126,3 +126,8 @@ export function resourceNames(prefix: string): ResourceNames {
   ) as Record<(typeof TABLE_NAME_FIELDS)[TableId], string>;
   return { ...tables, eventsStream: `${prefix}-${eventsStream.id}` };
 }
+
+/** `userConversationsTable` → `PARLEY_USER_CONVERSATIONS_TABLE`: the variable that gives a function the name. */
+export function environmentVariableName(field: keyof ResourceNames): string {
+  return `PARLEY_${field.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`;
+}

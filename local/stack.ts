@@ -5,6 +5,7 @@
  */
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import {
+  type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_SERVICE_NAME,
   LOCAL_JWT_SECRET,
@@ -113,7 +114,7 @@ export const DEFAULT_FRAME_RATE_LIMIT: FrameRateLimit = { burst: 200, perSecond:
 export interface RunningLocalStack {
   url: string;
   managementEndpoint: string;
-  config: ParleyConfig;
+  config: CompleteConfig;
   deps: ParleyDeps;
   stop(): Promise<void>;
   /**
@@ -213,7 +214,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => destroyClients());
     stoppers.push(() => gateway.stop());
 
-    const config: ParleyConfig = {
+    const config: CompleteConfig = {
       names: resourceNames(options.resourcePrefix ?? 'parley'),
       endpoints: {
         region: 'us-east-1',

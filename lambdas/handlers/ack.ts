@@ -25,4 +25,4 @@ export function createAckHandler(deps: DepsProvider) {
   return frameRoute(ackFrameSchema, deps, serve);
 }
 
-export const handler = createAckHandler(depsFromEnvironment());
+export const handler = createAckHandler(depsFromEnvironment('ack'));

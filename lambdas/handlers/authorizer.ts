@@ -40,4 +40,4 @@ export function createAuthorizerHandler(deps: DepsProvider) {
   };
 }
 
-export const handler = createAuthorizerHandler(depsFromEnvironment());
+export const handler = createAuthorizerHandler(depsFromEnvironment('authorizer'));

@@ -32,4 +32,4 @@ export function createConnectHandler(deps: DepsProvider) {
   };
 }
 
-export const handler = createConnectHandler(depsFromEnvironment());
+export const handler = createConnectHandler(depsFromEnvironment('connect'));

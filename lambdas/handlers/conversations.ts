@@ -40,4 +40,4 @@ export function createConversationsHandler(deps: DepsProvider) {
   return frameRoute(conversationsFrameSchema, deps, serve);
 }
 
-export const handler = createConversationsHandler(depsFromEnvironment());
+export const handler = createConversationsHandler(depsFromEnvironment('conversations'));

@@ -31,4 +31,4 @@ export function createDefaultHandler(deps: DepsProvider) {
     .use(routeResponse(() => deps().logger)) as unknown as RouteHandler;
 }
 
-export const handler = createDefaultHandler(depsFromEnvironment());
+export const handler = createDefaultHandler(depsFromEnvironment('default'));

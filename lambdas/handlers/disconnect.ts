@@ -19,4 +19,4 @@ export function createDisconnectHandler(deps: DepsProvider) {
   };
 }
 
-export const handler = createDisconnectHandler(depsFromEnvironment());
+export const handler = createDisconnectHandler(depsFromEnvironment('disconnect'));

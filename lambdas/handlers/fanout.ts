@@ -328,4 +328,4 @@ export function createFanoutHandler(deps: DepsProvider) {
   );
 }
 
-export const handler = createFanoutHandler(depsFromEnvironment());
+export const handler = createFanoutHandler(depsFromEnvironment('fanout'));

@@ -11,4 +11,4 @@ export function createPingHandler(deps: DepsProvider) {
   return frameRoute(pingFrameSchema, deps, serve);
 }
 
-export const handler = createPingHandler(depsFromEnvironment());
+export const handler = createPingHandler(depsFromEnvironment('ping'));

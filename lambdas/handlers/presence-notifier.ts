@@ -36,4 +36,4 @@ export function createPresenceNotifierHandler(deps: DepsProvider) {
   return middy<KinesisStreamEvent, void, Error, Context>(handle).use(publishMetrics(() => deps().metrics));
 }
 
-export const handler = createPresenceNotifierHandler(depsFromEnvironment());
+export const handler = createPresenceNotifierHandler(depsFromEnvironment('presence-notifier'));

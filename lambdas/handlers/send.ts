@@ -35,4 +35,4 @@ export function createSendHandler(deps: DepsProvider) {
   return frameRoute(sendFrameSchema, deps, serve);
 }
 
-export const handler = createSendHandler(depsFromEnvironment());
+export const handler = createSendHandler(depsFromEnvironment('send'));

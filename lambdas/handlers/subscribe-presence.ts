@@ -17,4 +17,4 @@ export function createSubscribePresenceHandler(deps: DepsProvider) {
   return frameRoute(subscribePresenceFrameSchema, deps, serve);
 }
 
-export const handler = createSubscribePresenceHandler(depsFromEnvironment());
+export const handler = createSubscribePresenceHandler(depsFromEnvironment('subscribe-presence'));

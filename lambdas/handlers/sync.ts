@@ -34,4 +34,4 @@ export function createSyncHandler(deps: DepsProvider) {
   return frameRoute(syncFrameSchema, deps, serve);
 }
 
-export const handler = createSyncHandler(depsFromEnvironment());
+export const handler = createSyncHandler(depsFromEnvironment('sync'));

@@ -25,4 +25,4 @@ export function createTypingHandler(deps: DepsProvider) {
   return frameRoute(typingFrameSchema, deps, serve);
 }
 
-export const handler = createTypingHandler(depsFromEnvironment());
+export const handler = createTypingHandler(depsFromEnvironment('typing'));

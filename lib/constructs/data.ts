@@ -12,8 +12,6 @@ import {
   eventsStream,
   type KeyAttribute,
   type KeyType,
-  type ResourceNames,
-  TABLE_NAME_FIELDS,
   TABLES,
   type TableDefinition,
   type TableId,
@@ -42,11 +40,6 @@ function attribute(key: KeyAttribute): dynamodb.Attribute {
 /** `user-conversations` → `UserConversations`: the construct id, hence the logical id. */
 export function pascalCase(id: string): string {
   return id.replace(/(?:^|-)([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
-}
-
-/** `userConversationsTable` → `PARLEY_USER_CONVERSATIONS_TABLE`, the variable `lambdas/config.ts` reads. */
-export function environmentVariableName(field: keyof ResourceNames): string {
-  return `PARLEY_${field.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`;
 }
 
 export class ParleyData extends Construct {
@@ -111,24 +104,5 @@ export class ParleyData extends Construct {
       retentionPeriod: Duration.hours(24),
       removalPolicy: RemovalPolicy.DESTROY,
     });
-  }
-
-  /**
-   * The environment variables that tell a function the physical names of every table and
-   * of the stream, as `lambdas/config.ts` reads them (`PARLEY_CONVERSATIONS_TABLE`, …).
-   */
-  get environment(): Record<string, string> {
-    const names: Record<keyof ResourceNames, string> = {
-      ...(Object.fromEntries(
-        TABLES.map((definition) => [TABLE_NAME_FIELDS[definition.id], this.tables[definition.id].tableName]),
-      ) as Record<(typeof TABLE_NAME_FIELDS)[TableId], string>),
-      eventsStream: this.stream.streamName,
-    };
-    return Object.fromEntries(
-      Object.entries(names).map(([field, name]) => [
-        environmentVariableName(field as keyof ResourceNames),
-        name,
-      ]),
-    );
   }
 }

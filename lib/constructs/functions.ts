@@ -13,9 +13,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, serviceNameOf } from '../../lambdas/domain/metrics.js';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../functions.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../functions.js';
 import { acknowledge } from '../nag.js';
-import { TABLES, type TableDefinition, type TableId } from '../tables.js';
+import {
+  environmentVariableName,
+  TABLE_NAME_FIELDS,
+  TABLES,
+  type TableDefinition,
+  type TableId,
+} from '../tables.js';
 import type { ParleyData } from './data.js';
 import { pascalCase } from './data.js';
 
@@ -42,8 +48,7 @@ export class ParleyFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: ParleyFunctionsProps) {
     super(scope, id);
-    const common = this.#commonEnvironment(props);
-    const build = (definition: FunctionDefinition) => this.#buildFunction(definition, props, common);
+    const build = (definition: FunctionDefinition) => this.#buildFunction(definition, props);
     this.functions = Object.fromEntries(
       FUNCTIONS.map((definition) => [definition.id, build(definition)]),
     ) as Record<FunctionId, NodejsFunction>;
@@ -55,10 +60,23 @@ export class ParleyFunctions extends Construct {
     );
   }
 
-  #commonEnvironment(props: ParleyFunctionsProps): Record<string, string> {
+  /**
+   * Exactly the settings the function reads (`lambdas/config.ts` requires the same ones):
+   * the names of the tables it touches, the stream if it publishes, the `@connections`
+   * endpoint if it posts, the token key if it verifies tokens.
+   */
+  #environmentOf(definition: FunctionDefinition, props: ParleyFunctionsProps): Record<string, string> {
+    const tables = tablesOf(definition).map((tableId) => {
+      const field = TABLE_NAME_FIELDS[tableId];
+      return [environmentVariableName(field), props.data.tables[tableId].tableName];
+    });
     return {
-      ...props.data.environment,
-      PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint,
+      ...Object.fromEntries(tables),
+      ...(definition.publishes
+        ? { [environmentVariableName('eventsStream')]: props.data.stream.streamName }
+        : {}),
+      ...(definition.posts ? { PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint } : {}),
+      ...(definition.verifiesTokens ? this.#tokenEnvironment(props) : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -77,11 +95,7 @@ export class ParleyFunctions extends Construct {
     };
   }
 
-  #buildFunction(
-    definition: FunctionDefinition,
-    props: ParleyFunctionsProps,
-    common: Record<string, string>,
-  ): NodejsFunction {
+  #buildFunction(definition: FunctionDefinition, props: ParleyFunctionsProps): NodejsFunction {
     const name = pascalCase(definition.id);
     // A role per function, with no managed policy: it may write its own log group and do
     // what its definition lists, and nothing else.
@@ -108,10 +122,7 @@ export class ParleyFunctions extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       description: `Parley ${props.stage}: lambdas/handlers/${definition.id}.ts`,
-      environment: {
-        ...common,
-        ...(definition.verifiesTokens ? this.#tokenEnvironment(props) : {}),
-      },
+      environment: this.#environmentOf(definition, props),
       bundling: {
         // The SDK is bundled too, at the version package-lock.json pins, rather than
         // whatever version the runtime ships.

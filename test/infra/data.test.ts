@@ -1,13 +1,10 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { configFromEnvironment } from '../../lambdas/config.js';
 import { pascalCase } from '../../lib/constructs/data.js';
 import {
   connectionsTable,
   eventsStream,
   type KeyAttribute,
-  TABLE_NAME_FIELDS,
   TABLES,
   type TableDefinition,
   type TableId,
@@ -167,26 +164,6 @@ describe('the events stream', () => {
   it('outputs its physical name', () => {
     dev.template.hasOutput(`${pascalCase(eventsStream.id)}StreamName`, {
       Value: { Ref: dev.logicalId(dev.stack.data.stream) },
-    });
-  });
-});
-
-describe('the environment for the functions', () => {
-  it('names every table and the stream in the variables that lambdas/config.ts reads', () => {
-    const { tables, stream, environment } = dev.stack.data;
-    const asText = (value: unknown) => JSON.stringify(dev.stack.resolve(value));
-    const { names } = configFromEnvironment({
-      ...Object.fromEntries(
-        Object.entries(environment).map(([variable, value]) => [variable, asText(value)]),
-      ),
-      PARLEY_JWT_SECRET: 'any',
-    });
-    const reference = (construct: Construct) => JSON.stringify({ Ref: dev.logicalId(construct) });
-    expect(names).toEqual({
-      ...Object.fromEntries(
-        TABLES.map((definition) => [TABLE_NAME_FIELDS[definition.id], reference(tables[definition.id])]),
-      ),
-      eventsStream: reference(stream),
     });
   });
 });

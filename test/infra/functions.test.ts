@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { environmentVariableName } from '../../lib/constructs/data.js';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../lib/functions.js';
-import { type ResourceNames, TABLE_NAME_FIELDS, TABLES, type TableId } from '../../lib/tables.js';
+import {
+  FUNCTIONS,
+  type FunctionDefinition,
+  type FunctionId,
+  requiredVariablesOf,
+  tablesOf,
+} from '../../lib/functions.js';
+import {
+  environmentVariableName,
+  type ResourceNames,
+  TABLE_NAME_FIELDS,
+  TABLES,
+  type TableId,
+} from '../../lib/tables.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
@@ -88,23 +99,39 @@ describe('the functions', () => {
     },
   );
 
-  it.each(FUNCTIONS.map((fn) => [fn.id] as const))(
-    '%s knows every table, the stream, the @connections endpoint and its metrics service from its environment',
-    (id) => {
-      const variables = functionResource(dev, id).Properties.Environment.Variables;
-      const tableVariables = TABLES.map((table) =>
-        environmentVariableName(TABLE_NAME_FIELDS[table.id] as keyof ResourceNames),
+  it.each(FUNCTIONS.map((fn) => [fn.id, fn] as const))(
+    '%s is given exactly the settings lambdas/config.ts requires of it, and its metrics service',
+    (id, definition) => {
+      const variables = functionResource(dev, id).Properties.Environment.Variables as Record<string, unknown>;
+      const tokenVariables = [
+        'PARLEY_JWT_SECRET_ARN',
+        'PARLEY_JWKS_URL',
+        'PARLEY_JWT_ISSUER',
+        'PARLEY_JWT_AUDIENCE',
+      ];
+      const resourceVariables = Object.keys(variables).filter(
+        (name) => name.startsWith('PARLEY_') && !tokenVariables.includes(name),
       );
-      for (const variable of [...tableVariables, 'PARLEY_EVENTS_STREAM']) {
-        expect(variables[variable], variable).toEqual({ Ref: expect.stringMatching(/^Data/) });
+
+      expect(resourceVariables.sort()).toEqual(requiredVariablesOf(definition).sort());
+      for (const table of tablesOf(definition)) {
+        expect(variables[environmentVariableName(TABLE_NAME_FIELDS[table])]).toEqual({
+          Ref: dev.logicalId(dev.stack.data.tables[table]),
+        });
       }
-      expect(JSON.stringify(variables.PARLEY_CONNECTIONS_ENDPOINT)).toMatch(/https:\/\/.*execute-api.*\/dev/);
+      if ('publishes' in definition) {
+        expect(variables.PARLEY_EVENTS_STREAM).toEqual({ Ref: dev.logicalId(dev.stack.data.stream) });
+      }
+      if ('posts' in definition) {
+        expect(JSON.stringify(variables.PARLEY_CONNECTIONS_ENDPOINT)).toMatch(
+          /https:\/\/.*execute-api.*\/dev/,
+        );
+      }
       expect(variables).toMatchObject({
         POWERTOOLS_SERVICE_NAME: 'parley-dev',
         POWERTOOLS_METRICS_NAMESPACE: 'Parley',
         NODE_OPTIONS: '--enable-source-maps',
       });
-      expect(variables.PARLEY_LOCAL).toBeUndefined();
     },
   );
 

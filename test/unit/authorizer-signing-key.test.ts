@@ -44,15 +44,15 @@ describe('the $connect authorizer with its key in Secrets Manager', () => {
   });
 
   it('is what the environment the stack sets asks for', () => {
-    const config = configFromEnvironment({ PARLEY_JWT_SECRET_ARN: SECRET_ARN });
+    const config = configFromEnvironment('authorizer', { PARLEY_JWT_SECRET_ARN: SECRET_ARN });
     expect(config.tokens).toEqual({ secretArn: SECRET_ARN });
   });
 
   it('refuses an environment that names no way to verify tokens, naming all three variables', () => {
-    expect(() => configFromEnvironment({})).toThrow(
-      'environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: one of them is required to verify tokens',
+    expect(() => configFromEnvironment('authorizer', {})).toThrow(
+      'environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: the authorizer function needs one of them to verify tokens',
     );
-    expect(() => configFromEnvironment({ PARLEY_JWT_SECRET_ARN: 'not-an-arn' })).toThrow(
+    expect(() => configFromEnvironment('authorizer', { PARLEY_JWT_SECRET_ARN: 'not-an-arn' })).toThrow(
       'environment variable PARLEY_JWT_SECRET_ARN: must be a Secrets Manager secret ARN',
     );
   });

@@ -6,12 +6,14 @@ import { type AwsClients, createAwsClients } from '../../lambdas/adapters/aws-cl
 import { configFromEnvironment } from '../../lambdas/config.js';
 
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
-/** What the CDK stack sets: the API's `@connections` endpoint in AWS. */
+/** What the CDK stack sets for the typing function: its table and the API's `@connections` endpoint in AWS. */
 const STACK_ENVIRONMENT = {
   AWS_REGION: 'us-east-1',
-  PARLEY_JWT_SECRET: 's3cret',
+  PARLEY_CONNECTIONS_TABLE: 'connections',
   PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
 };
+const endpointsOf = (environment: NodeJS.ProcessEnv) =>
+  configFromEnvironment('typing', environment).endpoints;
 
 interface SentRequest {
   protocol: string;
@@ -56,9 +58,7 @@ afterEach(() => {
 
 describe('the AWS SDK clients under LocalStack', () => {
   it('send DynamoDB, Kinesis and @connections requests to AWS_ENDPOINT_URL alone', async () => {
-    clients = createAwsClients(
-      configFromEnvironment({ ...STACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK }).endpoints,
-    );
+    clients = createAwsClients(endpointsOf({ ...STACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK }));
 
     expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
       `${LOCALSTACK}/`,
@@ -69,25 +69,28 @@ describe('the AWS SDK clients under LocalStack', () => {
     ).toBe(`${LOCALSTACK}/@connections/c1%3D`);
   });
 
-  it('let an explicit PARLEY_*_ENDPOINT win over AWS_ENDPOINT_URL', async () => {
+  it('send each service to its own AWS_ENDPOINT_URL_{SERVICE}, as the deployed mode of the local stack sets them', async () => {
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:8000');
+    vi.stubEnv('AWS_ENDPOINT_URL_KINESIS', 'http://127.0.0.1:4567');
     clients = createAwsClients(
-      configFromEnvironment({
+      endpointsOf({
         ...STACK_ENVIRONMENT,
-        AWS_ENDPOINT_URL: LOCALSTACK,
-        PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
-        PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
-      }).endpoints,
+        AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://127.0.0.1:3001',
+      }),
     );
 
     expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
       'http://127.0.0.1:8000/',
     );
     expect(await urlOf(clients.kinesis, new ListStreamsCommand({}))).toBe('http://127.0.0.1:4567/');
+    expect(
+      await urlOf(clients.connections, new PostToConnectionCommand({ ConnectionId: 'c1=', Data: 'hi' })),
+    ).toBe('http://127.0.0.1:3001/@connections/c1%3D');
   });
 
   it('go to the regional endpoints and the API’s endpoint in AWS, where AWS_ENDPOINT_URL is not set', async () => {
     vi.stubEnv('AWS_ENDPOINT_URL', undefined);
-    clients = createAwsClients(configFromEnvironment(STACK_ENVIRONMENT).endpoints);
+    clients = createAwsClients(endpointsOf(STACK_ENVIRONMENT));
 
     expect(await urlOf(clients.dynamodb, new GetCommand({ TableName: 't', Key: { id: '1' } }))).toBe(
       'https://dynamodb.us-east-1.amazonaws.com/',

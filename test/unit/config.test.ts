@@ -5,35 +5,36 @@ import {
   ConfigurationError,
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
-  LOCAL_JWT_SECRET,
+  functionDefinition,
 } from '../../lambdas/config.js';
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
+import { FUNCTIONS, type FunctionId, requiredVariablesOf } from '../../lib/functions.js';
 import { testConfig } from './support/harness.js';
 
-/** The least an environment in AWS needs: a way to verify tokens. */
-const WITH_SECRET = { PARLEY_JWT_SECRET: 's3cret' };
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
+/** What the CDK stack gives the send function: its table and the stream. */
+const SEND_ENVIRONMENT = {
+  PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
+  PARLEY_EVENTS_STREAM: 'events-v2',
+};
+/** What the CDK stack gives the typing function: its table and the @connections endpoint. */
+const TYPING_ENVIRONMENT = {
+  PARLEY_CONNECTIONS_TABLE: 'connections-v2',
+  PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
+};
 
 afterEach(() => {
   vi.unstubAllEnvs();
 });
 
 describe('configFromEnvironment', () => {
-  it('falls back to the documented defaults in an environment that sets only the token secret', () => {
-    const config = configFromEnvironment(WITH_SECRET);
+  it('reads for a function only the names of the resources lib/functions.ts gives it, with defaults for the rest', () => {
+    const config = configFromEnvironment('send', SEND_ENVIRONMENT);
 
     expect(config).toEqual({
-      names: {
-        conversationsTable: 'parley-conversations',
-        connectionsTable: 'parley-connections',
-        userConversationsTable: 'parley-user-conversations',
-        presenceTable: 'parley-presence',
-        presenceSubscriptionsTable: 'parley-presence-subscriptions',
-        eventsStream: 'parley-events',
-      },
-      endpoints: { region: 'us-east-1', local: false },
-      tokens: { secret: 's3cret' },
+      names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
+      endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
       logLevel: 'INFO',
@@ -42,33 +43,45 @@ describe('configFromEnvironment', () => {
     expect(DEFAULT_CONNECTION_TTL_SECONDS).toBeGreaterThan(2 * 60 * 60);
   });
 
-  it('refuses, outside the local stack, an environment with neither a JWT secret nor a JWKS URL', () => {
-    const read = () => configFromEnvironment({});
+  it('needs no token settings in a function that verifies no token', () => {
+    for (const { id } of FUNCTIONS.filter((definition) => !('verifiesTokens' in definition))) {
+      const environment = Object.fromEntries(
+        requiredVariablesOf(functionDefinition(id)).map((name) => [
+          name,
+          name === 'PARLEY_CONNECTIONS_ENDPOINT' ? AWS_CONNECTIONS_ENDPOINT : `${name}-value`,
+        ]),
+      );
+
+      expect(configFromEnvironment(id, environment).tokens, id).toBeUndefined();
+    }
+  });
+
+  it.each(
+    FUNCTIONS.flatMap(({ id }) => requiredVariablesOf(functionDefinition(id)).map((name) => [id, name])),
+  )('refuses to start the %s function without %s, naming it', (id, missing) => {
+    const environment = Object.fromEntries(
+      requiredVariablesOf(functionDefinition(id as FunctionId))
+        .filter((name) => name !== missing)
+        .map((name) => [name, name === 'PARLEY_CONNECTIONS_ENDPOINT' ? AWS_CONNECTIONS_ENDPOINT : 'x']),
+    );
+    const read = () => configFromEnvironment(id as FunctionId, { ...environment, PARLEY_JWT_SECRET: 's' });
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(`environment variable ${missing}: the ${id} function needs it`);
+  });
+
+  it('refuses an authorizer with neither a JWT secret, a secret ARN nor a JWKS URL', () => {
+    const read = () => configFromEnvironment('authorizer', {});
 
     expect(read).toThrow(ConfigurationError);
     expect(read).toThrow(
-      /^environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: one of them is required/,
+      /^environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: the authorizer function needs one of them/,
     );
   });
 
-  it('uses the local development secret on this machine when none is set', () => {
-    const config = configFromEnvironment({ PARLEY_LOCAL: 'true' });
-
-    expect(config.endpoints.local).toBe(true);
-    expect(config.tokens).toEqual({ secret: LOCAL_JWT_SECRET });
-  });
-
   it('reads every setting it is given', () => {
-    const config = configFromEnvironment({
+    const config = configFromEnvironment('authorizer', {
       AWS_REGION: 'eu-west-1',
-      PARLEY_RESOURCE_PREFIX: 'parley-staging',
-      PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
-      PARLEY_USER_CONVERSATIONS_TABLE: 'user-conversations-v2',
-      PARLEY_PRESENCE_TABLE: 'presence-v2',
-      PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE: 'presence-subscriptions-v2',
-      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
-      PARLEY_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
-      PARLEY_KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
       PARLEY_JWT_SECRET: 's3cret',
       PARLEY_JWT_ISSUER: 'https://id.parley.example',
       PARLEY_JWT_AUDIENCE: 'parley-api',
@@ -79,21 +92,8 @@ describe('configFromEnvironment', () => {
     });
 
     expect(config).toEqual({
-      names: {
-        conversationsTable: 'conversations-v2',
-        connectionsTable: 'parley-staging-connections',
-        userConversationsTable: 'user-conversations-v2',
-        presenceTable: 'presence-v2',
-        presenceSubscriptionsTable: 'presence-subscriptions-v2',
-        eventsStream: 'parley-staging-events',
-      },
-      endpoints: {
-        region: 'eu-west-1',
-        local: false,
-        dynamodb: 'http://127.0.0.1:8000',
-        kinesis: 'http://127.0.0.1:4567',
-        connections: AWS_CONNECTIONS_ENDPOINT,
-      },
+      names: {},
+      endpoints: { region: 'eu-west-1' },
       tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
       connectionTtlSeconds: 600,
       postConcurrency: 8,
@@ -103,22 +103,28 @@ describe('configFromEnvironment', () => {
   });
 
   it('verifies with the JWKS alone when only a JWKS URL is set', () => {
-    const config = configFromEnvironment({
+    const config = configFromEnvironment('authorizer', {
       PARLEY_JWKS_URL: 'https://id.parley.example/.well-known/jwks.json',
     });
 
     expect(config.tokens).toEqual({ jwksUrl: 'https://id.parley.example/.well-known/jwks.json' });
-    expect('secret' in config.tokens).toBe(false);
+  });
+
+  it('reads the key from Secrets Manager when only its ARN is set', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:Parley-dev-Key-AbC123';
+
+    expect(configFromEnvironment('authorizer', { PARLEY_JWT_SECRET_ARN: arn }).tokens).toEqual({
+      secretArn: arn,
+    });
   });
 
   it('reads process.env when given no environment', () => {
-    vi.stubEnv('PARLEY_LOCAL', 'true');
-    vi.stubEnv('PARLEY_RESOURCE_PREFIX', 'from-process');
+    vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'from-process');
     vi.stubEnv('PARLEY_POST_CONCURRENCY', '3');
 
-    const config = configFromEnvironment();
+    const config = configFromEnvironment('sync');
 
-    expect(config.names.eventsStream).toBe('from-process-events');
+    expect(config.names.conversationsTable).toBe('from-process');
     expect(config.postConcurrency).toBe(3);
   });
 
@@ -128,65 +134,61 @@ describe('configFromEnvironment', () => {
     ['PARLEY_CONNECTION_TTL_SECONDS', '7200.5'],
     ['PARLEY_POST_CONCURRENCY', '0'],
     ['PARLEY_POST_CONCURRENCY', '1001'],
-    ['PARLEY_LOCAL', 'yes'],
     ['POWERTOOLS_LOG_LEVEL', 'LOUD'],
-    ['PARLEY_RESOURCE_PREFIX', 'my stack'],
-    ['PARLEY_DYNAMODB_ENDPOINT', 'not a url'],
-    ['PARLEY_KINESIS_ENDPOINT', 'not a url'],
     ['PARLEY_CONNECTIONS_ENDPOINT', 'not a url'],
     ['PARLEY_JWKS_URL', 'jwks.json'],
+    ['PARLEY_JWT_SECRET_ARN', 'not-an-arn'],
     ['PARLEY_JWT_SECRET', ''],
     ['POWERTOOLS_SERVICE_NAME', ''],
   ])('refuses %s=%j naming the variable', (name, value) => {
-    const read = () => configFromEnvironment({ [name]: value });
+    const function_ = name.startsWith('PARLEY_J') ? 'authorizer' : 'typing';
+    const read = () => configFromEnvironment(function_, { ...TYPING_ENVIRONMENT, [name]: value });
 
     expect(read).toThrow(ConfigurationError);
     expect(read).toThrow(new RegExp(`^environment variable ${name}: `));
   });
 
   it.each([
-    ['PARLEY_DYNAMODB_ENDPOINT', 'localhost:8000'],
-    ['PARLEY_KINESIS_ENDPOINT', 'localhost:4567'],
     ['PARLEY_CONNECTIONS_ENDPOINT', 'wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod'],
-    ['PARLEY_JWKS_URL', 'ftp://id.parley.example/jwks.json'],
     ['AWS_ENDPOINT_URL', 'localhost.localstack.cloud:4566'],
+    ['AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI', '127.0.0.1:3001'],
   ])('refuses %s=%j, which has no http(s) scheme', (name, value) => {
-    const read = () => configFromEnvironment({ ...WITH_SECRET, [name]: value });
+    const read = () => configFromEnvironment('typing', { ...TYPING_ENVIRONMENT, [name]: value });
 
     expect(read).toThrow(ConfigurationError);
     expect(read).toThrow(`environment variable ${name}: must be an http:// or https:// URL`);
   });
-
-  it.each(['http://127.0.0.1:8000', 'https://dynamodb.eu-west-1.amazonaws.com'])(
-    'accepts the endpoint %s',
-    (endpoint) => {
-      expect(
-        configFromEnvironment({ ...WITH_SECRET, PARLEY_DYNAMODB_ENDPOINT: endpoint }).endpoints.dynamodb,
-      ).toBe(endpoint);
-    },
-  );
 });
 
-describe('configFromEnvironment under LocalStack', () => {
+describe('configFromEnvironment with the AWS SDK endpoints overridden', () => {
   it('sends @connections to LocalStack’s own endpoint instead of the API’s endpoint in AWS', () => {
-    const config = configFromEnvironment({
-      ...WITH_SECRET,
+    const config = configFromEnvironment('typing', {
+      ...TYPING_ENVIRONMENT,
       AWS_ENDPOINT_URL: `${LOCALSTACK}/`,
-      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
     });
 
     expect(config.endpoints.connections).toBe(LOCALSTACK);
   });
 
-  it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads AWS_ENDPOINT_URL itself', () => {
-    const config = configFromEnvironment({ ...WITH_SECRET, AWS_ENDPOINT_URL: LOCALSTACK });
+  it('sends @connections to the API Gateway Management API override, before the general one', () => {
+    const config = configFromEnvironment('typing', {
+      ...TYPING_ENVIRONMENT,
+      AWS_ENDPOINT_URL: LOCALSTACK,
+      AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://127.0.0.1:3001',
+    });
 
-    expect(config.endpoints).toEqual({ region: 'us-east-1', local: false });
+    expect(config.endpoints.connections).toBe('http://127.0.0.1:3001');
+  });
+
+  it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads the overrides itself', () => {
+    const config = configFromEnvironment('send', { ...SEND_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
+
+    expect(config.endpoints).toEqual({ region: 'us-east-1' });
   });
 
   it('keeps an explicit @connections endpoint that is not an AWS one', () => {
-    const config = configFromEnvironment({
-      ...WITH_SECRET,
+    const config = configFromEnvironment('typing', {
+      ...TYPING_ENVIRONMENT,
       AWS_ENDPOINT_URL: LOCALSTACK,
       PARLEY_CONNECTIONS_ENDPOINT: 'http://127.0.0.1:3001',
     });
@@ -194,13 +196,10 @@ describe('configFromEnvironment under LocalStack', () => {
     expect(config.endpoints.connections).toBe('http://127.0.0.1:3001');
   });
 
-  it('keeps the API’s endpoint in AWS when AWS_ENDPOINT_URL is not set', () => {
-    const config = configFromEnvironment({
-      ...WITH_SECRET,
-      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
-    });
-
-    expect(config.endpoints.connections).toBe(AWS_CONNECTIONS_ENDPOINT);
+  it('keeps the API’s endpoint in AWS, where no override is set', () => {
+    expect(configFromEnvironment('typing', TYPING_ENVIRONMENT).endpoints.connections).toBe(
+      AWS_CONNECTIONS_ENDPOINT,
+    );
   });
 });
 
@@ -226,10 +225,9 @@ describe('building the deps', () => {
   });
 
   it('builds the deps from the environment once and reuses them', () => {
-    vi.stubEnv('PARLEY_LOCAL', 'true');
-    vi.stubEnv('PARLEY_RESOURCE_PREFIX', 'once');
+    vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'once-conversations');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    const provider = depsFromEnvironment();
+    const provider = depsFromEnvironment('sync');
 
     const first = provider();
     const second = provider();
@@ -237,6 +235,24 @@ describe('building the deps', () => {
     expect(second).toBe(first);
     expect(first.config.names.conversationsTable).toBe('once-conversations');
     first.clients.destroy();
+  });
+
+  it('fails the first invocation, naming the variable, when a setting the function uses is missing', () => {
+    vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', '');
+
+    expect(depsFromEnvironment('sync')).toThrow('environment variable PARLEY_CONVERSATIONS_TABLE');
+  });
+
+  it('fails, naming the variable, when a function reaches a resource lib/functions.ts does not give it', async () => {
+    vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'conversations');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    const deps = depsFromEnvironment('sync')();
+
+    await expect(deps.presence.get('alice')).rejects.toThrow(
+      'PARLEY_PRESENCE_TABLE is not set for this function: lib/functions.ts does not give it',
+    );
+    await expect(deps.verifyToken('a.b.c')).rejects.toThrow(ConfigurationError);
+    deps.clients.destroy();
   });
 
   it('keeps sequencing on the wrapped store and publisher', () => {

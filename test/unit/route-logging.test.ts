@@ -169,12 +169,11 @@ describe('the log lines of the WebSocket routes', () => {
   });
 
   it('carry the service name that POWERTOOLS_SERVICE_NAME gives', async () => {
-    const config = configFromEnvironment({
-      PARLEY_LOCAL: 'true',
+    const { serviceName, logLevel } = configFromEnvironment('default', {
       POWERTOOLS_SERVICE_NAME: 'parley-dev',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
-    const { provider, lines } = logging(config);
+    const { provider, lines } = logging(testConfig({ serviceName, logLevel }));
 
     await invoke(createDefaultHandler(provider), messageEvent('not json'));
 

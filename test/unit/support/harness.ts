@@ -34,9 +34,9 @@ import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamod
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { InMemoryMetrics } from '../../../lambdas/adapters/in-memory-metrics.js';
 import {
+  type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_SERVICE_NAME,
-  type ParleyConfig,
 } from '../../../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../../../lambdas/domain/ports.js';
 import type { ErrorFrame, ServerFrame } from '../../../lambdas/domain/protocol.js';
@@ -54,7 +54,7 @@ export const TEST_SECRET = 'unit-test-secret';
 /** The fixed clock of the deps: 2025-11-28T00:33:20.123Z. */
 export const NOW = 1_764_290_000_123;
 
-export function testConfig(overrides: Partial<ParleyConfig> = {}): ParleyConfig {
+export function testConfig(overrides: Partial<CompleteConfig> = {}): CompleteConfig {
   return {
     names: resourceNames('unit'),
     endpoints: {
@@ -89,23 +89,24 @@ export interface TestDeps {
  * fixed clock too; the connection store keeps the real one, as in AWS. Metrics are kept in
  * memory, whatever the configuration.
  */
-export function createTestDeps(options: { config?: ParleyConfig; random?: () => number } = {}): TestDeps {
+export function createTestDeps(options: { config?: CompleteConfig; random?: () => number } = {}): TestDeps {
   const sleep = vi.fn(async (_ms: number) => {});
   const metrics = new InMemoryMetrics();
   let ids = 0;
-  const deps = createDeps(options.config ?? testConfig(), {
+  const config = options.config ?? testConfig();
+  const deps = createDeps(config, {
     wrap: (real) => ({
       ...real,
       metrics,
       now: () => NOW,
       conversationList: new DynamoDbConversationListStore({
         client: real.clients.dynamodb,
-        tableName: real.config.names.userConversationsTable,
+        tableName: config.names.userConversationsTable,
         now: () => NOW,
       }),
       presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
         client: real.clients.dynamodb,
-        tableName: real.config.names.presenceSubscriptionsTable,
+        tableName: config.names.presenceSubscriptionsTable,
         now: () => NOW,
       }),
       sequencing: {
