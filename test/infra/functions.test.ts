@@ -6,13 +6,7 @@ import {
   requiredVariablesOf,
   tablesOf,
 } from '../../lib/functions.js';
-import {
-  environmentVariableName,
-  type ResourceNames,
-  TABLE_NAME_FIELDS,
-  TABLES,
-  type TableId,
-} from '../../lib/tables.js';
+import { environmentVariableName, TABLE_NAME_FIELDS, TABLES, type TableId } from '../../lib/tables.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
