@@ -5,7 +5,7 @@
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { presenceConsumer } from '../lib/event-mappings.js';
 import { assertPortFree, EngineStartError } from '../local/engines.js';
-import { startLocalStack } from '../local/stack.js';
+import { CDK_DEFAULT_THROTTLE, startLocalStack } from '../local/stack.js';
 import { startWebServer, WebServerStartError } from '../local/web-server.js';
 
 // The machines this runs on have Node.js 20; Lambda runs 22. The SDK's notice about its
@@ -47,6 +47,8 @@ try {
     wsPort,
     logLevel,
     presenceBatchingWindowSeconds: presenceWindow,
+    // Throttled as a stack deployed without context is, so that a client meets the same limits.
+    throttle: CDK_DEFAULT_THROTTLE,
     ...(dataDir ? { dataDir } : {}),
     ...(process.env.PARLEY_JWT_SECRET ? { jwtSecret: process.env.PARLEY_JWT_SECRET } : {}),
   });

@@ -53,6 +53,12 @@ export const SETTING_KEYS = {
 
 export type SettingKey = keyof typeof SETTING_KEYS;
 
+/**
+ * The stage's default throttle, across all connections: half of API Gateway's default account
+ * limit (10,000 a second, 5,000 at once), so one stage cannot starve the account's others.
+ */
+export const DEFAULT_THROTTLE = { rateLimit: 5_000, burstLimit: 2_500 } as const;
+
 /** Context values arrive as strings from `-c`, as JSON values from `cdk.json`: accept both. */
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -70,8 +76,8 @@ const contextSchema = z
     jwtAudience: z.string().min(1).max(2048).optional(),
     shards: z.union([z.literal('on-demand'), integer(1, 10_000)]).default('on-demand'),
     alarmEmail: z.email().optional(),
-    throttleRate: integer(1, 100_000).default(5_000),
-    throttleBurst: integer(1, 100_000).default(2_500),
+    throttleRate: integer(1, 100_000).default(DEFAULT_THROTTLE.rateLimit),
+    throttleBurst: integer(1, 100_000).default(DEFAULT_THROTTLE.burstLimit),
     sendThrottleRate: integer(1, 100_000).optional(),
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),

@@ -12,7 +12,7 @@ import {
   type ParleyConfig,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
-import { errorFrame, MAX_FRAME_BYTES, requestIdFromText } from '../lambdas/domain/protocol.js';
+import { MAX_FRAME_BYTES } from '../lambdas/domain/protocol.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
@@ -33,7 +33,8 @@ import {
   presenceConsumer,
   type StreamConsumerDefinition,
 } from '../lib/event-mappings.js';
-import type { FunctionId } from '../lib/functions.js';
+import { ANSWERED_ROUTES, type FunctionId } from '../lib/functions.js';
+import { DEFAULT_SEND_THROTTLE, DEFAULT_THROTTLE } from '../lib/settings.js';
 import { resourceNames } from '../lib/tables.js';
 import {
   assertPortFree,
@@ -49,11 +50,11 @@ import {
   startKinesisEventSourceMapping,
 } from './event-source-mapping.js';
 import { ensureResources } from './resources.js';
-import type { FrameRateLimit } from './token-bucket.js';
 import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
   type WebSocketRouteHandler,
+  type WebSocketThrottle,
 } from './ws-gateway.js';
 
 export interface LocalStackOptions {
@@ -77,11 +78,11 @@ export interface LocalStackOptions {
   /** The `aud` every token must carry, as `PARLEY_JWT_AUDIENCE` sets it in AWS; not checked when absent. */
   jwtAudience?: string;
   /**
-   * How fast each connection may send frames: a token bucket of `burst` frames refilled at
-   * `perSecond`. A frame beyond it is answered `rate_limited` without invoking its route,
-   * and the connection stays open. Default `DEFAULT_FRAME_RATE_LIMIT`; `false` turns it off.
+   * Stage and route throttling, as API Gateway applies it across all connections: a frame
+   * past it invokes no route and gets API Gateway's `Too Many Requests` frame; a handshake
+   * past it gets HTTP 429. None when absent; `npm start` passes `CDK_DEFAULT_THROTTLE`.
    */
-  frameRateLimit?: FrameRateLimit | false;
+  throttle?: WebSocketThrottle;
   logLevel?: ParleyConfig['logLevel'];
   /**
    * Wait after an empty GetRecords, per shard, unless a publish wakes the mapping first.
@@ -104,12 +105,14 @@ export type FunctionWrapper = <Event, Result>(
   handler: (event: Event, context: Context) => Promise<Result>,
 ) => (event: Event, context: Context) => Promise<Result>;
 
-/**
- * Per connection: 200 frames at once, then 100 a second. Far above what a person's device
- * sends (a catch-up after a reconnect is a few dozen frames), so that only a flood meets it;
- * the tests and benchmarks, which send as fast as the server answers, stay below it.
- */
-export const DEFAULT_FRAME_RATE_LIMIT: FrameRateLimit = { burst: 200, perSecond: 100 };
+/** The throttling `cdk deploy` gives the stage when no context sets it (`lib/settings.ts`). */
+export const CDK_DEFAULT_THROTTLE: WebSocketThrottle = {
+  stage: DEFAULT_THROTTLE,
+  routes: { send: DEFAULT_SEND_THROTTLE },
+};
+
+/** The routes with a route response in the CDK stack: only they answer the caller. */
+const ANSWERED = new Set<string>(ANSWERED_ROUTES);
 
 export interface RunningLocalStack {
   url: string;
@@ -144,7 +147,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   try {
     const wsPort = options.wsPort ?? 3001;
-    const frameRateLimit = options.frameRateLimit ?? DEFAULT_FRAME_RATE_LIMIT;
     const kinesisDataDir = options.kinesisDataDir;
     // Fail at once, before the engines start, when the port is taken.
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
@@ -167,6 +169,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ]);
 
     let deps: ParleyDeps | undefined;
+    // The gateway must listen now, since the handlers' @connections endpoint is its address
+    // (with port 0 only the listening socket holds the port), but it refuses handshakes with
+    // 503 and Retry-After until the tables, the stream and the mappings are there.
+    let markReady: () => void = () => {};
+    const stackReady = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
     const provider = () => {
       if (!deps) throw new Error('the local stack is not ready yet');
       return deps;
@@ -194,19 +203,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         },
         authorizer: wrap('authorizer', createAuthorizerHandler(provider)),
         routes,
+        answeredRoutes: ANSWERED,
+        ready: stackReady,
+        // A bigger frame closes the connection with 1009, as in AWS.
         maxFrameBytes: MAX_FRAME_BYTES,
         ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-        ...(frameRateLimit
-          ? { frameRateLimit: { ...frameRateLimit, answer: rateLimitedAnswer(frameRateLimit) } }
-          : {}),
-        onFrameTooLarge: (text) =>
-          JSON.stringify(
-            errorFrame(
-              'too_large',
-              `frame: must be at most ${MAX_FRAME_BYTES} bytes`,
-              requestIdFromText(text),
-            ),
-          ),
+        ...(options.throttle ? { throttle: options.throttle } : {}),
       });
     let gateway: RunningWebSocketGateway = await openGateway(wsPort);
     // Stopped before the SDK clients go, since closing sockets runs $disconnect.
@@ -320,6 +322,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => {
       await Promise.all(mappings.map((mapping) => mapping.stop()));
     });
+    markReady();
 
     return {
       url: gateway.url,
@@ -345,12 +348,4 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
-}
-
-/** The `rate_limited` error frame answering a frame over the connection's limit. */
-function rateLimitedAnswer(limit: FrameRateLimit) {
-  const message =
-    `frame: this connection may send ${limit.perSecond} frames a second (${limit.burst} at once); ` +
-    'slow down and send it again';
-  return (text: string) => JSON.stringify(errorFrame('rate_limited', message, requestIdFromText(text)));
 }

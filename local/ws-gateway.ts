@@ -1,8 +1,9 @@
 /**
  * A local emulator of an Amazon API Gateway WebSocket API: the HTTP upgrade with a REQUEST
  * authorizer and `$connect`, route selection on `$request.body.action`, route responses,
- * `$disconnect`, the idle and duration limits, and the `@connections` management API on the
- * same port, so the real `ApiGatewayManagementApiClient` talks to it.
+ * stage and route throttling, `$disconnect`, the frame, idle and duration limits, and the
+ * `@connections` management API on the same port, so the real `ApiGatewayManagementApiClient`
+ * talks to it.
  *
  * Event shapes follow what API Gateway sends (AWS developer guide, "Input format of a Lambda
  * function for proxy integration for WebSocket APIs", and the Powertools parser fixtures, which
@@ -20,7 +21,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { checkFrameRateLimit, type FrameRateLimit, TokenBucket } from './token-bucket.js';
+import { type ThrottleLimit, TokenBucket } from './token-bucket.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -96,6 +97,17 @@ export type RequestAuthorizerHandler = (
   context: Context,
 ) => Promise<APIGatewayAuthorizerResult>;
 
+/**
+ * A stage's throttling, as `DefaultRouteSettings` and `RouteSettings.{routeKey}` of an
+ * `AWS::ApiGatewayV2::Stage` set it. Each is one token bucket shared by every connection.
+ */
+export interface WebSocketThrottle {
+  /** `DefaultRouteSettings.ThrottlingRateLimit/BurstLimit`: every route without its own. */
+  stage?: ThrottleLimit;
+  /** `RouteSettings.{routeKey}`: a route's own throttle, in place of the stage's. */
+  routes?: Record<string, ThrottleLimit>;
+}
+
 export interface WebSocketGatewayOptions {
   /** 0 picks a free port. */
   port: number;
@@ -111,20 +123,26 @@ export interface WebSocketGatewayOptions {
   idleTimeoutMs?: number;
   /** API Gateway closes any connection this old (code 1001). Default 2 hours. */
   maxConnectionMs?: number;
-  /** Default 32 KB, API Gateway's frame limit. */
+  /** Default 32 KB, API Gateway's frame limit: a bigger frame closes the connection with 1009. */
   maxFrameBytes?: number;
   /**
-   * The text to answer an oversized frame with, the connection staying open. Without it an
-   * oversized frame closes the connection with 1009, as AWS does.
+   * Throttling per stage and route, as API Gateway applies it: a frame is counted against its
+   * selected route key, a handshake against `$connect`. A throttled frame invokes no route and
+   * is answered with API Gateway's `Too Many Requests` frame, the connection staying open; a
+   * throttled handshake is answered HTTP 429. No throttling when absent. There is no limit
+   * per connection, as in API Gateway.
    */
-  onFrameTooLarge?: (frameText: string) => string | undefined;
+  throttle?: WebSocketThrottle;
   /**
-   * A token bucket per connection for the frames it sends. A frame that finds the bucket
-   * empty invokes no route: it is answered with `answer(frameText)` (nothing when that
-   * returns undefined) and the connection stays open. Without it there is no limit per
-   * connection, as in API Gateway, whose throttling is per stage and route.
+   * The routes that have a route response: only their integration's answer goes back to the
+   * client, as in API Gateway. Default: every route answers.
    */
-  frameRateLimit?: FrameRateLimit & { answer: (frameText: string) => string | undefined };
+  answeredRoutes?: ReadonlySet<string>;
+  /**
+   * Until this resolves, handshakes are answered HTTP 503 with `Retry-After`, so that a client
+   * never reaches routes whose backend is not there yet. Default: ready at once.
+   */
+  ready?: Promise<unknown>;
   log?: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) => void;
 }
 
@@ -148,6 +166,8 @@ const ACCOUNT_ID = '000000000000';
 const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 const DEFAULT_MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
 const DEFAULT_MAX_FRAME_BYTES = 32 * 1024;
+/** Seconds a client is told to wait before it tries the handshake again while not ready. */
+const NOT_READY_RETRY_AFTER_SECONDS = 1;
 /** API Gateway's message payload limit, for PostToConnection and for client messages. */
 const MAX_MESSAGE_BYTES = 128 * 1024;
 /** API Gateway's integration timeout: what a handler's Lambda context counts down from. */
@@ -178,8 +198,6 @@ interface Connection {
   closing: { code: number; reason: string } | undefined;
   /** Settles once `$disconnect` has run. */
   disconnected: Promise<void>;
-  /** The connection's frame allowance, when the gateway limits frames. */
-  frames: TokenBucket | undefined;
 }
 
 interface Caller {
@@ -225,7 +243,16 @@ export async function startWebSocketGateway(
   const routes = options.routes;
   const apiId = randomApiId();
   // A bad limit fails the start, not every connection.
-  if (options.frameRateLimit) checkFrameRateLimit(options.frameRateLimit);
+  const allowed = createThrottle(options.throttle, routes);
+  const answers = (routeKey: string) => options.answeredRoutes?.has(routeKey) ?? true;
+  let ready = options.ready === undefined;
+  // A stack that fails to get ready stops the gateway; until then it keeps answering 503.
+  options.ready?.then(
+    () => {
+      ready = true;
+    },
+    () => {},
+  );
 
   const connections = new Map<string, Connection>();
   const pendingUpgrades = new Set<Duplex>();
@@ -287,9 +314,19 @@ export async function startWebSocketGateway(
   const handleUpgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (error) => log('warn', 'upgrade socket error', { error: String(error) }));
     if (stopping) return refuseUpgrade(socket, 503, { message: 'Service Unavailable' });
+    if (!ready) {
+      return refuseUpgrade(
+        socket,
+        503,
+        { message: 'Service Unavailable: not ready yet, try again shortly' },
+        { 'Retry-After': String(NOT_READY_RETRY_AFTER_SECONDS) },
+      );
+    }
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isStagePath(url.pathname, stage)) return refuseUpgrade(socket, 403, { message: 'Forbidden' });
     if (!isWebSocketUpgrade(request)) return refuseUpgrade(socket, 400, { message: 'Bad Request' });
+    // Throttled before the authorizer runs: a refused handshake costs the backend nothing.
+    if (!allowed('$connect')) return refuseUpgrade(socket, 429, { message: 'Too Many Requests' });
 
     pendingUpgrades.add(socket);
     try {
@@ -423,7 +460,6 @@ export async function startWebSocketGateway(
       disconnected: new Promise<void>((resolve) => {
         markDisconnected = resolve;
       }),
-      frames: options.frameRateLimit ? new TokenBucket(options.frameRateLimit) : undefined,
     };
     connections.set(connection.id, connection);
     resetIdleTimer(connection);
@@ -501,21 +537,13 @@ export async function startWebSocketGateway(
       return;
     }
     const bytes = toBuffer(data);
-    const text = bytes.toString('utf8');
-    if (connection.frames && !connection.frames.take()) {
-      const answer = options.frameRateLimit?.answer(text);
-      if (answer !== undefined) sendText(connection, answer);
-      return;
-    }
     if (bytes.length > maxFrameBytes) {
-      if (!options.onFrameTooLarge) {
-        closeConnection(connection, 1009, 'Message too big');
-        return;
-      }
-      const answer = options.onFrameTooLarge(text);
-      if (answer !== undefined) sendText(connection, answer);
+      // API Gateway's frame limit: the connection is closed, the frame reaches no route
+      // ("Amazon API Gateway quotas for configuring and running a WebSocket API").
+      closeConnection(connection, 1009, 'Message too big');
       return;
     }
+    const text = bytes.toString('utf8');
     const routeKey = selectRoute(text, routes);
     const caller = callerOf(connection);
     const requestContext = {
@@ -524,6 +552,10 @@ export async function startWebSocketGateway(
       ...(caller.authorizer ? { authorizer: caller.authorizer } : {}),
     };
     const event: WebSocketGatewayEvent = { requestContext, body: text, isBase64Encoded: false };
+    if (!allowed(routeKey)) {
+      sendText(connection, gatewayMessage('Too Many Requests', connection.id, requestContext.requestId));
+      return;
+    }
     // Like API Gateway, every frame is its own invocation: no ordering, no serialisation.
     track(
       (async () => {
@@ -543,8 +575,9 @@ export async function startWebSocketGateway(
           );
           return;
         }
+        // Only a route with a route response sends its integration's answer back.
         const body = outcome.result?.body;
-        if (typeof body === 'string') sendText(connection, body);
+        if (typeof body === 'string' && answers(routeKey)) sendText(connection, body);
       })(),
     );
   };
@@ -711,6 +744,37 @@ function selectRoute(text: string, routes: Record<string, WebSocketRouteHandler>
   return action;
 }
 
+/**
+ * Whether a request to `routeKey` may go on, taking a token if so. A route with its own
+ * settings uses its own bucket in place of the stage's: the API Gateway guide says route-level
+ * throttling overrides the stage's default route settings for that route ("Protect your
+ * WebSocket APIs in API Gateway"), and `RouteSettings.{routeKey}` replaces
+ * `DefaultRouteSettings` for that route. Every other route shares the stage's bucket.
+ */
+function createThrottle(
+  throttle: WebSocketThrottle | undefined,
+  routes: Record<string, WebSocketRouteHandler>,
+): (routeKey: string) => boolean {
+  if (!throttle) return () => true;
+  const bucketOf = (path: string, limit: ThrottleLimit) => {
+    try {
+      return new TokenBucket(limit);
+    } catch (error) {
+      throw new RangeError(`${path}.${messageOf(error)}`, { cause: error });
+    }
+  };
+  const stage = throttle.stage ? bucketOf('throttle.stage', throttle.stage) : undefined;
+  const own = new Map<string, TokenBucket>();
+  for (const [routeKey, limit] of Object.entries(throttle.routes ?? {})) {
+    // As AWS refuses the settings of a route key the API does not have.
+    if (!Object.hasOwn(routes, routeKey)) {
+      throw new RangeError(`throttle.routes.${routeKey}: the API has no route ${routeKey}`);
+    }
+    own.set(routeKey, bucketOf(`throttle.routes.${routeKey}`, limit));
+  }
+  return (routeKey) => (own.get(routeKey) ?? stage)?.take() ?? true;
+}
+
 type Decision =
   | { kind: 'allow'; principalId: string; context: Record<string, string> }
   | { kind: 'deny' }
@@ -793,9 +857,14 @@ function disconnectHeaders(domainName: string): Record<string, string> {
   return { Host: domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
 }
 
-/** The frame API Gateway sends when it cannot serve a frame (`Internal server error`, `Forbidden`). */
+/**
+ * The frame API Gateway sends when it does not serve a frame (`Forbidden`, `Internal server
+ * error`, `Too Many Requests`), byte for byte as clients receive it from AWS, spacing included:
+ * `{"message": "Forbidden", "connectionId":"…", "requestId":"…"}`.
+ */
 function gatewayMessage(message: string, connectionId: string, requestId: string): string {
-  return JSON.stringify({ message, connectionId, requestId });
+  const json = JSON.stringify;
+  return `{"message": ${json(message)}, "connectionId":${json(connectionId)}, "requestId":${json(requestId)}}`;
 }
 
 function disconnectReasonOf(code: number, reason: string): string {
@@ -865,13 +934,16 @@ function isWebSocketUpgrade(request: IncomingMessage): boolean {
   );
 }
 
-function refuseUpgrade(socket: Duplex, status: number, body: unknown) {
+function refuseUpgrade(socket: Duplex, status: number, body: unknown, headers: Record<string, string> = {}) {
   if (socket.destroyed) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Connection: close\r\n' +
+      Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
       `Content-Type: ${typeof body === 'string' ? 'text/plain' : 'application/json'}\r\n` +
       `Content-Length: ${Buffer.byteLength(text)}\r\n` +
       `x-amzn-RequestId: ${randomUUID()}\r\n` +

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
+import type { ParleyDeps } from '../../lambdas/runtime.js';
 import type { RunningLocalStack } from '../../local/stack.js';
 import { startTestStack, uniqueId } from '../support/stack.js';
 import { TestClient } from '../support/ws-client.js';
@@ -103,5 +105,61 @@ describe('the WebSocket handshake with an issuer and an audience configured', ()
   it('refuses a token with the right claims signed with another key with 401', async () => {
     const forged = await tokenFor({ issuer: ISSUER, audience: AUDIENCE, expiresIn: '1h' }, 'not-the-secret');
     expect(await outcome(forged)).toBe(401);
+  });
+});
+
+describe('the WebSocket handshake while the local stack starts', () => {
+  /** The status and Retry-After of a handshake, or 101 when it opens. */
+  const handshake = (url: string) =>
+    new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.once('open', () => {
+        socket.terminate();
+        resolve({ status: 101, retryAfter: undefined });
+      });
+      socket.once('unexpected-response', (_request, response) => {
+        resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] });
+        socket.terminate();
+      });
+      socket.once('error', reject);
+    });
+
+  it('answers 503 with Retry-After until the tables, stream and mappings are there, then opens, also after a gateway restart', async () => {
+    // prepare: a handshake the moment the gateway's address is known, and the tables made
+    // only once it is answered, so that it certainly comes before the stack is ready
+    const token = await mintToken(uniqueId('u'), LOCAL_JWT_SECRET);
+    let early: Promise<{ status: number; retryAfter: string | undefined }> | undefined;
+    const gateTables = (deps: ParleyDeps): ParleyDeps => {
+      const gateway = deps.config.endpoints.connections?.replace(/^http/, 'ws');
+      const url = `${gateway}/?token=${token}&deviceId=phone`;
+      const answered = handshake(url);
+      early = answered;
+      const dynamodb = new Proxy(deps.clients.dynamodb, {
+        get(target, key, receiver) {
+          const value: unknown = Reflect.get(target, key, receiver);
+          if (key !== 'send' || typeof value !== 'function') return value;
+          return async (...args: unknown[]) => {
+            await answered.catch(() => undefined);
+            return value.apply(target, args);
+          };
+        },
+      });
+      return { ...deps, clients: { ...deps.clients, dynamodb } };
+    };
+
+    // act
+    const stack = await startTestStack({ deps: { wrap: gateTables } });
+    try {
+      const later = await handshake(`${stack.url}/?token=${token}&deviceId=phone`);
+      await stack.restartGateway();
+      const afterRestart = await handshake(`${stack.url}/?token=${token}&deviceId=phone`);
+
+      // assess: a gateway restarted once the stack is ready is ready at once
+      expect(await early).toEqual({ status: 503, retryAfter: '1' });
+      expect(later.status).toBe(101);
+      expect(afterRestart.status).toBe(101);
+    } finally {
+      await stack.stop();
+    }
   });
 });

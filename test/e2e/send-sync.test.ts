@@ -236,19 +236,27 @@ describe('send, sync, ping and errors over a real WebSocket', () => {
     expect(phone.isOpen).toBe(true);
   });
 
-  it('answers a frame over 32 KB with too_large and keeps the connection open', async () => {
-    const phone = await connect(uniqueId('alice'), 'phone');
-    const answer = await phone.request({
-      requestId: 'big',
-      action: 'send',
-      to: 'bob',
-      clientMessageId: 'c',
-      body: 'x'.repeat(33 * 1024),
+  it('closes the connection with 1009 on a frame over 32 KB, as API Gateway does, storing nothing', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const phone = await connect(alice, 'phone');
+
+    phone.sendRaw(
+      JSON.stringify({
+        requestId: 'big',
+        action: 'send',
+        to: bob,
+        clientMessageId: 'c',
+        body: 'x'.repeat(33 * 1024),
+      }),
+    );
+
+    expect((await phone.closed).code).toBe(1009);
+    const again = await connect(alice, 'phone');
+    const history = await again.request({
+      action: 'sync',
+      conversationId: directConversationId(alice, bob),
+      afterSeq: 0,
     });
-    expect(answer).toMatchObject({ type: 'error', requestId: 'big', code: 'too_large' });
-    expect(await phone.request({ action: 'ping', requestId: 'after' })).toEqual({
-      type: 'pong',
-      requestId: 'after',
-    });
+    expect(history).toMatchObject({ type: 'history', messages: [], lastSeq: 0 });
   });
 });

@@ -16,10 +16,10 @@ function manualClock(start = 1_000_000) {
 const takeTimes = (bucket: TokenBucket, times: number) =>
   Array.from({ length: times }, () => bucket.take()).filter(Boolean).length;
 
-describe('the token bucket of a connection', () => {
-  it('starts full: a fresh connection may send its burst at once, and no more', () => {
+describe('the token bucket of a stage or route', () => {
+  it('starts full: a rested bucket lets its burst through at once, and no more', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 100, perSecond: 50 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 50, burstLimit: 100 }, clock.now);
 
     expect(takeTimes(bucket, 100)).toBe(100);
     expect(bucket.take()).toBe(false);
@@ -27,7 +27,7 @@ describe('the token bucket of a connection', () => {
 
   it('refills at its rate', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 10, perSecond: 20 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 20, burstLimit: 10 }, clock.now);
     takeTimes(bucket, 10);
 
     clock.advance(250);
@@ -36,9 +36,9 @@ describe('the token bucket of a connection', () => {
     expect(takeTimes(bucket, 10)).toBe(5);
   });
 
-  it('never holds more than its burst, however long the connection rested', () => {
+  it('never holds more than its burst, however long it rested', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 10, perSecond: 20 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 20, burstLimit: 10 }, clock.now);
 
     clock.advance(60 * 60 * 1000);
 
@@ -47,7 +47,7 @@ describe('the token bucket of a connection', () => {
 
   it('takes nothing for a refused frame, so a client that keeps trying is served at the rate', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 1, perSecond: 2 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 2, burstLimit: 1 }, clock.now);
     bucket.take();
 
     // Ten refused tries in the first 400 ms, then the token that 500 ms bring.
@@ -62,7 +62,7 @@ describe('the token bucket of a connection', () => {
 
   it('keeps fractions of a token: at half a frame a second, one frame every two seconds', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 1, perSecond: 0.5 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 0.5, burstLimit: 1 }, clock.now);
     bucket.take();
 
     clock.advance(1999);
@@ -73,7 +73,7 @@ describe('the token bucket of a connection', () => {
 
   it('serves a client sending exactly at the rate, whatever the rounding of rate × time', () => {
     const clock = manualClock(0);
-    const bucket = new TokenBucket({ burst: 1, perSecond: 61 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 61, burstLimit: 1 }, clock.now);
     bucket.take();
 
     // 1000 / 61 ms later, rate × time is 0.9999999999999999 in floating point.
@@ -84,7 +84,7 @@ describe('the token bucket of a connection', () => {
 
   it('adds nothing when the clock steps back', () => {
     const clock = manualClock();
-    const bucket = new TokenBucket({ burst: 2, perSecond: 1 }, clock.now);
+    const bucket = new TokenBucket({ rateLimit: 1, burstLimit: 2 }, clock.now);
     takeTimes(bucket, 2);
 
     clock.advance(-10_000);
@@ -94,11 +94,33 @@ describe('the token bucket of a connection', () => {
     expect(bucket.take()).toBe(true);
   });
 
+  it('refuses every request when both limits are 0, as AWS does for a switched-off route', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ rateLimit: 0, burstLimit: 0 }, clock.now);
+
+    clock.advance(60_000);
+
+    expect(takeTimes(bucket, 10)).toBe(0);
+  });
+
+  it('lets only its burst through, ever, when the rate is 0', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ rateLimit: 0, burstLimit: 3 }, clock.now);
+
+    expect(takeTimes(bucket, 10)).toBe(3);
+    clock.advance(60_000);
+
+    expect(takeTimes(bucket, 10)).toBe(0);
+  });
+
   it.each([
-    [{ burst: 0, perSecond: 1 }, 'burst: must be an integer of 1 or more, not 0'],
-    [{ burst: 1.5, perSecond: 1 }, 'burst: must be an integer of 1 or more, not 1.5'],
-    [{ burst: 1, perSecond: 0 }, 'perSecond: must be a number above 0, not 0'],
-    [{ burst: 1, perSecond: Number.POSITIVE_INFINITY }, 'perSecond: must be a number above 0, not Infinity'],
+    [{ rateLimit: 1, burstLimit: -1 }, 'burstLimit: must be an integer of 0 or more, not -1'],
+    [{ rateLimit: 1, burstLimit: 1.5 }, 'burstLimit: must be an integer of 0 or more, not 1.5'],
+    [{ rateLimit: -1, burstLimit: 1 }, 'rateLimit: must be a number of 0 or more, not -1'],
+    [
+      { rateLimit: Number.POSITIVE_INFINITY, burstLimit: 1 },
+      'rateLimit: must be a number of 0 or more, not Infinity',
+    ],
   ])('refuses %j, naming the field', (limit, message) => {
     expect(() => new TokenBucket(limit)).toThrow(new RangeError(message));
   });
@@ -115,7 +137,7 @@ describe('the token bucket of a connection', () => {
     fc.assert(
       fc.property(limit, steps, ({ burst, perSecond }, plan) => {
         const clock = manualClock(0);
-        const bucket = new TokenBucket({ burst, perSecond }, clock.now);
+        const bucket = new TokenBucket({ rateLimit: perSecond, burstLimit: burst }, clock.now);
         const accepted: number[] = [];
         for (const [wait, frames] of plan) {
           clock.advance(wait);
@@ -144,7 +166,7 @@ describe('the token bucket of a connection', () => {
         fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 100 }),
         (burst, perSecond, extraWaits) => {
           const clock = manualClock(0);
-          const bucket = new TokenBucket({ burst, perSecond }, clock.now);
+          const bucket = new TokenBucket({ rateLimit: perSecond, burstLimit: burst }, clock.now);
           takeTimes(bucket, burst);
           const interval = 1000 / perSecond;
           for (const extra of extraWaits) {

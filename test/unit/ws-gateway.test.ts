@@ -93,7 +93,10 @@ function open(url: string, query: Record<string, string> = {}, headers: Record<s
     socket.once('open', () => resolve(socket));
     socket.once('unexpected-response', (_request, response) =>
       reject(
-        Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode }),
+        Object.assign(new Error(`upgrade refused: ${response.statusCode}`), {
+          status: response.statusCode,
+          headers: response.headers,
+        }),
       ),
     );
     socket.once('error', reject);
@@ -102,13 +105,35 @@ function open(url: string, query: Record<string, string> = {}, headers: Record<s
 
 /** The HTTP status of a refused upgrade. */
 async function refusal(url: string, query: Record<string, string> = {}): Promise<number> {
+  return (await refused(url, query)).status;
+}
+
+/** The HTTP status and headers of a refused upgrade. */
+async function refused(
+  url: string,
+  query: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   try {
     await open(url, query);
   } catch (error) {
-    return (error as { status: number }).status;
+    return error as { status: number; headers: Record<string, string> };
   }
   throw new Error('the upgrade was accepted');
 }
+
+/** The first `count` texts the socket receives from now on. */
+function texts(socket: WebSocket, count: number): Promise<string[]> {
+  const received: string[] = [];
+  return new Promise((resolve) =>
+    socket.on('message', (data) => {
+      received.push(data.toString());
+      if (received.length === count) resolve(received);
+    }),
+  );
+}
+
+/** API Gateway's own frame, exactly as AWS writes it (`{"message": "Forbidden", "connectionId":"…", …}`). */
+const GATEWAY_FRAME = /^\{"message": "([^"]+)", "connectionId":"([^"]+)", "requestId":"([^"]+)"\}$/;
 
 function nextText(socket: WebSocket): Promise<string> {
   return new Promise((resolve) => socket.once('message', (data) => resolve(data.toString())));
@@ -337,6 +362,49 @@ describe('the upgrade', () => {
 // Messages
 // ---------------------------------------------------------------------------------------------
 
+describe('a gateway that is not ready yet', () => {
+  it('answers handshakes 503 with Retry-After, invoking nothing, until it is ready, then opens them', async () => {
+    // prepare
+    const recorder = new Recorder();
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+    const { gateway } = await startGateway({
+      authorizer: allowing({}),
+      ready,
+      routes: { $connect: recorder.route(), ping: async () => ({ body: 'pong' }) },
+    });
+
+    // act
+    const early = await refused(gateway.url, { token: 'x' });
+    markReady();
+    await ready;
+    const socket = await open(gateway.url, { token: 'x' });
+    const pong = nextText(socket);
+    socket.send('{"action":"ping"}');
+
+    // assess
+    expect(early.status).toBe(503);
+    expect(early.headers['retry-after']).toBe('1');
+    expect(recorder.of('$connect')).toHaveLength(1);
+    expect(await pong).toBe('pong');
+  });
+
+  it('keeps answering 503 when what it waits for fails', async () => {
+    // prepare
+    const failed = Promise.reject(new Error('tables could not be made'));
+    const { gateway } = await startGateway({ ready: failed, routes: {} });
+    await failed.catch(() => {});
+
+    // act
+    const answered = await refusal(gateway.url);
+
+    // assess
+    expect(answered).toBe(503);
+  });
+});
+
 describe('messages', () => {
   it('hands the authorizer context to $connect, named routes, $default and $disconnect', async () => {
     // prepare
@@ -481,7 +549,7 @@ describe('messages', () => {
     expect(socket.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('answers Forbidden when no route matches and there is no $default', async () => {
+  it('answers Forbidden when no route matches and there is no $default, in API Gateway’s exact bytes', async () => {
     // prepare
     const { gateway } = await startGateway({ routes: {} });
     const socket = await open(gateway.url);
@@ -491,7 +559,50 @@ describe('messages', () => {
     socket.send('hello');
 
     // assess
+    expect(await answer).toMatch(GATEWAY_FRAME);
     expect(JSON.parse(await answer)).toMatchObject({ message: 'Forbidden' });
+  });
+
+  it('sends nothing back from a route without a route response, though the route runs', async () => {
+    // prepare
+    const recorder = new Recorder();
+    const { gateway } = await startGateway({
+      answeredRoutes: new Set(['ping']),
+      routes: {
+        typing: recorder.route(async () => ({ statusCode: 200, body: '{"type":"typed"}' })),
+        ping: async () => ({ statusCode: 200, body: '{"type":"pong"}' }),
+      },
+    });
+    const socket = await open(gateway.url);
+    const received = texts(socket, 1);
+
+    // act: the typing frame is served first, then the ping
+    socket.send('{"action":"typing"}');
+    await recorder.next('typing');
+    socket.send('{"action":"ping"}');
+
+    // assess
+    expect(await received).toEqual(['{"type":"pong"}']);
+  });
+
+  it('still sends API Gateway’s Internal server error frame for a route without a route response', async () => {
+    // prepare
+    const { gateway } = await startGateway({
+      answeredRoutes: new Set(),
+      routes: {
+        typing: async () => {
+          throw new Error('boom');
+        },
+      },
+    });
+    const socket = await open(gateway.url);
+    const answer = nextText(socket);
+
+    // act
+    socket.send('{"action":"typing"}');
+
+    // assess
+    expect(JSON.parse(await answer)).toMatchObject({ message: 'Internal server error' });
   });
 
   it('invokes routes concurrently, not one frame after another', async () => {
@@ -530,35 +641,12 @@ describe('messages', () => {
     expect(answers).toEqual(['fast', 'slow']);
   });
 
-  it('answers an oversized frame through onFrameTooLarge and keeps the connection open', async () => {
+  it('closes the connection with 1009 on a frame over the limit, counted in bytes, invoking no route', async () => {
     // prepare
     const recorder = new Recorder();
     const { gateway } = await startGateway({
       maxFrameBytes: 1024,
-      onFrameTooLarge: (text) => JSON.stringify({ type: 'error', code: 'too_large', length: text.length }),
-      routes: { $default: recorder.route(), ping: async () => ({ body: 'pong' }) },
-    });
-    const socket = await open(gateway.url);
-    const tooLarge = nextText(socket);
-
-    // act
-    socket.send('x'.repeat(1025));
-    const answer = await tooLarge;
-    const pong = nextText(socket);
-    socket.send('{"action":"ping"}');
-
-    // assess
-    expect(JSON.parse(answer)).toEqual({ type: 'error', code: 'too_large', length: 1025 });
-    expect(await pong).toBe('pong');
-    expect(recorder.events).toEqual([]);
-  });
-
-  it('closes the connection with 1009 on an oversized frame when there is no onFrameTooLarge', async () => {
-    // prepare
-    const recorder = new Recorder();
-    const { gateway } = await startGateway({
-      maxFrameBytes: 1024,
-      routes: { $disconnect: recorder.route() },
+      routes: { $default: recorder.route(), $disconnect: recorder.route() },
     });
     const socket = await open(gateway.url);
     const closed = closeOf(socket);
@@ -569,6 +657,7 @@ describe('messages', () => {
     // assess
     expect((await closed).code).toBe(1009);
     expect((await recorder.next('$disconnect')).requestContext.disconnectStatusCode).toBe(1009);
+    expect(recorder.of('$default')).toEqual([]);
   });
 
   it('closes the connection with 1003 on a binary frame, as API Gateway does', async () => {
@@ -587,37 +676,40 @@ describe('messages', () => {
   });
 });
 
-describe('the frame rate limit', () => {
-  it('answers frames past a connection’s bucket through its answer, invokes no route for them, and keeps it open', async () => {
-    // prepare: three frames at once, and practically no refill
+describe('throttling', () => {
+  it('answers frames past the stage’s bucket with API Gateway’s Too Many Requests frame, invoking no route, and stays open', async () => {
+    // prepare: the handshake and three frames at once, and no refill
     const recorder = new Recorder();
     const { gateway } = await startGateway({
-      frameRateLimit: { burst: 3, perSecond: 0.001, answer: (text) => `limited ${text}` },
+      throttle: { stage: { rateLimit: 0, burstLimit: 4 } },
       routes: { $default: recorder.route(async (event) => ({ body: `served ${event.body}` })) },
     });
     const socket = await open(gateway.url);
-    const texts: string[] = [];
-    const fiveAnswers = new Promise<void>((resolve) =>
-      socket.on('message', (data) => {
-        texts.push(data.toString());
-        if (texts.length === 5) resolve();
-      }),
-    );
+    const received = texts(socket, 5);
 
     // act
     for (const frame of ['a', 'b', 'c', 'd', 'e']) socket.send(frame);
-    await fiveAnswers;
 
     // assess
-    expect(texts.sort()).toEqual(['limited d', 'limited e', 'served a', 'served b', 'served c']);
+    const answers = await received;
+    const served = answers.filter((text) => text.startsWith('served'));
+    const throttled = answers.filter((text) => !text.startsWith('served'));
+    expect(served.sort()).toEqual(['served a', 'served b', 'served c']);
+    expect(throttled).toHaveLength(2);
+    for (const text of throttled) {
+      const [, message, connectionId, requestId] = GATEWAY_FRAME.exec(text) ?? [];
+      expect(message).toBe('Too Many Requests');
+      expect(connectionId).toBe((await recorder.next('$default')).requestContext.connectionId);
+      expect(requestId).toMatch(/^[\w-]{15}=$/);
+    }
     expect(recorder.of('$default').map((event) => event.body)).toEqual(['a', 'b', 'c']);
     expect(socket.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('keeps a bucket per connection', async () => {
-    // prepare
+  it('shares the stage’s bucket among all connections, as there is no limit per connection', async () => {
+    // prepare: two handshakes and one frame
     const { gateway } = await startGateway({
-      frameRateLimit: { burst: 1, perSecond: 0.001, answer: () => 'limited' },
+      throttle: { stage: { rateLimit: 0, burstLimit: 3 } },
       routes: { $default: async () => ({ body: 'served' }) },
     });
     const first = await open(gateway.url);
@@ -627,46 +719,99 @@ describe('the frame rate limit', () => {
     expect(await firstServed).toBe('served');
 
     // act
-    const firstAgain = nextText(first);
-    first.send('x');
-    const secondServed = nextText(second);
+    const secondAnswer = nextText(second);
     second.send('x');
 
     // assess
-    expect(await firstAgain).toBe('limited');
-    expect(await secondServed).toBe('served');
+    expect(JSON.parse(await secondAnswer)).toMatchObject({ message: 'Too Many Requests' });
   });
 
-  it('sends nothing for a limited frame when the answer is undefined', async () => {
-    // prepare
+  it('throttles a route with its own settings by its own bucket, in place of the stage’s', async () => {
+    // prepare: the stage lets the handshake and one frame through, `send` two of its own
     const { gateway } = await startGateway({
-      frameRateLimit: { burst: 1, perSecond: 0.001, answer: () => undefined },
-      routes: { $default: async (event) => ({ body: `served ${event.body}` }) },
+      throttle: {
+        stage: { rateLimit: 0, burstLimit: 2 },
+        routes: { send: { rateLimit: 0, burstLimit: 2 } },
+      },
+      routes: {
+        $default: async () => ({ body: 'default' }),
+        send: async () => ({ body: 'sent' }),
+      },
     });
     const socket = await open(gateway.url);
-    const texts: string[] = [];
-    socket.on('message', (data) => texts.push(data.toString()));
-    const served = nextText(socket);
+    const received = texts(socket, 5);
 
     // act
-    socket.send('1');
-    socket.send('2');
-    await served;
-    const pong = new Promise((resolve) => socket.once('pong', resolve));
-    socket.ping();
-    await pong;
+    for (let i = 0; i < 3; i++) socket.send('{"action":"send"}');
+    socket.send('hello');
+    socket.send('hello');
 
     // assess
-    expect(texts).toEqual(['served 1']);
+    const answers = (await received).map((text) => (text.startsWith('{') ? JSON.parse(text).message : text));
+    expect(answers.sort()).toEqual(['Too Many Requests', 'Too Many Requests', 'default', 'sent', 'sent']);
   });
 
-  it('refuses to start with a limit that is no bucket, naming the field', async () => {
-    await expect(
-      startGateway({ frameRateLimit: { burst: 0, perSecond: 10, answer: () => '' }, routes: {} }),
-    ).rejects.toThrow('burst: must be an integer of 1 or more, not 0');
-    await expect(
-      startGateway({ frameRateLimit: { burst: 10, perSecond: 0, answer: () => '' }, routes: {} }),
-    ).rejects.toThrow('perSecond: must be a number above 0, not 0');
+  it('answers a handshake past the $connect bucket with HTTP 429, before the authorizer runs', async () => {
+    // prepare
+    let authorized = 0;
+    const allow = allowing({});
+    const { gateway } = await startGateway({
+      authorizer: async (event, context) => {
+        authorized++;
+        return allow(event, context);
+      },
+      throttle: { routes: { $connect: { rateLimit: 0, burstLimit: 1 } } },
+      routes: { $connect: async () => ({ statusCode: 200 }), ping: async () => ({ body: 'pong' }) },
+    });
+    const first = await open(gateway.url, { token: 'x' });
+
+    // act
+    const answered = await refusal(gateway.url, { token: 'x' });
+    const pong = nextText(first);
+    first.send('{"action":"ping"}');
+
+    // assess: only $connect has a throttle, so frames are not limited
+    expect(answered).toBe(429);
+    expect(authorized).toBe(1);
+    expect(gateway.connectionCount()).toBe(1);
+    expect(await pong).toBe('pong');
+  });
+
+  it('counts handshakes against the stage’s bucket when $connect has none of its own', async () => {
+    // prepare: room for one handshake and one frame
+    const { gateway } = await startGateway({
+      throttle: { stage: { rateLimit: 0, burstLimit: 2 } },
+      routes: { ping: async () => ({ body: 'pong' }) },
+    });
+    const socket = await open(gateway.url);
+    const pong = nextText(socket);
+    socket.send('{"action":"ping"}');
+    expect(await pong).toBe('pong');
+
+    // act
+    const answered = await refusal(gateway.url);
+
+    // assess
+    expect(answered).toBe(429);
+  });
+
+  it.each([
+    [
+      { stage: { rateLimit: 10, burstLimit: -1 } },
+      'throttle.stage.burstLimit: must be an integer of 0 or more, not -1',
+    ],
+    [
+      { routes: { send: { rateLimit: -5, burstLimit: 10 } } },
+      'throttle.routes.send.rateLimit: must be a number of 0 or more, not -5',
+    ],
+    [
+      { routes: { sned: { rateLimit: 5, burstLimit: 10 } } },
+      'throttle.routes.sned: the API has no route sned',
+    ],
+  ])('refuses to start with the throttle %j, naming the setting', async (throttle, message) => {
+    await expect(startGateway({ throttle, routes: { send: async () => undefined } })).rejects.toThrow(
+      new RangeError(message),
+    );
   });
 });
 
