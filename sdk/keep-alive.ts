@@ -11,13 +11,22 @@
 
 /**
  * The keep-alive interval of a client: half of API Gateway's 10-minute idle limit. Timers of
- * a background browser tab may fire up to a minute late (Chrome's intensive throttling), and
- * the pong may take the request timeout to come: half leaves room for both, and a dead
- * connection is noticed within about 5 minutes.
+ * a background browser tab may fire up to a minute late (Chrome's intensive wake-up
+ * throttling: https://chromestatus.com/feature/4718288976216064), and the pong may take the
+ * request timeout to come: half leaves room for both, and a dead connection is noticed
+ * within about 5 minutes.
+ *
+ * @example
+ * new ParleyClient({ url, token, deviceId, keepAliveMs: DEFAULT_KEEP_ALIVE_MS / 2 });
  */
 export const DEFAULT_KEEP_ALIVE_MS = 5 * 60 * 1000;
 
-/** How a ping ended. */
+/**
+ * How a ping ended.
+ *
+ * @example
+ * const outcome: PingOutcome = answered ? 'answered' : 'no-answer';
+ */
 export type PingOutcome =
   /** Something answered: the connection works. */
   | 'answered'
