@@ -24,6 +24,7 @@ import {
 } from '../lambdas/domain/protocol.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
+import { DEFAULT_KEEP_ALIVE_MS, KeepAlive, type PingOutcome } from './keep-alive.js';
 import { Outbox, type OutboxItem } from './outbox.js';
 import { MemoryStorage, type ParleyStorage } from './storage.js';
 import { type StoredTimeline, Timeline } from './timeline.js';
@@ -218,6 +219,18 @@ export interface ParleyClientOptions {
   outboxLimit?: number;
   /** How long to wait for an answer. Default 10 s. */
   requestTimeoutMs?: number;
+  /**
+   * After this long without sending a frame, the client sends a `ping`, so that API
+   * Gateway, which closes a connection idle for 10 minutes, keeps it open. A ping with no
+   * answer within `requestTimeoutMs` means the connection is dead: the client closes it and
+   * reconnects. Only frames the client sends count, since AWS does not document that the
+   * server's count. Default 5 minutes (half the limit: background timers may fire late);
+   * 0 turns it off.
+   *
+   * @example
+   * new ParleyClient({ url, token, deviceId, keepAliveMs: 4 * 60_000 });
+   */
+  keepAliveMs?: number;
   /** After this long without a keystroke, typing stops by itself. Default 5 s. */
   typingIdleMs?: number;
   /** The clock, for tests. */
@@ -234,11 +247,12 @@ interface PendingRequest {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** One open socket and the requests waiting on it. */
+/** One open socket, the requests waiting on it, and what keeps it alive. */
 interface Session {
   socket: WebSocketLike;
   pending: Map<string, PendingRequest>;
   openedAt: number;
+  keepAlive: KeepAlive;
 }
 
 /** Errors after which the same frame will never succeed. */
@@ -275,7 +289,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   #userId: string;
   #state = ConnectionState.Idle;
   readonly #options: Required<
-    Pick<ParleyClientOptions, 'outboxLimit' | 'requestTimeoutMs' | 'typingIdleMs'>
+    Pick<ParleyClientOptions, 'outboxLimit' | 'requestTimeoutMs' | 'typingIdleMs' | 'keepAliveMs'>
   > &
     ParleyClientOptions;
   readonly #storage: ParleyStorage;
@@ -329,7 +343,19 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (!WebSocketClass)
       throw new TypeError('WebSocket: none in this environment; pass one (e.g. from the ws package)');
     this.#WebSocket = WebSocketClass;
-    this.#options = { outboxLimit: 1_000, requestTimeoutMs: 10_000, typingIdleMs: 5_000, ...options };
+    if (
+      options.keepAliveMs !== undefined &&
+      !(Number.isFinite(options.keepAliveMs) && options.keepAliveMs >= 0)
+    ) {
+      throw new TypeError('keepAliveMs: must be a number of milliseconds, 0 or more (0 turns it off)');
+    }
+    this.#options = {
+      outboxLimit: 1_000,
+      requestTimeoutMs: 10_000,
+      typingIdleMs: 5_000,
+      ...options,
+      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    };
     this.#storage = options.storage ?? new MemoryStorage();
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -405,6 +431,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     const session = this.#session;
     this.#session = undefined;
     if (session) {
+      session.keepAlive.stop();
       this.#failPending(session, new ParleyError(ParleyErrorCode.Closed, 'the client was closed'));
       session.socket.close(1000, 'client closed');
     }
@@ -663,7 +690,15 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       return;
     }
     this.#connecting = socket;
-    const session: Session = { socket, pending: new Map(), openedAt: 0 };
+    const session: Session = {
+      socket,
+      pending: new Map(),
+      openedAt: 0,
+      keepAlive: new KeepAlive(this.#options.keepAliveMs, {
+        ping: () => this.#ping(session),
+        dead: () => this.#endDeadSession(session),
+      }),
+    };
     socket.onopen = () => {
       if (this.#connecting === socket) this.#connecting = undefined;
       if (this.#state === ConnectionState.Closed) {
@@ -672,6 +707,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       }
       session.openedAt = this.#now();
       this.#session = session;
+      session.keepAlive.start();
       this.#setState(ConnectionState.Open);
       void this.#onOpen();
     };
@@ -689,6 +725,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   }
 
   #onClose(session: Session): void {
+    session.keepAlive.stop();
     const wasCurrent = this.#session === session;
     if (wasCurrent) this.#session = undefined;
     this.#failPending(session, new ParleyError(ParleyErrorCode.ConnectionLost, 'the connection closed'));
@@ -737,6 +774,32 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     }
   }
 
+  /** The keep-alive's ping: any answer, an error one too, shows the connection works. */
+  async #ping(session: Session): Promise<PingOutcome> {
+    if (this.#session !== session) return 'closed';
+    try {
+      await this.#request({ action: 'ping' });
+      return 'answered';
+    } catch (error) {
+      const code = error instanceof ParleyError ? error.code : undefined;
+      if (code === ParleyErrorCode.Timeout) return 'no-answer';
+      if (code === ParleyErrorCode.ConnectionLost || code === ParleyErrorCode.Closed) return 'closed';
+      return 'answered';
+    }
+  }
+
+  /**
+   * No pong came: the socket may not notice a dead network for many minutes, so the client
+   * stops listening to it, closes it and reconnects now, with the usual backoff.
+   */
+  #endDeadSession(session: Session): void {
+    if (this.#session !== session) return;
+    session.socket.onmessage = null;
+    session.socket.onclose = null;
+    session.socket.close(4000, 'no pong');
+    this.#onClose(session);
+  }
+
   #failPending(session: Session, error: ParleyError): void {
     for (const [requestId, pending] of session.pending) {
       clearTimeout(pending.timer);
@@ -777,6 +840,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       session.pending.set(requestId, { resolve: resolve as (frame: ServerFrame) => void, reject, timer });
       try {
         session.socket.send(JSON.stringify({ ...frame, requestId }));
+        session.keepAlive.sent();
       } catch (error) {
         clearTimeout(timer);
         session.pending.delete(requestId);
@@ -1199,6 +1263,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (!session || session.socket.readyState !== WS_OPEN) return;
     // No answer comes for typing (but an error might, which #onFrame reports).
     session.socket.send(JSON.stringify({ action: 'typing', conversationId, state }));
+    session.keepAlive.sent();
   }
 
   #receiveTyping(conversationId: string, userId: string, typing: boolean): void {

@@ -22,6 +22,7 @@ export {
   type PresenceView,
   type TypingEvent,
 } from './client.js';
+export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
 export { OutboxFullError, type OutboxItem } from './outbox.js';
 export { MemoryStorage, type ParleyStorage } from './storage.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

@@ -52,6 +52,8 @@ export class FakeConnection {
   readonly frames: ClientFrame[] = [];
   /** Resolves once the connection is closed, whoever closed it. */
   readonly closed: Promise<void>;
+  /** The close code the server saw, once closed (1006 when the connection was cut). */
+  closeCode: number | undefined;
   readonly #socket: WebSocket;
   readonly #unread = new AsyncQueue<ClientFrame>();
 
@@ -64,7 +66,8 @@ export class FakeConnection {
       this.#unread.push(frame);
     });
     this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
+      socket.once('close', (code) => {
+        this.closeCode = code;
         this.#unread.end(new Error('the connection closed while the test waited for a frame'));
         resolve();
       }),

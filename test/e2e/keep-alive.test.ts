@@ -1,0 +1,119 @@
+/**
+ * The SDK's keep-alive against the gateway's idle limit, on the local stack with both made
+ * short: the gateway closes a connection after 1.5 s without a frame from the client (AWS:
+ * 10 minutes), and the client pings after 0.5 s without sending (default: 5 minutes).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import type { FunctionWrapper } from '../../local/stack.js';
+import { ConnectionState, ParleyClient, type WebSocketConstructor } from '../../sdk/index.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
+
+const IDLE_TIMEOUT_MS = 1_500;
+const KEEP_ALIVE_MS = 500;
+/** Idle limits an idle client must outlast. */
+const IDLE_LIMITS = 3;
+
+/** What the gateway invoked, in order: the function, the connection and, for `$disconnect`, its status code. */
+const invocations: Array<{ functionId: string; connectionId?: string; statusCode?: number }> = [];
+const watchers = new Set<() => void>();
+
+const recordInvocations: FunctionWrapper = (functionId, handler) => async (event, context) => {
+  const { connectionId, disconnectStatusCode: statusCode } =
+    (event as { requestContext?: { connectionId?: string; disconnectStatusCode?: number } }).requestContext ??
+    {};
+  invocations.push({ functionId, connectionId, ...(statusCode === undefined ? {} : { statusCode }) });
+  for (const watcher of watchers) watcher();
+  return handler(event, context);
+};
+
+/** Resolves once `check()` holds, checking after every invocation. */
+function untilInvoked(check: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = () => {
+      if (!check()) return;
+      watchers.delete(watcher);
+      resolve();
+    };
+    watchers.add(watcher);
+    watcher();
+  });
+}
+
+/** Invocations of one connection (every connection when absent) by one function. */
+const count = (functionId: string, connectionId?: string) =>
+  invocations.filter(
+    (call) => call.functionId === functionId && (!connectionId || call.connectionId === connectionId),
+  ).length;
+
+const { stack } = useTestStack({ idleTimeoutMs: IDLE_TIMEOUT_MS, wrapFunction: recordInvocations });
+
+const clients: ParleyClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  invocations.length = 0;
+});
+
+/**
+ * A connected client through its first catch-up, and the id of its connection; the
+ * invocations so far are cleared.
+ */
+async function idleClient(keepAliveMs: number): Promise<{ client: ParleyClient; connectionId: string }> {
+  const client = new ParleyClient({
+    url: stack().url,
+    token: await mintToken(uniqueId('idle'), LOCAL_JWT_SECRET),
+    deviceId: 'phone',
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    keepAliveMs,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+  });
+  clients.push(client);
+  const caughtUp = new Promise((resolve) => client.on('caughtUp', resolve));
+  await client.connect();
+  await caughtUp;
+  const connects = invocations.filter((call) => call.functionId === 'connect');
+  expect(connects).toHaveLength(1);
+  invocations.length = 0;
+  return { client, connectionId: String(connects[0]?.connectionId) };
+}
+
+describe('an idle client and the gateway’s idle limit', () => {
+  it('stays connected across several idle limits with the keep-alive on', async () => {
+    const { client, connectionId } = await idleClient(KEEP_ALIVE_MS);
+    const states: ConnectionState[] = [];
+    client.on('state', (state) => states.push(state));
+    const started = performance.now();
+
+    // Each ping is one 0.5 s idle interval: this many cover IDLE_LIMITS idle limits. A
+    // $disconnect ends the wait early, and fails the test below.
+    await untilInvoked(
+      () =>
+        count('ping', connectionId) >= (IDLE_LIMITS * IDLE_TIMEOUT_MS) / KEEP_ALIVE_MS ||
+        count('disconnect', connectionId) > 0,
+    );
+
+    // No $disconnect of this connection, and no new connection at all.
+    expect(count('disconnect', connectionId)).toBe(0);
+    expect(count('connect')).toBe(0);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(IDLE_LIMITS * IDLE_TIMEOUT_MS - KEEP_ALIVE_MS);
+    expect(states).toEqual([]);
+    expect(client.state).toBe(ConnectionState.Open);
+  });
+
+  it('is closed by the gateway, 1001 Going away, with the keep-alive off', async () => {
+    const { client, connectionId } = await idleClient(0);
+    const reconnecting = new Promise((resolve) =>
+      client.on('state', (state) => state === ConnectionState.Reconnecting && resolve(state)),
+    );
+
+    await untilInvoked(() => count('disconnect', connectionId) === 1);
+    await reconnecting;
+
+    expect(invocations.filter((call) => call.functionId === 'disconnect')).toEqual([
+      { functionId: 'disconnect', connectionId, statusCode: 1001 },
+    ]);
+    expect(count('ping', connectionId)).toBe(0);
+  });
+});

@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionState, DEFAULT_KEEP_ALIVE_MS } from '../../../sdk/index.js';
+import {
+  answerCatchUp,
+  BOB,
+  cleanUpSdkTest,
+  connectedClient,
+  createClient,
+  expectNothingSent,
+  framesSentSoFar,
+  processed,
+  RECONNECT,
+  reachedState,
+  record,
+  useFakeClock,
+} from './support/clients.js';
+import { type FakeConnection, startFakeServer } from './support/fake-server.js';
+import { errorAnswer, sentAnswer } from './support/frames.js';
+
+afterEach(cleanUpSdkTest);
+beforeEach(useFakeClock);
+
+/** Shorter than the default, so that a test reads in seconds; the default has its own test. */
+const KEEP_ALIVE_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+async function nextPing(connection: FakeConnection) {
+  const frame = await connection.nextFrame();
+  expect(frame).toEqual({ action: 'ping', requestId: expect.any(String) });
+  return frame;
+}
+
+describe('the keep-alive', () => {
+  it('sends a ping once the default 5 minutes have passed without a frame of its own, and not before', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    expect(DEFAULT_KEEP_ALIVE_MS).toBe(5 * 60_000);
+
+    // A ping sent meanwhile would come before the typing frames this check sends.
+    await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS - 1);
+    expect(await framesSentSoFar(connection, client)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS);
+
+    await nextPing(connection);
+  });
+
+  it('counts the idle time again from every frame the client sends', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, { keepAliveMs: KEEP_ALIVE_MS });
+
+    // A message at half time: at the full time since the catch-up nothing goes out.
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS / 2);
+    await client.send({ to: BOB }, 'still here');
+    const send = await connection.nextFrame();
+    connection.answer(send, sentAnswer(send, 1));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS / 2);
+    // The typing frames of this check are frames too: the wait starts again from them.
+    expect(await framesSentSoFar(connection, client)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS - 1);
+    expect(await framesSentSoFar(connection, client)).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+
+    await nextPing(connection);
+  });
+
+  it('sends nothing while idle when keepAliveMs is 0', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, { keepAliveMs: 0 });
+
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+
+    await expectNothingSent(connection, client);
+    expect(client.state).toBe(ConnectionState.Open);
+  });
+
+  it('keeps the connection after a pong and pings again after the next idle interval', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    const ping = await nextPing(connection);
+
+    connection.answer(ping, { type: 'pong' });
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS);
+    expect(client.state).toBe(ConnectionState.Open);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS - REQUEST_TIMEOUT_MS);
+
+    await nextPing(connection);
+    expect(server.handshakes).toBe(1);
+    expect(connection.isOpen).toBe(true);
+  });
+
+  it('takes an error answer to a ping as a sign of life', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    const errors = record(client, 'error');
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    const ping = await nextPing(connection);
+
+    connection.answer(ping, errorAnswer(ping, 'rate_limited'));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS);
+
+    expect(client.state).toBe(ConnectionState.Open);
+    expect(connection.isOpen).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('closes a connection whose ping has no answer within requestTimeoutMs and reconnects with the backoff', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    const states = record(client, 'state');
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    await nextPing(connection);
+
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS - 1);
+    expect(client.state).toBe(ConnectionState.Open);
+    await vi.advanceTimersByTimeAsync(1);
+    await reachedState(client, ConnectionState.Reconnecting);
+    await connection.closed;
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const next = await server.nextConnection();
+    await answerCatchUp(next);
+    await reachedState(client, ConnectionState.Open);
+
+    expect(connection.closeCode).toBe(4000);
+    expect(states).toEqual([ConnectionState.Reconnecting, ConnectionState.Connecting, ConnectionState.Open]);
+    // The new connection has a keep-alive of its own.
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    await nextPing(next);
+    expect(server.handshakes).toBe(2);
+  });
+
+  it('does not send a second ping while the first waits for its answer', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: 1_000,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    const ping = await nextPing(connection);
+
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(await framesSentSoFar(connection, client)).toEqual([]);
+    connection.answer(ping, { type: 'pong' });
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    await nextPing(connection);
+    expect(client.state).toBe(ConnectionState.Open);
+  });
+
+  it('reconnects once when the connection is lost while a ping waits for its answer', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    const states = record(client, 'state');
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    await nextPing(connection);
+
+    connection.drop();
+    await reachedState(client, ConnectionState.Reconnecting);
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS);
+    const next = await server.nextConnection();
+    await answerCatchUp(next);
+    await reachedState(client, ConnectionState.Open);
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS);
+
+    expect(server.handshakes).toBe(2);
+    expect(states).toEqual([ConnectionState.Reconnecting, ConnectionState.Connecting, ConnectionState.Open]);
+  });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses keepAliveMs %s', async (keepAliveMs) => {
+    const server = await startFakeServer();
+
+    await expect(createClient(server, { keepAliveMs })).rejects.toThrow(
+      new TypeError('keepAliveMs: must be a number of milliseconds, 0 or more (0 turns it off)'),
+    );
+  });
+});
