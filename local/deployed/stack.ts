@@ -35,6 +35,7 @@ import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
   type WebSocketRouteHandler,
+  type WebSocketThrottle,
 } from '../ws-gateway.js';
 import { DEFAULT_CLOUD_ASSEMBLY, readSynthesizedStack, synthesizeIfStale } from './cloud-assembly.js';
 import { FunctionRunner } from './function-runner.js';
@@ -410,7 +411,9 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
     const stages = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage').filter(
       ([, stage]) => (stage.Properties?.ApiId as { Ref?: string } | undefined)?.Ref === apiLogicalId,
     );
-    const stageName = String(stages[0]?.[1].Properties?.StageName ?? '$default');
+    const stageProperties = stages[0]?.[1].Properties ?? {};
+    const stageName = String(stageProperties.StageName ?? '$default');
+    const throttle = throttleOf(stageProperties);
     const openGateway = () =>
       startWebSocketGateway({
         port: wsPort,
@@ -418,11 +421,12 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
         routes,
         ...(authorizer ? { authorizer } : {}),
         answeredRoutes,
+        ...(throttle ? { throttle } : {}),
         ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
         log: (level, message) => {
           if (level !== 'info') log(`[ws-gateway] ${message}`);
         },
-      } as Parameters<typeof startWebSocketGateway>[0]);
+      });
     let gateway: RunningWebSocketGateway = await openGateway();
     stoppers.push(() => gateway.stop());
 
@@ -493,6 +497,26 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
     await stopAll();
     throw error;
   }
+}
+
+/** The stage's throttles as API Gateway applies them: `DefaultRouteSettings`, and `RouteSettings` per route. */
+function throttleOf(stage: Record<string, unknown>): WebSocketThrottle | undefined {
+  type RouteSettings = { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number };
+  const limitOf = (settings: RouteSettings | undefined) =>
+    settings?.ThrottlingRateLimit !== undefined && settings.ThrottlingBurstLimit !== undefined
+      ? { rateLimit: settings.ThrottlingRateLimit, burstLimit: settings.ThrottlingBurstLimit }
+      : undefined;
+  const stageLimit = limitOf(stage.DefaultRouteSettings as RouteSettings | undefined);
+  const routes = Object.fromEntries(
+    Object.entries((stage.RouteSettings as Record<string, RouteSettings> | undefined) ?? {}).flatMap(
+      ([routeKey, settings]) => {
+        const limit = limitOf(settings);
+        return limit ? [[routeKey, limit]] : [];
+      },
+    ),
+  );
+  if (!stageLimit && Object.keys(routes).length === 0) return undefined;
+  return { ...(stageLimit ? { stage: stageLimit } : {}), routes };
 }
 
 interface EventSourceMappingProperties {
