@@ -159,6 +159,25 @@ describe('starting and stopping the local stack', () => {
     expect(second.seq).toBe(2);
   });
 
+  it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
+    const stack = await startTestStack({ streamDelayMs: 1500 });
+    cleanups.push(() => stack.stop());
+    const alice = await connectAs(stack, 'alice', 'phone');
+    const bob = await connectAs(stack, 'bob', 'phone');
+    cleanups.push(
+      () => alice.close(),
+      () => bob.close(),
+    );
+    const delivered = bob.next((frame) => frame.type === 'message');
+
+    const sendingAt = Date.now();
+    await alice.request({ action: 'send', to: 'bob', clientMessageId: 'delayed', body: 'hello' });
+    await delivered;
+
+    // The fanout consumer reached bob only after the delay: the put came after sendingAt.
+    expect(Date.now() - sendingAt).toBeGreaterThanOrEqual(1500);
+  });
+
   /**
    * Starts `command` (node running the local stack, or a parent of it) with free ports and a
    * marker in its environment that every process it starts inherits.
