@@ -49,7 +49,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 if (process.argv.includes('--help')) {
   console.log('npm run bench: Parley under load on the local stack, against a plain WebSocket relay.\n');
   for (const variable of ENVIRONMENT_VARIABLES) {
-    console.log(`  ${variable.name.padEnd(18)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
+    console.log(`  ${variable.name.padEnd(22)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
   }
   process.exit(0);
 }
@@ -101,6 +101,13 @@ function describeMachine(): Machine {
   };
 }
 
+/** Says whether the latencies include a modelled stream hop, since that changes what they mean. */
+function streamDelayLine(): string {
+  return settings.streamDelayMs > 0
+    ? `stream delay: ${settings.streamDelayMs} ms from a put to the stream consumers (BENCH_STREAM_DELAY_MS), as in AWS`
+    : 'stream delay: none, the local stream as it is (BENCH_STREAM_DELAY_MS=70 models the AWS hop)';
+}
+
 const machine = describeMachine();
 const runCpuStart = cpuSnapshot();
 const userIds = Array.from({ length: settings.users }, (_, i) => `u${String(i).padStart(3, '0')}`);
@@ -116,7 +123,8 @@ log(
   `\nParley benchmark: ${settings.users} users × ${settings.devicesPerUser} devices = ${deviceCount} connections, ` +
     `${settings.users / 2} conversations; rates ${settings.rates.join(', ')} msg/s × ${settings.durationSeconds} s`,
 );
-log(`machine: ${machineLine({ machine } as BenchResults)}\n`);
+log(`machine: ${machineLine({ machine } as BenchResults)}`);
+log(`${streamDelayLine()}\n`);
 
 const load = LoadGenerator.start();
 let relay: RunningRelay | undefined;
@@ -192,6 +200,7 @@ try {
     logLevel: 'SILENT',
     deps: { wrap: probes.wrapDeps },
     wrapFunction: probes.wrapFunction,
+    streamDelayMs: settings.streamDelayMs,
   });
   const running = stack;
   startup.stackMs = now() - stackStarted;
@@ -445,5 +454,6 @@ const results: BenchResults = {
 };
 
 printResults(results, log);
+log(streamDelayLine());
 const written = writeResults(results, settings.resultsDir);
 log(`\nwrote ${written.join(', ')} (${results.durationSeconds.toFixed(0)} s in all)`);

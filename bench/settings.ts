@@ -35,6 +35,12 @@ export interface BenchSettings {
   resultsDir: string;
   /** The rate and device count the latency targets are stated for. */
   targetRate: number;
+  /**
+   * How long after a put the stream's consumers get a record (the local stack's
+   * `streamDelayMs`): 0 measures the local stream as it is, about 70 models the enhanced
+   * fan-out hop of AWS.
+   */
+  streamDelayMs: number;
 }
 
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: string; meaning: string }> = [
@@ -56,6 +62,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
   { name: 'BENCH_FLOOR', fallback: '1', meaning: '0 skips the plain WebSocket relay (the floor)' },
   { name: 'BENCH_CATCH_UP', fallback: '1', meaning: '0 skips the catch-up measurement' },
   { name: 'BENCH_RESULTS_DIR', fallback: 'bench/results', meaning: 'where latest.json and latency.svg go' },
+  {
+    name: 'BENCH_STREAM_DELAY_MS',
+    fallback: '0',
+    meaning: 'ms from a put to the stream consumers; 70 models AWS enhanced fan-out',
+  },
 ];
 
 /** The number in `environment[name]`, `fallback` when unset; a RangeError names the variable when it is not a number of at least `min`. */
@@ -105,5 +116,6 @@ export function readSettings(environment: NodeJS.ProcessEnv = process.env): Benc
     catchUp: environment.BENCH_CATCH_UP !== '0',
     resultsDir: environment.BENCH_RESULTS_DIR || 'bench/results',
     targetRate: 100,
+    streamDelayMs: readNumber(environment, 'BENCH_STREAM_DELAY_MS', 0, 0),
   };
 }

