@@ -30,8 +30,11 @@ export interface ParleySettings {
   sendThrottle: { rateLimit: number; burstLimit: number };
   /** The p99 delivery latency (commit to post) that raises the alarm. */
   deliveryLatencyP99AlarmMs: number;
-  /** Set the account's API Gateway CloudWatch Logs role (WebSocket access logs need one). */
-  setAccountLogsRole: boolean;
+  /**
+   * Add the `ParleyAccount` stack, which sets the account's API Gateway CloudWatch Logs
+   * role (the stage's logs need one), and deploy it before this stage.
+   */
+  accountLogsRole: boolean;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -48,7 +51,8 @@ export const SETTING_KEYS = {
   sendThrottleRate: '`send` frames a second per stage, steady (1 to 100000, at most throttleRate)',
   sendThrottleBurst: '`send` frames per stage in a burst (1 to 100000, at most throttleBurst)',
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
-  setAccountLogsRole: 'true, or false where another stack already sets the API Gateway logs role',
+  accountLogsRole:
+    'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
 } as const;
 
 export type SettingKey = keyof typeof SETTING_KEYS;
@@ -75,9 +79,9 @@ const contextSchema = z
     sendThrottleRate: integer(1, 100_000).optional(),
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
-    setAccountLogsRole: z
+    accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+      .default(false),
   })
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
@@ -154,6 +158,6 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
         context.sendThrottleBurst ?? Math.min(DEFAULT_SEND_THROTTLE.burstLimit, context.throttleBurst),
     },
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
-    setAccountLogsRole: context.setAccountLogsRole,
+    accountLogsRole: context.accountLogsRole,
   };
 }

@@ -174,17 +174,12 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('sets the account logs role before the stage, and leaves the setting when the stack goes', () => {
-    dev.template.hasResource('AWS::ApiGateway::Account', {
-      DeletionPolicy: 'Retain',
-      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccountLogsRole'), 'Arn'] } },
-    });
-    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
-    expect(stage?.DependsOn?.some((id) => id.includes('AccountLogsSetting'))).toBe(true);
-  });
-
-  it('leaves the account logs role alone where the settings say another stack sets it', () => {
-    prod.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  it('leaves the account-wide API Gateway logs setting to the ParleyAccount stack', () => {
+    for (const deployment of [dev, prod]) {
+      deployment.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+      const roles = JSON.stringify(deployment.template.findResources('AWS::IAM::Role'));
+      expect(roles).not.toContain('apigateway.amazonaws.com');
+    }
   });
 
   it('outputs the wss:// URL clients connect to', () => {

@@ -5,7 +5,7 @@ const settingsOf = (context: Record<string, unknown>) =>
   parseSettings((key) => (key in context ? context[key] : key === 'stage' ? 'dev' : undefined));
 
 describe('the deployment settings', () => {
-  it('default to a generated token key, on-demand shards, 200 ms latency alarm and the logs role', () => {
+  it('default to a generated token key, on-demand shards, 200 ms latency alarm and no account stack', () => {
     expect(settingsOf({})).toEqual({
       stage: 'dev',
       tokenKey: { kind: 'generated' },
@@ -13,18 +13,18 @@ describe('the deployment settings', () => {
       throttle: { rateLimit: 5_000, burstLimit: 2_500 },
       sendThrottle: { rateLimit: 1_000, burstLimit: 500 },
       deliveryLatencyP99AlarmMs: 200,
-      setAccountLogsRole: true,
+      accountLogsRole: false,
     });
   });
 
   it('read strings from -c and JSON values from cdk.json alike', () => {
-    const fromCli = settingsOf({ shards: '4', throttleRate: '100', setAccountLogsRole: 'false' });
-    const fromJson = settingsOf({ shards: 4, throttleRate: 100, setAccountLogsRole: false });
+    const fromCli = settingsOf({ shards: '4', throttleRate: '100', accountLogsRole: 'true' });
+    const fromJson = settingsOf({ shards: 4, throttleRate: 100, accountLogsRole: true });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli).toMatchObject({
       shards: { kind: 'provisioned', shardCount: 4 },
       throttle: { rateLimit: 100 },
-      setAccountLogsRole: false,
+      accountLogsRole: true,
     });
   });
 
@@ -87,7 +87,7 @@ describe('the deployment settings', () => {
       /^Invalid context sendThrottleBurst: must be at most throttleBurst, the whole stage’s burst/,
     ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
-    [{ setAccountLogsRole: 'yes' }, /^Invalid context setAccountLogsRole/],
+    [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);
     expect(() => settingsOf(context)).toThrow(message);
