@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ROUTED_ACTIONS } from '../../lambdas/domain/protocol.js';
 import { ROUTES } from '../../lib/functions.js';
+import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../../lib/settings.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
@@ -114,8 +115,8 @@ describe('the WebSocket API', () => {
       StageName: 'dev',
       AutoDeploy: true,
       DefaultRouteSettings: {
-        ThrottlingRateLimit: 5_000,
-        ThrottlingBurstLimit: 2_500,
+        ThrottlingRateLimit: DEFAULT_STAGE_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: DEFAULT_STAGE_THROTTLE.burstLimit,
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         DetailedMetricsEnabled: true,
@@ -134,8 +135,8 @@ describe('the WebSocket API', () => {
     const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
     expect(stage?.Properties.RouteSettings).toEqual({
       send: {
-        ThrottlingRateLimit: 1_000,
-        ThrottlingBurstLimit: 500,
+        ThrottlingRateLimit: DEFAULT_SEND_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: DEFAULT_SEND_THROTTLE.burstLimit,
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         DetailedMetricsEnabled: true,
