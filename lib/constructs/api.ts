@@ -69,7 +69,8 @@ export class ParleyApi extends Construct {
 
     // Access and execution logs need the account's API Gateway CloudWatch Logs role: without
     // it, creating the stage fails ("CloudWatch Logs role ARN must be set in account settings
-    // to enable logging"). The ParleyAccount stack sets it, once per account and region.
+    // to enable logging", HTTP 400: aws/aws-cdk#33977, anomalyco/sst#1556). The ParleyAccount
+    // stack sets it, once per account and region.
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
