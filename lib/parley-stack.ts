@@ -79,7 +79,6 @@ export class ParleyStack extends Stack {
       stageName: settings.stage,
       throttle: settings.throttle,
       routeThrottles: { send: settings.sendThrottle },
-      setAccountLogsRole: settings.setAccountLogsRole,
       retainLogs: production,
     });
     this.functions = new ParleyFunctions(this, 'Functions', {

@@ -30,8 +30,11 @@ export interface ParleySettings {
   sendThrottle: { rateLimit: number; burstLimit: number };
   /** The p99 delivery latency (commit to post) that raises the alarm. */
   deliveryLatencyP99AlarmMs: number;
-  /** Set the account's API Gateway CloudWatch Logs role (WebSocket access logs need one). */
-  setAccountLogsRole: boolean;
+  /**
+   * Add the `ParleyAccount` stack, which sets the account's API Gateway CloudWatch Logs
+   * role (the stage's logs need one), and deploy it before this stage.
+   */
+  accountLogsRole: boolean;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -48,16 +51,30 @@ export const SETTING_KEYS = {
   sendThrottleRate: '`send` frames a second per stage, steady (1 to 100000, at most throttleRate)',
   sendThrottleBurst: '`send` frames per stage in a burst (1 to 100000, at most throttleBurst)',
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
-  setAccountLogsRole: 'true, or false where another stack already sets the API Gateway logs role',
+  accountLogsRole:
+    'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
 } as const;
 
 export type SettingKey = keyof typeof SETTING_KEYS;
 
 /**
- * The stage's default throttle, across all connections: half of API Gateway's default account
- * limit (10,000 a second, 5,000 at once), so one stage cannot starve the account's others.
+ * The stage's default throttle, sized so that a fresh account is not overrun: each frame
+ * in costs up to 22 / 3 API Gateway requests against the account's 10,000 a second (burst
+ * 5,000), which every API of the account and every `@connections` post share. 1,300 × 22 / 3
+ * ≈ 9,500 a second; 650 × 22 / 3 ≈ 4,800 in a burst. The derivation, with its sources, is
+ * in docs/capacity.md, "Default throttles on a fresh account"; raise it with the quota.
  */
-export const DEFAULT_THROTTLE = { rateLimit: 5_000, burstLimit: 2_500 } as const;
+export const DEFAULT_STAGE_THROTTLE = { rateLimit: 1_300, burstLimit: 650 } as const;
+
+/**
+ * The `send` route's default throttle. A message costs 22 API Gateway requests (3 frames in,
+ * their 3 answers, 16 posts) and 4 stream records: 350 a second is 7,700 requests, 80 % of
+ * the account's quota with room for pings, connects and typing, and 1,400 records, a third
+ * of a new on-demand stream's 4,000. Three frames in per message (the send and two acks)
+ * at 350 a second fit inside the stage's 1,300. See docs/capacity.md, "Default throttles on
+ * a fresh account".
+ */
+export const DEFAULT_SEND_THROTTLE = { rateLimit: 350, burstLimit: 175 } as const;
 
 /** Context values arrive as strings from `-c`, as JSON values from `cdk.json`: accept both. */
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -76,14 +93,14 @@ const contextSchema = z
     jwtAudience: z.string().min(1).max(2048).optional(),
     shards: z.union([z.literal('on-demand'), integer(1, 10_000)]).default('on-demand'),
     alarmEmail: z.email().optional(),
-    throttleRate: integer(1, 100_000).default(DEFAULT_THROTTLE.rateLimit),
-    throttleBurst: integer(1, 100_000).default(DEFAULT_THROTTLE.burstLimit),
+    throttleRate: integer(1, 100_000).default(DEFAULT_STAGE_THROTTLE.rateLimit),
+    throttleBurst: integer(1, 100_000).default(DEFAULT_STAGE_THROTTLE.burstLimit),
     sendThrottleRate: integer(1, 100_000).optional(),
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
-    setAccountLogsRole: z
+    accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+      .default(false),
   })
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
@@ -97,14 +114,6 @@ const contextSchema = z
     message: 'must be at most throttleBurst, the whole stage’s burst',
     path: ['sendThrottleBurst'],
   });
-
-/**
- * The `send` route's default throttle: a fifth of the stage's default. A send is the
- * costliest frame (a DynamoDB transaction, a Kinesis record, a post to every device of both
- * members), and 1,000 a second stays well inside an on-demand stream's starting 4,000
- * records a second with room for the receipts and presence changes on the same stream.
- */
-export const DEFAULT_SEND_THROTTLE = { rateLimit: 1_000, burstLimit: 500 } as const;
 
 export class SettingsError extends Error {
   constructor(message: string) {
@@ -160,6 +169,6 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
         context.sendThrottleBurst ?? Math.min(DEFAULT_SEND_THROTTLE.burstLimit, context.throttleBurst),
     },
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
-    setAccountLogsRole: context.setAccountLogsRole,
+    accountLogsRole: context.accountLogsRole,
   };
 }

@@ -34,7 +34,7 @@ import {
   type StreamConsumerDefinition,
 } from '../lib/event-mappings.js';
 import { ANSWERED_ROUTES, type FunctionId } from '../lib/functions.js';
-import { DEFAULT_SEND_THROTTLE, DEFAULT_THROTTLE } from '../lib/settings.js';
+import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../lib/settings.js';
 import { resourceNames } from '../lib/tables.js';
 import {
   assertPortFree,
@@ -117,7 +117,7 @@ export type FunctionWrapper = <Event, Result>(
 
 /** The throttling `cdk deploy` gives the stage when no context sets it (`lib/settings.ts`). */
 export const CDK_DEFAULT_THROTTLE: WebSocketThrottle = {
-  stage: DEFAULT_THROTTLE,
+  stage: DEFAULT_STAGE_THROTTLE,
   routes: { send: DEFAULT_SEND_THROTTLE },
 };
 

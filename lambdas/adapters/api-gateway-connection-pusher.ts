@@ -5,6 +5,16 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionPusher, PostOutcome } from '../domain/ports.js';
 
+/**
+ * How long one post may take, the SDK's own retries included. A post normally takes tens
+ * of milliseconds; a throttled one is retried by the SDK up to twice, with full-jitter
+ * backoff on a 500 ms base, so about 1.5 s at worst. 3 s covers that and is still a
+ * twentieth of the fanout function's 60 s timeout: a post that hangs (the SDK sets no
+ * timeout of its own, aws/aws-sdk-js-v3#7632) fails its record, which the stream retries,
+ * instead of holding the whole batch until Lambda kills it.
+ */
+export const DEFAULT_POST_TIMEOUT_MS = 3_000;
+
 /** A closed connection answers 410; the SDK names it GoneException. Never rely on `statusCode`. */
 export function isGone(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -12,21 +22,34 @@ export function isGone(error: unknown): boolean {
   return candidate.name === 'GoneException' || candidate.$metadata?.httpStatusCode === 410;
 }
 
+/** A post that did not end within its timeout; a failed post like any other. */
+export class PostTimeoutError extends Error {
+  constructor(connectionId: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(`post to ${connectionId} took more than ${timeoutMs} ms`, options);
+    this.name = 'PostTimeoutError';
+  }
+}
+
 export class ApiGatewayConnectionPusher implements ConnectionPusher {
   readonly #client: ApiGatewayManagementApiClient;
+  readonly #timeoutMs: number;
 
-  constructor(options: { client: ApiGatewayManagementApiClient }) {
+  constructor(options: { client: ApiGatewayManagementApiClient; timeoutMs?: number }) {
     this.#client = options.client;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
   }
 
   async post(connectionId: string, frame: string): Promise<PostOutcome> {
+    const abortSignal = AbortSignal.timeout(this.#timeoutMs);
     try {
       await this.#client.send(
         new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(frame, 'utf8') }),
+        { abortSignal },
       );
       return 'delivered';
     } catch (error) {
       if (isGone(error)) return 'gone';
+      if (abortSignal.aborted) throw new PostTimeoutError(connectionId, this.#timeoutMs, { cause: error });
       throw error;
     }
   }

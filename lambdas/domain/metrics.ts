@@ -29,6 +29,11 @@ export const MetricName = {
   GoneConnections: 'GoneConnections',
   /** Posts of a conversation event to a device that succeeded. */
   EventsDelivered: 'EventsDelivered',
+  /**
+   * A `$connect` whose token could not be checked because the keys could not be read (the
+   * JWKS URL or the signing key's secret failed): an outage, answered 500, never 401.
+   */
+  TokenKeysUnavailable: 'TokenKeysUnavailable',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
@@ -41,6 +46,7 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   SequencingRetries: 'Count',
   GoneConnections: 'Count',
   EventsDelivered: 'Count',
+  TokenKeysUnavailable: 'Count',
 };
 
 /** Where handlers record metrics; flushed by the handler's middleware once per invocation. */

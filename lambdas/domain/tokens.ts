@@ -3,7 +3,7 @@
  * HS256 with a key kept in Secrets Manager, or an identity provider's JWKS URL, with an
  * optional issuer and audience.
  */
-import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { userIdSchema } from './protocol.js';
 
 export interface TokenSettings {
@@ -19,6 +19,8 @@ export interface TokenSettings {
   secretMaxAgeMs?: number;
   /** Public keys for RS256/ES256 tokens from an identity provider. */
   jwksUrl?: string;
+  /** How long one fetch of the JWKS may take; jose's default, 5 s, when unset. */
+  jwksTimeoutMs?: number;
   issuer?: string;
   audience?: string;
 }
@@ -27,6 +29,17 @@ export class InvalidTokenError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'InvalidTokenError';
+  }
+}
+
+/**
+ * The keys that verify tokens could not be read (the JWKS URL failed or answered no key
+ * set): our outage, not the client's bad token, so it must never be answered with 401.
+ */
+export class TokenKeysUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TokenKeysUnavailableError';
   }
 }
 
@@ -57,11 +70,48 @@ function cachedSecret(
   };
 }
 
+/**
+ * Whether an error of the remote key set means the set could not be fetched, rather than
+ * that the token names no key of it. jose's remote set throws `JWKSTimeout` when the URL
+ * does not answer in time, `JWKSInvalid` when it answers something that is not a key set,
+ * a plain `JOSEError` (code `ERR_JOSE_GENERIC`) for an answer other than 200 OK or one
+ * that is not JSON, and fetch's own `TypeError` when the URL cannot be reached at all.
+ * `JWKSNoMatchingKey` (after a fetch that worked) and `JWKSMultipleMatchingKeys` are the
+ * token's fault: a kid that the issuer never published, or none where one is needed.
+ */
+function isKeySetOutage(error: unknown): boolean {
+  if (!(error instanceof errors.JOSEError)) return true;
+  return (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    error.code === errors.JOSEError.code
+  );
+}
+
+/** The remote key set, with its fetch failures told apart from the token's own. */
+function remoteKeySet(url: string, timeoutMs: number | undefined): JWTVerifyGetKey {
+  const jwks = createRemoteJWKSet(
+    new URL(url),
+    timeoutMs === undefined ? {} : { timeoutDuration: timeoutMs },
+  );
+  return async (protectedHeader, token) => {
+    try {
+      return await jwks(protectedHeader, token);
+    } catch (error) {
+      if (!isKeySetOutage(error)) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TokenKeysUnavailableError(`the JWKS at ${url} could not be read: ${reason}`, {
+        cause: error,
+      });
+    }
+  };
+}
+
 export function createTokenVerifier(settings: TokenSettings, now: () => number = Date.now): TokenVerifier {
   let key: () => Promise<Uint8Array | JWTVerifyGetKey>;
   let algorithms: string[];
   if (settings.jwksUrl) {
-    const jwks = createRemoteJWKSet(new URL(settings.jwksUrl));
+    const jwks = remoteKeySet(settings.jwksUrl, settings.jwksTimeoutMs);
     key = async () => jwks;
     algorithms = ['RS256', 'ES256', 'PS256', 'EdDSA'];
   } else if (settings.secret) {
@@ -87,7 +137,7 @@ export function createTokenVerifier(settings: TokenSettings, now: () => number =
       if (!userId.success) throw new InvalidTokenError('sub: must be a user id');
       return { userId: userId.data };
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw error;
+      if (error instanceof InvalidTokenError || error instanceof TokenKeysUnavailableError) throw error;
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token', { cause: error });
     }
   };

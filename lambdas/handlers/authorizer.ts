@@ -3,6 +3,7 @@
  * and device id to every later route of the connection as authorizer context.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { MetricName } from '../domain/metrics.js';
 import { InvalidTokenError } from '../domain/tokens.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
@@ -15,9 +16,12 @@ export function createAuthorizerHandler(deps: DepsProvider) {
       ({ userId } = await deps().verifyToken(token));
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) {
-        // Our failure (the signing key could not be read): the client gets 500, not a
-        // refusal that would tell it its token is bad, and the error shows in the alarms.
-        deps().logger.error('could not verify a token', { error });
+        // Our failure (the JWKS or the signing key could not be read): the client gets 500,
+        // not a refusal that would tell it its token is bad, and the error shows in the alarms.
+        const { logger, metrics } = deps();
+        logger.error('could not verify a token: its keys could not be read', { error });
+        metrics.record(MetricName.TokenKeysUnavailable, 1);
+        metrics.flush();
         throw error;
       }
       deps().logger.info('token refused', {

@@ -5,7 +5,6 @@
  * with a tighter throttle of its own for `send`, access logs and error-level execution logs.
  */
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
-import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -26,11 +25,6 @@ export interface ParleyApiProps {
    * throttles per stage and route across all connections, not per connection.
    */
   routeThrottles?: Partial<Record<string, { rateLimit: number; burstLimit: number }>>;
-  /**
-   * Set the account's API Gateway CloudWatch Logs role, which WebSocket access logs need.
-   * One setting per account and region: turn it off where another stack already sets it.
-   */
-  setAccountLogsRole: boolean;
   /** Keep the access logs when the stack is deleted (production). */
   retainLogs: boolean;
 }
@@ -73,6 +67,10 @@ export class ParleyApi extends Construct {
       routeSelectionExpression: '$request.body.action',
     });
 
+    // Access and execution logs need the account's API Gateway CloudWatch Logs role: without
+    // it, creating the stage fails ("CloudWatch Logs role ARN must be set in account settings
+    // to enable logging", HTTP 400: aws/aws-cdk#33977, anomalyco/sst#1556). The ParleyAccount
+    // stack sets it, once per account and region.
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -90,28 +88,6 @@ export class ParleyApi extends Construct {
     const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
     for (const [setting, value] of Object.entries(ROUTE_LOGGING)) {
       cfnStage.addPropertyOverride(`DefaultRouteSettings.${setting}`, value);
-    }
-
-    if (props.setAccountLogsRole) {
-      const role = new iam.Role(this, 'AccountLogsRole', {
-        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
-        managedPolicies: [
-          iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
-        ],
-      });
-      acknowledge(
-        role,
-        'AwsSolutions-IAM4',
-        'The account-wide API Gateway logging role needs the policy AWS maintains for it: API ' +
-          'Gateway creates log groups of its own, for every API of the account, with it.',
-        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
-      );
-      const account = new apigateway.CfnAccount(this, 'AccountLogsSetting', {
-        cloudWatchRoleArn: role.roleArn,
-      });
-      // Deleting the stack must not take the setting from other APIs of the account.
-      account.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      this.stage.node.addDependency(account);
     }
   }
 

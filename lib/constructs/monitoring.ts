@@ -1,7 +1,8 @@
 /**
  * What an operator watches: a dashboard of the message path end to end, and alarms, sent
  * to one SNS topic (and e-mailed when an address is given), for delivery latency, stream
- * lag, function errors and throttles, DynamoDB throttles and undeliverable records.
+ * lag, function errors and throttles, DynamoDB throttles, undeliverable records and token
+ * keys that cannot be read.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -123,6 +124,14 @@ export class ParleyMonitoring extends Construct {
         alarmDescription: `DynamoDB throttled requests to the ${tableId} table in the last 5 minutes`,
       });
     }
+    // One is enough: while the keys cannot be read, every device that connects is turned away.
+    this.#alarm('TokenKeysUnavailable', {
+      metric: parley(MetricName.TokenKeysUnavailable, 'Sum'),
+      threshold: 0,
+      evaluationPeriods: 1,
+      alarmDescription:
+        'the $connect authorizer could not read the keys that verify tokens (the JWKS URL or the signing key): connections fail with 500',
+    });
     this.#alarm('UndeliverableRecords', {
       metric: props.failureQueue.metricApproximateNumberOfMessagesVisible({
         period: ONE_MINUTE,
@@ -169,7 +178,12 @@ export class ParleyMonitoring extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Connections and frames (per minute)',
             left: [api('ConnectCount'), api('MessageCount')],
-            right: [api('ClientError'), api('IntegrationError'), api('ExecutionError')],
+            right: [
+              api('ClientError'),
+              api('IntegrationError'),
+              api('ExecutionError'),
+              parley(MetricName.TokenKeysUnavailable, 'Sum', 'token keys unavailable'),
+            ],
             width: 12,
           }),
           new cloudwatch.GraphWidget({

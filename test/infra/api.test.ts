@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ROUTED_ACTIONS } from '../../lambdas/domain/protocol.js';
 import { ROUTES } from '../../lib/functions.js';
+import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../../lib/settings.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
@@ -114,8 +115,8 @@ describe('the WebSocket API', () => {
       StageName: 'dev',
       AutoDeploy: true,
       DefaultRouteSettings: {
-        ThrottlingRateLimit: 5_000,
-        ThrottlingBurstLimit: 2_500,
+        ThrottlingRateLimit: DEFAULT_STAGE_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: DEFAULT_STAGE_THROTTLE.burstLimit,
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         DetailedMetricsEnabled: true,
@@ -134,8 +135,8 @@ describe('the WebSocket API', () => {
     const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
     expect(stage?.Properties.RouteSettings).toEqual({
       send: {
-        ThrottlingRateLimit: 1_000,
-        ThrottlingBurstLimit: 500,
+        ThrottlingRateLimit: DEFAULT_SEND_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: DEFAULT_SEND_THROTTLE.burstLimit,
         LoggingLevel: 'ERROR',
         DataTraceEnabled: false,
         DetailedMetricsEnabled: true,
@@ -174,17 +175,12 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('sets the account logs role before the stage, and leaves the setting when the stack goes', () => {
-    dev.template.hasResource('AWS::ApiGateway::Account', {
-      DeletionPolicy: 'Retain',
-      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccountLogsRole'), 'Arn'] } },
-    });
-    const stage = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Stage'))[0];
-    expect(stage?.DependsOn?.some((id) => id.includes('AccountLogsSetting'))).toBe(true);
-  });
-
-  it('leaves the account logs role alone where the settings say another stack sets it', () => {
-    prod.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  it('leaves the account-wide API Gateway logs setting to the ParleyAccount stack', () => {
+    for (const deployment of [dev, prod]) {
+      deployment.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+      const roles = JSON.stringify(deployment.template.findResources('AWS::IAM::Role'));
+      expect(roles).not.toContain('apigateway.amazonaws.com');
+    }
   });
 
   it('outputs the wss:// URL clients connect to', () => {

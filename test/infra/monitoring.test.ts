@@ -99,6 +99,27 @@ describe('the alarms', () => {
     });
   });
 
+  it('alarm as soon as the authorizer cannot read the keys that verify tokens, on the metric it emits', () => {
+    dev.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: MetricName.TokenKeysUnavailable,
+      Dimensions: [{ Name: 'service', Value: 'parley-dev' }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    // Powertools gives every metric the `service` dimension from this variable and the
+    // namespace from the recorder: the alarm watches what the authorizer really emits.
+    const authorizer =
+      dev.template.toJSON().Resources[dev.logicalId(dev.stack.functions.functions.authorizer)];
+    expect(authorizer.Properties.Environment.Variables).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'parley-dev',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    });
+  });
+
   it('all notify the alarm topic, when they fire and when they clear', () => {
     expect(alarms(dev).length).toBeGreaterThan(2 * FUNCTIONS.length);
     for (const alarm of alarms(dev)) {

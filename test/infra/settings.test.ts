@@ -1,30 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings, SettingsError } from '../../lib/settings.js';
+import {
+  DEFAULT_SEND_THROTTLE,
+  DEFAULT_STAGE_THROTTLE,
+  parseSettings,
+  SettingsError,
+} from '../../lib/settings.js';
 
 const settingsOf = (context: Record<string, unknown>) =>
   parseSettings((key) => (key in context ? context[key] : key === 'stage' ? 'dev' : undefined));
 
 describe('the deployment settings', () => {
-  it('default to a generated token key, on-demand shards, 200 ms latency alarm and the logs role', () => {
+  it('default to a generated token key, on-demand shards, 200 ms latency alarm and no account stack', () => {
     expect(settingsOf({})).toEqual({
       stage: 'dev',
       tokenKey: { kind: 'generated' },
       shards: { kind: 'on-demand' },
-      throttle: { rateLimit: 5_000, burstLimit: 2_500 },
-      sendThrottle: { rateLimit: 1_000, burstLimit: 500 },
+      throttle: { rateLimit: 1_300, burstLimit: 650 },
+      sendThrottle: { rateLimit: 350, burstLimit: 175 },
       deliveryLatencyP99AlarmMs: 200,
-      setAccountLogsRole: true,
+      accountLogsRole: false,
     });
   });
 
   it('read strings from -c and JSON values from cdk.json alike', () => {
-    const fromCli = settingsOf({ shards: '4', throttleRate: '100', setAccountLogsRole: 'false' });
-    const fromJson = settingsOf({ shards: 4, throttleRate: 100, setAccountLogsRole: false });
+    const fromCli = settingsOf({ shards: '4', throttleRate: '100', accountLogsRole: 'true' });
+    const fromJson = settingsOf({ shards: 4, throttleRate: 100, accountLogsRole: true });
     expect(fromCli).toEqual(fromJson);
     expect(fromCli).toMatchObject({
       shards: { kind: 'provisioned', shardCount: 4 },
       throttle: { rateLimit: 100 },
-      setAccountLogsRole: false,
+      accountLogsRole: true,
     });
   });
 
@@ -87,7 +92,7 @@ describe('the deployment settings', () => {
       /^Invalid context sendThrottleBurst: must be at most throttleBurst, the whole stage’s burst/,
     ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
-    [{ setAccountLogsRole: 'yes' }, /^Invalid context setAccountLogsRole/],
+    [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);
     expect(() => settingsOf(context)).toThrow(message);
@@ -101,5 +106,73 @@ describe('the deployment settings', () => {
 
   it('accept a lowercase stage of up to 21 characters', () => {
     expect(settingsOf({ stage: `a${'-1'.repeat(10)}` }).stage).toBe('a-1-1-1-1-1-1-1-1-1-1');
+  });
+});
+
+/**
+ * A fresh account's quotas and what one message costs, from docs/capacity.md ("What one
+ * message costs, from the code" and "Default throttles on a fresh account", with sources).
+ */
+const FRESH_ACCOUNT = {
+  /** API Gateway, per account and Region, shared by every API and every `@connections` post. */
+  apiRequestsPerSecond: 10_000,
+  apiBurst: 5_000,
+  /** A new on-demand stream's write capacity: 4 MB/s or 4,000 records a second. */
+  streamRecordsPerSecond: 4_000,
+  /** Lambda concurrent executions per account and Region (the documented default). */
+  lambdaConcurrency: 1_000,
+} as const;
+const PER_MESSAGE = {
+  /** The send and the two acks. */
+  framesIn: 3,
+  /** 3 frames in, their 3 answers (whether answers count is unverified: counted), 16 posts. */
+  apiRequests: 3 + 3 + 16,
+  /** message, delivered, read, delivered again. */
+  streamRecords: 4,
+} as const;
+/** The share of the account's API Gateway quota that messages may take: the rest is for pings, connects, typing and other APIs. */
+const MESSAGE_SHARE = 0.8;
+/** The share of a new stream's records that messages may take: conversations hash unevenly onto its shards, and presence changes share it. */
+const STREAM_SHARE = 0.5;
+
+describe('the default throttles on a fresh account', () => {
+  const { throttle: stage, sendThrottle: send } = settingsOf({});
+
+  it('are the documented defaults', () => {
+    expect(stage).toEqual(DEFAULT_STAGE_THROTTLE);
+    expect(send).toEqual(DEFAULT_SEND_THROTTLE);
+  });
+
+  it('let messages at the send rate take at most their share of the account’s API Gateway requests', () => {
+    expect(send.rateLimit * PER_MESSAGE.apiRequests).toBeLessThanOrEqual(
+      MESSAGE_SHARE * FRESH_ACCOUNT.apiRequestsPerSecond,
+    );
+    expect(send.burstLimit * PER_MESSAGE.apiRequests).toBeLessThanOrEqual(
+      MESSAGE_SHARE * FRESH_ACCOUNT.apiBurst,
+    );
+  });
+
+  it('keep the account under its quota even if every frame the stage admits belonged to a message', () => {
+    const requestsPerFrame = PER_MESSAGE.apiRequests / PER_MESSAGE.framesIn;
+    expect(stage.rateLimit * requestsPerFrame).toBeLessThanOrEqual(FRESH_ACCOUNT.apiRequestsPerSecond);
+    expect(stage.burstLimit * requestsPerFrame).toBeLessThanOrEqual(FRESH_ACCOUNT.apiBurst);
+  });
+
+  it('leave the stage room for the acks of every message the send route admits', () => {
+    expect(stage.rateLimit).toBeGreaterThanOrEqual(PER_MESSAGE.framesIn * send.rateLimit);
+    expect(stage.burstLimit).toBeGreaterThanOrEqual(PER_MESSAGE.framesIn * send.burstLimit);
+  });
+
+  it('write at most half of a new on-demand stream’s records', () => {
+    expect(send.rateLimit * PER_MESSAGE.streamRecords).toBeLessThanOrEqual(
+      STREAM_SHARE * FRESH_ACCOUNT.streamRecordsPerSecond,
+    );
+  });
+
+  it('need a small part of the account’s Lambda concurrency', () => {
+    // Durations and the fanout's ceiling (4 starting shards × parallelization factor 10) from docs/capacity.md.
+    const otherFrames = stage.rateLimit - PER_MESSAGE.framesIn * send.rateLimit;
+    const concurrency = send.rateLimit * 0.035 + 2 * send.rateLimit * 0.025 + otherFrames * 0.035 + 4 * 10;
+    expect(concurrency).toBeLessThanOrEqual(0.1 * FRESH_ACCOUNT.lambdaConcurrency);
   });
 });

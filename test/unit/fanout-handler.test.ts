@@ -14,8 +14,9 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import type { SinonStub } from 'sinon';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
+import { ApiGatewayConnectionPusher, isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
 import { createFanoutHandler, RECENT_CONNECTIONS_MS } from '../../lambdas/handlers/fanout.js';
@@ -453,6 +454,35 @@ describe('the fanout handler', () => {
     // Written beside the posts; the retry merges nothing new.
     expect(lastSeqs('dm:alice:bob')).toEqual({ alice: 3, bob: 3 });
     expect(lastSeqs('dm:bob:carol')).toEqual({ bob: 1, carol: 1 });
+  });
+
+  it('reports a record whose post hangs past its timeout, and delivers the others', async () => {
+    const { deps } = createTestDeps();
+    const pusher = new ApiGatewayConnectionPusher({ client: deps.clients.connections, timeoutMs: 5 });
+    serveConnections();
+    // Bob's phone takes the post of alice-bob 2 and never answers; the SDK ends a request
+    // only when its abort signal fires.
+    const send = api.send as unknown as SinonStub<
+      [PostToConnectionCommand, { abortSignal?: AbortSignal }?],
+      Promise<unknown>
+    >;
+    send.callsFake(async (command, options) => {
+      const frame = frameOf(command.input);
+      if (command.input.ConnectionId !== 'conn-bob-phone' || frame.seq !== 2) return {};
+      return new Promise((_resolve, reject) => {
+        options?.abortSignal?.addEventListener('abort', () =>
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })),
+        );
+      });
+    });
+    const batch = kinesisEvent();
+
+    const result = await createFanoutHandler(() => ({ ...deps, pusher }))(batch, lambdaContext);
+
+    expect(result).toEqual({ batchItemFailures: failuresOf(batch, ALICE_BOB_2, ALICE_BOB_3) });
+    expect(posts().filter((post) => post.conversationId === 'dm:bob:carol')).toHaveLength(2);
+    expect(posts().filter((post) => post.seq === 3)).toHaveLength(0);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
   });
 
   it('reports a record whose connection lookup failed', async () => {

@@ -9,6 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import cdkJson from '../../../cdk.json' with { type: 'json' };
+import { ACCOUNT_STACK_NAME, ParleyAccountStack } from '../../../lib/account-stack.js';
 import { ParleyStack } from '../../../lib/parley-stack.js';
 import { parseSettings } from '../../../lib/settings.js';
 
@@ -19,8 +20,13 @@ export function buildApp(context: Record<string, unknown>) {
   const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [], ...context } });
   const settings = parseSettings((key) => app.node.tryGetContext(key));
   const stack = new ParleyStack(app, `Parley-${settings.stage}`, { settings });
+  let account: ParleyAccountStack | undefined;
+  if (settings.accountLogsRole) {
+    account = new ParleyAccountStack(app, ACCOUNT_STACK_NAME);
+    stack.addStackDependency(account);
+  }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack };
+  return { app, stack, account };
 }
 
 const cache = new Map<string, ReturnType<typeof synthesizeUncached>>();
@@ -54,7 +60,6 @@ export const PROD_CONTEXT = {
   jwtAudience: 'parley',
   shards: '8',
   alarmEmail: 'oncall@example.com',
-  setAccountLogsRole: 'false',
 } as const;
 
 /** A value of a CloudFormation template: JSON whose shape each test knows from the resource type. */

@@ -1,0 +1,127 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  LimitExceededException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { SinonStub } from 'sinon';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ApiGatewayConnectionPusher,
+  DEFAULT_POST_TIMEOUT_MS,
+  PostTimeoutError,
+} from '../../lambdas/adapters/api-gateway-connection-pusher.js';
+
+const api = mockClient(ApiGatewayManagementApiClient);
+
+afterEach(() => {
+  api.reset();
+  vi.restoreAllMocks();
+});
+
+/** The mocked `send`, seen with the options the pusher hands the SDK. */
+const send = () =>
+  api.send as unknown as SinonStub<
+    [PostToConnectionCommand, { abortSignal?: AbortSignal }?],
+    Promise<unknown>
+  >;
+
+/** A post that never answers: it ends only when its abort signal fires, as the SDK's HTTP handler does. */
+function hangUntilAborted() {
+  send().callsFake(
+    (_command, options) =>
+      new Promise((_resolve, reject) => {
+        options?.abortSignal?.addEventListener('abort', () =>
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })),
+        );
+      }),
+  );
+}
+
+describe('ApiGatewayConnectionPusher', () => {
+  it('fails a post that does not answer within its timeout with a PostTimeoutError', async () => {
+    hangUntilAborted();
+    const pusher = new ApiGatewayConnectionPusher({
+      client: new ApiGatewayManagementApiClient({}),
+      timeoutMs: 5,
+    });
+
+    const error = await pusher.post('conn-1', '{"type":"message"}').catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(PostTimeoutError);
+    expect(error).toMatchObject({ name: 'PostTimeoutError', cause: { name: 'AbortError' } });
+    expect((error as Error).message).toContain('conn-1');
+    expect(send().firstCall.args[1]?.abortSignal?.aborted).toBe(true);
+  });
+
+  it('hands every post an abort signal of the default timeout when none is given', async () => {
+    const timeout = vi.spyOn(AbortSignal, 'timeout');
+    api.on(PostToConnectionCommand).resolves({});
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.post('conn-1', 'hello')).resolves.toBe('delivered');
+
+    expect(timeout).toHaveBeenCalledWith(DEFAULT_POST_TIMEOUT_MS);
+    const signal = send().firstCall.args[1]?.abortSignal;
+    expect(signal).toBe(timeout.mock.results[0]?.value);
+    expect(signal?.aborted).toBe(false);
+  });
+
+  it('answers gone for a closed connection, even when it answers after a while', async () => {
+    api
+      .on(PostToConnectionCommand)
+      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    const pusher = new ApiGatewayConnectionPusher({
+      client: new ApiGatewayManagementApiClient({}),
+      timeoutMs: 5,
+    });
+
+    await expect(pusher.post('conn-1', 'hello')).resolves.toBe('gone');
+  });
+
+  it('passes any other failure on as it is', async () => {
+    const throttled = new LimitExceededException({
+      message: 'Limit exceeded',
+      $metadata: { httpStatusCode: 429 },
+    });
+    api.on(PostToConnectionCommand).rejects(throttled);
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.post('conn-1', 'hello')).rejects.toBe(throttled);
+  });
+});
+
+describe('ApiGatewayConnectionPusher over HTTP', () => {
+  it('stops waiting for an endpoint that takes the request and never answers', async () => {
+    // The real SDK this time, request handler and all.
+    send().callThrough();
+    const received: IncomingMessage[] = [];
+    const server = createServer((request) => {
+      received.push(request);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = new ApiGatewayManagementApiClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    try {
+      const pusher = new ApiGatewayConnectionPusher({ client, timeoutMs: 50 });
+
+      await expect(pusher.post('conn-1', 'hello')).rejects.toBeInstanceOf(PostTimeoutError);
+
+      expect(received.map((request) => request.url)).toEqual(['/@connections/conn-1']);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    }
+  });
+});
