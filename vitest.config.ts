@@ -25,6 +25,28 @@ export default defineConfig({
       },
       {
         test: {
+          // What deploys: `cdk synth` once (global setup), then every function runs from its
+          // bundle with the template's environment. The bundle checks, and the end-to-end
+          // files that together reach every route, the authorizer and both stream consumers,
+          // run here against the synthesized stack as well as against the handlers in-process.
+          name: 'deployed',
+          include: [
+            'test/deployed/**/*.test.ts',
+            'test/e2e/send-sync.test.ts',
+            'test/e2e/receipts-typing-conversations.test.ts',
+            'test/e2e/presence.test.ts',
+            'test/e2e/hostile-input.test.ts',
+            'test/e2e/convergence.test.ts',
+            'test/e2e/sdk.test.ts',
+          ],
+          env: { PARLEY_TEST_STACK: 'deployed' },
+          globalSetup: ['test/support/global-setup.ts', 'test/support/synthesize-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           // CDK Template assertions: synthesis only, no AWS account, no network.
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],

@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { presenceConsumer } from '../lib/event-mappings.js';
+import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree, EngineStartError } from '../local/engines.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { type RunningWebServer, startWebServer, WebServerStartError } from '../local/web-server.js';
@@ -22,6 +23,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // ---------------------------------------------------------------- settings
 
 interface Settings {
+  /** Run the synthesized stack (cdk.out, its bundles and the template's environment) instead of the sources. */
+  deployed: boolean;
   wsPort: number;
   webPort: number;
   /** Keep DynamoDB Local's data here; in memory when absent. */
@@ -41,9 +44,15 @@ class SettingsError extends Error {
 
 /** The command line and the PARLEY_* variables, checked: every setting is read here. */
 function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings {
+  let deployed = false;
   try {
-    // No option yet: anything on the command line is a mistake worth saying.
-    parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      args,
+      options: { deployed: { type: 'boolean', default: false } },
+      strict: true,
+      allowPositionals: false,
+    });
+    deployed = values.deployed === true;
   } catch (error) {
     throw new SettingsError(`npm start: ${(error as Error).message}`, { cause: error });
   }
@@ -53,6 +62,7 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
     throw new SettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
   }
   return {
+    deployed,
     wsPort,
     webPort,
     dataDir: environment.PARLEY_DATA_DIR || undefined,
@@ -96,7 +106,7 @@ function readNumber(
 // ---------------------------------------------------------------- start and stop
 
 interface Started {
-  stack: RunningLocalStack;
+  stack: RunningLocalStack | RunningDeployedStack;
   web: RunningWebServer;
 }
 
@@ -104,17 +114,27 @@ interface Started {
 async function start(settings: Settings, signal: AbortSignal): Promise<Started> {
   // Fail at once, before the engines start, when the web app's port is taken.
   await assertPortFree(settings.webPort, 'the web app, PARLEY_WEB_PORT');
-  const stack = await startLocalStack({
-    wsPort: settings.wsPort,
-    logLevel: settings.logLevel,
-    presenceBatchingWindowSeconds: settings.presenceWindowSeconds,
-    streamDelayMs: settings.streamDelayMs,
-    signal,
-    ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
-    ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),
-    // Throttled as a stack deployed without context is, so that a client meets the same limits.
-    throttle: CDK_DEFAULT_THROTTLE,
-  });
+  const stack = settings.deployed
+    ? await startDeployedStack({
+        wsPort: settings.wsPort,
+        logLevel: settings.logLevel,
+        streamDelayMs: settings.streamDelayMs,
+        signal,
+        log: (message) => console.error(message),
+        ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+        ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),
+      })
+    : await startLocalStack({
+        wsPort: settings.wsPort,
+        logLevel: settings.logLevel,
+        presenceBatchingWindowSeconds: settings.presenceWindowSeconds,
+        streamDelayMs: settings.streamDelayMs,
+        signal,
+        ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+        ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),
+        // Throttled as a stack deployed without context is, so that a client meets the same limits.
+        throttle: CDK_DEFAULT_THROTTLE,
+      });
   try {
     signal.throwIfAborted();
     const web = await startWebServer({
@@ -134,6 +154,9 @@ function printReady({ stack, web }: Started, settings: Settings, startedAt: numb
     settings.streamDelayMs > 0
       ? `\n  stream delay    ${settings.streamDelayMs} ms from a put to its consumers (PARLEY_STREAM_DELAY_MS)`
       : '';
+  const mode = settings.deployed
+    ? `\n  running         the synthesized stack ${(stack as RunningDeployedStack).stackName}: its functions from their bundles in cdk.out`
+    : '';
   console.log(`
 Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
 
@@ -143,7 +166,7 @@ Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
   @connections    ${stack.managementEndpoint}/@connections/{connectionId}
   DynamoDB Local  ${stack.config.endpoints.dynamodb}  (${settings.dataDir ? `data in ${settings.dataDir}` : 'in memory'})
   kinesis-mock    ${stack.config.endpoints.kinesis}
-  JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${streamDelay}
+  JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${streamDelay}${mode}
 
 Get a token:   npm run token -- alice
 Try it:        npx wscat -c "${stack.url}/?token=$(npm run -s token -- alice)&deviceId=phone"
@@ -200,7 +223,11 @@ setInterval(() => {
 }, 1000).unref();
 
 const startedAt = Date.now();
-console.log('Parley local stack: starting DynamoDB Local, kinesis-mock and the WebSocket gateway…');
+console.log(
+  settings.deployed
+    ? 'Parley local stack: the synthesized stack (cdk.out) on DynamoDB Local and kinesis-mock…'
+    : 'Parley local stack: starting DynamoDB Local, kinesis-mock and the WebSocket gateway…',
+);
 startup = start(settings, cancel.signal);
 startup.then(
   (started) => {

@@ -85,10 +85,16 @@ export interface DeployedStackOptions {
   /** Which of the functions' log lines are shown (on stderr). Default WARN. */
   logLevel?: CompleteConfig['logLevel'];
   pollIntervalMs?: number;
+  /** Held between a put and its consumers, to model the enhanced fan-out hop of AWS (about 70 ms). Default 0. */
+  streamDelayMs?: number;
   idleTimeoutMs?: number;
+  /** Replaces the stage's throttles from the template (tests that need a tight limit). */
+  throttle?: WebSocketThrottle;
   /** Execution environments at most per function. Default 4. */
   maxEnvironmentsPerFunction?: number;
   log?: (message: string) => void;
+  /** Cancels the start: what was started is stopped, and the promise rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 export interface RunningDeployedStack {
@@ -119,6 +125,8 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   const log = options.log ?? (() => {});
   const assemblyDir = options.cloudAssemblyDir ?? DEFAULT_CLOUD_ASSEMBLY;
   if (options.synthesize ?? true) await synthesizeIfStale(assemblyDir, log);
+  const { signal } = options;
+  signal?.throwIfAborted();
   const { stackName, template } = readSynthesizedStack(assemblyDir, options.stackName);
   const prefix = options.resourcePrefix ?? stackName;
   const logLevel = options.logLevel ?? 'WARN';
@@ -141,12 +149,22 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       stoppers.push(() => engine.stop());
       return engine.endpoint;
     };
-    const [dynamodbEndpoint, kinesisEndpoint] = await Promise.all([
+    // Both settle before a failure or a cancel goes on, so that neither is left running.
+    const engines = await Promise.allSettled([
       startEngine(options.dynamodbEndpoint, () =>
-        startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {}),
+        startDynamoDbLocal({
+          ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+          ...(signal ? { signal } : {}),
+        }),
       ),
-      startEngine(options.kinesisEndpoint, () => startKinesisMock()),
+      startEngine(options.kinesisEndpoint, () => startKinesisMock(signal ? { signal } : {})),
     ]);
+    const failed = engines.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [dynamodbEndpoint, kinesisEndpoint] = engines.map(
+      (result) => (result as PromiseFulfilledResult<string>).value,
+    ) as [string, string];
+    signal?.throwIfAborted();
 
     // ------------------------------------------------------------------ stand-ins for resources
     const resources = new Map<string, LocalResource>();
@@ -311,6 +329,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       functionIds.set(fn.functionId, fn.functionName);
     }
     await Promise.all([...runners.values()].map((runner) => runner.warm()));
+    signal?.throwIfAborted();
     const runnerOf = (expression: unknown, what: string) => {
       // An integration or authorizer URI: arn:…:apigateway:…:lambda:path/2015-03-31/functions/{arn}/invocations
       const uri = resolveString(expression, context, what);
@@ -353,6 +372,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
         parallelizationFactor: properties.ParallelizationFactor ?? 1,
         startingPosition: properties.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
         pollIntervalMs: options.pollIntervalMs ?? 5000,
+        ...(options.streamDelayMs ? { deliveryDelayMs: options.streamDelayMs } : {}),
         onFailure: (failed) =>
           log(
             `${runner.functionName}: ${failed.records.length} records sent to the on-failure destination ` +
@@ -413,7 +433,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
     );
     const stageProperties = stages[0]?.[1].Properties ?? {};
     const stageName = String(stageProperties.StageName ?? '$default');
-    const throttle = throttleOf(stageProperties);
+    const throttle = options.throttle ?? throttleOf(stageProperties);
     const openGateway = () =>
       startWebSocketGateway({
         port: wsPort,
@@ -427,6 +447,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
           if (level !== 'info') log(`[ws-gateway] ${message}`);
         },
       });
+    signal?.throwIfAborted();
     let gateway: RunningWebSocketGateway = await openGateway();
     stoppers.push(() => gateway.stop());
 

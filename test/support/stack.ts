@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
+import { startDeployedStack } from '../../local/deployed/stack.js';
 import { type LocalStackOptions, type RunningLocalStack, startLocalStack } from '../../local/stack.js';
 import { TestClient } from './ws-client.js';
 
@@ -10,7 +11,21 @@ export function uniqueId(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
+/** Which stack the tests run against: the handlers in-process, or the synthesized stack's bundles. */
+export const TEST_STACK_MODE = process.env.PARLEY_TEST_STACK === 'deployed' ? 'deployed' : 'local';
+
+/** What the deployed mode cannot take from a test: it runs the template as synthesized. */
+const IN_PROCESS_ONLY = [
+  'deps',
+  'wrapFunction',
+  'jwtSecret',
+  'jwtIssuer',
+  'jwtAudience',
+  'streamDelayMs',
+] as const;
+
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
+  if (TEST_STACK_MODE === 'deployed') return startDeployedTestStack(options);
   return startLocalStack({
     wsPort: 0,
     dynamodbEndpoint: inject('dynamodbEndpoint'),
@@ -57,4 +72,29 @@ export function useTestStack(options: LocalStackOptions = {}) {
       return client;
     },
   };
+}
+
+/**
+ * The synthesized stack (the global setup's `cdk synth`) on the shared engines. Options that
+ * change the handlers themselves have no meaning here and are refused; the presence window
+ * is the template's.
+ */
+async function startDeployedTestStack(options: LocalStackOptions): Promise<RunningLocalStack> {
+  const refused = IN_PROCESS_ONLY.filter((option) => options[option] !== undefined);
+  if (refused.length > 0) {
+    throw new Error(
+      `the deployed mode runs the template as synthesized: it cannot take ${refused.join(', ')}`,
+    );
+  }
+  return startDeployedStack({
+    cloudAssemblyDir: inject('cloudAssemblyDir'),
+    synthesize: false,
+    wsPort: options.wsPort ?? 0,
+    dynamodbEndpoint: inject('dynamodbEndpoint'),
+    kinesisEndpoint: inject('kinesisEndpoint'),
+    resourcePrefix: options.resourcePrefix ?? uniqueId('t'),
+    logLevel: options.logLevel ?? 'SILENT',
+    ...(options.throttle ? { throttle: options.throttle } : {}),
+    ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+  });
 }
