@@ -221,7 +221,10 @@ describe('the SDK through an outage', () => {
     await outage?.stop();
   });
 
-  it('queues 20 messages while the server is down and, once it is back, stores each once, in order, for both of the peer’s devices', async () => {
+  // Two start-ups of a stack: the deployed mode's loads thirteen bundles each time.
+  it('queues 20 messages while the server is down and, once it is back, stores each once, in order, for both of the peer’s devices', {
+    timeout: 90_000,
+  }, async () => {
     outage = await startTestStack({ resourcePrefix });
     const url = outage.url;
     const wsPort = Number(new URL(url).port);
