@@ -143,7 +143,7 @@ export const FUNCTIONS = [
   },
 ] as const satisfies readonly FunctionDefinition[];
 
-/** The WebSocket routes and the function behind each: every action of PROTOCOL.md, and `$default` for the rest. */
+/** The WebSocket routes and the function behind each: every action of docs/protocol.md, and `$default` for the rest. */
 export const ROUTES = {
   $connect: 'connect',
   $disconnect: 'disconnect',

@@ -3,7 +3,7 @@
  * itself), sends what the user writes through a persisted outbox until the server
  * confirms it, keeps each conversation in `seq` order with no repeats and no gaps, catches
  * up after time away with the conversations cursor, acknowledges delivery by itself, and
- * reports everything as typed events. PROTOCOL.md is the contract it speaks.
+ * reports everything as typed events. docs/protocol.md is the contract it speaks.
  */
 import { decodeJwt } from 'jose';
 import { directConversationId, membersOf } from '../lambdas/domain/conversation.js';
@@ -69,7 +69,7 @@ export enum MessageStatus {
 }
 
 /**
- * The error codes of PROTOCOL.md, plus the client's own.
+ * The error codes of docs/protocol.md, plus the client's own.
  *
  * @example
  * client.on('error', (error) => error.code === ParleyErrorCode.Forbidden && alert(error.message));

@@ -30,7 +30,7 @@ export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 import { directConversationId } from '../lambdas/domain/conversation.js';
 
 /**
- * The id of the one-to-one conversation between two users, as PROTOCOL.md defines it.
+ * The id of the one-to-one conversation between two users, as docs/protocol.md defines it.
  *
  * @example
  * conversationIdFor('bob', 'alice'); // 'dm:alice:bob'

@@ -1,5 +1,5 @@
 /**
- * The wire protocol (PROTOCOL.md, version 1) as zod schemas and types: the one definition
+ * The wire protocol (docs/protocol.md, version 1) as zod schemas and types: the one definition
  * that the server and the client SDK share.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The WebSocket API of PROTOCOL.md: one route per action (selected on
+ * The WebSocket API of docs/protocol.md: one route per action (selected on
  * `$request.body.action`), a Lambda REQUEST authorizer on `$connect` reading `token` from
  * the query string, route responses for the actions that answer, stage-wide throttling
  * with a tighter throttle of its own for `send`, access logs and error-level execution logs.
@@ -63,7 +63,7 @@ export class ParleyApi extends Construct {
     this.#routeThrottles = props.routeThrottles ?? {};
     this.webSocketApi = new apigwv2.WebSocketApi(this, 'WebSocketApi', {
       apiName: Stack.of(this).stackName,
-      description: 'Parley real-time messaging: PROTOCOL.md',
+      description: 'Parley real-time messaging: docs/protocol.md',
       routeSelectionExpression: '$request.body.action',
     });
 

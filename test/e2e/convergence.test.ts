@@ -2,7 +2,7 @@
  * Convergence: three users with two devices each exchange messages and acks in a random
  * interleaving, with devices dropping (sometimes with a send in flight) and reconnecting.
  * Each device keeps the local state a real client keeps (messages by seq, receipts, the
- * conversation list and its cursor) and catches up as PROTOCOL.md says: `conversations`
+ * conversation list and its cursor) and catches up as docs/protocol.md says: `conversations`
  * since its cursor, then `sync` from its highest contiguous seq. Afterwards every device
  * must hold exactly the stored history, watermarks and conversation list.
  *
@@ -274,7 +274,7 @@ describe('convergence of devices that drop, reconnect and catch up', () => {
         readSeq: kind === 'read' ? Math.max(current.readSeq, seq) : current.readSeq,
       });
     };
-    /** As PROTOCOL.md says: retry unanswered sends, then `conversations` since the cursor, then `sync`. */
+    /** As docs/protocol.md says: retry unanswered sends, then `conversations` since the cursor, then `sync`. */
     const catchUp = async (device: Device): Promise<void> => {
       while (device.outbox.length > 0) {
         await send(device, device.outbox[0] as Record<string, unknown>);

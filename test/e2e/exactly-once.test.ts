@@ -34,7 +34,7 @@ describe('exactly-once sequencing under concurrency and crashes', () => {
     ];
     const bobTablet = await connect(bob, 'tablet');
 
-    // As PROTOCOL.md asks of clients: a send answered `internal` (here: the sequencing
+    // As docs/protocol.md asks of clients: a send answered `internal` (here: the sequencing
     // retry bound ran out under this deliberate contention) is retried with the same
     // clientMessageId, a bounded number of times.
     let clientRetries = 0;

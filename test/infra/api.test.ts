@@ -37,7 +37,7 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has a route for every action of PROTOCOL.md, the connection lifecycle and $default, and no other', () => {
+  it('has a route for every action of docs/protocol.md, the connection lifecycle and $default, and no other', () => {
     const routeKeys = Object.keys(routeTargets(dev.template)).sort();
     expect(routeKeys).toEqual(['$connect', '$default', '$disconnect', ...ROUTED_ACTIONS].sort());
   });

@@ -247,7 +247,7 @@ export function hostileFrameText(frames: ActionFrames): fc.Arbitrary<string> {
 }
 
 /**
- * The frame's requestId as PROTOCOL.md reads it: a JSON object's string of 1 to 64
+ * The frame's requestId as docs/protocol.md reads it: a JSON object's string of 1 to 64
  * characters. An error answer must echo it, and anything else must get `null`.
  */
 export function readableRequestId(text: string): string | null {

@@ -5,7 +5,7 @@
  * object at all, fed to every route's handler over mocked AWS clients.
  *
  * Whatever arrives, the route answers 200 with a protocol frame: the action's answer
- * echoing the requestId, or an error whose code PROTOCOL.md lists (never `internal`: a
+ * echoing the requestId, or an error whose code docs/protocol.md lists (never `internal`: a
  * frame must not make the server fail), whose message starts with the field it is about,
  * and which echoes the requestId when the frame had a readable one. A refused frame writes
  * nothing to DynamoDB, publishes nothing to Kinesis and posts to no connection.

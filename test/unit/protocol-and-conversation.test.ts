@@ -105,7 +105,7 @@ describe('membership', () => {
 });
 
 describe('frame schemas', () => {
-  it('accept the examples of PROTOCOL.md', () => {
+  it('accept the examples of docs/protocol.md', () => {
     const send = {
       action: 'send',
       requestId: 'r1',
@@ -121,7 +121,7 @@ describe('frame schemas', () => {
     expect(pingFrameSchema.parse(ping)).toEqual(ping);
   });
 
-  it('accept the examples of PROTOCOL.md for ack, conversations, typing and subscribePresence', () => {
+  it('accept the examples of docs/protocol.md for ack, conversations, typing and subscribePresence', () => {
     const ack = { action: 'ack', requestId: 'r2', conversationId: 'dm:alice:bob', seq: 7, kind: 'read' };
     const conversations = {
       action: 'conversations',
@@ -176,13 +176,13 @@ describe('frame schemas', () => {
     expect(parsed.success || describeZodError(parsed.error)).toBe('extra: is not a field of this action');
   });
 
-  it('route every action of PROTOCOL.md', () => {
+  it('route every action of docs/protocol.md', () => {
     expect([...ROUTED_ACTIONS].sort()).toEqual(
       ['ack', 'conversations', 'ping', 'send', 'subscribePresence', 'sync', 'typing'].sort(),
     );
   });
 
-  it('match the limits of PROTOCOL.md', () => {
+  it('match the limits of docs/protocol.md', () => {
     expect(MAX_FRAME_BYTES).toBe(32 * 1024);
     expect(MAX_BODY_CHARS).toBe(4096);
     expect(SYNC_DEFAULT_LIMIT).toBe(100);

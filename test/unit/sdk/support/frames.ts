@@ -1,5 +1,5 @@
 /**
- * Server frames for the fake server to send, shaped as PROTOCOL.md says.
+ * Server frames for the fake server to send, shaped as docs/protocol.md says.
  */
 import type {
   ConversationSummary,
