@@ -13,7 +13,13 @@ import {
   type CreateTableCommandInput,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamConsumerCommand,
+  type KinesisClient,
+  RegisterStreamConsumerCommand,
+  waitUntilStreamExists,
+} from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import {
   type CompleteConfig,
@@ -259,6 +265,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
           { client: engineClients.kinesis, maxWaitTime: 30, minDelay: 1 },
           { StreamName: streamName },
         );
+        await registerConsumers(engineClients.kinesis, template, resources, streamArn);
       })(),
     ]);
 
@@ -517,6 +524,42 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * Registers the template's enhanced fan-out consumers with kinesis-mock, as CloudFormation
+ * does, and stands each one's ARN in for its logical id. (The local mapping still reads
+ * with GetRecords, woken by every put: kinesis-mock's SubscribeToShard pushes only once a
+ * second.)
+ */
+async function registerConsumers(
+  kinesis: KinesisClient,
+  template: CloudFormationTemplate,
+  resources: Map<string, LocalResource>,
+  streamArn: string,
+): Promise<void> {
+  for (const [logicalId] of resourcesOfType(template, 'AWS::Kinesis::StreamConsumer')) {
+    const consumerName = resources.get(logicalId)?.attributes?.ConsumerName ?? logicalId;
+    let consumerArn: string | undefined;
+    try {
+      const registered = await kinesis.send(
+        new RegisterStreamConsumerCommand({ StreamARN: streamArn, ConsumerName: consumerName }),
+      );
+      consumerArn = registered.Consumer?.ConsumerARN;
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceInUseException') throw error;
+      const described = await kinesis.send(
+        new DescribeStreamConsumerCommand({ StreamARN: streamArn, ConsumerName: consumerName }),
+      );
+      consumerArn = described.ConsumerDescription?.ConsumerARN;
+    }
+    if (!consumerArn)
+      throw new TemplateError(`${logicalId}: kinesis-mock registered no consumer ${consumerName}`);
+    resources.set(logicalId, {
+      ref: consumerArn,
+      attributes: { ConsumerARN: consumerArn, ConsumerName: consumerName, StreamARN: streamArn },
+    });
   }
 }
 
