@@ -1,62 +1,76 @@
 /**
  * The short version of `npm run chaos`: every kind of fault, injected at higher rates for
- * ten seconds, and the history checker's verdict afterwards.
+ * ten seconds, and the history checker's verdict afterwards; on the in-process stack, and
+ * on the deployed mode, which runs the synthesized stack's bundles with faults on the wire.
  */
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { synthesizeIfStale } from '../../local/deployed/cloud-assembly.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
-import { DEFAULT_CHAOS_OPTIONS, runChaos } from './run-chaos.js';
+import { type ChaosOptions, DEFAULT_CHAOS_OPTIONS, runChaos } from './run-chaos.js';
 
-describe('chaos: users chatting through injected faults', () => {
-  it('loses nothing, doubles nothing, and leaves every device and list agreeing with the store', async () => {
-    const report = await runChaos({
-      ...DEFAULT_CHAOS_OPTIONS,
-      users: 4,
-      devicesPerUser: 2,
-      durationSeconds: 10,
-      writesPerDeviceSecond: 1.5,
-      seed: 6,
-      rates: {
-        // Fanout batches are few (a slow batch gathers what comes meanwhile): fail half of them.
-        fanoutFailure: 0.5,
-        publishFailure: 0.1,
-        publishAnswerLost: 0.1,
-        dynamodbThrottle: 0.05,
-        dynamodbAnswerLost: 0.05,
-      },
-      connectionDropsPerSecond: 1,
-      connectionDeletesPerSecond: 1,
-      deviceRestartsPerSecond: 1,
-      settleTimeoutSeconds: 60,
-      dynamodbEndpoint: inject('dynamodbEndpoint'),
-    });
+describe.each<ChaosOptions['mode']>(['local', 'deployed'])(
+  'chaos on the %s stack: users chatting through injected faults',
+  (mode) => {
+    beforeAll(async () => {
+      // The deployed mode runs what `cdk synth` wrote: synthesize it first when it is stale (about 30 s).
+      if (mode === 'deployed') await synthesizeIfStale();
+    }, 180_000);
 
-    const { verdict } = report;
-    expect({
-      lost: verdict.lost,
-      doubled: verdict.doubled,
-      unknown: verdict.unknown,
-      gaps: verdict.gaps,
-      wrongSentAnswers: verdict.wrongSentAnswers,
-      mismatchedEvents: verdict.mismatchedEvents,
-      divergedDevices: verdict.divergedDevices,
-      divergedLists: verdict.divergedLists,
-    }).toEqual({
-      lost: [],
-      doubled: [],
-      unknown: [],
-      gaps: [],
-      wrongSentAnswers: [],
-      mismatchedEvents: [],
-      divergedDevices: [],
-      divergedLists: [],
-    });
-    expect(verdict.ok).toBe(true);
-    // Not a quiet run that passes for want of trying: every kind of fault happened.
-    const missing = (Object.keys(FAULT_KINDS) as FaultKind[]).filter((kind) => report.faults[kind] === 0);
-    expect({ missing, fanoutBatches: report.fanoutBatches }).toEqual({
-      missing: [],
-      fanoutBatches: expect.any(Number),
-    });
-    expect(verdict.messagesStored).toBeGreaterThan(50);
-  }, 180_000);
-});
+    it('loses nothing, doubles nothing, and leaves every device and list agreeing with the store', async () => {
+      const report = await runChaos({
+        ...DEFAULT_CHAOS_OPTIONS,
+        mode,
+        users: 4,
+        devicesPerUser: 2,
+        // The deployed mode is slower to restart the gateway (it waits for the bundles' running
+        // invocations) and to reconnect (authorizer and $connect in workers): twice the time
+        // leaves room for connections to be open, and cut, between the two engine restarts.
+        durationSeconds: mode === 'deployed' ? 20 : 10,
+        writesPerDeviceSecond: 1.5,
+        seed: 6,
+        rates: {
+          // Fanout batches are few (a slow batch gathers what comes meanwhile): fail half of them.
+          fanoutFailure: 0.5,
+          publishFailure: 0.1,
+          publishAnswerLost: 0.1,
+          dynamodbThrottle: 0.05,
+          dynamodbAnswerLost: 0.05,
+        },
+        connectionDropsPerSecond: 1,
+        connectionDeletesPerSecond: 1,
+        deviceRestartsPerSecond: 1,
+        settleTimeoutSeconds: 60,
+        dynamodbEndpoint: inject('dynamodbEndpoint'),
+      });
+
+      const { verdict } = report;
+      expect({
+        lost: verdict.lost,
+        doubled: verdict.doubled,
+        unknown: verdict.unknown,
+        gaps: verdict.gaps,
+        wrongSentAnswers: verdict.wrongSentAnswers,
+        mismatchedEvents: verdict.mismatchedEvents,
+        divergedDevices: verdict.divergedDevices,
+        divergedLists: verdict.divergedLists,
+      }).toEqual({
+        lost: [],
+        doubled: [],
+        unknown: [],
+        gaps: [],
+        wrongSentAnswers: [],
+        mismatchedEvents: [],
+        divergedDevices: [],
+        divergedLists: [],
+      });
+      expect(verdict.ok).toBe(true);
+      // Not a quiet run that passes for want of trying: every kind of fault happened.
+      const missing = (Object.keys(FAULT_KINDS) as FaultKind[]).filter((kind) => report.faults[kind] === 0);
+      expect({ missing, fanoutBatches: report.fanoutBatches }).toEqual({
+        missing: [],
+        fanoutBatches: expect.any(Number),
+      });
+      expect(verdict.messagesStored).toBeGreaterThan(50);
+    }, 180_000);
+  },
+);
