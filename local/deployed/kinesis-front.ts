@@ -5,7 +5,7 @@
  * keep-alive. It also tells the local event source mappings which shard a put went to,
  * as enhanced fan-out pushes records to its consumer in AWS. For fault injection, it can
  * fail a request, or pass it on and then fail its answer, as Kinesis' `InternalFailure`
- * (HTTP 500, one of the errors common to all actions) arrives.
+ * arrives (HTTP 500: "Common Errors" of the Kinesis Data Streams API Reference).
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
@@ -96,8 +96,10 @@ export async function startKinesisFront(options: KinesisFrontOptions): Promise<R
             answerHeaders[name] = value;
           }
           answerHeaders['content-length'] = String(answerBody.length);
-          if (fault === 'lose-answer') answerInternalFailure(response, 'injected: the answer was lost');
-          else {
+          if (fault === 'lose-answer') {
+            // kinesis-mock has the records; the caller never hears so.
+            answerInternalFailure(response, 'injected: the answer was lost');
+          } else {
             response.writeHead(answer.statusCode ?? 502, answerHeaders);
             response.end(answerBody);
           }
