@@ -162,6 +162,8 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   const { stackName, template } = readSynthesizedStack(assemblyDir, options.stackName);
   const prefix = options.resourcePrefix ?? stackName;
   const logLevel = options.logLevel ?? 'WARN';
+  /** Started with `kinesisDataDir`: the kinesis-mock that `restartKinesis` restarts. */
+  let restartableKinesis: RestartableEngine | undefined;
 
   const stoppers: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -181,7 +183,6 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       stoppers.push(() => engine.stop());
       return engine.endpoint;
     };
-    let restartableKinesis: RestartableEngine | undefined;
     const [dynamodbEndpoint, kinesisEndpoint] = await Promise.all([
       startEngine(options.dynamodbEndpoint, () =>
         startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {}),
@@ -556,28 +557,6 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   }
 }
 
-/**
- * The DynamoDB endpoint the functions' bundles talk to: DynamoDB Local itself, or a front
- * that injects the given faults on the way.
- */
-async function dynamodbEndpointForFunctions(
-  dynamodbEndpoint: string,
-  faults: DeployedStackFaults | undefined,
-  stoppers: Array<() => Promise<void>>,
-): Promise<string> {
-  if (!faults?.dynamodb) return dynamodbEndpoint;
-  const front = await startDynamoDbFront({ target: dynamodbEndpoint, fault: faults.dynamodb });
-  stoppers.push(() => front.stop());
-  return front.endpoint;
-}
-
-/** Puts `wrap` around a function's invoke, so that every caller of the runner goes through it. */
-function wrapInvoke(runner: FunctionRunner, functionId: FunctionId, wrap: InvokeWrapper | undefined): void {
-  if (!wrap) return;
-  const invoke = wrap(functionId, (event) => FunctionRunner.prototype.invoke.call(runner, event));
-  runner.invoke = invoke as FunctionRunner['invoke'];
-}
-
 /** The stage's throttles as API Gateway applies them: `DefaultRouteSettings`, and `RouteSettings` per route. */
 function throttleOf(stage: Record<string, unknown>): WebSocketThrottle | undefined {
   type RouteSettings = { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number };
@@ -737,4 +716,26 @@ function showFunctionOutput(functionName: string, line: string, logLevel: Comple
   }
   const rank = (value: string) => LOG_LEVELS.indexOf(value as (typeof LOG_LEVELS)[number]);
   if (rank(level) >= rank(logLevel)) console.error(`[${functionName}] ${line}`);
+}
+
+/**
+ * The DynamoDB endpoint the functions' bundles talk to: DynamoDB Local itself, or a front
+ * that injects the given faults on the way.
+ */
+async function dynamodbEndpointForFunctions(
+  dynamodbEndpoint: string,
+  faults: DeployedStackFaults | undefined,
+  stoppers: Array<() => Promise<void>>,
+): Promise<string> {
+  if (!faults?.dynamodb) return dynamodbEndpoint;
+  const front = await startDynamoDbFront({ target: dynamodbEndpoint, fault: faults.dynamodb });
+  stoppers.push(() => front.stop());
+  return front.endpoint;
+}
+
+/** Puts `wrap` around a function's invoke, so that every caller of the runner goes through it. */
+function wrapInvoke(runner: FunctionRunner, functionId: FunctionId, wrap: InvokeWrapper | undefined): void {
+  if (!wrap) return;
+  const invoke = wrap(functionId, (event) => FunctionRunner.prototype.invoke.call(runner, event));
+  runner.invoke = invoke as FunctionRunner['invoke'];
 }
