@@ -38,6 +38,7 @@ export default defineConfig({
             'test/e2e/hostile-input.test.ts',
             'test/e2e/convergence.test.ts',
             'test/e2e/sdk.test.ts',
+            'test/chaos/chaos.test.ts',
           ],
           env: { PARLEY_TEST_STACK: 'deployed' },
           globalSetup: ['test/support/global-setup.ts', 'test/support/synthesize-setup.ts'],

@@ -57,6 +57,9 @@ const SETTINGS: ReadonlyArray<{
 
 if (process.argv.includes('--help')) {
   console.log('npm run chaos: the fault suite. Settings, from the environment:');
+  console.log(
+    `  ${'CHAOS_MODE'.padEnd(22)} local (the in-process stack) or deployed (the synthesized stack's bundles) (default ${DEFAULT_CHAOS_OPTIONS.mode})`,
+  );
   for (const setting of SETTINGS) {
     console.log(
       `  ${setting.name.padEnd(22)} ${setting.meaning} (default ${DEFAULT_CHAOS_OPTIONS[setting.key]})`,
@@ -73,6 +76,11 @@ const options: ChaosOptions = {
     process.env.CHAOS_LOG === 'WARN' || process.env.CHAOS_LOG === 'ERROR' ? process.env.CHAOS_LOG : 'SILENT',
 };
 try {
+  const mode = process.env.CHAOS_MODE || DEFAULT_CHAOS_OPTIONS.mode;
+  if (mode !== 'local' && mode !== 'deployed') {
+    throw new RangeError(`CHAOS_MODE: must be local or deployed, not ${JSON.stringify(mode)}`);
+  }
+  options.mode = mode;
   for (const setting of SETTINGS) {
     const value = readNumber(process.env, setting.name, DEFAULT_CHAOS_OPTIONS[setting.key], setting.min);
     if (setting.whole && !Number.isInteger(value)) {
@@ -96,7 +104,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 console.log(
-  `chaos: ${options.users} users × ${options.devicesPerUser} devices, ${options.durationSeconds} s of faults, seed ${options.seed}`,
+  `chaos (${options.mode} stack): ${options.users} users × ${options.devicesPerUser} devices, ` +
+    `${options.durationSeconds} s of faults, seed ${options.seed}`,
 );
 const report = await runChaos(options);
 printReport(report);

@@ -3,7 +3,9 @@
  * HTTP/2 (cleartext to an http:// endpoint), which kinesis-mock does not: this front
  * takes HTTP/2 and HTTP/1.1 and passes each request on to kinesis-mock over HTTP/1.1 with
  * keep-alive. It also tells the local event source mappings which shard a put went to,
- * as enhanced fan-out pushes records to its consumer in AWS.
+ * as enhanced fan-out pushes records to its consumer in AWS. For fault injection, it can
+ * fail a request, or pass it on and then fail its answer, as Kinesis' `InternalFailure`
+ * arrives (HTTP 500: "Common Errors" of the Kinesis Data Streams API Reference).
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
@@ -14,6 +16,18 @@ export interface KinesisFrontOptions {
   target: string;
   /** After a PutRecord or PutRecords that succeeded: what it put, the data decoded as JSON when it is JSON. */
   onPut?: (records: PutRecordSummary[]) => void;
+  /** Asked once per request attempt; undefined passes the request on untouched. */
+  fault?: (request: KinesisRequest) => KinesisFault;
+}
+
+/** `fail`: answer InternalFailure without passing the request on; `lose-answer`: pass it on, then answer InternalFailure. */
+export type KinesisFault = 'fail' | 'lose-answer' | undefined;
+
+export interface KinesisRequest {
+  /** The operation, from `X-Amz-Target` without its prefix: `PutRecord`, `GetRecords`… */
+  target: string;
+  /** The request's JSON body, or undefined when it is not JSON (a CBOR client). */
+  body: unknown;
 }
 
 export interface PutRecordSummary {
@@ -53,6 +67,15 @@ export async function startKinesisFront(options: KinesisFrontOptions): Promise<R
       headers[name] = value;
     }
     headers['content-length'] = String(body.length);
+    const targetHeader = String(request.headers['x-amz-target'] ?? '');
+    const fault = options.fault?.({
+      target: targetHeader.replace(/^Kinesis_20131202\./, ''),
+      body: parseJson(body),
+    });
+    if (fault === 'fail') {
+      answerInternalFailure(response, 'injected: the request failed');
+      return;
+    }
     const upstream = httpRequest(
       {
         agent,
@@ -73,8 +96,13 @@ export async function startKinesisFront(options: KinesisFrontOptions): Promise<R
             answerHeaders[name] = value;
           }
           answerHeaders['content-length'] = String(answerBody.length);
-          response.writeHead(answer.statusCode ?? 502, answerHeaders);
-          response.end(answerBody);
+          if (fault === 'lose-answer') {
+            // kinesis-mock has the records; the caller never hears so.
+            answerInternalFailure(response, 'injected: the answer was lost');
+          } else {
+            response.writeHead(answer.statusCode ?? 502, answerHeaders);
+            response.end(answerBody);
+          }
           if (answer.statusCode === 200) notifyPut(request.headers['x-amz-target'], body);
         });
       },
@@ -125,6 +153,19 @@ export async function startKinesisFront(options: KinesisFrontOptions): Promise<R
         agent.destroy();
       }),
   };
+}
+
+function answerInternalFailure(response: Http2ServerResponse, message: string): void {
+  response.writeHead(500, { 'content-type': 'application/x-amz-json-1.1' });
+  response.end(JSON.stringify({ __type: 'InternalFailure', message }));
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A record's data as JSON, or undefined when it is not JSON. */

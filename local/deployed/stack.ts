@@ -30,7 +30,14 @@ import {
 import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import type { FunctionId } from '../../lib/functions.js';
 import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS, TABLES } from '../../lib/tables.js';
-import { findFreePort, type RunningEngine, startDynamoDbLocal, startKinesisMock } from '../engines.js';
+import {
+  findFreePort,
+  type RestartableEngine,
+  type RunningEngine,
+  startDynamoDbLocal,
+  startKinesisMock,
+  startRestartableKinesisMock,
+} from '../engines.js';
 import {
   filterFromPatterns,
   type RunningEventSourceMapping,
@@ -44,8 +51,9 @@ import {
   type WebSocketThrottle,
 } from '../ws-gateway.js';
 import { DEFAULT_CLOUD_ASSEMBLY, readSynthesizedStack, synthesizeIfStale } from './cloud-assembly.js';
+import { type DynamoDbFault, type DynamoDbRequest, startDynamoDbFront } from './dynamodb-front.js';
 import { FunctionRunner } from './function-runner.js';
-import { startKinesisFront } from './kinesis-front.js';
+import { type KinesisFault, type KinesisRequest, startKinesisFront } from './kinesis-front.js';
 import { startSecretsManager } from './secrets-manager.js';
 import {
   type CloudFormationTemplate,
@@ -84,6 +92,13 @@ export interface DeployedStackOptions {
   kinesisEndpoint?: string;
   /** Keep DynamoDB Local's data in this folder; in memory when absent. */
   dataDir?: string;
+  /**
+   * Keep kinesis-mock's streams in this folder, behind a proxy, so that `restartKinesis`
+   * loses no record; in memory when absent. Only for a kinesis-mock the stack starts itself.
+   */
+  kinesisDataDir?: string;
+  /** Faults injected where AWS's own would arrive: on the wire and at the invoke. None when absent. */
+  faults?: DeployedStackFaults;
   /** Prefix of the physical names, so that several stacks share engines. Default the stack name. */
   resourcePrefix?: string;
   /** The value of every secret the template generates (the HS256 token key). Default the local one. */
@@ -103,6 +118,27 @@ export interface DeployedStackOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The chaos run's hooks. The functions run from their bundles in worker threads, out of
+ * reach of in-process hooks, so faults go in where AWS's own would arrive: DynamoDB and
+ * Kinesis answers on the wire (the bundles' SDK clients retry them as in AWS), and the
+ * Lambda invoke.
+ */
+export interface DeployedStackFaults {
+  /** Asked for each request attempt of the functions to DynamoDB (through `dynamodb-front.ts`). */
+  dynamodb?: (request: DynamoDbRequest) => DynamoDbFault;
+  /** Asked for each request attempt of the functions to Kinesis (through `kinesis-front.ts`). */
+  kinesis?: (request: KinesisRequest) => KinesisFault;
+  /** Wraps each function's invoke, whoever calls it (the gateway, the event source mappings, `invoke`). */
+  wrapInvoke?: InvokeWrapper;
+}
+
+/** Takes a function's invoke as the stack would call it, and returns the one to call instead. */
+export type InvokeWrapper = (
+  functionId: FunctionId,
+  invoke: (event: unknown) => Promise<unknown>,
+) => (event: unknown) => Promise<unknown>;
+
 export interface RunningDeployedStack {
   url: string;
   managementEndpoint: string;
@@ -117,6 +153,10 @@ export interface RunningDeployedStack {
   functionNames: ReadonlyMap<FunctionId, string>;
   stop(): Promise<void>;
   restartGateway(): Promise<void>;
+  /**
+   * Stops kinesis-mock and starts it again from its data folder behind the same endpoint:
+   * puts and reads fail while it is down, and no record is lost. Only with `kinesisDataDir`.
+   */
   restartKinesis(): Promise<void>;
 }
 
@@ -136,6 +176,8 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   const { stackName, template } = readSynthesizedStack(assemblyDir, options.stackName);
   const prefix = options.resourcePrefix ?? stackName;
   const logLevel = options.logLevel ?? 'WARN';
+  /** Started with `kinesisDataDir`: the kinesis-mock that `restartKinesis` restarts. */
+  let restartableKinesis: RestartableEngine | undefined;
 
   const stoppers: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -163,7 +205,14 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
           ...(signal ? { signal } : {}),
         }),
       ),
-      startEngine(options.kinesisEndpoint, () => startKinesisMock(signal ? { signal } : {})),
+      startEngine(options.kinesisEndpoint, async () => {
+        if (!options.kinesisDataDir) return startKinesisMock(signal ? { signal } : {});
+        restartableKinesis = await startRestartableKinesisMock({
+          dataDir: options.kinesisDataDir,
+          ...(signal ? { signal } : {}),
+        });
+        return restartableKinesis;
+      }),
     ]);
     const failed = engines.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
@@ -280,8 +329,14 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
             if (data === undefined || filter(data)) mapping.wake(partitionKey);
         }
       },
+      ...(options.faults?.kinesis ? { fault: options.faults.kinesis } : {}),
     });
     stoppers.push(() => kinesisFront.stop());
+    const functionsDynamodbEndpoint = await dynamodbEndpointForFunctions(
+      dynamodbEndpoint,
+      options.faults,
+      stoppers,
+    );
     const secretsManager = await startSecretsManager(secrets);
     stoppers.push(() => secretsManager.stop());
     const managementEndpoint = `http://127.0.0.1:${wsPort}`;
@@ -316,7 +371,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
               memoryMiB,
               String(properties.Handler ?? 'index.handler'),
             ),
-            AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+            AWS_ENDPOINT_URL_DYNAMODB: functionsDynamodbEndpoint,
             AWS_ENDPOINT_URL_KINESIS: kinesisFront.endpoint,
             AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
             AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: managementEndpoint,
@@ -332,6 +387,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
         },
       );
       stoppers.push(() => runner.stop());
+      wrapInvoke(runner, fn.functionId, options.faults?.wrapInvoke);
       runners.set(fn.logicalId, runner);
       functionIds.set(fn.functionId, fn.functionName);
     }
@@ -482,7 +538,12 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
         gateway = await openGateway();
       },
       async restartKinesis() {
-        throw new Error('the deployed mode does not restart kinesis-mock');
+        if (!restartableKinesis) {
+          throw new Error(
+            'restartKinesis needs a kinesis-mock the stack started itself, with kinesisDataDir set',
+          );
+        }
+        await restartableKinesis.restart();
       },
     };
 
@@ -722,4 +783,26 @@ function showFunctionOutput(functionName: string, line: string, logLevel: Comple
   }
   const rank = (value: string) => LOG_LEVELS.indexOf(value as (typeof LOG_LEVELS)[number]);
   if (rank(level) >= rank(logLevel)) console.error(`[${functionName}] ${line}`);
+}
+
+/**
+ * The DynamoDB endpoint the functions' bundles talk to: DynamoDB Local itself, or a front
+ * that injects the given faults on the way.
+ */
+async function dynamodbEndpointForFunctions(
+  dynamodbEndpoint: string,
+  faults: DeployedStackFaults | undefined,
+  stoppers: Array<() => Promise<void>>,
+): Promise<string> {
+  if (!faults?.dynamodb) return dynamodbEndpoint;
+  const front = await startDynamoDbFront({ target: dynamodbEndpoint, fault: faults.dynamodb });
+  stoppers.push(() => front.stop());
+  return front.endpoint;
+}
+
+/** Puts `wrap` around a function's invoke, so that every caller of the runner goes through it. */
+function wrapInvoke(runner: FunctionRunner, functionId: FunctionId, wrap: InvokeWrapper | undefined): void {
+  if (!wrap) return;
+  const invoke = wrap(functionId, (event) => FunctionRunner.prototype.invoke.call(runner, event));
+  runner.invoke = invoke as FunctionRunner['invoke'];
 }

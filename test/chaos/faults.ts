@@ -1,13 +1,18 @@
 /**
  * The faults `npm run chaos` injects into a running local stack. Each one goes in through
- * a hook the stack offers (adapter wrappers, the function wrapper, an AWS SDK middleware),
- * so the handlers under test are the very code that runs in AWS. Every fault injected is
- * counted by kind, so a run can show that it really happened.
+ * a hook the stack offers, so the handlers under test are the very code that runs in AWS:
+ * in the in-process stack, adapter wrappers, the function wrapper and an AWS SDK
+ * middleware; in the deployed mode, where the functions run from their bundles, answers
+ * on the wire (DynamoDB and Kinesis) and a wrapper of the Lambda invoke. Every fault
+ * injected is counted by kind, so a run can show that it really happened.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
 import type { ParleyDeps } from '../../lambdas/runtime.js';
+import type { DynamoDbFault, DynamoDbRequest } from '../../local/deployed/dynamodb-front.js';
+import type { KinesisFault, KinesisRequest } from '../../local/deployed/kinesis-front.js';
+import type { DeployedStackFaults, InvokeWrapper } from '../../local/deployed/stack.js';
 import type { FunctionWrapper } from '../../local/stack.js';
 
 export const FAULT_KINDS = {
@@ -59,6 +64,17 @@ const DYNAMODB_WRITES = new Set([
   'TransactWriteItemsCommand',
   'BatchWriteItemCommand',
 ]);
+
+/** The same writes as DynamoDB operations on the wire (`X-Amz-Target`). */
+const DYNAMODB_WIRE_WRITES = new Set([
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'BatchWriteItem',
+]);
+
+const KINESIS_PUTS = new Set(['PutRecord', 'PutRecords']);
 
 class InjectedFault extends Error {
   constructor(message: string, name = 'InjectedFault', extra: Record<string, unknown> = {}) {
@@ -122,21 +138,52 @@ export class ChaosFaults {
   /** For `wrapFunction`: fanout batches that fail whole, before or after doing their work. */
   readonly wrapFunction: FunctionWrapper = (functionId, handler) => {
     if (functionId !== 'fanout') return handler;
-    return async (event, context) => {
-      const batch = event as KinesisStreamEvent;
-      const records = batch.Records?.length ?? 0;
-      if (this.enabled) this.fanoutBatches++;
-      const half = this.#rates.fanoutFailure / 2;
-      if (this.#roll('fanout-failed-before', half)) {
-        throw new InjectedFault(`fanout failed before handling ${records} record(s)`);
-      }
-      const result = await handler(event, context);
-      if (this.#roll('fanout-failed-after', half)) {
-        throw new InjectedFault(`fanout failed after handling ${records} record(s)`);
-      }
-      return result;
-    };
+    return (event, context) => this.#fanoutBatch(event, () => handler(event, context));
   };
+
+  /**
+   * For the deployed mode (`startDeployedStack`'s `faults`): the same faults, where AWS's
+   * own arrive. DynamoDB throttles and lost write answers, and Kinesis put failures and lost
+   * answers, come on the wire, so the bundles' SDK clients retry them with backoff as in
+   * AWS; fanout batches fail at the invoke.
+   */
+  readonly deployedFaults: DeployedStackFaults = {
+    dynamodb: (request: DynamoDbRequest): DynamoDbFault => {
+      if (this.#roll('dynamodb-throttled', this.#rates.dynamodbThrottle)) return 'throttle';
+      if (
+        DYNAMODB_WIRE_WRITES.has(request.target) &&
+        this.#roll('dynamodb-answer-lost', this.#rates.dynamodbAnswerLost)
+      ) {
+        return 'lose-answer';
+      }
+      return undefined;
+    },
+    kinesis: (request: KinesisRequest): KinesisFault => {
+      if (!KINESIS_PUTS.has(request.target)) return undefined;
+      if (this.#roll('publish-failed', this.#rates.publishFailure)) return 'fail';
+      if (this.#roll('publish-answer-lost', this.#rates.publishAnswerLost)) return 'lose-answer';
+      return undefined;
+    },
+    wrapInvoke: ((functionId, invoke) => {
+      if (functionId !== 'fanout') return invoke;
+      return (event) => this.#fanoutBatch(event, () => invoke(event));
+    }) satisfies InvokeWrapper,
+  };
+
+  /** One fanout batch: fails whole, before or after doing its work, or runs as it is. */
+  async #fanoutBatch<Result>(event: unknown, run: () => Promise<Result>): Promise<Result> {
+    const records = (event as KinesisStreamEvent).Records?.length ?? 0;
+    if (this.enabled) this.fanoutBatches++;
+    const half = this.#rates.fanoutFailure / 2;
+    if (this.#roll('fanout-failed-before', half)) {
+      throw new InjectedFault(`fanout failed before handling ${records} record(s)`);
+    }
+    const result = await run();
+    if (this.#roll('fanout-failed-after', half)) {
+      throw new InjectedFault(`fanout failed after handling ${records} record(s)`);
+    }
+    return result;
+  }
 
   /**
    * Inside the SDK's retry loop (finalizeRequest, after the retry middleware), as a real

@@ -1,5 +1,6 @@
 /**
- * A chaos run: a local stack of its own with every fault hook in place, users chatting in a
+ * A chaos run: a local stack of its own with every fault hook in place (the in-process
+ * stack, or the deployed mode that runs the synthesized stack's bundles), users chatting in a
  * ring of one-to-one conversations from several devices each (real `ParleyClient`s), faults
  * injected for a while, then the faults stop, every app restarts and catches up, and the
  * history checker gives its verdict. `npm run chaos` runs a long one; `npm test` a short one.
@@ -10,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
+import { type CompleteConfig, LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
-import { type RunningLocalStack, startLocalStack } from '../../local/stack.js';
+import { startDeployedStack } from '../../local/deployed/stack.js';
+import { startLocalStack } from '../../local/stack.js';
 import { ConnectionState } from '../../sdk/index.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { ChaosDevice } from './devices.js';
@@ -28,6 +30,13 @@ import {
 } from './history-checker.js';
 
 export interface ChaosOptions {
+  /**
+   * `local`: the in-process stack, faults through its hooks. `deployed`: the synthesized
+   * stack's bundles (`startDeployedStack`), faults on the wire and at the invoke.
+   */
+  mode: 'local' | 'deployed';
+  /** For the deployed mode: the cloud assembly to run. Default `cdk.out`, synthesized when stale. */
+  cloudAssemblyDir?: string;
   users: number;
   devicesPerUser: number;
   /** How long faults are injected while the users chat. */
@@ -54,6 +63,7 @@ export interface ChaosOptions {
 }
 
 export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
+  mode: 'local',
   users: 6,
   devicesPerUser: 3,
   durationSeconds: 60,
@@ -90,15 +100,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const kinesisDataDir = await mkdtemp(join(tmpdir(), 'parley-chaos-kinesis-'));
   const cleanup: Array<() => Promise<unknown>> = [() => rm(kinesisDataDir, { recursive: true, force: true })];
   try {
-    const stack = await startLocalStack({
-      wsPort: 0,
-      ...(options.dynamodbEndpoint ? { dynamodbEndpoint: options.dynamodbEndpoint } : {}),
-      kinesisDataDir,
-      resourcePrefix: `chaos${randomBytes(3).toString('hex')}`,
-      logLevel: options.logLevel ?? 'SILENT',
-      deps: { wrap: faults.wrapDeps },
-      wrapFunction: faults.wrapFunction,
-    });
+    const stack = await startChaosStack(options, faults, kinesisDataDir);
     cleanup.unshift(() => stack.stop());
     // The checker and the run's own server-side actions go through clients with no faults.
     const observer = createDeps(stack.config);
@@ -199,6 +201,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+/** What a run needs of either kind of stack. */
+interface ChaosStack {
+  url: string;
+  config: CompleteConfig;
+  stop(): Promise<void>;
+  restartGateway(): Promise<void>;
+  restartKinesis(): Promise<void>;
+}
+
+/** A stack of the run's own, with every fault hook of its mode in place. */
+async function startChaosStack(
+  options: ChaosOptions,
+  faults: ChaosFaults,
+  kinesisDataDir: string,
+): Promise<ChaosStack> {
+  const common = {
+    wsPort: 0,
+    ...(options.dynamodbEndpoint ? { dynamodbEndpoint: options.dynamodbEndpoint } : {}),
+    kinesisDataDir,
+    resourcePrefix: `chaos${randomBytes(3).toString('hex')}`,
+    logLevel: options.logLevel ?? 'SILENT',
+  };
+  if (options.mode === 'deployed') {
+    return startDeployedStack({
+      ...common,
+      ...(options.cloudAssemblyDir ? { cloudAssemblyDir: options.cloudAssemblyDir } : {}),
+      faults: faults.deployedFaults,
+      ...(options.logLevel && options.logLevel !== 'SILENT'
+        ? { log: (line: string) => console.error(line) }
+        : {}),
+    });
+  }
+  return startLocalStack({
+    ...common,
+    deps: { wrap: faults.wrapDeps },
+    wrapFunction: faults.wrapFunction,
+  });
+}
+
 /** Each user talks with the next one, the last with the first: every user in two conversations. */
 function ringConversations(users: string[]): string[] {
   const ids = users.map((user, i) => directConversationId(user, users[(i + 1) % users.length] as string));
@@ -230,7 +271,7 @@ async function chat(
 }
 
 interface TimedFaultContext {
-  stack: RunningLocalStack;
+  stack: ChaosStack;
   observer: ParleyDeps;
   devices: ChaosDevice[];
   faults: ChaosFaults;
