@@ -204,9 +204,13 @@ describe('receipts, typing and the conversation list over a real WebSocket', () 
       const alice = uniqueId('alice');
       const peers = [uniqueId('p'), uniqueId('p'), uniqueId('p')];
       const alicePhone = await connect(alice, 'phone');
-      for (const peer of peers) await send(alicePhone, peer, `hi ${peer}`);
+      // The fanout writes the lists of different conversations concurrently, so the order of
+      // their changes is the order of the list writes, not of the sends: wait for each.
+      for (const [index, peer] of peers.entries()) {
+        await send(alicePhone, peer, `hi ${peer}`);
+        await waitForList(alicePhone, {}, (page) => page.conversations.length === index + 1);
+      }
       const first = await waitForList(alicePhone, { limit: 2 }, () => true);
-      await waitForList(alicePhone, {}, (page) => page.conversations.length === 3);
 
       const page1 = await alicePhone.request({ action: 'conversations', limit: 2 });
       const page2 = await alicePhone.request({ action: 'conversations', limit: 2, since: page1.cursor });
