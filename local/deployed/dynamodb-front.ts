@@ -13,14 +13,8 @@
  *   happened, as after a network failure or a timeout.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  Agent,
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { EngineForwarder, listenOnLoopback, parseJson, readBody } from './http-forward.js';
 
 /** What the front does with one request. */
 export type DynamoDbFault = 'throttle' | 'lose-answer' | undefined;
@@ -44,14 +38,10 @@ export interface RunningDynamoDbFront {
   stop(): Promise<void>;
 }
 
-/** Request headers that describe one HTTP connection and are not passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host']);
-
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 
 export async function startDynamoDbFront(options: DynamoDbFrontOptions): Promise<RunningDynamoDbFront> {
-  const target = new URL(options.target);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const engine = new EngineForwarder(options.target);
   const server = createServer((request, response) => {
     void handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) {
@@ -67,9 +57,7 @@ export async function startDynamoDbFront(options: DynamoDbFrontOptions): Promise
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readBody(request);
     const targetHeader = String(request.headers['x-amz-target'] ?? '');
     const fault = options.fault({
       target: targetHeader.startsWith(TARGET_PREFIX)
@@ -94,7 +82,7 @@ export async function startDynamoDbFront(options: DynamoDbFrontOptions): Promise
       response.end(answer);
       return;
     }
-    const answer = await pass(request, body);
+    const answer = await engine.pass(request, body);
     if (fault === 'lose-answer') {
       // DynamoDB Local applied it; the client never hears so.
       response.socket?.destroy();
@@ -104,72 +92,5 @@ export async function startDynamoDbFront(options: DynamoDbFrontOptions): Promise
     response.end(answer.body);
   }
 
-  function pass(
-    request: IncomingMessage,
-    body: Buffer,
-  ): Promise<{ statusCode: number; headers: Record<string, string | string[]>; body: Buffer }> {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (HOP_BY_HOP.has(name) || value === undefined) continue;
-      headers[name] = value;
-    }
-    headers['content-length'] = String(body.length);
-    return new Promise((resolve, reject) => {
-      const upstream = httpRequest(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          method: request.method,
-          path: request.url,
-          headers,
-        },
-        (answer) => {
-          const answerChunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => answerChunks.push(chunk));
-          answer.once('error', reject);
-          answer.once('end', () => {
-            const answerBody = Buffer.concat(answerChunks);
-            const answerHeaders: Record<string, string | string[]> = {};
-            for (const [name, value] of Object.entries(answer.headers)) {
-              if (HOP_BY_HOP.has(name) || value === undefined) continue;
-              answerHeaders[name] = value;
-            }
-            answerHeaders['content-length'] = String(answerBody.length);
-            resolve({ statusCode: answer.statusCode ?? 502, headers: answerHeaders, body: answerBody });
-          });
-        },
-      );
-      upstream.once('error', reject);
-      upstream.end(body);
-    });
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-        agent.destroy();
-      }),
-  };
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
+  return listenOnLoopback(server, () => engine.destroy());
 }

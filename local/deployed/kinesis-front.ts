@@ -7,9 +7,8 @@
  * fail a request, or pass it on and then fail its answer, as Kinesis' `InternalFailure`
  * arrives (HTTP 500: "Common Errors" of the Kinesis Data Streams API Reference).
  */
-import { Agent, request as httpRequest } from 'node:http';
 import { createServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { EngineForwarder, listenOnLoopback, parseJson, readBody } from './http-forward.js';
 
 export interface KinesisFrontOptions {
   /** kinesis-mock's endpoint, `http://127.0.0.1:PORT`. */
@@ -40,93 +39,42 @@ export interface RunningKinesisFront {
   stop(): Promise<void>;
 }
 
-/** Request headers that describe one HTTP connection and are not passed on. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'http2-settings',
-]);
+const TARGET_PREFIX = 'Kinesis_20131202.';
 
 export async function startKinesisFront(options: KinesisFrontOptions): Promise<RunningKinesisFront> {
-  const target = new URL(options.target);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const engine = new EngineForwarder(options.target);
   const server = createServer({ allowHTTP1: true } as never, (request, response) => {
-    void forward(request, response);
+    void forward(request, response).catch((error: unknown) => {
+      if (!response.headersSent) answerInternalFailure(response, `kinesis-mock: ${(error as Error).message}`);
+    });
   });
 
   async function forward(request: Http2ServerRequest, response: Http2ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (name.startsWith(':') || HOP_BY_HOP.has(name) || value === undefined) continue;
-      headers[name] = value;
-    }
-    headers['content-length'] = String(body.length);
-    const targetHeader = String(request.headers['x-amz-target'] ?? '');
-    const fault = options.fault?.({
-      target: targetHeader.replace(/^Kinesis_20131202\./, ''),
-      body: parseJson(body),
-    });
+    const body = await readBody(request);
+    const operation = String(request.headers['x-amz-target'] ?? '').replace(TARGET_PREFIX, '');
+    const parsed = parseJson(body);
+    const fault = options.fault?.({ target: operation, body: parsed });
     if (fault === 'fail') {
       answerInternalFailure(response, 'injected: the request failed');
       return;
     }
-    const upstream = httpRequest(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        method: request.method,
-        path: request.url,
-        headers,
-      },
-      (answer) => {
-        const answerChunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => answerChunks.push(chunk));
-        answer.on('end', () => {
-          const answerBody = Buffer.concat(answerChunks);
-          const answerHeaders: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(answer.headers)) {
-            if (HOP_BY_HOP.has(name) || value === undefined) continue;
-            answerHeaders[name] = value;
-          }
-          answerHeaders['content-length'] = String(answerBody.length);
-          if (fault === 'lose-answer') {
-            // kinesis-mock has the records; the caller never hears so.
-            answerInternalFailure(response, 'injected: the answer was lost');
-          } else {
-            response.writeHead(answer.statusCode ?? 502, answerHeaders);
-            response.end(answerBody);
-          }
-          if (answer.statusCode === 200) notifyPut(request.headers['x-amz-target'], body);
-        });
-      },
-    );
-    upstream.on('error', (error) => {
-      if (response.headersSent) return;
-      response.writeHead(502, { 'content-type': 'application/x-amz-json-1.1' });
-      response.end(JSON.stringify({ __type: 'InternalFailure', message: `kinesis-mock: ${error.message}` }));
-    });
-    upstream.end(body);
+    const answer = await engine.pass(request, body);
+    if (fault === 'lose-answer') {
+      // kinesis-mock has the records; the caller never hears so.
+      answerInternalFailure(response, 'injected: the answer was lost');
+    } else {
+      response.writeHead(answer.statusCode, answer.headers);
+      response.end(answer.body);
+    }
+    if (answer.statusCode === 200) notifyPut(operation, parsed);
   }
 
-  function notifyPut(target: unknown, body: Buffer) {
-    if (!options.onPut) return;
+  function notifyPut(operation: string, parsed: unknown) {
+    if (!options.onPut || typeof parsed !== 'object' || parsed === null) return;
     type Entry = { PartitionKey?: string; Data?: string };
-    let entries: Entry[] = [];
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as Entry & { Records?: Entry[] };
-      if (target === 'Kinesis_20131202.PutRecord') entries = [parsed];
-      if (target === 'Kinesis_20131202.PutRecords') entries = parsed.Records ?? [];
-    } catch {
-      // Not JSON (a CBOR client): the mapping's periodic poll finds the records instead.
-      return;
-    }
+    const request = parsed as Entry & { Records?: Entry[] };
+    const entries =
+      operation === 'PutRecord' ? [request] : operation === 'PutRecords' ? (request.Records ?? []) : [];
     options.onPut(
       entries.flatMap((entry) =>
         entry.PartitionKey ? [{ partitionKey: entry.PartitionKey, data: decodeData(entry.Data) }] : [],
@@ -134,38 +82,12 @@ export async function startKinesisFront(options: KinesisFrontOptions): Promise<R
     );
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const sockets = new Set<{ destroy(): void }>();
-  server.on('connection', (socket: import('node:net').Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-        agent.destroy();
-      }),
-  };
+  return listenOnLoopback(server, () => engine.destroy());
 }
 
 function answerInternalFailure(response: Http2ServerResponse, message: string): void {
   response.writeHead(500, { 'content-type': 'application/x-amz-json-1.1' });
   response.end(JSON.stringify({ __type: 'InternalFailure', message }));
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 /** A record's data as JSON, or undefined when it is not JSON. */
