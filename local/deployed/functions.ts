@@ -33,7 +33,7 @@ export type InvokeWrapper = (
 ) => (event: unknown) => Promise<unknown>;
 
 export interface RunningFunctions {
-  /** By logical id. */
+  /** By function name, as the template's references resolve to it. */
   runners: Map<string, FunctionRunner>;
   /** Handler id → function name. */
   functionIds: Map<FunctionId, string>;
@@ -96,7 +96,7 @@ export function runnersFor(
       },
     );
     wrapInvoke(runner, fn.functionId, options.wrapInvoke);
-    runners.set(fn.logicalId, runner);
+    runners.set(fn.functionName, runner);
     functionIds.set(fn.functionId, fn.functionName);
   }
   return { runners, functionIds };
@@ -107,7 +107,7 @@ export function runnerBehind(runners: Map<string, FunctionRunner>, context: Reso
   return (expression: unknown, what: string): FunctionRunner => {
     const uri = resolveString(expression, context, what);
     const functionName = /function:([^/]+)\/invocations$/.exec(uri)?.[1];
-    const runner = [...runners.values()].find((candidate) => candidate.functionName === functionName);
+    const runner = functionName ? runners.get(functionName) : undefined;
     if (!runner) throw new TemplateError(`${what}: no function of the template behind ${uri}`);
     return runner;
   };

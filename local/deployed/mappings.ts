@@ -44,9 +44,7 @@ export async function startMappings(
   try {
     for (const [logicalId, mapping] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
       const properties = resolve(mapping.Properties ?? {}, context) as EventSourceMappingProperties;
-      const runner = [...runners.values()].find(
-        (candidate) => candidate.functionName === properties.FunctionName,
-      );
+      const runner = properties.FunctionName ? runners.get(properties.FunctionName) : undefined;
       if (!runner) throw new TemplateError(`${logicalId}: no function ${properties.FunctionName}`);
       if (
         properties.EventSourceArn !== streamArn &&

@@ -184,7 +184,10 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       kinesis: kinesisEndpoint,
       connections: `http://127.0.0.1:${wsPort}`,
     };
-    const engineClients = createDeps(toolConfig(standIns, toolEndpoints, secretValue, prefix)).clients;
+    // One set of clients to the engines: for making the data here, and for the tools' reads.
+    const config = toolConfig(standIns, toolEndpoints, secretValue, prefix);
+    const deps = createDeps(config);
+    const engineClients = deps.clients;
     stoppers.push(async () => engineClients.destroy());
     await createData(engineClients, template, standIns);
 
@@ -272,11 +275,6 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
     let gateway: RunningWebSocketGateway = await openGateway();
     stoppers.push(() => gateway.stop());
 
-    // ----------------------------------------------------------------- for tools and tests
-    const config = toolConfig(standIns, toolEndpoints, secretValue, prefix);
-    const deps = createDeps(config);
-    stoppers.push(async () => deps.clients.destroy());
-
     return {
       url: gateway.url,
       managementEndpoint,
@@ -286,7 +284,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       functionNames: functionIds,
       invoke: async (functionId, event) => {
         const functionName = functionIds.get(functionId);
-        const runner = [...runners.values()].find((candidate) => candidate.functionName === functionName);
+        const runner = functionName ? runners.get(functionName) : undefined;
         if (!runner) throw new Error(`the template has no function ${functionId}`);
         return runner.invoke(event);
       },

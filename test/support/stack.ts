@@ -96,5 +96,6 @@ async function startDeployedTestStack(options: LocalStackOptions): Promise<Runni
     logLevel: options.logLevel ?? 'SILENT',
     ...(options.throttle ? { throttle: options.throttle } : {}),
     ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.streamDelayMs ? { streamDelayMs: options.streamDelayMs } : {}),
   });
 }
