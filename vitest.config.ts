@@ -1,17 +1,31 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The workspace packages (@parley/protocol, @parley/sdk) resolve to their TypeScript sources.
+ * Vitest's own default conditions leave out `module`: packages that export a `module` build
+ * (the AWS SDK's dist-es) are loaded by Node, which cannot run it.
+ */
+const resolve = {
+  conditions: ['@parley/source', ...defaultServerConditions.filter((condition) => condition !== 'module')],
+};
+
 export default defineConfig({
+  resolve,
+  ssr: { resolve },
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
         },
       },
       {
+        extends: true,
         test: {
           // Integration, end-to-end and chaos tests share one DynamoDB Local and one
           // kinesis-mock, started by the global setup; each test file makes its own tables and
@@ -24,6 +38,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           // What deploys: `cdk synth` once (global setup), then every function runs from its
           // bundle with the template's environment. The bundle checks, and the end-to-end
@@ -47,6 +62,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           // CDK Template assertions: synthesis only, no AWS account, no network.
           name: 'infra',
@@ -57,6 +73,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           // The web app in Debian's Chromium (playwright-core), against a local stack of
           // its own on the engines of the same global setup. Not part of `npm test`:

@@ -4,7 +4,7 @@
  * message consumed.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { FunctionId } from '../lib/functions.js';
+import type { FunctionId } from '../definitions/functions.js';
 import type { CpuUse } from './cpu.js';
 import { addRequestUnits, type TableUnits } from './dynamodb-units.js';
 import type { DeviceSpec, RunResult } from './load-protocol.js';

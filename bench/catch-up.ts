@@ -8,12 +8,12 @@
 import { Agent } from 'node:http';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Message } from '@parley/protocol';
+import { directConversationId } from '@parley/protocol';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LOCAL_CREDENTIALS } from '../lambdas/adapters/aws-clients.js';
 import { messageKey } from '../lambdas/adapters/dynamodb-message-store.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
-import { directConversationId } from '../lambdas/domain/conversation.js';
-import type { Message } from '../lambdas/domain/protocol.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import type { RunningLocalStack } from '../local/stack.js';
 import { TestClient } from '../test/support/ws-client.js';

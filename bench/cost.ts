@@ -8,7 +8,7 @@
  * (docs/capacity.md prices them at its own assumptions), and receipts are not sent by this
  * load (its clients do not ack).
  */
-import { FUNCTIONS, type FunctionId } from '../lib/functions.js';
+import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
 import type { PerMessage } from './analysis.js';
 
 export const PRICES = {

@@ -9,10 +9,10 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Message } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
-import type { Message } from '../lambdas/domain/protocol.js';
+import type { FunctionId } from '../definitions/functions.js';
 import type { ParleyDeps } from '../lambdas/runtime.js';
-import type { FunctionId } from '../lib/functions.js';
 import type { FunctionWrapper } from '../local/stack.js';
 import { now } from './clock.js';
 import type { CpuAttribution } from './cpu.js';

@@ -6,8 +6,8 @@
  * shows is the cost of the machine, Node.js and WebSockets alone.
  */
 import type { AddressInfo } from 'node:net';
+import { directConversationId } from '@parley/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
-import { directConversationId } from '../lambdas/domain/conversation.js';
 
 export interface RunningRelay {
   url: string;

@@ -16,11 +16,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { MetricName } from '../definitions/metrics.js';
+import { TABLE_NAME_FIELDS, TABLES } from '../definitions/tables.js';
 import { InMemoryMetrics } from '../lambdas/adapters/in-memory-metrics.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
-import { MetricName } from '../lambdas/domain/metrics.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
-import { TABLE_NAME_FIELDS, TABLES } from '../lib/tables.js';
 import { type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { analyzeClient, analyzeSegments, analyzeServer, type ClientFigures } from './analysis.js';
 import { type CatchUpFigures, measureCatchUp } from './catch-up.js';

@@ -5,9 +5,9 @@
  * of the conversations that moved), from the responses of the real DynamoDB Local.
  */
 import { randomUUID } from 'node:crypto';
+import { directConversationId } from '@parley/protocol';
 import pLimit from 'p-limit';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
-import { directConversationId } from '../lambdas/domain/conversation.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { startLocalStack } from '../local/stack.js';
 import { TestClient } from '../test/support/ws-client.js';

@@ -10,18 +10,14 @@
  * Settings (environment): KEEPALIVE_DEVICES (default 20), KEEPALIVE_PERIODS (default 10),
  * KEEPALIVE_IDLE_MS (default 1000).
  */
+
+import { ConnectionState, DEFAULT_KEEP_ALIVE_MS, ParleyClient, type WebSocketConstructor } from '@parley/sdk';
 import WebSocket from 'ws';
 import { readNumber } from '../bench/settings.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { type FunctionWrapper, startLocalStack } from '../local/stack.js';
-import { DEFAULT_BACKOFF } from '../sdk/backoff.js';
-import {
-  ConnectionState,
-  DEFAULT_KEEP_ALIVE_MS,
-  ParleyClient,
-  type WebSocketConstructor,
-} from '../sdk/index.js';
+import { DEFAULT_BACKOFF } from '../sdk/src/backoff.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

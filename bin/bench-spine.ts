@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { directConversationId } from '@parley/protocol';
 import { percentile } from '../bench/stats.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
-import { directConversationId } from '../lambdas/domain/conversation.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { startLocalStack } from '../local/stack.js';
 import { TestClient } from '../test/support/ws-client.js';

@@ -9,8 +9,8 @@
  * that started it is gone. A wrong setting exits with 2, a start that fails with 1.
  */
 import { parseArgs } from 'node:util';
+import { presenceConsumer } from '../definitions/stream-consumers.js';
 import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
-import { presenceConsumer } from '../lib/event-mappings.js';
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree, EngineStartError } from '../local/engines.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';

@@ -6,8 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { userIdSchema } from '@parley/protocol';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
-import { userIdSchema } from '../lambdas/domain/protocol.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 
 const USAGE = `usage: npm run token -- <userId> [--expires-in 24h] [--secret-arn <arn>] [--issuer <iss>] [--audience <aud>]

@@ -1,14 +1,14 @@
 /**
  * The settings of a handler, from the environment the CDK stack gives its function (the
  * local stack builds a `ParleyConfig` of its own instead). A function reads, and requires,
- * exactly the settings `lib/functions.ts` says it uses: the tables it touches, the stream
+ * exactly the settings `definitions/functions.ts` says it uses: the tables it touches, the stream
  * when it publishes, the `@connections` endpoint when it posts, a token key when it
  * verifies tokens. So the template and this module cannot disagree without the function
  * failing at its cold start with an error that names the variable.
  */
 import { z } from 'zod';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../lib/functions.js';
-import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../lib/tables.js';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../definitions/functions.js';
+import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../definitions/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
 import type { TokenSettings } from './domain/tokens.js';
 
@@ -82,10 +82,10 @@ export class ConfigurationError extends Error {
   }
 }
 
-/** The definition of a function, by its id; throws for an id `lib/functions.ts` does not list. */
+/** The definition of a function, by its id; throws for an id `definitions/functions.ts` does not list. */
 export function functionDefinition(functionId: FunctionId): FunctionDefinition {
   const definition: FunctionDefinition | undefined = FUNCTIONS.find(({ id }) => id === functionId);
-  if (!definition) throw new ConfigurationError(`no function ${functionId} in lib/functions.ts`);
+  if (!definition) throw new ConfigurationError(`no function ${functionId} in definitions/functions.ts`);
   return definition;
 }
 

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ulid } from 'ulid';
-import type { FunctionId } from '../lib/functions.js';
+import type { FunctionId } from '../definitions/functions.js';
+import type { MetricsRecorder } from '../definitions/metrics.js';
 import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pusher.js';
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
@@ -20,7 +21,6 @@ import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
 import { ConfigurationError, configFromEnvironment, type ParleyConfig } from './config.js';
-import type { MetricsRecorder } from './domain/metrics.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -126,7 +126,9 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     verifyToken: config.tokens
       ? createTokenVerifier(tokenSettings(config.tokens, config.endpoints.region))
       : async () => {
-          throw new ConfigurationError('this function has no token settings: lib/functions.ts gives it none');
+          throw new ConfigurationError(
+            'this function has no token settings: definitions/functions.ts gives it none',
+          );
         },
     sequencing: {
       messages,
@@ -151,7 +153,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
 
 /**
  * The adapter when its setting is there; otherwise one whose every method fails with an
- * error naming the setting. A function is given only the settings `lib/functions.ts` says
+ * error naming the setting. A function is given only the settings `definitions/functions.ts` says
  * it uses, so reaching for another resource is a defect that should fail loudly, as IAM
  * would refuse it in AWS.
  */
@@ -164,7 +166,7 @@ function ifConfigured<Port extends object>(
   // Every method of a port returns a promise: fail the same way.
   const refuse = async () => {
     throw new ConfigurationError(
-      `${variable} is not set for this function: lib/functions.ts does not give it`,
+      `${variable} is not set for this function: definitions/functions.ts does not give it`,
     );
   };
   return new Proxy({} as Port, { get: () => refuse });

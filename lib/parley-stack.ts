@@ -6,6 +6,7 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { eventsStream, TABLES } from '../definitions/tables.js';
 import { ParleyApi } from './constructs/api.js';
 import { ParleyData, pascalCase } from './constructs/data.js';
 import { ParleyDelivery } from './constructs/delivery.js';
@@ -14,7 +15,6 @@ import { ParleyMonitoring } from './constructs/monitoring.js';
 import { acknowledge } from './nag.js';
 import type { ParleySettings } from './settings.js';
 import { isProduction } from './stage.js';
-import { eventsStream, TABLES } from './tables.js';
 
 export interface ParleyStackProps extends StackProps {
   settings: ParleySettings;

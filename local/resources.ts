@@ -1,5 +1,5 @@
 /**
- * Creates the tables and the stream of `lib/tables.ts` in the local engines, the way the
+ * Creates the tables and the stream of `definitions/tables.ts` in the local engines, the way the
  * CDK stack creates them in AWS.
  */
 import {
@@ -25,7 +25,7 @@ import {
   TABLES,
   type TableDefinition,
   type TableId,
-} from '../lib/tables.js';
+} from '../definitions/tables.js';
 
 export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
   const attributes = new Map<string, AttributeDefinition>();

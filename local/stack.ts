@@ -3,7 +3,17 @@
  * emulator and a local Kinesis event source mapping, all driving the very handlers that
  * run in AWS Lambda.
  */
+
+import { MAX_FRAME_BYTES } from '@parley/protocol';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import { ANSWERED_ROUTES, type FunctionId } from '../definitions/functions.js';
+import {
+  fanoutConsumer,
+  filterPatternOf,
+  presenceConsumer,
+  type StreamConsumerDefinition,
+} from '../definitions/stream-consumers.js';
+import { resourceNames } from '../definitions/tables.js';
 import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
@@ -12,7 +22,6 @@ import {
   type ParleyConfig,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
-import { MAX_FRAME_BYTES } from '../lambdas/domain/protocol.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
@@ -27,15 +36,7 @@ import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-pr
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../lambdas/handlers/typing.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
-import {
-  fanoutConsumer,
-  filterPatternOf,
-  presenceConsumer,
-  type StreamConsumerDefinition,
-} from '../lib/event-mappings.js';
-import { ANSWERED_ROUTES, type FunctionId } from '../lib/functions.js';
 import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../lib/settings.js';
-import { resourceNames } from '../lib/tables.js';
 import {
   assertPortFree,
   type RestartableEngine,
@@ -91,7 +92,7 @@ export interface LocalStackOptions {
    */
   pollIntervalMs?: number;
   idleTimeoutMs?: number;
-  /** How long the presence notifier gathers changes before it posts them; default as in AWS (`lib/event-mappings.ts`). */
+  /** How long the presence notifier gathers changes before it posts them; default as in AWS (`definitions/stream-consumers.ts`). */
   presenceBatchingWindowSeconds?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { userIdSchema } from '@parley/protocol';
 import { build } from 'vite';
-import { userIdSchema } from '../lambdas/domain/protocol.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));

@@ -10,8 +10,8 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Message } from '@parley/protocol';
 import type { MessagePage, MessageStore, StoredMessageRef, StoreMessageOutcome } from '../domain/ports.js';
-import type { Message } from '../domain/protocol.js';
 
 const MESSAGE_PREFIX = 'msg#';
 const SEQ_DIGITS = 12;

@@ -6,8 +6,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Receipt, ReceiptKind } from '@parley/protocol';
 import type { ReceiptStore, WatermarkOutcome } from '../domain/ports.js';
-import type { Receipt, ReceiptKind } from '../domain/protocol.js';
 
 const MEMBER_PREFIX = 'member#';
 const FIELD: Record<ReceiptKind, 'deliveredSeq' | 'readSeq'> = { delivered: 'deliveredSeq', read: 'readSeq' };

@@ -3,7 +3,7 @@
  * EMF, which only means something on a Lambda's stdout: nothing is printed, and a test or
  * a benchmark reads the values back.
  */
-import type { MetricName, MetricsRecorder } from '../domain/metrics.js';
+import type { MetricName, MetricsRecorder } from '../../definitions/metrics.js';
 
 interface Series {
   count: number;

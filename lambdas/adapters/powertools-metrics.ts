@@ -4,7 +4,12 @@
  * into metrics, so the hot path makes no CloudWatch call.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRIC_UNITS, METRICS_NAMESPACE, type MetricName, type MetricsRecorder } from '../domain/metrics.js';
+import {
+  METRIC_UNITS,
+  METRICS_NAMESPACE,
+  type MetricName,
+  type MetricsRecorder,
+} from '../../definitions/metrics.js';
 
 export class PowertoolsMetricsRecorder implements MetricsRecorder {
   readonly #metrics: Metrics;

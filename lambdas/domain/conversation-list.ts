@@ -3,9 +3,10 @@
  * events. The merge is monotone (last seq and watermarks only grow), so applying an event
  * twice, or an older event after a newer one, changes nothing: fanout can retry freely.
  */
-import { membersOf } from './conversation.js';
+
+import type { Receipt } from '@parley/protocol';
+import { membersOf } from '@parley/protocol';
 import type { ConversationEntryState, ConversationEvent } from './ports.js';
-import type { Receipt } from './protocol.js';
 
 function emptyEntry(conversationId: string): ConversationEntryState {
   const members = membersOf(conversationId) ?? [];

@@ -1,26 +1,9 @@
 /**
- * Conversation ids and membership. A one-to-one conversation between `a` and `b` is
- * `dm:{x}:{y}` with `x < y` in code-unit order, so membership follows from the id alone.
+ * Membership checks on conversation ids: the protocol defines the ids, the domain decides
+ * who may use them.
  */
+import { directConversationId, membersOf } from '@parley/protocol';
 import { BadRequestError, ForbiddenError } from './errors.js';
-import { userIdSchema } from './protocol.js';
-
-export const DIRECT_PREFIX = 'dm';
-
-export function directConversationId(userA: string, userB: string): string {
-  const [first, second] = userA < userB ? [userA, userB] : [userB, userA];
-  return `${DIRECT_PREFIX}:${first}:${second}`;
-}
-
-/** The two members of a well-formed direct conversation id, else undefined. */
-export function membersOf(conversationId: string): [string, string] | undefined {
-  const parts = conversationId.split(':');
-  if (parts.length !== 3 || parts[0] !== DIRECT_PREFIX) return undefined;
-  const [, first, second] = parts as [string, string, string];
-  if (!userIdSchema.safeParse(first).success || !userIdSchema.safeParse(second).success) return undefined;
-  if (!(first < second)) return undefined;
-  return [first, second];
-}
 
 /** Throws `bad_request` for a malformed id and `forbidden` when `userId` is not a member. */
 export function assertMember(conversationId: string, userId: string): [string, string] {

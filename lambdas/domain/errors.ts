@@ -1,8 +1,8 @@
 /**
  * The typed errors of the domain, and the one place where they become protocol error codes.
  */
-import type { ErrorCode, ErrorFrame } from './protocol.js';
-import { errorFrame } from './protocol.js';
+import type { ErrorCode, ErrorFrame } from '@parley/protocol';
+import { errorFrame } from '@parley/protocol';
 
 export abstract class ParleyError extends Error {
   abstract readonly code: ErrorCode;

@@ -2,9 +2,10 @@
  * Delivery: one conversation event goes to every open connection of every member, the
  * sender's other devices and the sending device included.
  */
+
+import { membersOf } from '@parley/protocol';
 import pLimit from 'p-limit';
-import { membersOf } from './conversation.js';
-import { MetricName, type MetricsRecorder } from './metrics.js';
+import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
 import type { ConnectionPusher, ConnectionStore } from './ports.js';
 
 /**

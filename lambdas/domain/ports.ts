@@ -10,7 +10,7 @@ import type {
   ReceiptEventFrame,
   ReceiptKind,
   UserPresence,
-} from './protocol.js';
+} from '@parley/protocol';
 
 export interface StoredMessageRef {
   seq: number;

@@ -4,9 +4,11 @@
  * user's devices coming and going do not flood subscribers, and the notifier sends each
  * subscriber at most one frame per batch.
  */
+
+import type { PresenceFrame, UserPresence } from '@parley/protocol';
+import { directConversationId } from '@parley/protocol';
 import pLimit from 'p-limit';
-import { directConversationId } from './conversation.js';
-import { MetricName, type MetricsRecorder } from './metrics.js';
+import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -16,7 +18,6 @@ import type {
   PresenceStore,
   PresenceSubscriptionStore,
 } from './ports.js';
-import type { PresenceFrame, UserPresence } from './protocol.js';
 
 export interface PresenceDeps {
   presence: PresenceStore;

@@ -4,9 +4,10 @@
  * on the conversation's stream, behind the messages it acknowledges, so a receipt never
  * overtakes its message on any device.
  */
+
+import type { ReceiptKind } from '@parley/protocol';
 import { BadRequestError } from './errors.js';
 import type { EventPublisher, MessageStore, ReceiptStore, WatermarkOutcome } from './ports.js';
-import type { ReceiptKind } from './protocol.js';
 
 export interface ReceiptDeps {
   messages: MessageStore;

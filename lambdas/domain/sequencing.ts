@@ -14,10 +14,10 @@
  * taken; a refused guess is forgotten, and the send reads and tries again at once.
  */
 
+import type { Message } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
 import { SequencingContentionError } from './errors.js';
 import type { EventPublisher, MessageStore } from './ports.js';
-import type { Message } from './protocol.js';
 
 export interface SendMessageInput {
   conversationId: string;

@@ -3,8 +3,9 @@
  * HS256 with a key kept in Secrets Manager, or an identity provider's JWKS URL, with an
  * optional issuer and audience.
  */
+
+import { userIdSchema } from '@parley/protocol';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
-import { userIdSchema } from './protocol.js';
 
 export interface TokenSettings {
   /** HS256 shared secret. */

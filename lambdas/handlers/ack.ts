@@ -1,6 +1,7 @@
 /** `ack`: moves the caller's delivered or read watermark forward and answers `acked`. */
+
+import { type AckedFrame, type AckFrame, ackFrameSchema } from '@parley/protocol';
 import { assertMember } from '../domain/conversation.js';
-import { type AckedFrame, type AckFrame, ackFrameSchema } from '../domain/protocol.js';
 import { acknowledge } from '../domain/receipts.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';

@@ -3,7 +3,7 @@
  * and device id to every later route of the connection as authorizer context.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { MetricName } from '../domain/metrics.js';
+import { MetricName } from '../../definitions/metrics.js';
 import { InvalidTokenError } from '../domain/tokens.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 

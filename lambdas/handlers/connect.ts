@@ -1,7 +1,8 @@
 /** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
+
+import { deviceIdSchema } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
 import { recordConnect } from '../domain/presence.js';
-import { deviceIdSchema } from '../domain/protocol.js';
 import {
   callerOf,
   type RouteResult,

@@ -3,14 +3,15 @@
  * first, read with one strongly consistent query of the user's partition: the cost follows
  * what changed, not the number of conversations or the size of their history.
  */
-import { decodeCursor, encodeCursor } from '../domain/conversation-list.js';
-import { BadRequestError } from '../domain/errors.js';
+
 import {
   type ConversationsFrame,
   type ConversationsPageFrame,
   conversationsFrameSchema,
-  fitToFrame,
-} from '../domain/protocol.js';
+} from '@parley/protocol';
+import { decodeCursor, encodeCursor } from '../domain/conversation-list.js';
+import { BadRequestError } from '../domain/errors.js';
+import { fitToFrame } from '../domain/paging.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 

@@ -1,7 +1,7 @@
 /** `$default`: frames that name no known action, or are not JSON at all, get `bad_request`. */
 import middy from '@middy/core';
+import { ROUTED_ACTIONS } from '@parley/protocol';
 import { BadRequestError } from '../domain/errors.js';
-import { ROUTED_ACTIONS } from '../domain/protocol.js';
 import { publishMetrics } from '../middleware/publish-metrics.js';
 import {
   type LoggedEvent,

@@ -10,6 +10,7 @@
  * could ever deliver it.
  */
 import middy from '@middy/core';
+import { membersOf } from '@parley/protocol';
 import type {
   Context,
   KinesisStreamBatchResponse,
@@ -17,11 +18,10 @@ import type {
   KinesisStreamRecord,
 } from 'aws-lambda';
 import { LRUCache } from 'lru-cache';
-import { fanoutConsumer } from '../../lib/event-mappings.js';
-import { membersOf } from '../domain/conversation.js';
+import { MetricName } from '../../definitions/metrics.js';
+import { fanoutConsumer } from '../../definitions/stream-consumers.js';
 import { applyToEntry } from '../domain/conversation-list.js';
 import { deliverToMembers, type FanoutDeps, postToUsers } from '../domain/fanout.js';
-import { MetricName } from '../domain/metrics.js';
 import type {
   Connection,
   ConnectionStore,

@@ -1,5 +1,5 @@
 /** `ping`: answered `pong`, so a client can check the connection end to end. */
-import { type PingFrame, type PongFrame, pingFrameSchema } from '../domain/protocol.js';
+import { type PingFrame, type PongFrame, pingFrameSchema } from '@parley/protocol';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 

@@ -5,7 +5,7 @@
  */
 import middy from '@middy/core';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
-import { presenceConsumer } from '../../lib/event-mappings.js';
+import { presenceConsumer } from '../../definitions/stream-consumers.js';
 import type { PresenceChangedEvent } from '../domain/ports.js';
 import { notifyPresenceChanges } from '../domain/presence.js';
 import { publishMetrics } from '../middleware/publish-metrics.js';

@@ -1,7 +1,8 @@
 /** `send`: sequences the message exactly once, hands it to delivery, answers `sent`. */
+
+import { type SendFrame, type SentFrame, sendFrameSchema } from '@parley/protocol';
+import { MetricName } from '../../definitions/metrics.js';
 import { resolveSendTarget } from '../domain/conversation.js';
-import { MetricName } from '../domain/metrics.js';
-import { type SendFrame, type SentFrame, sendFrameSchema } from '../domain/protocol.js';
 import { sendMessage } from '../domain/sequencing.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';

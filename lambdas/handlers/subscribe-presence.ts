@@ -1,11 +1,11 @@
 /** `subscribePresence`: the users' presence now, and their changes until the connection closes. */
 
-import { subscribeToPresence } from '../domain/presence.js';
 import {
   type PresenceFrame,
   type SubscribePresenceFrame,
   subscribePresenceFrameSchema,
-} from '../domain/protocol.js';
+} from '@parley/protocol';
+import { subscribeToPresence } from '../domain/presence.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 

@@ -1,6 +1,8 @@
 /** `sync`: the messages after `afterSeq`, in seq order, for a member of the conversation. */
+
+import { type HistoryFrame, type SyncFrame, syncFrameSchema } from '@parley/protocol';
 import { assertMember } from '../domain/conversation.js';
-import { fitToFrame, type HistoryFrame, type SyncFrame, syncFrameSchema } from '../domain/protocol.js';
+import { fitToFrame } from '../domain/paging.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 

@@ -1,7 +1,8 @@
 /** `typing`: straight to the other members' connected devices; nothing is stored, no answer. */
+
+import { type TypingEventFrame, type TypingFrame, typingFrameSchema } from '@parley/protocol';
 import { assertMember } from '../domain/conversation.js';
 import { postToUsers } from '../domain/fanout.js';
-import { type TypingEventFrame, type TypingFrame, typingFrameSchema } from '../domain/protocol.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 

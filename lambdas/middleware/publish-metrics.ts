@@ -5,7 +5,7 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { MetricsRecorder } from '../domain/metrics.js';
+import type { MetricsRecorder } from '../../definitions/metrics.js';
 
 export function publishMetrics<Event, Result>(
   metrics: () => MetricsRecorder,

@@ -7,11 +7,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 import middy, { type MiddlewareObj } from '@middy/core';
+import { describeZodError, readableRequestId, type ServerFrame } from '@parley/protocol';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import type { MetricsRecorder } from '../../definitions/metrics.js';
 import { BadRequestError, ParleyError, toErrorFrame } from '../domain/errors.js';
-import type { MetricsRecorder } from '../domain/metrics.js';
-import { describeZodError, readableRequestId, type ServerFrame } from '../domain/protocol.js';
 import { publishMetrics } from './publish-metrics.js';
 
 /** A WebSocket event with the context our authorizer attached to the connection. */

@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ANSWERED_ROUTES, type FunctionId, ROUTES } from '../functions.js';
+import { ANSWERED_ROUTES, type FunctionId, ROUTES } from '../../definitions/functions.js';
 import { acknowledge } from '../nag.js';
 import { pascalCase } from './data.js';
 

@@ -1,5 +1,5 @@
 /**
- * The data layer of Parley: every table and the events stream of `lib/tables.ts`, built
+ * The data layer of Parley: every table and the events stream of `definitions/tables.ts`, built
  * from those definitions (the local stack builds the same ones in `local/resources.ts`).
  * Physical names are left to CloudFormation; the functions get them through `environment`.
  */
@@ -7,7 +7,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
-import type { ShardMode } from '../settings.js';
 import {
   eventsStream,
   type KeyAttribute,
@@ -15,7 +14,8 @@ import {
   TABLES,
   type TableDefinition,
   type TableId,
-} from '../tables.js';
+} from '../../definitions/tables.js';
+import type { ShardMode } from '../settings.js';
 
 export interface ParleyDataProps {
   /**

@@ -1,5 +1,5 @@
 /**
- * The stream's consumers, as `lib/event-mappings.ts` defines them: the fanout function
+ * The stream's consumers, as `definitions/stream-consumers.ts` defines them: the fanout function
  * reads through an enhanced fan-out consumer (records pushed within about 70 ms, where
  * shared polling reads once a second per shard); the presence notifier polls, since its
  * batches wait a few seconds anyway. Records that exhaust their retries are described in
@@ -16,8 +16,12 @@ import {
 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { filterPatternOf, STREAM_CONSUMERS, type StreamConsumerDefinition } from '../event-mappings.js';
-import type { FunctionId } from '../functions.js';
+import type { FunctionId } from '../../definitions/functions.js';
+import {
+  filterPatternOf,
+  STREAM_CONSUMERS,
+  type StreamConsumerDefinition,
+} from '../../definitions/stream-consumers.js';
 import { acknowledge } from '../nag.js';
 import { pascalCase } from './data.js';
 

@@ -1,7 +1,7 @@
 /**
  * One Lambda function per handler of `lambdas/handlers/`, bundled with esbuild for
  * Node.js 22 on arm64, each with a role of its own that grants exactly what
- * `lib/functions.ts` says it uses, and a log group of its own.
+ * `definitions/functions.ts` says it uses, and a log group of its own.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,20 +12,27 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, serviceNameOf } from '../../lambdas/domain/metrics.js';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../functions.js';
-import { acknowledge } from '../nag.js';
+import {
+  FUNCTIONS,
+  type FunctionDefinition,
+  type FunctionId,
+  tablesOf,
+} from '../../definitions/functions.js';
+import { METRICS_NAMESPACE, serviceNameOf } from '../../definitions/metrics.js';
 import {
   environmentVariableName,
   TABLE_NAME_FIELDS,
   TABLES,
   type TableDefinition,
   type TableId,
-} from '../tables.js';
+} from '../../definitions/tables.js';
+import { acknowledge } from '../nag.js';
 import type { ParleyData } from './data.js';
 import { pascalCase } from './data.js';
 
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The export condition under which the workspace packages point at their TypeScript sources. */
+const SOURCE_CONDITION = '@parley/source';
 
 export interface ParleyFunctionsProps {
   stage: string;
@@ -131,6 +138,9 @@ export class ParleyFunctions extends Construct {
         target: 'node22',
         minify: true,
         sourceMap: true,
+        // The workspace packages (@parley/protocol) are bundled from their TypeScript
+        // sources, as tsx, vitest and tsc resolve them (package.json `exports`).
+        esbuildArgs: { '--conditions': SOURCE_CONDITION },
       },
     });
 

@@ -14,15 +14,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { FunctionId } from '../../definitions/functions.js';
 import {
   METRICS_NAMESPACE,
   MetricName,
   SERVICE_DIMENSION,
   serviceNameOf,
-} from '../../lambdas/domain/metrics.js';
-import { STREAM_CONSUMERS } from '../event-mappings.js';
-import type { FunctionId } from '../functions.js';
-import type { TableId } from '../tables.js';
+} from '../../definitions/metrics.js';
+import { STREAM_CONSUMERS } from '../../definitions/stream-consumers.js';
+import type { TableId } from '../../definitions/tables.js';
 import { pascalCase } from './data.js';
 
 export interface ParleyMonitoringProps {

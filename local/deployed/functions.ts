@@ -4,8 +4,9 @@
  * Lambda service itself adds and the AWS SDK's endpoint variables that point the bundle at
  * the local engines.
  */
+
+import type { FunctionId } from '../../definitions/functions.js';
 import type { CompleteConfig } from '../../lambdas/config.js';
-import type { FunctionId } from '../../lib/functions.js';
 import { FunctionRunner } from './function-runner.js';
 import { ACCOUNT_ID, REGION, type StandIns } from './stand-ins.js';
 import { type ResolutionContext, resolve, resolveString, TemplateError } from './template.js';

@@ -8,6 +8,14 @@
  * in a function's environment (region, credentials, names) and the SDK's standard
  * endpoint variables that point it at the local engines, as LocalStack does.
  */
+
+import type { FunctionId } from '../../definitions/functions.js';
+import {
+  environmentVariableName,
+  type ResourceNames,
+  TABLE_NAME_FIELDS,
+  TABLES,
+} from '../../definitions/tables.js';
 import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
@@ -15,8 +23,6 @@ import {
   LOCAL_JWT_SECRET,
 } from '../../lambdas/config.js';
 import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
-import type { FunctionId } from '../../lib/functions.js';
-import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS, TABLES } from '../../lib/tables.js';
 import {
   findFreePort,
   type RestartableEngine,

@@ -16,7 +16,7 @@ import {
   RegisterStreamConsumerCommand,
   waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
-import type { FunctionId } from '../../lib/functions.js';
+import type { FunctionId } from '../../definitions/functions.js';
 import type { LocalSecret } from './secrets-manager.js';
 import {
   type CloudFormationTemplate,

@@ -3,9 +3,10 @@
  * on `ws` sockets that the run can cut, and that record every frame the server sent, so
  * the history checker can hold each one against the store.
  */
+
+import type { Message } from '@parley/protocol';
+import { MemoryStorage, ParleyClient, type WebSocketConstructor } from '@parley/sdk';
 import WebSocket from 'ws';
-import type { Message } from '../../lambdas/domain/protocol.js';
-import { MemoryStorage, ParleyClient, type WebSocketConstructor } from '../../sdk/index.js';
 
 /** A message as a device received it from the server, in any frame. */
 export interface ReceivedMessage {

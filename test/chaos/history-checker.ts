@@ -14,9 +14,10 @@
  *
  * A pure function, so that its own tests can show that it catches each kind of fault.
  */
-import { membersOf } from '../../lambdas/domain/conversation.js';
-import type { Message, Receipt } from '../../lambdas/domain/protocol.js';
-import { type ChatMessage, type ConversationView, MessageStatus } from '../../sdk/index.js';
+
+import type { Message, Receipt } from '@parley/protocol';
+import { membersOf } from '@parley/protocol';
+import { type ChatMessage, type ConversationView, MessageStatus } from '@parley/sdk';
 import type { ReceivedMessage, SentAnswer, WrittenMessage } from './devices.js';
 
 export interface StoredConversation {

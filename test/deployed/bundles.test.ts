@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayAuthorizerResult, KinesisStreamBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FUNCTIONS, type FunctionId } from '../../definitions/functions.js';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
-import { FUNCTIONS, type FunctionId } from '../../lib/functions.js';
 import { FunctionError } from '../../local/deployed/function-runner.js';
 import type { RunningDeployedStack } from '../../local/deployed/stack.js';
 import { startDeployedStack } from '../../local/deployed/stack.js';
@@ -168,7 +168,7 @@ function answerOf(result: unknown): Record<string, unknown> {
 }
 
 describe('the synthesized bundles with the template’s environment', () => {
-  it('are one per function of lib/functions.ts', () => {
+  it('are one per function of definitions/functions.ts', () => {
     expect([...stack.functionNames.keys()].sort()).toEqual(FUNCTIONS.map(({ id }) => id).sort());
   });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { directConversationId } from '@parley/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { directConversationId } from '../../lambdas/domain/conversation.js';
 import type { RunningLocalStack } from '../../local/stack.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 import type { TestClient } from '../support/ws-client.js';

@@ -11,9 +11,9 @@
  * the exact interleaving, so a replay may need a few runs).
  */
 import { randomInt, randomUUID } from 'node:crypto';
+import type { ConversationSummary, Message, Receipt, ReceiptKind } from '@parley/protocol';
+import { directConversationId, membersOf } from '@parley/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
-import type { ConversationSummary, Message, Receipt, ReceiptKind } from '../../lambdas/domain/protocol.js';
 import type { RunningLocalStack } from '../../local/stack.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';

@@ -7,10 +7,9 @@
  * frame closes the connection with 1009, as in AWS.
  */
 import { randomUUID } from 'node:crypto';
+import { directConversationId, MAX_FRAME_BYTES, membersOf, typingFrameSchema } from '@parley/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
-import { MAX_FRAME_BYTES, typingFrameSchema } from '../../lambdas/domain/protocol.js';
 import {
   type ActionName,
   actionFrames,

@@ -3,12 +3,13 @@
  * short: the gateway closes a connection after 1.5 s without a frame from the client (AWS:
  * 10 minutes), and the client pings after 0.5 s without sending (default: 5 minutes).
  */
+
+import { ConnectionState, ParleyClient, type WebSocketConstructor } from '@parley/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { FunctionWrapper } from '../../local/stack.js';
-import { ConnectionState, ParleyClient, type WebSocketConstructor } from '../../sdk/index.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
 
 const IDLE_TIMEOUT_MS = 1_500;

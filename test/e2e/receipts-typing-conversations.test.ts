@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { directConversationId } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
-import { directConversationId } from '../../lambdas/domain/conversation.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 

@@ -1,12 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
-import { mintToken } from '../../lambdas/domain/tokens.js';
-import type { RunningLocalStack } from '../../local/stack.js';
-import { FileStorage } from '../../sdk/file-storage.js';
 import {
   ConnectionState,
   conversationIdFor,
@@ -14,7 +8,13 @@ import {
   ParleyClient,
   type ParleyStorage,
   type WebSocketConstructor,
-} from '../../sdk/index.js';
+} from '@parley/sdk';
+import { FileStorage } from '@parley/sdk/file-storage';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
+import { mintToken } from '../../lambdas/domain/tokens.js';
+import type { RunningLocalStack } from '../../local/stack.js';
 import { startTestStack, uniqueId, useTestStack } from '../support/stack.js';
 
 const { stack, connect } = useTestStack();

@@ -1,7 +1,7 @@
+import { ROUTED_ACTIONS } from '@parley/protocol';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ROUTED_ACTIONS } from '../../lambdas/domain/protocol.js';
-import { ROUTES } from '../../lib/functions.js';
+import { ROUTES } from '../../definitions/functions.js';
 import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../../lib/settings.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS } from '../../lib/functions.js';
+import { FUNCTIONS } from '../../definitions/functions.js';
 import type { TemplateJson } from './support/synthesize.js';
 
 const run = promisify(execFile);

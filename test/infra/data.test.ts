@@ -1,6 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { pascalCase } from '../../lib/constructs/data.js';
 import {
   connectionsTable,
   eventsStream,
@@ -8,7 +7,8 @@ import {
   TABLES,
   type TableDefinition,
   type TableId,
-} from '../../lib/tables.js';
+} from '../../definitions/tables.js';
+import { pascalCase } from '../../lib/constructs/data.js';
 import { DEV_CONTEXT, synthesize } from './support/synthesize.js';
 
 const TABLE = 'AWS::DynamoDB::GlobalTable';
@@ -17,7 +17,7 @@ const STREAM = 'AWS::Kinesis::Stream';
 const dev = synthesize(DEV_CONTEXT);
 const prod = synthesize({ stage: 'prod' });
 
-// The expectations below are derived from `lib/tables.ts`, never restated.
+// The expectations below are derived from `definitions/tables.ts`, never restated.
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute) {
   return [
@@ -45,7 +45,7 @@ function tableProperties(id: TableId): Record<string, unknown> {
 }
 
 describe('the tables', () => {
-  it('creates one table per definition of lib/tables.ts, and no other', () => {
+  it('creates one table per definition of definitions/tables.ts, and no other', () => {
     dev.template.resourceCountIs(TABLE, TABLES.length);
   });
 

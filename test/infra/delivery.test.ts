@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { fanoutConsumer, presenceConsumer } from '../../definitions/stream-consumers.js';
 import { FANOUT_EVENT_TYPES } from '../../lambdas/handlers/fanout.js';
 import { PRESENCE_EVENT_TYPES } from '../../lambdas/handlers/presence-notifier.js';
-import { fanoutConsumer, presenceConsumer } from '../../lib/event-mappings.js';
 import { DEV_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);

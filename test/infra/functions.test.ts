@@ -5,8 +5,13 @@ import {
   type FunctionId,
   requiredVariablesOf,
   tablesOf,
-} from '../../lib/functions.js';
-import { environmentVariableName, TABLE_NAME_FIELDS, TABLES, type TableId } from '../../lib/tables.js';
+} from '../../definitions/functions.js';
+import {
+  environmentVariableName,
+  TABLE_NAME_FIELDS,
+  TABLES,
+  type TableId,
+} from '../../definitions/tables.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
@@ -63,7 +68,7 @@ function tablePermissionsOf(deployment: typeof dev, id: FunctionId): string[] {
 }
 
 describe('the functions', () => {
-  it('are one per handler of lib/functions.ts', () => {
+  it('are one per handler of definitions/functions.ts', () => {
     dev.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
     for (const { id } of FUNCTIONS) {
       expect(functionResource(dev, id).Properties.Description).toBe(`Parley dev: lambdas/handlers/${id}.ts`);

@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { METRICS_NAMESPACE, MetricName } from '../../lambdas/domain/metrics.js';
-import { FUNCTIONS } from '../../lib/functions.js';
-import { TABLES } from '../../lib/tables.js';
+import { FUNCTIONS } from '../../definitions/functions.js';
+import { METRICS_NAMESPACE, MetricName } from '../../definitions/metrics.js';
+import { TABLES } from '../../definitions/tables.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);

@@ -1,9 +1,9 @@
+import type { Message } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { resourceNames } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from '../../lambdas/adapters/dynamodb-connection-store.js';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
-import type { Message } from '../../lambdas/domain/protocol.js';
-import { resourceNames } from '../../lib/tables.js';
 import { ensureResources } from '../../local/resources.js';
 import { uniqueId } from '../support/stack.js';
 

@@ -7,10 +7,10 @@
  * of every kind (NUL, lone surrogates, RTL marks, zero-width joiners, emoji), extra fields
  * (`__proto__` included), nesting thousands deep; or text that is not one JSON object.
  */
+
+import { directConversationId, isWellFormedText, MAX_BODY_CHARS } from '@parley/protocol';
 import fc from 'fast-check';
-import { directConversationId } from '../../lambdas/domain/conversation.js';
 import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
-import { isWellFormedText, MAX_BODY_CHARS } from '../../lambdas/domain/protocol.js';
 
 /** Characters that break naive code: NUL, lone and paired surrogates, RTL, zero-width, emoji. */
 export const TRICKY_CHARACTERS = [

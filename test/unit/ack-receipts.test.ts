@@ -2,10 +2,10 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { GetCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { AckedFrame } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
-import type { AckedFrame } from '../../lambdas/domain/protocol.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
 import {
   answerOf,

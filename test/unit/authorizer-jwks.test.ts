@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, errors, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MetricName } from '../../lambdas/domain/metrics.js';
+import { MetricName } from '../../definitions/metrics.js';
 import { createTokenVerifier, TokenKeysUnavailableError } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
 import { authorizerEvent, createTestDeps, testConfig } from './support/harness.js';

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FUNCTIONS, type FunctionId, requiredVariablesOf } from '../../definitions/functions.js';
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-metrics.js';
 import {
@@ -8,7 +9,6 @@ import {
   functionDefinition,
 } from '../../lambdas/config.js';
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
-import { FUNCTIONS, type FunctionId, requiredVariablesOf } from '../../lib/functions.js';
 import { testConfig } from './support/harness.js';
 
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
@@ -29,7 +29,7 @@ afterEach(() => {
 });
 
 describe('configFromEnvironment', () => {
-  it('reads for a function only the names of the resources lib/functions.ts gives it, with defaults for the rest', () => {
+  it('reads for a function only the names of the resources definitions/functions.ts gives it, with defaults for the rest', () => {
     const config = configFromEnvironment('send', SEND_ENVIRONMENT);
 
     expect(config).toEqual({
@@ -243,13 +243,13 @@ describe('building the deps', () => {
     expect(depsFromEnvironment('sync')).toThrow('environment variable PARLEY_CONVERSATIONS_TABLE');
   });
 
-  it('fails, naming the variable, when a function reaches a resource lib/functions.ts does not give it', async () => {
+  it('fails, naming the variable, when a function reaches a resource definitions/functions.ts does not give it', async () => {
     vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'conversations');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     const deps = depsFromEnvironment('sync')();
 
     await expect(deps.presence.get('alice')).rejects.toThrow(
-      'PARLEY_PRESENCE_TABLE is not set for this function: lib/functions.ts does not give it',
+      'PARLEY_PRESENCE_TABLE is not set for this function: definitions/functions.ts does not give it',
     );
     await expect(deps.verifyToken('a.b.c')).rejects.toThrow(ConfigurationError);
     deps.clients.destroy();

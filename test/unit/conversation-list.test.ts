@@ -5,6 +5,14 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type {
+  ConversationSummary,
+  ConversationsPageFrame,
+  Message,
+  MessageEventFrame,
+  Receipt,
+  ReceiptEventFrame,
+} from '@parley/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConversationListContentionError,
@@ -13,14 +21,6 @@ import {
 import { applyToEntry, decodeCursor, encodeCursor } from '../../lambdas/domain/conversation-list.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { ConversationEntryState } from '../../lambdas/domain/ports.js';
-import type {
-  ConversationSummary,
-  ConversationsPageFrame,
-  Message,
-  MessageEventFrame,
-  Receipt,
-  ReceiptEventFrame,
-} from '../../lambdas/domain/protocol.js';
 import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
 import {
   answerOf,

@@ -13,12 +13,12 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { Message, ReceiptEventFrame } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { SinonStub } from 'sinon';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiGatewayConnectionPusher, isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
-import type { Message, ReceiptEventFrame } from '../../lambdas/domain/protocol.js';
 import { createFanoutHandler, RECENT_CONNECTIONS_MS } from '../../lambdas/handlers/fanout.js';
 import {
   createTestDeps,

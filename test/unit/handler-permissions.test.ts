@@ -1,5 +1,5 @@
 /**
- * The other half of the least-privilege grants: `lib/functions.ts` says what each Lambda
+ * The other half of the least-privilege grants: `definitions/functions.ts` says what each Lambda
  * function may touch and `test/infra/functions.test.ts` holds the stack's IAM to it; this
  * file holds each handler's code to it. Every handler is driven through its paths, the
  * rare ones included, over the mocked AWS clients; each call the SDK made becomes the IAM
@@ -36,11 +36,6 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
-import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
-import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
-import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
 import type {
   AckedFrame,
   ConversationsPageFrame,
@@ -49,7 +44,14 @@ import type {
   PresenceFrame,
   ReceiptEventFrame,
   SentFrame,
-} from '../../lambdas/domain/protocol.js';
+} from '@parley/protocol';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../definitions/functions.js';
+import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
+import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
+import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
+import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
@@ -64,8 +66,6 @@ import { createSendHandler } from '../../lambdas/handlers/send.js';
 import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../lib/functions.js';
-import { TABLE_NAME_FIELDS, TABLES } from '../../lib/tables.js';
 import {
   answerOf,
   authorizerEvent,
@@ -231,7 +231,7 @@ function recordedAccesses(): Access[] {
 }
 
 // ---------------------------------------------------------------------------------------
-// What lib/functions.ts grants
+// What definitions/functions.ts grants
 // ---------------------------------------------------------------------------------------
 
 const DEFINITIONS: readonly FunctionDefinition[] = FUNCTIONS;

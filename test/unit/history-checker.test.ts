@@ -1,6 +1,6 @@
+import type { Message, Receipt } from '@parley/protocol';
+import { type ChatMessage, type ConversationView, MessageStatus } from '@parley/sdk';
 import { describe, expect, it } from 'vitest';
-import type { Message, Receipt } from '../../lambdas/domain/protocol.js';
-import { type ChatMessage, type ConversationView, MessageStatus } from '../../sdk/index.js';
 import { checkHistory, type DeviceSnapshot, type HistoryInput } from '../chaos/history-checker.js';
 
 const CONVERSATION = 'dm:alice:bob';

@@ -18,10 +18,10 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { ERROR_CODES, MAX_BODY_CHARS } from '@parley/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ERROR_CODES, MAX_BODY_CHARS } from '../../lambdas/domain/protocol.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
 import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';

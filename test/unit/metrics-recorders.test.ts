@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { METRICS_NAMESPACE, MetricName } from '../../definitions/metrics.js';
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-metrics.js';
 import { configFromEnvironment } from '../../lambdas/config.js';
-import { METRICS_NAMESPACE, MetricName } from '../../lambdas/domain/metrics.js';
 import { createDeps } from '../../lambdas/runtime.js';
 import { captureOutput, testConfig } from './support/harness.js';
 

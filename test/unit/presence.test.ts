@@ -16,11 +16,11 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { PresenceFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { PresenceRecord } from '../../lambdas/domain/ports.js';
 import { presenceView, recordConnect, recordDisconnect } from '../../lambdas/domain/presence.js';
-import type { PresenceFrame } from '../../lambdas/domain/protocol.js';
 import { createPresenceNotifierHandler } from '../../lambdas/handlers/presence-notifier.js';
 import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
 import { presenceDeps } from '../../lambdas/runtime.js';

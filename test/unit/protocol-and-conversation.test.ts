@@ -1,28 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import {
-  assertMember,
-  directConversationId,
-  membersOf,
-  resolveSendTarget,
-} from '../../lambdas/domain/conversation.js';
-import {
-  BadRequestError,
-  ForbiddenError,
-  INTERNAL_ERROR_MESSAGE,
-  RateLimitedError,
-  SequencingContentionError,
-  TooLargeError,
-  toErrorFrame,
-} from '../../lambdas/domain/errors.js';
 import {
   ackFrameSchema,
   CONVERSATIONS_DEFAULT_LIMIT,
   CONVERSATIONS_MAX_LIMIT,
   conversationsFrameSchema,
   describeZodError,
+  directConversationId,
   MAX_BODY_CHARS,
   MAX_FRAME_BYTES,
+  membersOf,
   PRESENCE_MAX_USERS,
   pingFrameSchema,
   RECEIPT_KINDS,
@@ -36,7 +21,19 @@ import {
   syncFrameSchema,
   TYPING_STATES,
   typingFrameSchema,
-} from '../../lambdas/domain/protocol.js';
+} from '@parley/protocol';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { assertMember, resolveSendTarget } from '../../lambdas/domain/conversation.js';
+import {
+  BadRequestError,
+  ForbiddenError,
+  INTERNAL_ERROR_MESSAGE,
+  RateLimitedError,
+  SequencingContentionError,
+  TooLargeError,
+  toErrorFrame,
+} from '../../lambdas/domain/errors.js';
 
 describe('direct conversation ids', () => {
   it('puts the smaller user id first, whoever sends', () => {

@@ -1,8 +1,8 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { SentFrame } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
-import type { SentFrame } from '../../lambdas/domain/protocol.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
 import {
   answerOf,

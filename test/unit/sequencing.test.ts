@@ -6,10 +6,10 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Message, SentFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
-import type { Message, SentFrame } from '../../lambdas/domain/protocol.js';
 import {
   backoffDelay,
   createLastSeqCache,

@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { HistoryFrame, Message, PongFrame } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
-import type { HistoryFrame, Message, PongFrame } from '../../lambdas/domain/protocol.js';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
 import { createPingHandler } from '../../lambdas/handlers/ping.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';

@@ -11,7 +11,7 @@ import {
   MessageStatus,
   type ParleyClient,
   type PresenceView,
-} from '../../sdk/index.js';
+} from '@parley/sdk';
 import { h, setAttribute, setText } from './dom.js';
 import { formatClock, formatLastSeen, formatListTime } from './format.js';
 import { sendIcon, statusIcon } from './icons.js';

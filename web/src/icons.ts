@@ -1,5 +1,5 @@
 /** The app's icons: static SVG markup, never built from user input. */
-import { MessageStatus } from '../../sdk/index.js';
+import { MessageStatus } from '@parley/sdk';
 import { svg } from './dom.js';
 
 const stroke = 'fill="none" stroke="currentColor" stroke-linecap="round" stroke-linejoin="round"';

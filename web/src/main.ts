@@ -2,8 +2,8 @@
  * The Parley web app: sign in as any user id, then chat. Each tab is a device of its
  * own; its state and unsent messages are kept in IndexedDB across reloads.
  */
-import { ParleyClient } from '../../sdk/index.js';
-import { IndexedDbStorage } from '../../sdk/indexeddb-storage.js';
+import { ParleyClient } from '@parley/sdk';
+import { IndexedDbStorage } from '@parley/sdk/indexeddb-storage';
 import { mountChatApp } from './chat-app.js';
 import { deviceId, fetchSession, type Session, storedSession, storeSession, tokenSource } from './session.js';
 import { mountSignIn } from './sign-in.js';

@@ -1,5 +1,5 @@
+import { backoffDelay, ConnectionState, type ParleyClient } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, ConnectionState, type ParleyClient } from '../../../sdk/index.js';
 import {
   answerCatchUp,
   cleanUpSdkTest,

@@ -1,6 +1,6 @@
+import { ConnectionState, MemoryStorage, ParleyErrorCode } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mintToken } from '../../../lambdas/domain/tokens.js';
-import { ConnectionState, MemoryStorage, ParleyErrorCode } from '../../../sdk/index.js';
 import {
   ALICE,
   answerCatchUp,

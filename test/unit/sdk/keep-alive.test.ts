@@ -1,5 +1,5 @@
+import { ConnectionState, DEFAULT_KEEP_ALIVE_MS } from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionState, DEFAULT_KEEP_ALIVE_MS } from '../../../sdk/index.js';
 import {
   answerCatchUp,
   BOB,

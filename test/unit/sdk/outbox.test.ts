@@ -1,8 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FileStorage } from '../../../sdk/file-storage.js';
 import {
   type ChatMessage,
   ConnectionState,
@@ -12,8 +10,10 @@ import {
   type OutboxItem,
   ParleyErrorCode,
   type ParleyStorage,
-} from '../../../sdk/index.js';
-import { Outbox } from '../../../sdk/outbox.js';
+} from '@parley/sdk';
+import { FileStorage } from '@parley/sdk/file-storage';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Outbox } from '../../../sdk/src/outbox.js';
 import {
   ALICE,
   answerCatchUp,

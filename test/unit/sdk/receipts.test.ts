@@ -1,5 +1,5 @@
+import { ConnectionState, MemoryStorage, MessageStatus, type ParleyClient } from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionState, MemoryStorage, MessageStatus, type ParleyClient } from '../../../sdk/index.js';
 import {
   ALICE,
   answerCatchUp,

@@ -1,6 +1,6 @@
+import { MessageStatus } from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MessageStatus } from '../../../sdk/index.js';
-import { Timeline } from '../../../sdk/timeline.js';
+import { Timeline } from '../../../sdk/src/timeline.js';
 import {
   ALICE,
   BOB,

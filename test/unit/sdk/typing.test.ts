@@ -1,5 +1,5 @@
+import { ConnectionState, type TypingEvent } from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionState, type TypingEvent } from '../../../sdk/index.js';
 import {
   ALICE,
   BOB,

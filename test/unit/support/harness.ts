@@ -27,9 +27,11 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { ErrorFrame, ServerFrame } from '@parley/protocol';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterEach, type Mock, vi } from 'vitest';
+import { resourceNames } from '../../../definitions/tables.js';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { InMemoryMetrics } from '../../../lambdas/adapters/in-memory-metrics.js';
@@ -39,10 +41,8 @@ import {
   DEFAULT_SERVICE_NAME,
 } from '../../../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../../../lambdas/domain/ports.js';
-import type { ErrorFrame, ServerFrame } from '../../../lambdas/domain/protocol.js';
 import type { RouteResult, WebSocketEvent } from '../../../lambdas/middleware/websocket-route.js';
 import { createDeps, type DepsProvider, type ParleyDeps } from '../../../lambdas/runtime.js';
-import { resourceNames } from '../../../lib/tables.js';
 import authorizerEventFixture from '../../fixtures/authorizer-request-event.json' with { type: 'json' };
 import presenceEventFixture from '../../fixtures/kinesis-presence-event.json' with { type: 'json' };
 import kinesisEventFixture from '../../fixtures/kinesis-stream-event.json' with { type: 'json' };

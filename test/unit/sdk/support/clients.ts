@@ -3,9 +3,7 @@
  * reconnect delays, its sockets tracked so that `closeClients()` in `afterEach` leaves none
  * open, and ways to wait for what a client does without sleeping.
  */
-import { expect, vi } from 'vitest';
-import WebSocket from 'ws';
-import { mintToken } from '../../../../lambdas/domain/tokens.js';
+
 import {
   ConnectionState,
   conversationIdFor,
@@ -13,7 +11,10 @@ import {
   type ParleyClientEvents,
   type ParleyClientOptions,
   type WebSocketConstructor,
-} from '../../../../sdk/index.js';
+} from '@parley/sdk';
+import { expect, vi } from 'vitest';
+import WebSocket from 'ws';
+import { mintToken } from '../../../../lambdas/domain/tokens.js';
 import { type ClientFrame, closeFakeServers, type FakeConnection, type FakeServer } from './fake-server.js';
 import { conversationsPage } from './frames.js';
 

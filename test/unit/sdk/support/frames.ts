@@ -9,8 +9,8 @@ import type {
   Receipt,
   ReceiptKind,
   SentFrame,
-} from '../../../../lambdas/domain/protocol.js';
-import { conversationIdFor } from '../../../../sdk/index.js';
+} from '@parley/protocol';
+import { conversationIdFor } from '@parley/sdk';
 import type { ClientFrame } from './fake-server.js';
 
 /** When the fake server "stored" the first message. */

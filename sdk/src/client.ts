@@ -5,13 +5,14 @@
  * up after time away with the conversations cursor, acknowledges delivery by itself, and
  * reports everything as typed events. docs/protocol.md is the contract it speaks.
  */
-import { decodeJwt } from 'jose';
-import { directConversationId, membersOf } from '../lambdas/domain/conversation.js';
+
 import {
   type AckedFrame,
   type ConversationsPageFrame,
+  directConversationId,
   type HistoryFrame,
   type Message,
+  membersOf,
   messageBodySchema,
   PRESENCE_MAX_USERS,
   type PresenceFrame,
@@ -21,7 +22,8 @@ import {
   type ServerFrame,
   SYNC_MAX_LIMIT,
   userIdSchema,
-} from '../lambdas/domain/protocol.js';
+} from '@parley/protocol';
+import { decodeJwt } from 'jose';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
 import { DEFAULT_KEEP_ALIVE_MS, KeepAlive, type PingOutcome } from './keep-alive.js';

@@ -1,7 +1,7 @@
 /**
  * The Parley client SDK: `ParleyClient` and what it speaks in. Runs in browsers (native
- * WebSocket, `IndexedDbStorage` from `sdk/indexeddb-storage.ts`) and in Node (`ws`,
- * `FileStorage` from `sdk/file-storage.ts`).
+ * WebSocket, `IndexedDbStorage` from `sdk/src/indexeddb-storage.ts`) and in Node (`ws`,
+ * `FileStorage` from `sdk/src/file-storage.ts`).
  *
  * @example
  * import { ParleyClient } from './sdk/index.js';
@@ -27,7 +27,7 @@ export { OutboxFullError, type OutboxItem } from './outbox.js';
 export { MemoryStorage, type ParleyStorage } from './storage.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 
-import { directConversationId } from '../lambdas/domain/conversation.js';
+import { directConversationId } from '@parley/protocol';
 
 /**
  * The id of the one-to-one conversation between two users, as docs/protocol.md defines it.

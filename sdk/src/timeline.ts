@@ -4,7 +4,7 @@
  * and each member's watermarks. Repeats are dropped; a hole below `lastSeq` is a gap to
  * fill with `sync`.
  */
-import type { ConversationSummary, Message, Receipt, ReceiptKind } from '../lambdas/domain/protocol.js';
+import type { ConversationSummary, Message, Receipt, ReceiptKind } from '@parley/protocol';
 
 /** The JSON a timeline is stored as. */
 export interface StoredTimeline {
