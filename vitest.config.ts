@@ -64,6 +64,16 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The SDK packed, installed in an empty project, and the README's example run from
+          // it against `npm start` (which starts engines of its own).
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // CDK Template assertions: synthesis only, no AWS account, no network.
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
