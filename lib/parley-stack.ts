@@ -42,34 +42,12 @@ export class ParleyStack extends Stack {
     /* -------------------------------------------------------------------------- */
     this.data = new ParleyData(this, 'Data', { retainData: production, shards: settings.shards });
 
-    /* -------------------------------------------------------------------------- */
-    /*                               TOKEN KEY                                    */
-    /* -------------------------------------------------------------------------- */
-    let tokenKey: { jwksUrl: string } | { secret: secretsmanager.ISecret };
-    if (settings.tokenKey.kind === 'jwks') {
-      tokenKey = { jwksUrl: settings.tokenKey.jwksUrl };
-    } else if (settings.tokenKey.kind === 'secret') {
-      tokenKey = {
-        secret: secretsmanager.Secret.fromSecretCompleteArn(
-          this,
-          'TokenSigningKey',
-          settings.tokenKey.secretArn,
-        ),
-      };
-    } else {
-      this.tokenSigningKey = new secretsmanager.Secret(this, 'TokenSigningKey', {
-        description: `Parley ${settings.stage}: the HS256 key client tokens are signed with`,
-        generateSecretString: { passwordLength: 64, excludePunctuation: true },
-        removalPolicy,
-      });
-      acknowledge(
-        this.tokenSigningKey,
-        'AwsSolutions-SMG4',
-        'Rotating the HS256 key invalidates every token in circulation, so it is rotated by ' +
-          'hand with the token issuer (put a new value, then re-issue tokens); an issuer whose ' +
-          'keys rotate by kid is configured with jwksUrl instead.',
-      );
+    let tokenKey: TokenKey;
+    if (settings.tokenKey.kind === 'generated') {
+      this.tokenSigningKey = generateSigningKey(this, settings.stage, removalPolicy);
       tokenKey = { secret: this.tokenSigningKey };
+    } else {
+      tokenKey = givenTokenKey(this, settings.tokenKey);
     }
 
     /* -------------------------------------------------------------------------- */
@@ -115,9 +93,10 @@ export class ParleyStack extends Stack {
       deliveryLatencyP99AlarmMs: settings.deliveryLatencyP99AlarmMs,
     });
 
-    /* -------------------------------------------------------------------------- */
-    /*                                  OUTPUTS                                   */
-    /* -------------------------------------------------------------------------- */
+    this.#addOutputs();
+  }
+
+  #addOutputs() {
     new CfnOutput(this, 'WebSocketUrl', {
       description: 'Where clients connect: wss://…?token={jwt}&deviceId={id}',
       value: this.api.url,
@@ -152,4 +131,42 @@ export class ParleyStack extends Stack {
       value: this.data.stream.streamName,
     });
   }
+}
+
+/** Where the authorizer finds the keys that verify tokens. */
+type TokenKey = { jwksUrl: string } | { secret: secretsmanager.ISecret };
+
+/** The key a deployment brings: a JWKS URL, or the ARN of a secret holding an HS256 key. */
+function givenTokenKey(
+  scope: Construct,
+  tokenKey: ParleySettings['tokenKey'],
+): { jwksUrl: string } | { secret: secretsmanager.ISecret } {
+  if (tokenKey.kind === 'jwks') return { jwksUrl: tokenKey.jwksUrl };
+  if (tokenKey.kind === 'secret') {
+    return {
+      secret: secretsmanager.Secret.fromSecretCompleteArn(scope, 'TokenSigningKey', tokenKey.secretArn),
+    };
+  }
+  throw new Error('a generated token key is made by the stack, not given');
+}
+
+/** An HS256 key of the stack's own, when the deployment brings none. */
+function generateSigningKey(
+  scope: Construct,
+  stage: string,
+  removalPolicy: RemovalPolicy,
+): secretsmanager.Secret {
+  const key = new secretsmanager.Secret(scope, 'TokenSigningKey', {
+    description: `Parley ${stage}: the HS256 key client tokens are signed with`,
+    generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    removalPolicy,
+  });
+  acknowledge(
+    key,
+    'AwsSolutions-SMG4',
+    'Rotating the HS256 key invalidates every token in circulation, so it is rotated by ' +
+      'hand with the token issuer (put a new value, then re-issue tokens); an issuer whose ' +
+      'keys rotate by kid is configured with jwksUrl instead.',
+  );
+  return key;
 }

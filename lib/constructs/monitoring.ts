@@ -39,6 +39,34 @@ export interface ParleyMonitoringProps {
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
 
+/** The metrics the alarms and the dashboard read: Parley's own (EMF), and the WebSocket API's. */
+interface MonitoringMetrics {
+  parley(name: MetricName, statistic: string, label?: string): cloudwatch.Metric;
+  api(metricName: string, statistic?: string): cloudwatch.Metric;
+}
+
+function metricsOf(props: ParleyMonitoringProps): MonitoringMetrics {
+  return {
+    parley: (name, statistic, label) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { [SERVICE_DIMENSION]: serviceNameOf(props.stage) },
+        statistic,
+        period: ONE_MINUTE,
+        ...(label ? { label } : {}),
+      }),
+    api: (metricName, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.api.apiId, Stage: props.api.stageName },
+        statistic,
+        period: ONE_MINUTE,
+      }),
+  };
+}
+
 export class ParleyMonitoring extends Construct {
   readonly alarmTopic: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
@@ -53,28 +81,31 @@ export class ParleyMonitoring extends Construct {
     if (props.alarmEmail) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }
+    const metrics = metricsOf(props);
+    this.#alarmOnDeliveryLatency(props, metrics);
+    this.#alarmOnFunctions(props);
+    this.#alarmOnTables(props);
+    this.#alarmOnTokenKeysAndFailures(props, metrics);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}`,
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        deliveryWidgets(props, metrics),
+        trafficWidgets(props, metrics),
+        streamWidgets(props),
+        [
+          ...capacityWidgets(props),
+          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12, height: 6 }),
+        ],
+      ],
+    });
+  }
 
-    const parley = (name: MetricName, statistic: string, label?: string) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: name,
-        dimensionsMap: { [SERVICE_DIMENSION]: serviceNameOf(props.stage) },
-        statistic,
-        period: ONE_MINUTE,
-        ...(label ? { label } : {}),
-      });
-    const api = (metricName: string, statistic = 'Sum') =>
-      new cloudwatch.Metric({
-        namespace: 'AWS/ApiGateway',
-        metricName,
-        dimensionsMap: { ApiId: props.api.apiId, Stage: props.api.stageName },
-        statistic,
-        period: ONE_MINUTE,
-      });
+  /* -------------------------------------------------------------------------- */
+  /*                                   ALARMS                                   */
+  /* -------------------------------------------------------------------------- */
 
-    /* -------------------------------------------------------------------------- */
-    /*                                   ALARMS                                   */
-    /* -------------------------------------------------------------------------- */
+  #alarmOnDeliveryLatency(props: ParleyMonitoringProps, { parley }: MonitoringMetrics) {
     this.#alarm('DeliveryLatencyP99', {
       metric: parley(MetricName.DeliveryLatency, 'p99'),
       threshold: props.deliveryLatencyP99AlarmMs,
@@ -82,6 +113,9 @@ export class ParleyMonitoring extends Construct {
       datapointsToAlarm: 3,
       alarmDescription: `p99 of commit-to-post delivery latency over ${props.deliveryLatencyP99AlarmMs} ms in 3 of 5 minutes`,
     });
+  }
+
+  #alarmOnFunctions(props: ParleyMonitoringProps) {
     for (const consumer of STREAM_CONSUMERS) {
       this.#alarm(`${pascalCase(consumer.id)}IteratorAge`, {
         metric: props.functions[consumer.id].metric('IteratorAge', {
@@ -107,6 +141,9 @@ export class ParleyMonitoring extends Construct {
         alarmDescription: `the ${functionId} function was throttled in the last 5 minutes (concurrency quota)`,
       });
     }
+  }
+
+  #alarmOnTables(props: ParleyMonitoringProps) {
     for (const [tableId, table] of Object.entries(props.tables)) {
       const throttles = new cloudwatch.MathExpression({
         expression: 'reads + writes',
@@ -124,6 +161,9 @@ export class ParleyMonitoring extends Construct {
         alarmDescription: `DynamoDB throttled requests to the ${tableId} table in the last 5 minutes`,
       });
     }
+  }
+
+  #alarmOnTokenKeysAndFailures(props: ParleyMonitoringProps, { parley }: MonitoringMetrics) {
     // One is enough: while the keys cannot be read, every device that connects is turned away.
     this.#alarm('TokenKeysUnavailable', {
       metric: parley(MetricName.TokenKeysUnavailable, 'Sum'),
@@ -141,113 +181,6 @@ export class ParleyMonitoring extends Construct {
       evaluationPeriods: 1,
       alarmDescription: 'stream records exhausted their retries and wait in the on-failure queue',
     });
-
-    /* -------------------------------------------------------------------------- */
-    /*                                  DASHBOARD                                 */
-    /* -------------------------------------------------------------------------- */
-    const fanout = props.functions.fanout;
-    const send = props.functions.send;
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${Stack.of(this).stackName}`,
-      defaultInterval: Duration.hours(3),
-      widgets: [
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Delivery latency, commit to post (ms)',
-            left: [
-              parley(MetricName.DeliveryLatency, 'p50', 'p50'),
-              parley(MetricName.DeliveryLatency, 'p99', 'p99'),
-            ],
-            leftAnnotations: [{ value: props.deliveryLatencyP99AlarmMs, label: 'p99 alarm' }],
-            width: 12,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'Delivery (per minute)',
-            left: [
-              parley(MetricName.EventsDelivered, 'Sum', 'events posted'),
-              parley(MetricName.GoneConnections, 'Sum', 'gone connections'),
-            ],
-            right: [
-              parley(MetricName.DuplicatesSuppressed, 'Sum', 'duplicate sends'),
-              parley(MetricName.SequencingRetries, 'Sum', 'sequencing retries'),
-            ],
-            width: 12,
-          }),
-        ],
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Connections and frames (per minute)',
-            left: [api('ConnectCount'), api('MessageCount')],
-            right: [
-              api('ClientError'),
-              api('IntegrationError'),
-              api('ExecutionError'),
-              parley(MetricName.TokenKeysUnavailable, 'Sum', 'token keys unavailable'),
-            ],
-            width: 12,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'send and fanout duration (ms)',
-            left: [
-              send.metricDuration({ statistic: 'p50', label: 'send p50' }),
-              send.metricDuration({ statistic: 'p99', label: 'send p99' }),
-              fanout.metricDuration({ statistic: 'p50', label: 'fanout p50' }),
-              fanout.metricDuration({ statistic: 'p99', label: 'fanout p99' }),
-            ],
-            width: 12,
-          }),
-        ],
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Stream lag (ms)',
-            left: STREAM_CONSUMERS.map((consumer) =>
-              props.functions[consumer.id].metric('IteratorAge', {
-                statistic: 'Maximum',
-                label: `${consumer.id} iterator age`,
-              }),
-            ),
-            right: [
-              new cloudwatch.Metric({
-                namespace: 'AWS/Kinesis',
-                metricName: 'IncomingRecords',
-                dimensionsMap: { StreamName: props.stream.streamName },
-                statistic: 'Sum',
-                period: ONE_MINUTE,
-              }),
-            ],
-            width: 12,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'Function errors and throttles (per 5 minutes)',
-            left: Object.entries(props.functions).map(([functionId, fn]) =>
-              fn.metricErrors({ period: FIVE_MINUTES, label: functionId }),
-            ),
-            right: Object.entries(props.functions).map(([functionId, fn]) =>
-              fn.metricThrottles({ period: FIVE_MINUTES, label: `${functionId} throttles` }),
-            ),
-            width: 12,
-          }),
-        ],
-        [
-          new cloudwatch.GraphWidget({
-            title: 'DynamoDB consumed capacity (units per minute)',
-            left: Object.entries(props.tables).map(([tableId, table]) =>
-              table.metricConsumedWriteCapacityUnits({ period: ONE_MINUTE, label: `${tableId} writes` }),
-            ),
-            right: Object.entries(props.tables).map(([tableId, table]) =>
-              table.metricConsumedReadCapacityUnits({ period: ONE_MINUTE, label: `${tableId} reads` }),
-            ),
-            width: 12,
-          }),
-          new cloudwatch.AlarmStatusWidget({
-            title: 'Alarms',
-            alarms: this.alarms,
-            width: 12,
-            height: 6,
-          }),
-        ],
-      ],
-    });
   }
 
   #alarm(id: string, props: Omit<cloudwatch.AlarmProps, 'comparisonOperator' | 'treatMissingData'>) {
@@ -261,4 +194,113 @@ export class ParleyMonitoring extends Construct {
     alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
     this.alarms.push(alarm);
   }
+}
+
+/* -------------------------------------------------------------------------- */
+/*                                  DASHBOARD                                 */
+/* -------------------------------------------------------------------------- */
+
+function deliveryWidgets(props: ParleyMonitoringProps, { parley }: MonitoringMetrics): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Delivery latency, commit to post (ms)',
+      left: [
+        parley(MetricName.DeliveryLatency, 'p50', 'p50'),
+        parley(MetricName.DeliveryLatency, 'p99', 'p99'),
+      ],
+      leftAnnotations: [{ value: props.deliveryLatencyP99AlarmMs, label: 'p99 alarm' }],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Delivery (per minute)',
+      left: [
+        parley(MetricName.EventsDelivered, 'Sum', 'events posted'),
+        parley(MetricName.GoneConnections, 'Sum', 'gone connections'),
+      ],
+      right: [
+        parley(MetricName.DuplicatesSuppressed, 'Sum', 'duplicate sends'),
+        parley(MetricName.SequencingRetries, 'Sum', 'sequencing retries'),
+      ],
+      width: 12,
+    }),
+  ];
+}
+
+function trafficWidgets(
+  props: ParleyMonitoringProps,
+  { parley, api }: MonitoringMetrics,
+): cloudwatch.IWidget[] {
+  const { send, fanout } = props.functions;
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Connections and frames (per minute)',
+      left: [api('ConnectCount'), api('MessageCount')],
+      right: [
+        api('ClientError'),
+        api('IntegrationError'),
+        api('ExecutionError'),
+        parley(MetricName.TokenKeysUnavailable, 'Sum', 'token keys unavailable'),
+      ],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'send and fanout duration (ms)',
+      left: [
+        send.metricDuration({ statistic: 'p50', label: 'send p50' }),
+        send.metricDuration({ statistic: 'p99', label: 'send p99' }),
+        fanout.metricDuration({ statistic: 'p50', label: 'fanout p50' }),
+        fanout.metricDuration({ statistic: 'p99', label: 'fanout p99' }),
+      ],
+      width: 12,
+    }),
+  ];
+}
+
+function streamWidgets(props: ParleyMonitoringProps): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Stream lag (ms)',
+      left: STREAM_CONSUMERS.map((consumer) =>
+        props.functions[consumer.id].metric('IteratorAge', {
+          statistic: 'Maximum',
+          label: `${consumer.id} iterator age`,
+        }),
+      ),
+      right: [
+        new cloudwatch.Metric({
+          namespace: 'AWS/Kinesis',
+          metricName: 'IncomingRecords',
+          dimensionsMap: { StreamName: props.stream.streamName },
+          statistic: 'Sum',
+          period: ONE_MINUTE,
+        }),
+      ],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Function errors and throttles (per 5 minutes)',
+      left: Object.entries(props.functions).map(([functionId, fn]) =>
+        fn.metricErrors({ period: FIVE_MINUTES, label: functionId }),
+      ),
+      right: Object.entries(props.functions).map(([functionId, fn]) =>
+        fn.metricThrottles({ period: FIVE_MINUTES, label: `${functionId} throttles` }),
+      ),
+      width: 12,
+    }),
+  ];
+}
+
+function capacityWidgets(props: ParleyMonitoringProps): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'DynamoDB consumed capacity (units per minute)',
+      left: Object.entries(props.tables).map(([tableId, table]) =>
+        table.metricConsumedWriteCapacityUnits({ period: ONE_MINUTE, label: `${tableId} writes` }),
+      ),
+      right: Object.entries(props.tables).map(([tableId, table]) =>
+        table.metricConsumedReadCapacityUnits({ period: ONE_MINUTE, label: `${tableId} reads` }),
+      ),
+      width: 12,
+    }),
+  ];
 }
