@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { seededRandom } from '../../bench/seeded-random.js';
 import { type CompleteConfig, LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
@@ -18,7 +19,6 @@ import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import { startDeployedStack } from '../../local/deployed/stack.js';
 import { startLocalStack } from '../../local/stack.js';
 import { ConnectionState } from '../../sdk/index.js';
-import { seededRandom } from '../support/seeded-random.js';
 import { ChaosDevice } from './devices.js';
 import { ChaosFaults, DEFAULT_FAULT_RATES, type FaultKind, type FaultRates } from './faults.js';
 import {

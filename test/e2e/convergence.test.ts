@@ -12,10 +12,10 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../bench/seeded-random.js';
 import { directConversationId, membersOf } from '../../lambdas/domain/conversation.js';
 import type { ConversationSummary, Message, Receipt, ReceiptKind } from '../../lambdas/domain/protocol.js';
 import type { RunningLocalStack } from '../../local/stack.js';
-import { seededRandom } from '../support/seeded-random.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
