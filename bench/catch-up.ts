@@ -16,9 +16,9 @@ import { messageKey } from '../lambdas/adapters/dynamodb-message-store.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import type { RunningLocalStack } from '../local/stack.js';
-import { TestClient } from '../test/support/ws-client.js';
 import { now, sleep } from './clock.js';
 import { addRequestUnits, type TableUnits } from './dynamodb-units.js';
+import { FrameClient } from './frame-client.js';
 import type { PhaseRecord, Probes } from './probes.js';
 
 export interface CatchUpFigures {
@@ -135,11 +135,11 @@ export async function measureCatchUp(
   const conversationId = directConversationId(reader, writer);
   const seedMs = await seedHistory(stack, conversationId, [reader, writer], history, options.bodyChars);
   const connect = async (userId: string, deviceId: string) =>
-    TestClient.connect(stack.url, {
+    FrameClient.connect(stack.url, {
       token: await mintToken(userId, stack.config.tokens.secret ?? LOCAL_JWT_SECRET),
       deviceId,
     });
-  const send = async (client: TestClient, body: string) => {
+  const send = async (client: FrameClient, body: string) => {
     const answer = await client.request({
       action: 'send',
       to: reader,

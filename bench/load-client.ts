@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { now, sleep } from './clock.js';
 import type { DeviceSpec, LoadCommand, LoadReply, RunResult, SentMessage } from './load-protocol.js';
-import { seededRandom } from './stats.js';
+import { seededRandom } from './seeded-random.js';
 
 interface RunState {
   messages: SentMessage[];

@@ -52,6 +52,3 @@ export function roundDistribution(d: Distribution): Distribution {
     max: round(d.max),
   };
 }
-
-/** The benchmark's load replays the same sequence every run. */
-export { seededRandom } from '../test/support/seeded-random.js';

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the message spine on the local stack. Sends 100 messages one after
+ * `npm run bench:spine`: the message spine on the local stack. Sends 100 messages one after
  * another from alice to bob and prints the send-to-receive latency, plus the DynamoDB
  * capacity the sequencing path consumed per message (ReturnConsumedCapacity).
  */
@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { directConversationId } from '@parley/protocol';
+import { FrameClient } from '../bench/frame-client.js';
 import { percentile } from '../bench/stats.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { startLocalStack } from '../local/stack.js';
-import { TestClient } from '../test/support/ws-client.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -33,11 +33,11 @@ const stack = await startLocalStack({ wsPort: 0, logLevel: 'ERROR', deps: { onCa
 try {
   const [alice, bob] = ['alice', 'bob'];
   const conversationId = directConversationId(alice, bob);
-  const sender = await TestClient.connect(stack.url, {
+  const sender = await FrameClient.connect(stack.url, {
     token: await mintToken(alice, LOCAL_JWT_SECRET),
     deviceId: 'phone',
   });
-  const receiver = await TestClient.connect(stack.url, {
+  const receiver = await FrameClient.connect(stack.url, {
     token: await mintToken(bob, LOCAL_JWT_SECRET),
     deviceId: 'phone',
   });

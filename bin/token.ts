@@ -9,6 +9,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { userIdSchema } from '@parley/protocol';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
+import { readSigningKey, SigningKeyError } from './signing-key.js';
 
 const USAGE = `usage: npm run token -- <userId> [--expires-in 24h] [--secret-arn <arn>] [--issuer <iss>] [--audience <aud>]
   a user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -`;
@@ -42,17 +43,11 @@ if (!userId || !userIdSchema.safeParse(userId).success) fail(USAGE);
 async function signingKey(): Promise<string> {
   const secretArn = values['secret-arn'];
   if (!secretArn) return process.env.PARLEY_JWT_SECRET ?? LOCAL_JWT_SECRET;
-  // The secret's region is part of its ARN: arn:aws:secretsmanager:{region}:…
-  const region = secretArn.split(':')[3];
-  const client = new SecretsManagerClient(region ? { region } : {});
   try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-    if (!SecretString) fail(`the secret ${secretArn} holds no string`);
-    return SecretString;
+    return await readSigningKey(secretArn);
   } catch (error) {
-    fail(`could not read the secret ${secretArn}: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    client.destroy();
+    if (error instanceof SigningKeyError) fail(error.message);
+    throw error;
   }
 }
 

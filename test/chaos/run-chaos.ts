@@ -13,12 +13,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { directConversationId, membersOf } from '@parley/protocol';
 import { ConnectionState } from '@parley/sdk';
+import { seededRandom } from '../../bench/seeded-random.js';
 import { type CompleteConfig, LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import { startDeployedStack } from '../../local/deployed/stack.js';
 import { startLocalStack } from '../../local/stack.js';
-import { seededRandom } from '../support/seeded-random.js';
 import { ChaosDevice } from './devices.js';
 import { ChaosFaults, DEFAULT_FAULT_RATES, type FaultKind, type FaultRates } from './faults.js';
 import {

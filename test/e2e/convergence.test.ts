@@ -14,8 +14,8 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { ConversationSummary, Message, Receipt, ReceiptKind } from '@parley/protocol';
 import { directConversationId, membersOf } from '@parley/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../bench/seeded-random.js';
 import type { RunningLocalStack } from '../../local/stack.js';
-import { seededRandom } from '../support/seeded-random.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 

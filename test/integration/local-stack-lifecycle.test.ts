@@ -5,18 +5,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertPortFree, findFreePort, startDynamoDbLocal } from '../../local/engines.js';
+import { nodeArgsOfScript, REPOSITORY_ROOT } from '../support/npm-script.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = REPOSITORY_ROOT;
 /** What `npm start` runs once npm has exec'd it: node and its arguments. */
-const START_ARGS = (
-  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .replace(/^exec node /, '')
-  .split(' ');
+const START_ARGS = nodeArgsOfScript('start');
 const ENGINE = /DynamoDBLocal\.jar|kinesis-local\/main\.js/;
 
 interface ProcessEntry {
