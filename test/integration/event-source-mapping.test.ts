@@ -25,7 +25,7 @@ import {
   parallelSlotOf,
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
-} from '../../local/event-source-mapping.js';
+} from '../../local/event-source-mapping/index.js';
 
 const clients = createAwsClients({ region: 'us-east-1', local: true, kinesis: inject('kinesisEndpoint') });
 const { kinesis } = clients;
