@@ -7,8 +7,6 @@
  *   https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
  * - [PBR] "Configuring partial batch response with Kinesis Data Streams and Lambda",
  *   https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
- * - [PAR] "Lambda parameters for Amazon Kinesis Data Streams event source mappings",
- *   https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html
  *
  * Unlike Lambda, a failed batch is retried from memory rather than read again from the
  * checkpoint.

@@ -2,7 +2,8 @@
  * The reader of one shard: a `GetRecords` loop (not `SubscribeToShard`, which kinesis-mock
  * pushes only once a second) that filters what it reads, gathers it into a batch with its
  * batching window, and hands the batch to the shard's slots. An idle shard polls again
- * after `pollIntervalMs`, or at once when `wake()` is called.
+ * after `pollIntervalMs`, or at once when `wake()` is called. The bracketed names ([BAT],
+ * [FLT]) are the pages listed in `index.ts`.
  */
 import { type _Record, GetRecordsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamRecord } from 'aws-lambda';

@@ -1,5 +1,5 @@
 /**
- * The slots of one shard (ParallelizationFactor, [PAR]): up to that many batches of the
+ * The slots of one shard (ParallelizationFactor, [PAR] in `index.ts`): up to that many batches of the
  * shard are handled at once. Each record goes to a slot by its partition key, and a slot
  * handles its batches one after another, with their retries, so records of one partition
  * key keep their order and are never in two batches in flight. A failing batch holds up
