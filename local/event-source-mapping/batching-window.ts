@@ -67,7 +67,7 @@ export class BatchingWindow {
     return records;
   }
 
-  /** How long to wait before the next read while the window is open: `pollIntervalMs`, but no later than its end. */
+  /** The wait before the next read while the window is open: `pollIntervalMs`, but no later than its end. */
   waitMs(pollIntervalMs: number): number {
     return Math.min(pollIntervalMs, Math.max(0, this.closesAt - this.now()));
   }

@@ -14,7 +14,7 @@ interface ReadRecord {
 export class ShardCheckpoint {
   /** The last sequence number before which every record is done; undefined before the first. */
   private last: string | undefined;
-  /** The last sequence number read (in flight, held in a batch or done): a renewed iterator starts after it. */
+  /** The last sequence number read (in flight, held in a batch or done): a new iterator starts after it. */
   private lastRead: string | undefined;
   /** Records read and not yet behind the checkpoint, oldest first. */
   private readonly read: ReadRecord[] = [];

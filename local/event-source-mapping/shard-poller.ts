@@ -230,7 +230,7 @@ class ReadFailures {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Logs the failure (a warning at most every 5 s) and waits out the backoff; an expired iterator is renewed at once. */
+  /** Logs the failure (a warning at most every 5 s) and waits out the backoff; none for an expired iterator. */
   async noteFailure(error: unknown): Promise<void> {
     const expired = (error as { name?: string }).name === 'ExpiredIteratorException';
     const now = Date.now();

@@ -1,4 +1,4 @@
-/** Partial batch responses, bisect on function error, retry attempts and record age, and the on-failure destination. */
+/** Partial batch responses, bisect on function error, retry attempts, record age, and the on-failure destination. */
 import { describe, expect, it } from 'vitest';
 import type { FailedBatch } from '../../../local/event-source-mapping/index.js';
 import { decode, signal, useMappingFixture } from './support.js';

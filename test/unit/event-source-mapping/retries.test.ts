@@ -1,4 +1,4 @@
-/** Retry decisions (bisect, partial responses, retry attempts, record age) and one batch's handling, with a fake handler. */
+/** Retry decisions (bisect, partial responses, retry attempts, record age), and one batch with a fake handler. */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ShardCheckpoint } from '../../../local/event-source-mapping/checkpoint.js';
