@@ -49,7 +49,7 @@ import {
   filterFromPatterns,
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
-} from './event-source-mapping.js';
+} from './event-source-mapping/index.js';
 import { ensureResources } from './resources.js';
 import {
   type RunningWebSocketGateway,

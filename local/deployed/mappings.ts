@@ -8,7 +8,7 @@ import {
   filterFromPatterns,
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
-} from '../event-source-mapping.js';
+} from '../event-source-mapping/index.js';
 import type { FunctionRunner } from './function-runner.js';
 import { REGION } from './stand-ins.js';
 import {
