@@ -42,8 +42,8 @@ export function backoffDelay(
   return Math.floor(random() * cap);
 }
 
-/** A timer's handle, as `setTimeout` returns it. */
-export type TimerHandle = ReturnType<typeof setTimeout>;
+/** A timer's handle: what `setTimeout` returns, or a test's own number. */
+export type TimerHandle = ReturnType<typeof setTimeout> | number;
 
 /**
  * The timers a backoff waits with: the platform's by default, a test's own otherwise.
