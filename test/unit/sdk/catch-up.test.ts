@@ -1,4 +1,3 @@
-import type { ServerFrame } from '@parley/protocol';
 import { SYNC_MAX_LIMIT } from '@parley/protocol';
 import { MemoryStorage, ParleyError, ParleyErrorCode } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -8,43 +7,7 @@ import { Outbox } from '../../../sdk/src/outbox.js';
 import { Persistence } from '../../../sdk/src/persistence.js';
 import { ALICE, WITH_BOB, WITH_CAROL } from './support/clients.js';
 import { conversationsPage, message, summary } from './support/frames.js';
-
-interface Request {
-  frame: Record<string, unknown>;
-  answer: (frame: object) => void;
-  fail: (error: Error) => void;
-}
-
-/** A connection whose requests wait until the test answers them, in the order made. */
-class ScriptedConnection {
-  isOpen = true;
-  readonly #requests: Request[] = [];
-  #waiter: ((request: Request) => void) | undefined;
-
-  request<Answer extends ServerFrame>(frame: Record<string, unknown>): Promise<Answer> {
-    return new Promise<Answer>((resolve, reject) => {
-      const answer = (reply: object) => resolve({ requestId: 'r', ...reply } as Answer);
-      const request = { frame, answer, fail: reject };
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      if (waiter) waiter(request);
-      else this.#requests.push(request);
-    });
-  }
-
-  /** The oldest request not taken yet, or the next one made. */
-  next(): Promise<Request> {
-    const request = this.#requests.shift();
-    if (request) return Promise.resolve(request);
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
-  }
-
-  get unanswered(): number {
-    return this.#requests.length;
-  }
-}
+import { ScriptedConnection } from './support/scripted-connection.js';
 
 const made: Array<{ conversations: Conversations; persistence: Persistence }> = [];
 
