@@ -1,52 +1,27 @@
-import { MemoryStorage, ParleyError, ParleyErrorCode } from '@parley/sdk';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ParleyError, ParleyErrorCode } from '@parley/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Backoff } from '../../../sdk/src/backoff.js';
-import { Conversations } from '../../../sdk/src/conversations.js';
-import { Outbox } from '../../../sdk/src/outbox.js';
-import { Persistence } from '../../../sdk/src/persistence.js';
 import { Receipts } from '../../../sdk/src/receipts.js';
 import { ALICE, settled, WITH_BOB } from './support/clients.js';
 import { message } from './support/frames.js';
 import { ManualTimers } from './support/manual-timers.js';
+import { closeParts, conversationParts } from './support/parts.js';
 import { ScriptedConnection } from './support/scripted-connection.js';
 
-const made: Array<{ conversations: Conversations; persistence: Persistence; receipts: Receipts }> = [];
-
-afterEach(async () => {
-  for (const { conversations, persistence, receipts } of made) {
-    receipts.close();
-    conversations.close();
-    await persistence.flush();
-  }
-  made.length = 0;
-});
+afterEach(closeParts);
 
 /**
  * The receipts of alice's phone over a scripted connection, with timers the test fires:
  * with random() = 0.5 the gathering waits 50 ms and the n-th retry half of 100 × 2^n.
  */
 function receiptsOf() {
-  const identity = { userId: ALICE, deviceId: 'phone' };
-  const outbox = new Outbox(10);
-  const storage = new MemoryStorage();
   const connection = new ScriptedConnection();
   const timers = new ManualTimers();
-  const report = vi.fn();
-  const persistence: Persistence = new Persistence({
-    storage,
-    identity,
-    outbox,
-    state: () => ({ timelines: conversations.timelines, cursor: undefined, acks: receipts.unconfirmed() }),
-    report,
-  });
-  const conversations: Conversations = new Conversations({
-    identity,
-    outbox,
-    persistence,
-    emit: () => {},
-    onPeerMessage: () => {},
+  const parts = conversationParts({
+    acks: () => receipts.unconfirmed(),
     onAdded: (timeline) => receipts.scheduleDelivered(timeline),
   });
+  const { identity, conversations, persistence, report } = parts;
   const backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5, timers);
   const receipts: Receipts = new Receipts({
     identity,
@@ -57,8 +32,7 @@ function receiptsOf() {
     timers,
     report,
   });
-  made.push({ conversations, persistence, receipts });
-  return { receipts, connection, conversations, persistence, timers, report, storage };
+  return { ...parts, receipts, connection, timers };
 }
 
 const ack = (seq: number) => ({ action: 'ack', conversationId: WITH_BOB, seq, kind: 'delivered' });

@@ -1,51 +1,26 @@
 import { SYNC_MAX_LIMIT } from '@parley/protocol';
-import { MemoryStorage, ParleyError, ParleyErrorCode } from '@parley/sdk';
+import { ParleyError, ParleyErrorCode } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CatchUp } from '../../../sdk/src/catch-up.js';
-import { Conversations } from '../../../sdk/src/conversations.js';
-import { Outbox } from '../../../sdk/src/outbox.js';
-import { Persistence } from '../../../sdk/src/persistence.js';
 import { ALICE, WITH_BOB, WITH_CAROL } from './support/clients.js';
 import { conversationsPage, message, summary } from './support/frames.js';
+import { closeParts, conversationParts } from './support/parts.js';
 import { ScriptedConnection } from './support/scripted-connection.js';
 
-const made: Array<{ conversations: Conversations; persistence: Persistence }> = [];
-
-afterEach(async () => {
-  for (const { conversations, persistence } of made) {
-    conversations.close();
-    await persistence.flush();
-  }
-  made.length = 0;
-});
+afterEach(closeParts);
 
 /** A catch-up with the real conversations and persistence, over a scripted connection. */
 function catchUpOf(cursor?: string) {
-  const identity = { userId: ALICE, deviceId: 'phone' };
-  const outbox = new Outbox(10);
-  const storage = new MemoryStorage();
   const connection = new ScriptedConnection();
   const caughtUp = vi.fn();
-  const report = vi.fn();
-  const persistence: Persistence = new Persistence({
-    storage,
-    identity,
-    outbox,
-    state: () => ({ timelines: conversations.timelines, cursor: catchUp.cursor, acks: [] }),
-    report,
-  });
-  const conversations: Conversations = new Conversations({
-    identity,
-    outbox,
-    persistence,
-    emit: () => {},
-    onPeerMessage: () => {},
+  const parts = conversationParts({
+    cursor: () => catchUp.cursor,
     onAdded: (timeline) => timeline.hasGap && catchUp.requestSync(timeline.conversationId),
   });
+  const { conversations, persistence, report } = parts;
   const catchUp: CatchUp = new CatchUp({ connection, conversations, persistence, caughtUp, report });
   catchUp.restore(cursor);
-  made.push({ conversations, persistence });
-  return { catchUp, connection, conversations, storage, caughtUp, report };
+  return { ...parts, catchUp, connection, caughtUp };
 }
 
 describe('the catch-up’s cursor', () => {
