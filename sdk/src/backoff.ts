@@ -1,7 +1,9 @@
 /**
- * Reconnect delays: full-jitter exponential backoff (AWS Architecture Blog, "Exponential
- * Backoff And Jitter"): a random delay between 0 and min(max, initial × 2^attempt), so
- * that a fleet of clients cut off together does not come back together.
+ * The SDK's one backoff, for reconnects and for the retries of sends and acks: full-jitter
+ * exponential backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"): a random
+ * delay between 0 and min(max, initial × 2^attempt), so that a fleet of clients cut off
+ * together does not come back together. The random source and the timers are passed in,
+ * so that tests decide both.
  */
 /**
  * Reconnect timing.
@@ -38,4 +40,60 @@ export function backoffDelay(
   const max = options.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
   const cap = Math.min(max, initial * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * cap);
+}
+
+/** A timer's handle: what `setTimeout` returns, or a test's own number. */
+export type TimerHandle = ReturnType<typeof setTimeout> | number;
+
+/**
+ * The timers a backoff waits with: the platform's by default, a test's own otherwise.
+ *
+ * @example
+ * const timers: Timers = { setTimeout: (run, ms) => setTimeout(run, ms), clearTimeout: (handle) => clearTimeout(handle) };
+ */
+export interface Timers {
+  setTimeout(run: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+/** The platform's timers, looked up at each call so that a test's fake clock applies. */
+export const SYSTEM_TIMERS: Timers = {
+  setTimeout: (run, delayMs) => setTimeout(run, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle),
+};
+
+/**
+ * Waits out backoff delays. The caller counts its attempts: the reconnect loop per
+ * connection, a send per message, an ack per conversation and kind.
+ *
+ * @example
+ * const backoff = new Backoff({ initialDelayMs: 100 }, () => 0.5);
+ * const handle = backoff.wait(attempt, () => void reconnect());
+ * backoff.cancel(handle); // on close
+ */
+export class Backoff {
+  readonly #options: BackoffOptions;
+  readonly #random: () => number;
+  readonly #timers: Timers;
+
+  constructor(options: BackoffOptions = {}, random: () => number = Math.random, timers = SYSTEM_TIMERS) {
+    this.#options = options;
+    this.#random = random;
+    this.#timers = timers;
+  }
+
+  /** How long a connection must stay open before the attempts count from zero again. */
+  get minUptimeMs(): number {
+    return this.#options.minUptimeMs ?? DEFAULT_BACKOFF.minUptimeMs;
+  }
+
+  /** Calls `run` once the delay of attempt `attempt` has passed. */
+  wait(attempt: number, run: () => void): TimerHandle {
+    return this.#timers.setTimeout(run, backoffDelay(attempt, this.#options, this.#random));
+  }
+
+  /** Cancels a wait; a handle that already ran, or none, is fine. */
+  cancel(handle: TimerHandle | undefined): void {
+    this.#timers.clearTimeout(handle);
+  }
 }

@@ -9,22 +9,20 @@
  * await client.connect();
  */
 export { type BackoffOptions, backoffDelay } from './backoff.js';
+export { ParleyClient } from './client.js';
+export type { ParleyClientEvents, ParleyClientOptions } from './client-options.js';
+export { ConnectionState } from './connection.js';
+export { OutboxFullError, ParleyError, ParleyErrorCode, ParleySdkError } from './errors.js';
+export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
+export type { OutboxItem } from './outbox.js';
+export { MemoryStorage, type ParleyStorage } from './storage.js';
 export {
   type ChatMessage,
-  ConnectionState,
   type ConversationView,
   MessageStatus,
-  ParleyClient,
-  type ParleyClientEvents,
-  type ParleyClientOptions,
-  ParleyError,
-  ParleyErrorCode,
   type PresenceView,
   type TypingEvent,
-} from './client.js';
-export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
-export { OutboxFullError, type OutboxItem } from './outbox.js';
-export { MemoryStorage, type ParleyStorage } from './storage.js';
+} from './views.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 
 import { directConversationId } from '@parley/protocol';

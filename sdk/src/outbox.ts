@@ -3,6 +3,7 @@
  * written. Each keeps its `clientMessageId` for life, so a resend after a lost answer or a
  * restart is stored once. Bounded, so an app offline for days cannot grow it forever.
  */
+import { OutboxFullError } from './errors.js';
 
 /**
  * One message waiting in the outbox, as it is stored.
@@ -27,24 +28,24 @@ export interface OutboxItem {
 }
 
 /**
- * Thrown by `send` when the outbox already holds its limit of unsent messages.
+ * The outbox's items and the rules of their order; the client's outbox sender sends them.
  *
  * @example
- * try { await client.send({ to: 'bob' }, text); } catch (error) { if (error instanceof OutboxFullError) showFull(); }
+ * const outbox = new Outbox(1_000);
+ * outbox.add(item);
+ * outbox.nextFor(item.conversationId); // the one to send
  */
-export class OutboxFullError extends Error {
-  constructor(limit: number) {
-    super(`the outbox is full: ${limit} messages are waiting to be sent`);
-    this.name = 'OutboxFullError';
-  }
-}
-
 export class Outbox {
   readonly limit: number;
   #items: OutboxItem[];
 
   constructor(limit: number, items: OutboxItem[] = []) {
     this.limit = limit;
+    this.#items = [...items];
+  }
+
+  /** Replaces the items with those a previous client stored. */
+  restore(items: OutboxItem[]): void {
     this.#items = [...items];
   }
 

@@ -1,5 +1,6 @@
 import { backoffDelay, ConnectionState, type ParleyClient } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Backoff } from '../../../sdk/src/backoff.js';
 import {
   answerCatchUp,
   cleanUpSdkTest,
@@ -9,6 +10,7 @@ import {
   useFakeClock,
 } from './support/clients.js';
 import { type FakeConnection, type FakeServer, startFakeServer } from './support/fake-server.js';
+import { ManualTimers } from './support/manual-timers.js';
 
 afterEach(cleanUpSdkTest);
 
@@ -40,6 +42,29 @@ describe('backoffDelay', () => {
 
   it('stays at the cap however many attempts failed', () => {
     expect(backoffDelay(5_000, { initialDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5)).toBe(500);
+  });
+});
+
+describe('Backoff', () => {
+  it('waits the delay of the attempt on its timers, drawn from its random source, until cancelled', () => {
+    const timers = new ManualTimers();
+    const backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5, timers);
+    const retry = vi.fn();
+
+    const cancelled = backoff.wait(3, retry);
+    expect(timers.waiting).toEqual([400]);
+    backoff.cancel(cancelled);
+    expect(timers.waiting).toEqual([]);
+    backoff.wait(0, retry);
+    timers.fireAll();
+
+    expect(timers.requested).toEqual([400, 50]);
+    expect(retry).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps a connection 5 s before it counts as up, unless told otherwise', () => {
+    expect(new Backoff().minUptimeMs).toBe(5_000);
+    expect(new Backoff({ minUptimeMs: 250 }).minUptimeMs).toBe(250);
   });
 });
 

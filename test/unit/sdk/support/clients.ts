@@ -29,7 +29,7 @@ export const WITH_CAROL = conversationIdFor(ALICE, CAROL);
 export const RECONNECT = { initialDelayMs: 20, maxDelayMs: 100, minUptimeMs: 1_000 } as const;
 
 /** The `ws` WebSocket, remembering every instance so that none outlives its test. */
-class TrackedWebSocket extends WebSocket {
+export class TrackedWebSocket extends WebSocket {
   static readonly live = new Set<TrackedWebSocket>();
   static opened = 0;
   readonly closed: Promise<void>;

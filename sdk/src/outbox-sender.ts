@@ -1,0 +1,149 @@
+/**
+ * Sends the outbox: per conversation, one message in flight at a time, in the order
+ * written, each with its `clientMessageId` until the server answers `sent`. A refusal the
+ * server will repeat (bad_request, forbidden, too_large) makes the message `failed`; any
+ * other error sends it again after a backoff, and a lost connection on the next open.
+ */
+import type { Message, SentFrame } from '@parley/protocol';
+import type { Backoff, TimerHandle } from './backoff.js';
+import type { EmitEvent } from './client-options.js';
+import type { ReconnectingConnection } from './connection.js';
+import type { Conversations } from './conversations.js';
+import { codeOf, isDisconnect, isFinal, toParleyError } from './errors.js';
+import type { Identity } from './identity.js';
+import type { Outbox, OutboxItem } from './outbox.js';
+import type { Persistence } from './persistence.js';
+import { type ChatMessage, viewOfPending } from './views.js';
+
+/** What the sender needs of the client. */
+export interface OutboxSenderOptions {
+  identity: Identity;
+  outbox: Outbox;
+  connection: Pick<ReconnectingConnection, 'request' | 'isOpen'>;
+  conversations: Conversations;
+  persistence: Persistence;
+  /** The delays before a message is sent again after an error. */
+  backoff: Backoff;
+  emit: EmitEvent;
+}
+
+/**
+ * The sending of the outbox.
+ *
+ * @example
+ * outbox.add(item);
+ * await sender.queued(item); // saved, reported as pending, sent when possible
+ * connection.on('open', () => sender.flushAll());
+ */
+export class OutboxSender {
+  readonly #options: OutboxSenderOptions;
+  /** Conversations whose outbox is being sent (one message in flight each). */
+  readonly #flushing = new Set<string>();
+  /** Conversations waiting out a backoff before their next message goes again. */
+  readonly #retryTimers = new Map<string, TimerHandle>();
+
+  constructor(options: OutboxSenderOptions) {
+    this.#options = options;
+  }
+
+  /** An item was added to the outbox: saves it, reports it pending, and sends it when it can. */
+  async queued(item: OutboxItem): Promise<ChatMessage> {
+    await this.#options.persistence.saveOutbox();
+    const message = this.#pendingView(item);
+    this.#options.emit('message', message);
+    this.#options.conversations.scheduleListChanged();
+    this.flush(item.conversationId);
+    return message;
+  }
+
+  /** Puts a failed message back in line, with its `clientMessageId`. */
+  async retry(clientMessageId: string): Promise<void> {
+    const item = this.#options.outbox.retry(clientMessageId);
+    if (!item) return;
+    await this.#options.persistence.saveOutbox();
+    this.#options.emit('message', this.#pendingView(item));
+    this.flush(item.conversationId);
+  }
+
+  /** Sends every conversation's pending messages: for a new connection. */
+  flushAll(): void {
+    for (const conversationId of this.#options.outbox.conversationsWithPending()) this.flush(conversationId);
+  }
+
+  /** Sends the conversation's pending messages one at a time, in the order written. */
+  flush(conversationId: string): void {
+    if (this.#flushing.has(conversationId) || !this.#options.connection.isOpen) return;
+    if (this.#retryTimers.has(conversationId)) return;
+    this.#flushing.add(conversationId);
+    void this.#flushLoop(conversationId).finally(() => this.#flushing.delete(conversationId));
+  }
+
+  close(): void {
+    for (const timer of this.#retryTimers.values()) this.#options.backoff.cancel(timer);
+  }
+
+  async #flushLoop(conversationId: string): Promise<void> {
+    const { outbox, connection } = this.#options;
+    for (;;) {
+      const item = outbox.nextFor(conversationId);
+      if (!item || !connection.isOpen) return;
+      item.attempts += 1;
+      try {
+        const sent = await connection.request<SentFrame>({
+          action: 'send',
+          ...(item.to ? { to: item.to } : { conversationId: item.conversationId }),
+          clientMessageId: item.clientMessageId,
+          body: item.body,
+        });
+        this.#confirm(item, sent);
+      } catch (error) {
+        if (isFinal(codeOf(error))) {
+          await this.#fail(item, error);
+          continue;
+        }
+        // Retryable: the same clientMessageId goes again after a backoff, or on reconnect.
+        if (!isDisconnect(codeOf(error))) this.#retryLater(conversationId, item.attempts);
+        return;
+      }
+    }
+  }
+
+  /** The server stored it: the message joins its timeline (and leaves the outbox) once. */
+  #confirm(item: OutboxItem, sent: SentFrame): void {
+    const { identity } = this.#options;
+    const message: Message = {
+      conversationId: sent.conversationId,
+      seq: sent.seq,
+      messageId: sent.messageId,
+      clientMessageId: item.clientMessageId,
+      senderId: identity.userId,
+      senderDeviceId: identity.deviceId,
+      body: item.body,
+      serverTs: sent.serverTs,
+    };
+    // The `message` event may have come first and stored it already: either way, once.
+    this.#options.conversations.receive(sent.conversationId, [message]);
+  }
+
+  async #fail(item: OutboxItem, error: unknown): Promise<void> {
+    this.#options.outbox.markFailed(
+      item.clientMessageId,
+      error instanceof Error ? error.message : String(error),
+    );
+    await this.#options.persistence.saveOutbox();
+    this.#options.emit('message', this.#pendingView(item));
+    this.#options.emit('error', toParleyError(error));
+  }
+
+  #retryLater(conversationId: string, attempts: number): void {
+    const timer = this.#options.backoff.wait(attempts, () => {
+      this.#retryTimers.delete(conversationId);
+      this.flush(conversationId);
+    });
+    this.#retryTimers.set(conversationId, timer);
+  }
+
+  #pendingView(item: OutboxItem): ChatMessage {
+    return viewOfPending(item, this.#options.identity.deviceId);
+  }
+}
