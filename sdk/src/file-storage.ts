@@ -10,7 +10,7 @@ import type { ParleyStorage } from './storage.js';
  * Storage in a folder of JSON files, for clients that run in Node.
  *
  * @example
- * import { FileStorage } from './sdk/file-storage.js';
+ * import { FileStorage } from '@parley/sdk/file-storage';
  * const client = new ParleyClient({ url, token, deviceId: 'cli', storage: new FileStorage('.parley') });
  */
 export class FileStorage implements ParleyStorage {

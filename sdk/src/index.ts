@@ -4,7 +4,7 @@
  * `FileStorage` from `sdk/src/file-storage.ts`).
  *
  * @example
- * import { ParleyClient } from './sdk/index.js';
+ * import { ParleyClient } from '@parley/sdk';
  * const client = new ParleyClient({ url, token, deviceId: 'phone' });
  * await client.connect();
  */
