@@ -6,12 +6,12 @@
  */
 import { parseArgs } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { userIdSchema } from '@parley/protocol';
+import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 
 const USAGE = `usage: npm run token -- <userId> [--expires-in 24h] [--secret-arn <arn>] [--issuer <iss>] [--audience <aud>]
-  a user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -`;
+  a user id ${ID_RULE_MESSAGE}`;
 
 function fail(message: string): never {
   console.error(message);
