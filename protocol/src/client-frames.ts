@@ -103,7 +103,6 @@ export const TYPING_STATES = ['start', 'stop'] as const;
 
 export const typingFrameSchema = frameSchema({
   action: z.literal('typing'),
-  /** Optional: typing has no answer, but an error answer echoes it. */
   requestId: requestIdSchema
     .meta({ description: 'typing has no answer; an error answer echoes it' })
     .optional(),
