@@ -5,13 +5,13 @@
  * this reads it with your AWS credentials).
  */
 import { parseArgs } from 'node:util';
-import { userIdSchema } from '@parley/protocol';
+import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { readSigningKey, SigningKeyError } from './signing-key.js';
 
 const USAGE = `usage: npm run token -- <userId> [--expires-in 24h] [--secret-arn <arn>] [--issuer <iss>] [--audience <aud>]
-  a user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -`;
+  a user id ${ID_RULE_MESSAGE}`;
 
 function fail(message: string): never {
   console.error(message);

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { userIdSchema } from '@parley/protocol';
+import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { build } from 'vite';
 import { mintToken } from '../lambdas/domain/tokens.js';
 
@@ -116,7 +116,7 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     if (!userId.success) {
       sendJson(response, 400, {
         error: 'bad_request',
-        message: 'userId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -',
+        message: `userId: ${ID_RULE_MESSAGE}`,
       });
       return;
     }

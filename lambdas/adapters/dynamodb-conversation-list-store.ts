@@ -27,6 +27,7 @@ import type {
   ConversationEntryState,
   ConversationListPage,
   ConversationListStore,
+  EntryChange,
 } from '../domain/ports.js';
 
 const CLOCK_KEY = 'clock';
@@ -41,7 +42,6 @@ interface RememberedList {
   entries: Map<string, Record<string, unknown> | null>;
 }
 
-type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
 
 export class ConversationListContentionError extends Error {
@@ -88,7 +88,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   async update(
     userId: string,
     conversationId: string,
-    change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
+    change: EntryChange,
   ): Promise<'updated' | 'unchanged'> {
     const [outcome] = await this.updateMany(userId, new Map([[conversationId, change]]));
     return outcome ?? 'unchanged';

@@ -85,6 +85,8 @@ export interface ReceiptStore {
 /** A member's entry of the conversation list, as stored. */
 export type ConversationEntry = ConversationSummary;
 export type ConversationEntryState = Omit<ConversationEntry, 'updatedAt'>;
+/** A change of one entry: the next state from the current one, or undefined when nothing changes. */
+export type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 
 export interface ConversationListPage {
   entries: ConversationEntry[];
@@ -98,26 +100,16 @@ export interface ConversationListStore {
    * it on a concurrent write, and gives the entry an `updatedAt` later than any of the
    * user's entries.
    */
-  update(
-    userId: string,
-    conversationId: string,
-    change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
-  ): Promise<'updated' | 'unchanged'>;
+  update(userId: string, conversationId: string, change: EntryChange): Promise<'updated' | 'unchanged'>;
   /** `update` for several conversations of one user at once, in one write where it can. */
-  updateMany(
-    userId: string,
-    changes: Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>,
-  ): Promise<Array<'updated' | 'unchanged'>>;
+  updateMany(userId: string, changes: Map<string, EntryChange>): Promise<Array<'updated' | 'unchanged'>>;
   /**
    * `updateMany` for several users at once, in one write where it can (fewer requests than
    * one per user). Settles each user on its own: their outcomes, or the error their update
    * failed with.
    */
   updateManyUsers(
-    changes: Map<
-      string,
-      Map<string, (current: ConversationEntryState | undefined) => ConversationEntryState | undefined>
-    >,
+    changes: Map<string, Map<string, EntryChange>>,
   ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>>;
   /** The user's entries changed after `afterUpdatedAt`, oldest change first. */
   listChangedSince(userId: string, afterUpdatedAt: number, limit: number): Promise<ConversationListPage>;

@@ -27,6 +27,7 @@ import type {
   ConnectionStore,
   ConversationEntryState,
   ConversationEvent,
+  EntryChange,
 } from '../domain/ports.js';
 import { publishMetrics } from '../middleware/publish-metrics.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
@@ -47,8 +48,6 @@ function decodeEvent(record: KinesisStreamRecord): { event: ConversationEvent; f
     return undefined;
   }
 }
-
-type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 
 interface DecodedEvent {
   /** The index of its record among the conversation's records. */

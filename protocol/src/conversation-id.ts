@@ -2,7 +2,7 @@
  * Conversation ids. A one-to-one conversation between `a` and `b` is `dm:{x}:{y}` with
  * `x < y` in code-unit order, so its members follow from the id alone.
  */
-import { userIdSchema } from './frames.js';
+import { userIdSchema } from './ids.js';
 
 export const DIRECT_PREFIX = 'dm';
 

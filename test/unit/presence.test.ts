@@ -16,7 +16,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { PresenceFrame } from '@parley/protocol';
+import { ID_RULE_MESSAGE, type PresenceFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { PresenceRecord } from '../../lambdas/domain/ports.js';
@@ -513,7 +513,7 @@ describe('the subscribePresence handler', () => {
     {
       name: 'a list holding something that is not a user id',
       frame: { userIds: ['bob', 'bo b'] },
-      message: 'userIds.1: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -',
+      message: `userIds.1: ${ID_RULE_MESSAGE}`,
     },
     { name: 'an unknown field', frame: { users: ['bob'] }, message: 'users: is not a field of this action' },
   ])('refuses $name with bad_request and touches nothing', async ({ frame: overrides, message }) => {

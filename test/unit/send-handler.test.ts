@@ -1,6 +1,6 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { SentFrame } from '@parley/protocol';
+import { ID_RULE_MESSAGE, type SentFrame } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
@@ -26,7 +26,6 @@ const sendFrame = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-const ID_RULE = 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -';
 const BODY_RULE = 'body: must be 1 to 4096 characters';
 const CONVERSATION_RULE =
   'conversationId: must be dm:{x}:{y} with x and y two user ids and x sorting before y';
@@ -65,7 +64,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     {
       name: 'to that is not a user id',
       frame: sendFrame({ to: 'bob smith' }),
-      message: `to: ${ID_RULE}`,
+      message: `to: ${ID_RULE_MESSAGE}`,
       requestId: 'r1',
     },
     {
@@ -96,19 +95,19 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     {
       name: 'a clientMessageId with a space',
       frame: sendFrame({ clientMessageId: 'not an id' }),
-      message: `clientMessageId: ${ID_RULE}`,
+      message: `clientMessageId: ${ID_RULE_MESSAGE}`,
       requestId: 'r1',
     },
     {
       name: 'a clientMessageId of 65 characters',
       frame: sendFrame({ clientMessageId: 'a'.repeat(65) }),
-      message: `clientMessageId: ${ID_RULE}`,
+      message: `clientMessageId: ${ID_RULE_MESSAGE}`,
       requestId: 'r1',
     },
     {
       name: 'an empty clientMessageId',
       frame: sendFrame({ clientMessageId: '' }),
-      message: `clientMessageId: ${ID_RULE}`,
+      message: `clientMessageId: ${ID_RULE_MESSAGE}`,
       requestId: 'r1',
     },
     {

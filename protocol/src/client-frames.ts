@@ -1,0 +1,153 @@
+/**
+ * The frames a client sends, one per action, as zod schemas: the server validates every
+ * frame with them, and the SDK checks a message body with them before it queues it. The
+ * descriptions end up in docs/protocol.md and docs/asyncapi.yaml.
+ */
+import { z } from 'zod';
+import { limitSchema, seqSchema, typeError } from './fields.js';
+import { clientMessageIdSchema, conversationIdSchema, requestIdSchema, userIdSchema } from './ids.js';
+import {
+  CONVERSATIONS_DEFAULT_LIMIT,
+  CONVERSATIONS_MAX_LIMIT,
+  MAX_BODY_CHARS,
+  PRESENCE_MAX_USERS,
+  SYNC_DEFAULT_LIMIT,
+  SYNC_MAX_LIMIT,
+} from './limits.js';
+
+/** A surrogate without its pair: JSON can carry one as an escape, UTF-8 (and so DynamoDB) cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when the string is Unicode text, with no lone surrogate (`String.prototype.isWellFormed`). */
+export function isWellFormedText(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
+/** A client frame: only the fields the protocol names; an unknown field is refused by name. */
+function frameSchema<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `${issue.keys[0]}: is not a field of this action` : undefined,
+  });
+}
+
+/** A message body: the SDK checks it too, before it queues a message the server would refuse. */
+export const messageBodySchema = z
+  .string({ error: typeError('a string') })
+  .min(1, `must be 1 to ${MAX_BODY_CHARS} characters`)
+  .max(MAX_BODY_CHARS, `must be 1 to ${MAX_BODY_CHARS} characters`)
+  .refine(
+    isWellFormedText,
+    'must be well-formed Unicode: a lone surrogate (\\uD800 to \\uDFFF without its pair) is not text',
+  );
+
+const answeredRequestId = requestIdSchema.meta({ description: 'echoed in the answer' });
+
+export const sendFrameSchema = frameSchema({
+  action: z.literal('send'),
+  requestId: answeredRequestId,
+  to: userIdSchema
+    .meta({
+      description:
+        "the recipient, a user id other than the sender's; exactly one of `to` or `conversationId`",
+    })
+    .optional(),
+  conversationId: conversationIdSchema
+    .meta({ description: 'a conversation of the sender; exactly one of `to` or `conversationId`' })
+    .optional(),
+  clientMessageId: clientMessageIdSchema.meta({
+    description: 'chosen by the client, unique per message (a UUID): the idempotency key',
+  }),
+  body: messageBodySchema.meta({ description: 'well-formed Unicode: a lone surrogate is `bad_request`' }),
+}).refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
+  message: 'exactly one of to or conversationId is required',
+  path: ['to'],
+});
+
+export const RECEIPT_KINDS = ['delivered', 'read'] as const;
+export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
+
+export const ackFrameSchema = frameSchema({
+  action: z.literal('ack'),
+  requestId: answeredRequestId,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.meta({
+    description: "every message up to it; above the conversation's last is `bad_request`",
+  }),
+  kind: z.enum(RECEIPT_KINDS, { error: 'must be delivered or read' }),
+});
+
+export const syncFrameSchema = frameSchema({
+  action: z.literal('sync'),
+  requestId: answeredRequestId,
+  conversationId: conversationIdSchema,
+  afterSeq: seqSchema.meta({ description: 'the answer holds the messages after it' }),
+  limit: limitSchema(SYNC_MAX_LIMIT, SYNC_DEFAULT_LIMIT).meta({ description: 'messages at most' }),
+});
+
+export const conversationsFrameSchema = frameSchema({
+  action: z.literal('conversations'),
+  requestId: answeredRequestId,
+  since: z
+    .string({ error: typeError('a string') })
+    .min(1, 'must be a cursor from an earlier answer')
+    .max(200, 'must be a cursor from an earlier answer')
+    .meta({ description: 'the `cursor` of an earlier answer; without it, every conversation' })
+    .optional(),
+  limit: limitSchema(CONVERSATIONS_MAX_LIMIT, CONVERSATIONS_DEFAULT_LIMIT).meta({
+    description: 'conversations at most',
+  }),
+});
+
+export const TYPING_STATES = ['start', 'stop'] as const;
+
+export const typingFrameSchema = frameSchema({
+  action: z.literal('typing'),
+  requestId: requestIdSchema
+    .meta({ description: 'typing has no answer; an error answer echoes it' })
+    .optional(),
+  conversationId: conversationIdSchema,
+  state: z.enum(TYPING_STATES, { error: 'must be start or stop' }),
+});
+
+export const subscribePresenceFrameSchema = frameSchema({
+  action: z.literal('subscribePresence'),
+  requestId: answeredRequestId,
+  userIds: z
+    .array(userIdSchema, { error: typeError('a list of user ids') })
+    .min(1, `must hold 1 to ${PRESENCE_MAX_USERS} user ids`)
+    .max(PRESENCE_MAX_USERS, `must hold 1 to ${PRESENCE_MAX_USERS} user ids`),
+});
+
+export const pingFrameSchema = frameSchema({ action: z.literal('ping'), requestId: answeredRequestId });
+
+export type SendFrame = z.infer<typeof sendFrameSchema>;
+export type AckFrame = z.infer<typeof ackFrameSchema>;
+export type SyncFrame = z.infer<typeof syncFrameSchema>;
+export type ConversationsFrame = z.infer<typeof conversationsFrameSchema>;
+export type TypingFrame = z.infer<typeof typingFrameSchema>;
+export type SubscribePresenceFrame = z.infer<typeof subscribePresenceFrameSchema>;
+export type PingFrame = z.infer<typeof pingFrameSchema>;
+
+/** The actions this server version routes; anything else goes to `$default`. */
+export const ROUTED_ACTIONS = [
+  'send',
+  'ack',
+  'sync',
+  'conversations',
+  'typing',
+  'subscribePresence',
+  'ping',
+] as const;
+export type RoutedAction = (typeof ROUTED_ACTIONS)[number];
+
+/** Every client frame by its action, for the tools that describe the protocol. */
+export const CLIENT_FRAME_SCHEMAS = {
+  send: sendFrameSchema,
+  ack: ackFrameSchema,
+  sync: syncFrameSchema,
+  conversations: conversationsFrameSchema,
+  typing: typingFrameSchema,
+  subscribePresence: subscribePresenceFrameSchema,
+  ping: pingFrameSchema,
+} as const satisfies Record<RoutedAction, z.ZodType>;

@@ -1,0 +1,14 @@
+/** The protocol's size limits; docs/protocol.md states each of them. */
+
+/** API Gateway's WebSocket frame limit: a bigger frame closes the connection (code 1009). */
+export const MAX_FRAME_BYTES = 32 * 1024;
+/** A message body, in characters (code points, so an emoji counts once). */
+export const MAX_BODY_CHARS = 4096;
+/** Messages per `sync` answer, when the frame names no `limit`, and at most. */
+export const SYNC_DEFAULT_LIMIT = 100;
+export const SYNC_MAX_LIMIT = 200;
+/** Conversations per `conversations` answer, when the frame names no `limit`, and at most. */
+export const CONVERSATIONS_DEFAULT_LIMIT = 50;
+export const CONVERSATIONS_MAX_LIMIT = 100;
+/** User ids per `subscribePresence` frame. */
+export const PRESENCE_MAX_USERS = 100;
