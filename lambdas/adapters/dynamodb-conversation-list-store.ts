@@ -22,6 +22,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
+import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
 import type {
   ConversationEntry,
   ConversationEntryState,
@@ -34,6 +35,8 @@ const CLOCK_KEY = 'clock';
 const ENTRIES_PER_TRANSACTION = 50;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
 const USERS_REMEMBERED = 10_000;
+/** The wait before reading again after another write to the user's list came first. */
+const RETRY_BACKOFF: BackoffPolicy = { baseDelayMs: 5, maxDelayMs: 200 };
 
 /** What an instance last read or wrote of one user's list: the clock and some entries (null: absent). */
 interface RememberedList {
@@ -71,6 +74,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #tableName: string;
   readonly #now: () => number;
   readonly #maxAttempts: number;
+  readonly #backoff: BackoffDeps;
   readonly #remembered = new LRUCache<string, RememberedList>({ max: USERS_REMEMBERED });
 
   constructor(options: {
@@ -78,11 +82,14 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     tableName: string;
     now?: () => number;
     maxAttempts?: number;
+    /** The randomness and the wait of the backoff between attempts; Math.random and a timer by default. */
+    backoff?: BackoffDeps;
   }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#now = options.now ?? Date.now;
     this.#maxAttempts = options.maxAttempts ?? 20;
+    this.#backoff = options.backoff ?? { random: () => Math.random(), sleep: (ms) => sleep(ms) };
   }
 
   async update(
@@ -200,7 +207,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       this.#remembered.delete(userId);
       // Another write to this user's list came first: read again and reapply the changes. A
       // refused guess from memory lost to no one racing now: read at once.
-      if (!fromMemory) await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      if (!fromMemory) await waitBeforeRetry(attempt, RETRY_BACKOFF, this.#backoff);
     }
     throw new ConversationListContentionError(
       `could not update ${userId}'s conversation entries after ${this.#maxAttempts} attempts`,

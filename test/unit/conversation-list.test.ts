@@ -688,6 +688,27 @@ describe('the conversation-list store', () => {
     expect(writes()).toHaveLength(3);
   });
 
+  it('waits a full-jitter backoff, from the random and sleep it is given, before reading again', async () => {
+    const { deps } = createTestDeps();
+    const slept: number[] = [];
+    const backoff = { random: () => 0.5, sleep: async (ms: number) => void slept.push(ms) };
+    const refusing = new DynamoDbConversationListStore({
+      client: deps.clients.dynamodb,
+      tableName: TABLE,
+      now: () => NOW,
+      maxAttempts: 3,
+      backoff,
+    });
+    ddb.on(BatchGetCommand).resolves(reading());
+    ddb.on(TransactWriteCommand).rejects(canceled());
+
+    await expect(refusing.update('alice', CONVERSATION, merge([messageEventOf(1)]))).rejects.toThrow(
+      ConversationListContentionError,
+    );
+    // Half of each cap: 5, 10 and 20 ms.
+    expect(slept).toEqual([2, 5, 10]);
+  });
+
   it('lets any other failure of the write through at once', async () => {
     ddb.on(BatchGetCommand).resolves(reading());
     ddb.on(TransactWriteCommand).rejects(new Error('InternalServerError'));
