@@ -20,7 +20,8 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
-import { ConfigurationError, configFromEnvironment, type ParleyConfig } from './config.js';
+import { configFromEnvironment, type ParleyConfig } from './config.js';
+import { ConfigurationError } from './domain/errors.js';
 import type {
   ConnectionPusher,
   ConnectionStore,

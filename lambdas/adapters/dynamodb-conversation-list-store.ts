@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
 import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
+import { ConversationListContentionError } from '../domain/errors.js';
 import type {
   ConversationEntry,
   ConversationEntryState,
@@ -46,13 +47,6 @@ interface RememberedList {
 
 type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
-
-export class ConversationListContentionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConversationListContentionError';
-  }
-}
 
 function toEntry(item: Record<string, unknown>): ConversationEntry {
   return {

@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ApiGatewayConnectionPusher,
   DEFAULT_POST_TIMEOUT_MS,
-  PostTimeoutError,
 } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
+import { PostTimeoutError } from '../../lambdas/domain/errors.js';
 
 const api = mockClient(ApiGatewayManagementApiClient);
 

@@ -14,12 +14,9 @@ import type {
   ReceiptEventFrame,
 } from '@parley/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  ConversationListContentionError,
-  DynamoDbConversationListStore,
-} from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbConversationListStore } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { applyToEntry, decodeCursor, encodeCursor } from '../../lambdas/domain/conversation-list.js';
-import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
+import { ConversationListContentionError, INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { ConversationEntryState } from '../../lambdas/domain/ports.js';
 import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
 import {
