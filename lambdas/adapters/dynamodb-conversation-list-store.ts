@@ -29,6 +29,7 @@ import type {
   ConversationEntryState,
   ConversationListPage,
   ConversationListStore,
+  EntryChange,
 } from '../domain/ports.js';
 
 const CLOCK_KEY = 'clock';
@@ -45,7 +46,6 @@ interface RememberedList {
   entries: Map<string, Record<string, unknown> | null>;
 }
 
-type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
 
 function toEntry(item: Record<string, unknown>): ConversationEntry {
@@ -86,21 +86,12 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     this.#backoff = options.backoff ?? { random: () => Math.random(), sleep: (ms) => sleep(ms) };
   }
 
-  async update(
-    userId: string,
-    conversationId: string,
-    change: (current: ConversationEntryState | undefined) => ConversationEntryState | undefined,
-  ): Promise<'updated' | 'unchanged'> {
-    const [outcome] = await this.updateMany(userId, new Map([[conversationId, change]]));
-    return outcome ?? 'unchanged';
-  }
-
   /**
    * Applies changes to several of the user's entries with one read and one transaction
    * per chunk: one fanout batch often touches many conversations of one user, and
    * separate writes would only contend on the user's clock.
    */
-  async updateMany(
+  async #updateMany(
     userId: string,
     changes: Map<string, EntryChange>,
   ): Promise<Array<'updated' | 'unchanged'>> {
@@ -116,7 +107,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   /**
    * Applies changes to several users' lists. When every list is remembered, every user has
    * something to write and all of it fits one transaction (100 items), it is one
-   * TransactWriteItems: a refused one, as any other case, goes user by user (`updateMany`).
+   * TransactWriteItems: a refused one, as any other case, goes user by user (`#updateMany`).
    */
   async updateManyUsers(
     changes: Map<string, Map<string, EntryChange>>,
@@ -124,7 +115,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     const together = await this.#writeTogether(changes);
     if (together) return together;
     const settled = await Promise.allSettled(
-      [...changes].map(([userId, userChanges]) => this.updateMany(userId, userChanges)),
+      [...changes].map(([userId, userChanges]) => this.#updateMany(userId, userChanges)),
     );
     return new Map(
       [...changes.keys()].map((userId, index) => [

@@ -44,7 +44,7 @@ export interface FanoutBatchDeps extends FanoutDeps {
 export type BatchFanout = (records: readonly StreamRecord[]) => Promise<string[]>;
 
 /** The event a record holds, or undefined when no retry could ever deliver it. */
-export function parseConversationEvent(data: string): ConversationEvent | undefined {
+function parseConversationEvent(data: string): ConversationEvent | undefined {
   try {
     const event = JSON.parse(data) as ConversationEvent;
     if (!(fanoutConsumer.eventTypes as readonly string[]).includes(event?.type)) return undefined;

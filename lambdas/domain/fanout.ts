@@ -15,7 +15,7 @@ import type { ConnectionPusher, ConnectionStore } from './ports.js';
  * (the `$connect` integration times out at 29 s) that answers 410 is still opening, not
  * gone: deleting its item would leave the device connected but deaf.
  */
-export const HANDSHAKE_GRACE_MS = 30_000;
+const HANDSHAKE_GRACE_MS = 30_000;
 
 export interface FanoutDeps {
   connections: ConnectionStore;

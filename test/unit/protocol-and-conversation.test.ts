@@ -35,6 +35,7 @@ import {
   InvalidTokenError,
   ParleyError,
   PostTimeoutError,
+  ProtocolError,
   SequencingContentionError,
   TokenKeysUnavailableError,
   toErrorFrame,
@@ -265,6 +266,24 @@ describe('error frames', () => {
   ])('makes %s a ParleyError named after its class that keeps its cause', (name, error) => {
     expect(error).toBeInstanceOf(ParleyError);
     expect(error).toMatchObject({ name, message: 'x', cause: 'the cause' });
+  });
+
+  it('gives a protocol code to the errors a client is answered with, and only to those', () => {
+    for (const error of [
+      new BadRequestError('x'),
+      new ForbiddenError('x'),
+      new SequencingContentionError('x'),
+    ]) {
+      expect(error).toBeInstanceOf(ProtocolError);
+    }
+    for (const error of [
+      new ConfigurationError('x'),
+      new DeliveryFailedError('x'),
+      new PostTimeoutError('c', 1),
+    ]) {
+      expect(error).not.toBeInstanceOf(ProtocolError);
+      expect(error).not.toHaveProperty('code');
+    }
   });
 
   it('words a post timeout from its connection and timeout, and keeps its cause', () => {
