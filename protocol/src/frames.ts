@@ -24,7 +24,7 @@ export function isWellFormedText(value: string): boolean {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const idRule = 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -';
+export const idRule = 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -';
 
 export const userIdSchema = z.string({ error: typeError('a string') }).regex(ID_PATTERN, idRule);
 export const deviceIdSchema = userIdSchema;
