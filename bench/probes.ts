@@ -178,12 +178,6 @@ export class Probes {
           ),
       },
       conversationList: {
-        update: (userId, conversationId, change) => conversationList.update(userId, conversationId, change),
-        updateMany: (userId, changes) =>
-          this.#time(
-            () => conversationList.updateMany(userId, changes),
-            (start, end) => phase().listUpdates.push({ start, end }),
-          ),
         updateManyUsers: (changes) =>
           this.#time(
             () => conversationList.updateManyUsers(changes),

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../definitions/functions.js';
 import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../definitions/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
+import { ConfigurationError } from './domain/errors.js';
 import type { TokenSettings } from './domain/tokens.js';
 
 /** How tokens are verified; a `secretArn` is read into the HS256 key by the runtime. */
@@ -74,13 +75,6 @@ const tokenSchema = z.object({
   PARLEY_JWT_ISSUER: z.string().min(1).optional(),
   PARLEY_JWT_AUDIENCE: z.string().min(1).optional(),
 });
-
-export class ConfigurationError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ConfigurationError';
-  }
-}
 
 /** The definition of a function, by its id; throws for an id `definitions/functions.ts` does not list. */
 export function functionDefinition(functionId: FunctionId): FunctionDefinition {

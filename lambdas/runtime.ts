@@ -20,7 +20,9 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
-import { ConfigurationError, configFromEnvironment, type ParleyConfig } from './config.js';
+import { configFromEnvironment, type ParleyConfig } from './config.js';
+import { ConfigurationError } from './domain/errors.js';
+import type { FanoutBatchDeps } from './domain/fanout-batch.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -193,6 +195,19 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,
+  };
+}
+
+/** The part of the deps the fanout uses. */
+export function fanoutDeps(deps: ParleyDeps): FanoutBatchDeps {
+  return {
+    connections: deps.connections,
+    pusher: deps.pusher,
+    metrics: deps.metrics,
+    now: deps.now,
+    postConcurrency: deps.config.postConcurrency,
+    conversationList: deps.conversationList,
+    logger: deps.logger,
   };
 }
 

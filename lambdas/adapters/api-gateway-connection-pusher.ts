@@ -3,6 +3,7 @@ import {
   type ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { PostTimeoutError } from '../domain/errors.js';
 import type { ConnectionPusher, PostOutcome } from '../domain/ports.js';
 
 /**
@@ -20,14 +21,6 @@ export function isGone(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const candidate = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
   return candidate.name === 'GoneException' || candidate.$metadata?.httpStatusCode === 410;
-}
-
-/** A post that did not end within its timeout; a failed post like any other. */
-export class PostTimeoutError extends Error {
-  constructor(connectionId: string, timeoutMs: number, options?: { cause?: unknown }) {
-    super(`post to ${connectionId} took more than ${timeoutMs} ms`, options);
-    this.name = 'PostTimeoutError';
-  }
 }
 
 export class ApiGatewayConnectionPusher implements ConnectionPusher {

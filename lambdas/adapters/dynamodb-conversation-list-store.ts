@@ -22,6 +22,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { LRUCache } from 'lru-cache';
+import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
+import { ConversationListContentionError } from '../domain/errors.js';
 import type {
   ConversationEntry,
   ConversationEntryState,
@@ -35,6 +37,8 @@ const CLOCK_KEY = 'clock';
 const ENTRIES_PER_TRANSACTION = 50;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
 const USERS_REMEMBERED = 10_000;
+/** The wait before reading again after another write to the user's list came first. */
+const RETRY_BACKOFF: BackoffPolicy = { baseDelayMs: 5, maxDelayMs: 200 };
 
 /** What an instance last read or wrote of one user's list: the clock and some entries (null: absent). */
 interface RememberedList {
@@ -43,13 +47,6 @@ interface RememberedList {
 }
 
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
-
-export class ConversationListContentionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConversationListContentionError';
-  }
-}
 
 function toEntry(item: Record<string, unknown>): ConversationEntry {
   return {
@@ -71,6 +68,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #tableName: string;
   readonly #now: () => number;
   readonly #maxAttempts: number;
+  readonly #backoff: BackoffDeps;
   readonly #remembered = new LRUCache<string, RememberedList>({ max: USERS_REMEMBERED });
 
   constructor(options: {
@@ -78,20 +76,14 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     tableName: string;
     now?: () => number;
     maxAttempts?: number;
+    /** The randomness and the wait of the backoff between attempts; Math.random and a timer by default. */
+    backoff?: BackoffDeps;
   }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#now = options.now ?? Date.now;
     this.#maxAttempts = options.maxAttempts ?? 20;
-  }
-
-  async update(
-    userId: string,
-    conversationId: string,
-    change: EntryChange,
-  ): Promise<'updated' | 'unchanged'> {
-    const [outcome] = await this.updateMany(userId, new Map([[conversationId, change]]));
-    return outcome ?? 'unchanged';
+    this.#backoff = options.backoff ?? { random: () => Math.random(), sleep: (ms) => sleep(ms) };
   }
 
   /**
@@ -99,7 +91,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
    * per chunk: one fanout batch often touches many conversations of one user, and
    * separate writes would only contend on the user's clock.
    */
-  async updateMany(
+  async #updateMany(
     userId: string,
     changes: Map<string, EntryChange>,
   ): Promise<Array<'updated' | 'unchanged'>> {
@@ -115,7 +107,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   /**
    * Applies changes to several users' lists. When every list is remembered, every user has
    * something to write and all of it fits one transaction (100 items), it is one
-   * TransactWriteItems: a refused one, as any other case, goes user by user (`updateMany`).
+   * TransactWriteItems: a refused one, as any other case, goes user by user (`#updateMany`).
    */
   async updateManyUsers(
     changes: Map<string, Map<string, EntryChange>>,
@@ -123,7 +115,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     const together = await this.#writeTogether(changes);
     if (together) return together;
     const settled = await Promise.allSettled(
-      [...changes].map(([userId, userChanges]) => this.updateMany(userId, userChanges)),
+      [...changes].map(([userId, userChanges]) => this.#updateMany(userId, userChanges)),
     );
     return new Map(
       [...changes.keys()].map((userId, index) => [
@@ -200,7 +192,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       this.#remembered.delete(userId);
       // Another write to this user's list came first: read again and reapply the changes. A
       // refused guess from memory lost to no one racing now: read at once.
-      if (!fromMemory) await sleep(Math.floor(Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      if (!fromMemory) await waitBeforeRetry(attempt, RETRY_BACKOFF, this.#backoff);
     }
     throw new ConversationListContentionError(
       `could not update ${userId}'s conversation entries after ${this.#maxAttempts} attempts`,

@@ -5,7 +5,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /** The region of a secret, from its ARN (`arn:aws:secretsmanager:{region}:…`). */
-export function regionOfSecret(secretArn: string): string | undefined {
+function regionOfSecret(secretArn: string): string | undefined {
   return secretArn.split(':')[3] || undefined;
 }
 

@@ -6,6 +6,7 @@
 import { membersOf } from '@parley/protocol';
 import pLimit from 'p-limit';
 import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
+import { DeliveryFailedError } from './errors.js';
 import type { ConnectionPusher, ConnectionStore } from './ports.js';
 
 /**
@@ -14,7 +15,7 @@ import type { ConnectionPusher, ConnectionStore } from './ports.js';
  * (the `$connect` integration times out at 29 s) that answers 410 is still opening, not
  * gone: deleting its item would leave the device connected but deaf.
  */
-export const HANDSHAKE_GRACE_MS = 30_000;
+const HANDSHAKE_GRACE_MS = 30_000;
 
 export interface FanoutDeps {
   connections: ConnectionStore;
@@ -39,13 +40,6 @@ export interface DeliveryReport {
   opening: number;
   /** The connections done with: posted every frame, or gone and deleted (not those still opening). */
   connectionIds: Set<string>;
-}
-
-export class DeliveryFailedError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DeliveryFailedError';
-  }
 }
 
 /**

@@ -95,18 +95,11 @@ export interface ConversationListPage {
 
 export interface ConversationListStore {
   /**
-   * Applies `change` to the user's entry for the conversation. `change` gets the current
-   * state and returns the next one, or undefined when nothing changes; the store retries
-   * it on a concurrent write, and gives the entry an `updatedAt` later than any of the
-   * user's entries.
-   */
-  update(userId: string, conversationId: string, change: EntryChange): Promise<'updated' | 'unchanged'>;
-  /** `update` for several conversations of one user at once, in one write where it can. */
-  updateMany(userId: string, changes: Map<string, EntryChange>): Promise<Array<'updated' | 'unchanged'>>;
-  /**
-   * `updateMany` for several users at once, in one write where it can (fewer requests than
-   * one per user). Settles each user on its own: their outcomes, or the error their update
-   * failed with.
+   * Applies the changes to several users' entries, by user and conversation, in one write
+   * where it can (fewer requests than one per user). The store retries a change on a
+   * concurrent write, and gives each entry it writes an `updatedAt` later than any of the
+   * user's entries. Settles each user on its own: the outcome of each of its changes, in
+   * order, or the error its update failed with.
    */
   updateManyUsers(
     changes: Map<string, Map<string, EntryChange>>,
@@ -175,6 +168,14 @@ export interface ConnectionStore {
 }
 
 export type PostOutcome = 'delivered' | 'gone';
+
+/** Where the domain reports what an operator may want to read; Powertools' `Logger` is one. */
+export interface Logger {
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
 
 export interface ConnectionPusher {
   /** Posts one frame; 'gone' when API Gateway no longer knows the connection (410). */

@@ -16,6 +16,7 @@
 
 import type { Message } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
+import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from './backoff.js';
 import { SequencingContentionError } from './errors.js';
 import type { EventPublisher, MessageStore } from './ports.js';
 
@@ -34,18 +35,13 @@ export interface SendMessageResult {
   retries: number;
 }
 
-export interface SequencingDeps {
+export interface SequencingDeps extends BackoffDeps, BackoffPolicy {
   messages: MessageStore;
   publisher: EventPublisher;
   newMessageId: () => string;
   now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  random: () => number;
   /** Transactions tried before giving up with `internal`. */
   maxAttempts: number;
-  /** Backoff cap grows as base * 2^attempt, up to maxDelayMs. */
-  baseDelayMs: number;
-  maxDelayMs: number;
   /** The last seq this instance committed per conversation; without it, every send reads first. */
   lastSeqCache?: LastSeqCache;
 }
@@ -92,15 +88,6 @@ export function createLastSeqCache(maxConversations = 10_000): LastSeqCache {
 }
 
 export const DEFAULT_SEQUENCING = { maxAttempts: 25, baseDelayMs: 10, maxDelayMs: 250 } as const;
-
-/** Full jitter: a uniform delay between 0 and the exponential cap. */
-export function backoffDelay(
-  attempt: number,
-  deps: Pick<SequencingDeps, 'random' | 'baseDelayMs' | 'maxDelayMs'>,
-) {
-  const cap = Math.min(deps.maxDelayMs, deps.baseDelayMs * 2 ** attempt);
-  return Math.floor(deps.random() * cap);
-}
 
 export async function sendMessage(deps: SequencingDeps, input: SendMessageInput): Promise<SendMessageResult> {
   const cache = deps.lastSeqCache;
@@ -154,7 +141,7 @@ async function claimSeq(
         if (guessed) cache?.forget(input.conversationId);
         // A stale guess lost to no one racing now: read and try again at once.
         if (guessed && outcome.status === 'seq_taken') break;
-        if (attempt + 1 < deps.maxAttempts) await deps.sleep(backoffDelay(attempt, deps));
+        if (attempt + 1 < deps.maxAttempts) await waitBeforeRetry(attempt, deps, deps);
     }
   }
   throw new SequencingContentionError(

@@ -6,6 +6,7 @@
 
 import { userIdSchema } from '@parley/protocol';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+import { InvalidTokenError, TokenKeysUnavailableError } from './errors.js';
 
 export interface TokenSettings {
   /** HS256 shared secret. */
@@ -24,24 +25,6 @@ export interface TokenSettings {
   jwksTimeoutMs?: number;
   issuer?: string;
   audience?: string;
-}
-
-export class InvalidTokenError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'InvalidTokenError';
-  }
-}
-
-/**
- * The keys that verify tokens could not be read (the JWKS URL failed or answered no key
- * set): our outage, not the client's bad token, so it must never be answered with 401.
- */
-export class TokenKeysUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TokenKeysUnavailableError';
-  }
 }
 
 export type TokenVerifier = (token: string) => Promise<{ userId: string }>;

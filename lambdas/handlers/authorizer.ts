@@ -4,7 +4,7 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { MetricName } from '../../definitions/metrics.js';
-import { InvalidTokenError } from '../domain/tokens.js';
+import { InvalidTokenError } from '../domain/errors.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createAuthorizerHandler(deps: DepsProvider) {

@@ -1,6 +1,6 @@
 /** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
 
-import { deviceIdSchema } from '@parley/protocol';
+import { deviceIdSchema, ID_RULE_MESSAGE } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
 import { recordConnect } from '../domain/presence.js';
 import {
@@ -16,7 +16,7 @@ export function createConnectHandler(deps: DepsProvider) {
     const { logger, connections, config, now } = deps();
     const deviceId = event.queryStringParameters?.deviceId;
     if (!deviceIdSchema.safeParse(deviceId).success) {
-      return { statusCode: 400, body: 'deviceId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -' };
+      return { statusCode: 400, body: `deviceId: ${ID_RULE_MESSAGE}` };
     }
     const { userId, connectionId } = callerOf(event);
     const connectedAt = now();

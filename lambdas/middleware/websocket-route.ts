@@ -11,7 +11,7 @@ import { describeZodError, readableRequestId, type ServerFrame } from '@parley/p
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
-import { BadRequestError, ParleyError, toErrorFrame } from '../domain/errors.js';
+import { BadRequestError, toErrorFrame } from '../domain/errors.js';
 import { publishMetrics } from './publish-metrics.js';
 
 /** A WebSocket event with the context our authorizer attached to the connection. */
@@ -167,12 +167,13 @@ export function routeResponse<Event extends LoggedEvent>(
         (request.event.logger as RouteLogger | undefined) ??
         routeLogger(logger(), request.event, request.context);
       const error = request.error;
-      if (error instanceof ParleyError && error.code !== 'internal') {
-        log.info('frame refused', { code: error.code, reason: error.message });
+      const answer = toErrorFrame(error, requestId);
+      if (answer.code !== 'internal') {
+        log.info('frame refused', { code: answer.code, reason: answer.message });
       } else {
         log.error('route failed', { error: error ?? undefined });
       }
-      request.response = { statusCode: 200, body: JSON.stringify(toErrorFrame(error, requestId)) };
+      request.response = { statusCode: 200, body: JSON.stringify(answer) };
     },
   };
 }

@@ -18,8 +18,6 @@ describe('a device that reconnects while the fanout is between posting and writi
           ...deps,
           conversationList: {
             listChangedSince: (...args) => deps.conversationList.listChangedSince(...args),
-            update: (...args) => deps.conversationList.update(...args),
-            updateMany: (...args) => deps.conversationList.updateMany(...args),
             // What the fanout calls to write the lists.
             updateManyUsers: async (...args) => {
               const gate = listWriteGate;

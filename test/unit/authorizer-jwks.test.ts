@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { type CryptoKey, errors, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MetricName } from '../../definitions/metrics.js';
-import { createTokenVerifier, TokenKeysUnavailableError } from '../../lambdas/domain/tokens.js';
+import { TokenKeysUnavailableError } from '../../lambdas/domain/errors.js';
+import { createTokenVerifier } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
 import { authorizerEvent, createTestDeps, testConfig } from './support/harness.js';
 

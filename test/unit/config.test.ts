@@ -3,11 +3,11 @@ import { FUNCTIONS, type FunctionId, requiredVariablesOf } from '../../definitio
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-metrics.js';
 import {
-  ConfigurationError,
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
   functionDefinition,
 } from '../../lambdas/config.js';
+import { ConfigurationError } from '../../lambdas/domain/errors.js';
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
 import { testConfig } from './support/harness.js';
 

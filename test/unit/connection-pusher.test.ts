@@ -13,8 +13,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ApiGatewayConnectionPusher,
   DEFAULT_POST_TIMEOUT_MS,
-  PostTimeoutError,
+  isGone,
 } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
+import { PostTimeoutError } from '../../lambdas/domain/errors.js';
 
 const api = mockClient(ApiGatewayManagementApiClient);
 
@@ -123,5 +124,30 @@ describe('ApiGatewayConnectionPusher over HTTP', () => {
       server.close();
       await once(server, 'close');
     }
+  });
+});
+
+describe('isGone', () => {
+  it('recognises the SDK’s GoneException by its name', () => {
+    expect(isGone(new GoneException({ message: 'Gone', $metadata: {} }))).toBe(true);
+    expect(isGone({ name: 'GoneException' })).toBe(true);
+  });
+
+  it('recognises an answer with HTTP status 410 in $metadata', () => {
+    expect(isGone({ name: 'UnknownError', $metadata: { httpStatusCode: 410 } })).toBe(true);
+  });
+
+  it('does not trust a statusCode property', () => {
+    expect(isGone({ name: 'Error', statusCode: 410 })).toBe(false);
+  });
+
+  it.each([
+    ['another service error', { name: 'LimitExceededException', $metadata: { httpStatusCode: 429 } }],
+    ['a plain error', new Error('Gone')],
+    ['null', null],
+    ['undefined', undefined],
+    ['a string', 'GoneException'],
+  ])('says no for %s', (_case, error) => {
+    expect(isGone(error)).toBe(false);
   });
 });

@@ -14,13 +14,10 @@ import type {
   ReceiptEventFrame,
 } from '@parley/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  ConversationListContentionError,
-  DynamoDbConversationListStore,
-} from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbConversationListStore } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { applyToEntry, decodeCursor, encodeCursor } from '../../lambdas/domain/conversation-list.js';
-import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
-import type { ConversationEntryState } from '../../lambdas/domain/ports.js';
+import { ConversationListContentionError, INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
+import type { ConversationEntryState, EntryChange } from '../../lambdas/domain/ports.js';
 import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
 import {
   answerOf,
@@ -389,12 +386,25 @@ describe('the conversation-list store', () => {
   const merge =
     (events: Array<MessageEventFrame | ReceiptEventFrame>) => (current?: ConversationEntryState) =>
       applyToEntry(CONVERSATION, current, events);
+  /** One change to one user's entry through the store's one write: its outcome, or its error. */
+  const updateEntry = async (
+    target: DynamoDbConversationListStore,
+    userId: string,
+    conversationId: string,
+    change: EntryChange,
+  ) => {
+    const settled = (
+      await target.updateManyUsers(new Map([[userId, new Map([[conversationId, change]])]]))
+    ).get(userId);
+    if (settled?.status === 'rejected') throw settled.reason;
+    return settled?.value[0];
+  };
 
   it('reads the user’s clock and entry together with one strongly consistent BatchGetItem', async () => {
     ddb.on(BatchGetCommand).resolves(reading());
     ddb.on(TransactWriteCommand).resolves({});
 
-    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
 
     expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toEqual([
       {
@@ -414,7 +424,7 @@ describe('the conversation-list store', () => {
   it('writes nothing when the change leaves the entry as it is', async () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), entryItem(state(3), NOW - 5)));
 
-    const outcome = await store().update('alice', CONVERSATION, merge([messageEventOf(2)]));
+    const outcome = await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(2)]));
 
     expect(outcome).toBe('unchanged');
     expect(writes()).toHaveLength(0);
@@ -424,7 +434,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading(entryItem(state(3, [3, 3]), NOW - 5), clockItem(NOW - 5)));
     const change = vi.fn((_current?: ConversationEntryState) => undefined);
 
-    await store().update('alice', CONVERSATION, change);
+    await updateEntry(store(), 'alice', CONVERSATION, change);
 
     expect(change).toHaveBeenCalledWith(state(3, [3, 3]));
   });
@@ -433,7 +443,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading());
     ddb.on(TransactWriteCommand).resolves({});
 
-    const outcome = await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    const outcome = await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
 
     expect(outcome).toBe('updated');
     expect(writes()).toEqual([
@@ -462,7 +472,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), entryItem(state(3), NOW - 40)));
     ddb.on(TransactWriteCommand).resolves({});
 
-    await store().update('alice', CONVERSATION, merge([messageEventOf(4)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(4)]));
 
     const [clockPut, entryPut] = writes()[0]?.TransactItems ?? [];
     expect(clockPut?.Put).toEqual({
@@ -483,7 +493,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5)));
     ddb.on(TransactWriteCommand).resolves({});
 
-    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
 
     const [clockPut, entryPut] = writes()[0]?.TransactItems ?? [];
     expect(clockPut?.Put?.ConditionExpression).toBe('lastUpdatedAt = :previous');
@@ -495,7 +505,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW + 7), entryItem(state(3), NOW + 7)));
     ddb.on(TransactWriteCommand).resolves({});
 
-    await store().update('alice', CONVERSATION, merge([messageEventOf(4)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(4)]));
 
     const items = writes()[0]?.TransactItems?.map((item) => item.Put?.Item);
     expect(items?.[0]?.lastUpdatedAt).toBe(NOW + 8);
@@ -506,11 +516,11 @@ describe('the conversation-list store', () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const other = 'dm:alice:carol';
 
-    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
-    await store().update('alice', other, (current) =>
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
+    await updateEntry(store(), 'alice', other, (current) =>
       applyToEntry(other, current, [{ type: 'message', ...message(1, other) }]),
     );
-    await store().update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
 
     expect(lists.entry('alice', other)?.updatedAt).toBe(NOW + 1);
     expect(lists.entry('alice', CONVERSATION)?.updatedAt).toBe(NOW + 2);
@@ -524,7 +534,7 @@ describe('the conversation-list store', () => {
     ddb.on(TransactWriteCommand).rejectsOnce(canceled()).resolves({});
     const change = vi.fn(merge([messageEventOf(5)]));
 
-    const outcome = await store().update('alice', CONVERSATION, change);
+    const outcome = await updateEntry(store(), 'alice', CONVERSATION, change);
 
     expect(outcome).toBe('updated');
     expect(change.mock.calls.map(([current]) => current?.lastSeq)).toEqual([3, 4]);
@@ -546,7 +556,7 @@ describe('the conversation-list store', () => {
       .resolves(reading(clockItem(NOW + 2), entryItem(state(5), NOW + 2)));
     ddb.on(TransactWriteCommand).rejectsOnce(canceled()).resolves({});
 
-    const outcome = await store().update('alice', CONVERSATION, merge([messageEventOf(5)]));
+    const outcome = await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(5)]));
 
     expect(outcome).toBe('unchanged');
     expect(writes()).toHaveLength(1);
@@ -567,7 +577,7 @@ describe('the conversation-list store', () => {
       return lists.transactWrite(input);
     });
 
-    const outcome = await store().update('alice', CONVERSATION, merge([messageEventOf(4)]));
+    const outcome = await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(4)]));
 
     expect(outcome).toBe('updated');
     expect(lists.entry('alice', CONVERSATION)).toEqual(entryItem(state(4, [0, 0], [3, 3]), NOW + 2));
@@ -578,8 +588,8 @@ describe('the conversation-list store', () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
 
-    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
-    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+    await updateEntry(warm, 'alice', CONVERSATION, merge([messageEventOf(1)]));
+    const outcome = await updateEntry(warm, 'alice', CONVERSATION, merge([messageEventOf(2)]));
 
     expect(outcome).toBe('updated');
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
@@ -591,11 +601,11 @@ describe('the conversation-list store', () => {
   it('reads at once and merges both when another instance wrote the list since its own last write', async () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
-    await warm.update('alice', CONVERSATION, merge([messageEventOf(1)]));
-    await store().update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    await updateEntry(warm, 'alice', CONVERSATION, merge([messageEventOf(1)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
     ddb.resetHistory();
 
-    const outcome = await warm.update('alice', CONVERSATION, merge([messageEventOf(2)]));
+    const outcome = await updateEntry(warm, 'alice', CONVERSATION, merge([messageEventOf(2)]));
 
     expect(outcome).toBe('updated');
     // Its write from memory was refused (the clock had moved); then one read and the write.
@@ -608,10 +618,10 @@ describe('the conversation-list store', () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
     // A receipt alone creates no entry: the instance now remembers the entry as absent.
-    await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
-    await store().update('alice', CONVERSATION, merge([messageEventOf(1)]));
+    await updateEntry(warm, 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
 
-    const outcome = await warm.update('alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
+    const outcome = await updateEntry(warm, 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
 
     expect(outcome).toBe('updated');
     expect(lists.entry('alice', CONVERSATION)?.receipts).toEqual(state(1, [0, 0], [1, 1]).receipts);
@@ -621,7 +631,7 @@ describe('the conversation-list store', () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
     for (const userId of ['alice', 'bob'])
-      await warm.update(userId, CONVERSATION, merge([messageEventOf(1)]));
+      await updateEntry(warm, userId, CONVERSATION, merge([messageEventOf(1)]));
     ddb.resetHistory();
 
     const settled = await warm.updateManyUsers(
@@ -644,9 +654,9 @@ describe('the conversation-list store', () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
     for (const userId of ['alice', 'bob'])
-      await warm.update(userId, CONVERSATION, merge([messageEventOf(1)]));
+      await updateEntry(warm, userId, CONVERSATION, merge([messageEventOf(1)]));
     // Another instance writes bob's list: the clock warm remembers for bob is stale.
-    await store().update('bob', CONVERSATION, merge([receiptEvent('alice', 'read', 1)]));
+    await updateEntry(store(), 'bob', CONVERSATION, merge([receiptEvent('alice', 'read', 1)]));
     ddb.resetHistory();
 
     const settled = await warm.updateManyUsers(
@@ -670,7 +680,7 @@ describe('the conversation-list store', () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), entryItem(state(3), NOW - 5)));
     ddb.on(TransactWriteCommand).rejects(canceled());
 
-    const update = store().update('alice', CONVERSATION, merge([messageEventOf(4)]));
+    const update = updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(4)]));
 
     await expect(update).rejects.toThrow(ConversationListContentionError);
     await expect(update).rejects.toThrow("could not update alice's conversation entries after 20 attempts");
@@ -683,16 +693,37 @@ describe('the conversation-list store', () => {
     ddb.on(TransactWriteCommand).rejects(canceled());
 
     await expect(
-      store({ maxAttempts: 3 }).update('alice', CONVERSATION, merge([messageEventOf(1)])),
+      updateEntry(store({ maxAttempts: 3 }), 'alice', CONVERSATION, merge([messageEventOf(1)])),
     ).rejects.toMatchObject({ name: 'ConversationListContentionError' });
     expect(writes()).toHaveLength(3);
+  });
+
+  it('waits a full-jitter backoff, from the random and sleep it is given, before reading again', async () => {
+    const { deps } = createTestDeps();
+    const slept: number[] = [];
+    const backoff = { random: () => 0.5, sleep: async (ms: number) => void slept.push(ms) };
+    const refusing = new DynamoDbConversationListStore({
+      client: deps.clients.dynamodb,
+      tableName: TABLE,
+      now: () => NOW,
+      maxAttempts: 3,
+      backoff,
+    });
+    ddb.on(BatchGetCommand).resolves(reading());
+    ddb.on(TransactWriteCommand).rejects(canceled());
+
+    await expect(updateEntry(refusing, 'alice', CONVERSATION, merge([messageEventOf(1)]))).rejects.toThrow(
+      ConversationListContentionError,
+    );
+    // Half of each cap: 5, 10 and 20 ms.
+    expect(slept).toEqual([2, 5, 10]);
   });
 
   it('lets any other failure of the write through at once', async () => {
     ddb.on(BatchGetCommand).resolves(reading());
     ddb.on(TransactWriteCommand).rejects(new Error('InternalServerError'));
 
-    await expect(store().update('alice', CONVERSATION, merge([messageEventOf(1)]))).rejects.toThrow(
+    await expect(updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]))).rejects.toThrow(
       'InternalServerError',
     );
     expect(writes()).toHaveLength(1);
@@ -707,7 +738,9 @@ describe('the conversation-list store', () => {
     });
     const change = vi.fn(merge([receiptEvent('bob', 'read', 3)]));
 
-    await expect(store().update('alice', CONVERSATION, change)).rejects.toThrow('the read was throttled');
+    await expect(updateEntry(store(), 'alice', CONVERSATION, change)).rejects.toThrow(
+      'the read was throttled',
+    );
     expect(change).not.toHaveBeenCalled();
     expect(writes()).toHaveLength(0);
   });

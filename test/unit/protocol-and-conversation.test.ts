@@ -27,11 +27,17 @@ import { z } from 'zod';
 import { assertMember, resolveSendTarget } from '../../lambdas/domain/conversation.js';
 import {
   BadRequestError,
+  ConfigurationError,
+  ConversationListContentionError,
+  DeliveryFailedError,
   ForbiddenError,
   INTERNAL_ERROR_MESSAGE,
-  RateLimitedError,
+  InvalidTokenError,
+  ParleyError,
+  PostTimeoutError,
+  ProtocolError,
   SequencingContentionError,
-  TooLargeError,
+  TokenKeysUnavailableError,
   toErrorFrame,
 } from '../../lambdas/domain/errors.js';
 
@@ -221,8 +227,6 @@ describe('error frames', () => {
   it.each([
     [new BadRequestError('body: must be a string'), 'bad_request'],
     [new ForbiddenError('conversationId: you are not a member of dm:bob:carol'), 'forbidden'],
-    [new TooLargeError('frame: must be at most 32768 bytes'), 'too_large'],
-    [new RateLimitedError('slow down'), 'rate_limited'],
   ] as const)('keeps the code and message of %s', (error, code) => {
     expect(toErrorFrame(error, 'r1')).toEqual({
       type: 'error',
@@ -234,6 +238,7 @@ describe('error frames', () => {
 
   it.each([
     ['a sequencing contention', new SequencingContentionError('could not claim a seq in dm:alice:bob')],
+    ['a server error with no protocol code', new ConfigurationError('PARLEY_EVENTS_STREAM is not set')],
     ['an unexpected error', new Error('connect ECONNREFUSED 10.0.0.12:443')],
     ['a thrown string', 'boom'],
     ['undefined', undefined],
@@ -249,6 +254,47 @@ describe('error frames', () => {
   it('names each error after its class', () => {
     expect(new BadRequestError('x').name).toBe('BadRequestError');
     expect(new SequencingContentionError('x').name).toBe('SequencingContentionError');
+  });
+
+  it.each([
+    ['ConfigurationError', new ConfigurationError('x', { cause: 'the cause' })],
+    ['DeliveryFailedError', new DeliveryFailedError('x', { cause: 'the cause' })],
+    ['InvalidTokenError', new InvalidTokenError('x', { cause: 'the cause' })],
+    ['TokenKeysUnavailableError', new TokenKeysUnavailableError('x', { cause: 'the cause' })],
+    ['ConversationListContentionError', new ConversationListContentionError('x', { cause: 'the cause' })],
+    ['ForbiddenError', new ForbiddenError('x', { cause: 'the cause' })],
+  ])('makes %s a ParleyError named after its class that keeps its cause', (name, error) => {
+    expect(error).toBeInstanceOf(ParleyError);
+    expect(error).toMatchObject({ name, message: 'x', cause: 'the cause' });
+  });
+
+  it('gives a protocol code to the errors a client is answered with, and only to those', () => {
+    for (const error of [
+      new BadRequestError('x'),
+      new ForbiddenError('x'),
+      new SequencingContentionError('x'),
+    ]) {
+      expect(error).toBeInstanceOf(ProtocolError);
+    }
+    for (const error of [
+      new ConfigurationError('x'),
+      new DeliveryFailedError('x'),
+      new PostTimeoutError('c', 1),
+    ]) {
+      expect(error).not.toBeInstanceOf(ProtocolError);
+      expect(error).not.toHaveProperty('code');
+    }
+  });
+
+  it('words a post timeout from its connection and timeout, and keeps its cause', () => {
+    const error = new PostTimeoutError('conn-1', 3000, { cause: 'aborted' });
+
+    expect(error).toBeInstanceOf(ParleyError);
+    expect(error).toMatchObject({
+      name: 'PostTimeoutError',
+      message: 'post to conn-1 took more than 3000 ms',
+      cause: 'aborted',
+    });
   });
 
   it('describes the first issue of a validation error as field: what is wrong', () => {

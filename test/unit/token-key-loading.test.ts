@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createTokenVerifier, InvalidTokenError, mintToken } from '../../lambdas/domain/tokens.js';
+import { InvalidTokenError } from '../../lambdas/domain/errors.js';
+import { createTokenVerifier, mintToken } from '../../lambdas/domain/tokens.js';
 
 describe('a token verifier whose key is kept in Secrets Manager', () => {
   it('reads the key at the first verification and not again while it is fresh', async () => {
