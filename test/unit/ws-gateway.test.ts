@@ -20,7 +20,7 @@ import {
   type WebSocketGatewayOptions,
   type WebSocketRouteHandler,
   type WebSocketRouteResult,
-} from '../../local/ws-gateway.js';
+} from '../../local/gateway/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Harness
