@@ -61,7 +61,8 @@ export class UpgradeHandler {
   }
 
   async handle(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', (error) => logSocketError(this.#options.log, 'upgrade socket', error));
+    const onUpgradeError = (error: Error) => logSocketError(this.#options.log, 'upgrade socket', error);
+    socket.on('error', onUpgradeError);
     const state = this.#options.state();
     if (state === 'stopping') return refuseUpgrade(socket, 503, { message: 'Service Unavailable' });
     if (state === 'not ready') {
@@ -96,6 +97,11 @@ export class UpgradeHandler {
         return;
       }
       this.#options.accept(request, socket, head, caller);
+      // From here the socket carries a connection: its errors are the connection's.
+      socket.on('error', (error) =>
+        logSocketError(this.#options.log, 'connection', error, { connectionId: caller.connectionId }),
+      );
+      socket.off('error', onUpgradeError);
     } catch (error) {
       this.#pending.delete(socket);
       if (error instanceof UpgradeRefusal) return refuseUpgrade(socket, error.status, error.body);

@@ -3,6 +3,9 @@
  * clients and the real `ApiGatewayManagementApiClient`, and the Powertools schemas the events
  * are checked against. Each test file calls `cleanUp` after each test.
  */
+
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { APIGatewayProxyWebsocketEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
@@ -20,10 +23,12 @@ import {
 const gateways: RunningWebSocketGateway[] = [];
 const sockets: WebSocket[] = [];
 const managementClients: ApiGatewayManagementApiClient[] = [];
+const rawSockets: Socket[] = [];
 
 /** Closes what a test opened: its clients, then its gateways. */
 export async function cleanUp(): Promise<void> {
   for (const socket of sockets.splice(0)) socket.terminate();
+  for (const socket of rawSockets.splice(0)) socket.destroy();
   for (const client of managementClients.splice(0)) client.destroy();
   await Promise.all(gateways.splice(0).map((gateway) => gateway.stop()));
 }
@@ -33,17 +38,29 @@ export interface LogEntry {
   message: string;
 }
 
+/** A gateway on a free port; `logs` is what it logged, `logged` waits for a message that matches. */
 export async function startGateway(
   options: Partial<WebSocketGatewayOptions> & Pick<WebSocketGatewayOptions, 'routes'>,
 ) {
   const logs: LogEntry[] = [];
+  const waiters: Array<() => void> = [];
   const gateway = await startWebSocketGateway({
     port: 0,
-    log: (level, message) => logs.push({ level, message }),
+    log: (level, message) => {
+      logs.push({ level, message });
+      for (const wake of waiters.splice(0)) wake();
+    },
     ...options,
   });
   gateways.push(gateway);
-  return { gateway, logs };
+  const logged = async (message: RegExp): Promise<LogEntry> => {
+    for (;;) {
+      const found = logs.find((entry) => message.test(entry.message));
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { gateway, logs, logged };
 }
 
 /** Records every event a route receives and lets a test await the n-th one of a route. */
@@ -93,6 +110,21 @@ export function open(url: string, query: Record<string, string> = {}, headers: R
     );
     socket.once('error', reject);
   });
+}
+
+/**
+ * A plain TCP client that has sent a WebSocket upgrade request, for the tests that reset the
+ * connection as a closed browser tab does (`resetAndDestroy`), which a `ws` client cannot.
+ */
+export async function upgradeRequest(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  rawSockets.push(socket);
+  await once(socket, 'connect');
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  return socket;
 }
 
 /** The HTTP status of a refused upgrade. */

@@ -1,6 +1,7 @@
 /**
  * The HTTP upgrade: the authorizer, `$connect`, and the handshakes the gateway refuses.
  */
+import { once } from 'node:events';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestAuthorizerHandler } from '../../../local/gateway/index.js';
@@ -15,6 +16,7 @@ import {
   refusal,
   refused,
   startGateway,
+  upgradeRequest,
 } from './harness.js';
 
 afterEach(cleanUp);
@@ -219,5 +221,61 @@ describe('a gateway that is not ready yet', () => {
 
     // assess
     expect(answered).toBe(503);
+  });
+});
+
+describe('a client that goes away', () => {
+  /** What the gateway logs about an error of a client's socket, fault or not. */
+  const SOCKET_ERROR = / (error|closed by the client)$/;
+
+  it('logs a reset during the upgrade at info level, not as a warning, and still runs $disconnect', async () => {
+    // prepare: $connect runs until the client has gone
+    const recorder = new Recorder();
+    let releaseConnect: () => void = () => {};
+    const connectMayFinish = new Promise<void>((resolve) => {
+      releaseConnect = resolve;
+    });
+    const { gateway, logs, logged } = await startGateway({
+      routes: {
+        $connect: recorder.route(async () => {
+          await connectMayFinish;
+          return undefined;
+        }),
+        $disconnect: recorder.route(),
+      },
+    });
+    const client = await upgradeRequest(gateway.port);
+    await recorder.next('$connect');
+
+    // act: the client resets its TCP connection, as a closed browser tab does
+    client.resetAndDestroy();
+    const reset = await logged(SOCKET_ERROR);
+    releaseConnect();
+
+    // assess
+    expect(reset).toEqual({ level: 'info', message: 'upgrade socket closed by the client' });
+    expect((await recorder.next('$disconnect')).requestContext).toMatchObject({
+      disconnectStatusCode: 1006,
+      disconnectReason: 'Connection closed before the upgrade completed',
+    });
+    expect(logs.filter((entry) => entry.level === 'warn')).toEqual([]);
+  });
+
+  it('logs a reset of an open connection at info level, not as a warning', async () => {
+    // prepare
+    const recorder = new Recorder();
+    const { gateway, logs, logged } = await startGateway({ routes: { $disconnect: recorder.route() } });
+    const client = await upgradeRequest(gateway.port);
+    const [answer] = (await once(client, 'data')) as [Buffer];
+    expect(answer.toString()).toMatch(/^HTTP\/1\.1 101 /);
+
+    // act
+    client.resetAndDestroy();
+    const reset = await logged(SOCKET_ERROR);
+
+    // assess
+    expect(reset).toEqual({ level: 'info', message: 'connection closed by the client' });
+    expect((await recorder.next('$disconnect')).requestContext.disconnectStatusCode).toBe(1006);
+    expect(logs.filter((entry) => entry.level === 'warn')).toEqual([]);
   });
 });
