@@ -14,6 +14,7 @@ import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree, EngineStartError } from '../local/engines.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
+import { DEFAULT_WEB_PORT } from '../local/web-port.js';
 import { type RunningWebServer, startWebServer, WebServerStartError } from '../local/web-server.js';
 
 // The machines this runs on have Node.js 20; Lambda runs 22. The SDK's notice about its
@@ -57,7 +58,11 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
     throw new SettingsError(`npm start: ${(error as Error).message}`, { cause: error });
   }
   const wsPort = readNumber(environment, 'PARLEY_WS_PORT', 3001, { min: 1, max: 65535, integer: true });
-  const webPort = readNumber(environment, 'PARLEY_WEB_PORT', 3000, { min: 1, max: 65535, integer: true });
+  const webPort = readNumber(environment, 'PARLEY_WEB_PORT', DEFAULT_WEB_PORT, {
+    min: 1,
+    max: 65535,
+    integer: true,
+  });
   if (webPort === wsPort) {
     throw new SettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
   }

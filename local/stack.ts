@@ -50,13 +50,13 @@ import {
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
 } from './event-source-mapping/index.js';
-import { ensureResources } from './resources.js';
 import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
   type WebSocketRouteHandler,
   type WebSocketThrottle,
-} from './ws-gateway.js';
+} from './gateway/index.js';
+import { ensureResources } from './resources.js';
 
 export interface LocalStackOptions {
   /** WebSocket and `@connections` port; 0 picks a free one. Default 3001. */

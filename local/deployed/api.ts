@@ -3,7 +3,7 @@
  * integrations, the REQUEST authorizer and its identity source, the route responses and
  * the stage's throttles.
  */
-import type { RequestAuthorizerHandler, WebSocketRouteHandler, WebSocketThrottle } from '../ws-gateway.js';
+import type { RequestAuthorizerHandler, WebSocketRouteHandler, WebSocketThrottle } from '../gateway/index.js';
 import type { FunctionRunner } from './function-runner.js';
 import {
   type CloudFormationTemplate,

@@ -35,7 +35,7 @@ import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
   type WebSocketThrottle,
-} from '../ws-gateway.js';
+} from '../gateway/index.js';
 import { gatewaySettingsOf } from './api.js';
 import { DEFAULT_CLOUD_ASSEMBLY, readSynthesizedStack, synthesizeIfStale } from './cloud-assembly.js';
 import { type DynamoDbFault, type DynamoDbRequest, startDynamoDbFront } from './dynamodb-front.js';

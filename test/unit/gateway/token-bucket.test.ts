@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../local/token-bucket.js';
+import { TokenBucket } from '../../../local/gateway/token-bucket.js';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
