@@ -3,6 +3,7 @@
  * the offline banner above both. Everything shown is read from the client; events only
  * say what to draw again.
  */
+import { MAX_BODY_CHARS, membersOf, PRESENCE_MAX_USERS } from '@parley/protocol';
 import {
   type ChatMessage,
   ConnectionState,
@@ -15,11 +16,7 @@ import {
 import { h, setAttribute, setText } from './dom.js';
 import { formatClock, formatLastSeen, formatListTime } from './format.js';
 import { sendIcon, statusIcon } from './icons.js';
-import { ID_PATTERN } from './session.js';
-
-/** Most ids a `subscribePresence` frame may carry. */
-const PRESENCE_BATCH = 100;
-const MAX_BODY = 4096;
+import { isValidId, USER_ID_RULE } from './session.js';
 
 export interface ChatAppOptions {
   client: ParleyClient;
@@ -108,7 +105,7 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
     class: 'composer-input',
     'data-testid': 'composer-input',
     rows: 1,
-    maxlength: MAX_BODY,
+    maxlength: MAX_BODY_CHARS,
     placeholder: 'Type a message',
     'aria-label': 'Message',
   });
@@ -157,7 +154,7 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
     event.preventDefault();
     const peerId = newChatInput.value.trim();
     let problem: string | undefined;
-    if (!ID_PATTERN.test(peerId)) problem = 'A user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -.';
+    if (!isValidId(peerId)) problem = USER_ID_RULE;
     else if (peerId === me) problem = 'That is you: pick someone else.';
     newChatError.hidden = !problem;
     setText(newChatError, problem ?? '');
@@ -258,8 +255,8 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
       .conversations()
       .filter((c) => c.lastSeq > 0 && !subscribed.has(c.peerId) && c.peerId !== me)
       .map((c) => c.peerId);
-    for (let start = 0; start < peers.length; start += PRESENCE_BATCH) {
-      const batch = peers.slice(start, start + PRESENCE_BATCH);
+    for (let start = 0; start < peers.length; start += PRESENCE_MAX_USERS) {
+      const batch = peers.slice(start, start + PRESENCE_MAX_USERS);
       for (const peer of batch) subscribed.add(peer);
       client.subscribePresence(batch).then(
         (users) => {
@@ -510,10 +507,9 @@ export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOp
     if (listed) return listed.peerId;
     const draft = drafts.get(conversationId);
     if (draft) return draft.peerId;
-    // `dm:{x}:{y}`: the member that is not me.
-    const match = /^dm:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64})$/.exec(conversationId);
-    if (!match) return undefined;
-    return match[1] === me ? match[2] : match[1];
+    const members = membersOf(conversationId);
+    if (!members) return undefined;
+    return members[0] === me ? members[1] : members[0];
   }
 }
 
