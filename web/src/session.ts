@@ -2,12 +2,18 @@
  * Who this tab is: its device id (one per tab, kept across reloads of that tab), the
  * signed-in user, and dev tokens from the web server's `/api/token`.
  */
+import { userIdSchema } from '@parley/protocol';
 
 const DEVICE_KEY = 'parley.deviceId';
 const SESSION_KEY = 'parley.session';
 
-/** The protocol's rule for user and device ids. */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Whether a user or device id follows the protocol's rule for ids. */
+export function isValidId(id: string): boolean {
+  return userIdSchema.safeParse(id).success;
+}
+
+/** The protocol's rule for user ids, as the forms say it. */
+export const USER_ID_RULE = 'A user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -.';
 
 export interface Session {
   userId: string;
@@ -19,7 +25,7 @@ export interface Session {
 /** This tab's device id: `web-` and 12 random hex digits, made once per tab. */
 export function deviceId(): string {
   let id = sessionStorage.getItem(DEVICE_KEY);
-  if (!id || !ID_PATTERN.test(id)) {
+  if (!id || !isValidId(id)) {
     const bytes = crypto.getRandomValues(new Uint8Array(6));
     id = `web-${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`;
     sessionStorage.setItem(DEVICE_KEY, id);
@@ -49,7 +55,7 @@ export async function fetchSession(userId: string): Promise<Session> {
 export function storedSession(): Session | undefined {
   try {
     const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as Session | null;
-    return session && ID_PATTERN.test(session.userId) ? session : undefined;
+    return session && isValidId(session.userId) ? session : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 /** The sign-in form: any user id will do, the web server mints a dev token for it. */
 import { h, setText } from './dom.js';
-import { fetchSession, ID_PATTERN, type Session } from './session.js';
+import { fetchSession, isValidId, type Session, USER_ID_RULE } from './session.js';
 
 export function mountSignIn(
   root: HTMLElement,
@@ -30,8 +30,8 @@ export function mountSignIn(
       onsubmit: async (event: Event) => {
         event.preventDefault();
         const userId = input.value.trim();
-        if (!ID_PATTERN.test(userId)) {
-          fail('A user id is 1 to 64 characters of A-Z, a-z, 0-9, _ or -.');
+        if (!isValidId(userId)) {
+          fail(USER_ID_RULE);
           return;
         }
         error.hidden = true;
