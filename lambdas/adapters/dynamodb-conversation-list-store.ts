@@ -7,10 +7,10 @@
  *
  * A warm instance remembers what it last read or wrote of each user's list, and writes
  * from that memory without reading first. The clock makes that safe: every write moves
- * it, and the transaction holds only if the clock is still the one remembered, so a
+ * it, and the transaction holds only if the clock is still the cached one, so a
  * transaction that commits proves that nothing of the user's list changed since. A
  * refused one is read again at once. A change that would write nothing is never decided
- * from memory (an entry remembered absent may have been created since): it reads first.
+ * from memory (an entry cached as absent may have been created since): it reads first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -36,12 +36,12 @@ const CLOCK_KEY = 'clock';
 /** A transaction holds at most 100 items: the clock and up to 99 entries; fewer keeps it small. */
 const ENTRIES_PER_TRANSACTION = 50;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
-const USERS_REMEMBERED = 10_000;
+const USERS_CACHED = 10_000;
 /** The wait before reading again after another write to the user's list came first. */
 const RETRY_BACKOFF: BackoffPolicy = { baseDelayMs: 5, maxDelayMs: 200 };
 
 /** What an instance last read or wrote of one user's list: the clock and some entries (null: absent). */
-interface RememberedList {
+interface CachedList {
   clock?: Record<string, unknown>;
   entries: Map<string, Record<string, unknown> | null>;
 }
@@ -69,7 +69,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #now: () => number;
   readonly #maxAttempts: number;
   readonly #backoff: BackoffDeps;
-  readonly #remembered = new LRUCache<string, RememberedList>({ max: USERS_REMEMBERED });
+  readonly #cachedLists = new LRUCache<string, CachedList>({ max: USERS_CACHED });
 
   constructor(options: {
     client: DynamoDBDocumentClient;
@@ -105,7 +105,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   }
 
   /**
-   * Applies changes to several users' lists. When every list is remembered, every user has
+   * Applies changes to several users' lists. When every list is cached, every user has
    * something to write and all of it fits one transaction (100 items), it is one
    * TransactWriteItems: a refused one, as any other case, goes user by user (`#updateMany`).
    */
@@ -143,8 +143,8 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     try {
       await this.#client.send(new TransactWriteCommand({ TransactItems: transactItems }));
     } catch {
-      // Refused (a list changed since it was remembered) or failed: user by user, from reads.
-      for (const { userId } of plans) this.#remembered.delete(userId);
+      // Refused (a list changed since it was cached) or failed: user by user, from reads.
+      for (const { userId } of plans) this.#cachedLists.delete(userId);
       return undefined;
     }
     return new Map(
@@ -155,9 +155,9 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     );
   }
 
-  /** The clock and entries remembered for `userId`, if every entry asked for is remembered. */
+  /** The clock and entries cached for `userId`, if every entry asked for is cached. */
   #recall(userId: string, conversationIds: string[]): Array<Record<string, unknown>> | undefined {
-    const list = this.#remembered.get(userId);
+    const list = this.#cachedLists.get(userId);
     if (!list || !conversationIds.every((id) => list.entries.has(id))) return undefined;
     const items = conversationIds.map((id) => list.entries.get(id)).filter((item) => !!item);
     return list.clock ? [list.clock, ...items] : items;
@@ -165,8 +165,8 @@ export class DynamoDbConversationListStore implements ConversationListStore {
 
   /** Remembers the user's clock item and these entry items (those not in `items` are absent). */
   #remember(userId: string, conversationIds: string[], items: Array<Record<string, unknown>>): void {
-    const list: RememberedList = this.#remembered.get(userId) ?? { entries: new Map() };
-    this.#remembered.set(userId, list);
+    const list: CachedList = this.#cachedLists.get(userId) ?? { entries: new Map() };
+    this.#cachedLists.set(userId, list);
     const clock = items.find((item) => item.itemKey === CLOCK_KEY);
     if (clock) list.clock = clock;
     else delete list.clock;
@@ -189,7 +189,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       const outcome = await this.#write(userId, conversationIds, changes, items, fromMemory !== undefined);
       if (outcome === 'read-first') continue;
       if (outcome !== 'refused') return outcome;
-      this.#remembered.delete(userId);
+      this.#cachedLists.delete(userId);
       // Another write to this user's list came first: read again and reapply the changes. A
       // refused guess from memory lost to no one racing now: read at once.
       if (!fromMemory) await waitBeforeRetry(attempt, RETRY_BACKOFF, this.#backoff);
@@ -225,7 +225,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   }
 
   /**
-   * Applies the changes to the items read (or remembered) and writes them with the clock in
+   * Applies the changes to the items read (or cached) and writes them with the clock in
    * one transaction on condition that none changed since. 'refused': another write came
    * first; 'read-first': the items came from memory and nothing would be written, which
    * memory alone cannot tell.
@@ -242,7 +242,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     try {
       await this.#client.send(new TransactWriteCommand({ TransactItems: plan.transactItems }));
     } catch (error) {
-      this.#remembered.delete(userId);
+      this.#cachedLists.delete(userId);
       if (!(error instanceof TransactionCanceledException)) throw error;
       return 'refused';
     }

@@ -230,10 +230,13 @@ async function deliver(
  * monotone). One write per user for the whole batch, since one user's entries share the
  * user's clock.
  */
-async function updateConversationLists(deps: FanoutBatchDeps, works: ConversationWork[]): Promise<void> {
+async function updateConversationLists(
+  deps: FanoutBatchDeps,
+  perConversation: ConversationWork[],
+): Promise<void> {
   const byUser = new Map<string, Map<string, EntryChange>>();
   const worksOfUser = new Map<string, ConversationWork[]>();
-  for (const work of works) {
+  for (const work of perConversation) {
     const { conversationId } = work;
     if (!conversationId || work.events.length === 0) continue;
     const events = work.events.map(({ event }) => event);
@@ -307,8 +310,8 @@ async function postToLateConnections(
 }
 
 /** Keeps each conversation's order: a failed record and every later one are retried. */
-function recordsToRetry(works: ConversationWork[]): string[] {
-  return works.flatMap((work) =>
+function recordsToRetry(perConversation: ConversationWork[]): string[] {
+  return perConversation.flatMap((work) =>
     work.failedFrom === undefined ? [] : work.records.slice(work.failedFrom).map((record) => record.id),
   );
 }
@@ -322,20 +325,20 @@ export function createBatchFanout(deps: () => FanoutBatchDeps): BatchFanout {
   return async (records) => {
     const batchDeps = deps();
     const { connections, logger, now } = batchDeps;
-    const works = groupByPartitionKey(records).map((group) => decodeWork(batchDeps, group));
+    const perConversation = groupByPartitionKey(records).map((group) => decodeWork(batchDeps, group));
     // The list write does not wait for the posts, nor the posts for it.
-    const listsWritten = updateConversationLists(batchDeps, works).catch((error: unknown) => {
+    const listsWritten = updateConversationLists(batchDeps, perConversation).catch((error: unknown) => {
       logger.warn('conversation list update failed; the stream will retry', { error });
-      for (const work of works) failFrom(work, 0);
+      for (const work of perConversation) failFrom(work, 0);
     });
     const gone = new Set<string>();
     // Recent connections are enough for the first posts: the read after the list write repairs what they miss.
     const beforeListWrite = readOnce(connections, gone, recent, { fresh: false, now });
-    await Promise.all(works.map((work) => deliver(batchDeps, work, beforeListWrite)));
+    await Promise.all(perConversation.map((work) => deliver(batchDeps, work, beforeListWrite)));
     await listsWritten;
     // Starts after the list write has ended: each user's connections are read once again.
     const afterListWrite = readOnce(connections, gone, recent, { fresh: true, now });
-    await Promise.all(works.map((work) => postToLateConnections(batchDeps, work, afterListWrite)));
-    return recordsToRetry(works);
+    await Promise.all(perConversation.map((work) => postToLateConnections(batchDeps, work, afterListWrite)));
+    return recordsToRetry(perConversation);
   };
 }

@@ -56,7 +56,7 @@ export interface LastSeqCache {
    */
   begin(conversationId: string): number | undefined;
   end(conversationId: string): void;
-  /** Keeps the higher of the seq remembered and `seq`. */
+  /** Keeps the higher of the cached seq and `seq`. */
   remember(conversationId: string, seq: number): void;
   forget(conversationId: string): void;
 }

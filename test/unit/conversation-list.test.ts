@@ -617,7 +617,7 @@ describe('the conversation-list store', () => {
   it('reads before it concludes that a change writes nothing, since an entry it saw absent may exist by now', async () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
-    // A receipt alone creates no entry: the instance now remembers the entry as absent.
+    // A receipt alone creates no entry: the instance now caches the entry as absent.
     await updateEntry(warm, 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
     await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(1)]));
 
@@ -627,7 +627,7 @@ describe('the conversation-list store', () => {
     expect(lists.entry('alice', CONVERSATION)?.receipts).toEqual(state(1, [0, 0], [1, 1]).receipts);
   });
 
-  it('writes several users’ remembered lists in one transaction', async () => {
+  it('writes several users’ cached lists in one transaction', async () => {
     const lists = new FakeUserConversationsTable().install(ddb);
     const warm = store();
     for (const userId of ['alice', 'bob'])
@@ -655,7 +655,7 @@ describe('the conversation-list store', () => {
     const warm = store();
     for (const userId of ['alice', 'bob'])
       await updateEntry(warm, userId, CONVERSATION, merge([messageEventOf(1)]));
-    // Another instance writes bob's list: the clock warm remembers for bob is stale.
+    // Another instance writes bob's list: the clock the warm instance cached for bob is stale.
     await updateEntry(store(), 'bob', CONVERSATION, merge([receiptEvent('alice', 'read', 1)]));
     ddb.resetHistory();
 
