@@ -9,14 +9,8 @@
  * idempotent). A record that is not a valid event is logged and skipped, since no retry
  * could ever deliver it.
  */
-import middy from '@middy/core';
 import { membersOf } from '@parley/protocol';
-import type {
-  Context,
-  KinesisStreamBatchResponse,
-  KinesisStreamEvent,
-  KinesisStreamRecord,
-} from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { LRUCache } from 'lru-cache';
 import { MetricName } from '../../definitions/metrics.js';
 import { fanoutConsumer } from '../../definitions/stream-consumers.js';
@@ -28,7 +22,7 @@ import type {
   ConversationEntryState,
   ConversationEvent,
 } from '../domain/ports.js';
-import { publishMetrics } from '../middleware/publish-metrics.js';
+import { streamConsumer } from '../middleware/lambda-function.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 /** The filter the event source mapping applies, in AWS and locally: presence has its own consumer. */
@@ -323,9 +317,7 @@ export function createFanoutHandler(deps: DepsProvider) {
     );
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   };
-  return middy<KinesisStreamEvent, KinesisStreamBatchResponse, Error, Context>(handle).use(
-    publishMetrics(() => deps().metrics),
-  );
+  return streamConsumer(deps, handle);
 }
 
 export const handler = createFanoutHandler(depsFromEnvironment('fanout'));

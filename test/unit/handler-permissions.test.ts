@@ -436,6 +436,7 @@ const SCENARIOS: Scenario[] = [
       const { provider } = createTestDeps();
       const result = await createAuthorizerHandler(provider)(
         authorizerEvent(await mintToken('alice', TEST_SECRET)),
+        lambdaContext,
       );
       expect(result.principalId).toBe('alice');
     },
@@ -449,6 +450,7 @@ const SCENARIOS: Scenario[] = [
       const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
       const result = await createAuthorizerHandler(provider)(
         authorizerEvent(await mintToken('alice', SIGNING_KEY)),
+        lambdaContext,
       );
       expect(result.principalId).toBe('alice');
     },
@@ -461,7 +463,10 @@ const SCENARIOS: Scenario[] = [
       secrets.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
       const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
       await expect(
-        createAuthorizerHandler(provider)(authorizerEvent(await mintToken('mallory', 'another-key'))),
+        createAuthorizerHandler(provider)(
+          authorizerEvent(await mintToken('mallory', 'another-key')),
+          lambdaContext,
+        ),
       ).rejects.toThrowError(/^Unauthorized$/);
     },
   },
