@@ -183,20 +183,17 @@ export const FUNCTIONS = [
   },
 ] as const satisfies readonly FunctionDefinition[];
 
-type Definition = (typeof FUNCTIONS)[number];
+/** The definition of function `Id`, with its trigger as written above. */
+export type DefinitionOf<Id extends FunctionId> = Extract<(typeof FUNCTIONS)[number], { id: Id }>;
 /** The definitions of the functions that `kind` of trigger invokes. */
-export type FunctionTriggeredBy<Kind extends FunctionTrigger['kind']> = Extract<
-  Definition,
+type FunctionTriggeredBy<Kind extends FunctionTrigger['kind']> = Extract<
+  (typeof FUNCTIONS)[number],
   { trigger: { kind: Kind } }
 >;
-export type RouteFunctionId = FunctionTriggeredBy<'route'>['id'];
-export type StreamFunctionId = FunctionTriggeredBy<'stream'>['id'];
-export type AuthorizerFunctionId = FunctionTriggeredBy<'authorizer'>['id'];
+type RouteFunctionId = FunctionTriggeredBy<'route'>['id'];
 
 /** The functions that `kind` of trigger invokes, in the order of `FUNCTIONS`. */
-export function functionsTriggeredBy<Kind extends FunctionTrigger['kind']>(
-  kind: Kind,
-): FunctionTriggeredBy<Kind>[] {
+function functionsTriggeredBy<Kind extends FunctionTrigger['kind']>(kind: Kind): FunctionTriggeredBy<Kind>[] {
   return FUNCTIONS.filter(
     (definition): definition is FunctionTriggeredBy<Kind> => definition.trigger.kind === kind,
   );

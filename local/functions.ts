@@ -4,7 +4,7 @@
  * is given, as the Lambda bundle builds it over the deps of its environment. The CDK stack
  * bundles the same modules by their file (`handlerFileOf`), without importing them.
  */
-import type { FunctionId, FunctionTrigger, FunctionTriggeredBy } from '../definitions/functions.js';
+import type { DefinitionOf, FunctionId } from '../definitions/functions.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
@@ -29,13 +29,8 @@ interface HandlerOfTrigger {
   stream: KinesisBatchHandler;
 }
 
-type TriggerKindOf<Id extends FunctionId> = Extract<
-  FunctionTriggeredBy<FunctionTrigger['kind']>,
-  { id: Id }
->['trigger']['kind'];
-
 /** The handler a function's trigger invokes. */
-export type HandlerOf<Id extends FunctionId> = HandlerOfTrigger[TriggerKindOf<Id>];
+export type HandlerOf<Id extends FunctionId> = HandlerOfTrigger[DefinitionOf<Id>['trigger']['kind']];
 
 /** Builds each function's handler over the deps: every function of the registry, and nothing else. */
 export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => HandlerOf<Id> } = {
