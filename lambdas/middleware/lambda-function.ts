@@ -15,12 +15,15 @@ import type {
 import type { MetricsRecorder } from '../../definitions/metrics.js';
 import { publishMetrics } from './publish-metrics.js';
 
+/** What the shared chain needs from the deps: where the invocation's metrics go. */
+type MetricsDeps = () => { metrics: MetricsRecorder };
+
 /** A function as Lambda invokes it, with middlewares still to add. */
 export type LambdaFunction<Event, Result> = MiddyfiedHandler<Event, Result, Error, Context>;
 
 /** `handle` with the chain every function shares. */
 export function lambdaFunction<Event, Result>(
-  deps: () => { metrics: MetricsRecorder },
+  deps: MetricsDeps,
   handle: (event: Event, context: Context) => Promise<Result>,
 ): LambdaFunction<Event, Result> {
   return middy<Event, Result, Error, Context>(handle).use(
@@ -28,9 +31,12 @@ export function lambdaFunction<Event, Result>(
   );
 }
 
-/** The REQUEST authorizer of `$connect`: its answer is the policy, a refusal the error `Unauthorized`. */
+/**
+ * The REQUEST authorizer of `$connect`: `authorize` answers the policy, or refuses by
+ * throwing the error `Unauthorized` (API Gateway then answers the handshake 401).
+ */
 export function requestAuthorizer(
-  deps: () => { metrics: MetricsRecorder },
+  deps: MetricsDeps,
   authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>,
 ): LambdaFunction<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult> {
   return lambdaFunction(deps, authorize);
@@ -41,7 +47,7 @@ export function requestAuthorizer(
  * retry (or nothing, when a failure throws and the whole batch is retried).
  */
 export function streamConsumer<Result>(
-  deps: () => { metrics: MetricsRecorder },
+  deps: MetricsDeps,
   consume: (batch: KinesisStreamEvent, context: Context) => Promise<Result>,
 ): LambdaFunction<KinesisStreamEvent, Result> {
   return lambdaFunction(deps, consume);
