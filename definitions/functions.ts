@@ -1,9 +1,13 @@
 /**
- * Every Lambda function of Parley and exactly what it may touch: the CDK stack grants
- * these and nothing more. Plain data, no CDK import, so that tests can hold the handlers
- * to it. When a handler starts using another table or action, this is the one place to
- * say so.
+ * Every Lambda function of Parley: what invokes it (a WebSocket route, the `$connect`
+ * authorizer or the events stream), its handler module, and exactly what it may touch.
+ * The CDK stack builds the functions, routes, authorizer and event source mappings from
+ * this list and grants nothing more; the local stack runs the same list; the permission
+ * tests hold the handlers to it. Plain data, importing nothing from `lambdas/`, `lib/` or
+ * `local/`. When a handler starts using another table or action, or a route is added, this
+ * is the one place to say so.
  */
+import { fanoutConsumer, presenceConsumer, type StreamConsumerDefinition } from './stream-consumers.js';
 import { environmentVariableName, TABLE_NAME_FIELDS, type TableId } from './tables.js';
 
 /** The DynamoDB actions the handlers use (a transaction needs the action of each item it writes). */
@@ -31,9 +35,22 @@ export type FunctionId =
   | 'fanout'
   | 'presence-notifier';
 
+/** What invokes a function. */
+export type FunctionTrigger =
+  /**
+   * A route of the WebSocket API. `answered`: the function's answer goes back to the caller
+   * as a frame (a route response); API Gateway answers the connection lifecycle itself.
+   */
+  | { kind: 'route'; routeKey: string; answered: boolean }
+  /** The REQUEST authorizer of `routeKey`, which API Gateway calls only when `queryParameter` is there. */
+  | { kind: 'authorizer'; routeKey: '$connect'; queryParameter: string }
+  /** An event source mapping on the events stream, filtering, batching and retrying as `consumer` says. */
+  | { kind: 'stream'; consumer: StreamConsumerDefinition };
+
 export interface FunctionDefinition {
-  /** The handler file, `lambdas/handlers/{id}.ts`, exporting `handler`. */
+  /** Names the handler file, `lambdas/handlers/{id}.ts` (see `handlerFileOf`), exporting `handler`. */
   id: FunctionId;
+  trigger: FunctionTrigger;
   /** More memory is more CPU: the functions on the message path get more. */
   memoryMiB: number;
   timeoutSeconds: number;
@@ -55,6 +72,7 @@ const ROUTE_TIMEOUT_SECONDS = 10;
 export const FUNCTIONS = [
   {
     id: 'authorizer',
+    trigger: { kind: 'authorizer', routeKey: '$connect', queryParameter: 'token' },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: {},
@@ -62,6 +80,7 @@ export const FUNCTIONS = [
   },
   {
     id: 'connect',
+    trigger: { kind: 'route', routeKey: '$connect', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { connections: ['PutItem'], presence: ['UpdateItem'] },
@@ -69,14 +88,22 @@ export const FUNCTIONS = [
   },
   {
     id: 'disconnect',
+    trigger: { kind: 'route', routeKey: '$disconnect', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { connections: ['Query', 'DeleteItem'], presence: ['GetItem', 'UpdateItem'] },
     publishes: true,
   },
-  { id: 'default', memoryMiB: 256, timeoutSeconds: ROUTE_TIMEOUT_SECONDS, tables: {} },
+  {
+    id: 'default',
+    trigger: { kind: 'route', routeKey: '$default', answered: true },
+    memoryMiB: 256,
+    timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
+    tables: {},
+  },
   {
     id: 'send',
+    trigger: { kind: 'route', routeKey: 'send', answered: true },
     memoryMiB: 1024,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: the last seq. PutItem: the message and its idempotency key, in one
@@ -86,6 +113,7 @@ export const FUNCTIONS = [
   },
   {
     id: 'ack',
+    trigger: { kind: 'route', routeKey: 'ack', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { conversations: ['Query', 'UpdateItem', 'GetItem'] },
@@ -93,12 +121,14 @@ export const FUNCTIONS = [
   },
   {
     id: 'sync',
+    trigger: { kind: 'route', routeKey: 'sync', answered: true },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { conversations: ['Query'] },
   },
   {
     id: 'conversations',
+    trigger: { kind: 'route', routeKey: 'conversations', answered: true },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: {},
@@ -106,6 +136,7 @@ export const FUNCTIONS = [
   },
   {
     id: 'typing',
+    trigger: { kind: 'route', routeKey: 'typing', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { connections: ['Query', 'DeleteItem'] },
@@ -113,6 +144,7 @@ export const FUNCTIONS = [
   },
   {
     id: 'subscribe-presence',
+    trigger: { kind: 'route', routeKey: 'subscribePresence', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: a shared conversation (its last seq) makes presence visible.
@@ -122,9 +154,16 @@ export const FUNCTIONS = [
       'presence-subscriptions': ['BatchWriteItem'],
     },
   },
-  { id: 'ping', memoryMiB: 256, timeoutSeconds: ROUTE_TIMEOUT_SECONDS, tables: {} },
+  {
+    id: 'ping',
+    trigger: { kind: 'route', routeKey: 'ping', answered: true },
+    memoryMiB: 256,
+    timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
+    tables: {},
+  },
   {
     id: 'fanout',
+    trigger: { kind: 'stream', consumer: fanoutConsumer },
     memoryMiB: 1024,
     timeoutSeconds: 60,
     // PutItem: the conversation-list entries and the user's clock, in one transaction.
@@ -136,6 +175,7 @@ export const FUNCTIONS = [
   },
   {
     id: 'presence-notifier',
+    trigger: { kind: 'stream', consumer: presenceConsumer },
     memoryMiB: 256,
     timeoutSeconds: 60,
     tables: { presence: ['BatchGetItem'], 'presence-subscriptions': ['Query', 'DeleteItem'] },
@@ -143,28 +183,60 @@ export const FUNCTIONS = [
   },
 ] as const satisfies readonly FunctionDefinition[];
 
-/** The WebSocket routes and the function behind each: every action of docs/protocol.md, and `$default` for the rest. */
-export const ROUTES = {
-  $connect: 'connect',
-  $disconnect: 'disconnect',
-  $default: 'default',
-  send: 'send',
-  ack: 'ack',
-  sync: 'sync',
-  conversations: 'conversations',
-  typing: 'typing',
-  subscribePresence: 'subscribe-presence',
-  ping: 'ping',
-} as const satisfies Record<string, FunctionId>;
+/** The definition of function `Id`, with its trigger as written above. */
+export type DefinitionOf<Id extends FunctionId> = Extract<(typeof FUNCTIONS)[number], { id: Id }>;
+/** The definitions of the functions that `kind` of trigger invokes. */
+type FunctionTriggeredBy<Kind extends FunctionTrigger['kind']> = Extract<
+  (typeof FUNCTIONS)[number],
+  { trigger: { kind: Kind } }
+>;
+type RouteFunctionId = FunctionTriggeredBy<'route'>['id'];
+
+/** The functions that `kind` of trigger invokes, in the order of `FUNCTIONS`. */
+function functionsTriggeredBy<Kind extends FunctionTrigger['kind']>(kind: Kind): FunctionTriggeredBy<Kind>[] {
+  return FUNCTIONS.filter(
+    (definition): definition is FunctionTriggeredBy<Kind> => definition.trigger.kind === kind,
+  );
+}
+
+/** The route functions: every action of docs/protocol.md, the connection lifecycle, and `$default` for the rest. */
+export const ROUTE_FUNCTIONS = functionsTriggeredBy('route');
+/** The consumers of the events stream. */
+export const STREAM_FUNCTIONS = functionsTriggeredBy('stream');
+/** The one REQUEST authorizer, of `$connect`. */
+export const AUTHORIZER_FUNCTION = onlyOne(functionsTriggeredBy('authorizer'), 'authorizer');
+
+/** The WebSocket routes and the function behind each, by route key. */
+export const ROUTES: Readonly<Record<string, RouteFunctionId>> = Object.fromEntries(
+  ROUTE_FUNCTIONS.map(({ id, trigger }) => [trigger.routeKey, id]),
+);
 
 /**
  * Routes whose function's answer goes back to the caller as a frame (a route response):
  * all but the connection lifecycle, which API Gateway answers itself. `typing` is here
  * for its error frames; it answers nothing when it succeeds.
  */
-export const ANSWERED_ROUTES = Object.keys(ROUTES).filter(
-  (routeKey) => routeKey !== '$connect' && routeKey !== '$disconnect',
-);
+export const ANSWERED_ROUTES: readonly string[] = ROUTE_FUNCTIONS.filter(
+  ({ trigger }) => trigger.answered,
+).map(({ trigger }) => trigger.routeKey);
+
+/** The handler file of a function, from the project's root: the CDK stack bundles it. */
+export function handlerFileOf(id: FunctionId): string {
+  return `lambdas/handlers/${id}.ts`;
+}
+
+/** The function whose handler file `path` ends with (a bundle's description names it), if any. */
+export function functionOfHandlerFile(path: string): FunctionDefinition | undefined {
+  return FUNCTIONS.find(({ id }) => path.endsWith(handlerFileOf(id)));
+}
+
+function onlyOne<Item>(items: readonly Item[], what: string): Item {
+  const [item, ...others] = items;
+  if (item === undefined || others.length > 0) {
+    throw new Error(`definitions/functions.ts: expected one ${what} function, found ${items.length}`);
+  }
+  return item;
+}
 
 /** The tables a function reads or writes, itself or through an index. */
 export function tablesOf(definition: FunctionDefinition): TableId[] {

@@ -5,10 +5,15 @@
  */
 
 import { MAX_FRAME_BYTES } from '@parley/protocol';
-import type { Context, KinesisStreamEvent } from 'aws-lambda';
-import { ANSWERED_ROUTES, type FunctionId } from '../definitions/functions.js';
+import type { Context } from 'aws-lambda';
 import {
-  fanoutConsumer,
+  ANSWERED_ROUTES,
+  AUTHORIZER_FUNCTION,
+  type FunctionId,
+  ROUTE_FUNCTIONS,
+  STREAM_FUNCTIONS,
+} from '../definitions/functions.js';
+import {
   filterPatternOf,
   presenceConsumer,
   type StreamConsumerDefinition,
@@ -22,19 +27,6 @@ import {
   type ParleyConfig,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
-import { createAckHandler } from '../lambdas/handlers/ack.js';
-import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
-import { createConnectHandler } from '../lambdas/handlers/connect.js';
-import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
-import { createDefaultHandler } from '../lambdas/handlers/default.js';
-import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
-import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
-import { createPingHandler } from '../lambdas/handlers/ping.js';
-import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
-import { createSendHandler } from '../lambdas/handlers/send.js';
-import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
-import { createSyncHandler } from '../lambdas/handlers/sync.js';
-import { createTypingHandler } from '../lambdas/handlers/typing.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
 import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../lib/settings.js';
 import {
@@ -50,6 +42,7 @@ import {
   type RunningEventSourceMapping,
   startKinesisEventSourceMapping,
 } from './event-source-mapping/index.js';
+import { HANDLER_BUILDERS } from './functions.js';
 import {
   type RunningWebSocketGateway,
   startWebSocketGateway,
@@ -198,18 +191,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return deps;
     };
     const wrap: FunctionWrapper = options.wrapFunction ?? ((_functionId, handler) => handler);
-    const routes: Record<string, WebSocketRouteHandler> = {
-      $connect: wrap('connect', createConnectHandler(provider)),
-      $disconnect: wrap('disconnect', createDisconnectHandler(provider)),
-      $default: wrap('default', createDefaultHandler(provider)),
-      send: wrap('send', createSendHandler(provider)),
-      ack: wrap('ack', createAckHandler(provider)),
-      sync: wrap('sync', createSyncHandler(provider)),
-      conversations: wrap('conversations', createConversationsHandler(provider)),
-      typing: wrap('typing', createTypingHandler(provider)),
-      subscribePresence: wrap('subscribe-presence', createSubscribePresenceHandler(provider)),
-      ping: wrap('ping', createPingHandler(provider)),
-    };
+    const routes: Record<string, WebSocketRouteHandler> = Object.fromEntries(
+      ROUTE_FUNCTIONS.map(({ id, trigger }) => [trigger.routeKey, wrap(id, HANDLER_BUILDERS[id](provider))]),
+    );
+    const authorizer = wrap(AUTHORIZER_FUNCTION.id, HANDLER_BUILDERS[AUTHORIZER_FUNCTION.id](provider));
     const openGateway = (port: number) =>
       startWebSocketGateway({
         port,
@@ -218,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           if (deps) deps.logger[level](`[ws-gateway] ${message}`, { details });
           else if (level !== 'info') console.error(`[ws-gateway] ${level}: ${message}`, details ?? '');
         },
-        authorizer: wrap('authorizer', createAuthorizerHandler(provider)),
+        authorizer,
         routes,
         answeredRoutes: ANSWERED,
         ready: stackReady,
@@ -310,31 +295,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       reportBatchItemFailures: true,
       parallelizationFactor: consumer.parallelizationFactor,
     });
-    const fanout = createFanoutHandler(provider);
-    const presenceNotifier = createPresenceNotifierHandler(provider);
-    const mappings: RunningEventSourceMapping[] = await Promise.all([
-      startKinesisEventSourceMapping({
-        ...mappingDefaults,
-        ...settingsOf(fanoutConsumer),
-        handler: wrap('fanout', (event: KinesisStreamEvent, context: Context) => fanout(event, context)),
-      }),
-      startKinesisEventSourceMapping({
-        ...mappingDefaults,
-        ...settingsOf(presenceConsumer),
-        handler: wrap('presence-notifier', (event: KinesisStreamEvent, context: Context) =>
-          presenceNotifier(event, context),
-        ),
-        ...(options.presenceBatchingWindowSeconds !== undefined
-          ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
-          : {}),
-      }),
-    ]);
+    const mappings: RunningEventSourceMapping[] = await Promise.all(
+      STREAM_FUNCTIONS.map(({ id, trigger: { consumer } }) =>
+        startKinesisEventSourceMapping({
+          ...mappingDefaults,
+          ...settingsOf(consumer),
+          handler: wrap(id, HANDLER_BUILDERS[id](provider)),
+          ...(consumer === presenceConsumer && options.presenceBatchingWindowSeconds !== undefined
+            ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
+            : {}),
+        }),
+      ),
+    );
     // Only the shard the event went to, and only the consumers whose filter lets it through:
     // every other GetRecords would find nothing new, and each costs kinesis-mock CPU.
-    const consumers = [fanoutConsumer, presenceConsumer];
     wakeMapping = (event) => {
       for (const [index, mapping] of mappings.entries()) {
-        const eventTypes: readonly string[] = consumers[index]?.eventTypes ?? [];
+        const eventTypes: readonly string[] = STREAM_FUNCTIONS[index]?.trigger.consumer.eventTypes ?? [];
         if (eventTypes.includes(event.type)) mapping.wake(partitionKeyOf(event));
       }
     };

@@ -5,10 +5,11 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { MetricName } from '../../definitions/metrics.js';
 import { InvalidTokenError } from '../domain/errors.js';
+import { requestAuthorizer } from '../middleware/lambda-function.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createAuthorizerHandler(deps: DepsProvider) {
-  return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const authorize = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const token = event.queryStringParameters?.token;
     if (!token) throw new Error('Unauthorized');
     let userId: string;
@@ -21,7 +22,6 @@ export function createAuthorizerHandler(deps: DepsProvider) {
         const { logger, metrics } = deps();
         logger.error('could not verify a token: its keys could not be read', { error });
         metrics.record(MetricName.TokenKeysUnavailable, 1);
-        metrics.flush();
         throw error;
       }
       deps().logger.info('token refused', {
@@ -42,6 +42,7 @@ export function createAuthorizerHandler(deps: DepsProvider) {
       context: { userId, deviceId: event.queryStringParameters?.deviceId ?? '' },
     };
   };
+  return requestAuthorizer(deps, authorize);
 }
 
 export const handler = createAuthorizerHandler(depsFromEnvironment('authorizer'));

@@ -5,15 +5,15 @@ import type { Context } from 'aws-lambda';
 import { recordConnect } from '../domain/presence.js';
 import {
   callerOf,
+  connectionRoute,
+  type LoggedEvent,
   type RouteResult,
-  routeLogger,
-  type WebSocketEvent,
 } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 
 export function createConnectHandler(deps: DepsProvider) {
-  return async (event: WebSocketEvent, context?: Context): Promise<RouteResult> => {
-    const { logger, connections, config, now } = deps();
+  const serve = async (event: LoggedEvent): Promise<RouteResult> => {
+    const { connections, config, now } = deps();
     const deviceId = event.queryStringParameters?.deviceId;
     if (!deviceIdSchema.safeParse(deviceId).success) {
       return { statusCode: 400, body: `deviceId: ${ID_RULE_MESSAGE}` };
@@ -28,9 +28,10 @@ export function createConnectHandler(deps: DepsProvider) {
       expiresAt: Math.floor(connectedAt / 1000) + config.connectionTtlSeconds,
     });
     await recordConnect(presenceDeps(deps()), userId);
-    routeLogger(logger, event, context).info('connected');
+    event.logger.info('connected');
     return { statusCode: 200 };
   };
+  return connectionRoute(deps, serve);
 }
 
 export const handler = createConnectHandler(depsFromEnvironment('connect'));

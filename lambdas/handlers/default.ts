@@ -1,16 +1,7 @@
 /** `$default`: frames that name no known action, or are not JSON at all, get `bad_request`. */
-import middy from '@middy/core';
 import { ROUTED_ACTIONS } from '@parley/protocol';
 import { BadRequestError } from '../domain/errors.js';
-import { publishMetrics } from '../middleware/publish-metrics.js';
-import {
-  type LoggedEvent,
-  parseJsonObject,
-  type RouteHandler,
-  type RouteResult,
-  routeResponse,
-  withRouteLogger,
-} from '../middleware/websocket-route.js';
+import { answeredRoute, type LoggedEvent, parseJsonObject } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createDefaultHandler(deps: DepsProvider) {
@@ -25,10 +16,7 @@ export function createDefaultHandler(deps: DepsProvider) {
       `action: unknown action ${JSON.stringify(action.slice(0, 64))}; expected one of ${ROUTED_ACTIONS.join(', ')}`,
     );
   };
-  return middy(serve as unknown as (event: LoggedEvent) => Promise<RouteResult>)
-    .use(publishMetrics<LoggedEvent, RouteResult>(() => deps().metrics))
-    .use(withRouteLogger(() => deps().logger))
-    .use(routeResponse(() => deps().logger)) as unknown as RouteHandler;
+  return answeredRoute(deps, serve);
 }
 
 export const handler = createDefaultHandler(depsFromEnvironment('default'));

@@ -3,16 +3,10 @@
  * them to the fanout's batch policy (`domain/fanout-batch.ts`), and reports the records it
  * gives back as batch item failures, so that Lambda retries from there.
  */
-import middy from '@middy/core';
-import type {
-  Context,
-  KinesisStreamBatchResponse,
-  KinesisStreamEvent,
-  KinesisStreamRecord,
-} from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { fanoutConsumer } from '../../definitions/stream-consumers.js';
 import { createBatchFanout, type StreamRecord } from '../domain/fanout-batch.js';
-import { publishMetrics } from '../middleware/publish-metrics.js';
+import { streamConsumer } from '../middleware/lambda-function.js';
 import { type DepsProvider, depsFromEnvironment, fanoutDeps } from '../runtime.js';
 
 /** The filter the event source mapping applies, in AWS and locally: presence has its own consumer. */
@@ -33,9 +27,7 @@ export function createFanoutHandler(deps: DepsProvider) {
     const retry = await fanOut(batch.Records.map(decodeRecord));
     return { batchItemFailures: retry.map((itemIdentifier) => ({ itemIdentifier })) };
   };
-  return middy<KinesisStreamEvent, KinesisStreamBatchResponse, Error, Context>(handle).use(
-    publishMetrics(() => deps().metrics),
-  );
+  return streamConsumer(deps, handle);
 }
 
 export const handler = createFanoutHandler(depsFromEnvironment('fanout'));

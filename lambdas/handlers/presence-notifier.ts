@@ -3,12 +3,11 @@
  * each batch becomes at most one `presence` frame per subscribed connection, holding the
  * current state of every changed user it watches.
  */
-import middy from '@middy/core';
-import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamEvent } from 'aws-lambda';
 import { presenceConsumer } from '../../definitions/stream-consumers.js';
 import type { PresenceChangedEvent } from '../domain/ports.js';
 import { notifyPresenceChanges } from '../domain/presence.js';
-import { publishMetrics } from '../middleware/publish-metrics.js';
+import { streamConsumer } from '../middleware/lambda-function.js';
 import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime.js';
 
 /** The filter of this consumer's event source mapping, in AWS and locally. */
@@ -33,7 +32,7 @@ export function createPresenceNotifierHandler(deps: DepsProvider) {
     const { posts } = await notifyPresenceChanges(presenceDeps(deps()), userIds);
     deps().logger.debug('presence notified', { users: new Set(userIds).size, posts });
   };
-  return middy<KinesisStreamEvent, void, Error, Context>(handle).use(publishMetrics(() => deps().metrics));
+  return streamConsumer(deps, handle);
 }
 
 export const handler = createPresenceNotifierHandler(depsFromEnvironment('presence-notifier'));

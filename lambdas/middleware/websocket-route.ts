@@ -1,18 +1,19 @@
 /**
- * Middy middleware for WebSocket routes: give the invocation a logger that names the
- * caller, parse and validate the frame with its zod schema, turn the handler's answer into
- * a route response, map every error to the protocol's error frame in one place, and
- * publish the invocation's metrics. The connection always stays open.
+ * The builders of the WebSocket route functions, on the chain every function shares
+ * (`lambda-function.ts`): give the invocation a logger that names the caller, parse and
+ * validate the frame with its zod schema, turn the handler's answer into a route
+ * response, and map every error to the protocol's error frame in one place. The
+ * connection always stays open.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
-import middy, { type MiddlewareObj } from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
 import { describeZodError, readableRequestId, type ServerFrame } from '@parley/protocol';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
-import { BadRequestError, toErrorFrame } from '../domain/errors.js';
-import { publishMetrics } from './publish-metrics.js';
+import { BadRequestError, ParleyError, toErrorFrame } from '../domain/errors.js';
+import { type LambdaFunction, lambdaFunction } from './lambda-function.js';
 
 /** A WebSocket event with the context our authorizer attached to the connection. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -95,17 +96,6 @@ export function routeLogger(logger: Logger, event: WebSocketEvent, context?: Con
   };
 }
 
-/** Puts the invocation's `routeLogger` on the event, for the handler and the middleware after it. */
-export function withRouteLogger<Event extends LoggedEvent>(
-  logger: () => Logger,
-): MiddlewareObj<Event, RouteResult, Error, Context> {
-  return {
-    before: (request) => {
-      request.event.logger = routeLogger(logger(), request.event, request.context);
-    },
-  };
-}
-
 /** Who is calling, from the authorizer context API Gateway attaches to every route. */
 export function callerOf(event: WebSocketEvent): Caller {
   const authorizer = event.requestContext.authorizer ?? {};
@@ -132,40 +122,23 @@ export function parseJsonObject(body: string | undefined): Record<string, unknow
   return parsed as Record<string, unknown>;
 }
 
-/** Validates the frame against `schema` and puts it, with the caller, on the event. */
-export function validFrame<Schema extends z.ZodType>(
-  schema: Schema,
-): MiddlewareObj<RouteEvent<z.infer<Schema>>, RouteResult, Error, Context> {
-  return {
-    before: (request) => {
-      const frame = parseJsonObject(request.event.body);
-      const result = schema.safeParse(frame);
-      if (!result.success) throw new BadRequestError(describeZodError(result.error));
-      request.event.frame = result.data;
-      request.event.caller = callerOf(request.event);
-    },
-  };
+/** The frame in `body`, checked against `schema`; a frame it refuses is `bad_request`. */
+function validFrame<Schema extends z.ZodType>(schema: Schema, body: string | undefined): z.infer<Schema> {
+  const result = schema.safeParse(parseJsonObject(body));
+  if (!result.success) throw new BadRequestError(describeZodError(result.error));
+  return result.data;
 }
 
 /**
- * Sends the handler's frame back as the route response, and any error as an error frame
- * echoing the frame's `requestId` when it had a readable one. `logger` serves only when
- * the error came before `withRouteLogger` could run.
+ * Sends any error back as an error frame echoing the frame's `requestId` when it had a
+ * readable one, logged as a refusal when it is the caller's fault and as a failure when
+ * it is ours. The one place a route's errors become frames.
  */
-export function routeResponse<Event extends LoggedEvent>(
-  logger: () => Logger,
-): MiddlewareObj<Event, RouteResult, Error, Context> {
+function errorFrame(logger: () => Logger): MiddlewareObj<WebSocketEvent, RouteResult, Error, Context> {
   return {
-    after: (request) => {
-      const frame = request.response as unknown as ServerFrame | undefined;
-      request.response =
-        frame === undefined ? { statusCode: 200 } : { statusCode: 200, body: JSON.stringify(frame) };
-    },
     onError: (request) => {
       const requestId = requestIdIn(request.event.body);
-      const log =
-        (request.event.logger as RouteLogger | undefined) ??
-        routeLogger(logger(), request.event, request.context);
+      const log = routeLogger(logger(), request.event, request.context);
       const error = request.error;
       const answer = toErrorFrame(error, requestId);
       if (answer.code !== 'internal') {
@@ -179,23 +152,49 @@ export function routeResponse<Event extends LoggedEvent>(
 }
 
 /** A route handler as API Gateway invokes it. */
-export type RouteHandler = (event: WebSocketEvent, context: Context) => Promise<RouteResult>;
+export type RouteHandler = LambdaFunction<WebSocketEvent, RouteResult>;
+
+/**
+ * A route whose answer goes back to the caller (`$default`): `serve` gets the event with
+ * the invocation's logger and returns the answer frame, or nothing; the route response,
+ * error mapping and publishing the metrics are the builder's.
+ */
+export function answeredRoute(
+  deps: () => RouteDeps,
+  serve: (event: LoggedEvent) => Promise<ServerFrame | undefined>,
+): RouteHandler {
+  const answer = async (event: WebSocketEvent, context: Context): Promise<RouteResult> => {
+    const frame = await serve({ ...event, logger: routeLogger(deps().logger, event, context) });
+    return frame === undefined ? { statusCode: 200 } : { statusCode: 200, body: JSON.stringify(frame) };
+  };
+  return lambdaFunction(deps, answer).use(errorFrame(() => deps().logger));
+}
 
 /**
  * A validated route: `serve` gets the parsed frame, the caller and the invocation's logger
  * and returns the answer frame; logging keys, validation, the route response, error
- * mapping and publishing the metrics are the middleware's.
+ * mapping and publishing the metrics are the builder's.
  */
 export function frameRoute<Schema extends z.ZodType>(
   schema: Schema,
   deps: () => RouteDeps,
   serve: (event: RouteEvent<z.infer<Schema>>) => Promise<ServerFrame | undefined>,
 ): RouteHandler {
-  type Event = RouteEvent<z.infer<Schema>>;
-  const handler = middy(serve as unknown as (event: Event) => Promise<RouteResult>)
-    .use(publishMetrics<Event, RouteResult>(() => deps().metrics))
-    .use(withRouteLogger<Event>(() => deps().logger))
-    .use(validFrame(schema))
-    .use(routeResponse<Event>(() => deps().logger));
-  return handler as unknown as RouteHandler;
+  return answeredRoute(deps, (event) =>
+    serve({ ...event, frame: validFrame(schema, event.body), caller: callerOf(event) }),
+  );
+}
+
+/**
+ * `$connect` or `$disconnect`: `serve` gets the event with the invocation's logger and
+ * returns the status API Gateway answers the handshake with (on `$disconnect` it goes
+ * nowhere). An error is thrown on, as Lambda reports it: the handshake fails with 500.
+ */
+export function connectionRoute(
+  deps: () => RouteDeps,
+  serve: (event: LoggedEvent) => Promise<RouteResult>,
+): RouteHandler {
+  return lambdaFunction(deps, (event: WebSocketEvent, context: Context) =>
+    serve({ ...event, logger: routeLogger(deps().logger, event, context) }),
+  );
 }

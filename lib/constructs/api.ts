@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ANSWERED_ROUTES, type FunctionId, ROUTES } from '../../definitions/functions.js';
+import { AUTHORIZER_FUNCTION, type FunctionId, ROUTE_FUNCTIONS } from '../../definitions/functions.js';
 import { acknowledge } from '../nag.js';
 import { pascalCase } from './data.js';
 
@@ -134,21 +134,26 @@ export class ParleyApi extends Construct {
     }
   }
 
-  /** Adds every route of `ROUTES`, each integrated with its function, `$connect` behind the authorizer. */
+  /**
+   * Adds the route of every route function of `definitions/functions.ts`, each integrated with
+   * its function, and the authorizer in front of the route it authorizes.
+   */
   addRoutes(functions: Readonly<Record<FunctionId, lambda.IFunction>>): void {
-    const authorizer = new WebSocketLambdaAuthorizer('TokenAuthorizer', functions.authorizer, {
+    const { id: authorizerId, trigger: authorizes } = AUTHORIZER_FUNCTION;
+    const authorizer = new WebSocketLambdaAuthorizer('TokenAuthorizer', functions[authorizerId], {
       // API Gateway answers 401 itself, without invoking the function, when `token` is missing.
-      identitySource: ['route.request.querystring.token'],
+      identitySource: [`route.request.querystring.${authorizes.queryParameter}`],
     });
-    for (const [routeKey, functionId] of Object.entries(ROUTES)) {
+    for (const { id: functionId, trigger } of ROUTE_FUNCTIONS) {
+      const { routeKey } = trigger;
       const integration = new WebSocketLambdaIntegration(
         `${pascalCase(functionId)}Integration`,
         functions[functionId],
       );
       const route = this.webSocketApi.addRoute(routeKey, {
         integration,
-        ...(routeKey === '$connect' ? { authorizer } : {}),
-        returnResponse: ANSWERED_ROUTES.includes(routeKey),
+        ...(routeKey === authorizes.routeKey ? { authorizer } : {}),
+        returnResponse: trigger.answered,
       });
       const throttle = this.#routeThrottles[routeKey];
       if (throttle) {
@@ -162,7 +167,7 @@ export class ParleyApi extends Construct {
         // API Gateway refuses settings for a route key the API does not have yet.
         this.stage.node.addDependency(route);
       }
-      if (routeKey !== '$connect') {
+      if (routeKey !== authorizes.routeKey) {
         acknowledge(
           route,
           'AwsSolutions-APIG4',

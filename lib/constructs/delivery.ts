@@ -1,5 +1,6 @@
 /**
- * The stream's consumers, as `definitions/stream-consumers.ts` defines them: the fanout function
+ * The stream's consumers: the functions `definitions/functions.ts` has the stream invoke,
+ * each with its consumer's settings (`definitions/stream-consumers.ts`). The fanout function
  * reads through an enhanced fan-out consumer (records pushed within about 70 ms, where
  * shared polling reads once a second per shard); the presence notifier polls, since its
  * batches wait a few seconds anyway. Records that exhaust their retries are described in
@@ -16,12 +17,8 @@ import {
 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FunctionId } from '../../definitions/functions.js';
-import {
-  filterPatternOf,
-  STREAM_CONSUMERS,
-  type StreamConsumerDefinition,
-} from '../../definitions/stream-consumers.js';
+import { type FunctionId, STREAM_FUNCTIONS } from '../../definitions/functions.js';
+import { filterPatternOf, type StreamConsumerDefinition } from '../../definitions/stream-consumers.js';
 import { acknowledge } from '../nag.js';
 import { pascalCase } from './data.js';
 
@@ -63,7 +60,8 @@ export class ParleyDelivery extends Construct {
       filters: [lambda.FilterCriteria.filter(filterPatternOf(consumer))],
       onFailure,
     });
-    for (const consumer of STREAM_CONSUMERS) {
+    for (const { id, trigger } of STREAM_FUNCTIONS) {
+      const { consumer } = trigger;
       let source: KinesisConsumerEventSource | KinesisEventSource;
       if (consumer.enhancedFanOut) {
         const streamConsumer = new kinesis.StreamConsumer(this, `${pascalCase(consumer.id)}Consumer`, {
@@ -75,7 +73,7 @@ export class ParleyDelivery extends Construct {
       } else {
         source = new KinesisEventSource(props.stream, settingsOf(consumer));
       }
-      props.functions[consumer.id].addEventSource(source);
+      props.functions[id].addEventSource(source);
     }
   }
 }

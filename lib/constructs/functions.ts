@@ -1,7 +1,7 @@
 /**
- * One Lambda function per handler of `lambdas/handlers/`, bundled with esbuild for
- * Node.js 22 on arm64, each with a role of its own that grants exactly what
- * `definitions/functions.ts` says it uses, and a log group of its own.
+ * One Lambda function per function of `definitions/functions.ts`, bundled from its handler
+ * file with esbuild for Node.js 22 on arm64, each with a role of its own that grants
+ * exactly what its definition says it uses, and a log group of its own.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import {
   FUNCTIONS,
   type FunctionDefinition,
   type FunctionId,
+  handlerFileOf,
   tablesOf,
 } from '../../definitions/functions.js';
 import { METRICS_NAMESPACE, serviceNameOf } from '../../definitions/metrics.js';
@@ -117,7 +118,7 @@ export class ParleyFunctions extends Construct {
     logGroup.grantWrite(role);
 
     const fn = new NodejsFunction(this, `${name}Function`, {
-      entry: join(PROJECT_ROOT, 'lambdas', 'handlers', `${definition.id}.ts`),
+      entry: join(PROJECT_ROOT, handlerFileOf(definition.id)),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
@@ -128,7 +129,8 @@ export class ParleyFunctions extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      description: `Parley ${props.stage}: lambdas/handlers/${definition.id}.ts`,
+      // The deployed mode of the local stack finds the function's id by this handler file.
+      description: `Parley ${props.stage}: ${handlerFileOf(definition.id)}`,
       environment: this.#environmentOf(definition, props),
       bundling: {
         // The SDK is bundled too, at the version package-lock.json pins, rather than

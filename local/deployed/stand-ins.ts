@@ -16,7 +16,7 @@ import {
   RegisterStreamConsumerCommand,
   waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
-import type { FunctionId } from '../../definitions/functions.js';
+import { type FunctionId, functionOfHandlerFile } from '../../definitions/functions.js';
 import type { LocalSecret } from './secrets-manager.js';
 import {
   type CloudFormationTemplate,
@@ -238,16 +238,19 @@ async function registerConsumers(
   }
 }
 
-/** Each function of the template, with the handler id its description names (`lambdas/handlers/{id}.ts`). */
+/**
+ * Each function of the template, with the id of the function of `definitions/functions.ts`
+ * whose handler file its description names.
+ */
 function functionResources(template: CloudFormationTemplate, stackName: string): FunctionResource[] {
   return resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, resource]) => {
     const description = String(resource.Properties?.Description ?? '');
-    const functionId = /lambdas\/handlers\/([a-z-]+)\.ts$/.exec(description)?.[1];
-    if (!functionId)
+    const definition = functionOfHandlerFile(description);
+    if (!definition)
       throw new TemplateError(`${logicalId}: its description names no handler: ${description}`);
     return {
       logicalId,
-      functionId: functionId as FunctionId,
+      functionId: definition.id,
       functionName: `${stackName}-${logicalId}`.slice(0, 64),
       resource,
     };

@@ -7,7 +7,7 @@ import { MetricName } from '../../definitions/metrics.js';
 import { TokenKeysUnavailableError } from '../../lambdas/domain/errors.js';
 import { createTokenVerifier } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
-import { authorizerEvent, createTestDeps, testConfig } from './support/harness.js';
+import { authorizerEvent, createTestDeps, lambdaContext, testConfig } from './support/harness.js';
 
 const ISSUER = 'https://id.parley.example/';
 const AUDIENCE = 'parley';
@@ -80,7 +80,7 @@ describe('the $connect authorizer with an identity provider’s JWKS', () => {
   it('lets in a token signed by a key the JWKS publishes', async () => {
     const { authorize, metrics } = authorizerWith();
 
-    await expect(authorize(authorizerEvent(await tokenOf('alice')))).resolves.toMatchObject({
+    await expect(authorize(authorizerEvent(await tokenOf('alice')), lambdaContext)).resolves.toMatchObject({
       principalId: 'alice',
     });
     expect(metrics.sum(MetricName.TokenKeysUnavailable)).toBe(0);
@@ -100,7 +100,9 @@ describe('the $connect authorizer with an identity provider’s JWKS', () => {
   ])('refuses a token %s with Unauthorized, and records no outage', async (_case, token) => {
     const { authorize, metrics, logged } = authorizerWith();
 
-    await expect(authorize(authorizerEvent(await token()))).rejects.toThrowError(/^Unauthorized$/);
+    await expect(authorize(authorizerEvent(await token()), lambdaContext)).rejects.toThrowError(
+      /^Unauthorized$/,
+    );
     expect(metrics.sum(MetricName.TokenKeysUnavailable)).toBe(0);
     expect(logged).not.toHaveBeenCalled();
   });
@@ -132,7 +134,9 @@ describe('the $connect authorizer with an identity provider’s JWKS', () => {
     answer = failure;
     const { authorize, metrics, logged, flushed } = authorizerWith();
 
-    const error = await authorize(authorizerEvent(await tokenOf('alice'))).catch((caught: unknown) => caught);
+    const error = await authorize(authorizerEvent(await tokenOf('alice')), lambdaContext).catch(
+      (caught: unknown) => caught,
+    );
 
     expect(error).toBeInstanceOf(TokenKeysUnavailableError);
     expect((error as Error).message).not.toBe('Unauthorized');
@@ -149,7 +153,7 @@ describe('the $connect authorizer with an identity provider’s JWKS', () => {
     await close(gone);
     const { authorize, metrics } = authorizerWith(url);
 
-    await expect(authorize(authorizerEvent(await tokenOf('alice')))).rejects.toMatchObject({
+    await expect(authorize(authorizerEvent(await tokenOf('alice')), lambdaContext)).rejects.toMatchObject({
       name: 'TokenKeysUnavailableError',
       cause: expect.any(TypeError),
     });
@@ -172,13 +176,13 @@ describe('the $connect authorizer with an identity provider’s JWKS', () => {
       response.end();
     };
     const { authorize } = authorizerWith();
-    await expect(authorize(authorizerEvent(await tokenOf('alice')))).rejects.toBeInstanceOf(
+    await expect(authorize(authorizerEvent(await tokenOf('alice')), lambdaContext)).rejects.toBeInstanceOf(
       TokenKeysUnavailableError,
     );
 
     answer = answerTheKeySet;
 
-    await expect(authorize(authorizerEvent(await tokenOf('alice')))).resolves.toMatchObject({
+    await expect(authorize(authorizerEvent(await tokenOf('alice')), lambdaContext)).resolves.toMatchObject({
       principalId: 'alice',
     });
   });

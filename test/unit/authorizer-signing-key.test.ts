@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
-import { authorizerEvent, createTestDeps, testConfig } from './support/harness.js';
+import { authorizerEvent, createTestDeps, lambdaContext, testConfig } from './support/harness.js';
 
 const secrets = mockClient(SecretsManagerClient);
 afterEach(() => secrets.reset());
@@ -18,15 +18,19 @@ describe('the $connect authorizer with its key in Secrets Manager', () => {
     const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
     const authorize = createAuthorizerHandler(provider);
 
-    await expect(authorize(authorizerEvent(await mintToken('alice', KEY)))).resolves.toMatchObject({
+    await expect(
+      authorize(authorizerEvent(await mintToken('alice', KEY)), lambdaContext),
+    ).resolves.toMatchObject({
       principalId: 'alice',
     });
-    await expect(authorize(authorizerEvent(await mintToken('bob', KEY)))).resolves.toMatchObject({
+    await expect(
+      authorize(authorizerEvent(await mintToken('bob', KEY)), lambdaContext),
+    ).resolves.toMatchObject({
       principalId: 'bob',
     });
-    await expect(authorize(authorizerEvent(await mintToken('mallory', 'another-key')))).rejects.toThrowError(
-      /^Unauthorized$/,
-    );
+    await expect(
+      authorize(authorizerEvent(await mintToken('mallory', 'another-key')), lambdaContext),
+    ).rejects.toThrowError(/^Unauthorized$/);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
@@ -39,7 +43,7 @@ describe('the $connect authorizer with its key in Secrets Manager', () => {
     const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
 
     await expect(
-      createAuthorizerHandler(provider)(authorizerEvent(await mintToken('alice', KEY))),
+      createAuthorizerHandler(provider)(authorizerEvent(await mintToken('alice', KEY)), lambdaContext),
     ).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 

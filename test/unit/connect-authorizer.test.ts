@@ -11,6 +11,7 @@ import {
   connectEvent,
   createTestDeps,
   disconnectEvent,
+  lambdaContext,
   mockAwsClients,
   NOW,
   publishedRecords,
@@ -37,7 +38,7 @@ describe('the $connect authorizer', () => {
     const { provider } = createTestDeps();
     const token = await mintToken('alice', TEST_SECRET, { expiresIn: '1h' });
 
-    const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+    const result = await createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext);
 
     expect(result).toEqual({
       principalId: 'alice',
@@ -53,7 +54,7 @@ describe('the $connect authorizer', () => {
     const { provider } = createTestDeps();
     const token = await mintToken('alice', TEST_SECRET);
 
-    const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+    const result = await createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext);
 
     expect(result.principalId).toBe('alice');
   });
@@ -63,7 +64,7 @@ describe('the $connect authorizer', () => {
     const event = authorizerEvent(await mintToken('alice', TEST_SECRET));
     delete event.queryStringParameters?.deviceId;
 
-    const result = await createAuthorizerHandler(provider)(event);
+    const result = await createAuthorizerHandler(provider)(event, lambdaContext);
 
     expect(result.context).toEqual({ userId: 'alice', deviceId: '' });
   });
@@ -73,7 +74,9 @@ describe('the $connect authorizer', () => {
     const event = authorizerEvent();
     delete event.queryStringParameters?.token;
 
-    await expect(createAuthorizerHandler(provider)(event)).rejects.toThrowError(/^Unauthorized$/);
+    await expect(createAuthorizerHandler(provider)(event, lambdaContext)).rejects.toThrowError(
+      /^Unauthorized$/,
+    );
   });
 
   it('refuses a handshake without any query parameters', async () => {
@@ -81,7 +84,9 @@ describe('the $connect authorizer', () => {
     const event = authorizerEvent();
     event.queryStringParameters = null;
 
-    await expect(createAuthorizerHandler(provider)(event)).rejects.toThrowError(/^Unauthorized$/);
+    await expect(createAuthorizerHandler(provider)(event, lambdaContext)).rejects.toThrowError(
+      /^Unauthorized$/,
+    );
   });
 
   it.each([
@@ -111,9 +116,9 @@ describe('the $connect authorizer', () => {
     const { provider } = createTestDeps();
     const token = await makeToken();
 
-    await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
-      /^Unauthorized$/,
-    );
+    await expect(
+      createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext),
+    ).rejects.toThrowError(/^Unauthorized$/);
   });
 
   it('refuses a token signed with HS512 when HS256 is expected', async () => {
@@ -124,9 +129,9 @@ describe('the $connect authorizer', () => {
     const config = testConfig({ tokens: { secret: TEST_SECRET.repeat(4) } });
     const { provider } = createTestDeps({ config });
 
-    await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
-      /^Unauthorized$/,
-    );
+    await expect(
+      createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext),
+    ).rejects.toThrowError(/^Unauthorized$/);
   });
 
   describe('with an issuer and an audience configured', () => {
@@ -142,7 +147,7 @@ describe('the $connect authorizer', () => {
         audience: 'parley-api',
       });
 
-      const result = await createAuthorizerHandler(provider)(authorizerEvent(token));
+      const result = await createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext);
 
       expect(result.principalId).toBe('alice');
     });
@@ -156,9 +161,9 @@ describe('the $connect authorizer', () => {
       const { provider } = createTestDeps({ config });
       const token = await mintToken('alice', TEST_SECRET, { expiresIn: '1h', ...claims });
 
-      await expect(createAuthorizerHandler(provider)(authorizerEvent(token))).rejects.toThrowError(
-        /^Unauthorized$/,
-      );
+      await expect(
+        createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext),
+      ).rejects.toThrowError(/^Unauthorized$/);
     });
   });
 });
@@ -168,7 +173,7 @@ describe('the $connect route', () => {
     const { provider, deps } = createTestDeps();
     ddb.on(UpdateCommand).resolves({});
 
-    const result = await createConnectHandler(provider)(connectEvent());
+    const result = await createConnectHandler(provider)(connectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
     const puts = ddb.commandCalls(PutCommand);
@@ -192,7 +197,7 @@ describe('the $connect route', () => {
       .on(UpdateCommand)
       .resolves({ Attributes: { userId: 'alice', online: false, lastSeen: NOW - 60_000 } });
 
-    const result = await createConnectHandler(provider)(connectEvent());
+    const result = await createConnectHandler(provider)(connectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
     expect(ddbCalls()).toEqual(['PutCommand unit-connections', 'UpdateCommand unit-presence']);
@@ -223,7 +228,7 @@ describe('the $connect route', () => {
     const deps = createDeps(testConfig());
     ddb.on(UpdateCommand).resolves({});
 
-    await createConnectHandler(() => deps)(connectEvent());
+    await createConnectHandler(() => deps)(connectEvent(), lambdaContext);
 
     const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
     const presenceExpiry =
@@ -240,7 +245,7 @@ describe('the $connect route', () => {
     const { provider } = createTestDeps();
     ddb.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
 
-    await expect(createConnectHandler(provider)(connectEvent())).rejects.toThrow(
+    await expect(createConnectHandler(provider)(connectEvent(), lambdaContext)).rejects.toThrow(
       'ProvisionedThroughputExceededException',
     );
     expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
@@ -260,7 +265,7 @@ describe('the $connect route', () => {
     if (deviceId === undefined) delete query.deviceId;
     else query.deviceId = deviceId;
 
-    const result = await createConnectHandler(provider)(event);
+    const result = await createConnectHandler(provider)(event, lambdaContext);
 
     expect(result.statusCode).toBe(400);
     expect(result.body).toBe('deviceId: must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -');
@@ -272,7 +277,7 @@ describe('the $connect route', () => {
     const event = connectEvent();
     delete event.queryStringParameters;
 
-    const result = await createConnectHandler(provider)(event);
+    const result = await createConnectHandler(provider)(event, lambdaContext);
 
     expect(result.statusCode).toBe(400);
     expect(ddb.calls()).toHaveLength(0);
@@ -283,7 +288,7 @@ describe('the $connect route', () => {
     const event = connectEvent();
     event.requestContext.authorizer = undefined;
 
-    await expect(createConnectHandler(provider)(event)).rejects.toThrow(
+    await expect(createConnectHandler(provider)(event, lambdaContext)).rejects.toThrow(
       'the connection has no authorizer context',
     );
     expect(ddb.calls()).toHaveLength(0);
@@ -296,7 +301,7 @@ describe('the $disconnect route', () => {
     const { provider } = createTestDeps();
     ddb.on(GetCommand).resolves({});
 
-    const result = await createDisconnectHandler(provider)(disconnectEvent());
+    const result = await createDisconnectHandler(provider)(disconnectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
     const deletes = ddb.commandCalls(DeleteCommand);
@@ -321,7 +326,7 @@ describe('the $disconnect route', () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
     ddb.on(UpdateCommand).resolves({});
 
-    const result = await createDisconnectHandler(provider)(disconnectEvent());
+    const result = await createDisconnectHandler(provider)(disconnectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
     expect(ddbCalls()).toEqual([

@@ -53,19 +53,8 @@ import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-mess
 import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
 import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
-import { createAckHandler } from '../../lambdas/handlers/ack.js';
-import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
-import { createConnectHandler } from '../../lambdas/handlers/connect.js';
-import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
-import { createDefaultHandler } from '../../lambdas/handlers/default.js';
-import { createDisconnectHandler } from '../../lambdas/handlers/disconnect.js';
-import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
-import { createPingHandler } from '../../lambdas/handlers/ping.js';
-import { createPresenceNotifierHandler } from '../../lambdas/handlers/presence-notifier.js';
-import { createSendHandler } from '../../lambdas/handlers/send.js';
-import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
-import { createSyncHandler } from '../../lambdas/handlers/sync.js';
-import { createTypingHandler } from '../../lambdas/handlers/typing.js';
+import type { DepsProvider } from '../../lambdas/runtime.js';
+import { HANDLER_BUILDERS, type HandlerOf } from '../../local/functions.js';
 import {
   answerOf,
   authorizerEvent,
@@ -274,6 +263,15 @@ function allowedAccesses(definition: FunctionDefinition): Set<Access> {
 // The paths of every handler
 // ---------------------------------------------------------------------------------------
 
+/** The functions whose handlers the running scenario built. */
+const builtFunctions = new Set<FunctionId>();
+
+/** The handler of function `id` over `deps`, from its handler module as the local stack builds it. */
+function handlerOf<Id extends FunctionId>(id: Id, deps: DepsProvider): HandlerOf<Id> {
+  builtFunctions.add(id);
+  return HANDLER_BUILDERS[id](deps);
+}
+
 interface Scenario {
   fn: FunctionId;
   /** The path, finishing the sentence "the {fn} function keeps to its grant …". */
@@ -434,8 +432,9 @@ const SCENARIOS: Scenario[] = [
     touches: [],
     run: async () => {
       const { provider } = createTestDeps();
-      const result = await createAuthorizerHandler(provider)(
+      const result = await handlerOf('authorizer', provider)(
         authorizerEvent(await mintToken('alice', TEST_SECRET)),
+        lambdaContext,
       );
       expect(result.principalId).toBe('alice');
     },
@@ -447,8 +446,9 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       secrets.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
       const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
-      const result = await createAuthorizerHandler(provider)(
+      const result = await handlerOf('authorizer', provider)(
         authorizerEvent(await mintToken('alice', SIGNING_KEY)),
+        lambdaContext,
       );
       expect(result.principalId).toBe('alice');
     },
@@ -461,7 +461,10 @@ const SCENARIOS: Scenario[] = [
       secrets.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
       const { provider } = createTestDeps({ config: testConfig({ tokens: { secretArn: SECRET_ARN } }) });
       await expect(
-        createAuthorizerHandler(provider)(authorizerEvent(await mintToken('mallory', 'another-key'))),
+        handlerOf('authorizer', provider)(
+          authorizerEvent(await mintToken('mallory', 'another-key')),
+          lambdaContext,
+        ),
       ).rejects.toThrowError(/^Unauthorized$/);
     },
   },
@@ -474,7 +477,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(PutCommand).resolves({});
       ddb.on(UpdateCommand).resolves({});
       const { provider } = createTestDeps();
-      expect(await invoke(createConnectHandler(provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
       expect(publishedRecords(kinesis)).toHaveLength(1);
     },
   },
@@ -486,7 +489,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(PutCommand).resolves({});
       ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
       const { provider } = createTestDeps();
-      expect(await invoke(createConnectHandler(provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
       expect(kinesis.calls()).toHaveLength(0);
     },
   },
@@ -499,7 +502,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(UpdateCommand).resolves({});
       kinesis.on(PutRecordCommand).rejects(new Error('ProvisionedThroughputExceededException'));
       const { provider } = createTestDeps();
-      await expect(invoke(createConnectHandler(provider), connectEvent())).rejects.toThrow(
+      await expect(invoke(handlerOf('connect', provider), connectEvent())).rejects.toThrow(
         'ProvisionedThroughputExceededException',
       );
       expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
@@ -513,7 +516,7 @@ const SCENARIOS: Scenario[] = [
       const event = connectEvent();
       event.queryStringParameters = { deviceId: 'not a device' };
       const { provider } = createTestDeps();
-      expect((await invoke(createConnectHandler(provider), event)).statusCode).toBe(400);
+      expect((await invoke(handlerOf('connect', provider), event)).statusCode).toBe(400);
     },
   },
   // ----------------------------------------------------------------- disconnect
@@ -526,7 +529,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(GetCommand).resolves({ Item: presenceRecord('alice') });
       serveConnections({ alice: [connection('alice', 'laptop')] });
       const { provider } = createTestDeps();
-      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
       expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     },
   },
@@ -546,7 +549,7 @@ const SCENARIOS: Scenario[] = [
       serveConnections({});
       ddb.on(UpdateCommand).resolves({});
       const { provider } = createTestDeps();
-      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
       expect(publishedRecords(kinesis).map((record) => record.event)).toEqual([
         { type: 'presence-changed', userId: 'alice' },
       ]);
@@ -562,7 +565,7 @@ const SCENARIOS: Scenario[] = [
       serveConnections({});
       ddb.on(UpdateCommand).rejects(conditionFailed());
       const { provider } = createTestDeps();
-      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
       expect(kinesis.calls()).toHaveLength(0);
     },
   },
@@ -574,7 +577,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(DeleteCommand).resolves({});
       ddb.on(GetCommand).resolves({ Item: presenceRecord('alice', { online: false, lastSeen: NOW - 5000 }) });
       const { provider } = createTestDeps();
-      expect(await invoke(createDisconnectHandler(provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
       expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
     },
   },
@@ -585,7 +588,7 @@ const SCENARIOS: Scenario[] = [
     touches: [],
     run: async () => {
       const { provider } = createTestDeps();
-      const result = await route(createDefaultHandler(provider), { action: 'dance', requestId: 'r9' });
+      const result = await route(handlerOf('default', provider), { action: 'dance', requestId: 'r9' });
       expect(errorOf(result).code).toBe('bad_request');
     },
   },
@@ -595,7 +598,7 @@ const SCENARIOS: Scenario[] = [
     touches: [],
     run: async () => {
       const { provider } = createTestDeps();
-      const result = await invoke(createDefaultHandler(provider), messageEvent('not json'));
+      const result = await invoke(handlerOf('default', provider), messageEvent('not json'));
       expect(errorOf(result).code).toBe('bad_request');
     },
   },
@@ -607,7 +610,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(0);
       const { provider } = createTestDeps();
-      const result = await route(createSendHandler(provider), sendFrame());
+      const result = await route(handlerOf('send', provider), sendFrame());
       expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 1, duplicate: false });
     },
   },
@@ -623,8 +626,8 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(0);
       const { provider } = createTestDeps();
-      await route(createSendHandler(provider), sendFrame());
-      const again = await route(createSendHandler(provider), sendFrame());
+      await route(handlerOf('send', provider), sendFrame());
+      const again = await route(handlerOf('send', provider), sendFrame());
       expect(answerOf<SentFrame>(again)).toMatchObject({ seq: 1, duplicate: true });
     },
   },
@@ -648,7 +651,7 @@ const SCENARIOS: Scenario[] = [
             : original,
       }));
       const { provider } = createTestDeps();
-      const result = await route(createSendHandler(provider), sendFrame());
+      const result = await route(handlerOf('send', provider), sendFrame());
       expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 1, duplicate: true });
       expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
     },
@@ -667,7 +670,7 @@ const SCENARIOS: Scenario[] = [
         .rejectsOnce(transactionCanceled('ConditionalCheckFailed', 'None'))
         .resolves({});
       const { provider, sleep } = createTestDeps();
-      const result = await route(createSendHandler(provider), sendFrame());
+      const result = await route(handlerOf('send', provider), sendFrame());
       expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 2, duplicate: false });
       expect(sleep).toHaveBeenCalledTimes(1);
     },
@@ -683,7 +686,7 @@ const SCENARIOS: Scenario[] = [
         .rejectsOnce(transactionCanceled('TransactionConflict', 'None'))
         .resolves({});
       const { provider } = createTestDeps();
-      const result = await route(createSendHandler(provider), sendFrame());
+      const result = await route(handlerOf('send', provider), sendFrame());
       expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 1, duplicate: false });
       expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
     },
@@ -696,7 +699,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(5);
       const { provider } = createTestDeps();
-      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      const result = await route(handlerOf('ack', provider), ackFrame('delivered', 3));
       expect(answerOf<AckedFrame>(result)).toMatchObject({ kind: 'delivered', seq: 3 });
       expect(publishedRecords(kinesis)).toHaveLength(1);
     },
@@ -708,7 +711,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(5);
       const { provider } = createTestDeps();
-      const result = await route(createAckHandler(provider), ackFrame('read', 3));
+      const result = await route(handlerOf('ack', provider), ackFrame('read', 3));
       expect(answerOf<AckedFrame>(result)).toMatchObject({ kind: 'read', seq: 3 });
       expect(publishedRecords(kinesis)).toHaveLength(2);
     },
@@ -721,7 +724,7 @@ const SCENARIOS: Scenario[] = [
       const table = conversationHolding(5);
       table.put({ conversationId: CONVERSATION, itemKey: 'member#alice', userId: 'alice', deliveredSeq: 5 });
       const { provider } = createTestDeps();
-      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      const result = await route(handlerOf('ack', provider), ackFrame('delivered', 3));
       expect(answerOf<AckedFrame>(result)).toMatchObject({ seq: 5 });
       expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
     },
@@ -735,7 +738,7 @@ const SCENARIOS: Scenario[] = [
       ddb.on(UpdateCommand).rejects(conditionFailed());
       ddb.on(GetCommand).resolves({ Item: { userId: 'alice', deliveredSeq: 5 } });
       const { provider } = createTestDeps();
-      const result = await route(createAckHandler(provider), ackFrame('delivered', 3));
+      const result = await route(handlerOf('ack', provider), ackFrame('delivered', 3));
       expect(answerOf<AckedFrame>(result)).toMatchObject({ seq: 5 });
     },
   },
@@ -746,7 +749,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(2);
       const { provider } = createTestDeps();
-      const result = await route(createAckHandler(provider), ackFrame('read', 3));
+      const result = await route(handlerOf('ack', provider), ackFrame('read', 3));
       expect(errorOf(result).code).toBe('bad_request');
     },
   },
@@ -759,7 +762,7 @@ const SCENARIOS: Scenario[] = [
       const table = conversationHolding(3);
       table.put({ conversationId: CONVERSATION, itemKey: 'member#bob', userId: 'bob', deliveredSeq: 2 });
       const { provider } = createTestDeps();
-      const result = await route(createSyncHandler(provider), {
+      const result = await route(handlerOf('sync', provider), {
         action: 'sync',
         requestId: 'r3',
         conversationId: CONVERSATION,
@@ -777,7 +780,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       conversationHolding(3);
       const { provider } = createTestDeps();
-      const result = await route(createSyncHandler(provider), {
+      const result = await route(handlerOf('sync', provider), {
         action: 'sync',
         requestId: 'r3',
         conversationId: CONVERSATION,
@@ -795,7 +798,7 @@ const SCENARIOS: Scenario[] = [
       const lists = new FakeUserConversationsTable().install(ddb, { query: true });
       listsHoldingSeq1(lists);
       const { provider } = createTestDeps();
-      const result = await route(createConversationsHandler(provider), {
+      const result = await route(handlerOf('conversations', provider), {
         action: 'conversations',
         requestId: 'r4',
       });
@@ -820,7 +823,7 @@ const SCENARIOS: Scenario[] = [
         updatedAt: NOW - 5,
       });
       const { provider } = createTestDeps();
-      const result = await route(createConversationsHandler(provider), {
+      const result = await route(handlerOf('conversations', provider), {
         action: 'conversations',
         requestId: 'r4',
         since: encodeCursor(NOW - 100),
@@ -835,7 +838,7 @@ const SCENARIOS: Scenario[] = [
     touches: [],
     run: async () => {
       const { provider } = createTestDeps();
-      const result = await route(createConversationsHandler(provider), {
+      const result = await route(handlerOf('conversations', provider), {
         action: 'conversations',
         requestId: 'r4',
         since: 'not-a-cursor',
@@ -851,7 +854,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       serveConnections();
       const { provider } = createTestDeps();
-      const result = await route(createTypingHandler(provider), {
+      const result = await route(handlerOf('typing', provider), {
         action: 'typing',
         conversationId: CONVERSATION,
         state: 'start',
@@ -869,7 +872,7 @@ const SCENARIOS: Scenario[] = [
       api.on(PostToConnectionCommand).rejects(gone());
       ddb.on(DeleteCommand).resolves({});
       const { provider } = createTestDeps();
-      const result = await route(createTypingHandler(provider), {
+      const result = await route(handlerOf('typing', provider), {
         action: 'typing',
         conversationId: CONVERSATION,
         state: 'stop',
@@ -885,7 +888,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       serveConnections({});
       const { provider } = createTestDeps();
-      const result = await route(createTypingHandler(provider), {
+      const result = await route(handlerOf('typing', provider), {
         action: 'typing',
         conversationId: CONVERSATION,
         state: 'start',
@@ -906,7 +909,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       servePresenceTables({ [CONVERSATION]: 3 }, [presenceRecord('bob')]);
       const { provider } = createTestDeps();
-      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['bob']));
+      const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['bob']));
       expect(answerOf<PresenceFrame>(result).users).toEqual([
         { userId: 'bob', online: true, lastSeen: null },
       ]);
@@ -919,7 +922,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       servePresenceTables({}, [presenceRecord('carol')]);
       const { provider } = createTestDeps();
-      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['carol']));
+      const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['carol']));
       expect(answerOf<PresenceFrame>(result).users).toEqual([
         { userId: 'carol', online: false, lastSeen: null },
       ]);
@@ -945,7 +948,7 @@ const SCENARIOS: Scenario[] = [
         })
         .resolves({});
       const { provider } = createTestDeps();
-      const result = await route(createSubscribePresenceHandler(provider), subscribeFrame(['alice']));
+      const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['alice']));
       expect(answerOf<PresenceFrame>(result).users).toEqual([
         { userId: 'alice', online: true, lastSeen: null },
       ]);
@@ -961,7 +964,7 @@ const SCENARIOS: Scenario[] = [
     touches: [],
     run: async () => {
       const { provider } = createTestDeps();
-      const result = await route(createPingHandler(provider), { action: 'ping', requestId: 'r6' });
+      const result = await route(handlerOf('ping', provider), { action: 'ping', requestId: 'r6' });
       expect(answerOf(result)).toEqual({ type: 'pong', requestId: 'r6' });
     },
   },
@@ -978,7 +981,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       const lists = new FakeUserConversationsTable().install(ddb);
       serveConnections();
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([messageOf(1)]),
         lambdaContext,
       );
@@ -1000,7 +1003,7 @@ const SCENARIOS: Scenario[] = [
       const lists = new FakeUserConversationsTable().install(ddb);
       listsHoldingSeq1(lists);
       serveConnections();
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([receiptOf('bob', 'read', 1)]),
         lambdaContext,
       );
@@ -1019,7 +1022,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       new FakeUserConversationsTable().install(ddb);
       serveConnections();
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([receiptOf('bob', 'delivered', 1)]),
         lambdaContext,
       );
@@ -1036,7 +1039,7 @@ const SCENARIOS: Scenario[] = [
       serveConnections();
       api.on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' }).rejects(gone());
       ddb.on(DeleteCommand).resolves({});
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([messageOf(1)]),
         lambdaContext,
       );
@@ -1058,7 +1061,7 @@ const SCENARIOS: Scenario[] = [
         .on(QueryCommand, { ExpressionAttributeValues: { ':u': 'bob' } })
         .resolvesOnce({ Items: CONNECTIONS.bob })
         .resolves({ Items: [...(CONNECTIONS.bob ?? []), late] });
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([messageOf(1)]),
         lambdaContext,
       );
@@ -1083,7 +1086,7 @@ const SCENARIOS: Scenario[] = [
         });
       });
       serveConnections();
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([messageOf(1)]),
         lambdaContext,
       );
@@ -1097,7 +1100,7 @@ const SCENARIOS: Scenario[] = [
     path: 'when it skips a record that is not a conversation event',
     touches: [],
     run: async () => {
-      const result = await createFanoutHandler(createTestDeps().provider)(
+      const result = await handlerOf('fanout', createTestDeps().provider)(
         kinesisEventOf([{ data: Buffer.from('not json').toString('base64'), partitionKey: CONVERSATION }]),
         lambdaContext,
       );
@@ -1111,7 +1114,7 @@ const SCENARIOS: Scenario[] = [
     touches: ['dynamodb:BatchGetItem presence', 'dynamodb:Query presence-subscriptions', POST],
     run: async () => {
       serveSubscriptions({ bob: ['conn-alice-phone'], carol: ['conn-alice-phone'] });
-      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      await handlerOf('presence-notifier', createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
       expect(postedTo()).toEqual(['conn-alice-phone']);
     },
   },
@@ -1127,7 +1130,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       serveSubscriptions({ bob: ['conn-alice-phone'], carol: ['conn-alice-phone'] });
       api.on(PostToConnectionCommand).rejects(gone());
-      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      await handlerOf('presence-notifier', createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
       expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toEqual([
         { watchedUserId: 'bob', connectionId: 'conn-alice-phone' },
         { watchedUserId: 'carol', connectionId: 'conn-alice-phone' },
@@ -1140,7 +1143,7 @@ const SCENARIOS: Scenario[] = [
     touches: ['dynamodb:BatchGetItem presence', 'dynamodb:Query presence-subscriptions'],
     run: async () => {
       serveSubscriptions({});
-      await createPresenceNotifierHandler(createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
+      await handlerOf('presence-notifier', createTestDeps().provider)(presenceStreamEvent(), lambdaContext);
       expect(api.calls()).toHaveLength(0);
     },
   },
@@ -1155,14 +1158,17 @@ function resetMocks() {
  * the path's own checks failed, if they did: a call outside the grant often breaks the
  * path too, and the test names the call before the broken path.
  */
-async function accessesOf(scenario: Scenario): Promise<{ used: Access[]; failure?: unknown }> {
+async function accessesOf(
+  scenario: Scenario,
+): Promise<{ used: Access[]; failure?: unknown; built: FunctionId[] }> {
   resetMocks();
+  builtFunctions.clear();
   try {
     await scenario.run();
   } catch (failure) {
-    return { used: recordedAccesses(), failure };
+    return { used: recordedAccesses(), failure, built: [...builtFunctions] };
   }
-  return { used: recordedAccesses() };
+  return { used: recordedAccesses(), built: [...builtFunctions] };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1258,8 +1264,9 @@ describe('what each call needs from IAM', () => {
 describe('every handler calls AWS only within the grant of its function', () => {
   for (const scenario of SCENARIOS) {
     it(`the ${scenario.fn} function keeps to its grant ${scenario.path}`, async () => {
-      const { used, failure } = await accessesOf(scenario);
+      const { used, failure, built } = await accessesOf(scenario);
 
+      expect(built, 'the handlers the path ran').toEqual([scenario.fn]);
       const allowed = allowedAccesses(definitionOf(scenario.fn));
       expect(used.filter((access) => !allowed.has(access))).toEqual([]);
       if (failure) throw failure;

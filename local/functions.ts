@@ -1,0 +1,50 @@
+/**
+ * The handler module of each function of `definitions/functions.ts`, for what runs the
+ * handlers in this process: the local stack and the tests. Each is built over the deps it
+ * is given, as the Lambda bundle builds it over the deps of its environment. The CDK stack
+ * bundles the same modules by their file (`handlerFileOf`), without importing them.
+ */
+import type { DefinitionOf, FunctionId } from '../definitions/functions.js';
+import { createAckHandler } from '../lambdas/handlers/ack.js';
+import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
+import { createConnectHandler } from '../lambdas/handlers/connect.js';
+import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
+import { createDefaultHandler } from '../lambdas/handlers/default.js';
+import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
+import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
+import { createPingHandler } from '../lambdas/handlers/ping.js';
+import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
+import { createSendHandler } from '../lambdas/handlers/send.js';
+import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
+import { createSyncHandler } from '../lambdas/handlers/sync.js';
+import { createTypingHandler } from '../lambdas/handlers/typing.js';
+import type { DepsProvider } from '../lambdas/runtime.js';
+import type { KinesisBatchHandler } from './event-source-mapping/index.js';
+import type { RequestAuthorizerHandler, WebSocketRouteHandler } from './gateway/index.js';
+
+/** What each kind of trigger invokes, as the local gateway and event source mapping call it. */
+interface HandlerOfTrigger {
+  route: WebSocketRouteHandler;
+  authorizer: RequestAuthorizerHandler;
+  stream: KinesisBatchHandler;
+}
+
+/** The handler a function's trigger invokes. */
+export type HandlerOf<Id extends FunctionId> = HandlerOfTrigger[DefinitionOf<Id>['trigger']['kind']];
+
+/** Builds each function's handler over the deps: every function of the registry, and nothing else. */
+export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => HandlerOf<Id> } = {
+  authorizer: createAuthorizerHandler,
+  connect: createConnectHandler,
+  disconnect: createDisconnectHandler,
+  default: createDefaultHandler,
+  send: createSendHandler,
+  ack: createAckHandler,
+  sync: createSyncHandler,
+  conversations: createConversationsHandler,
+  typing: createTypingHandler,
+  'subscribe-presence': createSubscribePresenceHandler,
+  ping: createPingHandler,
+  fanout: createFanoutHandler,
+  'presence-notifier': createPresenceNotifierHandler,
+};
