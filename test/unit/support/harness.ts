@@ -49,6 +49,7 @@ import kinesisEventFixture from '../../fixtures/kinesis-stream-event.json' with 
 import connectEventFixture from '../../fixtures/websocket-connect-event.json' with { type: 'json' };
 import disconnectEventFixture from '../../fixtures/websocket-disconnect-event.json' with { type: 'json' };
 import messageEventFixture from '../../fixtures/websocket-message-event.json' with { type: 'json' };
+import { createInMemoryPorts, type InMemoryPorts } from '../../support/in-memory/index.js';
 
 export const TEST_SECRET = 'unit-test-secret';
 /** The fixed clock of the deps: 2025-11-28T00:33:20.123Z. */
@@ -89,7 +90,9 @@ export interface TestDeps {
  * fixed clock too; the connection store keeps the real one, as in AWS. Metrics are kept in
  * memory, whatever the configuration.
  */
-export function createTestDeps(options: { config?: CompleteConfig; random?: () => number } = {}): TestDeps {
+export function createTestDeps(
+  options: { config?: CompleteConfig; random?: () => number; ports?: Partial<InMemoryPorts> } = {},
+): TestDeps {
   const sleep = vi.fn(async (_ms: number) => {});
   const metrics = new InMemoryMetrics();
   let ids = 0;
@@ -116,9 +119,22 @@ export function createTestDeps(options: { config?: CompleteConfig; random?: () =
         sleep,
         random: options.random ?? (() => 0.5),
       },
+      ...options.ports,
     }),
   });
   return { deps, provider: () => deps, sleep, metrics };
+}
+
+/**
+ * `createTestDeps` on the in-memory ports (on the fixed clock), for the tests of what the
+ * domain does: no AWS client is reached. Two deps given the same `ports` are two Lambda
+ * instances sharing the tables.
+ */
+export function createInMemoryTestDeps(
+  options: { config?: CompleteConfig; random?: () => number; ports?: InMemoryPorts } = {},
+): TestDeps & { ports: InMemoryPorts } {
+  const ports = options.ports ?? createInMemoryPorts({ now: () => NOW });
+  return { ...createTestDeps({ ...options, ports }), ports };
 }
 
 // ---------------------------------------------------------------------------------------
