@@ -173,6 +173,7 @@ describe('the DynamoDB message store', () => {
   });
 
   it('reads a message by its zero-padded seq, strongly consistent, without its sort key', async () => {
+    ddb.on(GetCommand).resolves({});
     ddb
       .on(GetCommand, { Key: { conversationId: CONVERSATION, itemKey: 'msg#000000000007' } })
       .resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
@@ -187,6 +188,42 @@ describe('the DynamoDB message store', () => {
       Key: { conversationId: CONVERSATION, itemKey: 'msg#000000000007' },
       ConsistentRead: true,
     });
+  });
+
+  it('reads a page with one strongly consistent query on the message keys after afterSeq, beside the last seq', async () => {
+    ddb
+      .on(QueryCommand, { KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to' })
+      .resolves({ Items: [{ ...FIRST_SEND, itemKey: 'msg#000000000007' }] });
+    ddb
+      .on(QueryCommand, { KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)' })
+      .resolves({ Items: [{ seq: 9 }] });
+
+    const page = await store().listMessages(CONVERSATION, 4, 50);
+
+    expect(page).toEqual({ messages: [FIRST_SEND], lastSeq: 9 });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':c': CONVERSATION,
+        ':from': 'msg#000000000005',
+        ':to': 'msg#999999999999',
+      },
+      Limit: 50,
+      ConsistentRead: true,
+    });
+  });
+
+  it('reads only the last seq after the largest seq a sort key holds, whose bounds DynamoDB would refuse', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ seq: 5 }] });
+
+    const page = await store().listMessages(CONVERSATION, 9_999_999_999_998, 100);
+
+    expect(page).toEqual({ messages: [], lastSeq: 5 });
+    const conditions = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.KeyConditionExpression);
+    expect(conditions).toEqual(['conversationId = :c AND begins_with(itemKey, :p)']);
   });
 
   it('asks DynamoDB for consumed capacity and reports it only when measuring', async () => {
