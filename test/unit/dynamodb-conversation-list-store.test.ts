@@ -27,7 +27,8 @@ import {
   receipts,
   state,
 } from './support/conversation-entries.js';
-import { FakeUserConversationsTable, mockAwsClients, NOW } from './support/harness.js';
+import { FakeUserConversationsTable } from './support/dynamodb-tables.js';
+import { mockAwsClients, NOW } from './support/harness.js';
 
 const { ddb } = mockAwsClients();
 

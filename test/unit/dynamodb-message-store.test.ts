@@ -12,7 +12,8 @@ import {
 import type { Message } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
-import { mockAwsClients, NOW, transactionCanceled } from './support/harness.js';
+import { transactionCanceled } from './support/dynamodb-tables.js';
+import { mockAwsClients, NOW } from './support/harness.js';
 
 const { ddb } = mockAwsClients();
 

@@ -20,9 +20,9 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiGatewayConnectionPusher, isGone } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import { createFanoutHandler, RECENT_CONNECTIONS_MS } from '../../lambdas/handlers/fanout.js';
+import { FakeUserConversationsTable } from './support/dynamodb-tables.js';
 import {
   createTestDeps,
-  FakeUserConversationsTable,
   kinesisEvent,
   kinesisEventOf,
   lambdaContext,

@@ -67,14 +67,17 @@ import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
 import {
+  FakeConversationsTable,
+  FakeUserConversationsTable,
+  transactionCanceled,
+} from './support/dynamodb-tables.js';
+import {
   answerOf,
   authorizerEvent,
   connectEvent,
   createTestDeps,
   disconnectEvent,
   errorOf,
-  FakeConversationsTable,
-  FakeUserConversationsTable,
   invoke,
   kinesisEventOf,
   lambdaContext,
@@ -85,7 +88,6 @@ import {
   publishedRecords,
   TEST_SECRET,
   testConfig,
-  transactionCanceled,
 } from './support/harness.js';
 
 const { ddb, ddbBase, kinesis, api } = mockAwsClients();
