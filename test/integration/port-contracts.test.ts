@@ -1,7 +1,14 @@
 /**
- * The contracts of the storage ports, run against the DynamoDB adapters on DynamoDB Local:
- * the same suite the in-memory ports of the unit tests pass (`test/unit/in-memory-ports.test.ts`).
+ * The contracts of the ports, run against the DynamoDB adapters on DynamoDB Local and the
+ * Kinesis publisher on kinesis-mock: the same suite the in-memory ports of the unit tests
+ * pass (`test/unit/in-memory-ports.test.ts`).
  */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { resourceNames } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
@@ -11,6 +18,8 @@ import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-st
 import { DynamoDbPresenceStore } from '../../lambdas/adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
+import { KinesisEventPublisher } from '../../lambdas/adapters/kinesis-event-publisher.js';
+import type { StreamEvent } from '../../lambdas/domain/ports.js';
 import { ensureResources } from '../../local/resources.js';
 import { describePortContracts } from '../support/port-contracts.js';
 import { uniqueId } from '../support/stack.js';
@@ -29,6 +38,35 @@ beforeAll(async () => {
 });
 afterAll(() => clients.destroy());
 
+/** Every record of the stream so far, shard by shard, as a consumer decodes it. */
+async function readStream(kinesis: KinesisClient, streamName: string) {
+  const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const records: Array<{ partitionKey: string; event: StreamEvent }> = [];
+  for (const shard of Shards ?? []) {
+    let iterator = (
+      await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: streamName,
+          ShardId: shard.ShardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
+    while (iterator) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const record of page.Records ?? []) {
+        records.push({
+          partitionKey: record.PartitionKey as string,
+          event: JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')) as StreamEvent,
+        });
+      }
+      if (!page.Records?.length) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return records;
+}
+
 describePortContracts('DynamoDB', {
   messages: () => new DynamoDbMessageStore({ client, tableName: names.conversationsTable }),
   receipts: () => new DynamoDbReceiptStore({ client, tableName: names.conversationsTable }),
@@ -38,4 +76,8 @@ describePortContracts('DynamoDB', {
   presence: () => new DynamoDbPresenceStore({ client, tableName: names.presenceTable }),
   presenceSubscriptions: (now) =>
     new DynamoDbPresenceSubscriptionStore({ client, tableName: names.presenceSubscriptionsTable, now }),
+  publisher: () => ({
+    publisher: new KinesisEventPublisher({ client: clients.kinesis, streamName: names.eventsStream }),
+    published: () => readStream(clients.kinesis, names.eventsStream),
+  }),
 });

@@ -1,10 +1,13 @@
 /**
- * The contracts of the storage ports of `lambdas/domain/ports.ts`, as one suite that runs
- * against any implementation: the in-memory ones (`test/unit/in-memory-ports.test.ts`) and
- * the DynamoDB adapters on DynamoDB Local (`test/integration/port-contracts.test.ts`). A
- * fake that drifts from the real store fails here, not in a domain test that trusted it.
+ * The contracts of the stores and the event publisher of `lambdas/domain/ports.ts`, as one
+ * suite that runs against any implementation: the in-memory ones
+ * (`test/unit/in-memory-ports.test.ts`) and the AWS adapters on DynamoDB Local and
+ * kinesis-mock (`test/integration/port-contracts.test.ts`). A fake that drifts from the real
+ * store fails here, not in a domain test that trusted it. (The connection pusher has no
+ * engine here to run against: its adapter's tests are `test/unit/connection-pusher.test.ts`.)
  *
- * The stores of one run may share their tables, so every test works under ids of its own.
+ * The stores of one run may share their tables and stream, so every test works under ids
+ * of its own.
  */
 import { randomBytes } from 'node:crypto';
 import type { Message } from '@parley/protocol';
@@ -14,11 +17,13 @@ import type {
   ConnectionStore,
   ConversationEntryState,
   ConversationListStore,
+  EventPublisher,
   MessageStore,
   PresenceStore,
   PresenceSubscription,
   PresenceSubscriptionStore,
   ReceiptStore,
+  StreamEvent,
 } from '../../lambdas/domain/ports.js';
 
 /** How to make each store; those that read a clock read `now`. */
@@ -30,6 +35,11 @@ export interface PortFactories {
   connections: (now: () => number) => ConnectionStore;
   presence: () => PresenceStore;
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
+  /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
+  publisher: () => {
+    publisher: EventPublisher;
+    published: () => Promise<Array<{ partitionKey: string; event: StreamEvent }>>;
+  };
 }
 
 const uniqueId = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
@@ -46,6 +56,7 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the presence store (${implementation})`, () => describePresenceStore(factories));
   describe(`the presence subscription store (${implementation})`, () =>
     describePresenceSubscriptionStore(factories));
+  describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -580,5 +591,34 @@ function describePresenceSubscriptionStore(factories: PortFactories): void {
     expect(await subscriptions.listSubscribers(watched)).toEqual([
       subscription(watched, 'a', NOW_SECONDS + 99),
     ]);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The stream
+// ---------------------------------------------------------------------------------------
+
+function describeEventPublisher(factories: PortFactories): void {
+  it('hands each event to the stream as it is, under its partition key, in order within a partition key', async () => {
+    const { publisher, published } = factories.publisher();
+    const [conversationId, other, userId] = [uniqueId('dm:a:b'), uniqueId('dm:a:c'), uniqueId('u')];
+    const events: StreamEvent[] = [
+      { type: 'message', ...message(conversationId, 1, 'k1') },
+      { type: 'message', ...message(other, 1, 'k1') },
+      { type: 'receipt', conversationId, userId: 'bob', kind: 'read', seq: 1 },
+      { type: 'presence-changed', userId },
+      { type: 'message', ...message(conversationId, 2, 'k2') },
+    ];
+
+    for (const event of events) await publisher.publish(event);
+    const ours = (await published()).filter(({ partitionKey }) =>
+      [conversationId, other, `presence:${userId}`].includes(partitionKey),
+    );
+
+    const inPartition = (key: string) => ours.filter(({ partitionKey }) => partitionKey === key);
+    expect(inPartition(conversationId).map(({ event }) => event)).toEqual([events[0], events[2], events[4]]);
+    expect(inPartition(other).map(({ event }) => event)).toEqual([events[1]]);
+    expect(inPartition(`presence:${userId}`).map(({ event }) => event)).toEqual([events[3]]);
+    expect(ours).toHaveLength(5);
   });
 }

@@ -25,6 +25,10 @@ describePortContracts('in memory', {
   connections: (now) => new InMemoryConnectionStore({ now }),
   presence: () => new InMemoryPresenceStore(),
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
+  publisher: () => {
+    const publisher = new InMemoryEventPublisher();
+    return { publisher, published: async () => publisher.records };
+  },
 });
 
 describe('the in-memory event publisher', () => {
