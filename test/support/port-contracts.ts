@@ -534,6 +534,14 @@ function describePresenceStore(factories: PortFactories): void {
     expect(atExpiry).toEqual({ wasOnline: false, version: 2 });
   });
 
+  it('refuses to read the same user twice in one call, as BatchGetItem refuses duplicate keys', async () => {
+    const presence = factories.presence();
+    const userId = uniqueId('u');
+    await presence.markOnline(userId, NOW, NOW_SECONDS + 600);
+
+    await expect(presence.getMany([userId, userId])).rejects.toThrow();
+  });
+
   it('reads many users at once, past the hundred keys of one batch, leaving out those it does not know', async () => {
     const presence = factories.presence();
     const known = Array.from({ length: 101 }, (_, index) => uniqueId(`u${index}-`));

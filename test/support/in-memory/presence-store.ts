@@ -2,7 +2,8 @@
  * Presence in memory, with the contract of `DynamoDbPresenceStore`: every connect bumps the
  * version and keeps the `lastSeen` of the record; a record online past its expiry does not
  * count as online before a connect; a disconnect holds only if the record is online at the
- * version read, and then drops the expiry (an offline record never expires).
+ * version read, and then drops the expiry (an offline record never expires); a read of
+ * several users refuses a user named twice, as BatchGetItem does.
  */
 import type { PresenceRecord, PresenceStore } from '../../../lambdas/domain/ports.js';
 
@@ -14,7 +15,10 @@ export class InMemoryPresenceStore implements PresenceStore {
   }
 
   async getMany(userIds: string[]): Promise<PresenceRecord[]> {
-    return [...new Set(userIds)]
+    if (new Set(userIds).size < userIds.length) {
+      throw new Error('ValidationException: Provided list of item keys contains duplicates');
+    }
+    return userIds
       .map((userId) => this.#records.get(userId))
       .filter((record) => record !== undefined)
       .map((record) => structuredClone(record));
