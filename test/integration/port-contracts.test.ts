@@ -21,7 +21,7 @@ import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-st
 import { KinesisEventPublisher } from '../../lambdas/adapters/kinesis-event-publisher.js';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
 import { ensureResources } from '../../local/resources.js';
-import { describePortContracts } from '../support/port-contracts.js';
+import { describePortContracts } from '../support/port-contracts/index.js';
 import { uniqueId } from '../support/stack.js';
 
 const clients = createAwsClients({

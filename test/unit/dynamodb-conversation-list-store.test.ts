@@ -1,7 +1,7 @@
 /**
  * What the DynamoDB conversation-list store asks of DynamoDB, and how it reads DynamoDB's
  * answers: its reads, its conditional transactions with the clock, what it remembers of a
- * list, and its retries. Its contract is `test/support/port-contracts.ts`, run on DynamoDB Local.
+ * list, and its retries. Its contract is `test/support/port-contracts/`, run on DynamoDB Local.
  */
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {

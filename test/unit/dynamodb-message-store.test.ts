@@ -1,6 +1,6 @@
 /**
  * What the DynamoDB message store asks of DynamoDB, and how it reads DynamoDB's answers. Its
- * contract (what a store answers) is `test/support/port-contracts.ts`, run on DynamoDB Local.
+ * contract (what a store answers) is `test/support/port-contracts/`, run on DynamoDB Local.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {

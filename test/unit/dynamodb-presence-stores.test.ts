@@ -1,6 +1,6 @@
 /**
  * What the DynamoDB presence and presence-subscription stores ask of DynamoDB, and how they
- * read its answers. Their contracts are `test/support/port-contracts.ts`, run on DynamoDB Local.
+ * read its answers. Their contracts are `test/support/port-contracts/`, run on DynamoDB Local.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {

@@ -1,6 +1,6 @@
 /**
  * What the DynamoDB receipt store asks of DynamoDB, and how it reads DynamoDB's answers. Its
- * contract is `test/support/port-contracts.ts`, run on DynamoDB Local.
+ * contract is `test/support/port-contracts/`, run on DynamoDB Local.
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {

@@ -15,7 +15,7 @@ import {
   InMemoryPresenceSubscriptionStore,
   InMemoryReceiptStore,
 } from '../support/in-memory/index.js';
-import { describePortContracts } from '../support/port-contracts.js';
+import { describePortContracts } from '../support/port-contracts/index.js';
 
 describePortContracts('in memory', {
   messages: () => new InMemoryMessageStore(),

@@ -1,6 +1,6 @@
 /**
  * In-memory implementations of every port of `lambdas/domain/ports.ts`, for the domain's
- * unit tests. `test/support/port-contracts.ts` holds them to the same contracts as the
+ * unit tests. `test/support/port-contracts/` holds them to the same contracts as the
  * DynamoDB adapters (the integration tests run it against DynamoDB Local), so a unit test
  * on these learns what it would learn on the real tables.
  */

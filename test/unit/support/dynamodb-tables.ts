@@ -4,7 +4,7 @@
  * in-memory ports instead (`test/support/in-memory/`).
  *
  * The fake tables answer the commands the stores send with DynamoDB's semantics for them;
- * the port contracts (`test/support/port-contracts.ts`) hold the stores themselves to
+ * the port contracts (`test/support/port-contracts/`) hold the stores themselves to
  * DynamoDB Local.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
