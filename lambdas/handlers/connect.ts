@@ -1,7 +1,6 @@
 /** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
 
 import { deviceIdSchema, ID_RULE_MESSAGE } from '@parley/protocol';
-import type { Context } from 'aws-lambda';
 import { recordConnect } from '../domain/presence.js';
 import {
   callerOf,

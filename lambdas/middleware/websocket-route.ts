@@ -12,7 +12,7 @@ import { describeZodError, readableRequestId, type ServerFrame } from '@parley/p
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
-import { BadRequestError, ParleyError, toErrorFrame } from '../domain/errors.js';
+import { BadRequestError, toErrorFrame } from '../domain/errors.js';
 import { type LambdaFunction, lambdaFunction } from './lambda-function.js';
 
 /** A WebSocket event with the context our authorizer attached to the connection. */

@@ -1,25 +1,13 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { GetCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+/**
+ * Receipts, through the ack handler on the in-memory ports. What the DynamoDB receipt store
+ * asks of DynamoDB is in `dynamodb-receipt-store.test.ts`.
+ */
 import type { AckedFrame } from '@parley/protocol';
-import { describe, expect, it } from 'vitest';
-import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
+import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
-import {
-  answerOf,
-  createTestDeps,
-  errorOf,
-  FakeConversationsTable,
-  invoke,
-  messageEvent,
-  mockAwsClients,
-  NOW,
-  publishedRecords,
-} from './support/harness.js';
-
-const { ddb, kinesis } = mockAwsClients();
+import { createInMemoryPorts, type InMemoryPorts } from '../support/in-memory/index.js';
+import { answerOf, createInMemoryTestDeps, errorOf, invoke, messageEvent, NOW } from './support/harness.js';
 
 const CONVERSATION = 'dm:alice:bob';
 
@@ -33,12 +21,14 @@ const ackFrame = (overrides: Record<string, unknown> = {}) => ({
 });
 
 /** dm:alice:bob holding seq 1 to `lastSeq`, and alice's watermarks when given. */
-function conversationWith(lastSeq: number, aliceWatermarks?: { deliveredSeq?: number; readSeq?: number }) {
-  const table = new FakeConversationsTable().install(ddb);
+async function conversationWith(
+  lastSeq: number,
+  aliceWatermarks?: { deliveredSeq?: number; readSeq?: number },
+): Promise<InMemoryPorts> {
+  const ports = createInMemoryPorts({ now: () => NOW });
   for (let seq = 1; seq <= lastSeq; seq++) {
-    table.put({
+    await ports.messages.storeMessage({
       conversationId: CONVERSATION,
-      itemKey: `msg#${String(seq).padStart(12, '0')}`,
       seq,
       messageId: `01JDMESSAGE${seq}`,
       clientMessageId: `cm-${seq}`,
@@ -48,17 +38,18 @@ function conversationWith(lastSeq: number, aliceWatermarks?: { deliveredSeq?: nu
       serverTs: NOW + seq,
     });
   }
-  if (aliceWatermarks) {
-    table.put({ conversationId: CONVERSATION, itemKey: 'member#alice', userId: 'alice', ...aliceWatermarks });
-  }
-  return table;
+  if (aliceWatermarks?.deliveredSeq !== undefined)
+    await ports.receipts.raiseWatermark(CONVERSATION, 'alice', 'delivered', aliceWatermarks.deliveredSeq);
+  if (aliceWatermarks?.readSeq !== undefined)
+    await ports.receipts.raiseWatermark(CONVERSATION, 'alice', 'read', aliceWatermarks.readSeq);
+  return ports;
 }
 
-const aliceItem = (table: FakeConversationsTable) => table.items(CONVERSATION, 'member#alice')[0];
+const aliceReceipt = async (ports: InMemoryPorts) =>
+  (await ports.receipts.listReceipts(CONVERSATION)).find((receipt) => receipt.userId === 'alice');
 
 const receiptRecord = (kind: 'delivered' | 'read', seq: number) => ({
-  StreamName: 'unit-events',
-  PartitionKey: CONVERSATION,
+  partitionKey: CONVERSATION,
   event: { type: 'receipt', conversationId: CONVERSATION, userId: 'alice', kind, seq },
 });
 
@@ -70,125 +61,118 @@ const acked = (kind: 'delivered' | 'read', seq: number): AckedFrame => ({
   seq,
 });
 
-async function ack(frame: Record<string, unknown>) {
-  const { provider } = createTestDeps();
+async function ack(ports: InMemoryPorts, frame: Record<string, unknown>) {
+  const { provider } = createInMemoryTestDeps({ ports });
   return invoke(createAckHandler(provider), messageEvent(ackFrame(frame)));
+}
+
+function watch(ports: InMemoryPorts) {
+  return {
+    lastSeq: vi.spyOn(ports.messages, 'lastSeq'),
+    raiseWatermark: vi.spyOn(ports.receipts, 'raiseWatermark'),
+    publish: vi.spyOn(ports.publisher, 'publish'),
+  };
+}
+
+function expectUntouched(calls: ReturnType<typeof watch>) {
+  expect(calls.lastSeq).not.toHaveBeenCalled();
+  expect(calls.raiseWatermark).not.toHaveBeenCalled();
+  expect(calls.publish).not.toHaveBeenCalled();
 }
 
 describe('the ack handler', () => {
   it('raises the read watermark, lifts delivered with it, and publishes both receipts', async () => {
-    const table = conversationWith(7);
+    const ports = await conversationWith(7);
 
-    const result = await ack({ kind: 'read', seq: 5 });
+    const result = await ack(ports, { kind: 'read', seq: 5 });
 
     expect(result.statusCode).toBe(200);
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
-    expect(aliceItem(table)).toEqual({
-      conversationId: CONVERSATION,
-      itemKey: 'member#alice',
-      userId: 'alice',
-      readSeq: 5,
-      deliveredSeq: 5,
-    });
-    expect(publishedRecords(kinesis)).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(await aliceReceipt(ports)).toEqual({ userId: 'alice', readSeq: 5, deliveredSeq: 5 });
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
   });
 
   it('raises only the delivered watermark on a delivered ack', async () => {
-    const table = conversationWith(7);
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
 
-    const result = await ack({ kind: 'delivered', seq: 4 });
+    const result = await ack(ports, { kind: 'delivered', seq: 4 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('delivered', 4));
-    expect(aliceItem(table)).toEqual({
-      conversationId: CONVERSATION,
-      itemKey: 'member#alice',
-      userId: 'alice',
-      deliveredSeq: 4,
-    });
-    expect(publishedRecords(kinesis)).toEqual([receiptRecord('delivered', 4)]);
+    expect(calls.raiseWatermark.mock.calls).toEqual([[CONVERSATION, 'alice', 'delivered', 4]]);
+    expect(await aliceReceipt(ports)).toEqual({ userId: 'alice', deliveredSeq: 4, readSeq: 0 });
+    expect(ports.publisher.records).toEqual([receiptRecord('delivered', 4)]);
   });
 
-  it('raises each watermark with one conditional update that returns the old item when it fails', async () => {
-    conversationWith(7);
+  it('raises read, then delivered, to the acked seq', async () => {
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
 
-    await ack({ kind: 'read', seq: 5 });
+    await ack(ports, { kind: 'read', seq: 5 });
 
-    const updates = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    expect(updates).toEqual(
-      (['readSeq', 'deliveredSeq'] as const).map((field) => ({
-        TableName: 'unit-conversations',
-        Key: { conversationId: CONVERSATION, itemKey: 'member#alice' },
-        UpdateExpression: 'SET #field = :seq, userId = :userId',
-        ConditionExpression: 'attribute_not_exists(#field) OR #field < :seq',
-        ExpressionAttributeNames: { '#field': field },
-        ExpressionAttributeValues: { ':seq': 5, ':userId': 'alice' },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      })),
-    );
+    expect(calls.raiseWatermark.mock.calls).toEqual([
+      [CONVERSATION, 'alice', 'read', 5],
+      [CONVERSATION, 'alice', 'delivered', 5],
+    ]);
   });
 
-  it('checks the seq against the conversation’s last seq read strongly consistent', async () => {
-    conversationWith(7);
+  it('checks the seq against the conversation’s last seq', async () => {
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
 
-    await ack({ seq: 7 });
+    const result = await ack(ports, { seq: 7 });
 
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      TableName: 'unit-conversations',
-      ScanIndexForward: false,
-      Limit: 1,
-      ConsistentRead: true,
-    });
+    expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 7));
+    expect(calls.lastSeq.mock.calls).toEqual([[CONVERSATION]]);
   });
 
   it('changes nothing for a read ack below the watermark and answers the current one', async () => {
-    const table = conversationWith(7, { deliveredSeq: 6, readSeq: 6 });
+    const ports = await conversationWith(7, { deliveredSeq: 6, readSeq: 6 });
 
-    const result = await ack({ kind: 'read', seq: 3 });
+    const result = await ack(ports, { kind: 'read', seq: 3 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 6));
-    expect(aliceItem(table)).toMatchObject({ deliveredSeq: 6, readSeq: 6 });
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 6, readSeq: 6 });
+    expect(ports.publisher.records).toHaveLength(0);
   });
 
   it('changes nothing for a delivered ack below the watermark and answers the current one', async () => {
-    const table = conversationWith(7, { deliveredSeq: 6, readSeq: 2 });
+    const ports = await conversationWith(7, { deliveredSeq: 6, readSeq: 2 });
 
-    const result = await ack({ kind: 'delivered', seq: 4 });
+    const result = await ack(ports, { kind: 'delivered', seq: 4 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('delivered', 6));
-    expect(aliceItem(table)).toMatchObject({ deliveredSeq: 6, readSeq: 2 });
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 6, readSeq: 2 });
+    expect(ports.publisher.records).toHaveLength(0);
   });
 
   it('raises read alone when delivered is already past it, and publishes only the read receipt', async () => {
-    const table = conversationWith(7, { deliveredSeq: 6, readSeq: 2 });
+    const ports = await conversationWith(7, { deliveredSeq: 6, readSeq: 2 });
 
-    const result = await ack({ kind: 'read', seq: 4 });
+    const result = await ack(ports, { kind: 'read', seq: 4 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 4));
-    expect(aliceItem(table)).toMatchObject({ deliveredSeq: 6, readSeq: 4 });
-    expect(publishedRecords(kinesis)).toEqual([receiptRecord('read', 4)]);
+    expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 6, readSeq: 4 });
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 4)]);
   });
 
   it('publishes again when an ack repeats the watermark exactly, repairing a retry whose publish failed', async () => {
-    const table = conversationWith(7, { deliveredSeq: 5, readSeq: 5 });
+    const ports = await conversationWith(7, { deliveredSeq: 5, readSeq: 5 });
 
-    const result = await ack({ kind: 'read', seq: 5 });
+    const result = await ack(ports, { kind: 'read', seq: 5 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
-    expect(aliceItem(table)).toMatchObject({ deliveredSeq: 5, readSeq: 5 });
-    expect(publishedRecords(kinesis)).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 5, readSeq: 5 });
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
   });
 
   it('answers internal when the receipt cannot be published, and publishes it on the retry', async () => {
-    const table = conversationWith(7);
-    kinesis
-      .on(PutRecordCommand)
-      .rejectsOnce(new Error('ProvisionedThroughputExceededException'))
-      .resolves({});
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
+    calls.publish.mockRejectedValueOnce(new Error('ProvisionedThroughputExceededException'));
 
-    const first = await ack({ kind: 'delivered', seq: 3 });
-    const retry = await ack({ kind: 'delivered', seq: 3 });
+    const first = await ack(ports, { kind: 'delivered', seq: 3 });
+    const retry = await ack(ports, { kind: 'delivered', seq: 3 });
 
     expect(errorOf(first)).toEqual({
       type: 'error',
@@ -197,41 +181,54 @@ describe('the ack handler', () => {
       message: INTERNAL_ERROR_MESSAGE,
     });
     expect(answerOf<AckedFrame>(retry)).toEqual(acked('delivered', 3));
-    expect(aliceItem(table)).toMatchObject({ deliveredSeq: 3 });
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(2);
-    expect(publishedRecords(kinesis)[1]).toEqual(receiptRecord('delivered', 3));
+    expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 3 });
+    expect(calls.publish).toHaveBeenCalledTimes(2);
+    expect(ports.publisher.records).toEqual([receiptRecord('delivered', 3)]);
   });
 
   it('answers internal and publishes nothing when the watermark update fails', async () => {
-    conversationWith(7);
-    ddb.on(UpdateCommand).rejects(new Error('InternalServerError'));
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
+    calls.raiseWatermark.mockRejectedValue(new Error('InternalServerError'));
 
-    const result = await ack({ kind: 'read', seq: 3 });
+    const result = await ack(ports, { kind: 'read', seq: 3 });
 
     expect(errorOf(result)).toMatchObject({
       requestId: 'r2',
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.publish).not.toHaveBeenCalled();
+  });
+
+  it('answers the watermark the store holds when the store says it did not move', async () => {
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
+    calls.raiseWatermark.mockResolvedValue({ seq: 6, moved: false });
+
+    const result = await ack(ports, { kind: 'read', seq: 3 });
+
+    expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 6));
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it.each([
     ['delivered', 'a conversation with messages', 7],
     ['read', 'a conversation nobody has written in yet', 0],
   ] as const)('accepts a %s ack of seq 0 on %s and publishes nothing', async (kind, _case, lastSeq) => {
-    conversationWith(lastSeq);
+    const ports = await conversationWith(lastSeq);
 
-    const result = await ack({ kind, seq: 0 });
+    const result = await ack(ports, { kind, seq: 0 });
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked(kind, 0));
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(ports.publisher.records).toHaveLength(0);
   });
 
   it('refuses a seq above the conversation’s last one as bad_request and writes nothing', async () => {
-    conversationWith(7);
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
 
-    const result = await ack({ seq: 8 });
+    const result = await ack(ports, { seq: 8 });
 
     expect(errorOf(result)).toEqual({
       type: 'error',
@@ -239,14 +236,15 @@ describe('the ack handler', () => {
       code: 'bad_request',
       message: "seq: must be at most the conversation's last seq, 7",
     });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.raiseWatermark).not.toHaveBeenCalled();
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it('refuses a conversation of which the caller is not a member as forbidden and reads nothing', async () => {
-    conversationWith(7);
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
 
-    const result = await ack({ conversationId: 'dm:bob:carol' });
+    const result = await ack(ports, { conversationId: 'dm:bob:carol' });
 
     expect(errorOf(result)).toEqual({
       type: 'error',
@@ -254,8 +252,7 @@ describe('the ack handler', () => {
       code: 'forbidden',
       message: 'conversationId: you are not a member of dm:bob:carol',
     });
-    expect(ddb.calls()).toHaveLength(0);
-    expect(kinesis.calls()).toHaveLength(0);
+    expectUntouched(calls);
   });
 
   it.each([
@@ -285,15 +282,17 @@ describe('the ack handler', () => {
       message: 'device: is not a field of this action',
     },
   ])('refuses $name with bad_request and touches nothing', async ({ frame, message }) => {
-    const result = await ack(frame);
+    const ports = await conversationWith(7);
+    const calls = watch(ports);
+
+    const result = await ack(ports, frame);
 
     expect(errorOf(result)).toEqual({ type: 'error', requestId: 'r2', code: 'bad_request', message });
-    expect(ddb.calls()).toHaveLength(0);
-    expect(kinesis.calls()).toHaveLength(0);
+    expectUntouched(calls);
   });
 
   it('refuses an ack without requestId, answering a null requestId', async () => {
-    const result = await ack({ requestId: undefined });
+    const result = await ack(createInMemoryPorts(), { requestId: undefined });
 
     expect(errorOf(result)).toEqual({
       type: 'error',
@@ -301,106 +300,5 @@ describe('the ack handler', () => {
       code: 'bad_request',
       message: 'requestId: is required',
     });
-  });
-});
-
-describe('the receipt store', () => {
-  const store = () => {
-    const { deps } = createTestDeps();
-    return new DynamoDbReceiptStore({ client: deps.clients.dynamodb, tableName: 'unit-conversations' });
-  };
-  const conditionFailed = (item?: Record<string, unknown>) =>
-    new ConditionalCheckFailedException({
-      message: 'The conditional request failed',
-      $metadata: { httpStatusCode: 400 },
-      ...(item ? { Item: marshall(item) } : {}),
-    });
-
-  it('says the watermark moved when the conditional update succeeds', async () => {
-    ddb.on(UpdateCommand).resolves({});
-
-    await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).resolves.toEqual({
-      seq: 4,
-      moved: true,
-    });
-  });
-
-  it('answers the watermark of the item the failed condition returns', async () => {
-    ddb
-      .on(UpdateCommand)
-      .rejects(conditionFailed({ conversationId: CONVERSATION, itemKey: 'member#alice', readSeq: 9 }));
-
-    await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).resolves.toEqual({
-      seq: 9,
-      moved: false,
-    });
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
-  });
-
-  it('reads the current watermark, strongly consistent, when the failed condition returns no item', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: { conversationId: CONVERSATION, itemKey: 'member#alice', deliveredSeq: 9, readSeq: 6 },
-    });
-
-    const outcome = await store().raiseWatermark(CONVERSATION, 'alice', 'delivered', 4);
-
-    expect(outcome).toEqual({ seq: 9, moved: false });
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
-      TableName: 'unit-conversations',
-      Key: { conversationId: CONVERSATION, itemKey: 'member#alice' },
-      ConsistentRead: true,
-    });
-  });
-
-  it('answers the current watermark through the ack handler when the failed condition returns no item', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 7 }] });
-    ddb.on(UpdateCommand).rejects(conditionFailed());
-    ddb.on(GetCommand).resolves({
-      Item: {
-        conversationId: CONVERSATION,
-        itemKey: 'member#alice',
-        userId: 'alice',
-        deliveredSeq: 6,
-        readSeq: 6,
-      },
-    });
-
-    const result = await ack({ kind: 'read', seq: 3 });
-
-    expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 6));
-    expect(kinesis.calls()).toHaveLength(0);
-  });
-
-  it('lets any other failure of the update through', async () => {
-    ddb.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
-
-    await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).rejects.toThrow(
-      'ProvisionedThroughputExceededException',
-    );
-  });
-
-  it('lists the members’ watermarks with one strongly consistent query, a missing one at 0', async () => {
-    ddb.on(QueryCommand).resolves({
-      Items: [
-        { conversationId: CONVERSATION, itemKey: 'member#alice', userId: 'alice', deliveredSeq: 3 },
-        { conversationId: CONVERSATION, itemKey: 'member#bob', userId: 'bob', deliveredSeq: 7, readSeq: 5 },
-      ],
-    });
-
-    const receipts = await store().listReceipts(CONVERSATION);
-
-    expect(receipts).toEqual([
-      { userId: 'alice', deliveredSeq: 3, readSeq: 0 },
-      { userId: 'bob', deliveredSeq: 7, readSeq: 5 },
-    ]);
-    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
-      {
-        TableName: 'unit-conversations',
-        KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
-        ExpressionAttributeValues: { ':c': CONVERSATION, ':p': 'member#' },
-        ConsistentRead: true,
-      } satisfies QueryCommandInput,
-    ]);
   });
 });

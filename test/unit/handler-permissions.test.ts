@@ -56,14 +56,17 @@ import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { DepsProvider } from '../../lambdas/runtime.js';
 import { HANDLER_BUILDERS, type HandlerOf } from '../../local/functions.js';
 import {
+  FakeConversationsTable,
+  FakeUserConversationsTable,
+  transactionCanceled,
+} from './support/dynamodb-tables.js';
+import {
   answerOf,
   authorizerEvent,
   connectEvent,
   createTestDeps,
   disconnectEvent,
   errorOf,
-  FakeConversationsTable,
-  FakeUserConversationsTable,
   invoke,
   kinesisEventOf,
   lambdaContext,
@@ -74,7 +77,6 @@ import {
   publishedRecords,
   TEST_SECRET,
   testConfig,
-  transactionCanceled,
 } from './support/harness.js';
 
 const { ddb, ddbBase, kinesis, api } = mockAwsClients();

@@ -40,15 +40,8 @@ import {
   readableRequestId,
   subjectsOf,
 } from '../support/hostile-frames.js';
-import {
-  createTestDeps,
-  FakeConversationsTable,
-  FakeUserConversationsTable,
-  invoke,
-  messageEvent,
-  mockAwsClients,
-  NOW,
-} from './support/harness.js';
+import { FakeConversationsTable, FakeUserConversationsTable } from './support/dynamodb-tables.js';
+import { createTestDeps, invoke, messageEvent, mockAwsClients, NOW } from './support/harness.js';
 
 const mocks = mockAwsClients();
 const { ddb, kinesis, api } = mocks;

@@ -1,21 +1,7 @@
-import {
-  GoneException,
-  LimitExceededException,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
-  DeleteCommand,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+/**
+ * Presence, through its domain functions and handlers on the in-memory ports. What the
+ * DynamoDB presence stores ask of DynamoDB is in `dynamodb-presence-stores.test.ts`.
+ */
 import { ID_RULE_MESSAGE, type PresenceFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
@@ -25,21 +11,22 @@ import { createPresenceNotifierHandler } from '../../lambdas/handlers/presence-n
 import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
 import { presenceDeps } from '../../lambdas/runtime.js';
 import {
+  createInMemoryPorts,
+  InMemoryConnectionPusher,
+  type InMemoryPorts,
+} from '../support/in-memory/index.js';
+import {
   answerOf,
-  createTestDeps,
+  createInMemoryTestDeps,
   errorOf,
   invoke,
   kinesisEvent,
   kinesisEventOf,
   lambdaContext,
   messageEvent,
-  mockAwsClients,
   NOW,
   presenceStreamEvent,
-  publishedRecords,
 } from './support/harness.js';
-
-const { ddb, kinesis, api } = mockAwsClients();
 
 const NOW_SECONDS = Math.floor(NOW / 1000);
 const CONNECTION_ID = 'Jyw1ZebpoAMCKZQ=';
@@ -54,10 +41,66 @@ const record = (userId: string, fields: Partial<PresenceRecord> = {}): PresenceR
   ...fields,
 });
 const presenceChanged = (userId: string) => ({
-  StreamName: 'unit-events',
-  PartitionKey: `presence:${userId}`,
+  partitionKey: `presence:${userId}`,
   event: { type: 'presence-changed', userId },
 });
+
+/**
+ * In-memory ports holding the conversations' last seqs, the presence records and the
+ * subscriptions, and spies on the calls presence makes (which still reach the ports unless
+ * a test says otherwise).
+ */
+async function tables(
+  content: {
+    lastSeqs?: Record<string, number>;
+    presence?: PresenceRecord[];
+    subscriptions?: Record<string, Array<{ connectionId: string; subscriberUserId: string }>>;
+  } = {},
+) {
+  const ports = createInMemoryPorts({ now: () => NOW });
+  for (const [conversationId, seq] of Object.entries(content.lastSeqs ?? {})) {
+    if (seq === 0) continue;
+    await ports.messages.storeMessage({
+      conversationId,
+      seq,
+      messageId: `m${seq}`,
+      clientMessageId: `c${seq}`,
+      senderId: 'alice',
+      senderDeviceId: 'phone',
+      body: 'hi',
+      serverTs: NOW,
+    });
+  }
+  for (const presence of content.presence ?? []) ports.presence.put(presence);
+  for (const [watchedUserId, subscriptions] of Object.entries(content.subscriptions ?? {})) {
+    await ports.presenceSubscriptions.subscribe(
+      subscriptions.map((subscription) => ({ watchedUserId, ...subscription, expiresAt: NOW_SECONDS + 600 })),
+    );
+  }
+  const calls = {
+    lastSeq: vi.spyOn(ports.messages, 'lastSeq'),
+    get: vi.spyOn(ports.presence, 'get'),
+    getMany: vi.spyOn(ports.presence, 'getMany'),
+    markOnline: vi.spyOn(ports.presence, 'markOnline'),
+    markOffline: vi.spyOn(ports.presence, 'markOffline'),
+    listConnections: vi.spyOn(ports.connections, 'listConnections'),
+    subscribe: vi.spyOn(ports.presenceSubscriptions, 'subscribe'),
+    listSubscribers: vi.spyOn(ports.presenceSubscriptions, 'listSubscribers'),
+    unsubscribe: vi.spyOn(ports.presenceSubscriptions, 'unsubscribe'),
+    publish: vi.spyOn(ports.publisher, 'publish'),
+    post: vi.spyOn(ports.pusher, 'post'),
+  };
+  return { ports, calls };
+}
+
+type Calls = Awaited<ReturnType<typeof tables>>['calls'];
+
+function expectUntouched(calls: Calls) {
+  for (const spy of Object.values(calls)) expect(spy).not.toHaveBeenCalled();
+}
+
+const watchedOf = (calls: Calls) =>
+  calls.subscribe.mock.calls.flatMap(([subscriptions]) => subscriptions.map((s) => s.watchedUserId));
 
 describe('what a reader sees of a presence record', () => {
   it('shows a user without a record as offline and never seen', () => {
@@ -87,172 +130,113 @@ describe('what a reader sees of a presence record', () => {
 });
 
 describe('recording connects and disconnects', () => {
-  const deps = () => presenceDeps(createTestDeps().deps);
-  const aliceAt = (fields: Partial<PresenceRecord>) => ({ Item: record('alice', fields) });
+  const deps = (ports: InMemoryPorts) => presenceDeps(createInMemoryTestDeps({ ports }).deps);
 
   it.each([
-    ['was offline', { Attributes: record('alice', { online: false, lastSeen: NOW - 9000, expiresAt: 0 }) }],
-    ['was never seen', {}],
-    [
-      'was online on a record past its expiry',
-      { Attributes: record('alice', { expiresAt: NOW_SECONDS - 1 }) },
-    ],
-  ])('publishes that a user who %s came online', async (_case, before) => {
-    ddb.on(UpdateCommand).resolves(before);
+    ['was offline', [record('alice', { online: false, lastSeen: NOW - 9000, expiresAt: 0 })]],
+    ['was never seen', []],
+    ['was online on a record past its expiry', [record('alice', { expiresAt: NOW_SECONDS - 1 })]],
+  ])('publishes that a user who %s came online', async (_case, presence) => {
+    const { ports } = await tables({ presence });
 
-    await recordConnect(deps(), 'alice');
+    await recordConnect(deps(ports), 'alice');
 
-    expect(publishedRecords(kinesis)).toEqual([presenceChanged('alice')]);
+    expect(ports.publisher.records).toEqual([presenceChanged('alice')]);
   });
 
   it('publishes nothing when another device of the user is already online', async () => {
-    ddb.on(UpdateCommand).resolves({ Attributes: record('alice') });
+    const { ports, calls } = await tables({ presence: [record('alice')] });
 
-    await recordConnect(deps(), 'alice');
+    await recordConnect(deps(ports), 'alice');
 
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.markOnline).toHaveBeenCalledTimes(1);
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it('lets a failed publish through, so that $connect fails and the client reconnects', async () => {
-    ddb.on(UpdateCommand).resolves({});
-    kinesis.on(PutRecordCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    const { ports, calls } = await tables();
+    calls.publish.mockRejectedValue(new Error('ProvisionedThroughputExceededException'));
 
-    await expect(recordConnect(deps(), 'alice')).rejects.toThrow('ProvisionedThroughputExceededException');
+    await expect(recordConnect(deps(ports), 'alice')).rejects.toThrow(
+      'ProvisionedThroughputExceededException',
+    );
   });
 
   it('undoes the online mark when the publish failed, so the reconnect publishes again', async () => {
-    ddb
-      .on(UpdateCommand)
-      .resolvesOnce({ Attributes: record('alice', { online: false, version: 6 }) })
-      .resolves({});
-    kinesis.on(PutRecordCommand).rejects(new Error('InternalFailure'));
+    const { ports, calls } = await tables({ presence: [record('alice', { online: false, version: 6 })] });
+    calls.publish.mockRejectedValueOnce(new Error('InternalFailure'));
 
-    await expect(recordConnect(deps(), 'alice')).rejects.toThrow('InternalFailure');
+    await expect(recordConnect(deps(ports), 'alice')).rejects.toThrow('InternalFailure');
 
-    const [, undo] = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    expect(undo).toMatchObject({
-      Key: { userId: 'alice' },
-      ConditionExpression: '#version = :version AND #online = :true',
-      ExpressionAttributeValues: { ':version': 7 },
-    });
+    expect(calls.markOffline.mock.calls).toEqual([['alice', 7, NOW]]);
+    expect(await ports.presence.get('alice')).toMatchObject({ online: false, version: 7 });
+    await recordConnect(deps(ports), 'alice');
+    expect(ports.publisher.records).toEqual([presenceChanged('alice')]);
   });
 
   it('marks the user offline and publishes it when its last connection closed', async () => {
-    ddb.on(GetCommand).resolves(aliceAt({ version: 3 }));
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    ddb.on(UpdateCommand).resolves({});
+    const { ports, calls } = await tables({ presence: [record('alice', { version: 3 })] });
 
-    await recordDisconnect(deps(), 'alice');
+    await recordDisconnect(deps(ports), 'alice');
 
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      ConditionExpression: '#version = :version AND #online = :true',
-      ExpressionAttributeValues: { ':version': 3, ':now': NOW },
-    });
-    expect(publishedRecords(kinesis)).toEqual([presenceChanged('alice')]);
+    expect(calls.markOffline.mock.calls).toEqual([['alice', 3, NOW]]);
+    expect(await ports.presence.get('alice')).toMatchObject({ online: false, lastSeen: NOW });
+    expect(ports.publisher.records).toEqual([presenceChanged('alice')]);
   });
 
   it('does nothing while another connection of the user is live', async () => {
-    ddb.on(GetCommand).resolves(aliceAt({}));
-    ddb.on(QueryCommand).resolves({
-      Items: [
-        {
-          userId: 'alice',
-          connectionId: 'other',
-          deviceId: 'laptop',
-          connectedAt: NOW,
-          expiresAt: Math.floor(Date.now() / 1000) + 3600,
-        },
-      ],
+    const { ports, calls } = await tables({ presence: [record('alice')] });
+    await ports.connections.putConnection({
+      userId: 'alice',
+      connectionId: 'other',
+      deviceId: 'laptop',
+      connectedAt: NOW,
+      expiresAt: NOW_SECONDS + 3600,
     });
 
-    await recordDisconnect(deps(), 'alice');
+    await recordDisconnect(deps(ports), 'alice');
 
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.markOffline).not.toHaveBeenCalled();
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it('publishes nothing when a connect came in between and the conditional update fails', async () => {
-    ddb.on(GetCommand).resolves(aliceAt({ version: 3 }));
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    ddb
-      .on(UpdateCommand)
-      .rejects(
-        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
-      );
+    const { ports, calls } = await tables({ presence: [record('alice', { version: 3 })] });
+    // A device connects after the record was read: the version moves on.
+    calls.listConnections.mockImplementationOnce(async () => {
+      await ports.presence.markOnline('alice', NOW, NOW_SECONDS + 3600);
+      return [];
+    });
 
-    await recordDisconnect(deps(), 'alice');
+    await recordDisconnect(deps(ports), 'alice');
 
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.markOffline).toHaveBeenCalledTimes(1);
+    expect(await ports.presence.get('alice')).toMatchObject({ online: true, version: 4 });
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it.each([
-    ['is already offline', aliceAt({ online: false, lastSeen: NOW - 5000 })],
-    ['has no presence record', {}],
-  ])('does nothing for a user who %s', async (_case, item) => {
-    ddb.on(GetCommand).resolves(item);
+    ['is already offline', [record('alice', { online: false, lastSeen: NOW - 5000 })]],
+    ['has no presence record', []],
+  ])('does nothing for a user who %s', async (_case, presence) => {
+    const { ports, calls } = await tables({ presence });
 
-    await recordDisconnect(deps(), 'alice');
+    await recordDisconnect(deps(ports), 'alice');
 
-    expect(ddb.calls()).toHaveLength(1);
-    expect(kinesis.calls()).toHaveLength(0);
+    expect(calls.get).toHaveBeenCalledTimes(1);
+    expect(calls.listConnections).not.toHaveBeenCalled();
+    expect(calls.markOffline).not.toHaveBeenCalled();
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it('lets any other failure of the offline update through', async () => {
-    ddb.on(GetCommand).resolves(aliceAt({}));
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    ddb.on(UpdateCommand).rejects(new Error('InternalServerError'));
+    const { ports, calls } = await tables({ presence: [record('alice')] });
+    calls.markOffline.mockRejectedValue(new Error('InternalServerError'));
 
-    await expect(recordDisconnect(deps(), 'alice')).rejects.toThrow('InternalServerError');
-    expect(kinesis.calls()).toHaveLength(0);
+    await expect(recordDisconnect(deps(ports), 'alice')).rejects.toThrow('InternalServerError');
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 });
-
-/**
- * The tables subscribePresence and the notifier read: the conversations' last seqs, the
- * presence records, the subscriptions; subscription writes are recorded.
- */
-function serveTables(
-  tables: {
-    lastSeqs?: Record<string, number>;
-    presence?: PresenceRecord[];
-    subscriptions?: Record<string, Array<{ connectionId: string; subscriberUserId: string }>>;
-  } = {},
-) {
-  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
-    const values = input.ExpressionAttributeValues ?? {};
-    if (input.TableName === 'unit-conversations') {
-      const lastSeq = tables.lastSeqs?.[values[':c'] as string] ?? 0;
-      return { Items: lastSeq > 0 ? [{ seq: lastSeq }] : [] };
-    }
-    if (input.TableName === 'unit-presence-subscriptions') {
-      const watchedUserId = values[':w'] as string;
-      return {
-        Items: (tables.subscriptions?.[watchedUserId] ?? []).map((subscription) => ({
-          watchedUserId,
-          ...subscription,
-          expiresAt: NOW_SECONDS + 600,
-        })),
-      };
-    }
-    throw new Error(`no table ${input.TableName}`);
-  });
-  ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
-    const keys = input.RequestItems?.['unit-presence']?.Keys ?? [];
-    const wanted = new Set(keys.map((key) => key.userId));
-    return {
-      Responses: { 'unit-presence': (tables.presence ?? []).filter((item) => wanted.has(item.userId)) },
-    };
-  });
-  ddb.on(BatchWriteCommand).resolves({});
-}
-
-const subscriptionsWritten = () =>
-  ddb
-    .commandCalls(BatchWriteCommand)
-    .flatMap((call) => call.args[0].input.RequestItems?.['unit-presence-subscriptions'] ?? [])
-    .map((request) => request.PutRequest?.Item);
 
 describe('the subscribePresence handler', () => {
   const frame = (overrides: Record<string, unknown> = {}) => ({
@@ -262,14 +246,14 @@ describe('the subscribePresence handler', () => {
     ...overrides,
   });
 
-  async function subscribe(overrides: Record<string, unknown> = {}) {
-    const { provider, deps } = createTestDeps();
+  async function subscribe(ports: InMemoryPorts, overrides: Record<string, unknown> = {}) {
+    const { provider, deps } = createInMemoryTestDeps({ ports });
     const result = await invoke(createSubscribePresenceHandler(provider), messageEvent(frame(overrides)));
     return { result, deps };
   }
 
   it('answers the presence of users who share a conversation with the caller, and of the caller itself', async () => {
-    serveTables({
+    const { ports } = await tables({
       lastSeqs: { 'dm:alice:bob': 3, 'dm:alice:dave': 1 },
       presence: [
         record('alice'),
@@ -278,7 +262,7 @@ describe('the subscribePresence handler', () => {
       ],
     });
 
-    const { result } = await subscribe({ userIds: ['bob', 'dave', 'alice'] });
+    const { result } = await subscribe(ports, { userIds: ['bob', 'dave', 'alice'] });
 
     expect(result.statusCode).toBe(200);
     expect(answerOf<PresenceFrame>(result)).toEqual({
@@ -293,12 +277,12 @@ describe('the subscribePresence handler', () => {
   });
 
   it('shows an online user whose record expired as offline since it last connected', async () => {
-    serveTables({
+    const { ports } = await tables({
       lastSeqs: { 'dm:alice:bob': 3 },
       presence: [record('bob', { expiresAt: NOW_SECONDS - 10 })],
     });
 
-    const { result } = await subscribe();
+    const { result } = await subscribe(ports);
 
     expect(answerOf<PresenceFrame>(result).users).toEqual([
       { userId: 'bob', online: false, lastSeen: NOW - 60_000 },
@@ -306,155 +290,105 @@ describe('the subscribePresence handler', () => {
   });
 
   it('shows a shared user never seen online as offline and never seen', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    const { ports } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
 
-    const { result } = await subscribe();
+    const { result } = await subscribe(ports);
 
     expect(answerOf<PresenceFrame>(result).users).toEqual([{ userId: 'bob', online: false, lastSeen: null }]);
   });
 
   it('shows strangers as offline and never seen, reads not their presence and subscribes to none of them', async () => {
-    serveTables({
+    const { ports, calls } = await tables({
       lastSeqs: { 'dm:alice:bob': 3 },
       presence: [record('bob'), record('carol'), record('erin')],
     });
 
-    const { result } = await subscribe({ userIds: ['carol', 'bob', 'erin'] });
+    const { result } = await subscribe(ports, { userIds: ['carol', 'bob', 'erin'] });
 
     expect(answerOf<PresenceFrame>(result).users).toEqual([
       { userId: 'carol', online: false, lastSeen: null },
       { userId: 'bob', online: true, lastSeen: null },
       { userId: 'erin', online: false, lastSeen: null },
     ]);
-    const read = ddb
-      .commandCalls(BatchGetCommand)
-      .flatMap((call) => call.args[0].input.RequestItems?.['unit-presence']?.Keys);
-    expect(read).toEqual([{ userId: 'bob' }]);
-    expect(subscriptionsWritten().map((item) => item?.watchedUserId)).toEqual(['bob']);
+    expect(calls.getMany.mock.calls).toEqual([[['bob']]]);
+    expect(watchedOf(calls)).toEqual(['bob']);
   });
 
   it('counts a conversation nobody has written in yet as not shared', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:carol': 0 }, presence: [record('carol')] });
+    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:carol': 0 }, presence: [record('carol')] });
 
-    const { result } = await subscribe({ userIds: ['carol'] });
+    const { result } = await subscribe(ports, { userIds: ['carol'] });
 
     expect(answerOf<PresenceFrame>(result).users).toEqual([
       { userId: 'carol', online: false, lastSeen: null },
     ]);
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
+    expect(calls.getMany.mock.calls).toEqual([[[]]]);
+    expect(watchedOf(calls)).toEqual([]);
   });
 
   it('checks each other user’s conversation with the caller by its last seq, and never the caller’s own', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
 
-    await subscribe({ userIds: ['bob', 'alice', 'carol'] });
+    await subscribe(ports, { userIds: ['bob', 'alice', 'carol'] });
 
-    const checked = ddb
-      .commandCalls(QueryCommand)
-      .map((call) => call.args[0].input)
-      .filter((input) => input.TableName === 'unit-conversations');
-    expect(checked.map((input) => input.ExpressionAttributeValues?.[':c']).sort()).toEqual([
+    expect(calls.lastSeq.mock.calls.map(([conversationId]) => conversationId).sort()).toEqual([
       'dm:alice:bob',
       'dm:alice:carol',
     ]);
-    expect(checked[0]).toMatchObject({ ConsistentRead: true, Limit: 1, ScanIndexForward: false });
   });
 
   it('subscribes the connection to each visible user until the connection expires', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
 
-    const { deps } = await subscribe({ userIds: ['bob', 'alice'] });
+    const { deps } = await subscribe(ports, { userIds: ['bob', 'alice'] });
 
     const expiresAt = NOW_SECONDS + deps.config.connectionTtlSeconds;
-    expect(ddb.commandCalls(BatchWriteCommand).map((call) => call.args[0].input)).toEqual([
-      {
-        RequestItems: {
-          'unit-presence-subscriptions': [
-            {
-              PutRequest: {
-                Item: {
-                  watchedUserId: 'bob',
-                  connectionId: CONNECTION_ID,
-                  subscriberUserId: 'alice',
-                  expiresAt,
-                },
-              },
-            },
-            {
-              PutRequest: {
-                Item: {
-                  watchedUserId: 'alice',
-                  connectionId: CONNECTION_ID,
-                  subscriberUserId: 'alice',
-                  expiresAt,
-                },
-              },
-            },
-          ],
-        },
-      } satisfies BatchWriteCommandInput,
+    expect(calls.subscribe.mock.calls).toEqual([
+      [
+        [
+          { watchedUserId: 'bob', connectionId: CONNECTION_ID, subscriberUserId: 'alice', expiresAt },
+          { watchedUserId: 'alice', connectionId: CONNECTION_ID, subscriberUserId: 'alice', expiresAt },
+        ],
+      ],
     ]);
+    expect(await ports.presenceSubscriptions.listSubscribers('bob')).toHaveLength(1);
   });
 
   it('answers and subscribes once for a user named twice', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 }, presence: [record('bob')] });
+    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 }, presence: [record('bob')] });
 
-    const { result } = await subscribe({ userIds: ['bob', 'carol', 'bob', 'carol'] });
+    const { result } = await subscribe(ports, { userIds: ['bob', 'carol', 'bob', 'carol'] });
 
     expect(answerOf<PresenceFrame>(result).users).toEqual([
       { userId: 'bob', online: true, lastSeen: null },
       { userId: 'carol', online: false, lastSeen: null },
     ]);
-    expect(subscriptionsWritten().map((item) => item?.watchedUserId)).toEqual(['bob']);
-    expect(
-      ddb.commandCalls(QueryCommand).filter((call) => call.args[0].input.TableName === 'unit-conversations'),
-    ).toHaveLength(2);
+    expect(watchedOf(calls)).toEqual(['bob']);
+    expect(calls.lastSeq).toHaveBeenCalledTimes(2);
   });
 
-  it('writes the subscriptions of 100 users 25 to a call and reads their presence in one call', async () => {
+  it('subscribes to 100 users and reads their presence with one call each', async () => {
     const userIds = Array.from({ length: 100 }, (_, index) => `user${String(index).padStart(3, '0')}`);
-    serveTables({ lastSeqs: Object.fromEntries(userIds.map((userId) => [`dm:alice:${userId}`, 1])) });
+    const { ports, calls } = await tables({
+      lastSeqs: Object.fromEntries(userIds.map((userId) => [`dm:alice:${userId}`, 1])),
+    });
 
-    const { result } = await subscribe({ userIds });
+    const { result } = await subscribe(ports, { userIds });
 
     expect(answerOf<PresenceFrame>(result).users).toHaveLength(100);
-    const batches = ddb
-      .commandCalls(BatchWriteCommand)
-      .map((call) => call.args[0].input.RequestItems?.['unit-presence-subscriptions']?.length);
-    expect(batches).toEqual([25, 25, 25, 25]);
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(calls.subscribe).toHaveBeenCalledTimes(1);
+    expect(watchedOf(calls)).toEqual(userIds);
+    expect(calls.getMany).toHaveBeenCalledTimes(1);
   });
 
-  it('writes again the subscriptions DynamoDB left unprocessed', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3, 'dm:alice:carol': 1 } });
-    const unprocessed = [
-      {
-        PutRequest: {
-          Item: { watchedUserId: 'carol', connectionId: CONNECTION_ID, subscriberUserId: 'alice' },
-        },
-      },
-    ];
-    ddb
-      .on(BatchWriteCommand)
-      .resolvesOnce({ UnprocessedItems: { 'unit-presence-subscriptions': unprocessed } })
-      .resolves({});
+  it.each([
+    ['the subscriptions cannot be written', 'subscribe'],
+    ['the presence read fails', 'getMany'],
+  ] as const)('answers internal when %s', async (_case, failing) => {
+    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    calls[failing].mockRejectedValue(new Error('InternalServerError'));
 
-    const { result } = await subscribe({ userIds: ['bob', 'carol'] });
-
-    expect(answerOf<PresenceFrame>(result).type).toBe('presence');
-    const calls = ddb.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems);
-    expect(calls).toHaveLength(2);
-    expect(calls[1]).toEqual({ 'unit-presence-subscriptions': unprocessed });
-  });
-
-  it('answers internal when subscriptions stay unprocessed after 5 attempts', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 } });
-    ddb
-      .on(BatchWriteCommand)
-      .callsFake((input: BatchWriteCommandInput) => ({ UnprocessedItems: input.RequestItems }));
-
-    const { result } = await subscribe();
+    const { result } = await subscribe(ports);
 
     expect(errorOf(result)).toEqual({
       type: 'error',
@@ -462,39 +396,6 @@ describe('the subscribePresence handler', () => {
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(5);
-  });
-
-  it('reads again the presence DynamoDB left unprocessed', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3, 'dm:alice:carol': 1 } });
-    ddb
-      .on(BatchGetCommand)
-      .resolvesOnce({
-        Responses: { 'unit-presence': [record('bob')] },
-        UnprocessedKeys: { 'unit-presence': { Keys: [{ userId: 'carol' }] } },
-      })
-      .resolves({
-        Responses: { 'unit-presence': [record('carol', { online: false, lastSeen: NOW - 1, expiresAt: 0 })] },
-      });
-
-    const { result } = await subscribe({ userIds: ['bob', 'carol'] });
-
-    expect(answerOf<PresenceFrame>(result).users).toEqual([
-      { userId: 'bob', online: true, lastSeen: null },
-      { userId: 'carol', online: false, lastSeen: NOW - 1 },
-    ]);
-    expect(ddb.commandCalls(BatchGetCommand)[1]?.args[0].input.RequestItems).toEqual({
-      'unit-presence': { Keys: [{ userId: 'carol' }] },
-    });
-  });
-
-  it('answers internal when the presence read fails', async () => {
-    serveTables({ lastSeqs: { 'dm:alice:bob': 3 } });
-    ddb.on(BatchGetCommand).rejects(new Error('InternalServerError'));
-
-    const { result } = await subscribe();
-
-    expect(errorOf(result)).toMatchObject({ requestId: 'r5', code: 'internal' });
   });
 
   it.each([
@@ -517,25 +418,24 @@ describe('the subscribePresence handler', () => {
     },
     { name: 'an unknown field', frame: { users: ['bob'] }, message: 'users: is not a field of this action' },
   ])('refuses $name with bad_request and touches nothing', async ({ frame: overrides, message }) => {
-    const { result } = await subscribe(overrides);
+    const { ports, calls } = await tables();
+
+    const { result } = await subscribe(ports, overrides);
 
     expect(errorOf(result)).toEqual({ type: 'error', requestId: 'r5', code: 'bad_request', message });
-    expect(ddb.calls()).toHaveLength(0);
+    expectUntouched(calls);
   });
 });
 
 describe('the presence notifier', () => {
-  const posted = () =>
-    api.commandCalls(PostToConnectionCommand).map((call) => ({
-      connectionId: call.args[0].input.ConnectionId,
-      frame: JSON.parse(Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8')) as PresenceFrame,
-    }));
-  const byConnection = () =>
-    Object.fromEntries(posted().map(({ connectionId, frame }) => [connectionId, frame]));
+  const byConnection = (ports: InMemoryPorts) =>
+    Object.fromEntries(
+      ports.pusher.posts.map(({ connectionId, frame }) => [connectionId, JSON.parse(frame)]),
+    );
 
   /** bob online and carol offline; alice's phone watches both, dave's tablet watches bob. */
   function watchedBobAndCarol() {
-    serveTables({
+    return tables({
       presence: [record('bob'), record('carol', { online: false, lastSeen: NOW - 2000, expiresAt: 0 })],
       subscriptions: {
         bob: [
@@ -547,18 +447,29 @@ describe('the presence notifier', () => {
     });
   }
 
-  async function notify(batch = presenceStreamEvent()) {
-    const { provider } = createTestDeps();
-    return createPresenceNotifierHandler(provider)(batch, lambdaContext);
+  async function notify(ports: InMemoryPorts, batch = presenceStreamEvent()) {
+    const { provider, metrics } = createInMemoryTestDeps({ ports });
+    const outcome = createPresenceNotifierHandler(provider)(batch, lambdaContext);
+    return { outcome, metrics };
+  }
+
+  /** Posts to `connectionId` fail with a throttle; the others go through. */
+  function throttle(ports: InMemoryPorts, calls: Calls, connectionId: string) {
+    // The pusher's own post: `ports.pusher.post` is the spy itself.
+    const post = InMemoryConnectionPusher.prototype.post.bind(ports.pusher);
+    calls.post.mockImplementation(async (id, frame) => {
+      if (id === connectionId) throw new Error('LimitExceededException');
+      return post(id, frame);
+    });
   }
 
   it('sends each subscribed connection one frame holding every changed user it watches', async () => {
-    watchedBobAndCarol();
+    const { ports } = await watchedBobAndCarol();
 
-    await notify();
+    await (await notify(ports)).outcome;
 
-    expect(posted()).toHaveLength(2);
-    expect(byConnection()).toEqual({
+    expect(ports.pusher.posts).toHaveLength(2);
+    expect(byConnection(ports)).toEqual({
       'conn-alice-phone': {
         type: 'presence',
         users: [
@@ -571,33 +482,23 @@ describe('the presence notifier', () => {
   });
 
   it('reads each changed user’s presence once and its live subscribers once', async () => {
-    watchedBobAndCarol();
+    const { ports, calls } = await watchedBobAndCarol();
 
-    await notify();
+    await (await notify(ports)).outcome;
 
-    expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems)).toEqual([
-      { 'unit-presence': { Keys: [{ userId: 'bob' }, { userId: 'carol' }] } },
-    ]);
-    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual(
-      ['bob', 'carol'].map((watchedUserId) => ({
-        TableName: 'unit-presence-subscriptions',
-        KeyConditionExpression: 'watchedUserId = :w',
-        FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':w': watchedUserId, ':now': NOW_SECONDS },
-        ExclusiveStartKey: undefined,
-      })),
-    );
+    expect(calls.getMany.mock.calls).toEqual([[['bob', 'carol']]]);
+    expect(calls.listSubscribers.mock.calls).toEqual([['bob'], ['carol']]);
   });
 
   it('sends the state at the time of sending: an expired online record as offline', async () => {
-    serveTables({
+    const { ports } = await tables({
       presence: [record('bob', { expiresAt: NOW_SECONDS - 1 })],
       subscriptions: { bob: [{ connectionId: 'conn-alice-phone', subscriberUserId: 'alice' }] },
     });
 
-    await notify(kinesisEventOf([{ type: 'presence-changed', userId: 'bob' }]));
+    await (await notify(ports, kinesisEventOf([{ type: 'presence-changed', userId: 'bob' }]))).outcome;
 
-    expect(byConnection()).toEqual({
+    expect(byConnection(ports)).toEqual({
       'conn-alice-phone': {
         type: 'presence',
         users: [{ userId: 'bob', online: false, lastSeen: NOW - 60_000 }],
@@ -606,47 +507,37 @@ describe('the presence notifier', () => {
   });
 
   it('unsubscribes a connection that answers 410 Gone from every user it watched', async () => {
-    watchedBobAndCarol();
-    api
-      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
-      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    const { ports, calls } = await watchedBobAndCarol();
+    ports.pusher.close('conn-alice-phone');
 
-    await notify();
+    await (await notify(ports)).outcome;
 
-    expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
-      {
-        TableName: 'unit-presence-subscriptions',
-        Key: { watchedUserId: 'bob', connectionId: 'conn-alice-phone' },
-      },
-      {
-        TableName: 'unit-presence-subscriptions',
-        Key: { watchedUserId: 'carol', connectionId: 'conn-alice-phone' },
-      },
+    expect(calls.unsubscribe.mock.calls).toEqual([
+      ['bob', 'conn-alice-phone'],
+      ['carol', 'conn-alice-phone'],
     ]);
-    expect(posted().map((post) => post.connectionId)).toContain('conn-dave-tablet');
+    expect(ports.presenceSubscriptions.stored('bob').map((s) => s.connectionId)).toEqual([
+      'conn-dave-tablet',
+    ]);
+    expect(ports.presenceSubscriptions.stored('carol')).toEqual([]);
+    expect(ports.pusher.posts.map((post) => post.connectionId)).toContain('conn-dave-tablet');
   });
 
   it('counts a connection that answered 410 Gone', async () => {
-    watchedBobAndCarol();
-    api
-      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
-      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
-    const { provider, metrics } = createTestDeps();
+    const { ports } = await watchedBobAndCarol();
+    ports.pusher.close('conn-alice-phone');
 
-    await createPresenceNotifierHandler(provider)(presenceStreamEvent(), lambdaContext);
+    const { outcome, metrics } = await notify(ports);
+    await outcome;
 
     expect(metrics.values('GoneConnections')).toEqual([1]);
   });
 
   it('publishes the metrics of a batch that fails', async () => {
-    watchedBobAndCarol();
-    api
-      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
-      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
-    api
-      .on(PostToConnectionCommand, { ConnectionId: 'conn-dave-tablet' })
-      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
-    const { provider, metrics } = createTestDeps();
+    const { ports, calls } = await watchedBobAndCarol();
+    ports.pusher.close('conn-alice-phone');
+    throttle(ports, calls, 'conn-dave-tablet');
+    const { provider, metrics } = createInMemoryTestDeps({ ports });
     const flush = vi.spyOn(metrics, 'flush');
 
     await expect(
@@ -658,40 +549,39 @@ describe('the presence notifier', () => {
   });
 
   it('fails the batch when a post fails, after trying every connection', async () => {
-    watchedBobAndCarol();
-    api
-      .on(PostToConnectionCommand, { ConnectionId: 'conn-alice-phone' })
-      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
+    const { ports, calls } = await watchedBobAndCarol();
+    throttle(ports, calls, 'conn-alice-phone');
 
-    await expect(notify()).rejects.toThrow('presence posts failed');
-    expect(api.commandCalls(PostToConnectionCommand)).toHaveLength(2);
+    await expect((await notify(ports)).outcome).rejects.toThrow('presence posts failed');
+    expect(calls.post).toHaveBeenCalledTimes(2);
   });
 
   it('fails the batch when unsubscribing a gone connection fails', async () => {
-    watchedBobAndCarol();
-    api.on(PostToConnectionCommand).rejects(new GoneException({ message: 'Gone', $metadata: {} }));
-    ddb.on(DeleteCommand).rejects(new Error('InternalServerError'));
+    const { ports, calls } = await watchedBobAndCarol();
+    ports.pusher.close('conn-alice-phone', 'conn-dave-tablet');
+    calls.unsubscribe.mockRejectedValue(new Error('InternalServerError'));
 
-    await expect(notify()).rejects.toThrow('presence posts failed');
+    await expect((await notify(ports)).outcome).rejects.toThrow('presence posts failed');
   });
 
   it('posts nothing for users nobody watches', async () => {
-    serveTables({ presence: [record('bob')] });
+    const { ports, calls } = await tables({ presence: [record('bob')] });
 
-    await notify();
+    await (await notify(ports)).outcome;
 
-    expect(api.calls()).toHaveLength(0);
+    expect(calls.post).not.toHaveBeenCalled();
   });
 
   it('ignores records that are not presence changes', async () => {
-    await notify(kinesisEvent());
+    const { ports, calls } = await tables();
 
-    expect(ddb.calls()).toHaveLength(0);
-    expect(api.calls()).toHaveLength(0);
+    await (await notify(ports, kinesisEvent())).outcome;
+
+    expectUntouched(calls);
   });
 
   it('handles the presence changes of a mixed batch and skips the rest', async () => {
-    watchedBobAndCarol();
+    const { ports } = await watchedBobAndCarol();
     const batch = kinesisEventOf([
       { data: Buffer.from('{"type":"presence-changed",').toString('base64'), partitionKey: 'presence:x' },
       {
@@ -709,9 +599,9 @@ describe('the presence notifier', () => {
       { type: 'presence-changed', userId: 'carol' },
     ]);
 
-    await notify(batch);
+    await (await notify(ports, batch)).outcome;
 
-    expect(byConnection()).toEqual({
+    expect(byConnection(ports)).toEqual({
       'conn-alice-phone': {
         type: 'presence',
         users: [{ userId: 'carol', online: false, lastSeen: NOW - 2000 }],

@@ -1,19 +1,12 @@
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { ID_RULE_MESSAGE, type SentFrame } from '@parley/protocol';
-import { describe, expect, it } from 'vitest';
+/**
+ * What the send handler accepts and refuses, on the in-memory ports; sequencing itself is
+ * in `sequencing.test.ts`.
+ */
+import { ID_RULE_MESSAGE, type Message, type SentFrame } from '@parley/protocol';
+import { describe, expect, it, vi } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
-import {
-  answerOf,
-  createTestDeps,
-  errorOf,
-  invoke,
-  messageEvent,
-  mockAwsClients,
-} from './support/harness.js';
-
-const { ddb, ddbBase, kinesis } = mockAwsClients();
+import { answerOf, createInMemoryTestDeps, errorOf, invoke, messageEvent } from './support/harness.js';
 
 const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
 
@@ -30,15 +23,40 @@ const BODY_RULE = 'body: must be 1 to 4096 characters';
 const CONVERSATION_RULE =
   'conversationId: must be dm:{x}:{y} with x and y two user ids and x sorting before y';
 
-function acceptSends() {
-  ddb.on(QueryCommand).resolves({ Items: [{ seq: 2 }] });
-  ddb.on(TransactWriteCommand).resolves({});
+/**
+ * Deps whose conversations hold seq 1 and 2 (so that a send gets seq 3), and spies on the
+ * message store and the publisher, which still reach them.
+ */
+async function acceptSends() {
+  const test = createInMemoryTestDeps();
+  const { messages, publisher } = test.ports;
+  for (const conversationId of ['dm:alice:bob', 'dm:Zed:alice']) {
+    for (const seq of [1, 2]) {
+      await messages.storeMessage({
+        conversationId,
+        seq,
+        messageId: `m${seq}`,
+        clientMessageId: `c${seq}`,
+        senderId: 'bob',
+        senderDeviceId: 'phone',
+        body: 'earlier',
+        serverTs: 1,
+      });
+    }
+  }
+  const calls = {
+    lastSeq: vi.spyOn(messages, 'lastSeq'),
+    storeMessage: vi.spyOn(messages, 'storeMessage'),
+    publish: vi.spyOn(publisher, 'publish'),
+  };
+  const stored = (): Message | undefined => calls.storeMessage.mock.calls[0]?.[0];
+  return { ...test, calls, stored };
 }
 
-function expectNothingCalled() {
-  expect(ddb.calls()).toHaveLength(0);
-  expect(ddbBase.calls()).toHaveLength(0);
-  expect(kinesis.calls()).toHaveLength(0);
+function expectNothingCalled(calls: Awaited<ReturnType<typeof acceptSends>>['calls']) {
+  expect(calls.lastSeq).not.toHaveBeenCalled();
+  expect(calls.storeMessage).not.toHaveBeenCalled();
+  expect(calls.publish).not.toHaveBeenCalled();
 }
 
 describe('the send handler refuses an invalid frame with bad_request and stores nothing', () => {
@@ -175,13 +193,13 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
   ];
 
   it.each(cases)('refuses $name', async ({ frame, message, requestId }) => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await acceptSends();
 
     const result = await invoke(createSendHandler(provider), messageEvent(frame));
 
     expect(result.statusCode).toBe(200);
     expect(errorOf(result)).toEqual({ type: 'error', requestId, code: 'bad_request', message });
-    expectNothingCalled();
+    expectNothingCalled(calls);
   });
 
   it.each([
@@ -192,7 +210,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
     ['it is not a direct conversation', 'group:alice:bob'],
     ['an id is not a user id', 'dm:alice:b%20b'],
   ])('refuses a conversationId where %s as bad_request', async (_reason, conversationId) => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await acceptSends();
 
     const result = await invoke(
       createSendHandler(provider),
@@ -205,11 +223,11 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
       code: 'bad_request',
       message: CONVERSATION_RULE,
     });
-    expectNothingCalled();
+    expectNothingCalled(calls);
   });
 
   it('refuses a conversationId of which the caller is not a member as forbidden', async () => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await acceptSends();
 
     const result = await invoke(
       createSendHandler(provider),
@@ -222,11 +240,11 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
       code: 'forbidden',
       message: 'conversationId: you are not a member of dm:bob:carol',
     });
-    expectNothingCalled();
+    expectNothingCalled(calls);
   });
 
   it('answers internal without detail when the connection has no authorizer context', async () => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await acceptSends();
     const event = messageEvent(sendFrame());
     event.requestContext.authorizer = null;
 
@@ -238,7 +256,7 @@ describe('the send handler refuses an invalid frame with bad_request and stores 
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expectNothingCalled();
+    expectNothingCalled(calls);
   });
 });
 
@@ -247,19 +265,16 @@ describe('the send handler accepts a valid frame', () => {
     ['of 1 character', 'x'],
     ['of 4096 characters', 'x'.repeat(4096)],
   ])('stores a body %s', async (_length, body) => {
-    const { provider } = createTestDeps();
-    acceptSends();
+    const { provider, stored } = await acceptSends();
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame({ body })));
 
     expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 3, duplicate: false });
-    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(put?.Put?.Item?.body).toBe(body);
+    expect(stored()?.body).toBe(body);
   });
 
   it('sends into a conversation named by its id when the caller is a member', async () => {
-    const { provider } = createTestDeps();
-    acceptSends();
+    const { provider, ports } = await acceptSends();
 
     const result = await invoke(
       createSendHandler(provider),
@@ -271,30 +286,25 @@ describe('the send handler accepts a valid frame', () => {
       conversationId: 'dm:alice:bob',
       seq: 3,
     });
-    expect(kinesis.commandCalls(PutRecordCommand)[0]?.args[0].input.PartitionKey).toBe('dm:alice:bob');
+    expect(ports.publisher.records[0]?.partitionKey).toBe('dm:alice:bob');
   });
 
   it('names the conversation with the smaller user id first, in code-unit order', async () => {
-    const { provider } = createTestDeps();
-    acceptSends();
+    const { provider, calls } = await acceptSends();
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame({ to: 'Zed' })));
 
     expect(answerOf<SentFrame>(result).conversationId).toBe('dm:Zed:alice');
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':c']).toBe(
-      'dm:Zed:alice',
-    );
+    expect(calls.lastSeq.mock.calls).toEqual([['dm:Zed:alice']]);
   });
 
   it('records the sending device from the authorizer context', async () => {
-    const { provider } = createTestDeps();
-    acceptSends();
+    const { provider, stored } = await acceptSends();
     const event = messageEvent(sendFrame());
     event.requestContext.authorizer = { principalId: 'alice', userId: 'alice', deviceId: 'laptop' };
 
     await invoke(createSendHandler(provider), event);
 
-    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(put?.Put?.Item).toMatchObject({ senderId: 'alice', senderDeviceId: 'laptop' });
+    expect(stored()).toMatchObject({ senderId: 'alice', senderDeviceId: 'laptop' });
   });
 });

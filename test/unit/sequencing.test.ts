@@ -1,35 +1,32 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+/**
+ * Sequencing, through the send handler on the in-memory ports: what the domain does with a
+ * store's answers. What the DynamoDB store asks of DynamoDB is in
+ * `dynamodb-message-store.test.ts`; one test here checks the wiring at the wire.
+ */
 import { ProvisionedThroughputExceededException, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Message, SentFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
-import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { backoffDelay } from '../../lambdas/domain/backoff.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, sendMessage } from '../../lambdas/domain/sequencing.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
+import type { InMemoryPorts } from '../support/in-memory/index.js';
 import {
   answerOf,
+  createInMemoryTestDeps,
   createTestDeps,
   errorOf,
-  FakeConversationsTable,
   invoke,
   messageEvent,
   mockAwsClients,
   NOW,
-  transactionCanceled,
 } from './support/harness.js';
 
 const { ddb, ddbBase, kinesis } = mockAwsClients();
 
 const CONVERSATION = 'dm:alice:bob';
 const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
-const TABLE = 'unit-conversations';
 
 const sendFrame = (overrides: Record<string, unknown> = {}) => ({
   action: 'send',
@@ -51,115 +48,103 @@ const FIRST_SEND: Message = {
   body: 'hello',
   serverTs: NOW - 3_600_000,
 };
-const FIRST_SEND_KEY_ITEM = {
+
+/** The message the handler stores for `sendFrame()` at `seq`, with the nth message id. */
+const sent = (seq: number, nth = 1): Message => ({
   conversationId: CONVERSATION,
-  itemKey: `idem#alice#${CLIENT_MESSAGE_ID}`,
-  seq: FIRST_SEND.seq,
-  messageId: FIRST_SEND.messageId,
-  serverTs: FIRST_SEND.serverTs,
-};
+  seq,
+  messageId: `01MSG${String(nth).padStart(4, '0')}`,
+  clientMessageId: CLIENT_MESSAGE_ID,
+  senderId: 'alice',
+  senderDeviceId: 'phone',
+  body: 'hello',
+  serverTs: NOW,
+});
 
-const decodeRecord = (data: Uint8Array | undefined) => JSON.parse(Buffer.from(data ?? []).toString('utf8'));
+/** Fills the conversation up to `lastSeq` with messages from bob. */
+async function holding(ports: InMemoryPorts, lastSeq: number, keep?: Message): Promise<void> {
+  for (let seq = 1; seq <= lastSeq; seq++) {
+    await ports.messages.storeMessage(
+      keep?.seq === seq
+        ? keep
+        : { ...FIRST_SEND, seq, messageId: `earlier-${seq}`, clientMessageId: `b${seq}`, senderId: 'bob' },
+    );
+  }
+}
 
-describe('sequencing a send through the DynamoDB message store', () => {
-  it('reads the last seq with one strongly consistent query, newest first', async () => {
+/** Watches the store's calls, which still reach the in-memory store unless a test says otherwise. */
+function watch(ports: InMemoryPorts) {
+  return {
+    lastSeq: vi.spyOn(ports.messages, 'lastSeq'),
+    storeMessage: vi.spyOn(ports.messages, 'storeMessage'),
+    getMessage: vi.spyOn(ports.messages, 'getMessage'),
+    publish: vi.spyOn(ports.publisher, 'publish'),
+  };
+}
+
+const claimedSeqs = (calls: ReturnType<typeof watch>) =>
+  calls.storeMessage.mock.calls.map(([message]) => message.seq);
+
+describe('the send handler’s wiring', () => {
+  it('sends through the configured conversations table and events stream, with the document client only', async () => {
     const { provider } = createTestDeps();
     ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
     ddb.on(TransactWriteCommand).resolves({});
 
-    await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
-    const [query] = ddb.commandCalls(QueryCommand);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(query?.args[0].input).toEqual({
-      TableName: TABLE,
-      KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
-      ExpressionAttributeValues: { ':c': CONVERSATION, ':p': 'msg#' },
-      ProjectionExpression: 'seq',
-      ScanIndexForward: false,
-      Limit: 1,
-      ConsistentRead: true,
-    });
+    expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 7, duplicate: false });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.TableName).toBe('unit-conversations');
+    const [message, key] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect([message?.Put?.TableName, key?.Put?.TableName]).toEqual([
+      'unit-conversations',
+      'unit-conversations',
+    ]);
+    const records = kinesis.commandCalls(PutRecordCommand).map((call) => call.args[0].input);
+    expect(records.map(({ StreamName, PartitionKey }) => ({ StreamName, PartitionKey }))).toEqual([
+      { StreamName: 'unit-events', PartitionKey: CONVERSATION },
+    ]);
+    expect(
+      ddb
+        .commandCalls(TransactWriteCommand)[0]
+        ?.calledBefore(kinesis.commandCalls(PutRecordCommand)[0] as never),
+    ).toBe(true);
+    expect(ddbBase.calls()).toHaveLength(0);
   });
+});
 
-  it('writes the message at lastSeq + 1 and its idempotency key in one transaction, each only if absent', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
-    ddb.on(TransactWriteCommand).resolves({});
+describe('sequencing a send', () => {
+  it('reads the last seq once, then stores the message at lastSeq + 1 with its idempotency key', async () => {
+    const { provider, ports } = createInMemoryTestDeps();
+    await holding(ports, 6);
+    const calls = watch(ports);
 
     await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
-    const transactions = ddb.commandCalls(TransactWriteCommand);
-    expect(transactions).toHaveLength(1);
-    expect(transactions[0]?.args[0].input).toEqual({
-      TransactItems: [
-        {
-          Put: {
-            TableName: TABLE,
-            Item: {
-              conversationId: CONVERSATION,
-              itemKey: 'msg#000000000007',
-              seq: 7,
-              messageId: '01MSG0001',
-              clientMessageId: CLIENT_MESSAGE_ID,
-              senderId: 'alice',
-              senderDeviceId: 'phone',
-              body: 'hello',
-              serverTs: NOW,
-            },
-            ConditionExpression: 'attribute_not_exists(itemKey)',
-          },
-        },
-        {
-          Put: {
-            TableName: TABLE,
-            Item: {
-              conversationId: CONVERSATION,
-              itemKey: `idem#alice#${CLIENT_MESSAGE_ID}`,
-              seq: 7,
-              messageId: '01MSG0001',
-              serverTs: NOW,
-            },
-            ConditionExpression: 'attribute_not_exists(itemKey)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        },
-      ],
-    });
+    expect(calls.lastSeq.mock.calls).toEqual([[CONVERSATION]]);
+    expect(calls.storeMessage.mock.calls).toEqual([[sent(7)]]);
+    expect(ports.messages.messages(CONVERSATION).at(-1)).toEqual(sent(7));
+    expect(ports.messages.keyCount(CONVERSATION)).toBe(7);
   });
 
   it('publishes the stored message after the commit, partitioned by conversationId', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
-    ddb.on(TransactWriteCommand).resolves({});
+    const { provider, ports } = createInMemoryTestDeps();
+    await holding(ports, 6);
+    const calls = watch(ports);
 
     await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
-    const records = kinesis.commandCalls(PutRecordCommand);
-    expect(records).toHaveLength(1);
-    const input = records[0]?.args[0].input;
-    expect(input?.StreamName).toBe('unit-events');
-    expect(input?.PartitionKey).toBe(CONVERSATION);
-    expect(decodeRecord(input?.Data)).toEqual({
-      type: 'message',
-      conversationId: CONVERSATION,
-      seq: 7,
-      messageId: '01MSG0001',
-      clientMessageId: CLIENT_MESSAGE_ID,
-      senderId: 'alice',
-      senderDeviceId: 'phone',
-      body: 'hello',
-      serverTs: NOW,
-    });
-    expect(
-      ddb.commandCalls(TransactWriteCommand)[0]?.calledBefore(records[0] as (typeof records)[number]),
-    ).toBe(true);
+    expect(ports.publisher.records).toEqual([
+      { partitionKey: CONVERSATION, event: { type: 'message', ...sent(7) } },
+    ]);
+    expect(calls.storeMessage.mock.invocationCallOrder[0]).toBeLessThan(
+      calls.publish.mock.invocationCallOrder[0] as number,
+    );
   });
 
   it('answers a fresh send with its seq, messageId and serverTs and duplicate false', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
-    ddb.on(TransactWriteCommand).resolves({});
+    const { provider, ports } = createInMemoryTestDeps();
+    await holding(ports, 6);
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -174,30 +159,21 @@ describe('sequencing a send through the DynamoDB message store', () => {
       serverTs: NOW,
       duplicate: false,
     });
-    expect(ddbBase.calls()).toHaveLength(0);
   });
 
   it('gives the first message of a conversation seq 1', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    ddb.on(TransactWriteCommand).resolves({});
+    const { provider, ports } = createInMemoryTestDeps();
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
     expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 1, duplicate: false });
-    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(put?.Put?.Item).toMatchObject({ itemKey: 'msg#000000000001', seq: 1 });
+    expect(ports.messages.messages(CONVERSATION)).toEqual([sent(1)]);
   });
 
   it('answers a resend with the first seq, messageId and serverTs, and publishes the first message again', async () => {
-    const { provider, sleep } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 9 }] });
-    ddb
-      .on(TransactWriteCommand)
-      .rejects(transactionCanceled('None', 'ConditionalCheckFailed', FIRST_SEND_KEY_ITEM));
-    ddb
-      .on(GetCommand, { Key: { conversationId: CONVERSATION, itemKey: 'msg#000000000007' } })
-      .resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
+    const { provider, ports, sleep } = createInMemoryTestDeps();
+    await holding(ports, 9, FIRST_SEND);
+    const calls = watch(ports);
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -211,73 +187,36 @@ describe('sequencing a send through the DynamoDB message store', () => {
       serverTs: FIRST_SEND.serverTs,
       duplicate: true,
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
-    const records = kinesis.commandCalls(PutRecordCommand);
-    expect(records).toHaveLength(1);
-    expect(records[0]?.args[0].input.PartitionKey).toBe(CONVERSATION);
-    expect(decodeRecord(records[0]?.args[0].input.Data)).toEqual({ type: 'message', ...FIRST_SEND });
+    expect(calls.storeMessage).toHaveBeenCalledTimes(1);
+    expect(calls.getMessage.mock.calls).toEqual([[CONVERSATION, 7]]);
+    expect(ports.publisher.records).toEqual([
+      { partitionKey: CONVERSATION, event: { type: 'message', ...FIRST_SEND } },
+    ]);
     expect(sleep).not.toHaveBeenCalled();
   });
 
-  it('reads the idempotency item when the cancellation reason carries no item', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 9 }] });
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'ConditionalCheckFailed'));
-    ddb
-      .on(GetCommand, { Key: { conversationId: CONVERSATION, itemKey: `idem#alice#${CLIENT_MESSAGE_ID}` } })
-      .resolves({ Item: FIRST_SEND_KEY_ITEM });
-    ddb
-      .on(GetCommand, { Key: { conversationId: CONVERSATION, itemKey: 'msg#000000000007' } })
-      .resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
-
-    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
-
-    expect(answerOf<SentFrame>(result)).toMatchObject({
-      seq: 7,
-      messageId: FIRST_SEND.messageId,
-      serverTs: FIRST_SEND.serverTs,
-      duplicate: true,
-    });
-    const reads = ddb.commandCalls(GetCommand).map((call) => call.args[0].input);
-    expect(reads).toEqual([
-      {
-        TableName: TABLE,
-        Key: { conversationId: CONVERSATION, itemKey: `idem#alice#${CLIENT_MESSAGE_ID}` },
-        ConsistentRead: true,
-      },
-      {
-        TableName: TABLE,
-        Key: { conversationId: CONVERSATION, itemKey: 'msg#000000000007' },
-        ConsistentRead: true,
-      },
-    ]);
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(1);
-  });
-
   it('takes a failed key condition for a duplicate even when the seq was taken as well', async () => {
-    const { provider, sleep } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
-    ddb
-      .on(TransactWriteCommand)
-      .rejects(transactionCanceled('ConditionalCheckFailed', 'ConditionalCheckFailed', FIRST_SEND_KEY_ITEM));
-    ddb.on(GetCommand).resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
+    const { provider, ports, sleep } = createInMemoryTestDeps();
+    await holding(ports, 7, FIRST_SEND);
+    const calls = watch(ports);
+    // A last seq read before the first send committed: the claim lands on the first send's own seq.
+    calls.lastSeq.mockResolvedValueOnce(6);
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
     expect(answerOf<SentFrame>(result)).toMatchObject({ seq: 7, duplicate: true });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(claimedSeqs(calls)).toEqual([7]);
     expect(sleep).not.toHaveBeenCalled();
   });
 
   it('answers internal when the idempotency item names a message that is not there', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 9 }] });
-    ddb
-      .on(TransactWriteCommand)
-      .rejects(transactionCanceled('None', 'ConditionalCheckFailed', FIRST_SEND_KEY_ITEM));
-    ddb.on(GetCommand).resolves({});
+    const { provider, ports } = createInMemoryTestDeps();
+    await holding(ports, 9);
+    const calls = watch(ports);
+    calls.storeMessage.mockResolvedValue({
+      status: 'duplicate',
+      original: { seq: 12, messageId: FIRST_SEND.messageId, serverTs: FIRST_SEND.serverTs },
+    });
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -287,20 +226,20 @@ describe('sequencing a send through the DynamoDB message store', () => {
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(0);
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
   it('reads the last seq again and retries after a backoff when another sender took the seq', async () => {
-    const { provider, sleep } = createTestDeps({ random: () => 0.5 });
-    ddb
-      .on(QueryCommand)
-      .resolvesOnce({ Items: [{ seq: 3 }] })
-      .resolves({ Items: [{ seq: 4 }] });
+    const { provider, ports, sleep } = createInMemoryTestDeps({ random: () => 0.5 });
+    await holding(ports, 4);
+    const store = ports.messages.storeMessage.bind(ports.messages);
+    const calls = watch(ports);
+    // Another sender stored seq 4 after this one read the last seq.
+    calls.lastSeq.mockResolvedValueOnce(3);
     const sleepsBeforeEachTry: number[] = [];
-    ddb.on(TransactWriteCommand).callsFake(() => {
+    calls.storeMessage.mockImplementation(async (message) => {
       sleepsBeforeEachTry.push(sleep.mock.calls.length);
-      if (sleepsBeforeEachTry.length === 1) throw transactionCanceled('ConditionalCheckFailed', 'None');
-      return {};
+      return store(message);
     });
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
@@ -311,44 +250,32 @@ describe('sequencing a send through the DynamoDB message store', () => {
       messageId: '01MSG0002',
       duplicate: false,
     });
-    const claimed = ddb
-      .commandCalls(TransactWriteCommand)
-      .map((call) => call.args[0].input.TransactItems?.map((item) => item.Put?.Item?.seq));
-    expect(claimed).toEqual([
-      [4, 4],
-      [5, 5],
-    ]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
+    expect(claimedSeqs(calls)).toEqual([4, 5]);
+    expect(calls.lastSeq).toHaveBeenCalledTimes(2);
     expect(sleepsBeforeEachTry).toEqual([0, 1]);
     expect(sleep).toHaveBeenCalledWith(Math.floor(0.5 * DEFAULT_SEQUENCING.baseDelayMs));
-    const records = kinesis.commandCalls(PutRecordCommand);
-    expect(records).toHaveLength(1);
-    expect(decodeRecord(records[0]?.args[0].input.Data)).toMatchObject({ seq: 5, messageId: '01MSG0002' });
+    expect(ports.publisher.events).toEqual([{ type: 'message', ...sent(5, 2) }]);
   });
 
-  it.each([
-    ['the message', 'TransactionConflict', 'None'],
-    ['the idempotency key', 'None', 'TransactionConflict'],
-  ] as const)(
-    'retries like a taken seq when a concurrent transaction on %s conflicts',
-    async (_item, messageReason, keyReason) => {
-      const { provider, sleep } = createTestDeps();
-      ddb.on(QueryCommand).resolves({ Items: [{ seq: 3 }] });
-      ddb.on(TransactWriteCommand).rejectsOnce(transactionCanceled(messageReason, keyReason)).resolves({});
+  it('retries like a taken seq when a concurrent transaction conflicts', async () => {
+    const { provider, ports, sleep } = createInMemoryTestDeps();
+    await holding(ports, 3);
+    const calls = watch(ports);
+    calls.storeMessage.mockResolvedValueOnce({ status: 'conflict' });
 
-      const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
+    const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
-      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 4, duplicate: false });
-      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
-      expect(sleep).toHaveBeenCalledTimes(1);
-      expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(1);
-    },
-  );
+    expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 4, duplicate: false });
+    expect(calls.storeMessage).toHaveBeenCalledTimes(2);
+    expect(sleep).toHaveBeenCalledTimes(1);
+    expect(ports.publisher.records).toHaveLength(1);
+  });
 
   it('answers internal and publishes nothing when every attempt loses the race', async () => {
-    const { provider, sleep } = createTestDeps({ random: () => 0.5 });
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 3 }] });
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ConditionalCheckFailed', 'None'));
+    const { provider, ports, sleep } = createInMemoryTestDeps({ random: () => 0.5 });
+    await holding(ports, 3);
+    const calls = watch(ports);
+    calls.storeMessage.mockResolvedValue({ status: 'seq_taken' });
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -358,8 +285,8 @@ describe('sequencing a send through the DynamoDB message store', () => {
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(DEFAULT_SEQUENCING.maxAttempts);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(DEFAULT_SEQUENCING.maxAttempts);
+    expect(calls.storeMessage).toHaveBeenCalledTimes(DEFAULT_SEQUENCING.maxAttempts);
+    expect(calls.lastSeq).toHaveBeenCalledTimes(DEFAULT_SEQUENCING.maxAttempts);
     // A sleep between attempts, none after the last; the cap doubles from the base up to the maximum.
     const { maxAttempts, baseDelayMs, maxDelayMs } = DEFAULT_SEQUENCING;
     const halfOfEachCap = Array.from({ length: maxAttempts - 1 }, (_, attempt) =>
@@ -367,13 +294,14 @@ describe('sequencing a send through the DynamoDB message store', () => {
     );
     expect(sleep.mock.calls.map(([ms]) => ms)).toEqual(halfOfEachCap);
     expect(halfOfEachCap.at(-1)).toBe(Math.floor(maxDelayMs / 2));
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(0);
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
-  it('answers internal without retrying when DynamoDB cancels the transaction for another reason', async () => {
-    const { provider, sleep } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 3 }] });
-    ddb.on(TransactWriteCommand).rejects(transactionCanceled('ThrottlingError', 'None'));
+  it('answers internal without retrying when the store fails for another reason', async () => {
+    const { provider, ports, sleep } = createInMemoryTestDeps();
+    await holding(ports, 3);
+    const calls = watch(ports);
+    calls.storeMessage.mockRejectedValue(new Error('ThrottlingError'));
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -382,14 +310,15 @@ describe('sequencing a send through the DynamoDB message store', () => {
       requestId: 'r1',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(calls.storeMessage).toHaveBeenCalledTimes(1);
     expect(sleep).not.toHaveBeenCalled();
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(0);
+    expect(calls.publish).not.toHaveBeenCalled();
   });
 
-  it('answers internal with no detail when the last-seq query fails', async () => {
-    const { provider } = createTestDeps();
-    ddb.on(QueryCommand).rejects(new Error('socket hang up at 10.0.0.12'));
+  it('answers internal with no detail when the last-seq read fails', async () => {
+    const { provider, ports } = createInMemoryTestDeps();
+    const calls = watch(ports);
+    calls.lastSeq.mockRejectedValue(new Error('socket hang up at 10.0.0.12'));
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -399,26 +328,20 @@ describe('sequencing a send through the DynamoDB message store', () => {
       code: 'internal',
       message: INTERNAL_ERROR_MESSAGE,
     });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(calls.storeMessage).not.toHaveBeenCalled();
   });
 });
 
 describe('a send whose publish fails after the commit', () => {
   it('answers internal, and the client retry stores nothing new and publishes through the duplicate path', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
-    kinesis
-      .on(PutRecordCommand)
-      .rejectsOnce(
-        new ProvisionedThroughputExceededException({
-          message: 'Rate exceeded for shard shardId-000000000000',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      )
-      .resolves({
-        ShardId: 'shardId-000000000000',
-        SequenceNumber: '49590338271490256608559692538361571095921575989136588898',
-      });
+    const { provider, ports } = createInMemoryTestDeps();
+    const calls = watch(ports);
+    calls.publish.mockRejectedValueOnce(
+      new ProvisionedThroughputExceededException({
+        message: 'Rate exceeded for shard shardId-000000000000',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     const send = createSendHandler(provider);
 
     const first = await invoke(send, messageEvent(sendFrame({ requestId: 'r1' })));
@@ -440,30 +363,17 @@ describe('a send whose publish fails after the commit', () => {
       serverTs: NOW,
       duplicate: true,
     });
-    expect(table.items(CONVERSATION, 'msg#')).toHaveLength(1);
-    expect(table.items(CONVERSATION, 'idem#')).toHaveLength(1);
-    const published = kinesis
-      .commandCalls(PutRecordCommand)
-      .map((call) => decodeRecord(call.args[0].input.Data));
-    expect(published).toHaveLength(2);
-    expect(published[1]).toEqual({
-      type: 'message',
-      conversationId: CONVERSATION,
-      seq: 1,
-      messageId: '01MSG0001',
-      clientMessageId: CLIENT_MESSAGE_ID,
-      senderId: 'alice',
-      senderDeviceId: 'phone',
-      body: 'hello',
-      serverTs: NOW,
-    });
+    expect(ports.messages.messages(CONVERSATION)).toHaveLength(1);
+    expect(ports.messages.keyCount(CONVERSATION)).toBe(1);
+    expect(calls.publish).toHaveBeenCalledTimes(2);
+    expect(ports.publisher.events).toEqual([{ type: 'message', ...sent(1) }]);
   });
 });
 
-describe('sequencing against a table with DynamoDB semantics', () => {
+describe('sequencing concurrent and repeated sends', () => {
   it('gives concurrent senders consecutive seqs with no gap and no repeat', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
+    const calls = watch(ports);
     const send = createSendHandler(provider);
 
     const results = await Promise.all(
@@ -474,51 +384,47 @@ describe('sequencing against a table with DynamoDB semantics', () => {
 
     const seqs = results.map((result) => answerOf<SentFrame>(result).seq).sort((a, b) => a - b);
     expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(table.items(CONVERSATION, 'msg#').map((item) => item.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(kinesis.commandCalls(PutRecordCommand)).toHaveLength(6);
+    expect(ports.messages.messages(CONVERSATION).map((message) => message.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(ports.publisher.records).toHaveLength(6);
     // They all read lastSeq 0 at first: the race was real and lost attempts were retried.
-    expect(ddb.commandCalls(TransactWriteCommand).length).toBeGreaterThan(6);
+    expect(calls.storeMessage.mock.calls.length).toBeGreaterThan(6);
   });
 
   it('claims the seq after the one it committed last in the conversation without reading first', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
+    const calls = watch(ports);
     const send = createSendHandler(provider);
 
     await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
     const second = await invoke(send, messageEvent(sendFrame({ requestId: 'r2', clientMessageId: 'm2' })));
 
     expect(answerOf<SentFrame>(second)).toMatchObject({ type: 'sent', seq: 2, duplicate: false });
-    expect(table.items(CONVERSATION, 'msg#').map((item) => item.seq)).toEqual([1, 2]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+    expect(ports.messages.messages(CONVERSATION).map((message) => message.seq)).toEqual([1, 2]);
+    expect(calls.lastSeq).toHaveBeenCalledTimes(1);
+    expect(calls.storeMessage).toHaveBeenCalledTimes(2);
   });
 
   it('reads the last seq and tries again at once when another instance sent since its own last commit', async () => {
-    const { provider, sleep } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports, sleep } = createInMemoryTestDeps();
     const send = createSendHandler(provider);
     await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
-    // Another Lambda instance, which shares the table and not this one's memory, stores seq 2 and 3.
-    const { provider: elsewhere } = createTestDeps();
+    // Another Lambda instance, which shares the tables and not this one's memory, stores seq 2 and 3.
+    const { provider: elsewhere } = createInMemoryTestDeps({ ports });
     for (const id of ['m2', 'm3']) {
       await invoke(
         createSendHandler(elsewhere),
         messageEvent(sendFrame({ requestId: id, clientMessageId: id })),
       );
     }
-    ddb.resetHistory();
+    const calls = watch(ports);
 
     const result = await invoke(send, messageEvent(sendFrame({ requestId: 'r4', clientMessageId: 'm4' })));
 
     expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 4, duplicate: false });
-    expect(table.items(CONVERSATION, 'msg#').map((item) => item.seq)).toEqual([1, 2, 3, 4]);
-    const claimed = ddb
-      .commandCalls(TransactWriteCommand)
-      .map((call) => call.args[0].input.TransactItems?.[0]?.Put?.Item?.seq);
+    expect(ports.messages.messages(CONVERSATION).map((message) => message.seq)).toEqual([1, 2, 3, 4]);
     // Its guess, seq 2, was taken: one read, then seq 4, with no backoff.
-    expect(claimed).toEqual([2, 4]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(claimedSeqs(calls)).toEqual([2, 4]);
+    expect(calls.lastSeq).toHaveBeenCalledTimes(1);
     expect(sleep).not.toHaveBeenCalled();
   });
 
@@ -567,8 +473,7 @@ describe('sequencing against a table with DynamoDB semantics', () => {
   });
 
   it('answers a resend from its idempotency key when it guesses the seq too', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
     const send = createSendHandler(provider);
     const first = await invoke(send, messageEvent(sendFrame({ requestId: 'r1', clientMessageId: 'm1' })));
 
@@ -578,12 +483,11 @@ describe('sequencing against a table with DynamoDB semantics', () => {
       seq: answerOf<SentFrame>(first).seq,
       duplicate: true,
     });
-    expect(table.items(CONVERSATION, 'msg#')).toHaveLength(1);
+    expect(ports.messages.messages(CONVERSATION)).toHaveLength(1);
   });
 
   it('stores a resend from another device of the same user once, under the first seq', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
     const send = createSendHandler(provider);
     const fromLaptop = messageEvent(sendFrame({ requestId: 'r2', body: 'hello again' }));
     fromLaptop.requestContext.authorizer = { principalId: 'alice', userId: 'alice', deviceId: 'laptop' };
@@ -598,14 +502,13 @@ describe('sequencing against a table with DynamoDB semantics', () => {
       messageId: answerOf<SentFrame>(first).messageId,
       duplicate: true,
     });
-    expect(table.items(CONVERSATION, 'msg#')).toEqual([
+    expect(ports.messages.messages(CONVERSATION)).toEqual([
       expect.objectContaining({ seq: 1, senderDeviceId: 'phone', body: 'hello' }),
     ]);
   });
 
   it('sequences the same clientMessageId into another conversation as a new message', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
     const send = createSendHandler(provider);
 
     await invoke(send, messageEvent(sendFrame({ to: 'bob' })));
@@ -616,12 +519,11 @@ describe('sequencing against a table with DynamoDB semantics', () => {
       seq: 1,
       duplicate: false,
     });
-    expect(table.items('dm:alice:carol', 'msg#')).toHaveLength(1);
+    expect(ports.messages.messages('dm:alice:carol')).toHaveLength(1);
   });
 
   it('lets another user use the same clientMessageId in the same conversation', async () => {
-    const { provider } = createTestDeps();
-    const table = new FakeConversationsTable().install(ddb);
+    const { provider, ports } = createInMemoryTestDeps();
     const send = createSendHandler(provider);
     const fromBob = messageEvent(sendFrame({ to: 'alice' }));
     fromBob.requestContext.authorizer = { principalId: 'bob', userId: 'bob', deviceId: 'phone' };
@@ -634,7 +536,10 @@ describe('sequencing against a table with DynamoDB semantics', () => {
       seq: 2,
       duplicate: false,
     });
-    expect(table.items(CONVERSATION, 'msg#').map((item) => item.senderId)).toEqual(['alice', 'bob']);
+    expect(ports.messages.messages(CONVERSATION).map((message) => message.senderId)).toEqual([
+      'alice',
+      'bob',
+    ]);
   });
 });
 
@@ -670,44 +575,10 @@ describe('the sequencing settings', () => {
   });
 });
 
-describe('the message store', () => {
-  it('asks DynamoDB for consumed capacity and reports it only when measuring', async () => {
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-    const reports: [string, unknown][] = [];
-    const measured = new DynamoDbMessageStore({
-      client,
-      tableName: TABLE,
-      onCapacity: (operation, capacity) => reports.push([operation, capacity]),
-    });
-    const plain = new DynamoDbMessageStore({ client, tableName: TABLE });
-    ddb
-      .on(QueryCommand)
-      .resolves({ Items: [{ seq: 2 }], ConsumedCapacity: { TableName: TABLE, CapacityUnits: 0.5 } });
-
-    await measured.lastSeq(CONVERSATION);
-    await plain.lastSeq(CONVERSATION);
-
-    const [measuredQuery, plainQuery] = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
-    expect(measuredQuery?.ReturnConsumedCapacity).toBe('TOTAL');
-    expect(plainQuery?.ReturnConsumedCapacity).toBeUndefined();
-    expect(reports).toEqual([['lastSeq', [{ TableName: TABLE, CapacityUnits: 0.5 }]]]);
-  });
-
-  it('rethrows an error that is not a cancelled transaction', async () => {
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-    const store = new DynamoDbMessageStore({ client, tableName: TABLE });
-    const failure = new Error('ValidationException');
-    ddb.on(TransactWriteCommand).rejects(failure);
-
-    await expect(store.storeMessage(FIRST_SEND)).rejects.toBe(failure);
-  });
-});
-
 describe('the send handler’s metrics', () => {
   it('records nothing for a send that neither retried nor was a duplicate', async () => {
-    const { provider, metrics } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 6 }] });
-    ddb.on(TransactWriteCommand).resolves({});
+    const { provider, ports, metrics } = createInMemoryTestDeps();
+    await holding(ports, 6);
 
     await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -716,12 +587,8 @@ describe('the send handler’s metrics', () => {
   });
 
   it('counts a resend answered from its idempotency key as a suppressed duplicate', async () => {
-    const { provider, metrics } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 9 }] });
-    ddb
-      .on(TransactWriteCommand)
-      .rejects(transactionCanceled('None', 'ConditionalCheckFailed', FIRST_SEND_KEY_ITEM));
-    ddb.on(GetCommand).resolves({ Item: { ...FIRST_SEND, itemKey: 'msg#000000000007' } });
+    const { provider, ports, metrics } = createInMemoryTestDeps();
+    await holding(ports, 9, FIRST_SEND);
 
     await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -730,13 +597,11 @@ describe('the send handler’s metrics', () => {
   });
 
   it('records how many times a send read the last seq again', async () => {
-    const { provider, metrics } = createTestDeps();
-    ddb.on(QueryCommand).resolves({ Items: [{ seq: 3 }] });
-    ddb
-      .on(TransactWriteCommand)
-      .rejectsOnce(transactionCanceled('ConditionalCheckFailed', 'None'))
-      .rejectsOnce(transactionCanceled('TransactionConflict', 'None'))
-      .resolves({});
+    const { provider, ports, metrics } = createInMemoryTestDeps();
+    await holding(ports, 3);
+    watch(ports)
+      .storeMessage.mockResolvedValueOnce({ status: 'seq_taken' })
+      .mockResolvedValueOnce({ status: 'conflict' });
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -746,9 +611,9 @@ describe('the send handler’s metrics', () => {
   });
 
   it('publishes the metrics once, also when the send answers internal', async () => {
-    const { provider, metrics } = createTestDeps();
+    const { provider, ports, metrics } = createInMemoryTestDeps();
     const flush = vi.spyOn(metrics, 'flush');
-    ddb.on(QueryCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    watch(ports).lastSeq.mockRejectedValue(new Error('ProvisionedThroughputExceededException'));
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
@@ -757,7 +622,7 @@ describe('the send handler’s metrics', () => {
   });
 
   it('publishes the metrics once for a frame it refuses', async () => {
-    const { provider, metrics } = createTestDeps();
+    const { provider, metrics } = createInMemoryTestDeps();
     const flush = vi.spyOn(metrics, 'flush');
 
     const result = await invoke(createSendHandler(provider), messageEvent('not json'));

@@ -1,14 +1,13 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { HistoryFrame, Message, PongFrame } from '@parley/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
 import { createPingHandler } from '../../lambdas/handlers/ping.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import {
   answerOf,
+  createInMemoryTestDeps,
   createTestDeps,
   errorOf,
-  FakeConversationsTable,
   invoke,
   messageEvent,
   mockAwsClients,
@@ -38,27 +37,26 @@ const storedMessage = (seq: number): Message => ({
   serverTs: NOW + seq,
 });
 
-/** A conversations table holding seq 1 to `count` of dm:alice:bob. */
-function tableWith(count: number): FakeConversationsTable {
-  const table = new FakeConversationsTable().install(ddb);
-  for (let seq = 1; seq <= count; seq++) {
-    table.put({ ...storedMessage(seq), itemKey: `msg#${String(seq).padStart(12, '0')}` });
-    table.put({
-      conversationId: CONVERSATION,
-      itemKey: `idem#x#cm-${seq}`,
-      seq,
-      messageId: 'x',
-      serverTs: 0,
-    });
-  }
-  return table;
+/**
+ * Deps on in-memory ports holding seq 1 to `count` of dm:alice:bob, and the store's calls
+ * (which still reach the store unless a test says otherwise).
+ */
+async function syncWith(count: number) {
+  const { provider, ports } = createInMemoryTestDeps();
+  for (let seq = 1; seq <= count; seq++) await ports.messages.storeMessage(storedMessage(seq));
+  const calls = {
+    lastSeq: vi.spyOn(ports.messages, 'lastSeq'),
+    listMessages: vi.spyOn(ports.messages, 'listMessages'),
+    listReceipts: vi.spyOn(ports.receipts, 'listReceipts'),
+  };
+  return { provider, ports, calls };
 }
 
-const pageQueries = () =>
-  ddb
-    .commandCalls(QueryCommand)
-    .map((call) => call.args[0].input)
-    .filter((input) => input.KeyConditionExpression?.includes('BETWEEN'));
+function expectNothingRead(calls: Awaited<ReturnType<typeof syncWith>>['calls']) {
+  expect(calls.lastSeq).not.toHaveBeenCalled();
+  expect(calls.listMessages).not.toHaveBeenCalled();
+  expect(calls.listReceipts).not.toHaveBeenCalled();
+}
 
 const NO_RECEIPTS = [
   { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
@@ -67,8 +65,7 @@ const NO_RECEIPTS = [
 
 describe('the sync handler', () => {
   it('answers the messages after afterSeq in ascending order, at most limit, and says more follow', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+    const { provider } = await syncWith(5);
 
     const result = await invoke(
       createSyncHandler(provider),
@@ -87,8 +84,7 @@ describe('the sync handler', () => {
   });
 
   it('says no more follow on the last page', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+    const { provider } = await syncWith(5);
 
     const result = await invoke(
       createSyncHandler(provider),
@@ -101,61 +97,44 @@ describe('the sync handler', () => {
   });
 
   it('answers a client that is up to date with no messages and no more to follow', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+    const { provider } = await syncWith(5);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 5 })));
 
     expect(answerOf<HistoryFrame>(result)).toMatchObject({ messages: [], lastSeq: 5, hasMore: false });
   });
 
-  it('reads the page with one strongly consistent query on the message keys after afterSeq', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+  it('reads one page of the messages after afterSeq, of the limit asked for', async () => {
+    const { provider, calls } = await syncWith(5);
 
     await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 4, limit: 50 })));
 
-    expect(pageQueries()).toEqual([
-      {
-        TableName: 'unit-conversations',
-        KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
-        ExpressionAttributeValues: {
-          ':c': CONVERSATION,
-          ':from': 'msg#000000000005',
-          ':to': 'msg#999999999999',
-        },
-        Limit: 50,
-        ConsistentRead: true,
-      },
-    ]);
+    expect(calls.listMessages.mock.calls).toEqual([[CONVERSATION, 4, 50]]);
   });
 
   it('pages 100 messages when the frame gives no limit', async () => {
-    const { provider } = createTestDeps();
-    tableWith(150);
+    const { provider, calls } = await syncWith(150);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
 
     const history = answerOf<HistoryFrame>(result);
-    expect(pageQueries()[0]?.Limit).toBe(100);
+    expect(calls.listMessages.mock.calls[0]?.[2]).toBe(100);
     expect(history.messages).toHaveLength(100);
     expect(history.messages.at(-1)?.seq).toBe(100);
     expect(history).toMatchObject({ lastSeq: 150, hasMore: true });
   });
 
   it.each([1, 200])('accepts a limit of %i', async (limit) => {
-    const { provider } = createTestDeps();
-    tableWith(3);
+    const { provider, calls } = await syncWith(3);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ limit })));
 
     expect(answerOf<HistoryFrame>(result).type).toBe('history');
-    expect(pageQueries()[0]?.Limit).toBe(limit);
+    expect(calls.listMessages.mock.calls[0]?.[2]).toBe(limit);
   });
 
   it('answers a conversation nobody has written in yet with no messages and lastSeq 0', async () => {
-    const { provider } = createTestDeps();
-    tableWith(0);
+    const { provider } = await syncWith(0);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
 
@@ -171,8 +150,7 @@ describe('the sync handler', () => {
   });
 
   it('answers one receipt per member, whichever member asks', async () => {
-    const { provider } = createTestDeps();
-    tableWith(2);
+    const { provider } = await syncWith(2);
     const event = messageEvent(syncFrame());
     event.requestContext.authorizer = { principalId: 'bob', userId: 'bob', deviceId: 'tablet' };
 
@@ -182,15 +160,9 @@ describe('the sync handler', () => {
   });
 
   it('answers the watermarks stored for the members, a member who never acked at 0', async () => {
-    const { provider } = createTestDeps();
-    const table = tableWith(5);
-    table.put({
-      conversationId: CONVERSATION,
-      itemKey: 'member#bob',
-      userId: 'bob',
-      deliveredSeq: 5,
-      readSeq: 3,
-    });
+    const { provider, ports } = await syncWith(5);
+    await ports.receipts.raiseWatermark(CONVERSATION, 'bob', 'delivered', 5);
+    await ports.receipts.raiseWatermark(CONVERSATION, 'bob', 'read', 3);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
 
@@ -201,8 +173,7 @@ describe('the sync handler', () => {
   });
 
   it('answers the watermarks written by acks', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+    const { provider } = await syncWith(5);
     await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'delivered', 5);
     await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'read', 4);
     await provider().receipts.raiseWatermark(CONVERSATION, 'alice', 'read', 2);
@@ -215,32 +186,17 @@ describe('the sync handler', () => {
     ]);
   });
 
-  it('reads the receipts with one strongly consistent query on the member items', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+  it('reads the receipts of the conversation once', async () => {
+    const { provider, calls } = await syncWith(5);
 
     await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
 
-    const receiptQueries = ddb
-      .commandCalls(QueryCommand)
-      .map((call) => call.args[0].input)
-      .filter((input) => input.ExpressionAttributeValues?.[':p'] === 'member#');
-    expect(receiptQueries).toEqual([
-      {
-        TableName: 'unit-conversations',
-        KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
-        ExpressionAttributeValues: { ':c': CONVERSATION, ':p': 'member#' },
-        ConsistentRead: true,
-      },
-    ]);
+    expect(calls.listReceipts.mock.calls).toEqual([[CONVERSATION]]);
   });
 
   it('answers internal when the receipts cannot be read', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
-    ddb
-      .on(QueryCommand, { ExpressionAttributeValues: { ':p': 'member#' } })
-      .rejects(new Error('InternalServerError'));
+    const { provider, calls } = await syncWith(5);
+    calls.listReceipts.mockRejectedValue(new Error('InternalServerError'));
 
     const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame()));
 
@@ -248,8 +204,7 @@ describe('the sync handler', () => {
   });
 
   it('answers an afterSeq far beyond any stored seq with no messages instead of failing', async () => {
-    const { provider } = createTestDeps();
-    tableWith(5);
+    const { provider } = await syncWith(5);
 
     const result = await invoke(
       createSyncHandler(provider),
@@ -309,16 +264,16 @@ describe('the sync handler', () => {
       message: 'conversationId: must be dm:{x}:{y} with x and y two user ids and x sorting before y',
     },
   ])('refuses $name with bad_request and reads nothing', async ({ frame, message }) => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await syncWith(5);
 
     const result = await invoke(createSyncHandler(provider), messageEvent(frame));
 
     expect(errorOf(result)).toEqual({ type: 'error', requestId: 'r3', code: 'bad_request', message });
-    expect(ddb.calls()).toHaveLength(0);
+    expectNothingRead(calls);
   });
 
   it('refuses a conversation of which the caller is not a member as forbidden and reads nothing', async () => {
-    const { provider } = createTestDeps();
+    const { provider, calls } = await syncWith(5);
 
     const result = await invoke(
       createSyncHandler(provider),
@@ -331,7 +286,7 @@ describe('the sync handler', () => {
       code: 'forbidden',
       message: 'conversationId: you are not a member of dm:bob:carol',
     });
-    expect(ddb.calls()).toHaveLength(0);
+    expectNothingRead(calls);
   });
 });
 

@@ -14,7 +14,8 @@ import type { Message } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { beforeEach } from 'vitest';
 import type { Connection } from '../../../lambdas/domain/ports.js';
-import { FakeUserConversationsTable, kinesisEvent, mockAwsClients, NOW } from './harness.js';
+import { FakeUserConversationsTable } from './dynamodb-tables.js';
+import { kinesisEvent, mockAwsClients, NOW } from './harness.js';
 
 export const { ddb, api } = mockAwsClients();
 

@@ -1,0 +1,91 @@
+/**
+ * Connections and presence subscriptions in memory, with the contracts of their DynamoDB
+ * adapters: a put replaces the item of the same key, items are listed in sort key order
+ * (connection id), and an item past its `expiresAt` is left out of a listing though it is
+ * still stored, as DynamoDB deletes expired items only eventually.
+ */
+import type {
+  Connection,
+  ConnectionStore,
+  PresenceSubscription,
+  PresenceSubscriptionStore,
+} from '../../../lambdas/domain/ports.js';
+
+/** Items keyed by a partition and a sort key, listed in sort key order. */
+class PartitionedItems<Item> {
+  readonly #partitions = new Map<string, Map<string, Item>>();
+
+  put(partition: string, sortKey: string, item: Item): void {
+    const items = this.#partitions.get(partition) ?? new Map<string, Item>();
+    this.#partitions.set(partition, items);
+    items.set(sortKey, structuredClone(item));
+  }
+
+  delete(partition: string, sortKey: string): void {
+    this.#partitions.get(partition)?.delete(sortKey);
+  }
+
+  list(partition: string): Item[] {
+    return [...(this.#partitions.get(partition) ?? new Map<string, Item>())]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, item]) => structuredClone(item));
+  }
+}
+
+const secondsOf = (now: () => number) => Math.floor(now() / 1000);
+
+export class InMemoryConnectionStore implements ConnectionStore {
+  readonly #items = new PartitionedItems<Connection>();
+  readonly #now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async putConnection(connection: Connection): Promise<void> {
+    this.#items.put(connection.userId, connection.connectionId, connection);
+  }
+
+  async deleteConnection(userId: string, connectionId: string): Promise<void> {
+    this.#items.delete(userId, connectionId);
+  }
+
+  async listConnections(userId: string): Promise<Connection[]> {
+    const now = secondsOf(this.#now);
+    return this.#items.list(userId).filter((connection) => connection.expiresAt > now);
+  }
+
+  /** Every item of the user, expired ones included: what the table holds. */
+  stored(userId: string): Connection[] {
+    return this.#items.list(userId);
+  }
+}
+
+export class InMemoryPresenceSubscriptionStore implements PresenceSubscriptionStore {
+  readonly #items = new PartitionedItems<PresenceSubscription>();
+  readonly #now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async subscribe(subscriptions: PresenceSubscription[]): Promise<void> {
+    for (const subscription of subscriptions) {
+      this.#items.put(subscription.watchedUserId, subscription.connectionId, subscription);
+    }
+  }
+
+  async listSubscribers(watchedUserId: string): Promise<PresenceSubscription[]> {
+    const now = secondsOf(this.#now);
+    return this.#items.list(watchedUserId).filter((subscription) => subscription.expiresAt > now);
+  }
+
+  async unsubscribe(watchedUserId: string, connectionId: string): Promise<void> {
+    this.#items.delete(watchedUserId, connectionId);
+  }
+
+  /** Every subscription to the user, expired ones included: what the table holds. */
+  stored(watchedUserId: string): PresenceSubscription[] {
+    return this.#items.list(watchedUserId);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * In-memory implementations of every port of `lambdas/domain/ports.ts`, for the domain's
+ * unit tests. `test/support/port-contracts/` holds them to the same contracts as the
+ * DynamoDB adapters (the integration tests run it against DynamoDB Local), so a unit test
+ * on these learns what it would learn on the real tables.
+ */
+import { InMemoryConnectionStore, InMemoryPresenceSubscriptionStore } from './connection-store.js';
+import { InMemoryConversationListStore } from './conversation-list-store.js';
+import { InMemoryConnectionPusher, InMemoryEventPublisher } from './delivery.js';
+import { InMemoryMessageStore } from './message-store.js';
+import { InMemoryPresenceStore } from './presence-store.js';
+import { InMemoryReceiptStore } from './receipt-store.js';
+
+export { InMemoryConnectionStore, InMemoryPresenceSubscriptionStore } from './connection-store.js';
+export { InMemoryConversationListStore } from './conversation-list-store.js';
+export {
+  InMemoryConnectionPusher,
+  InMemoryEventPublisher,
+  type Post,
+  type PublishedRecord,
+} from './delivery.js';
+export { InMemoryMessageStore } from './message-store.js';
+export { InMemoryPresenceStore } from './presence-store.js';
+export { InMemoryReceiptStore } from './receipt-store.js';
+
+/** One of each port, named as in `ParleyDeps`; the stores that read a clock read `now`. */
+export interface InMemoryPorts {
+  messages: InMemoryMessageStore;
+  receipts: InMemoryReceiptStore;
+  conversationList: InMemoryConversationListStore;
+  connections: InMemoryConnectionStore;
+  presence: InMemoryPresenceStore;
+  presenceSubscriptions: InMemoryPresenceSubscriptionStore;
+  publisher: InMemoryEventPublisher;
+  pusher: InMemoryConnectionPusher;
+}
+
+export function createInMemoryPorts(options: { now?: () => number } = {}): InMemoryPorts {
+  const clock = options.now ? { now: options.now } : {};
+  return {
+    messages: new InMemoryMessageStore(),
+    receipts: new InMemoryReceiptStore(),
+    conversationList: new InMemoryConversationListStore(clock),
+    connections: new InMemoryConnectionStore(clock),
+    presence: new InMemoryPresenceStore(),
+    presenceSubscriptions: new InMemoryPresenceSubscriptionStore(clock),
+    publisher: new InMemoryEventPublisher(),
+    pusher: new InMemoryConnectionPusher(),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The contracts of the stores and the event publisher of `lambdas/domain/ports.ts`, as one
+ * suite that runs against any implementation: the in-memory ones
+ * (`test/unit/in-memory-ports.test.ts`) and the AWS adapters on DynamoDB Local and
+ * kinesis-mock (`test/integration/port-contracts.test.ts`). A fake that drifts from the real
+ * store fails here, not in a domain test that trusted it. (The connection pusher has no
+ * engine here to run against: its adapter's tests are `test/unit/connection-pusher.test.ts`.)
+ *
+ * The stores of one run may share their tables and stream, so every test works under ids
+ * of its own.
+ */
+import { describe } from 'vitest';
+import type { PortFactories } from './common.js';
+import { describeConversationListStore } from './conversation-list.js';
+import { describeEventPublisher, describeMessageStore, describeReceiptStore } from './messages.js';
+import {
+  describeConnectionStore,
+  describePresenceStore,
+  describePresenceSubscriptionStore,
+} from './presence.js';
+
+export type { PortFactories } from './common.js';
+
+export function describePortContracts(implementation: string, factories: PortFactories): void {
+  describe(`the message store (${implementation})`, () => describeMessageStore(factories));
+  describe(`the receipt store (${implementation})`, () => describeReceiptStore(factories));
+  describe(`the conversation list store (${implementation})`, () => describeConversationListStore(factories));
+  describe(`the connection store (${implementation})`, () => describeConnectionStore(factories));
+  describe(`the presence store (${implementation})`, () => describePresenceStore(factories));
+  describe(`the presence subscription store (${implementation})`, () =>
+    describePresenceSubscriptionStore(factories));
+  describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
+}
