@@ -1,7 +1,7 @@
 /** The benchmark's tables, as fixed-width text for the terminal and as Markdown for the README. */
-import { SEGMENTS } from './analysis.js';
 import { PRICES } from './cost.js';
 import type { BenchResults, RateRow } from './results-model.js';
+import { SEGMENTS } from './segments.js';
 
 interface Table {
   title: string;
