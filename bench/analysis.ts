@@ -1,9 +1,8 @@
 /**
  * Turns what the load generator saw and what the probes recorded into the figures of one
- * rate: latency, whether the rate was sustained, where the time went, and what each
- * message consumed.
+ * rate: latency, whether the rate was sustained, and what each message consumed (where
+ * the time went is in segments.ts).
  */
-import type { KinesisStreamRecord } from 'aws-lambda';
 import type { FunctionId } from '../definitions/functions.js';
 import type { CpuUse } from './cpu.js';
 import { addRequestUnits, type TableUnits } from './dynamodb-units.js';
@@ -123,176 +122,6 @@ export function analyzeClient(result: RunResult, devices: DeviceSpec[]): ClientF
   };
 }
 
-// ------------------------------------------------------------------------------ where the time goes
-
-export const SEGMENTS = [
-  { key: 'toHandler', name: 'client → send handler (WebSocket, gateway emulator)' },
-  { key: 'handlerCode', name: 'send handler: own code (middy, zod, sequencing)' },
-  { key: 'retries', name: 'send handler: lost seq races (read again, backoff)' },
-  { key: 'lastSeq', name: 'DynamoDB: read last seq (Query)' },
-  { key: 'store', name: 'DynamoDB: store message + key (TransactWriteItems)' },
-  { key: 'put', name: 'Kinesis: PutRecord' },
-  { key: 'shardBusy', name: 'stream: shard busy with the previous fanout batch' },
-  { key: 'polling', name: 'stream: polling (GetRecords) until fanout starts' },
-  { key: 'fanout', name: 'fanout: start → post (connection lookups)' },
-  { key: 'post', name: 'post → device (@connections, gateway, WebSocket)' },
-] as const;
-
-export type SegmentKey = (typeof SEGMENTS)[number]['key'];
-
-export interface SegmentFigures {
-  /** Per receive (message × receiving device): mean and p50 ms of each segment; the means add up to `total`'s. */
-  segments: Record<SegmentKey, { mean: number; p50: number }>;
-  total: { mean: number; p50: number };
-  samples: number;
-  /** Receives some timestamp could not be matched for. */
-  unmatched: number;
-  /** Send handler end → `sent` at the client. */
-  sentReturn: { mean: number; p50: number };
-  /** The @connections round trip alone. */
-  postRoundTrip: { mean: number; p50: number };
-}
-
-function decodeRecord(record: KinesisStreamRecord): { type?: string; clientMessageId?: string } {
-  try {
-    return JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
-  } catch {
-    return {};
-  }
-}
-
-const summary = (values: number[]) => ({ mean: mean(values), p50: distribution(values).p50 });
-
-export function analyzeSegments(
-  result: RunResult,
-  phase: PhaseRecord,
-  devices: DeviceSpec[],
-  devicesByConnection: ReadonlyMap<string, string>,
-): SegmentFigures {
-  const sends = new Map<string, { start: number; end: number }>();
-  for (const invocation of phase.invocations) {
-    if (invocation.functionId !== 'send' || typeof invocation.event !== 'string') continue;
-    const { clientMessageId } = JSON.parse(invocation.event) as { clientMessageId?: string };
-    if (clientMessageId && !sends.has(clientMessageId)) sends.set(clientMessageId, invocation);
-  }
-  const stores = new Map<string, PhaseRecord['stores'][number]>();
-  const firstAttempts = new Map<string, PhaseRecord['stores'][number]>();
-  for (const store of phase.stores) {
-    const id = store.message.clientMessageId;
-    if (store.status === 'stored') stores.set(id, store);
-    const first = firstAttempts.get(id);
-    if (!first || store.start < first.start) firstAttempts.set(id, store);
-  }
-  const lastSeqOf = new Map<string, PhaseRecord['lastSeq']>();
-  for (const call of phase.lastSeq) {
-    lastSeqOf.set(call.conversationId, [...(lastSeqOf.get(call.conversationId) ?? []), call]);
-  }
-  const publishes = new Map<string, { start: number; end: number }>();
-  for (const publish of phase.publishes) {
-    const event = publish.event as { type?: string; clientMessageId?: string };
-    if (event.type === 'message' && event.clientMessageId && !publishes.has(event.clientMessageId)) {
-      publishes.set(event.clientMessageId, publish);
-    }
-  }
-  // Each shard's fanout invocations in order: a record put while the previous batch of its
-  // shard was still being handled waits for that batch (the mapping handles one batch per shard at a time).
-  const fanoutStarts = new Map<string, { start: number; previousEnd: number }>();
-  const previousEndOf = new Map<string, number>();
-  const fanouts = phase.invocations
-    .filter((invocation) => invocation.functionId === 'fanout' && Array.isArray(invocation.event))
-    .sort((a, b) => a.start - b.start);
-  for (const invocation of fanouts) {
-    const records = invocation.event as KinesisStreamRecord[];
-    const shardId = records[0]?.eventID.split(':')[0] ?? '';
-    const previousEnd = previousEndOf.get(shardId) ?? Number.NEGATIVE_INFINITY;
-    previousEndOf.set(shardId, invocation.end);
-    for (const record of records) {
-      const event = decodeRecord(record);
-      if (event.type === 'message' && event.clientMessageId && !fanoutStarts.has(event.clientMessageId)) {
-        fanoutStarts.set(event.clientMessageId, { start: invocation.start, previousEnd });
-      }
-    }
-  }
-  const posts = new Map<string, { start: number; end: number }>();
-  for (const post of phase.posts) {
-    if (!post.frame.startsWith('{"type":"message"')) continue;
-    const { clientMessageId } = JSON.parse(post.frame) as { clientMessageId?: string };
-    const key = `${clientMessageId}|${devicesByConnection.get(post.connectionId)}`;
-    if (!posts.has(key)) posts.set(key, post);
-  }
-
-  const values: Record<SegmentKey, number[]> = {
-    toHandler: [],
-    handlerCode: [],
-    retries: [],
-    lastSeq: [],
-    store: [],
-    put: [],
-    shardBusy: [],
-    polling: [],
-    fanout: [],
-    post: [],
-  };
-  const totals: number[] = [];
-  let unmatched = 0;
-  for (const [index, deviceIndex, arrivedAt] of result.receives) {
-    const message = result.messages[index];
-    const device = devices[deviceIndex];
-    if (!message || !device) continue;
-    const id = message.clientMessageId;
-    const send = sends.get(id);
-    const store = stores.get(id);
-    const publish = publishes.get(id);
-    const fanout = fanoutStarts.get(id);
-    const post = posts.get(`${id}|${device.userId}/${device.deviceId}`);
-    const firstAttempt = firstAttempts.get(id);
-    // The last read of the conversation's seq before an attempt, after the handler started.
-    const readBefore = (attempt: { start: number } | undefined) =>
-      send && attempt && store
-        ? (lastSeqOf.get(store.message.conversationId) ?? [])
-            .filter((call) => call.start >= send.start && call.end <= attempt.start)
-            .at(-1)
-        : undefined;
-    if (!send || !store || !publish || !fanout || !post || !firstAttempt) {
-      unmatched++;
-      continue;
-    }
-    // A send that guessed its seq from the last one its instance committed reads nothing
-    // first: its read takes no time, where it would have started.
-    const firstRead = readBefore(firstAttempt) ?? { start: firstAttempt.start, end: firstAttempt.start };
-    const read = readBefore(store) ?? firstRead;
-    values.toHandler.push(send.start - message.sentAt);
-    values.handlerCode.push(
-      firstRead.start - send.start + (store.start - read.end) + (publish.start - store.end),
-    );
-    values.retries.push(read.start - firstRead.start);
-    values.lastSeq.push(read.end - read.start);
-    values.store.push(store.end - store.start);
-    values.put.push(publish.end - publish.start);
-    const busy = Math.max(0, Math.min(fanout.previousEnd, fanout.start) - publish.end);
-    values.shardBusy.push(busy);
-    values.polling.push(fanout.start - publish.end - busy);
-    values.fanout.push(post.start - fanout.start);
-    values.post.push(arrivedAt - post.start);
-    totals.push(arrivedAt - message.sentAt);
-  }
-  const sentReturn: number[] = [];
-  for (const message of result.messages) {
-    const send = sends.get(message.clientMessageId);
-    if (send && message.answeredAt !== undefined) sentReturn.push(message.answeredAt - send.end);
-  }
-  return {
-    segments: Object.fromEntries(
-      SEGMENTS.map(({ key }) => [key, summary(values[key])]),
-    ) as SegmentFigures['segments'],
-    total: summary(totals),
-    samples: totals.length,
-    unmatched,
-    sentReturn: summary(sentReturn),
-    postRoundTrip: summary(phase.posts.map((post) => post.end - post.start)),
-  };
-}
-
 // ------------------------------------------------------------------------------ what a message costs
 
 export interface PerMessage {
@@ -349,14 +178,15 @@ const ROUTE_FUNCTIONS = new Set<FunctionId>([
   'ping',
 ]);
 
-export function analyzeServer(
+/** Divides a count of the phase by its messages. */
+type PerMessageOf = (value: number) => number;
+
+/** DynamoDB units per message by table id, and the requests that failed by error name. */
+function dynamoDbPerMessage(
   phase: PhaseRecord,
-  messages: number,
   tableIdOf: ReadonlyMap<string, string>,
-  cpu: CpuUse,
-  phaseMs: number,
-): ServerFigures {
-  const per = (value: number) => (messages > 0 ? value / messages : Number.NaN);
+  per: PerMessageOf,
+): { dynamodb: Record<string, TableUnits>; dynamodbErrors: Record<string, number> } {
   const byTable = new Map<string, TableUnits>();
   const dynamodbErrors: Record<string, number> = {};
   for (const request of phase.dynamodb) {
@@ -374,6 +204,14 @@ export function analyzeServer(
       itemsRead: per(units.itemsRead),
     };
   }
+  return { dynamodb, dynamodbErrors };
+}
+
+/** Invocations and their wall time per message by function, and the route frames in and out. */
+function invocationsPerMessage(
+  phase: PhaseRecord,
+  per: PerMessageOf,
+): Pick<PerMessage, 'invocations' | 'durationMs' | 'framesIn' | 'routeResponses'> {
   const invocations: Partial<Record<FunctionId, number>> = {};
   const durationMs: Partial<Record<FunctionId, number>> = {};
   let framesIn = 0;
@@ -389,6 +227,14 @@ export function analyzeServer(
     invocations[key] = per(invocations[key] as number);
     durationMs[key] = per(durationMs[key] as number);
   }
+  return { invocations, durationMs, framesIn: per(framesIn), routeResponses: per(routeResponses) };
+}
+
+function sequencingFigures(
+  phase: PhaseRecord,
+  tableIdOf: ReadonlyMap<string, string>,
+  per: PerMessageOf,
+): ServerFigures['sequencing'] {
   const storeUnits = new Map<string, TableUnits>();
   const readUnits = new Map<string, TableUnits>();
   let stored = 0;
@@ -413,17 +259,54 @@ export function analyzeServer(
   const lostRaces = phase.stores.filter(
     (store) => store.status === 'seq_taken' || store.status === 'conflict',
   ).length;
-  const kinesisBytes = phase.publishes.reduce((total, publish) => {
+  return {
+    retriesPerMessage: per(lostRaces),
+    writePerStore: stored ? sumOf(storeUnits, (u) => u.write) / stored : Number.NaN,
+    readPerLastSeq: stored ? sumOf(readUnits, (u) => u.read) / stored : Number.NaN,
+  };
+}
+
+/** Bytes put on the stream: each record's data and its partition key. */
+function kinesisBytesOf(phase: PhaseRecord): number {
+  return phase.publishes.reduce((total, publish) => {
     const event = publish.event as { conversationId?: string; userId?: string };
     const partitionKey = event.conversationId ?? `presence:${event.userId}`;
     return total + Buffer.byteLength(JSON.stringify(publish.event)) + Buffer.byteLength(partitionKey);
   }, 0);
+}
+
+function fanoutBatchFigures(phase: PhaseRecord): ServerFigures['fanoutBatch'] {
   const fanouts = phase.invocations.filter((invocation) => invocation.functionId === 'fanout');
   const records = fanouts.reduce(
     (total, invocation) => total + (Array.isArray(invocation.event) ? invocation.event.length : 0),
     0,
   );
+  return {
+    invocations: fanouts.length,
+    recordsPerInvocation: fanouts.length ? records / fanouts.length : Number.NaN,
+    meanMs: mean(fanouts.map((invocation) => invocation.end - invocation.start)),
+  };
+}
+
+function getRecordsFigures(phase: PhaseRecord, phaseMs: number): ServerFigures['getRecords'] {
   const getRecordsRecords = phase.getRecords.reduce((total, call) => total + call.records, 0);
+  return {
+    perSecond: phaseMs > 0 ? (phase.getRecords.length * 1000) / phaseMs : Number.NaN,
+    meanMs: mean(phase.getRecords.map((call) => call.end - call.start)),
+    recordsPerCall: phase.getRecords.length ? getRecordsRecords / phase.getRecords.length : Number.NaN,
+  };
+}
+
+export function analyzeServer(
+  phase: PhaseRecord,
+  messages: number,
+  tableIdOf: ReadonlyMap<string, string>,
+  cpu: CpuUse,
+  phaseMs: number,
+): ServerFigures {
+  const per = (value: number) => (messages > 0 ? value / messages : Number.NaN);
+  const { dynamodb, dynamodbErrors } = dynamoDbPerMessage(phase, tableIdOf, per);
+  const { invocations, durationMs, framesIn, routeResponses } = invocationsPerMessage(phase, per);
   const cores = Object.fromEntries(
     Object.entries(cpu.ms).map(([role, ms]) => [role, cpu.wallMs > 0 ? ms / cpu.wallMs : Number.NaN]),
   ) as CpuUse['ms'];
@@ -431,33 +314,21 @@ export function analyzeServer(
     perMessage: {
       dynamodb,
       kinesisRecords: per(phase.publishes.length),
-      kinesisBytes: per(kinesisBytes),
+      kinesisBytes: per(kinesisBytesOf(phase)),
       posts: per(phase.posts.length),
       postBytes: per(phase.posts.reduce((total, post) => total + Buffer.byteLength(post.frame), 0)),
-      framesIn: per(framesIn),
-      routeResponses: per(routeResponses),
+      framesIn,
+      routeResponses,
       invocations,
       durationMs,
       cpuMs: Object.fromEntries(Object.entries(cpu.ms).map(([role, ms]) => [role, per(ms)])) as CpuUse['ms'],
     },
-    fanoutBatch: {
-      invocations: fanouts.length,
-      recordsPerInvocation: fanouts.length ? records / fanouts.length : Number.NaN,
-      meanMs: mean(fanouts.map((invocation) => invocation.end - invocation.start)),
-    },
+    fanoutBatch: fanoutBatchFigures(phase),
     connectionLookupMs: mean(phase.connectionLookups.map((call) => call.end - call.start)),
     listUpdateMs: mean(phase.listUpdates.map((call) => call.end - call.start)),
-    getRecords: {
-      perSecond: phaseMs > 0 ? (phase.getRecords.length * 1000) / phaseMs : Number.NaN,
-      meanMs: mean(phase.getRecords.map((call) => call.end - call.start)),
-      recordsPerCall: phase.getRecords.length ? getRecordsRecords / phase.getRecords.length : Number.NaN,
-    },
+    getRecords: getRecordsFigures(phase, phaseMs),
     dynamodbErrors,
-    sequencing: {
-      retriesPerMessage: per(lostRaces),
-      writePerStore: stored ? sumOf(storeUnits, (u) => u.write) / stored : Number.NaN,
-      readPerLastSeq: stored ? sumOf(readUnits, (u) => u.read) / stored : Number.NaN,
-    },
+    sequencing: sequencingFigures(phase, tableIdOf, per),
     cores,
     machine: cpu.machine,
   };

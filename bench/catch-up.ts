@@ -123,6 +123,185 @@ type ConversationsPage = {
   hasMore: boolean;
 };
 
+/** The two users of the measured conversation, and how their devices connect and send. */
+interface Scenario {
+  stack: RunningLocalStack;
+  tag: string;
+  reader: string;
+  writer: string;
+  conversationId: string;
+}
+
+async function connect(scenario: Scenario, userId: string, deviceId: string): Promise<FrameClient> {
+  const { stack } = scenario;
+  return FrameClient.connect(stack.url, {
+    token: await mintToken(userId, stack.config.tokens.secret ?? LOCAL_JWT_SECRET),
+    deviceId,
+  });
+}
+
+async function send(scenario: Scenario, client: FrameClient, body: string): Promise<number> {
+  const answer = await client.request({
+    action: 'send',
+    to: scenario.reader,
+    clientMessageId: `${scenario.tag}-${body}`,
+    body,
+  });
+  if (answer.type !== 'sent') throw new Error(`catch-up: send failed: ${JSON.stringify(answer)}`);
+  return answer.seq as number;
+}
+
+/**
+ * The reader's phone holds the whole history and one live message, and keeps its cursor;
+ * then it goes away. The writer's phone stays connected.
+ */
+async function holdHistory(
+  scenario: Scenario,
+  history: number,
+): Promise<{ writerPhone: FrameClient; held: number; cursor: string }> {
+  const writerPhone = await connect(scenario, scenario.writer, 'phone');
+  const phone = await connect(scenario, scenario.reader, 'phone');
+  const held = await send(scenario, writerPhone, 'live');
+  if (held !== history + 1) throw new Error(`catch-up: the live message got seq ${held}, not ${history + 1}`);
+  await phone.waitFor((frame) => frame.type === 'message' && frame.seq === held);
+  const cursor = await waitFor('the conversation list entry', async () => {
+    const page = (await phone.request({ action: 'conversations' })) as unknown as ConversationsPage;
+    const entry = page.conversations.find((e) => e.conversationId === scenario.conversationId);
+    return entry?.lastSeq === held ? page.cursor : undefined;
+  });
+  await phone.close();
+  return { writerPhone, held, cursor };
+}
+
+/** The writer sends `missed` messages while the reader's phone is away. */
+async function sendMissed(scenario: Scenario, writerPhone: FrameClient, held: number, missed: number) {
+  for (let i = 0; i < missed; i++) await send(scenario, writerPhone, `missed-${i}`);
+  const last = held + missed;
+  await waitFor('the missed messages in the conversation list', async () => {
+    const page = await scenario.stack.deps.conversationList.listChangedSince(scenario.reader, 0, 10);
+    return page.entries.some((e) => e.conversationId === scenario.conversationId && e.lastSeq === last)
+      ? true
+      : undefined;
+  });
+}
+
+/** One catch-up as the SDK does it: the conversations moved since the cursor, then a sync of each. */
+async function catchUpOnce(
+  phone: FrameClient,
+  cursor: string,
+  conversationId: string,
+  held: number,
+): Promise<{ frames: number; messagesReceived: number }> {
+  let frames = 0;
+  let messagesReceived = 0;
+  const moved: string[] = [];
+  for (let since = cursor, more = true; more; ) {
+    const page = (await phone.request({ action: 'conversations', since })) as unknown as ConversationsPage;
+    frames++;
+    if (page.type !== 'conversations') throw new Error(`catch-up: ${JSON.stringify(page)}`);
+    moved.push(...page.conversations.map((e) => e.conversationId));
+    since = page.cursor;
+    more = page.hasMore;
+  }
+  for (const id of moved) {
+    let afterSeq = id === conversationId ? held : 0;
+    for (let more = true; more; ) {
+      const page = await phone.request({ action: 'sync', conversationId: id, afterSeq });
+      frames++;
+      const messages = (page.messages as Array<{ seq: number }> | undefined) ?? [];
+      messagesReceived += messages.length;
+      afterSeq = messages.at(-1)?.seq ?? afterSeq;
+      more = page.hasMore === true && messages.length > 0;
+    }
+  }
+  return { frames, messagesReceived };
+}
+
+type CatchUpRun = { ms: number; phase: PhaseRecord };
+
+/** Runs the catch-up REPETITIONS times, each its own probe phase; the counts are those of the last run. */
+async function repeatCatchUp(
+  probes: Probes,
+  catchUp: () => Promise<{ frames: number; messagesReceived: number }>,
+): Promise<{ runs: CatchUpRun[]; counts: { frames: number; messagesReceived: number } }> {
+  const runs: CatchUpRun[] = [];
+  let counts = { frames: 0, messagesReceived: 0 };
+  for (let run = 0; run < REPETITIONS; run++) {
+    probes.startPhase();
+    const started = now();
+    counts = await catchUp();
+    runs.push({ ms: now() - started, phase: probes.endPhase() });
+  }
+  return { runs, counts };
+}
+
+type DynamoDbRequest = PhaseRecord['dynamodb'][number];
+
+/** Names a request by table, index, operation and what it reads, e.g. `conversations Query (messages)`. */
+function requestKind(request: DynamoDbRequest, tableIdOf: ReadonlyMap<string, string>): string {
+  const table = tableIdOf.get(request.input.TableName as string) ?? String(request.input.TableName);
+  const index = request.input.IndexName ? `.${request.input.IndexName}` : '';
+  const condition = String(request.input.KeyConditionExpression ?? '');
+  const prefix = (request.input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':p'];
+  const shape =
+    request.input.Limit === 1
+      ? ' (last seq)'
+      : condition.includes('BETWEEN')
+        ? ' (messages)'
+        : prefix === 'member#'
+          ? ' (receipts)'
+          : '';
+  return `${table}${index} ${request.operation}${shape}`;
+}
+
+/** Each kind of request: the median of its wall times over the runs. */
+function medianRequestTimes(
+  runs: CatchUpRun[],
+  isCatchUp: (request: DynamoDbRequest) => boolean,
+  tableIdOf: ReadonlyMap<string, string>,
+): Record<string, number> {
+  const durations = new Map<string, number[]>();
+  for (const run of runs) {
+    for (const request of run.phase.dynamodb.filter(isCatchUp)) {
+      const key = requestKind(request, tableIdOf);
+      durations.set(key, [...(durations.get(key) ?? []), request.end - request.start]);
+    }
+  }
+  return Object.fromEntries([...durations].map(([key, values]) => [key, median(values)]));
+}
+
+/** The DynamoDB figures of the catch-up, from the first run's requests on the tables catch-up reads. */
+function countReads(
+  stack: RunningLocalStack,
+  runs: CatchUpRun[],
+  tableIdOf: ReadonlyMap<string, string>,
+): Pick<CatchUpFigures, 'itemsRead' | 'readUnits' | 'requests' | 'byTable' | 'requestMs'> {
+  const phase = runs[0]?.phase as PhaseRecord;
+  // Only the tables catch-up reads: $connect's and the presence notifier's requests are not catch-up.
+  const byName = new Map<string, TableUnits>();
+  const catchUpTables = new Set([
+    stack.config.names.conversationsTable,
+    stack.config.names.userConversationsTable,
+  ]);
+  const isCatchUp = (request: DynamoDbRequest) => {
+    const table = (request.input.TableName as string | undefined) ?? request.consumed[0]?.TableName;
+    return table !== undefined && catchUpTables.has(table);
+  };
+  for (const request of phase.dynamodb.filter(isCatchUp)) {
+    addRequestUnits(byName, request.operation, request.input, request.consumed, request.itemsRead);
+  }
+  const byTable: Record<string, TableUnits> = {};
+  for (const [name, units] of byName) byTable[tableIdOf.get(name) ?? name] = units;
+  const totals = [...byName.values()];
+  return {
+    itemsRead: totals.reduce((total, units) => total + units.itemsRead, 0),
+    readUnits: totals.reduce((total, units) => total + units.read, 0),
+    requests: totals.reduce((total, units) => total + units.requests, 0),
+    byTable,
+    requestMs: medianRequestTimes(runs, isCatchUp, tableIdOf),
+  };
+}
+
 export async function measureCatchUp(
   stack: RunningLocalStack,
   probes: Probes,
@@ -133,138 +312,36 @@ export async function measureCatchUp(
   const reader = `catchup-${tag}-reader`;
   const writer = `catchup-${tag}-writer`;
   const conversationId = directConversationId(reader, writer);
+  const scenario: Scenario = { stack, tag, reader, writer, conversationId };
   const seedMs = await seedHistory(stack, conversationId, [reader, writer], history, options.bodyChars);
-  const connect = async (userId: string, deviceId: string) =>
-    FrameClient.connect(stack.url, {
-      token: await mintToken(userId, stack.config.tokens.secret ?? LOCAL_JWT_SECRET),
-      deviceId,
-    });
-  const send = async (client: FrameClient, body: string) => {
-    const answer = await client.request({
-      action: 'send',
-      to: reader,
-      clientMessageId: `${tag}-${body}`,
-      body,
-    });
-    if (answer.type !== 'sent') throw new Error(`catch-up: send failed: ${JSON.stringify(answer)}`);
-    return answer.seq as number;
-  };
-
-  // The reader's phone holds the whole history and one live message, and keeps its cursor.
-  const writerPhone = await connect(writer, 'phone');
-  let phone = await connect(reader, 'phone');
-  const held = await send(writerPhone, 'live');
-  if (held !== history + 1) throw new Error(`catch-up: the live message got seq ${held}, not ${history + 1}`);
-  await phone.waitFor((frame) => frame.type === 'message' && frame.seq === held);
-  const cursor = await waitFor('the conversation list entry', async () => {
-    const page = (await phone.request({ action: 'conversations' })) as unknown as ConversationsPage;
-    const entry = page.conversations.find((e) => e.conversationId === conversationId);
-    return entry?.lastSeq === held ? page.cursor : undefined;
-  });
-  await phone.close();
-
-  // It misses `missed` messages.
-  for (let i = 0; i < missed; i++) await send(writerPhone, `missed-${i}`);
-  const last = held + missed;
-  await waitFor('the missed messages in the conversation list', async () => {
-    const page = await stack.deps.conversationList.listChangedSince(reader, 0, 10);
-    return page.entries.some((e) => e.conversationId === conversationId && e.lastSeq === last)
-      ? true
-      : undefined;
-  });
+  const { writerPhone, held, cursor } = await holdHistory(scenario, history);
+  await sendMissed(scenario, writerPhone, held, missed);
 
   // It comes back and catches up; only its requests run meanwhile. The catch-up changes
   // nothing, so it is run several times: the counts of the first, the median of the times.
-  phone = await connect(reader, 'phone');
-  const catchUpOnce = async () => {
-    let frames = 0;
-    let messagesReceived = 0;
-    const moved: string[] = [];
-    for (let since = cursor, more = true; more; ) {
-      const page = (await phone.request({ action: 'conversations', since })) as unknown as ConversationsPage;
-      frames++;
-      if (page.type !== 'conversations') throw new Error(`catch-up: ${JSON.stringify(page)}`);
-      moved.push(...page.conversations.map((e) => e.conversationId));
-      since = page.cursor;
-      more = page.hasMore;
-    }
-    for (const id of moved) {
-      let afterSeq = id === conversationId ? held : 0;
-      for (let more = true; more; ) {
-        const page = await phone.request({ action: 'sync', conversationId: id, afterSeq });
-        frames++;
-        const messages = (page.messages as Array<{ seq: number }> | undefined) ?? [];
-        messagesReceived += messages.length;
-        afterSeq = messages.at(-1)?.seq ?? afterSeq;
-        more = page.hasMore === true && messages.length > 0;
-      }
-    }
-    return { frames, messagesReceived };
-  };
-  const runs: Array<{ ms: number; phase: PhaseRecord }> = [];
-  let counts = { frames: 0, messagesReceived: 0 };
-  for (let run = 0; run < REPETITIONS; run++) {
-    probes.startPhase();
-    const started = now();
-    counts = await catchUpOnce();
-    runs.push({ ms: now() - started, phase: probes.endPhase() });
-  }
+  const phone = await connect(scenario, reader, 'phone');
+  const { runs, counts } = await repeatCatchUp(probes, () =>
+    catchUpOnce(phone, cursor, conversationId, held),
+  );
   const { frames, messagesReceived } = counts;
   const ms = median(runs.map((run) => run.ms));
-  const phase = runs[0]?.phase as PhaseRecord;
   await Promise.all([phone.close(), writerPhone.close()]);
   if (messagesReceived !== missed) {
     throw new Error(`catch-up: received ${messagesReceived} messages, not the ${missed} missed`);
   }
-
-  // Only the tables catch-up reads: $connect's and the presence notifier's requests are not catch-up.
-  const byName = new Map<string, TableUnits>();
-  const catchUpTables = new Set([
-    stack.config.names.conversationsTable,
-    stack.config.names.userConversationsTable,
-  ]);
-  const isCatchUp = (request: PhaseRecord['dynamodb'][number]) => {
-    const table = (request.input.TableName as string | undefined) ?? request.consumed[0]?.TableName;
-    return table !== undefined && catchUpTables.has(table);
-  };
-  for (const request of phase.dynamodb.filter(isCatchUp)) {
-    addRequestUnits(byName, request.operation, request.input, request.consumed, request.itemsRead);
-  }
-  // Each kind of request, by table, operation and index: the median of its wall times over the runs.
-  const durations = new Map<string, number[]>();
-  for (const run of runs) {
-    for (const request of run.phase.dynamodb.filter(isCatchUp)) {
-      const table = tableIdOf.get(request.input.TableName as string) ?? String(request.input.TableName);
-      const index = request.input.IndexName ? `.${request.input.IndexName}` : '';
-      const condition = String(request.input.KeyConditionExpression ?? '');
-      const prefix = (request.input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':p'];
-      const shape =
-        request.input.Limit === 1
-          ? ' (last seq)'
-          : condition.includes('BETWEEN')
-            ? ' (messages)'
-            : prefix === 'member#'
-              ? ' (receipts)'
-              : '';
-      const key = `${table}${index} ${request.operation}${shape}`;
-      durations.set(key, [...(durations.get(key) ?? []), request.end - request.start]);
-    }
-  }
-  const byTable: Record<string, TableUnits> = {};
-  for (const [name, units] of byName) byTable[tableIdOf.get(name) ?? name] = units;
-  const totals = [...byName.values()];
+  const reads = countReads(stack, runs, tableIdOf);
   return {
     history,
     missed,
     seedMs,
     frames,
     messagesReceived,
-    itemsRead: totals.reduce((total, units) => total + units.itemsRead, 0),
-    readUnits: totals.reduce((total, units) => total + units.read, 0),
-    requests: totals.reduce((total, units) => total + units.requests, 0),
-    byTable,
+    itemsRead: reads.itemsRead,
+    readUnits: reads.readUnits,
+    requests: reads.requests,
+    byTable: reads.byTable,
     ms,
     repetitions: REPETITIONS,
-    requestMs: Object.fromEntries([...durations].map(([key, values]) => [key, median(values)])),
+    requestMs: reads.requestMs,
   };
 }

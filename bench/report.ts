@@ -1,7 +1,7 @@
 /** The benchmark's tables, as fixed-width text for the terminal and as Markdown for the README. */
-import { SEGMENTS } from './analysis.js';
 import { PRICES } from './cost.js';
 import type { BenchResults, RateRow } from './results-model.js';
+import { SEGMENTS } from './segments.js';
 
 interface Table {
   title: string;
@@ -142,85 +142,117 @@ function segmentsTable(results: BenchResults): Table {
   };
 }
 
-function perMessageTable(results: BenchResults): Table {
-  const measured = results.rates.filter((row) => row.parley);
+type PerMessage = NonNullable<RateRow['parley']>['server']['perMessage'];
+type RowOf = (
+  label: string,
+  pick: (perMessage: PerMessage | undefined, row: RateRow) => number | undefined,
+  digits?: number,
+) => string[];
+
+/** Makes rows of one figure per measured rate, picked from the rate's figures per message. */
+const rowsOf =
+  (measured: RateRow[]): RowOf =>
+  (label, pick, digits = 2) => [
+    label,
+    ...measured.map((row) => num(pick(row.parley?.server.perMessage, row), digits)),
+  ];
+
+/** Write and read units per message of each table any rate touched. */
+function dynamoDbRows(measured: RateRow[], figureRow: RowOf): string[][] {
   const tables = [
     ...new Set(measured.flatMap((row) => Object.keys(row.parley?.server.perMessage.dynamodb ?? {}))),
   ];
-  const rows: string[][] = [];
-  for (const table of tables) {
-    rows.push([
+  return tables.flatMap((table) => [
+    [
       `DynamoDB ${table}: write units (DynamoDB Local said)`,
       ...measured.map((row) => {
         const units = row.parley?.server.perMessage.dynamodb[table];
         return units ? `${num(units.write)} (${num(units.reportedWrite)})` : '–';
       }),
-    ]);
-    rows.push([
-      `DynamoDB ${table}: read units`,
-      ...measured.map((row) => num(row.parley?.server.perMessage.dynamodb[table]?.read)),
-    ]);
-  }
-  const per = (label: string, pick: (row: RateRow) => number | undefined, digits = 2) =>
-    rows.push([label, ...measured.map((row) => num(pick(row), digits))]);
-  per(
-    'sequencing: lost seq races (retried transactions)',
-    (row) => row.parley?.server.sequencing.retriesPerMessage,
-    3,
-  );
-  per('Kinesis records', (row) => row.parley?.server.perMessage.kinesisRecords);
-  per('Kinesis bytes', (row) => row.parley?.server.perMessage.kinesisBytes, 0);
-  per('@connections posts', (row) => row.parley?.server.perMessage.posts);
-  per('frames in / route responses', (row) => row.parley?.server.perMessage.framesIn);
+    ],
+    figureRow(`DynamoDB ${table}: read units`, (perMessage) => perMessage?.dynamodb[table]?.read),
+  ]);
+}
+
+/** Seq races, stream records, posts and frames per message. */
+function trafficRows(figureRow: RowOf): string[][] {
+  return [
+    figureRow(
+      'sequencing: lost seq races (retried transactions)',
+      (_, rate) => rate.parley?.server.sequencing.retriesPerMessage,
+      3,
+    ),
+    figureRow('Kinesis records', (perMessage) => perMessage?.kinesisRecords),
+    figureRow('Kinesis bytes', (perMessage) => perMessage?.kinesisBytes, 0),
+    figureRow('@connections posts', (perMessage) => perMessage?.posts),
+    figureRow('frames in / route responses', (perMessage) => perMessage?.framesIn),
+  ];
+}
+
+/** Invocations per message of each function, then their wall time per message. */
+function invocationRows(measured: RateRow[], figureRow: RowOf): string[][] {
   const functions = [
     ...new Set(measured.flatMap((row) => Object.keys(row.parley?.server.perMessage.invocations ?? {}))),
-  ] as Array<keyof NonNullable<RateRow['parley']>['server']['perMessage']['invocations']>;
-  for (const functionId of functions) {
-    per(`invocations: ${functionId}`, (row) => row.parley?.server.perMessage.invocations[functionId], 3);
-  }
-  for (const functionId of functions) {
-    per(
-      `invocation wall ms: ${functionId}`,
-      (row) => row.parley?.server.perMessage.durationMs[functionId],
-      1,
-    );
-  }
-  per('CPU ms: stack process (handlers + emulators)', (row) => row.parley?.server.perMessage.cpuMs.stack);
-  per('CPU ms: DynamoDB Local', (row) => row.parley?.server.perMessage.cpuMs['dynamodb-local']);
-  per('CPU ms: kinesis-mock', (row) => row.parley?.server.perMessage.cpuMs['kinesis-mock']);
-  per('CPU ms: load generator', (row) => row.parley?.server.perMessage.cpuMs['load-generator']);
-  const totalCpu = (row: RateRow) => {
-    const cpu = row.parley?.server.perMessage.cpuMs;
+  ] as Array<keyof PerMessage['invocations']>;
+  return [
+    ...functions.map((id) => figureRow(`invocations: ${id}`, (perMessage) => perMessage?.invocations[id], 3)),
+    ...functions.map((id) =>
+      figureRow(`invocation wall ms: ${id}`, (perMessage) => perMessage?.durationMs[id], 1),
+    ),
+  ];
+}
+
+/** CPU per message by process, the ceiling it implies, and how busy the cores were. */
+function cpuRows(results: BenchResults, measured: RateRow[], figureRow: RowOf): string[][] {
+  const machineCores = results.machine.cores;
+  const totalCpu = (perMessage: PerMessage | undefined) => {
+    const cpu = perMessage?.cpuMs;
     return cpu ? cpu.stack + cpu['dynamodb-local'] + cpu['kinesis-mock'] : Number.NaN;
   };
-  per('CPU ms: stack + engines, all told', totalCpu);
-  per(
-    `ceiling on ${results.machine.cores} cores at that CPU cost (msg/s)`,
-    (row) => (results.machine.cores * 1000) / totalCpu(row),
-    0,
-  );
-  rows.push([
-    'cores busy: stack / DynamoDB Local / kinesis-mock / load',
-    ...measured.map((row) => {
-      const cores = row.parley?.server.cores;
-      return cores
-        ? [cores.stack, cores['dynamodb-local'], cores['kinesis-mock'], cores['load-generator']]
-            .map((value) => num(value))
-            .join(' / ')
-        : '–';
-    }),
-  ]);
-  rows.push([
-    'cores busy elsewhere on the machine / stolen',
-    ...measured.map((row) => {
-      const machine = row.parley?.server.machine;
-      return machine ? `${num(machine.otherCores)} / ${num(machine.stealCores)}` : '–';
-    }),
-  ]);
+  return [
+    figureRow('CPU ms: stack process (handlers + emulators)', (perMessage) => perMessage?.cpuMs.stack),
+    figureRow('CPU ms: DynamoDB Local', (perMessage) => perMessage?.cpuMs['dynamodb-local']),
+    figureRow('CPU ms: kinesis-mock', (perMessage) => perMessage?.cpuMs['kinesis-mock']),
+    figureRow('CPU ms: load generator', (perMessage) => perMessage?.cpuMs['load-generator']),
+    figureRow('CPU ms: stack + engines, all told', totalCpu),
+    figureRow(
+      `ceiling on ${machineCores} cores at that CPU cost (msg/s)`,
+      (perMessage) => (machineCores * 1000) / totalCpu(perMessage),
+      0,
+    ),
+    [
+      'cores busy: stack / DynamoDB Local / kinesis-mock / load',
+      ...measured.map((row) => {
+        const cores = row.parley?.server.cores;
+        return cores
+          ? [cores.stack, cores['dynamodb-local'], cores['kinesis-mock'], cores['load-generator']]
+              .map((value) => num(value))
+              .join(' / ')
+          : '–';
+      }),
+    ],
+    [
+      'cores busy elsewhere on the machine / stolen',
+      ...measured.map((row) => {
+        const machine = row.parley?.server.machine;
+        return machine ? `${num(machine.otherCores)} / ${num(machine.stealCores)}` : '–';
+      }),
+    ],
+  ];
+}
+
+function perMessageTable(results: BenchResults): Table {
+  const measured = results.rates.filter((row) => row.parley);
+  const figureRow = rowsOf(measured);
   return {
     title: 'Per message, by rate (DynamoDB units as AWS bills them: 2 per item in a transaction)',
     headers: ['', ...measured.map((row) => `${row.rate}/s`)],
-    rows,
+    rows: [
+      ...dynamoDbRows(measured, figureRow),
+      ...trafficRows(figureRow),
+      ...invocationRows(measured, figureRow),
+      ...cpuRows(results, measured, figureRow),
+    ],
   };
 }
 

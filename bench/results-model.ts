@@ -1,7 +1,8 @@
 /** The shape of bench/results/latest.json: every figure of a run and the machine it ran on. */
-import type { ClientFigures, PerMessage, SegmentFigures, ServerFigures } from './analysis.js';
+import type { ClientFigures, PerMessage, ServerFigures } from './analysis.js';
 import type { CatchUpFigures } from './catch-up.js';
 import type { CostEstimate } from './cost.js';
+import type { SegmentFigures } from './segments.js';
 import type { BenchSettings } from './settings.js';
 import type { Distribution } from './stats.js';
 

@@ -22,7 +22,7 @@ import { InMemoryMetrics } from '../lambdas/adapters/in-memory-metrics.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { type RunningLocalStack, startLocalStack } from '../local/stack.js';
-import { analyzeClient, analyzeSegments, analyzeServer, type ClientFigures } from './analysis.js';
+import { analyzeClient, analyzeServer, type ClientFigures } from './analysis.js';
 import { type CatchUpFigures, measureCatchUp } from './catch-up.js';
 import { now, sleep } from './clock.js';
 import { estimateCost } from './cost.js';
@@ -41,6 +41,7 @@ import type {
   RateRow,
   TargetCheck,
 } from './results-model.js';
+import { analyzeSegments } from './segments.js';
 import { ENVIRONMENT_VARIABLES, readSettings } from './settings.js';
 import { distribution } from './stats.js';
 

@@ -4,7 +4,7 @@
  * page can sign in as anyone. A local tool: it trusts whoever can reach it.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
@@ -63,131 +63,165 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
-/** Builds the app into a temporary folder, then serves it and the token endpoint. */
-export async function startWebServer(options: WebServerOptions): Promise<RunningWebServer> {
-  const host = options.host ?? '127.0.0.1';
-  const expiresIn = options.tokenExpiresIn ?? '24h';
-
-  // Take the port first: a busy one fails at once, not after the build.
-  const server = createServer();
+/** Takes the port at once, so that a busy one fails before the build, not after it. */
+async function listenOn(server: Server, host: string, port: number): Promise<void> {
   await new Promise<void>((listening, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         new WebServerStartError(
           error.code === 'EADDRINUSE'
-            ? `port ${options.port} (the web app, PARLEY_WEB_PORT) is already in use: stop what runs there or choose another port`
-            : `cannot listen on ${host}:${options.port} (the web app): ${error.message}`,
+            ? `port ${port} (the web app, PARLEY_WEB_PORT) is already in use: stop what runs there or choose another port`
+            : `cannot listen on ${host}:${port} (the web app): ${error.message}`,
           { cause: error },
         ),
       ),
     );
-    server.listen(options.port, host, () => listening());
+    server.listen(port, host, () => listening());
   });
-  const closeServer = () =>
-    new Promise<void>((closed) => {
-      server.close(() => closed());
-      server.closeAllConnections();
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((closed) => {
+    server.close(() => closed());
+    server.closeAllConnections();
+  });
+}
+
+/** Builds `web/` into a new temporary folder and returns the folder. */
+async function buildWebApp(): Promise<string> {
+  const outDir = await mkdtemp(join(tmpdir(), 'parley-web-'));
+  // Vite sets NODE_ENV for its build; the rest of this process must not see it change.
+  const nodeEnv = process.env.NODE_ENV;
+  try {
+    await build({
+      root: WEB_ROOT,
+      configFile: join(WEB_ROOT, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir, emptyOutDir: true },
     });
+  } catch (error) {
+    await rm(outDir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
+  return outDir;
+}
+
+/** What the request handlers need: the built app (awaited by requests that come early) and the token settings. */
+interface WebApp {
+  built: Promise<string>;
+  wsUrl: string;
+  tokenSecret: string;
+  expiresIn: string;
+}
+
+async function serveToken(app: WebApp, url: URL, response: ServerResponse): Promise<void> {
+  const userId = userIdSchema.safeParse(url.searchParams.get('userId') ?? undefined);
+  if (!userId.success) {
+    sendJson(response, 400, {
+      error: 'bad_request',
+      message: `userId: ${ID_RULE_MESSAGE}`,
+    });
+    return;
+  }
+  const token = await mintToken(userId.data, app.tokenSecret, { expiresIn: app.expiresIn });
+  sendJson(response, 200, { token, url: app.wsUrl });
+}
+
+async function serveFile(
+  app: WebApp,
+  request: IncomingMessage,
+  url: URL,
+  response: ServerResponse,
+): Promise<void> {
+  const root = await app.built;
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(url.pathname);
+  } catch {
+    sendJson(response, 400, { error: 'bad_request', message: 'path: not a valid URL path' });
+    return;
+  }
+  const wanted = resolve(root, `.${pathname}`);
+  const inside = wanted === root || wanted.startsWith(root + sep);
+  let file = inside ? wanted : undefined;
+  if (file && !(await stat(file).catch(() => undefined))?.isFile()) file = undefined;
+  if (!file) {
+    // A path with an extension names a file that is not there; any other path is a
+    // page of the app, which index.html serves.
+    if (extname(pathname)) {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      response.end('not found');
+      return;
+    }
+    file = join(root, 'index.html');
+  }
+  const body = await readFile(file);
+  const hashed = file.startsWith(join(root, 'assets') + sep);
+  response.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    'content-length': body.length,
+    'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+  });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+async function routeRequest(
+  app: WebApp,
+  request: IncomingMessage,
+  url: URL,
+  response: ServerResponse,
+): Promise<void> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+    response.end('method not allowed');
+  } else if (url.pathname === '/api/token') {
+    await serveToken(app, url, response);
+  } else if (url.pathname.startsWith('/api/')) {
+    sendJson(response, 404, { error: 'not_found', message: `no API at ${url.pathname}` });
+  } else {
+    await serveFile(app, request, url, response);
+  }
+}
+
+function handleRequest(app: WebApp, request: IncomingMessage, response: ServerResponse): void {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  routeRequest(app, request, url, response).catch((error: unknown) => {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    sendJson(response, 500, {
+      error: 'internal',
+      message: error instanceof Error ? error.message : String(error),
+    });
+  });
+}
+
+/** Builds the app into a temporary folder, then serves it and the token endpoint. */
+export async function startWebServer(options: WebServerOptions): Promise<RunningWebServer> {
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer();
+  await listenOn(server, host, options.port);
 
   // Requests that come while the app builds wait for it.
-  const built = (async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'parley-web-'));
-    // Vite sets NODE_ENV for its build; the rest of this process must not see it change.
-    const nodeEnv = process.env.NODE_ENV;
-    try {
-      await build({
-        root: WEB_ROOT,
-        configFile: join(WEB_ROOT, 'vite.config.ts'),
-        logLevel: 'warn',
-        build: { outDir, emptyOutDir: true },
-      });
-    } catch (error) {
-      await rm(outDir, { recursive: true, force: true });
-      throw error;
-    } finally {
-      if (nodeEnv === undefined) delete process.env.NODE_ENV;
-      else process.env.NODE_ENV = nodeEnv;
-    }
-    return outDir;
-  })();
-
-  const serveToken = async (url: URL, response: ServerResponse) => {
-    const userId = userIdSchema.safeParse(url.searchParams.get('userId') ?? undefined);
-    if (!userId.success) {
-      sendJson(response, 400, {
-        error: 'bad_request',
-        message: `userId: ${ID_RULE_MESSAGE}`,
-      });
-      return;
-    }
-    const token = await mintToken(userId.data, options.tokenSecret, { expiresIn });
-    sendJson(response, 200, { token, url: options.wsUrl });
+  const app: WebApp = {
+    built: buildWebApp(),
+    wsUrl: options.wsUrl,
+    tokenSecret: options.tokenSecret,
+    expiresIn: options.tokenExpiresIn ?? '24h',
   };
-
-  const serveFile = async (request: IncomingMessage, url: URL, response: ServerResponse) => {
-    const root = await built;
-    let pathname: string;
-    try {
-      pathname = decodeURIComponent(url.pathname);
-    } catch {
-      sendJson(response, 400, { error: 'bad_request', message: 'path: not a valid URL path' });
-      return;
-    }
-    const wanted = resolve(root, `.${pathname}`);
-    const inside = wanted === root || wanted.startsWith(root + sep);
-    let file = inside ? wanted : undefined;
-    if (file && !(await stat(file).catch(() => undefined))?.isFile()) file = undefined;
-    if (!file) {
-      // A path with an extension names a file that is not there; any other path is a
-      // page of the app, which index.html serves.
-      if (extname(pathname)) {
-        response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-        response.end('not found');
-        return;
-      }
-      file = join(root, 'index.html');
-    }
-    const body = await readFile(file);
-    const hashed = file.startsWith(join(root, 'assets') + sep);
-    response.writeHead(200, {
-      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-      'content-length': body.length,
-      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
-    });
-    response.end(request.method === 'HEAD' ? undefined : body);
-  };
-
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const handle = async () => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
-        response.end('method not allowed');
-      } else if (url.pathname === '/api/token') {
-        await serveToken(url, response);
-      } else if (url.pathname.startsWith('/api/')) {
-        sendJson(response, 404, { error: 'not_found', message: `no API at ${url.pathname}` });
-      } else {
-        await serveFile(request, url, response);
-      }
-    };
-    handle().catch((error: unknown) => {
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      sendJson(response, 500, {
-        error: 'internal',
-        message: error instanceof Error ? error.message : String(error),
-      });
-    });
-  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) =>
+    handleRequest(app, request, response),
+  );
 
   let staticRoot: string;
   try {
-    staticRoot = await built;
+    staticRoot = await app.built;
   } catch (error) {
-    await closeServer();
+    await closeServer(server);
     throw new WebServerStartError(
       `cannot build the web app: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
@@ -200,7 +234,7 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     stop: () => {
       stopped ??= (async () => {
-        await closeServer();
+        await closeServer(server);
         await rm(staticRoot, { recursive: true, force: true });
       })();
       return stopped;

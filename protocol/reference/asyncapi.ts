@@ -94,89 +94,105 @@ function operations(): Record<string, unknown> {
   return Object.fromEntries([...sends, ...receives]);
 }
 
+function info(): Record<string, unknown> {
+  return {
+    title: 'Parley WebSocket API',
+    version: '1',
+    description: [
+      'Real-time one-to-one messaging: ordered messages, receipts, typing and presence.',
+      'Every frame in either direction is one UTF-8 JSON object in a text frame, at most',
+      `${MAX_FRAME_BYTES / 1024} KB. Client frames carry \`action\`, server frames \`type\`.`,
+      'docs/protocol.md in the repository is the normative reference; this document is generated',
+      'from the same zod schemas by `npm run docs:protocol`.',
+    ].join('\n'),
+  };
+}
+
+function servers(): Record<string, unknown> {
+  return {
+    aws: {
+      host: '{apiId}.execute-api.{region}.amazonaws.com',
+      pathname: '/{stage}',
+      protocol: 'wss',
+      description: "The API Gateway WebSocket stage: the stack's WebSocketUrl output.",
+      variables: {
+        apiId: { description: 'The WebSocket API id.' },
+        region: { description: 'The AWS region of the stack.' },
+        stage: { description: 'The stage name.' },
+      },
+      security: [{ $ref: '#/components/securitySchemes/token' }],
+    },
+    local: {
+      host: '127.0.0.1:3001',
+      protocol: 'ws',
+      description: 'The local stack (`npm start`); the port comes from PARLEY_WS_PORT.',
+      security: [{ $ref: '#/components/securitySchemes/token' }],
+    },
+  };
+}
+
+/** The WebSocket binding: the handshake's query parameters. */
+function handshakeBinding(): Record<string, unknown> {
+  return {
+    method: 'GET',
+    query: {
+      type: 'object',
+      properties: {
+        token: { type: 'string', description: 'A JWT whose `sub` claim is the user id.' },
+        deviceId: {
+          type: 'string',
+          pattern: ID_PATTERN.source,
+          description: 'Chosen by the device and stable across its reconnects.',
+        },
+      },
+      required: ['token', 'deviceId'],
+    },
+    bindingVersion: '0.1.0',
+  };
+}
+
+function channels(): Record<string, unknown> {
+  return {
+    [CHANNEL]: {
+      address: '/',
+      title: 'A device connection',
+      description: [
+        'One connection per device. The handshake carries the token and the device id as',
+        'query parameters; a bad or missing token is answered 401 and a bad deviceId 400, and',
+        'no connection is opened.',
+      ].join('\n'),
+      messages: messages(),
+      bindings: { ws: handshakeBinding() },
+    },
+  };
+}
+
+function securitySchemes(): Record<string, unknown> {
+  return {
+    token: {
+      type: 'httpApiKey',
+      name: 'token',
+      in: 'query',
+      description: [
+        "A JWT in the handshake's query, checked by the API's authorizer before the",
+        'connection opens: its `sub` claim is the user id, an `exp` claim is enforced. The',
+        'local stack verifies HS256 with PARLEY_JWT_SECRET; in AWS the issuer, audience and',
+        'key (a JWKS URL or a shared secret) are deployment settings.',
+      ].join('\n'),
+    },
+  };
+}
+
 /** The AsyncAPI document as an object. */
 export function buildAsyncApi(schemas: Record<string, JsonSchema>): Record<string, unknown> {
   return {
     asyncapi: '3.0.0',
-    info: {
-      title: 'Parley WebSocket API',
-      version: '1',
-      description: [
-        'Real-time one-to-one messaging: ordered messages, receipts, typing and presence.',
-        'Every frame in either direction is one UTF-8 JSON object in a text frame, at most',
-        `${MAX_FRAME_BYTES / 1024} KB. Client frames carry \`action\`, server frames \`type\`.`,
-        'docs/protocol.md in the repository is the normative reference; this document is generated',
-        'from the same zod schemas by `npm run docs:protocol`.',
-      ].join('\n'),
-    },
+    info: info(),
     defaultContentType: 'application/json',
-    servers: {
-      aws: {
-        host: '{apiId}.execute-api.{region}.amazonaws.com',
-        pathname: '/{stage}',
-        protocol: 'wss',
-        description: "The API Gateway WebSocket stage: the stack's WebSocketUrl output.",
-        variables: {
-          apiId: { description: 'The WebSocket API id.' },
-          region: { description: 'The AWS region of the stack.' },
-          stage: { description: 'The stage name.' },
-        },
-        security: [{ $ref: '#/components/securitySchemes/token' }],
-      },
-      local: {
-        host: '127.0.0.1:3001',
-        protocol: 'ws',
-        description: 'The local stack (`npm start`); the port comes from PARLEY_WS_PORT.',
-        security: [{ $ref: '#/components/securitySchemes/token' }],
-      },
-    },
-    channels: {
-      [CHANNEL]: {
-        address: '/',
-        title: 'A device connection',
-        description: [
-          'One connection per device. The handshake carries the token and the device id as',
-          'query parameters; a bad or missing token is answered 401 and a bad deviceId 400, and',
-          'no connection is opened.',
-        ].join('\n'),
-        messages: messages(),
-        bindings: {
-          ws: {
-            method: 'GET',
-            query: {
-              type: 'object',
-              properties: {
-                token: { type: 'string', description: 'A JWT whose `sub` claim is the user id.' },
-                deviceId: {
-                  type: 'string',
-                  pattern: ID_PATTERN.source,
-                  description: 'Chosen by the device and stable across its reconnects.',
-                },
-              },
-              required: ['token', 'deviceId'],
-            },
-            bindingVersion: '0.1.0',
-          },
-        },
-      },
-    },
+    servers: servers(),
+    channels: channels(),
     operations: operations(),
-    components: {
-      schemas,
-      securitySchemes: {
-        token: {
-          type: 'httpApiKey',
-          name: 'token',
-          in: 'query',
-          description: [
-            "A JWT in the handshake's query, checked by the API's authorizer before the",
-            'connection opens: its `sub` claim is the user id, an `exp` claim is enforced. The',
-            'local stack verifies HS256 with PARLEY_JWT_SECRET; in AWS the issuer, audience and',
-            'key (a JWKS URL or a shared secret) are deployment settings.',
-          ].join('\n'),
-        },
-      },
-    },
+    components: { schemas, securitySchemes: securitySchemes() },
   };
 }
 
