@@ -63,18 +63,15 @@ describe('planAfterFailure', () => {
   });
 
   it('retries a single record, or a batch with bisect off, whole and counts the retry', () => {
-    const single = planAfterFailure(
-      { records: records(1), retries: 0 },
-      { kind: 'error', error: boom },
-      policy,
-    );
+    const one = records(1);
+    const single = planAfterFailure({ records: one, retries: 0 }, { kind: 'error', error: boom }, policy);
     const whole = planAfterFailure(
       { records: records(3), retries: 0 },
       { kind: 'error', error: boom },
       { ...policy, bisectBatchOnFunctionError: false },
     );
 
-    expect(single).toEqual({ kind: 'retry', segment: { records: records(1), retries: 1, lastError: boom } });
+    expect(single).toEqual({ kind: 'retry', segment: { records: one, retries: 1, lastError: boom } });
     expect(whole.kind === 'retry' && sequenceNumbers(whole.segment.records)).toEqual(['1', '2', '3']);
   });
 
