@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util';
 import { presenceConsumer } from '../definitions/stream-consumers.js';
 import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
-import { assertPortFree, EngineStartError } from '../local/engines.js';
+import { assertPortFree } from '../local/engines.js';
+import { EngineStartError, LocalSettingsError, WebServerStartError } from '../local/errors.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { DEFAULT_WEB_PORT } from '../local/web-port.js';
-import { type RunningWebServer, startWebServer, WebServerStartError } from '../local/web-server.js';
+import { type RunningWebServer, startWebServer } from '../local/web-server.js';
 
 // The machines this runs on have Node.js 20; Lambda runs 22. The SDK's notice about its
 // future Node 22 requirement is for the former, and would drown the ready message.
@@ -36,13 +37,6 @@ interface Settings {
   logLevel: ParleyConfig['logLevel'];
 }
 
-class SettingsError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SettingsError';
-  }
-}
-
 /** The command line and the PARLEY_* variables, checked: every setting is read here. */
 function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings {
   let deployed = false;
@@ -55,7 +49,7 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
     });
     deployed = values.deployed === true;
   } catch (error) {
-    throw new SettingsError(`npm start: ${(error as Error).message}`, { cause: error });
+    throw new LocalSettingsError(`npm start: ${(error as Error).message}`, { cause: error });
   }
   const wsPort = readNumber(environment, 'PARLEY_WS_PORT', 3001, { min: 1, max: 65535, integer: true });
   const webPort = readNumber(environment, 'PARLEY_WEB_PORT', DEFAULT_WEB_PORT, {
@@ -64,7 +58,7 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
     integer: true,
   });
   if (webPort === wsPort) {
-    throw new SettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
+    throw new LocalSettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
   }
   return {
     deployed,
@@ -101,7 +95,7 @@ function readNumber(
   if (text === undefined || text.trim() === '') return fallback;
   const value = Number(text);
   if (!(value >= bounds.min && value <= bounds.max) || (bounds.integer && !Number.isInteger(value))) {
-    throw new SettingsError(
+    throw new LocalSettingsError(
       `${name} must be ${UNITS[name] ?? 'a number'} from ${bounds.min} to ${bounds.max}, not ${text}`,
     );
   }
@@ -194,7 +188,7 @@ let settings: Settings;
 try {
   settings = readSettings(process.argv.slice(2), process.env);
 } catch (error) {
-  if (!(error instanceof SettingsError)) throw error;
+  if (!(error instanceof LocalSettingsError)) throw error;
   console.error(error.message);
   process.exit(2);
 }

@@ -7,7 +7,8 @@
  * stage, not for production: whoever can reach the port can sign in as anyone.
  */
 import { parseArgs } from 'node:util';
-import { startWebServer, WebServerStartError } from '../local/web-server.js';
+import { WebServerStartError } from '../local/errors.js';
+import { startWebServer } from '../local/web-server.js';
 import { readSigningKey, SigningKeyError } from './signing-key.js';
 
 const USAGE = `usage: npm run web -- --url <WebSocketUrl> [--secret-arn <TokenSigningKeyArn>]

@@ -13,16 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { LOCAL_CREDENTIALS, localKinesisRequestHandler } from '../lambdas/adapters/aws-clients.js';
+import { EngineStartError } from './errors.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 const require = createRequire(import.meta.url);
-
-export class EngineStartError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'EngineStartError';
-  }
-}
 
 /**
  * What every engine starter takes. When `signal` aborts before the engine is ready, the

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { build } from 'vite';
 import { mintToken } from '../lambdas/domain/tokens.js';
+import { WebServerStartError } from './errors.js';
 
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
@@ -31,13 +32,6 @@ export interface RunningWebServer {
   /** `http://host:port`, with the port actually bound. */
   url: string;
   stop(): Promise<void>;
-}
-
-export class WebServerStartError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebServerStartError';
-  }
 }
 
 const CONTENT_TYPES: Record<string, string> = {

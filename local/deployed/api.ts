@@ -3,6 +3,8 @@
  * integrations, the REQUEST authorizer and its identity source, the route responses and
  * the stage's throttles.
  */
+
+import { TemplateError } from '../errors.js';
 import type { RequestAuthorizerHandler, WebSocketRouteHandler, WebSocketThrottle } from '../gateway/index.js';
 import type { FunctionRunner } from './function-runner.js';
 import {
@@ -11,7 +13,6 @@ import {
   resolve,
   resolveString,
   resourcesOfType,
-  TemplateError,
 } from './template.js';
 
 export interface GatewaySettings {

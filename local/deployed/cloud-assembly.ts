@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CloudFormationTemplate, readTemplate, resourcesOfType, TemplateError } from './template.js';
+import { TemplateError } from '../errors.js';
+import { type CloudFormationTemplate, readTemplate, resourcesOfType } from './template.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_CLOUD_ASSEMBLY = join(PROJECT_ROOT, 'cdk.out');

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { FunctionError } from '../errors.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./lambda-worker.cjs', import.meta.url));
 
@@ -23,19 +24,6 @@ export interface FunctionSpec {
   environment: Record<string, string>;
   memoryMiB: number;
   timeoutSeconds: number;
-}
-
-/** An error the function threw, or Lambda's own (timeout, init failure), as the caller of Invoke sees it. */
-export class FunctionError extends Error {
-  constructor(
-    readonly functionName: string,
-    readonly errorType: string,
-    message: string,
-    readonly remoteStack?: string,
-  ) {
-    super(message);
-    this.name = errorType;
-  }
 }
 
 export interface FunctionRunnerOptions {

@@ -7,9 +7,10 @@
 
 import type { FunctionId } from '../../definitions/functions.js';
 import type { CompleteConfig } from '../../lambdas/config.js';
+import { TemplateError } from '../errors.js';
 import { FunctionRunner } from './function-runner.js';
 import { ACCOUNT_ID, REGION, type StandIns } from './stand-ins.js';
-import { type ResolutionContext, resolve, resolveString, TemplateError } from './template.js';
+import { type ResolutionContext, resolve, resolveString } from './template.js';
 
 /** Lambda gives every function these; the engines on this machine accept any credentials. */
 const LOCAL_CREDENTIALS = {

@@ -4,6 +4,7 @@
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { TemplateError } from '../errors.js';
 import {
   filterFromPatterns,
   type RunningEventSourceMapping,
@@ -11,13 +12,7 @@ import {
 } from '../event-source-mapping/index.js';
 import type { FunctionRunner } from './function-runner.js';
 import { REGION } from './stand-ins.js';
-import {
-  type CloudFormationTemplate,
-  type ResolutionContext,
-  resolve,
-  resourcesOfType,
-  TemplateError,
-} from './template.js';
+import { type CloudFormationTemplate, type ResolutionContext, resolve, resourcesOfType } from './template.js';
 
 export interface StartedMapping {
   mapping: RunningEventSourceMapping;

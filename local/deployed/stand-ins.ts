@@ -17,6 +17,7 @@ import {
   waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
 import { type FunctionId, functionOfHandlerFile } from '../../definitions/functions.js';
+import { TemplateError } from '../errors.js';
 import type { LocalSecret } from './secrets-manager.js';
 import {
   type CloudFormationTemplate,
@@ -24,7 +25,6 @@ import {
   type ResolutionContext,
   resolveString,
   resourcesOfType,
-  TemplateError,
   type TemplateResource,
 } from './template.js';
 

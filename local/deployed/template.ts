@@ -4,6 +4,7 @@
  * pseudo parameters) to the local resources that stand in for the AWS ones.
  */
 import { readFileSync } from 'node:fs';
+import { TemplateError } from '../errors.js';
 
 export interface TemplateResource {
   Type: string;
@@ -13,13 +14,6 @@ export interface TemplateResource {
 
 export interface CloudFormationTemplate {
   Resources: Record<string, TemplateResource>;
-}
-
-export class TemplateError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TemplateError';
-  }
 }
 
 export function readTemplate(path: string): CloudFormationTemplate {

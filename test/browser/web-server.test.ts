@@ -3,7 +3,8 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../../lambdas/domain/tokens.js';
-import { type RunningWebServer, startWebServer, WebServerStartError } from '../../local/web-server.js';
+import { WebServerStartError } from '../../local/errors.js';
+import { type RunningWebServer, startWebServer } from '../../local/web-server.js';
 
 const SECRET = 'web-server-test-secret';
 const WS_URL = 'ws://127.0.0.1:39999';

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FUNCTIONS, type FunctionId } from '../../definitions/functions.js';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
-import { FunctionError } from '../../local/deployed/function-runner.js';
 import type { RunningDeployedStack } from '../../local/deployed/stack.js';
 import { startDeployedStack } from '../../local/deployed/stack.js';
+import { FunctionError } from '../../local/errors.js';
 import { uniqueId } from '../support/stack.js';
 
 const fixture = <T>(name: string): T =>
