@@ -138,213 +138,299 @@ export interface RunningLocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
-  const stoppers: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stoppers.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    stoppers.length = 0;
-  };
+  const stoppers = new Stoppers();
   try {
     const wsPort = options.wsPort ?? 3001;
-    const kinesisDataDir = options.kinesisDataDir;
     // Fail at once, before the engines start, when the port is taken.
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
     const { signal } = options;
-    const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
-      if (given) return given;
-      const engine = await start();
-      stoppers.push(() => engine.stop());
-      return engine.endpoint;
-    };
-    let kinesisMock: RestartableEngine | undefined;
-    // Both settled before going on, so that when one fails or the start is cancelled, the
-    // other is stopped too rather than left running once it is ready.
-    const [dynamodbEndpoint, kinesisEndpoint] = fulfilledOrThrow(
-      await Promise.allSettled([
-        startEngine(options.dynamodbEndpoint, () =>
-          startDynamoDbLocal({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), signal }),
-        ),
-        startEngine(options.kinesisEndpoint, async () => {
-          if (!kinesisDataDir) return startKinesisMock({ signal });
-          kinesisMock = await startRestartableKinesisMock({ dataDir: kinesisDataDir, signal });
-          return kinesisMock;
-        }),
-      ]),
-    );
+    const engines = await startEngines(options, stoppers);
     signal?.throwIfAborted();
 
-    let deps: ParleyDeps | undefined;
     // The gateway must listen now, since the handlers' @connections endpoint is its address
     // (with port 0 only the listening socket holds the port), but it refuses handshakes with
     // 503 and Retry-After until the tables, the stream and the mappings are there.
-    let markReady: () => void = () => {};
-    const stackReady = new Promise<void>((resolve) => {
-      markReady = resolve;
-    });
-    const provider = () => {
-      if (!deps) throw new Error('the local stack is not ready yet');
-      return deps;
-    };
+    const pending = new PendingDeps();
     const wrap: FunctionWrapper = options.wrapFunction ?? ((_functionId, handler) => handler);
-    const routes: Record<string, WebSocketRouteHandler> = Object.fromEntries(
-      ROUTE_FUNCTIONS.map(({ id, trigger }) => [trigger.routeKey, wrap(id, HANDLER_BUILDERS[id](provider))]),
-    );
-    const authorizer = wrap(AUTHORIZER_FUNCTION.id, HANDLER_BUILDERS[AUTHORIZER_FUNCTION.id](provider));
-    const openGateway = (port: number) =>
-      startWebSocketGateway({
-        port,
-        // Through the stack's logger once it exists, so that its log level holds here too.
-        log: (level, message, details) => {
-          if (deps) deps.logger[level](`[ws-gateway] ${message}`, { details });
-          else if (level !== 'info') console.error(`[ws-gateway] ${level}: ${message}`, details ?? '');
-        },
-        authorizer,
-        routes,
-        answeredRoutes: ANSWERED,
-        ready: stackReady,
-        // A bigger frame closes the connection with 1009, as in AWS.
-        maxFrameBytes: MAX_FRAME_BYTES,
-        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-        ...(options.throttle ? { throttle: options.throttle } : {}),
-      });
+    const openGateway = gatewayOpener(options, wrap, pending);
     let gateway: RunningWebSocketGateway = await openGateway(wsPort);
     // Stopped before the SDK clients go, since closing sockets runs $disconnect.
     let destroyClients = async () => {};
     stoppers.push(async () => destroyClients());
     stoppers.push(() => gateway.stop());
 
-    const config: CompleteConfig = {
-      names: resourceNames(options.resourcePrefix ?? 'parley'),
-      endpoints: {
-        region: 'us-east-1',
-        local: true,
-        dynamodb: dynamodbEndpoint,
-        kinesis: kinesisEndpoint,
-        connections: gateway.managementEndpoint,
-      },
-      tokens: {
-        secret: options.jwtSecret ?? LOCAL_JWT_SECRET,
-        ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
-        ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
-      },
-      connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
-      postConcurrency: 50,
-      logLevel: options.logLevel ?? 'WARN',
-      serviceName: DEFAULT_SERVICE_NAME,
-    };
-    // Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
-    // the polling mapping, so idle shards can be polled slowly without adding latency.
+    const config = configOf(options, engines, gateway.managementEndpoint);
     let wakeMapping: (event: StreamEvent) => void = () => {};
-    const userWrap = options.deps?.wrap;
-    const ready = createDeps(config, {
-      ...options.deps,
-      wrap: (deps) => {
-        const publisher = deps.publisher;
-        const waking: ParleyDeps = {
-          ...deps,
-          publisher: {
-            publish: async (event) => {
-              await publisher.publish(event);
-              wakeMapping(event);
-            },
-          },
-        };
-        return userWrap ? userWrap(waking) : waking;
-      },
-    });
+    const ready = createWakingDeps(config, options.deps, (event) => wakeMapping(event));
     destroyClients = async () => ready.clients.destroy();
     await ensureResources(
       { dynamodb: ready.clients.dynamodb as never, kinesis: ready.clients.kinesis },
       config.names,
     );
-    deps = ready;
+    pending.deps = ready;
     signal?.throwIfAborted();
 
-    const mappingDefaults = {
-      kinesis: ready.clients.kinesis,
-      streamName: config.names.eventsStream,
-      pollIntervalMs: options.pollIntervalMs ?? 5000,
-      deliveryDelayMs: options.streamDelayMs ?? 0,
-      onFailure: (failed: {
-        shardId: string;
-        reason: string;
-        records: Array<{ kinesis: { sequenceNumber: string } }>;
-      }) =>
-        ready.logger.error('records sent to the on-failure destination', {
-          shardId: failed.shardId,
-          reason: failed.reason,
-          sequenceNumbers: failed.records.map((record) => record.kinesis.sequenceNumber),
-        }),
-      log: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) =>
-        ready.logger[level](message, { details }),
-    };
-    // Filters, batching and retries as the CDK stack sets them on the Lambda mappings.
-    const settingsOf = (consumer: StreamConsumerDefinition) => ({
-      functionName: consumer.id,
-      filter: filterFromPatterns([filterPatternOf(consumer)]),
-      batchSize: consumer.batchSize,
-      maximumBatchingWindowInSeconds: consumer.maximumBatchingWindowInSeconds,
-      maximumRetryAttempts: consumer.maximumRetryAttempts,
-      maximumRecordAgeInSeconds: consumer.maximumRecordAgeInSeconds,
-      bisectBatchOnFunctionError: true,
-      reportBatchItemFailures: true,
-      parallelizationFactor: consumer.parallelizationFactor,
-    });
-    const mappings: RunningEventSourceMapping[] = await Promise.all(
-      STREAM_FUNCTIONS.map(({ id, trigger: { consumer } }) =>
-        startKinesisEventSourceMapping({
-          ...mappingDefaults,
-          ...settingsOf(consumer),
-          handler: wrap(id, HANDLER_BUILDERS[id](provider)),
-          ...(consumer === presenceConsumer && options.presenceBatchingWindowSeconds !== undefined
-            ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
-            : {}),
-        }),
-      ),
-    );
-    // Only the shard the event went to, and only the consumers whose filter lets it through:
-    // every other GetRecords would find nothing new, and each costs kinesis-mock CPU.
-    wakeMapping = (event) => {
-      for (const [index, mapping] of mappings.entries()) {
-        const eventTypes: readonly string[] = STREAM_FUNCTIONS[index]?.trigger.consumer.eventTypes ?? [];
-        if (eventTypes.includes(event.type)) mapping.wake(partitionKeyOf(event));
-      }
-    };
+    const mappings = await startMappings(options, config, ready, wrap, pending.provider);
+    wakeMapping = wakerOf(mappings);
     stoppers.push(async () => {
       await Promise.all(mappings.map((mapping) => mapping.stop()));
     });
     signal?.throwIfAborted();
-    markReady();
+    pending.markReady();
 
     return {
       url: gateway.url,
       managementEndpoint: gateway.managementEndpoint,
       config,
       deps: ready,
-      stop: stopAll,
+      stop: () => stoppers.stopAll(),
       async restartGateway() {
         // Same port, so the URL and the `@connections` endpoint the handlers post to stay valid.
         await gateway.stop();
         gateway = await openGateway(gateway.port);
       },
       async restartKinesis() {
-        if (!kinesisMock) {
+        if (!engines.kinesisMock) {
           throw new Error(
             'restartKinesis needs a kinesis-mock the stack started itself, with kinesisDataDir set',
           );
         }
-        await kinesisMock.restart();
+        await engines.kinesisMock.restart();
       },
     };
   } catch (error) {
-    await stopAll();
+    await stoppers.stopAll();
     throw error;
   }
+}
+
+/** What the stack started, stopped in the reverse order on `stop` or when the start fails. */
+class Stoppers {
+  private readonly stoppers: Array<() => Promise<void>> = [];
+
+  push(stop: () => Promise<void>): void {
+    this.stoppers.push(stop);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.stoppers.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // keep stopping the rest
+      }
+    }
+    this.stoppers.length = 0;
+  }
+}
+
+/**
+ * The handlers' deps, there only once the tables and the stream exist, and the promise the
+ * gateway waits on before it lets handshakes in.
+ */
+class PendingDeps {
+  deps: ParleyDeps | undefined;
+  readonly ready: Promise<void>;
+  markReady: () => void = () => {};
+
+  constructor() {
+    this.ready = new Promise<void>((resolve) => {
+      this.markReady = resolve;
+    });
+  }
+
+  readonly provider = (): ParleyDeps => {
+    if (!this.deps) throw new Error('the local stack is not ready yet');
+    return this.deps;
+  };
+}
+
+interface Engines {
+  dynamodbEndpoint: string;
+  kinesisEndpoint: string;
+  /** Only when the stack started kinesis-mock itself with a data folder. */
+  kinesisMock: RestartableEngine | undefined;
+}
+
+/** Starts DynamoDB Local and kinesis-mock, unless their endpoints are given. */
+async function startEngines(options: LocalStackOptions, stoppers: Stoppers): Promise<Engines> {
+  const { signal, kinesisDataDir } = options;
+  const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
+    if (given) return given;
+    const engine = await start();
+    stoppers.push(() => engine.stop());
+    return engine.endpoint;
+  };
+  let kinesisMock: RestartableEngine | undefined;
+  // Both settled before going on, so that when one fails or the start is cancelled, the
+  // other is stopped too rather than left running once it is ready.
+  const [dynamodbEndpoint, kinesisEndpoint] = fulfilledOrThrow(
+    await Promise.allSettled([
+      startEngine(options.dynamodbEndpoint, () =>
+        startDynamoDbLocal({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), signal }),
+      ),
+      startEngine(options.kinesisEndpoint, async () => {
+        if (!kinesisDataDir) return startKinesisMock({ signal });
+        kinesisMock = await startRestartableKinesisMock({ dataDir: kinesisDataDir, signal });
+        return kinesisMock;
+      }),
+    ]),
+  );
+  return { dynamodbEndpoint, kinesisEndpoint, kinesisMock };
+}
+
+/**
+ * Builds the route and authorizer handlers from the function registry once, and returns a
+ * function that opens the gateway on them, so that a restart serves the same handlers.
+ */
+function gatewayOpener(
+  options: LocalStackOptions,
+  wrap: FunctionWrapper,
+  pending: PendingDeps,
+): (port: number) => Promise<RunningWebSocketGateway> {
+  const routes: Record<string, WebSocketRouteHandler> = Object.fromEntries(
+    ROUTE_FUNCTIONS.map(({ id, trigger }) => [
+      trigger.routeKey,
+      wrap(id, HANDLER_BUILDERS[id](pending.provider)),
+    ]),
+  );
+  const authorizer = wrap(AUTHORIZER_FUNCTION.id, HANDLER_BUILDERS[AUTHORIZER_FUNCTION.id](pending.provider));
+  return (port) =>
+    startWebSocketGateway({
+      port,
+      // Through the stack's logger once it exists, so that its log level holds here too.
+      log: (level, message, details) => {
+        if (pending.deps) pending.deps.logger[level](`[ws-gateway] ${message}`, { details });
+        else if (level !== 'info') console.error(`[ws-gateway] ${level}: ${message}`, details ?? '');
+      },
+      authorizer,
+      routes,
+      answeredRoutes: ANSWERED,
+      ready: pending.ready,
+      // A bigger frame closes the connection with 1009, as in AWS.
+      maxFrameBytes: MAX_FRAME_BYTES,
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.throttle ? { throttle: options.throttle } : {}),
+    });
+}
+
+/** The configuration the handlers read from their environment in AWS. */
+function configOf(options: LocalStackOptions, engines: Engines, connections: string): CompleteConfig {
+  return {
+    names: resourceNames(options.resourcePrefix ?? 'parley'),
+    endpoints: {
+      region: 'us-east-1',
+      local: true,
+      dynamodb: engines.dynamodbEndpoint,
+      kinesis: engines.kinesisEndpoint,
+      connections,
+    },
+    tokens: {
+      secret: options.jwtSecret ?? LOCAL_JWT_SECRET,
+      ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
+      ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
+    },
+    connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+    postConcurrency: 50,
+    logLevel: options.logLevel ?? 'WARN',
+    serviceName: DEFAULT_SERVICE_NAME,
+  };
+}
+
+/**
+ * Enhanced fan-out pushes records to the consumer in AWS; locally the publisher wakes
+ * the polling mapping, so idle shards can be polled slowly without adding latency.
+ */
+function createWakingDeps(
+  config: CompleteConfig,
+  overrides: DepsOverrides | undefined,
+  wakeMapping: (event: StreamEvent) => void,
+): ParleyDeps {
+  const userWrap = overrides?.wrap;
+  return createDeps(config, {
+    ...overrides,
+    wrap: (deps) => {
+      const publisher = deps.publisher;
+      const waking: ParleyDeps = {
+        ...deps,
+        publisher: {
+          publish: async (event) => {
+            await publisher.publish(event);
+            wakeMapping(event);
+          },
+        },
+      };
+      return userWrap ? userWrap(waking) : waking;
+    },
+  });
+}
+
+/** Starts one Kinesis event source mapping per stream function of the registry, in its order. */
+async function startMappings(
+  options: LocalStackOptions,
+  config: CompleteConfig,
+  ready: ParleyDeps,
+  wrap: FunctionWrapper,
+  provider: () => ParleyDeps,
+): Promise<RunningEventSourceMapping[]> {
+  const mappingDefaults = {
+    kinesis: ready.clients.kinesis,
+    streamName: config.names.eventsStream,
+    pollIntervalMs: options.pollIntervalMs ?? 5000,
+    deliveryDelayMs: options.streamDelayMs ?? 0,
+    onFailure: (failed: {
+      shardId: string;
+      reason: string;
+      records: Array<{ kinesis: { sequenceNumber: string } }>;
+    }) =>
+      ready.logger.error('records sent to the on-failure destination', {
+        shardId: failed.shardId,
+        reason: failed.reason,
+        sequenceNumbers: failed.records.map((record) => record.kinesis.sequenceNumber),
+      }),
+    log: (level: 'info' | 'warn' | 'error', message: string, details?: unknown) =>
+      ready.logger[level](message, { details }),
+  };
+  return Promise.all(
+    STREAM_FUNCTIONS.map(({ id, trigger: { consumer } }) =>
+      startKinesisEventSourceMapping({
+        ...mappingDefaults,
+        ...settingsOf(consumer),
+        handler: wrap(id, HANDLER_BUILDERS[id](provider)),
+        ...(consumer === presenceConsumer && options.presenceBatchingWindowSeconds !== undefined
+          ? { maximumBatchingWindowInSeconds: options.presenceBatchingWindowSeconds }
+          : {}),
+      }),
+    ),
+  );
+}
+
+/** Filters, batching and retries as the CDK stack sets them on the Lambda mappings. */
+function settingsOf(consumer: StreamConsumerDefinition) {
+  return {
+    functionName: consumer.id,
+    filter: filterFromPatterns([filterPatternOf(consumer)]),
+    batchSize: consumer.batchSize,
+    maximumBatchingWindowInSeconds: consumer.maximumBatchingWindowInSeconds,
+    maximumRetryAttempts: consumer.maximumRetryAttempts,
+    maximumRecordAgeInSeconds: consumer.maximumRecordAgeInSeconds,
+    bisectBatchOnFunctionError: true,
+    reportBatchItemFailures: true,
+    parallelizationFactor: consumer.parallelizationFactor,
+  };
+}
+
+/**
+ * Only the shard the event went to, and only the consumers whose filter lets it through:
+ * every other GetRecords would find nothing new, and each costs kinesis-mock CPU.
+ */
+function wakerOf(mappings: RunningEventSourceMapping[]): (event: StreamEvent) => void {
+  return (event) => {
+    for (const [index, mapping] of mappings.entries()) {
+      const eventTypes: readonly string[] = STREAM_FUNCTIONS[index]?.trigger.consumer.eventTypes ?? [];
+      if (eventTypes.includes(event.type)) mapping.wake(partitionKeyOf(event));
+    }
+  };
 }
 
 /** The values of settled promises, or the first reason one of them was rejected with. */
