@@ -11,9 +11,9 @@ import type { PhaseRecord } from './probes.js';
 import { type Distribution, distribution, mean } from './stats.js';
 
 /** A rate is sustained when at least this share of it gets through... */
-export const SUSTAINED_SHARE = 0.95;
+const SUSTAINED_SHARE = 0.95;
 /** ...with a p99 under this... */
-export const SUSTAINED_P99_MS = 1000;
+const SUSTAINED_P99_MS = 1000;
 
 export interface Backlog {
   /** p50 of the send → last-device latency of the first and last quarter of the messages, by send time. */

@@ -29,7 +29,7 @@ export interface TableUnits {
   itemsRead: number;
 }
 
-export const noUnits = (): TableUnits => ({
+const noUnits = (): TableUnits => ({
   read: 0,
   write: 0,
   reportedRead: 0,
@@ -70,7 +70,7 @@ function valueSize(value: unknown): number {
   return 0;
 }
 
-export function itemSize(item: Record<string, unknown>): number {
+function itemSize(item: Record<string, unknown>): number {
   return Object.entries(item)
     .filter(([, value]) => value !== undefined)
     .reduce((total, [name, value]) => total + Buffer.byteLength(name) + valueSize(value), 0);

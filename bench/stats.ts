@@ -41,14 +41,3 @@ export function round(value: number, decimals = 3): number {
   const factor = 10 ** decimals;
   return Math.round(value * factor) / factor;
 }
-
-export function roundDistribution(d: Distribution): Distribution {
-  return {
-    count: d.count,
-    mean: round(d.mean),
-    p50: round(d.p50),
-    p95: round(d.p95),
-    p99: round(d.p99),
-    max: round(d.max),
-  };
-}

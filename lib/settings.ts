@@ -38,7 +38,7 @@ export interface ParleySettings {
 }
 
 /** The context keys a stack reads, and what each takes. */
-export const SETTING_KEYS = {
+const SETTING_KEYS = {
   stage: 'a lowercase name such as dev or prod',
   jwksUrl: 'the https URL of the token issuer’s JWKS',
   jwtSecretArn: 'the complete ARN of a Secrets Manager secret holding the HS256 key',

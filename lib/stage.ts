@@ -5,10 +5,10 @@
  */
 
 /** A lowercase letter, then up to 20 lowercase letters, digits or hyphens. */
-export const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,20}$/;
+const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,20}$/;
 
 /** The one stage whose data is retained and protected from deletion. */
-export const PRODUCTION_STAGE = 'prod';
+const PRODUCTION_STAGE = 'prod';
 
 /** Returns the stage if it is valid; throws an error that says what a stage must look like otherwise. */
 export function parseStage(value: unknown): string {

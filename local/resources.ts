@@ -27,7 +27,7 @@ import {
   type TableId,
 } from '../definitions/tables.js';
 
-export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
   const attributes = new Map<string, AttributeDefinition>();
   const add = (key: KeyAttribute | undefined) => {
     if (key) attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });

@@ -14,7 +14,7 @@ import { build } from 'vite';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { WebServerStartError } from './errors.js';
 
-export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
 export interface WebServerOptions {
   /** 0 picks a free port. */

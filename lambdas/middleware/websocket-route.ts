@@ -75,7 +75,7 @@ function requestIdIn(body: string | undefined): string | null {
  * between them, and a child logger per invocation costs a Logger construction (~170 µs
  * measured) and reports every invocation as a cold start. Nothing outlives the invocation.
  */
-export function routeLogger(logger: Logger, event: WebSocketEvent, context?: Context): RouteLogger {
+function routeLogger(logger: Logger, event: WebSocketEvent, context?: Context): RouteLogger {
   const authorizer = event.requestContext.authorizer ?? {};
   const requestId = requestIdIn(event.body);
   const keys: LogAttributes = {

@@ -108,7 +108,7 @@ export class RouteDispatcher {
 }
 
 /** `$request.body.action`: a JSON object whose `action` names a route, else `$default`. */
-export function selectRoute(text: string, routes: Record<string, WebSocketRouteHandler>): string {
+function selectRoute(text: string, routes: Record<string, WebSocketRouteHandler>): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

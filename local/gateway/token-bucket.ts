@@ -22,7 +22,7 @@ export interface ThrottleLimit {
 }
 
 /** Throws a RangeError naming the field when `limit` is not a usable bucket. */
-export function checkThrottleLimit(limit: ThrottleLimit): void {
+function checkThrottleLimit(limit: ThrottleLimit): void {
   if (!Number.isInteger(limit.burstLimit) || limit.burstLimit < 0) {
     throw new RangeError(`burstLimit: must be an integer of 0 or more, not ${limit.burstLimit}`);
   }

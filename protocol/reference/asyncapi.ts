@@ -184,7 +184,7 @@ function securitySchemes(): Record<string, unknown> {
 }
 
 /** The AsyncAPI document as an object. */
-export function buildAsyncApi(schemas: Record<string, JsonSchema>): Record<string, unknown> {
+function buildAsyncApi(schemas: Record<string, JsonSchema>): Record<string, unknown> {
   return {
     asyncapi: '3.0.0',
     info: info(),

@@ -59,7 +59,7 @@ function ruleOf(schema: JsonSchema): string {
 }
 
 /** The table of one object schema: a row per field with its type, whether it is required, and its rule. */
-export function renderFieldTable(schema: JsonSchema): string {
+function renderFieldTable(schema: JsonSchema): string {
   const required = new Set(schema.required ?? []);
   const rows = Object.entries(schema.properties ?? {}).map(([field, property]) => [
     `\`${field}\``,

@@ -67,7 +67,7 @@ export function storeSession(session: Session | undefined): void {
 }
 
 /** Whether a JWT expires within `marginMs` (or cannot be read). */
-export function expiresSoon(token: string, marginMs = 60_000): boolean {
+function expiresSoon(token: string, marginMs = 60_000): boolean {
   try {
     const payload = token.split('.')[1] ?? '';
     const { exp } = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number };
