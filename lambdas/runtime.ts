@@ -72,69 +72,17 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     ? new InMemoryMetrics()
     : new PowertoolsMetricsRecorder({ serviceName: config.serviceName });
   const now = Date.now;
-  const { names } = config;
-  const messages = ifConfigured<MessageStore>(
-    names.conversationsTable,
-    'PARLEY_CONVERSATIONS_TABLE',
-    (tableName) =>
-      new DynamoDbMessageStore({
-        client: clients.dynamodb,
-        tableName,
-        ...(overrides.onCapacity ? { onCapacity: overrides.onCapacity } : {}),
-      }),
-  );
-  const publisher = ifConfigured<EventPublisher>(
-    names.eventsStream,
-    'PARLEY_EVENTS_STREAM',
-    (streamName) => new KinesisEventPublisher({ client: clients.kinesis, streamName }),
-  );
+  const adapters = createAdapters(config, clients, now, overrides.onCapacity);
   const deps: ParleyDeps = {
     config,
     logger,
     metrics,
     now,
-    messages,
-    publisher,
-    connections: ifConfigured<ConnectionStore>(
-      names.connectionsTable,
-      'PARLEY_CONNECTIONS_TABLE',
-      (tableName) => new DynamoDbConnectionStore({ client: clients.dynamodb, tableName }),
-    ),
-    pusher: ifConfigured<ConnectionPusher>(
-      config.endpoints.connections,
-      'PARLEY_CONNECTIONS_ENDPOINT',
-      () => new ApiGatewayConnectionPusher({ client: clients.connections }),
-    ),
-    receipts: ifConfigured<ReceiptStore>(
-      names.conversationsTable,
-      'PARLEY_CONVERSATIONS_TABLE',
-      (tableName) => new DynamoDbReceiptStore({ client: clients.dynamodb, tableName }),
-    ),
-    conversationList: ifConfigured<ConversationListStore>(
-      names.userConversationsTable,
-      'PARLEY_USER_CONVERSATIONS_TABLE',
-      (tableName) => new DynamoDbConversationListStore({ client: clients.dynamodb, tableName, now }),
-    ),
-    presence: ifConfigured<PresenceStore>(
-      names.presenceTable,
-      'PARLEY_PRESENCE_TABLE',
-      (tableName) => new DynamoDbPresenceStore({ client: clients.dynamodb, tableName }),
-    ),
-    presenceSubscriptions: ifConfigured<PresenceSubscriptionStore>(
-      names.presenceSubscriptionsTable,
-      'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
-      (tableName) => new DynamoDbPresenceSubscriptionStore({ client: clients.dynamodb, tableName, now }),
-    ),
-    verifyToken: config.tokens
-      ? createTokenVerifier(tokenSettings(config.tokens, config.endpoints.region))
-      : async () => {
-          throw new ConfigurationError(
-            'this function has no token settings: definitions/functions.ts gives it none',
-          );
-        },
+    ...adapters,
+    verifyToken: tokenVerifierOf(config),
     sequencing: {
-      messages,
-      publisher,
+      messages: adapters.messages,
+      publisher: adapters.publisher,
       newMessageId: () => ulid(),
       now,
       sleep: (ms) => sleep(ms),
@@ -150,6 +98,82 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
   return {
     ...wrapped,
     sequencing: { ...wrapped.sequencing, messages: wrapped.messages, publisher: wrapped.publisher },
+  };
+}
+
+type Adapters = Pick<
+  ParleyDeps,
+  | 'messages'
+  | 'publisher'
+  | 'connections'
+  | 'pusher'
+  | 'receipts'
+  | 'conversationList'
+  | 'presence'
+  | 'presenceSubscriptions'
+>;
+
+/** One adapter per port, each on the resource the function was given (or failing by name). */
+function createAdapters(
+  config: ParleyConfig,
+  clients: AwsClients,
+  now: () => number,
+  onCapacity: CapacityListener | undefined,
+): Adapters {
+  const { names } = config;
+  const dynamodb = clients.dynamodb;
+  return {
+    messages: ifConfigured<MessageStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) =>
+        new DynamoDbMessageStore({ client: dynamodb, tableName, ...(onCapacity ? { onCapacity } : {}) }),
+    ),
+    publisher: ifConfigured<EventPublisher>(
+      names.eventsStream,
+      'PARLEY_EVENTS_STREAM',
+      (streamName) => new KinesisEventPublisher({ client: clients.kinesis, streamName }),
+    ),
+    connections: ifConfigured<ConnectionStore>(
+      names.connectionsTable,
+      'PARLEY_CONNECTIONS_TABLE',
+      (tableName) => new DynamoDbConnectionStore({ client: dynamodb, tableName }),
+    ),
+    pusher: ifConfigured<ConnectionPusher>(
+      config.endpoints.connections,
+      'PARLEY_CONNECTIONS_ENDPOINT',
+      () => new ApiGatewayConnectionPusher({ client: clients.connections }),
+    ),
+    receipts: ifConfigured<ReceiptStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbReceiptStore({ client: dynamodb, tableName }),
+    ),
+    conversationList: ifConfigured<ConversationListStore>(
+      names.userConversationsTable,
+      'PARLEY_USER_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbConversationListStore({ client: dynamodb, tableName, now }),
+    ),
+    presence: ifConfigured<PresenceStore>(
+      names.presenceTable,
+      'PARLEY_PRESENCE_TABLE',
+      (tableName) => new DynamoDbPresenceStore({ client: dynamodb, tableName }),
+    ),
+    presenceSubscriptions: ifConfigured<PresenceSubscriptionStore>(
+      names.presenceSubscriptionsTable,
+      'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
+      (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
+    ),
+  };
+}
+
+/** Only the authorizer has token settings; any other function that verifies a token is a defect. */
+function tokenVerifierOf(config: ParleyConfig): ParleyDeps['verifyToken'] {
+  if (config.tokens) return createTokenVerifier(tokenSettings(config.tokens, config.endpoints.region));
+  return async () => {
+    throw new ConfigurationError(
+      'this function has no token settings: definitions/functions.ts gives it none',
+    );
   };
 }
 

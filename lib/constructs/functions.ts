@@ -146,6 +146,12 @@ export class ParleyFunctions extends Construct {
       },
     });
 
+    this.#grant(role, definition, props);
+    return fn;
+  }
+
+  /** Exactly what the definition lists: its tables and actions, its indexes, the stream, the API, the key. */
+  #grant(role: iam.Role, definition: FunctionDefinition, props: ParleyFunctionsProps): void {
     for (const [tableId, actions] of Object.entries(definition.tables) as Array<
       [TableId, readonly string[]]
     >) {
@@ -191,7 +197,6 @@ export class ParleyFunctions extends Construct {
         }),
       );
     }
-    return fn;
   }
 }
 
