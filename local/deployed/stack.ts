@@ -9,6 +9,7 @@
  * endpoint variables that point it at the local engines, as LocalStack does.
  */
 
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { FunctionId } from '../../definitions/functions.js';
 import {
   environmentVariableName,
@@ -39,7 +40,8 @@ import {
 import { gatewaySettingsOf } from './api.js';
 import { DEFAULT_CLOUD_ASSEMBLY, readSynthesizedStack, synthesizeIfStale } from './cloud-assembly.js';
 import { type DynamoDbFault, type DynamoDbRequest, startDynamoDbFront } from './dynamodb-front.js';
-import { type InvokeWrapper, runnerBehind, runnersFor } from './functions.js';
+import type { FunctionRunner } from './function-runner.js';
+import { type FunctionEndpoints, type InvokeWrapper, runnerBehind, runnersFor } from './functions.js';
 
 export type { InvokeWrapper } from './functions.js';
 
@@ -47,7 +49,7 @@ import { type KinesisFault, type KinesisRequest, startKinesisFront } from './kin
 import { type StartedMapping, startMappings } from './mappings.js';
 import { startSecretsManager } from './secrets-manager.js';
 import { createData, REGION, type StandIns, standInsFor } from './stand-ins.js';
-import { resolveString } from './template.js';
+import { type CloudFormationTemplate, resolveString } from './template.js';
 
 export interface DeployedStackOptions {
   /** The cloud assembly to run. Default `cdk.out` of the project, synthesized first when stale. */
@@ -125,6 +127,9 @@ export interface RunningDeployedStack {
   restartKinesis(): Promise<void>;
 }
 
+/** What the stack stops, in reverse order of starting; each step adds the parts it started. */
+type Stoppers = Array<() => Promise<void>>;
+
 export async function startDeployedStack(options: DeployedStackOptions = {}): Promise<RunningDeployedStack> {
   const log = options.log ?? (() => {});
   const assemblyDir = options.cloudAssemblyDir ?? DEFAULT_CLOUD_ASSEMBLY;
@@ -133,150 +138,45 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
   signal?.throwIfAborted();
   const { stackName, template } = readSynthesizedStack(assemblyDir, options.stackName);
   const prefix = options.resourcePrefix ?? stackName;
-  const logLevel = options.logLevel ?? 'WARN';
   const secretValue = options.jwtSecret ?? LOCAL_JWT_SECRET;
-  /** Started with `kinesisDataDir`: the kinesis-mock that `restartKinesis` restarts. */
-  let restartableKinesis: RestartableEngine | undefined;
 
-  const stoppers: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stoppers.splice(0).reverse()) {
-      try {
-        await stop();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-  };
+  const stoppers: Stoppers = [];
+  const stopAll = () => stopInReverse(stoppers);
   try {
     const wsPort = options.wsPort === undefined ? 3001 : options.wsPort || (await findFreePort());
-    const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
-      if (given) return given;
-      const engine = await start();
-      stoppers.push(() => engine.stop());
-      return engine.endpoint;
-    };
-    // Both settle before a failure or a cancel goes on, so that neither is left running.
-    const engines = await Promise.allSettled([
-      startEngine(options.dynamodbEndpoint, () =>
-        startDynamoDbLocal({
-          ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-          ...(signal ? { signal } : {}),
-        }),
-      ),
-      startEngine(options.kinesisEndpoint, async () => {
-        if (!options.kinesisDataDir) return startKinesisMock(signal ? { signal } : {});
-        restartableKinesis = await startRestartableKinesisMock({
-          dataDir: options.kinesisDataDir,
-          ...(signal ? { signal } : {}),
-        });
-        return restartableKinesis;
-      }),
-    ]);
-    const failed = engines.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    const [dynamodbEndpoint, kinesisEndpoint] = engines.map(
-      (result) => (result as PromiseFulfilledResult<string>).value,
-    ) as [string, string];
+    const engines = await startEngines(options, stoppers);
     signal?.throwIfAborted();
-
-    // ------------------------------------------------------------------ stand-ins for resources
+    const managementEndpoint = `http://127.0.0.1:${wsPort}`;
     const standIns = standInsFor(template, { stackName, prefix, secretValue });
-    const { context, secrets } = standIns;
-
-    // ---------------------------------------------------------------------------- data
-    const toolEndpoints = {
-      dynamodb: dynamodbEndpoint,
-      kinesis: kinesisEndpoint,
-      connections: `http://127.0.0.1:${wsPort}`,
-    };
-    // One set of clients to the engines: for making the data here, and for the tools' reads.
-    const config = toolConfig(standIns, toolEndpoints, secretValue, prefix);
-    const deps = createDeps(config);
-    const engineClients = deps.clients;
-    stoppers.push(async () => engineClients.destroy());
-    await createData(engineClients, template, standIns);
-
-    // ------------------------------------------------------------------ AWS endpoints
-    const mappings: StartedMapping[] = [];
-    const kinesisFront = await startKinesisFront({
-      target: kinesisEndpoint,
-      onPut: (records) => {
-        // As enhanced fan-out pushes a record to its consumer: wake the mappings whose filter takes it.
-        for (const { partitionKey, data } of records) {
-          for (const { mapping, filter } of mappings)
-            if (data === undefined || filter(data)) mapping.wake(partitionKey);
-        }
-      },
-      ...(options.faults?.kinesis ? { fault: options.faults.kinesis } : {}),
-    });
-    stoppers.push(() => kinesisFront.stop());
-    const functionsDynamodbEndpoint = await dynamodbEndpointForFunctions(
-      dynamodbEndpoint,
-      options.faults,
+    const { config, deps } = await createResources(
+      template,
+      standIns,
+      { ...engines, connections: managementEndpoint },
+      { secretValue, prefix },
       stoppers,
     );
-    const secretsManager = await startSecretsManager(secrets);
-    stoppers.push(() => secretsManager.stop());
-    const managementEndpoint = `http://127.0.0.1:${wsPort}`;
-
-    // ------------------------------------------------------------------------- functions
-    const { runners, functionIds } = runnersFor(
+    // The Kinesis front wakes these on each put, but they start after the runners: it holds the list.
+    const mappings: StartedMapping[] = [];
+    const awsEndpoints = await startAwsEndpoints(engines, standIns, mappings, options.faults, stoppers);
+    const { runners, functionIds } = await startRunners(
       standIns,
       assemblyDir,
-      {
-        dynamodb: functionsDynamodbEndpoint,
-        kinesis: kinesisFront.endpoint,
-        secretsManager: secretsManager.endpoint,
-        connections: managementEndpoint,
-      },
-      {
-        logLevel,
-        ...(options.maxEnvironmentsPerFunction
-          ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
-          : {}),
-        ...(options.faults?.wrapInvoke ? { wrapInvoke: options.faults.wrapInvoke } : {}),
-      },
+      { ...awsEndpoints, connections: managementEndpoint },
+      options,
+      stoppers,
     );
-    for (const runner of runners.values()) stoppers.push(() => runner.stop());
-    await Promise.all([...runners.values()].map((runner) => runner.warm()));
     signal?.throwIfAborted();
-    const runnerOf = runnerBehind(runners, context);
-
-    // ---------------------------------------------------------------------- stream consumers
-    mappings.push(
-      ...(await startMappings(template, context, runners, {
-        kinesis: engineClients.kinesis,
-        stream: standIns.stream,
-        ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
-        ...(options.streamDelayMs ? { streamDelayMs: options.streamDelayMs } : {}),
-        log,
-      })),
-    );
-    stoppers.push(async () => {
-      await Promise.all(mappings.map(({ mapping }) => mapping.stop()));
-    });
-
-    // -------------------------------------------------------------------------- the API
-    const { stageName, routes, authorizer, answeredRoutes, throttle } = gatewaySettingsOf(
+    const runnerOf = runnerBehind(runners, standIns.context);
+    await startStreamConsumers(
       template,
-      context,
-      runnerOf,
-      options.throttle ? { throttle: options.throttle } : {},
+      standIns,
+      runners,
+      deps.clients.kinesis,
+      options,
+      mappings,
+      stoppers,
     );
-    const openGateway = () =>
-      startWebSocketGateway({
-        port: wsPort,
-        stage: stageName,
-        routes,
-        ...(authorizer ? { authorizer } : {}),
-        answeredRoutes,
-        ...(throttle ? { throttle } : {}),
-        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-        log: (level, message) => {
-          if (level !== 'info') log(`[ws-gateway] ${message}`);
-        },
-      });
+    const openGateway = gatewayOpener(template, standIns, runnerOf, wsPort, options, log);
     signal?.throwIfAborted();
     let gateway: RunningWebSocketGateway = await openGateway();
     stoppers.push(() => gateway.stop());
@@ -288,30 +188,216 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       config,
       deps,
       functionNames: functionIds,
-      invoke: async (functionId, event) => {
-        const functionName = functionIds.get(functionId);
-        const runner = functionName ? runners.get(functionName) : undefined;
-        if (!runner) throw new Error(`the template has no function ${functionId}`);
-        return runner.invoke(event);
-      },
+      invoke: invokerOf(functionIds, runners),
       stop: stopAll,
       async restartGateway() {
         await gateway.stop();
         gateway = await openGateway();
       },
       async restartKinesis() {
-        if (!restartableKinesis) {
+        if (!engines.restartableKinesis) {
           throw new Error(
             'restartKinesis needs a kinesis-mock the stack started itself, with kinesisDataDir set',
           );
         }
-        await restartableKinesis.restart();
+        await engines.restartableKinesis.restart();
       },
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** Stops what was started, the last first, and goes on past a part that fails to stop. */
+async function stopInReverse(stoppers: Stoppers): Promise<void> {
+  for (const stop of stoppers.splice(0).reverse()) {
+    try {
+      await stop();
+    } catch {
+      // keep stopping the rest
+    }
+  }
+}
+
+/** `invoke` of the running stack: a function by its handler id, as the Lambda Invoke API would. */
+function invokerOf(
+  functionIds: ReadonlyMap<FunctionId, string>,
+  runners: ReadonlyMap<string, FunctionRunner>,
+): RunningDeployedStack['invoke'] {
+  return async <Result>(functionId: FunctionId, event: unknown) => {
+    const functionName = functionIds.get(functionId);
+    const runner = functionName ? runners.get(functionName) : undefined;
+    if (!runner) throw new Error(`the template has no function ${functionId}`);
+    return runner.invoke<Result>(event);
+  };
+}
+
+interface EngineEndpoints {
+  dynamodb: string;
+  kinesis: string;
+  /** Started with `kinesisDataDir`: the kinesis-mock that `restartKinesis` restarts. */
+  restartableKinesis?: RestartableEngine;
+}
+
+/** DynamoDB Local and kinesis-mock, or the running ones the options name. */
+async function startEngines(options: DeployedStackOptions, stoppers: Stoppers): Promise<EngineEndpoints> {
+  const { signal } = options;
+  let restartableKinesis: RestartableEngine | undefined;
+  const startEngine = async (given: string | undefined, start: () => Promise<RunningEngine>) => {
+    if (given) return given;
+    const engine = await start();
+    stoppers.push(() => engine.stop());
+    return engine.endpoint;
+  };
+  // Both settle before a failure or a cancel goes on, so that neither is left running.
+  const engines = await Promise.allSettled([
+    startEngine(options.dynamodbEndpoint, () =>
+      startDynamoDbLocal({
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        ...(signal ? { signal } : {}),
+      }),
+    ),
+    startEngine(options.kinesisEndpoint, async () => {
+      if (!options.kinesisDataDir) return startKinesisMock(signal ? { signal } : {});
+      restartableKinesis = await startRestartableKinesisMock({
+        dataDir: options.kinesisDataDir,
+        ...(signal ? { signal } : {}),
+      });
+      return restartableKinesis;
+    }),
+  ]);
+  const failed = engines.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [dynamodb, kinesis] = engines.map((result) => (result as PromiseFulfilledResult<string>).value) as [
+    string,
+    string,
+  ];
+  return { dynamodb, kinesis, ...(restartableKinesis ? { restartableKinesis } : {}) };
+}
+
+/**
+ * The tables and the stream the template declares, made on the engines, and the tools'
+ * configuration and clients for them.
+ */
+async function createResources(
+  template: CloudFormationTemplate,
+  standIns: StandIns,
+  endpoints: { dynamodb: string; kinesis: string; connections: string },
+  { secretValue, prefix }: { secretValue: string; prefix: string },
+  stoppers: Stoppers,
+): Promise<{ config: CompleteConfig; deps: ParleyDeps }> {
+  // One set of clients to the engines: for making the data here, and for the tools' reads.
+  const config = toolConfig(standIns, endpoints, secretValue, prefix);
+  const deps = createDeps(config);
+  const engineClients = deps.clients;
+  stoppers.push(async () => engineClients.destroy());
+  await createData(engineClients, template, standIns);
+  return { config, deps };
+}
+
+/**
+ * The AWS endpoints the functions talk to besides the management API: Kinesis through a
+ * front that wakes the stream's consumers, DynamoDB (through a front when faults are
+ * injected), and Secrets Manager.
+ */
+async function startAwsEndpoints(
+  engines: EngineEndpoints,
+  { secrets }: StandIns,
+  mappings: readonly StartedMapping[],
+  faults: DeployedStackFaults | undefined,
+  stoppers: Stoppers,
+): Promise<{ dynamodb: string; kinesis: string; secretsManager: string }> {
+  const kinesisFront = await startKinesisFront({
+    target: engines.kinesis,
+    onPut: (records) => {
+      // As enhanced fan-out pushes a record to its consumer: wake the mappings whose filter takes it.
+      for (const { partitionKey, data } of records) {
+        for (const { mapping, filter } of mappings)
+          if (data === undefined || filter(data)) mapping.wake(partitionKey);
+      }
+    },
+    ...(faults?.kinesis ? { fault: faults.kinesis } : {}),
+  });
+  stoppers.push(() => kinesisFront.stop());
+  const dynamodb = await dynamodbEndpointForFunctions(engines.dynamodb, faults, stoppers);
+  const secretsManager = await startSecretsManager(secrets);
+  stoppers.push(() => secretsManager.stop());
+  return { dynamodb, kinesis: kinesisFront.endpoint, secretsManager: secretsManager.endpoint };
+}
+
+/** A runner for each function of the template, warmed before the stack takes traffic. */
+async function startRunners(
+  standIns: StandIns,
+  assemblyDir: string,
+  endpoints: FunctionEndpoints,
+  options: DeployedStackOptions,
+  stoppers: Stoppers,
+): Promise<ReturnType<typeof runnersFor>> {
+  const started = runnersFor(standIns, assemblyDir, endpoints, {
+    logLevel: options.logLevel ?? 'WARN',
+    ...(options.maxEnvironmentsPerFunction
+      ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
+      : {}),
+    ...(options.faults?.wrapInvoke ? { wrapInvoke: options.faults.wrapInvoke } : {}),
+  });
+  for (const runner of started.runners.values()) stoppers.push(() => runner.stop());
+  await Promise.all([...started.runners.values()].map((runner) => runner.warm()));
+  return started;
+}
+
+/** The event source mappings of the template, polling the stream into their functions. */
+async function startStreamConsumers(
+  template: CloudFormationTemplate,
+  { context, stream }: StandIns,
+  runners: Map<string, FunctionRunner>,
+  kinesis: KinesisClient,
+  options: DeployedStackOptions,
+  mappings: StartedMapping[],
+  stoppers: Stoppers,
+): Promise<void> {
+  mappings.push(
+    ...(await startMappings(template, context, runners, {
+      kinesis,
+      stream,
+      ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      ...(options.streamDelayMs ? { streamDelayMs: options.streamDelayMs } : {}),
+      log: options.log ?? (() => {}),
+    })),
+  );
+  stoppers.push(async () => {
+    await Promise.all(mappings.map(({ mapping }) => mapping.stop()));
+  });
+}
+
+/** Opens the WebSocket gateway the template's API describes; called again by `restartGateway`. */
+function gatewayOpener(
+  template: CloudFormationTemplate,
+  { context }: StandIns,
+  runnerOf: ReturnType<typeof runnerBehind>,
+  wsPort: number,
+  options: DeployedStackOptions,
+  log: (message: string) => void,
+): () => Promise<RunningWebSocketGateway> {
+  const { stageName, routes, authorizer, answeredRoutes, throttle } = gatewaySettingsOf(
+    template,
+    context,
+    runnerOf,
+    options.throttle ? { throttle: options.throttle } : {},
+  );
+  return () =>
+    startWebSocketGateway({
+      port: wsPort,
+      stage: stageName,
+      routes,
+      ...(authorizer ? { authorizer } : {}),
+      answeredRoutes,
+      ...(throttle ? { throttle } : {}),
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      log: (level, message) => {
+        if (level !== 'info') log(`[ws-gateway] ${message}`);
+      },
+    });
 }
 
 /**
