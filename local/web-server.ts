@@ -181,7 +181,14 @@ async function routeRequest(
 }
 
 function handleRequest(app: WebApp, request: IncomingMessage, response: ServerResponse): void {
-  const url = new URL(request.url ?? '/', 'http://localhost');
+  let url: URL;
+  try {
+    url = new URL(request.url ?? '/', 'http://localhost');
+  } catch {
+    // A path such as `//` is not a URL path: answer it rather than let it end the process.
+    sendJson(response, 400, { error: 'bad_request', message: `not a request path: ${request.url}` });
+    return;
+  }
   routeRequest(app, request, url, response).catch((error: unknown) => {
     if (response.headersSent) {
       response.destroy();

@@ -80,6 +80,15 @@ describe('the web server', () => {
     }
   });
 
+  it('answers 400 to a path that is not a URL path, and keeps serving', async () => {
+    const odd = await rawGet(web.url, '//');
+    const index = await fetch(web.url);
+
+    expect(odd.status).toBe(400);
+    expect(JSON.parse(odd.body)).toEqual({ error: 'bad_request', message: 'not a request path: //' });
+    expect(index.status).toBe(200);
+  });
+
   it('mints a token for the user, which the gateway’s verifier accepts, with the WebSocket URL', async () => {
     const response = await fetch(`${web.url}/api/token?userId=alice_1`);
     const body = (await response.json()) as { token: string; url: string };
