@@ -1,7 +1,7 @@
 /**
  * The Parley client SDK: `ParleyClient` and what it speaks in. Runs in browsers (native
- * WebSocket, `IndexedDbStorage` from `sdk/src/indexeddb-storage.ts`) and in Node (`ws`,
- * `FileStorage` from `sdk/src/file-storage.ts`).
+ * WebSocket, `IndexedDbStorage` from `@parley/sdk/indexeddb-storage`) and in Node (`ws`,
+ * `FileStorage` from `@parley/sdk/file-storage`).
  *
  * @example
  * import { ParleyClient } from '@parley/sdk';

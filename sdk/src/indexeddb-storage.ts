@@ -23,8 +23,8 @@ function promised<T>(request: IDBRequest<T>): Promise<T> {
  *
  * @example
  * ```ts
- * import { ParleyClient } from './index.js';
- * import { IndexedDbStorage } from './indexeddb-storage.js';
+ * import { ParleyClient } from '@parley/sdk';
+ * import { IndexedDbStorage } from '@parley/sdk/indexeddb-storage';
  *
  * const client = new ParleyClient({
  *   url: 'ws://127.0.0.1:3001',

@@ -1,8 +1,8 @@
 /**
  * Where the client keeps what must survive a restart: the outbox, the conversations
  * cursor and each conversation's messages. Values are plain JSON. `MemoryStorage` keeps
- * them for the life of the process; `FileStorage` (Node, `sdk/src/file-storage.ts`) and
- * `IndexedDbStorage` (browsers, `sdk/src/indexeddb-storage.ts`) keep them across restarts.
+ * them for the life of the process; `FileStorage` (Node, `@parley/sdk/file-storage`) and
+ * `IndexedDbStorage` (browsers, `@parley/sdk/indexeddb-storage`) keep them across restarts.
  */
 /**
  * A place to keep JSON values by key.
