@@ -32,7 +32,9 @@ export interface TableDefinition {
 /**
  * One conversation is one partition: its messages (`msg#` + zero-padded seq, so that the
  * sort order is the seq order), one idempotency item per `(senderId, clientMessageId)`
- * (`idem#…`), and later the members' receipt watermarks (`member#…`).
+ * (`idem#…`), the members' receipt watermarks (`member#…`) and, for a group, its state:
+ * `group` (title, creator, `everyone`) and the roster in a few buckets (`roster#…`), so
+ * that a membership change and its events are one transaction (docs/adr/0007-groups.md).
  */
 export const conversationsTable = {
   id: 'conversations',
@@ -82,9 +84,21 @@ export const presenceSubscriptionsTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
+/**
+ * One group is one partition: the open connections of its members, each with the expiry
+ * of the connection, so that delivering to a group reads its connected devices only.
+ */
+export const groupConnectionsTable = {
+  id: 'group-connections',
+  partitionKey: { name: 'conversationId', type: 'S' },
+  sortKey: { name: 'connectionId', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
 export const TABLES = [
   conversationsTable,
   connectionsTable,
+  groupConnectionsTable,
   userConversationsTable,
   presenceTable,
   presenceSubscriptionsTable,
@@ -104,6 +118,7 @@ export const eventsStream = { id: 'events', localShardCount: 2 } as const satisf
 export interface ResourceNames {
   conversationsTable: string;
   connectionsTable: string;
+  groupConnectionsTable: string;
   userConversationsTable: string;
   presenceTable: string;
   presenceSubscriptionsTable: string;
@@ -114,6 +129,7 @@ export interface ResourceNames {
 export const TABLE_NAME_FIELDS = {
   conversations: 'conversationsTable',
   connections: 'connectionsTable',
+  'group-connections': 'groupConnectionsTable',
   'user-conversations': 'userConversationsTable',
   presence: 'presenceTable',
   'presence-subscriptions': 'presenceSubscriptionsTable',

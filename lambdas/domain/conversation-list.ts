@@ -43,7 +43,7 @@ export function applyToEntry(
         const { type: _type, ...message } = event;
         next = { ...next, lastSeq: event.seq, lastMessage: message };
       }
-    } else {
+    } else if (event.type === 'receipt') {
       next = { ...next, receipts: raise(next.receipts, event.userId, event.kind, event.seq) };
     }
   }

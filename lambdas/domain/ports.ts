@@ -4,6 +4,8 @@
  */
 import type {
   ConversationSummary,
+  Everyone,
+  GroupReceiptEventFrame,
   Message,
   MessageEventFrame,
   Receipt,
@@ -42,8 +44,12 @@ export interface MessageStore {
   listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage>;
 }
 
-/** What a conversation's members receive: the wire event itself, so fanout forwards it as is. */
-export type ConversationEvent = MessageEventFrame | ReceiptEventFrame;
+/**
+ * What a conversation's members receive: the wire event itself, so fanout forwards it as
+ * is. In a group a `receipt` goes to its member's own devices only, a `groupReceipt` to
+ * every member's.
+ */
+export type ConversationEvent = MessageEventFrame | ReceiptEventFrame | GroupReceiptEventFrame;
 
 /** A user went online or offline; the presence notifier reads the current state itself. */
 export interface PresenceChangedEvent {
@@ -180,4 +186,84 @@ export interface Logger {
 export interface ConnectionPusher {
   /** Posts one frame; 'gone' when API Gateway no longer knows the connection (410). */
   post(connectionId: string, frame: string): Promise<PostOutcome>;
+}
+
+/** A current member of a group, as stored. */
+export interface GroupMemberRecord {
+  userId: string;
+  admin: boolean;
+  /** The seq of the event that added it: it sees messages from there on. */
+  joinedSeq: number;
+  /** When it joined: the longest-standing member becomes admin when the last admin leaves. */
+  joinedAt: number;
+}
+
+/** A user who left or was removed: the window of the conversation it may still read. */
+export interface FormerMemberRecord {
+  userId: string;
+  joinedSeq: number;
+  /** The seq of its `member-removed` event: the last message it receives. */
+  removedSeq: number;
+}
+
+/** A group as stored in its conversation's partition (docs/adr/0007-groups.md). */
+export interface GroupRecord {
+  conversationId: string;
+  title: string;
+  createdBy: string;
+  createdAt: number;
+  /** Current members, in no particular order. */
+  members: GroupMemberRecord[];
+  /** Users who left or were removed and have not come back. */
+  former: FormerMemberRecord[];
+  /** The lowest watermarks over the current members, as last recomputed. */
+  everyone: Everyone;
+}
+
+/** One user's standing in a group, read without reading the whole group. */
+export type Membership =
+  | { status: 'member'; member: GroupMemberRecord }
+  | { status: 'former'; former: FormerMemberRecord }
+  | { status: 'none' };
+
+export type GroupChangeOutcome =
+  | { status: 'stored' }
+  /** Another event took one of the seqs first: read again and retry. */
+  | { status: 'seq_taken' }
+  /** DynamoDB cancelled the transaction for a concurrent one on the same items. */
+  | { status: 'conflict' }
+  /** A creation found the group already there. */
+  | { status: 'exists' };
+
+export interface GroupChange {
+  /** The group before the change; undefined for a creation. */
+  before: GroupRecord | undefined;
+  after: GroupRecord;
+  /** The events the change makes, with consecutive seqs from the conversation's last seq + 1. */
+  events: Message[];
+}
+
+export interface GroupStore {
+  /** The whole group, read strongly consistent; undefined when no group has this id. */
+  getGroup(conversationId: string): Promise<GroupRecord | undefined>;
+  /** One user's standing, read strongly consistent and cheaper than the whole group. */
+  getMembership(conversationId: string, userId: string): Promise<Membership>;
+  /**
+   * Stores the events and the group's new state in one transaction, each event on the
+   * condition that its seq is free, so that a change and its events commit together or
+   * not at all.
+   */
+  commitChange(change: GroupChange): Promise<GroupChangeOutcome>;
+  /** Raises the stored `everyone` watermark of `kind` to `seq` if that is higher; true when it moved. */
+  raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean>;
+}
+
+/**
+ * The open connections of a group's members, indexed by group, so that delivering to a
+ * group reads what grows with its connected devices, not with its members.
+ */
+export interface GroupConnectionStore {
+  listGroupConnections(conversationId: string): Promise<Connection[]>;
+  addConnections(conversationId: string, connections: Connection[]): Promise<void>;
+  removeConnections(conversationId: string, connectionIds: string[]): Promise<void>;
 }

@@ -27,6 +27,21 @@ const ACTIONS: Record<Action, { summary: string; answer?: ServerType }> = {
     answer: 'presence',
   },
   ping: { summary: 'Keep the connection alive and check that it is.', answer: 'pong' },
+  createGroup: {
+    summary: 'Create a group with a title and members; the caller is its admin.',
+    answer: 'groupChanged',
+  },
+  addMembers: { summary: 'Add users to a group (admins only).', answer: 'groupChanged' },
+  removeMember: { summary: 'Remove a member (admins only), or leave (any member).', answer: 'groupChanged' },
+  setTitle: { summary: "Change a group's title (admins only).", answer: 'groupChanged' },
+  setAdmin: {
+    summary: 'Make a member an admin or take the role back (admins only).',
+    answer: 'groupChanged',
+  },
+  groupInfo: {
+    summary: "Read a group's title and members with their receipts, a page at a time.",
+    answer: 'group',
+  },
 };
 
 const SERVER_FRAMES: Record<ServerType, string> = {
@@ -40,6 +55,10 @@ const SERVER_FRAMES: Record<ServerType, string> = {
   message: "A new message, to every connected device of every member, the sender's included.",
   receipt: "A member's delivered or read watermark moved.",
   typing: 'Another member started or stopped typing.',
+  groupChanged: 'The answer to `createGroup`, `addMembers`, `removeMember`, `setTitle` and `setAdmin`.',
+  group: 'The answer to `groupInfo`.',
+  groupReceipt:
+    "The lowest watermark of a kind over a group's current members moved: everyone has it up to `seq`.",
 };
 
 const capitalized = (text: string) => `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;

@@ -39,6 +39,12 @@ export const CLIENT_FRAME_NAMES = {
   typing: 'TypingFrame',
   subscribePresence: 'SubscribePresenceFrame',
   ping: 'PingFrame',
+  createGroup: 'CreateGroupFrame',
+  addMembers: 'AddMembersFrame',
+  removeMember: 'RemoveMemberFrame',
+  setTitle: 'SetTitleFrame',
+  setAdmin: 'SetAdminFrame',
+  groupInfo: 'GroupInfoFrame',
 } as const satisfies Record<keyof typeof CLIENT_FRAME_SCHEMAS, string>;
 
 export const SERVER_FRAME_NAMES = {
@@ -52,6 +58,9 @@ export const SERVER_FRAME_NAMES = {
   message: 'MessageEventFrame',
   receipt: 'ReceiptEventFrame',
   typing: 'TypingEventFrame',
+  groupChanged: 'GroupChangedFrame',
+  group: 'GroupFrame',
+  groupReceipt: 'GroupReceiptEventFrame',
 } as const satisfies Record<keyof typeof SERVER_FRAME_SCHEMAS, string>;
 
 /** Every frame and object of the protocol as JSON Schema, by name, referring to each other by name. */

@@ -4,11 +4,14 @@
  * descriptions end up in docs/protocol.md and docs/asyncapi.yaml.
  */
 import { z } from 'zod';
+import { GROUP_ID_PATTERN } from './conversation-id.js';
 import { limitSchema, seqSchema, typeError } from './fields.js';
 import { clientMessageIdSchema, conversationIdSchema, requestIdSchema, userIdSchema } from './ids.js';
 import {
   CONVERSATIONS_DEFAULT_LIMIT,
   CONVERSATIONS_MAX_LIMIT,
+  GROUP_MAX_MEMBERS,
+  GROUP_TITLE_MAX_CHARS,
   MAX_BODY_CHARS,
   PRESENCE_MAX_USERS,
   SYNC_DEFAULT_LIMIT,
@@ -53,7 +56,10 @@ export const sendFrameSchema = frameSchema({
     })
     .optional(),
   conversationId: conversationIdSchema
-    .meta({ description: 'a conversation of the sender; exactly one of `to` or `conversationId`' })
+    .meta({
+      description:
+        'a conversation of the sender (`dm:…` or `grp:…`); exactly one of `to` or `conversationId`',
+    })
     .optional(),
   clientMessageId: clientMessageIdSchema.meta({
     description: 'chosen by the client, unique per message (a UUID): the idempotency key',
@@ -121,6 +127,74 @@ export const subscribePresenceFrameSchema = frameSchema({
 
 export const pingFrameSchema = frameSchema({ action: z.literal('ping'), requestId: answeredRequestId });
 
+/** `grp:{id}`: the id of a group, chosen by its creator. */
+export const groupIdSchema = z
+  .string({ error: typeError('a string') })
+  .regex(GROUP_ID_PATTERN, 'must be grp: and 1 to 64 characters of A-Z, a-z, 0-9, _ or -');
+
+export const groupTitleSchema = z
+  .string({ error: typeError('a string') })
+  .min(1, `must be 1 to ${GROUP_TITLE_MAX_CHARS} characters`)
+  .max(GROUP_TITLE_MAX_CHARS, `must be 1 to ${GROUP_TITLE_MAX_CHARS} characters`)
+  .refine(isWellFormedText, 'must be well-formed Unicode: a lone surrogate is not text');
+
+/** Users to add: distinct user ids; whether the caller may be among them is the action's rule. */
+const memberListSchema = (description: string) =>
+  z
+    .array(userIdSchema, { error: typeError('a list of user ids') })
+    .min(1, `must hold 1 to ${GROUP_MAX_MEMBERS - 1} user ids`)
+    .max(GROUP_MAX_MEMBERS - 1, `must hold 1 to ${GROUP_MAX_MEMBERS - 1} user ids`)
+    .refine((ids) => new Set(ids).size === ids.length, 'must not name a user twice')
+    .meta({ description });
+
+export const createGroupFrameSchema = frameSchema({
+  action: z.literal('createGroup'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema.meta({
+    description: 'chosen by the creator (grp: and a UUID): repeating the frame creates nothing twice',
+  }),
+  title: groupTitleSchema,
+  members: memberListSchema('the other members, not the caller; the caller joins as admin'),
+});
+
+export const addMembersFrameSchema = frameSchema({
+  action: z.literal('addMembers'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema,
+  members: memberListSchema('users to add; those already members are left as they are'),
+});
+
+export const removeMemberFrameSchema = frameSchema({
+  action: z.literal('removeMember'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema,
+  userId: userIdSchema.meta({ description: 'the member to remove; the caller itself to leave' }),
+});
+
+export const setTitleFrameSchema = frameSchema({
+  action: z.literal('setTitle'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema,
+  title: groupTitleSchema,
+});
+
+export const setAdminFrameSchema = frameSchema({
+  action: z.literal('setAdmin'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema,
+  userId: userIdSchema.meta({ description: 'a current member' }),
+  admin: z.boolean({ error: typeError('true or false') }),
+});
+
+export const groupInfoFrameSchema = frameSchema({
+  action: z.literal('groupInfo'),
+  requestId: answeredRequestId,
+  conversationId: groupIdSchema,
+  after: userIdSchema
+    .meta({ description: 'the last `userId` of the previous page; without it, the first page' })
+    .optional(),
+});
+
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 export type AckFrame = z.infer<typeof ackFrameSchema>;
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
@@ -128,6 +202,19 @@ export type ConversationsFrame = z.infer<typeof conversationsFrameSchema>;
 export type TypingFrame = z.infer<typeof typingFrameSchema>;
 export type SubscribePresenceFrame = z.infer<typeof subscribePresenceFrameSchema>;
 export type PingFrame = z.infer<typeof pingFrameSchema>;
+export type CreateGroupFrame = z.infer<typeof createGroupFrameSchema>;
+export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
+export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
+export type SetTitleFrame = z.infer<typeof setTitleFrameSchema>;
+export type SetAdminFrame = z.infer<typeof setAdminFrameSchema>;
+export type GroupInfoFrame = z.infer<typeof groupInfoFrameSchema>;
+/** The frames that change a group: each is answered `groupChanged`. */
+export type GroupChangeFrame =
+  | CreateGroupFrame
+  | AddMembersFrame
+  | RemoveMemberFrame
+  | SetTitleFrame
+  | SetAdminFrame;
 
 /** The actions this server version routes; anything else goes to `$default`. */
 export const ROUTED_ACTIONS = [
@@ -138,6 +225,12 @@ export const ROUTED_ACTIONS = [
   'typing',
   'subscribePresence',
   'ping',
+  'createGroup',
+  'addMembers',
+  'removeMember',
+  'setTitle',
+  'setAdmin',
+  'groupInfo',
 ] as const;
 export type RoutedAction = (typeof ROUTED_ACTIONS)[number];
 
@@ -150,4 +243,10 @@ export const CLIENT_FRAME_SCHEMAS = {
   typing: typingFrameSchema,
   subscribePresence: subscribePresenceFrameSchema,
   ping: pingFrameSchema,
+  createGroup: createGroupFrameSchema,
+  addMembers: addMembersFrameSchema,
+  removeMember: removeMemberFrameSchema,
+  setTitle: setTitleFrameSchema,
+  setAdmin: setAdminFrameSchema,
+  groupInfo: groupInfoFrameSchema,
 } as const satisfies Record<RoutedAction, z.ZodType>;

@@ -1,10 +1,16 @@
 /**
  * Conversation ids. A one-to-one conversation between `a` and `b` is `dm:{x}:{y}` with
- * `x < y` in code-unit order, so its members follow from the id alone.
+ * `x < y` in code-unit order, so its members follow from the id alone. A group is
+ * `grp:{id}`, its id chosen by the creating client (a UUID), so that a group can be created
+ * offline and its creation retried; its members are stored by the server.
  */
-import { userIdSchema } from './ids.js';
+import { ID_PATTERN, userIdSchema } from './ids.js';
 
 export const DIRECT_PREFIX = 'dm';
+export const GROUP_PREFIX = 'grp';
+
+/** `grp:` and 1 to 64 characters of the id rule. */
+export const GROUP_ID_PATTERN = new RegExp(`^${GROUP_PREFIX}:${ID_PATTERN.source.slice(1, -1)}$`);
 
 /**
  * The id of the one-to-one conversation between two users.
@@ -30,4 +36,23 @@ export function membersOf(conversationId: string): [string, string] | undefined 
   if (!userIdSchema.safeParse(first).success || !userIdSchema.safeParse(second).success) return undefined;
   if (!(first < second)) return undefined;
   return [first, second];
+}
+
+/**
+ * True for a well-formed group id.
+ *
+ * @example
+ * isGroupConversationId('grp:7f3c'); // true
+ */
+export function isGroupConversationId(conversationId: string): boolean {
+  return GROUP_ID_PATTERN.test(conversationId);
+}
+
+export type ConversationKind = 'dm' | 'group';
+
+/** `dm` or `group` for a well-formed conversation id, else undefined. */
+export function conversationKindOf(conversationId: string): ConversationKind | undefined {
+  if (membersOf(conversationId)) return 'dm';
+  if (isGroupConversationId(conversationId)) return 'group';
+  return undefined;
 }

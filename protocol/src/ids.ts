@@ -17,7 +17,7 @@ export const requestIdSchema = z
   .string({ error: typeError('a string') })
   .min(1, 'must be 1 to 64 characters')
   .max(64, 'must be 1 to 64 characters');
-/** `dm:{x}:{y}`; membership and order of the two ids are checked by the domain. */
+/** `dm:{x}:{y}` or `grp:{id}`; the form and membership are checked by the domain. */
 export const conversationIdSchema = z
   .string({ error: typeError('a string') })
   .min(1, 'must be a conversation id')

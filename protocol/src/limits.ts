@@ -12,3 +12,9 @@ export const CONVERSATIONS_DEFAULT_LIMIT = 50;
 export const CONVERSATIONS_MAX_LIMIT = 100;
 /** User ids per `subscribePresence` frame. */
 export const PRESENCE_MAX_USERS = 100;
+/** Members of a group, its creator included (WhatsApp's figure). */
+export const GROUP_MAX_MEMBERS = 1024;
+/** A group's title, in characters. */
+export const GROUP_TITLE_MAX_CHARS = 100;
+/** The server forwards at most one `typing` `start` per member per group in this time. */
+export const GROUP_TYPING_INTERVAL_MS = 3000;

@@ -14,14 +14,48 @@ const timestamp = (description: string) =>
     .min(0)
     .meta({ description: `${description}, in milliseconds since the Unix epoch` });
 
+/** What a message is: text, or one of a group's membership events. */
+export const MESSAGE_KINDS = [
+  'text',
+  'group-created',
+  'members-added',
+  'member-removed',
+  'title-changed',
+  'admin-changed',
+] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+/** The kinds of a group's membership events: messages with no body. */
+export type GroupEventKind = Exclude<MessageKind, 'text'>;
+
+/**
+ * A message of a conversation: text, or a group's membership event. An event carries its
+ * fields at the top level and no `body`; a message without `kind` (stored by a 1.0 server)
+ * is text.
+ */
 export const messageSchema = z.object({
   conversationId: z.string(),
   seq: z.int().min(1).meta({ description: 'its place in the conversation: 1, 2, 3… with no gaps' }),
   messageId: z.string().meta({ description: 'set by the server' }),
-  clientMessageId: z.string(),
-  senderId: z.string(),
+  clientMessageId: z
+    .string()
+    .meta({ description: "the sender's idempotency key; the messageId for an event" }),
+  senderId: z.string().meta({ description: 'the author, or the member who changed the group' }),
   senderDeviceId: z.string(),
-  body: z.string(),
+  kind: z
+    .enum(MESSAGE_KINDS)
+    .meta({ description: 'text when absent (a message stored by a 1.0 server)' })
+    .optional(),
+  body: z.string().meta({ description: 'text messages only' }).optional(),
+  title: z.string().meta({ description: 'group-created and title-changed: the title' }).optional(),
+  members: z
+    .array(z.string())
+    .meta({ description: 'group-created (the creator included) and members-added: the users who joined' })
+    .optional(),
+  userId: z
+    .string()
+    .meta({ description: 'member-removed: who left or was removed; admin-changed: whose role changed' })
+    .optional(),
+  admin: z.boolean().meta({ description: 'admin-changed: the new role' }).optional(),
   serverTs: timestamp('when the server stored it'),
 });
 
@@ -31,12 +65,26 @@ export const receiptSchema = z.object({
   readSeq: z.int().min(0).meta({ description: 'the member has read every message up to it' }),
 });
 
+/** "Everyone has … up to": the lowest watermark of each kind over a group's current members. */
+export const everyoneSchema = z.object({
+  deliveredSeq: z.int().min(0).meta({ description: 'every current member has every message up to it' }),
+  readSeq: z.int().min(0).meta({ description: 'every current member has read every message up to it' }),
+});
+
 export const conversationSummarySchema = z.object({
   conversationId: z.string(),
-  members: z.array(z.string()),
+  kind: z.enum(['dm', 'group']).meta({ description: 'absent from a 1.0 server: dm' }).optional(),
+  members: z.array(z.string()).meta({ description: 'dm: the two members' }).optional(),
+  title: z.string().meta({ description: 'group: its title' }).optional(),
+  memberCount: z.int().min(0).meta({ description: 'group: its current members' }).optional(),
+  member: z
+    .boolean()
+    .meta({ description: 'group: false once the caller left or was removed (the entry stays, up to then)' })
+    .optional(),
   lastSeq: z.int().min(0).meta({ description: 'the seq of its last message; 0 before any' }),
   lastMessage: messageSchema.nullable(),
-  receipts: z.array(receiptSchema).meta({ description: 'one per member' }),
+  receipts: z.array(receiptSchema).meta({ description: "dm: one per member; group: the caller's own only" }),
+  everyone: everyoneSchema.meta({ description: 'group: the lowest watermarks over its members' }).optional(),
   updatedAt: timestamp('its last change'),
 });
 
@@ -83,7 +131,8 @@ export const historyFrameSchema = z.object({
   messages: z.array(messageSchema).meta({ description: 'after `afterSeq`, ascending, at most `limit`' }),
   lastSeq: z.int().min(0).meta({ description: "the conversation's last seq; 0 before any" }),
   hasMore: z.boolean(),
-  receipts: z.array(receiptSchema).meta({ description: 'one per member' }),
+  receipts: z.array(receiptSchema).meta({ description: "dm: one per member; group: the caller's own only" }),
+  everyone: everyoneSchema.meta({ description: 'group: the lowest watermarks over its members' }).optional(),
 });
 
 export const conversationsPageFrameSchema = z.object({
@@ -122,7 +171,58 @@ export const typingEventFrameSchema = z.object({
   state: z.enum(TYPING_STATES),
 });
 
+export const groupChangedFrameSchema = z.object({
+  type: z.literal('groupChanged'),
+  requestId: z.string(),
+  conversationId: z.string(),
+  seq: z
+    .int()
+    .min(1)
+    .nullable()
+    .meta({ description: 'the seq of the last event the change made; null when it changed nothing' }),
+  duplicate: z
+    .boolean()
+    .meta({ description: "createGroup repeated by its creator: the first creation's answer" }),
+});
+
+export const groupMemberSchema = z.object({
+  userId: z.string(),
+  admin: z.boolean(),
+  joinedSeq: z
+    .int()
+    .min(1)
+    .meta({ description: 'the seq of the event that added it: it sees messages from there' }),
+  deliveredSeq: z.int().min(0),
+  readSeq: z.int().min(0),
+});
+
+export const groupFrameSchema = z.object({
+  type: z.literal('group'),
+  requestId: z.string(),
+  conversationId: z.string(),
+  title: z.string(),
+  createdBy: z.string(),
+  lastSeq: z.int().min(0),
+  memberCount: z.int().min(1),
+  members: z
+    .array(groupMemberSchema)
+    .meta({ description: 'in user id order, after `after`; as many as fit a frame' }),
+  hasMore: z.boolean().meta({ description: 'ask again with `after` set to the last userId' }),
+});
+
+export const groupReceiptEventFrameSchema = z.object({
+  type: z.literal('groupReceipt'),
+  conversationId: z.string(),
+  kind: z.enum(RECEIPT_KINDS),
+  seq: z.int().min(0).meta({ description: 'every current member has this kind of receipt up to it' }),
+});
+
 export type Message = z.infer<typeof messageSchema>;
+export type Everyone = z.infer<typeof everyoneSchema>;
+export type GroupChangedFrame = z.infer<typeof groupChangedFrameSchema>;
+export type GroupMember = z.infer<typeof groupMemberSchema>;
+export type GroupFrame = z.infer<typeof groupFrameSchema>;
+export type GroupReceiptEventFrame = z.infer<typeof groupReceiptEventFrameSchema>;
 export type Receipt = z.infer<typeof receiptSchema>;
 export type ConversationSummary = z.infer<typeof conversationSummarySchema>;
 export type UserPresence = z.infer<typeof userPresenceSchema>;
@@ -147,7 +247,10 @@ export type ServerFrame =
   | ReceiptEventFrame
   | ConversationsPageFrame
   | TypingEventFrame
-  | PresenceFrame;
+  | PresenceFrame
+  | GroupChangedFrame
+  | GroupFrame
+  | GroupReceiptEventFrame;
 
 /** The answers and events a client can receive, by name, for the tools that describe the protocol. */
 export const SERVER_FRAME_SCHEMAS = {
@@ -161,6 +264,9 @@ export const SERVER_FRAME_SCHEMAS = {
   message: messageEventFrameSchema,
   receipt: receiptEventFrameSchema,
   typing: typingEventFrameSchema,
+  groupChanged: groupChangedFrameSchema,
+  group: groupFrameSchema,
+  groupReceipt: groupReceiptEventFrameSchema,
 } as const satisfies Record<ServerFrame['type'], z.ZodType>;
 
 /** The objects that server frames hold, by name. */
@@ -169,4 +275,6 @@ export const SERVER_OBJECT_SCHEMAS = {
   Receipt: receiptSchema,
   ConversationSummary: conversationSummarySchema,
   UserPresence: userPresenceSchema,
+  Everyone: everyoneSchema,
+  GroupMember: groupMemberSchema,
 } as const;

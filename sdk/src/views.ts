@@ -119,7 +119,7 @@ export function viewOf(timeline: Timeline, message: Message, userId: string): Ch
     messageId: message.messageId,
     senderId: message.senderId,
     senderDeviceId: message.senderDeviceId,
-    body: message.body,
+    body: message.body ?? '',
     serverTs: message.serverTs,
     createdAt: message.serverTs,
     mine,

@@ -32,7 +32,7 @@ function shown(message: Message, userId: string, status: MessageStatus): ChatMes
     messageId: message.messageId,
     senderId: message.senderId,
     senderDeviceId: message.senderDeviceId,
-    body: message.body,
+    body: message.body ?? '',
     serverTs: message.serverTs,
     createdAt: message.serverTs,
     mine: message.senderId === userId,
@@ -68,7 +68,7 @@ function cleanRun(): HistoryInput {
       userId: m.senderId,
       conversationId: CONVERSATION,
       clientMessageId: m.clientMessageId,
-      body: m.body,
+      body: m.body ?? '',
     })),
     sentAnswers: MESSAGES.map((m) => ({
       deviceKey: `${m.senderId}/phone`,

@@ -181,7 +181,21 @@ describe('frame schemas', () => {
 
   it('route every action of docs/protocol.md', () => {
     expect([...ROUTED_ACTIONS].sort()).toEqual(
-      ['ack', 'conversations', 'ping', 'send', 'subscribePresence', 'sync', 'typing'].sort(),
+      [
+        'ack',
+        'conversations',
+        'ping',
+        'send',
+        'subscribePresence',
+        'sync',
+        'typing',
+        'createGroup',
+        'addMembers',
+        'removeMember',
+        'setTitle',
+        'setAdmin',
+        'groupInfo',
+      ].sort(),
     );
   });
 

@@ -97,10 +97,10 @@ describe('the protocol reference', () => {
 
   it('refuses a page with a table of a frame the protocol does not define', async () => {
     const reference = await readFile(REFERENCE_PATH, 'utf8');
-    const withGroups = `${reference}\n<!-- table: GroupFrame -->\n<!-- /table -->\n`;
+    const withReactions = `${reference}\n<!-- table: ReactionFrame -->\n<!-- /table -->\n`;
 
-    expect(() => renderReference(withGroups, protocolJsonSchemas())).toThrow(
-      'the reference has a table of GroupFrame, which the protocol does not define',
+    expect(() => renderReference(withReactions, protocolJsonSchemas())).toThrow(
+      'the reference has a table of ReactionFrame, which the protocol does not define',
     );
   });
 
