@@ -7,6 +7,7 @@
 import { InMemoryConnectionStore, InMemoryPresenceSubscriptionStore } from './connection-store.js';
 import { InMemoryConversationListStore } from './conversation-list-store.js';
 import { InMemoryConnectionPusher, InMemoryEventPublisher } from './delivery.js';
+import { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.js';
 import { InMemoryMessageStore } from './message-store.js';
 import { InMemoryPresenceStore } from './presence-store.js';
 import { InMemoryReceiptStore } from './receipt-store.js';
@@ -19,6 +20,7 @@ export {
   type Post,
   type PublishedRecord,
 } from './delivery.js';
+export { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.js';
 export { InMemoryMessageStore } from './message-store.js';
 export { InMemoryPresenceStore } from './presence-store.js';
 export { InMemoryReceiptStore } from './receipt-store.js';
@@ -26,6 +28,8 @@ export { InMemoryReceiptStore } from './receipt-store.js';
 /** One of each port, named as in `ParleyDeps`; the stores that read a clock read `now`. */
 export interface InMemoryPorts {
   messages: InMemoryMessageStore;
+  groups: InMemoryGroupStore;
+  groupConnections: InMemoryGroupConnectionStore;
   receipts: InMemoryReceiptStore;
   conversationList: InMemoryConversationListStore;
   connections: InMemoryConnectionStore;
@@ -37,8 +41,11 @@ export interface InMemoryPorts {
 
 export function createInMemoryPorts(options: { now?: () => number } = {}): InMemoryPorts {
   const clock = options.now ? { now: options.now } : {};
+  const messages = new InMemoryMessageStore();
   return {
-    messages: new InMemoryMessageStore(),
+    messages,
+    groups: new InMemoryGroupStore(messages),
+    groupConnections: new InMemoryGroupConnectionStore(clock),
     receipts: new InMemoryReceiptStore(),
     conversationList: new InMemoryConversationListStore(clock),
     connections: new InMemoryConnectionStore(clock),

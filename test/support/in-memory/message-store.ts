@@ -50,6 +50,21 @@ export class InMemoryMessageStore implements MessageStore {
     return { status: 'stored' };
   }
 
+  /**
+   * Stores a group change's events if every one of their seqs is free, else none
+   * (`InMemoryGroupStore` commits through it, as its DynamoDB adapter writes the events in
+   * the change's transaction).
+   */
+  storeEvents(events: readonly Message[]): 'stored' | 'seq_taken' {
+    for (const event of events) {
+      if (this.#conversation(event.conversationId).messages.has(event.seq)) return 'seq_taken';
+    }
+    for (const event of events) {
+      this.#conversation(event.conversationId).messages.set(event.seq, structuredClone(event));
+    }
+    return 'stored';
+  }
+
   async getMessage(conversationId: string, seq: number): Promise<Message | undefined> {
     return structuredClone(this.#conversations.get(conversationId)?.messages.get(seq));
   }
