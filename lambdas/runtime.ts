@@ -12,6 +12,7 @@ import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pu
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupStore } from './adapters/dynamodb-group-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
@@ -23,11 +24,13 @@ import { createSecretsManagerClient, secretStringLoader } from './adapters/secre
 import { configFromEnvironment, type ParleyConfig } from './config.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
+import { DEFAULT_GROUP_CHANGES, type GroupChangeDeps } from './domain/group-changes.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
@@ -43,6 +46,7 @@ export interface ParleyDeps {
   metrics: MetricsRecorder;
   now: () => number;
   messages: MessageStore;
+  groups: GroupStore;
   publisher: EventPublisher;
   connections: ConnectionStore;
   pusher: ConnectionPusher;
@@ -104,6 +108,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
 type Adapters = Pick<
   ParleyDeps,
   | 'messages'
+  | 'groups'
   | 'publisher'
   | 'connections'
   | 'pusher'
@@ -128,6 +133,11 @@ function createAdapters(
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) =>
         new DynamoDbMessageStore({ client: dynamodb, tableName, ...(onCapacity ? { onCapacity } : {}) }),
+    ),
+    groups: ifConfigured<GroupStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbGroupStore({ client: dynamodb, tableName }),
     ),
     publisher: ifConfigured<EventPublisher>(
       names.eventsStream,
@@ -219,6 +229,21 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,
+  };
+}
+
+/** The part of the deps the membership changes use: the send's ids, clock and waits. */
+export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
+  const { newMessageId, sleep, random } = deps.sequencing;
+  return {
+    groups: deps.groups,
+    messages: deps.messages,
+    publisher: deps.publisher,
+    newMessageId,
+    now: deps.now,
+    sleep,
+    random,
+    ...DEFAULT_GROUP_CHANGES,
   };
 }
 

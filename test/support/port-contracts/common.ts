@@ -5,6 +5,7 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
@@ -20,6 +21,8 @@ export interface PortFactories {
   conversationList: (now: () => number) => ConversationListStore;
   connections: (now: () => number) => ConnectionStore;
   presence: () => PresenceStore;
+  /** A group store and the message store of the same conversations, where it writes the events. */
+  groups: () => { groups: GroupStore; messages: MessageStore };
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {

@@ -12,6 +12,7 @@
 import { describe } from 'vitest';
 import type { PortFactories } from './common.js';
 import { describeConversationListStore } from './conversation-list.js';
+import { describeGroupStore } from './groups.js';
 import { describeEventPublisher, describeMessageStore, describeReceiptStore } from './messages.js';
 import {
   describeConnectionStore,
@@ -30,4 +31,5 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the presence subscription store (${implementation})`, () =>
     describePresenceSubscriptionStore(factories));
   describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
+  describe(`the group store (${implementation})`, () => describeGroupStore(factories));
 }
