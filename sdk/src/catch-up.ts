@@ -117,9 +117,6 @@ export class CatchUp {
         limit: SYNC_MAX_LIMIT,
       });
       timeline.noteLastSeq(page.lastSeq);
-      // A group answers from where this user joined: what comes before will never come.
-      const first = page.messages[0];
-      if (timeline.group && first && first.seq > afterSeq + 1) timeline.raiseFloor(first.seq - 1);
       conversations.receive(conversationId, page.messages);
       conversations.applyReceipts(timeline, receiptChanges(page.receipts));
       if (page.everyone) conversations.applyEveryone(timeline, page.everyone);

@@ -1,12 +1,5 @@
 import { GROUP_MAX_MEMBERS } from '@parley/protocol';
-import {
-  ConnectionState,
-  MemoryStorage,
-  MessageStatus,
-  ParleyError,
-  ParleyErrorCode,
-  type ParleyStorage,
-} from '@parley/sdk';
+import { ConnectionState, MemoryStorage, MessageStatus, ParleyError, ParleyErrorCode } from '@parley/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ALICE,
@@ -17,11 +10,11 @@ import {
   connectedClient,
   createClient,
   expectNothingSent,
+  offlineClient,
   processed,
   record,
   until,
 } from './support/clients.js';
-import type { FakeServer } from './support/fake-server.js';
 import { startFakeServer } from './support/fake-server.js';
 import {
   errorAnswer,
@@ -33,14 +26,6 @@ import {
 } from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
-
-/** A client whose server is down: it keeps trying, and queues what is written. */
-async function offlineClient(server: FakeServer, storage: ParleyStorage = new MemoryStorage()) {
-  server.refusing = true;
-  const client = await createClient(server, { storage });
-  await client.connect();
-  return client;
-}
 
 describe('createGroup', () => {
   it('sends createGroup with a grp: UUID id, shows the group at once, and resolves with the answer', async () => {
@@ -143,7 +128,7 @@ describe('createGroup', () => {
   it('sends a stored creation and its messages in order after a restart', async () => {
     const server = await startFakeServer();
     const storage = new MemoryStorage();
-    const before = await offlineClient(server, storage);
+    const before = await offlineClient(server, { storage });
     const creating = before.createGroup({ title: 'Lunch', members: [BOB], conversationId: GROUP });
     await before.send({ conversationId: GROUP }, 'hello group');
     await before.close();
