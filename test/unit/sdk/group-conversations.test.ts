@@ -1,4 +1,4 @@
-import { type ChatMessage, MessageStatus, type ParleyClient } from '@parley/sdk';
+import { type ChatMessage, MemoryStorage, MessageStatus, type ParleyClient } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ALICE,
@@ -9,6 +9,7 @@ import {
   connectedClient,
   createClient,
   expectNothingSent,
+  framesSentSoFar,
   processed,
   record,
   until,
@@ -279,6 +280,46 @@ describe('catching up on groups', () => {
     await until(client, () => client.conversations().length === 1);
 
     expect(client.conversations()[0]).toMatchObject({ kind: 'group', member: false, memberCount: 2 });
+  });
+});
+
+describe('a group across a restart', () => {
+  it('keeps its title, size, window and everyone’s ticks in storage', async () => {
+    const server = await startFakeServer();
+    const storage = new MemoryStorage();
+    const before = await createClient(server, { storage });
+    await before.connect();
+    const first = await server.nextConnection();
+    const everyone = { deliveredSeq: 11, readSeq: 0 };
+    const summary = groupSummary(11, { memberCount: 4, everyone, lastMessage: groupMessage(11) });
+    await answerCatchUp(first, { conversations: [summary] });
+    const sync = await first.nextFrame();
+    first.answer(
+      sync,
+      historyAnswer(sync, [
+        groupEvent(10, { kind: 'members-added', from: BOB, members: [ALICE] }),
+        groupMessage(11),
+      ]),
+    );
+    await until(before, () => before.messages(GROUP).length === 2);
+    await before.close();
+
+    const after = await createClient(server, { storage });
+    await after.connect();
+    expect(after.conversations()).toEqual([
+      expect.objectContaining({
+        kind: 'group',
+        title: 'Lunch',
+        memberCount: 4,
+        everyone: { deliveredSeq: 11, readSeq: 0 },
+      }),
+    ]);
+    expect(ticks(after.messages(GROUP)[1])).toEqual([MessageStatus.Delivered, true, false]);
+    const second = await server.nextConnection();
+    await answerCatchUp(second);
+    await processed(second, after);
+    // The window starts at seq 10: no sync asks for what came before.
+    expect((await framesSentSoFar(second, after)).filter((frame) => frame.action === 'sync')).toEqual([]);
   });
 });
 
