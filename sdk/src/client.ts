@@ -108,7 +108,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * same `clientMessageId` until the server confirms it. Resolves once it is stored in
    * the outbox (status `pending`); `message` events report its progress. A body the server
    * would refuse (empty, over 4,096 characters, a lone surrogate) throws a `bad_request`
-   * `ParleyError` and is not queued.
+   * `ParleyError` and is not queued. Into a group (`{ conversationId: 'grp:…' }`), it goes
+   * after the group's creation when that is still in the outbox.
    *
    * @example
    * const pending = await client.send({ to: 'bob' }, 'see you at 8');
