@@ -18,6 +18,7 @@ import {
 import type { FakeConnection } from './support/fake-server.js';
 import { startFakeServer } from './support/fake-server.js';
 import {
+  errorAnswer,
   GROUP,
   groupEvent,
   groupMessage,
@@ -161,6 +162,42 @@ describe('membership events as typed messages', () => {
     expect(
       connection.frames.filter((frame) => frame.action === 'groupInfo' || frame.action === 'sync'),
     ).toEqual([info]);
+  });
+});
+
+describe('learning the title of a group joined late', () => {
+  const addedAt5 = () => messageEvent(groupEvent(5, { kind: 'members-added', from: BOB, members: [ALICE] }));
+
+  it('reports a refused groupInfo as an error event, and asks again when the group moves', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    const errors = record(client, 'error');
+
+    connection.send(addedAt5());
+    const first = await connection.nextFrame();
+    connection.answer(first, errorAnswer(first, 'internal', 'try again'));
+    await until(client, () => errors.length === 1);
+    connection.send(messageEvent(groupMessage(6, { from: BOB })));
+    const second = await connection.nextFrame();
+
+    expect(errors).toEqual([expect.objectContaining({ code: 'internal', message: 'try again' })]);
+    expect([first.action, second.action]).toEqual(['groupInfo', 'groupInfo']);
+  });
+
+  it('reports no error for a connection lost before the groupInfo answer', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    const errors = record(client, 'error');
+
+    connection.send(addedAt5());
+    expect(await connection.nextFrame()).toMatchObject({ action: 'groupInfo' });
+    connection.drop();
+    const next = await server.nextConnection();
+    await answerCatchUp(next);
+    await processed(next, client);
+
+    expect(errors).toEqual([]);
+    expect(client.conversations()[0]).not.toHaveProperty('title');
   });
 });
 

@@ -1,5 +1,12 @@
 import { GROUP_MAX_MEMBERS } from '@parley/protocol';
-import { ConnectionState, MemoryStorage, MessageStatus, ParleyError, ParleyErrorCode } from '@parley/sdk';
+import {
+  ConnectionState,
+  MemoryStorage,
+  MessageStatus,
+  OutboxFullError,
+  ParleyError,
+  ParleyErrorCode,
+} from '@parley/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ALICE,
@@ -227,6 +234,41 @@ describe('createGroup', () => {
       expect(client.conversations()).toEqual([]);
     },
   );
+
+  it('throws OutboxFullError when the outbox is full, and queues nothing', async () => {
+    const server = await startFakeServer();
+    server.refusing = true;
+    const client = await createClient(server, { outboxLimit: 1 });
+    await client.connect();
+    await client.send({ to: BOB }, 'fills the outbox');
+
+    await expect(
+      client.createGroup({ title: 'Lunch', members: [BOB], conversationId: GROUP }),
+    ).rejects.toBeInstanceOf(OutboxFullError);
+    expect(client.messages(GROUP)).toEqual([]);
+  });
+
+  it('sends a refused creation again, with its id, on retry()', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    const creating = client.createGroup({ title: 'Lunch', members: [BOB], conversationId: GROUP });
+    const frame = await connection.nextFrame();
+    connection.answer(frame, errorAnswer(frame, 'bad_request', 'members.0: no such user'));
+    await expect(creating).rejects.toMatchObject({ code: ParleyErrorCode.BadRequest });
+    const failed = client.messages(GROUP)[0];
+
+    await client.retry(String(failed?.clientMessageId));
+    const again = await connection.nextFrame();
+    connection.answer(again, groupChangedAnswer(again, 1));
+    await until(client, () => client.pendingCount() === 0);
+
+    expect(again).toMatchObject({
+      action: 'createGroup',
+      conversationId: GROUP,
+      title: 'Lunch',
+      members: [BOB],
+    });
+  });
 
   it('rejects calls made before connect() with closed', async () => {
     const server = await startFakeServer();
