@@ -77,7 +77,7 @@ export interface ParleyClientOptions {
   random?: () => number;
 }
 
-/** Where `send` goes: to a user, or into a conversation. */
+/** Where `send` goes: to a user, or into a conversation (one-to-one `dm:…` or a group `grp:…`). */
 export type SendTarget = { to: string } | { conversationId: string };
 
 /** Reports an event of the client to the app. */
