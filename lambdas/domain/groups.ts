@@ -54,9 +54,14 @@ function joinedBy(events: readonly Message[], admin: (userId: string) => boolean
   }));
 }
 
-/** The member who has been in the group longest: the first to join, ties by user id. */
+/**
+ * The member who has been in the group longest: the first to join (by time, then by the
+ * seq it joined at, for changes made within one millisecond), ties by user id.
+ */
 function longestStanding(members: readonly GroupMemberRecord[]): GroupMemberRecord | undefined {
-  return [...members].sort((a, b) => a.joinedAt - b.joinedAt || (a.userId < b.userId ? -1 : 1))[0];
+  return [...members].sort(
+    (a, b) => a.joinedAt - b.joinedAt || a.joinedSeq - b.joinedSeq || (a.userId < b.userId ? -1 : 1),
+  )[0];
 }
 
 /**

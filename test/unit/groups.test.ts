@@ -275,6 +275,20 @@ describe('removing a member', () => {
     expect(test.published().slice(-2)).toEqual(['3 member-removed', '4 admin-changed']);
   });
 
+  it('counts a member who joined at an earlier seq as longer-standing when both joined within one millisecond', async () => {
+    const test = groupTest();
+    const deps = { ...test.deps, now: () => NOW };
+    await createGroup(deps, ALICE, { conversationId: GROUP, title: 'Lunch', members: ['zed'] });
+    await addMembers(deps, ALICE, { conversationId: GROUP, members: ['amy'] });
+
+    await removeMember(deps, ALICE, { conversationId: GROUP, userId: 'alice' });
+
+    expect(await test.ports.messages.getMessage(GROUP, 4)).toMatchObject({
+      kind: 'admin-changed',
+      userId: 'zed',
+    });
+  });
+
   it('raises everyone when the removed member held it back, and tells the members with a groupReceipt', async () => {
     const test = groupTest();
     await aliceGroup(test);
