@@ -239,6 +239,7 @@ export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
     groups: deps.groups,
     messages: deps.messages,
     publisher: deps.publisher,
+    receipts: deps.receipts,
     newMessageId,
     now: deps.now,
     sleep,

@@ -14,12 +14,21 @@ import type { GroupEventKind, Message } from '@parley/protocol';
 import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from './backoff.js';
 import { SequencingContentionError } from './errors.js';
 import { fitToFrame } from './paging.js';
-import type { EventPublisher, GroupRecord, GroupStore, MessageStore, SeqRange } from './ports.js';
+import type {
+  EventPublisher,
+  GroupRecord,
+  GroupStore,
+  MessageStore,
+  ReceiptStore,
+  SeqRange,
+} from './ports.js';
 
 export interface GroupChangeDeps extends BackoffDeps, BackoffPolicy {
   groups: GroupStore;
   messages: MessageStore;
   publisher: EventPublisher;
+  /** The members' watermarks: a removal recomputes `everyone` from them. */
+  receipts: ReceiptStore;
   newMessageId: () => string;
   now: () => number;
   /** Transactions tried before giving up with `internal`. */

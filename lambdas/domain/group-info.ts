@@ -5,12 +5,27 @@
 import type { GroupFrame, GroupInfoFrame, GroupMember, Receipt } from '@parley/protocol';
 import { ForbiddenError } from './errors.js';
 import { fitToFrame } from './paging.js';
-import type { GroupStore, MessageStore, ReceiptStore } from './ports.js';
+import type { GroupMemberRecord, GroupStore, MessageStore, ReceiptStore } from './ports.js';
 
 export interface GroupInfoDeps {
   groups: GroupStore;
   messages: MessageStore;
   receipts: ReceiptStore;
+}
+
+/**
+ * A member's watermarks as a group counts them: what it acked, and never below what came
+ * before it joined, which it counts as having received and read.
+ */
+export function receiptOfMember(
+  member: Pick<GroupMemberRecord, 'userId' | 'joinedSeq'>,
+  stored: Receipt | undefined,
+): Receipt {
+  return {
+    userId: member.userId,
+    deliveredSeq: Math.max(stored?.deliveredSeq ?? 0, member.joinedSeq - 1),
+    readSeq: Math.max(stored?.readSeq ?? 0, member.joinedSeq - 1),
+  };
 }
 
 /** The page of the group's members after `frame.after`, for a current member only. */
@@ -32,17 +47,11 @@ export async function describeGroup(
   const members: GroupMember[] = group.members
     .filter((member) => after === undefined || member.userId > after)
     .sort((a, b) => (a.userId < b.userId ? -1 : 1))
-    .map(({ userId: memberId, admin, joinedSeq }) => {
-      const receipt = receipts.get(memberId);
-      // A member counts as having received and read what came before it joined.
-      return {
-        userId: memberId,
-        admin,
-        joinedSeq,
-        deliveredSeq: Math.max(receipt?.deliveredSeq ?? 0, joinedSeq - 1),
-        readSeq: Math.max(receipt?.readSeq ?? 0, joinedSeq - 1),
-      };
-    });
+    .map(({ userId: memberId, admin, joinedSeq }) => ({
+      admin,
+      joinedSeq,
+      ...receiptOfMember({ userId: memberId, joinedSeq }, receipts.get(memberId)),
+    }));
   const envelope = {
     type: 'group' as const,
     requestId: frame.requestId,

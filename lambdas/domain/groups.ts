@@ -9,12 +9,14 @@ import {
   type CreateGroupFrame,
   GROUP_MAX_MEMBERS,
   type Message,
+  RECEIPT_KINDS,
   type RemoveMemberFrame,
   type SetAdminFrame,
   type SetTitleFrame,
 } from '@parley/protocol';
 import { BadRequestError, ForbiddenError } from './errors.js';
 import { type Actor, changeGroup, type GroupChangeDeps, type GroupChangeResult } from './group-changes.js';
+import { receiptOfMember } from './group-info.js';
 import type { GroupMemberRecord, GroupRecord } from './ports.js';
 
 type Change<Frame> = (deps: GroupChangeDeps, actor: Actor, frame: Frame) => Promise<GroupChangeResult>;
@@ -52,9 +54,14 @@ function joinedBy(events: readonly Message[], admin: (userId: string) => boolean
   }));
 }
 
-/** The member who has been in the group longest: the first to join, ties by user id. */
+/**
+ * The member who has been in the group longest: the first to join (by time, then by the
+ * seq it joined at, for changes made within one millisecond), ties by user id.
+ */
 function longestStanding(members: readonly GroupMemberRecord[]): GroupMemberRecord | undefined {
-  return [...members].sort((a, b) => a.joinedAt - b.joinedAt || (a.userId < b.userId ? -1 : 1))[0];
+  return [...members].sort(
+    (a, b) => a.joinedAt - b.joinedAt || a.joinedSeq - b.joinedSeq || (a.userId < b.userId ? -1 : 1),
+  )[0];
 }
 
 /**
@@ -132,12 +139,12 @@ export const addMembers: Change<Pick<AddMembersFrame, 'conversationId' | 'member
  * nothing). The last admin leaving
  * makes the longest-standing member admin, with its own event right after the removal.
  */
-export const removeMember: Change<Pick<RemoveMemberFrame, 'conversationId' | 'userId'>> = (
+export const removeMember: Change<Pick<RemoveMemberFrame, 'conversationId' | 'userId'>> = async (
   deps,
   actor,
   { conversationId, userId },
-) =>
-  changeGroup(deps, conversationId, actor, (group) => {
+) => {
+  const result = await changeGroup(deps, conversationId, actor, (group) => {
     // Leaving again, as a client retrying a leave whose answer was lost: nothing to change,
     // and its events are published again, though a former member may change nothing else.
     const left = group?.former.some((former) => former.userId === actor.userId);
@@ -168,6 +175,30 @@ export const removeMember: Change<Pick<RemoveMemberFrame, 'conversationId' | 'us
       }),
     };
   });
+  if (result.seq !== null) await raiseEveryoneWithoutRemoved(deps, conversationId);
+  return result;
+};
+
+/**
+ * A removed member no longer holds `everyone` back: the lowest watermarks over the members
+ * left are raised (they only grow), and every member is told with a `groupReceipt`.
+ */
+async function raiseEveryoneWithoutRemoved(deps: GroupChangeDeps, conversationId: string): Promise<void> {
+  const [group, stored] = await Promise.all([
+    deps.groups.getGroup(conversationId),
+    deps.receipts.listReceipts(conversationId),
+  ]);
+  if (!group || group.members.length === 0) return;
+  const byUser = new Map(stored.map((receipt) => [receipt.userId, receipt]));
+  const receipts = group.members.map((member) => receiptOfMember(member, byUser.get(member.userId)));
+  for (const kind of RECEIPT_KINDS) {
+    const field = kind === 'read' ? 'readSeq' : 'deliveredSeq';
+    const lowest = Math.min(...receipts.map((receipt) => receipt[field]));
+    if (lowest > group.everyone[field] && (await deps.groups.raiseEveryone(conversationId, kind, lowest))) {
+      await deps.publisher.publish({ type: 'groupReceipt', conversationId, kind, seq: lowest });
+    }
+  }
+}
 
 /** Renames the group. */
 export const setTitle: Change<Pick<SetTitleFrame, 'conversationId' | 'title'>> = (

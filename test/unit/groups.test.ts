@@ -275,6 +275,56 @@ describe('removing a member', () => {
     expect(test.published().slice(-2)).toEqual(['3 member-removed', '4 admin-changed']);
   });
 
+  it('counts a member who joined at an earlier seq as longer-standing when both joined within one millisecond', async () => {
+    const test = groupTest();
+    const deps = { ...test.deps, now: () => NOW };
+    await createGroup(deps, ALICE, { conversationId: GROUP, title: 'Lunch', members: ['zed'] });
+    await addMembers(deps, ALICE, { conversationId: GROUP, members: ['amy'] });
+
+    await removeMember(deps, ALICE, { conversationId: GROUP, userId: 'alice' });
+
+    expect(await test.ports.messages.getMessage(GROUP, 4)).toMatchObject({
+      kind: 'admin-changed',
+      userId: 'zed',
+    });
+  });
+
+  it('raises everyone when the removed member held it back, and tells the members with a groupReceipt', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    for (const seq of [2, 3]) {
+      await test.ports.messages.storeMessage({
+        conversationId: GROUP,
+        seq,
+        messageId: `m${seq}`,
+        clientMessageId: `c${seq}`,
+        senderId: 'alice',
+        senderDeviceId: 'phone',
+        kind: 'text',
+        body: 'hi',
+        serverTs: NOW,
+      });
+    }
+    for (const [userId, seq] of [
+      ['alice', 3],
+      ['carol', 3],
+      ['bob', 1],
+    ] as const) {
+      await test.ports.receipts.raiseWatermark(GROUP, userId, 'delivered', 3);
+      await test.ports.receipts.raiseWatermark(GROUP, userId, 'read', seq);
+    }
+
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'bob' });
+    // Nobody holds it back any more than before: nothing moves, nothing is told.
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'carol' });
+
+    expect((await test.ports.groups.getGroup(GROUP))?.everyone).toEqual({ deliveredSeq: 3, readSeq: 3 });
+    expect(test.ports.publisher.events.filter((event) => event.type === 'groupReceipt')).toEqual([
+      { type: 'groupReceipt', conversationId: GROUP, kind: 'delivered', seq: 3 },
+      { type: 'groupReceipt', conversationId: GROUP, kind: 'read', seq: 3 },
+    ]);
+  });
+
   it('leaves an empty group that nobody can change when the last member leaves', async () => {
     const test = groupTest();
     await aliceGroup(test, ['bob']);

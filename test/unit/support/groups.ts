@@ -21,6 +21,7 @@ export function groupTest() {
     groups: ports.groups,
     messages: ports.messages,
     publisher: ports.publisher,
+    receipts: ports.receipts,
     newMessageId: () => `01EV${String(++ids).padStart(4, '0')}`,
     now,
     sleep,
