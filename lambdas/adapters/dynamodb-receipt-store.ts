@@ -1,7 +1,8 @@
 /**
  * Receipt watermarks, one item per member in the conversation partition
  * (`member#{userId}` with `deliveredSeq` and `readSeq`), raised by conditional updates so
- * that a watermark only ever moves forward, whatever order acks arrive in.
+ * that a watermark only ever moves forward, whatever order acks arrive in; each update
+ * returns the watermark it replaced.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -29,7 +30,7 @@ export class DynamoDbReceiptStore implements ReceiptStore {
   ): Promise<WatermarkOutcome> {
     const field = FIELD[kind];
     try {
-      await this.#client.send(
+      const result = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { conversationId, itemKey: `${MEMBER_PREFIX}${userId}` },
@@ -37,10 +38,12 @@ export class DynamoDbReceiptStore implements ReceiptStore {
           ConditionExpression: 'attribute_not_exists(#field) OR #field < :seq',
           ExpressionAttributeNames: { '#field': field },
           ExpressionAttributeValues: { ':seq': seq, ':userId': userId },
+          ReturnValues: 'UPDATED_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { seq, moved: true };
+      // The old values of the attributes it set: no watermark of this kind before, none here.
+      return { seq, moved: true, previous: (result.Attributes?.[field] as number | undefined) ?? 0 };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The condition fails only on a watermark at or above seq: answer that one. An engine
@@ -48,7 +51,7 @@ export class DynamoDbReceiptStore implements ReceiptStore {
       const current = error.Item
         ? (unmarshall(error.Item)[field] as number | undefined)
         : await this.#readWatermark(conversationId, userId, field);
-      return { seq: current ?? seq, moved: false };
+      return { seq: current ?? seq, moved: false, previous: current ?? seq };
     }
   }
 
