@@ -16,6 +16,7 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
+import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
 import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
@@ -28,10 +29,13 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupConnectionStore,
+  GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
   ReceiptStore,
+  TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
@@ -50,6 +54,9 @@ export interface ParleyDeps {
   conversationList: ConversationListStore;
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
+  groups: GroupStore;
+  groupConnections: GroupConnectionStore;
+  typingGate: TypingGate;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
   clients: AwsClients;
@@ -111,6 +118,9 @@ type Adapters = Pick<
   | 'conversationList'
   | 'presence'
   | 'presenceSubscriptions'
+  | 'groups'
+  | 'groupConnections'
+  | 'typingGate'
 >;
 
 /** One adapter per port, each on the resource the function was given (or failing by name). */
@@ -164,7 +174,25 @@ function createAdapters(
       'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
       (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
     ),
+    // TODO(lead, at merge): the DynamoDB adapters of these two ports come from branch g-store
+    // (DynamoDbGroupStore) and branch g-fanout (the group-connections adapter); until then
+    // every call fails by name.
+    groups: notYetWired<GroupStore>('GroupStore'),
+    groupConnections: notYetWired<GroupConnectionStore>('GroupConnectionStore'),
+    typingGate: ifConfigured<TypingGate>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
+    ),
   };
+}
+
+/** A port whose adapter is not wired yet: every method fails, naming it. */
+function notYetWired<Port extends object>(port: string): Port {
+  const refuse = async () => {
+    throw new ConfigurationError(`${port} has no adapter wired in lambdas/runtime.ts yet`);
+  };
+  return new Proxy({} as Port, { get: () => refuse });
 }
 
 /** Only the authorizer has token settings; any other function that verifies a token is a defect. */
