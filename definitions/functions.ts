@@ -107,8 +107,9 @@ export const FUNCTIONS = [
     memoryMiB: 1024,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: the last seq. PutItem: the message and its idempotency key, in one
-    // transaction. GetItem: the stored message a duplicate is answered with.
-    tables: { conversations: ['Query', 'PutItem', 'GetItem'] },
+    // transaction. GetItem: the stored message a duplicate is answered with. UpdateItem: in
+    // a group, the sender's own watermarks (and `everyone` when they held it back).
+    tables: { conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'] },
     publishes: true,
   },
   {
@@ -139,7 +140,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'typing', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { connections: ['Query', 'DeleteItem'] },
+    // UpdateItem: the group typing gate's item, one `start` per member per interval.
+    tables: { connections: ['Query', 'DeleteItem'], conversations: ['UpdateItem'] },
     posts: true,
   },
   {

@@ -14,6 +14,7 @@ import {
   InMemoryPresenceStore,
   InMemoryPresenceSubscriptionStore,
   InMemoryReceiptStore,
+  InMemoryTypingGate,
 } from '../support/in-memory/index.js';
 import { describePortContracts } from '../support/port-contracts/index.js';
 
@@ -25,6 +26,7 @@ describePortContracts('in memory', {
   connections: (now) => new InMemoryConnectionStore({ now }),
   presence: () => new InMemoryPresenceStore(),
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
+  typingGate: () => new InMemoryTypingGate(),
   publisher: () => {
     const publisher = new InMemoryEventPublisher();
     return { publisher, published: async () => publisher.records };

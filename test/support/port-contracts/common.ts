@@ -10,6 +10,7 @@ import type {
   PresenceSubscriptionStore,
   ReceiptStore,
   StreamEvent,
+  TypingGate,
 } from '../../../lambdas/domain/ports.js';
 
 /** How to make each store; those that read a clock read `now`. */
@@ -21,6 +22,8 @@ export interface PortFactories {
   connections: (now: () => number) => ConnectionStore;
   presence: () => PresenceStore;
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
+  /** The typing gate keeps its items beside the messages of a conversation. */
+  typingGate: () => TypingGate;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {
     publisher: EventPublisher;

@@ -18,6 +18,7 @@ import {
   describePresenceStore,
   describePresenceSubscriptionStore,
 } from './presence.js';
+import { describeTypingGate } from './typing-gate.js';
 
 export type { PortFactories } from './common.js';
 
@@ -30,4 +31,5 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the presence subscription store (${implementation})`, () =>
     describePresenceSubscriptionStore(factories));
   describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
+  describe(`the typing gate (${implementation})`, () => describeTypingGate(factories));
 }
