@@ -125,7 +125,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'sync', answered: true },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { conversations: ['Query'] },
+    // GetItem: in a group, the caller's own watermarks (and its membership).
+    tables: { conversations: ['Query', 'GetItem'] },
   },
   {
     id: 'conversations',

@@ -56,6 +56,10 @@ export class DynamoDbReceiptStore implements ReceiptStore {
   }
 
   async #readWatermark(conversationId: string, userId: string, field: string): Promise<number | undefined> {
+    return (await this.#readMember(conversationId, userId))?.[field] as number | undefined;
+  }
+
+  async #readMember(conversationId: string, userId: string): Promise<Record<string, unknown> | undefined> {
     const result = await this.#client.send(
       new GetCommand({
         TableName: this.#tableName,
@@ -63,7 +67,16 @@ export class DynamoDbReceiptStore implements ReceiptStore {
         ConsistentRead: true,
       }),
     );
-    return result.Item?.[field] as number | undefined;
+    return result.Item;
+  }
+
+  async getReceipt(conversationId: string, userId: string): Promise<Receipt> {
+    const item = await this.#readMember(conversationId, userId);
+    return {
+      userId,
+      deliveredSeq: (item?.deliveredSeq as number | undefined) ?? 0,
+      readSeq: (item?.readSeq as number | undefined) ?? 0,
+    };
   }
 
   async listReceipts(conversationId: string): Promise<Receipt[]> {

@@ -41,25 +41,24 @@ export async function readGroupHistory(
   const { joinedSeq, removedSeq } = await assertReader(deps.groups, conversationId, userId);
   const end = removedSeq ?? Number.POSITIVE_INFINITY;
   const afterSeq = Math.max(request.afterSeq, joinedSeq - 1);
-  const [page, receipts, everyone] = await Promise.all([
+  const [page, stored, everyone] = await Promise.all([
     afterSeq < end
       ? deps.messages.listMessages(conversationId, afterSeq, limit)
       : { messages: [], lastSeq: end },
-    deps.receipts.listReceipts(conversationId),
+    deps.receipts.getReceipt(conversationId, userId),
     deps.groups.getEveryone(conversationId),
   ]);
   const messages = page.messages.filter((message) => message.seq <= end);
   // The page and the last seq are read side by side: never answer a last seq below the page.
   const lastSeq = Math.min(Math.max(page.lastSeq, page.messages.at(-1)?.seq ?? 0), end);
-  const stored = receipts.find((receipt) => receipt.userId === userId);
   const cap = (seq: number) => Math.min(seq, end);
   return {
     messages,
     lastSeq,
     receipt: {
       userId,
-      deliveredSeq: cap(effectiveWatermark(stored?.deliveredSeq ?? 0, joinedSeq)),
-      readSeq: cap(effectiveWatermark(stored?.readSeq ?? 0, joinedSeq)),
+      deliveredSeq: cap(effectiveWatermark(stored.deliveredSeq, joinedSeq)),
+      readSeq: cap(effectiveWatermark(stored.readSeq, joinedSeq)),
     },
     everyone: {
       deliveredSeq: cap(everyone?.deliveredSeq ?? 0),

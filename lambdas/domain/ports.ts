@@ -91,6 +91,8 @@ export interface ReceiptStore {
   ): Promise<WatermarkOutcome>;
   /** The watermarks stored for the conversation (members who never acked are absent). */
   listReceipts(conversationId: string): Promise<Receipt[]>;
+  /** One member's watermarks, read strongly consistent; 0 for a kind it never acked. */
+  getReceipt(conversationId: string, userId: string): Promise<Receipt>;
 }
 
 /** A member's entry of the conversation list, as stored. */

@@ -99,6 +99,21 @@ describe('the DynamoDB receipt store', () => {
     });
   });
 
+  it('reads one member’s watermarks with one strongly consistent GetItem, a missing one at 0', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { conversationId: 'grp:lunch', itemKey: 'member#alice', userId: 'alice', readSeq: 6 },
+    });
+
+    const receipt = await store().getReceipt('grp:lunch', 'alice');
+
+    expect(receipt).toEqual({ userId: 'alice', deliveredSeq: 0, readSeq: 6 });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'unit-conversations',
+      Key: { conversationId: 'grp:lunch', itemKey: 'member#alice' },
+      ConsistentRead: true,
+    });
+  });
+
   it('lets any other failure of the update through', async () => {
     ddb.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
 

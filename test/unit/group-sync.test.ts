@@ -3,7 +3,7 @@
  * the seq that added it, up to its removal), its own receipt and `everyone`.
  */
 import type { HistoryFrame } from '@parley/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/groups.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke } from './support/harness.js';
@@ -55,6 +55,17 @@ describe('sync in a group', () => {
     });
     expect(seqsOf(history)).toEqual([7, 8, 9, 10]);
     expect(history.messages[1]).toMatchObject({ kind: 'member-removed', userId: 'carol' });
+  });
+
+  it('reads the caller’s own watermarks only, not every member’s', async () => {
+    const test = await groupWithHistory();
+    const listReceipts = vi.spyOn(test.ports.receipts, 'listReceipts');
+    const getGroup = vi.spyOn(test.ports.groups, 'getGroup');
+
+    await test.sync('bob', 0);
+
+    expect(listReceipts).not.toHaveBeenCalled();
+    expect(getGroup).not.toHaveBeenCalled();
   });
 
   it('answers from the seq that added the member when afterSeq is below it', async () => {

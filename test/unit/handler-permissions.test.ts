@@ -793,6 +793,25 @@ const SCENARIOS: Scenario[] = [
   // ----------------------------------------------------------------------- sync
   {
     fn: 'sync',
+    path: "when it reads a page of a group and the caller's own watermarks",
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:GetItem conversations'],
+    run: async () => {
+      const table = conversationHolding(0);
+      table.put({ ...storedMessage(1), conversationId: GROUP });
+      table.put({ conversationId: GROUP, itemKey: 'member#alice', userId: 'alice', readSeq: 1 });
+      const { provider } = createTestDeps({ ports: await groupPorts() });
+      const result = await route(handlerOf('sync', provider), {
+        action: 'sync',
+        requestId: 'r3',
+        conversationId: GROUP,
+        afterSeq: 0,
+      });
+      const history = answerOf<HistoryFrame>(result);
+      expect(history.receipts).toEqual([{ userId: 'alice', deliveredSeq: 0, readSeq: 1 }]);
+    },
+  },
+  {
+    fn: 'sync',
     path: "when it reads a page of history and the members' receipts",
     touches: [CONVERSATIONS_QUERY],
     run: async () => {

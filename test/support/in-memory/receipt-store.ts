@@ -29,6 +29,11 @@ export class InMemoryReceiptStore implements ReceiptStore {
     return { seq, moved: true, previous: current ?? 0 };
   }
 
+  async getReceipt(conversationId: string, userId: string): Promise<Receipt> {
+    const watermarks = this.#members.get(conversationId)?.get(userId) ?? {};
+    return { userId, deliveredSeq: watermarks.delivered ?? 0, readSeq: watermarks.read ?? 0 };
+  }
+
   async listReceipts(conversationId: string): Promise<Receipt[]> {
     return [...(this.#members.get(conversationId) ?? new Map<string, Watermarks>())]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -143,6 +143,24 @@ export function describeReceiptStore(factories: PortFactories): void {
     });
   });
 
+  it('reads one member’s watermarks, 0 for a kind never acked and for a member who never acked', async () => {
+    const receipts = factories.receipts();
+    const conversationId = uniqueId('grp:');
+    await receipts.raiseWatermark(conversationId, 'bob', 'delivered', 4);
+    await receipts.raiseWatermark(conversationId, 'alice', 'read', 2);
+
+    expect(await receipts.getReceipt(conversationId, 'bob')).toEqual({
+      userId: 'bob',
+      deliveredSeq: 4,
+      readSeq: 0,
+    });
+    expect(await receipts.getReceipt(conversationId, 'carol')).toEqual({
+      userId: 'carol',
+      deliveredSeq: 0,
+      readSeq: 0,
+    });
+  });
+
   it('keeps each kind and each member apart, and lists the members in user id order with 0 for a kind never acked', async () => {
     const receipts = factories.receipts();
     const conversationId = uniqueId('dm:a:b');
