@@ -12,6 +12,7 @@ import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pu
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupStore } from './adapters/dynamodb-group-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
@@ -24,6 +25,7 @@ import { createSecretsManagerClient, secretStringLoader } from './adapters/secre
 import { configFromEnvironment, type ParleyConfig } from './config.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
+import { DEFAULT_GROUP_CHANGES, type GroupChangeDeps } from './domain/group-changes.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -47,6 +49,7 @@ export interface ParleyDeps {
   metrics: MetricsRecorder;
   now: () => number;
   messages: MessageStore;
+  groups: GroupStore;
   publisher: EventPublisher;
   connections: ConnectionStore;
   pusher: ConnectionPusher;
@@ -54,7 +57,6 @@ export interface ParleyDeps {
   conversationList: ConversationListStore;
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
-  groups: GroupStore;
   groupConnections: GroupConnectionStore;
   typingGate: TypingGate;
   verifyToken: TokenVerifier;
@@ -111,6 +113,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
 type Adapters = Pick<
   ParleyDeps,
   | 'messages'
+  | 'groups'
   | 'publisher'
   | 'connections'
   | 'pusher'
@@ -118,7 +121,6 @@ type Adapters = Pick<
   | 'conversationList'
   | 'presence'
   | 'presenceSubscriptions'
-  | 'groups'
   | 'groupConnections'
   | 'typingGate'
 >;
@@ -138,6 +140,11 @@ function createAdapters(
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) =>
         new DynamoDbMessageStore({ client: dynamodb, tableName, ...(onCapacity ? { onCapacity } : {}) }),
+    ),
+    groups: ifConfigured<GroupStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbGroupStore({ client: dynamodb, tableName }),
     ),
     publisher: ifConfigured<EventPublisher>(
       names.eventsStream,
@@ -174,10 +181,8 @@ function createAdapters(
       'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
       (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
     ),
-    // TODO(lead, at merge): the DynamoDB adapters of these two ports come from branch g-store
-    // (DynamoDbGroupStore) and branch g-fanout (the group-connections adapter); until then
-    // every call fails by name.
-    groups: notYetWired<GroupStore>('GroupStore'),
+    // TODO(lead, at merge): the DynamoDB adapter of this port comes from branch g-fanout (the
+    // group-connections index); until then every call fails by name.
     groupConnections: notYetWired<GroupConnectionStore>('GroupConnectionStore'),
     typingGate: ifConfigured<TypingGate>(
       names.conversationsTable,
@@ -247,6 +252,21 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,
+  };
+}
+
+/** The part of the deps the membership changes use: the send's ids, clock and waits. */
+export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
+  const { newMessageId, sleep, random } = deps.sequencing;
+  return {
+    groups: deps.groups,
+    messages: deps.messages,
+    publisher: deps.publisher,
+    newMessageId,
+    now: deps.now,
+    sleep,
+    random,
+    ...DEFAULT_GROUP_CHANGES,
   };
 }
 

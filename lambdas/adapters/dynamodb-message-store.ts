@@ -31,17 +31,23 @@ export interface DynamoDbMessageStoreOptions {
   onCapacity?: CapacityListener;
 }
 
+/** The fields a message has only when it was stored with them: a text's body, an event's own. */
+const OPTIONAL_FIELDS = ['kind', 'body', 'title', 'members', 'userId', 'admin'] as const;
+
 function toMessage(item: Record<string, unknown>): Message {
-  return {
+  const message: Omit<Message, 'serverTs'> = {
     conversationId: item.conversationId as string,
     seq: item.seq as number,
     messageId: item.messageId as string,
     clientMessageId: item.clientMessageId as string,
     senderId: item.senderId as string,
     senderDeviceId: item.senderDeviceId as string,
-    body: item.body as string,
-    serverTs: item.serverTs as number,
   };
+  const optional: Partial<Message> = {};
+  for (const field of OPTIONAL_FIELDS) {
+    if (item[field] !== undefined) Object.assign(optional, { [field]: item[field] });
+  }
+  return { ...message, ...optional, serverTs: item.serverTs as number };
 }
 
 export class DynamoDbMessageStore implements MessageStore {

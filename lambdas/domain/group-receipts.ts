@@ -92,6 +92,8 @@ async function recomputeEveryone(
         effectiveWatermark(stored.get(member.userId)?.[FIELD[kind]] ?? 0, member.joinedSeq),
       ),
     );
+    // Most recomputes find another member still holding it back: no write then.
+    if (lowest <= group.everyone[FIELD[kind]]) continue;
     if (await deps.groups.raiseEveryone(conversationId, kind, lowest)) {
       await deps.publisher.publish({ type: 'groupReceipt', conversationId, kind, seq: lowest });
     }

@@ -225,6 +225,16 @@ export interface GroupRecord {
   former: FormerMemberRecord[];
   /** The lowest watermarks over the current members, as last recomputed. */
   everyone: Everyone;
+  /** The seqs of the creation's events: a creation repeated by its creator is answered with them. */
+  creation?: SeqRange;
+  /** The seqs of the last change's events: a retry that changes nothing publishes them again. */
+  lastChange?: SeqRange;
+}
+
+/** The consecutive seqs of the events one change made, both ends included. */
+export interface SeqRange {
+  fromSeq: number;
+  toSeq: number;
 }
 
 /** One user's standing in a group, read without reading the whole group. */

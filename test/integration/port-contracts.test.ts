@@ -14,6 +14,7 @@ import { resourceNames } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from '../../lambdas/adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupStore } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from '../../lambdas/adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../lambdas/adapters/dynamodb-presence-subscription-store.js';
@@ -75,6 +76,10 @@ describePortContracts('DynamoDB', {
     new DynamoDbConversationListStore({ client, tableName: names.userConversationsTable, now }),
   connections: (now) => new DynamoDbConnectionStore({ client, tableName: names.connectionsTable, now }),
   presence: () => new DynamoDbPresenceStore({ client, tableName: names.presenceTable }),
+  groups: () => ({
+    groups: new DynamoDbGroupStore({ client, tableName: names.conversationsTable }),
+    messages: new DynamoDbMessageStore({ client, tableName: names.conversationsTable }),
+  }),
   presenceSubscriptions: (now) =>
     new DynamoDbPresenceSubscriptionStore({ client, tableName: names.presenceSubscriptionsTable, now }),
   typingGate: () => new DynamoDbTypingGate({ client, tableName: names.conversationsTable }),

@@ -7,7 +7,7 @@ import type { AckedFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { refreshEveryone } from '../../lambdas/domain/group-receipts.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
-import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/groups.js';
+import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke } from './support/harness.js';
 
 const ackFrame = (kind: 'delivered' | 'read', seq: number) => ({

@@ -7,7 +7,7 @@ import type { SentFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createLastSeqCache } from '../../lambdas/domain/sequencing.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
-import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/groups.js';
+import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke, NOW } from './support/harness.js';
 
 const sendFrame = (overrides: Record<string, unknown> = {}) => ({

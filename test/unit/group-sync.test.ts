@@ -5,7 +5,7 @@
 import type { HistoryFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
-import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/groups.js';
+import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke } from './support/harness.js';
 
 const syncFrame = (afterSeq: number, limit?: number) => ({

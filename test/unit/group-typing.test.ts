@@ -9,7 +9,7 @@ import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
 import { createInMemoryPorts } from '../support/in-memory/index.js';
-import { createGroup, frameFrom, GROUP, removeMember } from './support/groups.js';
+import { createGroup, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { createInMemoryTestDeps, errorOf, invoke, NOW } from './support/harness.js';
 
 const EXPIRES_AT = Math.floor(NOW / 1000) + 3600;

@@ -49,6 +49,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../definitions/functions.js';
 import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
+import { rosterKeyOf } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
 import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
@@ -61,7 +62,6 @@ import {
   FakeUserConversationsTable,
   transactionCanceled,
 } from './support/dynamodb-tables.js';
-import { createGroup } from './support/groups.js';
 import {
   answerOf,
   authorizerEvent,
@@ -345,6 +345,36 @@ function conversationHolding(lastSeq: number): FakeConversationsTable {
   return table;
 }
 
+const GROUP = 'grp:lunch';
+
+/** A group of alice (its admin) and bob, made at seq 1, as the conversations table holds it. */
+function groupOfAliceAndBob(): FakeConversationsTable {
+  const table = new FakeConversationsTable().install(ddb);
+  const members = ['alice', 'bob'];
+  table.put({ conversationId: GROUP, itemKey: 'group', title: 'Lunch', createdBy: 'alice', createdAt: NOW });
+  for (const userId of members) {
+    const member = { admin: userId === 'alice', joinedSeq: 1, joinedAt: NOW };
+    const itemKey = rosterKeyOf(userId);
+    const bucket = table.items(GROUP, itemKey)[0] ?? {
+      conversationId: GROUP,
+      itemKey,
+      members: {},
+      former: {},
+    };
+    table.put({ ...bucket, members: { ...(bucket.members as object), [userId]: member } });
+  }
+  table.put({ ...storedMessage(1, 'alice'), conversationId: GROUP, kind: 'group-created', members });
+  return table;
+}
+
+/** A frame of each membership change that changes the group of alice and bob, sent by alice. */
+const GROUP_CHANGES = {
+  'add-members': { action: 'addMembers', requestId: 'r8', conversationId: GROUP, members: ['carol'] },
+  'remove-member': { action: 'removeMember', requestId: 'r9', conversationId: GROUP, userId: 'bob' },
+  'set-title': { action: 'setTitle', requestId: 'r10', conversationId: GROUP, title: 'Dinner' },
+  'set-admin': { action: 'setAdmin', requestId: 'r11', conversationId: GROUP, userId: 'bob', admin: true },
+};
+
 const route = (handler: Parameters<typeof invoke>[0], frame: Record<string, unknown>) =>
   invoke(handler, messageEvent(frame));
 
@@ -428,17 +458,15 @@ function listsHoldingSeq1(lists: FakeUserConversationsTable) {
 const postedTo = () =>
   api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.ConnectionId);
 
-const GROUP = 'grp:lunch';
 /**
- * The group ports in memory, alice and bob in GROUP and bob's phone in its connection
- * index: the DynamoDB adapters of these ports come from other branches, so their calls are
- * not recorded here (TODO(lead): drive them through those adapters once merged).
+ * The group's connection index in memory, holding bob's phone: its DynamoDB adapter comes
+ * from another branch, so its calls are not recorded here (TODO(lead): drive it through
+ * that adapter once merged, and grant typing what it needs on group-connections).
  */
-async function groupPorts() {
+function groupConnectionsIndexingBob() {
   const ports = createInMemoryPorts({ now: () => NOW });
-  await createGroup(ports, ['alice', 'bob'], GROUP);
-  await ports.groupConnections.addConnections(GROUP, [connection('bob', 'phone')]);
-  return { groups: ports.groups, groupConnections: ports.groupConnections };
+  void ports.groupConnections.addConnections(GROUP, [connection('bob', 'phone')]);
+  return { groupConnections: ports.groupConnections };
 }
 
 const SCENARIOS: Scenario[] = [
@@ -713,18 +741,20 @@ const SCENARIOS: Scenario[] = [
     path: "when it sends into a group and raises the sender's own watermarks",
     touches: [
       CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
       'dynamodb:PutItem conversations',
       'dynamodb:UpdateItem conversations',
       PUBLISH,
     ],
     run: async () => {
-      conversationHolding(0);
-      const { provider } = createTestDeps({ ports: await groupPorts() });
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
       const result = await route(
         handlerOf('send', provider),
         sendFrame({ to: undefined, conversationId: GROUP }),
       );
-      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', conversationId: GROUP, seq: 1 });
+      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', conversationId: GROUP, seq: 2 });
+      // Alice's own watermarks; bob still holds everyone back, so it is not written.
       expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
     },
   },
@@ -790,16 +820,39 @@ const SCENARIOS: Scenario[] = [
       expect(errorOf(result).code).toBe('bad_request');
     },
   },
+  {
+    fn: 'ack',
+    path: 'in a group, when the member held the lowest watermark and it recomputes everyone',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:UpdateItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('ack', provider), {
+        ...ackFrame('read', 1),
+        conversationId: GROUP,
+      });
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ conversationId: GROUP, kind: 'read', seq: 1 });
+      // Bob never acked and joined at 1: he holds everyone at 0, so only alice's receipts go out.
+      expect(publishedRecords(kinesis).map((record) => (record.event as { type: string }).type)).toEqual([
+        'receipt',
+        'receipt',
+      ]);
+    },
+  },
   // ----------------------------------------------------------------------- sync
   {
     fn: 'sync',
     path: "when it reads a page of a group and the caller's own watermarks",
     touches: [CONVERSATIONS_QUERY, 'dynamodb:GetItem conversations'],
     run: async () => {
-      const table = conversationHolding(0);
-      table.put({ ...storedMessage(1), conversationId: GROUP });
+      const table = groupOfAliceAndBob();
       table.put({ conversationId: GROUP, itemKey: 'member#alice', userId: 'alice', readSeq: 1 });
-      const { provider } = createTestDeps({ ports: await groupPorts() });
+      const { provider } = createTestDeps();
       const result = await route(handlerOf('sync', provider), {
         action: 'sync',
         requestId: 'r3',
@@ -956,10 +1009,11 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'typing',
     path: "when it claims a start in a group and posts to the other members' devices",
-    touches: ['dynamodb:UpdateItem conversations', POST],
+    touches: ['dynamodb:GetItem conversations', 'dynamodb:UpdateItem conversations', POST],
     run: async () => {
+      groupOfAliceAndBob();
       ddb.on(UpdateCommand).resolves({});
-      const { provider } = createTestDeps({ ports: await groupPorts() });
+      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
       const result = await route(handlerOf('typing', provider), {
         action: 'typing',
         conversationId: GROUP,
@@ -974,10 +1028,11 @@ const SCENARIOS: Scenario[] = [
     path: 'when a start in a group is held back and a gone device is deleted on the stop after it',
     touches: ['dynamodb:UpdateItem conversations', POST, 'dynamodb:DeleteItem connections'],
     run: async () => {
+      groupOfAliceAndBob();
       ddb.on(UpdateCommand).rejects(conditionFailed());
       api.on(PostToConnectionCommand).rejects(gone());
       ddb.on(DeleteCommand).resolves({});
-      const { provider } = createTestDeps({ ports: await groupPorts() });
+      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
       const typing = handlerOf('typing', provider);
       await route(typing, { action: 'typing', conversationId: GROUP, state: 'start' });
       expect(api.calls()).toHaveLength(0);
@@ -1054,6 +1109,63 @@ const SCENARIOS: Scenario[] = [
       const { provider } = createTestDeps();
       const result = await route(handlerOf('ping', provider), { action: 'ping', requestId: 'r6' });
       expect(answerOf(result)).toEqual({ type: 'pong', requestId: 'r6' });
+    },
+  },
+  // ------------------------------------------------------------------- groups
+  {
+    fn: 'create-group',
+    path: 'when it creates a group and publishes its event',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      new FakeConversationsTable().install(ddb);
+      ddb.on(TransactWriteCommand).resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('create-group', provider), {
+        action: 'createGroup',
+        requestId: 'r7',
+        conversationId: GROUP,
+        title: 'Lunch',
+        members: ['bob'],
+      });
+      expect(answerOf(result)).toMatchObject({ type: 'groupChanged', seq: 1, duplicate: false });
+    },
+  },
+  ...(['add-members', 'remove-member', 'set-title', 'set-admin'] as const).map((fn) => ({
+    fn,
+    path: 'when it changes a group and publishes the event',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      'dynamodb:UpdateItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      ddb.on(TransactWriteCommand).resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf(fn, provider), GROUP_CHANGES[fn]);
+      expect(answerOf(result)).toMatchObject({ type: 'groupChanged', seq: 2 });
+    },
+  })),
+  {
+    fn: 'group-info',
+    path: "when it reads the group, its last seq and the members' receipts",
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:GetItem conversations'],
+    run: async () => {
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('group-info', provider), {
+        action: 'groupInfo',
+        requestId: 'r12',
+        conversationId: GROUP,
+      });
+      expect(answerOf(result)).toMatchObject({ type: 'group', memberCount: 2, lastSeq: 1 });
     },
   },
   // --------------------------------------------------------------------- fanout

@@ -10,6 +10,7 @@ import {
   InMemoryConnectionStore,
   InMemoryConversationListStore,
   InMemoryEventPublisher,
+  InMemoryGroupStore,
   InMemoryMessageStore,
   InMemoryPresenceStore,
   InMemoryPresenceSubscriptionStore,
@@ -25,6 +26,10 @@ describePortContracts('in memory', {
   conversationList: (now) => new InMemoryConversationListStore({ now }),
   connections: (now) => new InMemoryConnectionStore({ now }),
   presence: () => new InMemoryPresenceStore(),
+  groups: () => {
+    const messages = new InMemoryMessageStore();
+    return { groups: new InMemoryGroupStore(messages), messages };
+  },
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
   typingGate: () => new InMemoryTypingGate(),
   publisher: () => {

@@ -5,6 +5,7 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
@@ -21,6 +22,8 @@ export interface PortFactories {
   conversationList: (now: () => number) => ConversationListStore;
   connections: (now: () => number) => ConnectionStore;
   presence: () => PresenceStore;
+  /** A group store and the message store of the same conversations, where it writes the events. */
+  groups: () => { groups: GroupStore; messages: MessageStore };
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
   /** The typing gate keeps its items beside the messages of a conversation. */
   typingGate: () => TypingGate;

@@ -12,6 +12,7 @@
 import { describe } from 'vitest';
 import type { PortFactories } from './common.js';
 import { describeConversationListStore } from './conversation-list.js';
+import { describeGroupStore } from './groups.js';
 import { describeEventPublisher, describeMessageStore, describeReceiptStore } from './messages.js';
 import {
   describeConnectionStore,
@@ -32,4 +33,5 @@ export function describePortContracts(implementation: string, factories: PortFac
     describePresenceSubscriptionStore(factories));
   describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
   describe(`the typing gate (${implementation})`, () => describeTypingGate(factories));
+  describe(`the group store (${implementation})`, () => describeGroupStore(factories));
 }
