@@ -143,8 +143,9 @@ export const FUNCTIONS = [
     memoryMiB: 1024,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: the last seq. PutItem: the message and its idempotency key, in one
-    // transaction. GetItem: the stored message a duplicate is answered with.
-    tables: { conversations: ['Query', 'PutItem', 'GetItem'] },
+    // transaction. GetItem: the stored message a duplicate is answered with. UpdateItem: in
+    // a group, the sender's own watermarks (and `everyone` when they held it back).
+    tables: { conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'] },
     publishes: true,
   },
   {
@@ -160,7 +161,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'sync', answered: true },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { conversations: ['Query'] },
+    // GetItem: in a group, the caller's own watermarks (and its membership).
+    tables: { conversations: ['Query', 'GetItem'] },
   },
   {
     id: 'conversations',
@@ -175,7 +177,10 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'typing', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { connections: ['Query', 'DeleteItem'] },
+    // GetItem: the typing member's membership. UpdateItem: the group typing gate's item,
+    // one `start` per member per interval. TODO(lead): Query and DeleteItem on
+    // group-connections, with the index's adapter (branch g-fanout).
+    tables: { connections: ['Query', 'DeleteItem'], conversations: ['GetItem', 'UpdateItem'] },
     posts: true,
   },
   {

@@ -17,6 +17,7 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
+import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
 import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
@@ -30,11 +31,13 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupConnectionStore,
   GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
   ReceiptStore,
+  TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
@@ -54,6 +57,8 @@ export interface ParleyDeps {
   conversationList: ConversationListStore;
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
+  groupConnections: GroupConnectionStore;
+  typingGate: TypingGate;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
   clients: AwsClients;
@@ -116,6 +121,8 @@ type Adapters = Pick<
   | 'conversationList'
   | 'presence'
   | 'presenceSubscriptions'
+  | 'groupConnections'
+  | 'typingGate'
 >;
 
 /** One adapter per port, each on the resource the function was given (or failing by name). */
@@ -174,7 +181,23 @@ function createAdapters(
       'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
       (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
     ),
+    // TODO(lead, at merge): the DynamoDB adapter of this port comes from branch g-fanout (the
+    // group-connections index); until then every call fails by name.
+    groupConnections: notYetWired<GroupConnectionStore>('GroupConnectionStore'),
+    typingGate: ifConfigured<TypingGate>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
+    ),
   };
+}
+
+/** A port whose adapter is not wired yet: every method fails, naming it. */
+function notYetWired<Port extends object>(port: string): Port {
+  const refuse = async () => {
+    throw new ConfigurationError(`${port} has no adapter wired in lambdas/runtime.ts yet`);
+  };
+  return new Proxy({} as Port, { get: () => refuse });
 }
 
 /** Only the authorizer has token settings; any other function that verifies a token is a defect. */

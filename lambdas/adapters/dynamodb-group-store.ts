@@ -17,7 +17,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ReceiptKind } from '@parley/protocol';
+import type { Everyone, ReceiptKind } from '@parley/protocol';
 import type {
   FormerMemberRecord,
   GroupChange,
@@ -123,6 +123,23 @@ export class DynamoDbGroupStore implements GroupStore {
       for (const [userId, former] of Object.entries(bucket.former)) record.former.push({ userId, ...former });
     }
     return record;
+  }
+
+  async getEveryone(conversationId: string): Promise<Everyone | undefined> {
+    // The group item alone: every ack in a group reads it, so it must not read the roster.
+    const { Item: item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { conversationId, itemKey: GROUP_KEY },
+        ProjectionExpression: 'everyoneDeliveredSeq, everyoneReadSeq, itemKey',
+        ConsistentRead: true,
+      }),
+    );
+    if (!item) return undefined;
+    return {
+      deliveredSeq: (item.everyoneDeliveredSeq as number | undefined) ?? 0,
+      readSeq: (item.everyoneReadSeq as number | undefined) ?? 0,
+    };
   }
 
   async #readRoster(conversationId: string): Promise<RosterBucket[]> {

@@ -1,7 +1,8 @@
 /**
  * Receipt watermarks, one item per member in the conversation partition
  * (`member#{userId}` with `deliveredSeq` and `readSeq`), raised by conditional updates so
- * that a watermark only ever moves forward, whatever order acks arrive in.
+ * that a watermark only ever moves forward, whatever order acks arrive in; each update
+ * returns the watermark it replaced.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -29,7 +30,7 @@ export class DynamoDbReceiptStore implements ReceiptStore {
   ): Promise<WatermarkOutcome> {
     const field = FIELD[kind];
     try {
-      await this.#client.send(
+      const result = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { conversationId, itemKey: `${MEMBER_PREFIX}${userId}` },
@@ -37,10 +38,12 @@ export class DynamoDbReceiptStore implements ReceiptStore {
           ConditionExpression: 'attribute_not_exists(#field) OR #field < :seq',
           ExpressionAttributeNames: { '#field': field },
           ExpressionAttributeValues: { ':seq': seq, ':userId': userId },
+          ReturnValues: 'UPDATED_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { seq, moved: true };
+      // The old values of the attributes it set: no watermark of this kind before, none here.
+      return { seq, moved: true, previous: (result.Attributes?.[field] as number | undefined) ?? 0 };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The condition fails only on a watermark at or above seq: answer that one. An engine
@@ -48,11 +51,15 @@ export class DynamoDbReceiptStore implements ReceiptStore {
       const current = error.Item
         ? (unmarshall(error.Item)[field] as number | undefined)
         : await this.#readWatermark(conversationId, userId, field);
-      return { seq: current ?? seq, moved: false };
+      return { seq: current ?? seq, moved: false, previous: current ?? seq };
     }
   }
 
   async #readWatermark(conversationId: string, userId: string, field: string): Promise<number | undefined> {
+    return (await this.#readMember(conversationId, userId))?.[field] as number | undefined;
+  }
+
+  async #readMember(conversationId: string, userId: string): Promise<Record<string, unknown> | undefined> {
     const result = await this.#client.send(
       new GetCommand({
         TableName: this.#tableName,
@@ -60,7 +67,16 @@ export class DynamoDbReceiptStore implements ReceiptStore {
         ConsistentRead: true,
       }),
     );
-    return result.Item?.[field] as number | undefined;
+    return result.Item;
+  }
+
+  async getReceipt(conversationId: string, userId: string): Promise<Receipt> {
+    const item = await this.#readMember(conversationId, userId);
+    return {
+      userId,
+      deliveredSeq: (item?.deliveredSeq as number | undefined) ?? 0,
+      readSeq: (item?.readSeq as number | undefined) ?? 0,
+    };
   }
 
   async listReceipts(conversationId: string): Promise<Receipt[]> {

@@ -73,6 +73,11 @@ export interface WatermarkOutcome {
   /** The watermark after the call. */
   seq: number;
   moved: boolean;
+  /**
+   * The watermark before the call, 0 when there was none: a group's ack recomputes
+   * `everyone` only when the member held the lowest watermark before it.
+   */
+  previous: number;
 }
 
 /** The members' receipt watermarks, in the conversation partition. */
@@ -86,6 +91,8 @@ export interface ReceiptStore {
   ): Promise<WatermarkOutcome>;
   /** The watermarks stored for the conversation (members who never acked are absent). */
   listReceipts(conversationId: string): Promise<Receipt[]>;
+  /** One member's watermarks, read strongly consistent; 0 for a kind it never acked. */
+  getReceipt(conversationId: string, userId: string): Promise<Receipt>;
 }
 
 /** A member's entry of the conversation list, as stored. */
@@ -264,6 +271,12 @@ export interface GroupStore {
    * not at all.
    */
   commitChange(change: GroupChange): Promise<GroupChangeOutcome>;
+  /**
+   * The stored `everyone` watermarks alone (the `group` item, strongly consistent), undefined
+   * when no group has this id: what every ack in a group compares its member's old watermark
+   * with, so it must not read the roster.
+   */
+  getEveryone(conversationId: string): Promise<Everyone | undefined>;
   /** Raises the stored `everyone` watermark of `kind` to `seq` if that is higher; true when it moved. */
   raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean>;
 }
@@ -276,4 +289,16 @@ export interface GroupConnectionStore {
   listGroupConnections(conversationId: string): Promise<Connection[]>;
   addConnections(conversationId: string, connections: Connection[]): Promise<void>;
   removeConnections(conversationId: string, connectionIds: string[]): Promise<void>;
+}
+
+/**
+ * Lets through at most one `typing` `start` per member per group in an interval, across
+ * Lambda instances.
+ */
+export interface TypingGate {
+  /**
+   * True when no `start` of `userId` in the conversation was let through in the
+   * `intervalMs` before `now` (and records this one); false otherwise.
+   */
+  claimStart(conversationId: string, userId: string, now: number, intervalMs: number): Promise<boolean>;
 }

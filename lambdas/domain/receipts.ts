@@ -22,23 +22,24 @@ export interface AckInput {
   seq: number;
 }
 
-/** Applies an ack; returns the caller's watermark of that kind afterwards. */
-export async function acknowledge(deps: ReceiptDeps, input: AckInput): Promise<{ seq: number }> {
+/** What an ack did to each watermark it raised: `read` first when it raised both. */
+export type WatermarkOutcomes = Array<[ReceiptKind, WatermarkOutcome]>;
+
+/**
+ * Applies an ack; returns the caller's watermark of that kind afterwards. `afterRaise` runs
+ * once the receipts are published, with what the ack did to each watermark (a group
+ * recomputes its `everyone` there).
+ */
+export async function acknowledge(
+  deps: ReceiptDeps,
+  input: AckInput,
+  afterRaise?: (outcomes: WatermarkOutcomes) => Promise<void>,
+): Promise<{ seq: number }> {
   const lastSeq = await deps.messages.lastSeq(input.conversationId);
   if (input.seq > lastSeq) {
     throw new BadRequestError(`seq: must be at most the conversation's last seq, ${lastSeq}`);
   }
-  const outcomes: Array<[ReceiptKind, WatermarkOutcome]> = [];
-  if (input.kind === 'read') {
-    outcomes.push([
-      'read',
-      await deps.receipts.raiseWatermark(input.conversationId, input.userId, 'read', input.seq),
-    ]);
-  }
-  outcomes.push([
-    'delivered',
-    await deps.receipts.raiseWatermark(input.conversationId, input.userId, 'delivered', input.seq),
-  ]);
+  const outcomes = await raiseWatermarks(deps.receipts, input);
   for (const [kind, outcome] of outcomes) {
     // Published when the watermark moved, and again when an ack repeats it exactly: that
     // repeat is a client retry, and the first try may have failed before publishing.
@@ -52,6 +53,23 @@ export async function acknowledge(deps: ReceiptDeps, input: AckInput): Promise<{
       });
     }
   }
+  await afterRaise?.(outcomes);
   const own = outcomes.find(([kind]) => kind === input.kind)?.[1];
   return { seq: own?.seq ?? input.seq };
+}
+
+/** Raises the watermark of the ack's kind, and `delivered` with `read`. */
+export async function raiseWatermarks(receipts: ReceiptStore, input: AckInput): Promise<WatermarkOutcomes> {
+  const outcomes: WatermarkOutcomes = [];
+  if (input.kind === 'read') {
+    outcomes.push([
+      'read',
+      await receipts.raiseWatermark(input.conversationId, input.userId, 'read', input.seq),
+    ]);
+  }
+  outcomes.push([
+    'delivered',
+    await receipts.raiseWatermark(input.conversationId, input.userId, 'delivered', input.seq),
+  ]);
+  return outcomes;
 }

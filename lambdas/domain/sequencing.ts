@@ -12,6 +12,12 @@
  * next one without reading first. The guess is safe: seqs only grow, so it is at most the
  * real last seq, and the message's `attribute_not_exists` condition refuses a seq that is
  * taken; a refused guess is forgotten, and the send reads and tries again at once.
+ *
+ * A send may be refused by its `authorize` check, made in every attempt after the seq is
+ * read or guessed and before it is claimed: in a group, the sender's membership. A removal
+ * committed before that read is seen by it; one committed after it took the seq the send
+ * was about to claim, so the claim fails and the next attempt checks again
+ * (docs/adr/0007-groups.md).
  */
 
 import type { Message } from '@parley/protocol';
@@ -26,6 +32,11 @@ export interface SendMessageInput {
   senderDeviceId: string;
   clientMessageId: string;
   body: string;
+  /**
+   * Throws to refuse the send; called in each attempt between reading (or guessing) the
+   * last seq and claiming the next one.
+   */
+  authorize?: () => Promise<void>;
 }
 
 export interface SendMessageResult {
@@ -110,6 +121,7 @@ async function claimSeq(
     const guessed = guess !== undefined;
     const lastSeq = guess ?? (await deps.messages.lastSeq(input.conversationId));
     guess = undefined;
+    await input.authorize?.();
     const message: Message = {
       conversationId: input.conversationId,
       seq: lastSeq + 1,
@@ -117,6 +129,7 @@ async function claimSeq(
       clientMessageId: input.clientMessageId,
       senderId: input.senderId,
       senderDeviceId: input.senderDeviceId,
+      kind: 'text',
       body: input.body,
       serverTs: deps.now(),
     };

@@ -1,8 +1,10 @@
 /** `send`: sequences the message exactly once, hands it to delivery, answers `sent`. */
 
-import { type SendFrame, type SentFrame, sendFrameSchema } from '@parley/protocol';
+import { isGroupConversationId, type SendFrame, type SentFrame, sendFrameSchema } from '@parley/protocol';
 import { MetricName } from '../../definitions/metrics.js';
-import { resolveSendTarget } from '../domain/conversation.js';
+import { assertCurrentMember, resolveSendTarget } from '../domain/conversation.js';
+import { countOwnMessage } from '../domain/group-receipts.js';
+import type { GroupMemberRecord } from '../domain/ports.js';
 import { sendMessage } from '../domain/sequencing.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
@@ -10,13 +12,25 @@ import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 export function createSendHandler(deps: DepsProvider) {
   const serve = async ({ frame, caller, logger }: RouteEvent<SendFrame>): Promise<SentFrame> => {
     const conversationId = resolveSendTarget(caller.userId, frame);
+    const group = isGroupConversationId(conversationId);
+    // The membership the last attempt read: the one its claimed seq proves still held.
+    const sender: { member?: GroupMemberRecord } = {};
     const { message, duplicate, retries } = await sendMessage(deps().sequencing, {
       conversationId,
       senderId: caller.userId,
       senderDeviceId: caller.deviceId,
       clientMessageId: frame.clientMessageId,
       body: frame.body,
+      ...(group
+        ? {
+            authorize: async () => {
+              sender.member = await assertCurrentMember(deps().groups, conversationId, caller.userId);
+            },
+          }
+        : {}),
     });
+    // The sender counts as having received and read its own message.
+    if (sender.member) await countOwnMessage(deps(), conversationId, sender.member, message.seq);
     const { metrics } = deps();
     if (duplicate) metrics.record(MetricName.DuplicatesSuppressed, 1);
     // Most sends never retry: a zero would only add an EMF line to every send.

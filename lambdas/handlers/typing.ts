@@ -1,14 +1,19 @@
 /** `typing`: straight to the other members' connected devices; nothing is stored, no answer. */
 
-import { type TypingEventFrame, type TypingFrame, typingFrameSchema } from '@parley/protocol';
+import {
+  isGroupConversationId,
+  type TypingEventFrame,
+  type TypingFrame,
+  typingFrameSchema,
+} from '@parley/protocol';
 import { assertMember } from '../domain/conversation.js';
 import { postToUsers } from '../domain/fanout.js';
+import { forwardGroupTyping } from '../domain/group-typing.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createTypingHandler(deps: DepsProvider) {
   const serve = async ({ frame, caller }: RouteEvent<TypingFrame>): Promise<undefined> => {
-    const members = assertMember(frame.conversationId, caller.userId);
     const event: TypingEventFrame = {
       type: 'typing',
       conversationId: frame.conversationId,
@@ -16,6 +21,24 @@ export function createTypingHandler(deps: DepsProvider) {
       state: frame.state,
     };
     const { connections, pusher, metrics, config, now } = deps();
+    if (isGroupConversationId(frame.conversationId)) {
+      const { groups, groupConnections, typingGate } = deps();
+      await forwardGroupTyping(
+        {
+          groups,
+          groupConnections,
+          connections,
+          typingGate,
+          pusher,
+          metrics,
+          now,
+          postConcurrency: config.postConcurrency,
+        },
+        event,
+      );
+      return undefined;
+    }
+    const members = assertMember(frame.conversationId, caller.userId);
     await postToUsers(
       { connections, pusher, metrics, now, postConcurrency: config.postConcurrency },
       members.filter((member) => member !== caller.userId),

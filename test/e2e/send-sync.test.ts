@@ -35,6 +35,7 @@ describe('send, sync, ping and errors over a real WebSocket', () => {
         clientMessageId: 'm1',
         senderId: alice,
         senderDeviceId: 'phone',
+        kind: 'text',
         body: 'hello',
         serverTs: sent.serverTs,
       });

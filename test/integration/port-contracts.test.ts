@@ -19,6 +19,7 @@ import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-st
 import { DynamoDbPresenceStore } from '../../lambdas/adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../lambdas/adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
+import { DynamoDbTypingGate } from '../../lambdas/adapters/dynamodb-typing-gate.js';
 import { KinesisEventPublisher } from '../../lambdas/adapters/kinesis-event-publisher.js';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
 import { ensureResources } from '../../local/resources.js';
@@ -81,6 +82,7 @@ describePortContracts('DynamoDB', {
   }),
   presenceSubscriptions: (now) =>
     new DynamoDbPresenceSubscriptionStore({ client, tableName: names.presenceSubscriptionsTable, now }),
+  typingGate: () => new DynamoDbTypingGate({ client, tableName: names.conversationsTable }),
   publisher: () => ({
     publisher: new KinesisEventPublisher({ client: clients.kinesis, streamName: names.eventsStream }),
     published: () => readStream(clients.kinesis, names.eventsStream),

@@ -204,7 +204,7 @@ describe('the ack handler', () => {
   it('answers the watermark the store holds when the store says it did not move', async () => {
     const ports = await conversationWith(7);
     const calls = watch(ports);
-    calls.raiseWatermark.mockResolvedValue({ seq: 6, moved: false });
+    calls.raiseWatermark.mockResolvedValue({ seq: 6, moved: false, previous: 6 });
 
     const result = await ack(ports, { kind: 'read', seq: 3 });
 

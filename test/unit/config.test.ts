@@ -18,9 +18,10 @@ const SEND_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_EVENTS_STREAM: 'events-v2',
 };
-/** What the CDK stack gives the typing function: its table and the @connections endpoint. */
+/** What the CDK stack gives the typing function: its tables and the @connections endpoint. */
 const TYPING_ENVIRONMENT = {
   PARLEY_CONNECTIONS_TABLE: 'connections-v2',
+  PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
 };
 

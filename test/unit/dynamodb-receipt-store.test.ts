@@ -44,17 +44,29 @@ describe('the DynamoDB receipt store', () => {
         ConditionExpression: 'attribute_not_exists(#field) OR #field < :seq',
         ExpressionAttributeNames: { '#field': field },
         ExpressionAttributeValues: { ':seq': 5, ':userId': 'alice' },
+        ReturnValues: 'UPDATED_OLD',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       })),
     );
   });
 
-  it('says the watermark moved when the conditional update succeeds', async () => {
+  it('says the watermark moved when the conditional update succeeds, from 0 when it had none', async () => {
     ddb.on(UpdateCommand).resolves({});
 
     await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).resolves.toEqual({
       seq: 4,
       moved: true,
+      previous: 0,
+    });
+  });
+
+  it('answers the watermark the update replaced, from the old values DynamoDB returns', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { readSeq: 2, userId: 'alice' } });
+
+    await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).resolves.toEqual({
+      seq: 4,
+      moved: true,
+      previous: 2,
     });
   });
 
@@ -66,6 +78,7 @@ describe('the DynamoDB receipt store', () => {
     await expect(store().raiseWatermark(CONVERSATION, 'alice', 'read', 4)).resolves.toEqual({
       seq: 9,
       moved: false,
+      previous: 9,
     });
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
@@ -78,10 +91,25 @@ describe('the DynamoDB receipt store', () => {
 
     const outcome = await store().raiseWatermark(CONVERSATION, 'alice', 'delivered', 4);
 
-    expect(outcome).toEqual({ seq: 9, moved: false });
+    expect(outcome).toEqual({ seq: 9, moved: false, previous: 9 });
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
       TableName: 'unit-conversations',
       Key: { conversationId: CONVERSATION, itemKey: 'member#alice' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('reads one member’s watermarks with one strongly consistent GetItem, a missing one at 0', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: { conversationId: 'grp:lunch', itemKey: 'member#alice', userId: 'alice', readSeq: 6 },
+    });
+
+    const receipt = await store().getReceipt('grp:lunch', 'alice');
+
+    expect(receipt).toEqual({ userId: 'alice', deliveredSeq: 0, readSeq: 6 });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'unit-conversations',
+      Key: { conversationId: 'grp:lunch', itemKey: 'member#alice' },
       ConsistentRead: true,
     });
   });

@@ -56,6 +56,7 @@ import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { DepsProvider } from '../../lambdas/runtime.js';
 import { HANDLER_BUILDERS, type HandlerOf } from '../../local/functions.js';
+import { createInMemoryPorts } from '../support/in-memory/index.js';
 import {
   FakeConversationsTable,
   FakeUserConversationsTable,
@@ -457,6 +458,17 @@ function listsHoldingSeq1(lists: FakeUserConversationsTable) {
 const postedTo = () =>
   api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.ConnectionId);
 
+/**
+ * The group's connection index in memory, holding bob's phone: its DynamoDB adapter comes
+ * from another branch, so its calls are not recorded here (TODO(lead): drive it through
+ * that adapter once merged, and grant typing what it needs on group-connections).
+ */
+function groupConnectionsIndexingBob() {
+  const ports = createInMemoryPorts({ now: () => NOW });
+  void ports.groupConnections.addConnections(GROUP, [connection('bob', 'phone')]);
+  return { groupConnections: ports.groupConnections };
+}
+
 const SCENARIOS: Scenario[] = [
   // ----------------------------------------------------------------- authorizer
   {
@@ -724,6 +736,28 @@ const SCENARIOS: Scenario[] = [
       expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
     },
   },
+  {
+    fn: 'send',
+    path: "when it sends into a group and raises the sender's own watermarks",
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      'dynamodb:UpdateItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
+      const result = await route(
+        handlerOf('send', provider),
+        sendFrame({ to: undefined, conversationId: GROUP }),
+      );
+      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', conversationId: GROUP, seq: 2 });
+      // Alice's own watermarks; bob still holds everyone back, so it is not written.
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    },
+  },
   // ------------------------------------------------------------------------ ack
   {
     fn: 'ack',
@@ -786,7 +820,49 @@ const SCENARIOS: Scenario[] = [
       expect(errorOf(result).code).toBe('bad_request');
     },
   },
+  {
+    fn: 'ack',
+    path: 'in a group, when the member held the lowest watermark and it recomputes everyone',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:UpdateItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('ack', provider), {
+        ...ackFrame('read', 1),
+        conversationId: GROUP,
+      });
+      expect(answerOf<AckedFrame>(result)).toMatchObject({ conversationId: GROUP, kind: 'read', seq: 1 });
+      // Bob never acked and joined at 1: he holds everyone at 0, so only alice's receipts go out.
+      expect(publishedRecords(kinesis).map((record) => (record.event as { type: string }).type)).toEqual([
+        'receipt',
+        'receipt',
+      ]);
+    },
+  },
   // ----------------------------------------------------------------------- sync
+  {
+    fn: 'sync',
+    path: "when it reads a page of a group and the caller's own watermarks",
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:GetItem conversations'],
+    run: async () => {
+      const table = groupOfAliceAndBob();
+      table.put({ conversationId: GROUP, itemKey: 'member#alice', userId: 'alice', readSeq: 1 });
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('sync', provider), {
+        action: 'sync',
+        requestId: 'r3',
+        conversationId: GROUP,
+        afterSeq: 0,
+      });
+      const history = answerOf<HistoryFrame>(result);
+      expect(history.receipts).toEqual([{ userId: 'alice', deliveredSeq: 0, readSeq: 1 }]);
+    },
+  },
   {
     fn: 'sync',
     path: "when it reads a page of history and the members' receipts",
@@ -928,6 +1004,40 @@ const SCENARIOS: Scenario[] = [
       });
       expect(result).toEqual({ statusCode: 200 });
       expect(api.calls()).toHaveLength(0);
+    },
+  },
+  {
+    fn: 'typing',
+    path: "when it claims a start in a group and posts to the other members' devices",
+    touches: ['dynamodb:GetItem conversations', 'dynamodb:UpdateItem conversations', POST],
+    run: async () => {
+      groupOfAliceAndBob();
+      ddb.on(UpdateCommand).resolves({});
+      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
+      const result = await route(handlerOf('typing', provider), {
+        action: 'typing',
+        conversationId: GROUP,
+        state: 'start',
+      });
+      expect(result).toEqual({ statusCode: 200 });
+      expect(postedTo()).toEqual(['conn-bob-phone']);
+    },
+  },
+  {
+    fn: 'typing',
+    path: 'when a start in a group is held back and a gone device is deleted on the stop after it',
+    touches: ['dynamodb:UpdateItem conversations', POST, 'dynamodb:DeleteItem connections'],
+    run: async () => {
+      groupOfAliceAndBob();
+      ddb.on(UpdateCommand).rejects(conditionFailed());
+      api.on(PostToConnectionCommand).rejects(gone());
+      ddb.on(DeleteCommand).resolves({});
+      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
+      const typing = handlerOf('typing', provider);
+      await route(typing, { action: 'typing', conversationId: GROUP, state: 'start' });
+      expect(api.calls()).toHaveLength(0);
+      await route(typing, { action: 'typing', conversationId: GROUP, state: 'stop' });
+      expect(ddb.commandCalls(DeleteCommand)).toHaveLength(1);
     },
   },
   // --------------------------------------------------------- subscribe-presence

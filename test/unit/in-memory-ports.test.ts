@@ -15,6 +15,7 @@ import {
   InMemoryPresenceStore,
   InMemoryPresenceSubscriptionStore,
   InMemoryReceiptStore,
+  InMemoryTypingGate,
 } from '../support/in-memory/index.js';
 import { describePortContracts } from '../support/port-contracts/index.js';
 
@@ -30,6 +31,7 @@ describePortContracts('in memory', {
     return { groups: new InMemoryGroupStore(messages), messages };
   },
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
+  typingGate: () => new InMemoryTypingGate(),
   publisher: () => {
     const publisher = new InMemoryEventPublisher();
     return { publisher, published: async () => publisher.records };

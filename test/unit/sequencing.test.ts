@@ -57,6 +57,7 @@ const sent = (seq: number, nth = 1): Message => ({
   clientMessageId: CLIENT_MESSAGE_ID,
   senderId: 'alice',
   senderDeviceId: 'phone',
+  kind: 'text',
   body: 'hello',
   serverTs: NOW,
 });

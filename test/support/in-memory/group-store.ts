@@ -5,7 +5,7 @@
  * `everyone` only grows. Every call completes before another starts, so a transaction never
  * conflicts here: a test that needs `conflict` makes `commitChange` answer it.
  */
-import type { ReceiptKind } from '@parley/protocol';
+import type { Everyone, ReceiptKind } from '@parley/protocol';
 import type {
   Connection,
   GroupChange,
@@ -54,6 +54,10 @@ export class InMemoryGroupStore implements GroupStore {
     }
     this.#groups.set(conversationId, after);
     return { status: 'stored' };
+  }
+
+  async getEveryone(conversationId: string): Promise<Everyone | undefined> {
+    return structuredClone(this.#groups.get(conversationId)?.everyone);
   }
 
   async raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean> {

@@ -11,6 +11,7 @@ import { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.
 import { InMemoryMessageStore } from './message-store.js';
 import { InMemoryPresenceStore } from './presence-store.js';
 import { InMemoryReceiptStore } from './receipt-store.js';
+import { InMemoryTypingGate } from './typing-gate.js';
 
 export { InMemoryConnectionStore, InMemoryPresenceSubscriptionStore } from './connection-store.js';
 export { InMemoryConversationListStore } from './conversation-list-store.js';
@@ -24,6 +25,7 @@ export { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.
 export { InMemoryMessageStore } from './message-store.js';
 export { InMemoryPresenceStore } from './presence-store.js';
 export { InMemoryReceiptStore } from './receipt-store.js';
+export { InMemoryTypingGate } from './typing-gate.js';
 
 /** One of each port, named as in `ParleyDeps`; the stores that read a clock read `now`. */
 export interface InMemoryPorts {
@@ -37,6 +39,7 @@ export interface InMemoryPorts {
   presenceSubscriptions: InMemoryPresenceSubscriptionStore;
   publisher: InMemoryEventPublisher;
   pusher: InMemoryConnectionPusher;
+  typingGate: InMemoryTypingGate;
 }
 
 export function createInMemoryPorts(options: { now?: () => number } = {}): InMemoryPorts {
@@ -53,5 +56,6 @@ export function createInMemoryPorts(options: { now?: () => number } = {}): InMem
     presenceSubscriptions: new InMemoryPresenceSubscriptionStore(clock),
     publisher: new InMemoryEventPublisher(),
     pusher: new InMemoryConnectionPusher(),
+    typingGate: new InMemoryTypingGate(),
   };
 }

@@ -11,6 +11,7 @@ import type {
   PresenceSubscriptionStore,
   ReceiptStore,
   StreamEvent,
+  TypingGate,
 } from '../../../lambdas/domain/ports.js';
 
 /** How to make each store; those that read a clock read `now`. */
@@ -24,6 +25,8 @@ export interface PortFactories {
   /** A group store and the message store of the same conversations, where it writes the events. */
   groups: () => { groups: GroupStore; messages: MessageStore };
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
+  /** The typing gate keeps its items beside the messages of a conversation. */
+  typingGate: () => TypingGate;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {
     publisher: EventPublisher;

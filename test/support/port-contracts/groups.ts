@@ -149,6 +149,18 @@ export function describeGroupStore(factories: PortFactories): void {
     expect(await groups.raiseEveryone(uniqueId('grp:'), 'read', 1)).toBe(false);
   });
 
+  it('reads the everyone watermarks alone, and none for a group that does not exist', async () => {
+    const { groups } = factories.groups();
+    const conversationId = uniqueId('grp:');
+    await groups.commitChange(creation(conversationId, ['bob']));
+    const fresh = await groups.getEveryone(conversationId);
+    await groups.raiseEveryone(conversationId, 'delivered', 1);
+
+    expect(fresh).toEqual({ deliveredSeq: 0, readSeq: 0 });
+    expect(await groups.getEveryone(conversationId)).toEqual({ deliveredSeq: 1, readSeq: 0 });
+    expect(await groups.getEveryone(uniqueId('grp:'))).toBeUndefined();
+  });
+
   it('holds 1,024 members with 64-character ids, and a former member who comes back is a member again', async () => {
     const { groups } = factories.groups();
     const conversationId = uniqueId('grp:');

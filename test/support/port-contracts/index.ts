@@ -19,6 +19,7 @@ import {
   describePresenceStore,
   describePresenceSubscriptionStore,
 } from './presence.js';
+import { describeTypingGate } from './typing-gate.js';
 
 export type { PortFactories } from './common.js';
 
@@ -31,5 +32,6 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the presence subscription store (${implementation})`, () =>
     describePresenceSubscriptionStore(factories));
   describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
+  describe(`the typing gate (${implementation})`, () => describeTypingGate(factories));
   describe(`the group store (${implementation})`, () => describeGroupStore(factories));
 }

@@ -110,7 +110,7 @@ export function describeMessageStore(factories: PortFactories): void {
 }
 
 export function describeReceiptStore(factories: PortFactories): void {
-  it('raises a watermark only forward, and answers the one it holds when asked to lower it', async () => {
+  it('raises a watermark only forward, answers the one it holds when asked to lower it, and the one before each call', async () => {
     const receipts = factories.receipts();
     const conversationId = uniqueId('dm:a:b');
 
@@ -120,10 +120,10 @@ export function describeReceiptStore(factories: PortFactories): void {
     }
 
     expect(outcomes).toEqual([
-      { seq: 3, moved: true },
-      { seq: 3, moved: false },
-      { seq: 3, moved: false },
-      { seq: 5, moved: true },
+      { seq: 3, moved: true, previous: 0 },
+      { seq: 3, moved: false, previous: 3 },
+      { seq: 3, moved: false, previous: 3 },
+      { seq: 5, moved: true, previous: 3 },
     ]);
   });
 
@@ -134,10 +134,30 @@ export function describeReceiptStore(factories: PortFactories): void {
     expect(await receipts.raiseWatermark(conversationId, 'alice', 'read', 0)).toEqual({
       seq: 0,
       moved: true,
+      previous: 0,
     });
     expect(await receipts.raiseWatermark(conversationId, 'alice', 'read', 0)).toEqual({
       seq: 0,
       moved: false,
+      previous: 0,
+    });
+  });
+
+  it('reads one member’s watermarks, 0 for a kind never acked and for a member who never acked', async () => {
+    const receipts = factories.receipts();
+    const conversationId = uniqueId('grp:');
+    await receipts.raiseWatermark(conversationId, 'bob', 'delivered', 4);
+    await receipts.raiseWatermark(conversationId, 'alice', 'read', 2);
+
+    expect(await receipts.getReceipt(conversationId, 'bob')).toEqual({
+      userId: 'bob',
+      deliveredSeq: 4,
+      readSeq: 0,
+    });
+    expect(await receipts.getReceipt(conversationId, 'carol')).toEqual({
+      userId: 'carol',
+      deliveredSeq: 0,
+      readSeq: 0,
     });
   });
 

@@ -155,7 +155,12 @@ export class FakeConversationsTable {
       [field]: seq,
       userId: input.ExpressionAttributeValues?.[':userId'],
     });
-    return {};
+    if (input.ReturnValues !== 'UPDATED_OLD' || !existing) return {};
+    // The old values of the attributes the update set, those that were there.
+    const old = Object.fromEntries(
+      [field, 'userId'].filter((name) => existing[name] !== undefined).map((name) => [name, existing[name]]),
+    );
+    return Object.keys(old).length > 0 ? { Attributes: old } : {};
   }
 }
 
