@@ -12,6 +12,8 @@ import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pu
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupConnectionStore } from './adapters/dynamodb-group-connection-store.js';
+import { DynamoDbGroupStore } from './adapters/dynamodb-group-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
@@ -28,6 +30,8 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupConnectionStore,
+  GroupStore,
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
@@ -43,8 +47,10 @@ export interface ParleyDeps {
   metrics: MetricsRecorder;
   now: () => number;
   messages: MessageStore;
+  groups: GroupStore;
   publisher: EventPublisher;
   connections: ConnectionStore;
+  groupConnections: GroupConnectionStore;
   pusher: ConnectionPusher;
   receipts: ReceiptStore;
   conversationList: ConversationListStore;
@@ -104,8 +110,10 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
 type Adapters = Pick<
   ParleyDeps,
   | 'messages'
+  | 'groups'
   | 'publisher'
   | 'connections'
+  | 'groupConnections'
   | 'pusher'
   | 'receipts'
   | 'conversationList'
@@ -129,6 +137,11 @@ function createAdapters(
       (tableName) =>
         new DynamoDbMessageStore({ client: dynamodb, tableName, ...(onCapacity ? { onCapacity } : {}) }),
     ),
+    groups: ifConfigured<GroupStore>(
+      names.conversationsTable,
+      'PARLEY_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbGroupStore({ client: dynamodb, tableName }),
+    ),
     publisher: ifConfigured<EventPublisher>(
       names.eventsStream,
       'PARLEY_EVENTS_STREAM',
@@ -138,6 +151,11 @@ function createAdapters(
       names.connectionsTable,
       'PARLEY_CONNECTIONS_TABLE',
       (tableName) => new DynamoDbConnectionStore({ client: dynamodb, tableName }),
+    ),
+    groupConnections: ifConfigured<GroupConnectionStore>(
+      names.groupConnectionsTable,
+      'PARLEY_GROUP_CONNECTIONS_TABLE',
+      (tableName) => new DynamoDbGroupConnectionStore({ client: dynamodb, tableName }),
     ),
     pusher: ifConfigured<ConnectionPusher>(
       config.endpoints.connections,
@@ -232,6 +250,9 @@ export function fanoutDeps(deps: ParleyDeps): FanoutBatchDeps {
     postConcurrency: deps.config.postConcurrency,
     conversationList: deps.conversationList,
     logger: deps.logger,
+    groups: deps.groups,
+    groupConnections: deps.groupConnections,
+    publisher: deps.publisher,
   };
 }
 

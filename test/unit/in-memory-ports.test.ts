@@ -10,6 +10,7 @@ import {
   InMemoryConnectionStore,
   InMemoryConversationListStore,
   InMemoryEventPublisher,
+  InMemoryGroupConnectionStore,
   InMemoryGroupStore,
   InMemoryMessageStore,
   InMemoryPresenceStore,
@@ -30,6 +31,7 @@ describePortContracts('in memory', {
     return { groups: new InMemoryGroupStore(messages), messages };
   },
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
+  groupConnections: (now) => new InMemoryGroupConnectionStore({ now }),
   publisher: () => {
     const publisher = new InMemoryEventPublisher();
     return { publisher, published: async () => publisher.records };

@@ -5,6 +5,7 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupConnectionStore,
   GroupStore,
   MessageStore,
   PresenceStore,
@@ -24,6 +25,7 @@ export interface PortFactories {
   /** A group store and the message store of the same conversations, where it writes the events. */
   groups: () => { groups: GroupStore; messages: MessageStore };
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
+  groupConnections: (now: () => number) => GroupConnectionStore;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {
     publisher: EventPublisher;
