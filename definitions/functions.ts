@@ -32,6 +32,12 @@ export type FunctionId =
   | 'typing'
   | 'subscribe-presence'
   | 'ping'
+  | 'create-group'
+  | 'add-members'
+  | 'remove-member'
+  | 'set-title'
+  | 'set-admin'
+  | 'group-info'
   | 'fanout'
   | 'presence-notifier';
 
@@ -68,6 +74,36 @@ export interface FunctionDefinition {
 
 /** A WebSocket route answers within API Gateway's 29 s integration timeout, and far sooner. */
 const ROUTE_TIMEOUT_SECONDS = 10;
+
+/**
+ * The membership actions, each its own function. Query: the last seq, the roster's buckets,
+ * and the events a retry publishes again. GetItem: the group item. PutItem: the events and
+ * the buckets, with the group item on a creation; UpdateItem: the group item on a later
+ * change. All in one transaction.
+ */
+function groupChangeFunctions() {
+  const change = ['Query', 'GetItem', 'PutItem', 'UpdateItem'] as const;
+  const route = <Id extends FunctionId, RouteKey extends string>(
+    id: Id,
+    routeKey: RouteKey,
+    actions: readonly TableAction[] = change,
+  ) =>
+    ({
+      id,
+      trigger: { kind: 'route', routeKey, answered: true },
+      memoryMiB: 512,
+      timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
+      tables: { conversations: actions },
+      publishes: true,
+    }) as const;
+  return [
+    route('create-group', 'createGroup', ['Query', 'GetItem', 'PutItem']),
+    route('add-members', 'addMembers'),
+    route('remove-member', 'removeMember'),
+    route('set-title', 'setTitle'),
+    route('set-admin', 'setAdmin'),
+  ] as const;
+}
 
 export const FUNCTIONS = [
   {
@@ -171,6 +207,15 @@ export const FUNCTIONS = [
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: {},
+  },
+  ...groupChangeFunctions(),
+  {
+    id: 'group-info',
+    trigger: { kind: 'route', routeKey: 'groupInfo', answered: true },
+    memoryMiB: 512,
+    timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
+    // Query: the last seq, the roster's buckets and the receipts. GetItem: the group item.
+    tables: { conversations: ['Query', 'GetItem'] },
   },
   {
     id: 'fanout',

@@ -25,6 +25,7 @@ import { createSecretsManagerClient, secretStringLoader } from './adapters/secre
 import { configFromEnvironment, type ParleyConfig } from './config.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
+import { DEFAULT_GROUP_CHANGES, type GroupChangeDeps } from './domain/group-changes.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
@@ -237,6 +238,21 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,
+  };
+}
+
+/** The part of the deps the membership changes use: the send's ids, clock and waits. */
+export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
+  const { newMessageId, sleep, random } = deps.sequencing;
+  return {
+    groups: deps.groups,
+    messages: deps.messages,
+    publisher: deps.publisher,
+    newMessageId,
+    now: deps.now,
+    sleep,
+    random,
+    ...DEFAULT_GROUP_CHANGES,
   };
 }
 

@@ -6,15 +6,21 @@
  */
 import type { DefinitionOf, FunctionId } from '../definitions/functions.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
+import { createAddMembersHandler } from '../lambdas/handlers/add-members.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
 import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
+import { createCreateGroupHandler } from '../lambdas/handlers/create-group.js';
 import { createDefaultHandler } from '../lambdas/handlers/default.js';
 import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
 import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
+import { createGroupInfoHandler } from '../lambdas/handlers/group-info.js';
 import { createPingHandler } from '../lambdas/handlers/ping.js';
 import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
+import { createRemoveMemberHandler } from '../lambdas/handlers/remove-member.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
+import { createSetAdminHandler } from '../lambdas/handlers/set-admin.js';
+import { createSetTitleHandler } from '../lambdas/handlers/set-title.js';
 import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../lambdas/handlers/typing.js';
@@ -45,6 +51,12 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   typing: createTypingHandler,
   'subscribe-presence': createSubscribePresenceHandler,
   ping: createPingHandler,
+  'create-group': createCreateGroupHandler,
+  'add-members': createAddMembersHandler,
+  'remove-member': createRemoveMemberHandler,
+  'set-title': createSetTitleHandler,
+  'set-admin': createSetAdminHandler,
+  'group-info': createGroupInfoHandler,
   fanout: createFanoutHandler,
   'presence-notifier': createPresenceNotifierHandler,
 };

@@ -78,6 +78,8 @@ function kinesisBatch(events: object[]) {
 }
 
 const conversationId = () => `dm:${[alice, bob].sort().join(':')}`;
+const groupId = `grp:${uniqueId('g')}`;
+const groupChanged = (result: unknown) => expect(answerOf(result)).toMatchObject({ type: 'groupChanged' });
 
 /** One invocation of each function, and what its answer must look like when it is configured. */
 const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> = {
@@ -104,6 +106,12 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
     expect(result ?? {}).not.toHaveProperty('body', expect.stringContaining('"error"')),
   'subscribe-presence': async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'presence' }),
   ping: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'pong' }),
+  'create-group': async () => groupChanged,
+  'add-members': async () => groupChanged,
+  'remove-member': async () => groupChanged,
+  'set-title': async () => groupChanged,
+  'set-admin': async () => groupChanged,
+  'group-info': async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'group' }),
   fanout: async () => (result) =>
     expect((result as KinesisStreamBatchResponse).batchItemFailures).toEqual([]),
   'presence-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
@@ -144,6 +152,45 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
   'subscribe-presence': async () =>
     routeEvent('subscribePresence', { action: 'subscribePresence', requestId: 'r5', userIds: [bob] }),
   ping: async () => routeEvent('ping', { action: 'ping', requestId: 'r6' }),
+  'create-group': async () =>
+    routeEvent('createGroup', {
+      action: 'createGroup',
+      requestId: 'r7',
+      conversationId: groupId,
+      title: 'Lunch',
+      members: [bob],
+    }),
+  'add-members': async () =>
+    routeEvent('addMembers', {
+      action: 'addMembers',
+      requestId: 'r8',
+      conversationId: groupId,
+      members: ['carol'],
+    }),
+  'remove-member': async () =>
+    routeEvent('removeMember', {
+      action: 'removeMember',
+      requestId: 'r9',
+      conversationId: groupId,
+      userId: 'carol',
+    }),
+  'set-title': async () =>
+    routeEvent('setTitle', {
+      action: 'setTitle',
+      requestId: 'r10',
+      conversationId: groupId,
+      title: 'Dinner',
+    }),
+  'set-admin': async () =>
+    routeEvent('setAdmin', {
+      action: 'setAdmin',
+      requestId: 'r11',
+      conversationId: groupId,
+      userId: bob,
+      admin: true,
+    }),
+  'group-info': async () =>
+    routeEvent('groupInfo', { action: 'groupInfo', requestId: 'r12', conversationId: groupId }),
   fanout: async () =>
     kinesisBatch([
       {
@@ -205,7 +252,22 @@ describe('the synthesized bundles with the template’s environment', () => {
 });
 
 function order(functionId: FunctionId): number {
-  const sequence: FunctionId[] = ['authorizer', 'connect', 'send', 'fanout', 'ack', 'sync', 'conversations'];
+  const sequence: FunctionId[] = [
+    'authorizer',
+    'connect',
+    'send',
+    'fanout',
+    'ack',
+    'sync',
+    'conversations',
+    // A group is created before it is changed or described.
+    'create-group',
+    'add-members',
+    'remove-member',
+    'set-title',
+    'set-admin',
+    'group-info',
+  ];
   const index = sequence.indexOf(functionId);
   return index === -1 ? sequence.length : index;
 }

@@ -49,6 +49,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../definitions/functions.js';
 import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
+import { rosterKeyOf } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
 import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
@@ -320,7 +321,6 @@ function serveGroupsOfAlice(connections: Record<string, Connection[]> = CONNECTI
   });
   ddb.on(BatchWriteCommand).resolves({});
 }
-const GROUP = 'grp:lunch';
 /**
  * The group's item and its roster (alice, bob and `members` joined at 1), the index of its
  * connected devices (`indexed`), and each user's connections, as the conversations,
@@ -384,6 +384,36 @@ function conversationHolding(lastSeq: number): FakeConversationsTable {
   for (let seq = 1; seq <= lastSeq; seq++) table.put(storedMessage(seq));
   return table;
 }
+
+const GROUP = 'grp:lunch';
+
+/** A group of alice (its admin) and bob, made at seq 1, as the conversations table holds it. */
+function groupOfAliceAndBob(): FakeConversationsTable {
+  const table = new FakeConversationsTable().install(ddb);
+  const members = ['alice', 'bob'];
+  table.put({ conversationId: GROUP, itemKey: 'group', title: 'Lunch', createdBy: 'alice', createdAt: NOW });
+  for (const userId of members) {
+    const member = { admin: userId === 'alice', joinedSeq: 1, joinedAt: NOW };
+    const itemKey = rosterKeyOf(userId);
+    const bucket = table.items(GROUP, itemKey)[0] ?? {
+      conversationId: GROUP,
+      itemKey,
+      members: {},
+      former: {},
+    };
+    table.put({ ...bucket, members: { ...(bucket.members as object), [userId]: member } });
+  }
+  table.put({ ...storedMessage(1, 'alice'), conversationId: GROUP, kind: 'group-created', members });
+  return table;
+}
+
+/** A frame of each membership change that changes the group of alice and bob, sent by alice. */
+const GROUP_CHANGES = {
+  'add-members': { action: 'addMembers', requestId: 'r8', conversationId: GROUP, members: ['carol'] },
+  'remove-member': { action: 'removeMember', requestId: 'r9', conversationId: GROUP, userId: 'bob' },
+  'set-title': { action: 'setTitle', requestId: 'r10', conversationId: GROUP, title: 'Dinner' },
+  'set-admin': { action: 'setAdmin', requestId: 'r11', conversationId: GROUP, userId: 'bob', admin: true },
+};
 
 const route = (handler: Parameters<typeof invoke>[0], frame: Record<string, unknown>) =>
   invoke(handler, messageEvent(frame));
@@ -1051,6 +1081,63 @@ const SCENARIOS: Scenario[] = [
       const { provider } = createTestDeps();
       const result = await route(handlerOf('ping', provider), { action: 'ping', requestId: 'r6' });
       expect(answerOf(result)).toEqual({ type: 'pong', requestId: 'r6' });
+    },
+  },
+  // ------------------------------------------------------------------- groups
+  {
+    fn: 'create-group',
+    path: 'when it creates a group and publishes its event',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      new FakeConversationsTable().install(ddb);
+      ddb.on(TransactWriteCommand).resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('create-group', provider), {
+        action: 'createGroup',
+        requestId: 'r7',
+        conversationId: GROUP,
+        title: 'Lunch',
+        members: ['bob'],
+      });
+      expect(answerOf(result)).toMatchObject({ type: 'groupChanged', seq: 1, duplicate: false });
+    },
+  },
+  ...(['add-members', 'remove-member', 'set-title', 'set-admin'] as const).map((fn) => ({
+    fn,
+    path: 'when it changes a group and publishes the event',
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      'dynamodb:UpdateItem conversations',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      ddb.on(TransactWriteCommand).resolves({});
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf(fn, provider), GROUP_CHANGES[fn]);
+      expect(answerOf(result)).toMatchObject({ type: 'groupChanged', seq: 2 });
+    },
+  })),
+  {
+    fn: 'group-info',
+    path: "when it reads the group, its last seq and the members' receipts",
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:GetItem conversations'],
+    run: async () => {
+      groupOfAliceAndBob();
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('group-info', provider), {
+        action: 'groupInfo',
+        requestId: 'r12',
+        conversationId: GROUP,
+      });
+      expect(answerOf(result)).toMatchObject({ type: 'group', memberCount: 2, lastSeq: 1 });
     },
   },
   // --------------------------------------------------------------------- fanout

@@ -342,7 +342,7 @@ describe('the $default handler', () => {
       requestId: 'r9',
       code: 'bad_request',
       message:
-        'action: unknown action "dance"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping',
+        'action: unknown action "dance"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo',
     });
   });
 
@@ -352,7 +352,7 @@ describe('the $default handler', () => {
     const result = await invoke(createDefaultHandler(provider), messageEvent({ action: 'x'.repeat(5000) }));
 
     expect(errorOf(result).message).toBe(
-      `action: unknown action "${'x'.repeat(64)}"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping`,
+      `action: unknown action "${'x'.repeat(64)}"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo`,
     );
   });
 

@@ -1,0 +1,358 @@
+/**
+ * The membership actions on the in-memory ports: who may make each change, what it
+ * records, and what it publishes. Races and failures are in `group-changes.test.ts`.
+ */
+import { MAX_FRAME_BYTES } from '@parley/protocol';
+import { describe, expect, it } from 'vitest';
+import { BadRequestError, ForbiddenError } from '../../lambdas/domain/errors.js';
+import { addMembers, createGroup, removeMember, setAdmin, setTitle } from '../../lambdas/domain/groups.js';
+import { ALICE, aliceGroup, BOB, CAROL, GROUP, groupTest, longIds } from './support/groups.js';
+import { NOW } from './support/harness.js';
+
+const DAVE = { userId: 'dave', deviceId: 'phone' };
+
+describe('creating a group', () => {
+  it('makes the caller admin and records one group-created event naming every member', async () => {
+    const test = groupTest();
+
+    const result = await aliceGroup(test);
+
+    expect(result).toEqual({ seq: 1, duplicate: false, retries: 0 });
+    expect(test.ports.messages.messages(GROUP)).toEqual([
+      {
+        conversationId: GROUP,
+        seq: 1,
+        messageId: '01EV0001',
+        clientMessageId: '01EV0001',
+        senderId: 'alice',
+        senderDeviceId: 'phone',
+        kind: 'group-created',
+        title: 'Lunch',
+        members: ['alice', 'bob', 'carol'],
+        serverTs: expect.any(Number),
+      },
+    ]);
+    const group = await test.ports.groups.getGroup(GROUP);
+    expect(group).toMatchObject({ title: 'Lunch', createdBy: 'alice', creation: { fromSeq: 1, toSeq: 1 } });
+    expect(group?.members.map(({ userId, admin, joinedSeq }) => [userId, admin, joinedSeq])).toEqual([
+      ['alice', true, 1],
+      ['bob', false, 1],
+      ['carol', false, 1],
+    ]);
+    expect(test.published()).toEqual(['1 group-created']);
+  });
+
+  it('answers its creator repeating it with the first answer, and publishes the creation again', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    const again = await createGroup(
+      test.deps,
+      { ...ALICE, deviceId: 'laptop' },
+      {
+        conversationId: GROUP,
+        title: 'Other',
+        members: ['dave'],
+      },
+    );
+
+    expect(again).toEqual({ seq: 1, duplicate: true, retries: 0 });
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(1);
+    expect(test.published()).toEqual(['1 group-created', '1 group-created']);
+  });
+
+  it('refuses an id another user created as forbidden, storing nothing', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    await expect(
+      createGroup(test.deps, BOB, { conversationId: GROUP, title: 'Mine', members: ['dave'] }),
+    ).rejects.toThrow(ForbiddenError);
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(1);
+  });
+
+  it('refuses the caller among the members, and a member named twice, as bad_request', async () => {
+    const test = groupTest();
+
+    await expect(
+      createGroup(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch', members: ['bob', 'alice'] }),
+    ).rejects.toThrow(new BadRequestError('members: must not name the caller, who joins as admin'));
+    await expect(
+      createGroup(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch', members: ['bob', 'bob'] }),
+    ).rejects.toThrow(BadRequestError);
+    expect(await test.ports.groups.getGroup(GROUP)).toBeUndefined();
+  });
+
+  it('refuses more than 1,024 members, its creator included, as bad_request', async () => {
+    const test = groupTest();
+
+    await expect(
+      createGroup(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch', members: longIds(1024) }),
+    ).rejects.toThrow(BadRequestError);
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(0);
+  });
+
+  it('splits a member list too long for one frame into group-created and members-added events, each fitting a frame', async () => {
+    const test = groupTest();
+    const members = longIds(1023);
+
+    const result = await aliceGroup(test, members);
+
+    const events = test.ports.messages.messages(GROUP);
+    expect(events.length).toBeGreaterThan(1);
+    expect(events.map((event) => event.kind)).toEqual([
+      'group-created',
+      ...Array(events.length - 1).fill('members-added'),
+    ]);
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+    for (const event of events) {
+      expect(Buffer.byteLength(JSON.stringify({ type: 'message', ...event }))).toBeLessThanOrEqual(
+        MAX_FRAME_BYTES,
+      );
+    }
+    expect(events.flatMap((event) => event.members)).toEqual(['alice', ...members]);
+    expect(result).toEqual({ seq: events.length, duplicate: false, retries: 0 });
+    const group = await test.ports.groups.getGroup(GROUP);
+    const lastMember = group?.members.find((member) => member.userId === members.at(-1));
+    expect(lastMember?.joinedSeq).toBe(events.length);
+    expect(
+      await createGroup(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch', members }),
+    ).toMatchObject({
+      seq: events.length,
+      duplicate: true,
+    });
+  });
+});
+
+describe('adding members', () => {
+  it('adds those who are not members yet, at the seq of its event', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    const result = await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['bob', 'dave'] });
+
+    expect(result).toEqual({ seq: 2, duplicate: false, retries: 0 });
+    expect(await test.ports.messages.getMessage(GROUP, 2)).toMatchObject({
+      kind: 'members-added',
+      members: ['dave'],
+      senderId: 'alice',
+    });
+    expect(await test.ports.groups.getMembership(GROUP, 'dave')).toMatchObject({
+      status: 'member',
+      member: { admin: false, joinedSeq: 2 },
+    });
+    expect(test.published()).toEqual(['1 group-created', '2 members-added']);
+  });
+
+  it('answers seq null when all are members already, and publishes the last change again', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    const result = await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['bob', 'carol'] });
+
+    expect(result).toEqual({ seq: null, duplicate: false, retries: 0 });
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(1);
+    expect(test.published()).toEqual(['1 group-created', '1 group-created']);
+  });
+
+  it('refuses a member who is not an admin, a stranger, a former member and an unknown group as forbidden', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    await removeMember(test.deps, CAROL, { conversationId: GROUP, userId: 'carol' });
+    const add = (actor: typeof ALICE, conversationId = GROUP) =>
+      addMembers(test.deps, actor, { conversationId, members: ['erin'] });
+
+    await expect(add(BOB)).rejects.toThrow(ForbiddenError);
+    await expect(add(DAVE)).rejects.toThrow(ForbiddenError);
+    await expect(add(CAROL)).rejects.toThrow(ForbiddenError);
+    await expect(add(ALICE, 'grp:nowhere')).rejects.toThrow(ForbiddenError);
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(2);
+  });
+
+  it('refuses an addition beyond 1,024 members as bad_request, adding nobody', async () => {
+    const test = groupTest();
+    await aliceGroup(test, longIds(1000));
+
+    const adding = addMembers(test.deps, ALICE, { conversationId: GROUP, members: longIds(24, 'v') });
+
+    await expect(adding).rejects.toThrow(
+      new BadRequestError('members: a group holds at most 1024 members; it has 1001, and 24 would join'),
+    );
+    expect((await test.ports.groups.getGroup(GROUP))?.members).toHaveLength(1001);
+    expect(
+      await addMembers(test.deps, ALICE, { conversationId: GROUP, members: longIds(23, 'v') }),
+    ).toMatchObject({
+      seq: expect.any(Number),
+    });
+  });
+
+  it('takes a former member back as a member from the seq of its new event', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    await removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'bob' });
+
+    await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['bob'] });
+
+    const group = await test.ports.groups.getGroup(GROUP);
+    expect(group?.former).toEqual([]);
+    expect(await test.ports.groups.getMembership(GROUP, 'bob')).toMatchObject({ member: { joinedSeq: 3 } });
+  });
+});
+
+describe('removing a member', () => {
+  it('lets an admin remove another member, who becomes a former member up to its removal', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    const result = await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'bob' });
+
+    expect(result.seq).toBe(2);
+    expect(await test.ports.messages.getMessage(GROUP, 2)).toMatchObject({
+      kind: 'member-removed',
+      userId: 'bob',
+    });
+    expect(await test.ports.groups.getMembership(GROUP, 'bob')).toEqual({
+      status: 'former',
+      former: { userId: 'bob', joinedSeq: 1, removedSeq: 2 },
+    });
+  });
+
+  it('lets any member leave, and refuses a member who is not an admin removing another as forbidden', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    await expect(removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'carol' })).rejects.toThrow(
+      ForbiddenError,
+    );
+    expect(await removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'bob' })).toMatchObject({
+      seq: 2,
+    });
+  });
+
+  it('answers a former member leaving again with seq null, and refuses it anything else as forbidden', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    await setAdmin(test.deps, ALICE, { conversationId: GROUP, userId: 'bob', admin: true });
+    await removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'bob' });
+
+    expect(await removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'bob' })).toMatchObject({
+      seq: null,
+    });
+    await expect(removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'carol' })).rejects.toThrow(
+      ForbiddenError,
+    );
+    await expect(setTitle(test.deps, BOB, { conversationId: GROUP, title: 'Mine' })).rejects.toThrow(
+      ForbiddenError,
+    );
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(3);
+  });
+
+  it('answers seq null for a user who is not a member', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    expect(await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'dave' })).toMatchObject({
+      seq: null,
+    });
+  });
+
+  it('makes the longest-standing member admin when the last admin leaves, with its own event right after', async () => {
+    const test = groupTest();
+    await aliceGroup(test, ['carol', 'bob']);
+    await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['aaron'] });
+
+    const result = await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'alice' });
+
+    // bob and carol joined first, at the same time: bob by user id; aaron joined later.
+    expect(result).toMatchObject({ seq: 4 });
+    expect(await test.ports.messages.getMessage(GROUP, 4)).toMatchObject({
+      kind: 'admin-changed',
+      userId: 'bob',
+      admin: true,
+      senderId: 'alice',
+    });
+    expect(await test.ports.groups.getMembership(GROUP, 'bob')).toMatchObject({ member: { admin: true } });
+    expect(test.published().slice(-2)).toEqual(['3 member-removed', '4 admin-changed']);
+  });
+
+  it('leaves an empty group that nobody can change when the last member leaves', async () => {
+    const test = groupTest();
+    await aliceGroup(test, ['bob']);
+    await removeMember(test.deps, BOB, { conversationId: GROUP, userId: 'bob' });
+
+    expect(await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'alice' })).toMatchObject({
+      seq: 3,
+    });
+    expect((await test.ports.groups.getGroup(GROUP))?.members).toEqual([]);
+    await expect(setTitle(test.deps, ALICE, { conversationId: GROUP, title: 'Back' })).rejects.toThrow(
+      ForbiddenError,
+    );
+  });
+});
+
+describe('changing the title and the admins', () => {
+  it('renames the group for an admin, answers seq null for the same title, and refuses a member who is not admin', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    expect(await setTitle(test.deps, ALICE, { conversationId: GROUP, title: 'Dinner' })).toMatchObject({
+      seq: 2,
+    });
+    expect(await setTitle(test.deps, ALICE, { conversationId: GROUP, title: 'Dinner' })).toMatchObject({
+      seq: null,
+    });
+    await expect(setTitle(test.deps, BOB, { conversationId: GROUP, title: 'Mine' })).rejects.toThrow(
+      ForbiddenError,
+    );
+    expect(await test.ports.messages.getMessage(GROUP, 2)).toMatchObject({
+      kind: 'title-changed',
+      title: 'Dinner',
+    });
+    expect((await test.ports.groups.getGroup(GROUP))?.title).toBe('Dinner');
+  });
+
+  it('makes a member admin and takes the role back, answering seq null for a role already held', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    expect(
+      await setAdmin(test.deps, ALICE, { conversationId: GROUP, userId: 'bob', admin: true }),
+    ).toMatchObject({
+      seq: 2,
+    });
+    expect(
+      await setAdmin(test.deps, ALICE, { conversationId: GROUP, userId: 'bob', admin: true }),
+    ).toMatchObject({
+      seq: null,
+    });
+    expect(
+      await setAdmin(test.deps, BOB, { conversationId: GROUP, userId: 'alice', admin: false }),
+    ).toMatchObject({
+      seq: 3,
+    });
+    expect(await test.ports.messages.getMessage(GROUP, 3)).toMatchObject({
+      kind: 'admin-changed',
+      userId: 'alice',
+      admin: false,
+      senderId: 'bob',
+      senderDeviceId: 'laptop',
+    });
+  });
+
+  it('refuses the last admin stepping down and a target who is not a member as bad_request, and a member who is not admin as forbidden', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+
+    await expect(
+      setAdmin(test.deps, ALICE, { conversationId: GROUP, userId: 'alice', admin: false }),
+    ).rejects.toThrow(BadRequestError);
+    await expect(
+      setAdmin(test.deps, ALICE, { conversationId: GROUP, userId: 'dave', admin: true }),
+    ).rejects.toThrow(BadRequestError);
+    await expect(
+      setAdmin(test.deps, BOB, { conversationId: GROUP, userId: 'bob', admin: true }),
+    ).rejects.toThrow(ForbiddenError);
+    expect(await test.ports.messages.lastSeq(GROUP)).toBe(1);
+    expect((await test.ports.groups.getGroup(GROUP))?.createdAt).toBeGreaterThanOrEqual(NOW);
+  });
+});
