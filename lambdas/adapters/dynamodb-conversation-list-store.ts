@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { GROUP_PREFIX } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
+import pLimit from 'p-limit';
 import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
 import { ConversationListContentionError } from '../domain/errors.js';
 import type {
@@ -37,6 +38,8 @@ import { queryAll } from './query-all.js';
 const CLOCK_KEY = 'clock';
 /** A transaction holds at most 100 items: the clock and up to 99 entries; fewer keeps it small. */
 const ENTRIES_PER_TRANSACTION = 50;
+/** Users' lists written at once by one call of `updateManyUsers`. */
+const USERS_WRITTEN_AT_ONCE = 32;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
 const USERS_CACHED = 10_000;
 /** The wait before reading again after another write to the user's list came first. */
@@ -126,8 +129,10 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>> {
     const together = await this.#writeTogether(changes);
     if (together) return together;
+    // A group's event may change a thousand lists: a bounded number of writes at once.
+    const limit = pLimit(USERS_WRITTEN_AT_ONCE);
     const settled = await Promise.allSettled(
-      [...changes].map(([userId, userChanges]) => this.#updateMany(userId, userChanges)),
+      [...changes].map(([userId, userChanges]) => limit(() => this.#updateMany(userId, userChanges))),
     );
     return new Map(
       [...changes.keys()].map((userId, index) => [

@@ -28,6 +28,7 @@ import {
   dropFormerMembers,
   type GroupWork,
   groupEntryChanges,
+  hasAdditions,
   postToLateGroupConnections,
   readGroups,
 } from './group-fanout.js';
@@ -271,19 +272,30 @@ export function createBatchFanout(deps: () => FanoutBatchDeps): BatchFanout {
       batchDeps,
       perKey.filter((work) => work.kind === 'group'),
     );
-    // The list write does not wait for the posts, nor the posts for it.
-    const listsWritten = updateConversationLists(batchDeps, directWorks, groupWorks).catch(
-      (error: unknown) => {
+    const adding = groupWorks.filter(hasAdditions);
+    const writeLists = (directs: ConversationWork[], groups: GroupWork[]) =>
+      updateConversationLists(batchDeps, directs, groups).catch((error: unknown) => {
         logger.warn('conversation list update failed; the stream will retry', { error });
-        for (const work of perKey) failFrom(work, 0);
-      },
+        for (const work of [...directs, ...groups.map(({ work }) => work)]) failFrom(work, 0);
+      });
+    // The list write does not wait for the posts, nor the posts for it; but a group that
+    // gains members writes its entries before its posts (see group-fanout.ts).
+    const listsWritten = writeLists(
+      directWorks,
+      groupWorks.filter((groupWork) => !adding.includes(groupWork)),
     );
     const gone = new Set<string>();
     // Recent connections are enough for the first posts: the read after the list write repairs what they miss.
     const beforeListWrite = readOnce(connections, gone, recent, { fresh: false, now });
     await Promise.all([
       ...directWorks.map((work) => deliver(batchDeps, work, beforeListWrite)),
-      ...groupWorks.map((groupWork) => deliverGroup(batchDeps, groupWork, beforeListWrite, recentGroups)),
+      ...groupWorks.map(async (groupWork) => {
+        if (adding.includes(groupWork)) {
+          await writeLists([], [groupWork]);
+          if (groupWork.work.failedFrom === 0) return;
+        }
+        await deliverGroup(batchDeps, groupWork, beforeListWrite, recentGroups);
+      }),
       ...perKey.filter((work) => work.kind === 'slice').map((work) => deliverSlices(batchDeps, work)),
     ]);
     await listsWritten;

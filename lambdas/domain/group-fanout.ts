@@ -77,14 +77,10 @@ function eventsOf(group: GroupRecord, userId: string, events: readonly DecodedEv
   return events.map(({ event }) => event).filter((event) => recipientsOf(group, event).has(userId));
 }
 
-/** Each recipient's entry change for the events of the batch (or the first `upTo` of them). */
-export function groupEntryChanges(
-  { work, group }: GroupWork,
-  userIds?: readonly string[],
-  upTo = work.events.length,
-): Map<string, EntryChange> {
-  const events = work.events.slice(0, upTo);
-  const users = userIds ?? [...new Set(events.flatMap(({ event }) => [...recipientsOf(group, event)]))];
+/** Each recipient's entry change for the events of the batch. */
+export function groupEntryChanges({ work, group }: GroupWork): Map<string, EntryChange> {
+  const { events } = work;
+  const users = [...new Set(events.flatMap(({ event }) => [...recipientsOf(group, event)]))];
   return new Map(
     users.map((userId) => [
       userId,
@@ -104,12 +100,19 @@ const addsMembers = (event: ConversationEvent) =>
   event.type === 'message' && (event.kind === 'group-created' || event.kind === 'members-added');
 
 /**
- * Indexes the connections of the members `decoded` adds, before it is delivered. Their
- * list entries (`member: true`) are written first, then their connections read. `$connect`
- * does the same the other way round: it writes the connection, then reads the list. Both
- * reads are strongly consistent, so whichever of the two reads comes second sees the other's
- * write: if `$connect` read the list before the entry was written, the connection was
- * written before that, hence before this read, which finds it. A device is never missed.
+ * The batch adds members to the group: its list entries must be written before its
+ * delivery begins (the new members' entries before their connections are read).
+ */
+export const hasAdditions = ({ work }: GroupWork) => work.events.some(({ event }) => addsMembers(event));
+
+/**
+ * Indexes the connections of the members the event at `position` adds, before it is
+ * delivered. Their list entries (`member: true`) were written before the group's delivery
+ * began (`hasAdditions`); their connections are read now. `$connect` does the same the
+ * other way round: it writes the connection, then reads the list. Both reads are strongly
+ * consistent, so whichever of the two reads comes second sees the other's write: if
+ * `$connect` read the list before the entry was written, the connection was written
+ * before that, hence before this read, which finds it. A device is never missed.
  */
 async function indexAddedMembers(
   deps: FanoutBatchDeps,
@@ -119,14 +122,6 @@ async function indexAddedMembers(
   const decoded = groupWork.work.events[position];
   if (decoded?.event.type !== 'message') return;
   const added = decoded.event.members ?? [];
-  const changes = groupEntryChanges(groupWork, added, position + 1);
-  const settled = await deps.conversationList.updateManyUsers(
-    new Map(
-      [...changes].map(([userId, change]) => [userId, new Map([[groupWork.work.conversationId, change]])]),
-    ),
-  );
-  const failed = [...settled.values()].find((outcome) => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
   const limit = pLimit(deps.postConcurrency);
   // Read afresh, never from the connections an earlier batch read: those predate the entries.
   const found = (
