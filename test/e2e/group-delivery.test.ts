@@ -111,3 +111,42 @@ describe('delivery of a group’s events', () => {
     expect(await entryOf(daveLaptop, conversationId, 6)).toMatchObject({ member: true, lastSeq: 6 });
   });
 });
+
+describe('delivery of a large group’s events', () => {
+  const sliced: string[] = [];
+  const { connect } = useTestStack({
+    deps: {
+      // Counts the slice records the fanout hands to the stream.
+      wrap: (deps) => ({
+        ...deps,
+        publisher: {
+          publish: async (event) => {
+            if (event.type === 'group-slice') sliced.push(`${event.slice}:${event.event.seq}`);
+            await deps.publisher.publish(event);
+          },
+        },
+      }),
+    },
+  });
+
+  it('hands the posts to slices past 256 connected devices, and every device gets each event once, in order', async () => {
+    const users = Array.from({ length: 140 }, (_, index) => uniqueId(`m${index}-`));
+    // The first user creates the group with the others.
+    const others = users.slice(1);
+    const devices: TestClient[] = [];
+    for (const userId of users) {
+      devices.push(await connect(userId, 'phone'), await connect(userId, 'laptop'));
+    }
+    const conversationId = `grp:${randomUUID()}`;
+    const ownerPhone = devices[0] as TestClient;
+
+    await ownerPhone.request({ action: 'createGroup', conversationId, title: 'Everyone', members: others });
+    await ownerPhone.request({ action: 'setTitle', conversationId, title: 'All of us' });
+    for (const device of devices) await device.messagesOf(conversationId, 2, 20_000);
+
+    for (const device of devices) expect(seqsOf(device, conversationId)).toEqual([1, 2]);
+    const slicesOfSeq2 = sliced.filter((entry) => entry.endsWith(':2'));
+    expect(slicesOfSeq2.length).toBeGreaterThan(1);
+    expect(new Set(slicesOfSeq2).size).toBe(slicesOfSeq2.length);
+  }, 60_000);
+});
