@@ -185,6 +185,7 @@ export class Probes {
           ),
         listChangedSince: (userId, afterUpdatedAt, limit) =>
           conversationList.listChangedSince(userId, afterUpdatedAt, limit),
+        listGroupIds: (userId) => conversationList.listGroupIds(userId),
       },
     };
   };

@@ -119,7 +119,13 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: '$connect', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { connections: ['PutItem'], presence: ['UpdateItem'] },
+    // Query: the user's groups in its list. BatchWriteItem: the connection in each group's index.
+    tables: {
+      connections: ['PutItem'],
+      presence: ['UpdateItem'],
+      'user-conversations': ['Query'],
+      'group-connections': ['BatchWriteItem'],
+    },
     publishes: true,
   },
   {
@@ -127,7 +133,12 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: '$disconnect', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { connections: ['Query', 'DeleteItem'], presence: ['GetItem', 'UpdateItem'] },
+    tables: {
+      connections: ['Query', 'DeleteItem'],
+      presence: ['GetItem', 'UpdateItem'],
+      'user-conversations': ['Query'],
+      'group-connections': ['BatchWriteItem'],
+    },
     publishes: true,
   },
   {
@@ -178,9 +189,13 @@ export const FUNCTIONS = [
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // GetItem: the typing member's membership. UpdateItem: the group typing gate's item,
-    // one `start` per member per interval. TODO(lead): Query and DeleteItem on
-    // group-connections, with the index's adapter (branch g-fanout).
-    tables: { connections: ['Query', 'DeleteItem'], conversations: ['GetItem', 'UpdateItem'] },
+    // one `start` per member per interval. group-connections: the group's connected
+    // devices, and a gone one taken out of the index.
+    tables: {
+      connections: ['Query', 'DeleteItem'],
+      conversations: ['GetItem', 'UpdateItem'],
+      'group-connections': ['Query', 'BatchWriteItem'],
+    },
     posts: true,
   },
   {
@@ -217,10 +232,15 @@ export const FUNCTIONS = [
     memoryMiB: 1024,
     timeoutSeconds: 60,
     // PutItem: the conversation-list entries and the user's clock, in one transaction.
+    // GetItem and Query on conversations: a group and its roster. Publishes: the slices of
+    // a large group's delivery.
     tables: {
+      conversations: ['GetItem', 'Query'],
       connections: ['Query', 'DeleteItem'],
+      'group-connections': ['Query', 'BatchWriteItem'],
       'user-conversations': ['BatchGetItem', 'PutItem'],
     },
+    publishes: true,
     posts: true,
   },
   {

@@ -25,13 +25,14 @@ export interface StreamConsumerDefinition {
 }
 
 /**
- * Messages and receipts to every device of every member: the latency path. Retries past
+ * Messages and receipts to every device of every member, and the slices of a large group's
+ * delivery (`group-slice`, each carrying its connections): the latency path. Retries past
  * transient outages for up to an hour; what still fails goes to the on-failure
  * destination, and devices recover it with `sync` in any case.
  */
 export const fanoutConsumer = {
   id: 'fanout',
-  eventTypes: ['message', 'receipt'],
+  eventTypes: ['message', 'receipt', 'groupReceipt', 'group-slice'],
   enhancedFanOut: true,
   batchSize: 100,
   maximumBatchingWindowInSeconds: 0,

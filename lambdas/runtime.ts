@@ -12,6 +12,7 @@ import { ApiGatewayConnectionPusher } from './adapters/api-gateway-connection-pu
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupConnectionStore } from './adapters/dynamodb-group-connection-store.js';
 import { DynamoDbGroupStore } from './adapters/dynamodb-group-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
@@ -52,12 +53,12 @@ export interface ParleyDeps {
   groups: GroupStore;
   publisher: EventPublisher;
   connections: ConnectionStore;
+  groupConnections: GroupConnectionStore;
   pusher: ConnectionPusher;
   receipts: ReceiptStore;
   conversationList: ConversationListStore;
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
-  groupConnections: GroupConnectionStore;
   typingGate: TypingGate;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
@@ -116,12 +117,12 @@ type Adapters = Pick<
   | 'groups'
   | 'publisher'
   | 'connections'
+  | 'groupConnections'
   | 'pusher'
   | 'receipts'
   | 'conversationList'
   | 'presence'
   | 'presenceSubscriptions'
-  | 'groupConnections'
   | 'typingGate'
 >;
 
@@ -156,6 +157,11 @@ function createAdapters(
       'PARLEY_CONNECTIONS_TABLE',
       (tableName) => new DynamoDbConnectionStore({ client: dynamodb, tableName }),
     ),
+    groupConnections: ifConfigured<GroupConnectionStore>(
+      names.groupConnectionsTable,
+      'PARLEY_GROUP_CONNECTIONS_TABLE',
+      (tableName) => new DynamoDbGroupConnectionStore({ client: dynamodb, tableName }),
+    ),
     pusher: ifConfigured<ConnectionPusher>(
       config.endpoints.connections,
       'PARLEY_CONNECTIONS_ENDPOINT',
@@ -181,23 +187,12 @@ function createAdapters(
       'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
       (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
     ),
-    // TODO(lead, at merge): the DynamoDB adapter of this port comes from branch g-fanout (the
-    // group-connections index); until then every call fails by name.
-    groupConnections: notYetWired<GroupConnectionStore>('GroupConnectionStore'),
     typingGate: ifConfigured<TypingGate>(
       names.conversationsTable,
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
     ),
   };
-}
-
-/** A port whose adapter is not wired yet: every method fails, naming it. */
-function notYetWired<Port extends object>(port: string): Port {
-  const refuse = async () => {
-    throw new ConfigurationError(`${port} has no adapter wired in lambdas/runtime.ts yet`);
-  };
-  return new Proxy({} as Port, { get: () => refuse });
 }
 
 /** Only the authorizer has token settings; any other function that verifies a token is a defect. */
@@ -281,6 +276,9 @@ export function fanoutDeps(deps: ParleyDeps): FanoutBatchDeps {
     postConcurrency: deps.config.postConcurrency,
     conversationList: deps.conversationList,
     logger: deps.logger,
+    groups: deps.groups,
+    groupConnections: deps.groupConnections,
+    publisher: deps.publisher,
   };
 }
 

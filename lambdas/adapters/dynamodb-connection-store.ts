@@ -1,6 +1,7 @@
 /** The connections table: one partition per user, one item per open connection. */
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Connection, ConnectionStore } from '../domain/ports.js';
+import { queryAll } from './query-all.js';
 
 export class DynamoDbConnectionStore implements ConnectionStore {
   readonly #client: DynamoDBDocumentClient;
@@ -23,22 +24,16 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   }
 
   async listConnections(userId: string): Promise<Connection[]> {
-    const connections: Connection[] = [];
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'userId = :u',
-          // DynamoDB deletes expired items only eventually: an expired item is a dead connection.
-          FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':u': userId, ':now': this.#nowSeconds() },
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) connections.push(item as Connection);
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey);
-    return connections;
+    const items = await queryAll(this.#client, {
+      TableName: this.#tableName,
+      KeyConditionExpression: 'userId = :u',
+      // DynamoDB deletes expired items only eventually: an expired item is a dead connection.
+      FilterExpression: 'expiresAt > :now',
+      ExpressionAttributeValues: { ':u': userId, ':now': this.#nowSeconds() },
+      // A read after a list write must see a connection written before that write
+      // (the fanout's late posts, and a group's new members: docs/adr/0007-groups.md).
+      ConsistentRead: true,
+    });
+    return items as unknown as Connection[];
   }
 }

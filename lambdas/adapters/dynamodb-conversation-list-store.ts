@@ -21,7 +21,9 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { GROUP_PREFIX } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
+import pLimit from 'p-limit';
 import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
 import { ConversationListContentionError } from '../domain/errors.js';
 import type {
@@ -31,10 +33,13 @@ import type {
   ConversationListStore,
   EntryChange,
 } from '../domain/ports.js';
+import { queryAll } from './query-all.js';
 
 const CLOCK_KEY = 'clock';
 /** A transaction holds at most 100 items: the clock and up to 99 entries; fewer keeps it small. */
 const ENTRIES_PER_TRANSACTION = 50;
+/** Users' lists written at once by one call of `updateManyUsers`. */
+const USERS_WRITTEN_AT_ONCE = 32;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
 const USERS_CACHED = 10_000;
 /** The wait before reading again after another write to the user's list came first. */
@@ -51,12 +56,22 @@ const entryKey = (conversationId: string) => `conv#${conversationId}`;
 function toEntry(item: Record<string, unknown>): ConversationEntry {
   return {
     conversationId: item.conversationId as string,
-    members: item.members as string[],
+    ...optionalFieldsOf(item),
     lastSeq: item.lastSeq as number,
     lastMessage: (item.lastMessage as ConversationEntry['lastMessage']) ?? null,
     receipts: item.receipts as ConversationEntry['receipts'],
     updatedAt: item.updatedAt as number,
   };
+}
+
+/** The fields an entry has only for one kind of conversation (`members` a dm's, the others a group's), as present. */
+const OPTIONAL_FIELDS = ['kind', 'members', 'title', 'memberCount', 'member', 'everyone'] as const;
+
+function optionalFieldsOf(source: object): Partial<ConversationEntryState> {
+  const fields = source as Partial<ConversationEntryState>;
+  return Object.fromEntries(
+    OPTIONAL_FIELDS.filter((field) => fields[field] !== undefined).map((field) => [field, fields[field]]),
+  );
 }
 
 function stateOf({ updatedAt: _updatedAt, ...state }: ConversationEntry): ConversationEntryState {
@@ -114,8 +129,10 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>> {
     const together = await this.#writeTogether(changes);
     if (together) return together;
+    // A group's event may change a thousand lists: a bounded number of writes at once.
+    const limit = pLimit(USERS_WRITTEN_AT_ONCE);
     const settled = await Promise.allSettled(
-      [...changes].map(([userId, userChanges]) => this.#updateMany(userId, userChanges)),
+      [...changes].map(([userId, userChanges]) => limit(() => this.#updateMany(userId, userChanges))),
     );
     return new Map(
       [...changes.keys()].map((userId, index) => [
@@ -283,7 +300,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
             userId,
             itemKey: entryKey(conversationId),
             conversationId,
-            members: next.members,
+            ...optionalFieldsOf(next),
             lastSeq: next.lastSeq,
             lastMessage: next.lastMessage,
             receipts: next.receipts,
@@ -316,6 +333,20 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       ],
       remember: () => this.#remember(userId, conversationIds, [clockItem, ...written, ...unchanged]),
     };
+  }
+
+  /** Reads the group entries only (their keys begin `conv#grp:`), keeping those of a member. */
+  async listGroupIds(userId: string): Promise<string[]> {
+    const items = await queryAll(this.#client, {
+      TableName: this.#tableName,
+      KeyConditionExpression: 'userId = :u AND begins_with(itemKey, :groups)',
+      FilterExpression: '#member = :true',
+      ProjectionExpression: 'conversationId',
+      ExpressionAttributeNames: { '#member': 'member' },
+      ExpressionAttributeValues: { ':u': userId, ':groups': entryKey(`${GROUP_PREFIX}:`), ':true': true },
+      ConsistentRead: true,
+    });
+    return items.map((item) => item.conversationId as string);
   }
 
   async listChangedSince(

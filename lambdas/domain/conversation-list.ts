@@ -12,6 +12,7 @@ function emptyEntry(conversationId: string): ConversationEntryState {
   const members = membersOf(conversationId) ?? [];
   return {
     conversationId,
+    kind: 'dm',
     members,
     lastSeq: 0,
     lastMessage: null,
@@ -19,7 +20,12 @@ function emptyEntry(conversationId: string): ConversationEntryState {
   };
 }
 
-function raise(receipts: Receipt[], userId: string, kind: 'delivered' | 'read', seq: number): Receipt[] {
+export function raise(
+  receipts: Receipt[],
+  userId: string,
+  kind: 'delivered' | 'read',
+  seq: number,
+): Receipt[] {
   return receipts.map((receipt) => {
     if (receipt.userId !== userId) return receipt;
     const readSeq = kind === 'read' ? Math.max(receipt.readSeq, seq) : receipt.readSeq;
@@ -36,7 +42,8 @@ export function applyToEntry(
   events: ConversationEvent[],
 ): ConversationEntryState | undefined {
   const before = current ?? emptyEntry(conversationId);
-  let next = before;
+  // An entry stored by a 1.0 server has no kind: it gains it with its next change.
+  let next: ConversationEntryState = { ...before, kind: 'dm' };
   for (const event of events) {
     if (event.type === 'message') {
       if (event.seq > next.lastSeq) {

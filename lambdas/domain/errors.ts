@@ -53,6 +53,9 @@ export class TokenKeysUnavailableError extends ParleyError {}
 /** Other writes to a user's conversation list kept coming first until the retry bound ran out. */
 export class ConversationListContentionError extends ParleyError {}
 
+/** Writes to the index of a group's connections stayed unprocessed (throttled) past the retry bound. */
+export class GroupConnectionIndexError extends ParleyError {}
+
 /** A post that did not end within its timeout; a failed post like any other. */
 export class PostTimeoutError extends ParleyError {
   constructor(connectionId: string, timeoutMs: number, options?: { cause?: unknown }) {

@@ -1,8 +1,9 @@
 /**
  * The fanout's batch policy: what happens to one batch of stream records. Records are
- * grouped by partition key, one conversation each; a conversation's events are delivered
- * in stream order, conversations in parallel. Meanwhile both members' conversation-list
- * entries are brought up to date. Each member's connections are read once per batch after
+ * grouped by partition key, one conversation (or one slice of a group's delivery,
+ * `group-slices.ts`) each; a conversation's events are delivered in stream order,
+ * conversations in parallel, a group's as `group-fanout.ts` says. Meanwhile the members'
+ * conversation-list entries are brought up to date. Each member's connections are read once per batch after
  * the list write; the posts before it use the connections an earlier batch read, if that
  * read is recent. A failed record and the later records of its conversation are given back
  * for retry, so the stream retries from there (posting again is harmless; the list merge is
@@ -11,76 +12,33 @@
  */
 import { membersOf } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
-import { MetricName } from '../../definitions/metrics.js';
-import { fanoutConsumer } from '../../definitions/stream-consumers.js';
 import { applyToEntry } from './conversation-list.js';
-import { deliverToMembers, type FanoutDeps, postToUsers } from './fanout.js';
-import type {
-  Connection,
-  ConnectionStore,
-  ConversationEntryState,
-  ConversationEvent,
-  ConversationListStore,
-  EntryChange,
-  Logger,
-} from './ports.js';
+import { deliverToMembers, postToUsers } from './fanout.js';
+import {
+  type ConversationWork,
+  decodeWork,
+  type FanoutBatchDeps,
+  failFrom,
+  recordPosted,
+  recordsToRetry,
+  type StreamRecord,
+} from './fanout-work.js';
+import {
+  deliverGroup,
+  dropFormerMembers,
+  type GroupWork,
+  groupEntryChanges,
+  hasAdditions,
+  postToLateGroupConnections,
+  readGroups,
+} from './group-fanout.js';
+import { deliverSlices } from './group-slices.js';
+import type { Connection, ConnectionStore, ConversationEntryState, EntryChange } from './ports.js';
 
-/** One record of the stream, as the handler decodes it. */
-export interface StreamRecord {
-  /** What the stream knows the record by when it is given back for retry (its sequence number). */
-  id: string;
-  /** The records of one key keep their order. */
-  partitionKey: string;
-  /** The record's data, as text. */
-  data: string;
-}
-
-export interface FanoutBatchDeps extends FanoutDeps {
-  conversationList: ConversationListStore;
-  logger: Logger;
-}
+export type { FanoutBatchDeps, StreamRecord } from './fanout-work.js';
 
 /** Delivers one batch; answers the ids of the records to retry, in stream order per conversation. */
 export type BatchFanout = (records: readonly StreamRecord[]) => Promise<string[]>;
-
-/** The event a record holds, or undefined when no retry could ever deliver it. */
-function parseConversationEvent(data: string): ConversationEvent | undefined {
-  try {
-    const event = JSON.parse(data) as ConversationEvent;
-    if (!(fanoutConsumer.eventTypes as readonly string[]).includes(event?.type)) return undefined;
-    if (typeof event.conversationId !== 'string' || typeof event.seq !== 'number') return undefined;
-    // An event naming no conversation can never be delivered: retrying it would only hold up the shard.
-    if (!membersOf(event.conversationId)) return undefined;
-    return event;
-  } catch {
-    return undefined;
-  }
-}
-
-interface DecodedEvent {
-  /** The index of its record among the conversation's records. */
-  index: number;
-  event: ConversationEvent;
-  /** The record's data, posted as it is. */
-  frame: string;
-}
-
-interface ConversationWork {
-  conversationId?: string;
-  records: readonly StreamRecord[];
-  /** The records that are conversation events, in stream order. */
-  events: DecodedEvent[];
-  delivered: DecodedEvent[];
-  /** How many of the delivered events each connection was posted. */
-  postsPerConnection: Map<string, number>;
-  /** The first record to give back for retry, if any. */
-  failedFrom?: number;
-}
-
-/** Gives `index` and every later record of the conversation back for retry. */
-function failFrom(work: ConversationWork, index: number): void {
-  work.failedFrom = Math.min(work.failedFrom ?? index, index);
-}
 
 /**
  * How long the connections a batch read after its list write may serve the first posts of
@@ -151,14 +109,6 @@ function readOnce(
   };
 }
 
-/** Counts a successful post of `event` to a device, and a message's time from commit. */
-function recordPosted(deps: FanoutBatchDeps, event: ConversationEvent): void {
-  deps.metrics.record(MetricName.EventsDelivered, 1);
-  if (event.type === 'message' && Number.isFinite(event.serverTs)) {
-    deps.metrics.record(MetricName.DeliveryLatency, deps.now() - event.serverTs);
-  }
-}
-
 /** The records of each partition key (each conversation), in stream order. */
 function groupByPartitionKey(records: readonly StreamRecord[]): StreamRecord[][] {
   const byKey = new Map<string, StreamRecord[]>();
@@ -168,21 +118,6 @@ function groupByPartitionKey(records: readonly StreamRecord[]): StreamRecord[][]
     byKey.set(record.partitionKey, group);
   }
   return [...byKey.values()];
-}
-
-/** Decodes a conversation's records; a record that is not a conversation event is logged and skipped. */
-function decodeWork(deps: FanoutBatchDeps, records: readonly StreamRecord[]): ConversationWork {
-  const work: ConversationWork = { records, events: [], delivered: [], postsPerConnection: new Map() };
-  for (const [index, record] of records.entries()) {
-    const event = parseConversationEvent(record.data);
-    if (!event) {
-      deps.logger.error('skipping a record that is not a conversation event', { sequenceNumber: record.id });
-      continue;
-    }
-    work.conversationId = event.conversationId;
-    work.events.push({ index, event, frame: record.data });
-  }
-  return work;
 }
 
 /** Posts a conversation's events in stream order, stopping at the first that fails. */
@@ -232,23 +167,33 @@ async function deliver(
  */
 async function updateConversationLists(
   deps: FanoutBatchDeps,
-  perConversation: ConversationWork[],
+  directWorks: readonly ConversationWork[],
+  groupWorks: readonly GroupWork[],
 ): Promise<void> {
   const byUser = new Map<string, Map<string, EntryChange>>();
   const worksOfUser = new Map<string, ConversationWork[]>();
-  for (const work of perConversation) {
+  const add = (work: ConversationWork, userId: string, conversationId: string, change: EntryChange) => {
+    const changes = byUser.get(userId) ?? new Map<string, EntryChange>();
+    changes.set(conversationId, change);
+    byUser.set(userId, changes);
+    const worksOfThisUser = worksOfUser.get(userId) ?? [];
+    worksOfThisUser.push(work);
+    worksOfUser.set(userId, worksOfThisUser);
+  };
+  for (const work of directWorks) {
     const { conversationId } = work;
     if (!conversationId || work.events.length === 0) continue;
     const events = work.events.map(({ event }) => event);
     for (const userId of membersOf(conversationId) ?? []) {
-      const changes = byUser.get(userId) ?? new Map<string, EntryChange>();
-      changes.set(conversationId, (current: ConversationEntryState | undefined) =>
+      add(work, userId, conversationId, (current: ConversationEntryState | undefined) =>
         applyToEntry(conversationId, current, events),
       );
-      byUser.set(userId, changes);
-      const worksOfThisUser = worksOfUser.get(userId) ?? [];
-      worksOfThisUser.push(work);
-      worksOfUser.set(userId, worksOfThisUser);
+    }
+  }
+  // A group's entries go to the recipients of its events (a message: the members at its seq).
+  for (const groupWork of groupWorks) {
+    for (const [userId, change] of groupEntryChanges(groupWork)) {
+      add(groupWork.work, userId, groupWork.work.conversationId, change);
     }
   }
   // All members' lists in one write where the store can: one request instead of one per user.
@@ -309,36 +254,60 @@ async function postToLateConnections(
   }
 }
 
-/** Keeps each conversation's order: a failed record and every later one are retried. */
-function recordsToRetry(perConversation: ConversationWork[]): string[] {
-  return perConversation.flatMap((work) =>
-    work.failedFrom === undefined ? [] : work.records.slice(work.failedFrom).map((record) => record.id),
-  );
-}
-
 /**
  * The fanout of one instance: the connections its batches read after their list writes
  * serve the posts of its later batches. `deps` is read once per batch.
  */
 export function createBatchFanout(deps: () => FanoutBatchDeps): BatchFanout {
   const recent = recentConnections(() => deps().now());
+  // The same for groups: each group's indexed connections, as the last read after a list write found them.
+  const recentGroups = recentConnections(() => deps().now());
   return async (records) => {
     const batchDeps = deps();
     const { connections, logger, now } = batchDeps;
-    const perConversation = groupByPartitionKey(records).map((group) => decodeWork(batchDeps, group));
-    // The list write does not wait for the posts, nor the posts for it.
-    const listsWritten = updateConversationLists(batchDeps, perConversation).catch((error: unknown) => {
-      logger.warn('conversation list update failed; the stream will retry', { error });
-      for (const work of perConversation) failFrom(work, 0);
-    });
+    const perKey = groupByPartitionKey(records).map((group) => decodeWork(batchDeps, group));
+    const directWorks = perKey.filter((work) => work.kind === 'dm');
+    // The list entries of a group follow its members at each event: read the groups first.
+    const groupWorks = await readGroups(
+      batchDeps,
+      perKey.filter((work) => work.kind === 'group'),
+    );
+    const adding = groupWorks.filter(hasAdditions);
+    const writeLists = (directs: ConversationWork[], groups: GroupWork[]) =>
+      updateConversationLists(batchDeps, directs, groups).catch((error: unknown) => {
+        logger.warn('conversation list update failed; the stream will retry', { error });
+        for (const work of [...directs, ...groups.map(({ work }) => work)]) failFrom(work, 0);
+      });
+    // The list write does not wait for the posts, nor the posts for it; but a group that
+    // gains members writes its entries before its posts (see group-fanout.ts).
+    const listsWritten = writeLists(
+      directWorks,
+      groupWorks.filter((groupWork) => !adding.includes(groupWork)),
+    );
     const gone = new Set<string>();
     // Recent connections are enough for the first posts: the read after the list write repairs what they miss.
     const beforeListWrite = readOnce(connections, gone, recent, { fresh: false, now });
-    await Promise.all(perConversation.map((work) => deliver(batchDeps, work, beforeListWrite)));
+    await Promise.all([
+      ...directWorks.map((work) => deliver(batchDeps, work, beforeListWrite)),
+      ...groupWorks.map(async (groupWork) => {
+        if (adding.includes(groupWork)) {
+          await writeLists([], [groupWork]);
+          if (groupWork.work.failedFrom === 0) return;
+        }
+        await deliverGroup(batchDeps, groupWork, beforeListWrite, recentGroups);
+      }),
+      ...perKey.filter((work) => work.kind === 'slice').map((work) => deliverSlices(batchDeps, work)),
+    ]);
     await listsWritten;
     // Starts after the list write has ended: each user's connections are read once again.
     const afterListWrite = readOnce(connections, gone, recent, { fresh: true, now });
-    await Promise.all(perConversation.map((work) => postToLateConnections(batchDeps, work, afterListWrite)));
-    return recordsToRetry(perConversation);
+    await Promise.all([
+      ...directWorks.map((work) => postToLateConnections(batchDeps, work, afterListWrite)),
+      ...groupWorks.map((groupWork) =>
+        postToLateGroupConnections(batchDeps, groupWork, afterListWrite, recentGroups),
+      ),
+    ]);
+    await Promise.all(groupWorks.map((groupWork) => dropFormerMembers(batchDeps, groupWork, recentGroups)));
+    return recordsToRetry(perKey);
   };
 }

@@ -7,7 +7,7 @@ import { membersOf } from '@parley/protocol';
 import pLimit from 'p-limit';
 import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
 import { DeliveryFailedError } from './errors.js';
-import type { ConnectionPusher, ConnectionStore } from './ports.js';
+import type { Connection, ConnectionPusher, ConnectionStore } from './ports.js';
 
 /**
  * API Gateway answers a post to a connection 410 until its `$connect` has completed, and
@@ -31,6 +31,8 @@ export interface PostOptions {
   skip?: ReadonlySet<string>;
   /** Called after each successful post, with the index of the frame posted. */
   onPosted?: (frameIndex: number) => void;
+  /** Called after a connection that answered 410 was deleted. */
+  onGone?: (connection: Connection) => Promise<void>;
 }
 
 export interface DeliveryReport {
@@ -67,11 +69,26 @@ export async function postToUsers(
   deps: FanoutDeps,
   userIds: readonly string[],
   frames: readonly string[],
-  { skip = new Set(), onPosted }: PostOptions = {},
+  options: PostOptions = {},
 ): Promise<DeliveryReport> {
-  const connections = (await Promise.all(userIds.map((userId) => deps.connections.listConnections(userId))))
-    .flat()
-    .filter((connection) => !skip.has(connection.connectionId));
+  const connections = (
+    await Promise.all(userIds.map((userId) => deps.connections.listConnections(userId)))
+  ).flat();
+  return postToConnections(deps, connections, frames, options);
+}
+
+/**
+ * Posts `frames`, in order, to each of `connections` but those in `skip`, at most
+ * `postConcurrency` at once. A connection that answers 410 is deleted (and handed to
+ * `onGone`), unless it is still opening; any other failed post fails the delivery.
+ */
+export async function postToConnections(
+  deps: FanoutDeps,
+  all: readonly Connection[],
+  frames: readonly string[],
+  { skip = new Set(), onPosted, onGone }: PostOptions = {},
+): Promise<DeliveryReport> {
+  const connections = all.filter((connection) => !skip.has(connection.connectionId));
   const limit = pLimit(deps.postConcurrency);
   const outcomes = await Promise.allSettled(
     connections.map((connection) =>
@@ -82,6 +99,7 @@ export async function postToUsers(
             if (deps.now() - connection.connectedAt < HANDSHAKE_GRACE_MS) return 'opening' as const;
             deps.metrics.record(MetricName.GoneConnections, 1);
             await deps.connections.deleteConnection(connection.userId, connection.connectionId);
+            await onGone?.(connection);
             return 'gone' as const;
           }
           onPosted?.(index);

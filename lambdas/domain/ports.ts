@@ -57,11 +57,31 @@ export interface PresenceChangedEvent {
   userId: string;
 }
 
-export type StreamEvent = ConversationEvent | PresenceChangedEvent;
+/**
+ * One slice of a large group's delivery of one event: the fanout hands the posts of a group
+ * with many connected devices to other invocations, a slice each (docs/adr/0007-groups.md).
+ * It carries its connections, so that its consumer reads nothing.
+ */
+export interface GroupSliceEvent {
+  type: 'group-slice';
+  conversationId: string;
+  /** Which slice, 0 to `slices − 1`: a device's slice follows from its connection id alone. */
+  slice: number;
+  slices: number;
+  event: ConversationEvent;
+  connections: Connection[];
+}
 
-/** The stream's partition key: one conversation's events stay in order on one shard. */
+export type StreamEvent = ConversationEvent | PresenceChangedEvent | GroupSliceEvent;
+
+/**
+ * The stream's partition key: one conversation's events stay in order on one shard, and so
+ * do the slices of one group that hold the same devices.
+ */
 export function partitionKeyOf(event: StreamEvent): string {
-  return event.type === 'presence-changed' ? `presence:${event.userId}` : event.conversationId;
+  if (event.type === 'presence-changed') return `presence:${event.userId}`;
+  if (event.type === 'group-slice') return `${event.conversationId}#${event.slice}`;
+  return event.conversationId;
 }
 
 export interface EventPublisher {
@@ -119,6 +139,11 @@ export interface ConversationListStore {
   ): Promise<Map<string, PromiseSettledResult<Array<'updated' | 'unchanged'>>>>;
   /** The user's entries changed after `afterUpdatedAt`, oldest change first. */
   listChangedSince(userId: string, afterUpdatedAt: number, limit: number): Promise<ConversationListPage>;
+  /**
+   * The groups whose entry says the user is a member (`member: true`), read strongly
+   * consistent: `$connect` indexes the new connection in each.
+   */
+  listGroupIds(userId: string): Promise<string[]>;
 }
 
 export interface PresenceRecord {

@@ -1,6 +1,10 @@
-/** `$connect`: checks the device id, registers the connection under its user, marks the user online. */
+/**
+ * `$connect`: checks the device id, registers the connection under its user, indexes it in
+ * the user's groups, marks the user online.
+ */
 
 import { deviceIdSchema, ID_RULE_MESSAGE } from '@parley/protocol';
+import { indexInGroups } from '../domain/group-index.js';
 import { recordConnect } from '../domain/presence.js';
 import {
   callerOf,
@@ -12,22 +16,25 @@ import { type DepsProvider, depsFromEnvironment, presenceDeps } from '../runtime
 
 export function createConnectHandler(deps: DepsProvider) {
   const serve = async (event: LoggedEvent): Promise<RouteResult> => {
-    const { connections, config, now } = deps();
+    const { connections, config, now, conversationList, groupConnections } = deps();
     const deviceId = event.queryStringParameters?.deviceId;
     if (!deviceIdSchema.safeParse(deviceId).success) {
       return { statusCode: 400, body: `deviceId: ${ID_RULE_MESSAGE}` };
     }
     const { userId, connectionId } = callerOf(event);
     const connectedAt = now();
-    await connections.putConnection({
+    const connection = {
       userId,
       connectionId,
       deviceId: deviceId as string,
       connectedAt,
       expiresAt: Math.floor(connectedAt / 1000) + config.connectionTtlSeconds,
-    });
+    };
+    await connections.putConnection(connection);
+    // After the write: see indexInGroups.
+    const groups = await indexInGroups({ conversationList, groupConnections }, connection);
     await recordConnect(presenceDeps(deps()), userId);
-    event.logger.info('connected');
+    event.logger.info('connected', { groups });
     return { statusCode: 200 };
   };
   return connectionRoute(deps, serve);

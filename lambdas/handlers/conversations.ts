@@ -23,19 +23,21 @@ export function createConversationsHandler(deps: DepsProvider) {
     const after = frame.since === undefined ? 0 : decodeCursor(frame.since);
     if (after === undefined) throw new BadRequestError('since: must be a cursor from an earlier answer');
     const page = await deps().conversationList.listChangedSince(caller.userId, after, frame.limit);
+    // An entry written before protocol 1.1 has no kind: only one-to-one entries existed then.
+    const entries = page.entries.map((entry) => (entry.kind ? entry : { ...entry, kind: 'dm' as const }));
     const envelope = {
       type: 'conversations' as const,
       requestId: frame.requestId,
       cursor: encodeCursor(after),
       hasMore: true,
     };
-    const entries = fitToFrame(page.entries, envelope);
-    const last = entries.at(-1);
+    const fitting = fitToFrame(entries, envelope);
+    const last = fitting.at(-1);
     return {
       ...envelope,
-      conversations: entries,
+      conversations: fitting,
       cursor: encodeCursor(last ? last.updatedAt : after),
-      hasMore: page.hasMore || entries.length < page.entries.length,
+      hasMore: page.hasMore || fitting.length < entries.length,
     };
   };
   return frameRoute(conversationsFrameSchema, deps, serve);

@@ -18,6 +18,7 @@ describe('a device that reconnects while the fanout is between posting and writi
           ...deps,
           conversationList: {
             listChangedSince: (...args) => deps.conversationList.listChangedSince(...args),
+            listGroupIds: (...args) => deps.conversationList.listGroupIds(...args),
             // What the fanout calls to write the lists.
             updateManyUsers: async (...args) => {
               const gate = listWriteGate;

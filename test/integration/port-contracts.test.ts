@@ -14,6 +14,7 @@ import { resourceNames } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import { DynamoDbConnectionStore } from '../../lambdas/adapters/dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import { DynamoDbGroupConnectionStore } from '../../lambdas/adapters/dynamodb-group-connection-store.js';
 import { DynamoDbGroupStore } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from '../../lambdas/adapters/dynamodb-presence-store.js';
@@ -83,6 +84,8 @@ describePortContracts('DynamoDB', {
   presenceSubscriptions: (now) =>
     new DynamoDbPresenceSubscriptionStore({ client, tableName: names.presenceSubscriptionsTable, now }),
   typingGate: () => new DynamoDbTypingGate({ client, tableName: names.conversationsTable }),
+  groupConnections: (now) =>
+    new DynamoDbGroupConnectionStore({ client, tableName: names.groupConnectionsTable, now }),
   publisher: () => ({
     publisher: new KinesisEventPublisher({ client: clients.kinesis, streamName: names.eventsStream }),
     published: () => readStream(clients.kinesis, names.eventsStream),

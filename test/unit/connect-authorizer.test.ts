@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
 import { createConnectHandler } from '../../lambdas/handlers/connect.js';
@@ -169,6 +169,11 @@ describe('the $connect authorizer', () => {
 });
 
 describe('the $connect route', () => {
+  // Protocol 1.1: both read the user's groups in its list (none here; test/unit/group-index.test.ts has some).
+  beforeEach(() => {
+    ddb.on(QueryCommand, { TableName: 'unit-user-conversations' }).resolves({ Items: [] });
+  });
+
   it('registers the connection under its user with an expiry a little over two hours ahead', async () => {
     const { provider, deps } = createTestDeps();
     ddb.on(UpdateCommand).resolves({});
@@ -200,7 +205,11 @@ describe('the $connect route', () => {
     const result = await createConnectHandler(provider)(connectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
-    expect(ddbCalls()).toEqual(['PutCommand unit-connections', 'UpdateCommand unit-presence']);
+    expect(ddbCalls()).toEqual([
+      'PutCommand unit-connections',
+      'QueryCommand unit-user-conversations',
+      'UpdateCommand unit-presence',
+    ]);
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
       TableName: 'unit-presence',
       Key: { userId: 'alice' },
@@ -297,6 +306,11 @@ describe('the $connect route', () => {
 });
 
 describe('the $disconnect route', () => {
+  // Protocol 1.1: both read the user's groups in its list (none here; test/unit/group-index.test.ts has some).
+  beforeEach(() => {
+    ddb.on(QueryCommand, { TableName: 'unit-user-conversations' }).resolves({ Items: [] });
+  });
+
   it('deletes the connection item of the user', async () => {
     const { provider } = createTestDeps();
     ddb.on(GetCommand).resolves({});
@@ -331,6 +345,7 @@ describe('the $disconnect route', () => {
     expect(result).toEqual({ statusCode: 200 });
     expect(ddbCalls()).toEqual([
       'DeleteCommand unit-connections',
+      'QueryCommand unit-user-conversations',
       'GetCommand unit-presence',
       'QueryCommand unit-connections',
       'UpdateCommand unit-presence',

@@ -47,6 +47,7 @@ describe('the fanout handler', () => {
         userId,
         itemKey: 'conv#dm:alice:bob',
         conversationId: 'dm:alice:bob',
+        kind: 'dm',
         members: ['alice', 'bob'],
         lastSeq: 1,
         lastMessage: messageOf(batch, 0),

@@ -307,9 +307,50 @@ const CONNECTIONS: Record<string, Connection[]> = {
 };
 function serveConnections(connections: Record<string, Connection[]> = CONNECTIONS) {
   ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => ({
-    Items: connections[input.ExpressionAttributeValues?.[':u'] as string] ?? [],
+    // Other tables (the user's groups in its list, since protocol 1.1) hold nothing here.
+    Items:
+      input.TableName === NAMES.connectionsTable
+        ? (connections[input.ExpressionAttributeValues?.[':u'] as string] ?? [])
+        : [],
   }));
 }
+/** Alice's list has one group she is a member of; the connections are served as above. */
+function serveGroupsOfAlice(connections: Record<string, Connection[]> = CONNECTIONS) {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    if (input.TableName === NAMES.userConversationsTable) return { Items: [{ conversationId: GROUP }] };
+    return { Items: connections[input.ExpressionAttributeValues?.[':u'] as string] ?? [] };
+  });
+  ddb.on(BatchWriteCommand).resolves({});
+}
+/**
+ * The group's item and its roster (alice, bob and `members` joined at 1), the index of its
+ * connected devices (`indexed`), and each user's connections, as the conversations,
+ * group-connections and connections tables answer them.
+ */
+function serveGroup(indexed: Connection[], members: string[] = []) {
+  ddb.on(GetCommand, { TableName: NAMES.conversationsTable }).resolves({
+    Item: { conversationId: GROUP, itemKey: 'group', title: 'Lunch', createdBy: 'alice', createdAt: NOW },
+  });
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    if (input.TableName === NAMES.conversationsTable) {
+      const roster = Object.fromEntries(
+        ['alice', 'bob', ...members].map((userId) => [userId, { admin: false, joinedSeq: 1, joinedAt: NOW }]),
+      );
+      return { Items: [{ conversationId: GROUP, itemKey: 'roster#00', members: roster, former: {} }] };
+    }
+    if (input.TableName === NAMES.groupConnectionsTable) {
+      return { Items: indexed.map((item) => ({ ...item, conversationId: GROUP })) };
+    }
+    return { Items: CONNECTIONS[input.ExpressionAttributeValues?.[':u'] as string] ?? [] };
+  });
+  ddb.on(BatchWriteCommand).resolves({});
+}
+const groupMessageOf = (seq: number, fields: Partial<MessageEventFrame> = {}): MessageEventFrame => ({
+  ...messageOf(seq),
+  conversationId: GROUP,
+  kind: 'text',
+  ...fields,
+});
 const gone = () => new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
 const conditionFailed = () =>
   new ConditionalCheckFailedException({
@@ -521,9 +562,27 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       ddb.on(PutCommand).resolves({});
       ddb.on(UpdateCommand).resolves({});
+      serveConnections();
       const { provider } = createTestDeps();
       expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
       expect(publishedRecords(kinesis)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'connect',
+    path: "when it indexes the connection in the user's groups",
+    touches: [
+      'dynamodb:PutItem connections',
+      'dynamodb:Query user-conversations',
+      'dynamodb:BatchWriteItem group-connections',
+    ],
+    run: async () => {
+      ddb.on(PutCommand).resolves({});
+      ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
+      serveGroupsOfAlice();
+      const { provider } = createTestDeps();
+      expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
     },
   },
   {
@@ -533,6 +592,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       ddb.on(PutCommand).resolves({});
       ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
+      serveConnections();
       const { provider } = createTestDeps();
       expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
       expect(kinesis.calls()).toHaveLength(0);
@@ -545,6 +605,7 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       ddb.on(PutCommand).resolves({});
       ddb.on(UpdateCommand).resolves({});
+      serveConnections();
       kinesis.on(PutRecordCommand).rejects(new Error('ProvisionedThroughputExceededException'));
       const { provider } = createTestDeps();
       await expect(invoke(handlerOf('connect', provider), connectEvent())).rejects.toThrow(
@@ -621,9 +682,30 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       ddb.on(DeleteCommand).resolves({});
       ddb.on(GetCommand).resolves({ Item: presenceRecord('alice', { online: false, lastSeen: NOW - 5000 }) });
+      serveConnections();
       const { provider } = createTestDeps();
       expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
-      expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+      // Its groups only: not its connections.
+      expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.TableName)).toEqual([
+        NAMES.userConversationsTable,
+      ]);
+    },
+  },
+  {
+    fn: 'disconnect',
+    path: "when it removes the connection from its user's groups",
+    touches: [
+      'dynamodb:DeleteItem connections',
+      'dynamodb:Query user-conversations',
+      'dynamodb:BatchWriteItem group-connections',
+    ],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(GetCommand).resolves({ Item: presenceRecord('alice') });
+      serveGroupsOfAlice();
+      const { provider } = createTestDeps();
+      expect(await invoke(handlerOf('disconnect', provider), disconnectEvent())).toEqual({ statusCode: 200 });
+      expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
     },
   },
   // -------------------------------------------------------------------- default
@@ -1293,6 +1375,47 @@ const SCENARIOS: Scenario[] = [
       expect(result).toEqual({ batchItemFailures: [] });
       expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(3);
       expect(lists.entry('alice', CONVERSATION)?.lastSeq).toBe(1);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: "when it delivers a group's event through the group's index, and indexes the members it adds",
+    touches: [
+      'dynamodb:GetItem conversations',
+      CONVERSATIONS_QUERY,
+      'dynamodb:Query group-connections',
+      'dynamodb:Query connections',
+      'dynamodb:BatchWriteItem group-connections',
+      POST,
+    ],
+    run: async () => {
+      serveGroup([connection('alice', 'phone')]);
+      new FakeUserConversationsTable().install(ddb);
+      const result = await handlerOf('fanout', createTestDeps().provider)(
+        kinesisEventOf([groupMessageOf(1, { kind: 'members-added', members: ['bob'] })]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(postedTo().sort()).toEqual(['conn-alice-phone', 'conn-bob-phone']);
+    },
+  },
+  {
+    fn: 'fanout',
+    path: "when it hands a large group's posts to slices on the stream",
+    touches: ['dynamodb:Query group-connections', PUBLISH],
+    run: async () => {
+      const members = Array.from({ length: 300 }, (_, n) => `u${n}`);
+      serveGroup(
+        members.map((userId) => connection(userId, 'phone')),
+        members,
+      );
+      new FakeUserConversationsTable().install(ddb);
+      const result = await handlerOf('fanout', createTestDeps().provider)(
+        kinesisEventOf([groupMessageOf(2)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(publishedRecords(kinesis).map((record) => record.PartitionKey)).toContain(`${GROUP}#0`);
     },
   },
   {

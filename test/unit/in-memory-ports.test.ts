@@ -10,6 +10,7 @@ import {
   InMemoryConnectionStore,
   InMemoryConversationListStore,
   InMemoryEventPublisher,
+  InMemoryGroupConnectionStore,
   InMemoryGroupStore,
   InMemoryMessageStore,
   InMemoryPresenceStore,
@@ -32,6 +33,7 @@ describePortContracts('in memory', {
   },
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
   typingGate: () => new InMemoryTypingGate(),
+  groupConnections: (now) => new InMemoryGroupConnectionStore({ now }),
   publisher: () => {
     const publisher = new InMemoryEventPublisher();
     return { publisher, published: async () => publisher.records };

@@ -156,6 +156,8 @@ describe('the log lines of the WebSocket routes', () => {
     ddb.on(UpdateCommand).resolves({});
     ddb.on(GetCommand).resolves({});
     ddb.on(DeleteCommand).resolves({});
+    // Protocol 1.1: both read the user's groups (none here).
+    ddb.on(QueryCommand).resolves({ Items: [] });
     const { provider, lines } = logging();
 
     await createConnectHandler(provider)(connectEvent(), lambdaContext);

@@ -22,11 +22,17 @@ interface UserList {
   entries: Map<string, ConversationEntry>;
 }
 
+/** The fields an entry has only for one kind of conversation: stored when present. */
+const OPTIONAL_FIELDS = ['kind', 'members', 'title', 'memberCount', 'member', 'everyone'] as const;
+
 /** The fields an entry is stored with, whatever else the change returned. */
 function toEntry(state: ConversationEntryState, updatedAt: number): ConversationEntry {
+  const optional = Object.fromEntries(
+    OPTIONAL_FIELDS.filter((field) => state[field] !== undefined).map((field) => [field, state[field]]),
+  );
   return structuredClone({
     conversationId: state.conversationId,
-    members: state.members,
+    ...optional,
     lastSeq: state.lastSeq,
     lastMessage: state.lastMessage ?? null,
     receipts: state.receipts,
@@ -96,6 +102,13 @@ export class InMemoryConversationListStore implements ConversationListStore {
       entries: changed.slice(0, limit).map((entry) => structuredClone(entry)),
       hasMore: changed.length > limit,
     };
+  }
+
+  async listGroupIds(userId: string): Promise<string[]> {
+    return [...(this.#lists.get(userId)?.entries.values() ?? [])]
+      .filter((entry) => entry.kind === 'group' && entry.member === true)
+      .map((entry) => entry.conversationId)
+      .sort();
   }
 
   /** The user's entry of the conversation, as stored. */

@@ -5,6 +5,7 @@ import type {
   ConnectionStore,
   ConversationListStore,
   EventPublisher,
+  GroupConnectionStore,
   GroupStore,
   MessageStore,
   PresenceStore,
@@ -27,6 +28,7 @@ export interface PortFactories {
   presenceSubscriptions: (now: () => number) => PresenceSubscriptionStore;
   /** The typing gate keeps its items beside the messages of a conversation. */
   typingGate: () => TypingGate;
+  groupConnections: (now: () => number) => GroupConnectionStore;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {
     publisher: EventPublisher;

@@ -12,6 +12,7 @@
 import { describe } from 'vitest';
 import type { PortFactories } from './common.js';
 import { describeConversationListStore } from './conversation-list.js';
+import { describeGroupConnectionStore, describeGroupIds } from './group-connections.js';
 import { describeGroupStore } from './groups.js';
 import { describeEventPublisher, describeMessageStore, describeReceiptStore } from './messages.js';
 import {
@@ -34,4 +35,6 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the event publisher (${implementation})`, () => describeEventPublisher(factories));
   describe(`the typing gate (${implementation})`, () => describeTypingGate(factories));
   describe(`the group store (${implementation})`, () => describeGroupStore(factories));
+  describe(`the group connection index (${implementation})`, () => describeGroupConnectionStore(factories));
+  describe(`the conversation list store's groups (${implementation})`, () => describeGroupIds(factories));
 }

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import type { Connection, PresenceSubscription } from '../../../lambdas/domain/ports.js';
 import { NOW, NOW_SECONDS, type PortFactories, uniqueId } from './common.js';
 
-const connection = (userId: string, connectionId: string, expiresAt: number): Connection => ({
+export const connection = (userId: string, connectionId: string, expiresAt: number): Connection => ({
   userId,
   connectionId,
   deviceId: `device-${connectionId}`,

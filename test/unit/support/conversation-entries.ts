@@ -32,6 +32,8 @@ export const state = (
   bob: [number, number] = [0, 0],
 ): ConversationEntryState => ({
   conversationId: CONVERSATION,
+  // Protocol 1.1: every entry says its kind.
+  kind: 'dm',
   members: ['alice', 'bob'],
   lastSeq,
   lastMessage: lastSeq > 0 ? message(lastSeq) : null,
