@@ -10,6 +10,8 @@ const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
 const STACK_ENVIRONMENT = {
   AWS_REGION: 'us-east-1',
   PARLEY_CONNECTIONS_TABLE: 'connections',
+  PARLEY_CONVERSATIONS_TABLE: 'conversations',
+  PARLEY_GROUP_CONNECTIONS_TABLE: 'group-connections',
   PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
 };
 const endpointsOf = (environment: NodeJS.ProcessEnv) =>

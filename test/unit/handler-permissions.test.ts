@@ -499,15 +499,12 @@ function listsHoldingSeq1(lists: FakeUserConversationsTable) {
 const postedTo = () =>
   api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.ConnectionId);
 
-/**
- * The group's connection index in memory, holding bob's phone: its DynamoDB adapter comes
- * from another branch, so its calls are not recorded here (TODO(lead): drive it through
- * that adapter once merged, and grant typing what it needs on group-connections).
- */
-function groupConnectionsIndexingBob() {
-  const ports = createInMemoryPorts({ now: () => NOW });
-  void ports.groupConnections.addConnections(GROUP, [connection('bob', 'phone')]);
-  return { groupConnections: ports.groupConnections };
+/** The group's connection index, holding bob's phone, as the group-connections table answers it. */
+function groupConnectionsIndexingBob(): void {
+  ddb
+    .on(QueryCommand, { TableName: NAMES.groupConnectionsTable })
+    .resolves({ Items: [{ ...connection('bob', 'phone'), conversationId: GROUP }] });
+  ddb.on(BatchWriteCommand).resolves({});
 }
 
 const SCENARIOS: Scenario[] = [
@@ -1091,11 +1088,17 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'typing',
     path: "when it claims a start in a group and posts to the other members' devices",
-    touches: ['dynamodb:GetItem conversations', 'dynamodb:UpdateItem conversations', POST],
+    touches: [
+      'dynamodb:GetItem conversations',
+      'dynamodb:UpdateItem conversations',
+      'dynamodb:Query group-connections',
+      POST,
+    ],
     run: async () => {
       groupOfAliceAndBob();
+      groupConnectionsIndexingBob();
       ddb.on(UpdateCommand).resolves({});
-      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
+      const { provider } = createTestDeps();
       const result = await route(handlerOf('typing', provider), {
         action: 'typing',
         conversationId: GROUP,
@@ -1108,13 +1111,20 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'typing',
     path: 'when a start in a group is held back and a gone device is deleted on the stop after it',
-    touches: ['dynamodb:UpdateItem conversations', POST, 'dynamodb:DeleteItem connections'],
+    touches: [
+      'dynamodb:UpdateItem conversations',
+      'dynamodb:Query group-connections',
+      POST,
+      'dynamodb:DeleteItem connections',
+      'dynamodb:BatchWriteItem group-connections',
+    ],
     run: async () => {
       groupOfAliceAndBob();
+      groupConnectionsIndexingBob();
       ddb.on(UpdateCommand).rejects(conditionFailed());
       api.on(PostToConnectionCommand).rejects(gone());
       ddb.on(DeleteCommand).resolves({});
-      const { provider } = createTestDeps({ ports: groupConnectionsIndexingBob() });
+      const { provider } = createTestDeps();
       const typing = handlerOf('typing', provider);
       await route(typing, { action: 'typing', conversationId: GROUP, state: 'start' });
       expect(api.calls()).toHaveLength(0);
