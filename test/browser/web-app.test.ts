@@ -155,6 +155,20 @@ describe('the web app, alice and bob in two browsers', () => {
     await myMessage(bob, 'Sure, see you', 'read').waitFor(WAIT);
   });
 
+  it('stops showing alice that bob is typing as soon as he empties the box', async () => {
+    const input = bob.getByTestId('composer-input');
+    const indicator = alice.getByTestId('typing-indicator');
+    await input.pressSequentially('Actually', { delay: 30 });
+    await indicator.filter({ hasText: 'bob is typing…' }).waitFor(WAIT);
+
+    await input.press('Control+A');
+    await input.press('Backspace');
+
+    // Well before the 5 s without a keystroke after which the SDK stops on its own.
+    await indicator.waitFor({ state: 'hidden', timeout: 2_500 });
+    expect(await conversationItem(alice, 'dm:alice:bob').textContent()).not.toContain('typing…');
+  });
+
   it('lists a message from another client on top, with its badge, beside the open chat', async () => {
     const carol = await connect('carol', 'phone');
     await carol.request({
