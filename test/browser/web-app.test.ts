@@ -17,6 +17,9 @@ import { connectAs, startTestStack, uniqueId, useTestStack } from '../support/st
 const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/web-app.png', import.meta.url));
+const DESKTOP = { width: 1100, height: 640 };
+/** A phone held upright (an iPhone 14's CSS pixels). */
+const PHONE = { width: 390, height: 844 };
 /** Presence changes reach subscribers within the notifier's 2 s window; the rest is slack. */
 const WAIT = { timeout: 20_000 };
 /** A reconnect waits out a full-jitter backoff first. */
@@ -62,9 +65,10 @@ async function startWebServerFor(stack: RunningLocalStack): Promise<RunningWebSe
 async function signIn(
   web: RunningWebServer,
   userId: string,
+  viewport = DESKTOP,
 ): Promise<{ context: BrowserContext; page: Page }> {
   if (!browser) throw new Error('Chromium is not started');
-  const context = await browser.newContext({ viewport: { width: 1100, height: 640 }, locale: 'en-GB' });
+  const context = await browser.newContext({ viewport, locale: 'en-GB' });
   const page = await context.newPage();
   // What goes wrong in the page shows in the test's output.
   page.on('pageerror', (error) => console.error(`[${userId}'s page] ${error.stack ?? error.message}`));
@@ -101,6 +105,71 @@ function theirMessage(page: Page, body: string) {
 
 function conversationItem(page: Page, conversationId: string) {
   return page.locator(`[data-testid="conversation-item"][data-conversation-id="${conversationId}"]`);
+}
+
+async function widthOf(page: Page, selector: string): Promise<number | undefined> {
+  return (await page.locator(selector).boundingBox())?.width;
+}
+
+/** The little of the DOM that the layout checks read (this program has no DOM types). */
+interface Box {
+  tagName: string;
+  className: string;
+  textContent: string | null;
+  scrollWidth: number;
+  clientWidth: number;
+  getClientRects(): { length: number };
+  ownerDocument: {
+    createRange(): { selectNodeContents(node: Box): void; getClientRects(): { length: number } };
+  };
+}
+
+interface Field extends Box {
+  value: string;
+  placeholder: string;
+}
+
+/**
+ * What on the page is cut or wrapped: the page wider than the window, a bar, form or
+ * button whose content overflows it, a button whose label takes two lines, the new-chat
+ * field narrower than its placeholder. Empty when all fits.
+ */
+async function layoutProblems(page: Page): Promise<string[]> {
+  const problems: string[] = [];
+  const pageWidth = await page.locator('html').evaluate((html: Box) => html.scrollWidth);
+  if (pageWidth > (page.viewportSize()?.width ?? 0)) problems.push(`the page is ${pageWidth} px wide`);
+  const cut = await page
+    .locator('.bar, .bar *, .new-chat, .new-chat *, .composer, .composer *')
+    .evaluateAll((elements: Box[]) =>
+      elements
+        .filter(
+          (element) => element.getClientRects().length > 0 && element.scrollWidth > element.clientWidth + 1,
+        )
+        .map((element) => `${element.tagName.toLowerCase()}.${element.className} is cut`),
+    );
+  const wrapped = await page.locator('button:visible').evaluateAll((buttons: Box[]) =>
+    buttons
+      .filter((button) => {
+        // One box per line of the label.
+        const range = button.ownerDocument.createRange();
+        range.selectNodeContents(button);
+        return range.getClientRects().length > 1;
+      })
+      .map((button) => `"${button.textContent}" wraps`),
+  );
+  const placeholderCut = await page.locator('.new-chat input:visible').evaluateAll((inputs: Field[]) =>
+    inputs
+      .filter((input) => {
+        // The placeholder as a value: wider than the field, it would scroll.
+        const value = input.value;
+        input.value = input.placeholder;
+        const overflows = input.scrollWidth > input.clientWidth;
+        input.value = value;
+        return overflows;
+      })
+      .map((input) => `the new-chat field cuts "${input.placeholder}"`),
+  );
+  return [...problems, ...cut, ...wrapped, ...placeholderCut];
 }
 
 describe('the web app, alice and bob in two browsers', () => {
@@ -141,6 +210,12 @@ describe('the web app, alice and bob in two browsers', () => {
     await theirMessage(bob, 'Hi Bob! Lunch at noon?').waitFor(WAIT);
     await myMessage(alice, 'Hi Bob! Lunch at noon?', 'read').waitFor(WAIT);
     await bob.getByTestId('unread-badge').waitFor({ state: 'detached', ...WAIT });
+    // The divider stays where the unread messages started, and the day is named above them.
+    expect(await bob.getByTestId('message-list').locator('li').allTextContents()).toEqual([
+      'Today',
+      '1 new message',
+      expect.stringContaining('Hi Bob! Lunch at noon?'),
+    ]);
   });
 
   it('shows alice that bob is typing, then his reply, which she reads at once', async () => {
@@ -198,6 +273,10 @@ describe('the web app, alice and bob in two browsers', () => {
     // Bob starts another message, for the pictures.
     await bob.getByTestId('composer-input').pressSequentially('Table for three?', { delay: 30 });
     await alice.getByTestId('typing-indicator').filter({ hasText: 'bob is typing…' }).waitFor(WAIT);
+    // At desktop width, both panes side by side, and no back button.
+    expect(await widthOf(alice, '.sidebar')).toBe(340);
+    expect(await alice.getByTestId('chat-back').isVisible()).toBe(false);
+    expect(await layoutProblems(alice)).toEqual([]);
     await mkdir(ARTIFACTS, { recursive: true });
     await alice.screenshot({ path: `${ARTIFACTS}alice.png` });
     await bob.screenshot({ path: `${ARTIFACTS}bob.png` });
@@ -212,6 +291,39 @@ describe('the web app, alice and bob in two browsers', () => {
     expect(await header.getByTestId('presence-text').textContent()).toMatch(/^last seen .*\d\d:\d\d$/);
     await alice.getByTestId('typing-indicator').waitFor({ state: 'hidden', ...WAIT });
     await alice.screenshot({ path: `${ARTIFACTS}alice-bob-offline.png` });
+  });
+
+  it('shows alice on a phone the list, then the chat, each full width, and takes her back', async () => {
+    if (!web) throw new Error('not started');
+    const { context, page: phone } = await signIn(web, 'alice', PHONE);
+    try {
+      const bobsItem = conversationItem(phone, 'dm:alice:bob');
+      await bobsItem.waitFor(WAIT);
+      expect(await widthOf(phone, '.sidebar')).toBe(PHONE.width);
+      expect(await phone.getByTestId('chat-empty').isVisible()).toBe(false);
+      expect(await layoutProblems(phone)).toEqual([]);
+      await phone.screenshot({ path: `${ARTIFACTS}alice-phone-list.png` });
+
+      await bobsItem.click();
+      await theirMessage(phone, 'Sure, see you').waitFor(WAIT);
+      expect(await phone.locator('.sidebar').isVisible()).toBe(false);
+      expect(await widthOf(phone, '.chat')).toBe(PHONE.width);
+      expect(await layoutProblems(phone)).toEqual([]);
+      await phone.screenshot({ path: `${ARTIFACTS}alice-phone-chat.png` });
+
+      await phone.getByTestId('chat-back').click();
+      await phone.locator('.chat').waitFor({ state: 'hidden', ...WAIT });
+      expect(await bobsItem.isVisible()).toBe(true);
+
+      // The browser's back does the same.
+      await bobsItem.click();
+      await phone.getByTestId('chat-back').waitFor(WAIT);
+      await phone.goBack();
+      await phone.locator('.chat').waitFor({ state: 'hidden', ...WAIT });
+      expect(await bobsItem.isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
   });
 });
 

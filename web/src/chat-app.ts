@@ -1,6 +1,8 @@
 /**
  * The signed-in app: the conversation list on the left, the open chat on the right, and
- * the offline banner above both. Everything shown is read from the client; events only
+ * the offline banner above both; on a narrow screen, the list or the chat, one at a time
+ * (the stylesheet picks by `data-view`), and the browser's back goes from the chat to the
+ * list. Everything shown is read from the client; events only
  * say what to draw again. Each part of the page is its own component; this file builds
  * them, lays them out and connects them to the client's events.
  */
@@ -9,7 +11,7 @@ import { avatar } from './avatar.js';
 import { ChatPane } from './chat-pane.js';
 import { ChatSelection } from './chat-selection.js';
 import { ConversationList } from './conversation-list.js';
-import { h } from './dom.js';
+import { h, setAttribute } from './dom.js';
 import { ErrorToast } from './error-toast.js';
 import { NewChatForm } from './new-chat-form.js';
 import { OfflineBanner } from './offline-banner.js';
@@ -19,6 +21,16 @@ import { RenderQueue } from './render-queue.js';
 
 /** "last seen" and list times move with the clock. */
 const CLOCK_REDRAW_MS = 30_000;
+
+/** The browser history entry of an open chat. */
+interface HistoryState {
+  conversationId: string;
+}
+
+/** Whether the current history entry is an open chat's. */
+function openedInHistory(): boolean {
+  return typeof (history.state as Partial<HistoryState> | null)?.conversationId === 'string';
+}
 
 export interface ChatAppOptions {
   client: ParleyClient;
@@ -69,6 +81,7 @@ class ChatApp {
       me,
       selection,
       presence,
+      onBack: () => this.back(),
       onSent: () => this.queue.schedule('list', 'chat', 'banner'),
       onError: (text) => this.toast.show(text),
     });
@@ -87,11 +100,14 @@ class ChatApp {
     this.queue.schedule('banner', 'list', 'chat');
     const { openId } = this.selection;
     if (openId) this.open(openId);
+    else this.showView();
   }
 
   dispose(): void {
     const { openId } = this.selection;
     if (openId) this.client.stopTyping(openId);
+    // The next user of the tab does not go back into this one's chat.
+    if (openedInHistory()) history.replaceState(null, '');
     this.stopListening();
     this.toast.dispose();
   }
@@ -117,7 +133,7 @@ class ChatApp {
     );
     return h(
       'div',
-      { class: 'app' },
+      { class: 'app', 'data-view': 'list' },
       this.banner.element,
       h('div', { class: 'panes' }, sidebar, this.chat.element, this.chat.emptyElement),
       this.toast.element,
@@ -129,18 +145,45 @@ class ChatApp {
     this.chat.composer.focus();
   }
 
-  private open(conversationId: string): void {
+  /**
+   * Opens a chat. Picked by the user, it gets an entry in the browser's history (one at
+   * most: another chat replaces it), so that back returns to the list.
+   */
+  private open(conversationId: string, { fromHistory = false } = {}): void {
     const { client, selection, chat } = this;
     const previous = selection.openId;
     if (previous && previous !== conversationId) client.stopTyping(previous);
     selection.select(conversationId);
-    if (previous !== conversationId) {
-      chat.composer.clear();
-      chat.messages.clear();
+    chat.show(conversationId);
+    if (!fromHistory) {
+      const state: HistoryState = { conversationId };
+      if (openedInHistory()) history.replaceState(state, '');
+      else history.pushState(state, '');
     }
-    chat.messages.stickToBottom = true;
+    this.showView();
     this.queue.schedule('list', 'chat');
     if (this.reads.canMarkRead()) client.markRead(conversationId).catch(() => {});
+  }
+
+  /** Closes the open chat: on a phone, back to the list. */
+  private close(): void {
+    const { openId } = this.selection;
+    if (!openId) return;
+    this.client.stopTyping(openId);
+    this.selection.close();
+    this.chat.close();
+    this.showView();
+    this.queue.schedule('list', 'chat');
+  }
+
+  /** The back button: the browser's back when the chat has a history entry, so both agree. */
+  private back(): void {
+    if (openedInHistory()) history.back();
+    else this.close();
+  }
+
+  private showView(): void {
+    setAttribute(this.element, 'data-view', this.selection.openId ? 'chat' : 'list');
   }
 
   /** Subscribes to the client and the page; returns what undoes it. */
@@ -180,13 +223,20 @@ class ChatApp {
     };
     // Back online or back in view: no need to wait out the rest of a reconnect backoff.
     const onOnline = () => client.reconnectNow();
+    const onHistory = (event: PopStateEvent) => {
+      const { conversationId } = (event.state ?? {}) as Partial<HistoryState>;
+      if (conversationId) this.open(conversationId, { fromHistory: true });
+      else this.close();
+    };
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('online', onOnline);
+    window.addEventListener('popstate', onHistory);
     const clockTimer = setInterval(() => queue.schedule('list', 'chat'), CLOCK_REDRAW_MS);
     return () => {
       for (const unsubscribe of unsubscribers) unsubscribe();
       document.removeEventListener('visibilitychange', onVisible);
       window.removeEventListener('online', onOnline);
+      window.removeEventListener('popstate', onHistory);
       clearInterval(clockTimer);
     };
   }

@@ -1,17 +1,21 @@
 /**
- * The open chat on the right: the peer with their presence, the messages, who is typing
- * and the composer; or, with no chat open, a short hint.
+ * The open chat on the right (on a phone: the whole screen, with a way back to the list):
+ * the peer with their presence, the messages, who is typing and the composer; or, with no
+ * chat open, a short hint.
  */
 import { avatar } from './avatar.js';
 import { Composer, type ComposerOptions } from './composer.js';
 import { h, setText } from './dom.js';
 import { formatLastSeen } from './format.js';
+import { backIcon } from './icons.js';
 import { MessageList } from './message-list.js';
 import type { PresenceTracker } from './presence-tracker.js';
 
 export interface ChatPaneOptions extends ComposerOptions {
   me: string;
   presence: PresenceTracker;
+  /** Called by the back button, which shows on narrow screens only. */
+  onBack: () => void;
 }
 
 export class ChatPane {
@@ -26,6 +30,8 @@ export class ChatPane {
     hidden: true,
   });
   readonly element: HTMLElement;
+  /** The chat whose messages are drawn. */
+  private shownId: string | undefined;
   readonly emptyElement = h(
     'section',
     { class: 'chat-empty', 'data-testid': 'chat-empty' },
@@ -38,6 +44,17 @@ export class ChatPane {
     const header = h(
       'header',
       { class: 'bar chat-header', 'data-testid': 'chat-header' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'back',
+          'data-testid': 'chat-back',
+          'aria-label': 'Back to chats',
+          onclick: () => options.onBack(),
+        },
+        backIcon(),
+      ),
       this.headerAvatar,
       h('div', { class: 'chat-title' }, this.headerName, this.headerPresence),
     );
@@ -49,6 +66,23 @@ export class ChatPane {
       this.typingIndicator,
       this.composer.form,
     );
+  }
+
+  /**
+   * Starts showing this chat, if it is not shown yet: an empty composer, and the
+   * messages from the top with the unread divider where the unread ones start.
+   */
+  show(conversationId: string): void {
+    if (this.shownId === conversationId) return;
+    this.shownId = conversationId;
+    this.composer.clear();
+    this.messages.open(this.options.client.messages(conversationId));
+  }
+
+  /** Shows no chat. */
+  close(): void {
+    this.shownId = undefined;
+    this.composer.clear();
   }
 
   render(): void {

@@ -41,6 +41,12 @@ export class ChatSelection {
     sessionStorage.setItem(this.storageKey, conversationId);
   }
 
+  /** Closes the open chat (on a phone: back to the list). */
+  close(): void {
+    this.opened = undefined;
+    sessionStorage.removeItem(this.storageKey);
+  }
+
   /** The chat with `peerId`, kept as a draft until it has a message. */
   chatWith(peerId: string): string {
     const conversationId = conversationIdFor(this.me, peerId);

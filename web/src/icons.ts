@@ -36,3 +36,9 @@ export function sendIcon(): SVGSVGElement {
     '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6l-.01 6.53L15 12 3.39 13.87z"/></svg>',
   );
 }
+
+export function backIcon(): SVGSVGElement {
+  return svg(
+    `<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" ${stroke} stroke-width="2"><path d="M15 5l-7 7 7 7"/></svg>`,
+  );
+}
