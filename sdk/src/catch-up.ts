@@ -65,6 +65,7 @@ export class CatchUp {
         const timeline = conversations.timeline(summary.conversationId);
         if (summary.lastMessage) conversations.receive(summary.conversationId, [summary.lastMessage]);
         conversations.applyReceipts(timeline, receiptChanges(summary.receipts));
+        if (summary.everyone) conversations.applyEveryone(timeline, summary.everyone);
         if (timeline.applySummary(summary)) conversations.changed(timeline);
         if (timeline.hasGap) this.requestSync(summary.conversationId);
       }
@@ -118,6 +119,7 @@ export class CatchUp {
       timeline.noteLastSeq(page.lastSeq);
       conversations.receive(conversationId, page.messages);
       conversations.applyReceipts(timeline, receiptChanges(page.receipts));
+      if (page.everyone) conversations.applyEveryone(timeline, page.everyone);
       // Stop when the page brought nothing new, so a server that keeps saying hasMore cannot loop us.
       if (!page.hasMore || timeline.contiguousSeq === afterSeq || !timeline.hasGap) return;
     }

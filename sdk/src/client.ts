@@ -5,40 +5,24 @@
  * up after time away with the conversations cursor, acknowledges delivery by itself, and
  * reports everything as typed events. docs/protocol.md is the contract it speaks.
  *
- * This class wires the parts, each owning its own state: the connection (transport only),
- * the outbox sender, the catch-up, the receipts, typing, presence, the conversations and
- * their persistence.
+ * This class is the facade: client-parts.ts makes the parts and wires them to each other.
  */
 
 import {
   directConversationId,
+  isGroupConversationId,
   membersOf,
   messageBodySchema,
-  type ServerFrame,
   userIdSchema,
 } from '@parley/protocol';
-import { Backoff } from './backoff.js';
-import { CatchUp } from './catch-up.js';
-import {
-  checkedWebSocket,
-  type EmitEvent,
-  type ParleyClientEvents,
-  type ParleyClientOptions,
-  type SendTarget,
-} from './client-options.js';
-import { ConnectionState, ReconnectingConnection } from './connection.js';
-import { Conversations } from './conversations.js';
+import type { ParleyClientEvents, ParleyClientOptions, SendTarget } from './client-options.js';
+import { type ClientParts, makeClientParts } from './client-parts.js';
+import { ConnectionState } from './connection.js';
 import { TypedEmitter } from './emitter.js';
-import { codeOf, ParleyError, ParleyErrorCode, toParleyError } from './errors.js';
-import { type Identity, newClientMessageId, userIdOfToken } from './identity.js';
-import { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
-import { Outbox, type OutboxItem } from './outbox.js';
-import { OutboxSender } from './outbox-sender.js';
-import { Persistence } from './persistence.js';
-import { Presence } from './presence.js';
-import { Receipts } from './receipts.js';
-import { MemoryStorage } from './storage.js';
-import { Typing } from './typing.js';
+import { ParleyError, ParleyErrorCode } from './errors.js';
+import type { CreatedGroup, CreateGroupOptions, GroupChange, GroupInfo } from './groups.js';
+import { newClientMessageId, userIdOfToken } from './identity.js';
+import type { OutboxItem } from './outbox.js';
 import type { ChatMessage, ConversationView, PresenceView } from './views.js';
 
 /**
@@ -53,93 +37,13 @@ import type { ChatMessage, ConversationView, PresenceView } from './views.js';
  */
 export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   readonly deviceId: string;
-  readonly #identity: Identity;
-  readonly #now: () => number;
-  readonly #connection: ReconnectingConnection;
-  readonly #outbox: Outbox;
-  readonly #persistence: Persistence;
-  readonly #conversations: Conversations;
-  readonly #sender: OutboxSender;
-  readonly #catchUp: CatchUp;
-  readonly #receipts: Receipts;
-  readonly #typing: Typing;
-  readonly #presence: Presence;
+  readonly #parts: ClientParts;
   #loaded: Promise<void> | undefined;
 
   constructor(options: ParleyClientOptions) {
     super();
-    const WebSocketClass = checkedWebSocket(options);
     this.deviceId = options.deviceId;
-    // With a token provider the user is known once `connect()` has read the first token.
-    const userId = typeof options.token === 'string' ? userIdOfToken(options.token) : '';
-    const identity: Identity = { userId, deviceId: options.deviceId };
-    this.#identity = identity;
-    this.#now = options.now ?? Date.now;
-    const emit: EmitEvent = (event, payload) => this.emit(event, payload);
-    const report = (error: unknown) => this.emit('error', toParleyError(error));
-    const backoff = new Backoff(options.reconnect, options.random ?? Math.random);
-    const connection = new ReconnectingConnection({
-      url: options.url,
-      deviceId: options.deviceId,
-      token: options.token,
-      WebSocket: WebSocketClass,
-      backoff,
-      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
-      now: this.#now,
-    });
-    this.#connection = connection;
-    const outbox = new Outbox(options.outboxLimit ?? 1_000);
-    this.#outbox = outbox;
-    const persistence = new Persistence({
-      storage: options.storage ?? new MemoryStorage(),
-      identity,
-      outbox,
-      state: () => ({
-        timelines: this.#conversations.timelines,
-        cursor: this.#catchUp.cursor,
-        acks: this.#receipts.unconfirmed(),
-      }),
-      report,
-    });
-    this.#persistence = persistence;
-    this.#typing = new Typing({
-      identity,
-      send: (frame) => connection.send(frame),
-      idleMs: options.typingIdleMs ?? 5_000,
-      now: this.#now,
-      changed: (event) => this.emit('typing', event),
-    });
-    const conversations = new Conversations({
-      identity,
-      outbox,
-      persistence,
-      emit,
-      onPeerMessage: (conversationId, peerId) => this.#typing.receive(conversationId, peerId, false),
-      onAdded: (timeline) => {
-        if (timeline.hasGap) this.#catchUp.requestSync(timeline.conversationId);
-        this.#receipts.scheduleDelivered(timeline);
-      },
-    });
-    this.#conversations = conversations;
-    const caughtUp = (moved: string[]) => this.emit('caughtUp', { moved });
-    this.#catchUp = new CatchUp({ connection, conversations, persistence, caughtUp, report });
-    this.#receipts = new Receipts({ identity, connection, conversations, persistence, backoff, report });
-    this.#presence = new Presence({ connection, changed: (users) => this.emit('presence', users) });
-    this.#sender = new OutboxSender({
-      identity,
-      outbox,
-      connection,
-      conversations,
-      persistence,
-      backoff,
-      emit,
-    });
-    connection.on('state', (state) => this.emit('state', state));
-    connection.on('open', () => void this.#onOpen());
-    connection.on('lost', () => this.#typing.clearPeers());
-    connection.on('frame', (frame) => this.#onFrame(frame));
-    connection.on('error', report);
+    this.#parts = makeClientParts(options, (event, payload) => this.emit(event, payload));
   }
 
   /**
@@ -151,12 +55,12 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * header.textContent = client.userId;
    */
   get userId(): string {
-    return this.#identity.userId;
+    return this.#parts.identity.userId;
   }
 
   /** Where the connection stands. */
   get state(): ConnectionState {
-    return this.#connection.state;
+    return this.#parts.connection.state;
   }
 
   /**
@@ -169,8 +73,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * client.messages('dm:alice:bob'); // what this device held when it last ran
    */
   async connect(): Promise<void> {
-    if (this.#connection.state !== ConnectionState.Idle) return this.#loaded;
-    this.#loaded = this.#connection.start(() => this.#load());
+    if (this.#parts.connection.state !== ConnectionState.Idle) return this.#loaded;
+    this.#loaded = this.#parts.connection.start(() => this.#load());
     try {
       await this.#loaded;
     } catch (error) {
@@ -188,14 +92,15 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * await client.close();
    */
   async close(): Promise<void> {
-    if (this.#connection.state === ConnectionState.Closed) return;
-    this.#connection.close();
-    this.#sender.close();
-    this.#receipts.close();
-    this.#typing.close();
-    this.#conversations.close();
+    if (this.#parts.connection.state === ConnectionState.Closed) return;
+    this.#parts.connection.close();
+    this.#parts.sender.close();
+    this.#parts.receipts.close();
+    this.#parts.typing.close();
+    this.#parts.groups.close();
+    this.#parts.conversations.close();
     await this.#loaded?.catch(() => undefined);
-    await this.#persistence.flush();
+    await this.#parts.persistence.flush();
   }
 
   /**
@@ -217,7 +122,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       throw new ParleyError(ParleyErrorCode.BadRequest, `body: ${checked.error.issues[0]?.message}`);
     }
     const conversationId = 'to' in target ? this.#conversationWith(target.to) : target.conversationId;
-    if (!membersOf(conversationId)?.includes(this.userId)) {
+    if (!membersOf(conversationId)?.includes(this.userId) && !isGroupConversationId(conversationId)) {
       throw new ParleyError(
         ParleyErrorCode.Forbidden,
         `conversationId: ${conversationId} is not one of yours`,
@@ -229,13 +134,94 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
       ...('to' in target ? { to: target.to } : {}),
       body,
       senderId: this.userId,
-      createdAt: this.#now(),
+      createdAt: this.#parts.now(),
       status: 'pending',
       attempts: 0,
     };
-    this.#outbox.add(item);
-    this.#typing.forget(conversationId);
-    return this.#sender.queued(item);
+    this.#parts.outbox.add(item);
+    this.#parts.typing.forget(conversationId);
+    return this.#parts.sender.queued(item);
+  }
+
+  /**
+   * Creates a group with this user as admin: queued like a message (online or not), sent
+   * before anything written into the group after it, and resolved once the server answers
+   * (a resend after a lost answer creates nothing twice). A bad title or member list throws
+   * a `bad_request` `ParleyError` naming the field, and queues nothing.
+   *
+   * @example
+   * const { conversationId } = await client.createGroup({ title: 'Lunch', members: ['bob', 'carol'] });
+   * await client.send({ conversationId }, 'pizza?');
+   */
+  async createGroup(options: CreateGroupOptions): Promise<CreatedGroup> {
+    await this.#ready();
+    return this.#parts.groups.create(options);
+  }
+
+  /**
+   * Adds users to a group (admins only); those already in are left as they are. Resolves
+   * with the seq of the `members-added` event, or null when nobody was added.
+   *
+   * @example
+   * await client.addMembers('grp:7f3c', ['dave']);
+   */
+  async addMembers(conversationId: string, members: string[]): Promise<GroupChange> {
+    await this.#ready();
+    return this.#parts.groups.change({ action: 'addMembers', conversationId, members: [...members] });
+  }
+
+  /**
+   * Removes a member (admins only); `leaveGroup` removes this user.
+   *
+   * @example
+   * await client.removeMember('grp:7f3c', 'dave');
+   */
+  async removeMember(conversationId: string, userId: string): Promise<GroupChange> {
+    await this.#ready();
+    return this.#parts.groups.change({ action: 'removeMember', conversationId, userId });
+  }
+
+  /**
+   * Leaves a group: this user gets nothing after its removal, and keeps what it had.
+   *
+   * @example
+   * await client.leaveGroup('grp:7f3c');
+   */
+  async leaveGroup(conversationId: string): Promise<GroupChange> {
+    return this.removeMember(conversationId, this.userId);
+  }
+
+  /**
+   * Renames a group (admins only).
+   *
+   * @example
+   * await client.setTitle('grp:7f3c', 'Dinner');
+   */
+  async setTitle(conversationId: string, title: string): Promise<GroupChange> {
+    await this.#ready();
+    return this.#parts.groups.change({ action: 'setTitle', conversationId, title });
+  }
+
+  /**
+   * Makes a member admin, or not (admins only; the last admin cannot step down).
+   *
+   * @example
+   * await client.setAdmin('grp:7f3c', 'bob', true);
+   */
+  async setAdmin(conversationId: string, userId: string, admin: boolean): Promise<GroupChange> {
+    await this.#ready();
+    return this.#parts.groups.change({ action: 'setAdmin', conversationId, userId, admin });
+  }
+
+  /**
+   * A group's title, creator and every member (all pages), for its current members.
+   *
+   * @example
+   * const { members } = await client.groupInfo('grp:7f3c');
+   */
+  async groupInfo(conversationId: string): Promise<GroupInfo> {
+    await this.#ready();
+    return this.#parts.groups.info(conversationId);
   }
 
   /**
@@ -245,7 +231,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * client.on('message', (m) => m.status === MessageStatus.Failed && client.retry(m.clientMessageId));
    */
   async retry(clientMessageId: string): Promise<void> {
-    await this.#sender.retry(clientMessageId);
+    await this.#parts.sender.retry(clientMessageId);
   }
 
   /**
@@ -255,7 +241,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * for (const m of client.messages('dm:alice:bob')) console.log(m.seq ?? '…', m.body);
    */
   messages(conversationId: string): ChatMessage[] {
-    return this.#conversations.messages(conversationId);
+    return this.#parts.conversations.messages(conversationId);
   }
 
   /**
@@ -265,7 +251,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * for (const c of client.conversations()) console.log(c.peerId, c.unread, c.lastMessage?.body);
    */
   conversations(): ConversationView[] {
-    return this.#conversations.list();
+    return this.#parts.conversations.list();
   }
 
   /**
@@ -275,7 +261,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * document.title = `(${client.unreadCount('dm:alice:bob')}) Parley`;
    */
   unreadCount(conversationId: string): number {
-    return this.#conversations.unreadCount(conversationId);
+    return this.#parts.conversations.unreadCount(conversationId);
   }
 
   /**
@@ -286,7 +272,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * await client.markRead('dm:alice:bob');
    */
   async markRead(conversationId: string): Promise<void> {
-    await this.#receipts.markRead(conversationId);
+    await this.#parts.receipts.markRead(conversationId);
   }
 
   /**
@@ -297,7 +283,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * input.addEventListener('input', () => client.typing(conversationId));
    */
   typing(conversationId: string): void {
-    this.#typing.keystroke(conversationId);
+    this.#parts.typing.keystroke(conversationId);
   }
 
   /**
@@ -307,7 +293,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * input.addEventListener('blur', () => client.stopTyping(conversationId));
    */
   stopTyping(conversationId: string): void {
-    this.#typing.stop(conversationId);
+    this.#parts.typing.stop(conversationId);
   }
 
   /**
@@ -317,7 +303,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * const typing = client.typingIn('dm:alice:bob'); // ['bob']
    */
   typingIn(conversationId: string): string[] {
-    return this.#typing.peersIn(conversationId);
+    return this.#parts.typing.peersIn(conversationId);
   }
 
   /**
@@ -329,7 +315,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * console.log(bob.online ? 'online' : `last seen ${bob.lastSeen}`);
    */
   subscribePresence(userIds: string[]): Promise<PresenceView[]> {
-    return this.#presence.subscribe(userIds);
+    return this.#parts.presence.subscribe(userIds);
   }
 
   /**
@@ -339,7 +325,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * client.presenceOf('bob')?.online;
    */
   presenceOf(userId: string): PresenceView | undefined {
-    return this.#presence.get(userId);
+    return this.#parts.presence.get(userId);
   }
 
   /**
@@ -350,7 +336,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * window.addEventListener('online', () => client.reconnectNow());
    */
   reconnectNow(): void {
-    this.#connection.reconnectNow();
+    this.#parts.connection.reconnectNow();
   }
 
   /**
@@ -360,70 +346,28 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    * banner.textContent = `${client.pendingCount()} messages queued`;
    */
   pendingCount(): number {
-    return this.#outbox.pendingCount;
+    return this.#parts.outbox.pendingCount;
   }
 
   async #load(): Promise<void> {
-    if (!this.#identity.userId) {
+    if (!this.#parts.identity.userId) {
       // Read once to learn the user; the first connection attempt uses this same token.
-      this.#identity.userId = userIdOfToken(await this.#connection.firstToken());
+      this.#parts.identity.userId = userIdOfToken(await this.#parts.connection.firstToken());
     }
-    const stored = await this.#persistence.load();
-    this.#receipts.restore(stored.acks);
-    this.#outbox.restore(stored.outbox);
-    this.#catchUp.restore(stored.cursor);
-    this.#conversations.restore(stored.timelines);
-    if (this.#conversations.timelines.size > 0 || this.#outbox.items().length > 0)
-      this.#conversations.scheduleListChanged();
+    const stored = await this.#parts.persistence.load();
+    this.#parts.receipts.restore(stored.acks);
+    this.#parts.outbox.restore(stored.outbox);
+    this.#parts.catchUp.restore(stored.cursor);
+    this.#parts.conversations.restore(stored.timelines);
+    if (this.#parts.conversations.timelines.size > 0 || this.#parts.outbox.items().length > 0)
+      this.#parts.conversations.scheduleListChanged();
   }
 
   async #ready(): Promise<void> {
     if (!this.#loaded) throw new ParleyError(ParleyErrorCode.Closed, 'call connect() first');
     await this.#loaded;
-    if (this.#connection.state === ConnectionState.Closed)
+    if (this.#parts.connection.state === ConnectionState.Closed)
       throw new ParleyError(ParleyErrorCode.Closed, 'the client was closed');
-  }
-
-  /** A new connection: what waits goes out, then the catch-up, the acks and the presence subscriptions. */
-  async #onOpen(): Promise<void> {
-    // Queued messages first: they are what the user is waiting for.
-    this.#sender.flushAll();
-    try {
-      await this.#catchUp.run();
-      // What was read or received while the connection was down is acknowledged now.
-      this.#receipts.resendUnconfirmed();
-      for (const timeline of this.#conversations.timelines.values())
-        this.#receipts.scheduleDelivered(timeline);
-      await this.#presence.resubscribe();
-    } catch (error) {
-      // A lost connection retries all of this on the next open.
-      if (codeOf(error) !== ParleyErrorCode.ConnectionLost) this.emit('error', toParleyError(error));
-    }
-  }
-
-  /** An event of the server, handed to the part it concerns. */
-  #onFrame(frame: ServerFrame): void {
-    switch (frame.type) {
-      case 'message':
-        this.#conversations.receive(frame.conversationId, [frame]);
-        break;
-      case 'receipt': {
-        const timeline = this.#conversations.timeline(frame.conversationId);
-        const change = { userId: frame.userId, kind: frame.kind, seq: frame.seq };
-        this.#conversations.applyReceipts(timeline, [change]);
-        if (timeline.hasGap) this.#catchUp.requestSync(frame.conversationId);
-        break;
-      }
-      case 'typing':
-        this.#typing.receive(frame.conversationId, frame.userId, frame.state === 'start');
-        break;
-      case 'presence':
-        this.#presence.apply(frame.users);
-        break;
-      case 'error':
-        this.emit('error', new ParleyError(frame.code, frame.message));
-        break;
-    }
   }
 
   #conversationWith(peerId: string): string {

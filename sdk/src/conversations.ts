@@ -3,10 +3,17 @@
  * come in (from events, answers, the catch-up or the outbox's confirmations), and what an
  * app reads of them: the messages, the list, the unread counts.
  */
-import { type Message, membersOf, type Receipt, type ReceiptKind } from '@parley/protocol';
+import {
+  conversationKindOf,
+  type Everyone,
+  type Message,
+  membersOf,
+  type Receipt,
+  type ReceiptKind,
+} from '@parley/protocol';
 import type { EmitEvent } from './client-options.js';
 import type { Identity } from './identity.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
 import type { Persistence } from './persistence.js';
 import { Timeline } from './timeline.js';
 import { type ChatMessage, type ConversationView, viewOf, viewOfPending } from './views.js';
@@ -92,6 +99,7 @@ export class Conversations {
       }
       if (!timeline.add(message)) continue;
       added = true;
+      if (joins(message, identity.userId)) timeline.raiseFloor(message.seq - 1);
       emit('message', this.viewOf(timeline, message));
       if (message.senderId !== identity.userId) this.#options.onPeerMessage(conversationId, message.senderId);
     }
@@ -125,6 +133,35 @@ export class Conversations {
     if (moved) this.changed(timeline);
   }
 
+  /**
+   * Raises a group's "everyone has … up to" watermarks, and reports the messages whose
+   * ticks they changed.
+   */
+  applyEveryone(timeline: Timeline, everyone: Partial<Everyone>): void {
+    const { group } = timeline;
+    if (!group) return;
+    const before = group.everyone;
+    let moved = false;
+    if (everyone.deliveredSeq !== undefined)
+      moved = group.raiseEveryone('delivered', everyone.deliveredSeq) || moved;
+    if (everyone.readSeq !== undefined) moved = group.raiseEveryone('read', everyone.readSeq) || moved;
+    if (!moved) return;
+    timeline.noteLastSeq(group.everyone.deliveredSeq);
+    const from = Math.min(before.deliveredSeq, before.readSeq);
+    const to = Math.max(group.everyone.deliveredSeq, group.everyone.readSeq);
+    for (const message of timeline.messages())
+      if (message.seq > from && message.seq <= to)
+        this.#options.emit('message', this.viewOf(timeline, message));
+    this.changed(timeline);
+  }
+
+  /** False for a group this user left or was removed from: it may no longer ack there. */
+  isMember(conversationId: string): boolean {
+    const timeline = this.#timelines.get(conversationId);
+    if (!timeline?.group) return true;
+    return timeline.group.facts(timeline.messages(), this.#options.identity.userId).member;
+  }
+
   /** Marks the timeline for saving and the list as changed. */
   changed(timeline: Timeline): void {
     this.#options.persistence.changed(timeline.conversationId);
@@ -145,9 +182,8 @@ export class Conversations {
     const timeline = this.#timelines.get(conversationId);
     const stored = timeline ? timeline.messages().map((message) => this.viewOf(timeline, message)) : [];
     const storedIds = new Set(stored.map((message) => message.clientMessageId));
-    const pending = this.#options.outbox
-      .items()
-      .filter((item) => item.conversationId === conversationId && !storedIds.has(item.clientMessageId))
+    const pending = this.#pendingIn(conversationId)
+      .filter((item) => !storedIds.has(item.clientMessageId))
       .map((item) => viewOfPending(item, this.#options.identity.deviceId));
     return [...stored, ...pending];
   }
@@ -169,7 +205,7 @@ export class Conversations {
     const readSeq = timeline.receiptOf(userId).readSeq;
     let unread = 0;
     for (const message of timeline.messages())
-      if (message.seq > readSeq && message.senderId !== userId) unread++;
+      if (message.seq > readSeq && message.senderId !== userId && isText(message)) unread++;
     // Messages this device has not fetched yet still count: assume they are the peer's.
     const unseen = timeline.lastSeq - Math.max(readSeq, timeline.messages().at(-1)?.seq ?? 0);
     return unread + Math.max(0, unseen);
@@ -185,11 +221,13 @@ export class Conversations {
   }
 
   #conversationView(conversationId: string): ConversationView {
-    const { identity, outbox } = this.#options;
+    const { identity } = this.#options;
     const timeline = this.#timelines.get(conversationId);
+    const kind = conversationKindOf(conversationId) ?? 'dm';
     const members = membersOf(conversationId) ?? [];
-    const peerId = members.find((member) => member !== identity.userId) ?? identity.userId;
-    const pending = outbox.items().filter((item) => item.conversationId === conversationId);
+    const peerId =
+      kind === 'group' ? '' : (members.find((member) => member !== identity.userId) ?? identity.userId);
+    const pending = this.#pendingIn(conversationId);
     const lastStored = timeline?.lastMessage;
     const lastPending = pending.at(-1);
     const lastMessage = lastPending
@@ -199,11 +237,51 @@ export class Conversations {
         : undefined;
     return {
       conversationId,
+      kind,
       peerId,
+      ...(kind === 'group' ? this.#groupFields(timeline, pending) : {}),
       ...(lastMessage ? { lastMessage } : {}),
       lastSeq: timeline?.lastSeq ?? 0,
       unread: this.unreadCount(conversationId),
       updatedAt: Math.max(timeline?.updatedAt ?? 0, lastPending?.createdAt ?? 0),
     };
   }
+
+  /**
+   * The outbox items of the conversation, but for a group's creation whose event the
+   * timeline holds already (it stays in the outbox until its answer comes).
+   */
+  #pendingIn(conversationId: string): OutboxEntry[] {
+    const created = this.#timelines.get(conversationId)?.messages()[0]?.kind === 'group-created';
+    return this.#options.outbox
+      .items()
+      .filter(
+        (item) => item.conversationId === conversationId && !(created && item.kind === 'group-created'),
+      );
+  }
+
+  /** A group's entry: what its timeline knows, or what its creation waiting in the outbox says. */
+  #groupFields(timeline: Timeline | undefined, pending: OutboxEntry[]): Partial<ConversationView> {
+    const creation = pending.find((item) => item.kind === 'group-created');
+    const facts = timeline?.group?.facts(timeline.messages(), this.#options.identity.userId);
+    const title = facts?.title ?? creation?.title;
+    const memberCount = facts?.memberCount ?? (creation ? creation.members.length + 1 : undefined);
+    return {
+      ...(title !== undefined ? { title } : {}),
+      ...(memberCount !== undefined ? { memberCount } : {}),
+      member: facts?.member ?? true,
+      everyone: { ...(timeline?.everyone ?? { deliveredSeq: 0, readSeq: 0 }) },
+    };
+  }
+}
+
+/** A text message (a message without kind is one), not a membership event. */
+function isText(message: Message): boolean {
+  return message.kind === undefined || message.kind === 'text';
+}
+
+/** A group's event that made `userId` a member: it sees the group from there on. */
+function joins(message: Message, userId: string): boolean {
+  const { kind, members } = message;
+  return (kind === 'group-created' || kind === 'members-added') && (members ?? []).includes(userId);
 }

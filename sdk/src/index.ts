@@ -8,19 +8,38 @@
  * const client = new ParleyClient({ url, token, deviceId: 'phone' });
  * await client.connect();
  */
+
+/** A member as `groupInfo` lists it: its role, where it joined, its watermarks. */
+export type { GroupMember } from '@parley/protocol';
 export { type BackoffOptions, backoffDelay } from './backoff.js';
 export { ParleyClient } from './client.js';
 export type { ParleyClientEvents, ParleyClientOptions } from './client-options.js';
 export { ConnectionState } from './connection.js';
 export { OutboxFullError, ParleyError, ParleyErrorCode, ParleySdkError } from './errors.js';
+export {
+  type CreatedGroup,
+  type CreateGroupOptions,
+  type GroupChange,
+  type GroupInfo,
+  newGroupId,
+} from './groups.js';
 export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
-export type { OutboxItem } from './outbox.js';
+export type { OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.js';
 export { MemoryStorage, type ParleyStorage } from './storage.js';
 export {
+  type AdminChangedMessage,
   type ChatMessage,
   type ConversationView,
+  type EveryoneView,
+  type GroupCreatedMessage,
+  type GroupEventMessage,
+  isGroupEvent,
+  type MemberRemovedMessage,
+  type MembersAddedMessage,
   MessageStatus,
   type PresenceView,
+  type TextMessage,
+  type TitleChangedMessage,
   type TypingEvent,
 } from './views.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

@@ -1,17 +1,20 @@
 /**
- * Sends the outbox: per conversation, one message in flight at a time, in the order
- * written, each with its `clientMessageId` until the server answers `sent`. A refusal the
- * server will repeat (bad_request, forbidden, too_large) makes the message `failed`; any
- * other error sends it again after a backoff, and a lost connection on the next open.
+ * Sends the outbox: per conversation, one item in flight at a time, in the order written,
+ * each with its `clientMessageId` until the server answers `sent`. A group's creation is an
+ * item of the group's conversation too, so the messages written into a group created
+ * offline never overtake its creation; it goes as `createGroup` with the group's id until
+ * the server answers `groupChanged`. A refusal the server will repeat (bad_request,
+ * forbidden, too_large) makes the item `failed`; any other error sends it again after a
+ * backoff, and a lost connection on the next open.
  */
-import type { Message, SentFrame } from '@parley/protocol';
+import type { GroupChangedFrame, Message, SentFrame } from '@parley/protocol';
 import type { Backoff, TimerHandle } from './backoff.js';
 import type { EmitEvent } from './client-options.js';
 import type { ReconnectingConnection } from './connection.js';
 import type { Conversations } from './conversations.js';
-import { codeOf, isDisconnect, isFinal, toParleyError } from './errors.js';
+import { codeOf, isDisconnect, isFinal, type ParleyError, toParleyError } from './errors.js';
 import type { Identity } from './identity.js';
-import type { Outbox, OutboxItem } from './outbox.js';
+import type { Outbox, OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.js';
 import type { Persistence } from './persistence.js';
 import { type ChatMessage, viewOfPending } from './views.js';
 
@@ -25,6 +28,11 @@ export interface OutboxSenderOptions {
   /** The delays before a message is sent again after an error. */
   backoff: Backoff;
   emit: EmitEvent;
+  /**
+   * A group's creation was answered (the last seq it made), or refused: true when a call
+   * was waiting for it (a refusal is then that call's error, not an `error` event).
+   */
+  creationSettled?: (item: OutboxGroupItem, outcome: { seq: number } | { error: ParleyError }) => boolean;
 }
 
 /**
@@ -47,7 +55,7 @@ export class OutboxSender {
   }
 
   /** An item was added to the outbox: saves it, reports it pending, and sends it when it can. */
-  async queued(item: OutboxItem): Promise<ChatMessage> {
+  async queued(item: OutboxEntry): Promise<ChatMessage> {
     await this.#options.persistence.saveOutbox();
     const message = this.#pendingView(item);
     this.#options.emit('message', message);
@@ -89,13 +97,8 @@ export class OutboxSender {
       if (!item || !connection.isOpen) return;
       item.attempts += 1;
       try {
-        const sent = await connection.request<SentFrame>({
-          action: 'send',
-          ...(item.to ? { to: item.to } : { conversationId: item.conversationId }),
-          clientMessageId: item.clientMessageId,
-          body: item.body,
-        });
-        this.#confirm(item, sent);
+        if (item.kind === 'group-created') await this.#create(item);
+        else this.#confirm(item, await this.#send(item));
       } catch (error) {
         if (isFinal(codeOf(error))) {
           await this.#fail(item, error);
@@ -106,6 +109,35 @@ export class OutboxSender {
         return;
       }
     }
+  }
+
+  #send(item: OutboxItem): Promise<SentFrame> {
+    return this.#options.connection.request<SentFrame>({
+      action: 'send',
+      ...(item.to ? { to: item.to } : { conversationId: item.conversationId }),
+      clientMessageId: item.clientMessageId,
+      body: item.body,
+    });
+  }
+
+  /**
+   * Creates the group; a repeat after a lost answer gets the first answer (`duplicate`).
+   * Its events come as `message` events, as to every member (or, if one is missed, as the
+   * gap before the group's next message).
+   */
+  async #create(item: OutboxGroupItem): Promise<void> {
+    const { connection, outbox, persistence, conversations } = this.#options;
+    const answer = await connection.request<GroupChangedFrame>({
+      action: 'createGroup',
+      conversationId: item.conversationId,
+      title: item.title,
+      members: item.members,
+    });
+    const seq = answer.seq ?? 1;
+    outbox.remove(item.clientMessageId);
+    await persistence.saveOutbox();
+    conversations.scheduleListChanged();
+    this.#options.creationSettled?.(item, { seq });
   }
 
   /** The server stored it: the message joins its timeline (and leaves the outbox) once. */
@@ -125,14 +157,17 @@ export class OutboxSender {
     this.#options.conversations.receive(sent.conversationId, [message]);
   }
 
-  async #fail(item: OutboxItem, error: unknown): Promise<void> {
+  async #fail(item: OutboxEntry, error: unknown): Promise<void> {
     this.#options.outbox.markFailed(
       item.clientMessageId,
       error instanceof Error ? error.message : String(error),
     );
     await this.#options.persistence.saveOutbox();
     this.#options.emit('message', this.#pendingView(item));
-    this.#options.emit('error', toParleyError(error));
+    const refused = toParleyError(error);
+    const awaited =
+      item.kind === 'group-created' && this.#options.creationSettled?.(item, { error: refused });
+    if (!awaited) this.#options.emit('error', refused);
   }
 
   #retryLater(conversationId: string, attempts: number): void {
@@ -143,7 +178,7 @@ export class OutboxSender {
     this.#retryTimers.set(conversationId, timer);
   }
 
-  #pendingView(item: OutboxItem): ChatMessage {
+  #pendingView(item: OutboxEntry): ChatMessage {
     return viewOfPending(item, this.#options.identity.deviceId);
   }
 }

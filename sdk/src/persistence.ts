@@ -13,7 +13,7 @@
  */
 import type { ReceiptKind } from '@parley/protocol';
 import type { Identity } from './identity.js';
-import type { Outbox, OutboxItem } from './outbox.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
 import type { ParleyStorage } from './storage.js';
 import { type StoredTimeline, Timeline } from './timeline.js';
 
@@ -29,7 +29,7 @@ export interface SavedState {
 
 /** What a client stored when it last ran. */
 export interface LoadedState {
-  outbox: OutboxItem[];
+  outbox: OutboxEntry[];
   cursor: string | undefined;
   timelines: Timeline[];
   acks: UnconfirmedAcks;
@@ -85,7 +85,7 @@ export class Persistence {
       timeline && typeof timeline === 'object' ? [Timeline.fromJSON(timeline as StoredTimeline)] : [],
     );
     return {
-      outbox: Array.isArray(outbox) ? (outbox as OutboxItem[]) : [],
+      outbox: Array.isArray(outbox) ? (outbox as OutboxEntry[]) : [],
       cursor: typeof cursor === 'string' ? cursor : undefined,
       timelines,
       acks: Array.isArray(acks) ? (acks as UnconfirmedAcks) : [],

@@ -71,6 +71,8 @@ export class Receipts {
       const seq = timeline.contiguousSeq;
       const fromOthers = timeline.messages().some((m) => m.senderId !== userId && m.seq <= seq);
       if (!fromOthers || seq <= timeline.receiptOf(userId).deliveredSeq) return;
+      // A group this user left refuses its acks (forbidden): its window is all it has.
+      if (!this.#options.conversations.isMember(conversationId)) return;
       void this.#ack(conversationId, 'delivered', seq);
     }, DELIVERED_GATHER_MS);
     this.#gatherTimers.set(conversationId, timer);
@@ -83,6 +85,7 @@ export class Receipts {
     if (!timeline) return;
     const seq = timeline.contiguousSeq;
     if (seq <= timeline.receiptOf(identity.userId).readSeq) return;
+    if (!conversations.isMember(conversationId)) return;
     conversations.applyReceipts(timeline, [{ userId: identity.userId, kind: 'read', seq }]);
     await this.#ack(conversationId, 'read', seq);
   }

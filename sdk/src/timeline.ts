@@ -2,9 +2,18 @@
  * What a device holds of one conversation: the messages it has, by `seq`, the highest
  * `seq` up to which it holds them all (`contiguousSeq`), the last `seq` it knows exists,
  * and each member's watermarks. Repeats are dropped; a hole below `lastSeq` is a gap to
- * fill with `sync`.
+ * fill with `sync`. A group's timeline also holds the group's state, and starts where this
+ * user joined (its floor): the messages before it will never come.
  */
-import type { ConversationSummary, Message, Receipt, ReceiptKind } from '@parley/protocol';
+import {
+  type ConversationSummary,
+  type Everyone,
+  isGroupConversationId,
+  type Message,
+  type Receipt,
+  type ReceiptKind,
+} from '@parley/protocol';
+import { GroupState, type StoredGroup } from './group-state.js';
 
 /** The JSON a timeline is stored as. */
 export interface StoredTimeline {
@@ -13,23 +22,31 @@ export interface StoredTimeline {
   receipts: Receipt[];
   lastSeq: number;
   updatedAt: number;
+  /** Groups: the seq before the first this user may see (it joined after it). */
+  floor?: number;
+  group?: StoredGroup;
 }
 
 export class Timeline {
   readonly conversationId: string;
+  #group: GroupState | undefined;
   readonly #messages = new Map<number, Message>();
   readonly #receipts = new Map<string, Receipt>();
   #contiguousSeq = 0;
   #lastSeq = 0;
   #updatedAt = 0;
+  #floor = 0;
   #sorted: Message[] | undefined;
 
   constructor(conversationId: string) {
     this.conversationId = conversationId;
+    this.#group = isGroupConversationId(conversationId) ? new GroupState() : undefined;
   }
 
   static fromJSON(stored: StoredTimeline): Timeline {
     const timeline = new Timeline(stored.conversationId);
+    if (stored.group && timeline.#group) timeline.#group = GroupState.fromJSON(stored.group);
+    if (stored.floor) timeline.raiseFloor(stored.floor);
     for (const message of stored.messages) timeline.add(message);
     for (const receipt of stored.receipts) {
       timeline.applyReceipt(receipt.userId, 'delivered', receipt.deliveredSeq);
@@ -47,6 +64,8 @@ export class Timeline {
       receipts: [...this.#receipts.values()],
       lastSeq: this.#lastSeq,
       updatedAt: this.#updatedAt,
+      ...(this.#floor > 0 ? { floor: this.#floor } : {}),
+      ...(this.group ? { group: this.group.toJSON() } : {}),
     };
   }
 
@@ -57,8 +76,31 @@ export class Timeline {
     this.#sorted = undefined;
     this.#lastSeq = Math.max(this.#lastSeq, message.seq);
     this.#updatedAt = Math.max(this.#updatedAt, message.serverTs);
-    while (this.#messages.has(this.#contiguousSeq + 1)) this.#contiguousSeq += 1;
+    if (message.kind !== undefined && message.kind !== 'text') this.group?.eventAdded();
+    this.#extendContiguous();
     return true;
+  }
+
+  /**
+   * The user joined a group after `seq`: the messages up to it will never come, so they are
+   * no gap. True if it moved.
+   */
+  raiseFloor(seq: number): boolean {
+    if (seq <= this.#floor) return false;
+    this.#floor = seq;
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+    this.#extendContiguous();
+    return true;
+  }
+
+  /** Groups only: title, members, everyone's receipt. */
+  get group(): GroupState | undefined {
+    return this.#group;
+  }
+
+  /** Groups: everyone's watermarks; undefined for a one-to-one conversation. */
+  get everyone(): Everyone | undefined {
+    return this.group?.everyone;
   }
 
   /** Moves a watermark forward (never back); `read` lifts `delivered` with it. True if it moved. */
@@ -91,6 +133,15 @@ export class Timeline {
       changed = this.applyReceipt(receipt.userId, 'read', receipt.readSeq) || changed;
     }
     if (summary.lastMessage) changed = this.add(summary.lastMessage) || changed;
+    if (this.group) {
+      const { lastSeq: seq, title, memberCount, member } = summary;
+      const basis = {
+        seq,
+        ...(title !== undefined ? { title } : {}),
+        ...(memberCount !== undefined ? { memberCount } : {}),
+      };
+      changed = this.group.setBasis({ ...basis, ...(member !== undefined ? { member } : {}) }) || changed;
+    }
     return changed;
   }
 
@@ -130,6 +181,11 @@ export class Timeline {
 
   receiptOf(userId: string): Receipt {
     return this.#receipts.get(userId) ?? { userId, deliveredSeq: 0, readSeq: 0 };
+  }
+
+  #extendContiguous(): void {
+    this.#contiguousSeq = Math.max(this.#contiguousSeq, this.#floor);
+    while (this.#messages.has(this.#contiguousSeq + 1)) this.#contiguousSeq += 1;
   }
 
   /** The newest message held. */

@@ -86,6 +86,20 @@ export async function createClient(
   return client;
 }
 
+/**
+ * A client whose server is down (connected, and refused at every attempt): it keeps trying,
+ * and queues what is written. Setting `server.refusing = false` lets it in.
+ */
+export async function offlineClient(
+  server: FakeServer,
+  options: TestClientOptions = {},
+): Promise<ParleyClient> {
+  server.refusing = true;
+  const client = await createClient(server, options);
+  await client.connect();
+  return client;
+}
+
 /** Closes every client made by `createClient` and waits until their sockets are closed. */
 export async function closeClients(): Promise<void> {
   await Promise.all([...clients].map((client) => client.close()));

@@ -124,3 +124,51 @@ export function receipt(userId: string, deliveredSeq: number, readSeq: number): 
 export function errorAnswer(request: ClientFrame, code: string, text = `${code}: refused`) {
   return { type: 'error' as const, requestId: request.requestId ?? null, code, message: text };
 }
+
+/** The group of the group tests. */
+export const GROUP = 'grp:lunch';
+
+/** A group's event or message stored at `seq` (by default alice's text message). */
+export function groupMessage(seq: number, fields: Partial<Message> & { from?: string } = {}): Message {
+  const { from = 'alice', ...rest } = fields;
+  return message(seq, { from, conversationId: GROUP, ...rest });
+}
+
+/** A membership event of the group, with no body, its clientMessageId its messageId. */
+export function groupEvent(
+  seq: number,
+  fields: Pick<Message, 'kind'> & Partial<Message> & { from?: string },
+): Message {
+  const { body: _body, ...event } = groupMessage(seq, { clientMessageId: `m-${seq}`, ...fields });
+  return event;
+}
+
+/** The answer to a membership action or a group's creation. */
+export function groupChangedAnswer(request: ClientFrame, seq: number | null, duplicate = false) {
+  return {
+    type: 'groupChanged' as const,
+    conversationId: String(request.conversationId),
+    seq,
+    duplicate,
+  };
+}
+
+/** A group's entry of the conversation list. */
+export function groupSummary(
+  lastSeq: number,
+  fields: Partial<ConversationSummary> = {},
+): ConversationSummary {
+  return {
+    conversationId: GROUP,
+    kind: 'group',
+    title: 'Lunch',
+    memberCount: 3,
+    member: true,
+    lastSeq,
+    lastMessage: lastSeq > 0 ? groupMessage(lastSeq, { from: 'bob' }) : null,
+    receipts: [],
+    everyone: { deliveredSeq: 0, readSeq: 0 },
+    updatedAt: BASE_TS + lastSeq,
+    ...fields,
+  };
+}
