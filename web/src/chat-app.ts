@@ -6,14 +6,16 @@
  * say what to draw again. Each part of the page is its own component; this file builds
  * them, lays them out and connects them to the client's events.
  */
-import { ConnectionState, MessageStatus, type ParleyClient } from '@parley/sdk';
+import { ConnectionState, isGroupEvent, MessageStatus, newGroupId, type ParleyClient } from '@parley/sdk';
 import { avatar } from './avatar.js';
 import { ChatPane } from './chat-pane.js';
 import { ChatSelection } from './chat-selection.js';
 import { ConversationList } from './conversation-list.js';
 import { h, setAttribute } from './dom.js';
 import { ErrorToast } from './error-toast.js';
+import type { NewGroup } from './group-rules.js';
 import { NewChatForm } from './new-chat-form.js';
+import { NewGroupForm } from './new-group-form.js';
 import { OfflineBanner } from './offline-banner.js';
 import { PresenceTracker } from './presence-tracker.js';
 import { ReadMarker } from './read-marker.js';
@@ -56,6 +58,7 @@ class ChatApp {
   private readonly banner: OfflineBanner;
   private readonly toast = new ErrorToast();
   private readonly newChat: NewChatForm;
+  private readonly newGroup: NewGroupForm;
   private readonly list: ConversationList;
   private readonly chat: ChatPane;
   private readonly queue: RenderQueue;
@@ -74,6 +77,7 @@ class ChatApp {
     this.reads = new ReadMarker(client, () => selection.openId);
     this.banner = new OfflineBanner(client);
     this.newChat = new NewChatForm(me, (peerId) => this.startChat(peerId));
+    this.newGroup = new NewGroupForm(me, (group) => this.startGroup(group));
     const { presence } = this;
     this.list = new ConversationList({ client, me, selection, presence, onOpen: (id) => this.open(id) });
     this.chat = new ChatPane({
@@ -82,6 +86,7 @@ class ChatApp {
       selection,
       presence,
       onBack: () => this.back(),
+      onLeft: () => this.queue.schedule('list', 'chat'),
       onSent: () => this.queue.schedule('list', 'chat', 'banner'),
       onError: (text) => this.toast.show(text),
     });
@@ -123,12 +128,23 @@ class ChatApp {
         h('span', { class: 'me-name', 'data-testid': 'me' }, this.me),
         h(
           'button',
+          {
+            type: 'button',
+            class: 'link',
+            'data-testid': 'new-group',
+            onclick: () => this.newGroup.toggle(),
+          },
+          'New group',
+        ),
+        h(
+          'button',
           { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.onSignOut() },
           'Sign out',
         ),
       ),
       this.newChat.form,
       this.newChat.error,
+      this.newGroup.form,
       this.list.element,
     );
     return h(
@@ -142,6 +158,22 @@ class ChatApp {
 
   private startChat(peerId: string): void {
     this.open(this.selection.chatWith(peerId));
+    this.chat.composer.focus();
+  }
+
+  /**
+   * Creates a group and opens it at once: the creation waits in the outbox while offline,
+   * and what is written into the group follows it.
+   */
+  private startGroup({ title, members }: NewGroup): void {
+    const conversationId = newGroupId();
+    this.selection.groupDraft(conversationId, title, members);
+    this.client.createGroup({ conversationId, title, members }).catch((error: unknown) => {
+      this.toast.show(error instanceof Error ? error.message : String(error));
+      this.selection.dropDraft(conversationId);
+      this.queue.schedule('list', 'chat');
+    });
+    this.open(conversationId);
     this.chat.composer.focus();
   }
 
@@ -199,6 +231,8 @@ class ChatApp {
       }),
       client.on('message', (message) => {
         if (message.conversationId === this.selection.openId) {
+          // Who is in the group changed: the open member list shows it.
+          if (isGroupEvent(message)) this.chat.groupPanel.refresh();
           if (!message.mine && message.status !== MessageStatus.Read) reads.markOpenChatRead();
           queue.schedule('chat');
         }

@@ -47,3 +47,8 @@ export function formatDay(ts: number, now = Date.now()): string {
   if (days === 1) return 'Yesterday';
   return longDate.format(ts);
 }
+
+/** `3 members`. */
+export function formatMemberCount(count: number): string {
+  return `${count} ${count === 1 ? 'member' : 'members'}`;
+}

@@ -1,10 +1,12 @@
 /**
- * The messages of the open chat, with the days between them and the unread divider. Each
+ * The messages of the open chat, with the days between them, the unread divider, and a
+ * group's membership events and sender names. Each
  * row's element is kept by its key and replaced only when what it shows changes, so a
  * status change does not redraw the chat; the list follows new messages while the reader
  * is at the bottom, and opens at the unread divider when there is one.
  */
 import type { ChatMessage } from '@parley/sdk';
+import { hueOf } from './avatar.js';
 import { h } from './dom.js';
 import { formatClock } from './format.js';
 import { statusIcon } from './icons.js';
@@ -15,6 +17,12 @@ import {
   type UnreadMark,
   unreadMarkOf,
 } from './timeline-rows.js';
+
+/** Whose chat is drawn, and whether it is a group. */
+export interface MessageListContext {
+  me: string;
+  group: boolean;
+}
 
 /** How near the bottom, in pixels, the reader counts as at the bottom. */
 const BOTTOM_SLACK_PX = 48;
@@ -57,12 +65,12 @@ export class MessageList {
   }
 
   /** Shows these messages in this order, reusing the elements that have not changed. */
-  render(messages: readonly ChatMessage[]): void {
+  render(messages: readonly ChatMessage[], { me, group }: MessageListContext): void {
     const keep = new Set<string>();
     let previous: Element | null = null;
-    for (const row of timelineRows(messages, this.unread)) {
+    for (const row of timelineRows(messages, { me, group, unread: this.unread })) {
       keep.add(row.key);
-      const element = this.elementOf(row);
+      const element = this.elementOf(row, group);
       const expected: Element | null = previous ? previous.nextElementSibling : this.list.firstElementChild;
       if (expected !== element) this.list.insertBefore(element, expected);
       previous = element;
@@ -86,11 +94,17 @@ export class MessageList {
     }
   }
 
-  private elementOf(row: TimelineRow): HTMLLIElement {
-    const shown = row.kind === 'message' ? `${row.message.status}\n${row.message.body}` : row.label;
+  private elementOf(row: TimelineRow, group: boolean): HTMLLIElement {
+    const shown =
+      row.kind === 'message' ? `${row.message.status}\n${row.sender ?? ''}\n${row.message.body}` : row.label;
     const known = this.drawn.get(row.key);
     if (known && known.shown === shown) return known.element;
-    const element = row.kind === 'message' ? messageElement(row.message) : separatorElement(row);
+    const element =
+      row.kind === 'message'
+        ? messageElement(row.message, row.sender, group)
+        : row.kind === 'event'
+          ? eventElement(row.message, row.label)
+          : separatorElement(row);
     if (known) known.element.replaceWith(element);
     this.drawn.set(row.key, { element, shown });
     return element;
@@ -107,7 +121,23 @@ function separatorElement(row: Extract<TimelineRow, { kind: 'day' | 'unread' }>)
   );
 }
 
-function messageElement(message: ChatMessage): HTMLLIElement {
+/** A group's membership event: a centred line, like a day's name. */
+function eventElement(message: ChatMessage, label: string): HTMLLIElement {
+  return h(
+    'li',
+    {
+      class: 'separator event',
+      'data-testid': 'group-event',
+      'data-kind': message.kind,
+      'data-client-message-id': message.clientMessageId,
+      'data-seq': message.seq,
+    },
+    h('span', {}, label),
+  );
+}
+
+/** A text message; in a group, my ticks are everyone's and others' show who wrote them. */
+function messageElement(message: ChatMessage, sender: string | undefined, group: boolean): HTMLLIElement {
   return h(
     'li',
     {
@@ -117,16 +147,20 @@ function messageElement(message: ChatMessage): HTMLLIElement {
       'data-status': message.status,
       'data-client-message-id': message.clientMessageId,
       'data-seq': message.seq,
+      'data-sender': message.senderId,
     },
     h(
       'div',
       { class: 'bubble' },
+      sender
+        ? h('span', { class: 'sender', 'data-testid': 'sender', style: `--hue: ${hueOf(sender)}` }, sender)
+        : null,
       h('span', { class: 'body' }, message.body),
       h(
         'span',
         { class: 'meta' },
         h('time', {}, formatClock(messageTime(message))),
-        message.mine ? statusIcon(message.status) : null,
+        message.mine ? statusIcon(message.status, { everyone: group }) : null,
       ),
     ),
   );

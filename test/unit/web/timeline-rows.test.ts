@@ -1,4 +1,4 @@
-import { type ChatMessage, MessageStatus } from '@parley/sdk';
+import { type ChatMessage, type GroupEventMessage, MessageStatus, type TextMessage } from '@parley/sdk';
 import { describe, expect, it } from 'vitest';
 import { formatDay } from '../../../web/src/format.js';
 import { timelineRows, unreadMarkOf } from '../../../web/src/timeline-rows.js';
@@ -8,7 +8,7 @@ const NOW = new Date(2026, 2, 12, 12, 0).getTime();
 const HOUR = 60 * 60 * 1000;
 
 let next = 0;
-function message(at: number, fields: Partial<ChatMessage> = {}): ChatMessage {
+function message(at: number, fields: Partial<TextMessage> = {}): TextMessage {
   next += 1;
   return {
     conversationId: 'dm:alice:bob',
@@ -20,14 +20,16 @@ function message(at: number, fields: Partial<ChatMessage> = {}): ChatMessage {
     createdAt: at,
     mine: false,
     status: MessageStatus.Read,
+    kind: 'text',
     ...fields,
   };
 }
 
-function labels(messages: ChatMessage[], now = NOW): string[] {
-  return timelineRows(messages, unreadMarkOf(messages), now).map((row) =>
-    row.kind === 'message' ? row.message.body : `— ${row.label} —`,
-  );
+function labels(messages: ChatMessage[], { now = NOW, group = false } = {}): string[] {
+  return timelineRows(messages, { me: 'alice', group, unread: unreadMarkOf(messages), now }).map((row) => {
+    if (row.kind === 'message') return row.sender ? `${row.sender}: ${row.message.body}` : row.message.body;
+    return row.kind === 'event' ? `[${row.label}]` : `— ${row.label} —`;
+  });
 }
 
 describe('the rows of the open chat', () => {
@@ -114,4 +116,59 @@ describe('the rows of the open chat', () => {
     expect(unreadMarkOf(messages)).toBeUndefined();
     expect(labels(messages).filter((label) => label.includes('new message'))).toEqual([]);
   });
+
+  it('shows a group’s events as lines, and the sender above the first of each run of someone else’s', () => {
+    const created: GroupEventMessage = {
+      ...eventBase(),
+      kind: 'group-created',
+      title: 'Lunch',
+      members: ['alice', 'bob', 'carol'],
+    };
+    const bob1 = message(NOW - 50 * 60_000);
+    const bob2 = message(NOW - 40 * 60_000);
+    const carol = message(NOW - 30 * 60_000, { senderId: 'carol' });
+    const mine = message(NOW - 20 * 60_000, { senderId: 'alice', mine: true });
+    const bob3 = message(NOW - 10 * 60_000);
+    const removed: GroupEventMessage = {
+      ...eventBase(),
+      kind: 'member-removed',
+      userId: 'carol',
+      senderId: 'carol',
+      mine: false,
+    };
+    const bob4 = message(NOW - 5 * 60_000);
+
+    expect(labels([created, bob1, bob2, carol, mine, bob3, removed, bob4], { group: true })).toEqual([
+      '— Today —',
+      '[You created the group “Lunch”]',
+      `bob: ${bob1.body}`,
+      bob2.body,
+      `carol: ${carol.body}`,
+      mine.body,
+      `bob: ${bob3.body}`,
+      '[carol left]',
+      `bob: ${bob4.body}`,
+    ]);
+  });
+
+  it('names no sender in a one-to-one chat, and counts no event as unread', () => {
+    const added: GroupEventMessage = {
+      ...eventBase(),
+      kind: 'members-added',
+      members: ['dave'],
+      senderId: 'bob',
+      mine: false,
+      status: MessageStatus.Sent,
+    };
+    const unread = message(NOW - 5 * 60_000, { status: MessageStatus.Sent });
+    const fromBob = message(NOW - 50 * 60_000);
+
+    expect(unreadMarkOf([added, unread])).toEqual({ clientMessageId: unread.clientMessageId, count: 1 });
+    expect(labels([fromBob])).toEqual(['— Today —', fromBob.body]);
+  });
 });
+
+/** What a membership event made by alice an hour ago has besides its kind and fields. */
+function eventBase(): TextMessage {
+  return message(NOW - HOUR, { senderId: 'alice', mine: true, body: '' });
+}
