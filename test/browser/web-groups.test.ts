@@ -134,11 +134,23 @@ describe('a group of three in the web app', () => {
     expect(await carol.getByTestId('composer-input').isVisible()).toBe(false);
   });
 
+  it('lets alice rename the group, for bob in his header and for everyone as a line', async () => {
+    await openMembers(alice);
+    await alice.getByTestId('group-title-input').fill('Dinner');
+    await alice.getByTestId('group-title-submit').click();
+
+    await groupEvent(bob, 'alice changed the title to “Dinner”').waitFor(WAIT);
+    await bob.getByTestId('chat-peer').filter({ hasText: 'Dinner' }).waitFor(WAIT);
+    await groupItem(alice, 'Dinner').waitFor(WAIT);
+  });
+
   it('lets bob leave, which alice sees, and keeps his messages for him', async () => {
     await openMembers(bob);
     await bob.getByTestId('leave-group').click();
 
     await groupEvent(alice, 'bob left').waitFor(WAIT);
+    // bob was not an admin: nobody else is named one.
+    expect(await alice.getByTestId('group-event').filter({ hasText: 'admin' }).count()).toBe(0);
     await alice.getByTestId('chat-members').filter({ hasText: '2 members' }).waitFor(WAIT);
     await bob.getByTestId('left-notice').waitFor(WAIT);
     await groupEvent(bob, 'You left').waitFor(WAIT);
