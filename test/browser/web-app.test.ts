@@ -1,107 +1,34 @@
 /**
  * The web app in a real browser: users in browser contexts of their own, against a local
- * stack and web server of this file's own. Chromium is Debian's (/usr/bin/chromium),
- * driven by playwright-core. `PARLEY_UPDATE_SCREENSHOT=1` also writes docs/web-app.png.
+ * stack and web server of this file's own (see web-pages.ts).
+ * `PARLEY_UPDATE_SCREENSHOT=1` also writes docs/web-app.png.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import type { RunningLocalStack } from '../../local/stack.js';
-import { type RunningWebServer, startWebServer } from '../../local/web-server.js';
+import type { RunningWebServer } from '../../local/web-server.js';
 import { connectAs, startTestStack, uniqueId, useTestStack } from '../support/stack.js';
+import {
+  ARTIFACTS,
+  conversationItem,
+  layoutProblems,
+  myMessage,
+  PHONE,
+  send,
+  signIn,
+  startChat,
+  startWebServerFor,
+  theirMessage,
+  WAIT,
+  widthOf,
+} from './web-pages.js';
 
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/web-app.png', import.meta.url));
-/** Presence changes reach subscribers within the notifier's 2 s window; the rest is slack. */
-const WAIT = { timeout: 20_000 };
 /** A reconnect waits out a full-jitter backoff first. */
 const RECONNECT_WAIT = { timeout: 45_000 };
-
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `The browser tests need Chromium at ${CHROMIUM}, and it is not there. ` +
-        'Install it (Debian/Ubuntu: `apt-get install chromium`) or point PARLEY_CHROMIUM at one.',
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-async function startWebServerFor(stack: RunningLocalStack): Promise<RunningWebServer> {
-  return startWebServer({
-    port: 0,
-    wsUrl: stack.url,
-    tokenSecret: stack.config.tokens.secret ?? LOCAL_JWT_SECRET,
-  });
-}
-
-/** A browser context of its own (one device), signed in as `userId` and connected. */
-async function signIn(
-  web: RunningWebServer,
-  userId: string,
-): Promise<{ context: BrowserContext; page: Page }> {
-  if (!browser) throw new Error('Chromium is not started');
-  const context = await browser.newContext({ viewport: { width: 1100, height: 640 }, locale: 'en-GB' });
-  const page = await context.newPage();
-  // What goes wrong in the page shows in the test's output.
-  page.on('pageerror', (error) => console.error(`[${userId}'s page] ${error.stack ?? error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') console.error(`[${userId}'s console] ${message.text()}`);
-  });
-  await page.goto(web.url);
-  await page.getByTestId('signin-user').fill(userId);
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('me').filter({ hasText: userId }).waitFor(WAIT);
-  await page.getByTestId('offline-banner').waitFor({ state: 'hidden', ...WAIT });
-  return { context, page };
-}
-
-async function startChat(page: Page, peerId: string): Promise<void> {
-  await page.getByTestId('new-chat-user').fill(peerId);
-  await page.getByTestId('new-chat-submit').click();
-  await page.getByTestId('chat-peer').filter({ hasText: peerId }).waitFor(WAIT);
-}
-
-async function send(page: Page, body: string): Promise<void> {
-  await page.getByTestId('composer-input').fill(body);
-  await page.getByTestId('composer-send').click();
-}
-
-function myMessage(page: Page, body: string, status?: string) {
-  const selector = `[data-testid="message"][data-mine="true"]${status ? `[data-status="${status}"]` : ''}`;
-  return page.locator(selector).filter({ hasText: body });
-}
-
-function theirMessage(page: Page, body: string) {
-  return page.locator('[data-testid="message"][data-mine="false"]').filter({ hasText: body });
-}
-
-function conversationItem(page: Page, conversationId: string) {
-  return page.locator(`[data-testid="conversation-item"][data-conversation-id="${conversationId}"]`);
-}
 
 describe('the web app, alice and bob in two browsers', () => {
   const { stack, connect } = useTestStack();
@@ -141,6 +68,12 @@ describe('the web app, alice and bob in two browsers', () => {
     await theirMessage(bob, 'Hi Bob! Lunch at noon?').waitFor(WAIT);
     await myMessage(alice, 'Hi Bob! Lunch at noon?', 'read').waitFor(WAIT);
     await bob.getByTestId('unread-badge').waitFor({ state: 'detached', ...WAIT });
+    // The divider stays where the unread messages started, and the day is named above them.
+    expect(await bob.getByTestId('message-list').locator('li').allTextContents()).toEqual([
+      'Today',
+      '1 new message',
+      expect.stringContaining('Hi Bob! Lunch at noon?'),
+    ]);
   });
 
   it('shows alice that bob is typing, then his reply, which she reads at once', async () => {
@@ -153,6 +86,20 @@ describe('the web app, alice and bob in two browsers', () => {
     await alice.getByTestId('typing-indicator').waitFor({ state: 'hidden', ...WAIT });
     // Alice has the chat open in a visible window: bob's reply is read at once.
     await myMessage(bob, 'Sure, see you', 'read').waitFor(WAIT);
+  });
+
+  it('stops showing alice that bob is typing as soon as he empties the box', async () => {
+    const input = bob.getByTestId('composer-input');
+    const indicator = alice.getByTestId('typing-indicator');
+    await input.pressSequentially('Actually', { delay: 30 });
+    await indicator.filter({ hasText: 'bob is typing…' }).waitFor(WAIT);
+
+    await input.press('Control+A');
+    await input.press('Backspace');
+
+    // Well before the 5 s without a keystroke after which the SDK stops on its own.
+    await indicator.waitFor({ state: 'hidden', timeout: 2_500 });
+    expect(await conversationItem(alice, 'dm:alice:bob').textContent()).not.toContain('typing…');
   });
 
   it('lists a message from another client on top, with its badge, beside the open chat', async () => {
@@ -184,6 +131,10 @@ describe('the web app, alice and bob in two browsers', () => {
     // Bob starts another message, for the pictures.
     await bob.getByTestId('composer-input').pressSequentially('Table for three?', { delay: 30 });
     await alice.getByTestId('typing-indicator').filter({ hasText: 'bob is typing…' }).waitFor(WAIT);
+    // At desktop width, both panes side by side, and no back button.
+    expect(await widthOf(alice, '.sidebar')).toBe(340);
+    expect(await alice.getByTestId('chat-back').isVisible()).toBe(false);
+    expect(await layoutProblems(alice)).toEqual([]);
     await mkdir(ARTIFACTS, { recursive: true });
     await alice.screenshot({ path: `${ARTIFACTS}alice.png` });
     await bob.screenshot({ path: `${ARTIFACTS}bob.png` });
@@ -198,6 +149,39 @@ describe('the web app, alice and bob in two browsers', () => {
     expect(await header.getByTestId('presence-text').textContent()).toMatch(/^last seen .*\d\d:\d\d$/);
     await alice.getByTestId('typing-indicator').waitFor({ state: 'hidden', ...WAIT });
     await alice.screenshot({ path: `${ARTIFACTS}alice-bob-offline.png` });
+  });
+
+  it('shows alice on a phone the list, then the chat, each full width, and takes her back', async () => {
+    if (!web) throw new Error('not started');
+    const { context, page: phone } = await signIn(web, 'alice', PHONE);
+    try {
+      const bobsItem = conversationItem(phone, 'dm:alice:bob');
+      await bobsItem.waitFor(WAIT);
+      expect(await widthOf(phone, '.sidebar')).toBe(PHONE.width);
+      expect(await phone.getByTestId('chat-empty').isVisible()).toBe(false);
+      expect(await layoutProblems(phone)).toEqual([]);
+      await phone.screenshot({ path: `${ARTIFACTS}alice-phone-list.png` });
+
+      await bobsItem.click();
+      await theirMessage(phone, 'Sure, see you').waitFor(WAIT);
+      expect(await phone.locator('.sidebar').isVisible()).toBe(false);
+      expect(await widthOf(phone, '.chat')).toBe(PHONE.width);
+      expect(await layoutProblems(phone)).toEqual([]);
+      await phone.screenshot({ path: `${ARTIFACTS}alice-phone-chat.png` });
+
+      await phone.getByTestId('chat-back').click();
+      await phone.locator('.chat').waitFor({ state: 'hidden', ...WAIT });
+      expect(await bobsItem.isVisible()).toBe(true);
+
+      // The browser's back does the same.
+      await bobsItem.click();
+      await phone.getByTestId('chat-back').waitFor(WAIT);
+      await phone.goBack();
+      await phone.locator('.chat').waitFor({ state: 'hidden', ...WAIT });
+      expect(await bobsItem.isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
   });
 });
 

@@ -1,17 +1,21 @@
 /**
  * The signed-in app: the conversation list on the left, the open chat on the right, and
- * the offline banner above both. Everything shown is read from the client; events only
+ * the offline banner above both; on a narrow screen, the list or the chat, one at a time
+ * (the stylesheet picks by `data-view`), and the browser's back goes from the chat to the
+ * list. Everything shown is read from the client; events only
  * say what to draw again. Each part of the page is its own component; this file builds
  * them, lays them out and connects them to the client's events.
  */
-import { ConnectionState, MessageStatus, type ParleyClient } from '@parley/sdk';
+import { ConnectionState, isGroupEvent, MessageStatus, newGroupId, type ParleyClient } from '@parley/sdk';
 import { avatar } from './avatar.js';
 import { ChatPane } from './chat-pane.js';
 import { ChatSelection } from './chat-selection.js';
 import { ConversationList } from './conversation-list.js';
-import { h } from './dom.js';
+import { h, setAttribute } from './dom.js';
 import { ErrorToast } from './error-toast.js';
+import type { NewGroup } from './group-rules.js';
 import { NewChatForm } from './new-chat-form.js';
+import { NewGroupForm } from './new-group-form.js';
 import { OfflineBanner } from './offline-banner.js';
 import { PresenceTracker } from './presence-tracker.js';
 import { ReadMarker } from './read-marker.js';
@@ -19,6 +23,16 @@ import { RenderQueue } from './render-queue.js';
 
 /** "last seen" and list times move with the clock. */
 const CLOCK_REDRAW_MS = 30_000;
+
+/** The browser history entry of an open chat. */
+interface HistoryState {
+  conversationId: string;
+}
+
+/** Whether the current history entry is an open chat's. */
+function openedInHistory(): boolean {
+  return typeof (history.state as Partial<HistoryState> | null)?.conversationId === 'string';
+}
 
 export interface ChatAppOptions {
   client: ParleyClient;
@@ -44,6 +58,7 @@ class ChatApp {
   private readonly banner: OfflineBanner;
   private readonly toast = new ErrorToast();
   private readonly newChat: NewChatForm;
+  private readonly newGroup: NewGroupForm;
   private readonly list: ConversationList;
   private readonly chat: ChatPane;
   private readonly queue: RenderQueue;
@@ -62,6 +77,7 @@ class ChatApp {
     this.reads = new ReadMarker(client, () => selection.openId);
     this.banner = new OfflineBanner(client);
     this.newChat = new NewChatForm(me, (peerId) => this.startChat(peerId));
+    this.newGroup = new NewGroupForm(me, (group) => this.startGroup(group));
     const { presence } = this;
     this.list = new ConversationList({ client, me, selection, presence, onOpen: (id) => this.open(id) });
     this.chat = new ChatPane({
@@ -69,6 +85,8 @@ class ChatApp {
       me,
       selection,
       presence,
+      onBack: () => this.back(),
+      onLeft: () => this.queue.schedule('list', 'chat'),
       onSent: () => this.queue.schedule('list', 'chat', 'banner'),
       onError: (text) => this.toast.show(text),
     });
@@ -87,11 +105,14 @@ class ChatApp {
     this.queue.schedule('banner', 'list', 'chat');
     const { openId } = this.selection;
     if (openId) this.open(openId);
+    else this.showView();
   }
 
   dispose(): void {
     const { openId } = this.selection;
     if (openId) this.client.stopTyping(openId);
+    // The next user of the tab does not go back into this one's chat.
+    if (openedInHistory()) history.replaceState(null, '');
     this.stopListening();
     this.toast.dispose();
   }
@@ -107,17 +128,28 @@ class ChatApp {
         h('span', { class: 'me-name', 'data-testid': 'me' }, this.me),
         h(
           'button',
+          {
+            type: 'button',
+            class: 'link',
+            'data-testid': 'new-group',
+            onclick: () => this.newGroup.toggle(),
+          },
+          'New group',
+        ),
+        h(
+          'button',
           { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.onSignOut() },
           'Sign out',
         ),
       ),
       this.newChat.form,
       this.newChat.error,
+      this.newGroup.form,
       this.list.element,
     );
     return h(
       'div',
-      { class: 'app' },
+      { class: 'app', 'data-view': 'list' },
       this.banner.element,
       h('div', { class: 'panes' }, sidebar, this.chat.element, this.chat.emptyElement),
       this.toast.element,
@@ -129,18 +161,61 @@ class ChatApp {
     this.chat.composer.focus();
   }
 
-  private open(conversationId: string): void {
+  /**
+   * Creates a group and opens it at once: the creation waits in the outbox while offline,
+   * and what is written into the group follows it.
+   */
+  private startGroup({ title, members }: NewGroup): void {
+    const conversationId = newGroupId();
+    this.selection.groupDraft(conversationId, title, members);
+    this.client.createGroup({ conversationId, title, members }).catch((error: unknown) => {
+      this.toast.show(error instanceof Error ? error.message : String(error));
+      this.selection.dropDraft(conversationId);
+      this.queue.schedule('list', 'chat');
+    });
+    this.open(conversationId);
+    this.chat.composer.focus();
+  }
+
+  /**
+   * Opens a chat. Picked by the user, it gets an entry in the browser's history (one at
+   * most: another chat replaces it), so that back returns to the list.
+   */
+  private open(conversationId: string, { fromHistory = false } = {}): void {
     const { client, selection, chat } = this;
     const previous = selection.openId;
     if (previous && previous !== conversationId) client.stopTyping(previous);
     selection.select(conversationId);
-    if (previous !== conversationId) {
-      chat.composer.clear();
-      chat.messages.clear();
+    chat.show(conversationId);
+    if (!fromHistory) {
+      const state: HistoryState = { conversationId };
+      if (openedInHistory()) history.replaceState(state, '');
+      else history.pushState(state, '');
     }
-    chat.messages.stickToBottom = true;
+    this.showView();
     this.queue.schedule('list', 'chat');
     if (this.reads.canMarkRead()) client.markRead(conversationId).catch(() => {});
+  }
+
+  /** Closes the open chat: on a phone, back to the list. */
+  private close(): void {
+    const { openId } = this.selection;
+    if (!openId) return;
+    this.client.stopTyping(openId);
+    this.selection.close();
+    this.chat.close();
+    this.showView();
+    this.queue.schedule('list', 'chat');
+  }
+
+  /** The back button: the browser's back when the chat has a history entry, so both agree. */
+  private back(): void {
+    if (openedInHistory()) history.back();
+    else this.close();
+  }
+
+  private showView(): void {
+    setAttribute(this.element, 'data-view', this.selection.openId ? 'chat' : 'list');
   }
 
   /** Subscribes to the client and the page; returns what undoes it. */
@@ -156,6 +231,8 @@ class ChatApp {
       }),
       client.on('message', (message) => {
         if (message.conversationId === this.selection.openId) {
+          // Who is in the group changed: the open member list shows it.
+          if (isGroupEvent(message)) this.chat.groupPanel.refresh();
           if (!message.mine && message.status !== MessageStatus.Read) reads.markOpenChatRead();
           queue.schedule('chat');
         }
@@ -180,13 +257,20 @@ class ChatApp {
     };
     // Back online or back in view: no need to wait out the rest of a reconnect backoff.
     const onOnline = () => client.reconnectNow();
+    const onHistory = (event: PopStateEvent) => {
+      const { conversationId } = (event.state ?? {}) as Partial<HistoryState>;
+      if (conversationId) this.open(conversationId, { fromHistory: true });
+      else this.close();
+    };
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('online', onOnline);
+    window.addEventListener('popstate', onHistory);
     const clockTimer = setInterval(() => queue.schedule('list', 'chat'), CLOCK_REDRAW_MS);
     return () => {
       for (const unsubscribe of unsubscribers) unsubscribe();
       document.removeEventListener('visibilitychange', onVisible);
       window.removeEventListener('online', onOnline);
+      window.removeEventListener('popstate', onHistory);
       clearInterval(clockTimer);
     };
   }

@@ -1,6 +1,7 @@
 /**
- * The message box of the open chat: tells the peer while the user types, and sends on
- * Enter (Shift+Enter makes a new line) or with the send button.
+ * The message box of the open chat: tells the peer while the user types (and that the
+ * user stopped once the box is empty again), and sends on Enter (Shift+Enter makes a new
+ * line) or with the send button.
  */
 import { MAX_BODY_CHARS } from '@parley/protocol';
 import type { ParleyClient } from '@parley/sdk';
@@ -40,7 +41,10 @@ export class Composer {
   constructor(private readonly options: ComposerOptions) {
     this.input.addEventListener('input', () => {
       const { openId } = options.selection;
-      if (openId && this.input.value.trim()) options.client.typing(openId);
+      if (!openId) return;
+      // Emptied (deleted, cut): the peer stops seeing "typing…" now, not after the idle wait.
+      if (this.input.value.trim()) options.client.typing(openId);
+      else options.client.stopTyping(openId);
     });
     this.input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) this.send(event);

@@ -1,13 +1,14 @@
 /**
  * The conversation list on the left: one item per chat, drafts first, with its last
- * message (or who is typing), its time and its unread count; the page title counts the
- * unread messages.
+ * message (or who is typing), its time and its unread count; a group with its title, its
+ * size, and who wrote the last message; the page title counts the unread messages.
  */
-import type { ConversationView, ParleyClient } from '@parley/sdk';
-import { avatar } from './avatar.js';
+import { type ChatMessage, type ConversationView, isGroupEvent, type ParleyClient } from '@parley/sdk';
+import { avatar, groupAvatar } from './avatar.js';
 import type { ChatSelection } from './chat-selection.js';
 import { h } from './dom.js';
-import { formatListTime } from './format.js';
+import { formatListTime, formatMemberCount } from './format.js';
+import { describeGroupEvent, formatNames } from './group-events.js';
 import { statusIcon } from './icons.js';
 import type { PresenceTracker } from './presence-tracker.js';
 
@@ -44,6 +45,7 @@ export class ConversationList {
     const { presence, selection, onOpen } = this.options;
     const last = view.lastMessage;
     const time = last ? (last.serverTs ?? last.createdAt) : undefined;
+    const group = view.kind === 'group';
     return h(
       'li',
       {
@@ -51,6 +53,7 @@ export class ConversationList {
         'data-testid': 'conversation-item',
         'data-conversation-id': view.conversationId,
         'data-peer-id': view.peerId,
+        'data-kind': view.kind ?? 'dm',
         tabindex: 0,
         role: 'button',
         onclick: () => onOpen(view.conversationId),
@@ -58,14 +61,31 @@ export class ConversationList {
           if ((event as KeyboardEvent).key === 'Enter') onOpen(view.conversationId);
         },
       },
-      avatar(view.peerId, presence.presenceOf(view.peerId)),
+      group
+        ? groupAvatar(view.conversationId, view.title)
+        : avatar(view.peerId, presence.presenceOf(view.peerId)),
       h(
         'div',
         { class: 'item-text' },
         h(
           'div',
           { class: 'item-row' },
-          h('span', { class: 'peer-name' }, view.peerId),
+          h(
+            'span',
+            { class: 'item-name' },
+            h(
+              'span',
+              { class: 'peer-name', 'data-testid': 'item-name' },
+              group ? (view.title ?? 'Group') : view.peerId,
+            ),
+            group && view.memberCount !== undefined
+              ? h(
+                  'span',
+                  { class: 'member-count', 'data-testid': 'member-count' },
+                  formatMemberCount(view.memberCount),
+                )
+              : null,
+          ),
           h('time', { class: view.unread > 0 ? 'unread' : '' }, time ? formatListTime(time) : ''),
         ),
         h(
@@ -80,17 +100,30 @@ export class ConversationList {
     );
   }
 
-  /** The last message, with its status when it is mine, or "typing…" while the peer types. */
+  /**
+   * The last message, with its status when it is mine (in a group: who wrote it), or
+   * "typing…" while the peer types (in a group: who types).
+   */
   private preview(view: ConversationView): HTMLSpanElement {
     const { client, me } = this.options;
     const last = view.lastMessage;
-    const typing = client.typingIn(view.conversationId).filter((id) => id !== me).length > 0;
-    if (typing) return h('span', { class: 'preview typing' }, 'typing…');
+    const group = view.kind === 'group';
+    const typers = client.typingIn(view.conversationId).filter((id) => id !== me);
+    if (typers.length > 0) {
+      const who = group ? `${formatNames(typers)} ${typers.length === 1 ? 'is' : 'are'} ` : '';
+      return h('span', { class: 'preview typing' }, `${who}typing…`);
+    }
     return h(
       'span',
-      { class: 'preview' },
-      last?.mine ? statusIcon(last.status) : null,
-      last ? last.body : 'No messages yet',
+      { class: 'preview', 'data-testid': 'preview' },
+      last?.mine && !isGroupEvent(last) ? statusIcon(last.status, { everyone: group }) : null,
+      last ? this.previewText(last, group) : 'No messages yet',
     );
+  }
+
+  private previewText(last: ChatMessage, group: boolean): string {
+    const { me } = this.options;
+    if (isGroupEvent(last)) return describeGroupEvent(last, me);
+    return group && !last.mine ? `${last.senderId}: ${last.body}` : last.body;
   }
 }

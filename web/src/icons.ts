@@ -20,13 +20,24 @@ const STATUS_LABELS: Record<MessageStatus, string> = {
   [MessageStatus.Failed]: 'Not sent',
 };
 
-/** The tick, clock or `!` of one of my messages: `<span class="status" data-status>` with its label. */
-export function statusIcon(status: MessageStatus): HTMLSpanElement {
+/** In a group, the ticks are everyone's: delivered to all members, read by all. */
+const EVERYONE_LABELS: Partial<Record<MessageStatus, string>> = {
+  [MessageStatus.Sent]: 'Sent; not yet delivered to everyone',
+  [MessageStatus.Delivered]: 'Delivered to everyone',
+  [MessageStatus.Read]: 'Read by everyone',
+};
+
+/**
+ * The tick, clock or `!` of one of my messages: `<span class="status" data-status>` with
+ * its label (in a group, `everyone`: what every member has).
+ */
+export function statusIcon(status: MessageStatus, { everyone = false } = {}): HTMLSpanElement {
+  const label = (everyone ? EVERYONE_LABELS[status] : undefined) ?? STATUS_LABELS[status];
   const span = document.createElement('span');
   span.className = 'status';
   span.dataset.status = status;
-  span.title = STATUS_LABELS[status];
-  span.setAttribute('aria-label', STATUS_LABELS[status]);
+  span.title = label;
+  span.setAttribute('aria-label', label);
   span.append(svg(STATUS_ICONS[status]));
   return span;
 }
@@ -34,5 +45,17 @@ export function statusIcon(status: MessageStatus): HTMLSpanElement {
 export function sendIcon(): SVGSVGElement {
   return svg(
     '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6l-.01 6.53L15 12 3.39 13.87z"/></svg>',
+  );
+}
+
+export function backIcon(): SVGSVGElement {
+  return svg(
+    `<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" ${stroke} stroke-width="2"><path d="M15 5l-7 7 7 7"/></svg>`,
+  );
+}
+
+export function groupIcon(): SVGSVGElement {
+  return svg(
+    `<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" ${stroke} stroke-width="1.8"><circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6"/><circle cx="17" cy="9" r="2.5"/><path d="M17.5 14.2c2.4.4 4 2.3 4 4.8"/></svg>`,
   );
 }

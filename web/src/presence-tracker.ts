@@ -34,7 +34,10 @@ export class PresenceTracker {
     if (client.state !== ConnectionState.Open) return;
     const peers = client
       .conversations()
-      .filter((c) => c.lastSeq > 0 && !this.subscribed.has(c.peerId) && c.peerId !== this.me)
+      // Presence is not shared through groups: only one-to-one peers.
+      .filter(
+        (c) => c.kind !== 'group' && c.lastSeq > 0 && !this.subscribed.has(c.peerId) && c.peerId !== this.me,
+      )
       .map((c) => c.peerId);
     for (let start = 0; start < peers.length; start += PRESENCE_MAX_USERS) {
       this.subscribeBatch(peers.slice(start, start + PRESENCE_MAX_USERS));
