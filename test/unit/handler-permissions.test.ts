@@ -56,7 +56,6 @@ import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { DepsProvider } from '../../lambdas/runtime.js';
 import { HANDLER_BUILDERS, type HandlerOf } from '../../local/functions.js';
-import { createInMemoryPorts } from '../support/in-memory/index.js';
 import {
   FakeConversationsTable,
   FakeUserConversationsTable,
