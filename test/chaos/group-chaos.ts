@@ -70,12 +70,16 @@ export class GroupChaos {
           1,
           k === 0 ? undefined : Math.max(2, Math.ceil(this.users.length / 2)),
         );
-        await this.#change(group, 'createGroup', group.admin, initial);
+        // A change that is still unanswered when the chaos ends goes on meanwhile: the
+        // verdict waits for every device's requests to be answered.
+        const untilEnd = sleep(Math.max(0, endsAt - Date.now()));
+        const created = this.#change(group, 'createGroup', group.admin, initial);
+        if ((await Promise.race([created.then(() => 'done'), untilEnd])) !== 'done') return;
         for (;;) {
           const gapMs = poissonGapMs(this.#random, this.#options.changesPerSecond);
           if (Date.now() + gapMs >= endsAt) return;
           await sleep(gapMs);
-          await this.#changeOnce(group);
+          if ((await Promise.race([this.#changeOnce(group).then(() => 'done'), untilEnd])) !== 'done') return;
         }
       }),
     );
