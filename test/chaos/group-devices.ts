@@ -25,8 +25,10 @@ type Answer = Record<string, unknown> & { type: string };
 interface PendingRequest {
   frame: Record<string, unknown> & { requestId: string };
   resolve: (answer: Answer) => void;
-  /** Resends on the same connection when no answer came within this. */
+  /** Resends on the same connection when no answer came within this, or after a failure. */
   timer?: NodeJS.Timeout;
+  /** Failures answered so far: each doubles the wait before the next attempt. */
+  retries?: number;
 }
 
 /** Error codes a request is repeated after: the server may do better next time. */
@@ -209,8 +211,11 @@ export class GroupDevice extends RecordingDevice {
     const request = requestId ? this.#pending.get(requestId) : undefined;
     if (request && frame.type !== 'message') {
       if (frame.type === 'error' && RETRIED_CODES.has(frame.code as string)) {
+        // Backing off as the SDK does, so that a failing route is not asked five times a second.
         clearTimeout(request.timer);
-        request.timer = setTimeout(() => this.#transmit(request), 200);
+        request.retries = (request.retries ?? 0) + 1;
+        const delay = Math.min(RECONNECT_MS.max, RECONNECT_MS.initial * 2 ** request.retries);
+        request.timer = setTimeout(() => this.#transmit(request), delay);
       } else {
         clearTimeout(request.timer);
         this.#pending.delete(requestId as string);
