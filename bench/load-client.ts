@@ -20,6 +20,31 @@ interface RunState {
   pendingAnswers: number;
 }
 
+const emptyRunState = (): RunState => ({
+  messages: [],
+  indexOf: new Map(),
+  receives: [],
+  seen: new Set(),
+  echoes: 0,
+  duplicates: 0,
+  pendingReceives: 0,
+  pendingAnswers: 0,
+});
+
+function resultOf(tag: string, rate: number, state: RunState): RunResult {
+  return {
+    tag,
+    rate,
+    messages: state.messages,
+    receives: state.receives,
+    echoes: state.echoes,
+    duplicates: state.duplicates,
+    missingReceives: state.pendingReceives,
+    missingAnswers: state.pendingAnswers,
+    drainedAt: now(),
+  };
+}
+
 let devices: DeviceSpec[] = [];
 let sockets: WebSocket[] = [];
 /** Device indexes of each user, and the users in pair order (2k and 2k+1 talk to each other). */
@@ -129,16 +154,7 @@ async function run(command: Extract<LoadCommand, { kind: 'run' }>): Promise<RunR
   const count = Math.max(1, Math.round((command.rate * command.durationMs) / 1000));
   const interval = 1000 / command.rate;
   const body = 'x'.repeat(command.bodyChars);
-  const state: RunState = {
-    messages: [],
-    indexOf: new Map(),
-    receives: [],
-    seen: new Set(),
-    echoes: 0,
-    duplicates: 0,
-    pendingReceives: 0,
-    pendingAnswers: 0,
-  };
+  const state = emptyRunState();
   // The whole plan first, so that choosing costs nothing while sending.
   const plan: Array<{ from: string; to: string; fromDevice: number; pair: number }> = [];
   for (let i = 0; i < count; i++) {
@@ -190,17 +206,54 @@ async function run(command: Extract<LoadCommand, { kind: 'run' }>): Promise<RunR
     await sleep(5);
   }
   current = undefined;
-  return {
-    tag: command.tag,
-    rate: command.rate,
-    messages: state.messages,
-    receives: state.receives,
-    echoes: state.echoes,
-    duplicates: state.duplicates,
-    missingReceives: state.pendingReceives,
-    missingAnswers: state.pendingAnswers,
-    drainedAt: now(),
-  };
+  return resultOf(command.tag, command.rate, state);
+}
+
+/**
+ * Messages into one group, one at a time from a random device of a random member: each
+ * goes once every other device of every member has the one before (or the wait ended),
+ * so that its latency is its own, not the queue's.
+ */
+async function groupRun(command: Extract<LoadCommand, { kind: 'groupRun' }>): Promise<RunResult> {
+  const random = seededRandom(command.seed);
+  const body = 'x'.repeat(command.bodyChars);
+  const receivers =
+    command.members.reduce((total, userId) => total + (devicesOf.get(userId)?.length ?? 0), 0) - 1;
+  const state = emptyRunState();
+  current = state;
+  for (let i = 0; i < command.messages; i++) {
+    const from = command.members[Math.floor(random() * command.members.length)] as string;
+    const senderDevices = devicesOf.get(from) ?? [];
+    const fromDevice = senderDevices[Math.floor(random() * senderDevices.length)];
+    if (fromDevice === undefined) throw new Error(`${from} has no connected device`);
+    const clientMessageId = `${command.tag}-${i}`;
+    const sentAt = now();
+    state.indexOf.set(clientMessageId, state.messages.length);
+    state.messages.push({
+      clientMessageId,
+      pair: 0,
+      from,
+      to: command.conversationId,
+      fromDevice,
+      due: sentAt,
+      sentAt,
+    });
+    state.pendingReceives += receivers;
+    state.pendingAnswers++;
+    (sockets[fromDevice] as WebSocket).send(
+      JSON.stringify({
+        action: 'send',
+        requestId: clientMessageId,
+        conversationId: command.conversationId,
+        clientMessageId,
+        body,
+      }),
+    );
+    const deadline = sentAt + command.deliveryTimeoutMs;
+    while ((state.pendingReceives > 0 || state.pendingAnswers > 0) && now() < deadline) await sleep(2);
+  }
+  current = undefined;
+  return resultOf(command.tag, 0, state);
 }
 
 process.on('message', (command: LoadCommand) => {
@@ -213,6 +266,8 @@ process.on('message', (command: LoadCommand) => {
       }
       case 'run':
         return { kind: 'ran', result: await run(command) };
+      case 'groupRun':
+        return { kind: 'ran', result: await groupRun(command) };
       case 'disconnect':
         await disconnect();
         return { kind: 'disconnected' };

@@ -49,6 +49,12 @@ export class LoadGenerator {
     return reply.result;
   }
 
+  async groupRun(command: Omit<Extract<LoadCommand, { kind: 'groupRun' }>, 'kind'>): Promise<RunResult> {
+    const reply = await this.#ask({ kind: 'groupRun', ...command });
+    if (reply.kind !== 'ran') throw new Error(`load generator answered ${reply.kind} to groupRun`);
+    return reply.result;
+  }
+
   async disconnect(): Promise<void> {
     await this.#ask({ kind: 'disconnect' });
   }

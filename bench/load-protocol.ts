@@ -25,12 +25,27 @@ export type LoadCommand =
       /** The first message of each pair goes to that pair, so every conversation is warm. */
       coverAllPairs: boolean;
     }
+  | {
+      kind: 'groupRun';
+      tag: string;
+      /** The group (`grp:…`) and its members' user ids: every connected device of theirs receives. */
+      conversationId: string;
+      members: string[];
+      /** Messages sent one at a time: the next goes once every device has the last, or the wait ended. */
+      messages: number;
+      seed: number;
+      bodyChars: number;
+      /** How long to wait for every device to have one message before sending the next anyway. */
+      deliveryTimeoutMs: number;
+    }
   | { kind: 'disconnect' };
 
 export interface SentMessage {
   clientMessageId: string;
+  /** The pair of users (0 in a group run). */
   pair: number;
   from: string;
+  /** The peer's user id, or the group's conversation id in a group run. */
   to: string;
   /** Index of the sending device in the connect command's `devices`. */
   fromDevice: number;

@@ -16,13 +16,18 @@ export function printResults(results: BenchResults, log: (line: string) => void)
   );
 }
 
+/** Writes `value` as Biome formats JSON, its numbers rounded to three decimals; returns the path. */
+export function writeRoundedJson(value: unknown, path: string): string {
+  const rounded = JSON.parse(
+    JSON.stringify(value, (_key, element) => (typeof element === 'number' ? round(element) : element)),
+  );
+  writeFileSync(path, `${formatJson(rounded)}\n`);
+  return path;
+}
+
 export function writeResults(results: BenchResults, directory: string): string[] {
   mkdirSync(directory, { recursive: true });
-  const rounded = JSON.parse(
-    JSON.stringify(results, (_key, value) => (typeof value === 'number' ? round(value) : value)),
-  );
-  const json = join(directory, 'latest.json');
-  writeFileSync(json, `${formatJson(rounded)}\n`);
+  const json = writeRoundedJson(results, join(directory, 'latest.json'));
   const markdown = join(directory, 'latest.md');
   writeFileSync(
     markdown,

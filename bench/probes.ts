@@ -13,8 +13,8 @@ import type { Message } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
 import type { FunctionId } from '../definitions/functions.js';
 import type { ParleyDeps } from '../lambdas/runtime.js';
-import type { FunctionWrapper } from '../local/stack.js';
-import { now } from './clock.js';
+import { type FunctionWrapper, type RunningLocalStack, startLocalStack } from '../local/stack.js';
+import { now, sleep } from './clock.js';
 import type { CpuAttribution } from './cpu.js';
 
 export interface Invocation {
@@ -112,6 +112,22 @@ export class Probes {
   /** Whether the fanout has been handed every conversation event published so far. */
   get streamCaughtUp(): boolean {
     return this.#fannedOut >= this.#published;
+  }
+
+  /**
+   * Waits until the fanout has been handed every event published and no invocation has run
+   * for 300 ms: the list writes of the last messages are done, no backlog is left. False
+   * when that did not happen within `timeoutMs`.
+   */
+  async settle(timeoutMs = 120_000): Promise<boolean> {
+    const deadline = now() + timeoutMs;
+    let quietSince = now();
+    while (now() < deadline) {
+      if (this.inFlight > 0 || !this.streamCaughtUp) quietSince = now();
+      else if (now() - quietSince >= 300) return true;
+      await sleep(10);
+    }
+    return false;
   }
 
   #time<T>(work: () => Promise<T>, record: (start: number, end: number, value?: T) => void): Promise<T> {
@@ -281,4 +297,19 @@ export class Probes {
       { step: 'initialize', name: 'benchKinesisMeter' },
     );
   }
+}
+
+/** A local stack of the benchmark's own, its adapters, invocations and DynamoDB and Kinesis requests probed. */
+export async function startProbedStack(probes: Probes, streamDelayMs: number): Promise<RunningLocalStack> {
+  const stack = await startLocalStack({
+    wsPort: 0,
+    // Failed sends are counted from their error frames; the handlers' log lines would only break the tables.
+    logLevel: 'SILENT',
+    deps: { wrap: probes.wrapDeps },
+    wrapFunction: probes.wrapFunction,
+    streamDelayMs,
+  });
+  probes.attachDynamoDb(stack.deps.clients.dynamodb);
+  probes.attachKinesis(stack.deps.clients.kinesis);
+  return stack;
 }

@@ -3,7 +3,7 @@ import { PRICES } from './cost.js';
 import type { BenchResults, RateRow } from './results-model.js';
 import { SEGMENTS } from './segments.js';
 
-interface Table {
+export interface Table {
   title: string;
   headers: string[];
   rows: string[][];

@@ -13,30 +13,30 @@
  * Prints the tables, writes bench/results/latest.json, latest.md and latency.svg, and stops
  * everything it started. Settings: `settings.ts` (BENCH_* environment variables).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricName } from '../definitions/metrics.js';
 import { TABLE_NAME_FIELDS, TABLES } from '../definitions/tables.js';
 import { InMemoryMetrics } from '../lambdas/adapters/in-memory-metrics.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
-import { type RunningLocalStack, startLocalStack } from '../local/stack.js';
+import type { RunningLocalStack } from '../local/stack.js';
 import { analyzeClient, analyzeServer, type ClientFigures } from './analysis.js';
 import { type CatchUpFigures, measureCatchUp } from './catch-up.js';
-import { now, sleep } from './clock.js';
+import { now } from './clock.js';
 import { estimateCost } from './cost.js';
 import { CpuAttribution, cpuBetween, cpuSnapshot, OTHER } from './cpu.js';
+import { runGroupBenchmark } from './group-run.js';
 import { LoadGenerator } from './load-generator.js';
 import type { DeviceSpec } from './load-protocol.js';
+import { describeMachine } from './machine.js';
 import { printResults, writeResults } from './outputs.js';
-import { Probes } from './probes.js';
+import { Probes, startProbedStack } from './probes.js';
 import { type RunningRelay, startRelay } from './relay.js';
 import { machineLine } from './report.js';
 import type {
   BenchResults,
   CpuAttributionFigures,
-  Machine,
   ParleyRate,
   RateRow,
   TargetCheck,
@@ -48,13 +48,19 @@ import { distribution } from './stats.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 if (process.argv.includes('--help')) {
-  console.log('npm run bench: Parley under load on the local stack, against a plain WebSocket relay.\n');
+  console.log('npm run bench: Parley under load on the local stack, against a plain WebSocket relay.');
+  console.log('npm run bench -- --groups: the group phase only (groups of 8, 256 and 1,024 members).\n');
   for (const variable of ENVIRONMENT_VARIABLES) {
     console.log(`  ${variable.name.padEnd(22)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
   }
   process.exit(0);
 }
 const settings = readSettings();
+if (process.argv.includes('--groups')) {
+  // The group phase runs on its own: 2,048 connections and a stack of its own (bench/groups.ts).
+  await runGroupBenchmark(settings, console.log);
+  process.exit(0);
+}
 if (process.argv.includes('--render')) {
   // Prints and writes the outputs again from latest.json, without running anything.
   const saved = JSON.parse(readFileSync(join(settings.resultsDir, 'latest.json'), 'utf8')) as BenchResults;
@@ -65,42 +71,6 @@ if (process.argv.includes('--render')) {
 }
 const startedAt = now();
 const log = (line: string) => console.log(line);
-
-function commandLines(): Array<{ pid: number; commandLine: string }> {
-  const lines: Array<{ pid: number; commandLine: string }> = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      lines.push({
-        pid: Number(pid),
-        commandLine: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '),
-      });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return lines;
-}
-
-function describeMachine(): Machine {
-  let processes: Array<{ pid: number; commandLine: string }> = [];
-  try {
-    processes = commandLines();
-  } catch {
-    // no /proc: nothing to say about other work
-  }
-  return {
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGb: Math.round(totalmem() / 1024 ** 3),
-    node: process.version,
-    platform: `${platform()} ${release()}`,
-    otherWork: {
-      vitest: processes.some((p) => p.pid !== process.pid && p.commandLine.includes('vitest')),
-      otherJava: processes.filter((p) => /(^|\/)java /.test(p.commandLine)).length,
-      loadAverage: loadavg(),
-    },
-  };
-}
 
 /** Says whether the latencies include a modelled stream hop, since that changes what they mean. */
 function streamDelayLine(): string {
@@ -195,35 +165,16 @@ try {
   const attribution = new CpuAttribution();
   const probes = new Probes({ cpu: attribution });
   const stackStarted = now();
-  stack = await startLocalStack({
-    wsPort: 0,
-    // Failed sends are counted from their error frames; the handlers' log lines would only break the tables.
-    logLevel: 'SILENT',
-    deps: { wrap: probes.wrapDeps },
-    wrapFunction: probes.wrapFunction,
-    streamDelayMs: settings.streamDelayMs,
-  });
+  stack = await startProbedStack(probes, settings.streamDelayMs);
   const running = stack;
   startup.stackMs = now() - stackStarted;
-  probes.attachDynamoDb(running.deps.clients.dynamodb);
-  probes.attachKinesis(running.deps.clients.kinesis);
   const tableIdOf = new Map<string, string>(
     TABLES.map((table) => [running.config.names[TABLE_NAME_FIELDS[table.id]], table.id]),
   );
   const metrics = running.deps.metrics instanceof InMemoryMetrics ? running.deps.metrics : undefined;
-  /**
-   * Waits until the fanout has been handed every message published and no invocation has
-   * run for 300 ms: the list writes of the last messages are done, no backlog is left.
-   */
-  const settle = async (timeoutMs = 120_000) => {
-    const deadline = now() + timeoutMs;
-    let quietSince = now();
-    while (now() < deadline) {
-      if (probes.inFlight > 0 || !probes.streamCaughtUp) quietSince = now();
-      else if (now() - quietSince >= 300) return;
-      await sleep(10);
-    }
-    log('· the stack did not settle in time: the next figures include its backlog');
+  const settle = async () => {
+    if (!(await probes.settle()))
+      log('· the stack did not settle in time: the next figures include its backlog');
   };
   log(`· local stack started in ${(startup.stackMs / 1000).toFixed(1)} s`);
 

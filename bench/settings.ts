@@ -1,3 +1,5 @@
+import { GROUP_MAX_MEMBERS } from '@parley/protocol';
+
 /**
  * What `npm run bench` measures, from the environment. Every variable has a default that
  * keeps the whole run under about five minutes on a 2-core machine.
@@ -41,6 +43,9 @@ export interface BenchSettings {
    * fan-out hop of AWS.
    */
   streamDelayMs: number;
+  /** The group phase (`--groups`): member counts of its groups, and messages measured in each. */
+  groupSizes: number[];
+  groupMessages: number;
 }
 
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: string; meaning: string }> = [
@@ -67,6 +72,12 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
     fallback: '0',
     meaning: 'ms from a put to the stream consumers; 70 models AWS enhanced fan-out',
   },
+  {
+    name: 'BENCH_GROUP_SIZES',
+    fallback: '8,256,1024',
+    meaning: '--groups: members of each group (two devices each)',
+  },
+  { name: 'BENCH_GROUP_MESSAGES', fallback: '20', meaning: '--groups: messages measured in each group' },
 ];
 
 /** The number in `environment[name]`, `fallback` when unset; a RangeError names the variable when it is not a number of at least `min`. */
@@ -97,6 +108,17 @@ function readList(environment: NodeJS.ProcessEnv, name: string, fallback: number
   return values;
 }
 
+function readGroupSizes(environment: NodeJS.ProcessEnv): number[] {
+  const sizes = readList(environment, 'BENCH_GROUP_SIZES', [8, 256, 1024]).map(Math.floor);
+  const wrong = sizes.find((size) => size < 2 || size > GROUP_MAX_MEMBERS);
+  if (wrong !== undefined) {
+    throw new RangeError(
+      `BENCH_GROUP_SIZES: each size must be 2 to ${GROUP_MAX_MEMBERS} members, not ${wrong}`,
+    );
+  }
+  return sizes.sort((a, b) => a - b);
+}
+
 export function readSettings(environment: NodeJS.ProcessEnv = process.env): BenchSettings {
   const users = readNumber(environment, 'BENCH_USERS', 100, 2);
   if (users % 2 !== 0) throw new RangeError(`BENCH_USERS: must be even (users come in pairs), not ${users}`);
@@ -117,5 +139,7 @@ export function readSettings(environment: NodeJS.ProcessEnv = process.env): Benc
     resultsDir: environment.BENCH_RESULTS_DIR || 'bench/results',
     targetRate: 100,
     streamDelayMs: readNumber(environment, 'BENCH_STREAM_DELAY_MS', 0, 0),
+    groupSizes: readGroupSizes(environment),
+    groupMessages: Math.floor(readNumber(environment, 'BENCH_GROUP_MESSAGES', 20, 1)),
   };
 }

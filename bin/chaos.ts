@@ -55,6 +55,30 @@ const SETTINGS: ReadonlyArray<{
   },
 ];
 
+/** The settings of the groups (`test/chaos/group-chaos.ts`). */
+const GROUP_SETTINGS: ReadonlyArray<{
+  name: string;
+  key: keyof ChaosOptions['groups'];
+  meaning: string;
+  min: number;
+  whole?: true;
+}> = [
+  {
+    name: 'CHAOS_GROUP_USERS',
+    key: 'users',
+    meaning: 'users in groups only (0: no groups)',
+    min: 0,
+    whole: true,
+  },
+  { name: 'CHAOS_GROUPS', key: 'groups', meaning: 'groups', min: 0, whole: true },
+  {
+    name: 'CHAOS_GROUP_CHANGES',
+    key: 'changesPerSecond',
+    meaning: 'membership changes a second in each group',
+    min: 0.01,
+  },
+];
+
 if (process.argv.includes('--help')) {
   console.log('npm run chaos: the fault suite. Settings, from the environment:');
   console.log(
@@ -63,6 +87,11 @@ if (process.argv.includes('--help')) {
   for (const setting of SETTINGS) {
     console.log(
       `  ${setting.name.padEnd(22)} ${setting.meaning} (default ${DEFAULT_CHAOS_OPTIONS[setting.key]})`,
+    );
+  }
+  for (const setting of GROUP_SETTINGS) {
+    console.log(
+      `  ${setting.name.padEnd(22)} ${setting.meaning} (default ${DEFAULT_CHAOS_OPTIONS.groups[setting.key]})`,
     );
   }
   process.exit(0);
@@ -90,6 +119,21 @@ try {
     }
     options[setting.key] = value;
   }
+  options.groups = { ...DEFAULT_CHAOS_OPTIONS.groups };
+  for (const setting of GROUP_SETTINGS) {
+    const value = readNumber(
+      process.env,
+      setting.name,
+      DEFAULT_CHAOS_OPTIONS.groups[setting.key],
+      setting.min,
+    );
+    if (setting.whole && !Number.isInteger(value)) {
+      throw new RangeError(
+        `${setting.name}: must be a whole number, not ${JSON.stringify(process.env[setting.name])}`,
+      );
+    }
+    options.groups[setting.key] = value;
+  }
 } catch (error) {
   console.error((error as Error).message);
   process.exit(2);
@@ -105,7 +149,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 console.log(
   `chaos (${options.mode} stack): ${options.users} users × ${options.devicesPerUser} devices, ` +
-    `${options.durationSeconds} s of faults, seed ${options.seed}`,
+    `${options.durationSeconds} s of faults, seed ${options.seed}; ` +
+    `${options.groups.users} group users × ${options.groups.devicesPerUser} devices in ${options.groups.groups} groups`,
 );
 const report = await runChaos(options);
 printReport(report);
@@ -120,7 +165,8 @@ function printReport(report: ChaosReport) {
   }
   console.log('');
   console.log(
-    `conversations ${conversations}, devices ${devices}, fanout batches under faults ${report.fanoutBatches}`,
+    `conversations ${conversations}, groups ${report.groups} (${report.membershipChanges} membership changes), ` +
+      `devices ${devices}, fanout batches under faults ${report.fanoutBatches}`,
   );
   console.log(`messages written ${verdict.messagesWritten}, stored ${verdict.messagesStored}`);
   console.log(`message frames checked against the store ${verdict.eventsChecked}`);
@@ -137,6 +183,8 @@ function printReport(report: ChaosReport) {
     ['message frames that disagree with the store', verdict.mismatchedEvents],
     ['diverged devices', verdict.divergedDevices.map((d) => `${d.deviceKey}: ${d.problems.join('; ')}`)],
     ['diverged conversation lists', verdict.divergedLists],
+    ['group messages outside a membership', verdict.leaked],
+    ['membership changes that disagree with the store', verdict.wrongChanges],
   ];
   for (const [label, problems] of lines) {
     console.log(`${label}: ${problems.length}`);

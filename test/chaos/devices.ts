@@ -43,13 +43,58 @@ export interface ChaosDeviceOptions {
   onFrame?: () => void;
 }
 
-export class ChaosDevice {
+/**
+ * Records the messages a frame carries (a `message` event, a `history` answer, the last
+ * message of each `conversations` entry) and a `sent` answer, for the checker.
+ */
+export function recordFrame(
+  frame: Record<string, unknown>,
+  deviceKey: string,
+  into: { received: ReceivedMessage[]; sentAnswers: SentAnswer[] },
+): void {
+  if (frame.type === 'message') {
+    into.received.push({ deviceKey, via: 'message', message: frame as unknown as Message });
+  } else if (frame.type === 'history') {
+    for (const message of frame.messages as Message[])
+      into.received.push({ deviceKey, via: 'history', message });
+  } else if (frame.type === 'conversations') {
+    for (const entry of frame.conversations as Array<{ lastMessage: Message | null }>) {
+      if (entry.lastMessage)
+        into.received.push({ deviceKey, via: 'conversations', message: entry.lastMessage });
+    }
+  } else if (frame.type === 'sent') {
+    into.sentAnswers.push({
+      deviceKey,
+      conversationId: frame.conversationId as string,
+      clientMessageId: frame.clientMessageId as string,
+      seq: frame.seq as number,
+    });
+  }
+}
+
+/** A device of a chaos run, of either kind: who it is, what it wrote and received, and what faults do to it. */
+export abstract class RecordingDevice {
   readonly userId: string;
   readonly deviceId: string;
   readonly key: string;
   readonly received: ReceivedMessage[] = [];
   readonly sentAnswers: SentAnswer[] = [];
   readonly written: WrittenMessage[] = [];
+
+  constructor(userId: string, deviceId: string) {
+    this.userId = userId;
+    this.deviceId = deviceId;
+    this.key = `${userId}/${deviceId}`;
+  }
+
+  /** Cuts the open connection without a close frame, as a lost network does; false when none was open. */
+  abstract dropConnection(): boolean;
+  /** The app is closed and opened again, keeping what it stored, and catches up. */
+  abstract restart(): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+export class ChaosDevice extends RecordingDevice {
   /** The app's storage: it outlives a client, as a phone's disk outlives the app. */
   readonly storage = new MemoryStorage();
   #client: ParleyClient;
@@ -59,10 +104,8 @@ export class ChaosDevice {
   #busy: Promise<unknown> = Promise.resolve();
 
   constructor(options: ChaosDeviceOptions) {
+    super(options.userId, options.deviceId);
     this.#options = options;
-    this.userId = options.userId;
-    this.deviceId = options.deviceId;
-    this.key = `${options.userId}/${options.deviceId}`;
     this.#client = this.#newClient();
   }
 
@@ -155,25 +198,7 @@ export class ChaosDevice {
     } catch {
       return;
     }
-    const deviceKey = this.key;
-    if (frame.type === 'message') {
-      this.received.push({ deviceKey, via: 'message', message: frame as unknown as Message });
-    } else if (frame.type === 'history') {
-      for (const message of frame.messages as Message[])
-        this.received.push({ deviceKey, via: 'history', message });
-    } else if (frame.type === 'conversations') {
-      for (const entry of frame.conversations as Array<{ lastMessage: Message | null }>) {
-        if (entry.lastMessage)
-          this.received.push({ deviceKey, via: 'conversations', message: entry.lastMessage });
-      }
-    } else if (frame.type === 'sent') {
-      this.sentAnswers.push({
-        deviceKey,
-        conversationId: frame.conversationId as string,
-        clientMessageId: frame.clientMessageId as string,
-        seq: frame.seq as number,
-      });
-    }
+    recordFrame(frame, this.key, this);
     this.#options.onFrame?.();
   }
 }

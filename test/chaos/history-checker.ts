@@ -10,7 +10,9 @@
  * - every device holds exactly the stored history of each of its user's conversations, in
  *   seq order, with nothing left in its outbox, and shows the stored watermarks (unread
  *   counts, ticks);
- * - every user's conversation list has each conversation's last seq and watermarks.
+ * - every user's conversation list has each conversation's last seq and watermarks;
+ * - in groups, the rules of `group-history.ts`: every member sees exactly the messages of
+ *   its membership windows, in order, once, on every device.
  *
  * A pure function, so that its own tests can show that it catches each kind of fault.
  */
@@ -19,6 +21,7 @@ import type { Message, Receipt } from '@parley/protocol';
 import { membersOf } from '@parley/protocol';
 import { type ChatMessage, type ConversationView, MessageStatus } from '@parley/sdk';
 import type { ReceivedMessage, SentAnswer, WrittenMessage } from './devices.js';
+import { checkGroups, clip, type GroupHistoryInput } from './group-history.js';
 
 export interface StoredConversation {
   messages: Message[];
@@ -28,6 +31,8 @@ export interface StoredConversation {
 export interface ListEntry {
   lastSeq: number;
   receipts: Receipt[];
+  /** Groups: false once the user left or was removed. */
+  member?: boolean;
 }
 
 export interface StoreSnapshot {
@@ -52,6 +57,8 @@ export interface HistoryInput {
   received: ReceivedMessage[];
   store: StoreSnapshot;
   devices: DeviceSnapshot[];
+  /** The run's groups, their members' devices and membership changes; their messages are in `store` and `written`. */
+  groups?: GroupHistoryInput;
 }
 
 export interface HistoryVerdict {
@@ -69,6 +76,10 @@ export interface HistoryVerdict {
   mismatchedEvents: string[];
   divergedDevices: Array<{ deviceKey: string; problems: string[] }>;
   divergedLists: string[];
+  /** Group messages a device received outside its user's membership, and texts written from outside it. */
+  leaked: string[];
+  /** Group membership events nobody asked for or made twice, and answers naming another seq. */
+  wrongChanges: string[];
   ok: boolean;
 }
 
@@ -103,11 +114,16 @@ export function checkHistory(input: HistoryInput): HistoryVerdict {
   }
 
   const writtenIds = new Set<string>();
+  // A group member's message refused because it was no longer a member may or may not be stored.
+  const refused = new Set(
+    (input.groups?.refused ?? []).map((r) => `${r.conversationId} ${r.clientMessageId}`),
+  );
   for (const written of input.written) {
     const id = `${written.conversationId} ${written.clientMessageId}`;
     writtenIds.add(id);
     const stored = storedById.get(id) ?? [];
     const sameBody = storedByBody.get(`${written.conversationId} ${written.userId} ${written.body}`) ?? [];
+    if (stored.length === 0 && refused.has(id)) continue;
     if (stored.length === 0) lost.push(`${written.deviceKey} wrote "${written.body}" (${id}): not stored`);
     else if (stored.length > 1 || sameBody.length > 1) {
       const seqs = [...new Set([...stored, ...sameBody].map((message) => message.seq))];
@@ -115,6 +131,8 @@ export function checkHistory(input: HistoryInput): HistoryVerdict {
     }
   }
   for (const [id, messages] of storedById) {
+    // A group's membership events are written by the server; the group rules check them.
+    if (messages.every((m) => m.kind !== undefined && m.kind !== 'text')) continue;
     if (!writtenIds.has(id))
       unknown.push(`${id}: stored at seq ${messages.map((m) => m.seq).join(', ')}, written by nobody`);
   }
@@ -152,6 +170,12 @@ export function checkHistory(input: HistoryInput): HistoryVerdict {
     .map((device) => ({ deviceKey: device.deviceKey, problems: deviceProblems(device, input) }))
     .filter((device) => device.problems.length > 0);
   const divergedLists = listProblems(input);
+  const groups = input.groups
+    ? checkGroups(input.groups, store.conversations, store.lists, input.received)
+    : { leaked: [], wrongChanges: [], divergedDevices: [], divergedLists: [] };
+  divergedDevices.push(...groups.divergedDevices);
+  divergedLists.push(...groups.divergedLists);
+  const { leaked, wrongChanges } = groups;
 
   const ok =
     lost.length === 0 &&
@@ -161,7 +185,9 @@ export function checkHistory(input: HistoryInput): HistoryVerdict {
     wrongSentAnswers.length === 0 &&
     mismatchedEvents.length === 0 &&
     divergedDevices.length === 0 &&
-    divergedLists.length === 0;
+    divergedLists.length === 0 &&
+    leaked.length === 0 &&
+    wrongChanges.length === 0;
   return {
     messagesWritten: input.written.length,
     messagesStored,
@@ -174,6 +200,8 @@ export function checkHistory(input: HistoryInput): HistoryVerdict {
     mismatchedEvents,
     divergedDevices,
     divergedLists,
+    leaked,
+    wrongChanges,
     ok,
   };
 }
@@ -282,8 +310,4 @@ function describeRange(seqs: number[]): string {
   return seqs.length <= 12
     ? seqs.join(', ')
     : `${seqs.slice(0, 5).join(', ')} … ${seqs.slice(-5).join(', ')}`;
-}
-
-function clip(text: string): string {
-  return text.length <= 300 ? text : `${text.slice(0, 140)} … ${text.slice(-140)}`;
 }

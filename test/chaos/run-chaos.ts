@@ -19,8 +19,10 @@ import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import { startDeployedStack } from '../../local/deployed/stack.js';
 import { startLocalStack } from '../../local/stack.js';
-import { ChaosDevice } from './devices.js';
+import { ChaosDevice, type RecordingDevice } from './devices.js';
 import { ChaosFaults, DEFAULT_FAULT_RATES, type FaultKind, type FaultRates } from './faults.js';
+import { GroupChaos, type GroupChaosOptions, poissonGapMs } from './group-chaos.js';
+import { GroupDevice } from './group-devices.js';
 import {
   checkHistory,
   type DeviceSnapshot,
@@ -55,6 +57,8 @@ export interface ChaosOptions {
   restartEngines: boolean;
   /** How long, after the faults stop, every device has to catch up and agree with the store. */
   settleTimeoutSeconds: number;
+  /** Users in groups only, their groups, and how often memberships change (`group-chaos.ts`); `users: 0` runs none. */
+  groups: GroupChaosOptions;
   /** A running DynamoDB Local to use (the tests share one); else the run starts its own. */
   dynamodbEndpoint?: string;
   logLevel?: 'SILENT' | 'ERROR' | 'WARN';
@@ -76,6 +80,7 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   deviceRestartsPerSecond: 0.2,
   restartEngines: true,
   settleTimeoutSeconds: 60,
+  groups: { users: 5, devicesPerUser: 2, groups: 2, changesPerSecond: 0.5, writesPerDeviceSecond: 0.5 },
 };
 
 export interface ChaosReport {
@@ -85,6 +90,8 @@ export interface ChaosReport {
   fanoutBatches: number;
   conversations: number;
   devices: number;
+  groups: number;
+  membershipChanges: number;
   /** From the first write to the faults stopping, and from there to the verdict. */
   chaosMs: number;
   settleMs: number;
@@ -128,17 +135,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }),
       ),
     );
-    cleanup.unshift(() => Promise.all(devices.map((device) => device.close())));
+    const groupChaos = new GroupChaos(
+      options.groups,
+      run,
+      random,
+      (userId, deviceId) =>
+        new GroupDevice({
+          url: stack.url,
+          userId,
+          deviceId,
+          token: () => mintToken(userId, LOCAL_JWT_SECRET),
+          onFrame: () => {
+            frames++;
+            onFrame();
+          },
+        }),
+    );
+    const everyDevice: RecordingDevice[] = [...devices, ...groupChaos.devices];
+    cleanup.unshift(() => Promise.all(everyDevice.map((device) => device.close())));
+    // One kind after the other, and with time to spare: on 2 busy cores the deployed mode's
+    // authorizer and $connect run in workers, and 28 handshakes at once can take over 15 s.
     await Promise.all(devices.map((device) => device.start()));
-    await Promise.all(devices.map((device) => untilOpen(device, 15_000)));
-    log(`${devices.length} devices of ${users.length} users online, ${conversationIds.length} conversations`);
+    await Promise.all(devices.map((device) => untilOpen(device, 30_000)));
+    for (const device of groupChaos.devices) device.start();
+    await Promise.all(
+      groupChaos.devices.map((device) =>
+        withTimeout(device.whenOpen(), 30_000, `${device.key} did not connect within 30000 ms`),
+      ),
+    );
+    log(
+      `${everyDevice.length} devices of ${users.length + groupChaos.users.length} users online, ` +
+        `${conversationIds.length} conversations, ${groupChaos.groups.length} groups`,
+    );
 
     // ---- Chaos: the users chat while faults are injected --------------------------------------
     const startedAt = Date.now();
     const endsAt = startedAt + options.durationSeconds * 1000;
     faults.enabled = true;
     const progress = setInterval(() => {
-      const written = devices.reduce((sum, device) => sum + device.written.length, 0);
+      const written = everyDevice.reduce((sum, device) => sum + device.written.length, 0);
       log(
         `  ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${written} written, ${faults.total()} faults`,
       );
@@ -146,7 +181,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     try {
       await Promise.all([
         ...devices.map((device) => chat(device, conversationIds, options, random, endsAt)),
-        injectTimedFaults({ stack, observer, devices, faults, options, random, startedAt, endsAt }),
+        groupChaos.changeMemberships(endsAt),
+        groupChaos.chat(endsAt),
+        injectTimedFaults({
+          stack,
+          observer,
+          devices: everyDevice,
+          faults,
+          options,
+          random,
+          startedAt,
+          endsAt,
+        }),
       ]);
     } finally {
       clearInterval(progress);
@@ -157,18 +203,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // ---- Settle: every app restarts, catches up, and must agree with the store ----------------
     const settleStartedAt = Date.now();
-    await Promise.all(devices.map((device) => device.restart()));
+    await Promise.all(everyDevice.map((device) => device.restart()));
     const settleEndsAt = settleStartedAt + options.settleTimeoutSeconds * 1000;
     let verdict: HistoryVerdict;
     for (;;) {
       const seenFrames = frames;
       verdict = checkHistory({
         conversationIds,
-        written: devices.flatMap((device) => device.written),
-        sentAnswers: devices.flatMap((device) => device.sentAnswers),
-        received: devices.flatMap((device) => device.received),
-        store: await snapshotStore(observer, users, conversationIds),
+        written: everyDevice.flatMap((device) => device.written),
+        sentAnswers: everyDevice.flatMap((device) => device.sentAnswers),
+        received: everyDevice.flatMap((device) => device.received),
+        store: await snapshotStore(
+          observer,
+          [...users, ...groupChaos.users],
+          [...conversationIds, ...groupChaos.groupIds],
+        ),
         devices: devices.map(snapshotDevice(conversationIds)),
+        groups: groupChaos.history(),
       });
       if (verdict.ok || Date.now() >= settleEndsAt) break;
       // Look again once some device got a frame (or after a second: a retry may be waiting out its backoff).
@@ -190,7 +241,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faultsTotal: faults.total(),
       fanoutBatches: faults.fanoutBatches,
       conversations: conversationIds.length,
-      devices: devices.length,
+      devices: everyDevice.length,
+      groups: groupChaos.groups.length,
+      membershipChanges: groupChaos.changes.length,
       chaosMs,
       settleMs: Date.now() - settleStartedAt,
       settled: verdict.ok,
@@ -273,7 +326,7 @@ async function chat(
 interface TimedFaultContext {
   stack: ChaosStack;
   observer: ParleyDeps;
-  devices: ChaosDevice[];
+  devices: RecordingDevice[];
   faults: ChaosFaults;
   options: ChaosOptions;
   random: () => number;
@@ -322,7 +375,7 @@ async function injectTimedFaults(context: TimedFaultContext): Promise<void> {
 async function poisson(
   context: TimedFaultContext,
   perSecond: number,
-  inject: (device: ChaosDevice) => Promise<void>,
+  inject: (device: RecordingDevice) => Promise<void>,
 ): Promise<void> {
   if (perSecond <= 0) return;
   const { random, devices, endsAt } = context;
@@ -330,13 +383,16 @@ async function poisson(
     const gapMs = poissonGapMs(random, perSecond);
     if (Date.now() + gapMs >= endsAt) return;
     await sleep(gapMs);
-    await inject(devices[Math.floor(random() * devices.length)] as ChaosDevice);
+    await inject(devices[Math.floor(random() * devices.length)] as RecordingDevice);
   }
 }
 
-/** The wait before the next event of a Poisson stream of `perSecond` events: an exponential gap. */
-function poissonGapMs(random: () => number, perSecond: number): number {
-  return (-Math.log(1 - random()) * 1000) / perSecond;
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function untilOpen(device: ChaosDevice, timeoutMs: number): Promise<void> {

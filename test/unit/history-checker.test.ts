@@ -216,3 +216,223 @@ describe('the chaos history checker', () => {
     ]);
   });
 });
+
+const GROUP = 'grp:g';
+
+function groupMessage(seq: number, senderId: string, fields: Partial<Message> = {}): Message {
+  return {
+    conversationId: GROUP,
+    seq,
+    messageId: `g${seq}`,
+    clientMessageId: fields.kind ? `g${seq}` : `t${seq}`,
+    senderId,
+    senderDeviceId: 'phone',
+    ...(fields.kind ? {} : { kind: 'text' as const, body: `${senderId} in the group #${seq}` }),
+    serverTs: 2_000 + seq,
+    ...fields,
+  };
+}
+
+/**
+ * carol creates the group with dave and erin (1), removes erin (3) and adds her back (5);
+ * dave leaves (7). Windows: carol [1, …], dave [1, 7], erin [1, 3] and [5, …].
+ */
+const GROUP_MESSAGES = [
+  groupMessage(1, 'carol', { kind: 'group-created', title: 'Lunch', members: ['carol', 'dave', 'erin'] }),
+  groupMessage(2, 'dave'),
+  groupMessage(3, 'carol', { kind: 'member-removed', userId: 'erin' }),
+  groupMessage(4, 'carol'),
+  groupMessage(5, 'carol', { kind: 'members-added', members: ['erin'] }),
+  groupMessage(6, 'erin'),
+  groupMessage(7, 'dave', { kind: 'member-removed', userId: 'dave' }),
+  groupMessage(8, 'carol'),
+];
+const SEES: Record<string, number[]> = {
+  carol: [1, 2, 3, 4, 5, 6, 7, 8],
+  dave: [1, 2, 3, 4, 5, 6, 7],
+  erin: [1, 2, 3, 5, 6, 7, 8],
+};
+const atSeqs = (seqs: number[]) => seqs.map((seq) => GROUP_MESSAGES[seq - 1] as Message);
+
+/** A group run in which nothing went wrong: every member's phone holds and received exactly its windows. */
+function cleanGroupRun(): HistoryInput & { groups: NonNullable<HistoryInput['groups']> } {
+  const texts = GROUP_MESSAGES.filter((m) => m.kind === 'text');
+  const users = Object.keys(SEES);
+  return {
+    conversationIds: [],
+    written: texts.map((m) => ({
+      deviceKey: `${m.senderId}/phone`,
+      userId: m.senderId,
+      conversationId: GROUP,
+      clientMessageId: m.clientMessageId,
+      body: m.body ?? '',
+    })),
+    sentAnswers: texts.map((m) => ({
+      deviceKey: `${m.senderId}/phone`,
+      conversationId: GROUP,
+      clientMessageId: m.clientMessageId,
+      seq: m.seq,
+    })),
+    received: users.flatMap((userId) =>
+      atSeqs(SEES[userId] as number[]).map((message) => ({
+        deviceKey: `${userId}/phone`,
+        via: 'message' as const,
+        message,
+      })),
+    ),
+    store: {
+      conversations: new Map([[GROUP, { messages: [...GROUP_MESSAGES], receipts: [] }]]),
+      lists: new Map(
+        users.map((userId) => [
+          userId,
+          new Map([[GROUP, { lastSeq: userId === 'dave' ? 7 : 8, receipts: [], member: userId !== 'dave' }]]),
+        ]),
+      ),
+    },
+    devices: [],
+    groups: {
+      groupIds: [GROUP],
+      devices: users.map((userId) => ({
+        deviceKey: `${userId}/phone`,
+        userId,
+        pending: 0,
+        timelines: new Map([[GROUP, atSeqs(SEES[userId] as number[])]]),
+      })),
+      refused: [],
+      changes: [
+        { kind: 'createGroup', conversationId: GROUP, by: 'carol', userIds: ['dave', 'erin'], seq: 1 },
+        { kind: 'removeMember', conversationId: GROUP, by: 'carol', userIds: ['erin'], seq: 3 },
+        // Its first answer was lost: the repeat changed nothing.
+        { kind: 'addMembers', conversationId: GROUP, by: 'carol', userIds: ['erin'], seq: null },
+        { kind: 'removeMember', conversationId: GROUP, by: 'dave', userIds: ['dave'], seq: 7 },
+      ],
+    },
+  };
+}
+
+function groupDevice(input: ReturnType<typeof cleanGroupRun>, userId: string) {
+  const found = input.groups.devices.find((d) => d.userId === userId);
+  if (!found) throw new Error(`no device of ${userId}`);
+  return found;
+}
+
+describe('the chaos history checker in groups', () => {
+  it('passes a group run in which every member saw exactly its membership windows', () => {
+    const verdict = checkHistory(cleanGroupRun());
+
+    expect(verdict).toMatchObject({ ok: true, leaked: [], wrongChanges: [], divergedDevices: [] });
+  });
+
+  it('fails a run in which a removed member receives a message sent after its removal', () => {
+    const input = cleanGroupRun();
+    input.received.push({ deviceKey: 'erin/phone', via: 'message', message: GROUP_MESSAGES[3] as Message });
+    input.received.push({ deviceKey: 'dave/phone', via: 'history', message: GROUP_MESSAGES[7] as Message });
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.ok).toBe(false);
+    expect(verdict.leaked).toEqual([
+      `erin/phone got (message) ${GROUP} seq 4, outside its membership [1, 3] [5, …]`,
+      `dave/phone got (history) ${GROUP} seq 8, outside its membership [1, 7]`,
+    ]);
+  });
+
+  it('fails a run in which a member added back misses a message after its join', () => {
+    const input = cleanGroupRun();
+    groupDevice(input, 'erin').timelines.set(GROUP, atSeqs([1, 2, 3, 5, 7, 8]));
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.ok).toBe(false);
+    expect(verdict.divergedDevices).toEqual([
+      {
+        deviceKey: 'erin/phone',
+        problems: [expect.stringContaining('holds [1:g1 2:t2 3:g3 5:g5 7:g7 8:t8]')],
+      },
+    ]);
+  });
+
+  it('fails a device that holds a message twice, out of order, or one outside its windows', () => {
+    const input = cleanGroupRun();
+    groupDevice(input, 'carol').timelines.set(GROUP, atSeqs([1, 2, 3, 4, 5, 6, 6, 7, 8]));
+    groupDevice(input, 'dave').timelines.set(GROUP, atSeqs([1, 3, 2, 4, 5, 6, 7]));
+    groupDevice(input, 'erin').timelines.set(GROUP, atSeqs([1, 2, 3, 4, 5, 6, 7, 8]));
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.divergedDevices.map((d) => d.deviceKey)).toEqual([
+      'carol/phone',
+      'dave/phone',
+      'erin/phone',
+    ]);
+  });
+
+  it('fails a text stored from a user after its removal', () => {
+    const input = cleanGroupRun();
+    const late = groupMessage(9, 'dave');
+    input.store.conversations.get(GROUP)?.messages.push(late);
+    input.written.push({
+      deviceKey: 'dave/phone',
+      userId: 'dave',
+      conversationId: GROUP,
+      clientMessageId: 't9',
+      body: late.body ?? '',
+    });
+    for (const device of input.groups.devices) {
+      if (device.userId !== 'dave') device.timelines.get(GROUP)?.push(late);
+    }
+    for (const userId of ['carol', 'erin'])
+      input.store.lists.get(userId)?.set(GROUP, { lastSeq: 9, receipts: [], member: true });
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.leaked).toEqual([`${GROUP} seq 9: a text by dave, outside its membership [1, 7]`]);
+  });
+
+  it('counts a message refused as forbidden as not lost when it is not stored, and one that was not refused as lost', () => {
+    const input = cleanGroupRun();
+    const write = (clientMessageId: string) => ({
+      deviceKey: 'dave/phone',
+      userId: 'dave',
+      conversationId: GROUP,
+      clientMessageId,
+      body: clientMessageId,
+    });
+    input.written.push(write('refused'), write('vanished'));
+    input.groups.refused.push({ conversationId: GROUP, clientMessageId: 'refused' });
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.lost).toEqual([expect.stringContaining('"vanished"')]);
+  });
+
+  it('finds a membership event nobody asked for, and an answer naming another seq', () => {
+    const input = cleanGroupRun();
+    input.groups.changes[1] = {
+      ...(input.groups.changes[1] as (typeof input.groups.changes)[number]),
+      seq: 4,
+    };
+    input.groups.changes.pop();
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.wrongChanges).toEqual([
+      `${GROUP} seq 3: member-removed erin by carol, which nobody asked for (or asked once and got twice)`,
+      `${GROUP} seq 7: member-removed dave by dave, which nobody asked for (or asked once and got twice)`,
+      "carol's removeMember erin was answered seq 4; the store has a text by carol there",
+    ]);
+  });
+
+  it('finds a list that still counts a member who left, or is behind its windows', () => {
+    const input = cleanGroupRun();
+    input.store.lists.get('dave')?.set(GROUP, { lastSeq: 8, receipts: [], member: true });
+    input.store.lists.get('erin')?.delete(GROUP);
+
+    const verdict = checkHistory(input);
+
+    expect(verdict.divergedLists).toEqual([
+      `dave's list: ${GROUP} at last seq 8, member true; its windows [1, 7] say 7, member false`,
+      `erin's list has no entry for ${GROUP}`,
+    ]);
+  });
+});
