@@ -78,6 +78,7 @@ interface Device {
   conflicts: string[];
 }
 
+/** The fields of a message as stored and delivered; `kind` since protocol 1.1 (`text` here). */
 const MESSAGE_FIELDS = [
   'conversationId',
   'seq',
@@ -85,6 +86,7 @@ const MESSAGE_FIELDS = [
   'clientMessageId',
   'senderId',
   'senderDeviceId',
+  'kind',
   'body',
   'serverTs',
 ] as const;
