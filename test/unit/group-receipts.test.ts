@@ -121,7 +121,7 @@ describe('an ack in a group', () => {
     await addMember(test.ports, 'dave');
     await fillTo(test.ports, 5);
     await test.ack('alice', 'read', 5);
-    const getEveryone = vi.spyOn(test.ports.groups, 'getEveryone');
+    const getEveryone = vi.spyOn(test.ports.groups, 'getEveryoneState');
 
     await test.ack('dave', 'read', 2);
 
