@@ -97,7 +97,8 @@ function groupChangeFunctions() {
       publishes: true,
     }) as const;
   return [
-    route('create-group', 'createGroup', ['Query', 'GetItem', 'PutItem']),
+    // UpdateItem: the holders of `everyone` over the first members, after the creation.
+    route('create-group', 'createGroup'),
     route('add-members', 'addMembers'),
     route('remove-member', 'removeMember'),
     route('set-title', 'setTitle'),

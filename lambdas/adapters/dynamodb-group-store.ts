@@ -1,7 +1,7 @@
 /**
  * Groups in their conversation's partition of the conversations table
- * (docs/adr/0007-groups.md): a `group` item (title, creator, the `everyone` watermarks, the
- * seqs of the creation and of the last change), the roster in 16 buckets `roster#00` …
+ * (docs/adr/0007-groups.md): a `group` item (title, creator, the `everyone` watermarks with
+ * their holders and version, the seqs of the creation and of the last change), the roster in 16 buckets `roster#00` …
  * `roster#15` by a hash of the user id (each a map of members and a map of former members),
  * and the events as messages under the keys `DynamoDbMessageStore` reads. A change and its
  * events are one transaction.
@@ -19,12 +19,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Everyone, ReceiptKind } from '@parley/protocol';
 import type {
+  EveryoneState,
   FormerMemberRecord,
   GroupChange,
   GroupChangeOutcome,
   GroupMemberRecord,
   GroupRecord,
   GroupStore,
+  HolderDecrement,
   Membership,
 } from '../domain/ports.js';
 import { messageKey } from './dynamodb-message-store.js';
@@ -36,6 +38,19 @@ const EVERYONE_FIELD: Record<ReceiptKind, string> = {
   delivered: 'everyoneDeliveredSeq',
   read: 'everyoneReadSeq',
 };
+const HOLDERS_FIELD: Record<ReceiptKind, string> = {
+  delivered: 'holdersDelivered',
+  read: 'holdersRead',
+};
+const VERSION_FIELD = 'everyoneVersion';
+
+/**
+ * The condition that the `everyone` version is still `version`: a group stored before the
+ * version was kept has none, which counts as 0.
+ */
+function versionIs(version: number): string {
+  return version === 0 ? '(attribute_not_exists(#version) OR #version = :version)' : '#version = :version';
+}
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type StoredMember = Omit<GroupMemberRecord, 'userId'>;
@@ -142,6 +157,28 @@ export class DynamoDbGroupStore implements GroupStore {
     };
   }
 
+  async getEveryoneState(conversationId: string): Promise<EveryoneState | undefined> {
+    const { Item: item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { conversationId, itemKey: GROUP_KEY },
+        ProjectionExpression: `everyoneDeliveredSeq, everyoneReadSeq, ${HOLDERS_FIELD.delivered}, ${HOLDERS_FIELD.read}, ${VERSION_FIELD}, itemKey`,
+        ConsistentRead: true,
+      }),
+    );
+    if (!item) return undefined;
+    const delivered = item[HOLDERS_FIELD.delivered] as number | undefined;
+    const read = item[HOLDERS_FIELD.read] as number | undefined;
+    return {
+      everyone: {
+        deliveredSeq: (item.everyoneDeliveredSeq as number | undefined) ?? 0,
+        readSeq: (item.everyoneReadSeq as number | undefined) ?? 0,
+      },
+      ...(delivered !== undefined && read !== undefined ? { holders: { delivered, read } } : {}),
+      version: (item[VERSION_FIELD] as number | undefined) ?? 0,
+    };
+  }
+
   async #readRoster(conversationId: string): Promise<RosterBucket[]> {
     const buckets: RosterBucket[] = [];
     let startKey: QueryCommandOutput['LastEvaluatedKey'];
@@ -244,13 +281,19 @@ export class DynamoDbGroupStore implements GroupStore {
       Update: {
         TableName: this.#tableName,
         Key: key,
-        UpdateExpression: after.lastChange ? 'SET #title = :title, #last = :last' : 'SET #title = :title',
+        // The roster may have changed: the holders of `everyone` are unknown until recomputed,
+        // and the version moves so that a recompute begun before the change writes nothing.
+        UpdateExpression: `${after.lastChange ? 'SET #title = :title, #last = :last' : 'SET #title = :title'} REMOVE #holdersDelivered, #holdersRead ADD #version :one`,
         ExpressionAttributeNames: {
           '#title': 'title',
+          '#holdersDelivered': HOLDERS_FIELD.delivered,
+          '#holdersRead': HOLDERS_FIELD.read,
+          '#version': VERSION_FIELD,
           ...(after.lastChange ? { '#last': 'lastChange' } : {}),
         },
         ExpressionAttributeValues: {
           ':title': after.title,
+          ':one': 1,
           ...(after.lastChange ? { ':last': after.lastChange } : {}),
         },
       },
@@ -278,17 +321,74 @@ export class DynamoDbGroupStore implements GroupStore {
       }));
   }
 
-  async raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean> {
+  async decrementHolder(
+    conversationId: string,
+    kind: ReceiptKind,
+    expectedEveryone: number,
+    expectedVersion: number,
+  ): Promise<HolderDecrement> {
+    try {
+      const { Attributes: attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { conversationId, itemKey: GROUP_KEY },
+          UpdateExpression: 'SET #holders = #holders - :one, #version = :next',
+          ConditionExpression: `${versionIs(expectedVersion)} AND #everyone = :everyone AND #holders > :zero`,
+          ExpressionAttributeNames: {
+            '#holders': HOLDERS_FIELD[kind],
+            '#everyone': EVERYONE_FIELD[kind],
+            '#version': VERSION_FIELD,
+          },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':zero': 0,
+            ':version': expectedVersion,
+            ':next': expectedVersion + 1,
+            ':everyone': expectedEveryone,
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return {
+        status: 'ok',
+        holders: attributes?.[HOLDERS_FIELD[kind]] as number,
+        version: expectedVersion + 1,
+      };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { status: 'changed' };
+      throw error;
+    }
+  }
+
+  async setEveryone(
+    conversationId: string,
+    { everyone, holders }: Pick<EveryoneState, 'everyone' | 'holders'>,
+    expectedVersion: number,
+  ): Promise<boolean> {
+    const set = 'SET #delivered = :delivered, #read = :read, #version = :next';
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { conversationId, itemKey: GROUP_KEY },
-          UpdateExpression: 'SET #field = :seq',
-          ConditionExpression:
-            'attribute_exists(itemKey) AND (attribute_not_exists(#field) OR #field < :seq)',
-          ExpressionAttributeNames: { '#field': EVERYONE_FIELD[kind] },
-          ExpressionAttributeValues: { ':seq': seq },
+          UpdateExpression: holders
+            ? `${set}, #holdersDelivered = :holdersDelivered, #holdersRead = :holdersRead`
+            : `${set} REMOVE #holdersDelivered, #holdersRead`,
+          ConditionExpression: `attribute_exists(itemKey) AND ${versionIs(expectedVersion)}`,
+          ExpressionAttributeNames: {
+            '#delivered': EVERYONE_FIELD.delivered,
+            '#read': EVERYONE_FIELD.read,
+            '#holdersDelivered': HOLDERS_FIELD.delivered,
+            '#holdersRead': HOLDERS_FIELD.read,
+            '#version': VERSION_FIELD,
+          },
+          ExpressionAttributeValues: {
+            ':delivered': everyone.deliveredSeq,
+            ':read': everyone.readSeq,
+            ':version': expectedVersion,
+            ':next': expectedVersion + 1,
+            ...(holders ? { ':holdersDelivered': holders.delivered, ':holdersRead': holders.read } : {}),
+          },
         }),
       );
       return true;

@@ -9,14 +9,13 @@ import {
   type CreateGroupFrame,
   GROUP_MAX_MEMBERS,
   type Message,
-  RECEIPT_KINDS,
   type RemoveMemberFrame,
   type SetAdminFrame,
   type SetTitleFrame,
 } from '@parley/protocol';
 import { BadRequestError, ForbiddenError } from './errors.js';
 import { type Actor, changeGroup, type GroupChangeDeps, type GroupChangeResult } from './group-changes.js';
-import { receiptOfMember } from './group-info.js';
+import { refreshEveryone } from './group-receipts.js';
 import type { GroupMemberRecord, GroupRecord } from './ports.js';
 
 type Change<Frame> = (deps: GroupChangeDeps, actor: Actor, frame: Frame) => Promise<GroupChangeResult>;
@@ -65,6 +64,19 @@ function longestStanding(members: readonly GroupMemberRecord[]): GroupMemberReco
 }
 
 /**
+ * After a change that added or removed members, which left the holders of `everyone`
+ * unknown: recomputes them (and `everyone`, which a removal may raise) over the new roster.
+ */
+async function withEveryoneRefreshed(
+  deps: GroupChangeDeps,
+  conversationId: string,
+  result: GroupChangeResult,
+): Promise<GroupChangeResult> {
+  if (result.seq !== null) await refreshEveryone(deps, conversationId);
+  return result;
+}
+
+/**
  * Creates the group, the caller its admin; the same creator repeating it gets the first
  * answer, anyone else `forbidden`.
  */
@@ -83,7 +95,7 @@ export const createGroup: Change<Pick<CreateGroupFrame, 'conversationId' | 'titl
       `members: a group holds at most ${GROUP_MAX_MEMBERS} members, its creator included`,
     );
   }
-  return changeGroup(deps, conversationId, actor, (group) => {
+  const result = await changeGroup(deps, conversationId, actor, (group) => {
     if (group) {
       if (group.createdBy !== actor.userId) {
         throw new ForbiddenError(`conversationId: ${conversationId} is another user's group`);
@@ -105,15 +117,16 @@ export const createGroup: Change<Pick<CreateGroupFrame, 'conversationId' | 'titl
       }),
     };
   });
+  return withEveryoneRefreshed(deps, conversationId, result);
 };
 
 /** Adds the users who are not members yet; beyond GROUP_MAX_MEMBERS, nobody. */
-export const addMembers: Change<Pick<AddMembersFrame, 'conversationId' | 'members'>> = (
+export const addMembers: Change<Pick<AddMembersFrame, 'conversationId' | 'members'>> = async (
   deps,
   actor,
   { conversationId, members },
-) =>
-  changeGroup(deps, conversationId, actor, (group) => {
+) => {
+  const result = await changeGroup(deps, conversationId, actor, (group) => {
     const before = asAdmin(group, actor.userId, conversationId);
     const current = new Set(before.members.map((member) => member.userId));
     const joining = [...new Set(members)].filter((userId) => !current.has(userId));
@@ -133,6 +146,9 @@ export const addMembers: Change<Pick<AddMembersFrame, 'conversationId' | 'member
       }),
     };
   });
+  // An added member counts from the seq before it joined: it may hold `everyone`.
+  return withEveryoneRefreshed(deps, conversationId, result);
+};
 
 /**
  * Removes a member: an admin anyone, any member itself (leaving; leaving again changes
@@ -175,30 +191,9 @@ export const removeMember: Change<Pick<RemoveMemberFrame, 'conversationId' | 'us
       }),
     };
   });
-  if (result.seq !== null) await raiseEveryoneWithoutRemoved(deps, conversationId);
-  return result;
+  // A removed member no longer holds `everyone` back.
+  return withEveryoneRefreshed(deps, conversationId, result);
 };
-
-/**
- * A removed member no longer holds `everyone` back: the lowest watermarks over the members
- * left are raised (they only grow), and every member is told with a `groupReceipt`.
- */
-async function raiseEveryoneWithoutRemoved(deps: GroupChangeDeps, conversationId: string): Promise<void> {
-  const [group, stored] = await Promise.all([
-    deps.groups.getGroup(conversationId),
-    deps.receipts.listReceipts(conversationId),
-  ]);
-  if (!group || group.members.length === 0) return;
-  const byUser = new Map(stored.map((receipt) => [receipt.userId, receipt]));
-  const receipts = group.members.map((member) => receiptOfMember(member, byUser.get(member.userId)));
-  for (const kind of RECEIPT_KINDS) {
-    const field = kind === 'read' ? 'readSeq' : 'deliveredSeq';
-    const lowest = Math.min(...receipts.map((receipt) => receipt[field]));
-    if (lowest > group.everyone[field] && (await deps.groups.raiseEveryone(conversationId, kind, lowest))) {
-      await deps.publisher.publish({ type: 'groupReceipt', conversationId, kind, seq: lowest });
-    }
-  }
-}
 
 /** Renames the group. */
 export const setTitle: Change<Pick<SetTitleFrame, 'conversationId' | 'title'>> = (

@@ -302,8 +302,49 @@ export interface GroupStore {
    * with, so it must not read the roster.
    */
   getEveryone(conversationId: string): Promise<Everyone | undefined>;
-  /** Raises the stored `everyone` watermark of `kind` to `seq` if that is higher; true when it moved. */
-  raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean>;
+  /**
+   * `everyone` with how many current members hold each lowest watermark and the version
+   * every write of them bumps (the `group` item alone, strongly consistent), undefined when
+   * no group has this id.
+   */
+  getEveryoneState(conversationId: string): Promise<EveryoneState | undefined>;
+  /**
+   * Takes one from the holders of `kind`, on the condition that the version is still
+   * `expectedVersion` and `everyone` of `kind` still `expectedEveryone`, bumping the version:
+   * `changed` when another write came first (or the holders are unknown or none).
+   */
+  decrementHolder(
+    conversationId: string,
+    kind: ReceiptKind,
+    expectedEveryone: number,
+    expectedVersion: number,
+  ): Promise<HolderDecrement>;
+  /**
+   * Writes `everyone` and its holders (holders undefined: unknown) on the condition that the
+   * version is still `expectedVersion`, bumping it; false when another write came first or
+   * no group has this id. The caller never lowers `everyone`.
+   */
+  setEveryone(
+    conversationId: string,
+    state: Pick<EveryoneState, 'everyone' | 'holders'>,
+    expectedVersion: number,
+  ): Promise<boolean>;
+}
+
+/** The holders left and the version written, or `changed` when the condition failed. */
+export type HolderDecrement = { status: 'ok'; holders: number; version: number } | { status: 'changed' };
+
+/** The `everyone` watermarks of a group with what keeps their recompute rare (docs/adr/0007-groups.md). */
+export interface EveryoneState {
+  everyone: Everyone;
+  /**
+   * How many current members have the lowest watermark of each kind, as they count;
+   * undefined when unknown (after a membership change, or for a group stored before it
+   * was kept): then every rise of a holder recomputes, as without it.
+   */
+  holders?: Record<ReceiptKind, number>;
+  /** Bumped by every write of `everyone` or the holders, membership changes included. */
+  version: number;
 }
 
 /**

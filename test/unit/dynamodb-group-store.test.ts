@@ -107,8 +107,11 @@ describe('the DynamoDB group store', () => {
     const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     expect(items).toHaveLength(3);
     const update = items[2]?.Update;
-    expect(update?.UpdateExpression).toBe('SET #title = :title, #last = :last');
-    expect(JSON.stringify(update)).not.toContain('everyone');
+    expect(update?.UpdateExpression).toBe(
+      'SET #title = :title, #last = :last REMOVE #holdersDelivered, #holdersRead ADD #version :one',
+    );
+    expect(JSON.stringify(update)).not.toContain('everyoneDeliveredSeq');
+    expect(JSON.stringify(update)).not.toContain('everyoneReadSeq');
   });
 
   it('answers exists when a creation finds the group item there, even when its seq is taken too', async () => {
@@ -156,25 +159,90 @@ describe('the DynamoDB group store', () => {
     });
   });
 
-  it('raises everyone on the condition that it grows, and answers false when it would not', async () => {
+  it('reads everyone with its holders and version, a group stored before them as holders unknown at version 0', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({
+        Item: {
+          itemKey: 'group',
+          everyoneDeliveredSeq: 3,
+          everyoneReadSeq: 2,
+          holdersDelivered: 4,
+          holdersRead: 1,
+          everyoneVersion: 7,
+        },
+      })
+      .resolvesOnce({ Item: { itemKey: 'group', everyoneDeliveredSeq: 3, everyoneReadSeq: 2 } })
+      .resolvesOnce({});
+
+    const states = [
+      await store().getEveryoneState(GROUP),
+      await store().getEveryoneState(GROUP),
+      await store().getEveryoneState(GROUP),
+    ];
+
+    expect(states).toEqual([
+      { everyone: { deliveredSeq: 3, readSeq: 2 }, holders: { delivered: 4, read: 1 }, version: 7 },
+      { everyone: { deliveredSeq: 3, readSeq: 2 }, version: 0 },
+      undefined,
+    ]);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+  });
+
+  it('takes one from the holders on the condition of the version and everyone, and answers changed when it fails', async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { holdersRead: 2 } })
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+
+    const taken = await store().decrementHolder(GROUP, 'read', 5, 3);
+    const changed = await store().decrementHolder(GROUP, 'read', 5, 0);
+
+    expect([taken, changed]).toEqual([{ status: 'ok', holders: 2, version: 4 }, { status: 'changed' }]);
+    const [first, second] = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(first).toMatchObject({
+      ConditionExpression: '#version = :version AND #everyone = :everyone AND #holders > :zero',
+      ExpressionAttributeNames: { '#holders': 'holdersRead', '#everyone': 'everyoneReadSeq' },
+      ExpressionAttributeValues: { ':version': 3, ':next': 4, ':everyone': 5 },
+    });
+    expect(second?.ConditionExpression).toContain('attribute_not_exists(#version)');
+  });
+
+  it('writes everyone on the condition of the version, removing the holders when they are unknown', async () => {
     ddb
       .on(UpdateCommand)
       .resolvesOnce({})
+      .resolvesOnce({})
       .rejectsOnce(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    const everyone = { deliveredSeq: 4, readSeq: 3 };
 
-    const moved = await store().raiseEveryone(GROUP, 'read', 5);
-    const stayed = await store().raiseEveryone(GROUP, 'read', 5);
+    const written = [
+      await store().setEveryone(GROUP, { everyone, holders: { delivered: 2, read: 5 } }, 6),
+      await store().setEveryone(GROUP, { everyone }, 7),
+      await store().setEveryone(GROUP, { everyone }, 7),
+    ];
 
-    expect([moved, stayed]).toEqual([true, false]);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      ExpressionAttributeNames: { '#field': 'everyoneReadSeq' },
-      ExpressionAttributeValues: { ':seq': 5 },
+    expect(written).toEqual([true, true, false]);
+    const [first, second] = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(first).toMatchObject({
+      ConditionExpression: 'attribute_exists(itemKey) AND #version = :version',
+      ExpressionAttributeValues: {
+        ':delivered': 4,
+        ':read': 3,
+        ':holdersDelivered': 2,
+        ':holdersRead': 5,
+        ':next': 7,
+      },
     });
+    expect(second?.UpdateExpression).toContain('REMOVE #holdersDelivered, #holdersRead');
   });
 
-  it('throws a failure of raising everyone that is not its condition', async () => {
+  it('throws a failure of writing everyone or its holders that is not its condition', async () => {
     ddb.on(UpdateCommand).rejects(new Error('throttled'));
 
-    await expect(store().raiseEveryone(GROUP, 'delivered', 5)).rejects.toThrow('throttled');
+    await expect(store().decrementHolder(GROUP, 'delivered', 5, 1)).rejects.toThrow('throttled');
+    await expect(
+      store().setEveryone(GROUP, { everyone: { deliveredSeq: 5, readSeq: 5 } }, 1),
+    ).rejects.toThrow('throttled');
   });
 });

@@ -1,12 +1,13 @@
 /**
  * Receipts in a group, through the ack handler on the in-memory ports: a member's own
- * watermarks, and `everyone` recomputed only when the acking member held the lowest
+ * watermarks, and `everyone` recomputed only when the last member holding the lowest moves
  * (docs/adr/0007-groups.md).
  */
 import type { AckedFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { refreshEveryone } from '../../lambdas/domain/group-receipts.js';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
+import { InMemoryGroupStore } from '../support/in-memory/group-store.js';
 import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke } from './support/harness.js';
 
@@ -120,7 +121,7 @@ describe('an ack in a group', () => {
     await addMember(test.ports, 'dave');
     await fillTo(test.ports, 5);
     await test.ack('alice', 'read', 5);
-    const getEveryone = vi.spyOn(test.ports.groups, 'getEveryone');
+    const getEveryone = vi.spyOn(test.ports.groups, 'getEveryoneState');
 
     await test.ack('dave', 'read', 2);
 
@@ -134,7 +135,7 @@ describe('an ack in a group', () => {
   it('publishes no groupReceipt when another ack already raised everyone as far', async () => {
     const test = await groupOf(['alice', 'bob'], 5);
     await test.ack('alice', 'delivered', 5);
-    vi.spyOn(test.ports.groups, 'raiseEveryone').mockResolvedValue(false);
+    vi.spyOn(test.ports.groups, 'setEveryone').mockResolvedValue(false);
 
     await test.ack('bob', 'delivered', 5);
 
@@ -155,6 +156,93 @@ describe('an ack in a group', () => {
     expect(test.ports.publisher.events.filter((event) => event.type === 'groupReceipt')).toEqual([
       groupReceipt('delivered', 3),
     ]);
+  });
+});
+
+describe('the holders of everyone', () => {
+  /** A group of `size` members that all acked both kinds up to `lastSeq`: the usual, caught-up case. */
+  async function caughtUp(size: number, lastSeq: number) {
+    const members = Array.from({ length: size }, (_, index) => `user${String(index).padStart(3, '0')}`);
+    const test = await groupOf(members, lastSeq);
+    for (const member of members) await test.ack(member, 'read', lastSeq);
+    return { ...test, members };
+  }
+
+  it('recomputes once per kind, not once per member, when a caught-up group acks the next message', async () => {
+    const test = await caughtUp(64, 3);
+    await fillTo(test.ports, 4);
+    const getGroup = vi.spyOn(test.ports.groups, 'getGroup');
+    const listReceipts = vi.spyOn(test.ports.receipts, 'listReceipts');
+    const before = test.ports.publisher.records.length;
+
+    for (const member of test.members) await test.ack(member, 'delivered', 4);
+    for (const member of test.members) await test.ack(member, 'read', 4);
+
+    expect(listReceipts).toHaveBeenCalledTimes(2);
+    expect(getGroup).toHaveBeenCalledTimes(2);
+    expect(await test.ports.groups.getEveryoneState(GROUP)).toMatchObject({
+      everyone: { deliveredSeq: 4, readSeq: 4 },
+      holders: { delivered: 64, read: 64 },
+    });
+    expect(
+      test.ports.publisher.events.slice(before).filter((event) => event.type === 'groupReceipt'),
+    ).toEqual([groupReceipt('delivered', 4), groupReceipt('read', 4)]);
+  });
+
+  it('recomputes when the holders are unknown, and then knows them', async () => {
+    const test = await groupOf(['alice', 'bob', 'carol'], 5);
+    const listReceipts = vi.spyOn(test.ports.receipts, 'listReceipts');
+
+    await test.ack('alice', 'delivered', 5);
+    await test.ack('bob', 'delivered', 5);
+
+    // alice found them unknown and recomputed: 2 of 3 at 0; bob only took himself off.
+    expect(listReceipts).toHaveBeenCalledTimes(1);
+    expect(await test.ports.groups.getEveryoneState(GROUP)).toMatchObject({
+      everyone: { deliveredSeq: 0, readSeq: 0 },
+      holders: { delivered: 1, read: 3 },
+    });
+  });
+
+  it('ends right when a holder takes itself off between a recompute reading the version and writing', async () => {
+    const test = await groupOf(['alice', 'bob'], 5);
+    await test.ack('alice', 'delivered', 3);
+    // Known holders: bob alone at 0 for delivered.
+    expect((await test.ports.groups.getEveryoneState(GROUP))?.holders).toEqual({ delivered: 1, read: 2 });
+    const groups = test.ports.groups;
+    let raced = false;
+    // A recompute (bob's, after his ack) reads the version; alice's rise from 3 lands right then.
+    vi.spyOn(groups, 'getGroup').mockImplementation(async (conversationId) => {
+      if (!raced) {
+        raced = true;
+        await test.ack('alice', 'read', 5);
+      }
+      return InMemoryGroupStore.prototype.getGroup.call(groups, conversationId);
+    });
+
+    await test.ack('bob', 'delivered', 5);
+
+    expect(raced).toBe(true);
+    expect(await groups.getEveryoneState(GROUP)).toMatchObject({
+      everyone: { deliveredSeq: 5, readSeq: 0 },
+      holders: { delivered: 2, read: 1 },
+    });
+    expect(test.ports.publisher.events.filter((event) => event.type === 'groupReceipt')).toEqual([
+      groupReceipt('delivered', 5),
+    ]);
+  });
+
+  it('recomputes when a decrement keeps finding the version changed, and ends right', async () => {
+    const test = await groupOf(['alice', 'bob'], 5);
+    await test.ack('alice', 'delivered', 5);
+    const decrementHolder = vi
+      .spyOn(test.ports.groups, 'decrementHolder')
+      .mockResolvedValue({ status: 'changed' });
+
+    await test.ack('bob', 'delivered', 5);
+
+    expect(decrementHolder).toHaveBeenCalledTimes(5);
+    expect(await test.ports.groups.getEveryone(GROUP)).toEqual({ deliveredSeq: 5, readSeq: 0 });
   });
 });
 

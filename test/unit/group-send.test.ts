@@ -6,6 +6,7 @@
 import type { SentFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createLastSeqCache } from '../../lambdas/domain/sequencing.js';
+import { createAckHandler } from '../../lambdas/handlers/ack.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
 import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke, NOW } from './support/harness.js';
@@ -90,6 +91,24 @@ describe('a send into a group', () => {
       { type: 'groupReceipt', conversationId: GROUP, kind: 'read', seq: 3 },
       { type: 'groupReceipt', conversationId: GROUP, kind: 'delivered', seq: 3 },
     ]);
+  });
+
+  it('reads neither the roster nor the watermarks when a member sends into a caught-up group', async () => {
+    const test = createInMemoryTestDeps();
+    await createGroup(test.ports, ['alice', 'bob', 'carol']);
+    await invoke(createSendHandler(test.provider), frameFrom('bob', sendFrame({ clientMessageId: 'c-0' })));
+    const ack = { action: 'ack', requestId: 'r2', conversationId: GROUP, kind: 'read', seq: 2 };
+    for (const userId of ['alice', 'carol'])
+      await invoke(createAckHandler(test.provider), frameFrom(userId, ack));
+    const listReceipts = vi.spyOn(test.ports.receipts, 'listReceipts');
+
+    await invoke(createSendHandler(test.provider), frameFrom('alice', sendFrame()));
+
+    expect(listReceipts).not.toHaveBeenCalled();
+    expect(await test.ports.groups.getEveryoneState(GROUP)).toMatchObject({
+      everyone: { deliveredSeq: 2, readSeq: 2 },
+      holders: { delivered: 2, read: 2 },
+    });
   });
 
   it('answers a resend with the first send, and its seq', async () => {

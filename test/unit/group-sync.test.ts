@@ -5,7 +5,15 @@
 import type { HistoryFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
-import { addMember, createGroup, fillTo, frameFrom, GROUP, removeMember } from './support/group-members.js';
+import {
+  addMember,
+  createGroup,
+  fillTo,
+  frameFrom,
+  GROUP,
+  removeMember,
+  setEveryone,
+} from './support/group-members.js';
 import { answerOf, createInMemoryTestDeps, errorOf, invoke } from './support/harness.js';
 
 const syncFrame = (afterSeq: number, limit?: number) => ({
@@ -40,7 +48,7 @@ describe('sync in a group', () => {
     const test = await groupWithHistory();
     await test.ports.receipts.raiseWatermark(GROUP, 'alice', 'delivered', 9);
     await test.ports.receipts.raiseWatermark(GROUP, 'bob', 'read', 6);
-    await test.ports.groups.raiseEveryone(GROUP, 'delivered', 6);
+    await setEveryone(test.ports.groups, { deliveredSeq: 6, readSeq: 0 });
 
     const history = answerOf<HistoryFrame>(await test.sync('alice', 6));
 
@@ -104,8 +112,7 @@ describe('sync in a group', () => {
 
   it('answers a former member nothing after its removal, and caps everyone there', async () => {
     const test = await groupWithHistory();
-    await test.ports.groups.raiseEveryone(GROUP, 'read', 10);
-    await test.ports.groups.raiseEveryone(GROUP, 'delivered', 5);
+    await setEveryone(test.ports.groups, { deliveredSeq: 5, readSeq: 10 });
 
     const history = answerOf<HistoryFrame>(await test.sync('carol', 8));
 

@@ -325,6 +325,27 @@ describe('removing a member', () => {
     ]);
   });
 
+  it('knows the holders of everyone after a creation and after an addition, the added member counting from the seq before it joined', async () => {
+    const test = groupTest();
+    await aliceGroup(test, ['bob']);
+    const created = await test.ports.groups.getEveryoneState(GROUP);
+    for (const userId of ['alice', 'bob']) await test.ports.receipts.raiseWatermark(GROUP, userId, 'read', 1);
+    for (const userId of ['alice', 'bob'])
+      await test.ports.receipts.raiseWatermark(GROUP, userId, 'delivered', 1);
+
+    // dave joins at 2: he counts as at 1, with alice and bob.
+    await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['dave'] });
+
+    expect(created).toMatchObject({
+      everyone: { deliveredSeq: 0, readSeq: 0 },
+      holders: { delivered: 2, read: 2 },
+    });
+    expect(await test.ports.groups.getEveryoneState(GROUP)).toMatchObject({
+      everyone: { deliveredSeq: 1, readSeq: 1 },
+      holders: { delivered: 3, read: 3 },
+    });
+  });
+
   it('leaves an empty group that nobody can change when the last member leaves', async () => {
     const test = groupTest();
     await aliceGroup(test, ['bob']);

@@ -2,23 +2,28 @@
  * Groups in memory, with the contract of their DynamoDB adapter: a change and its events
  * commit together or not at all (the events go into the conversation's messages, beside
  * the text messages), a creation refuses a group that exists, reads are consistent, and
- * `everyone` only grows. Every call completes before another starts, so a transaction never
+ * `everyone` only grows, guarded by a version that every write of it and every change bumps.
+ * Every call completes before another starts, so a transaction never
  * conflicts here: a test that needs `conflict` makes `commitChange` answer it.
  */
 import type { Everyone, ReceiptKind } from '@parley/protocol';
 import type {
   Connection,
+  EveryoneState,
   GroupChange,
   GroupChangeOutcome,
   GroupConnectionStore,
   GroupRecord,
   GroupStore,
+  HolderDecrement,
   Membership,
 } from '../../../lambdas/domain/ports.js';
 import type { InMemoryMessageStore } from './message-store.js';
 
 export class InMemoryGroupStore implements GroupStore {
   readonly #groups = new Map<string, GroupRecord>();
+  /** The holders and the version beside each group's `everyone`, as in its `group` item. */
+  readonly #counts = new Map<string, Pick<EveryoneState, 'holders' | 'version'>>();
   readonly #messages: InMemoryMessageStore;
 
   /** `messages`: the store the groups' events are written to, as in one DynamoDB partition. */
@@ -53,6 +58,8 @@ export class InMemoryGroupStore implements GroupStore {
       };
     }
     this.#groups.set(conversationId, after);
+    // A change makes the holders unknown until `everyone` is recomputed over the new roster.
+    this.#counts.set(conversationId, { version: (this.#counts.get(conversationId)?.version ?? 0) + 1 });
     return { status: 'stored' };
   }
 
@@ -60,12 +67,42 @@ export class InMemoryGroupStore implements GroupStore {
     return structuredClone(this.#groups.get(conversationId)?.everyone);
   }
 
-  async raiseEveryone(conversationId: string, kind: ReceiptKind, seq: number): Promise<boolean> {
+  async getEveryoneState(conversationId: string): Promise<EveryoneState | undefined> {
     const group = this.#groups.get(conversationId);
-    if (!group) return false;
-    const field = kind === 'read' ? 'readSeq' : 'deliveredSeq';
-    if (group.everyone[field] >= seq) return false;
-    group.everyone[field] = seq;
+    const counts = this.#counts.get(conversationId);
+    if (!group || !counts) return undefined;
+    return structuredClone({ everyone: group.everyone, ...counts });
+  }
+
+  async decrementHolder(...args: Parameters<GroupStore['decrementHolder']>): Promise<HolderDecrement> {
+    const [conversationId, kind, expectedEveryone, expectedVersion] = args;
+    const group = this.#groups.get(conversationId);
+    const counts = this.#counts.get(conversationId);
+    const holders = counts?.holders?.[kind];
+    if (!group || !counts || counts.version !== expectedVersion || holders === undefined || holders <= 0)
+      return { status: 'changed' };
+    if (group.everyone[kind === 'read' ? 'readSeq' : 'deliveredSeq'] !== expectedEveryone)
+      return { status: 'changed' };
+    const next = {
+      holders: { ...(counts.holders as Record<ReceiptKind, number>), [kind]: holders - 1 },
+      version: expectedVersion + 1,
+    };
+    this.#counts.set(conversationId, next);
+    return { status: 'ok', holders: holders - 1, version: next.version };
+  }
+
+  async setEveryone(
+    conversationId: string,
+    state: Pick<EveryoneState, 'everyone' | 'holders'>,
+    expectedVersion: number,
+  ): Promise<boolean> {
+    const group = this.#groups.get(conversationId);
+    if (!group || this.#counts.get(conversationId)?.version !== expectedVersion) return false;
+    group.everyone = structuredClone(state.everyone);
+    this.#counts.set(conversationId, {
+      version: expectedVersion + 1,
+      ...(state.holders ? { holders: structuredClone(state.holders) } : {}),
+    });
     return true;
   }
 }

@@ -130,23 +130,67 @@ export function describeGroupStore(factories: PortFactories): void {
     expect((await groups.getGroup(conversationId))?.title).toBe('Lunch');
   });
 
-  it('raises everyone only forward, and a later change never lowers what was raised', async () => {
+  it('writes everyone and its holders on the condition of the version, and a change makes the holders unknown', async () => {
     const { groups } = factories.groups();
     const conversationId = uniqueId('grp:');
     const created = creation(conversationId);
     await groups.commitChange(created);
+    const fresh = await groups.getEveryoneState(conversationId);
+    const state = { everyone: { deliveredSeq: 1, readSeq: 1 }, holders: { delivered: 2, read: 1 } };
 
-    const raised = [
-      await groups.raiseEveryone(conversationId, 'read', 1),
-      await groups.raiseEveryone(conversationId, 'read', 1),
-      await groups.raiseEveryone(conversationId, 'delivered', 1),
-      await groups.raiseEveryone(conversationId, 'delivered', 0),
-    ];
+    const written = await groups.setEveryone(conversationId, state, fresh?.version ?? -1);
+    const stale = await groups.setEveryone(conversationId, state, fresh?.version ?? -1);
+    const after = await groups.getEveryoneState(conversationId);
     await groups.commitChange(bobLeaves(created.after));
+    const changed = await groups.getEveryoneState(conversationId);
 
-    expect(raised).toEqual([true, false, true, false]);
+    expect(fresh).toMatchObject({ everyone: { deliveredSeq: 0, readSeq: 0 } });
+    expect(fresh?.holders).toBeUndefined();
+    expect([written, stale]).toEqual([true, false]);
+    expect(after).toEqual({ ...state, version: (fresh?.version ?? 0) + 1 });
+    expect(changed?.everyone).toEqual({ deliveredSeq: 1, readSeq: 1 });
     expect((await groups.getGroup(conversationId))?.everyone).toEqual({ deliveredSeq: 1, readSeq: 1 });
-    expect(await groups.raiseEveryone(uniqueId('grp:'), 'read', 1)).toBe(false);
+    expect(changed?.holders).toBeUndefined();
+    expect(changed?.version).toBeGreaterThan(after?.version ?? 0);
+    expect(await groups.setEveryone(uniqueId('grp:'), state, 0)).toBe(false);
+  });
+
+  it('takes one from the holders only while the version and everyone are as read', async () => {
+    const { groups } = factories.groups();
+    const conversationId = uniqueId('grp:');
+    await groups.commitChange(creation(conversationId));
+    const fresh = await groups.getEveryoneState(conversationId);
+    const unknown = await groups.decrementHolder(conversationId, 'read', 0, fresh?.version ?? -1);
+    const everyone = { deliveredSeq: 0, readSeq: 0 };
+    await groups.setEveryone(
+      conversationId,
+      { everyone, holders: { delivered: 2, read: 1 } },
+      fresh?.version ?? -1,
+    );
+    const version = (fresh?.version ?? 0) + 1;
+
+    const outcomes = [
+      await groups.decrementHolder(conversationId, 'delivered', 0, version - 1),
+      await groups.decrementHolder(conversationId, 'delivered', 1, version),
+      await groups.decrementHolder(conversationId, 'delivered', 0, version),
+      await groups.decrementHolder(conversationId, 'read', 0, version + 1),
+      await groups.decrementHolder(conversationId, 'read', 0, version + 2),
+    ];
+
+    expect(unknown).toEqual({ status: 'changed' });
+    expect(outcomes).toEqual([
+      { status: 'changed' },
+      { status: 'changed' },
+      { status: 'ok', holders: 1, version: version + 1 },
+      { status: 'ok', holders: 0, version: version + 2 },
+      { status: 'changed' },
+    ]);
+    expect(await groups.getEveryoneState(conversationId)).toEqual({
+      everyone,
+      holders: { delivered: 1, read: 0 },
+      version: version + 2,
+    });
+    expect(await groups.decrementHolder(uniqueId('grp:'), 'read', 0, 0)).toEqual({ status: 'changed' });
   });
 
   it('reads the everyone watermarks alone, and none for a group that does not exist', async () => {
@@ -154,11 +198,17 @@ export function describeGroupStore(factories: PortFactories): void {
     const conversationId = uniqueId('grp:');
     await groups.commitChange(creation(conversationId, ['bob']));
     const fresh = await groups.getEveryone(conversationId);
-    await groups.raiseEveryone(conversationId, 'delivered', 1);
+    const state = await groups.getEveryoneState(conversationId);
+    await groups.setEveryone(
+      conversationId,
+      { everyone: { deliveredSeq: 1, readSeq: 0 } },
+      state?.version ?? -1,
+    );
 
     expect(fresh).toEqual({ deliveredSeq: 0, readSeq: 0 });
     expect(await groups.getEveryone(conversationId)).toEqual({ deliveredSeq: 1, readSeq: 0 });
     expect(await groups.getEveryone(uniqueId('grp:'))).toBeUndefined();
+    expect(await groups.getEveryoneState(uniqueId('grp:'))).toBeUndefined();
   });
 
   it('holds 1,024 members with 64-character ids, and a former member who comes back is a member again', async () => {

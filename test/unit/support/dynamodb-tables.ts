@@ -58,7 +58,8 @@ type Item = Record<string, unknown>;
  * stores send, with DynamoDB's semantics for them: strongly consistent queries on the sort
  * key, all-or-nothing transactions whose `attribute_not_exists` conditions are checked
  * before anything is written, and conditional watermark updates that fail with the old item
- * (ReturnValuesOnConditionCheckFailure ALL_OLD, in wire format) when they would not raise it.
+ * (ReturnValuesOnConditionCheckFailure ALL_OLD, in wire format) when they would not raise it,
+ * and the writes of a group's `everyone` and its holders on the condition of their version.
  */
 export class FakeConversationsTable {
   readonly #items = new Map<string, Item>();
@@ -70,7 +71,13 @@ export class FakeConversationsTable {
   install(ddb: AwsClientStub<DynamoDBDocumentClient>): this {
     ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => this.#query(input));
     ddb.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => this.#transact(input));
-    ddb.on(UpdateCommand).callsFake((input: UpdateCommandInput) => this.#raiseWatermark(input));
+    ddb
+      .on(UpdateCommand)
+      .callsFake((input: UpdateCommandInput) =>
+        input.ExpressionAttributeNames?.['#version']
+          ? this.#writeEveryone(input)
+          : this.#raiseWatermark(input),
+      );
     ddb.on(GetCommand).callsFake((input: GetCommandInput) => ({
       Item: this.#items.get(FakeConversationsTable.#key(input.Key?.conversationId, input.Key?.itemKey)),
     }));
@@ -124,6 +131,46 @@ export class FakeConversationsTable {
       throw transactionCanceled(codes[0] ?? 'None', codes[1] ?? 'None', keyItem);
     }
     for (const put of puts) this.put(put.Item as Item);
+    return {};
+  }
+
+  /** `setEveryone` and `decrementHolder` of the group store: the version must be as read. */
+  #writeEveryone(input: UpdateCommandInput) {
+    const names = input.ExpressionAttributeNames ?? {};
+    const values = input.ExpressionAttributeValues ?? {};
+    const key = FakeConversationsTable.#key(input.Key?.conversationId, input.Key?.itemKey);
+    const existing = this.#items.get(key);
+    const version = (existing?.[names['#version'] as string] as number | undefined) ?? 0;
+    if (!existing || version !== values[':version']) {
+      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    }
+    const next: Item = { ...existing, [names['#version'] as string]: values[':next'] };
+    if (names['#holders']) {
+      const holders = names['#holders'] as string;
+      const count = existing[holders] as number | undefined;
+      if (
+        count === undefined ||
+        count <= 0 ||
+        existing[names['#everyone'] as string] !== values[':everyone']
+      ) {
+        throw new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+        });
+      }
+      this.put({ ...next, [holders]: count - 1 });
+      return { Attributes: { [holders]: count - 1, [names['#version'] as string]: values[':next'] } };
+    }
+    next[names['#delivered'] as string] = values[':delivered'];
+    next[names['#read'] as string] = values[':read'];
+    for (const [name, value] of [
+      [names['#holdersDelivered'], values[':holdersDelivered']],
+      [names['#holdersRead'], values[':holdersRead']],
+    ]) {
+      if (value === undefined) delete next[name as string];
+      else next[name as string] = value;
+    }
+    this.put(next);
     return {};
   }
 

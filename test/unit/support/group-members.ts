@@ -3,7 +3,7 @@
  * store as a membership change would write them (the membership routes are not under test
  * here): a change and its event commit together at the next seq.
  */
-import type { Message, MessageKind } from '@parley/protocol';
+import type { Everyone, Message, MessageKind } from '@parley/protocol';
 import type { WebSocketEvent } from '../../../lambdas/middleware/websocket-route.js';
 import type { InMemoryPorts } from '../../support/in-memory/index.js';
 import { messageEvent, NOW } from './harness.js';
@@ -117,4 +117,12 @@ async function requireGroup(ports: InMemoryPorts, conversationId: string) {
   const group = await ports.groups.getGroup(conversationId);
   if (!group) throw new Error(`no group ${conversationId}`);
   return group;
+}
+
+/** Stores `everyone` of GROUP as given, its holders unknown, as a recompute would. */
+export async function setEveryone(groups: InMemoryPorts['groups'], everyone: Everyone): Promise<void> {
+  const state = await groups.getEveryoneState(GROUP);
+  if (!state || !(await groups.setEveryone(GROUP, { everyone }, state.version))) {
+    throw new Error(`${GROUP}: everyone not written`);
+  }
 }
