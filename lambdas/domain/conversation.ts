@@ -5,7 +5,7 @@
  */
 import { directConversationId, isGroupConversationId, membersOf } from '@parley/protocol';
 import { BadRequestError, ForbiddenError } from './errors.js';
-import type { GroupMemberRecord, GroupStore } from './ports.js';
+import type { GroupMemberRecord, GroupStore, MembershipPeriod } from './ports.js';
 
 const notAMember = (conversationId: string) =>
   new ForbiddenError(`conversationId: you are not a member of ${conversationId}`);
@@ -56,6 +56,8 @@ export interface ReadWindow {
   joinedSeq: number;
   /** The seq of its removal; undefined for a current member. */
   removedSeq: number | undefined;
+  /** The windows of its earlier memberships, oldest first (a user added back). */
+  earlierWindows: MembershipPeriod[];
 }
 
 /** The window of a current or former member of the group; `forbidden` for anyone else. */
@@ -67,9 +69,17 @@ export async function assertReader(
   const membership = await groups.getMembership(conversationId, userId);
   switch (membership.status) {
     case 'member':
-      return { joinedSeq: membership.member.joinedSeq, removedSeq: undefined };
+      return {
+        joinedSeq: membership.member.joinedSeq,
+        removedSeq: undefined,
+        earlierWindows: membership.member.earlierWindows ?? [],
+      };
     case 'former':
-      return { joinedSeq: membership.former.joinedSeq, removedSeq: membership.former.removedSeq };
+      return {
+        joinedSeq: membership.former.joinedSeq,
+        removedSeq: membership.former.removedSeq,
+        earlierWindows: membership.former.earlierWindows ?? [],
+      };
     case 'none':
       throw notAMember(conversationId);
   }

@@ -1,13 +1,14 @@
 /**
- * What `sync` answers in a group: the caller's window of the conversation and receipts that
+ * What `sync` answers in a group: the caller's windows of the conversation and receipts that
  * do not grow with the group. A member added at seq j reads from j on (the messages before
  * it are not its); a member removed at seq r reads up to r, its removal included, and learns
- * nothing of what came after, not even how far the conversation went.
+ * nothing of what came after, not even how far the conversation went. A user added back
+ * reads its earlier windows too, and nothing of the seqs between them.
  */
 import type { Everyone, Message, Receipt } from '@parley/protocol';
 import { assertReader } from './conversation.js';
 import { effectiveWatermark } from './group-receipts.js';
-import type { GroupStore, MessageStore, ReceiptStore } from './ports.js';
+import type { GroupStore, MembershipPeriod, MessageStore, ReceiptStore } from './ports.js';
 
 export interface GroupHistoryDeps {
   groups: GroupStore;
@@ -38,9 +39,10 @@ export async function readGroupHistory(
   request: GroupHistoryRequest,
 ): Promise<GroupHistory> {
   const { conversationId, userId, limit } = request;
-  const { joinedSeq, removedSeq } = await assertReader(deps.groups, conversationId, userId);
+  const { joinedSeq, removedSeq, earlierWindows } = await assertReader(deps.groups, conversationId, userId);
   const end = removedSeq ?? Number.POSITIVE_INFINITY;
-  const afterSeq = Math.max(request.afterSeq, joinedSeq - 1);
+  const windows = [...earlierWindows, { joinedSeq, removedSeq: end }];
+  const afterSeq = startOfRead(windows, request.afterSeq);
   const [page, stored, everyone] = await Promise.all([
     afterSeq < end
       ? deps.messages.listMessages(conversationId, afterSeq, limit)
@@ -48,7 +50,9 @@ export async function readGroupHistory(
     deps.receipts.getReceipt(conversationId, userId),
     deps.groups.getEveryone(conversationId),
   ]);
-  const messages = page.messages.filter((message) => message.seq <= end);
+  // The page starts inside a window, so its first message is the caller's: a page is never
+  // empty while the window goes on, and paging moves forward.
+  const messages = page.messages.filter((message) => inWindows(windows, message.seq));
   // The page and the last seq are read side by side: never answer a last seq below the page.
   const lastSeq = Math.min(Math.max(page.lastSeq, page.messages.at(-1)?.seq ?? 0), end);
   const cap = (seq: number) => Math.min(seq, end);
@@ -65,4 +69,20 @@ export async function readGroupHistory(
       readSeq: cap(everyone?.readSeq ?? 0),
     },
   };
+}
+
+/** True when `seq` falls in one of the windows. */
+function inWindows(windows: readonly MembershipPeriod[], seq: number): boolean {
+  return windows.some((window) => window.joinedSeq <= seq && seq <= window.removedSeq);
+}
+
+/**
+ * Where a read after `afterSeq` starts: at the caller's first window at the earliest, and
+ * past the seqs between two of its windows (what happened while it was away is not its).
+ */
+function startOfRead(windows: readonly MembershipPeriod[], afterSeq: number): number {
+  for (const window of windows) {
+    if (afterSeq < window.removedSeq) return Math.max(afterSeq, window.joinedSeq - 1);
+  }
+  return afterSeq;
 }

@@ -54,6 +54,22 @@ function joinedBy(events: readonly Message[], admin: (userId: string) => boolean
 }
 
 /**
+ * A user added back keeps the windows of its earlier memberships, so that it may still
+ * `sync` the end of one it missed while it was away.
+ */
+function withEarlierWindows(before: GroupRecord) {
+  return (member: GroupMemberRecord): GroupMemberRecord => {
+    const former = before.former.find((candidate) => candidate.userId === member.userId);
+    if (!former) return member;
+    const earlier = [
+      ...(former.earlierWindows ?? []),
+      { joinedSeq: former.joinedSeq, removedSeq: former.removedSeq },
+    ];
+    return { ...member, earlierWindows: earlier };
+  };
+}
+
+/**
  * The member who has been in the group longest: the first to join (by time, then by the
  * seq it joined at, for changes made within one millisecond), ties by user id.
  */
@@ -141,7 +157,7 @@ export const addMembers: Change<Pick<AddMembersFrame, 'conversationId' | 'member
       drafts: [{ kind: 'members-added', members: joining }],
       apply: (events) => ({
         ...before,
-        members: [...before.members, ...joinedBy(events, () => false)],
+        members: [...before.members, ...joinedBy(events, () => false).map(withEarlierWindows(before))],
         former: before.former.filter((former) => !joining.includes(former.userId)),
       }),
     };
@@ -186,7 +202,12 @@ export const removeMember: Change<Pick<RemoveMemberFrame, 'conversationId' | 'us
         members: staying.map((member) => (member === successor ? { ...member, admin: true } : member)),
         former: [
           ...before.former.filter((former) => former.userId !== userId),
-          { userId, joinedSeq: removed.joinedSeq, removedSeq: (removal as Message).seq },
+          {
+            userId,
+            joinedSeq: removed.joinedSeq,
+            removedSeq: (removal as Message).seq,
+            ...(removed.earlierWindows ? { earlierWindows: removed.earlierWindows } : {}),
+          },
         ],
       }),
     };

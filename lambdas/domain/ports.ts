@@ -228,6 +228,14 @@ export interface GroupMemberRecord {
   joinedSeq: number;
   /** When it joined: the longest-standing member becomes admin when the last admin leaves. */
   joinedAt: number;
+  /** Its windows of earlier memberships, oldest first, when it left and was added back. */
+  earlierWindows?: MembershipPeriod[];
+}
+
+/** One membership of a user in a group: from the seq that added it to the seq that removed it. */
+export interface MembershipPeriod {
+  joinedSeq: number;
+  removedSeq: number;
 }
 
 /** A user who left or was removed: the window of the conversation it may still read. */
@@ -236,6 +244,8 @@ export interface FormerMemberRecord {
   joinedSeq: number;
   /** The seq of its `member-removed` event: the last message it receives. */
   removedSeq: number;
+  /** Its windows of earlier memberships, oldest first, when it was a member more than once. */
+  earlierWindows?: MembershipPeriod[];
 }
 
 /** A group as stored in its conversation's partition (docs/adr/0007-groups.md). */

@@ -161,8 +161,13 @@ function deviceProblems(
       .map((message) => `${message.seq}:${message.clientMessageId}`)
       .join(' ');
     if (held !== expected) {
+      // The seqs that differ say more than two long lists: a missing tail, a stray message.
+      const heldSet = new Set(held.split(' '));
+      const expectedSet = new Set(expected.split(' '));
+      const missing = [...expectedSet].filter((entry) => entry !== '' && !heldSet.has(entry));
+      const extra = [...heldSet].filter((entry) => entry !== '' && !expectedSet.has(entry));
       problems.push(
-        `${conversationId} (${describeWindows(windows)}): holds [${clip(held)}], its windows in the store [${clip(expected)}]`,
+        `${conversationId} (${describeWindows(windows)}): misses [${clip(missing.join(' '))}], holds beyond its windows or twice [${clip(extra.join(' '))}]`,
       );
     }
   }

@@ -5,6 +5,7 @@
 import { MAX_FRAME_BYTES } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, ForbiddenError } from '../../lambdas/domain/errors.js';
+import { readGroupHistory } from '../../lambdas/domain/group-history.js';
 import { addMembers, createGroup, removeMember, setAdmin, setTitle } from '../../lambdas/domain/groups.js';
 import { ALICE, aliceGroup, BOB, CAROL, GROUP, groupTest, longIds } from './support/groups.js';
 import { NOW } from './support/harness.js';
@@ -196,6 +197,47 @@ describe('adding members', () => {
     const group = await test.ports.groups.getGroup(GROUP);
     expect(group?.former).toEqual([]);
     expect(await test.ports.groups.getMembership(GROUP, 'bob')).toMatchObject({ member: { joinedSeq: 3 } });
+  });
+
+  it('lets a member added back sync the end of its earlier window, and nothing of the seqs between', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    const deps = { ...test.deps, receipts: test.ports.receipts };
+    await setTitle(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch at 1' }); // 2
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'bob' }); // 3
+    await setTitle(test.deps, ALICE, { conversationId: GROUP, title: 'Lunch at 2' }); // 4: not bob's
+    await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['bob'] }); // 5
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'carol' }); // 6
+
+    const read = async (afterSeq: number, limit = 100) =>
+      (await readGroupHistory(deps, { conversationId: GROUP, userId: 'bob', afterSeq, limit })).messages.map(
+        (message) => message.seq,
+      );
+
+    expect(await read(1)).toEqual([2, 3, 5, 6]);
+    expect(await read(3)).toEqual([5, 6]);
+    expect(await read(1, 2)).toEqual([2, 3]);
+    expect(await test.ports.groups.getMembership(GROUP, 'bob')).toMatchObject({
+      member: { joinedSeq: 5, earlierWindows: [{ joinedSeq: 1, removedSeq: 3 }] },
+    });
+  });
+
+  it('keeps the earlier windows of a member removed again', async () => {
+    const test = groupTest();
+    await aliceGroup(test);
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'bob' }); // 2
+    await addMembers(test.deps, ALICE, { conversationId: GROUP, members: ['bob'] }); // 3
+    await removeMember(test.deps, ALICE, { conversationId: GROUP, userId: 'bob' }); // 4
+
+    expect(await test.ports.groups.getMembership(GROUP, 'bob')).toEqual({
+      status: 'former',
+      former: {
+        userId: 'bob',
+        joinedSeq: 3,
+        removedSeq: 4,
+        earlierWindows: [{ joinedSeq: 1, removedSeq: 2 }],
+      },
+    });
   });
 });
 
