@@ -17,6 +17,11 @@ import type { Connection, ConnectionPusher, ConnectionStore } from './ports.js';
  */
 const HANDSHAKE_GRACE_MS = 30_000;
 
+/** True for a connection that answered 410 while still in its handshake: keep its items. */
+export function isStillOpening(connection: Connection, now: number): boolean {
+  return now - connection.connectedAt < HANDSHAKE_GRACE_MS;
+}
+
 export interface FanoutDeps {
   connections: ConnectionStore;
   pusher: ConnectionPusher;
@@ -96,7 +101,7 @@ export async function postToConnections(
         for (const [index, frame] of frames.entries()) {
           if ((await deps.pusher.post(connection.connectionId, frame)) === 'gone') {
             // The device catches up by itself once open; the caller may post again later.
-            if (deps.now() - connection.connectedAt < HANDSHAKE_GRACE_MS) return 'opening' as const;
+            if (isStillOpening(connection, deps.now())) return 'opening' as const;
             deps.metrics.record(MetricName.GoneConnections, 1);
             await deps.connections.deleteConnection(connection.userId, connection.connectionId);
             await onGone?.(connection);

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
 import { assertCurrentMember } from './conversation.js';
 import { DeliveryFailedError } from './errors.js';
+import { isStillOpening } from './fanout.js';
 import type {
   Connection,
   ConnectionPusher,
@@ -17,12 +18,6 @@ import type {
   GroupStore,
   TypingGate,
 } from './ports.js';
-
-/**
- * As in the fanout (`HANDSHAKE_GRACE_MS` there): a connection registered this recently that
- * answers 410 is still opening, not gone, so its items are kept.
- */
-const HANDSHAKE_GRACE_MS = 30_000;
 
 export interface GroupTypingDeps {
   groups: GroupStore;
@@ -78,7 +73,7 @@ async function postOrForget(
   frame: string,
 ): Promise<'delivered' | 'gone' | 'opening'> {
   if ((await deps.pusher.post(connection.connectionId, frame)) === 'delivered') return 'delivered';
-  if (deps.now() - connection.connectedAt < HANDSHAKE_GRACE_MS) return 'opening';
+  if (isStillOpening(connection, deps.now())) return 'opening';
   deps.metrics.record(MetricName.GoneConnections, 1);
   await Promise.all([
     deps.connections.deleteConnection(connection.userId, connection.connectionId),
