@@ -6,7 +6,7 @@
  * reads its earlier windows too, and nothing of the seqs between them.
  */
 import type { Everyone, Message, Receipt } from '@parley/protocol';
-import { assertReader } from './conversation.js';
+import { assertReader, type ReadWindow } from './conversation.js';
 import { effectiveWatermark } from './group-receipts.js';
 import type { GroupStore, MembershipPeriod, MessageStore, ReceiptStore } from './ports.js';
 
@@ -39,17 +39,26 @@ export async function readGroupHistory(
   request: GroupHistoryRequest,
 ): Promise<GroupHistory> {
   const { conversationId, userId, limit } = request;
-  const { joinedSeq, removedSeq, earlierWindows } = await assertReader(deps.groups, conversationId, userId);
-  const end = removedSeq ?? Number.POSITIVE_INFINITY;
-  const windows = [...earlierWindows, { joinedSeq, removedSeq: end }];
-  const afterSeq = startOfRead(windows, request.afterSeq);
+  const first = await assertReader(deps.groups, conversationId, userId);
+  const afterSeq = startOfRead(windowsOf(first), request.afterSeq);
+  const firstEnd = first.removedSeq ?? Number.POSITIVE_INFINITY;
   const [page, stored, everyone] = await Promise.all([
-    afterSeq < end
+    afterSeq < firstEnd
       ? deps.messages.listMessages(conversationId, afterSeq, limit)
-      : { messages: [], lastSeq: end },
+      : { messages: [], lastSeq: firstEnd },
     deps.receipts.getReceipt(conversationId, userId),
     deps.groups.getEveryone(conversationId),
   ]);
+  // A removal that commits between the membership read and the page read takes a seq the
+  // page may hold, with messages after it. Reading the membership again once the page is in
+  // closes that race: a removal this read does not see commits later, so its seq is above
+  // every message of the page.
+  const { joinedSeq, removedSeq, earlierWindows } =
+    first.removedSeq === undefined && page.messages.length > 0
+      ? await assertReader(deps.groups, conversationId, userId)
+      : first;
+  const end = removedSeq ?? Number.POSITIVE_INFINITY;
+  const windows = windowsOf({ joinedSeq, removedSeq, earlierWindows });
   // The page starts inside a window, so its first message is the caller's: a page is never
   // empty while the window goes on, and paging moves forward.
   const messages = page.messages.filter((message) => inWindows(windows, message.seq));
@@ -69,6 +78,14 @@ export async function readGroupHistory(
       readSeq: cap(everyone?.readSeq ?? 0),
     },
   };
+}
+
+/** The caller's windows, its current one open-ended. */
+function windowsOf(window: ReadWindow): MembershipPeriod[] {
+  return [
+    ...window.earlierWindows,
+    { joinedSeq: window.joinedSeq, removedSeq: window.removedSeq ?? Number.POSITIVE_INFINITY },
+  ];
 }
 
 /** True when `seq` falls in one of the windows. */

@@ -110,6 +110,38 @@ describe('sync in a group', () => {
     expect(second).toMatchObject({ lastSeq: 8, hasMore: false });
   });
 
+  it('answers nothing past a removal that commits between its membership read and its page read', async () => {
+    const test = await groupWithHistory();
+    const listMessages = test.ports.messages.listMessages.bind(test.ports.messages);
+    vi.spyOn(test.ports.messages, 'listMessages').mockImplementationOnce(async (...args) => {
+      await removeMember(test.ports, 'bob'); // 11, after sync read bob as a member
+      await fillTo(test.ports, 12);
+      return listMessages(...args);
+    });
+
+    const history = answerOf<HistoryFrame>(await test.sync('bob', 9));
+
+    expect(seqsOf(history)).toEqual([10, 11]);
+    expect(history.messages[1]).toMatchObject({ kind: 'member-removed', userId: 'bob' });
+    expect(history).toMatchObject({ lastSeq: 11, hasMore: false });
+  });
+
+  it('answers a member removed and added back between its two reads only its windows', async () => {
+    const test = await groupWithHistory();
+    const listMessages = test.ports.messages.listMessages.bind(test.ports.messages);
+    vi.spyOn(test.ports.messages, 'listMessages').mockImplementationOnce(async (...args) => {
+      await removeMember(test.ports, 'bob'); // 11
+      await fillTo(test.ports, 12);
+      await addMember(test.ports, 'bob'); // 13
+      return listMessages(...args);
+    });
+
+    const history = answerOf<HistoryFrame>(await test.sync('bob', 9));
+
+    expect(seqsOf(history)).toEqual([10, 11, 13]);
+    expect(history).toMatchObject({ lastSeq: 13, hasMore: false });
+  });
+
   it('answers a former member nothing after its removal, and caps everyone there', async () => {
     const test = await groupWithHistory();
     await setEveryone(test.ports.groups, { deliveredSeq: 5, readSeq: 10 });

@@ -68,9 +68,17 @@ export async function addMember(
   conversationId = GROUP,
 ): Promise<number> {
   const group = await requireGroup(ports, conversationId);
+  // A user added back keeps the windows of its earlier memberships, as the domain's change does.
+  const former = group.former.find((candidate) => candidate.userId === userId);
+  const earlierWindows = former
+    ? [...(former.earlierWindows ?? []), { joinedSeq: former.joinedSeq, removedSeq: former.removedSeq }]
+    : undefined;
   return commit(ports, conversationId, 'members-added', { members: [userId] }, (seq) => ({
     ...group,
-    members: [...group.members, { userId, admin: false, joinedSeq: seq, joinedAt: NOW }],
+    members: [
+      ...group.members,
+      { userId, admin: false, joinedSeq: seq, joinedAt: NOW, ...(earlierWindows ? { earlierWindows } : {}) },
+    ],
     former: group.former.filter((former) => former.userId !== userId),
   }));
 }
@@ -87,7 +95,15 @@ export async function removeMember(
   return commit(ports, conversationId, 'member-removed', { userId }, (seq) => ({
     ...group,
     members: group.members.filter((candidate) => candidate.userId !== userId),
-    former: [...group.former, { userId, joinedSeq: member.joinedSeq, removedSeq: seq }],
+    former: [
+      ...group.former,
+      {
+        userId,
+        joinedSeq: member.joinedSeq,
+        removedSeq: seq,
+        ...(member.earlierWindows ? { earlierWindows: member.earlierWindows } : {}),
+      },
+    ],
   }));
 }
 
