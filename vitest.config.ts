@@ -83,6 +83,8 @@ export default defineConfig({
           // Files of a worker share one module graph, hence one synthesis of each stack
           // (test/infra/support/synthesize.ts caches them): seconds each, with cdk-nag.
           isolate: false,
+          // The first test of a file pays for the synthesis, which passes 5 s on a busy machine.
+          testTimeout: 30_000,
         },
       },
       {

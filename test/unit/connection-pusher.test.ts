@@ -113,7 +113,8 @@ describe('ApiGatewayConnectionPusher over HTTP', () => {
       maxAttempts: 1,
     });
     try {
-      const pusher = new ApiGatewayConnectionPusher({ client, timeoutMs: 50 });
+      // Long enough for the request to reach the server on a busy machine, short for a test.
+      const pusher = new ApiGatewayConnectionPusher({ client, timeoutMs: 1_000 });
 
       await expect(pusher.post('conn-1', 'hello')).rejects.toBeInstanceOf(PostTimeoutError);
 
