@@ -8,7 +8,7 @@ import { serviceNameOf } from '../definitions/metrics.js';
 import { TABLES, type TableDefinition } from '../definitions/tables.js';
 import type { CpuUse } from './cpu.js';
 import { addRequestUnits, type TableUnits } from './dynamodb-units.js';
-import { emfLineBytes } from './invocation-output.js';
+import { emfLines } from './invocation-output.js';
 import type { DeviceSpec, RunResult } from './load-protocol.js';
 import type { PhaseRecord } from './probes.js';
 import { type Distribution, distribution, mean } from './stats.js';
@@ -260,11 +260,9 @@ function invocationsPerMessage(phase: PhaseRecord, per: PerMessageOf): Invocatio
     totals.routeResponseBytes += invocation.responseBytes ?? 0;
     totals.logLines += invocation.output?.logLines ?? 0;
     totals.logBytes += invocation.output?.logBytes ?? 0;
-    const emf = emfLineBytes(invocation.output?.metrics ?? [], serviceName);
-    if (emf > 0) {
-      metrics.lines++;
-      metrics.bytes += emf;
-    }
+    const emf = emfLines(invocation.output?.metrics ?? [], serviceName);
+    metrics.lines += emf.lines;
+    metrics.bytes += emf.bytes;
   }
   for (const key of Object.keys(invocations) as FunctionId[]) {
     invocations[key] = per(invocations[key] as number);

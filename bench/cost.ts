@@ -178,6 +178,15 @@ function kinesisLines(add: AddLine, { perMessage, assumptions, allIn }: Pricing)
   if (allIn) {
     const streamHours = (assumptions.streams * 24) / assumptions.messagesPerDay;
     add('stream-hours (one stream per cell)', streamHours, 'stream-hours', 'kinesisStreamHour', 'assumed');
+    const efoConsumers = STREAM_CONSUMERS.filter((consumer) => consumer.enhancedFanOut).length;
+    const consumerShardHours = efoConsumers * assumptions.shardsPerStream * streamHours;
+    add(
+      'enhanced fan-out consumer-shard-hours',
+      consumerShardHours,
+      'hours',
+      'kinesisEfoConsumerShardHour',
+      'assumed',
+    );
   }
   const billedKb = perMessage.kinesisBilledKb ?? perMessage.kinesisRecords;
   add('data in (records rounded up to 1 KB)', (billedKb * 1024) / GB, 'GB', 'kinesisDataInGb');

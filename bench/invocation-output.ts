@@ -102,10 +102,35 @@ export function countingMetrics(
   });
 }
 
-/** The bytes of the EMF line Powertools writes for these values (0 for none). */
-export function emfLineBytes(values: Array<[MetricName, number]>, serviceName: string): number {
-  if (values.length === 0) return 0;
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
-  for (const [name, value] of values) metrics.addMetric(name, METRIC_UNITS[name], value);
-  return Buffer.byteLength(JSON.stringify(metrics.serializeMetrics())) + 1;
+/**
+ * Powertools writes a line as soon as a metric holds 100 values; the lines here hold at
+ * most 99, so that Powertools never writes one itself while they are measured.
+ */
+const VALUES_PER_LINE = 99;
+
+/** The EMF lines Powertools writes for these values, and their bytes (none for no values). */
+export function emfLines(
+  values: Array<[MetricName, number]>,
+  serviceName: string,
+): { lines: number; bytes: number } {
+  const chunks: Array<Array<[MetricName, number]>> = [];
+  let chunk: Array<[MetricName, number]> = [];
+  const counts = new Map<MetricName, number>();
+  for (const [name, value] of values) {
+    if ((counts.get(name) ?? 0) === VALUES_PER_LINE) {
+      chunks.push(chunk);
+      chunk = [];
+      counts.clear();
+    }
+    chunk.push([name, value]);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  let bytes = 0;
+  for (const lineValues of chunks) {
+    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+    for (const [name, value] of lineValues) metrics.addMetric(name, METRIC_UNITS[name], value);
+    bytes += Buffer.byteLength(JSON.stringify(metrics.serializeMetrics())) + 1;
+  }
+  return { lines: chunks.length, bytes };
 }

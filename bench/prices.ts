@@ -107,6 +107,13 @@ export const PRICES = {
     read: READ,
     verified: true,
   },
+  kinesisEfoConsumerShardHour: {
+    usd: 0.015,
+    unit: 'Kinesis enhanced fan-out consumer-shard-hour (whether on-demand streams bill it)',
+    source: 'https://c3x.dev/resources/aws/aws_kinesis_stream (docs/capacity.md S9b; unverified)',
+    read: READ,
+    verified: false,
+  },
   kinesisRetrievalGb: {
     usd: 0.04,
     unit: 'Kinesis on-demand GB retrieved by a shared-throughput (polling) consumer',

@@ -210,7 +210,8 @@ try {
       durationMs: seconds * 1000,
       seed,
       bodyChars: settings.bodyChars,
-      drainTimeoutMs,
+      // Acks go out after their messages arrive, a read a second after its delivered.
+      drainTimeoutMs: acks ? 3 * drainTimeoutMs : drainTimeoutMs,
       coverAllPairs: false,
       acks,
     });

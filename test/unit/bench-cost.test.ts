@@ -8,7 +8,7 @@ import { addRequestUnits, type TableUnits } from '../../bench/dynamodb-units.js'
 import {
   countingLogger,
   countingMetrics,
-  emfLineBytes,
+  emfLines,
   type InvocationOutput,
 } from '../../bench/invocation-output.js';
 import { renderText } from '../../bench/report.js';
@@ -59,6 +59,7 @@ const ASSUMPTIONS: CostAssumptions = {
   logRetentionMonths: 1,
   streams: 1,
   messagesPerDay: 24e6,
+  shardsPerStream: 2,
   frameOverheadBytes: 0,
 };
 
@@ -93,6 +94,8 @@ describe('the cost model', () => {
     expect(lineOf(cost, 'point-in-time recovery')).toBeCloseTo(((1024 * 12) / GB) * 0.2e6, 6);
     // Kinesis: one stream-hour a million messages at $0.04; 2 KB in at $0.08 a GB; 1 KB read twice.
     expect(lineOf(cost, 'stream-hours')).toBeCloseTo(0.04);
+    // One enhanced fan-out consumer on 2 shards of that stream, at $0.015 a consumer-shard-hour.
+    expect(lineOf(cost, 'enhanced fan-out consumer-shard-hours')).toBeCloseTo(0.03);
     expect(lineOf(cost, 'data in')).toBeCloseTo((2048 / GB) * 0.08e6, 6);
     expect(lineOf(cost, 'fanout reads every record')).toBeCloseTo((1024 / GB) * 0.05e6, 6);
     expect(lineOf(cost, 'presence-notifier reads every record')).toBeCloseTo((1024 / GB) * 0.04e6, 6);
@@ -107,8 +110,8 @@ describe('the cost model', () => {
 
     const sum = cost.lines.reduce((total, line) => total + line.usdPerMillion, 0);
     expect(cost.usdPerMillion).toBeCloseTo(sum, 9);
-    // API Gateway 12.50 + 0.35, Lambda 3.90, DynamoDB 9.40, Kinesis 0.28, logs 2.26.
-    expect(cost.usdPerMillion).toBeCloseTo(28.69, 2);
+    // API Gateway 12.50 + 0.35, Lambda 3.90, DynamoDB 9.40, Kinesis 0.31, logs 2.26.
+    expect(cost.usdPerMillion).toBeCloseTo(28.72, 2);
     expect(Object.values(cost.byService).reduce((total, value) => total + value, 0)).toBeCloseTo(sum, 9);
   });
 
@@ -213,9 +216,18 @@ describe('what an invocation would log', () => {
     ]);
     expect(metrics.values('DeliveryLatency')).toEqual([42]);
     expect(counting).toBeInstanceOf(InMemoryMetrics);
-    expect(emfLineBytes([], 'parley-prod')).toBe(0);
-    const one = emfLineBytes(output.metrics, 'parley-prod');
-    expect(one).toBeGreaterThan(100);
-    expect(emfLineBytes([...output.metrics, ['DeliveryLatency', 43]], 'parley-prod')).toBeGreaterThan(one);
+    expect(emfLines([], 'parley-prod')).toEqual({ lines: 0, bytes: 0 });
+    const one = emfLines(output.metrics, 'parley-prod');
+    expect(one.lines).toBe(1);
+    expect(one.bytes).toBeGreaterThan(100);
+    const more = emfLines([...output.metrics, ['DeliveryLatency', 43]], 'parley-prod');
+    expect(more.lines).toBe(1);
+    expect(more.bytes).toBeGreaterThan(one.bytes);
+  });
+
+  it('writes a metric’s values over several EMF lines past 99 of them, as Powertools does at 100', () => {
+    const values = Array.from({ length: 150 }, (_, i): ['EventsDelivered', number] => ['EventsDelivered', i]);
+
+    expect(emfLines(values, 'parley-prod').lines).toBe(2);
   });
 });
