@@ -266,8 +266,9 @@ try {
     const messages = result.messages.length;
     costPhase = { rate, seconds, messages, acks: true };
     costPerMessage = analyzeServer(phase, messages, tableIdOf, cpu, cpu.wallMs).perMessage;
+    const acks = (costPerMessage.invocations.ack ?? 0).toFixed(2);
     log(
-      `· cost phase ${rate}/s × ${seconds} s, every message acked delivered and read: ${messages} messages`,
+      `· cost phase ${rate}/s × ${seconds} s: ${messages} messages, ${acks} acks each (2 if all were answered)`,
     );
   }
 
