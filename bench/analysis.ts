@@ -4,8 +4,11 @@
  * the time went is in segments.ts).
  */
 import type { FunctionId } from '../definitions/functions.js';
+import { serviceNameOf } from '../definitions/metrics.js';
+import { TABLES, type TableDefinition } from '../definitions/tables.js';
 import type { CpuUse } from './cpu.js';
 import { addRequestUnits, type TableUnits } from './dynamodb-units.js';
+import { emfLines } from './invocation-output.js';
 import type { DeviceSpec, RunResult } from './load-protocol.js';
 import type { PhaseRecord } from './probes.js';
 import { type Distribution, distribution, mean } from './stats.js';
@@ -129,11 +132,20 @@ export interface PerMessage {
   dynamodb: Record<string, TableUnits>;
   kinesisRecords: number;
   kinesisBytes: number;
+  /** What on-demand Kinesis bills as data in: each record rounded up to a whole KB. */
+  kinesisBilledKb?: number;
   posts: number;
   postBytes: number;
   /** Frames clients sent that invoked a route, and the route responses that went back. */
   framesIn: number;
   routeResponses: number;
+  routeResponseBytes?: number;
+  /** Lines the handlers log at INFO and above (the deployed level) and their bytes, as Powertools writes them. */
+  logLines?: number;
+  logBytes?: number;
+  /** EMF lines (one per invocation that recorded a metric) and their bytes. */
+  metricLines?: number;
+  metricBytes?: number;
   invocations: Partial<Record<FunctionId, number>>;
   /** Wall-clock ms of invocations, by function (what Lambda would bill as duration, locally). */
   durationMs: Partial<Record<FunctionId, number>>;
@@ -189,9 +201,19 @@ function dynamoDbPerMessage(
 ): { dynamodb: Record<string, TableUnits>; dynamodbErrors: Record<string, number> } {
   const byTable = new Map<string, TableUnits>();
   const dynamodbErrors: Record<string, number> = {};
+  const ttlAttributeOf = (table: string) =>
+    (TABLES as readonly TableDefinition[]).find((definition) => definition.id === tableIdOf.get(table))
+      ?.timeToLiveAttribute;
   for (const request of phase.dynamodb) {
     if (request.error) dynamodbErrors[request.error] = (dynamodbErrors[request.error] ?? 0) + 1;
-    addRequestUnits(byTable, request.operation, request.input, request.consumed, request.itemsRead);
+    addRequestUnits(
+      byTable,
+      request.operation,
+      request.input,
+      request.consumed,
+      request.itemsRead,
+      request.error ? undefined : { ttlAttributeOf },
+    );
   }
   const dynamodb: Record<string, TableUnits> = {};
   for (const [table, units] of byTable) {
@@ -202,32 +224,61 @@ function dynamoDbPerMessage(
       reportedWrite: per(units.reportedWrite),
       requests: per(units.requests),
       itemsRead: per(units.itemsRead),
+      keptBytes: per(units.keptBytes ?? 0),
+      expiringBytes: per(units.expiringBytes ?? 0),
     };
   }
   return { dynamodb, dynamodbErrors };
 }
 
-/** Invocations and their wall time per message by function, and the route frames in and out. */
-function invocationsPerMessage(
-  phase: PhaseRecord,
-  per: PerMessageOf,
-): Pick<PerMessage, 'invocations' | 'durationMs' | 'framesIn' | 'routeResponses'> {
+type InvocationFigures = Pick<
+  PerMessage,
+  | 'invocations'
+  | 'durationMs'
+  | 'framesIn'
+  | 'routeResponses'
+  | 'routeResponseBytes'
+  | 'logLines'
+  | 'logBytes'
+  | 'metricLines'
+  | 'metricBytes'
+>;
+
+/** Invocations and their wall time per message by function, the route frames in and out, and what they log. */
+function invocationsPerMessage(phase: PhaseRecord, per: PerMessageOf): InvocationFigures {
   const invocations: Partial<Record<FunctionId, number>> = {};
   const durationMs: Partial<Record<FunctionId, number>> = {};
-  let framesIn = 0;
-  let routeResponses = 0;
+  const totals = { framesIn: 0, routeResponses: 0, routeResponseBytes: 0, logLines: 0, logBytes: 0 };
+  const metrics = { lines: 0, bytes: 0 };
+  const serviceName = serviceNameOf('prod');
   for (const invocation of phase.invocations) {
     invocations[invocation.functionId] = (invocations[invocation.functionId] ?? 0) + 1;
     durationMs[invocation.functionId] =
       (durationMs[invocation.functionId] ?? 0) + invocation.end - invocation.start;
-    if (ROUTE_FUNCTIONS.has(invocation.functionId) && invocation.functionId !== 'connect') framesIn++;
-    if (invocation.responded) routeResponses++;
+    if (ROUTE_FUNCTIONS.has(invocation.functionId) && invocation.functionId !== 'connect') totals.framesIn++;
+    if (invocation.responded) totals.routeResponses++;
+    totals.routeResponseBytes += invocation.responseBytes ?? 0;
+    totals.logLines += invocation.output?.logLines ?? 0;
+    totals.logBytes += invocation.output?.logBytes ?? 0;
+    const emf = emfLines(invocation.output?.metrics ?? [], serviceName);
+    metrics.lines += emf.lines;
+    metrics.bytes += emf.bytes;
   }
   for (const key of Object.keys(invocations) as FunctionId[]) {
     invocations[key] = per(invocations[key] as number);
     durationMs[key] = per(durationMs[key] as number);
   }
-  return { invocations, durationMs, framesIn: per(framesIn), routeResponses: per(routeResponses) };
+  return {
+    invocations,
+    durationMs,
+    framesIn: per(totals.framesIn),
+    routeResponses: per(totals.routeResponses),
+    routeResponseBytes: per(totals.routeResponseBytes),
+    logLines: per(totals.logLines),
+    logBytes: per(totals.logBytes),
+    metricLines: per(metrics.lines),
+    metricBytes: per(metrics.bytes),
+  };
 }
 
 function sequencingFigures(
@@ -266,13 +317,13 @@ function sequencingFigures(
   };
 }
 
-/** Bytes put on the stream: each record's data and its partition key. */
-function kinesisBytesOf(phase: PhaseRecord): number {
-  return phase.publishes.reduce((total, publish) => {
+/** Bytes of each record put on the stream: its data and its partition key. */
+function recordBytesOf(phase: PhaseRecord): number[] {
+  return phase.publishes.map((publish) => {
     const event = publish.event as { conversationId?: string; userId?: string };
     const partitionKey = event.conversationId ?? `presence:${event.userId}`;
-    return total + Buffer.byteLength(JSON.stringify(publish.event)) + Buffer.byteLength(partitionKey);
-  }, 0);
+    return Buffer.byteLength(JSON.stringify(publish.event)) + Buffer.byteLength(partitionKey);
+  });
 }
 
 function fanoutBatchFigures(phase: PhaseRecord): ServerFigures['fanoutBatch'] {
@@ -306,7 +357,8 @@ export function analyzeServer(
 ): ServerFigures {
   const per = (value: number) => (messages > 0 ? value / messages : Number.NaN);
   const { dynamodb, dynamodbErrors } = dynamoDbPerMessage(phase, tableIdOf, per);
-  const { invocations, durationMs, framesIn, routeResponses } = invocationsPerMessage(phase, per);
+  const invocationFigures = invocationsPerMessage(phase, per);
+  const recordBytes = recordBytesOf(phase);
   const cores = Object.fromEntries(
     Object.entries(cpu.ms).map(([role, ms]) => [role, cpu.wallMs > 0 ? ms / cpu.wallMs : Number.NaN]),
   ) as CpuUse['ms'];
@@ -314,13 +366,13 @@ export function analyzeServer(
     perMessage: {
       dynamodb,
       kinesisRecords: per(phase.publishes.length),
-      kinesisBytes: per(kinesisBytesOf(phase)),
+      kinesisBytes: per(recordBytes.reduce((total, bytes) => total + bytes, 0)),
+      kinesisBilledKb: per(
+        recordBytes.reduce((total, bytes) => total + Math.max(1, Math.ceil(bytes / 1024)), 0),
+      ),
       posts: per(phase.posts.length),
       postBytes: per(phase.posts.reduce((total, post) => total + Buffer.byteLength(post.frame), 0)),
-      framesIn,
-      routeResponses,
-      invocations,
-      durationMs,
+      ...invocationFigures,
       cpuMs: Object.fromEntries(Object.entries(cpu.ms).map(([role, ms]) => [role, per(ms)])) as CpuUse['ms'],
     },
     fanoutBatch: fanoutBatchFigures(phase),

@@ -1,132 +1,247 @@
 /**
- * What a million messages would cost on AWS at list prices (us-east-1, no free tier, no
- * Savings Plans), from the counts the benchmark measured per message. The prices and
- * their sources are those of docs/capacity.md section 10 (sources S3, S9c, S15, S20 there).
+ * What a million messages would cost on AWS at list prices (`prices.ts`), line by line.
  *
- * Only what scales with messages is priced: connection-minutes, keep-alive pings, stream
- * shard-hours and the EFO consumer's shard-hours are paid per hour whatever the traffic
- * (docs/capacity.md prices them at its own assumptions), and receipts are not sent by this
- * load (its clients do not ack).
+ * The message path is priced from the counts the benchmark measured per message: frames,
+ * route responses and posts, invocations by function, DynamoDB units and stored bytes by
+ * table, stream records and their bytes, log lines and metric lines. With `assumptions`
+ * (docs/capacity.md §1, `cost-assumptions.ts`) the estimate is all-in: each message's share
+ * of the connection-minutes, keep-alive pings and reconnects is added, which a benchmark of
+ * minutes cannot measure. docs/capacity.md §10 explains every line.
  */
 import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
+import { STREAM_CONSUMERS } from '../definitions/stream-consumers.js';
 import type { PerMessage } from './analysis.js';
+import {
+  CAPACITY_ASSUMPTIONS,
+  type CostAssumptions,
+  LOG_LINE_EXAMPLES,
+  PONG_FRAME,
+} from './cost-assumptions.js';
+import { GB, PRICES, type PriceId } from './prices.js';
 
-export const PRICES = {
-  apiGatewayMessage: {
-    usd: 1.0 / 1e6,
-    unit: 'WebSocket message (32 KB unit), either way',
-    source: 'https://aws.amazon.com/api-gateway/pricing/ (docs/capacity.md S3)',
-  },
-  lambdaRequest: {
-    usd: 0.2 / 1e6,
-    unit: 'Lambda request',
-    source: 'https://cloudchipr.com/blog/aws-lambda-pricing (docs/capacity.md S20)',
-  },
-  lambdaGbSecond: {
-    usd: 0.0000133334,
-    unit: 'Lambda GB-second, arm64',
-    source: 'https://cloudchipr.com/blog/aws-lambda-pricing (docs/capacity.md S20)',
-  },
-  dynamodbWrite: {
-    usd: 0.625 / 1e6,
-    unit: 'DynamoDB on-demand write request unit',
-    source: 'https://airbyte.com/data-engineering-resources/dynamodb-pricing (docs/capacity.md S15)',
-  },
-  dynamodbRead: {
-    usd: 0.125 / 1e6,
-    unit: 'DynamoDB on-demand read request unit',
-    source: 'https://airbyte.com/data-engineering-resources/dynamodb-pricing (docs/capacity.md S15)',
-  },
-  kinesisPutPayloadUnit: {
-    usd: 0.014 / 1e6,
-    unit: 'Kinesis PUT payload unit (25 KB)',
-    source:
-      'https://github.com/EveryMundo/aws-kinesis-client/blob/master/docs/why-we-created-this-package.md (docs/capacity.md S9c)',
-  },
-  kinesisEfoGb: {
-    usd: 0.013,
-    unit: 'Kinesis enhanced fan-out GB retrieved (unverified)',
-    source: 'https://c3x.dev/resources/aws/aws_kinesis_stream (docs/capacity.md S9b, unverified there)',
-  },
-} as const;
+export const SERVICES = ['API Gateway', 'Lambda', 'DynamoDB', 'Kinesis', 'CloudWatch Logs'] as const;
+export type Service = (typeof SERVICES)[number];
+
+/** Where a line's count comes from: the run, docs/capacity.md §1, or both. */
+export type Basis = 'measured' | 'assumed' | 'measured + assumed';
 
 export interface CostLine {
+  service: Service;
   item: string;
+  /** How many units of `unit` a message uses. */
   perMessage: number;
   unit: string;
   usdPerMillion: number;
+  basis: Basis;
 }
 
 export interface CostEstimate {
   lines: CostLine[];
   usdPerMillion: number;
-  byService: Record<'API Gateway' | 'Lambda' | 'DynamoDB' | 'Kinesis', number>;
+  byService: Record<Service, number>;
+  /** Whether the assumed lines (connections, keep-alives, reconnects) are in. */
+  allIn: boolean;
 }
 
 const memoryGbOf = (functionId: FunctionId) =>
   (FUNCTIONS.find((definition) => definition.id === functionId)?.memoryMiB ?? 1024) / 1024;
 
-export function estimateCost(perMessage: PerMessage): CostEstimate {
-  const lines: Array<CostLine & { service: keyof CostEstimate['byService'] }> = [];
-  const add = (
-    service: keyof CostEstimate['byService'],
-    item: string,
-    count: number,
-    unit: string,
-    usdPerUnit: number,
-  ) => {
-    if (!Number.isFinite(count) || count === 0) return;
-    lines.push({ service, item, perMessage: count, unit, usdPerMillion: count * usdPerUnit * 1e6 });
+const bytesOf = (text: string) => Buffer.byteLength(text) + 1;
+const PLATFORM_LINE_BYTES =
+  bytesOf(LOG_LINE_EXAMPLES.platformStart) + bytesOf(LOG_LINE_EXAMPLES.platformReport);
+const ACCESS_LOG_LINE_BYTES = bytesOf(LOG_LINE_EXAMPLES.accessLog);
+
+/** The share of a message in what a day of the assumed load invokes, writes and reads beyond the message path. */
+function beyondMessagePath(assumptions: CostAssumptions, allIn: boolean) {
+  if (!allIn) return { pings: 0, reconnects: 0, invocations: 0, accessLogLines: 0, pongBytes: 0 };
+  const pings = assumptions.pingsPerMessage;
+  const reconnects = assumptions.reconnectsPerMessage;
+  return {
+    pings,
+    reconnects,
+    invocations: pings + reconnects * assumptions.reconnect.functions.length,
+    // Each ping is a frame in; each reconnect a CONNECT and a DISCONNECT event.
+    accessLogLines: pings + 2 * reconnects,
+    pongBytes: pings * (Buffer.byteLength(PONG_FRAME) + assumptions.frameOverheadBytes),
   };
-  const postUnits =
-    perMessage.posts * Math.max(1, Math.ceil(perMessage.postBytes / perMessage.posts / 32_768));
-  add('API Gateway', 'frames in (send)', perMessage.framesIn, 'messages', PRICES.apiGatewayMessage.usd);
+}
+
+/** Adds lines of one service: `count` units a message at `price` (a price id, or dollars a unit). */
+type AddLine = (item: string, count: number, unit: string, price: PriceId | number, basis?: Basis) => void;
+
+function lineAdder(lines: CostLine[], service: Service): AddLine {
+  return (item, count, unit, price, basis = 'measured') => {
+    if (!Number.isFinite(count) || count === 0) return;
+    const usd = typeof price === 'number' ? price : PRICES[price].usd;
+    lines.push({ service, item, perMessage: count, unit, usdPerMillion: count * usd * 1e6, basis });
+  };
+}
+
+/** What every service's lines are priced from. */
+interface Pricing {
+  perMessage: PerMessage;
+  extra: ReturnType<typeof beyondMessagePath>;
+  assumptions: CostAssumptions;
+  allIn: boolean;
+}
+
+const durationMsOf = (functionId: FunctionId, assumptions: CostAssumptions) =>
+  assumptions.warmDurationMs[functionId] ?? assumptions.otherDurationMs;
+
+/** A request and its warm duration at the function's memory. */
+function lambdaUsd(functionId: FunctionId, assumptions: CostAssumptions): number {
+  const seconds = durationMsOf(functionId, assumptions) / 1000;
+  return PRICES.lambdaRequest.usd + seconds * memoryGbOf(functionId) * PRICES.lambdaGbSecond.usd;
+}
+
+function apiGatewayLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
+  const { posts, postBytes } = perMessage;
+  const postUnits = posts * Math.max(1, Math.ceil(postBytes / posts / 32_768));
+  add('frames in (send, acks)', perMessage.framesIn, 'messages', 'apiGatewayMessage');
+  add('route responses (sent, acked)', perMessage.routeResponses, 'messages', 'apiGatewayMessage');
+  add('@connections posts', postUnits, 'messages', 'apiGatewayMessage');
+  if (allIn) {
+    const minutes = assumptions.connectionMinutesPerMessage;
+    add('keep-alive: ping + pong', 2 * extra.pings, 'messages', 'apiGatewayMessage', 'assumed');
+    add('connection-minutes', minutes, 'minutes', 'apiGatewayConnectionMinute', 'assumed');
+  }
+  const frames = posts + perMessage.routeResponses;
+  const bytesOut =
+    postBytes +
+    (perMessage.routeResponseBytes ?? 0) +
+    frames * assumptions.frameOverheadBytes +
+    extra.pongBytes;
+  const basis: Basis = allIn ? 'measured + assumed' : 'measured';
+  add('data transfer out (posts, responses, pongs)', bytesOut / GB, 'GB', 'dataTransferOutGb', basis);
+}
+
+function lambdaLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
+  for (const functionId of Object.keys(perMessage.invocations) as FunctionId[]) {
+    const durationMs = durationMsOf(functionId, assumptions);
+    const memory = memoryGbOf(functionId) * 1024;
+    const count = perMessage.invocations[functionId] ?? 0;
+    add(
+      `${functionId}: requests × ${durationMs} ms × ${memory} MB`,
+      count,
+      'invocations',
+      lambdaUsd(functionId, assumptions),
+    );
+  }
+  if (!allIn) return;
+  const pingMs = durationMsOf('ping', assumptions);
   add(
-    'API Gateway',
-    'route responses (sent)',
-    perMessage.routeResponses,
-    'messages',
-    PRICES.apiGatewayMessage.usd,
+    `keep-alive: ping × ${pingMs} ms`,
+    extra.pings,
+    'invocations',
+    lambdaUsd('ping', assumptions),
+    'assumed',
   );
-  add('API Gateway', '@connections posts', postUnits, 'messages', PRICES.apiGatewayMessage.usd);
-  const functions = Object.keys(perMessage.invocations) as FunctionId[];
-  for (const functionId of functions) {
-    add(
-      'Lambda',
-      `${functionId} requests`,
-      perMessage.invocations[functionId] ?? 0,
-      'requests',
-      PRICES.lambdaRequest.usd,
-    );
-  }
-  for (const functionId of functions) {
-    const gbSeconds = ((perMessage.durationMs[functionId] ?? 0) / 1000) * memoryGbOf(functionId);
-    add(
-      'Lambda',
-      `${functionId} duration (${memoryGbOf(functionId) * 1024} MB × local wall time)`,
-      gbSeconds,
-      'GB-s',
-      PRICES.lambdaGbSecond.usd,
-    );
-  }
+  const { functions } = assumptions.reconnect;
+  const reconnectUsd = functions.reduce((total, id) => total + lambdaUsd(id, assumptions), 0);
+  add(`reconnects: ${functions.join(', ')}`, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');
+}
+
+function dynamoDbLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
   for (const [table, units] of Object.entries(perMessage.dynamodb)) {
-    add('DynamoDB', `${table} writes`, units.write, 'WRU', PRICES.dynamodbWrite.usd);
-    add('DynamoDB', `${table} reads`, units.read, 'RRU', PRICES.dynamodbRead.usd);
+    add(`${table} writes`, units.write, 'WRU', 'dynamodbWrite');
+    add(`${table} reads`, units.read, 'RRU', 'dynamodbRead');
   }
-  const recordBytes = perMessage.kinesisRecords ? perMessage.kinesisBytes / perMessage.kinesisRecords : 0;
+  if (allIn) {
+    const { writeUnits, readUnits } = assumptions.reconnect;
+    const reconnectUsd = writeUnits * PRICES.dynamodbWrite.usd + readUnits * PRICES.dynamodbRead.usd;
+    const reconnects = `reconnects: ${writeUnits} WRU + ${readUnits} RRU each`;
+    add(reconnects, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');
+  }
+  // Every message adds items for good (the message, its idempotency item); items with a
+  // time-to-live are counted for one month, an upper bound for any expiry under 30 days.
+  const conversations = perMessage.dynamodb.conversations;
+  const kept = (conversations?.keptBytes ?? 0) * assumptions.storageMonths;
+  const gbMonths = (kept + (conversations?.expiringBytes ?? 0)) / GB;
+  const months = `${assumptions.storageMonths} months`;
   add(
-    'Kinesis',
-    'PUT payload units',
-    perMessage.kinesisRecords * Math.max(1, Math.ceil(recordBytes / 25_600)),
-    'units',
-    PRICES.kinesisPutPayloadUnit.usd,
+    `storage of new items, ${months}`,
+    gbMonths,
+    'GB-months',
+    'dynamodbStorageGbMonth',
+    'measured + assumed',
   );
-  add('Kinesis', 'EFO data retrieved', perMessage.kinesisBytes / 1024 ** 3, 'GB', PRICES.kinesisEfoGb.usd);
-  const byService: CostEstimate['byService'] = { 'API Gateway': 0, Lambda: 0, DynamoDB: 0, Kinesis: 0 };
+  add(
+    `point-in-time recovery, ${months}`,
+    gbMonths,
+    'GB-months',
+    'dynamodbPitrGbMonth',
+    'measured + assumed',
+  );
+}
+
+function kinesisLines(add: AddLine, { perMessage, assumptions, allIn }: Pricing) {
+  if (allIn) {
+    const streamHours = (assumptions.streams * 24) / assumptions.messagesPerDay;
+    add('stream-hours (one stream per cell)', streamHours, 'stream-hours', 'kinesisStreamHour', 'assumed');
+    const efoConsumers = STREAM_CONSUMERS.filter((consumer) => consumer.enhancedFanOut).length;
+    const consumerShardHours = efoConsumers * assumptions.shardsPerStream * streamHours;
+    add(
+      'enhanced fan-out consumer-shard-hours',
+      consumerShardHours,
+      'hours',
+      'kinesisEfoConsumerShardHour',
+      'assumed',
+    );
+  }
+  const billedKb = perMessage.kinesisBilledKb ?? perMessage.kinesisRecords;
+  add('data in (records rounded up to 1 KB)', (billedKb * 1024) / GB, 'GB', 'kinesisDataInGb');
+  // Lambda filters a consumer's events after reading them: every consumer reads every record.
+  for (const consumer of STREAM_CONSUMERS) {
+    const how = consumer.enhancedFanOut ? 'enhanced fan-out' : 'polling';
+    const price = consumer.enhancedFanOut ? 'kinesisEfoRetrievalGb' : 'kinesisRetrievalGb';
+    add(`${consumer.id} reads every record (${how})`, perMessage.kinesisBytes / GB, 'GB', price);
+  }
+}
+
+function logLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
+  const invocations = Object.values(perMessage.invocations).reduce((total, count) => total + (count ?? 0), 0);
+  const platform = (invocations + extra.invocations) * PLATFORM_LINE_BYTES;
+  const access = (perMessage.framesIn + extra.accessLogLines) * ACCESS_LOG_LINE_BYTES;
+  const handler = perMessage.logBytes ?? 0;
+  const emf = perMessage.metricBytes ?? 0;
+  const basis: Basis = allIn ? 'measured + assumed' : 'measured';
+  add('Lambda START and REPORT lines', platform / GB, 'GB', 'logsIngestionGb', basis);
+  add('handler log lines (INFO and up)', handler / GB, 'GB', 'logsIngestionGb');
+  add('EMF metric lines', emf / GB, 'GB', 'logsIngestionGb');
+  add('API Gateway access log lines', access / GB, 'GB', 'logsIngestionGb', basis);
+  const months = assumptions.logRetentionMonths;
+  const stored = ((platform + access + handler + emf) / GB) * months;
+  add(`storage of those lines, ${months} month(s)`, stored, 'GB-months', 'logsStorageGbMonth', basis);
+}
+
+export interface CostOptions {
+  /** Add each message's share of connections, keep-alives, reconnects and stream-hours. Default true. */
+  allIn?: boolean;
+  assumptions?: CostAssumptions;
+}
+
+/**
+ * Prices `perMessage`: each line is the count a message uses times its unit price, times
+ * a million; all-in unless `allIn` is false (the message path alone, as the group phase prices it).
+ *
+ * @example
+ * const { usdPerMillion } = estimateCost(results.perMessage);
+ */
+export function estimateCost(perMessage: PerMessage, options: CostOptions = {}): CostEstimate {
+  const { allIn = true, assumptions = CAPACITY_ASSUMPTIONS } = options;
+  const lines: CostLine[] = [];
+  const pricing: Pricing = { perMessage, extra: beyondMessagePath(assumptions, allIn), assumptions, allIn };
+  apiGatewayLines(lineAdder(lines, 'API Gateway'), pricing);
+  lambdaLines(lineAdder(lines, 'Lambda'), pricing);
+  dynamoDbLines(lineAdder(lines, 'DynamoDB'), pricing);
+  kinesisLines(lineAdder(lines, 'Kinesis'), pricing);
+  logLines(lineAdder(lines, 'CloudWatch Logs'), pricing);
+  const byService = Object.fromEntries(SERVICES.map((service) => [service, 0])) as Record<Service, number>;
   for (const line of lines) byService[line.service] += line.usdPerMillion;
   return {
-    lines: lines.map(({ service: _service, ...line }) => line),
+    lines,
     usdPerMillion: lines.reduce((total, line) => total + line.usdPerMillion, 0),
     byService,
+    allIn,
   };
 }

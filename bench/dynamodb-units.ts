@@ -27,7 +27,16 @@ export interface TableUnits {
   reportedWrite: number;
   requests: number;
   itemsRead: number;
+  /**
+   * Bytes of the items put, as DynamoDB bills their storage (each item's size plus 100
+   * bytes): those without a time-to-live attribute are kept for good, the others expire.
+   */
+  keptBytes?: number;
+  expiringBytes?: number;
 }
+
+/** Each item stored costs this many bytes beyond its attributes (DynamoDB item sizes and formats). */
+export const ITEM_STORAGE_OVERHEAD_BYTES = 100;
 
 const noUnits = (): TableUnits => ({
   read: 0,
@@ -36,6 +45,8 @@ const noUnits = (): TableUnits => ({
   reportedWrite: 0,
   requests: 0,
   itemsRead: 0,
+  keptBytes: 0,
+  expiringBytes: 0,
 });
 
 /** DynamoDB's size of a number: 1 byte plus 1 per two significant digits. */
@@ -84,6 +95,37 @@ function indexUnits(consumed: ConsumedCapacity): number {
 
 type TransactItem = Record<string, { TableName?: string; Item?: Record<string, unknown> } | undefined>;
 
+/** The items a request puts, by table name: PutItem, a transaction's Puts, a batch's PutRequests. */
+function itemsPut(
+  operation: string,
+  input: Record<string, unknown>,
+): Array<[string, Record<string, unknown>]> {
+  if (operation === 'PutItem' && input.Item) {
+    return [[input.TableName as string, input.Item as Record<string, unknown>]];
+  }
+  if (operation === 'TransactWriteItems') {
+    return ((input.TransactItems as TransactItem[] | undefined) ?? []).flatMap((item) =>
+      item.Put?.Item
+        ? [[item.Put.TableName ?? 'unknown', item.Put.Item] as [string, Record<string, unknown>]]
+        : [],
+    );
+  }
+  if (operation === 'BatchWriteItem') {
+    const byTable = (input.RequestItems ?? {}) as Record<
+      string,
+      Array<{ PutRequest?: { Item?: Record<string, unknown> } }>
+    >;
+    return Object.entries(byTable).flatMap(([table, requests]) =>
+      requests.flatMap((request) =>
+        request.PutRequest?.Item
+          ? [[table, request.PutRequest.Item] as [string, Record<string, unknown>]]
+          : [],
+      ),
+    );
+  }
+  return [];
+}
+
 /** Adds one request's units to `byTable` (keyed by table name). */
 export function addRequestUnits(
   byTable: Map<string, TableUnits>,
@@ -91,6 +133,11 @@ export function addRequestUnits(
   input: Record<string, unknown>,
   consumed: ConsumedCapacity[],
   itemsRead: number,
+  /**
+   * Counts the bytes of the items the request stored; `ttlAttributeOf` names a table's
+   * time-to-live attribute (items that have it expire). Left out for a request that failed.
+   */
+  storage?: { ttlAttributeOf: (table: string) => string | undefined },
 ): void {
   const isRead = READ_OPERATIONS.has(operation);
   const entry = (table: string) => {
@@ -122,6 +169,14 @@ export function addRequestUnits(
       const kilobytes = action?.Item ? Math.max(1, Math.ceil(itemSize(action.Item) / 1024)) : 1;
       entry(table).write += 2 * kilobytes;
     }
+  }
+  for (const [table, item] of storage ? itemsPut(operation, input) : []) {
+    const units = entry(table);
+    const bytes = itemSize(item) + ITEM_STORAGE_OVERHEAD_BYTES;
+    const ttl = storage?.ttlAttributeOf(table);
+    if (ttl !== undefined && item[ttl] !== undefined)
+      units.expiringBytes = (units.expiringBytes ?? 0) + bytes;
+    else units.keptBytes = (units.keptBytes ?? 0) + bytes;
   }
   const requestTable =
     (input.TableName as string | undefined) ??

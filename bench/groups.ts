@@ -106,7 +106,7 @@ export function analyzeGroup(
   const fanoutInvocations = (Object.entries(perMessage.invocations) as Array<[FunctionId, number]>)
     .filter(([functionId]) => functionId.includes('fanout'))
     .reduce((total, [, count]) => total + count, 0);
-  const cost = estimateCost(perMessage);
+  const cost = estimateCost(perMessage, { allIn: false });
   return {
     members,
     devices,

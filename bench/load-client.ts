@@ -18,9 +18,14 @@ interface RunState {
   duplicates: number;
   pendingReceives: number;
   pendingAnswers: number;
+  /** Whether recipients ack, and the acks sent and not yet answered. */
+  acks: boolean;
+  pendingAcks: number;
 }
 
 const emptyRunState = (): RunState => ({
+  acks: false,
+  pendingAcks: 0,
   messages: [],
   indexOf: new Map(),
   receives: [],
@@ -62,7 +67,7 @@ function onFrame(deviceIndex: number, data: WebSocket.RawData): void {
   if (!run) return;
   const text = data.toString();
   if (text.includes('"type":"message"')) {
-    const frame = JSON.parse(text) as { clientMessageId?: string };
+    const frame = JSON.parse(text) as { clientMessageId?: string; conversationId?: string; seq?: number };
     const index = run.indexOf.get(frame.clientMessageId ?? '');
     if (index === undefined) return;
     const message = run.messages[index] as SentMessage;
@@ -78,10 +83,15 @@ function onFrame(deviceIndex: number, data: WebSocket.RawData): void {
     run.seen.add(key);
     run.receives.push([index, deviceIndex, arrivedAt]);
     run.pendingReceives--;
+    if (run.acks && devicesOf.get(message.to)?.[0] === deviceIndex) ackDelivered(run, deviceIndex, frame);
     return;
   }
   if (!text.includes('"requestId"')) return;
   const frame = JSON.parse(text) as { type?: string; requestId?: string; code?: string };
+  if (frame.requestId?.startsWith('ack:')) {
+    onAckAnswer(run, deviceIndex, frame.requestId);
+    return;
+  }
   const index = run.indexOf.get(frame.requestId ?? '');
   if (index === undefined) return;
   const message = run.messages[index] as SentMessage;
@@ -89,6 +99,38 @@ function onFrame(deviceIndex: number, data: WebSocket.RawData): void {
   message.answeredAt = arrivedAt;
   if (frame.type !== 'sent') message.error = frame.code ?? frame.type ?? 'unknown';
   run.pendingAnswers--;
+}
+
+/** As the SDK does: `delivered` once the burst has gathered (its `DELIVERED_GATHER_MS`)... */
+const DELIVERED_AFTER_MS = 50;
+/**
+ * ...and `read` when the user has looked, here a second later: sooner, the three events of
+ * a message would reach the fanout in one batch more often than people reading make them.
+ */
+const READ_AFTER_MS = 1000;
+
+/** The recipient's device has the message: `delivered` shortly, `read` a second after that is answered. */
+function ackDelivered(run: RunState, deviceIndex: number, frame: { conversationId?: string; seq?: number }) {
+  run.pendingAcks += 2;
+  const ack = { action: 'ack', conversationId: frame.conversationId, seq: frame.seq };
+  const requestId = `ack:${ack.conversationId}#${ack.seq}`;
+  pendingReads.set(requestId, ack);
+  setTimeout(
+    () => sockets[deviceIndex]?.send(JSON.stringify({ ...ack, kind: 'delivered', requestId })),
+    DELIVERED_AFTER_MS,
+  );
+}
+
+/** Acks whose `delivered` went out, by request id, waiting to go again as `read`. */
+const pendingReads = new Map<string, { action: string; conversationId?: string; seq?: number }>();
+
+function onAckAnswer(run: RunState, deviceIndex: number, requestId: string): void {
+  run.pendingAcks--;
+  const read = pendingReads.get(requestId);
+  if (!read) return;
+  pendingReads.delete(requestId);
+  const frame = JSON.stringify({ ...read, kind: 'read', requestId: `${requestId}:read` });
+  setTimeout(() => sockets[deviceIndex]?.send(frame), READ_AFTER_MS);
 }
 
 function open(url: string, device: DeviceSpec, index: number): Promise<WebSocket> {
@@ -155,6 +197,7 @@ async function run(command: Extract<LoadCommand, { kind: 'run' }>): Promise<RunR
   const interval = 1000 / command.rate;
   const body = 'x'.repeat(command.bodyChars);
   const state = emptyRunState();
+  state.acks = command.acks ?? false;
   // The whole plan first, so that choosing costs nothing while sending.
   const plan: Array<{ from: string; to: string; fromDevice: number; pair: number }> = [];
   for (let i = 0; i < count; i++) {
@@ -200,7 +243,7 @@ async function run(command: Extract<LoadCommand, { kind: 'run' }>): Promise<RunR
   }
   const lastSend = now();
   while (
-    (state.pendingReceives > 0 || state.pendingAnswers > 0) &&
+    (state.pendingReceives > 0 || state.pendingAnswers > 0 || state.pendingAcks > 0) &&
     now() - lastSend < command.drainTimeoutMs
   ) {
     await sleep(5);

@@ -24,6 +24,11 @@ export type LoadCommand =
       drainTimeoutMs: number;
       /** The first message of each pair goes to that pair, so every conversation is warm. */
       coverAllPairs: boolean;
+      /**
+       * The recipient's first device acks each message `delivered` as it arrives, then
+       * `read` once that is answered: one ack of each kind per message, as docs/capacity.md §1 assumes.
+       */
+      acks?: boolean;
     }
   | {
       kind: 'groupRun';

@@ -6,6 +6,7 @@
  * `ReturnConsumedCapacity: INDEXES`). Hot paths only push to arrays; everything is decoded
  * and matched after the phase.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -16,6 +17,7 @@ import type { ParleyDeps } from '../lambdas/runtime.js';
 import { type FunctionWrapper, type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { now, sleep } from './clock.js';
 import type { CpuAttribution } from './cpu.js';
+import { countingLogger, countingMetrics, type InvocationOutput } from './invocation-output.js';
 
 export interface Invocation {
   functionId: FunctionId;
@@ -23,9 +25,12 @@ export interface Invocation {
   end: number;
   /** The event as invoked: the send frame's body, the Kinesis records. */
   event: unknown;
-  /** A route answered with a frame (a route response API Gateway sends back). */
+  /** A route answered with a frame (a route response API Gateway sends back), and its bytes. */
   responded: boolean;
+  responseBytes: number;
   failed: boolean;
+  /** What the invocation would have written to CloudWatch Logs in AWS. */
+  output: InvocationOutput;
 }
 
 export interface DynamoDbRequest {
@@ -86,6 +91,8 @@ export class Probes {
   #published = 0;
   #fannedOut = 0;
   #cpu: CpuAttribution | undefined;
+  /** The log lines and metrics of the invocation running in this async context. */
+  readonly #output = new AsyncLocalStorage<InvocationOutput>();
 
   constructor(options: { cpu?: CpuAttribution } = {}) {
     this.#cpu = options.cpu;
@@ -149,8 +156,11 @@ export class Probes {
   readonly wrapDeps = (deps: ParleyDeps): ParleyDeps => {
     const { messages, publisher, pusher, connections, conversationList } = deps;
     const phase = () => this.#phase;
+    const output = () => this.#output.getStore();
     return {
       ...deps,
+      logger: countingLogger(deps.logger, deps.config.serviceName, output),
+      metrics: countingMetrics(deps.metrics, output),
       messages: {
         lastSeq: (conversationId) =>
           this.#time(
@@ -213,13 +223,16 @@ export class Probes {
     const start = now();
     this.#inFlight++;
     let responded = false;
+    let responseBytes = 0;
     let failed = true;
+    const output: InvocationOutput = { logLines: 0, logBytes: 0, metrics: [] };
     try {
       const cpu = this.#cpu;
-      const result = await (cpu?.active
-        ? cpu.run(functionId, () => handler(event, context))
-        : handler(event, context));
-      responded = typeof (result as { body?: unknown } | undefined)?.body === 'string';
+      const invoke = () => this.#output.run(output, () => handler(event, context));
+      const result = await (cpu?.active ? cpu.run(functionId, invoke) : invoke());
+      const body = (result as { body?: unknown } | undefined)?.body;
+      responded = typeof body === 'string';
+      if (typeof body === 'string') responseBytes = Buffer.byteLength(body);
       failed = false;
       return result;
     } finally {
@@ -229,7 +242,16 @@ export class Probes {
           functionId === 'send'
             ? (event as { body?: string }).body
             : (event as { Records?: unknown }).Records;
-        this.#phase.invocations.push({ functionId, start, end: now(), event: recorded, responded, failed });
+        this.#phase.invocations.push({
+          functionId,
+          start,
+          end: now(),
+          event: recorded,
+          responded,
+          responseBytes,
+          failed,
+          output,
+        });
       }
     }
   };

@@ -1,5 +1,5 @@
 /** The benchmark's tables, as fixed-width text for the terminal and as Markdown for the README. */
-import { PRICES } from './cost.js';
+import { costTable } from './cost-table.js';
 import type { BenchResults, RateRow } from './results-model.js';
 import { SEGMENTS } from './segments.js';
 
@@ -8,6 +8,8 @@ export interface Table {
   headers: string[];
   rows: string[][];
   notes?: string[];
+  /** Lines after the notes, not indented: a conclusion a reader looks for. */
+  footer?: string[];
 }
 
 const ms = (value: number | undefined) =>
@@ -18,7 +20,6 @@ const times = (value: number | undefined) =>
   value === undefined || !Number.isFinite(value)
     ? '–'
     : `${value >= 10 ? value.toFixed(0) : value.toFixed(1)}×`;
-const usd = (value: number) => (value >= 10 ? value.toFixed(2) : value.toFixed(3));
 
 function latencyTable(results: BenchResults): Table {
   const rows = results.rates.map((row) => {
@@ -280,28 +281,6 @@ function cpuTable(results: BenchResults): Table | undefined {
   };
 }
 
-function costTable(results: BenchResults): Table | undefined {
-  if (!results.cost) return undefined;
-  const rows = results.cost.lines.map((line) => [
-    line.item,
-    `${line.perMessage < 0.001 ? line.perMessage.toExponential(2) : num(line.perMessage, 3)} ${line.unit}`,
-    usd(line.usdPerMillion),
-  ]);
-  rows.push(['total, message path', '', usd(results.cost.usdPerMillion)]);
-  return {
-    title: `Projected AWS cost per million messages at list prices (us-east-1), from the figures at ${results.costRate}/s (${results.rates.find((row) => row.rate === results.costRate)?.parley?.sustained ? 'sustained' : 'the lowest rate; none was sustained'})`,
-    headers: ['item', 'per message', '$ per 1 M'],
-    rows,
-    notes: [
-      `by service: ${Object.entries(results.cost.byService)
-        .map(([service, value]) => `${service} $${usd(value)}`)
-        .join(', ')}`,
-      `prices: API Gateway $${PRICES.apiGatewayMessage.usd * 1e6}/M messages, Lambda $${PRICES.lambdaRequest.usd * 1e6}/M requests + $${PRICES.lambdaGbSecond.usd}/GB-s (arm64), DynamoDB $${PRICES.dynamodbWrite.usd * 1e6}/M WRU + $${PRICES.dynamodbRead.usd * 1e6}/M RRU, Kinesis $${PRICES.kinesisPutPayloadUnit.usd * 1e6}/M PUT units + $${PRICES.kinesisEfoGb.usd}/GB EFO (docs/capacity.md §10)`,
-      'not per message, so not here: connection-minutes, keep-alives, shard-hours; receipts are not sent by this load; Lambda duration is the local wall time (DynamoDB Local and kinesis-mock are slower than AWS)',
-    ],
-  };
-}
-
 function catchUpTable(results: BenchResults): Table | undefined {
   if (results.catchUp.length === 0) return undefined;
   return {
@@ -390,6 +369,7 @@ export function renderText(table: Table): string {
     widths.map((width) => '-'.repeat(width)).join('  '),
     ...table.rows.map(line),
     ...(table.notes ?? []).map((note) => `  ${note}`),
+    ...(table.footer ?? []),
   ].join('\n');
 }
 
@@ -415,6 +395,7 @@ export function renderMarkdown(table: Table): string {
     `| ${rule.join(' | ')} |`,
     ...cells.slice(1).map(line),
     ...(table.notes?.length ? ['', ...table.notes.map((note) => `- ${note}`)] : []),
+    ...(table.footer?.length ? ['', ...table.footer] : []),
   ].join('\n');
 }
 

@@ -69,6 +69,8 @@ export interface BenchResults {
   cpuAttribution?: CpuAttributionFigures;
   /** Per-message figures and cost at `costRate` (the target rate, else the last rate measured). */
   costRate?: number;
+  /** The phase the cost is priced from, when it ran: its rate, messages, and whether devices acked. */
+  costPhase?: { rate: number; seconds: number; messages: number; acks: boolean };
   perMessage?: PerMessage;
   cost?: CostEstimate;
   catchUp: CatchUpFigures[];

@@ -21,7 +21,7 @@ import { InMemoryMetrics } from '../lambdas/adapters/in-memory-metrics.js';
 import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import type { RunningLocalStack } from '../local/stack.js';
-import { analyzeClient, analyzeServer, type ClientFigures } from './analysis.js';
+import { analyzeClient, analyzeServer, type ClientFigures, type PerMessage } from './analysis.js';
 import { type CatchUpFigures, measureCatchUp } from './catch-up.js';
 import { now } from './clock.js';
 import { estimateCost } from './cost.js';
@@ -119,6 +119,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const rows: RateRow[] = settings.rates.map((rate) => ({ rate }));
 const startup: BenchResults['startup'] = {};
 let cpuAttribution: CpuAttributionFigures | undefined;
+let costPhase: BenchResults['costPhase'];
+let costPerMessage: PerMessage | undefined;
 const catchUp: CatchUpFigures[] = [];
 
 const brief = (figures: ClientFigures) =>
@@ -198,7 +200,7 @@ try {
   });
   await settle();
 
-  const runParley = async (tag: string, rate: number, seconds: number, seed: number) => {
+  const runParley = async (tag: string, rate: number, seconds: number, seed: number, acks = false) => {
     metrics?.reset();
     probes.startPhase();
     const before = cpuSnapshot();
@@ -208,8 +210,10 @@ try {
       durationMs: seconds * 1000,
       seed,
       bodyChars: settings.bodyChars,
-      drainTimeoutMs,
+      // Acks go out after their messages arrive, a read a second after its delivered.
+      drainTimeoutMs: acks ? 3 * drainTimeoutMs : drainTimeoutMs,
       coverAllPairs: false,
+      acks,
     });
     await settle();
     const cpu = cpuBetween(before, cpuSnapshot());
@@ -253,6 +257,19 @@ try {
     } else if (Math.min(parley.offeredRate, parley.deliveredRate) < row.rate / 2) {
       skipRest = `skipped: ${row.rate}/s delivered only ${parley.deliveredRate.toFixed(1)} messages a second`;
     }
+  }
+
+  // ------------------------------------------------------------------ cost: the counts with receipts
+  if (settings.costSeconds > 0) {
+    const { costRate: rate, costSeconds: seconds } = settings;
+    const { result, phase, cpu } = await runParley('pcost', rate, seconds, settings.seed + 11, true);
+    const messages = result.messages.length;
+    costPhase = { rate, seconds, messages, acks: true };
+    costPerMessage = analyzeServer(phase, messages, tableIdOf, cpu, cpu.wallMs).perMessage;
+    const acks = (costPerMessage.invocations.ack ?? 0).toFixed(2);
+    log(
+      `· cost phase ${rate}/s × ${seconds} s: ${messages} messages, ${acks} acks each (2 if all were answered)`,
+    );
   }
 
   // ------------------------------------------------------------------ 3. handler CPU attribution
@@ -330,7 +347,8 @@ const measured = rows.filter((row) => row.parley);
 const sustainedRows = measured.filter((row) => row.parley?.sustained);
 const costRow =
   sustainedRows.find((row) => row.rate === settings.targetRate) ?? sustainedRows.at(-1) ?? measured[0];
-const perMessage = costRow?.parley?.server.perMessage;
+// The cost phase's counts include the receipts; the rates' do not (their devices never ack).
+const perMessage = costPerMessage ?? costRow?.parley?.server.perMessage;
 const cost = perMessage ? estimateCost(perMessage) : undefined;
 const highest = (pick: (row: RateRow) => ClientFigures | undefined) =>
   rows
@@ -339,7 +357,7 @@ const highest = (pick: (row: RateRow) => ClientFigures | undefined) =>
 
 const targetRow = rows.find((row) => row.rate === settings.targetRate)?.parley;
 const devicesNote = deviceCount === 200 ? '200 devices' : `${deviceCount} devices (target is stated for 200)`;
-const sequencing = perMessage?.dynamodb.conversations;
+const sequencing = costRow?.parley?.server.perMessage.dynamodb.conversations;
 const quiet = costRow?.parley?.server.sequencing;
 const targetUnits = targetRow?.server.perMessage.dynamodb.conversations;
 // DynamoDB Local reports nothing for a cancelled transaction: its figure is per winning transaction.
@@ -398,7 +416,7 @@ const results: BenchResults = {
   rates: rows,
   highestSustained: { parley: highest((row) => row.parley), floor: highest((row) => row.floor) },
   ...(cpuAttribution ? { cpuAttribution } : {}),
-  ...(costRow ? { costRate: costRow.rate } : {}),
+  ...(costPhase ? { costRate: costPhase.rate, costPhase } : costRow ? { costRate: costRow.rate } : {}),
   ...(perMessage ? { perMessage } : {}),
   ...(cost ? { cost } : {}),
   catchUp,

@@ -25,6 +25,13 @@ export interface BenchSettings {
    */
   cpuRate: number | undefined;
   cpuSeconds: number;
+  /**
+   * The cost phase: messages at this rate for this long, each acked `delivered` and `read`
+   * by a device of its recipient, whose counts per message price the cost table (0 s skips
+   * it, and the cost is priced from the target rate, without receipts).
+   */
+  costRate: number;
+  costSeconds: number;
   /** Conversation histories the catch-up is measured against. */
   histories: number[];
   /** Messages the catching-up device missed. */
@@ -61,6 +68,12 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
     meaning: 'rate of the handler CPU attribution phase (default: highest rate sustained)',
   },
   { name: 'BENCH_CPU_S', fallback: '5', meaning: 'seconds of the handler CPU attribution phase' },
+  {
+    name: 'BENCH_COST_RATE',
+    fallback: '50',
+    meaning: 'rate of the cost phase (messages acked as §1 assumes)',
+  },
+  { name: 'BENCH_COST_S', fallback: '10', meaning: 'seconds of the cost phase (0 skips it)' },
   { name: 'BENCH_HISTORIES', fallback: '1000,100000', meaning: 'conversation histories for the catch-up' },
   { name: 'BENCH_MISSED', fallback: '10', meaning: 'messages missed before the catch-up' },
   { name: 'BENCH_SEED', fallback: '1', meaning: 'seed of the random senders, peers and devices' },
@@ -131,6 +144,8 @@ export function readSettings(environment: NodeJS.ProcessEnv = process.env): Benc
     bodyChars: Math.floor(readNumber(environment, 'BENCH_BODY_CHARS', 100, 1)),
     cpuRate: environment.BENCH_CPU_RATE ? readNumber(environment, 'BENCH_CPU_RATE', 0, 1) : undefined,
     cpuSeconds: readNumber(environment, 'BENCH_CPU_S', 5, 0),
+    costRate: readNumber(environment, 'BENCH_COST_RATE', 50, 1),
+    costSeconds: readNumber(environment, 'BENCH_COST_S', 10, 0),
     histories: readList(environment, 'BENCH_HISTORIES', [1000, 100_000]).map(Math.floor),
     missed: Math.floor(readNumber(environment, 'BENCH_MISSED', 10, 1)),
     seed: Math.floor(readNumber(environment, 'BENCH_SEED', 1, 0)),

@@ -1,0 +1,71 @@
+/**
+ * What the benchmark cannot measure and the cost model takes from docs/capacity.md §1
+ * instead: each message's share of the connections held open all day, their keep-alive
+ * pings and reconnects, how long a warm function runs in AWS (the local wall time is
+ * DynamoDB Local's and kinesis-mock's, not AWS's), and how long storage is paid for.
+ * Change §1 and these together.
+ */
+import type { FunctionId } from '../definitions/functions.js';
+
+export interface CostAssumptions {
+  /** 10⁹ connections × 1,440 minutes a day ÷ 20 × 10⁹ messages a day. */
+  connectionMinutesPerMessage: number;
+  /** 10⁹ connections × 11 pings an hour × 24 ÷ 20 × 10⁹ messages. */
+  pingsPerMessage: number;
+  /** 10⁹ connections × 12 renewals a day × 2 for churn ÷ 20 × 10⁹ messages. */
+  reconnectsPerMessage: number;
+  /** What one reconnect costs beyond its frames: the functions it invokes and their DynamoDB units. */
+  reconnect: { functions: FunctionId[]; writeUnits: number; readUnits: number };
+  /** Warm duration of one invocation in AWS, ms; functions not named take `otherDurationMs`. */
+  warmDurationMs: Partial<Record<FunctionId, number>>;
+  otherDurationMs: number;
+  /** Months a stored message (and its idempotency item) is paid for in the price of a message. */
+  storageMonths: number;
+  /** The log groups' retention (`RetentionDays.ONE_MONTH` in lib/constructs). */
+  logRetentionMonths: number;
+  /** On-demand streams held all day (one per cell, docs/capacity.md §8) and the messages a day they carry. */
+  streams: number;
+  messagesPerDay: number;
+  /** Shards an on-demand stream of a cell grows to (docs/capacity.md §8: ~22 at a 70 % target). */
+  shardsPerStream: number;
+  /** Bytes a frame costs on the wire beyond its text: the WebSocket header and a TLS record's overhead. */
+  frameOverheadBytes: number;
+}
+
+export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
+  connectionMinutesPerMessage: (1e9 * 1440) / 20e9,
+  pingsPerMessage: (1e9 * 11 * 24) / 20e9,
+  reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
+  // Connection put + delete, presence update (offline half the time) 3.5 WRU; presence get +
+  // connections query 1.5 RRU (docs/capacity.md §10, "DynamoDB reconnects").
+  reconnect: { functions: ['authorizer', 'connect', 'disconnect'], writeUnits: 3.5, readUnits: 1.5 },
+  warmDurationMs: { send: 35, ack: 25, fanout: 60, ping: 5, 'presence-notifier': 20 },
+  otherDurationMs: 20,
+  storageMonths: 12,
+  logRetentionMonths: 1,
+  streams: 200,
+  messagesPerDay: 20e9,
+  shardsPerStream: 22,
+  // 2 to 4 bytes of WebSocket header from the server (unmasked), and 29 of a TLS 1.2/1.3
+  // AES-GCM record (5 header, 8 nonce, 16 tag) when each frame goes out in a record of its own.
+  frameOverheadBytes: 4 + 29,
+};
+
+/**
+ * The lines CloudWatch Logs receives that the local stack does not write, as AWS documents
+ * their shape; the model prices their length. A Lambda function with `loggingFormat: JSON`
+ * (lib/constructs/functions.ts) writes a `platform.start` and a `platform.report` record per
+ * invocation; an access log line per frame or connection event has the fields of
+ * `ACCESS_LOG_FIELDS` (lib/constructs/api.ts).
+ */
+export const LOG_LINE_EXAMPLES = {
+  platformStart:
+    '{"time":"2026-12-05T00:20:00.000Z","type":"platform.start","record":{"requestId":"6d68ca91-49c9-448d-89b8-7ca3e6dc66aa","version":"$LATEST"}}',
+  platformReport:
+    '{"time":"2026-12-05T00:20:00.036Z","type":"platform.report","record":{"requestId":"6d68ca91-49c9-448d-89b8-7ca3e6dc66aa","metrics":{"durationMs":35.12,"billedDurationMs":36,"memorySizeMB":1024,"maxMemoryUsedMB":96},"status":"success"}}',
+  accessLog:
+    '{"requestId":"Yk3rXGsmIAMF8Wg=","connectionId":"Yk3rWf9WoAMCJ9g=","eventType":"MESSAGE","routeKey":"send","status":"200","requestTime":"1733358000000","sourceIp":"203.0.113.10","userId":"u000","integrationLatency":"35","error":"-","authorizerError":"-","integrationError":"-"}',
+} as const;
+
+/** The `pong` answer to a keep-alive ping, as it goes to the client (the SDK's request ids are `{deviceId}-{n}`). */
+export const PONG_FRAME = '{"type":"pong","requestId":"phone-42"}';

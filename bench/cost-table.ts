@@ -1,0 +1,57 @@
+/**
+ * The cost table of a run: every line of `estimateCost` with where its count comes from,
+ * the total by service, and the one figure the README quotes, on a line of its own.
+ */
+import type { CostEstimate } from './cost.js';
+import { PRICES } from './prices.js';
+import type { Table } from './report.js';
+import type { BenchResults } from './results-model.js';
+
+/** Dollars with enough digits to tell small lines apart. */
+export const usd = (value: number) =>
+  value >= 10 ? value.toFixed(2) : value >= 0.01 ? value.toFixed(3) : value.toExponential(1);
+
+const count = (value: number) => (value >= 0.001 ? value.toFixed(3) : value.toExponential(2));
+
+/** The line the README quotes and the lead compares before and after. */
+export const allInLine = (cost: CostEstimate) =>
+  `all-in cost per million messages: $${cost.usdPerMillion.toFixed(2)}`;
+
+/** Where the per-message counts came from, for the table's title. */
+function measuredAt(results: BenchResults): string {
+  const phase = results.costPhase;
+  if (phase) {
+    const acks = phase.acks ? 'every message acked delivered and read by a recipient device' : 'no acks';
+    return `a cost phase of ${phase.messages} messages at ${phase.rate}/s (${acks})`;
+  }
+  return `the figures at ${results.costRate}/s (no acks: receipts are not in them)`;
+}
+
+export function costTable(results: BenchResults): Table | undefined {
+  const cost = results.cost;
+  if (!cost) return undefined;
+  const rows = cost.lines.map((line) => [
+    `${line.service}: ${line.item}`,
+    `${count(line.perMessage)} ${line.unit}`,
+    line.basis,
+    usd(line.usdPerMillion),
+  ]);
+  const unverified = Object.values(PRICES)
+    .filter((price) => !price.verified)
+    .map((price) => price.unit);
+  return {
+    title: `AWS cost per million messages at list prices (us-east-1), from ${measuredAt(results)}`,
+    headers: ['item', 'per message', 'count from', '$ per 1 M'],
+    rows,
+    notes: [
+      `by service: ${Object.entries(cost.byService)
+        .map(([service, value]) => `${service} $${usd(value)}`)
+        .join(', ')}`,
+      'count from: measured = this run; assumed = docs/capacity.md §1 (bench/cost-assumptions.ts): connections, keep-alive pings, reconnects, warm durations, months of storage',
+      `prices and their sources: bench/prices.ts, docs/capacity.md §10 (read 2026-12-05); unverified: ${unverified.join('; ') || 'none'}`,
+    ],
+    footer: cost.allIn
+      ? [allInLine(cost)]
+      : [`message path only: $${usd(cost.usdPerMillion)} per million messages`],
+  };
+}

@@ -1,0 +1,233 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { describe, expect, it } from 'vitest';
+import type { PerMessage } from '../../bench/analysis.js';
+import { type CostEstimate, estimateCost } from '../../bench/cost.js';
+import type { CostAssumptions } from '../../bench/cost-assumptions.js';
+import { allInLine, costTable } from '../../bench/cost-table.js';
+import { addRequestUnits, type TableUnits } from '../../bench/dynamodb-units.js';
+import {
+  countingLogger,
+  countingMetrics,
+  emfLines,
+  type InvocationOutput,
+} from '../../bench/invocation-output.js';
+import { renderText } from '../../bench/report.js';
+import type { BenchResults } from '../../bench/results-model.js';
+import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
+
+const GB = 1024 ** 3;
+
+/** Round numbers, so that every line below can be worked out by hand. */
+const PER_MESSAGE: PerMessage = {
+  dynamodb: {
+    conversations: {
+      read: 2,
+      write: 4,
+      reportedRead: 2,
+      reportedWrite: 2,
+      requests: 2,
+      itemsRead: 1,
+      keptBytes: 1024,
+      expiringBytes: 0,
+    },
+  },
+  kinesisRecords: 2,
+  kinesisBytes: 1024,
+  kinesisBilledKb: 2,
+  posts: 4,
+  postBytes: 4000,
+  framesIn: 1,
+  routeResponses: 1,
+  routeResponseBytes: 100,
+  logLines: 1,
+  logBytes: 1000,
+  metricLines: 0.5,
+  metricBytes: 500,
+  invocations: { send: 1, fanout: 0.5 },
+  durationMs: { send: 3, fanout: 9 },
+  cpuMs: { stack: 1, 'dynamodb-local': 1, 'kinesis-mock': 1, 'load-generator': 1 },
+};
+
+const ASSUMPTIONS: CostAssumptions = {
+  connectionMinutesPerMessage: 10,
+  pingsPerMessage: 2,
+  reconnectsPerMessage: 1,
+  reconnect: { functions: ['connect'], writeUnits: 2, readUnits: 2 },
+  warmDurationMs: {},
+  otherDurationMs: 100,
+  storageMonths: 12,
+  logRetentionMonths: 1,
+  streams: 1,
+  messagesPerDay: 24e6,
+  shardsPerStream: 2,
+  frameOverheadBytes: 0,
+};
+
+const lineOf = (cost: CostEstimate, item: string) => {
+  const line = cost.lines.find((candidate) => candidate.item.startsWith(item));
+  if (!line) throw new Error(`no line ${item}: ${cost.lines.map((l) => l.item).join(', ')}`);
+  return line.usdPerMillion;
+};
+
+describe('the cost model', () => {
+  it('prices a hand-computed case line by line, and the total is their sum', () => {
+    const cost = estimateCost(PER_MESSAGE, { assumptions: ASSUMPTIONS });
+
+    // API Gateway: $1 a million messages; $0.25 a million minutes; $0.09 a GB out.
+    expect(lineOf(cost, 'frames in')).toBeCloseTo(1);
+    expect(lineOf(cost, 'route responses')).toBeCloseTo(1);
+    expect(lineOf(cost, '@connections posts')).toBeCloseTo(4);
+    expect(lineOf(cost, 'keep-alive: ping + pong')).toBeCloseTo(4);
+    expect(lineOf(cost, 'connection-minutes')).toBeCloseTo(2.5);
+    // 4,000 + 100 bytes of frames, and two 38-byte pongs.
+    expect(lineOf(cost, 'data transfer out')).toBeCloseTo((4176 / GB) * 0.09e6, 6);
+    // Lambda: $0.20 a million requests + 0.1 s × GB × $0.0000133334.
+    expect(lineOf(cost, 'send:')).toBeCloseTo(0.2 + 0.1 * 1 * 13.3334, 4);
+    expect(lineOf(cost, 'fanout:')).toBeCloseTo(0.5 * (0.2 + 0.1 * 1 * 13.3334), 4);
+    expect(lineOf(cost, 'keep-alive: ping ×')).toBeCloseTo(2 * (0.2 + 0.1 * 0.25 * 13.3334), 4);
+    expect(lineOf(cost, 'reconnects: connect')).toBeCloseTo(0.2 + 0.1 * 0.25 * 13.3334, 4);
+    // DynamoDB: $0.625 a million WRU, $0.125 RRU, $0.25 and $0.20 a GB-month.
+    expect(lineOf(cost, 'conversations writes')).toBeCloseTo(2.5);
+    expect(lineOf(cost, 'conversations reads')).toBeCloseTo(0.25);
+    expect(lineOf(cost, 'reconnects: 2 WRU')).toBeCloseTo(1.5);
+    expect(lineOf(cost, 'storage of new items')).toBeCloseTo(((1024 * 12) / GB) * 0.25e6, 6);
+    expect(lineOf(cost, 'point-in-time recovery')).toBeCloseTo(((1024 * 12) / GB) * 0.2e6, 6);
+    // Kinesis: one stream-hour a million messages at $0.04; 2 KB in at $0.08 a GB; 1 KB read twice.
+    expect(lineOf(cost, 'stream-hours')).toBeCloseTo(0.04);
+    // One enhanced fan-out consumer on 2 shards of that stream, at $0.015 a consumer-shard-hour.
+    expect(lineOf(cost, 'enhanced fan-out consumer-shard-hours')).toBeCloseTo(0.03);
+    expect(lineOf(cost, 'data in')).toBeCloseTo((2048 / GB) * 0.08e6, 6);
+    expect(lineOf(cost, 'fanout reads every record')).toBeCloseTo((1024 / GB) * 0.05e6, 6);
+    expect(lineOf(cost, 'presence-notifier reads every record')).toBeCloseTo((1024 / GB) * 0.04e6, 6);
+    // Logs: 4.5 invocations (1.5 measured, 2 pings, 1 connect) × 378 bytes of START and REPORT,
+    // 5 access lines (1 frame, 2 pings, connect and disconnect) × 277 bytes, at $0.50 a GB.
+    expect(lineOf(cost, 'Lambda START and REPORT')).toBeCloseTo(((4.5 * 378) / GB) * 0.5e6, 6);
+    expect(lineOf(cost, 'handler log lines')).toBeCloseTo((1000 / GB) * 0.5e6, 6);
+    expect(lineOf(cost, 'EMF metric lines')).toBeCloseTo((500 / GB) * 0.5e6, 6);
+    expect(lineOf(cost, 'API Gateway access log lines')).toBeCloseTo(((5 * 277) / GB) * 0.5e6, 6);
+    const logged = 4.5 * 378 + 1000 + 500 + 5 * 277;
+    expect(lineOf(cost, 'storage of those lines')).toBeCloseTo((logged / GB) * 0.03e6, 6);
+
+    const sum = cost.lines.reduce((total, line) => total + line.usdPerMillion, 0);
+    expect(cost.usdPerMillion).toBeCloseTo(sum, 9);
+    // API Gateway 12.50 + 0.35, Lambda 3.90, DynamoDB 9.40, Kinesis 0.31, logs 2.26.
+    expect(cost.usdPerMillion).toBeCloseTo(28.72, 2);
+    expect(Object.values(cost.byService).reduce((total, value) => total + value, 0)).toBeCloseTo(sum, 9);
+  });
+
+  it('prices the message path alone without the connections, keep-alives, reconnects and stream-hours', () => {
+    const cost = estimateCost(PER_MESSAGE, { allIn: false, assumptions: ASSUMPTIONS });
+
+    expect(cost.allIn).toBe(false);
+    expect(cost.lines.some((line) => line.basis === 'assumed')).toBe(false);
+    expect(cost.lines.map((line) => line.item)).not.toContain('connection-minutes');
+    expect(lineOf(cost, 'send:')).toBeCloseTo(0.2 + 0.1 * 13.3334, 4);
+  });
+
+  it('bills each record as at least 1 KB when the run did not count billed KB', () => {
+    const { kinesisBilledKb: _billed, ...older } = PER_MESSAGE;
+    const cost = estimateCost({ ...older, kinesisBytes: 300 }, { assumptions: ASSUMPTIONS });
+
+    expect(lineOf(cost, 'data in')).toBeCloseTo((2048 / GB) * 0.08e6, 6);
+  });
+
+  it('ends the printed table with the all-in line, and says so when the cost is the message path only', () => {
+    const results = {
+      cost: estimateCost(PER_MESSAGE, { assumptions: ASSUMPTIONS }),
+      costRate: 50,
+      costPhase: { rate: 50, seconds: 10, messages: 500, acks: true },
+    } as BenchResults;
+    const table = costTable(results);
+    if (!table) throw new Error('no table');
+    const text = renderText(table).split('\n');
+
+    expect(text.at(-1)).toBe(`all-in cost per million messages: $${results.cost?.usdPerMillion.toFixed(2)}`);
+    expect(allInLine(results.cost as CostEstimate)).toMatch(
+      /^all-in cost per million messages: \$\d+\.\d\d$/,
+    );
+    const pathOnly = costTable({ ...results, cost: estimateCost(PER_MESSAGE, { allIn: false }) });
+    expect(pathOnly?.footer?.[0]).toMatch(/^message path only/);
+  });
+});
+
+describe('stored bytes per table', () => {
+  const tableOf = (byTable: Map<string, TableUnits>, name: string) => byTable.get(name) as TableUnits;
+  const ttlAttributeOf = (table: string) => (table === 'ttl-table' ? 'expiresAt' : undefined);
+
+  it('counts each item put with its 100 bytes of overhead, apart when it has the table’s time-to-live', () => {
+    const byTable = new Map<string, TableUnits>();
+    const input = {
+      TransactItems: [
+        { Put: { TableName: 'kept-table', Item: { pk: 'ab', n: 5 } } },
+        { Put: { TableName: 'ttl-table', Item: { pk: 'ab', expiresAt: 5 } } },
+        { Update: { TableName: 'kept-table', Key: { pk: 'cd' } } },
+      ],
+    };
+
+    addRequestUnits(byTable, 'TransactWriteItems', input, [], 0, { ttlAttributeOf });
+
+    // pk (2 + 2) and n (1 + 2): 7 bytes; pk (4) and expiresAt (9 + 2): 15 bytes.
+    expect(tableOf(byTable, 'kept-table').keptBytes).toBe(107);
+    expect(tableOf(byTable, 'ttl-table').expiringBytes).toBe(115);
+    expect(tableOf(byTable, 'ttl-table').keptBytes).toBe(0);
+  });
+
+  it('counts no stored bytes for a request that failed', () => {
+    const byTable = new Map<string, TableUnits>();
+
+    addRequestUnits(byTable, 'PutItem', { TableName: 'kept-table', Item: { pk: 'ab' } }, [], 0);
+
+    expect(tableOf(byTable, 'kept-table').keptBytes).toBe(0);
+  });
+});
+
+describe('what an invocation would log', () => {
+  it('counts the lines written at INFO and up, not DEBUG, and still logs them', () => {
+    const output: InvocationOutput = { logLines: 0, logBytes: 0, metrics: [] };
+    const logger = new Logger({ serviceName: 'parley-test', logLevel: 'SILENT' });
+    const counting = countingLogger(logger, 'parley-test', () => output);
+
+    counting.debug('detail', { seq: 1 });
+    counting.info('sent', { conversationId: 'dm:a:b', seq: 1 });
+    counting.warn('delivery failed', { error: new Error('boom') });
+
+    expect(output.logLines).toBe(2);
+    expect(output.logBytes).toBeGreaterThan(2 * 150);
+    expect(counting).toBeInstanceOf(Logger);
+  });
+
+  it('counts nothing outside an invocation', () => {
+    const counting = countingLogger(new Logger({ logLevel: 'SILENT' }), 'parley-test', () => undefined);
+
+    expect(() => counting.info('gateway started')).not.toThrow();
+  });
+
+  it('notes every metric value and still records it; an EMF line grows with its values', () => {
+    const output: InvocationOutput = { logLines: 0, logBytes: 0, metrics: [] };
+    const metrics = new InMemoryMetrics();
+    const counting = countingMetrics(metrics, () => output);
+
+    counting.record('EventsDelivered', 1);
+    counting.record('DeliveryLatency', 42);
+
+    expect(output.metrics).toEqual([
+      ['EventsDelivered', 1],
+      ['DeliveryLatency', 42],
+    ]);
+    expect(metrics.values('DeliveryLatency')).toEqual([42]);
+    expect(counting).toBeInstanceOf(InMemoryMetrics);
+    expect(emfLines([], 'parley-prod')).toEqual({ lines: 0, bytes: 0 });
+    const one = emfLines(output.metrics, 'parley-prod');
+    expect(one.lines).toBe(1);
+    expect(one.bytes).toBeGreaterThan(100);
+    const more = emfLines([...output.metrics, ['DeliveryLatency', 43]], 'parley-prod');
+    expect(more.lines).toBe(1);
+    expect(more.bytes).toBeGreaterThan(one.bytes);
+  });
+
+  it('writes a metric’s values over several EMF lines past 99 of them, as Powertools does at 100', () => {
+    const values = Array.from({ length: 150 }, (_, i): ['EventsDelivered', number] => ['EventsDelivered', i]);
+
+    expect(emfLines(values, 'parley-prod').lines).toBe(2);
+  });
+});
