@@ -81,7 +81,7 @@ function expectUntouched(calls: ReturnType<typeof watch>) {
 }
 
 describe('the ack handler', () => {
-  it('raises the read watermark, lifts delivered with it, and publishes both receipts', async () => {
+  it('raises the read watermark, lifts delivered with it, and publishes the read receipt alone', async () => {
     const ports = await conversationWith(7);
 
     const result = await ack(ports, { kind: 'read', seq: 5 });
@@ -89,7 +89,7 @@ describe('the ack handler', () => {
     expect(result.statusCode).toBe(200);
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
     expect(await aliceReceipt(ports)).toEqual({ userId: 'alice', readSeq: 5, deliveredSeq: 5 });
-    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5)]);
   });
 
   it('raises only the delivered watermark on a delivered ack', async () => {
@@ -163,7 +163,7 @@ describe('the ack handler', () => {
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
     expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 5, readSeq: 5 });
-    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5)]);
   });
 
   it('answers internal when the receipt cannot be published, and publishes it on the retry', async () => {
