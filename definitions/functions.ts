@@ -285,7 +285,9 @@ export const ROUTES: Readonly<Record<string, RouteFunctionId>> = Object.fromEntr
 /**
  * Routes whose function's answer goes back to the caller as a frame (a route response):
  * all but the connection lifecycle, which API Gateway answers itself. `typing` is here
- * for its error frames; it answers nothing when it succeeds.
+ * for its error frames; it answers nothing when it succeeds, and neither does an `ack`
+ * without `requestId` (protocol 1.2). Whether API Gateway then sends and bills an empty
+ * frame is not documented: docs/capacity.md §2.
  */
 export const ANSWERED_ROUTES: readonly string[] = ROUTE_FUNCTIONS.filter(
   ({ trigger }) => trigger.answered,

@@ -1,8 +1,8 @@
 /**
  * Receipts: per member, a `delivered` and a `read` watermark that only move forward;
- * reading lifts `delivered` with it. A watermark that reached the acked seq is published
- * on the conversation's stream, behind the messages it acknowledges, so a receipt never
- * overtakes its message on any device.
+ * reading lifts `delivered` with it. The watermark of the ack's kind, once it reached the
+ * acked seq, is published on the conversation's stream, behind the messages it
+ * acknowledges, so a receipt never overtakes its message on any device.
  */
 
 import type { ReceiptKind } from '@parley/protocol';
@@ -40,21 +40,21 @@ export async function acknowledge(
     throw new BadRequestError(`seq: must be at most the conversation's last seq, ${lastSeq}`);
   }
   const outcomes = await raiseWatermarks(deps.receipts, input);
-  for (const [kind, outcome] of outcomes) {
-    // Published when the watermark moved, and again when an ack repeats it exactly: that
-    // repeat is a client retry, and the first try may have failed before publishing.
-    if (outcome.seq === input.seq && input.seq > 0) {
-      await deps.publisher.publish({
-        type: 'receipt',
-        conversationId: input.conversationId,
-        userId: input.userId,
-        kind,
-        seq: input.seq,
-      });
-    }
+  const own = outcomes.find(([kind]) => kind === input.kind)?.[1];
+  // Published when the watermark moved, and again when an ack repeats it exactly: that
+  // repeat is a client retry, and the first try may have failed before publishing. Only
+  // the ack's own kind: the `delivered` a `read` lifts is not published again, since every
+  // reader of a `read` receipt (clients, the conversation list) lifts `delivered` with it.
+  if (own && own.seq === input.seq && input.seq > 0) {
+    await deps.publisher.publish({
+      type: 'receipt',
+      conversationId: input.conversationId,
+      userId: input.userId,
+      kind: input.kind,
+      seq: input.seq,
+    });
   }
   await afterRaise?.(outcomes);
-  const own = outcomes.find(([kind]) => kind === input.kind)?.[1];
   return { seq: own?.seq ?? input.seq };
 }
 

@@ -1,4 +1,8 @@
-/** `ack`: moves the caller's delivered or read watermark forward and answers `acked`. */
+/**
+ * `ack`: moves the caller's delivered or read watermark forward, and answers `acked` when
+ * the frame has a `requestId`. Without one (protocol 1.2) it answers nothing: the `receipt`
+ * event already tells the caller's devices, and an answer would be one more frame to pay for.
+ */
 
 import { type AckedFrame, type AckFrame, ackFrameSchema, isGroupConversationId } from '@parley/protocol';
 import { assertCurrentMember, assertMember } from '../domain/conversation.js';
@@ -8,7 +12,7 @@ import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createAckHandler(deps: DepsProvider) {
-  const serve = async ({ frame, caller }: RouteEvent<AckFrame>): Promise<AckedFrame> => {
+  const serve = async ({ frame, caller }: RouteEvent<AckFrame>): Promise<AckedFrame | undefined> => {
     const input = {
       conversationId: frame.conversationId,
       userId: caller.userId,
@@ -26,6 +30,7 @@ export function createAckHandler(deps: DepsProvider) {
       assertMember(frame.conversationId, caller.userId);
       ({ seq } = await acknowledge(deps(), input));
     }
+    if (frame.requestId === undefined) return undefined;
     return {
       type: 'acked',
       requestId: frame.requestId,

@@ -75,7 +75,12 @@ export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
 
 export const ackFrameSchema = frameSchema({
   action: z.literal('ack'),
-  requestId: answeredRequestId,
+  requestId: requestIdSchema
+    .meta({
+      description:
+        'echoed in the `acked` answer; without it (1.2) no answer: the `receipt` event confirms it; an error answer still comes',
+    })
+    .optional(),
   conversationId: conversationIdSchema,
   seq: seqSchema.meta({
     description: "every message up to it; above the conversation's last is `bad_request`",

@@ -3,7 +3,12 @@
  * stored cursor, page after page, then a `sync` of each conversation that moved; and at
  * any time, the filling of a gap in a conversation (one sync at a time per conversation).
  */
-import { type ConversationsPageFrame, type HistoryFrame, SYNC_MAX_LIMIT } from '@parley/protocol';
+import {
+  type ConversationsPageFrame,
+  type HistoryFrame,
+  type Receipt,
+  SYNC_MAX_LIMIT,
+} from '@parley/protocol';
 import type { ReconnectingConnection } from './connection.js';
 import { type Conversations, receiptChanges } from './conversations.js';
 import { codeOf, ParleyErrorCode } from './errors.js';
@@ -19,6 +24,8 @@ export interface CatchUpOptions {
   persistence: Persistence;
   /** The list is read and its cursor saved: the conversations that moved. */
   caughtUp: (moved: string[]) => void;
+  /** The watermarks the server reported for a conversation: they confirm this device's acks. */
+  reported?: (conversationId: string, receipts: readonly Receipt[]) => void;
   report: (error: unknown) => void;
 }
 
@@ -65,6 +72,7 @@ export class CatchUp {
         const timeline = conversations.timeline(summary.conversationId);
         if (summary.lastMessage) conversations.receive(summary.conversationId, [summary.lastMessage]);
         conversations.applyReceipts(timeline, receiptChanges(summary.receipts));
+        this.#options.reported?.(summary.conversationId, summary.receipts);
         if (summary.everyone) conversations.applyEveryone(timeline, summary.everyone);
         if (timeline.applySummary(summary)) conversations.changed(timeline);
         if (timeline.hasGap) this.requestSync(summary.conversationId);
@@ -119,6 +127,7 @@ export class CatchUp {
       timeline.noteLastSeq(page.lastSeq);
       conversations.receive(conversationId, page.messages);
       conversations.applyReceipts(timeline, receiptChanges(page.receipts));
+      this.#options.reported?.(conversationId, page.receipts);
       if (page.everyone) conversations.applyEveryone(timeline, page.everyone);
       // Stop when the page brought nothing new, so a server that keeps saying hasMore cannot loop us.
       if (!page.hasMore || timeline.contiguousSeq === afterSeq || !timeline.hasGap) return;

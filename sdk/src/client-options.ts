@@ -69,6 +69,17 @@ export interface ParleyClientOptions {
    * new ParleyClient({ url, token, deviceId, keepAliveMs: 4 * 60_000 });
    */
   keepAliveMs?: number;
+  /**
+   * How long the client gathers the `delivered` and `read` acks of a conversation before it
+   * sends one ack of the highest seq of each kind (a `read` alone when it covers
+   * `delivered`). Longer sends fewer acks in a busy conversation; shorter shows the peers
+   * their ticks sooner. Default 250 ms: a burst of messages and the read of an open
+   * conversation right after them go as one ack.
+   *
+   * @example
+   * new ParleyClient({ url, token, deviceId, ackWindowMs: 1_000 });
+   */
+  ackWindowMs?: number;
   /** After this long without a keystroke, typing stops by itself. Default 5 s. */
   typingIdleMs?: number;
   /** The clock, for tests. */
@@ -96,6 +107,10 @@ export function checkedWebSocket(options: ParleyClientOptions): WebSocketConstru
   const { keepAliveMs } = options;
   if (keepAliveMs !== undefined && !(Number.isFinite(keepAliveMs) && keepAliveMs >= 0)) {
     throw new TypeError('keepAliveMs: must be a number of milliseconds, 0 or more (0 turns it off)');
+  }
+  const { ackWindowMs } = options;
+  if (ackWindowMs !== undefined && !(Number.isFinite(ackWindowMs) && ackWindowMs >= 0)) {
+    throw new TypeError('ackWindowMs: must be a number of milliseconds, 0 or more');
   }
   return WebSocketClass;
 }

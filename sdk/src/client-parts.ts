@@ -19,7 +19,7 @@ import { Outbox } from './outbox.js';
 import { OutboxSender } from './outbox-sender.js';
 import { Persistence } from './persistence.js';
 import { Presence } from './presence.js';
-import { Receipts } from './receipts.js';
+import { DEFAULT_ACK_WINDOW_MS, Receipts } from './receipts.js';
 import { MemoryStorage } from './storage.js';
 import { Typing } from './typing.js';
 
@@ -53,13 +53,14 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
   const now = options.now ?? Date.now;
   const report = (error: unknown) => emit('error', toParleyError(error));
   const backoff = new Backoff(options.reconnect, options.random ?? Math.random);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const connection = new ReconnectingConnection({
     url: options.url,
     deviceId: options.deviceId,
     token: options.token,
     WebSocket: WebSocketClass,
     backoff,
-    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    requestTimeoutMs,
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     now,
   });
@@ -101,8 +102,15 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
   });
   const parts: ClientParts = {
     ...{ identity, now, connection, outbox, persistence, conversations, sender, typing },
-    catchUp: new CatchUp({ connection, conversations, persistence, caughtUp, report }),
-    receipts: new Receipts({ identity, connection, conversations, persistence, backoff, report }),
+    catchUp: new CatchUp({
+      ...{ connection, conversations, persistence, caughtUp, report },
+      reported: (conversationId, receipts) => parts.receipts.learn(conversationId, receipts),
+    }),
+    receipts: new Receipts({
+      ...{ identity, connection, conversations, persistence },
+      windowMs: options.ackWindowMs ?? DEFAULT_ACK_WINDOW_MS,
+      confirmTimeoutMs: requestTimeoutMs,
+    }),
     presence: new Presence({ connection, changed: (users) => emit('presence', users) }),
     groups: new Groups({ identity, connection, outbox, sender, conversations, now, report }),
   };
@@ -140,6 +148,7 @@ function onServerEvent(parts: ClientParts, frame: ServerFrame, emit: EmitEvent):
     case 'receipt': {
       const timeline = conversations.timeline(frame.conversationId);
       conversations.applyReceipts(timeline, [{ userId: frame.userId, kind: frame.kind, seq: frame.seq }]);
+      parts.receipts.learnEvent(frame.conversationId, frame.userId, frame.kind, frame.seq);
       if (timeline.hasGap) catchUp.requestSync(frame.conversationId);
       break;
     }

@@ -267,7 +267,8 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
 
   /**
    * Marks everything this device holds of the conversation as read, on all of the user's
-   * devices (the server's `receipt` event clears the unread count everywhere).
+   * devices (the server's `receipt` event clears the unread count everywhere). The count
+   * here drops at once; the ack goes at the end of the `ackWindowMs` window.
    *
    * @example
    * await client.markRead('dm:alice:bob');

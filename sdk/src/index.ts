@@ -25,6 +25,7 @@ export {
 } from './groups.js';
 export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
 export type { OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.js';
+export { DEFAULT_ACK_WINDOW_MS } from './receipts.js';
 export { MemoryStorage, type ParleyStorage } from './storage.js';
 export {
   type AdminChangedMessage,

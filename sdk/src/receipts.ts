@@ -1,50 +1,70 @@
 /**
- * The receipts this device sends: `delivered` once per burst of the peers' messages, `read`
- * when the user reads. An ack stays unconfirmed, in storage too, until the server answers
- * `acked`: it goes again after a retryable error and after every reconnect, since a
- * repeated ack is what makes the server publish a receipt whose first publish failed.
+ * The receipts this device sends: per conversation, the `delivered` and `read` acks of a
+ * short window go as one ack of the highest seq of each kind (watermarks make that exact),
+ * and a `read` ack alone when it covers `delivered`, since the server lifts `delivered`
+ * with it. Acks go without a `requestId` (protocol 1.2), so the server answers nothing:
+ * the `receipt` event of this user, or the watermarks `history` and `conversations`
+ * report, confirm them. An ack stays unconfirmed, in storage too, until the server reports
+ * a watermark that covers it; it goes again after every reconnect while the reported one
+ * is still below, and while connected if no confirmation comes in time, since a repeated
+ * ack is what makes the server publish a receipt whose first publish failed.
  */
-import type { AckedFrame, ReceiptKind } from '@parley/protocol';
-import { type Backoff, SYSTEM_TIMERS, type TimerHandle, type Timers } from './backoff.js';
+import type { Receipt, ReceiptKind } from '@parley/protocol';
+import { SYSTEM_TIMERS, type TimerHandle, type Timers } from './backoff.js';
 import type { ReconnectingConnection } from './connection.js';
 import type { Conversations } from './conversations.js';
-import { codeOf, isDisconnect, isFinal } from './errors.js';
 import type { Identity } from './identity.js';
 import type { Persistence, UnconfirmedAcks } from './persistence.js';
 import type { Timeline } from './timeline.js';
 
-/** How long the messages of a burst gather before one `delivered` ack covers them all. */
-const DELIVERED_GATHER_MS = 50;
+/**
+ * How long the acks of a conversation gather before they go, by default. Long enough to
+ * take in a burst of messages arriving together (a catch-up page, a peer sending several
+ * in a row) and the `read` an open conversation makes right after them, so that one ack
+ * goes instead of one per message and kind; short enough that the peer's ticks still
+ * follow within a blink.
+ */
+export const DEFAULT_ACK_WINDOW_MS = 250;
+
+/** The longest wait between two sends of an ack the server does not confirm. */
+const MAX_CONFIRM_WAIT_MS = 5 * 60_000;
 
 /** What the receipts need of the client. */
 export interface ReceiptsOptions {
   identity: Identity;
-  connection: Pick<ReconnectingConnection, 'request' | 'isOpen'>;
+  connection: Pick<ReconnectingConnection, 'send' | 'isOpen'>;
   conversations: Conversations;
   persistence: Persistence;
-  /** The delays between the sends of an ack the server failed to take. */
-  backoff: Backoff;
-  /** The timer that gathers a burst. */
+  /** How long acks gather before one goes per conversation and kind. */
+  windowMs: number;
+  /**
+   * How long a sent ack waits for the watermark that confirms it before it goes again;
+   * each wait after that is twice the one before.
+   */
+  confirmTimeoutMs: number;
+  /** The timers that gather a window and wait for a confirmation. */
   timers?: Timers;
-  report: (error: unknown) => void;
 }
 
 /**
- * The acks of one device: gathered, sent, and repeated until confirmed.
+ * The acks of one device: gathered, sent, and repeated until the server reports them.
  *
  * @example
  * receipts.scheduleDelivered(timeline); // after messages arrive
  * await receipts.markRead('dm:alice:bob');
- * receipts.resendUnconfirmed(); // after a reconnect
+ * receipts.learn('dm:alice:bob', page.receipts); // what `history` or `conversations` said
+ * receipts.resendUnconfirmed(); // after a reconnect's catch-up
  */
 export class Receipts {
   readonly #options: ReceiptsOptions;
   readonly #timers: Timers;
   /** Per conversation, the highest seq of each kind the server has not confirmed yet. */
   readonly #unconfirmed = new Map<string, Partial<Record<ReceiptKind, number>>>();
-  readonly #gatherTimers = new Map<string, TimerHandle>();
-  /** Per conversation and kind: the sends that failed, and the wait before the next. */
-  readonly #retries = new Map<string, { attempts: number; timer?: TimerHandle }>();
+  /** Per conversation, this user's watermarks as the server last reported them. */
+  readonly #reported = new Map<string, Receipt>();
+  readonly #windows = new Map<string, TimerHandle>();
+  /** Per conversation: the sends not confirmed yet, and the wait for the next. */
+  readonly #confirmations = new Map<string, { attempts: number; timer: TimerHandle }>();
 
   constructor(options: ReceiptsOptions) {
     this.#options = options;
@@ -61,24 +81,12 @@ export class Receipts {
     for (const [conversationId, kinds] of acks) this.#unconfirmed.set(conversationId, kinds);
   }
 
-  /** Acks `delivered` up to the contiguous seq, once per change, shortly after a burst. */
+  /** Acks `delivered` up to the contiguous seq at the end of the window, if that moved it. */
   scheduleDelivered(timeline: Timeline): void {
-    const { conversationId } = timeline;
-    if (this.#gatherTimers.has(conversationId)) return;
-    const timer = this.#timers.setTimeout(() => {
-      this.#gatherTimers.delete(conversationId);
-      const { userId } = this.#options.identity;
-      const seq = timeline.contiguousSeq;
-      const fromOthers = timeline.messages().some((m) => m.senderId !== userId && m.seq <= seq);
-      if (!fromOthers || seq <= timeline.receiptOf(userId).deliveredSeq) return;
-      // A group this user left refuses its acks (forbidden): its window is all it has.
-      if (!this.#options.conversations.isMember(conversationId)) return;
-      void this.#ack(conversationId, 'delivered', seq);
-    }, DELIVERED_GATHER_MS);
-    this.#gatherTimers.set(conversationId, timer);
+    this.#schedule(timeline.conversationId);
   }
 
-  /** Marks everything held of the conversation read: shown at once, confirmed by the server. */
+  /** Marks everything held of the conversation read: shown at once, acked at the end of the window. */
   async markRead(conversationId: string): Promise<void> {
     const { conversations, identity } = this.#options;
     const timeline = conversations.get(conversationId);
@@ -87,71 +95,135 @@ export class Receipts {
     if (seq <= timeline.receiptOf(identity.userId).readSeq) return;
     if (!conversations.isMember(conversationId)) return;
     conversations.applyReceipts(timeline, [{ userId: identity.userId, kind: 'read', seq }]);
-    await this.#ack(conversationId, 'read', seq);
+    this.#want(conversationId, 'read', seq);
+    this.#schedule(conversationId);
   }
 
-  /** Sends every unconfirmed ack again: what was read or received while offline. */
+  /**
+   * Takes in this user's watermarks as the server reported them (a `receipt` event, or the
+   * receipts of `history` or `conversations`): an ack they cover is confirmed.
+   */
+  learn(conversationId: string, receipts: readonly Receipt[]): void {
+    const own = receipts.find((receipt) => receipt.userId === this.#options.identity.userId);
+    if (!own) return;
+    this.#report(conversationId, 'delivered', own.deliveredSeq);
+    this.#report(conversationId, 'read', own.readSeq);
+  }
+
+  /** Takes in a `receipt` event: one of this user's is a watermark the server reports. */
+  learnEvent(conversationId: string, userId: string, kind: ReceiptKind, seq: number): void {
+    if (userId === this.#options.identity.userId) this.#report(conversationId, kind, seq);
+  }
+
+  /** Sends every ack the server has not reported yet: what was read or received while offline. */
   resendUnconfirmed(): void {
-    for (const [conversationId, acks] of this.#unconfirmed) {
-      for (const kind of Object.keys(acks) as ReceiptKind[]) void this.#send(conversationId, kind);
-    }
+    for (const conversationId of [...this.#unconfirmed.keys()]) this.#send(conversationId);
   }
 
   close(): void {
-    for (const timer of this.#gatherTimers.values()) this.#timers.clearTimeout(timer);
-    for (const { timer } of this.#retries.values()) this.#options.backoff.cancel(timer);
+    for (const timer of this.#windows.values()) this.#timers.clearTimeout(timer);
+    for (const { timer } of this.#confirmations.values()) this.#timers.clearTimeout(timer);
+    this.#windows.clear();
+    this.#confirmations.clear();
   }
 
-  /** Records the ack as unconfirmed, then sends it if the connection is open. */
-  async #ack(conversationId: string, kind: ReceiptKind, seq: number): Promise<void> {
+  /** Opens the conversation's window, unless one is open: its acks go when it closes. */
+  #schedule(conversationId: string): void {
+    if (this.#windows.has(conversationId)) return;
+    const timer = this.#timers.setTimeout(() => {
+      this.#windows.delete(conversationId);
+      this.#gatherDelivered(conversationId);
+      this.#send(conversationId);
+    }, this.#options.windowMs);
+    this.#windows.set(conversationId, timer);
+  }
+
+  /** Wants `delivered` up to the contiguous seq, when the peers' messages there are not acked yet. */
+  #gatherDelivered(conversationId: string): void {
+    const timeline = this.#options.conversations.get(conversationId);
+    if (!timeline) return;
+    const { userId } = this.#options.identity;
+    const seq = timeline.contiguousSeq;
+    const fromOthers = timeline.messages().some((m) => m.senderId !== userId && m.seq <= seq);
+    // The user's own watermark here includes a read made on this device: it covers delivered.
+    if (!fromOthers || seq <= timeline.receiptOf(userId).deliveredSeq) return;
+    this.#want(conversationId, 'delivered', seq);
+  }
+
+  #want(conversationId: string, kind: ReceiptKind, seq: number): void {
     const acks = this.#unconfirmed.get(conversationId) ?? {};
     acks[kind] = Math.max(seq, acks[kind] ?? 0);
     this.#unconfirmed.set(conversationId, acks);
     this.#options.persistence.changed();
-    if (this.#options.connection.isOpen) await this.#send(conversationId, kind);
   }
 
   /**
-   * Sends the unconfirmed ack of that kind. A lost connection leaves it for the next open; a
-   * retryable error sends it again after a backoff; a final error drops it.
+   * Sends the conversation's acks the server has not reported, `read` alone when it covers
+   * `delivered`. A closed connection leaves them for the next open.
    */
-  async #send(conversationId: string, kind: ReceiptKind): Promise<void> {
-    const seq = this.#unconfirmed.get(conversationId)?.[kind];
-    if (seq === undefined) return;
-    const retryKey = `${conversationId} ${kind}`;
-    const retry = this.#retries.get(retryKey);
-    if (retry?.timer) return; // a retry is already waiting
-    const { connection, conversations, identity } = this.#options;
-    try {
-      const answer = await connection.request<AckedFrame>({ action: 'ack', conversationId, seq, kind });
-      const timeline = conversations.timeline(conversationId);
-      conversations.applyReceipts(timeline, [{ userId: identity.userId, kind, seq: answer.seq }]);
-      this.#retries.delete(retryKey);
-      this.#settle(conversationId, kind, answer.seq);
-    } catch (error) {
-      const code = codeOf(error);
-      if (isDisconnect(code)) return;
-      if (isFinal(code)) {
-        this.#retries.delete(retryKey);
-        this.#options.report(error);
-        this.#settle(conversationId, kind, seq);
-        return;
-      }
-      const attempts = (retry?.attempts ?? 0) + 1;
-      const timer = this.#options.backoff.wait(attempts, () => {
-        this.#retries.set(retryKey, { attempts });
-        if (this.#options.connection.isOpen) void this.#send(conversationId, kind);
-      });
-      this.#retries.set(retryKey, { attempts, timer });
+  #send(conversationId: string): void {
+    this.#settle(conversationId);
+    const acks = this.#unconfirmed.get(conversationId);
+    if (!acks) return;
+    const { connection, conversations } = this.#options;
+    // A group this user left refuses its acks (forbidden): its window is all it has.
+    if (!conversations.isMember(conversationId)) {
+      this.#forget(conversationId);
+      return;
     }
+    if (!connection.isOpen) return;
+    const kinds: ReceiptKind[] =
+      acks.read !== undefined && acks.read >= (acks.delivered ?? 0) ? ['read'] : ['read', 'delivered'];
+    for (const kind of kinds) {
+      const seq = acks[kind];
+      if (seq !== undefined) connection.send({ action: 'ack', conversationId, seq, kind });
+    }
+    this.#awaitConfirmation(conversationId);
   }
 
-  /** The server took the ack up to `settled`: it need not go again unless a higher one waits. */
-  #settle(conversationId: string, kind: ReceiptKind, settled: number): void {
+  /** Sends again if the server has not reported the acks when the wait ends. */
+  #awaitConfirmation(conversationId: string): void {
+    const previous = this.#confirmations.get(conversationId);
+    if (previous) this.#timers.clearTimeout(previous.timer);
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const wait = Math.min(this.#options.confirmTimeoutMs * 2 ** (attempts - 1), MAX_CONFIRM_WAIT_MS);
+    const timer = this.#timers.setTimeout(() => this.#send(conversationId), wait);
+    this.#confirmations.set(conversationId, { attempts, timer });
+  }
+
+  /** The server reports a watermark: `read` lifts `delivered` with it. */
+  #report(conversationId: string, kind: ReceiptKind, seq: number): void {
+    const { userId } = this.#options.identity;
+    const reported = this.#reported.get(conversationId) ?? { userId, deliveredSeq: 0, readSeq: 0 };
+    const readSeq = kind === 'read' ? Math.max(reported.readSeq, seq) : reported.readSeq;
+    const deliveredSeq = Math.max(reported.deliveredSeq, readSeq, kind === 'delivered' ? seq : 0);
+    this.#reported.set(conversationId, { ...reported, deliveredSeq, readSeq });
+    this.#settle(conversationId);
+  }
+
+  /** Drops the acks the reported watermarks cover; with none left, stops waiting for them. */
+  #settle(conversationId: string): void {
     const acks = this.#unconfirmed.get(conversationId);
-    if (!acks || (acks[kind] ?? 0) > settled) return;
-    delete acks[kind];
-    if (acks.read === undefined && acks.delivered === undefined) this.#unconfirmed.delete(conversationId);
+    const reported = this.#reported.get(conversationId);
+    if (!acks || !reported) return;
+    let changed = false;
+    if (acks.read !== undefined && acks.read <= reported.readSeq) {
+      delete acks.read;
+      changed = true;
+    }
+    if (acks.delivered !== undefined && acks.delivered <= reported.deliveredSeq) {
+      delete acks.delivered;
+      changed = true;
+    }
+    if (acks.read === undefined && acks.delivered === undefined) this.#forget(conversationId);
+    else if (changed) this.#options.persistence.changed();
+  }
+
+  #forget(conversationId: string): void {
+    this.#unconfirmed.delete(conversationId);
+    const confirmation = this.#confirmations.get(conversationId);
+    if (confirmation) this.#timers.clearTimeout(confirmation.timer);
+    this.#confirmations.delete(conversationId);
     this.#options.persistence.changed();
   }
 }

@@ -83,6 +83,15 @@ function servedTyping(text: string, caller: string): boolean {
   return frame.success && (membersOf(frame.data.conversationId)?.includes(caller) ?? false);
 }
 
+/**
+ * An ack without a readable requestId answers nothing when served and an error otherwise,
+ * and which it is depends on the conversation's last seq, which a session does not track:
+ * such acks are left to their own test (test/e2e/quiet-acks.test.ts).
+ */
+function isQuietAck(text: string): boolean {
+  return parsedObject(text)?.action === 'ack' && readableRequestId(text) === null;
+}
+
 /** A random session: a fresh caller, its two peers, two strangers, and 15 frames. */
 const session = fc.stringMatching(/^[a-z]{12}$/).chain((tag) => {
   const caller = `h${tag}`;
@@ -111,7 +120,7 @@ const session = fc.stringMatching(/^[a-z]{12}$/).chain((tag) => {
     texts: fc.array(
       fc
         .oneof(...ACTIONS.map((action) => hostileFrameText(frames[action])))
-        .filter((text) => Buffer.byteLength(text) <= MAX_FRAME_BYTES),
+        .filter((text) => Buffer.byteLength(text) <= MAX_FRAME_BYTES && !isQuietAck(text)),
       { minLength: 15, maxLength: 15 },
     ),
   });

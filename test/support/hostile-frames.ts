@@ -160,7 +160,6 @@ export function actionFrames(
       fields: { requestId, to: peers, conversationId: ownConversation, clientMessageId, body },
     },
     ack: of('ack', { requestId, conversationId: ownConversation, seq, kind }, [
-      'requestId',
       'conversationId',
       'seq',
       'kind',

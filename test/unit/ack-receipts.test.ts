@@ -81,7 +81,7 @@ function expectUntouched(calls: ReturnType<typeof watch>) {
 }
 
 describe('the ack handler', () => {
-  it('raises the read watermark, lifts delivered with it, and publishes both receipts', async () => {
+  it('raises the read watermark, lifts delivered with it, and publishes the read receipt alone', async () => {
     const ports = await conversationWith(7);
 
     const result = await ack(ports, { kind: 'read', seq: 5 });
@@ -89,7 +89,7 @@ describe('the ack handler', () => {
     expect(result.statusCode).toBe(200);
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
     expect(await aliceReceipt(ports)).toEqual({ userId: 'alice', readSeq: 5, deliveredSeq: 5 });
-    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5)]);
   });
 
   it('raises only the delivered watermark on a delivered ack', async () => {
@@ -163,7 +163,7 @@ describe('the ack handler', () => {
 
     expect(answerOf<AckedFrame>(result)).toEqual(acked('read', 5));
     expect(await aliceReceipt(ports)).toMatchObject({ deliveredSeq: 5, readSeq: 5 });
-    expect(ports.publisher.records).toEqual([receiptRecord('read', 5), receiptRecord('delivered', 5)]);
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5)]);
   });
 
   it('answers internal when the receipt cannot be published, and publishes it on the retry', async () => {
@@ -291,14 +291,41 @@ describe('the ack handler', () => {
     expectUntouched(calls);
   });
 
-  it('refuses an ack without requestId, answering a null requestId', async () => {
-    const result = await ack(createInMemoryPorts(), { requestId: undefined });
+  it('applies an ack without requestId and answers nothing: the receipt event tells the devices', async () => {
+    const ports = await conversationWith(7);
+
+    const result = await ack(ports, { requestId: undefined, kind: 'read', seq: 5 });
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(await aliceReceipt(ports)).toEqual({ userId: 'alice', readSeq: 5, deliveredSeq: 5 });
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 5)]);
+  });
+
+  it('still answers an error to an ack without requestId, with a null requestId', async () => {
+    const ports = await conversationWith(2);
+
+    const result = await ack(ports, { requestId: undefined, seq: 3 });
 
     expect(errorOf(result)).toEqual({
       type: 'error',
       requestId: null,
       code: 'bad_request',
-      message: 'requestId: is required',
+      message: "seq: must be at most the conversation's last seq, 2",
     });
+    expect(ports.publisher.records).toHaveLength(0);
+  });
+
+  it('answers internal to an ack without requestId whose receipt cannot be published, and publishes on the retry', async () => {
+    const ports = await conversationWith(7);
+    vi.spyOn(ports.publisher, 'publish').mockRejectedValueOnce(
+      new Error('ProvisionedThroughputExceededException'),
+    );
+
+    const first = await ack(ports, { requestId: undefined, kind: 'read', seq: 4 });
+    const retry = await ack(ports, { requestId: undefined, kind: 'read', seq: 4 });
+
+    expect(errorOf(first)).toMatchObject({ requestId: null, code: 'internal' });
+    expect(retry).toEqual({ statusCode: 200 });
+    expect(ports.publisher.records).toEqual([receiptRecord('read', 4)]);
   });
 });

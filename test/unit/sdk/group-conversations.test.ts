@@ -1,4 +1,10 @@
-import { type ChatMessage, MemoryStorage, MessageStatus, type ParleyClient } from '@parley/sdk';
+import {
+  type ChatMessage,
+  DEFAULT_ACK_WINDOW_MS,
+  MemoryStorage,
+  MessageStatus,
+  type ParleyClient,
+} from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ALICE,
@@ -33,7 +39,7 @@ import {
 afterEach(cleanUpSdkTest);
 
 /** How long the client gathers a burst before it acknowledges delivery. */
-const ACK_GATHER_MS = 50;
+const ACK_GATHER_MS = DEFAULT_ACK_WINDOW_MS;
 
 const created = (from = ALICE, members = [ALICE, BOB, CAROL]) =>
   groupEvent(1, { kind: 'group-created', from, title: 'Lunch', members });
@@ -124,7 +130,7 @@ describe('membership events as typed messages', () => {
     await processed(connection, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const ack = await connection.nextFrame();
-    connection.answer(ack, { type: 'acked', conversationId: GROUP, kind: 'delivered', seq: 1 });
+    connection.send(receiptEvent(GROUP, ALICE, 'delivered', 1));
 
     connection.send(messageEvent(groupEvent(2, { kind: 'member-removed', from: BOB, userId: ALICE })));
     await processed(connection, client);

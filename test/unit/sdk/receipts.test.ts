@@ -1,4 +1,10 @@
-import { ConnectionState, MemoryStorage, MessageStatus, type ParleyClient } from '@parley/sdk';
+import {
+  ConnectionState,
+  DEFAULT_ACK_WINDOW_MS,
+  MemoryStorage,
+  MessageStatus,
+  type ParleyClient,
+} from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ALICE,
@@ -19,23 +25,32 @@ import {
 import type { FakeConnection, FakeServer } from './support/fake-server.js';
 import { startFakeServer } from './support/fake-server.js';
 import {
-  errorAnswer,
   historyAnswer,
   message,
   messageEvent,
+  receipt,
   receiptEvent,
   sentAnswer,
+  summary,
 } from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
-// The delivered ack waits on a timer: under a fake clock it goes only when a test moves the clock.
+// Acks wait on a timer: under a fake clock they go only when a test moves the clock.
 beforeEach(useFakeClock);
 
-/** How long the client gathers a burst before it acknowledges delivery. */
-const ACK_GATHER_MS = 50;
+/** How long the client gathers acks before it sends them. */
+const ACK_GATHER_MS = DEFAULT_ACK_WINDOW_MS;
+/** How long a sent ack waits for its receipt before it goes again (the request timeout). */
+const CONFIRM_MS = 10_000;
 
-function acked(ack: Record<string, unknown>) {
-  return { type: 'acked', conversationId: ack.conversationId, kind: ack.kind, seq: ack.seq };
+/** The receipt event that confirms an ack, as the server's fanout posts it to the acking device. */
+function confirmed(ack: Record<string, unknown>) {
+  return receiptEvent(
+    ack.conversationId as string,
+    ALICE,
+    ack.kind as 'delivered' | 'read',
+    ack.seq as number,
+  );
 }
 
 /** A connected client holding bob's messages 1..count, delivered (acknowledged). */
@@ -49,7 +64,7 @@ async function holdingBobsMessages(
   await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
   const ack = await connection.nextFrame();
   expect(ack).toMatchObject({ action: 'ack', kind: 'delivered', seq: count });
-  connection.answer(ack, acked(ack));
+  connection.send(confirmed(ack));
   await processed(connection, client);
   return { client, connection, server };
 }
@@ -64,17 +79,11 @@ describe('delivery receipts sent by the client', () => {
     await expectNothingSent(connection, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const ack = await connection.nextFrame();
-    connection.answer(ack, acked(ack));
+    connection.send(confirmed(ack));
     await processed(connection, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS * 10);
 
-    expect(ack).toEqual({
-      action: 'ack',
-      requestId: expect.any(String),
-      conversationId: WITH_BOB,
-      seq: 3,
-      kind: 'delivered',
-    });
+    expect(ack).toEqual({ action: 'ack', conversationId: WITH_BOB, seq: 3, kind: 'delivered' });
     await expectNothingSent(connection, client);
   });
 
@@ -86,7 +95,7 @@ describe('delivery receipts sent by the client', () => {
     const sync = await connection.nextFrame();
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const firstAck = await connection.nextFrame();
-    connection.answer(firstAck, acked(firstAck));
+    connection.send(confirmed(firstAck));
     connection.answer(sync, historyAnswer(sync, [message(3), message(4)]));
     await processed(connection, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
@@ -125,16 +134,45 @@ describe('delivery receipts sent by the client', () => {
   });
 });
 
+describe('the ack window', () => {
+  it('gathers acks for ackWindowMs when the client sets it', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, { ackWindowMs: 2_000 });
+
+    connection.send(messageEvent(message(1)));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(1_999);
+    await expectNothingSent(connection, client);
+    connection.send(messageEvent(message(2)));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(1);
+    const ack = await connection.nextFrame();
+    connection.send(confirmed(ack));
+    await processed(connection, client);
+
+    expect(ack).toEqual({ action: 'ack', conversationId: WITH_BOB, seq: 2, kind: 'delivered' });
+  });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses ackWindowMs %s', async (ackWindowMs) => {
+    const server = await startFakeServer();
+
+    await expect(createClient(server, { ackWindowMs })).rejects.toThrow(
+      new TypeError('ackWindowMs: must be a number of milliseconds, 0 or more'),
+    );
+  });
+});
+
 describe('reading', () => {
   it('sends ack read up to what it holds on markRead, and the unread count drops to 0 at once', async () => {
     const { client, connection } = await holdingBobsMessages(3);
     expect(client.unreadCount(WITH_BOB)).toBe(3);
 
-    const reading = client.markRead(WITH_BOB);
+    await client.markRead(WITH_BOB);
     expect(client.unreadCount(WITH_BOB)).toBe(0);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const ack = await connection.nextFrame();
-    connection.answer(ack, acked(ack));
-    await reading;
+    connection.send(confirmed(ack));
+    await processed(connection, client);
 
     expect(ack).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 3 });
     expect(client.messages(WITH_BOB).map((m) => m.status)).toEqual([
@@ -149,12 +187,14 @@ describe('reading', () => {
 
   it('sends nothing on markRead when everything held is read already', async () => {
     const { client, connection } = await holdingBobsMessages(1);
-    const reading = client.markRead(WITH_BOB);
+    await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const ack = await connection.nextFrame();
-    connection.answer(ack, acked(ack));
-    await reading;
+    connection.send(confirmed(ack));
+    await processed(connection, client);
 
     await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
 
     await expectNothingSent(connection, client);
   });
@@ -243,66 +283,38 @@ describe('read receipts made while the connection is down', () => {
     const again = await server.nextConnection();
     await answerCatchUp(again);
     const read = await again.nextFrame();
-    expect(read).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
-    again.answer(read, acked(read));
+    expect(read).toEqual({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    again.send(confirmed(read));
     await processed(again, client);
-    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS * 10);
+    await vi.advanceTimersByTimeAsync(CONFIRM_MS * 10);
     await expectNothingSent(again, client);
   });
 });
 
-describe('acks the server failed to confirm', () => {
+describe('acks the server does not confirm', () => {
   // The server may raise a watermark and then fail to publish its receipt: only the same
-  // ack sent again makes it publish, so the client repeats an ack until it is answered.
-  it('sends a read ack answered `internal` again after a backoff, until it is acked', async () => {
-    const { client, connection } = await holdingBobsMessages(2);
-
-    const reading = client.markRead(WITH_BOB);
-    const first = await connection.nextFrame();
-    expect(first).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
-    connection.answer(first, errorAnswer(first, 'internal'));
-    await reading;
-    await processed(connection, client);
-    await expectNothingSent(connection, client);
-
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
-    const again = await connection.nextFrame();
-    expect(again).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
-    connection.answer(again, acked(again));
-    await processed(connection, client);
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs * 10);
-    await expectNothingSent(connection, client);
-  });
-
-  it('sends a delivered ack answered `internal` again after a backoff', async () => {
-    const server = await startFakeServer();
-    const { client, connection } = await connectedClient(server);
-    connection.send(messageEvent(message(1)));
-    await processed(connection, client);
-    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
-    const first = await connection.nextFrame();
-    expect(first).toMatchObject({ action: 'ack', kind: 'delivered', seq: 1 });
-    connection.answer(first, errorAnswer(first, 'internal'));
-    await processed(connection, client);
-
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
-    const again = await connection.nextFrame();
-    expect(again).toMatchObject({ action: 'ack', kind: 'delivered', seq: 1 });
-  });
-
-  it('drops an ack the server refuses for good, and reports it', async () => {
+  // ack sent again makes it publish, so the client repeats an ack until a receipt reports it.
+  it('reports an error answer, and sends the ack again when no receipt confirms it in time', async () => {
     const { client, connection } = await holdingBobsMessages(2);
     const errors = record(client, 'error');
 
-    const reading = client.markRead(WITH_BOB);
+    await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const first = await connection.nextFrame();
-    connection.answer(first, errorAnswer(first, 'bad_request'));
-    await reading;
+    expect(first).toEqual({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    connection.send({ type: 'error', requestId: null, code: 'internal', message: 'internal: try again' });
     await processed(connection, client);
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs * 10);
+    await expectNothingSent(connection, client);
+
+    await vi.advanceTimersByTimeAsync(CONFIRM_MS);
+    const again = await connection.nextFrame();
+    expect(again).toEqual(first);
+    connection.send(confirmed(again));
+    await processed(connection, client);
+    await vi.advanceTimersByTimeAsync(CONFIRM_MS * 10);
 
     await expectNothingSent(connection, client);
-    expect(errors.map((error) => error.code)).toEqual(['bad_request']);
+    expect(errors.map((error) => error.code)).toEqual(['internal']);
   });
 
   it('keeps an unconfirmed read across a restart, and sends it after the next catch-up', async () => {
@@ -313,14 +325,13 @@ describe('acks the server failed to confirm', () => {
     await processed(connection, client);
     await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const delivered = await connection.nextFrame();
-    connection.answer(delivered, acked(delivered));
+    connection.send(confirmed(delivered));
     await processed(connection, client);
 
-    const reading = client.markRead(WITH_BOB);
+    await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     const read = await connection.nextFrame();
     expect(read).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
-    connection.answer(read, errorAnswer(read, 'internal'));
-    await reading;
     await client.close();
 
     const restarted = await createClient(server, { storage });
@@ -328,9 +339,28 @@ describe('acks the server failed to confirm', () => {
     const again = await server.nextConnection();
     await answerCatchUp(again);
     const resent = await again.nextFrame();
-    expect(resent).toMatchObject({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
-    again.answer(resent, acked(resent));
+    expect(resent).toEqual({ action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 });
+    again.send(confirmed(resent));
     await processed(again, restarted);
     expect(restarted.unreadCount(WITH_BOB)).toBe(0);
+  });
+
+  it('does not send an ack again after a reconnect when the catch-up reports it taken', async () => {
+    const { client, connection, server } = await holdingBobsMessages(2);
+    await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    expect(await connection.nextFrame()).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
+    connection.drop();
+    await until(client, () => client.state !== ConnectionState.Open);
+
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const again = await server.nextConnection();
+    await answerCatchUp(again, {
+      conversations: [summary(WITH_BOB, 2, { receipts: [receipt(ALICE, 2, 2), receipt(BOB, 2, 2)] })],
+    });
+    await processed(again, client);
+    await vi.advanceTimersByTimeAsync(CONFIRM_MS * 10);
+
+    await expectNothingSent(again, client);
   });
 });

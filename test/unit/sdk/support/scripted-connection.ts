@@ -13,6 +13,8 @@ export interface ScriptedRequest {
 /** A connection whose requests wait until the test answers them, in the order made. */
 export class ScriptedConnection {
   isOpen = true;
+  /** The frames sent without waiting for an answer, in order. */
+  readonly sent: Array<Record<string, unknown>> = [];
   readonly #requests: ScriptedRequest[] = [];
   #waiter: ((request: ScriptedRequest) => void) | undefined;
 
@@ -25,6 +27,13 @@ export class ScriptedConnection {
       if (waiter) waiter(request);
       else this.#requests.push(request);
     });
+  }
+
+  /** Sends a frame that gets no answer; false when not open, as the real connection. */
+  send(frame: Record<string, unknown>): boolean {
+    if (!this.isOpen) return false;
+    this.sent.push(frame);
+    return true;
   }
 
   /** The oldest request not taken yet, or the next one made. */
