@@ -187,7 +187,6 @@ const ROUTE_FUNCTIONS = new Set<FunctionId>([
   'conversations',
   'typing',
   'subscribe-presence',
-  'ping',
 ]);
 
 /** Divides a count of the phase by its messages. */

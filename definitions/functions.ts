@@ -31,7 +31,6 @@ export type FunctionId =
   | 'conversations'
   | 'typing'
   | 'subscribe-presence'
-  | 'ping'
   | 'create-group'
   | 'add-members'
   | 'remove-member'
@@ -211,13 +210,6 @@ export const FUNCTIONS = [
       'presence-subscriptions': ['BatchWriteItem'],
     },
   },
-  {
-    id: 'ping',
-    trigger: { kind: 'route', routeKey: 'ping', answered: true },
-    memoryMiB: 256,
-    timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: {},
-  },
   ...groupChangeFunctions(),
   {
     id: 'group-info',
@@ -270,7 +262,10 @@ function functionsTriggeredBy<Kind extends FunctionTrigger['kind']>(kind: Kind):
   );
 }
 
-/** The route functions: every action of docs/protocol.md, the connection lifecycle, and `$default` for the rest. */
+/**
+ * The route functions: every action of docs/protocol.md but those API Gateway answers itself
+ * (`definitions/mock-routes.ts`), the connection lifecycle, and `$default` for the rest.
+ */
 export const ROUTE_FUNCTIONS = functionsTriggeredBy('route');
 /** The consumers of the events stream. */
 export const STREAM_FUNCTIONS = functionsTriggeredBy('stream');

@@ -35,11 +35,13 @@ export interface TableDefinition {
  * (`idem#…`), the members' receipt watermarks (`member#…`) and, for a group, its state:
  * `group` (title, creator, `everyone`) and the roster in a few buckets (`roster#…`), so
  * that a membership change and its events are one transaction (docs/adr/0007-groups.md).
+ * Only the idempotency items carry `expiresAt`: they expire, everything else stays.
  */
 export const conversationsTable = {
   id: 'conversations',
   partitionKey: { name: 'conversationId', type: 'S' },
   sortKey: { name: 'itemKey', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
 /** One user is one partition: its open connections, each with a TTL past API Gateway's 2-hour limit. */

@@ -15,7 +15,6 @@ import { createDefaultHandler } from '../lambdas/handlers/default.js';
 import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
 import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
 import { createGroupInfoHandler } from '../lambdas/handlers/group-info.js';
-import { createPingHandler } from '../lambdas/handlers/ping.js';
 import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
 import { createRemoveMemberHandler } from '../lambdas/handlers/remove-member.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
@@ -50,7 +49,6 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   conversations: createConversationsHandler,
   typing: createTypingHandler,
   'subscribe-presence': createSubscribePresenceHandler,
-  ping: createPingHandler,
   'create-group': createCreateGroupHandler,
   'add-members': createAddMembersHandler,
   'remove-member': createRemoveMemberHandler,

@@ -13,6 +13,7 @@ import {
   ROUTE_FUNCTIONS,
   STREAM_FUNCTIONS,
 } from '../definitions/functions.js';
+import { MOCK_ROUTES } from '../definitions/mock-routes.js';
 import {
   filterPatternOf,
   presenceConsumer,
@@ -116,7 +117,10 @@ export const CDK_DEFAULT_THROTTLE: WebSocketThrottle = {
 };
 
 /** The routes with a route response in the CDK stack: only they answer the caller. */
-const ANSWERED = new Set<string>(ANSWERED_ROUTES);
+const ANSWERED = new Set<string>([...ANSWERED_ROUTES, ...MOCK_ROUTES.map(({ routeKey }) => routeKey)]);
+
+/** The routes API Gateway answers itself, as their templates do: no function runs. */
+const MOCKS = Object.fromEntries(MOCK_ROUTES.map(({ routeKey, answer }) => [routeKey, answer]));
 
 export interface RunningLocalStack {
   url: string;
@@ -305,6 +309,7 @@ function gatewayOpener(
       },
       authorizer,
       routes,
+      mocks: MOCKS,
       answeredRoutes: ANSWERED,
       ready: pending.ready,
       // A bigger frame closes the connection with 1009, as in AWS.

@@ -1,6 +1,9 @@
 /**
  * The conversation partition in DynamoDB: messages under `msg#{seq}` (zero-padded so the
- * sort key orders by seq) and idempotency keys under `idem#{senderId}#{clientMessageId}`.
+ * sort key orders by seq) and idempotency keys under `idem#{senderId}#{clientMessageId}`,
+ * each key with an `expiresAt` IDEMPOTENCY_KEY_DAYS after its message, for the table's TTL
+ * (docs/adr/0009-keep-alive.md): kept forever, they would be most of the table's storage
+ * after the messages themselves, and no client retries that late.
  */
 import { type ConsumedCapacity, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -10,7 +13,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Message } from '@parley/protocol';
+import { IDEMPOTENCY_KEY_DAYS, type Message } from '@parley/protocol';
 import type { MessagePage, MessageStore, StoredMessageRef, StoreMessageOutcome } from '../domain/ports.js';
 
 const MESSAGE_PREFIX = 'msg#';
@@ -19,6 +22,11 @@ const SEQ_DIGITS = 12;
 export const messageKey = (seq: number) => `${MESSAGE_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}`;
 export const idempotencyKey = (senderId: string, clientMessageId: string) =>
   `idem#${senderId}#${clientMessageId}`;
+/** Seconds from a message's `serverTs` to the expiry of its idempotency key. */
+const IDEMPOTENCY_KEY_TTL_SECONDS = IDEMPOTENCY_KEY_DAYS * 24 * 60 * 60;
+/** When the idempotency key of a message stored at `serverTs` (ms) expires, in epoch seconds. */
+export const idempotencyKeyExpiry = (serverTs: number) =>
+  Math.floor(serverTs / 1000) + IDEMPOTENCY_KEY_TTL_SECONDS;
 const LAST_MESSAGE_KEY = `${MESSAGE_PREFIX}${'9'.repeat(SEQ_DIGITS)}`;
 const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
 
@@ -95,6 +103,7 @@ export class DynamoDbMessageStore implements MessageStore {
       seq: message.seq,
       messageId: message.messageId,
       serverTs: message.serverTs,
+      expiresAt: idempotencyKeyExpiry(message.serverTs),
     };
     try {
       const result = await this.#client.send(

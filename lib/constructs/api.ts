@@ -1,7 +1,8 @@
 /**
  * The WebSocket API of docs/protocol.md: one route per action (selected on
  * `$request.body.action`), a Lambda REQUEST authorizer on `$connect` reading `token` from
- * the query string, route responses for the actions that answer, stage-wide throttling
+ * the query string, route responses for the actions that answer, `ping` answered by API
+ * Gateway itself (a MOCK integration, no function), stage-wide throttling
  * with a tighter throttle of its own for `send`, access logs and error-level execution logs.
  */
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTHORIZER_FUNCTION, type FunctionId, ROUTE_FUNCTIONS } from '../../definitions/functions.js';
+import { MOCK_ROUTES, type MockRouteDefinition } from '../../definitions/mock-routes.js';
 import { acknowledge } from '../nag.js';
 import { pascalCase } from './data.js';
 
@@ -167,15 +169,54 @@ export class ParleyApi extends Construct {
         // API Gateway refuses settings for a route key the API does not have yet.
         this.stage.node.addDependency(route);
       }
-      if (routeKey !== authorizes.routeKey) {
-        acknowledge(
-          route,
-          'AwsSolutions-APIG4',
-          'A WebSocket API authorizes on $connect only, as API Gateway allows: every later ' +
-            'frame of the connection carries the identity the authorizer returned, and each ' +
-            'handler checks the caller is a member of the conversation it reads or writes.',
-        );
-      }
+      if (routeKey !== authorizes.routeKey) acknowledgeConnectAuthorization(route);
     }
+    for (const mockRoute of MOCK_ROUTES) this.#addMockRoute(mockRoute);
   }
+
+  /**
+   * A route API Gateway answers itself: a MOCK integration whose request template gives the
+   * status, an integration response whose template writes the answer, and a route response
+   * that sends it back. The CDK's mock integration has no integration response, so these
+   * are the CloudFormation resources themselves.
+   */
+  #addMockRoute({ routeKey, requestTemplate, responseTemplate }: MockRouteDefinition): void {
+    const name = pascalCase(routeKey);
+    const apiId = this.webSocketApi.apiId;
+    const integration = new apigwv2.CfnIntegration(this, `${name}MockIntegration`, {
+      apiId,
+      integrationType: 'MOCK',
+      templateSelectionExpression: '\\$default',
+      requestTemplates: { $default: requestTemplate },
+    });
+    new apigwv2.CfnIntegrationResponse(this, `${name}MockIntegrationResponse`, {
+      apiId,
+      integrationId: integration.ref,
+      integrationResponseKey: '$default',
+      templateSelectionExpression: '\\$default',
+      responseTemplates: { $default: responseTemplate },
+    });
+    const route = new apigwv2.CfnRoute(this, `${name}Route`, {
+      apiId,
+      routeKey,
+      target: `integrations/${integration.ref}`,
+      routeResponseSelectionExpression: '$default',
+    });
+    new apigwv2.CfnRouteResponse(this, `${name}RouteResponse`, {
+      apiId,
+      routeId: route.ref,
+      routeResponseKey: '$default',
+    });
+    acknowledgeConnectAuthorization(route);
+  }
+}
+
+function acknowledgeConnectAuthorization(route: Construct): void {
+  acknowledge(
+    route,
+    'AwsSolutions-APIG4',
+    'A WebSocket API authorizes on $connect only, as API Gateway allows: every later ' +
+      'frame of the connection carries the identity the authorizer returned, and each ' +
+      'handler checks the caller is a member of the conversation it reads or writes.',
+  );
 }

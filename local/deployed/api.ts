@@ -1,11 +1,17 @@
 /**
  * The WebSocket API of the template as the local gateway runs it: its routes and their
- * integrations, the REQUEST authorizer and its identity source, the route responses and
- * the stage's throttles.
+ * integrations (a function, or a MOCK answered as `definitions/mock-routes.ts` says), the
+ * REQUEST authorizer and its identity source, the route responses and the stage's throttles.
  */
 
+import { MOCK_ROUTES } from '../../definitions/mock-routes.js';
 import { TemplateError } from '../errors.js';
-import type { RequestAuthorizerHandler, WebSocketRouteHandler, WebSocketThrottle } from '../gateway/index.js';
+import type {
+  RequestAuthorizerHandler,
+  WebSocketMockIntegration,
+  WebSocketRouteHandler,
+  WebSocketThrottle,
+} from '../gateway/index.js';
 import type { FunctionRunner } from './function-runner.js';
 import {
   type CloudFormationTemplate,
@@ -18,6 +24,7 @@ import {
 export interface GatewaySettings {
   stageName: string;
   routes: Record<string, WebSocketRouteHandler>;
+  mocks: Record<string, WebSocketMockIntegration>;
   authorizer?: RequestAuthorizerHandler;
   answeredRoutes: Set<string>;
   throttle?: WebSocketThrottle;
@@ -44,10 +51,13 @@ export function gatewaySettingsOf(
   const integrations = new Map(
     resourcesOfType(template, 'AWS::ApiGatewayV2::Integration').map(([logicalId, integration]) => [
       logicalId,
-      runnerOf(integration.Properties?.IntegrationUri, `${logicalId}.IntegrationUri`),
+      integration.Properties?.IntegrationType === 'MOCK'
+        ? { mock: mockOf(template, logicalId, integration.Properties) }
+        : { runner: runnerOf(integration.Properties?.IntegrationUri, `${logicalId}.IntegrationUri`) },
     ]),
   );
   const routes: Record<string, WebSocketRouteHandler> = {};
+  const mocks: Record<string, WebSocketMockIntegration> = {};
   const routeKeys = new Map<string, string>();
   let authorizer: RequestAuthorizerHandler | undefined;
   for (const [logicalId, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
@@ -58,9 +68,12 @@ export function gatewaySettingsOf(
       AuthorizerId?: string;
     };
     const integrationId = properties.Target?.replace(/^integrations\//, '') ?? '';
-    const runner = integrations.get(integrationId);
-    if (!runner) throw new TemplateError(`route ${properties.RouteKey}: no integration ${integrationId}`);
-    routes[properties.RouteKey] = (event) => runner.invoke(event);
+    const integration = integrations.get(integrationId);
+    if (!integration)
+      throw new TemplateError(`route ${properties.RouteKey}: no integration ${integrationId}`);
+    const { runner, mock } = integration;
+    if (mock) mocks[properties.RouteKey] = mock;
+    else if (runner) routes[properties.RouteKey] = (event) => runner.invoke(event);
     routeKeys.set(logicalId, properties.RouteKey);
     if (properties.AuthorizationType === 'CUSTOM' && properties.AuthorizerId) {
       authorizer = authorizerOf(template, properties.AuthorizerId, context, runnerOf);
@@ -81,10 +94,39 @@ export function gatewaySettingsOf(
   return {
     stageName,
     routes,
+    mocks,
     ...(authorizer ? { authorizer } : {}),
     answeredRoutes,
     ...(throttle ? { throttle } : {}),
   };
+}
+
+/**
+ * A MOCK integration's answer. The gateway cannot run Velocity templates, so it answers only
+ * the mocks of `definitions/mock-routes.ts`, recognised by their templates: a template
+ * edited by hand fails the start rather than answering differently from AWS.
+ */
+function mockOf(
+  template: CloudFormationTemplate,
+  integrationId: string,
+  properties: Record<string, unknown>,
+): WebSocketMockIntegration {
+  const requestTemplate = (properties.RequestTemplates as Record<string, unknown> | undefined)?.$default;
+  const responseTemplates = resourcesOfType(template, 'AWS::ApiGatewayV2::IntegrationResponse')
+    .filter(([, response]) => (response.Properties?.IntegrationId as { Ref?: string })?.Ref === integrationId)
+    .map(([, response]) => (response.Properties?.ResponseTemplates as Record<string, unknown>)?.$default);
+  const known = MOCK_ROUTES.find(
+    (route) =>
+      route.requestTemplate === requestTemplate &&
+      responseTemplates.length === 1 &&
+      responseTemplates[0] === route.responseTemplate,
+  );
+  if (!known) {
+    throw new TemplateError(
+      `${integrationId}: a MOCK integration whose templates are not those of definitions/mock-routes.ts`,
+    );
+  }
+  return known.answer;
 }
 
 function authorizerOf(

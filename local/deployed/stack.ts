@@ -379,7 +379,7 @@ function gatewayOpener(
   options: DeployedStackOptions,
   log: (message: string) => void,
 ): () => Promise<RunningWebSocketGateway> {
-  const { stageName, routes, authorizer, answeredRoutes, throttle } = gatewaySettingsOf(
+  const { stageName, routes, mocks, authorizer, answeredRoutes, throttle } = gatewaySettingsOf(
     template,
     context,
     runnerOf,
@@ -390,6 +390,7 @@ function gatewayOpener(
       port: wsPort,
       stage: stageName,
       routes,
+      mocks,
       ...(authorizer ? { authorizer } : {}),
       answeredRoutes,
       ...(throttle ? { throttle } : {}),

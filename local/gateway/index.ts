@@ -29,6 +29,7 @@ export type {
   WebSocketGatewayEvent,
   WebSocketGatewayOptions,
   WebSocketGatewayRequestContext,
+  WebSocketMockIntegration,
   WebSocketRouteHandler,
   WebSocketRouteResult,
   WebSocketThrottle,
@@ -105,7 +106,7 @@ class Gateway {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const shapes = new EventShapes(options.stage ?? 'local');
     // A bad limit fails the start, not every connection.
-    const allowed = createThrottle(options.throttle, options.routes);
+    const allowed = createThrottle(options.throttle, { ...options.routes, ...options.mocks });
     this.log = options.log ?? defaultLog;
     this.#limits = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -121,6 +122,7 @@ class Gateway {
     );
     this.#dispatcher = new RouteDispatcher({
       routes: options.routes,
+      mocks: options.mocks ?? {},
       shapes,
       allowed,
       answers: (routeKey) => options.answeredRoutes?.has(routeKey) ?? true,

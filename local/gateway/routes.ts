@@ -6,7 +6,12 @@ import type { RawData } from 'ws';
 import type { Connection } from './connection.js';
 import { type Caller, createLambdaContext, type EventShapes, gatewayMessage } from './event-shapes.js';
 import { describeError, type GatewayLog } from './log.js';
-import type { WebSocketGatewayEvent, WebSocketRouteHandler, WebSocketRouteResult } from './types.js';
+import type {
+  WebSocketGatewayEvent,
+  WebSocketMockIntegration,
+  WebSocketRouteHandler,
+  WebSocketRouteResult,
+} from './types.js';
 
 const RESERVED_ROUTES = new Set(['$connect', '$disconnect', '$default']);
 
@@ -17,6 +22,8 @@ export type RouteOutcome =
 
 export interface RouteDispatcherOptions {
   routes: Record<string, WebSocketRouteHandler>;
+  /** Routes API Gateway answers itself (MOCK integrations): nothing is invoked. */
+  mocks: Readonly<Record<string, WebSocketMockIntegration>>;
   shapes: EventShapes;
   /** Takes a token of the route's throttle; false when the route is throttled. */
   allowed: (routeKey: string) => boolean;
@@ -63,7 +70,11 @@ export class RouteDispatcher {
       return;
     }
     const text = bytes.toString('utf8');
-    const routeKey = selectRoute(text, this.#options.routes);
+    const { routes, mocks } = this.#options;
+    const routeKey = selectRoute(
+      text,
+      (action) => Object.hasOwn(routes, action) || Object.hasOwn(mocks, action),
+    );
     const event = this.#options.shapes.messageEvent(connection.caller, routeKey, text);
     const requestId = event.requestContext.requestId;
     if (!this.#options.allowed(routeKey)) {
@@ -88,6 +99,13 @@ export class RouteDispatcher {
   }
 
   async #serve(connection: Connection, routeKey: string, event: WebSocketGatewayEvent, requestId: string) {
+    const mock = this.#options.mocks[routeKey];
+    if (mock) {
+      // A route is selected on a JSON object's action, so the body parses to one here.
+      const answer = mock(JSON.parse(event.body ?? '{}') as Record<string, unknown>);
+      if (this.#options.answers(routeKey)) connection.send(JSON.stringify(answer));
+      return;
+    }
     if (!this.#options.routes[routeKey]) {
       connection.send(gatewayMessage('Forbidden', connection.id, requestId));
       return;
@@ -108,7 +126,7 @@ export class RouteDispatcher {
 }
 
 /** `$request.body.action`: a JSON object whose `action` names a route, else `$default`. */
-function selectRoute(text: string, routes: Record<string, WebSocketRouteHandler>): string {
+function selectRoute(text: string, isRoute: (action: string) => boolean): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -117,8 +135,7 @@ function selectRoute(text: string, routes: Record<string, WebSocketRouteHandler>
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return '$default';
   const action = (parsed as { action?: unknown }).action;
-  if (typeof action !== 'string' || RESERVED_ROUTES.has(action) || !Object.hasOwn(routes, action))
-    return '$default';
+  if (typeof action !== 'string' || RESERVED_ROUTES.has(action) || !isRoute(action)) return '$default';
   return action;
 }
 

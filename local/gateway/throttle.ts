@@ -2,7 +2,7 @@
 
 import { messageOf } from './log.js';
 import { type ThrottleLimit, TokenBucket } from './token-bucket.js';
-import type { WebSocketRouteHandler, WebSocketThrottle } from './types.js';
+import type { WebSocketThrottle } from './types.js';
 
 /**
  * Whether a request to `routeKey` may go on, taking a token if so. A route with its own
@@ -16,7 +16,7 @@ import type { WebSocketRouteHandler, WebSocketThrottle } from './types.js';
  */
 export function createThrottle(
   throttle: WebSocketThrottle | undefined,
-  routes: Record<string, WebSocketRouteHandler>,
+  routes: Readonly<Record<string, unknown>>,
 ): (routeKey: string) => boolean {
   if (!throttle) return () => true;
   const bucketOf = (path: string, limit: ThrottleLimit) => {

@@ -76,6 +76,12 @@ export type WebSocketRouteHandler = (
   // biome-ignore lint/suspicious/noConfusingVoidType: a handler may return nothing, as a Lambda handler may
 ) => Promise<WebSocketRouteResult | undefined | void>;
 
+/**
+ * A MOCK integration: API Gateway answers the route itself, from its templates, invoking
+ * nothing. Given the client's frame (a JSON object), returns the answer the templates write.
+ */
+export type WebSocketMockIntegration = (frame: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+
 export type RequestAuthorizerHandler = (
   event: APIGatewayRequestAuthorizerEvent,
   context: Context,
@@ -103,6 +109,11 @@ export interface WebSocketGatewayOptions {
   authorizer?: RequestAuthorizerHandler;
   /** Keys: `$connect`, `$disconnect`, `$default` and action names such as `send`. */
   routes: Record<string, WebSocketRouteHandler>;
+  /**
+   * Routes with a MOCK integration instead of a handler, by action name: their answer goes
+   * back like a handler's (when the route answers), and nothing is invoked.
+   */
+  mocks?: Readonly<Record<string, WebSocketMockIntegration>>;
   /** API Gateway closes a connection idle this long (code 1001). Default 10 minutes. */
   idleTimeoutMs?: number;
   /** API Gateway closes any connection this old (code 1001). Default 2 hours. */

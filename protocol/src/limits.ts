@@ -18,3 +18,8 @@ export const GROUP_MAX_MEMBERS = 1024;
 export const GROUP_TITLE_MAX_CHARS = 100;
 /** The server forwards at most one `typing` `start` per member per group in this time. */
 export const GROUP_TYPING_INTERVAL_MS = 3000;
+/**
+ * A `send` repeated with the same `clientMessageId` is answered with the first send's seq for
+ * at least this many days after it was stored; then the server may forget the key.
+ */
+export const IDEMPOTENCY_KEY_DAYS = 30;

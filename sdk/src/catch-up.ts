@@ -40,8 +40,8 @@ export class CatchUp {
   readonly #options: CatchUpOptions;
   /** The `cursor` of the last `conversations` page: the next catch-up asks from there. */
   #cursor: string | undefined;
-  /** Conversations with a sync in flight, and whether another is wanted after it. */
-  readonly #syncing = new Map<string, { again: boolean }>();
+  /** Conversations with a sync in flight, whether another is wanted after it, and its end. */
+  readonly #syncing = new Map<string, { again: boolean; done: Promise<void> }>();
 
   constructor(options: CatchUpOptions) {
     this.#options = options;
@@ -97,9 +97,9 @@ export class CatchUp {
       return;
     }
     if (!this.#options.connection.isOpen) return;
-    const marker = { again: false };
+    const marker = { again: false, done: Promise.resolve() };
     this.#syncing.set(conversationId, marker);
-    void this.#sync(conversationId, marker)
+    marker.done = this.#sync(conversationId, marker)
       .catch((error: unknown) => {
         if (codeOf(error) !== ParleyErrorCode.ConnectionLost) this.#options.report(error);
       })
@@ -108,6 +108,17 @@ export class CatchUp {
         if (marker.again && this.#options.conversations.timeline(conversationId).hasGap)
           this.requestSync(conversationId);
       });
+  }
+
+  /** Resolves once no sync of the conversation is under way, one it requested again included. */
+  async settled(conversationId: string): Promise<void> {
+    for (
+      let running = this.#syncing.get(conversationId);
+      running;
+      running = this.#syncing.get(conversationId)
+    ) {
+      await running.done;
+    }
   }
 
   async #sync(conversationId: string, marker: { again: boolean }): Promise<void> {

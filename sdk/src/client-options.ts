@@ -62,8 +62,8 @@ export interface ParleyClientOptions {
    * Gateway, which closes a connection idle for 10 minutes, keeps it open. A ping with no
    * answer within `requestTimeoutMs` means the connection is dead: the client closes it and
    * reconnects. Only frames the client sends count, since AWS does not document that the
-   * server's count. Default 5 minutes (half the limit: background timers may fire late);
-   * 0 turns it off.
+   * server's count. Default 8 minutes (a minute inside the limit after a background tab's
+   * timer fires a minute late; docs/adr/0009-keep-alive.md); 0 turns it off.
    *
    * @example
    * new ParleyClient({ url, token, deviceId, keepAliveMs: 4 * 60_000 });

@@ -97,7 +97,7 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
   });
   const caughtUp = (moved: string[]) => emit('caughtUp', { moved });
   const sender = new OutboxSender({
-    ...{ identity, outbox, connection, conversations, persistence, backoff, emit },
+    ...{ identity, outbox, connection, conversations, persistence, backoff, emit, now },
     creationSettled: (item, outcome) => parts.groups.settled(item, outcome),
   });
   const parts: ClientParts = {
@@ -125,9 +125,12 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
 /** A new connection: what waits goes out, then the catch-up, the acks and the presence subscriptions. */
 async function onOpen(parts: ClientParts, report: (error: unknown) => void): Promise<void> {
   // Queued messages first: they are what the user is waiting for.
+  parts.sender.opened();
   parts.sender.flushAll();
   try {
     await parts.catchUp.run();
+    for (const conversationId of parts.outbox.conversationsWithPending())
+      void releaseOld(parts, conversationId);
     // What was read or received while the connection was down is acknowledged now.
     parts.receipts.resendUnconfirmed();
     for (const timeline of parts.conversations.timelines.values()) parts.receipts.scheduleDelivered(timeline);
@@ -136,6 +139,15 @@ async function onOpen(parts: ClientParts, report: (error: unknown) => void): Pro
     // A lost connection retries all of this on the next open.
     if (codeOf(error) !== ParleyErrorCode.ConnectionLost) report(error);
   }
+}
+
+/**
+ * Lets the conversation's old messages go once its sync is done, if it left no gap: a
+ * message already stored has then come back from the server and left the outbox.
+ */
+async function releaseOld(parts: ClientParts, conversationId: string): Promise<void> {
+  await parts.catchUp.settled(conversationId);
+  if (!parts.conversations.timeline(conversationId).hasGap) parts.sender.caughtUp(conversationId);
 }
 
 /** An event of the server, handed to the part it concerns. */

@@ -10,16 +10,18 @@
  */
 
 /**
- * The keep-alive interval of a client: half of API Gateway's 10-minute idle limit. Timers of
- * a background browser tab may fire up to a minute late (Chrome's intensive wake-up
- * throttling: https://chromestatus.com/feature/4718288976216064), and the pong may take the
- * request timeout to come: half leaves room for both, and a dead connection is noticed
- * within about 5 minutes.
+ * The keep-alive interval of a client: 8 minutes, the longest that stays inside API
+ * Gateway's 10-minute idle limit when a background browser tab fires the timer up to a
+ * minute late (Chrome's intensive wake-up throttling:
+ * https://chromestatus.com/feature/4718288976216064), with a minute to spare. The ping
+ * itself resets the idle time, so the pong's wait does not count against it. Every ping
+ * and pong is billed as a message, so fewer of them is cheaper; a dead connection is
+ * still noticed within 8 minutes and the request timeout (docs/adr/0009-keep-alive.md).
  *
  * @example
  * new ParleyClient({ url, token, deviceId, keepAliveMs: DEFAULT_KEEP_ALIVE_MS / 2 });
  */
-export const DEFAULT_KEEP_ALIVE_MS = 5 * 60 * 1000;
+export const DEFAULT_KEEP_ALIVE_MS = 8 * 60 * 1000;
 
 /**
  * How a ping ended.

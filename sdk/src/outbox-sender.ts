@@ -6,6 +6,11 @@
  * the server answers `groupChanged`. A refusal the server will repeat (bad_request,
  * forbidden, too_large) makes the item `failed`; any other error sends it again after a
  * backoff, and a lost connection on the next open.
+ *
+ * The server remembers a `clientMessageId` for IDEMPOTENCY_KEY_DAYS only. A message written
+ * more than a day ago may have been stored long ago with its answer lost, so on a new
+ * connection it waits until the catch-up has read its conversation: if it is there, the
+ * catch-up confirms it and it is never sent again (docs/adr/0009-keep-alive.md).
  */
 import type { GroupChangedFrame, Message, SentFrame } from '@parley/protocol';
 import type { Backoff, TimerHandle } from './backoff.js';
@@ -18,6 +23,13 @@ import type { Outbox, OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.
 import type { Persistence } from './persistence.js';
 import { type ChatMessage, viewOfPending } from './views.js';
 
+/**
+ * Messages written longer ago than this wait for the catch-up before they go again. A day,
+ * far inside the server's memory of keys (IDEMPOTENCY_KEY_DAYS), so that a device clock off
+ * by hours, or a message stored a while after it was written, still finds its key there.
+ */
+export const CHECK_BEFORE_RESEND_AFTER_MS = 24 * 60 * 60 * 1000;
+
 /** What the sender needs of the client. */
 export interface OutboxSenderOptions {
   identity: Identity;
@@ -28,6 +40,7 @@ export interface OutboxSenderOptions {
   /** The delays before a message is sent again after an error. */
   backoff: Backoff;
   emit: EmitEvent;
+  now: () => number;
   /**
    * A group's creation was answered (the last seq it made), or refused: true when a call
    * was waiting for it (a refusal is then that call's error, not an `error` event).
@@ -49,6 +62,8 @@ export class OutboxSender {
   readonly #flushing = new Set<string>();
   /** Conversations waiting out a backoff before their next message goes again. */
   readonly #retryTimers = new Map<string, TimerHandle>();
+  /** Conversations the catch-up of this connection has read: their old messages may go. */
+  readonly #caughtUp = new Set<string>();
 
   constructor(options: OutboxSenderOptions) {
     this.#options = options;
@@ -73,6 +88,17 @@ export class OutboxSender {
     this.flush(item.conversationId);
   }
 
+  /** A new connection: old messages wait for its catch-up again. */
+  opened(): void {
+    this.#caughtUp.clear();
+  }
+
+  /** The catch-up has read the conversation: its old messages that are still here go out. */
+  caughtUp(conversationId: string): void {
+    this.#caughtUp.add(conversationId);
+    this.flush(conversationId);
+  }
+
   /** Sends every conversation's pending messages: for a new connection. */
   flushAll(): void {
     for (const conversationId of this.#options.outbox.conversationsWithPending()) this.flush(conversationId);
@@ -94,7 +120,7 @@ export class OutboxSender {
     const { outbox, connection } = this.#options;
     for (;;) {
       const item = outbox.nextFor(conversationId);
-      if (!item || !connection.isOpen) return;
+      if (!item || !connection.isOpen || this.#waitsForCatchUp(item)) return;
       item.attempts += 1;
       try {
         if (item.kind === 'group-created') await this.#create(item);
@@ -109,6 +135,12 @@ export class OutboxSender {
         return;
       }
     }
+  }
+
+  /** An old message whose conversation the catch-up has not read yet on this connection. */
+  #waitsForCatchUp(item: OutboxEntry): boolean {
+    if (item.kind === 'group-created' || this.#caughtUp.has(item.conversationId)) return false;
+    return this.#options.now() - item.createdAt >= CHECK_BEFORE_RESEND_AFTER_MS;
   }
 
   #send(item: OutboxItem): Promise<SentFrame> {

@@ -105,7 +105,6 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
   typing: async () => (result) =>
     expect(result ?? {}).not.toHaveProperty('body', expect.stringContaining('"error"')),
   'subscribe-presence': async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'presence' }),
-  ping: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'pong' }),
   'create-group': async () => groupChanged,
   'add-members': async () => groupChanged,
   'remove-member': async () => groupChanged,
@@ -151,7 +150,6 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
     routeEvent('typing', { action: 'typing', conversationId: conversationId(), state: 'start' }),
   'subscribe-presence': async () =>
     routeEvent('subscribePresence', { action: 'subscribePresence', requestId: 'r5', userIds: [bob] }),
-  ping: async () => routeEvent('ping', { action: 'ping', requestId: 'r6' }),
   'create-group': async () =>
     routeEvent('createGroup', {
       action: 'createGroup',

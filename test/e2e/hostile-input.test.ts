@@ -61,9 +61,12 @@ const ANSWER_TYPES: Record<string, string> = {
   sync: 'history',
   conversations: 'conversations',
   subscribePresence: 'presence',
-  ping: 'pong',
 };
-const ACTIONS: ActionName[] = ['send', 'ack', 'sync', 'conversations', 'typing', 'subscribePresence', 'ping'];
+/**
+ * The actions a function serves. `ping` is not among them: API Gateway answers it from a
+ * template that checks nothing (docs/adr/0009-keep-alive.md).
+ */
+const ACTIONS: ActionName[] = ['send', 'ack', 'sync', 'conversations', 'typing', 'subscribePresence'];
 
 function parsedObject(text: string): Record<string, unknown> | undefined {
   try {
@@ -202,7 +205,7 @@ describe('hostile input over a real WebSocket', () => {
     it('counts the 32 KB limit in UTF-8 bytes: 32,768 reach the route, 32,769 close the connection with 1009', async () => {
       const phone = await connect(uniqueId('alice'), 'phone');
       const frameOfBytes = (bytes: number, requestId: string) => {
-        const head = `{"action":"ping","requestId":"${requestId}","pad":"`;
+        const head = `{"action":"conversations","requestId":"${requestId}","pad":"`;
         // Two-byte characters, then one-byte ones to land on the exact size.
         const room = bytes - Buffer.byteLength(`${head}"}`);
         const pad = 'é'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2);
@@ -241,7 +244,7 @@ describe('hostile input over a real WebSocket', () => {
         `{"action":"send","requestId":"deep-body","to":"bob","clientMessageId":"c1","body":${arrays}}`,
       );
       const inBody = await phone.next((f) => f.requestId === 'deep-body');
-      phone.sendRaw(`{"action":"ping","requestId":"deep-extra","extra":${objects}}`);
+      phone.sendRaw(`{"action":"conversations","requestId":"deep-extra","extra":${objects}}`);
       const inExtra = await phone.next((f) => f.requestId === 'deep-extra');
 
       expect(bare).toEqual({

@@ -2,6 +2,7 @@ import { ROUTED_ACTIONS } from '@parley/protocol';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../definitions/functions.js';
+import { MOCK_ROUTES, pingRoute } from '../../definitions/mock-routes.js';
 import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../../lib/settings.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
@@ -50,10 +51,49 @@ describe('the WebSocket API', () => {
         dev.logicalId(functions[functionId]),
       ]),
     );
-    expect(routeTargets(dev.template)).toEqual(expected);
-    for (const integration of Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Integration'))) {
-      expect(integration.Properties.IntegrationType).toBe('AWS_PROXY');
-    }
+    const mocked = new Set(MOCK_ROUTES.map(({ routeKey }) => routeKey));
+    const targets = Object.entries(routeTargets(dev.template)).filter(([routeKey]) => !mocked.has(routeKey));
+    expect(Object.fromEntries(targets)).toEqual(expected);
+    const types = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::Integration')).map(
+      (integration) => integration.Properties.IntegrationType,
+    );
+    expect(types.filter((type) => type !== 'AWS_PROXY')).toEqual(MOCK_ROUTES.map(() => 'MOCK'));
+  });
+
+  it('answers ping itself: a MOCK integration whose response template writes pong with the requestId', () => {
+    const routes = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Route');
+    const [pingRouteId, route] =
+      Object.entries(routes).find(([, candidate]) => candidate.Properties.RouteKey === 'ping') ?? [];
+    if (!route) throw new Error('no ping route');
+    const integrationId = (route.Properties.Target['Fn::Join'][1][1] as { Ref: string }).Ref;
+    const integration = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Integration')[integrationId];
+
+    expect(integration?.Properties).toEqual({
+      ApiId: { Ref: dev.logicalId(dev.stack.api.webSocketApi) },
+      IntegrationType: 'MOCK',
+      TemplateSelectionExpression: '\\$default',
+      RequestTemplates: {
+        $default: `{"statusCode":200,"requestId":"$util.escapeJavaScript($input.path('$.requestId'))"}`,
+      },
+    });
+    dev.template.hasResourceProperties('AWS::ApiGatewayV2::IntegrationResponse', {
+      IntegrationId: { Ref: integrationId },
+      IntegrationResponseKey: '$default',
+      TemplateSelectionExpression: '\\$default',
+      ResponseTemplates: {
+        $default: `{"type":"pong","requestId":"$util.escapeJavaScript($input.path('$.requestId'))"}`,
+      },
+    });
+    expect(route.Properties.RouteResponseSelectionExpression).toBe('$default');
+    dev.template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', {
+      RouteId: { Ref: pingRouteId },
+      RouteResponseKey: '$default',
+    });
+  });
+
+  it('writes in the local answer to ping what the template writes', () => {
+    expect(pingRoute.answer({ action: 'ping', requestId: 'r6' })).toEqual({ type: 'pong', requestId: 'r6' });
+    expect(pingRoute.answer({ action: 'ping' })).toEqual({ type: 'pong', requestId: '' });
   });
 
   it('authorizes $connect with the authorizer function, reading token from the query string', () => {
@@ -103,7 +143,7 @@ describe('the WebSocket API', () => {
       return routeKeyOf[response.Properties.RouteId.Ref as string];
     });
     expect(answered.sort()).toEqual(
-      Object.keys(ROUTES)
+      [...Object.keys(ROUTES), ...MOCK_ROUTES.map(({ routeKey }) => routeKey)]
         .filter((key) => key !== '$connect' && key !== '$disconnect')
         .sort(),
     );

@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
   connectionsTable,
+  conversationsTable,
   eventsStream,
   type KeyAttribute,
   TABLES,
@@ -99,6 +100,13 @@ describe('the tables', () => {
 
   it('expires connections by their expiresAt attribute', () => {
     expect(tableProperties(connectionsTable.id).TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
+  });
+
+  it('expires the idempotency items of conversations by their expiresAt attribute', () => {
+    expect(tableProperties(conversationsTable.id).TimeToLiveSpecification).toEqual({
       AttributeName: 'expiresAt',
       Enabled: true,
     });

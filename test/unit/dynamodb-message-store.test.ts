@@ -9,7 +9,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Message } from '@parley/protocol';
+import { IDEMPOTENCY_KEY_DAYS, type Message } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { transactionCanceled } from './support/dynamodb-tables.js';
@@ -95,6 +95,7 @@ describe('the DynamoDB message store', () => {
                 seq: 7,
                 messageId: '01MSG0001',
                 serverTs: NOW,
+                expiresAt: Math.floor(NOW / 1000) + 30 * 24 * 3600,
               },
               ConditionExpression: 'attribute_not_exists(itemKey)',
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -103,6 +104,17 @@ describe('the DynamoDB message store', () => {
         ],
       },
     ]);
+  });
+
+  it('lets the idempotency item expire 30 days after its message, in whole epoch seconds, and not the message', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await store().storeMessage({ ...MESSAGE, serverTs: 1_700_000_000_999 });
+
+    const [message, key] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(key?.Put?.Item?.expiresAt).toBe(1_700_000_000 + 2_592_000);
+    expect(message?.Put?.Item).not.toHaveProperty('expiresAt');
+    expect(IDEMPOTENCY_KEY_DAYS).toBe(30);
   });
 
   it('answers a duplicate from the idempotency item the failed condition returns, without reading', async () => {

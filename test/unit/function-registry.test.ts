@@ -11,6 +11,7 @@ import {
   ROUTES,
   STREAM_FUNCTIONS,
 } from '../../definitions/functions.js';
+import { MOCK_ROUTES } from '../../definitions/mock-routes.js';
 import { STREAM_CONSUMERS } from '../../definitions/stream-consumers.js';
 import { HANDLER_BUILDERS } from '../../local/functions.js';
 
@@ -19,13 +20,24 @@ const PROJECT_ROOT = new URL('../../', import.meta.url);
 describe('the registry of functions', () => {
   it('gives every action of the protocol, the connection lifecycle and $default a route, each once', () => {
     const routeKeys = ROUTE_FUNCTIONS.map(({ trigger }) => trigger.routeKey);
+    const mocked = MOCK_ROUTES.map(({ routeKey }) => routeKey);
 
-    expect([...routeKeys].sort()).toEqual(['$connect', '$default', '$disconnect', ...ROUTED_ACTIONS].sort());
+    expect([...routeKeys, ...mocked].sort()).toEqual(
+      ['$connect', '$default', '$disconnect', ...ROUTED_ACTIONS].sort(),
+    );
     expect(Object.keys(ROUTES)).toEqual(routeKeys);
   });
 
-  it('answers the caller on every route but the connection lifecycle', () => {
-    expect([...ANSWERED_ROUTES].sort()).toEqual(['$default', ...ROUTED_ACTIONS].sort());
+  it('leaves ping to API Gateway: no function answers it', () => {
+    expect(MOCK_ROUTES.map(({ routeKey }) => routeKey)).toEqual(['ping']);
+    expect(FUNCTIONS.map(({ id }) => id as string)).not.toContain('ping');
+  });
+
+  it('answers the caller on every function route but the connection lifecycle', () => {
+    const mocked = new Set(MOCK_ROUTES.map(({ routeKey }) => routeKey));
+    expect([...ANSWERED_ROUTES].sort()).toEqual(
+      ['$default', ...ROUTED_ACTIONS.filter((action) => !mocked.has(action))].sort(),
+    );
   });
 
   it('has one authorizer, in front of $connect, reading the token from the query string', () => {

@@ -1191,17 +1191,6 @@ const SCENARIOS: Scenario[] = [
       expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(2);
     },
   },
-  // ----------------------------------------------------------------------- ping
-  {
-    fn: 'ping',
-    path: 'when it answers pong',
-    touches: [],
-    run: async () => {
-      const { provider } = createTestDeps();
-      const result = await route(handlerOf('ping', provider), { action: 'ping', requestId: 'r6' });
-      expect(answerOf(result)).toEqual({ type: 'pong', requestId: 'r6' });
-    },
-  },
   // ------------------------------------------------------------------- groups
   {
     fn: 'create-group',

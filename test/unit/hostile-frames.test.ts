@@ -25,7 +25,6 @@ import { z } from 'zod';
 import { createAckHandler } from '../../lambdas/handlers/ack.js';
 import { createConversationsHandler } from '../../lambdas/handlers/conversations.js';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
-import { createPingHandler } from '../../lambdas/handlers/ping.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
 import { createSubscribePresenceHandler } from '../../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
@@ -189,12 +188,6 @@ const ROUTES: Route[] = [
       ddb.on(BatchGetCommand).resolves({ Responses: {} });
       ddb.on(BatchWriteCommand).resolves({});
     },
-  },
-  {
-    name: 'ping',
-    handler: createPingHandler,
-    frames: FRAMES.ping,
-    answer: answered('pong', {}),
   },
   {
     // Frames that name no routed action: nothing but errors, whatever the frame.

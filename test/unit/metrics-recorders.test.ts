@@ -74,7 +74,7 @@ describe('the Powertools metrics recorder', () => {
   });
 
   it('is what the deps record with in AWS, with POWERTOOLS_SERVICE_NAME as the service dimension', () => {
-    const deps = createDeps(configFromEnvironment('ping', { POWERTOOLS_SERVICE_NAME: 'parley-prod' }));
+    const deps = createDeps(configFromEnvironment('default', { POWERTOOLS_SERVICE_NAME: 'parley-prod' }));
     const { json } = capture();
 
     deps.metrics.record(MetricName.SequencingRetries, 2);

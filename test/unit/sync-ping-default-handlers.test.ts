@@ -1,7 +1,6 @@
-import type { HistoryFrame, Message, PongFrame } from '@parley/protocol';
+import type { HistoryFrame, Message } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
-import { createPingHandler } from '../../lambdas/handlers/ping.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
 import {
   answerOf,
@@ -14,7 +13,7 @@ import {
   NOW,
 } from './support/harness.js';
 
-const { ddb, kinesis } = mockAwsClients();
+mockAwsClients();
 
 const CONVERSATION = 'dm:alice:bob';
 
@@ -287,43 +286,6 @@ describe('the sync handler', () => {
       message: 'conversationId: you are not a member of dm:bob:carol',
     });
     expectNothingRead(calls);
-  });
-});
-
-describe('the ping handler', () => {
-  it('answers pong echoing the requestId', async () => {
-    const { provider } = createTestDeps();
-
-    const result = await invoke(
-      createPingHandler(provider),
-      messageEvent({ action: 'ping', requestId: 'r6' }),
-    );
-
-    expect(result.statusCode).toBe(200);
-    expect(answerOf<PongFrame>(result)).toEqual({ type: 'pong', requestId: 'r6' });
-    expect(ddb.calls()).toHaveLength(0);
-    expect(kinesis.calls()).toHaveLength(0);
-  });
-
-  it.each([
-    {
-      name: 'a ping without requestId',
-      frame: { action: 'ping' },
-      message: 'requestId: is required',
-      requestId: null,
-    },
-    {
-      name: 'a ping with an unknown field',
-      frame: { action: 'ping', requestId: 'r6', at: 1 },
-      message: 'at: is not a field of this action',
-      requestId: 'r6',
-    },
-  ])('refuses $name with bad_request', async ({ frame, message, requestId }) => {
-    const { provider } = createTestDeps();
-
-    const result = await invoke(createPingHandler(provider), messageEvent(frame));
-
-    expect(errorOf(result)).toEqual({ type: 'error', requestId, code: 'bad_request', message });
   });
 });
 

@@ -289,3 +289,62 @@ describe('messages', () => {
     expect(recorder.events).toEqual([]);
   });
 });
+
+describe('routes with a MOCK integration', () => {
+  it('answers a mocked route from its template, invoking no handler and not $default', async () => {
+    // prepare
+    const recorder = new Recorder();
+    const { gateway } = await startGateway({
+      routes: { $default: recorder.route(), send: recorder.route() },
+      mocks: { ping: (frame) => ({ type: 'pong', requestId: frame.requestId }) },
+    });
+    const socket = await open(gateway.url);
+    const answer = nextText(socket);
+
+    // act
+    socket.send('{"action":"ping","requestId":"r6"}');
+
+    // assess
+    expect(JSON.parse(await answer)).toEqual({ type: 'pong', requestId: 'r6' });
+    expect(recorder.of('$default')).toEqual([]);
+    expect(recorder.of('send')).toEqual([]);
+  });
+
+  it('sends nothing back from a mocked route without a route response', async () => {
+    // prepare
+    const { gateway } = await startGateway({
+      answeredRoutes: new Set(['send']),
+      routes: { send: async () => ({ statusCode: 200, body: '{"type":"sent"}' }) },
+      mocks: { ping: () => ({ type: 'pong' }) },
+    });
+    const socket = await open(gateway.url);
+    const received = texts(socket, 1);
+
+    // act: the ping first, then a frame that is answered
+    socket.send('{"action":"ping"}');
+    socket.send('{"action":"send"}');
+
+    // assess
+    expect(await received).toEqual(['{"type":"sent"}']);
+  });
+
+  it('throttles a mocked route like any other, answering Too Many Requests', async () => {
+    // prepare
+    const { gateway } = await startGateway({
+      routes: {},
+      mocks: { ping: () => ({ type: 'pong' }) },
+      throttle: { routes: { ping: { rateLimit: 1, burstLimit: 1 } } },
+    });
+    const socket = await open(gateway.url);
+    const received = texts(socket, 2);
+
+    // act
+    socket.send('{"action":"ping"}');
+    socket.send('{"action":"ping"}');
+
+    // assess
+    const [first, second] = await received;
+    expect(JSON.parse(first ?? '')).toEqual({ type: 'pong' });
+    expect(JSON.parse(second ?? '')).toMatchObject({ message: 'Too Many Requests' });
+  });
+});

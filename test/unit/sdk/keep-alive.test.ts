@@ -31,10 +31,10 @@ async function nextPing(connection: FakeConnection) {
 }
 
 describe('the keep-alive', () => {
-  it('sends a ping once the default 5 minutes have passed without a frame of its own, and not before', async () => {
+  it('sends a ping once the default 8 minutes have passed without a frame of its own, and not before', async () => {
     const server = await startFakeServer();
     const { client, connection } = await connectedClient(server);
-    expect(DEFAULT_KEEP_ALIVE_MS).toBe(5 * 60_000);
+    expect(DEFAULT_KEEP_ALIVE_MS).toBe(8 * 60_000);
 
     // A ping sent meanwhile would come before the typing frames this check sends.
     await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS - 1);
@@ -42,6 +42,21 @@ describe('the keep-alive', () => {
     await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS);
 
     await nextPing(connection);
+  });
+
+  it('with the defaults, notices a dead connection 8 minutes and the 10 s request timeout after its last frame', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS);
+    await nextPing(connection);
+    await vi.advanceTimersByTimeAsync(10_000 - 1);
+    expect(client.state).toBe(ConnectionState.Open);
+    await vi.advanceTimersByTimeAsync(1);
+
+    await reachedState(client, ConnectionState.Reconnecting);
+    await connection.closed;
+    expect(connection.closeCode).toBe(4000);
   });
 
   it('counts the idle time again from every frame the client sends', async () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IDEMPOTENCY_KEY_DAYS } from '@parley/protocol';
 import {
   type ChatMessage,
   ConnectionState,
@@ -8,12 +9,14 @@ import {
   MessageStatus,
   OutboxFullError,
   type OutboxItem,
+  type ParleyClient,
   ParleyErrorCode,
   type ParleyStorage,
 } from '@parley/sdk';
 import { FileStorage } from '@parley/sdk/file-storage';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../../../sdk/src/outbox.js';
+import { CHECK_BEFORE_RESEND_AFTER_MS } from '../../../sdk/src/outbox-sender.js';
 import {
   ALICE,
   answerCatchUp,
@@ -34,9 +37,16 @@ import {
   WITH_CAROL,
 } from './support/clients.js';
 import { type FakeServer, startFakeServer } from './support/fake-server.js';
-import { errorAnswer, messageEvent, sentAnswer, storedFrom } from './support/frames.js';
+import { errorAnswer, messageEvent, sentAnswer, storedFrom, summary } from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
+
+/** The conversation with bob holds one message, `written`, stored at seq 1. */
+function expectOneSentMessage(client: ParleyClient, written: ChatMessage) {
+  expect(client.messages(WITH_BOB)).toEqual([
+    expect.objectContaining({ seq: 1, clientMessageId: written.clientMessageId, status: MessageStatus.Sent }),
+  ]);
+}
 
 function item(
   clientMessageId: string,
@@ -221,13 +231,7 @@ describe('the client’s outbox', () => {
       body: 'hello',
     });
     expect(resent.requestId).not.toBe(first.requestId);
-    expect(client.messages(WITH_BOB)).toEqual([
-      expect.objectContaining({
-        seq: 1,
-        clientMessageId: written.clientMessageId,
-        status: MessageStatus.Sent,
-      }),
-    ]);
+    expectOneSentMessage(client, written);
   });
 
   it('changes nothing for an answer that comes late, after the resend, or twice', async () => {
@@ -445,5 +449,71 @@ describe('the client’s outbox', () => {
       expect(bob.pendingCount()).toBe(0);
       expect(alice.pendingCount()).toBe(1);
     });
+  });
+});
+
+describe('a message written long ago, when the server may have forgotten its key', () => {
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
+  /**
+   * Alice's phone sends `hello`, loses the connection before the answer, and the app is
+   * closed; it opens again `laterMs` afterwards with the same storage.
+   */
+  async function reopenedAfter(laterMs: number) {
+    useFakeClock();
+    const server = await startFakeServer();
+    const storage = new MemoryStorage();
+    const { client, connection } = await connectedClient(server, { storage });
+    const written = await client.send({ to: BOB }, 'hello');
+    const first = await connection.nextFrame();
+    await client.close();
+    await vi.advanceTimersByTimeAsync(laterMs);
+    const reopened = await createClient(server, { storage });
+    await reopened.connect();
+    return { client: reopened, connection: await server.nextConnection(), written, first };
+  }
+
+  it('waits for the catch-up, which finds it stored: it leaves the outbox and is never sent again', async () => {
+    const { client, connection, written, first } = await reopenedAfter(DAY_MS + 1);
+
+    const catchUp = await connection.nextFrame();
+    connection.answer(catchUp, {
+      type: 'conversations',
+      hasMore: false,
+      cursor: 'cursor-2',
+      conversations: [summary(WITH_BOB, 1, { lastMessage: storedFrom(first, 1) })],
+    });
+    await until(client, () => client.pendingCount() === 0);
+
+    expect(catchUp).toMatchObject({ action: 'conversations' });
+    await expectNothingSent(connection, client);
+    expectOneSentMessage(client, written);
+  });
+
+  it('sends it once the catch-up shows the server does not have it, with the same clientMessageId', async () => {
+    const { connection, written } = await reopenedAfter(DAY_MS + 1);
+
+    await answerCatchUp(connection);
+
+    expect(await connection.nextFrame()).toMatchObject({
+      action: 'send',
+      clientMessageId: written.clientMessageId,
+      body: 'hello',
+    });
+  });
+
+  it('sends one written less than a day ago at once, before the catch-up', async () => {
+    const { connection, written } = await reopenedAfter(DAY_MS - 1);
+
+    expect(await connection.nextFrame()).toMatchObject({
+      action: 'send',
+      clientMessageId: written.clientMessageId,
+    });
+    await answerCatchUp(connection);
+  });
+
+  it('waits a day at most, far inside the 30 days the server keeps a key', () => {
+    expect(CHECK_BEFORE_RESEND_AFTER_MS).toBe(DAY_MS);
+    expect(IDEMPOTENCY_KEY_DAYS * DAY_MS).toBeGreaterThanOrEqual(20 * CHECK_BEFORE_RESEND_AFTER_MS);
   });
 });
