@@ -10,7 +10,10 @@ import type { FunctionId } from '../definitions/functions.js';
 export interface CostAssumptions {
   /** 10⁹ connections × 1,440 minutes a day ÷ 20 × 10⁹ messages a day. */
   connectionMinutesPerMessage: number;
-  /** 10⁹ connections × 11 pings an hour × 24 ÷ 20 × 10⁹ messages. */
+  /**
+   * 10⁹ connections × 6.4 pings an hour × 24 ÷ 20 × 10⁹ messages: the SDK pings after 8 minutes
+   * without a frame of its own (docs/adr/0009-keep-alive.md), and API Gateway answers it.
+   */
   pingsPerMessage: number;
   /** 10⁹ connections × 12 renewals a day × 2 for churn ÷ 20 × 10⁹ messages. */
   reconnectsPerMessage: number;
@@ -34,12 +37,12 @@ export interface CostAssumptions {
 
 export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   connectionMinutesPerMessage: (1e9 * 1440) / 20e9,
-  pingsPerMessage: (1e9 * 11 * 24) / 20e9,
+  pingsPerMessage: (1e9 * 6.4 * 24) / 20e9,
   reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
   // Connection put + delete, presence update (offline half the time) 3.5 WRU; presence get +
   // connections query 1.5 RRU (docs/capacity.md §10, "DynamoDB reconnects").
   reconnect: { functions: ['authorizer', 'connect', 'disconnect'], writeUnits: 3.5, readUnits: 1.5 },
-  warmDurationMs: { send: 35, ack: 25, fanout: 60, ping: 5, 'presence-notifier': 20 },
+  warmDurationMs: { send: 35, ack: 25, fanout: 60, 'presence-notifier': 20 },
   otherDurationMs: 20,
   storageMonths: 12,
   logRetentionMonths: 1,

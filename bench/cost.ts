@@ -59,7 +59,8 @@ function beyondMessagePath(assumptions: CostAssumptions, allIn: boolean) {
   return {
     pings,
     reconnects,
-    invocations: pings + reconnects * assumptions.reconnect.functions.length,
+    // A ping invokes nothing: API Gateway answers it (docs/adr/0009-keep-alive.md).
+    invocations: reconnects * assumptions.reconnect.functions.length,
     // Each ping is a frame in; each reconnect a CONNECT and a DISCONNECT event.
     accessLogLines: pings + 2 * reconnects,
     pongBytes: pings * (Buffer.byteLength(PONG_FRAME) + assumptions.frameOverheadBytes),
@@ -128,14 +129,6 @@ function lambdaLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pr
     );
   }
   if (!allIn) return;
-  const pingMs = durationMsOf('ping', assumptions);
-  add(
-    `keep-alive: ping × ${pingMs} ms`,
-    extra.pings,
-    'invocations',
-    lambdaUsd('ping', assumptions),
-    'assumed',
-  );
   const { functions } = assumptions.reconnect;
   const reconnectUsd = functions.reduce((total, id) => total + lambdaUsd(id, assumptions), 0);
   add(`reconnects: ${functions.join(', ')}`, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');

@@ -84,7 +84,8 @@ describe('the cost model', () => {
     // Lambda: $0.20 a million requests + 0.1 s × GB × $0.0000133334.
     expect(lineOf(cost, 'send:')).toBeCloseTo(0.2 + 0.1 * 1 * 13.3334, 4);
     expect(lineOf(cost, 'fanout:')).toBeCloseTo(0.5 * (0.2 + 0.1 * 1 * 13.3334), 4);
-    expect(lineOf(cost, 'keep-alive: ping ×')).toBeCloseTo(2 * (0.2 + 0.1 * 0.25 * 13.3334), 4);
+    // API Gateway answers the pings itself: no Lambda line for them.
+    expect(cost.lines.some((line) => line.item.startsWith('keep-alive: ping ×'))).toBe(false);
     expect(lineOf(cost, 'reconnects: connect')).toBeCloseTo(0.2 + 0.1 * 0.25 * 13.3334, 4);
     // DynamoDB: $0.625 a million WRU, $0.125 RRU, $0.25 and $0.20 a GB-month.
     expect(lineOf(cost, 'conversations writes')).toBeCloseTo(2.5);
@@ -99,19 +100,19 @@ describe('the cost model', () => {
     expect(lineOf(cost, 'data in')).toBeCloseTo((2048 / GB) * 0.08e6, 6);
     expect(lineOf(cost, 'fanout reads every record')).toBeCloseTo((1024 / GB) * 0.05e6, 6);
     expect(lineOf(cost, 'presence-notifier reads every record')).toBeCloseTo((1024 / GB) * 0.04e6, 6);
-    // Logs: 4.5 invocations (1.5 measured, 2 pings, 1 connect) × 378 bytes of START and REPORT,
+    // Logs: 2.5 invocations (1.5 measured, 1 connect) × 378 bytes of START and REPORT,
     // 5 access lines (1 frame, 2 pings, connect and disconnect) × 277 bytes, at $0.50 a GB.
-    expect(lineOf(cost, 'Lambda START and REPORT')).toBeCloseTo(((4.5 * 378) / GB) * 0.5e6, 6);
+    expect(lineOf(cost, 'Lambda START and REPORT')).toBeCloseTo(((2.5 * 378) / GB) * 0.5e6, 6);
     expect(lineOf(cost, 'handler log lines')).toBeCloseTo((1000 / GB) * 0.5e6, 6);
     expect(lineOf(cost, 'EMF metric lines')).toBeCloseTo((500 / GB) * 0.5e6, 6);
     expect(lineOf(cost, 'API Gateway access log lines')).toBeCloseTo(((5 * 277) / GB) * 0.5e6, 6);
-    const logged = 4.5 * 378 + 1000 + 500 + 5 * 277;
+    const logged = 2.5 * 378 + 1000 + 500 + 5 * 277;
     expect(lineOf(cost, 'storage of those lines')).toBeCloseTo((logged / GB) * 0.03e6, 6);
 
     const sum = cost.lines.reduce((total, line) => total + line.usdPerMillion, 0);
     expect(cost.usdPerMillion).toBeCloseTo(sum, 9);
-    // API Gateway 12.50 + 0.35, Lambda 3.90, DynamoDB 9.40, Kinesis 0.31, logs 2.26.
-    expect(cost.usdPerMillion).toBeCloseTo(28.72, 2);
+    // API Gateway 12.50 + 0.35, Lambda 2.83, DynamoDB 9.40, Kinesis 0.31, logs 1.89.
+    expect(cost.usdPerMillion).toBeCloseTo(27.28, 2);
     expect(Object.values(cost.byService).reduce((total, value) => total + value, 0)).toBeCloseTo(sum, 9);
   });
 
