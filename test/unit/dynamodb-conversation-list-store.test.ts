@@ -462,6 +462,16 @@ describe('the DynamoDB conversation-list store', () => {
     expect(writes()).toHaveLength(0);
   });
 
+  it('fails rather than list from a clock left unread by a throttled read', async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [] },
+      UnprocessedKeys: { [TABLE]: { Keys: [{ userId: 'alice', itemKey: 'clock' }], ConsistentRead: true } },
+    });
+
+    await expect(store().listChangedSince('alice', 0, 50)).rejects.toThrow('the read was throttled');
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
   it('reads the clock, then lists the entries changed after a time from the index, and says whether more follow', async () => {
     ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 10)));
     ddb.on(QueryCommand).resolves({
