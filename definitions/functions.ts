@@ -180,7 +180,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'conversations', answered: true },
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: {},
+    // BatchGetItem: the user's clock, read before the index (docs/adr/0010-cheaper-lists.md).
+    tables: { 'user-conversations': ['BatchGetItem'] },
     indexQueries: { 'user-conversations': ['byUpdatedAt'] },
   },
   {

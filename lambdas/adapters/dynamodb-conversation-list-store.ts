@@ -1,9 +1,16 @@
 /**
  * The conversation list, one partition per user: an entry per conversation
  * (`conv#{conversationId}`) and a clock item (`clock`). Each entry write moves the clock to
- * a later `updatedAt` in the same transaction, so a user's entries commit in strictly
- * increasing `updatedAt` order and a cursor on `updatedAt` never skips a change. The
- * `byUpdatedAt` local index is read with strong consistency.
+ * a later time in the same transaction, so a user's changes commit in strictly increasing
+ * order of that time (the entry's `changedAt`, served as `updatedAt`) and a cursor on it
+ * never skips a change.
+ *
+ * The `byUpdatedAt` local index is keyed by the stored `updatedAt`, which is only the start
+ * of the hour of `changedAt`: an entry that changes again within the hour keeps its index
+ * key, and DynamoDB then rewrites its index item once instead of deleting and putting it
+ * (docs/adr/0010-cheaper-lists.md). A reader finds the candidates by hour and orders them by
+ * `changedAt`. Entries written before this had the exact time in `updatedAt` and no
+ * `changedAt`: they are read as they are, and take the new form with their next change.
  *
  * A warm instance remembers what it last read or wrote of each user's list, and writes
  * from that memory without reading first. The clock makes that safe: every write moves
@@ -42,6 +49,12 @@ const ENTRIES_PER_TRANSACTION = 50;
 const USERS_WRITTEN_AT_ONCE = 32;
 /** Users whose lists an instance remembers, least recently used forgotten first. */
 const USERS_CACHED = 10_000;
+/**
+ * The index key of an entry is the start of the window its change falls in: a longer
+ * window rewrites the index key less often, a shorter one makes a reader skip fewer
+ * entries that changed before its cursor in the same window.
+ */
+export const INDEX_WINDOW_MS = 3_600_000;
 /** The wait before reading again after another write to the user's list came first. */
 const RETRY_BACKOFF: BackoffPolicy = { baseDelayMs: 5, maxDelayMs: 200 };
 
@@ -53,6 +66,12 @@ interface CachedList {
 
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
 
+/** The start of the index window of a change at `changedAt`. */
+const windowOf = (changedAt: number) => changedAt - (changedAt % INDEX_WINDOW_MS);
+
+/** When the entry last changed: `changedAt`, or `updatedAt` for an entry stored before `changedAt` existed. */
+const changedAtOf = (item: Record<string, unknown>) => (item.changedAt ?? item.updatedAt) as number;
+
 function toEntry(item: Record<string, unknown>): ConversationEntry {
   return {
     conversationId: item.conversationId as string,
@@ -60,7 +79,7 @@ function toEntry(item: Record<string, unknown>): ConversationEntry {
     lastSeq: item.lastSeq as number,
     lastMessage: (item.lastMessage as ConversationEntry['lastMessage']) ?? null,
     receipts: item.receipts as ConversationEntry['receipts'],
-    updatedAt: item.updatedAt as number,
+    updatedAt: changedAtOf(item),
   };
 }
 
@@ -218,6 +237,18 @@ export class DynamoDbConversationListStore implements ConversationListStore {
 
   /** Reads the user's clock and these entries, strongly consistent, and remembers them. */
   async #read(userId: string, conversationIds: string[]): Promise<Array<Record<string, unknown>>> {
+    const items = await this.#readItems(userId, conversationIds);
+    this.#remember(userId, conversationIds, items);
+    return items;
+  }
+
+  /** The user's last change time, strongly consistent; 0 for a user with no entry. */
+  async #readClock(userId: string): Promise<number> {
+    const [clock] = await this.#readItems(userId, []);
+    return (clock?.lastUpdatedAt as number | undefined) ?? 0;
+  }
+
+  async #readItems(userId: string, conversationIds: string[]): Promise<Array<Record<string, unknown>>> {
     const read = await this.#client.send(
       new BatchGetCommand({
         RequestItems: {
@@ -236,9 +267,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       // nothing (a receipt alone) would be dropped. Fail, so that the stream retries.
       throw new Error(`could not read ${userId}'s conversation entries: the read was throttled`);
     }
-    const items = read.Responses?.[this.#tableName] ?? [];
-    this.#remember(userId, conversationIds, items);
-    return items;
+    return read.Responses?.[this.#tableName] ?? [];
   }
 
   /**
@@ -292,7 +321,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       const next = changes.get(conversationId)?.(current && stateOf(current));
       if (!next) return 'unchanged' as const;
       // Distinct times, so that a page boundary never falls between two equal ones.
-      const updatedAt = base + writes.length;
+      const changedAt = base + writes.length;
       writes.push({
         Put: {
           TableName: this.#tableName,
@@ -304,9 +333,14 @@ export class DynamoDbConversationListStore implements ConversationListStore {
             lastSeq: next.lastSeq,
             lastMessage: next.lastMessage,
             receipts: next.receipts,
-            updatedAt,
+            changedAt,
+            updatedAt: windowOf(changedAt),
           },
-          ConditionExpression: current ? 'updatedAt = :previous' : 'attribute_not_exists(itemKey)',
+          ConditionExpression: !entryItem
+            ? 'attribute_not_exists(itemKey)'
+            : entryItem.changedAt === undefined
+              ? 'updatedAt = :previous'
+              : 'changedAt = :previous',
           ...(current ? { ExpressionAttributeValues: { ':previous': current.updatedAt } } : {}),
         },
       });
@@ -349,22 +383,46 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     return items.map((item) => item.conversationId as string);
   }
 
+  /**
+   * The entries that changed after `afterUpdatedAt`, oldest change first. The clock is read
+   * before the index: every change committed by then is in the index when it is queried,
+   * and one committed later has a time past the clock. Entries past the clock are left for
+   * the next page, since the index is not read at one instant: a later change of an entry
+   * read early could otherwise be passed over by a cursor taken from an entry read late.
+   */
   async listChangedSince(
     userId: string,
     afterUpdatedAt: number,
     limit: number,
   ): Promise<ConversationListPage> {
-    const result = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        IndexName: 'byUpdatedAt',
-        KeyConditionExpression: 'userId = :u AND updatedAt > :after',
-        ExpressionAttributeValues: { ':u': userId, ':after': afterUpdatedAt },
-        ConsistentRead: true,
-        Limit: limit + 1,
-      }),
-    );
-    const items = result.Items ?? [];
-    return { entries: items.slice(0, limit).map(toEntry), hasMore: items.length > limit };
+    const through = await this.#readClock(userId);
+    const found: Array<Record<string, unknown>> = [];
+    // Within a window the index does not order entries by change: read to the end of the
+    // window in which the page fills, then sort.
+    let lastWindow: number | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    read: do {
+      const result = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: 'byUpdatedAt',
+          KeyConditionExpression: 'userId = :u AND updatedAt >= :from',
+          ExpressionAttributeValues: { ':u': userId, ':from': windowOf(afterUpdatedAt + 1) },
+          ConsistentRead: true,
+          Limit: limit + 1,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        const window = windowOf(item.updatedAt as number);
+        if (lastWindow !== undefined && window > lastWindow) break read;
+        const changedAt = changedAtOf(item);
+        if (changedAt > afterUpdatedAt && changedAt <= through) found.push(item);
+        if (found.length > limit) lastWindow = window;
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    found.sort((a, b) => changedAtOf(a) - changedAtOf(b));
+    return { entries: found.slice(0, limit).map(toEntry), hasMore: found.length > limit };
   }
 }

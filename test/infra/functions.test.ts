@@ -192,8 +192,11 @@ describe('least privilege', () => {
     },
   );
 
-  it('lets the conversations route query the list index, and not the list table itself', () => {
-    expect(tablePermissionsOf(dev, 'conversations')).toEqual(['user-conversations/index/byUpdatedAt: Query']);
+  it('lets the conversations route query the list index and batch-read the list table (the user’s clock), nothing more', () => {
+    expect(tablePermissionsOf(dev, 'conversations').sort()).toEqual([
+      'user-conversations/index/byUpdatedAt: Query',
+      'user-conversations: BatchGetItem',
+    ]);
   });
 
   it('keeps the read-only routes from writing any table', () => {

@@ -13,7 +13,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { MessageEventFrame, ReceiptEventFrame } from '@parley/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DynamoDbConversationListStore } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
+import {
+  DynamoDbConversationListStore,
+  INDEX_WINDOW_MS,
+} from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { applyToEntry } from '../../lambdas/domain/conversation-list.js';
 import { ConversationListContentionError } from '../../lambdas/domain/errors.js';
 import type { ConversationEntryState } from '../../lambdas/domain/ports.js';
@@ -47,7 +50,19 @@ describe('the DynamoDB conversation-list store', () => {
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     });
   };
-  const entryItem = (entry: ConversationEntryState, updatedAt: number) => ({
+  /** An entry's times as stored: the change, and the start of its index window. */
+  const stamped = (changedAt: number) => ({
+    changedAt,
+    updatedAt: changedAt - (changedAt % INDEX_WINDOW_MS),
+  });
+  const entryItem = (entry: ConversationEntryState, changedAt: number) => ({
+    userId: 'alice',
+    itemKey: `conv#${CONVERSATION}`,
+    ...entry,
+    ...stamped(changedAt),
+  });
+  /** An entry as stored before `changedAt` existed: the exact time in `updatedAt`. */
+  const legacyEntryItem = (entry: ConversationEntryState, updatedAt: number) => ({
     userId: 'alice',
     itemKey: `conv#${CONVERSATION}`,
     ...entry,
@@ -127,7 +142,7 @@ describe('the DynamoDB conversation-list store', () => {
           {
             Put: {
               TableName: TABLE,
-              Item: { userId: 'alice', itemKey: `conv#${CONVERSATION}`, ...state(1), updatedAt: NOW },
+              Item: { userId: 'alice', itemKey: `conv#${CONVERSATION}`, ...state(1), ...stamped(NOW) },
               ConditionExpression: 'attribute_not_exists(itemKey)',
             },
           },
@@ -151,9 +166,44 @@ describe('the DynamoDB conversation-list store', () => {
     });
     expect(entryPut?.Put).toEqual({
       TableName: TABLE,
-      Item: { userId: 'alice', itemKey: `conv#${CONVERSATION}`, ...state(4), updatedAt: NOW },
-      ConditionExpression: 'updatedAt = :previous',
+      Item: { userId: 'alice', itemKey: `conv#${CONVERSATION}`, ...state(4), ...stamped(NOW) },
+      ConditionExpression: 'changedAt = :previous',
       ExpressionAttributeValues: { ':previous': NOW - 40 },
+    });
+  });
+
+  it('rewrites an entry stored before changedAt existed in the new form, on condition of its updatedAt', async () => {
+    ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 5), legacyEntryItem(state(3), NOW - 5)));
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await updateEntry(store(), 'alice', CONVERSATION, merge([messageEventOf(4)]));
+
+    const [, entryPut] = writes()[0]?.TransactItems ?? [];
+    expect(entryPut?.Put).toEqual({
+      TableName: TABLE,
+      Item: { userId: 'alice', itemKey: `conv#${CONVERSATION}`, ...state(4), ...stamped(NOW) },
+      ConditionExpression: 'updatedAt = :previous',
+      ExpressionAttributeValues: { ':previous': NOW - 5 },
+    });
+  });
+
+  it('keeps the index key of an entry that changes again within its window', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb);
+    const windowStart = NOW - (NOW % INDEX_WINDOW_MS);
+    let now = windowStart + 10;
+    const clocked = store({ now: () => now });
+
+    await updateEntry(clocked, 'alice', CONVERSATION, merge([messageEventOf(1)]));
+    now = windowStart + INDEX_WINDOW_MS - 1;
+    await updateEntry(clocked, 'alice', CONVERSATION, merge([messageEventOf(2)]));
+    const within = lists.entry('alice', CONVERSATION);
+    now = windowStart + INDEX_WINDOW_MS;
+    await updateEntry(clocked, 'alice', CONVERSATION, merge([messageEventOf(3)]));
+
+    expect(within).toMatchObject({ changedAt: windowStart + INDEX_WINDOW_MS - 1, updatedAt: windowStart });
+    expect(lists.entry('alice', CONVERSATION)).toMatchObject({
+      changedAt: windowStart + INDEX_WINDOW_MS,
+      updatedAt: windowStart + INDEX_WINDOW_MS,
     });
   });
 
@@ -177,7 +227,7 @@ describe('the DynamoDB conversation-list store', () => {
 
     const items = writes()[0]?.TransactItems?.map((item) => item.Put?.Item);
     expect(items?.[0]?.lastUpdatedAt).toBe(NOW + 8);
-    expect(items?.[1]?.updatedAt).toBe(NOW + 8);
+    expect(items?.[1]?.changedAt).toBe(NOW + 8);
   });
 
   it('gives successive writes within one millisecond strictly increasing updatedAt', async () => {
@@ -190,8 +240,8 @@ describe('the DynamoDB conversation-list store', () => {
     );
     await updateEntry(store(), 'alice', CONVERSATION, merge([receiptEvent('bob', 'read', 1)]));
 
-    expect(lists.entry('alice', other)?.updatedAt).toBe(NOW + 1);
-    expect(lists.entry('alice', CONVERSATION)?.updatedAt).toBe(NOW + 2);
+    expect(lists.entry('alice', other)?.changedAt).toBe(NOW + 1);
+    expect(lists.entry('alice', CONVERSATION)?.changedAt).toBe(NOW + 2);
     expect(lists.clock('alice')).toBe(NOW + 2);
   });
 
@@ -213,7 +263,7 @@ describe('the DynamoDB conversation-list store', () => {
       userId: 'alice',
       itemKey: `conv#${CONVERSATION}`,
       ...state(5, [0, 0], [4, 4]),
-      updatedAt: NOW + 3,
+      ...stamped(NOW + 3),
     });
   });
 
@@ -412,7 +462,18 @@ describe('the DynamoDB conversation-list store', () => {
     expect(writes()).toHaveLength(0);
   });
 
-  it('lists the entries changed after a time with one strongly consistent query, and says whether more follow', async () => {
+  it('fails rather than list from a clock left unread by a throttled read', async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [] },
+      UnprocessedKeys: { [TABLE]: { Keys: [{ userId: 'alice', itemKey: 'clock' }], ConsistentRead: true } },
+    });
+
+    await expect(store().listChangedSince('alice', 0, 50)).rejects.toThrow('the read was throttled');
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it('reads the clock, then lists the entries changed after a time from the index, and says whether more follow', async () => {
+    ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 10)));
     ddb.on(QueryCommand).resolves({
       Items: [entryItem(state(3), NOW - 20), { ...entryItem(state(0), NOW - 10), lastMessage: undefined }],
     });
@@ -420,18 +481,94 @@ describe('the DynamoDB conversation-list store', () => {
     const page = await store().listChangedSince('alice', NOW - 30, 1);
 
     expect(page).toEqual({ entries: [{ ...state(3), updatedAt: NOW - 20 }], hasMore: true });
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input).toEqual({
+      RequestItems: { [TABLE]: { Keys: [{ userId: 'alice', itemKey: 'clock' }], ConsistentRead: true } },
+    });
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
       TableName: TABLE,
       IndexName: 'byUpdatedAt',
-      KeyConditionExpression: 'userId = :u AND updatedAt > :after',
-      ExpressionAttributeValues: { ':u': 'alice', ':after': NOW - 30 },
+      KeyConditionExpression: 'userId = :u AND updatedAt >= :from',
+      ExpressionAttributeValues: { ':u': 'alice', ':from': stamped(NOW - 29).updatedAt },
       ConsistentRead: true,
       Limit: 2,
     });
   });
 
+  it('orders the entries of one index window by their change, not by the index', async () => {
+    const lists = new FakeUserConversationsTable();
+    lists.put(clockItem(NOW));
+    // In the index, within one window, conv#dm:alice:bob comes before conv#dm:alice:carol.
+    lists.put(entryItem(state(3), NOW));
+    lists.put({
+      ...entryItem(state(1), NOW - 1),
+      itemKey: 'conv#dm:alice:carol',
+      conversationId: 'dm:alice:carol',
+    });
+    lists.install(ddb, { query: true });
+
+    const page = await store().listChangedSince('alice', 0, 1);
+
+    expect(page.entries.map((entry) => entry.updatedAt)).toEqual([NOW - 1]);
+    expect(page.hasMore).toBe(true);
+  });
+
+  it('leaves an entry changed after the clock was read for the next page', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+    lists.put(clockItem(NOW - 5));
+    lists.put(entryItem(state(3), NOW - 5));
+    lists.put({
+      ...entryItem(state(1), NOW),
+      itemKey: 'conv#dm:alice:carol',
+      conversationId: 'dm:alice:carol',
+    });
+
+    const page = await store().listChangedSince('alice', 0, 50);
+
+    expect(page).toEqual({ entries: [{ ...state(3), updatedAt: NOW - 5 }], hasMore: false });
+  });
+
+  it('stops reading the index at the end of the window in which the page filled', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+    lists.put(clockItem(NOW + 2 * INDEX_WINDOW_MS));
+    lists.put(entryItem(state(3), NOW));
+    lists.put({
+      ...entryItem(state(1), NOW + 1),
+      itemKey: 'conv#dm:alice:carol',
+      conversationId: 'dm:alice:carol',
+    });
+    lists.put({
+      ...entryItem(state(2), NOW + 2 * INDEX_WINDOW_MS),
+      itemKey: 'conv#dm:alice:dave',
+      conversationId: 'dm:alice:dave',
+    });
+
+    const page = await store().listChangedSince('alice', 0, 1);
+
+    expect(page).toEqual({ entries: [{ ...state(3), updatedAt: NOW }], hasMore: true });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
+  });
+
+  it('lists an entry stored before changedAt existed by its updatedAt', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+    lists.put(clockItem(NOW));
+    lists.put(legacyEntryItem(state(3), NOW - 5));
+    lists.put({
+      ...entryItem(state(1), NOW),
+      itemKey: 'conv#dm:alice:carol',
+      conversationId: 'dm:alice:carol',
+    });
+
+    const page = await store().listChangedSince('alice', NOW - 6, 50);
+
+    expect(page.entries.map((entry) => [entry.conversationId, entry.updatedAt])).toEqual([
+      [CONVERSATION, NOW - 5],
+      ['dm:alice:carol', NOW],
+    ]);
+  });
+
   it('reads an entry stored without a last message as null', async () => {
     const { lastMessage: _lastMessage, ...withoutMessage } = entryItem(state(0), NOW - 10);
+    ddb.on(BatchGetCommand).resolves(reading(clockItem(NOW - 10)));
     ddb.on(QueryCommand).resolves({ Items: [withoutMessage] });
 
     const page = await store().listChangedSince('alice', 0, 50);

@@ -463,7 +463,7 @@ describe('the fanout batch bringing the conversation lists up to date', () => {
       expect.arrayContaining(['clock', 'conv#dm:alice:bob', 'conv#dm:bob:carol']),
     );
     // Distinct, increasing times: a page boundary never falls between two equal ones.
-    const times = items.slice(1).map((item) => item.Put?.Item?.updatedAt as number);
+    const times = items.slice(1).map((item) => item.Put?.Item?.changedAt as number);
     expect(new Set(times).size).toBe(times.length);
     expect(items[0]?.Put?.Item?.lastUpdatedAt).toBe(Math.max(...times));
   });
@@ -532,12 +532,12 @@ describe('the fanout batch bringing the conversation lists up to date', () => {
     await createFanout(provider)(kinesisEvent());
 
     const bobs = [
-      lists.entry('bob', 'dm:alice:bob')?.updatedAt,
-      lists.entry('bob', 'dm:bob:carol')?.updatedAt,
+      lists.entry('bob', 'dm:alice:bob')?.changedAt,
+      lists.entry('bob', 'dm:bob:carol')?.changedAt,
     ];
     expect(bobs.sort()).toEqual([NOW, NOW + 1]);
     expect(lists.clock('bob')).toBe(NOW + 1);
-    expect(lists.entry('alice', 'dm:alice:bob')?.updatedAt).toBe(NOW);
+    expect(lists.entry('alice', 'dm:alice:bob')?.changedAt).toBe(NOW);
   });
 
   it('delivers a receipt event as published to both members and merges it into their entries', async () => {

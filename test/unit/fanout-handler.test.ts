@@ -3,6 +3,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SinonStub } from 'sinon';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiGatewayConnectionPusher } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
+import { INDEX_WINDOW_MS } from '../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { createFanoutHandler } from '../../lambdas/handlers/fanout.js';
 import {
   ALICE_BOB_1,
@@ -55,7 +56,8 @@ describe('the fanout handler', () => {
           { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
           { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
         ],
-        updatedAt: NOW,
+        changedAt: NOW,
+        updatedAt: NOW - (NOW % INDEX_WINDOW_MS),
       });
       expect(lists.clock(userId)).toBe(NOW);
     }

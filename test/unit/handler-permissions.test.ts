@@ -980,7 +980,10 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'conversations',
     path: "when it lists the caller's changed conversations from the start",
-    touches: ['dynamodb:Query user-conversations/index/byUpdatedAt'],
+    touches: [
+      'dynamodb:BatchGetItem user-conversations',
+      'dynamodb:Query user-conversations/index/byUpdatedAt',
+    ],
     run: async () => {
       const lists = new FakeUserConversationsTable().install(ddb, { query: true });
       listsHoldingSeq1(lists);
@@ -998,7 +1001,10 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'conversations',
     path: 'when it lists from a cursor a page with more to come',
-    touches: ['dynamodb:Query user-conversations/index/byUpdatedAt'],
+    touches: [
+      'dynamodb:BatchGetItem user-conversations',
+      'dynamodb:Query user-conversations/index/byUpdatedAt',
+    ],
     run: async () => {
       const lists = new FakeUserConversationsTable().install(ddb, { query: true });
       listsHoldingSeq1(lists);
@@ -1009,6 +1015,7 @@ const SCENARIOS: Scenario[] = [
         members: ['alice', 'carol'],
         updatedAt: NOW - 5,
       });
+      lists.put({ userId: 'alice', itemKey: 'clock', lastUpdatedAt: NOW - 5 });
       const { provider } = createTestDeps();
       const result = await route(handlerOf('conversations', provider), {
         action: 'conversations',

@@ -289,17 +289,28 @@ export class FakeUserConversationsTable {
   query(input: QueryCommandInput) {
     if (
       input.IndexName !== 'byUpdatedAt' ||
-      input.KeyConditionExpression !== 'userId = :u AND updatedAt > :after'
+      input.KeyConditionExpression !== 'userId = :u AND updatedAt >= :from'
     ) {
       throw new Error(`the fake cannot answer ${input.IndexName} ${input.KeyConditionExpression}`);
     }
     const userId = input.ExpressionAttributeValues?.[':u'];
-    const after = input.ExpressionAttributeValues?.[':after'] as number;
+    const from = input.ExpressionAttributeValues?.[':from'] as number;
+    const start = input.ExclusiveStartKey;
+    // The index's order: by updatedAt, then by the table's sort key.
+    const order = (item: Item) => [item.updatedAt as number, String(item.itemKey)] as const;
+    const before = (a: Item, b: Item) => {
+      const [x, y] = [order(a), order(b)];
+      return x[0] !== y[0] ? x[0] < y[0] : x[1] < y[1];
+    };
     const matching = [...this.#items.values()]
       .filter(
-        (item) => item.userId === userId && typeof item.updatedAt === 'number' && item.updatedAt > after,
+        (item) =>
+          item.userId === userId &&
+          typeof item.updatedAt === 'number' &&
+          item.updatedAt >= from &&
+          (!start || before(start, item)),
       )
-      .sort((a, b) => (a.updatedAt as number) - (b.updatedAt as number));
+      .sort((a, b) => (before(a, b) ? -1 : 1));
     const page = input.Limit === undefined ? matching : matching.slice(0, input.Limit);
     const last = page.at(-1);
     return {
