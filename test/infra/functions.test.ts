@@ -134,6 +134,21 @@ describe('the functions', () => {
     },
   );
 
+  it('gives only the send function the fast path setting, from the context', () => {
+    const given = (deployment: typeof dev) =>
+      FUNCTIONS.filter(
+        ({ id }) =>
+          functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
+      ).map(({ id }) => [
+        id,
+        functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
+      ]);
+    const off = synthesize({ ...DEV_CONTEXT, fastPathMaxConnections: '0' });
+
+    expect(given(dev)).toEqual([['send', '16']]);
+    expect(given(off)).toEqual([['send', '0']]);
+  });
+
   it('gives only the authorizer the token settings: the generated key in dev, the issuer’s JWKS in prod', () => {
     for (const { id } of FUNCTIONS) {
       const variables = functionResource(dev, id).Properties.Environment.Variables;

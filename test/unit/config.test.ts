@@ -5,6 +5,7 @@ import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-met
 import {
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_FAST_PATH_MAX_CONNECTIONS,
   functionDefinition,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
@@ -39,6 +40,7 @@ describe('configFromEnvironment', () => {
       endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
+      fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
       logLevel: 'INFO',
       serviceName: 'parley',
     });
@@ -89,6 +91,7 @@ describe('configFromEnvironment', () => {
       PARLEY_JWT_AUDIENCE: 'parley-api',
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
+      FAST_PATH_MAX_CONNECTIONS: '0',
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'parley-staging',
     });
@@ -99,6 +102,7 @@ describe('configFromEnvironment', () => {
       tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
       connectionTtlSeconds: 600,
       postConcurrency: 8,
+      fastPathMaxConnections: 0,
       logLevel: 'DEBUG',
       serviceName: 'parley-staging',
     });
@@ -136,6 +140,8 @@ describe('configFromEnvironment', () => {
     ['PARLEY_CONNECTION_TTL_SECONDS', '7200.5'],
     ['PARLEY_POST_CONCURRENCY', '0'],
     ['PARLEY_POST_CONCURRENCY', '1001'],
+    ['FAST_PATH_MAX_CONNECTIONS', '-1'],
+    ['FAST_PATH_MAX_CONNECTIONS', 'few'],
     ['POWERTOOLS_LOG_LEVEL', 'LOUD'],
     ['PARLEY_CONNECTIONS_ENDPOINT', 'not a url'],
     ['PARLEY_JWKS_URL', 'jwks.json'],
