@@ -370,7 +370,11 @@ export interface EveryoneState {
  * group reads what grows with its connected devices, not with its members.
  */
 export interface GroupConnectionStore {
-  listGroupConnections(conversationId: string): Promise<Connection[]>;
+  /**
+   * The group's live connections in connection id order; with `atMost`, only the first that
+   * many (a caller that only needs to know whether there are more than a few reads less).
+   */
+  listGroupConnections(conversationId: string, atMost?: number): Promise<Connection[]>;
   addConnections(conversationId: string, connections: Connection[]): Promise<void>;
   removeConnections(conversationId: string, connectionIds: string[]): Promise<void>;
 }

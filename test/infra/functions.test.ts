@@ -219,8 +219,11 @@ describe('least privilege', () => {
         id,
       ).toEqual([]);
     }
-    // The one table the sender writes is the conversation's own; lists are the fanout's.
-    expect(tablePermissionsOf(dev, 'send').every((line) => line.startsWith('conversations:'))).toBe(true);
+    // The sender writes the conversation's own items, and deletes a connection its fast path
+    // found gone (docs/adr/0008-fast-path.md); lists are the fanout's.
+    expect(tablePermissionsOf(dev, 'send').some((line) => line.startsWith('user-conversations:'))).toBe(
+      false,
+    );
   });
 
   it('lets no function scan, or take every action of a table', () => {

@@ -15,7 +15,7 @@ import { testConfig } from './support/harness.js';
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
 /** What the CDK stack gives the send function: its table and the stream. */
-const SEND_ENVIRONMENT = {
+const ACK_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_EVENTS_STREAM: 'events-v2',
 };
@@ -33,7 +33,7 @@ afterEach(() => {
 
 describe('configFromEnvironment', () => {
   it('reads for a function only the names of the resources definitions/functions.ts gives it, with defaults for the rest', () => {
-    const config = configFromEnvironment('send', SEND_ENVIRONMENT);
+    const config = configFromEnvironment('ack', ACK_ENVIRONMENT);
 
     expect(config).toEqual({
       names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
@@ -189,7 +189,7 @@ describe('configFromEnvironment with the AWS SDK endpoints overridden', () => {
   });
 
   it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads the overrides itself', () => {
-    const config = configFromEnvironment('send', { ...SEND_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
+    const config = configFromEnvironment('ack', { ...ACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
 
     expect(config.endpoints).toEqual({ region: 'us-east-1' });
   });
