@@ -34,7 +34,7 @@ describe(`chaos on the ${mode} stack: users chatting through injected faults`, (
         dynamodbAnswerLost: 0.05,
         fastPathPostFailure: 0.1,
         fastPathPostHang: 0.05,
-        sendDeath: 0.1,
+        sendDeath: 0.2,
       },
       connectionDropsPerSecond: 1,
       connectionDeletesPerSecond: 1,
