@@ -220,7 +220,7 @@ describe('the client’s timelines', () => {
     const server = await startFakeServer();
     const { client, connection } = await connectedClient(server);
     const events = record(client, 'message');
-    const views: number[][] = [];
+    const views: Array<Array<number | undefined>> = [];
     client.on('message', () => views.push(client.messages(WITH_BOB).map((m) => m.seq)));
     connection.send(messageEvent(message(1)));
 
