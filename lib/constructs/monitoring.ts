@@ -216,6 +216,8 @@ function deliveryWidgets(props: ParleyMonitoringProps, { parley }: MonitoringMet
       left: [
         parley(MetricName.EventsDelivered, 'Sum', 'events posted'),
         parley(MetricName.GoneConnections, 'Sum', 'gone connections'),
+        parley(MetricName.FastPathPosts, 'Sum', 'posted by send (fast path)'),
+        parley(MetricName.FastPathSkips, 'Sum', 'skipped by fanout (fast path)'),
       ],
       right: [
         parley(MetricName.DuplicatesSuppressed, 'Sum', 'duplicate sends'),
