@@ -1,0 +1,254 @@
+/**
+ * `npm run bench -- --aws-model`: the same one-to-one load as the plain run, at the target
+ * rate, through a local stack whose every AWS hop takes a delay drawn from the model of
+ * `aws-hops.ts` (in the gateway, the event source mapping and proxies in front of the engines;
+ * the handlers are the code that runs in Lambda). One stack per delivery path. Prints
+ * `modelled AWS online-to-online: p50 X ms, p99 Y ms` for each, writes
+ * bench/results/aws-model.json and aws-model.md, and stops everything it started.
+ *
+ * The figures are modelled, not measured in AWS: each call takes at least its modelled time,
+ * and longer when the local engine is slower than AWS would be (its own time is a floor).
+ */
+import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
+import { mintToken } from '../lambdas/domain/tokens.js';
+import type { RunningLocalStack } from '../local/stack.js';
+import { analyzeClient, type ClientFigures } from './analysis.js';
+import { AWS_HOPS, createAwsModel, type HopId } from './aws-hops.js';
+import { now } from './clock.js';
+import { LoadGenerator } from './load-generator.js';
+import type { DeviceSpec } from './load-protocol.js';
+import { describeMachine } from './machine.js';
+import { writeTablesAndJson } from './outputs.js';
+import { Probes, startProbedStack } from './probes.js';
+import { machineLine, renderText, type Table } from './report.js';
+import type { BenchResults, Machine } from './results-model.js';
+import type { BenchSettings, DeliveryPath } from './settings.js';
+
+/** Issue 14's targets for one-to-one messages at the target rate, modelled. */
+export const MODELLED_P50_TARGET_MS = 80;
+export const MODELLED_P99_TARGET_MS = 200;
+
+/** What the stack's environment sets for each path: the send function's fast path on or off. */
+const FAST_PATH_SWITCH = 'FAST_PATH_MAX_CONNECTIONS';
+
+export interface PathFigures {
+  path: DeliveryPath;
+  client: ClientFigures;
+  /** Draws of each hop during the measured phase, and the cold starts among them. */
+  draws: Record<HopId | 'coldStarts', number>;
+}
+
+export interface AwsModelResults {
+  date: string;
+  durationSeconds: number;
+  machine: Machine;
+  settings: {
+    users: number;
+    devicesPerUser: number;
+    rate: number;
+    /** The rate and conversations whose load per conversation the run reproduces. */
+    targetRate: number;
+    targetConversations: number;
+    durationSeconds: number;
+    seed: number;
+    coldStartRate: number;
+  };
+  hops: typeof AWS_HOPS;
+  paths: PathFigures[];
+}
+
+/** The line issue 14 asks for, one per path. */
+export function modelledLine(figures: PathFigures, settings: AwsModelResults['settings']): string {
+  const { receive } = figures.client;
+  const perConversation = settings.targetRate / settings.targetConversations;
+  return (
+    `modelled AWS online-to-online: p50 ${receive.p50.toFixed(0)} ms, p99 ${receive.p99.toFixed(0)} ms ` +
+    `(${figures.path} path; one-to-one, ${perConversation.toFixed(1)} msg/s per conversation as at ` +
+    `${settings.targetRate} msg/s over ${settings.targetConversations} conversations)`
+  );
+}
+
+/**
+ * The users of a run at `modelRate` whose conversations each get what they get at the target:
+ * in AWS every hop scales out, so only the messages per conversation (its seq races) depend on
+ * the rate; locally, fewer messages a second keep the engines from being the bottleneck.
+ */
+export function modelUsers(settings: Pick<BenchSettings, 'users' | 'targetRate' | 'modelRate'>): number {
+  const conversations = Math.max(
+    1,
+    Math.round(((settings.users / 2) * settings.modelRate) / settings.targetRate),
+  );
+  return conversations * 2;
+}
+
+export function awsModelTables(results: AwsModelResults): Table[] {
+  const hops: Table = {
+    title: 'The model: each AWS hop, a log-normal fitted to its p50 and p99 (sources: docs/capacity.md §9)',
+    headers: ['hop', 'p50 ms', 'p99 ms', 'source', ...results.paths.map((path) => `draws, ${path.path}`)],
+    rows: results.hops.map((hop) => [
+      hop.name,
+      String(hop.p50),
+      String(hop.p99),
+      hop.source,
+      ...results.paths.map((path) => String(path.draws[hop.id])),
+    ]),
+    notes: [
+      `cold starts: ${(100 * results.settings.coldStartRate).toFixed(1)}% of invocations (routes and the stream consumer)`,
+      'each DynamoDB and Kinesis call takes max(the local engine’s time, its modelled time)',
+    ],
+  };
+  const figures: Table = {
+    title: `Modelled AWS online-to-online, one-to-one, ${results.settings.rate} msg/s over ${results.settings.users / 2} conversations (modelled, not measured)`,
+    headers: ['path', 'msgs', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent p50 ms', 'missing', 'target'],
+    rows: results.paths.map(({ path, client }) => [
+      path,
+      String(client.messages),
+      client.receive.p50.toFixed(0),
+      client.receive.p95.toFixed(0),
+      client.receive.p99.toFixed(0),
+      client.receive.max.toFixed(0),
+      client.sent.p50.toFixed(0),
+      String(client.missingReceives),
+      meetsTargets(client) ? 'met' : 'not met',
+    ]),
+    notes: [
+      `target: p50 ≤ ${MODELLED_P50_TARGET_MS} ms and p99 ≤ ${MODELLED_P99_TARGET_MS} ms, nothing missing`,
+    ],
+  };
+  return [hops, figures];
+}
+
+function meetsTargets(client: ClientFigures): boolean {
+  return (
+    client.receive.p50 <= MODELLED_P50_TARGET_MS &&
+    client.receive.p99 <= MODELLED_P99_TARGET_MS &&
+    client.missingReceives === 0
+  );
+}
+
+/** Runs every path of `settings.paths`, prints and writes the results. */
+export async function runAwsModelBenchmark(
+  settings: BenchSettings,
+  log: (line: string) => void,
+): Promise<void> {
+  const startedAt = now();
+  const machine = describeMachine();
+  const rate = settings.modelRate;
+  const users = modelUsers(settings);
+  log(
+    `\nParley under a model of AWS: ${users} users × ${settings.devicesPerUser} devices, ` +
+      `one-to-one at ${rate} msg/s × ${settings.durationSeconds} s; paths: ${settings.paths.join(', ')}`,
+  );
+  log(`machine: ${machineLine({ machine } as BenchResults)}\n`);
+  const recorded: AwsModelResults['settings'] = {
+    users,
+    devicesPerUser: settings.devicesPerUser,
+    rate,
+    targetRate: settings.targetRate,
+    targetConversations: settings.users / 2,
+    durationSeconds: settings.durationSeconds,
+    seed: settings.seed,
+    coldStartRate: settings.coldStartRate,
+  };
+  const paths: PathFigures[] = [];
+  for (const path of settings.paths) {
+    const figures = await runPath({ ...settings, users }, path, log);
+    paths.push(figures);
+    log(`· ${modelledLine(figures, recorded)}`);
+  }
+  const results: AwsModelResults = {
+    date: new Date().toISOString(),
+    durationSeconds: (now() - startedAt) / 1000,
+    machine,
+    settings: recorded,
+    hops: AWS_HOPS,
+    paths,
+  };
+  log('');
+  for (const table of awsModelTables(results)) log(`${renderText(table)}\n`);
+  for (const figures of paths) log(modelledLine(figures, recorded));
+  const written = writeAwsModelResults(results, settings.resultsDir);
+  log(`\nwrote ${written.join(', ')} (${results.durationSeconds.toFixed(0)} s in all)`);
+}
+
+/** One path on a stack of its own, the fast path switched by the stack's environment. */
+async function runPath(
+  settings: BenchSettings,
+  path: DeliveryPath,
+  log: (line: string) => void,
+): Promise<PathFigures> {
+  const previous = process.env[FAST_PATH_SWITCH];
+  if (path === 'stream') process.env[FAST_PATH_SWITCH] = '0';
+  const model = createAwsModel(settings.seed, settings.coldStartRate);
+  const load = LoadGenerator.start();
+  let stack: RunningLocalStack | undefined;
+  const stopAll = async () => {
+    await load.stop().catch(() => undefined);
+    await stack?.stop().catch(() => undefined);
+    if (previous === undefined) delete process.env[FAST_PATH_SWITCH];
+    else process.env[FAST_PATH_SWITCH] = previous;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\n${signal}: stopping`);
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const probes = new Probes();
+    stack = await startProbedStack(probes, 0, model.hopDelays);
+    const devices = await devicesOf(settings, stack);
+    await load.connect(stack.url, devices, 8);
+    const drainTimeoutMs = settings.drainSeconds * 1000;
+    const common = { seed: settings.seed, bodyChars: settings.bodyChars, drainTimeoutMs };
+    // Warm up: every conversation has its first message and its list entries before the measure.
+    await load.run({ ...common, tag: `${path}-warm`, rate: 25, durationMs: 4000, coverAllPairs: true });
+    await probes.settle();
+    const before = model.counts();
+    const result = await load.run({
+      ...common,
+      tag: `${path}-model`,
+      rate: settings.modelRate,
+      durationMs: settings.durationSeconds * 1000,
+      seed: settings.seed + settings.modelRate,
+      coverAllPairs: false,
+    });
+    const after = model.counts();
+    const draws = Object.fromEntries(
+      Object.entries(after).map(([id, count]) => [id, count - (before[id as HopId] ?? 0)]),
+    ) as PathFigures['draws'];
+    await load.disconnect();
+    return { path, client: analyzeClient(result, devices), draws };
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+async function devicesOf(settings: BenchSettings, stack: RunningLocalStack): Promise<DeviceSpec[]> {
+  const userIds = Array.from({ length: settings.users }, (_, i) => `u${String(i).padStart(3, '0')}`);
+  const deviceIds = Array.from(
+    { length: settings.devicesPerUser },
+    (_, i) => ['phone', 'laptop', 'tablet', 'watch'][i] ?? `device${i}`,
+  );
+  const tokens = await Promise.all(
+    userIds.map((userId) => mintToken(userId, stack.config.tokens.secret ?? LOCAL_JWT_SECRET)),
+  );
+  return userIds.flatMap((userId, index) =>
+    deviceIds.map((deviceId) => ({ userId, deviceId, query: { token: tokens[index] as string, deviceId } })),
+  );
+}
+
+function writeAwsModelResults(results: AwsModelResults, directory: string): string[] {
+  const [hops, figures] = awsModelTables(results) as [Table, Table];
+  const modelled = {
+    ...figures,
+    title: `${figures.title}. The local stack with every AWS hop delayed as the model says`,
+  };
+  return writeTablesAndJson(
+    directory,
+    'aws-model',
+    results,
+    [hops, modelled],
+    [...results.paths.map((path) => `- ${modelledLine(path, results.settings)}`), ''],
+  );
+}
