@@ -25,44 +25,33 @@ export interface Hop {
   name: string;
   p50: number;
   p99: number;
-  /** The source's key in docs/capacity.md (`S23`…), or 'unverified'. */
+  /** The source's key in docs/capacity.md (`S8`…), and what it does not confirm. */
   source: string;
 }
 
-/** Keep in step with the table of docs/capacity.md §9. */
+/**
+ * Keep in step with the table of docs/capacity.md §9, which gives each figure's source and
+ * says which are unverified.
+ */
 export const AWS_HOPS: readonly Hop[] = [
-  { id: 'clientToGateway', name: 'device → API Gateway (one way)', p50: 15, p99: 60, source: 'unverified' },
-  { id: 'gatewayToClient', name: 'API Gateway → device (one way)', p50: 15, p99: 60, source: 'unverified' },
-  { id: 'invokeWarm', name: 'API Gateway → route Lambda, warm', p50: 8, p99: 25, source: 'unverified' },
-  { id: 'coldStart', name: 'cold start, added to an invoke', p50: 250, p99: 800, source: 'S24' },
-  { id: 'dynamodbRead', name: 'DynamoDB GetItem / Query', p50: 4, p99: 10, source: 'S14' },
-  {
-    id: 'dynamodbTransaction',
-    name: 'DynamoDB TransactWriteItems / TransactGetItems',
-    p50: 10,
-    p99: 25,
-    source: 'unverified',
-  },
-  {
-    id: 'dynamodbWrite',
-    name: 'DynamoDB PutItem / UpdateItem / DeleteItem / Batch*',
-    p50: 6,
-    p99: 15,
-    source: 'S14',
-  },
-  { id: 'kinesisPut', name: 'Kinesis PutRecord / PutRecords', p50: 15, p99: 40, source: 'unverified' },
-  {
-    id: 'streamToConsumer',
-    name: 'put → enhanced fan-out → consumer Lambda',
-    p50: 49,
-    p99: 109,
-    source: 'S23',
-  },
-  { id: 'postToConnection', name: 'PostToConnection', p50: 10, p99: 30, source: 'unverified' },
+  hop('clientToGateway', 'device → API Gateway (one way)', 15, 60, 'unverified'),
+  hop('gatewayToClient', 'API Gateway → device (one way)', 15, 60, 'unverified'),
+  hop('invokeWarm', 'API Gateway or the stream → Lambda handler, warm', 8, 25, 'unverified'),
+  hop('coldStart', 'cold start, added to an invoke', 300, 900, 'S24'),
+  hop('dynamodbRead', 'DynamoDB GetItem / Query', 4, 10, 'S14 (p50); p99 unverified'),
+  hop('dynamodbTransaction', 'DynamoDB TransactWriteItems / TransactGetItems', 10, 25, 'unverified'),
+  hop('dynamodbWrite', 'DynamoDB Put/Update/DeleteItem, Batch*', 6, 15, 'S14 (p50); p99 unverified'),
+  hop('kinesisPut', 'Kinesis PutRecord / PutRecords', 15, 40, 'unverified'),
+  hop('streamToConsumer', 'put → enhanced fan-out push', 66, 147, 'S8 (mean 70); spread unverified'),
+  hop('postToConnection', 'PostToConnection', 10, 30, 'unverified'),
 ];
 
-/** Share of invocations that start a new execution environment ("under 1%", S24). */
+/** Share of invocations that start a new execution environment ("under 1%", S25): its upper bound. */
 export const DEFAULT_COLD_START_RATE = 0.01;
+
+function hop(id: HopId, name: string, p50: number, p99: number, source: string): Hop {
+  return { id, name, p50, p99, source };
+}
 
 const DYNAMODB_HOPS: Record<string, HopId> = {
   GetItem: 'dynamodbRead',
@@ -82,6 +71,8 @@ export interface AwsModel {
   hopDelays: HopDelays;
   /** How many delays each hop drew, and how many cold starts: to print with the figures. */
   counts(): Record<HopId | 'coldStarts', number>;
+  /** Per hop, the calls the local engine answered slower than the model wanted (its floor bound). */
+  engineSlower(): Partial<Record<HopId, number>>;
 }
 
 /**
@@ -116,6 +107,8 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
     const id = table[operation];
     return id ? draw(id) : 0;
   };
+  const engineSlower: Partial<Record<HopId, number>> = {};
+  const hopOf = { dynamodb: DYNAMODB_HOPS, kinesis: KINESIS_HOPS };
   return {
     hopDelays: {
       clientToGateway: () => draw('clientToGateway'),
@@ -123,9 +116,15 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
       invoke: () => draw('invokeWarm') + coldStart(),
       dynamodb: byOperation(DYNAMODB_HOPS),
       kinesis: byOperation(KINESIS_HOPS),
-      streamToConsumer: () => draw('streamToConsumer') + coldStart(),
+      // The mapping invokes the consumer once the push arrives: a Lambda invoke of its own.
+      streamToConsumer: () => draw('streamToConsumer') + draw('invokeWarm') + coldStart(),
       postToConnection: () => draw('postToConnection'),
+      observeEngine: (engine, operation, engineMs, modelledMs) => {
+        const id = hopOf[engine][operation];
+        if (id && engineMs > modelledMs) engineSlower[id] = (engineSlower[id] ?? 0) + 1;
+      },
     },
     counts: () => ({ ...counts }),
+    engineSlower: () => ({ ...engineSlower }),
   };
 }

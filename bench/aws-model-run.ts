@@ -36,6 +36,8 @@ export interface PathFigures {
   client: ClientFigures;
   /** Draws of each hop during the measured phase, and the cold starts among them. */
   draws: Record<HopId | 'coldStarts', number>;
+  /** Of those, the calls the local engine answered slower than the model wanted. */
+  engineSlower: Partial<Record<HopId, number>>;
 }
 
 export interface AwsModelResults {
@@ -90,11 +92,12 @@ export function awsModelTables(results: AwsModelResults): Table[] {
       String(hop.p50),
       String(hop.p99),
       hop.source,
-      ...results.paths.map((path) => String(path.draws[hop.id])),
+      ...results.paths.map((path) => drawsCell(path, hop.id)),
     ]),
     notes: [
       `cold starts: ${(100 * results.settings.coldStartRate).toFixed(1)}% of invocations (routes and the stream consumer)`,
-      'each DynamoDB and Kinesis call takes max(the local engine’s time, its modelled time)',
+      'each DynamoDB and Kinesis call takes max(the local engine’s time, its modelled time);',
+      '(n slower): calls the local engine answered slower than the model, its own time the floor',
     ],
   };
   const figures: Table = {
@@ -116,6 +119,11 @@ export function awsModelTables(results: AwsModelResults): Table[] {
     ],
   };
   return [hops, figures];
+}
+
+function drawsCell(path: PathFigures, id: HopId): string {
+  const slower = path.engineSlower[id];
+  return slower ? `${path.draws[id]} (${slower} slower)` : String(path.draws[id]);
 }
 
 function meetsTargets(client: ClientFigures): boolean {
@@ -204,6 +212,7 @@ async function runPath(
     await load.run({ ...common, tag: `${path}-warm`, rate: 25, durationMs: 4000, coverAllPairs: true });
     await probes.settle();
     const before = model.counts();
+    const slowerBefore = model.engineSlower();
     const result = await load.run({
       ...common,
       tag: `${path}-model`,
@@ -216,8 +225,12 @@ async function runPath(
     const draws = Object.fromEntries(
       Object.entries(after).map(([id, count]) => [id, count - (before[id as HopId] ?? 0)]),
     ) as PathFigures['draws'];
+    const slowerAfter = model.engineSlower();
+    const engineSlower = Object.fromEntries(
+      Object.entries(slowerAfter).map(([id, count]) => [id, count - (slowerBefore[id as HopId] ?? 0)]),
+    );
     await load.disconnect();
-    return { path, client: analyzeClient(result, devices), draws };
+    return { path, client: analyzeClient(result, devices), draws, engineSlower };
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await stopAll();

@@ -19,10 +19,14 @@ export async function startDelayedEngines(
   const dynamodb = await startDelayingHttpProxy({
     target: engines.dynamodbEndpoint,
     delayOf: (operation) => hopDelays.dynamodb(operation),
+    observe: (operation, engineMs, modelledMs) =>
+      hopDelays.observeEngine?.('dynamodb', operation, engineMs, modelledMs),
   });
   const kinesis = await startDelayingHttpProxy({
     target: engines.kinesisEndpoint,
     delayOf: (operation) => hopDelays.kinesis(operation),
+    observe: (operation, engineMs, modelledMs) =>
+      hopDelays.observeEngine?.('kinesis', operation, engineMs, modelledMs),
   }).catch(async (error: unknown) => {
     await dynamodb.stop();
     throw error;

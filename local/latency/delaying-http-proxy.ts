@@ -25,6 +25,8 @@ export interface DelayingHttpProxyOptions {
   target: string;
   /** The least time of a call, in ms, by its operation; 0 passes it on as fast as the engine answers. */
   delayOf: (operation: string) => number;
+  /** Told, for each answered call, how long the engine took and how long the model wanted. */
+  observe?: (operation: string, engineMs: number, modelledMs: number) => void;
   /** Waits `ms` before the held response goes out; a timer unless a test controls it. */
   hold?: (ms: number) => Promise<void>;
 }
@@ -72,10 +74,11 @@ async function forward(
   response: ServerResponse,
   target: URL,
   agent: Agent,
-  { delayOf, hold = sleep }: DelayingHttpProxyOptions,
+  { delayOf, observe, hold = sleep }: DelayingHttpProxyOptions,
 ): Promise<void> {
   const startedAt = Date.now();
-  const delayMs = delayOf(operationOf(request.headers));
+  const operation = operationOf(request.headers);
+  const delayMs = delayOf(operation);
   const cut = () => {
     request.destroy();
     response.destroy();
@@ -108,7 +111,9 @@ async function forward(
     cut();
     return;
   }
-  const wait = remainingHold(startedAt, delayMs, Date.now());
+  const answeredAt = Date.now();
+  observe?.(operation, answeredAt - startedAt, delayMs);
+  const wait = remainingHold(startedAt, delayMs, answeredAt);
   if (wait > 0) await hold(wait);
   if (response.destroyed) return;
   response.writeHead(answer.status, endToEnd(answer.headers));

@@ -20,4 +20,14 @@ export interface HopDelays {
   streamToConsumer(): number;
   /** A PostToConnection call inside API Gateway, before the frame leaves for the device. */
   postToConnection(): number;
+  /**
+   * Told how long the local engine took for a call and how long the model wanted: where the
+   * engine is the slower, its own time stood in for the model's (the floor).
+   */
+  observeEngine?(
+    engine: 'dynamodb' | 'kinesis',
+    operation: string,
+    engineMs: number,
+    modelledMs: number,
+  ): void;
 }

@@ -60,7 +60,7 @@ describe('a log-normal fitted to a p50 and a p99', () => {
 describe('the model of AWS', () => {
   it('names a source or says unverified for every hop, with p50 ≤ p99', () => {
     for (const hop of AWS_HOPS) {
-      expect(hop.source).toMatch(/^(S\d+|unverified)$/);
+      expect(hop.source).toMatch(/^(S\d+|unverified)/);
       expect(hop.p50).toBeLessThanOrEqual(hop.p99);
     }
   });
@@ -102,6 +102,20 @@ describe('the model of AWS', () => {
     expect(interleaved).toEqual(alone);
   });
 
+  it('counts the calls a local engine answered slower than the model, by hop', () => {
+    // prepare
+    const model = createAwsModel(1, 0);
+
+    // act
+    model.hopDelays.observeEngine?.('dynamodb', 'Query', 30, 4);
+    model.hopDelays.observeEngine?.('dynamodb', 'Query', 2, 4);
+    model.hopDelays.observeEngine?.('kinesis', 'PutRecord', 50, 15);
+    model.hopDelays.observeEngine?.('kinesis', 'GetRecords', 50, 0);
+
+    // assess
+    expect(model.engineSlower()).toEqual({ dynamodbRead: 1, kinesisPut: 1 });
+  });
+
   it('adds a cold start to every invoke at a rate of 1 and to none at a rate of 0', () => {
     // prepare
     const always = createAwsModel(2, 1);
@@ -115,7 +129,8 @@ describe('the model of AWS', () => {
     }
 
     // assess
-    expect(always.counts()).toMatchObject({ coldStarts: 20, coldStart: 20, invokeWarm: 10 });
+    // the stream consumer's invoke is drawn with the push: 10 route invokes and 10 consumer invokes
+    expect(always.counts()).toMatchObject({ coldStarts: 20, coldStart: 20, invokeWarm: 20 });
     expect(never.counts()).toMatchObject({ coldStarts: 0, coldStart: 0, invokeWarm: 10 });
   });
 });

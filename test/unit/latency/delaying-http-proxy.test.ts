@@ -107,6 +107,7 @@ describe('the delaying HTTP proxy', () => {
     });
     const control = controlledHold();
     const operations: string[] = [];
+    const observed: Array<[string, number]> = [];
     const proxy = await startDelayingHttpProxy({
       target: engine.endpoint,
       delayOf: (operation) => {
@@ -114,6 +115,10 @@ describe('the delaying HTTP proxy', () => {
         return 60_000;
       },
       hold: control.hold,
+      observe: (operation, engineMs, modelledMs) => {
+        expect(engineMs).toBeGreaterThanOrEqual(0);
+        observed.push([operation, modelledMs]);
+      },
     });
     proxies.push(proxy);
     let arrived = false;
@@ -131,6 +136,7 @@ describe('the delaying HTTP proxy', () => {
 
     // assess
     expect(operations).toEqual(['GetItem']);
+    expect(observed).toEqual([['GetItem', 60_000]]);
     expect(beforeRelease).toBe(false);
     expect(control.asked).toHaveLength(1);
     expect(control.asked[0]).toBeGreaterThan(0);
