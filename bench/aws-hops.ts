@@ -128,3 +128,80 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
     engineSlower: () => ({ ...engineSlower }),
   };
 }
+
+/**
+ * The hops one delivery waits on, in the order the code takes them (docs/capacity.md §9):
+ * a list is a hop; an inner list is hops made in parallel, of which the slowest counts.
+ * The send function reads the last seq once (a warm function that remembers it skips that
+ * read, which this leaves in: the figure is for a cold cache) and the fanout reads the
+ * connections of both members at once.
+ */
+export const CRITICAL_PATHS: Record<'stream' | 'fast', ReadonlyArray<HopId | 'invoke' | HopId[]>> = {
+  stream: [
+    'clientToGateway',
+    'invoke',
+    'dynamodbRead',
+    'dynamodbTransaction',
+    'kinesisPut',
+    'streamToConsumer',
+    ['dynamodbRead', 'dynamodbRead'],
+    'postToConnection',
+    'gatewayToClient',
+  ],
+  fast: [
+    'clientToGateway',
+    'invoke',
+    'dynamodbRead',
+    'dynamodbTransaction',
+    ['dynamodbRead', 'dynamodbRead'],
+    'postToConnection',
+    'gatewayToClient',
+  ],
+};
+
+/**
+ * The hop model alone, without the local stack: `samples` deliveries along a critical path,
+ * each hop drawn from its distribution. No local engine sets a floor here, so this is the
+ * model's own figure; the run through the local stack checks it against the real code.
+ */
+export function sampleCriticalPath(
+  path: keyof typeof CRITICAL_PATHS,
+  seed: number,
+  samples: number,
+  coldStartRate = DEFAULT_COLD_START_RATE,
+): number[] {
+  const { hopDelays } = createAwsModel(seed, coldStartRate);
+  const one = (hop: HopId | 'invoke'): number => {
+    if (hop === 'invoke') return hopDelays.invoke('send');
+    if (hop === 'streamToConsumer') return hopDelays.streamToConsumer();
+    return drawHop(hopDelays, hop);
+  };
+  return Array.from({ length: samples }, () =>
+    CRITICAL_PATHS[path].reduce<number>(
+      (total, step) => total + (Array.isArray(step) ? Math.max(...step.map(one)) : one(step)),
+      0,
+    ),
+  );
+}
+
+/** One draw of a hop through the delays the local stack uses, so that both count the same. */
+function drawHop(hopDelays: HopDelays, hop: HopId): number {
+  switch (hop) {
+    case 'dynamodbRead':
+      return hopDelays.dynamodb('Query');
+    case 'dynamodbTransaction':
+      return hopDelays.dynamodb('TransactWriteItems');
+    case 'dynamodbWrite':
+      return hopDelays.dynamodb('UpdateItem');
+    case 'kinesisPut':
+      return hopDelays.kinesis('PutRecord');
+    case 'clientToGateway':
+      return hopDelays.clientToGateway();
+    case 'gatewayToClient':
+      return hopDelays.gatewayToClient();
+    case 'postToConnection':
+      return hopDelays.postToConnection();
+    default:
+      throw new RangeError(`${hop} is not drawn on its own`);
+  }
+}

@@ -1,11 +1,11 @@
 /** The model of AWS of `npm run bench -- --aws-model`: the fitted distributions, the hop delays and the options. */
 import { describe, expect, it } from 'vitest';
-import { AWS_HOPS, createAwsModel } from '../../bench/aws-hops.js';
+import { AWS_HOPS, createAwsModel, sampleCriticalPath } from '../../bench/aws-hops.js';
 import { modelUsers } from '../../bench/aws-model-run.js';
 import { fitLogNormal, sampleLogNormal } from '../../bench/log-normal.js';
 import { seededRandom } from '../../bench/seeded-random.js';
 import { readMode, readSettings } from '../../bench/settings.js';
-import { percentile } from '../../bench/stats.js';
+import { distribution, percentile } from '../../bench/stats.js';
 
 /** 100,000 draws, sorted. */
 function draws(p50: number, p99: number, seed: number): number[] {
@@ -114,6 +114,18 @@ describe('the model of AWS', () => {
 
     // assess
     expect(model.engineSlower()).toEqual({ dynamodbRead: 1, kinesisPut: 1 });
+  });
+
+  it('draws the critical paths reproducibly, the fast path shorter than the stream path by about the stream hop', () => {
+    // act
+    const stream = distribution(sampleCriticalPath('stream', 1, 20_000, 0));
+    const fast = distribution(sampleCriticalPath('fast', 1, 20_000, 0));
+
+    // assess: the stream path adds the put (p50 15), the push (p50 66) and the consumer's invoke (p50 8)
+    expect(sampleCriticalPath('fast', 9, 3, 0)).toEqual(sampleCriticalPath('fast', 9, 3, 0));
+    expect(stream.p50 - fast.p50).toBeGreaterThan(80);
+    expect(stream.p50 - fast.p50).toBeLessThan(110);
+    expect(fast.p99).toBeLessThan(stream.p99);
   });
 
   it('adds a cold start to every invoke at a rate of 1 and to none at a rate of 0', () => {
