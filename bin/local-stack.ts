@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { presenceConsumer } from '../definitions/stream-consumers.js';
-import { LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
+import { DEFAULT_FAST_PATH_MAX_CONNECTIONS, LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree } from '../local/engines.js';
 import { EngineStartError, LocalSettingsError, WebServerStartError } from '../local/errors.js';
@@ -33,6 +33,7 @@ interface Settings {
   dataDir: string | undefined;
   presenceWindowSeconds: number;
   streamDelayMs: number;
+  fastPathMaxConnections: number;
   jwtSecret: string | undefined;
   logLevel: ParleyConfig['logLevel'];
 }
@@ -72,6 +73,16 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
       { min: 0, max: 10 },
     ),
     streamDelayMs: readNumber(environment, 'PARLEY_STREAM_DELAY_MS', 0, { min: 0, max: 10_000 }),
+    fastPathMaxConnections: readNumber(
+      environment,
+      'FAST_PATH_MAX_CONNECTIONS',
+      DEFAULT_FAST_PATH_MAX_CONNECTIONS,
+      {
+        min: 0,
+        max: 1000,
+        integer: true,
+      },
+    ),
     jwtSecret: environment.PARLEY_JWT_SECRET || undefined,
     logLevel: (environment.POWERTOOLS_LOG_LEVEL ?? 'WARN') as ParleyConfig['logLevel'],
   };
@@ -82,6 +93,7 @@ const UNITS: Record<string, string> = {
   PARLEY_WEB_PORT: 'a port number',
   PARLEY_PRESENCE_WINDOW_SECONDS: 'a number of seconds',
   PARLEY_STREAM_DELAY_MS: 'a number of milliseconds',
+  FAST_PATH_MAX_CONNECTIONS: 'a whole number of connections',
 };
 
 /** `environment[name]` as a number within bounds, `fallback` when unset or empty. */
@@ -128,6 +140,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
         logLevel: settings.logLevel,
         presenceBatchingWindowSeconds: settings.presenceWindowSeconds,
         streamDelayMs: settings.streamDelayMs,
+        fastPathMaxConnections: settings.fastPathMaxConnections,
         signal,
         ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
         ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),

@@ -156,9 +156,16 @@ export const FUNCTIONS = [
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: the last seq. PutItem: the message and its idempotency key, in one
     // transaction. GetItem: the stored message a duplicate is answered with. UpdateItem: in
-    // a group, the sender's own watermarks (and `everyone` when they held it back).
-    tables: { conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'] },
+    // a group, the sender's own watermarks (and `everyone` when they held it back). The
+    // fast path (docs/adr/0008-fast-path.md): the members' connections or the group's
+    // index, posts, and a connection gone deleted as the fanout deletes it.
+    tables: {
+      conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'],
+      connections: ['Query', 'DeleteItem'],
+      'group-connections': ['Query', 'BatchWriteItem'],
+    },
     publishes: true,
+    posts: true,
   },
   {
     id: 'ack',

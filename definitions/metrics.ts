@@ -29,6 +29,10 @@ export const MetricName = {
   GoneConnections: 'GoneConnections',
   /** Posts of a conversation event to a device that succeeded. */
   EventsDelivered: 'EventsDelivered',
+  /** Posts `send` made itself, before the stream, that succeeded (docs/adr/0008-fast-path.md); in `EventsDelivered` too. */
+  FastPathPosts: 'FastPathPosts',
+  /** Connections the fanout did not post a message to because `send` had reached them already. */
+  FastPathSkips: 'FastPathSkips',
   /**
    * A `$connect` whose token could not be checked because the keys could not be read (the
    * JWKS URL or the signing key's secret failed): an outage, answered 500, never 401.
@@ -46,6 +50,8 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   SequencingRetries: 'Count',
   GoneConnections: 'Count',
   EventsDelivered: 'Count',
+  FastPathPosts: 'Count',
+  FastPathSkips: 'Count',
   TokenKeysUnavailable: 'Count',
 };
 

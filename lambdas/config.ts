@@ -22,6 +22,8 @@ export const LOCAL_JWT_SECRET = 'parley-local-dev-secret';
 export const DEFAULT_SERVICE_NAME = 'parley';
 /** A little over API Gateway's two-hour connection limit. */
 export const DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
+/** Connected devices of a group up to which `send` posts a message itself (docs/adr/0008-fast-path.md). */
+export const DEFAULT_FAST_PATH_MAX_CONNECTIONS = 16;
 
 export interface ParleyConfig {
   /** The physical names of the resources the function uses; the others are absent. */
@@ -31,6 +33,11 @@ export interface ParleyConfig {
   tokens?: TokenConfig;
   connectionTtlSeconds: number;
   postConcurrency: number;
+  /**
+   * `send` posts a message itself to the members' devices of a one-to-one conversation,
+   * and of a group with at most this many connected devices; 0 turns this off.
+   */
+  fastPathMaxConnections: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** The `service` of every log line and the `service` dimension of every metric. */
   serviceName: string;
@@ -63,6 +70,12 @@ const commonSchema = z.object({
   AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: httpUrl().optional(),
   PARLEY_CONNECTION_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_CONNECTION_TTL_SECONDS),
   PARLEY_POST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  FAST_PATH_MAX_CONNECTIONS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(DEFAULT_FAST_PATH_MAX_CONNECTIONS),
   POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default(DEFAULT_SERVICE_NAME),
 });
@@ -129,6 +142,7 @@ export function configFromEnvironment(
     ...(definition.verifiesTokens ? { tokens: tokenConfig(parse(tokenSchema, environment), prefix) } : {}),
     connectionTtlSeconds: env.PARLEY_CONNECTION_TTL_SECONDS,
     postConcurrency: env.PARLEY_POST_CONCURRENCY,
+    fastPathMaxConnections: env.FAST_PATH_MAX_CONNECTIONS,
     logLevel: env.POWERTOOLS_LOG_LEVEL,
     serviceName: env.POWERTOOLS_SERVICE_NAME,
   };
@@ -145,6 +159,14 @@ function tokenConfig(env: z.infer<typeof tokenSchema>, prefix: string): TokenCon
   throw new ConfigurationError(
     `environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: ${prefix} needs one of them to verify tokens`,
   );
+}
+
+/**
+ * `FAST_PATH_MAX_CONNECTIONS` from an environment, checked as a function reads it: the
+ * local stack takes it from its own process's environment.
+ */
+export function fastPathMaxConnectionsFrom(environment: NodeJS.ProcessEnv = process.env): number {
+  return parse(commonSchema.pick({ FAST_PATH_MAX_CONNECTIONS: true }), environment).FAST_PATH_MAX_CONNECTIONS;
 }
 
 function parse<Schema extends z.ZodType>(schema: Schema, environment: NodeJS.ProcessEnv): z.infer<Schema> {

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Message } from '@parley/protocol';
 import { ulid } from 'ulid';
 import type { FunctionId } from '../definitions/functions.js';
 import type { MetricsRecorder } from '../definitions/metrics.js';
@@ -26,6 +27,7 @@ import { createSecretsManagerClient, secretStringLoader } from './adapters/secre
 import { configFromEnvironment, type ParleyConfig } from './config.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
+import { FAST_PATH_BUDGET_MS, type FastPathDeps, postFirst } from './domain/fast-path.js';
 import { DEFAULT_GROUP_CHANGES, type GroupChangeDeps } from './domain/group-changes.js';
 import type {
   ConnectionPusher,
@@ -102,13 +104,25 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     },
     clients,
   };
-  if (!overrides.wrap) return deps;
+  if (!overrides.wrap) return withFastPath(deps);
   const wrapped = overrides.wrap(deps);
   // Sequencing reaches the store and the publisher through its own deps: keep them in step.
-  return {
+  return withFastPath({
     ...wrapped,
     sequencing: { ...wrapped.sequencing, messages: wrapped.messages, publisher: wrapped.publisher },
-  };
+  });
+}
+
+/**
+ * Gives sequencing the fast path over the final (possibly wrapped) adapters, unless a
+ * wrapper gave it one of its own (the chaos run wraps it to inject faults).
+ */
+function withFastPath(deps: ParleyDeps): ParleyDeps {
+  if (deps.sequencing.postFirst) return deps;
+  const withPath: ParleyDeps = { ...deps, sequencing: { ...deps.sequencing } };
+  // Reads the deps it is part of at each send, so that a test may swap an adapter.
+  withPath.sequencing.postFirst = (message: Message) => postFirst(fastPathDeps(withPath), message);
+  return withPath;
 }
 
 type Adapters = Pick<
@@ -263,6 +277,15 @@ export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
     sleep,
     random,
     ...DEFAULT_GROUP_CHANGES,
+  };
+}
+
+/** The part of the deps the fast path of `send` uses: the fanout's posting and reading, and its bounds. */
+export function fastPathDeps(deps: ParleyDeps): FastPathDeps {
+  return {
+    ...fanoutDeps(deps),
+    maxConnections: deps.config.fastPathMaxConnections,
+    budgetMs: FAST_PATH_BUDGET_MS,
   };
 }
 

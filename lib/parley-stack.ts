@@ -68,6 +68,7 @@ export class ParleyStack extends Stack {
       ...(settings.jwtIssuer ? { jwtIssuer: settings.jwtIssuer } : {}),
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
       retainLogs: production,
+      fastPathMaxConnections: settings.fastPathMaxConnections,
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -30,6 +30,8 @@ export interface ParleySettings {
   sendThrottle: { rateLimit: number; burstLimit: number };
   /** The p99 delivery latency (commit to post) that raises the alarm. */
   deliveryLatencyP99AlarmMs: number;
+  /** `send` posts a message itself to groups with at most this many connected devices (and one-to-one); 0 turns it off. */
+  fastPathMaxConnections: number;
   /**
    * Add the `ParleyAccount` stack, which sets the account's API Gateway CloudWatch Logs
    * role (the stage's logs need one), and deploy it before this stage.
@@ -51,6 +53,8 @@ const SETTING_KEYS = {
   sendThrottleRate: '`send` frames a second per stage, steady (1 to 100000, at most throttleRate)',
   sendThrottleBurst: '`send` frames per stage in a burst (1 to 100000, at most throttleBurst)',
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
+  fastPathMaxConnections:
+    'connected devices of a group up to which `send` posts itself (0 to 1000; 0 turns it off)',
   accountLogsRole:
     'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
 } as const;
@@ -98,6 +102,7 @@ const contextSchema = z
     sendThrottleRate: integer(1, 100_000).optional(),
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
+    fastPathMaxConnections: integer(0, 1000).default(16),
     accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(false),
@@ -169,6 +174,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
         context.sendThrottleBurst ?? Math.min(DEFAULT_SEND_THROTTLE.burstLimit, context.throttleBurst),
     },
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
+    fastPathMaxConnections: context.fastPathMaxConnections,
     accountLogsRole: context.accountLogsRole,
   };
 }

@@ -23,6 +23,7 @@ import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_SERVICE_NAME,
+  fastPathMaxConnectionsFrom,
   LOCAL_JWT_SECRET,
   type ParleyConfig,
 } from '../lambdas/config.js';
@@ -89,6 +90,12 @@ export interface LocalStackOptions {
   idleTimeoutMs?: number;
   /** How long the presence notifier gathers changes before it posts them; default as in AWS (`definitions/stream-consumers.ts`). */
   presenceBatchingWindowSeconds?: number;
+  /**
+   * `send` posts a message itself to the devices of a one-to-one conversation and of a
+   * group with at most this many connected devices; 0 turns it off. Default
+   * `FAST_PATH_MAX_CONNECTIONS` of this process's environment, else 16, as in Lambda.
+   */
+  fastPathMaxConnections?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -350,6 +357,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,
+    fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

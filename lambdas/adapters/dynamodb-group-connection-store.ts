@@ -34,15 +34,19 @@ export class DynamoDbGroupConnectionStore implements GroupConnectionStore {
    * Strongly consistent: the fanout reads what it indexed a moment before, and what a
    * `$connect` indexed before the event was read.
    */
-  async listGroupConnections(conversationId: string): Promise<Connection[]> {
-    const items = await queryAll(this.#client, {
-      TableName: this.#tableName,
-      KeyConditionExpression: 'conversationId = :c',
-      // DynamoDB deletes expired items only eventually: an expired item is a dead connection.
-      FilterExpression: 'expiresAt > :now',
-      ExpressionAttributeValues: { ':c': conversationId, ':now': this.#nowSeconds() },
-      ConsistentRead: true,
-    });
+  async listGroupConnections(conversationId: string, atMost?: number): Promise<Connection[]> {
+    const items = await queryAll(
+      this.#client,
+      {
+        TableName: this.#tableName,
+        KeyConditionExpression: 'conversationId = :c',
+        // DynamoDB deletes expired items only eventually: an expired item is a dead connection.
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':c': conversationId, ':now': this.#nowSeconds() },
+        ConsistentRead: true,
+      },
+      atMost,
+    );
     return items.map(toConnection);
   }
 

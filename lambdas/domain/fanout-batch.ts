@@ -12,6 +12,7 @@
  */
 import { membersOf } from '@parley/protocol';
 import { LRUCache } from 'lru-cache';
+import { MetricName } from '../../definitions/metrics.js';
 import { applyToEntry } from './conversation-list.js';
 import { deliverToMembers, postToUsers } from './fanout.js';
 import {
@@ -128,13 +129,16 @@ async function deliver(
 ): Promise<void> {
   const { logger, now } = deps;
   for (const decoded of work.events) {
-    const { index, event, frame } = decoded;
+    const { index, event, frame, reached } = decoded;
     try {
-      const report = await deliverToMembers({ ...deps, connections }, event.conversationId, frame, () =>
-        recordPosted(deps, event),
-      );
+      const report = await deliverToMembers({ ...deps, connections }, event.conversationId, frame, {
+        onPosted: () => recordPosted(deps, event),
+        ...(reached ? { skip: reached } : {}),
+      });
       work.delivered.push(decoded);
-      for (const id of report.connectionIds) {
+      if (report.skipped > 0) deps.metrics.record(MetricName.FastPathSkips, report.skipped);
+      // A connection `send` reached has this event: the late posts need not post it again.
+      for (const id of new Set([...report.connectionIds, ...(reached ?? [])])) {
         work.postsPerConnection.set(id, (work.postsPerConnection.get(id) ?? 0) + 1);
       }
       logger.debug('delivered', {

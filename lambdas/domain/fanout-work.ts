@@ -40,8 +40,10 @@ export interface DecodedEvent {
   /** The index of its record among the partition key's records. */
   index: number;
   event: ConversationEvent;
-  /** The record's data, posted as it is. */
+  /** The record's data, posted as it is (less `reached`, when the record has it). */
   frame: string;
+  /** The connections `send` posted a message to itself (docs/adr/0008-fast-path.md): not posted again. */
+  reached?: ReadonlySet<string>;
 }
 
 export interface DecodedSlice {
@@ -122,9 +124,23 @@ export function decodeWork(deps: FanoutBatchDeps, records: readonly StreamRecord
     }
     work.conversationId = parsed.event.conversationId;
     work.kind = conversationKindOf(parsed.event.conversationId) === 'group' ? 'group' : 'dm';
-    work.events.push({ index, event: parsed.event, frame: record.data });
+    work.events.push({ index, ...withoutReached(parsed.event, record.data) });
   }
   return work;
+}
+
+/**
+ * A message record names the connections `send` reached: those come off the event, and
+ * off the frame posted to devices, which never see them. Any other record is posted as it is.
+ */
+function withoutReached(
+  event: ConversationEvent & { reached?: unknown },
+  data: string,
+): Pick<DecodedEvent, 'event' | 'frame' | 'reached'> {
+  if (!('reached' in event)) return { event, frame: data };
+  const { reached, ...rest } = event;
+  const ids = Array.isArray(reached) ? reached.filter((id): id is string => typeof id === 'string') : [];
+  return { event: rest as ConversationEvent, frame: JSON.stringify(rest), reached: new Set(ids) };
 }
 
 /** Keeps each partition key's order: a failed record and every later one are retried. */

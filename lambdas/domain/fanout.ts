@@ -42,6 +42,8 @@ export interface PostOptions {
 
 export interface DeliveryReport {
   delivered: number;
+  /** Connections left out because they were in `skip`. */
+  skipped: number;
   gone: number;
   /** Connections still in their handshake: not posted to, and not deleted. */
   opening: number;
@@ -59,11 +61,11 @@ export async function deliverToMembers(
   deps: FanoutDeps,
   conversationId: string,
   frame: string,
-  onPosted?: () => void,
+  options: Pick<PostOptions, 'skip' | 'onPosted'> = {},
 ): Promise<DeliveryReport> {
   const members = membersOf(conversationId);
   if (!members) throw new DeliveryFailedError(`not a conversation id: ${conversationId}`);
-  return postToUsers(deps, members, [frame], onPosted ? { onPosted } : {});
+  return postToUsers(deps, members, [frame], options);
 }
 
 /**
@@ -126,6 +128,7 @@ export async function postToConnections(
   const count = (value: string) => outcomes.filter((_, index) => outcomeOf(index) === value).length;
   return {
     delivered: count('delivered'),
+    skipped: all.length - connections.length,
     gone: count('gone'),
     opening: count('opening'),
     connectionIds: new Set(

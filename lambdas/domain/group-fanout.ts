@@ -9,6 +9,7 @@
  */
 import type { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
+import { MetricName } from '../../definitions/metrics.js';
 import { postToConnections } from './fanout.js';
 import {
   type ConversationWork,
@@ -157,26 +158,30 @@ function leaveIndexWhenGone(
 async function deliverGroupEvent(
   deps: FanoutBatchDeps,
   groupWork: GroupWork,
-  { event, frame }: DecodedEvent,
+  { event, frame, reached = new Set() }: DecodedEvent,
   connections: ConnectionStore,
   recent: LRUCache<string, Connection[]>,
 ): Promise<Set<string>> {
-  // A receipt goes to its member's own devices only.
-  const targets =
+  // A receipt goes to its member's own devices only; a message not to those `send` reached.
+  const recipients =
     event.type === 'receipt'
       ? await connections.listConnections(event.userId)
       : [...groupWork.listing.values()].filter((connection) =>
           recipientsOf(groupWork.group, event).has(connection.userId),
         );
+  const targets = recipients.filter((connection) => !reached.has(connection.connectionId));
+  if (targets.length < recipients.length) {
+    deps.metrics.record(MetricName.FastPathSkips, recipients.length - targets.length);
+  }
   if (targets.length > SLICE_THRESHOLD) {
     await publishSlices(deps, event, targets);
-    return new Set(targets.map((connection) => connection.connectionId));
+    return new Set([...reached, ...targets.map((connection) => connection.connectionId)]);
   }
   const report = await postToConnections({ ...deps, connections }, targets, [frame], {
     onPosted: () => recordPosted(deps, event),
     onGone: leaveIndexWhenGone(deps, groupWork, recent),
   });
-  return report.connectionIds;
+  return new Set([...reached, ...report.connectionIds]);
 }
 
 /**

@@ -72,7 +72,15 @@ export interface GroupSliceEvent {
   connections: Connection[];
 }
 
-export type StreamEvent = ConversationEvent | PresenceChangedEvent | GroupSliceEvent;
+/**
+ * A `message` as `send` puts it on the stream: the wire event and, when `send` posted it
+ * itself first, the connections that answered those posts 2xx, so that the fanout posts
+ * to every other connection only (docs/adr/0008-fast-path.md). The fanout takes `reached`
+ * off before it posts: it never reaches a device.
+ */
+export type MessageRecord = MessageEventFrame & { reached?: string[] };
+
+export type StreamEvent = ConversationEvent | MessageRecord | PresenceChangedEvent | GroupSliceEvent;
 
 /**
  * The stream's partition key: one conversation's events stay in order on one shard, and so
@@ -362,7 +370,11 @@ export interface EveryoneState {
  * group reads what grows with its connected devices, not with its members.
  */
 export interface GroupConnectionStore {
-  listGroupConnections(conversationId: string): Promise<Connection[]>;
+  /**
+   * The group's live connections in connection id order; with `atMost`, only the first that
+   * many (a caller that only needs to know whether there are more than a few reads less).
+   */
+  listGroupConnections(conversationId: string, atMost?: number): Promise<Connection[]>;
   addConnections(conversationId: string, connections: Connection[]): Promise<void>;
   removeConnections(conversationId: string, connectionIds: string[]): Promise<void>;
 }

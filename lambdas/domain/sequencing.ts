@@ -13,6 +13,12 @@
  * real last seq, and the message's `attribute_not_exists` condition refuses a seq that is
  * taken; a refused guess is forgotten, and the send reads and tries again at once.
  *
+ * Between the commit and the publish, `postFirst` may post the message to the members'
+ * devices itself (the fast path, docs/adr/0008-fast-path.md); the record then names the
+ * connections it reached, and the fanout posts to the others. A duplicate does not post:
+ * it cannot know what the first send reached, so its record names none, and the stream
+ * posts to every device (a device drops a seq it has).
+ *
  * A send may be refused by its `authorize` check, made in every attempt after the seq is
  * read or guessed and before it is claimed: in a group, the sender's membership. A removal
  * committed before that read is seen by it; one committed after it took the seq the send
@@ -55,6 +61,11 @@ export interface SequencingDeps extends BackoffDeps, BackoffPolicy {
   maxAttempts: number;
   /** The last seq this instance committed per conversation; without it, every send reads first. */
   lastSeqCache?: LastSeqCache;
+  /**
+   * Posts a just committed message to devices before it is published, answering the
+   * connections it reached (the fast path); none when absent. Never throws for a post.
+   */
+  postFirst?: (message: Message) => Promise<string[]>;
 }
 
 /** The last seq an instance committed in each conversation it sent in lately. */
@@ -135,10 +146,16 @@ async function claimSeq(
     };
     const outcome = await deps.messages.storeMessage(message);
     switch (outcome.status) {
-      case 'stored':
+      case 'stored': {
         cache?.remember(input.conversationId, message.seq);
-        await deps.publisher.publish({ type: 'message', ...message });
+        const reached = (await deps.postFirst?.(message)) ?? [];
+        await deps.publisher.publish({
+          type: 'message',
+          ...message,
+          ...(reached.length > 0 ? { reached } : {}),
+        });
         return { message, duplicate: false, retries: attempt };
+      }
       case 'duplicate': {
         const original = await deps.messages.getMessage(input.conversationId, outcome.original.seq);
         if (!original) {

@@ -48,6 +48,8 @@ export interface ParleyFunctionsProps {
   jwtAudience?: string;
   /** Keep the log groups when the stack is deleted (production). */
   retainLogs: boolean;
+  /** `FAST_PATH_MAX_CONNECTIONS` of the `send` function; its default (16) when absent. */
+  fastPathMaxConnections?: number;
 }
 
 export class ParleyFunctions extends Construct {
@@ -85,6 +87,10 @@ export class ParleyFunctions extends Construct {
         : {}),
       ...(definition.posts ? { PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint } : {}),
       ...(definition.verifiesTokens ? this.#tokenEnvironment(props) : {}),
+      // Only `send` posts a message before the stream does (docs/adr/0008-fast-path.md).
+      ...(definition.id === 'send' && props.fastPathMaxConnections !== undefined
+        ? { FAST_PATH_MAX_CONNECTIONS: String(props.fastPathMaxConnections) }
+        : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',

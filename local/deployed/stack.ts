@@ -20,6 +20,7 @@ import {
 import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_FAST_PATH_MAX_CONNECTIONS,
   DEFAULT_SERVICE_NAME,
   LOCAL_JWT_SECRET,
 } from '../../lambdas/config.js';
@@ -438,6 +439,8 @@ function toolConfig(
     tokens: { secret },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,
+    // The functions' own setting comes from the template; these tools send nothing.
+    fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
     logLevel: 'SILENT',
     serviceName: DEFAULT_SERVICE_NAME,
   };

@@ -6,10 +6,13 @@
  * on the wire (DynamoDB and Kinesis) and a wrapper of the Lambda invoke. Every fault
  * injected is counted by kind, so a run can show that it really happened.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Message } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { FAST_PATH_BUDGET_MS, postFirst } from '../../lambdas/domain/fast-path.js';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
-import type { ParleyDeps } from '../../lambdas/runtime.js';
+import { fastPathDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import type { DynamoDbFault, DynamoDbRequest } from '../../local/deployed/dynamodb-front.js';
 import type { KinesisFault, KinesisRequest } from '../../local/deployed/kinesis-front.js';
 import type { DeployedStackFaults, InvokeWrapper } from '../../local/deployed/stack.js';
@@ -27,9 +30,28 @@ export const FAULT_KINDS = {
   'dynamodb-answer-lost': 'a DynamoDB write was applied but its answer was lost (timeout)',
   'gateway-restarted': 'the WebSocket gateway restarted, closing every connection',
   'kinesis-restarted': 'kinesis-mock restarted: puts and reads failed while it was down',
+  'fast-path-post-failed': "a post of send's fast path failed",
+  'fast-path-post-hung': "a post of send's fast path hung past its bound, and landed later",
+  'send-died-before-posts': 'the send function died after the commit, before its fast path posts',
+  'send-died-after-posts': 'the send function died after its fast path posts, before the publish',
 } as const;
 
 export type FaultKind = keyof typeof FAULT_KINDS;
+
+/**
+ * The faults injected into `send`'s fast path, through the in-process stack's deps: the
+ * deployed mode runs the functions from their bundles, out of reach of that hook (its
+ * fast path runs, without these faults).
+ */
+export const IN_PROCESS_ONLY_FAULTS: readonly FaultKind[] = [
+  'fast-path-post-failed',
+  'fast-path-post-hung',
+  'send-died-before-posts',
+  'send-died-after-posts',
+];
+
+/** How long a hung fast path post holds before it goes through: well past the fast path's bound. */
+const HUNG_POST_MS = 4 * FAST_PATH_BUDGET_MS;
 
 /** Probabilities, each per call of what it names. */
 export interface FaultRates {
@@ -42,6 +64,11 @@ export interface FaultRates {
   dynamodbThrottle: number;
   /** Per DynamoDB write attempt. */
   dynamodbAnswerLost: number;
+  /** Per post of send's fast path, each. */
+  fastPathPostFailure: number;
+  fastPathPostHang: number;
+  /** Per send that stored a message, split evenly between dying before and after its fast path posts. */
+  sendDeath: number;
 }
 
 export const DEFAULT_FAULT_RATES: FaultRates = {
@@ -50,6 +77,9 @@ export const DEFAULT_FAULT_RATES: FaultRates = {
   publishAnswerLost: 0.03,
   dynamodbThrottle: 0.05,
   dynamodbAnswerLost: 0.02,
+  fastPathPostFailure: 0.05,
+  fastPathPostHang: 0.02,
+  sendDeath: 0.04,
 };
 
 const DYNAMODB_WRITES = new Set([
@@ -119,7 +149,7 @@ export class ChaosFaults {
   readonly wrapDeps = (deps: ParleyDeps): ParleyDeps => {
     this.#installDynamoDbFaults(deps.clients.dynamodb);
     const publisher = deps.publisher;
-    return {
+    const wrapped: ParleyDeps = {
       ...deps,
       publisher: {
         publish: async (event: StreamEvent) => {
@@ -133,7 +163,43 @@ export class ChaosFaults {
         },
       },
     };
+    return {
+      ...wrapped,
+      sequencing: { ...wrapped.sequencing, postFirst: (message) => this.#postFirst(wrapped, message) },
+    };
   };
+
+  /**
+   * Send's fast path, as the stack runs it, with its posts failing or hanging, and the send
+   * function dying (an error out of the send, which the client retries) after the commit,
+   * before or after the posts: in both cases the message is stored and not yet published.
+   */
+  async #postFirst(deps: ParleyDeps, message: Message): Promise<string[]> {
+    const half = this.#rates.sendDeath / 2;
+    if (this.#roll('send-died-before-posts', half)) {
+      throw new InjectedFault(`send died after committing seq ${message.seq}, before its posts`);
+    }
+    const pusher = deps.pusher;
+    const reached = await postFirst(
+      {
+        ...fastPathDeps(deps),
+        pusher: {
+          post: async (connectionId, frame) => {
+            if (this.#roll('fast-path-post-failed', this.#rates.fastPathPostFailure)) {
+              throw new InjectedFault('the fast path post failed', 'InternalServerErrorException');
+            }
+            if (this.#roll('fast-path-post-hung', this.#rates.fastPathPostHang)) await delay(HUNG_POST_MS);
+            return pusher.post(connectionId, frame);
+          },
+        },
+      },
+      message,
+    );
+    if (this.#roll('send-died-after-posts', half)) {
+      throw new InjectedFault(`send died after posting seq ${message.seq}, before the publish`);
+    }
+    return reached;
+  }
 
   /** For `wrapFunction`: fanout batches that fail whole, before or after doing their work. */
   readonly wrapFunction: FunctionWrapper = (functionId, handler) => {

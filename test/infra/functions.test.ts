@@ -134,6 +134,21 @@ describe('the functions', () => {
     },
   );
 
+  it('gives only the send function the fast path setting, from the context', () => {
+    const given = (deployment: typeof dev) =>
+      FUNCTIONS.filter(
+        ({ id }) =>
+          functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
+      ).map(({ id }) => [
+        id,
+        functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
+      ]);
+    const off = synthesize({ ...DEV_CONTEXT, fastPathMaxConnections: '0' });
+
+    expect(given(dev)).toEqual([['send', '16']]);
+    expect(given(off)).toEqual([['send', '0']]);
+  });
+
   it('gives only the authorizer the token settings: the generated key in dev, the issuer’s JWKS in prod', () => {
     for (const { id } of FUNCTIONS) {
       const variables = functionResource(dev, id).Properties.Environment.Variables;
@@ -204,8 +219,11 @@ describe('least privilege', () => {
         id,
       ).toEqual([]);
     }
-    // The one table the sender writes is the conversation's own; lists are the fanout's.
-    expect(tablePermissionsOf(dev, 'send').every((line) => line.startsWith('conversations:'))).toBe(true);
+    // The sender writes the conversation's own items, and deletes a connection its fast path
+    // found gone (docs/adr/0008-fast-path.md); lists are the fanout's.
+    expect(tablePermissionsOf(dev, 'send').some((line) => line.startsWith('user-conversations:'))).toBe(
+      false,
+    );
   });
 
   it('lets no function scan, or take every action of a table', () => {

@@ -18,6 +18,7 @@ describe('the deployment settings', () => {
       throttle: { rateLimit: 1_300, burstLimit: 650 },
       sendThrottle: { rateLimit: 350, burstLimit: 175 },
       deliveryLatencyP99AlarmMs: 200,
+      fastPathMaxConnections: 16,
       accountLogsRole: false,
     });
   });
@@ -92,6 +93,7 @@ describe('the deployment settings', () => {
       /^Invalid context sendThrottleBurst: must be at most throttleBurst, the whole stage’s burst/,
     ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
+    [{ fastPathMaxConnections: -1 }, /^Invalid context fastPathMaxConnections/],
     [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);

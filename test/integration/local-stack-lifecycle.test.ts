@@ -320,6 +320,11 @@ describe('starting and stopping the local stack', () => {
       environment: { PARLEY_WS_PORT: '70000' },
       message: 'PARLEY_WS_PORT must be a port number from 1 to 65535, not 70000',
     },
+    {
+      given: 'FAST_PATH_MAX_CONNECTIONS=1.5',
+      environment: { FAST_PATH_MAX_CONNECTIONS: '1.5' },
+      message: 'FAST_PATH_MAX_CONNECTIONS must be a whole number of connections from 0 to 1000, not 1.5',
+    },
     { given: 'an unknown option', args: ['--bogus'], message: "Unknown option '--bogus'" },
   ];
   for (const { given, environment, args, message } of wrongSettings) {

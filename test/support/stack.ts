@@ -22,6 +22,7 @@ const IN_PROCESS_ONLY = [
   'jwtIssuer',
   'jwtAudience',
   'streamDelayMs',
+  'fastPathMaxConnections',
 ] as const;
 
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {

@@ -5,6 +5,7 @@ import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-met
 import {
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_FAST_PATH_MAX_CONNECTIONS,
   functionDefinition,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
@@ -14,7 +15,7 @@ import { testConfig } from './support/harness.js';
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
 /** What the CDK stack gives the send function: its table and the stream. */
-const SEND_ENVIRONMENT = {
+const ACK_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_EVENTS_STREAM: 'events-v2',
 };
@@ -32,13 +33,14 @@ afterEach(() => {
 
 describe('configFromEnvironment', () => {
   it('reads for a function only the names of the resources definitions/functions.ts gives it, with defaults for the rest', () => {
-    const config = configFromEnvironment('send', SEND_ENVIRONMENT);
+    const config = configFromEnvironment('ack', ACK_ENVIRONMENT);
 
     expect(config).toEqual({
       names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
       endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       postConcurrency: 50,
+      fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
       logLevel: 'INFO',
       serviceName: 'parley',
     });
@@ -89,6 +91,7 @@ describe('configFromEnvironment', () => {
       PARLEY_JWT_AUDIENCE: 'parley-api',
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
+      FAST_PATH_MAX_CONNECTIONS: '0',
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'parley-staging',
     });
@@ -99,6 +102,7 @@ describe('configFromEnvironment', () => {
       tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
       connectionTtlSeconds: 600,
       postConcurrency: 8,
+      fastPathMaxConnections: 0,
       logLevel: 'DEBUG',
       serviceName: 'parley-staging',
     });
@@ -136,6 +140,8 @@ describe('configFromEnvironment', () => {
     ['PARLEY_CONNECTION_TTL_SECONDS', '7200.5'],
     ['PARLEY_POST_CONCURRENCY', '0'],
     ['PARLEY_POST_CONCURRENCY', '1001'],
+    ['FAST_PATH_MAX_CONNECTIONS', '-1'],
+    ['FAST_PATH_MAX_CONNECTIONS', 'few'],
     ['POWERTOOLS_LOG_LEVEL', 'LOUD'],
     ['PARLEY_CONNECTIONS_ENDPOINT', 'not a url'],
     ['PARLEY_JWKS_URL', 'jwks.json'],
@@ -183,7 +189,7 @@ describe('configFromEnvironment with the AWS SDK endpoints overridden', () => {
   });
 
   it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads the overrides itself', () => {
-    const config = configFromEnvironment('send', { ...SEND_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
+    const config = configFromEnvironment('ack', { ...ACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
 
     expect(config.endpoints).toEqual({ region: 'us-east-1' });
   });

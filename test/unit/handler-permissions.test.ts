@@ -837,6 +837,65 @@ const SCENARIOS: Scenario[] = [
       expect(ddb.commandCalls(UpdateCommand)).toHaveLength(3);
     },
   },
+  {
+    fn: 'send',
+    path: "when its fast path posts to both members' devices and deletes one that is gone",
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:PutItem conversations',
+      'dynamodb:Query connections',
+      POST,
+      'dynamodb:DeleteItem connections',
+      PUBLISH,
+    ],
+    run: async () => {
+      conversationHolding(0);
+      ddb.on(QueryCommand, { TableName: NAMES.connectionsTable }).callsFake((input: QueryCommandInput) => ({
+        Items: CONNECTIONS[input.ExpressionAttributeValues?.[':u'] as string] ?? [],
+      }));
+      api.on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' }).rejects(gone());
+      ddb.on(DeleteCommand).resolves({});
+      const { provider } = createTestDeps({ config: testConfig({ fastPathMaxConnections: 16 }) });
+      const result = await route(handlerOf('send', provider), sendFrame());
+      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', seq: 1 });
+      expect(publishedRecords(kinesis)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'send',
+    path: "when its fast path posts to a small group's indexed devices and one leaves the index as gone",
+    touches: [
+      CONVERSATIONS_QUERY,
+      'dynamodb:GetItem conversations',
+      'dynamodb:PutItem conversations',
+      'dynamodb:UpdateItem conversations',
+      'dynamodb:Query group-connections',
+      POST,
+      'dynamodb:DeleteItem connections',
+      'dynamodb:BatchWriteItem group-connections',
+      PUBLISH,
+    ],
+    run: async () => {
+      groupOfAliceAndBob();
+      ddb.on(QueryCommand, { TableName: NAMES.groupConnectionsTable }).resolves({
+        Items: [connection('alice', 'phone'), connection('bob', 'phone')].map((item) => ({
+          ...item,
+          conversationId: GROUP,
+        })),
+      });
+      api.on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' }).rejects(gone());
+      ddb.on(DeleteCommand).resolves({});
+      ddb.on(BatchWriteCommand).resolves({});
+      const { provider } = createTestDeps({ config: testConfig({ fastPathMaxConnections: 16 }) });
+      const result = await route(
+        handlerOf('send', provider),
+        sendFrame({ to: undefined, conversationId: GROUP }),
+      );
+      expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', conversationId: GROUP, seq: 2 });
+      expect(postedTo().sort()).toEqual(['conn-alice-phone', 'conn-bob-phone']);
+      expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
+    },
+  },
   // ------------------------------------------------------------------------ ack
   {
     fn: 'ack',

@@ -116,11 +116,15 @@ export class InMemoryGroupConnectionStore implements GroupConnectionStore {
     this.#now = options.now ?? Date.now;
   }
 
-  async listGroupConnections(conversationId: string): Promise<Connection[]> {
+  async listGroupConnections(
+    conversationId: string,
+    atMost = Number.POSITIVE_INFINITY,
+  ): Promise<Connection[]> {
     const nowSeconds = Math.floor(this.#now() / 1000);
     return [...(this.#groups.get(conversationId)?.values() ?? [])]
       .filter((connection) => connection.expiresAt > nowSeconds)
       .sort((a, b) => (a.connectionId < b.connectionId ? -1 : a.connectionId > b.connectionId ? 1 : 0))
+      .slice(0, atMost)
       .map((connection) => structuredClone(connection));
   }
 

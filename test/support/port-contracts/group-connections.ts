@@ -26,6 +26,24 @@ export function describeGroupConnectionStore(factories: PortFactories): void {
     expect(await index.listGroupConnections(uniqueId('grp:g'))).toEqual([]);
   });
 
+  it('lists only the first live connections when asked for at most a few, reading past expired ones', async () => {
+    const index = factories.groupConnections(() => NOW);
+    const group = uniqueId('grp:g');
+    await index.addConnections(group, [
+      connection('alice', 'a-dead', NOW_SECONDS - 1),
+      connection('bob', 'b-dead', NOW_SECONDS - 1),
+      connection('carol', 'c-live', NOW_SECONDS + 600),
+      connection('dave', 'd-live', NOW_SECONDS + 600),
+      connection('erin', 'e-live', NOW_SECONDS + 600),
+    ]);
+
+    expect((await index.listGroupConnections(group, 2)).map((c) => c.connectionId)).toEqual([
+      'c-live',
+      'd-live',
+    ]);
+    expect(await index.listGroupConnections(group, 10)).toHaveLength(3);
+  });
+
   it('replaces a connection added again, forgets one removed, and takes a connection named twice in one call', async () => {
     const index = factories.groupConnections(() => NOW);
     const group = uniqueId('grp:g');

@@ -216,6 +216,30 @@ describe('the client’s timelines', () => {
     await expectNothingSent(connection, client);
   });
 
+  it("never shows seq n+1 before n when the send's fast path brings n+1 before the stream brings n: it shows them in order, each once, and asks sync for the gap", async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    const events = record(client, 'message');
+    const views: number[][] = [];
+    client.on('message', () => views.push(client.messages(WITH_BOB).map((m) => m.seq)));
+    connection.send(messageEvent(message(1)));
+
+    // Seq 3 by the fast path; then the stream's 2, and its repeat of 3.
+    connection.send(messageEvent(message(3)));
+    const sync = await connection.nextFrame();
+    connection.send(messageEvent(message(2)));
+    connection.send(messageEvent(message(3)));
+    await processed(connection, client);
+    connection.answer(sync, historyAnswer(sync, [message(2), message(3)]));
+    await processed(connection, client);
+
+    expect(sync).toMatchObject({ action: 'sync', conversationId: WITH_BOB, afterSeq: 1 });
+    expect(events.map((event) => event.seq)).toEqual([1, 3, 2]);
+    // Every view the app could draw is in seq order, 3 never above 2.
+    expect(views).toEqual([[1], [1, 3], [1, 2, 3]]);
+    expect(client.messages(WITH_BOB).map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+
   it('syncs again after the page when a gap opened while a sync was in flight', async () => {
     const server = await startFakeServer();
     const { client, connection } = await connectedClient(server);
