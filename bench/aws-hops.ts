@@ -25,7 +25,7 @@ export interface Hop {
   name: string;
   p50: number;
   p99: number;
-  /** The source's key in docs/capacity.md (`S8`…), and what it does not confirm. */
+  /** The source's key in docs/capacity.md §9 (`L1`…), and what it does not confirm. */
   source: string;
 }
 
@@ -37,16 +37,16 @@ export const AWS_HOPS: readonly Hop[] = [
   hop('clientToGateway', 'device → API Gateway (one way)', 15, 60, 'unverified'),
   hop('gatewayToClient', 'API Gateway → device (one way)', 15, 60, 'unverified'),
   hop('invokeWarm', 'API Gateway or the stream → Lambda handler, warm', 8, 25, 'unverified'),
-  hop('coldStart', 'cold start, added to an invoke', 300, 900, 'S24'),
-  hop('dynamodbRead', 'DynamoDB GetItem / Query', 4, 10, 'S14 (p50); p99 unverified'),
+  hop('coldStart', 'cold start, added to an invoke', 300, 900, 'L2'),
+  hop('dynamodbRead', 'DynamoDB GetItem / Query', 4, 10, 'L4 (mean); p99 unverified'),
   hop('dynamodbTransaction', 'DynamoDB TransactWriteItems / TransactGetItems', 10, 25, 'unverified'),
-  hop('dynamodbWrite', 'DynamoDB Put/Update/DeleteItem, Batch*', 6, 15, 'S14 (p50); p99 unverified'),
+  hop('dynamodbWrite', 'DynamoDB Put/Update/DeleteItem, Batch*', 6, 15, 'L4 (mean); p99 unverified'),
   hop('kinesisPut', 'Kinesis PutRecord / PutRecords', 15, 40, 'unverified'),
-  hop('streamToConsumer', 'put → enhanced fan-out push', 66, 147, 'S8 (mean 70); spread unverified'),
+  hop('streamToConsumer', 'put → enhanced fan-out push', 66, 147, 'L1 (mean 70); spread unverified'),
   hop('postToConnection', 'PostToConnection', 10, 30, 'unverified'),
 ];
 
-/** Share of invocations that start a new execution environment ("under 1%", S25): its upper bound. */
+/** Share of invocations that start a new execution environment ("under 1%", L3): its upper bound. */
 export const DEFAULT_COLD_START_RATE = 0.01;
 
 function hop(id: HopId, name: string, p50: number, p99: number, source: string): Hop {
@@ -73,6 +73,8 @@ export interface AwsModel {
   counts(): Record<HopId | 'coldStarts', number>;
   /** Per hop, the calls the local engine answered slower than the model wanted (its floor bound). */
   engineSlower(): Partial<Record<HopId, number>>;
+  /** Off: every hop takes no added time and draws nothing, so the same stack measures the local figures. */
+  setEnabled(enabled: boolean): void;
 }
 
 /**
@@ -93,13 +95,15 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
     }),
   );
   const coldRandom = seededRandom(seed * 31 + AWS_HOPS.length);
+  let enabled = true;
   const draw = (id: HopId): number => {
+    if (!enabled) return 0;
     counts[id] += 1;
     return (samplers.get(id) as () => number)();
   };
   // A cold start adds the new environment's start to the invoke it falls on.
   const coldStart = () => {
-    if (coldRandom() >= coldStartRate) return 0;
+    if (!enabled || coldRandom() >= coldStartRate) return 0;
     counts.coldStarts += 1;
     return draw('coldStart');
   };
@@ -121,11 +125,14 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
       postToConnection: () => draw('postToConnection'),
       observeEngine: (engine, operation, engineMs, modelledMs) => {
         const id = hopOf[engine][operation];
-        if (id && engineMs > modelledMs) engineSlower[id] = (engineSlower[id] ?? 0) + 1;
+        if (enabled && id && engineMs > modelledMs) engineSlower[id] = (engineSlower[id] ?? 0) + 1;
       },
     },
     counts: () => ({ ...counts }),
     engineSlower: () => ({ ...engineSlower }),
+    setEnabled: (on) => {
+      enabled = on;
+    },
   };
 }
 

@@ -9,7 +9,7 @@
  * The figures are modelled, not measured in AWS: each call takes at least its modelled time,
  * and longer when the local engine is slower than AWS would be (its own time is a floor).
  */
-import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
+import { DEFAULT_FAST_PATH_MAX_CONNECTIONS, LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import type { RunningLocalStack } from '../local/stack.js';
 import { analyzeClient, type ClientFigures } from './analysis.js';
@@ -20,6 +20,7 @@ import type { DeviceSpec } from './load-protocol.js';
 import { describeMachine } from './machine.js';
 import { writeTablesAndJson } from './outputs.js';
 import { Probes, startProbedStack } from './probes.js';
+import { type RunningRelay, startRelay } from './relay.js';
 import { machineLine, renderText, type Table } from './report.js';
 import type { BenchResults, Machine } from './results-model.js';
 import { type BenchSettings, DELIVERY_PATHS, type DeliveryPath } from './settings.js';
@@ -34,7 +35,10 @@ const FAST_PATH_SWITCH = 'FAST_PATH_MAX_CONNECTIONS';
 
 export interface PathFigures {
   path: DeliveryPath;
+  /** Under the model. */
   client: ClientFigures;
+  /** The same stack and load with the model off: measured on the local stack, in the same run. */
+  local: ClientFigures;
   /** Draws of each hop during the measured phase, and the cold starts among them. */
   draws: Record<HopId | 'coldStarts', number>;
   /** Of those, the calls the local engine answered slower than the model wanted. */
@@ -57,6 +61,8 @@ export interface AwsModelResults {
     coldStartRate: number;
   };
   hops: typeof AWS_HOPS;
+  /** The plain WebSocket relay under the same load: the floor of the local figures. */
+  floor: ClientFigures;
   /** The hop model alone along each path's critical hops, without the local stack (its floor). */
   hopModelAlone: Record<DeliveryPath, Distribution>;
   paths: PathFigures[];
@@ -142,7 +148,22 @@ export function awsModelTables(results: AwsModelResults): Table[] {
       `${HOP_MODEL_SAMPLES.toLocaleString('en')} deliveries each, the hops of bench/aws-hops.ts CRITICAL_PATHS; no local engine sets a floor`,
     ],
   };
-  return [hops, figures, alone];
+  const row = (name: string, client: ClientFigures) => [
+    name,
+    client.receive.p50.toFixed(1),
+    client.receive.p95.toFixed(1),
+    client.receive.p99.toFixed(1),
+    String(client.missingReceives),
+  ];
+  const local: Table = {
+    title: `Measured on the local stack, the model off, same run and load (${results.settings.rate} msg/s over ${results.settings.users / 2} conversations)`,
+    headers: ['path', 'p50 ms', 'p95 ms', 'p99 ms', 'missing'],
+    rows: [
+      row('floor (plain relay)', results.floor),
+      ...results.paths.map((path) => row(path.path, path.local)),
+    ],
+  };
+  return [hops, figures, alone, local];
 }
 
 function drawsCell(path: PathFigures, id: HopId): string {
@@ -182,17 +203,23 @@ export async function runAwsModelBenchmark(
     seed: settings.seed,
     coldStartRate: settings.coldStartRate,
   };
+  const floor = await measureFloor({ ...settings, users });
+  log(
+    `· floor (plain relay): p50 ${floor.receive.p50.toFixed(1)} ms, p99 ${floor.receive.p99.toFixed(1)} ms`,
+  );
   const paths: PathFigures[] = [];
   for (const path of settings.paths) {
     const figures = await runPath({ ...settings, users }, path, log);
     paths.push(figures);
     log(`· ${modelledLine(figures, recorded)}`);
+    log(`  measured locally, model off: ${briefLatency(figures.local)} (${path} path)`);
   }
   const results: AwsModelResults = {
     date: new Date().toISOString(),
     durationSeconds: (now() - startedAt) / 1000,
     machine,
     settings: recorded,
+    floor,
     hops: AWS_HOPS,
     hopModelAlone: Object.fromEntries(
       DELIVERY_PATHS.map((path) => [
@@ -209,6 +236,38 @@ export async function runAwsModelBenchmark(
   log(`\nwrote ${written.join(', ')} (${results.durationSeconds.toFixed(0)} s in all)`);
 }
 
+const briefLatency = (figures: ClientFigures) =>
+  `p50 ${figures.receive.p50.toFixed(1)} ms, p99 ${figures.receive.p99.toFixed(1)} ms`;
+
+/** The plain WebSocket relay (`relay.ts`) under the same devices and rate: what the machine and the clients cost. */
+async function measureFloor(settings: BenchSettings): Promise<ClientFigures> {
+  const load = LoadGenerator.start();
+  let relay: RunningRelay | undefined;
+  try {
+    relay = await startRelay();
+    const devices = deviceIdsOf(settings).map(({ userId, deviceId }) => ({
+      userId,
+      deviceId,
+      query: { userId, deviceId },
+    }));
+    await load.connect(relay.url, devices);
+    const result = await load.run({
+      tag: 'floor',
+      rate: settings.modelRate,
+      durationMs: settings.durationSeconds * 1000,
+      seed: settings.seed + settings.modelRate,
+      bodyChars: settings.bodyChars,
+      drainTimeoutMs: settings.drainSeconds * 1000,
+      coverAllPairs: false,
+    });
+    await load.disconnect();
+    return analyzeClient(result, devices);
+  } finally {
+    await load.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+  }
+}
+
 /** One path on a stack of its own, the fast path switched by the stack's environment. */
 async function runPath(
   settings: BenchSettings,
@@ -216,7 +275,9 @@ async function runPath(
   log: (line: string) => void,
 ): Promise<PathFigures> {
   const previous = process.env[FAST_PATH_SWITCH];
-  if (path === 'stream') process.env[FAST_PATH_SWITCH] = '0';
+  // The stream path switches the fast path off; the fast path keeps a limit set above 0.
+  const fastLimit = previous && previous !== '0' ? previous : String(DEFAULT_FAST_PATH_MAX_CONNECTIONS);
+  process.env[FAST_PATH_SWITCH] = path === 'stream' ? '0' : fastLimit;
   const model = createAwsModel(settings.seed, settings.coldStartRate);
   const load = LoadGenerator.start();
   let stack: RunningLocalStack | undefined;
@@ -241,6 +302,20 @@ async function runPath(
     // Warm up: every conversation has its first message and its list entries before the measure.
     await load.run({ ...common, tag: `${path}-warm`, rate: 25, durationMs: 4000, coverAllPairs: true });
     await probes.settle();
+    model.setEnabled(false);
+    const local = analyzeClient(
+      await load.run({
+        ...common,
+        tag: `${path}-local`,
+        rate: settings.modelRate,
+        durationMs: settings.durationSeconds * 1000,
+        seed: settings.seed + settings.modelRate + 1,
+        coverAllPairs: false,
+      }),
+      devices,
+    );
+    await probes.settle();
+    model.setEnabled(true);
     const before = model.counts();
     const slowerBefore = model.engineSlower();
     const result = await load.run({
@@ -260,29 +335,39 @@ async function runPath(
       Object.entries(slowerAfter).map(([id, count]) => [id, count - (slowerBefore[id as HopId] ?? 0)]),
     );
     await load.disconnect();
-    return { path, client: analyzeClient(result, devices), draws, engineSlower };
+    return { path, client: analyzeClient(result, devices), local, draws, engineSlower };
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await stopAll();
   }
 }
 
-async function devicesOf(settings: BenchSettings, stack: RunningLocalStack): Promise<DeviceSpec[]> {
+/** Every user's devices, users in pairs (user 2k with user 2k+1), as the plain run makes them. */
+function deviceIdsOf(settings: BenchSettings): Array<{ userId: string; deviceId: string }> {
   const userIds = Array.from({ length: settings.users }, (_, i) => `u${String(i).padStart(3, '0')}`);
   const deviceIds = Array.from(
     { length: settings.devicesPerUser },
     (_, i) => ['phone', 'laptop', 'tablet', 'watch'][i] ?? `device${i}`,
   );
-  const tokens = await Promise.all(
-    userIds.map((userId) => mintToken(userId, stack.config.tokens.secret ?? LOCAL_JWT_SECRET)),
-  );
-  return userIds.flatMap((userId, index) =>
-    deviceIds.map((deviceId) => ({ userId, deviceId, query: { token: tokens[index] as string, deviceId } })),
-  );
+  return userIds.flatMap((userId) => deviceIds.map((deviceId) => ({ userId, deviceId })));
+}
+
+async function devicesOf(settings: BenchSettings, stack: RunningLocalStack): Promise<DeviceSpec[]> {
+  const secret = stack.config.tokens.secret ?? LOCAL_JWT_SECRET;
+  const tokens = new Map<string, string>();
+  const devices = deviceIdsOf(settings);
+  for (const { userId } of devices) {
+    if (!tokens.has(userId)) tokens.set(userId, await mintToken(userId, secret));
+  }
+  return devices.map(({ userId, deviceId }) => ({
+    userId,
+    deviceId,
+    query: { token: tokens.get(userId) as string, deviceId },
+  }));
 }
 
 function writeAwsModelResults(results: AwsModelResults, directory: string): string[] {
-  const [hops, figures, alone] = awsModelTables(results) as [Table, Table, Table];
+  const [hops, figures, alone, local] = awsModelTables(results) as [Table, Table, Table, Table];
   const modelled = {
     ...figures,
     title: `${figures.title}. The local stack with every AWS hop delayed as the model says`,
@@ -291,7 +376,7 @@ function writeAwsModelResults(results: AwsModelResults, directory: string): stri
     directory,
     'aws-model',
     results,
-    [hops, modelled, alone],
+    [hops, modelled, alone, local],
     [...results.paths.map((path) => `- ${modelledLine(path, results.settings)}`), ''],
   );
 }

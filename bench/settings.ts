@@ -108,7 +108,11 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
     meaning: '--groups: members of each group (two devices each)',
   },
   { name: 'BENCH_GROUP_MESSAGES', fallback: '20', meaning: '--groups: messages measured in each group' },
-  { name: 'BENCH_PATHS', fallback: 'stream', meaning: '--aws-model: delivery paths, stream and/or fast' },
+  {
+    name: 'BENCH_PATHS',
+    fallback: 'stream,fast',
+    meaning: '--aws-model: delivery paths, stream and/or fast',
+  },
   {
     name: 'BENCH_MODEL_RATE',
     fallback: '20',
@@ -162,7 +166,7 @@ function readGroupSizes(environment: NodeJS.ProcessEnv): number[] {
 
 function readPaths(environment: NodeJS.ProcessEnv): DeliveryPath[] {
   const text = environment.BENCH_PATHS;
-  if (text === undefined || text === '') return ['stream'];
+  if (text === undefined || text === '') return [...DELIVERY_PATHS];
   const paths = text.split(',').map((part) => part.trim());
   const wrong = paths.find((path) => !DELIVERY_PATHS.includes(path as DeliveryPath));
   if (wrong !== undefined) {

@@ -60,7 +60,7 @@ describe('a log-normal fitted to a p50 and a p99', () => {
 describe('the model of AWS', () => {
   it('names a source or says unverified for every hop, with p50 ≤ p99', () => {
     for (const hop of AWS_HOPS) {
-      expect(hop.source).toMatch(/^(S\d+|unverified)/);
+      expect(hop.source).toMatch(/^(L\d+|unverified)/);
       expect(hop.p50).toBeLessThanOrEqual(hop.p99);
     }
   });
@@ -170,7 +170,7 @@ describe('the options of npm run bench', () => {
     });
 
     // assess
-    expect(defaults).toMatchObject({ paths: ['stream'], coldStartRate: 0.01, modelRate: 20 });
+    expect(defaults).toMatchObject({ paths: ['stream', 'fast'], coldStartRate: 0.01, modelRate: 20 });
     expect(set).toMatchObject({ paths: ['stream', 'fast'], coldStartRate: 0.002, modelRate: 10 });
   });
 
