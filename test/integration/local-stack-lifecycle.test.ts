@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAwsModel } from '../../bench/aws-hops.js';
 import { assertPortFree, findFreePort, startDynamoDbLocal } from '../../local/engines.js';
 import { nodeArgsOfScript, REPOSITORY_ROOT } from '../support/npm-script.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
@@ -153,6 +154,44 @@ describe('starting and stopping the local stack', () => {
 
     expect(first.seq).toBe(1);
     expect(second.seq).toBe(2);
+  });
+
+  it('delivers a message under a model of AWS, every hop on its path drawing a delay', async () => {
+    // prepare: the benchmark's model, no cold starts
+    const model = createAwsModel(1, 0);
+    const stack = await startTestStack({ hopDelays: model.hopDelays });
+    cleanups.push(() => stack.stop());
+    const alice = await connectAs(stack, 'alice', 'phone');
+    const bob = await connectAs(stack, 'bob', 'phone');
+    cleanups.push(
+      () => alice.close(),
+      () => bob.close(),
+    );
+    const delivered = bob.next((frame) => frame.type === 'message');
+
+    // act
+    const sent = await alice.request({
+      action: 'send',
+      to: 'bob',
+      clientMessageId: 'modelled',
+      body: 'hello',
+    });
+    const message = await delivered;
+
+    // assess: the same handlers answered, through the gateway's and the proxies' delays
+    expect(sent).toMatchObject({ type: 'sent', seq: 1 });
+    expect(message).toMatchObject({ type: 'message', seq: 1, body: 'hello' });
+    const counts = model.counts();
+    for (const hop of [
+      'clientToGateway',
+      'gatewayToClient',
+      'invokeWarm',
+      'dynamodbTransaction',
+      'kinesisPut',
+      'postToConnection',
+    ] as const) {
+      expect(counts[hop], hop).toBeGreaterThan(0);
+    }
   });
 
   it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
