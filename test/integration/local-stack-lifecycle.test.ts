@@ -156,10 +156,8 @@ describe('starting and stopping the local stack', () => {
     expect(second.seq).toBe(2);
   });
 
-  it('delivers a message under a model of AWS, every hop on its path drawing a delay', async () => {
-    // prepare: the benchmark's model, no cold starts
-    const model = createAwsModel(1, 0);
-    const stack = await startTestStack({ hopDelays: model.hopDelays });
+  /** Alice and Bob connected to `stack`, and Bob's next message; all closed after the test. */
+  async function aliceAndBob(stack: Awaited<ReturnType<typeof startTestStack>>) {
     cleanups.push(() => stack.stop());
     const alice = await connectAs(stack, 'alice', 'phone');
     const bob = await connectAs(stack, 'bob', 'phone');
@@ -167,7 +165,13 @@ describe('starting and stopping the local stack', () => {
       () => alice.close(),
       () => bob.close(),
     );
-    const delivered = bob.next((frame) => frame.type === 'message');
+    return { alice, delivered: bob.next((frame) => frame.type === 'message') };
+  }
+
+  it('delivers a message under a model of AWS, every hop on its path drawing a delay', async () => {
+    // prepare: the benchmark's model, no cold starts
+    const model = createAwsModel(1, 0);
+    const { alice, delivered } = await aliceAndBob(await startTestStack({ hopDelays: model.hopDelays }));
 
     // act
     const sent = await alice.request({
@@ -195,15 +199,7 @@ describe('starting and stopping the local stack', () => {
   });
 
   it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
-    const stack = await startTestStack({ streamDelayMs: 1500 });
-    cleanups.push(() => stack.stop());
-    const alice = await connectAs(stack, 'alice', 'phone');
-    const bob = await connectAs(stack, 'bob', 'phone');
-    cleanups.push(
-      () => alice.close(),
-      () => bob.close(),
-    );
-    const delivered = bob.next((frame) => frame.type === 'message');
+    const { alice, delivered } = await aliceAndBob(await startTestStack({ streamDelayMs: 1500 }));
 
     const sendingAt = Date.now();
     await alice.request({ action: 'send', to: 'bob', clientMessageId: 'delayed', body: 'hello' });
