@@ -3,8 +3,6 @@
  * its tables printed and written to bench/results/groups.json and groups.md. Stops
  * everything it started, also on Ctrl-C.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TABLE_NAME_FIELDS, TABLES } from '../definitions/tables.js';
 import type { RunningLocalStack } from '../local/stack.js';
 import { now } from './clock.js';
@@ -12,9 +10,9 @@ import { cpuBetween, cpuSnapshot } from './cpu.js';
 import { type GroupFigures, measureGroups } from './groups.js';
 import { LoadGenerator } from './load-generator.js';
 import { describeMachine } from './machine.js';
-import { writeRoundedJson } from './outputs.js';
+import { writeTablesAndJson } from './outputs.js';
 import { Probes, startProbedStack } from './probes.js';
-import { machineLine, renderMarkdown, renderText, type Table } from './report.js';
+import { machineLine, renderText, type Table } from './report.js';
 import type { BenchResults, Machine } from './results-model.js';
 import type { BenchSettings } from './settings.js';
 
@@ -118,18 +116,7 @@ export function groupTables(results: GroupResults): Table[] {
 }
 
 function writeGroupResults(results: GroupResults, directory: string): string[] {
-  mkdirSync(directory, { recursive: true });
-  const json = writeRoundedJson(results, join(directory, 'groups.json'));
-  const markdown = join(directory, 'groups.md');
-  writeFileSync(
-    markdown,
-    [
-      `Run ${results.date}, ${results.durationSeconds.toFixed(0)} s. Machine: ${machineLine({ machine: results.machine } as BenchResults)}.`,
-      '',
-      ...groupTables(results).map((table) => `${renderMarkdown(table)}\n`),
-    ].join('\n'),
-  );
-  return [json, markdown];
+  return writeTablesAndJson(directory, 'groups', results, groupTables(results));
 }
 
 /** Starts a stack and the load generator, measures the groups, prints and writes the results, stops it all. */

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { latencyChart } from './chart.js';
-import { formatJson, machineLine, renderMarkdown, renderText, tablesOf } from './report.js';
+import { formatJson, machineLine, renderMarkdown, renderText, type Table, tablesOf } from './report.js';
 import type { BenchResults, RateRow } from './results-model.js';
 import { round } from './stats.js';
 
@@ -23,6 +23,32 @@ export function writeRoundedJson(value: unknown, path: string): string {
   );
   writeFileSync(path, `${formatJson(rounded)}\n`);
   return path;
+}
+
+/**
+ * Writes `{name}.json` and `{name}.md` (a heading line, the tables, then `footer`) for a phase
+ * with a results file of its own; returns their paths.
+ */
+export function writeTablesAndJson(
+  directory: string,
+  name: string,
+  results: { date: string; durationSeconds: number; machine: BenchResults['machine'] },
+  tables: readonly Table[],
+  footer: readonly string[] = [],
+): string[] {
+  mkdirSync(directory, { recursive: true });
+  const json = writeRoundedJson(results, join(directory, `${name}.json`));
+  const markdown = join(directory, `${name}.md`);
+  writeFileSync(
+    markdown,
+    [
+      `Run ${results.date}, ${results.durationSeconds.toFixed(0)} s. Machine: ${machineLine({ machine: results.machine } as BenchResults)}.`,
+      '',
+      ...tables.map((table) => `${renderMarkdown(table)}\n`),
+      ...footer,
+    ].join('\n'),
+  );
+  return [json, markdown];
 }
 
 export function writeResults(results: BenchResults, directory: string): string[] {

@@ -14,6 +14,7 @@ import type { Message } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
 import type { FunctionId } from '../definitions/functions.js';
 import type { ParleyDeps } from '../lambdas/runtime.js';
+import type { HopDelays } from '../local/latency/hop-delays.js';
 import { type FunctionWrapper, type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { now, sleep } from './clock.js';
 import type { CpuAttribution } from './cpu.js';
@@ -322,7 +323,11 @@ export class Probes {
 }
 
 /** A local stack of the benchmark's own, its adapters, invocations and DynamoDB and Kinesis requests probed. */
-export async function startProbedStack(probes: Probes, streamDelayMs: number): Promise<RunningLocalStack> {
+export async function startProbedStack(
+  probes: Probes,
+  streamDelayMs: number,
+  hopDelays?: HopDelays,
+): Promise<RunningLocalStack> {
   const stack = await startLocalStack({
     wsPort: 0,
     // Failed sends are counted from their error frames; the handlers' log lines would only break the tables.
@@ -330,6 +335,7 @@ export async function startProbedStack(probes: Probes, streamDelayMs: number): P
     deps: { wrap: probes.wrapDeps },
     wrapFunction: probes.wrapFunction,
     streamDelayMs,
+    ...(hopDelays ? { hopDelays } : {}),
   });
   probes.attachDynamoDb(stack.deps.clients.dynamodb);
   probes.attachKinesis(stack.deps.clients.kinesis);

@@ -22,6 +22,7 @@ import { LOCAL_JWT_SECRET } from '../lambdas/config.js';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import type { RunningLocalStack } from '../local/stack.js';
 import { analyzeClient, analyzeServer, type ClientFigures, type PerMessage } from './analysis.js';
+import { runAwsModelBenchmark } from './aws-model-run.js';
 import { type CatchUpFigures, measureCatchUp } from './catch-up.js';
 import { now } from './clock.js';
 import { estimateCost } from './cost.js';
@@ -42,26 +43,35 @@ import type {
   TargetCheck,
 } from './results-model.js';
 import { analyzeSegments } from './segments.js';
-import { ENVIRONMENT_VARIABLES, readSettings } from './settings.js';
+import { ENVIRONMENT_VARIABLES, readMode, readSettings } from './settings.js';
 import { distribution } from './stats.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-if (process.argv.includes('--help')) {
+const mode = readMode(process.argv.slice(2));
+if (mode === 'help') {
   console.log('npm run bench: Parley under load on the local stack, against a plain WebSocket relay.');
-  console.log('npm run bench -- --groups: the group phase only (groups of 8, 256 and 1,024 members).\n');
+  console.log('npm run bench -- --groups: the group phase only (groups of 8, 256 and 1,024 members).');
+  console.log(
+    'npm run bench -- --aws-model: the target rate with every AWS hop delayed as modelled (bench/aws-hops.ts).\n',
+  );
   for (const variable of ENVIRONMENT_VARIABLES) {
     console.log(`  ${variable.name.padEnd(22)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
   }
   process.exit(0);
 }
 const settings = readSettings();
-if (process.argv.includes('--groups')) {
+if (mode === 'aws-model') {
+  // Modelled AWS latency, a stack per delivery path (bench/aws-model-run.ts).
+  await runAwsModelBenchmark(settings, console.log);
+  process.exit(0);
+}
+if (mode === 'groups') {
   // The group phase runs on its own: 2,048 connections and a stack of its own (bench/groups.ts).
   await runGroupBenchmark(settings, console.log);
   process.exit(0);
 }
-if (process.argv.includes('--render')) {
+if (mode === 'render') {
   // Prints and writes the outputs again from latest.json, without running anything.
   const saved = JSON.parse(readFileSync(join(settings.resultsDir, 'latest.json'), 'utf8')) as BenchResults;
   if (saved.perMessage) saved.cost = estimateCost(saved.perMessage);

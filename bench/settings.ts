@@ -53,6 +53,36 @@ export interface BenchSettings {
   /** The group phase (`--groups`): member counts of its groups, and messages measured in each. */
   groupSizes: number[];
   groupMessages: number;
+  /** `--aws-model`: the delivery paths measured, each on a stack of its own. */
+  paths: DeliveryPath[];
+  /** `--aws-model`: the share of invocations that are cold starts. */
+  coldStartRate: number;
+  /**
+   * `--aws-model`: the rate it runs at, lower than the target rate because the local engines
+   * on a small machine do not sustain the target; the conversations are fewer in proportion,
+   * so that each conversation gets the messages it gets at the target rate.
+   */
+  modelRate: number;
+}
+
+/**
+ * How a message reaches the recipient's devices: through the stream and the fanout function,
+ * or posted by `send` itself (the fast path, `FAST_PATH_MAX_CONNECTIONS` > 0 in the stack's
+ * environment; 0 switches it off).
+ */
+export type DeliveryPath = 'stream' | 'fast';
+
+export const DELIVERY_PATHS: readonly DeliveryPath[] = ['stream', 'fast'];
+
+/** What `npm run bench` was asked to do, from its arguments. */
+export type BenchMode = 'help' | 'groups' | 'render' | 'aws-model' | 'full';
+
+/** The mode its arguments ask for; the first of `--help`, `--groups`, `--render`, `--aws-model` wins. */
+export function readMode(argv: readonly string[]): BenchMode {
+  const known: BenchMode[] = ['help', 'groups', 'render', 'aws-model'];
+  const unknown = argv.find((arg) => arg.startsWith('--') && !known.includes(arg.slice(2) as BenchMode));
+  if (unknown) throw new RangeError(`unknown option ${unknown}: try --help`);
+  return known.find((mode) => argv.includes(`--${mode}`)) ?? 'full';
 }
 
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: string; meaning: string }> = [
@@ -91,6 +121,21 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
     meaning: '--groups: members of each group (two devices each)',
   },
   { name: 'BENCH_GROUP_MESSAGES', fallback: '20', meaning: '--groups: messages measured in each group' },
+  {
+    name: 'BENCH_PATHS',
+    fallback: 'stream,fast',
+    meaning: '--aws-model: delivery paths, stream and/or fast',
+  },
+  {
+    name: 'BENCH_MODEL_RATE',
+    fallback: '20',
+    meaning: '--aws-model: msg/s, over proportionally fewer conversations than the target',
+  },
+  {
+    name: 'BENCH_COLD_START_RATE',
+    fallback: '0.01',
+    meaning: '--aws-model: share of invocations that are cold starts',
+  },
 ];
 
 /** The number in `environment[name]`, `fallback` when unset; a RangeError names the variable when it is not a number of at least `min`. */
@@ -132,6 +177,25 @@ function readGroupSizes(environment: NodeJS.ProcessEnv): number[] {
   return sizes.sort((a, b) => a - b);
 }
 
+function readPaths(environment: NodeJS.ProcessEnv): DeliveryPath[] {
+  const text = environment.BENCH_PATHS;
+  if (text === undefined || text === '') return [...DELIVERY_PATHS];
+  const paths = text.split(',').map((part) => part.trim());
+  const wrong = paths.find((path) => !DELIVERY_PATHS.includes(path as DeliveryPath));
+  if (wrong !== undefined) {
+    throw new RangeError(
+      `BENCH_PATHS: each path must be ${DELIVERY_PATHS.join(' or ')}, not ${JSON.stringify(wrong)}`,
+    );
+  }
+  return DELIVERY_PATHS.filter((path) => paths.includes(path));
+}
+
+function readShare(environment: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const share = readNumber(environment, name, fallback, 0);
+  if (share > 1) throw new RangeError(`${name}: must be a share from 0 to 1, not ${share}`);
+  return share;
+}
+
 export function readSettings(environment: NodeJS.ProcessEnv = process.env): BenchSettings {
   const users = readNumber(environment, 'BENCH_USERS', 100, 2);
   if (users % 2 !== 0) throw new RangeError(`BENCH_USERS: must be even (users come in pairs), not ${users}`);
@@ -156,5 +220,8 @@ export function readSettings(environment: NodeJS.ProcessEnv = process.env): Benc
     streamDelayMs: readNumber(environment, 'BENCH_STREAM_DELAY_MS', 0, 0),
     groupSizes: readGroupSizes(environment),
     groupMessages: Math.floor(readNumber(environment, 'BENCH_GROUP_MESSAGES', 20, 1)),
+    paths: readPaths(environment),
+    coldStartRate: readShare(environment, 'BENCH_COLD_START_RATE', 0.01),
+    modelRate: readNumber(environment, 'BENCH_MODEL_RATE', 20, 1),
   };
 }

@@ -51,6 +51,8 @@ import {
   type WebSocketRouteHandler,
   type WebSocketThrottle,
 } from './gateway/index.js';
+import { startDelayedEngines } from './latency/delayed-engines.js';
+import type { HopDelays } from './latency/hop-delays.js';
 import { ensureResources } from './resources.js';
 
 export interface LocalStackOptions {
@@ -105,6 +107,12 @@ export interface LocalStackOptions {
    */
   streamDelayMs?: number;
   /**
+   * A model of AWS latency (`npm run bench -- --aws-model`): every hop takes a delay drawn
+   * here, in the gateway, the event source mapping and proxies in front of the engines, never
+   * in the handlers. Replaces `streamDelayMs`. None when absent.
+   */
+  hopDelays?: HopDelays;
+  /**
    * Cancels the start: the engines already started are stopped, those starting are killed,
    * and the promise rejects with the signal's reason once all of it has exited.
    */
@@ -156,6 +164,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (wsPort !== 0) await assertPortFree(wsPort, 'the WebSocket gateway, PARLEY_WS_PORT');
     const { signal } = options;
     const engines = await startEngines(options, stoppers);
+    if (options.hopDelays) {
+      // The handlers reach the engines through proxies that hold each call to its AWS time.
+      const delayed = await startDelayedEngines(engines, options.hopDelays);
+      stoppers.push(() => delayed.stop());
+      Object.assign(engines, {
+        dynamodbEndpoint: delayed.dynamodbEndpoint,
+        kinesisEndpoint: delayed.kinesisEndpoint,
+      });
+    }
     signal?.throwIfAborted();
 
     // The gateway must listen now, since the handlers' @connections endpoint is its address
@@ -323,6 +340,7 @@ function gatewayOpener(
       maxFrameBytes: MAX_FRAME_BYTES,
       ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.throttle ? { throttle: options.throttle } : {}),
+      ...(options.hopDelays ? { delays: options.hopDelays } : {}),
     });
 }
 
@@ -386,11 +404,12 @@ async function startMappings(
   wrap: FunctionWrapper,
   provider: () => ParleyDeps,
 ): Promise<RunningEventSourceMapping[]> {
+  const { hopDelays } = options;
   const mappingDefaults = {
     kinesis: ready.clients.kinesis,
     streamName: config.names.eventsStream,
     pollIntervalMs: options.pollIntervalMs ?? 5000,
-    deliveryDelayMs: options.streamDelayMs ?? 0,
+    deliveryDelayMs: hopDelays ? () => hopDelays.streamToConsumer() : (options.streamDelayMs ?? 0),
     onFailure: (failed: {
       shardId: string;
       reason: string;

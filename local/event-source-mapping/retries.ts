@@ -108,8 +108,8 @@ export interface BatchRetrierOptions {
   invoke: (records: KinesisStreamRecord[]) => Promise<Outcome>;
   /** The wait before a retry of a failed batch. */
   retryDelayMs: number;
-  /** The least time from a put to the handler. */
-  deliveryDelayMs: number;
+  /** The least time from a put to the handler; a function draws it for each batch. */
+  deliveryDelayMs: number | (() => number);
   onFailure: ((failed: FailedBatch) => void | Promise<void>) | undefined;
   signal: AbortSignal;
   log: MappingLog;
@@ -208,8 +208,10 @@ export class BatchRetrier {
 
   /** Waits until `deliveryDelayMs` has passed since the newest of `records` was put, or the mapping stops. */
   private async waitForDeliveryDelay(records: KinesisStreamRecord[]): Promise<void> {
-    const { deliveryDelayMs, signal } = this.options;
-    if (deliveryDelayMs === 0) return;
+    const { signal } = this.options;
+    const drawn = this.options.deliveryDelayMs;
+    const deliveryDelayMs = typeof drawn === 'function' ? drawn() : drawn;
+    if (deliveryDelayMs <= 0) return;
     const newestArrival = records.reduce(
       (newest, record) => Math.max(newest, record.kinesis.approximateArrivalTimestamp * 1000),
       0,

@@ -88,7 +88,7 @@ function checkRanges(settings: MappingSettings, maximumBatchingWindowInSeconds: 
       `parallelizationFactor must be an integer from 1 to 10, not ${parallelizationFactor}`,
     );
   }
-  if (!Number.isFinite(deliveryDelayMs) || deliveryDelayMs < 0) {
+  if (typeof deliveryDelayMs === 'number' && (!Number.isFinite(deliveryDelayMs) || deliveryDelayMs < 0)) {
     throw new RangeError(
       `deliveryDelayMs must be a number of milliseconds of 0 or more, not ${deliveryDelayMs}`,
     );

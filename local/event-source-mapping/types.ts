@@ -90,9 +90,10 @@ export interface KinesisEventSourceMappingOptions {
    * stream costs next to nothing; in AWS the hop through an enhanced fan-out consumer is
    * "typically an average of 70 ms" ("Develop enhanced fan-out consumers with dedicated
    * throughput", https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html),
-   * before Lambda's own invoke. Set it to model that in a benchmark. Default 0.
+   * before Lambda's own invoke. Set it to model that in a benchmark. Default 0. A function
+   * draws the delay afresh for each batch (a distribution rather than a constant).
    */
-  deliveryDelayMs?: number;
+  deliveryDelayMs?: number | (() => number);
 }
 
 export interface RunningEventSourceMapping {

@@ -3,6 +3,7 @@
  * closing it as API Gateway does.
  */
 import { type RawData, WebSocket } from 'ws';
+import { DelayLine } from '../latency/delay-line.js';
 import { type Caller, disconnectReasonOf } from './event-shapes.js';
 import { type GatewayLog, logSocketError } from './log.js';
 
@@ -14,6 +15,12 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** API Gateway closes any connection this old (code 1001). */
   maxConnectionMs: number;
+}
+
+/** How long a frame takes between the device and the gateway, each way; none when absent. */
+export interface ConnectionTransit {
+  inbound(): number;
+  outbound(): number;
 }
 
 /** What the gateway does when a connection receives a frame and when it closes. */
@@ -35,6 +42,9 @@ export class Connection {
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #maxTimer: NodeJS.Timeout;
   #terminateTimer: NodeJS.Timeout | undefined;
+  readonly #transit: ConnectionTransit | undefined;
+  readonly #inbound = new DelayLine();
+  readonly #outbound = new DelayLine();
 
   constructor(
     socket: WebSocket,
@@ -42,8 +52,10 @@ export class Connection {
     limits: ConnectionLimits,
     events: ConnectionEvents,
     log: GatewayLog,
+    transit?: ConnectionTransit,
   ) {
     this.caller = caller;
+    this.#transit = transit;
     this.#socket = socket;
     this.#idleTimeoutMs = limits.idleTimeoutMs;
     this.#maxTimer = setTimeout(() => this.close(1001, 'Going away'), limits.maxConnectionMs);
@@ -58,10 +70,14 @@ export class Connection {
     socket.on('pong', () => this.#touch());
     socket.on('message', (data, isBinary) => {
       this.#touch();
-      events.frame(this, data, isBinary);
+      // The frame reaches the gateway once it has crossed the modelled network, in order.
+      this.#inbound.push(this.#transit?.inbound() ?? 0, () => events.frame(this, data, isBinary));
     });
     socket.once('close', (code, reasonBuffer) => {
       this.#clearTimers();
+      // Frames still crossing the network are lost with the connection.
+      this.#inbound.clear();
+      this.#outbound.clear();
       const statusCode = this.closing?.code ?? code;
       const reason = this.closing?.reason ?? disconnectReasonOf(code, reasonBuffer.toString());
       void events.closed(this, statusCode, reason).finally(markDisconnected);
@@ -80,7 +96,9 @@ export class Connection {
   /** Sends one text frame; false when the socket is no longer open. */
   send(text: string | Buffer): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
-    this.#socket.send(text, { binary: false });
+    this.#outbound.push(this.#transit?.outbound() ?? 0, () => {
+      if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text, { binary: false });
+    });
     return true;
   }
 

@@ -12,7 +12,12 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CLOSE_HANDSHAKE_MS, Connection, type ConnectionLimits } from './connection.js';
+import {
+  CLOSE_HANDSHAKE_MS,
+  Connection,
+  type ConnectionLimits,
+  type ConnectionTransit,
+} from './connection.js';
 import { type Caller, EventShapes } from './event-shapes.js';
 import { defaultLog, type GatewayLog } from './log.js';
 import { MAX_MESSAGE_BYTES, ManagementApi } from './management-api.js';
@@ -22,6 +27,7 @@ import type { RunningWebSocketGateway, WebSocketGatewayOptions } from './types.j
 import { type GatewayState, UpgradeHandler } from './upgrade.js';
 
 export type {
+  GatewayDelays,
   RequestAuthorizerHandler,
   RunningWebSocketGateway,
   WebSocketAuthorizerContext,
@@ -99,6 +105,7 @@ class Gateway {
   readonly #dispatcher: RouteDispatcher;
   readonly #upgrades: UpgradeHandler;
   readonly #wss: WebSocketServer;
+  readonly #transit: ConnectionTransit | undefined;
   #ready: boolean;
   #stopping = false;
 
@@ -127,6 +134,7 @@ class Gateway {
       allowed,
       answers: (routeKey) => options.answeredRoutes?.has(routeKey) ?? true,
       maxFrameBytes,
+      ...(options.delays ? { invokeDelay: (routeKey: string) => options.delays?.invoke(routeKey) ?? 0 } : {}),
       track: (work) => this.#track(work),
       log: this.log,
     });
@@ -148,7 +156,16 @@ class Gateway {
         this.#wss.handleUpgrade(request, socket, head, (webSocket) => this.#open(webSocket, caller)),
       log: this.log,
     });
-    this.management = new ManagementApi(shapes.stage, this.#connections, this.log);
+    this.management = new ManagementApi(
+      shapes.stage,
+      this.#connections,
+      this.log,
+      options.delays ? () => options.delays?.postToConnection() ?? 0 : undefined,
+    );
+    const delays = options.delays;
+    this.#transit = delays
+      ? { inbound: () => delays.clientToGateway(), outbound: () => delays.gatewayToClient() }
+      : undefined;
   }
 
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -195,6 +212,7 @@ class Gateway {
         },
       },
       this.log,
+      this.#transit,
     );
     this.#connections.set(connection.id, connection);
     this.log('info', 'connected', { connectionId: connection.id });

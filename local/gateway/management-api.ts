@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from './connection.js';
 import { describeError, type GatewayLog } from './log.js';
 
@@ -23,11 +24,19 @@ export class ManagementApi {
   readonly #stage: string;
   readonly #connections: ReadonlyMap<string, Connection>;
   readonly #log: GatewayLog;
+  readonly #postDelay: (() => number) | undefined;
 
-  constructor(stage: string, connections: ReadonlyMap<string, Connection>, log: GatewayLog) {
+  /** `postDelay`: how long a POST takes inside API Gateway before its frame leaves (a model of AWS). */
+  constructor(
+    stage: string,
+    connections: ReadonlyMap<string, Connection>,
+    log: GatewayLog,
+    postDelay?: () => number,
+  ) {
     this.#stage = stage;
     this.#connections = connections;
     this.#log = log;
+    this.#postDelay = postDelay;
   }
 
   /** Answers one request; a failure is logged and answered 500. */
@@ -60,6 +69,8 @@ export class ManagementApi {
           { 'x-amzn-ErrorType': 'PayloadTooLargeException' },
         );
       }
+      const delayMs = this.#postDelay?.() ?? 0;
+      if (delayMs > 0) await sleep(delayMs);
       const connection = this.#connections.get(target.connectionId);
       if (!connection || connection.closing || !connection.send(body)) return gone();
       return reply(200);

@@ -2,6 +2,7 @@
  * The routes of the API: selecting one for a frame (`$request.body.action`), invoking its
  * handler, answering the client as API Gateway does, and `$disconnect`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawData } from 'ws';
 import type { Connection } from './connection.js';
 import { type Caller, createLambdaContext, type EventShapes, gatewayMessage } from './event-shapes.js';
@@ -30,6 +31,8 @@ export interface RouteDispatcherOptions {
   /** Whether a route has a route response, so that its answer goes back to the client. */
   answers: (routeKey: string) => boolean;
   maxFrameBytes: number;
+  /** How long API Gateway takes to start the route's Lambda handler (a model of AWS); none when absent. */
+  invokeDelay?: (routeKey: string) => number;
   /** Keeps a handler's run, so that a stop can wait for it. */
   track: (work: Promise<unknown>) => void;
   log: GatewayLog;
@@ -46,6 +49,8 @@ export class RouteDispatcher {
   async invoke(routeKey: string, event: WebSocketGatewayEvent): Promise<RouteOutcome> {
     const handler = this.#options.routes[routeKey];
     if (!handler) return { ok: true, result: undefined };
+    const delayMs = this.#options.invokeDelay?.(routeKey) ?? 0;
+    if (delayMs > 0) await sleep(delayMs);
     try {
       const result = await handler(event, createLambdaContext(routeKey));
       return { ok: true, result: result ?? undefined };

@@ -9,6 +9,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
+import type { HopDelays } from '../latency/hop-delays.js';
 import type { ThrottleLimit } from './token-bucket.js';
 
 /** What a route handler may return; only `$connect` looks at `statusCode`. */
@@ -98,6 +99,12 @@ export interface WebSocketThrottle {
   routes?: Record<string, ThrottleLimit>;
 }
 
+/** The hops of API Gateway that a model of AWS delays. */
+export type GatewayDelays = Pick<
+  HopDelays,
+  'clientToGateway' | 'gatewayToClient' | 'invoke' | 'postToConnection'
+>;
+
 export interface WebSocketGatewayOptions {
   /** 0 picks a free port. */
   port: number;
@@ -133,6 +140,12 @@ export interface WebSocketGatewayOptions {
    * client, as in API Gateway. Default: every route answers.
    */
   answeredRoutes?: ReadonlySet<string>;
+  /**
+   * Delays that model AWS (a benchmark's `--aws-model`): frames between devices and the
+   * gateway, the invoke of a route, and PostToConnection. Frames of one connection keep their
+   * order. None when absent.
+   */
+  delays?: GatewayDelays;
   /**
    * Until this resolves, handshakes are answered HTTP 503 with `Retry-After`, so that a client
    * never reaches routes whose backend is not there yet. Default: ready at once.

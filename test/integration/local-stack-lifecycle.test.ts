@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAwsModel } from '../../bench/aws-hops.js';
 import { assertPortFree, findFreePort, startDynamoDbLocal } from '../../local/engines.js';
 import { nodeArgsOfScript, REPOSITORY_ROOT } from '../support/npm-script.js';
 import { connectAs, startTestStack, uniqueId } from '../support/stack.js';
@@ -155,8 +156,8 @@ describe('starting and stopping the local stack', () => {
     expect(second.seq).toBe(2);
   });
 
-  it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
-    const stack = await startTestStack({ streamDelayMs: 1500 });
+  /** Alice and Bob connected to `stack`, and Bob's next message; all closed after the test. */
+  async function aliceAndBob(stack: Awaited<ReturnType<typeof startTestStack>>) {
     cleanups.push(() => stack.stop());
     const alice = await connectAs(stack, 'alice', 'phone');
     const bob = await connectAs(stack, 'bob', 'phone');
@@ -164,7 +165,41 @@ describe('starting and stopping the local stack', () => {
       () => alice.close(),
       () => bob.close(),
     );
-    const delivered = bob.next((frame) => frame.type === 'message');
+    return { alice, delivered: bob.next((frame) => frame.type === 'message') };
+  }
+
+  it('delivers a message under a model of AWS, every hop on its path drawing a delay', async () => {
+    // prepare: the benchmark's model, no cold starts
+    const model = createAwsModel(1, 0);
+    const { alice, delivered } = await aliceAndBob(await startTestStack({ hopDelays: model.hopDelays }));
+
+    // act
+    const sent = await alice.request({
+      action: 'send',
+      to: 'bob',
+      clientMessageId: 'modelled',
+      body: 'hello',
+    });
+    const message = await delivered;
+
+    // assess: the same handlers answered, through the gateway's and the proxies' delays
+    expect(sent).toMatchObject({ type: 'sent', seq: 1 });
+    expect(message).toMatchObject({ type: 'message', seq: 1, body: 'hello' });
+    const counts = model.counts();
+    for (const hop of [
+      'clientToGateway',
+      'gatewayToClient',
+      'invokeWarm',
+      'dynamodbTransaction',
+      'kinesisPut',
+      'postToConnection',
+    ] as const) {
+      expect(counts[hop], hop).toBeGreaterThan(0);
+    }
+  });
+
+  it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
+    const { alice, delivered } = await aliceAndBob(await startTestStack({ streamDelayMs: 1500 }));
 
     const sendingAt = Date.now();
     await alice.request({ action: 'send', to: 'bob', clientMessageId: 'delayed', body: 'hello' });

@@ -23,6 +23,7 @@ const IN_PROCESS_ONLY = [
   'jwtAudience',
   'streamDelayMs',
   'fastPathMaxConnections',
+  'hopDelays',
 ] as const;
 
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {

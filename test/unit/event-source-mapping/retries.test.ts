@@ -146,6 +146,31 @@ function retrierWith(outcomes: Outcome[], options: Partial<BatchRetrierOptions> 
 }
 
 describe('BatchRetrier', () => {
+  it('draws the delivery delay afresh for each batch when it is a function', async () => {
+    // prepare: records that arrived long ago, so that no drawn delay makes the batch wait
+    let draws = 0;
+    const { retrier, calls, checkpoint } = retrierWith([], {
+      deliveryDelayMs: () => {
+        draws += 1;
+        return 50;
+      },
+    });
+    const first = records(1, 10_000);
+    const second = records(1, 10_000).map((record) => ({
+      ...record,
+      kinesis: { ...record.kinesis, sequenceNumber: '2' },
+    }));
+    readAll(checkpoint, [...first, ...second]);
+
+    // act
+    await retrier.handle(first);
+    await retrier.handle(second);
+
+    // assess
+    expect(draws).toBe(2);
+    expect(calls).toEqual([['1'], ['2']]);
+  });
+
   it('isolates a poison record by bisection and sends it alone to onFailure', async () => {
     const calls: string[][] = [];
     const { retrier, failed, checkpoint } = retrierWith([], {
