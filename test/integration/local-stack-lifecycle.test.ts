@@ -199,7 +199,10 @@ describe('starting and stopping the local stack', () => {
   });
 
   it('hands stream records to the consumers no sooner than streamDelayMs after the put', async () => {
-    const { alice, delivered } = await aliceAndBob(await startTestStack({ streamDelayMs: 1500 }));
+    // The fast path would deliver before the stream does: this is about the stream alone.
+    const { alice, delivered } = await aliceAndBob(
+      await startTestStack({ streamDelayMs: 1500, fastPathMaxConnections: 0 }),
+    );
 
     const sendingAt = Date.now();
     await alice.request({ action: 'send', to: 'bob', clientMessageId: 'delayed', body: 'hello' });
