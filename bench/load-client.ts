@@ -4,6 +4,8 @@
  * every answer and every delivery as it arrives. Speaks the protocol's `send` frame, so the
  * same code drives Parley and the plain relay (the floor).
  */
+
+import { DEFAULT_ACK_WINDOW_MS } from '@parley/sdk';
 import WebSocket from 'ws';
 import { now, sleep } from './clock.js';
 import type { DeviceSpec, LoadCommand, LoadReply, RunResult, SentMessage } from './load-protocol.js';
@@ -86,12 +88,18 @@ function onFrame(deviceIndex: number, data: WebSocket.RawData): void {
     if (run.acks && devicesOf.get(message.to)?.[0] === deviceIndex) ackDelivered(run, deviceIndex, frame);
     return;
   }
-  if (!text.includes('"requestId"')) return;
-  const frame = JSON.parse(text) as { type?: string; requestId?: string; code?: string };
-  if (frame.requestId?.startsWith('ack:')) {
-    onAckAnswer(run, deviceIndex, frame.requestId);
+  if (run.acks && text.includes('"type":"receipt"')) {
+    const receipt = JSON.parse(text) as {
+      userId?: string;
+      conversationId?: string;
+      kind?: string;
+      seq?: number;
+    };
+    if (receipt.userId === devices[deviceIndex]?.userId) onOwnReceipt(run, deviceIndex, receipt);
     return;
   }
+  if (!text.includes('"requestId"')) return;
+  const frame = JSON.parse(text) as { type?: string; requestId?: string; code?: string };
   const index = run.indexOf.get(frame.requestId ?? '');
   if (index === undefined) return;
   const message = run.messages[index] as SentMessage;
@@ -101,36 +109,60 @@ function onFrame(deviceIndex: number, data: WebSocket.RawData): void {
   run.pendingAnswers--;
 }
 
-/** As the SDK does: `delivered` once the burst has gathered (its `DELIVERED_GATHER_MS`)... */
-const DELIVERED_AFTER_MS = 50;
 /**
- * ...and `read` when the user has looked, here a second later: sooner, the three events of
- * a message would reach the fanout in one batch more often than people reading make them.
+ * As the SDK does (protocol 1.2): `delivered` once its ack window has gathered the burst,
+ * with no `requestId`, so no `acked` answer; the device's own `receipt` event confirms it.
+ */
+const DELIVERED_AFTER_MS = DEFAULT_ACK_WINDOW_MS;
+/**
+ * ...and `read` when the user has looked, here a second after `delivered` was confirmed:
+ * sooner, the events of a message would reach the fanout in one batch more often than
+ * people reading make them.
  */
 const READ_AFTER_MS = 1000;
 
-/** The recipient's device has the message: `delivered` shortly, `read` a second after that is answered. */
+/** An ack sent and not yet confirmed by the acking device's own `receipt` event. */
+interface PendingAck {
+  deviceIndex: number;
+  conversationId: string;
+  seq: number;
+  kind: 'delivered' | 'read';
+}
+
+const pendingAcks = new Set<PendingAck>();
+
+/** The recipient's device has the message: `delivered` shortly, `read` a second after that is confirmed. */
 function ackDelivered(run: RunState, deviceIndex: number, frame: { conversationId?: string; seq?: number }) {
+  const { conversationId, seq } = frame;
+  if (conversationId === undefined || seq === undefined) return;
   run.pendingAcks += 2;
-  const ack = { action: 'ack', conversationId: frame.conversationId, seq: frame.seq };
-  const requestId = `ack:${ack.conversationId}#${ack.seq}`;
-  pendingReads.set(requestId, ack);
   setTimeout(
-    () => sockets[deviceIndex]?.send(JSON.stringify({ ...ack, kind: 'delivered', requestId })),
+    () => sendAck(deviceIndex, { deviceIndex, conversationId, seq, kind: 'delivered' }),
     DELIVERED_AFTER_MS,
   );
 }
 
-/** Acks whose `delivered` went out, by request id, waiting to go again as `read`. */
-const pendingReads = new Map<string, { action: string; conversationId?: string; seq?: number }>();
+function sendAck(deviceIndex: number, ack: PendingAck): void {
+  pendingAcks.add(ack);
+  const { conversationId, seq, kind } = ack;
+  sockets[deviceIndex]?.send(JSON.stringify({ action: 'ack', conversationId, seq, kind }));
+}
 
-function onAckAnswer(run: RunState, deviceIndex: number, requestId: string): void {
-  run.pendingAcks--;
-  const read = pendingReads.get(requestId);
-  if (!read) return;
-  pendingReads.delete(requestId);
-  const frame = JSON.stringify({ ...read, kind: 'read', requestId: `${requestId}:read` });
-  setTimeout(() => sockets[deviceIndex]?.send(frame), READ_AFTER_MS);
+/** The acking device's own receipt: every ack of that kind it covers is confirmed. */
+function onOwnReceipt(
+  run: RunState,
+  deviceIndex: number,
+  frame: { conversationId?: string; kind?: string; seq?: number },
+) {
+  for (const ack of [...pendingAcks]) {
+    if (ack.deviceIndex !== deviceIndex || ack.conversationId !== frame.conversationId) continue;
+    if (ack.kind !== frame.kind || ack.seq > (frame.seq ?? 0)) continue;
+    pendingAcks.delete(ack);
+    run.pendingAcks--;
+    if (ack.kind === 'delivered') {
+      setTimeout(() => sendAck(deviceIndex, { ...ack, kind: 'read' }), READ_AFTER_MS);
+    }
+  }
 }
 
 function open(url: string, device: DeviceSpec, index: number): Promise<WebSocket> {

@@ -25,8 +25,9 @@ export type LoadCommand =
       /** The first message of each pair goes to that pair, so every conversation is warm. */
       coverAllPairs: boolean;
       /**
-       * The recipient's first device acks each message `delivered` as it arrives, then
-       * `read` once that is answered: one ack of each kind per message, as docs/capacity.md §1 assumes.
+       * The recipient's first device acks each message `delivered` after the SDK's ack window,
+       * then `read` once its own receipt confirms that, both without `requestId` as the SDK
+       * sends them: one ack of each kind per message, as docs/capacity.md §1 assumes.
        */
       acks?: boolean;
     }

@@ -278,7 +278,7 @@ try {
     costPerMessage = analyzeServer(phase, messages, tableIdOf, cpu, cpu.wallMs).perMessage;
     const acks = (costPerMessage.invocations.ack ?? 0).toFixed(2);
     log(
-      `· cost phase ${rate}/s × ${seconds} s: ${messages} messages, ${acks} acks each (2 if all were answered)`,
+      `· cost phase ${rate}/s × ${seconds} s: ${messages} messages, ${acks} acks each (2 if all were confirmed)`,
     );
   }
 

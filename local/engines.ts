@@ -286,6 +286,10 @@ export async function startKinesisMock(options: KinesisMockOptions = {}): Promis
       CREATE_STREAM_DURATION: '0ms',
       DELETE_STREAM_DURATION: '0ms',
       REGISTER_STREAM_CONSUMER_DURATION: '0ms',
+      // kinesis-mock's own default of 50 shards is reached by a test run, which makes a stream
+      // per test file; AWS's default quota is far above it (20,000 shards an account in
+      // us-east-1, docs/capacity.md S7).
+      SHARD_LIMIT: '1000',
       LOG_LEVEL: 'WARN',
       ...(options.dataDir ? persistenceSettings(options.dataDir) : {}),
     },
