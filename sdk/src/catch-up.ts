@@ -24,7 +24,10 @@ export interface CatchUpOptions {
   persistence: Persistence;
   /** The list is read and its cursor saved: the conversations that moved. */
   caughtUp: (moved: string[]) => void;
-  /** The watermarks the server reported for a conversation: they confirm this device's acks. */
+  /**
+   * The watermarks a `conversations` entry reports for a conversation: they confirm this
+   * device's acks, since the entry moves only when an ack's receipt was published.
+   */
   reported?: (conversationId: string, receipts: readonly Receipt[]) => void;
   report: (error: unknown) => void;
 }
@@ -138,7 +141,9 @@ export class CatchUp {
       timeline.noteLastSeq(page.lastSeq);
       conversations.receive(conversationId, page.messages);
       conversations.applyReceipts(timeline, receiptChanges(page.receipts));
-      this.#options.reported?.(conversationId, page.receipts);
+      // `history`'s receipts are the stored watermarks, which an ack raises before its
+      // receipt is published: they do not prove that the publish happened, so they confirm
+      // no ack. An ack whose publish failed goes again, and the server publishes it again.
       if (page.everyone) conversations.applyEveryone(timeline, page.everyone);
       // Stop when the page brought nothing new, so a server that keeps saying hasMore cannot loop us.
       if (!page.hasMore || timeline.contiguousSeq === afterSeq || !timeline.hasGap) return;

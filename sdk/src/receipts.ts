@@ -3,8 +3,9 @@
  * short window go as one ack of the highest seq of each kind (watermarks make that exact),
  * and a `read` ack alone when it covers `delivered`, since the server lifts `delivered`
  * with it. Acks go without a `requestId` (protocol 1.2), so the server answers nothing:
- * the `receipt` event of this user, or the watermarks `history` and `conversations`
- * report, confirm them. An ack stays unconfirmed, in storage too, until the server reports
+ * the `receipt` event of this user, or the watermarks a `conversations` entry reports
+ * (which move only once a receipt was published; `history`'s are stored before that),
+ * confirm them. An ack stays unconfirmed, in storage too, until the server reports
  * a watermark that covers it; it goes again after every reconnect while the reported one
  * is still below, and while connected if no confirmation comes in time, since a repeated
  * ack is what makes the server publish a receipt whose first publish failed.
@@ -52,7 +53,7 @@ export interface ReceiptsOptions {
  * @example
  * receipts.scheduleDelivered(timeline); // after messages arrive
  * await receipts.markRead('dm:alice:bob');
- * receipts.learn('dm:alice:bob', page.receipts); // what `history` or `conversations` said
+ * receipts.learn('dm:alice:bob', entry.receipts); // what a `conversations` entry said
  * receipts.resendUnconfirmed(); // after a reconnect's catch-up
  */
 export class Receipts {
@@ -100,8 +101,8 @@ export class Receipts {
   }
 
   /**
-   * Takes in this user's watermarks as the server reported them (a `receipt` event, or the
-   * receipts of `history` or `conversations`): an ack they cover is confirmed.
+   * Takes in this user's watermarks as a `conversations` entry reports them: an ack they
+   * cover is confirmed. (Not `history`'s: those are stored before the receipt is published.)
    */
   learn(conversationId: string, receipts: readonly Receipt[]): void {
     const own = receipts.find((receipt) => receipt.userId === this.#options.identity.userId);

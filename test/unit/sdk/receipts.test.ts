@@ -345,6 +345,33 @@ describe('acks the server does not confirm', () => {
     expect(restarted.unreadCount(WITH_BOB)).toBe(0);
   });
 
+  it('sends an ack again after a reconnect when only history reports it stored, not the list', async () => {
+    const { client, connection, server } = await holdingBobsMessages(2);
+    await client.markRead(WITH_BOB);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    expect(await connection.nextFrame()).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
+    connection.drop();
+    await until(client, () => client.state !== ConnectionState.Open);
+
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const again = await server.nextConnection();
+    // The read was stored, its receipt never published: the list entry still says 0. Seq 3
+    // is missing, so the client syncs, and history reports the stored watermark.
+    await answerCatchUp(again, {
+      conversations: [summary(WITH_BOB, 4, { receipts: [receipt(ALICE, 2, 0), receipt(BOB, 4, 4)] })],
+    });
+    const sync = await again.nextFrame();
+    expect(sync).toMatchObject({ action: 'sync', conversationId: WITH_BOB, afterSeq: 2 });
+    const read = { action: 'ack', conversationId: WITH_BOB, kind: 'read', seq: 2 };
+    expect(await again.nextFrame()).toEqual(read); // the reconnect's resend, before history is in
+    again.answer(sync, historyAnswer(sync, [message(3), message(4)], { receipts: [receipt(ALICE, 2, 2)] }));
+    await processed(again, client);
+
+    // History's watermark confirms nothing: the read goes again with the next acks.
+    await vi.advanceTimersByTimeAsync(CONFIRM_MS);
+    expect(await framesSentSoFar(again, client)).toContainEqual(read);
+  });
+
   it('does not send an ack again after a reconnect when the catch-up reports it taken', async () => {
     const { client, connection, server } = await holdingBobsMessages(2);
     await client.markRead(WITH_BOB);
