@@ -69,6 +69,20 @@ async function holdingBobsMessages(
   return { client, connection, server };
 }
 
+/** A client that sent `read` 2 of bob's messages, lost its connection unconfirmed, and reconnected. */
+async function reconnectedAfterUnconfirmedRead(): Promise<{ client: ParleyClient; again: FakeConnection }> {
+  const { client, connection, server } = await holdingBobsMessages(2);
+  await client.markRead(WITH_BOB);
+  await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+  expect(await connection.nextFrame()).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
+  connection.drop();
+  await until(client, () => client.state !== ConnectionState.Open);
+
+  await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+  const again = await server.nextConnection();
+  return { client, again };
+}
+
 describe('delivery receipts sent by the client', () => {
   it('acknowledges a burst of the peer’s messages once, up to the last', async () => {
     const server = await startFakeServer();
@@ -346,15 +360,7 @@ describe('acks the server does not confirm', () => {
   });
 
   it('sends an ack again after a reconnect when only history reports it stored, not the list', async () => {
-    const { client, connection, server } = await holdingBobsMessages(2);
-    await client.markRead(WITH_BOB);
-    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
-    expect(await connection.nextFrame()).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
-    connection.drop();
-    await until(client, () => client.state !== ConnectionState.Open);
-
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
-    const again = await server.nextConnection();
+    const { client, again } = await reconnectedAfterUnconfirmedRead();
     // The read was stored, its receipt never published: the list entry still says 0. Seq 3
     // is missing, so the client syncs, and history reports the stored watermark.
     await answerCatchUp(again, {
@@ -373,15 +379,7 @@ describe('acks the server does not confirm', () => {
   });
 
   it('does not send an ack again after a reconnect when the catch-up reports it taken', async () => {
-    const { client, connection, server } = await holdingBobsMessages(2);
-    await client.markRead(WITH_BOB);
-    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
-    expect(await connection.nextFrame()).toMatchObject({ action: 'ack', kind: 'read', seq: 2 });
-    connection.drop();
-    await until(client, () => client.state !== ConnectionState.Open);
-
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
-    const again = await server.nextConnection();
+    const { client, again } = await reconnectedAfterUnconfirmedRead();
     await answerCatchUp(again, {
       conversations: [summary(WITH_BOB, 2, { receipts: [receipt(ALICE, 2, 2), receipt(BOB, 2, 2)] })],
     });
