@@ -33,8 +33,8 @@ export interface FastPathDeps extends FanoutDeps {
 }
 
 /**
- * Posts `message` to every connection of every member that receives it (the sender's own
- * devices included), within `budgetMs`, and answers the connections that answered 2xx by
+ * Posts `message` to every connection of every member that receives it (the sender's other
+ * devices included, not the sending one), within `budgetMs`, and answers the connections that answered 2xx by
  * then: the ones the stream's record may tell the fanout to leave out. A connection that
  * answers 410 is deleted, as the fanout deletes it (and leaves the group's index).
  */
@@ -70,7 +70,9 @@ export async function postFirst(deps: FastPathDeps, message: Message): Promise<s
 /** Reads the message's targets and posts to each, adding to `reached` every one that answers 2xx. */
 async function postToTargets(deps: FastPathDeps, message: Message, reached: Set<string>): Promise<void> {
   const group = isGroupConversationId(message.conversationId);
-  const targets = group ? await groupTargets(deps, message) : await directTargets(deps, message);
+  const targets = (group ? await groupTargets(deps, message) : await directTargets(deps, message)).filter(
+    (connection) => !isSendingDevice(connection, message),
+  );
   if (targets.length === 0) return;
   const event = { type: 'message' as const, ...message };
   const frame = JSON.stringify(event);
@@ -97,6 +99,17 @@ async function postToTargets(deps: FastPathDeps, message: Message, reached: Set<
       }),
     ),
   );
+}
+
+/**
+ * The device that sent the message is left to the stream. The SDK takes its own message
+ * arriving as the server's word that the send is done, and stops retrying it: posted
+ * before the publish, it would stop the retry that publishes the record of a send that
+ * died between its posts and its publish (docs/adr/0008-fast-path.md). The device has
+ * its `sent` answer for its own screen anyway.
+ */
+function isSendingDevice(connection: Connection, message: Message): boolean {
+  return connection.userId === message.senderId && connection.deviceId === message.senderDeviceId;
 }
 
 /** Every connection of both members of a one-to-one conversation (of its one member, to oneself). */

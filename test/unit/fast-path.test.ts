@@ -22,7 +22,8 @@ function setUp(fastPathMaxConnections = 16) {
     sendMessage(test.deps.sequencing, {
       conversationId,
       senderId: 'alice',
-      senderDeviceId: 'phone',
+      // A device of alice's with no connection: the sending device gets no fast post (below).
+      senderDeviceId: 'tablet',
       clientMessageId,
       body: 'hello',
     });
@@ -58,7 +59,7 @@ function pusherThat(
 }
 
 describe('the fast path of a one-to-one message', () => {
-  it('posts to every connection of both members, the sending device included, and the record names each one reached', async () => {
+  it('posts to every connection of both members, and the record names each one reached', async () => {
     const test = setUp();
     await openDirectDevices(test);
 
@@ -72,6 +73,22 @@ describe('the fast path of a one-to-one message', () => {
       'conn-bob-phone',
     ]);
     expect(test.metrics.sum(MetricName.FastPathPosts)).toBe(3);
+  });
+
+  it('leaves the sending device to the stream, so that only the published record confirms its send', async () => {
+    const test = setUp();
+    await openDirectDevices(test);
+
+    await sendMessage(test.deps.sequencing, {
+      conversationId: DM,
+      senderId: 'alice',
+      senderDeviceId: 'phone',
+      clientMessageId: 'cm-from-phone',
+      body: 'hello',
+    });
+
+    expect(test.postedTo()).toEqual(['conn-alice-laptop', 'conn-bob-phone']);
+    expect(test.records()[0]?.reached?.sort()).toEqual(['conn-alice-laptop', 'conn-bob-phone']);
   });
 
   it('posts the message frame as the fanout posts it, without the list of connections reached', async () => {
