@@ -878,10 +878,13 @@ const SCENARIOS: Scenario[] = [
     run: async () => {
       groupOfAliceAndBob();
       ddb.on(QueryCommand, { TableName: NAMES.groupConnectionsTable }).resolves({
-        Items: [connection('alice', 'phone'), connection('bob', 'phone')].map((item) => ({
-          ...item,
-          conversationId: GROUP,
-        })),
+        // alice sends from her phone, which the fast path leaves to the stream: her laptop gets it.
+        Items: [connection('alice', 'phone'), connection('alice', 'laptop'), connection('bob', 'phone')].map(
+          (item) => ({
+            ...item,
+            conversationId: GROUP,
+          }),
+        ),
       });
       api.on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' }).rejects(gone());
       ddb.on(DeleteCommand).resolves({});
@@ -892,7 +895,7 @@ const SCENARIOS: Scenario[] = [
         sendFrame({ to: undefined, conversationId: GROUP }),
       );
       expect(answerOf<SentFrame>(result)).toMatchObject({ type: 'sent', conversationId: GROUP, seq: 2 });
-      expect(postedTo().sort()).toEqual(['conn-alice-phone', 'conn-bob-phone']);
+      expect(postedTo().sort()).toEqual(['conn-alice-laptop', 'conn-bob-phone']);
       expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
     },
   },
