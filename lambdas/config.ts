@@ -11,10 +11,16 @@ import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '.
 import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../definitions/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
 import { ConfigurationError } from './domain/errors.js';
-import type { TokenSettings } from './domain/tokens.js';
+import { DEFAULT_MAX_TOKEN_AGE_SECONDS, type TokenSettings } from './domain/tokens.js';
 
-/** How tokens are verified; a `secretArn` is read into the HS256 key by the runtime. */
-export type TokenConfig = Omit<TokenSettings, 'loadSecret' | 'secretMaxAgeMs'> & { secretArn?: string };
+/**
+ * How tokens are verified; a `secretArn` is read into the HS256 key by the runtime. The
+ * browser origins a handshake may come from are checked beside the token (empty: any).
+ */
+export type TokenConfig = Omit<TokenSettings, 'loadSecret' | 'secretMaxAgeMs'> & {
+  secretArn?: string;
+  allowedOrigins?: string[];
+};
 
 /** The HS256 key of the local stack and of `npm run token` when no other is set. Never used in AWS. */
 export const LOCAL_JWT_SECRET = 'parley-local-dev-secret';
@@ -58,6 +64,9 @@ const AWS_CONNECTIONS_ENDPOINT =
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
+/** `https://app.example.com`, with no path, query or trailing slash: what a browser sends as `Origin`. */
+const isOrigin = (url: string) => URL.canParse(url) && new URL(url).origin === url;
+
 /** The settings every function reads; each has a default. */
 const commonSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -87,6 +96,28 @@ const tokenSchema = z.object({
   PARLEY_JWKS_URL: httpUrl().optional(),
   PARLEY_JWT_ISSUER: z.string().min(1).optional(),
   PARLEY_JWT_AUDIENCE: z.string().min(1).optional(),
+  PARLEY_MAX_TOKEN_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 60 * 60)
+    .default(DEFAULT_MAX_TOKEN_AGE_SECONDS),
+  /** Comma-separated origins such as `https://app.example.com`; empty or absent allows any. */
+  PARLEY_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .pipe(z.array(httpUrl().refine(isOrigin, 'must be origins such as https://app.example.com'))),
+  /**
+   * Set by the local stack alone, never by the CDK: lets a JWKS be served over plain http
+   * from this machine. In AWS a key set fetched over http could be swapped on the way.
+   */
+  PARLEY_LOCAL_STACK: z.literal('true').optional(),
 });
 
 /** The definition of a function, by its id; throws for an id `definitions/functions.ts` does not list. */
@@ -152,13 +183,34 @@ function tokenConfig(env: z.infer<typeof tokenSchema>, prefix: string): TokenCon
   const claims = {
     ...(env.PARLEY_JWT_ISSUER ? { issuer: env.PARLEY_JWT_ISSUER } : {}),
     ...(env.PARLEY_JWT_AUDIENCE ? { audience: env.PARLEY_JWT_AUDIENCE } : {}),
+    maxTokenAgeSeconds: env.PARLEY_MAX_TOKEN_AGE_SECONDS,
+    ...(env.PARLEY_ALLOWED_ORIGINS.length > 0 ? { allowedOrigins: env.PARLEY_ALLOWED_ORIGINS } : {}),
   };
-  if (env.PARLEY_JWKS_URL) return { jwksUrl: env.PARLEY_JWKS_URL, ...claims };
+  if (env.PARLEY_JWKS_URL) return { jwksUrl: jwksUrlOf(env, prefix), ...claims };
   if (env.PARLEY_JWT_SECRET) return { secret: env.PARLEY_JWT_SECRET, ...claims };
   if (env.PARLEY_JWT_SECRET_ARN) return { secretArn: env.PARLEY_JWT_SECRET_ARN, ...claims };
   throw new ConfigurationError(
     `environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: ${prefix} needs one of them to verify tokens`,
   );
+}
+
+/**
+ * A JWKS is an identity provider's, which issues tokens for other services too: without
+ * `iss` and `aud` checked, a token it made for any of them would open a Parley connection.
+ */
+function jwksUrlOf(env: z.infer<typeof tokenSchema>, prefix: string): string {
+  for (const name of ['PARLEY_JWT_ISSUER', 'PARLEY_JWT_AUDIENCE'] as const) {
+    if (!env[name]) {
+      throw new ConfigurationError(`environment variable ${name}: ${prefix} needs it with PARLEY_JWKS_URL`);
+    }
+  }
+  const url = env.PARLEY_JWKS_URL ?? '';
+  if (!url.startsWith('https://') && env.PARLEY_LOCAL_STACK !== 'true') {
+    throw new ConfigurationError(
+      'environment variable PARLEY_JWKS_URL: must be an https:// URL (http is for the local stack only)',
+    );
+  }
+  return url;
 }
 
 /**

@@ -242,7 +242,7 @@ function ifConfigured<Port extends object>(
 
 /** The verifier's settings: a secret ARN becomes a loader that reads the key from Secrets Manager. */
 function tokenSettings(tokens: NonNullable<ParleyConfig['tokens']>, region: string): TokenSettings {
-  const { secretArn, ...settings } = tokens;
+  const { secretArn, allowedOrigins: _checkedByTheAuthorizer, ...settings } = tokens;
   if (!secretArn) return settings;
   const client = createSecretsManagerClient(secretArn, region);
   return { ...settings, loadSecret: secretStringLoader(client, secretArn) };

@@ -67,6 +67,8 @@ export class ParleyStack extends Stack {
       tokenKey,
       ...(settings.jwtIssuer ? { jwtIssuer: settings.jwtIssuer } : {}),
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
+      maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
+      allowedOrigins: settings.allowedOrigins,
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
     });

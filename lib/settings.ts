@@ -21,6 +21,10 @@ export interface ParleySettings {
   tokenKey: TokenKeySource;
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** The longest a token may live, and the longest since it was issued, in seconds. */
+  maxTokenAgeSeconds: number;
+  /** Browser origins a handshake may come from; any when empty. */
+  allowedOrigins: string[];
   shards: ShardMode;
   /** Where alarms are e-mailed; alarms still go to the stack's SNS topic without it. */
   alarmEmail?: string;
@@ -46,6 +50,8 @@ const SETTING_KEYS = {
   jwtSecretArn: 'the complete ARN of a Secrets Manager secret holding the HS256 key',
   jwtIssuer: 'the `iss` every token must carry',
   jwtAudience: 'the `aud` every token must carry',
+  maxTokenAgeSeconds: 'seconds a token may live and be used after its iat (60 to 2592000)',
+  allowedOrigins: 'comma-separated browser origins such as https://app.example.com (empty: any)',
   shards: '`on-demand` or a number of provisioned shards (1 to 10000)',
   alarmEmail: 'an e-mail address that receives the alarms',
   throttleRate: 'messages a second per stage, steady (1 to 100000)',
@@ -95,6 +101,14 @@ const contextSchema = z
       .optional(),
     jwtIssuer: z.string().min(1).max(2048).optional(),
     jwtAudience: z.string().min(1).max(2048).optional(),
+    maxTokenAgeSeconds: integer(60, 30 * 24 * 60 * 60).default(24 * 60 * 60),
+    allowedOrigins: z
+      .string()
+      .regex(
+        /^https?:\/\/[^/,\s]+(,\s*https?:\/\/[^/,\s]+)*$/,
+        'must be origins such as https://app.example.com',
+      )
+      .optional(),
     shards: z.union([z.literal('on-demand'), integer(1, 10_000)]).default('on-demand'),
     alarmEmail: z.email().optional(),
     throttleRate: integer(1, 100_000).default(DEFAULT_STAGE_THROTTLE.rateLimit),
@@ -110,6 +124,16 @@ const contextSchema = z
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
     path: ['jwtSecretArn'],
+  })
+  // An identity provider's key set signs tokens for its other clients too: without both
+  // claims checked, any of its tokens would open a Parley connection.
+  .refine((context) => !context.jwksUrl || context.jwtIssuer, {
+    message: 'is required with jwksUrl',
+    path: ['jwtIssuer'],
+  })
+  .refine((context) => !context.jwksUrl || context.jwtAudience, {
+    message: 'is required with jwksUrl',
+    path: ['jwtAudience'],
   })
   .refine((context) => (context.sendThrottleRate ?? 0) <= context.throttleRate, {
     message: 'must be at most throttleRate, the whole stage’s rate',
@@ -161,6 +185,11 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     tokenKey,
     ...(context.jwtIssuer ? { jwtIssuer: context.jwtIssuer } : {}),
     ...(context.jwtAudience ? { jwtAudience: context.jwtAudience } : {}),
+    maxTokenAgeSeconds: context.maxTokenAgeSeconds,
+    allowedOrigins: (context.allowedOrigins ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
     shards:
       context.shards === 'on-demand'
         ? { kind: 'on-demand' }

@@ -1,11 +1,11 @@
 /**
  * Verifies the JWT a client connects with. Locally: HS256 with a shared secret. In AWS:
- * HS256 with a key kept in Secrets Manager, or an identity provider's JWKS URL, with an
- * optional issuer and audience.
+ * HS256 with a key kept in Secrets Manager, or an identity provider's JWKS URL, with the
+ * issuer and audience it must name (docs/adr/0014-token-policy.md).
  */
 
 import { userIdSchema } from '@parley/protocol';
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { InvalidTokenError, TokenKeysUnavailableError } from './errors.js';
 
 export interface TokenSettings {
@@ -25,11 +25,22 @@ export interface TokenSettings {
   jwksTimeoutMs?: number;
   issuer?: string;
   audience?: string;
+  /**
+   * The longest a token may be used: one whose lifetime (`exp - iat`) is longer is refused,
+   * and so is one issued (`iat`) longer ago. Default `DEFAULT_MAX_TOKEN_AGE_SECONDS`.
+   */
+  maxTokenAgeSeconds?: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<{ userId: string }>;
 
 const DEFAULT_SECRET_MAX_AGE_MS = 5 * 60 * 1000;
+/** A day: a token lives at most this long, whatever its `exp` says. */
+export const DEFAULT_MAX_TOKEN_AGE_SECONDS = 24 * 60 * 60;
+/** How far the issuer's clock and ours may disagree, for exp, nbf and iat alike. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+/** What `mintToken` gives a token when not told: well within the maximum age. */
+const DEFAULT_MINTED_LIFETIME = '1h';
 
 /** The HS256 key from `loadSecret`, read once and again when it is too old; a failed read is retried at the next call. */
 function cachedSecret(
@@ -108,15 +119,23 @@ export function createTokenVerifier(settings: TokenSettings, now: () => number =
   } else {
     throw new Error('token settings need a secret, a way to load one, or a JWKS URL');
   }
+  const maxTokenAge = settings.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_SECONDS;
   return async (token) => {
     // A key that cannot be read is our failure, not the client's: it must not pass for an invalid token.
     const verificationKey = await key();
     try {
+      // A token without exp would open connections for ever; maxTokenAge makes jose require
+      // iat too, so a token that does not say when it was issued is refused.
       const { payload } = await jwtVerify(token, verificationKey as Uint8Array, {
         algorithms,
+        requiredClaims: ['exp', 'sub'],
+        maxTokenAge,
+        // An issuer's clock a little ahead of ours would otherwise make a fresh token's iat "in the future".
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
         ...(settings.issuer ? { issuer: settings.issuer } : {}),
         ...(settings.audience ? { audience: settings.audience } : {}),
       });
+      assertLifetimeWithin(payload, maxTokenAge);
       const userId = userIdSchema.safeParse(payload.sub);
       if (!userId.success) throw new InvalidTokenError('sub: must be a user id');
       return { userId: userId.data };
@@ -127,14 +146,28 @@ export function createTokenVerifier(settings: TokenSettings, now: () => number =
   };
 }
 
-/** Mints an HS256 token for a user, as the local stack and the tests do. */
+/**
+ * jose's `maxTokenAge` bounds how long ago a token was issued, not how long its issuer let
+ * it live: a fresh token good for a year would pass it today, so its lifetime is bounded too.
+ */
+function assertLifetimeWithin(payload: JWTPayload, maxTokenAge: number): void {
+  const lifetime = (payload.exp ?? 0) - (payload.iat ?? 0);
+  if (lifetime > maxTokenAge) {
+    throw new InvalidTokenError(`exp: the token lives ${lifetime} s, more than the ${maxTokenAge} s allowed`);
+  }
+}
+
+/** Mints an HS256 token for a user, as the local stack and the tests do; it expires in an hour unless told. */
 export async function mintToken(
   userId: string,
   secret: string,
   options: { expiresIn?: string | number; issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt();
-  if (options.expiresIn !== undefined) jwt = jwt.setExpirationTime(options.expiresIn);
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? DEFAULT_MINTED_LIFETIME);
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(secret));

@@ -46,6 +46,10 @@ export interface ParleyFunctionsProps {
   tokenKey: { jwksUrl: string } | { secret: secretsmanager.ISecret };
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** `PARLEY_MAX_TOKEN_AGE_SECONDS` of the authorizer. */
+  maxTokenAgeSeconds: number;
+  /** `PARLEY_ALLOWED_ORIGINS` of the authorizer; any origin when empty. */
+  allowedOrigins: string[];
   /** Keep the log groups when the stack is deleted (production). */
   retainLogs: boolean;
   /** `FAST_PATH_MAX_CONNECTIONS` of the `send` function; its default (16) when absent. */
@@ -106,6 +110,8 @@ export class ParleyFunctions extends Construct {
         : { PARLEY_JWT_SECRET_ARN: props.tokenKey.secret.secretArn }),
       ...(props.jwtIssuer ? { PARLEY_JWT_ISSUER: props.jwtIssuer } : {}),
       ...(props.jwtAudience ? { PARLEY_JWT_AUDIENCE: props.jwtAudience } : {}),
+      PARLEY_MAX_TOKEN_AGE_SECONDS: String(props.maxTokenAgeSeconds),
+      ...(props.allowedOrigins.length > 0 ? { PARLEY_ALLOWED_ORIGINS: props.allowedOrigins.join(',') } : {}),
     };
   }
 

@@ -107,6 +107,8 @@ describe('the functions', () => {
         'PARLEY_JWKS_URL',
         'PARLEY_JWT_ISSUER',
         'PARLEY_JWT_AUDIENCE',
+        'PARLEY_MAX_TOKEN_AGE_SECONDS',
+        'PARLEY_ALLOWED_ORIGINS',
       ];
       const resourceVariables = Object.keys(variables).filter(
         (name) => name.startsWith('PARLEY_') && !tokenVariables.includes(name),
@@ -166,7 +168,12 @@ describe('the functions', () => {
       PARLEY_JWKS_URL: PROD_CONTEXT.jwksUrl,
       PARLEY_JWT_ISSUER: PROD_CONTEXT.jwtIssuer,
       PARLEY_JWT_AUDIENCE: PROD_CONTEXT.jwtAudience,
+      PARLEY_MAX_TOKEN_AGE_SECONDS: '86400',
+      PARLEY_ALLOWED_ORIGINS: PROD_CONTEXT.allowedOrigins,
     });
+    expect(
+      functionResource(dev, 'authorizer').Properties.Environment.Variables.PARLEY_ALLOWED_ORIGINS,
+    ).toBeUndefined();
     expect(
       functionResource(prod, 'authorizer').Properties.Environment.Variables.PARLEY_JWT_SECRET_ARN,
     ).toBeUndefined();

@@ -20,6 +20,20 @@ describe('the deployment settings', () => {
       deliveryLatencyP99AlarmMs: 200,
       fastPathMaxConnections: 16,
       accountLogsRole: false,
+      maxTokenAgeSeconds: 86_400,
+      allowedOrigins: [],
+    });
+  });
+
+  it('take a maximum token age and the browser origins a handshake may come from', () => {
+    expect(
+      settingsOf({
+        maxTokenAgeSeconds: '3600',
+        allowedOrigins: 'https://app.example.com, http://localhost:5173',
+      }),
+    ).toMatchObject({
+      maxTokenAgeSeconds: 3600,
+      allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
     });
   });
 
@@ -68,6 +82,18 @@ describe('the deployment settings', () => {
 
   it.each([
     [{ jwksUrl: 'http://id.example.com/jwks' }, /^Invalid context jwksUrl: .*the https URL/],
+    [
+      { jwksUrl: 'https://id.example.com/jwks', jwtAudience: 'parley' },
+      /^Invalid context jwtIssuer: is required with jwksUrl; it takes the `iss` every token must carry/,
+    ],
+    [
+      { jwksUrl: 'https://id.example.com/jwks', jwtIssuer: 'https://id.example.com/' },
+      /^Invalid context jwtAudience: is required with jwksUrl; it takes the `aud` every token must carry/,
+    ],
+    [{ maxTokenAgeSeconds: 59 }, /^Invalid context maxTokenAgeSeconds: .*seconds a token may live/],
+    [{ maxTokenAgeSeconds: 2_592_001 }, /^Invalid context maxTokenAgeSeconds/],
+    [{ allowedOrigins: 'app.example.com' }, /^Invalid context allowedOrigins: must be origins/],
+    [{ allowedOrigins: 'https://app.example.com/chat' }, /^Invalid context allowedOrigins: must be origins/],
     [
       {
         jwksUrl: 'https://id.example.com/jwks',

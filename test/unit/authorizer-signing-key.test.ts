@@ -49,7 +49,7 @@ describe('the $connect authorizer with its key in Secrets Manager', () => {
 
   it('is what the environment the stack sets asks for', () => {
     const config = configFromEnvironment('authorizer', { PARLEY_JWT_SECRET_ARN: SECRET_ARN });
-    expect(config.tokens).toEqual({ secretArn: SECRET_ARN });
+    expect(config.tokens).toEqual({ secretArn: SECRET_ARN, maxTokenAgeSeconds: 24 * 60 * 60 });
   });
 
   it('refuses an environment that names no way to verify tokens, naming all three variables', () => {

@@ -9,6 +9,7 @@ import {
   functionDefinition,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
+import { DEFAULT_MAX_TOKEN_AGE_SECONDS } from '../../lambdas/domain/tokens.js';
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
 import { testConfig } from './support/harness.js';
 
@@ -89,6 +90,8 @@ describe('configFromEnvironment', () => {
       PARLEY_JWT_SECRET: 's3cret',
       PARLEY_JWT_ISSUER: 'https://id.parley.example',
       PARLEY_JWT_AUDIENCE: 'parley-api',
+      PARLEY_MAX_TOKEN_AGE_SECONDS: '3600',
+      PARLEY_ALLOWED_ORIGINS: 'https://app.parley.example, http://localhost:5173',
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
       FAST_PATH_MAX_CONNECTIONS: '0',
@@ -99,7 +102,13 @@ describe('configFromEnvironment', () => {
     expect(config).toEqual({
       names: {},
       endpoints: { region: 'eu-west-1' },
-      tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
+      tokens: {
+        secret: 's3cret',
+        issuer: 'https://id.parley.example',
+        audience: 'parley-api',
+        maxTokenAgeSeconds: 3600,
+        allowedOrigins: ['https://app.parley.example', 'http://localhost:5173'],
+      },
       connectionTtlSeconds: 600,
       postConcurrency: 8,
       fastPathMaxConnections: 0,
@@ -108,12 +117,19 @@ describe('configFromEnvironment', () => {
     });
   });
 
-  it('verifies with the JWKS alone when only a JWKS URL is set', () => {
+  it('verifies with the JWKS, its issuer and its audience when a JWKS URL is set', () => {
     const config = configFromEnvironment('authorizer', {
       PARLEY_JWKS_URL: 'https://id.parley.example/.well-known/jwks.json',
+      PARLEY_JWT_ISSUER: 'https://id.parley.example/',
+      PARLEY_JWT_AUDIENCE: 'parley-api',
     });
 
-    expect(config.tokens).toEqual({ jwksUrl: 'https://id.parley.example/.well-known/jwks.json' });
+    expect(config.tokens).toEqual({
+      jwksUrl: 'https://id.parley.example/.well-known/jwks.json',
+      issuer: 'https://id.parley.example/',
+      audience: 'parley-api',
+      maxTokenAgeSeconds: DEFAULT_MAX_TOKEN_AGE_SECONDS,
+    });
   });
 
   it('reads the key from Secrets Manager when only its ARN is set', () => {
@@ -121,6 +137,7 @@ describe('configFromEnvironment', () => {
 
     expect(configFromEnvironment('authorizer', { PARLEY_JWT_SECRET_ARN: arn }).tokens).toEqual({
       secretArn: arn,
+      maxTokenAgeSeconds: DEFAULT_MAX_TOKEN_AGE_SECONDS,
     });
   });
 

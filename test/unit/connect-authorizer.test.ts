@@ -50,13 +50,17 @@ describe('the $connect authorizer', () => {
     });
   });
 
-  it('allows a token without exp', async () => {
+  it('refuses a token without exp, which would open connections for ever', async () => {
     const { provider } = createTestDeps();
-    const token = await mintToken('alice', TEST_SECRET);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(TEST_SECRET));
 
-    const result = await createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext);
-
-    expect(result.principalId).toBe('alice');
+    await expect(
+      createAuthorizerHandler(provider)(authorizerEvent(token), lambdaContext),
+    ).rejects.toThrowError(/^Unauthorized$/);
   });
 
   it('leaves the deviceId check to $connect, passing an empty one on', async () => {

@@ -58,6 +58,7 @@ export const PROD_CONTEXT = {
   jwksUrl: 'https://auth.example.com/.well-known/jwks.json',
   jwtIssuer: 'https://auth.example.com/',
   jwtAudience: 'parley',
+  allowedOrigins: 'https://app.example.com',
   shards: '8',
   alarmEmail: 'oncall@example.com',
 } as const;
