@@ -15,7 +15,7 @@ import { type RunningDeployedStack, startDeployedStack } from '../local/deployed
 import { assertPortFree } from '../local/engines.js';
 import { EngineStartError, LocalSettingsError, WebServerStartError } from '../local/errors.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
-import { DEFAULT_WEB_PORT } from '../local/web-port.js';
+import { DEFAULT_WEB_PORT, webAppOrigins } from '../local/web-port.js';
 import { type RunningWebServer, startWebServer } from '../local/web-server.js';
 
 // The machines this runs on have Node.js 20; Lambda runs 22. The SDK's notice about its
@@ -36,6 +36,8 @@ interface Settings {
   fastPathMaxConnections: number;
   jwtSecret: string | undefined;
   logLevel: ParleyConfig['logLevel'];
+  /** Browser origins a handshake may come from: the web app's, or `PARLEY_ALLOWED_ORIGINS`. */
+  allowedOrigins: string[];
 }
 
 /** The command line and the PARLEY_* variables, checked: every setting is read here. */
@@ -84,6 +86,9 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
       },
     ),
     jwtSecret: environment.PARLEY_JWT_SECRET || undefined,
+    allowedOrigins: environment.PARLEY_ALLOWED_ORIGINS?.trim()
+      ? environment.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim())
+      : webAppOrigins(webPort),
     logLevel: (environment.POWERTOOLS_LOG_LEVEL ?? 'WARN') as ParleyConfig['logLevel'],
   };
 }
@@ -146,6 +151,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
         ...(settings.jwtSecret ? { jwtSecret: settings.jwtSecret } : {}),
         // Throttled as a stack deployed without context is, so that a client meets the same limits.
         throttle: CDK_DEFAULT_THROTTLE,
+        allowedOrigins: settings.allowedOrigins,
       });
   try {
     signal.throwIfAborted();

@@ -76,6 +76,12 @@ export interface LocalStackOptions {
   /** The `aud` every token must carry, as `PARLEY_JWT_AUDIENCE` sets it in AWS; not checked when absent. */
   jwtAudience?: string;
   /**
+   * The browser origins a handshake may come from, checked by the authorizer as
+   * `PARLEY_ALLOWED_ORIGINS` has it checked in AWS: another `Origin` gets 403, none passes.
+   * Any when absent; `npm start` passes its web server's own origins.
+   */
+  allowedOrigins?: string[];
+  /**
    * Stage and route throttling, as API Gateway applies it across all connections: a frame
    * past it invokes no route and gets API Gateway's `Too Many Requests` frame; a handshake
    * past it gets HTTP 429. None when absent; `npm start` passes `CDK_DEFAULT_THROTTLE`.
@@ -359,6 +365,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
       secret: options.jwtSecret ?? LOCAL_JWT_SECRET,
       ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
       ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
+      ...(options.allowedOrigins?.length ? { allowedOrigins: options.allowedOrigins } : {}),
     },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,

@@ -25,3 +25,22 @@ export function webServerUrl(environment: Readonly<Record<string, string | undef
   }
   return `http://127.0.0.1:${port}`;
 }
+
+/** The port `npx vite web` serves the app on, vite's default. */
+export const VITE_DEV_PORT = 5173;
+
+/**
+ * The browser origins the local gateway lets handshakes come from unless `PARLEY_ALLOWED_ORIGINS`
+ * says otherwise: the pages `npm start` serves on `webPort`, under each name of this machine,
+ * and those of `npx vite web`. A page of any other site the browser has open gets 403.
+ *
+ * @example
+ * ```ts
+ * webAppOrigins(3000); // ['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000', …5173]
+ * ```
+ */
+export function webAppOrigins(webPort: number): string[] {
+  return [webPort, VITE_DEV_PORT].flatMap((port) =>
+    ['127.0.0.1', 'localhost', '[::1]'].map((host) => `http://${host}:${port}`),
+  );
+}

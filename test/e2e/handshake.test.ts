@@ -108,6 +108,49 @@ describe('the WebSocket handshake with an issuer and an audience configured', ()
   });
 });
 
+describe('the WebSocket handshake with the web app’s origins configured', () => {
+  const WEB_APP = 'http://127.0.0.1:3000';
+  let stack: RunningLocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ allowedOrigins: [WEB_APP] });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  /** The status of a handshake sent with `origin` (none when undefined), or 101 when it opens. */
+  const statusFrom = async (origin: string | undefined) => {
+    const token = await mintToken(uniqueId('u'), LOCAL_JWT_SECRET);
+    return new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(`${stack.url}/?token=${token}&deviceId=phone`, origin ? { origin } : {});
+      socket.once('open', () => {
+        socket.terminate();
+        resolve(101);
+      });
+      socket.once('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.once('error', reject);
+    });
+  };
+
+  it('opens a connection for a page of the web app', async () => {
+    expect(await statusFrom(WEB_APP)).toBe(101);
+  });
+
+  it('opens a connection for a client that sends no Origin, as native clients and the SDK in Node do', async () => {
+    expect(await statusFrom(undefined)).toBe(101);
+  });
+
+  it.each(['https://evil.example', 'http://localhost:3000', 'http://127.0.0.1:3001', 'null'])(
+    'refuses a page of %s with 403',
+    async (origin) => {
+      expect(await statusFrom(origin)).toBe(403);
+    },
+  );
+});
+
 describe('the WebSocket handshake while the local stack starts', () => {
   /** The status and Retry-After of a handshake, or 101 when it opens. */
   const handshake = (url: string) =>

@@ -21,6 +21,7 @@ const IN_PROCESS_ONLY = [
   'jwtSecret',
   'jwtIssuer',
   'jwtAudience',
+  'allowedOrigins',
   'streamDelayMs',
   'fastPathMaxConnections',
   'hopDelays',

@@ -4,7 +4,7 @@
  */
 import type { ConfigEnv, UserConfig, UserConfigFnObject } from 'vite';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { webServerUrl } from '../../local/web-port.js';
+import { webAppOrigins, webServerUrl } from '../../local/web-port.js';
 import viteConfig from '../../web/vite.config.js';
 
 afterEach(() => {
@@ -64,5 +64,18 @@ describe('the Vite config', () => {
     // assess
     expect(config.server).toBeUndefined();
     expect(config.build).toEqual({ target: 'es2022', sourcemap: true });
+  });
+});
+
+describe('the origins the local gateway lets handshakes come from', () => {
+  it('are the web server’s and vite’s dev server’s, under every name of this machine', () => {
+    expect(webAppOrigins(3100)).toEqual([
+      'http://127.0.0.1:3100',
+      'http://localhost:3100',
+      'http://[::1]:3100',
+      'http://127.0.0.1:5173',
+      'http://localhost:5173',
+      'http://[::1]:5173',
+    ]);
   });
 });
