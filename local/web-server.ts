@@ -1,7 +1,9 @@
 /**
  * The web app's development server: builds `web/` with Vite once at start, serves the
  * result with node:http, and mints dev tokens at `GET /api/token?userId=alice` so the
- * page can sign in as anyone. A local tool: it trusts whoever can reach it.
+ * page can sign in as anyone. A local tool: it trusts whoever can reach it, which is this
+ * machine only: it listens on the loopback interface and answers only requests addressed to
+ * a loopback name, so that a page of another site cannot reach it through DNS rebinding.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +15,7 @@ import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { build } from 'vite';
 import { mintToken } from '../lambdas/domain/tokens.js';
 import { WebServerStartError } from './errors.js';
+import { webAppOrigins } from './web-port.js';
 
 const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
@@ -109,6 +112,8 @@ interface WebApp {
   wsUrl: string;
   tokenSecret: string;
   expiresIn: string;
+  /** The `Host` headers answered: loopback names with this server's port, or vite's proxying to it. */
+  hosts: ReadonlySet<string>;
 }
 
 async function serveToken(app: WebApp, url: URL, response: ServerResponse): Promise<void> {
@@ -181,6 +186,15 @@ async function routeRequest(
 }
 
 function handleRequest(app: WebApp, request: IncomingMessage, response: ServerResponse): void {
+  // A site whose name the attacker points at 127.0.0.1 (DNS rebinding) reaches this port
+  // from the victim's browser as the same origin, but with its own name in Host.
+  if (!app.hosts.has(request.headers.host ?? '')) {
+    sendJson(response, 403, {
+      error: 'forbidden',
+      message: `Host: ${request.headers.host ?? '(none)'} is not this machine; use ${[...app.hosts][0]}`,
+    });
+    return;
+  }
   let url: URL;
   try {
     url = new URL(request.url ?? '/', 'http://localhost');
@@ -206,9 +220,11 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
   const host = options.host ?? '127.0.0.1';
   const server = createServer();
   await listenOn(server, host, options.port);
+  const { port } = server.address() as AddressInfo;
 
   // Requests that come while the app builds wait for it.
   const app: WebApp = {
+    hosts: new Set(webAppOrigins(port).map((origin) => new URL(origin).host)),
     built: buildWebApp(),
     wsUrl: options.wsUrl,
     tokenSecret: options.tokenSecret,
@@ -229,7 +245,6 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     );
   }
 
-  const { port } = server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

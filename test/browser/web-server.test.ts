@@ -9,11 +9,11 @@ import { type RunningWebServer, startWebServer } from '../../local/web-server.js
 const SECRET = 'web-server-test-secret';
 const WS_URL = 'ws://127.0.0.1:39999';
 
-/** A GET with the path sent as it is: `fetch` would normalise the dots away. */
-function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+/** A GET with the path (and Host, when given) sent as it is: `fetch` would normalise the dots away. */
+function rawGet(base: string, path: string, host?: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    get({ hostname, port, path }, (response) => {
+    get({ hostname, port, path, ...(host ? { headers: { host } } : {}) }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
@@ -34,6 +34,30 @@ describe('the web server', () => {
   afterAll(async () => {
     await web?.stop();
   });
+
+  it('answers requests addressed to this machine by any of its loopback names', async () => {
+    const { port } = new URL(web.url);
+
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      expect((await rawGet(web.url, '/api/token?userId=alice', host)).status, host).toBe(200);
+    }
+  });
+
+  it.each(['evil.example', 'localhost', '127.0.0.1:1', '192.168.1.20'])(
+    'refuses a request whose Host is %s with 403, as a DNS-rebound page would send',
+    async (name) => {
+      const { port } = new URL(web.url);
+      const host = name === 'localhost' || name.includes(':') ? name : `${name}:${port}`;
+
+      const refused = await rawGet(web.url, '/api/token?userId=alice', host);
+
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body)).toEqual({
+        error: 'forbidden',
+        message: `Host: ${host} is not this machine; use 127.0.0.1:${port}`,
+      });
+    },
+  );
 
   it('serves the built app, and index.html for any page path', async () => {
     const index = await fetch(web.url);
