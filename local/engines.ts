@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { LOCAL_CREDENTIALS, localKinesisRequestHandler } from '../lambdas/adapters/aws-clients.js';
@@ -17,6 +18,8 @@ import { EngineStartError } from './errors.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 const require = createRequire(import.meta.url);
+/** Makes kinesis-mock listen on 127.0.0.1, as it cannot be told to (see the file). */
+const LOOPBACK_ONLY = fileURLToPath(new URL('./loopback-only.cjs', import.meta.url));
 
 /**
  * What every engine starter takes. When `signal` aborts before the engine is ready, the
@@ -275,7 +278,7 @@ export async function startKinesisMock(options: KinesisMockOptions = {}): Promis
   const tlsPort = await findFreePort();
   options.signal?.throwIfAborted();
   const packageDir = dirname(require.resolve('kinesis-local/package.json'));
-  const child = spawn(process.execPath, [join(packageDir, 'main.js')], {
+  const child = spawn(process.execPath, ['--require', LOOPBACK_ONLY, join(packageDir, 'main.js')], {
     // kinesis-mock reads its TLS certificate (server.json) from its working directory.
     cwd: packageDir,
     env: {
