@@ -14,6 +14,7 @@ import { DEFAULT_FAST_PATH_MAX_CONNECTIONS, LOCAL_JWT_SECRET, type ParleyConfig 
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree } from '../local/engines.js';
 import { EngineStartError, LocalSettingsError, WebServerStartError } from '../local/errors.js';
+import { exposureNotice } from '../local/exposure.js';
 import { CDK_DEFAULT_THROTTLE, type RunningLocalStack, startLocalStack } from '../local/stack.js';
 import { DEFAULT_WEB_PORT, webAppOrigins } from '../local/web-port.js';
 import { type RunningWebServer, startWebServer } from '../local/web-server.js';
@@ -167,7 +168,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
   }
 }
 
-function printReady({ stack, web }: Started, settings: Settings, startedAt: number): void {
+function printReady({ stack, web }: Started, settings: Settings, startedAt: number, exposure: string): void {
   const streamDelay =
     settings.streamDelayMs > 0
       ? `\n  stream delay    ${settings.streamDelayMs} ms from a put to its consumers (PARLEY_STREAM_DELAY_MS)`
@@ -185,10 +186,12 @@ Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
   DynamoDB Local  ${stack.config.endpoints.dynamodb}  (${settings.dataDir ? `data in ${settings.dataDir}` : 'in memory'})
   kinesis-mock    ${stack.config.endpoints.kinesis}
   JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${streamDelay}${mode}
-
+${exposure ? `\n${exposure}\n  (DynamoDB Local has no setting for its address; see "Local stack exposure" in the README.)\n` : ''}
 Get a token:   npm run token -- alice
 Try it:        npx wscat -c "${stack.url}/?token=$(npm run -s token -- alice)&deviceId=phone"
                then send {"action":"send","requestId":"r1","to":"bob","clientMessageId":"m1","body":"hello"}
+End a user's connections now:
+               npm run disconnect -- --user alice --dynamodb-endpoint ${stack.config.endpoints.dynamodb}
 
 Ctrl-C stops everything.`);
 }
@@ -248,8 +251,13 @@ console.log(
 );
 startup = start(settings, cancel.signal);
 startup.then(
-  (started) => {
-    if (!stopping) printReady(started, settings, startedAt);
+  async (started) => {
+    const { dynamodb, kinesis } = started.stack.config.endpoints;
+    const exposure = await exposureNotice([
+      { name: 'DynamoDB Local', endpoint: dynamodb ?? '' },
+      { name: 'kinesis-mock', endpoint: kinesis ?? '' },
+    ]);
+    if (!stopping) printReady(started, settings, startedAt, exposure);
   },
   (error: unknown) => {
     if (stopping) return; // the stop in progress exits
