@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { presenceConsumer } from '../definitions/stream-consumers.js';
 import { DEFAULT_FAST_PATH_MAX_CONNECTIONS, LOCAL_JWT_SECRET, type ParleyConfig } from '../lambdas/config.js';
+import { DEFAULT_MAX_TOKEN_AGE_SECONDS } from '../lambdas/domain/tokens.js';
 import { type RunningDeployedStack, startDeployedStack } from '../local/deployed/stack.js';
 import { assertPortFree } from '../local/engines.js';
 import { EngineStartError, LocalSettingsError, WebServerStartError } from '../local/errors.js';
@@ -39,6 +40,7 @@ interface Settings {
   logLevel: ParleyConfig['logLevel'];
   /** Browser origins a handshake may come from: the web app's, or `PARLEY_ALLOWED_ORIGINS`. */
   allowedOrigins: string[];
+  maxTokenAgeSeconds: number;
 }
 
 /** The command line and the PARLEY_* variables, checked: every setting is read here. */
@@ -90,6 +92,16 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
     allowedOrigins: environment.PARLEY_ALLOWED_ORIGINS?.trim()
       ? environment.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim())
       : webAppOrigins(webPort),
+    maxTokenAgeSeconds: readNumber(
+      environment,
+      'PARLEY_MAX_TOKEN_AGE_SECONDS',
+      DEFAULT_MAX_TOKEN_AGE_SECONDS,
+      {
+        min: 60,
+        max: 30 * 24 * 60 * 60,
+        integer: true,
+      },
+    ),
     logLevel: (environment.POWERTOOLS_LOG_LEVEL ?? 'WARN') as ParleyConfig['logLevel'],
   };
 }
@@ -100,6 +112,7 @@ const UNITS: Record<string, string> = {
   PARLEY_PRESENCE_WINDOW_SECONDS: 'a number of seconds',
   PARLEY_STREAM_DELAY_MS: 'a number of milliseconds',
   FAST_PATH_MAX_CONNECTIONS: 'a whole number of connections',
+  PARLEY_MAX_TOKEN_AGE_SECONDS: 'a whole number of seconds',
 };
 
 /** `environment[name]` as a number within bounds, `fallback` when unset or empty. */
@@ -153,6 +166,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
         // Throttled as a stack deployed without context is, so that a client meets the same limits.
         throttle: CDK_DEFAULT_THROTTLE,
         allowedOrigins: settings.allowedOrigins,
+        maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
       });
   try {
     signal.throwIfAborted();

@@ -81,6 +81,8 @@ export interface LocalStackOptions {
    * Any when absent; `npm start` passes its web server's own origins.
    */
   allowedOrigins?: string[];
+  /** `PARLEY_MAX_TOKEN_AGE_SECONDS` of the authorizer; a day when absent, as in Lambda. */
+  maxTokenAgeSeconds?: number;
   /**
    * Stage and route throttling, as API Gateway applies it across all connections: a frame
    * past it invokes no route and gets API Gateway's `Too Many Requests` frame; a handshake
@@ -366,6 +368,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
       ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
       ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
       ...(options.allowedOrigins?.length ? { allowedOrigins: options.allowedOrigins } : {}),
+      ...(options.maxTokenAgeSeconds ? { maxTokenAgeSeconds: options.maxTokenAgeSeconds } : {}),
     },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,

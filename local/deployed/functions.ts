@@ -86,6 +86,8 @@ export function runnersFor(
           AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
           AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
           AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: endpoints.connections,
+          // Only this says the functions run on this machine, where a JWKS may be served over http.
+          PARLEY_LOCAL_STACK: 'true',
         },
       },
       {

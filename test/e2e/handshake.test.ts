@@ -1,11 +1,23 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LOCAL_JWT_SECRET } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { ParleyDeps } from '../../lambdas/runtime.js';
 import type { RunningLocalStack } from '../../local/stack.js';
+import { nodeArgsOfScript, REPOSITORY_ROOT } from '../support/npm-script.js';
 import { startTestStack, uniqueId } from '../support/stack.js';
 import { TestClient } from '../support/ws-client.js';
+
+/** `opened`, or the HTTP status that refused the handshake of a device with `token`. */
+const outcomeOf = (stack: RunningLocalStack, token: string) =>
+  TestClient.connect(stack.url, { token, deviceId: 'phone' }).then(
+    async (client) => {
+      await client.close();
+      return 'opened';
+    },
+    (error: { status?: number }) => error.status,
+  );
 
 describe('the WebSocket handshake', () => {
   let stack: RunningLocalStack;
@@ -60,6 +72,26 @@ describe('the WebSocket handshake', () => {
     expect(pong).toEqual({ type: 'pong', requestId: 'p1' });
     await client.close();
   });
+
+  it('opens a connection for a token from npm run token', async () => {
+    // prepare: the command as npm runs it, with the local stack's default key
+    const { PARLEY_JWT_SECRET: _otherKey, ...environment } = process.env;
+    const token = execFileSync(process.execPath, [...nodeArgsOfScript('token'), uniqueId('alice')], {
+      cwd: REPOSITORY_ROOT,
+      env: environment,
+      encoding: 'utf8',
+    }).trim();
+
+    // act
+    const client = await TestClient.connect(stack.url, { token, deviceId: 'phone' });
+
+    // assess
+    expect(await client.request({ action: 'ping', requestId: 'p1' })).toEqual({
+      type: 'pong',
+      requestId: 'p1',
+    });
+    await client.close();
+  });
 });
 
 describe('the WebSocket handshake with an issuer and an audience configured', () => {
@@ -73,14 +105,7 @@ describe('the WebSocket handshake with an issuer and an audience configured', ()
     await stack.stop();
   });
 
-  const outcome = (token: string) =>
-    TestClient.connect(stack.url, { token, deviceId: 'phone' }).then(
-      async (client) => {
-        await client.close();
-        return 'opened';
-      },
-      (error: { status?: number }) => error.status,
-    );
+  const outcome = (token: string) => outcomeOf(stack, token);
   const tokenFor = (
     claims: { issuer?: string; audience?: string; expiresIn?: string | number },
     secret = LOCAL_JWT_SECRET,
@@ -149,6 +174,28 @@ describe('the WebSocket handshake with the web app’s origins configured', () =
       expect(await statusFrom(origin)).toBe(403);
     },
   );
+});
+
+describe('the WebSocket handshake with a maximum token age', () => {
+  let stack: RunningLocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ maxTokenAgeSeconds: 60 * 60 });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  const outcome = (token: string) => outcomeOf(stack, token);
+
+  it('opens a connection for a token that lives exactly that long', async () => {
+    expect(await outcome(await mintToken(uniqueId('u'), LOCAL_JWT_SECRET, { expiresIn: '1h' }))).toBe(
+      'opened',
+    );
+  });
+
+  it('refuses with 401 a fresh token that would live longer', async () => {
+    expect(await outcome(await mintToken(uniqueId('u'), LOCAL_JWT_SECRET, { expiresIn: '61m' }))).toBe(401);
+  });
 });
 
 describe('the WebSocket handshake while the local stack starts', () => {

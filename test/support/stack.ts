@@ -22,6 +22,7 @@ const IN_PROCESS_ONLY = [
   'jwtIssuer',
   'jwtAudience',
   'allowedOrigins',
+  'maxTokenAgeSeconds',
   'streamDelayMs',
   'fastPathMaxConnections',
   'hopDelays',
