@@ -63,12 +63,13 @@ export class ParleyStack extends Stack {
       stage: settings.stage,
       data: this.data,
       connectionsEndpoint: this.api.connectionsEndpoint,
-      grantManageConnections: (grantee) => this.api.grantManageConnections(grantee),
+      grantManageConnections: (grantee, method) => this.api.grantManageConnections(grantee, method),
       tokenKey,
       ...(settings.jwtIssuer ? { jwtIssuer: settings.jwtIssuer } : {}),
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
+      maxConnectionsPerUser: settings.maxConnectionsPerUser,
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -6,6 +6,7 @@ import {
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_FAST_PATH_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
   functionDefinition,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
@@ -39,6 +40,7 @@ describe('configFromEnvironment', () => {
       names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
       endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+      maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
       postConcurrency: 50,
       fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
       logLevel: 'INFO',
@@ -74,6 +76,12 @@ describe('configFromEnvironment', () => {
     expect(read).toThrow(`environment variable ${missing}: the ${id} function needs it`);
   });
 
+  it.each(['0', '1001', 'ten'])('refuses PARLEY_MAX_CONNECTIONS_PER_USER=%s, naming it', (value) => {
+    expect(() =>
+      configFromEnvironment('ack', { ...ACK_ENVIRONMENT, PARLEY_MAX_CONNECTIONS_PER_USER: value }),
+    ).toThrow(/^environment variable PARLEY_MAX_CONNECTIONS_PER_USER: /);
+  });
+
   it('refuses an authorizer with neither a JWT secret, a secret ARN nor a JWKS URL', () => {
     const read = () => configFromEnvironment('authorizer', {});
 
@@ -91,6 +99,7 @@ describe('configFromEnvironment', () => {
       PARLEY_JWT_AUDIENCE: 'parley-api',
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
+      PARLEY_MAX_CONNECTIONS_PER_USER: '3',
       FAST_PATH_MAX_CONNECTIONS: '0',
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'parley-staging',
@@ -101,6 +110,7 @@ describe('configFromEnvironment', () => {
       endpoints: { region: 'eu-west-1' },
       tokens: { secret: 's3cret', issuer: 'https://id.parley.example', audience: 'parley-api' },
       connectionTtlSeconds: 600,
+      maxConnectionsPerUser: 3,
       postConcurrency: 8,
       fastPathMaxConnections: 0,
       logLevel: 'DEBUG',

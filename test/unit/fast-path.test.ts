@@ -55,6 +55,7 @@ function pusherThat(
       if (holds.includes(connectionId)) await held;
       return inner.post(connectionId, frame);
     },
+    disconnect: (connectionId) => inner.disconnect(connectionId),
   };
 }
 
@@ -166,6 +167,7 @@ describe('the fast path of a one-to-one message', () => {
     const store = test.ports.connections;
     test.deps.connections = {
       putConnection: (connection) => store.putConnection(connection),
+      openConnection: (connection, maxPerUser) => store.openConnection(connection, maxPerUser),
       deleteConnection: (userId, connectionId) => store.deleteConnection(userId, connectionId),
       listConnections: async () => {
         throw new Error('injected: the read failed');

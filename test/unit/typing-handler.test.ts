@@ -1,6 +1,6 @@
 import {
+  ForbiddenException,
   GoneException,
-  LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -128,7 +128,7 @@ describe('the typing handler', () => {
     serveConnections();
     api
       .on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' })
-      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
+      .rejects(new ForbiddenException({ message: 'Forbidden', $metadata: { httpStatusCode: 403 } }));
 
     const result = await type({ requestId: 't1' });
 
