@@ -9,6 +9,7 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
 import type { Connection, ConnectionStore, OpenConnectionOutcome } from '../domain/ports.js';
 import { queryAll } from './query-all.js';
 
@@ -20,16 +21,35 @@ import { queryAll } from './query-all.js';
 export const VERSION_ITEM_KEY = '#version';
 
 /** Reads and conditional writes a handshake tries before it gives up to others of the same user. */
-export const OPEN_ATTEMPTS = 4;
+export const OPEN_ATTEMPTS = 8;
+/**
+ * The wait before a handshake that lost the race tries again: each round lets at least one
+ * of the racers through, and the jitter spreads the rest out. At most about 1.6 s in all,
+ * well inside the 10 s of the `connect` function.
+ */
+const OPEN_RETRY: BackoffPolicy = { baseDelayMs: 25, maxDelayMs: 400 };
+
+const REAL_WAIT: BackoffDeps = {
+  random: Math.random,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 export class DynamoDbConnectionStore implements ConnectionStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #nowSeconds: () => number;
+  readonly #wait: BackoffDeps;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string; now?: () => number }) {
+  constructor(options: {
+    client: DynamoDBDocumentClient;
+    tableName: string;
+    now?: () => number;
+    /** The waits between a handshake's tries; real timers when absent. */
+    wait?: BackoffDeps;
+  }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
+    this.#wait = options.wait ?? REAL_WAIT;
     const now = options.now ?? Date.now;
     this.#nowSeconds = () => Math.floor(now() / 1000);
   }
@@ -56,6 +76,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
       );
       if (open.length >= maxPerUser) return { status: 'full', open: open.length };
       if (await this.#writeIfUnchanged(connection, version, replaced)) return { status: 'opened', replaced };
+      await waitBeforeRetry(attempt, OPEN_RETRY, this.#wait);
     }
     return { status: 'contended' };
   }

@@ -19,7 +19,14 @@ const NOW = 1_764_290_000_123;
 const NOW_SECONDS = Math.floor(NOW / 1000);
 const TABLE = 'unit-connections';
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-const store = () => new DynamoDbConnectionStore({ client, tableName: TABLE, now: () => NOW });
+const waits: number[] = [];
+const store = () =>
+  new DynamoDbConnectionStore({
+    client,
+    tableName: TABLE,
+    now: () => NOW,
+    wait: { random: () => 0.5, sleep: async (ms) => void waits.push(ms) },
+  });
 
 const device = (
   deviceId: string,
@@ -120,7 +127,8 @@ describe('the DynamoDB connection store, opening a connection under the cap', ()
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
   });
 
-  it(`gives up as contended after ${OPEN_ATTEMPTS} transactions lost to others`, async () => {
+  it(`gives up as contended after ${OPEN_ATTEMPTS} transactions lost to others, waiting longer each time`, async () => {
+    waits.length = 0;
     ddb.on(QueryCommand).resolves({ Items: [versionItem(1)] });
     ddb.on(TransactWriteCommand).rejects(canceled('TransactionConflict', 'None'));
 
@@ -128,6 +136,8 @@ describe('the DynamoDB connection store, opening a connection under the cap', ()
 
     expect(outcome).toEqual({ status: 'contended' });
     expect(transactions()).toHaveLength(OPEN_ATTEMPTS);
+    // Full jitter at random 0.5: half of 25 ms, doubling, up to half of 400 ms.
+    expect(waits.slice(0, 5)).toEqual([12, 25, 50, 100, 200]);
   });
 
   it('passes on a failure that is not a lost race', async () => {
