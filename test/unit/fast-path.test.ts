@@ -136,6 +136,20 @@ describe('the fast path of a one-to-one message', () => {
     expect(test.ports.pusher.framesTo('conn-bob-phone')).toHaveLength(1);
   });
 
+  it('leaves a throttled post to the stream at once, without a retry or a drop, and the stream posts it', async () => {
+    const test = setUp();
+    await openDirectDevices(test);
+    test.ports.pusher.throttle('conn-bob-phone', 1);
+
+    await test.send();
+
+    expect(test.records()[0]?.reached?.sort()).toEqual(['conn-alice-laptop', 'conn-alice-phone']);
+    expect(test.sleep).not.toHaveBeenCalled();
+    expect(test.metrics.values(MetricName.PostsDropped)).toEqual([]);
+    await test.fanout();
+    expect(test.ports.pusher.framesTo('conn-bob-phone')).toHaveLength(1);
+  });
+
   it('leaves a post that hangs to the stream: the record goes out once the bound is up, without it', async () => {
     const test = setUp();
     await openDirectDevices(test);

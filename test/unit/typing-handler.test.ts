@@ -1,6 +1,7 @@
 import {
   ForbiddenException,
   GoneException,
+  LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -122,6 +123,19 @@ describe('the typing handler', () => {
 
     expect(metrics.values('GoneConnections')).toEqual([1, 1]);
     expect(metrics.values('EventsDelivered')).toEqual([]);
+  });
+
+  it('lets a throttled post go at once: no retry, no error, the connection kept', async () => {
+    serveConnections();
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' })
+      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
+
+    const result = await type({ requestId: 't1' });
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(posted().filter((post) => post.connectionId === 'conn-bob-phone')).toHaveLength(1);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
   });
 
   it('answers internal, echoing the requestId, when a post fails otherwise', async () => {
