@@ -53,6 +53,7 @@ export default defineConfig({
             'test/e2e/hostile-input.test.ts',
             'test/e2e/convergence.test.ts',
             'test/e2e/sdk.test.ts',
+            'test/e2e/connection-cap.test.ts',
             'test/e2e/groups.test.ts',
             'test/e2e/group-access.test.ts',
             'test/e2e/group-delivery.test.ts',

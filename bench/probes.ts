@@ -194,9 +194,11 @@ export class Probes {
             (start, end, outcome) =>
               phase().posts.push({ connectionId, frame, outcome: outcome ?? 'failed', start, end }),
           ),
+        disconnect: (connectionId) => pusher.disconnect(connectionId),
       },
       connections: {
         putConnection: (connection) => connections.putConnection(connection),
+        openConnection: (connection, maxPerUser) => connections.openConnection(connection, maxPerUser),
         deleteConnection: (userId, connectionId) => connections.deleteConnection(userId, connectionId),
         listConnections: (userId) =>
           this.#time(

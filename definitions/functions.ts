@@ -67,6 +67,8 @@ export interface FunctionDefinition {
   publishes?: boolean;
   /** Posts to connections through the `@connections` API. */
   posts?: boolean;
+  /** Closes connections through the `@connections` API (DELETE). */
+  closes?: boolean;
   /** Reads the token signing key (when the key is a Secrets Manager secret). */
   verifiesTokens?: boolean;
 }
@@ -120,13 +122,17 @@ export const FUNCTIONS = [
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // Query: the user's groups in its list. BatchWriteItem: the connection in each group's index.
+    // On connections, one transaction: Query reads the user's connections, PutItem adds the new
+    // one, UpdateItem moves the user's version item on, DeleteItem drops the device's older one,
+    // which `closes` then closes (docs/adr/0011-connection-cap.md).
     tables: {
-      connections: ['PutItem'],
+      connections: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
       presence: ['UpdateItem'],
       'user-conversations': ['Query'],
       'group-connections': ['BatchWriteItem'],
     },
     publishes: true,
+    closes: true,
   },
   {
     id: 'disconnect',
@@ -334,6 +340,14 @@ export function requiredVariablesOf(definition: FunctionDefinition): string[] {
   return [
     ...tablesOf(definition).map((tableId) => environmentVariableName(TABLE_NAME_FIELDS[tableId])),
     ...(definition.publishes ? [environmentVariableName('eventsStream')] : []),
-    ...(definition.posts ? ['PARLEY_CONNECTIONS_ENDPOINT'] : []),
+    ...(connectionMethodsOf(definition).length > 0 ? ['PARLEY_CONNECTIONS_ENDPOINT'] : []),
+  ];
+}
+
+/** The `@connections` methods a function calls: POST when it posts, DELETE when it closes. */
+export function connectionMethodsOf(definition: FunctionDefinition): Array<'POST' | 'DELETE'> {
+  return [
+    ...(definition.posts ? (['POST'] as const) : []),
+    ...(definition.closes ? (['DELETE'] as const) : []),
   ];
 }

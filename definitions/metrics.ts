@@ -27,6 +27,13 @@ export const MetricName = {
   SequencingRetries: 'SequencingRetries',
   /** A post answered 410 Gone: the connection was removed. */
   GoneConnections: 'GoneConnections',
+  /**
+   * Posts given up after API Gateway throttled them (429 or 5xx) through every retry: the
+   * device fills the gap from a later event or its next catch-up (docs/adr/0011-connection-cap.md).
+   */
+  PostsDropped: 'PostsDropped',
+  /** Handshakes refused with 429 because the user had the most connections allowed. */
+  ConnectionsRefused: 'ConnectionsRefused',
   /** Posts of a conversation event to a device that succeeded. */
   EventsDelivered: 'EventsDelivered',
   /** Posts `send` made itself, before the stream, that succeeded (docs/adr/0008-fast-path.md); in `EventsDelivered` too. */
@@ -49,6 +56,8 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   DuplicatesSuppressed: 'Count',
   SequencingRetries: 'Count',
   GoneConnections: 'Count',
+  PostsDropped: 'Count',
+  ConnectionsRefused: 'Count',
   EventsDelivered: 'Count',
   FastPathPosts: 'Count',
   FastPathSkips: 'Count',

@@ -7,7 +7,13 @@
  * failing at its cold start with an error that names the variable.
  */
 import { z } from 'zod';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId, tablesOf } from '../definitions/functions.js';
+import {
+  connectionMethodsOf,
+  FUNCTIONS,
+  type FunctionDefinition,
+  type FunctionId,
+  tablesOf,
+} from '../definitions/functions.js';
 import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../definitions/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
 import { ConfigurationError } from './domain/errors.js';
@@ -28,6 +34,8 @@ export const LOCAL_JWT_SECRET = 'parley-local-dev-secret';
 export const DEFAULT_SERVICE_NAME = 'parley';
 /** A little over API Gateway's two-hour connection limit. */
 export const DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
+/** Open connections a user may hold at once (docs/adr/0011-connection-cap.md). */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 10;
 /** Connected devices of a group up to which `send` posts a message itself (docs/adr/0008-fast-path.md). */
 export const DEFAULT_FAST_PATH_MAX_CONNECTIONS = 16;
 
@@ -38,6 +46,8 @@ export interface ParleyConfig {
   /** Absent for a function that verifies no token. */
   tokens?: TokenConfig;
   connectionTtlSeconds: number;
+  /** `$connect` refuses a user's handshake with 429 while it holds this many other devices' connections. */
+  maxConnectionsPerUser: number;
   postConcurrency: number;
   /**
    * `send` posts a message itself to the members' devices of a one-to-one conversation,
@@ -78,6 +88,12 @@ const commonSchema = z.object({
   AWS_ENDPOINT_URL: httpUrl().optional(),
   AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: httpUrl().optional(),
   PARLEY_CONNECTION_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_CONNECTION_TTL_SECONDS),
+  PARLEY_MAX_CONNECTIONS_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(DEFAULT_MAX_CONNECTIONS_PER_USER),
   PARLEY_POST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   FAST_PATH_MAX_CONNECTIONS: z.coerce
     .number()
@@ -155,7 +171,7 @@ export function configFromEnvironment(
   if (definition.publishes) names.eventsStream = required(environmentVariableName('eventsStream'));
 
   let connections: string | undefined;
-  if (definition.posts) {
+  if (connectionMethodsOf(definition).length > 0) {
     required('PARLEY_CONNECTIONS_ENDPOINT');
     connections = parse(
       z.object({ PARLEY_CONNECTIONS_ENDPOINT: httpUrl() }),
@@ -172,6 +188,7 @@ export function configFromEnvironment(
     endpoints: { region: env.AWS_REGION, ...(connections ? { connections } : {}) },
     ...(definition.verifiesTokens ? { tokens: tokenConfig(parse(tokenSchema, environment), prefix) } : {}),
     connectionTtlSeconds: env.PARLEY_CONNECTION_TTL_SECONDS,
+    maxConnectionsPerUser: env.PARLEY_MAX_CONNECTIONS_PER_USER,
     postConcurrency: env.PARLEY_POST_CONCURRENCY,
     fastPathMaxConnections: env.FAST_PATH_MAX_CONNECTIONS,
     logLevel: env.POWERTOOLS_LOG_LEVEL,
@@ -192,6 +209,12 @@ function tokenConfig(env: z.infer<typeof tokenSchema>, prefix: string): TokenCon
   throw new ConfigurationError(
     `environment variables PARLEY_JWT_SECRET, PARLEY_JWT_SECRET_ARN and PARLEY_JWKS_URL: ${prefix} needs one of them to verify tokens`,
   );
+}
+
+/** `PARLEY_MAX_CONNECTIONS_PER_USER` from an environment, checked as the `connect` function reads it. */
+export function maxConnectionsPerUserFrom(environment: NodeJS.ProcessEnv = process.env): number {
+  return parse(commonSchema.pick({ PARLEY_MAX_CONNECTIONS_PER_USER: true }), environment)
+    .PARLEY_MAX_CONNECTIONS_PER_USER;
 }
 
 /**

@@ -297,6 +297,7 @@ export function fanoutDeps(deps: ParleyDeps): FanoutBatchDeps {
     metrics: deps.metrics,
     now: deps.now,
     postConcurrency: deps.config.postConcurrency,
+    retryWait: { sleep: deps.sequencing.sleep, random: deps.sequencing.random },
     conversationList: deps.conversationList,
     logger: deps.logger,
     groups: deps.groups,

@@ -63,7 +63,7 @@ export class ParleyStack extends Stack {
       stage: settings.stage,
       data: this.data,
       connectionsEndpoint: this.api.connectionsEndpoint,
-      grantManageConnections: (grantee) => this.api.grantManageConnections(grantee),
+      grantManageConnections: (grantee, method) => this.api.grantManageConnections(grantee, method),
       tokenKey,
       ...(settings.jwtIssuer ? { jwtIssuer: settings.jwtIssuer } : {}),
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
@@ -71,6 +71,7 @@ export class ParleyStack extends Stack {
       allowedOrigins: settings.allowedOrigins,
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
+      maxConnectionsPerUser: settings.maxConnectionsPerUser,
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -36,6 +36,8 @@ export interface ParleySettings {
   deliveryLatencyP99AlarmMs: number;
   /** `send` posts a message itself to groups with at most this many connected devices (and one-to-one); 0 turns it off. */
   fastPathMaxConnections: number;
+  /** Open connections a user may hold at once; the next handshake is refused with 429. */
+  maxConnectionsPerUser: number;
   /**
    * Add the `ParleyAccount` stack, which sets the account's API Gateway CloudWatch Logs
    * role (the stage's logs need one), and deploy it before this stage.
@@ -61,6 +63,7 @@ const SETTING_KEYS = {
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
   fastPathMaxConnections:
     'connected devices of a group up to which `send` posts itself (0 to 1000; 0 turns it off)',
+  maxConnectionsPerUser: 'open connections a user may hold at once (1 to 1000)',
   accountLogsRole:
     'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
 } as const;
@@ -117,6 +120,7 @@ const contextSchema = z
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
     fastPathMaxConnections: integer(0, 1000).default(16),
+    maxConnectionsPerUser: integer(1, 1000).default(10),
     accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(false),
@@ -204,6 +208,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     },
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
     fastPathMaxConnections: context.fastPathMaxConnections,
+    maxConnectionsPerUser: context.maxConnectionsPerUser,
     accountLogsRole: context.accountLogsRole,
   };
 }

@@ -26,6 +26,7 @@ import {
   DEFAULT_SERVICE_NAME,
   fastPathMaxConnectionsFrom,
   LOCAL_JWT_SECRET,
+  maxConnectionsPerUserFrom,
   type ParleyConfig,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
@@ -105,6 +106,11 @@ export interface LocalStackOptions {
    * `FAST_PATH_MAX_CONNECTIONS` of this process's environment, else 16, as in Lambda.
    */
   fastPathMaxConnections?: number;
+  /**
+   * Open connections a user may hold; the next handshake gets 429. Default
+   * `PARLEY_MAX_CONNECTIONS_PER_USER` of this process's environment, else 10, as in Lambda.
+   */
+  maxConnectionsPerUser?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -371,6 +377,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
       ...(options.maxTokenAgeSeconds ? { maxTokenAgeSeconds: options.maxTokenAgeSeconds } : {}),
     },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+    maxConnectionsPerUser: options.maxConnectionsPerUser ?? maxConnectionsPerUserFrom(process.env),
     postConcurrency: 50,
     fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
     logLevel: options.logLevel ?? 'WARN',

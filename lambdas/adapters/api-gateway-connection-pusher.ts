@@ -1,6 +1,7 @@
 /** Posts frames to WebSocket connections through API Gateway's `@connections` API. */
 import {
   type ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { PostTimeoutError } from '../domain/errors.js';
@@ -23,6 +24,26 @@ export function isGone(error: unknown): boolean {
   return candidate.name === 'GoneException' || candidate.$metadata?.httpStatusCode === 410;
 }
 
+/** The error names API Gateway and the SDK give a throttled request. */
+const THROTTLING_NAMES = new Set([
+  'LimitExceededException',
+  'ThrottlingException',
+  'TooManyRequestsException',
+]);
+
+/**
+ * A post refused for load rather than for the connection: 429 (the account's request
+ * quota, which every `@connections` call shares) or a 5xx. The connection may be open;
+ * only this frame did not reach it.
+ */
+export function isThrottled(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const status = candidate.$metadata?.httpStatusCode;
+  if (typeof candidate.name === 'string' && THROTTLING_NAMES.has(candidate.name)) return true;
+  return status === 429 || (typeof status === 'number' && status >= 500 && status < 600);
+}
+
 export class ApiGatewayConnectionPusher implements ConnectionPusher {
   readonly #client: ApiGatewayManagementApiClient;
   readonly #timeoutMs: number;
@@ -43,6 +64,19 @@ export class ApiGatewayConnectionPusher implements ConnectionPusher {
     } catch (error) {
       if (isGone(error)) return 'gone';
       if (abortSignal.aborted) throw new PostTimeoutError(connectionId, this.#timeoutMs, { cause: error });
+      if (isThrottled(error)) return 'throttled';
+      throw error;
+    }
+  }
+
+  async disconnect(connectionId: string): Promise<'closed' | 'gone'> {
+    try {
+      await this.#client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }), {
+        abortSignal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      return 'closed';
+    } catch (error) {
+      if (isGone(error)) return 'gone';
       throw error;
     }
   }

@@ -86,6 +86,7 @@ function readOnce(
   };
   return {
     putConnection: (connection) => store.putConnection(connection),
+    openConnection: (connection, maxPerUser) => store.openConnection(connection, maxPerUser),
     deleteConnection: async (userId, connectionId) => {
       gone.add(connectionId);
       const known = recent.get(userId);
@@ -267,7 +268,8 @@ export function createBatchFanout(deps: () => FanoutBatchDeps): BatchFanout {
   // The same for groups: each group's indexed connections, as the last read after a list write found them.
   const recentGroups = recentConnections(() => deps().now());
   return async (records) => {
-    const batchDeps = deps();
+    // A connection dropped as throttled is dropped for the rest of the batch (see FanoutDeps).
+    const batchDeps = { ...deps(), dropped: new Set<string>() };
     const { connections, logger, now } = batchDeps;
     const perKey = groupByPartitionKey(records).map((group) => decodeWork(batchDeps, group));
     const directWorks = perKey.filter((work) => work.kind === 'dm');

@@ -85,7 +85,11 @@ async function postToTargets(deps: FastPathDeps, message: Message, reached: Set<
     targets.map((connection) =>
       limit(async () => {
         try {
-          const report = await postToConnections(deps, [connection], [frame], onGone ? { onGone } : {});
+          // A throttled post is the stream's to deliver: the fast path never waits to retry it.
+          const report = await postToConnections(deps, [connection], [frame], {
+            throttled: 'leave',
+            ...(onGone ? { onGone } : {}),
+          });
           if (report.delivered === 0) return;
           reached.add(connection.connectionId);
           recordPosted(deps, event);

@@ -71,8 +71,10 @@ async function postOrForget(
   conversationId: string,
   connection: Connection,
   frame: string,
-): Promise<'delivered' | 'gone' | 'opening'> {
-  if ((await deps.pusher.post(connection.connectionId, frame)) === 'delivered') return 'delivered';
+): Promise<'delivered' | 'gone' | 'opening' | 'throttled'> {
+  const outcome = await deps.pusher.post(connection.connectionId, frame);
+  // A throttled typing frame is only late, not a sign the connection is gone: let it go.
+  if (outcome === 'delivered' || outcome === 'throttled') return outcome;
   if (isStillOpening(connection, deps.now())) return 'opening';
   deps.metrics.record(MetricName.GoneConnections, 1);
   await Promise.all([

@@ -206,14 +206,33 @@ export interface Connection {
   expiresAt: number;
 }
 
+/** What registering a connection under the cap came to. */
+export type OpenConnectionOutcome =
+  /** Stored; `replaced` are the older connections of the same device, deleted in the same write. */
+  | { status: 'opened'; replaced: Connection[] }
+  /** Not stored: the user has `open` live connections of other devices, the most allowed. */
+  | { status: 'full'; open: number }
+  /** Not stored: other handshakes of the same user kept changing its connections. */
+  | { status: 'contended' };
+
 export interface ConnectionStore {
   putConnection(connection: Connection): Promise<void>;
+  /**
+   * Stores `connection` only if its user then has at most `maxPerUser` live connections,
+   * deleting the older connections of its device in the same atomic write: a device never
+   * holds two places, and two handshakes racing for the last place cannot both win.
+   */
+  openConnection(connection: Connection, maxPerUser: number): Promise<OpenConnectionOutcome>;
   deleteConnection(userId: string, connectionId: string): Promise<void>;
   /** The user's live connections (expired items are left out). */
   listConnections(userId: string): Promise<Connection[]>;
 }
 
-export type PostOutcome = 'delivered' | 'gone';
+/**
+ * `throttled`: API Gateway answered 429 (its request quota) or a 5xx, after the SDK's own
+ * retries; the frame did not reach the device, but the connection may well be open.
+ */
+export type PostOutcome = 'delivered' | 'gone' | 'throttled';
 
 /** Where the domain reports what an operator may want to read; Powertools' `Logger` is one. */
 export interface Logger {
@@ -226,6 +245,8 @@ export interface Logger {
 export interface ConnectionPusher {
   /** Posts one frame; 'gone' when API Gateway no longer knows the connection (410). */
   post(connectionId: string, frame: string): Promise<PostOutcome>;
+  /** Closes the connection (`@connections` DELETE); 'gone' when it was closed already (410). */
+  disconnect(connectionId: string): Promise<'closed' | 'gone'>;
 }
 
 /** A current member of a group, as stored. */

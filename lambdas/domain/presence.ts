@@ -146,7 +146,10 @@ export async function notifyPresenceChanges(
     [...byConnection].map(([connectionId, { users, watched }]) =>
       limit(async () => {
         const frame: PresenceFrame = { type: 'presence', users };
-        if ((await deps.pusher.post(connectionId, JSON.stringify(frame))) === 'gone') {
+        const outcome = await deps.pusher.post(connectionId, JSON.stringify(frame));
+        // A presence frame is not retried: the next change of these users carries their state anew.
+        if (outcome === 'throttled') deps.metrics.record(MetricName.PostsDropped, 1);
+        if (outcome === 'gone') {
           deps.metrics.record(MetricName.GoneConnections, 1);
           await Promise.all(
             watched.map((watchedUserId) => deps.subscriptions.unsubscribe(watchedUserId, connectionId)),

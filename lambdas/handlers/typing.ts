@@ -43,6 +43,8 @@ export function createTypingHandler(deps: DepsProvider) {
       { connections, pusher, metrics, now, postConcurrency: config.postConcurrency },
       members.filter((member) => member !== caller.userId),
       [JSON.stringify(event)],
+      // A typing indicator is stale by the time a retry could land; the next one replaces it.
+      { throttled: 'leave' },
     );
     return undefined;
   };

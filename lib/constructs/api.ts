@@ -104,14 +104,14 @@ export class ParleyApi extends Construct {
   }
 
   /**
-   * Lets `grantee` post to this stage's connections: POST only (no reading or closing
-   * them), and no other API's or stage's.
+   * Lets `grantee` post to this stage's connections (POST), or close them (DELETE): that
+   * method only (never reading them), and no other API's or stage's.
    */
-  grantManageConnections(grantee: iam.IGrantable): void {
+  grantManageConnections(grantee: iam.IGrantable, method: 'POST' | 'DELETE' = 'POST'): void {
     const connections = Stack.of(this).formatArn({
       service: 'execute-api',
       resource: this.webSocketApi.apiId,
-      resourceName: `${this.stage.stageName}/POST/@connections/*`,
+      resourceName: `${this.stage.stageName}/${method}/@connections/*`,
     });
     const grant = iam.Grant.addToPrincipal({
       grantee,
@@ -125,12 +125,12 @@ export class ParleyApi extends Construct {
       const apiLogicalId = stack.getLogicalId(this.webSocketApi.node.defaultChild as apigwv2.CfnApi);
       const arn =
         `arn:<AWS::Partition>:execute-api:${shown(stack.region, '<AWS::Region>')}:` +
-        `${shown(stack.account, '<AWS::AccountId>')}:<${apiLogicalId}>/${this.stage.stageName}/POST/@connections/*`;
+        `${shown(stack.account, '<AWS::AccountId>')}:<${apiLogicalId}>/${this.stage.stageName}/${method}/@connections/*`;
       acknowledge(
         grantee.grantPrincipal,
         'AwsSolutions-IAM5',
         'Connection ids are made at run time, so the resource ends in a wildcard; the grant is ' +
-          'otherwise as narrow as it gets: ManageConnections, POST only, on this API and stage only.',
+          `otherwise as narrow as it gets: ManageConnections, ${method} only, on this API and stage only.`,
         `Resource::${arn}`,
       );
     }

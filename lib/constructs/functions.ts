@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
+  connectionMethodsOf,
   FUNCTIONS,
   type FunctionDefinition,
   type FunctionId,
@@ -40,8 +41,8 @@ export interface ParleyFunctionsProps {
   data: ParleyData;
   /** The `@connections` endpoint of the API stage, `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
   connectionsEndpoint: string;
-  /** Grants `execute-api:ManageConnections` on the API stage to a function that posts. */
-  grantManageConnections: (grantee: iam.IGrantable) => void;
+  /** Grants `execute-api:ManageConnections` on the API stage, for one method, to a function that calls it. */
+  grantManageConnections: (grantee: iam.IGrantable, method: 'POST' | 'DELETE') => void;
   /** How tokens are verified: a JWKS URL, or the secret holding the HS256 key. */
   tokenKey: { jwksUrl: string } | { secret: secretsmanager.ISecret };
   jwtIssuer?: string;
@@ -54,6 +55,8 @@ export interface ParleyFunctionsProps {
   retainLogs: boolean;
   /** `FAST_PATH_MAX_CONNECTIONS` of the `send` function; its default (16) when absent. */
   fastPathMaxConnections?: number;
+  /** `PARLEY_MAX_CONNECTIONS_PER_USER` of the `connect` function; its default (10) when absent. */
+  maxConnectionsPerUser?: number;
 }
 
 export class ParleyFunctions extends Construct {
@@ -89,7 +92,13 @@ export class ParleyFunctions extends Construct {
       ...(definition.publishes
         ? { [environmentVariableName('eventsStream')]: props.data.stream.streamName }
         : {}),
-      ...(definition.posts ? { PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint } : {}),
+      ...(connectionMethodsOf(definition).length > 0
+        ? { PARLEY_CONNECTIONS_ENDPOINT: props.connectionsEndpoint }
+        : {}),
+      // Only `$connect` counts a user's connections (docs/adr/0011-connection-cap.md).
+      ...(definition.id === 'connect' && props.maxConnectionsPerUser !== undefined
+        ? { PARLEY_MAX_CONNECTIONS_PER_USER: String(props.maxConnectionsPerUser) }
+        : {}),
       ...(definition.verifiesTokens ? this.#tokenEnvironment(props) : {}),
       // Only `send` posts a message before the stream does (docs/adr/0008-fast-path.md).
       ...(definition.id === 'send' && props.fastPathMaxConnections !== undefined
@@ -199,7 +208,7 @@ export class ParleyFunctions extends Construct {
         }),
       );
     }
-    if (definition.posts) props.grantManageConnections(role);
+    for (const method of connectionMethodsOf(definition)) props.grantManageConnections(role, method);
     if (definition.verifiesTokens && 'secret' in props.tokenKey) {
       // GetSecretValue only: `secret.grantRead` would add DescribeSecret, which nothing calls.
       role.addToPrincipalPolicy(

@@ -216,6 +216,7 @@ function deliveryWidgets(props: ParleyMonitoringProps, { parley }: MonitoringMet
       left: [
         parley(MetricName.EventsDelivered, 'Sum', 'events posted'),
         parley(MetricName.GoneConnections, 'Sum', 'gone connections'),
+        parley(MetricName.PostsDropped, 'Sum', 'posts dropped (throttled)'),
         parley(MetricName.FastPathPosts, 'Sum', 'posted by send (fast path)'),
         parley(MetricName.FastPathSkips, 'Sum', 'skipped by fanout (fast path)'),
       ],
@@ -242,6 +243,7 @@ function trafficWidgets(
         api('IntegrationError'),
         api('ExecutionError'),
         parley(MetricName.TokenKeysUnavailable, 'Sum', 'token keys unavailable'),
+        parley(MetricName.ConnectionsRefused, 'Sum', 'handshakes over the connection cap'),
       ],
       width: 12,
     }),

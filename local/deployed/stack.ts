@@ -21,6 +21,7 @@ import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_FAST_PATH_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
   DEFAULT_SERVICE_NAME,
   LOCAL_JWT_SECRET,
 } from '../../lambdas/config.js';
@@ -439,6 +440,8 @@ function toolConfig(
     },
     tokens: { secret },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+    // The functions' own setting comes from the template; these tools open no connection.
+    maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
     postConcurrency: 50,
     // The functions' own setting comes from the template; these tools send nothing.
     fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,

@@ -177,8 +177,9 @@ function channels(): Record<string, unknown> {
       title: 'A device connection',
       description: [
         'One connection per device. The handshake carries the token and the device id as',
-        'query parameters; a bad or missing token is answered 401 and a bad deviceId 400, and',
-        'no connection is opened.',
+        'query parameters; a bad or missing token is answered 401, a bad deviceId 400 and a',
+        'user over its connection limit 429, and no connection is opened. A new connection',
+        'from a deviceId that has one replaces (closes) the older.',
       ].join('\n'),
       messages: messages(),
       bindings: { ws: handshakeBinding() },

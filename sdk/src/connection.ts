@@ -249,8 +249,9 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
       if (this.#session !== session) return;
       this.#onFrame(session, typeof event.data === 'string' ? event.data : String(event.data));
     };
-    socket.onerror = () => {
+    socket.onerror = (event) => {
       // Always followed by a close, which decides what happens next.
+      if (this.#connecting === socket && handshakeStatusOf(event) === 429) this.#onTooManyConnections();
     };
     socket.onclose = () => {
       if (this.#connecting === socket) this.#connecting = undefined;
@@ -281,6 +282,22 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     if (session.openedAt && now() - session.openedAt >= backoff.minUptimeMs) this.#attempt = 0;
     this.emit('lost', undefined);
     this.#scheduleReconnect();
+  }
+
+  /**
+   * The server refused the handshake with 429: the user holds the most connections allowed
+   * (or too many handshakes came at once). Trying again soon would only be refused again, so
+   * the next attempts wait as if several had failed already, and the app is told why.
+   */
+  #onTooManyConnections(): void {
+    this.#attempt = Math.max(this.#attempt, TOO_MANY_CONNECTIONS_ATTEMPT);
+    this.emit(
+      'error',
+      new ParleyError(
+        ParleyErrorCode.RateLimited,
+        'the server refused the connection (HTTP 429): this user has the most connections allowed open; close one, and the client keeps trying with a longer backoff',
+      ),
+    );
   }
 
   #scheduleReconnect(): void {
@@ -356,4 +373,22 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     this.#state = state;
     this.emit('state', state);
   }
+}
+
+/**
+ * After a 429 at handshake, reconnect as if this many attempts had failed: with the default
+ * backoff, waits of up to 8 s, then 16 s, then the 30 s cap, instead of starting at 0.5 s.
+ */
+const TOO_MANY_CONNECTIONS_ATTEMPT = 4;
+
+/**
+ * The HTTP status of a refused handshake, where the WebSocket says it: Node's `ws` names it
+ * in its error ("Unexpected server response: 429"); browsers tell nothing, and there the
+ * usual backoff applies.
+ */
+function handshakeStatusOf(event: unknown): number | undefined {
+  const message =
+    typeof event === 'object' && event !== null ? (event as { message?: unknown }).message : undefined;
+  const match = typeof message === 'string' ? /Unexpected server response: (\d{3})/.exec(message) : null;
+  return match ? Number(match[1]) : undefined;
 }

@@ -191,6 +191,7 @@ export class ChaosFaults {
             if (this.#roll('fast-path-post-hung', this.#rates.fastPathPostHang)) await delay(HUNG_POST_MS);
             return pusher.post(connectionId, frame);
           },
+          disconnect: (connectionId) => pusher.disconnect(connectionId),
         },
       },
       message,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  connectionMethodsOf,
   FUNCTIONS,
   type FunctionDefinition,
   type FunctionId,
@@ -67,6 +68,14 @@ function tablePermissionsOf(deployment: typeof dev, id: FunctionId): string[] {
     .sort();
 }
 
+/** The functions whose environment has `variable`, each with its value. */
+function functionsGiven(deployment: typeof dev, variable: string): Array<[FunctionId, unknown]> {
+  return FUNCTIONS.flatMap(({ id }): Array<[FunctionId, unknown]> => {
+    const value = functionResource(deployment, id).Properties.Environment.Variables[variable];
+    return value ? [[id, value]] : [];
+  });
+}
+
 describe('the functions', () => {
   it('are one per handler of definitions/functions.ts', () => {
     dev.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
@@ -109,6 +118,8 @@ describe('the functions', () => {
         'PARLEY_JWT_AUDIENCE',
         'PARLEY_MAX_TOKEN_AGE_SECONDS',
         'PARLEY_ALLOWED_ORIGINS',
+        // A setting with a default, not a resource: see the connection cap's own test below.
+        'PARLEY_MAX_CONNECTIONS_PER_USER',
       ];
       const resourceVariables = Object.keys(variables).filter(
         (name) => name.startsWith('PARLEY_') && !tokenVariables.includes(name),
@@ -123,7 +134,7 @@ describe('the functions', () => {
       if ('publishes' in definition) {
         expect(variables.PARLEY_EVENTS_STREAM).toEqual({ Ref: dev.logicalId(dev.stack.data.stream) });
       }
-      if ('posts' in definition) {
+      if (connectionMethodsOf(definition).length > 0) {
         expect(JSON.stringify(variables.PARLEY_CONNECTIONS_ENDPOINT)).toMatch(
           /https:\/\/.*execute-api.*\/dev/,
         );
@@ -137,18 +148,19 @@ describe('the functions', () => {
   );
 
   it('gives only the send function the fast path setting, from the context', () => {
-    const given = (deployment: typeof dev) =>
-      FUNCTIONS.filter(
-        ({ id }) =>
-          functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
-      ).map(({ id }) => [
-        id,
-        functionResource(deployment, id).Properties.Environment.Variables.FAST_PATH_MAX_CONNECTIONS,
-      ]);
+    const given = (deployment: typeof dev) => functionsGiven(deployment, 'FAST_PATH_MAX_CONNECTIONS');
     const off = synthesize({ ...DEV_CONTEXT, fastPathMaxConnections: '0' });
 
     expect(given(dev)).toEqual([['send', '16']]);
     expect(given(off)).toEqual([['send', '0']]);
+  });
+
+  it('gives only the connect function the connection cap, from the context', () => {
+    const given = (deployment: typeof dev) => functionsGiven(deployment, 'PARLEY_MAX_CONNECTIONS_PER_USER');
+    const three = synthesize({ ...DEV_CONTEXT, maxConnectionsPerUser: '3' });
+
+    expect(given(dev)).toEqual([['connect', '10']]);
+    expect(given(three)).toEqual([['connect', '3']]);
   });
 
   it('gives only the authorizer the token settings: the generated key in dev, the issuer’s JWKS in prod', () => {
@@ -256,20 +268,24 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the functions that post manage connections: POST, on this API and stage only', () => {
+  it('lets only the functions that post or close connections manage them: that method, on this API and stage only', () => {
     const apiId = dev.logicalId(dev.stack.api.webSocketApi);
     for (const definition of FUNCTIONS) {
       const grants = permissionsOf(dev, definition.id).filter(({ action }) =>
         action.startsWith('execute-api:'),
       );
-      if (!('posts' in definition && definition.posts)) {
-        expect(grants, definition.id).toEqual([]);
-        continue;
+      const methods = connectionMethodsOf(definition);
+      expect(grants, definition.id).toHaveLength(methods.length);
+      for (const [index, method] of methods.entries()) {
+        expect(grants[index]?.action).toBe('execute-api:ManageConnections');
+        expect(grants[index]?.resource).toContain(`{"Ref":"${apiId}"},"/dev/${method}/@connections/*"`);
       }
-      expect(grants).toHaveLength(1);
-      expect(grants[0]?.action).toBe('execute-api:ManageConnections');
-      expect(grants[0]?.resource).toContain(`{"Ref":"${apiId}"},"/dev/POST/@connections/*"`);
     }
+    expect(
+      FUNCTIONS.filter((definition) => connectionMethodsOf(definition).includes('DELETE')).map(
+        ({ id }) => id,
+      ),
+    ).toEqual(['connect']);
   });
 
   it('lets each function write its own log group and no other', () => {

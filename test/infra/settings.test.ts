@@ -19,6 +19,7 @@ describe('the deployment settings', () => {
       sendThrottle: { rateLimit: 350, burstLimit: 175 },
       deliveryLatencyP99AlarmMs: 200,
       fastPathMaxConnections: 16,
+      maxConnectionsPerUser: 10,
       accountLogsRole: false,
       maxTokenAgeSeconds: 86_400,
       allowedOrigins: [],
@@ -120,6 +121,7 @@ describe('the deployment settings', () => {
     ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
     [{ fastPathMaxConnections: -1 }, /^Invalid context fastPathMaxConnections/],
+    [{ maxConnectionsPerUser: 0 }, /^Invalid context maxConnectionsPerUser/],
     [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);

@@ -6,6 +6,7 @@ import {
   configFromEnvironment,
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_FAST_PATH_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
   functionDefinition,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
@@ -40,6 +41,7 @@ describe('configFromEnvironment', () => {
       names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
       endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+      maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
       postConcurrency: 50,
       fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
       logLevel: 'INFO',
@@ -75,6 +77,12 @@ describe('configFromEnvironment', () => {
     expect(read).toThrow(`environment variable ${missing}: the ${id} function needs it`);
   });
 
+  it.each(['0', '1001', 'ten'])('refuses PARLEY_MAX_CONNECTIONS_PER_USER=%s, naming it', (value) => {
+    expect(() =>
+      configFromEnvironment('ack', { ...ACK_ENVIRONMENT, PARLEY_MAX_CONNECTIONS_PER_USER: value }),
+    ).toThrow(/^environment variable PARLEY_MAX_CONNECTIONS_PER_USER: /);
+  });
+
   it('refuses an authorizer with neither a JWT secret, a secret ARN nor a JWKS URL', () => {
     const read = () => configFromEnvironment('authorizer', {});
 
@@ -94,6 +102,7 @@ describe('configFromEnvironment', () => {
       PARLEY_ALLOWED_ORIGINS: 'https://app.parley.example, http://localhost:5173',
       PARLEY_CONNECTION_TTL_SECONDS: '600',
       PARLEY_POST_CONCURRENCY: '8',
+      PARLEY_MAX_CONNECTIONS_PER_USER: '3',
       FAST_PATH_MAX_CONNECTIONS: '0',
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'parley-staging',
@@ -110,6 +119,7 @@ describe('configFromEnvironment', () => {
         allowedOrigins: ['https://app.parley.example', 'http://localhost:5173'],
       },
       connectionTtlSeconds: 600,
+      maxConnectionsPerUser: 3,
       postConcurrency: 8,
       fastPathMaxConnections: 0,
       logLevel: 'DEBUG',

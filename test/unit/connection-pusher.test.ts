@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  ForbiddenException,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
@@ -14,6 +16,7 @@ import {
   ApiGatewayConnectionPusher,
   DEFAULT_POST_TIMEOUT_MS,
   isGone,
+  isThrottled,
 } from '../../lambdas/adapters/api-gateway-connection-pusher.js';
 import { PostTimeoutError } from '../../lambdas/domain/errors.js';
 
@@ -84,15 +87,69 @@ describe('ApiGatewayConnectionPusher', () => {
     await expect(pusher.post('conn-1', 'hello')).resolves.toBe('gone');
   });
 
-  it('passes any other failure on as it is', async () => {
-    const throttled = new LimitExceededException({
-      message: 'Limit exceeded',
-      $metadata: { httpStatusCode: 429 },
-    });
-    api.on(PostToConnectionCommand).rejects(throttled);
+  it('answers throttled when API Gateway throttles the post (429) or fails it (5xx)', async () => {
+    api
+      .on(PostToConnectionCommand)
+      .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
     const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
 
-    await expect(pusher.post('conn-1', 'hello')).rejects.toBe(throttled);
+    await expect(pusher.post('conn-1', 'hello')).resolves.toBe('throttled');
+  });
+
+  it('passes any other failure on as it is', async () => {
+    const forbidden = new ForbiddenException({ message: 'Forbidden', $metadata: { httpStatusCode: 403 } });
+    api.on(PostToConnectionCommand).rejects(forbidden);
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.post('conn-1', 'hello')).rejects.toBe(forbidden);
+  });
+
+  it('closes a connection with DELETE and answers closed', async () => {
+    api.on(DeleteConnectionCommand).resolves({});
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.disconnect('conn-1')).resolves.toBe('closed');
+
+    expect(api.commandCalls(DeleteConnectionCommand)[0]?.args[0].input).toEqual({ ConnectionId: 'conn-1' });
+  });
+
+  it('answers gone when the connection to close is closed already (410)', async () => {
+    api
+      .on(DeleteConnectionCommand)
+      .rejects(new GoneException({ message: 'Gone', $metadata: { httpStatusCode: 410 } }));
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.disconnect('conn-1')).resolves.toBe('gone');
+  });
+
+  it('passes on any other failure to close', async () => {
+    const forbidden = new ForbiddenException({ message: 'Forbidden', $metadata: { httpStatusCode: 403 } });
+    api.on(DeleteConnectionCommand).rejects(forbidden);
+    const pusher = new ApiGatewayConnectionPusher({ client: new ApiGatewayManagementApiClient({}) });
+
+    await expect(pusher.disconnect('conn-1')).rejects.toBe(forbidden);
+  });
+});
+
+describe('isThrottled', () => {
+  it.each([
+    ['LimitExceededException', { name: 'LimitExceededException', $metadata: { httpStatusCode: 429 } }],
+    ['ThrottlingException', { name: 'ThrottlingException', $metadata: {} }],
+    ['TooManyRequestsException', { name: 'TooManyRequestsException' }],
+    ['a bare 429', { name: 'UnknownError', $metadata: { httpStatusCode: 429 } }],
+    ['a 500', { name: 'InternalServerErrorException', $metadata: { httpStatusCode: 500 } }],
+    ['a 503', { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }],
+  ])('says yes for %s', (_case, error) => {
+    expect(isThrottled(error)).toBe(true);
+  });
+
+  it.each([
+    ['a 410', { name: 'GoneException', $metadata: { httpStatusCode: 410 } }],
+    ['a 403', { name: 'ForbiddenException', $metadata: { httpStatusCode: 403 } }],
+    ['a plain error', new Error('Limit exceeded')],
+    ['null', null],
+  ])('says no for %s', (_case, error) => {
+    expect(isThrottled(error)).toBe(false);
   });
 });
 

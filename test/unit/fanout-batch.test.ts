@@ -20,12 +20,7 @@ import {
 import type { ReceiptEventFrame } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import {
-  createBatchFanout,
-  RECENT_CONNECTIONS_MS,
-  type StreamRecord,
-} from '../../lambdas/domain/fanout-batch.js';
-import { type DepsProvider, fanoutDeps } from '../../lambdas/runtime.js';
+import { RECENT_CONNECTIONS_MS } from '../../lambdas/domain/fanout-batch.js';
 import {
   ALICE_BOB_1,
   ALICE_BOB_2,
@@ -35,8 +30,10 @@ import {
   batchOf,
   CONNECTIONS,
   connection,
+  createFanout,
   ddb,
   failPost,
+  forbiddenError,
   givenBobConnectsDuringTheListWrite,
   goneError,
   lastSeqs,
@@ -45,23 +42,8 @@ import {
   posts,
   serveConnections,
   textOf,
-  throttledError,
 } from './support/fanout-fixtures.js';
 import { createTestDeps, kinesisEvent, kinesisEventOf, NOW, testConfig } from './support/harness.js';
-
-/** The batch's records as the handler decodes them. */
-const recordsOf = (batch: KinesisStreamEvent): StreamRecord[] =>
-  batch.Records.map((record) => ({
-    id: record.kinesis.sequenceNumber,
-    partitionKey: record.kinesis.partitionKey,
-    data: Buffer.from(record.kinesis.data, 'base64').toString('utf8'),
-  }));
-
-/** The fanout of one instance over the test's deps; it answers the ids of the records to retry. */
-function createFanout(provider: DepsProvider) {
-  const fanOut = createBatchFanout(() => fanoutDeps(provider()));
-  return (batch: KinesisStreamEvent) => fanOut(recordsOf(batch));
-}
 
 /** The ids of the fixture's records at `indexes`. */
 const idsOf = (batch: KinesisStreamEvent, ...indexes: number[]) =>
@@ -721,7 +703,7 @@ describe('the fanout batch’s metrics', () => {
   it('records nothing for a post that failed otherwise', async () => {
     const { provider, metrics } = createTestDeps();
     serveConnections();
-    failPost('conn-bob-phone', 'dm:alice:bob', 1, throttledError());
+    failPost('conn-bob-phone', 'dm:alice:bob', 1, forbiddenError());
     const batch = kinesisEvent();
     batch.Records = batch.Records.slice(ALICE_BOB_1, ALICE_BOB_1 + 1);
 

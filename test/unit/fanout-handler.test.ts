@@ -13,6 +13,7 @@ import {
   ddb,
   failPost,
   failuresOf,
+  forbiddenError,
   frameOf,
   lastSeqs,
   lists,
@@ -20,7 +21,6 @@ import {
   posts,
   serveConnections,
   textOf,
-  throttledError,
 } from './support/fanout-fixtures.js';
 import { createTestDeps, kinesisEvent, lambdaContext, NOW } from './support/harness.js';
 
@@ -66,7 +66,7 @@ describe('the fanout handler', () => {
   it('reports a record whose post failed and the later records of its conversation, and delivers the others', async () => {
     const { provider } = createTestDeps();
     serveConnections();
-    failPost('conn-alice-laptop', 'dm:alice:bob', 2, throttledError());
+    failPost('conn-alice-laptop', 'dm:alice:bob', 2, forbiddenError());
     const batch = kinesisEvent();
 
     const result = await createFanoutHandler(provider)(batch, lambdaContext);

@@ -55,6 +55,7 @@ function pusherThat(
       if (holds.includes(connectionId)) await held;
       return inner.post(connectionId, frame);
     },
+    disconnect: (connectionId) => inner.disconnect(connectionId),
   };
 }
 
@@ -135,6 +136,20 @@ describe('the fast path of a one-to-one message', () => {
     expect(test.ports.pusher.framesTo('conn-bob-phone')).toHaveLength(1);
   });
 
+  it('leaves a throttled post to the stream at once, without a retry or a drop, and the stream posts it', async () => {
+    const test = setUp();
+    await openDirectDevices(test);
+    test.ports.pusher.throttle('conn-bob-phone', 1);
+
+    await test.send();
+
+    expect(test.records()[0]?.reached?.sort()).toEqual(['conn-alice-laptop', 'conn-alice-phone']);
+    expect(test.sleep).not.toHaveBeenCalled();
+    expect(test.metrics.values(MetricName.PostsDropped)).toEqual([]);
+    await test.fanout();
+    expect(test.ports.pusher.framesTo('conn-bob-phone')).toHaveLength(1);
+  });
+
   it('leaves a post that hangs to the stream: the record goes out once the bound is up, without it', async () => {
     const test = setUp();
     await openDirectDevices(test);
@@ -166,6 +181,7 @@ describe('the fast path of a one-to-one message', () => {
     const store = test.ports.connections;
     test.deps.connections = {
       putConnection: (connection) => store.putConnection(connection),
+      openConnection: (connection, maxPerUser) => store.openConnection(connection, maxPerUser),
       deleteConnection: (userId, connectionId) => store.deleteConnection(userId, connectionId),
       listConnections: async () => {
         throw new Error('injected: the read failed');

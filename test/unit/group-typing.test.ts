@@ -148,6 +148,21 @@ describe('typing in a group', () => {
     expect(await test.ports.connections.listConnections('bob')).toHaveLength(2);
   });
 
+  it('lets a throttled post go, keeping the device in the connections and the index', async () => {
+    const test = await groupOnline();
+    test.ports.pusher.throttle('conn-carol-laptop');
+
+    const result = await test.type('alice', 'stop');
+
+    expect(result.body).toBeUndefined();
+    expect(test.postedTo()).toEqual(['conn-bob-phone', 'conn-carol-phone']);
+    expect(await test.ports.connections.listConnections('carol')).toHaveLength(2);
+    expect(
+      (await test.ports.groupConnections.listGroupConnections(GROUP)).map((c) => c.connectionId),
+    ).toContain('conn-carol-laptop');
+    expect(test.metrics.values('GoneConnections')).toEqual([]);
+  });
+
   it('answers internal when a post fails for another reason than 410', async () => {
     const test = await groupOnline();
     vi.spyOn(test.ports.pusher, 'post').mockRejectedValueOnce(new Error('LimitExceededException'));

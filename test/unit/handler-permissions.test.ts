@@ -29,7 +29,6 @@ import {
   DeleteCommand,
   GetCommand,
   type GetCommandInput,
-  PutCommand,
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
@@ -47,7 +46,12 @@ import type {
 } from '@parley/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../definitions/functions.js';
+import {
+  connectionMethodsOf,
+  FUNCTIONS,
+  type FunctionDefinition,
+  type FunctionId,
+} from '../../definitions/functions.js';
 import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
 import { rosterKeyOf } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
@@ -247,7 +251,9 @@ function grantEntries(definition: FunctionDefinition): Access[] {
       (indexNames ?? []).map((indexName) => `dynamodb:Query ${tableId}/index/${indexName}`),
     ),
     ...(definition.publishes ? ['kinesis:PutRecord events'] : []),
-    ...(definition.posts ? ['execute-api:ManageConnections POST @connections'] : []),
+    ...connectionMethodsOf(definition).map(
+      (method) => `execute-api:ManageConnections ${method} @connections`,
+    ),
     ...(definition.verifiesTokens ? ['secretsmanager:GetSecretValue token-key'] : []),
   ];
 }
@@ -291,6 +297,7 @@ const NOW_SECONDS = Math.floor(NOW / 1000);
 
 const CONVERSATIONS_QUERY = 'dynamodb:Query conversations';
 const POST = 'execute-api:ManageConnections POST @connections';
+const CLOSE = 'execute-api:ManageConnections DELETE @connections';
 const PUBLISH = 'kinesis:PutRecord events';
 
 const connection = (userId: string, deviceId: string): Connection => ({
@@ -554,9 +561,15 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'connect',
     path: "when it registers a user's first device and publishes that the user came online",
-    touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence', PUBLISH],
+    touches: [
+      'dynamodb:Query connections',
+      'dynamodb:PutItem connections',
+      'dynamodb:UpdateItem connections',
+      'dynamodb:UpdateItem presence',
+      PUBLISH,
+    ],
     run: async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       ddb.on(UpdateCommand).resolves({});
       serveConnections();
       const { provider } = createTestDeps();
@@ -573,7 +586,7 @@ const SCENARIOS: Scenario[] = [
       'dynamodb:BatchWriteItem group-connections',
     ],
     run: async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
       serveGroupsOfAlice();
       const { provider } = createTestDeps();
@@ -586,7 +599,7 @@ const SCENARIOS: Scenario[] = [
     path: 'when it registers another device of a user already online',
     touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence'],
     run: async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
       serveConnections();
       const { provider } = createTestDeps();
@@ -599,7 +612,7 @@ const SCENARIOS: Scenario[] = [
     path: 'when it marks the user offline again because the publish failed',
     touches: ['dynamodb:PutItem connections', 'dynamodb:UpdateItem presence', PUBLISH],
     run: async () => {
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
       ddb.on(UpdateCommand).resolves({});
       serveConnections();
       kinesis.on(PutRecordCommand).rejects(new Error('ProvisionedThroughputExceededException'));
@@ -608,6 +621,32 @@ const SCENARIOS: Scenario[] = [
         'ProvisionedThroughputExceededException',
       );
       expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    },
+  },
+  {
+    fn: 'connect',
+    path: "when it replaces the device's older connection in the same write and closes it",
+    touches: ['dynamodb:DeleteItem connections', CLOSE],
+    run: async () => {
+      ddb.on(TransactWriteCommand).resolves({});
+      ddb.on(UpdateCommand).resolves({ Attributes: presenceRecord('alice') });
+      serveConnections({ alice: [{ ...connection('alice', 'phone'), connectionId: 'conn-older-phone' }] });
+      const { provider } = createTestDeps();
+      expect(await invoke(handlerOf('connect', provider), connectEvent())).toEqual({ statusCode: 200 });
+      expect(api.commandCalls(DeleteConnectionCommand)[0]?.args[0].input).toEqual({
+        ConnectionId: 'conn-older-phone',
+      });
+    },
+  },
+  {
+    fn: 'connect',
+    path: 'when it refuses a handshake over the connection cap',
+    touches: ['dynamodb:Query connections'],
+    run: async () => {
+      serveConnections({ alice: [connection('alice', 'laptop')] });
+      const { provider } = createTestDeps({ config: testConfig({ maxConnectionsPerUser: 1 }) });
+      expect((await invoke(handlerOf('connect', provider), connectEvent())).statusCode).toBe(429);
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
     },
   },
   {

@@ -1,4 +1,5 @@
 import {
+  ForbiddenException,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
@@ -124,11 +125,24 @@ describe('the typing handler', () => {
     expect(metrics.values('EventsDelivered')).toEqual([]);
   });
 
-  it('answers internal, echoing the requestId, when a post fails otherwise', async () => {
+  it('lets a throttled post go at once: no retry, no error, the connection kept', async () => {
     serveConnections();
     api
       .on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' })
       .rejects(new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } }));
+
+    const result = await type({ requestId: 't1' });
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(posted().filter((post) => post.connectionId === 'conn-bob-phone')).toHaveLength(1);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+  });
+
+  it('answers internal, echoing the requestId, when a post fails otherwise', async () => {
+    serveConnections();
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-bob-phone' })
+      .rejects(new ForbiddenException({ message: 'Forbidden', $metadata: { httpStatusCode: 403 } }));
 
     const result = await type({ requestId: 't1' });
 

@@ -7,6 +7,7 @@
 import type {
   Connection,
   ConnectionStore,
+  OpenConnectionOutcome,
   PresenceSubscription,
   PresenceSubscriptionStore,
 } from '../../../lambdas/domain/ports.js';
@@ -44,6 +45,23 @@ export class InMemoryConnectionStore implements ConnectionStore {
 
   async putConnection(connection: Connection): Promise<void> {
     this.#items.put(connection.userId, connection.connectionId, connection);
+  }
+
+  /** Counts and writes with no await between them: atomic, as the DynamoDB adapter's transaction is. */
+  async openConnection(connection: Connection, maxPerUser: number): Promise<OpenConnectionOutcome> {
+    // No await before the write: another handshake cannot count in between.
+    const now = secondsOf(this.#now);
+    const live = this.#items.list(connection.userId).filter((other) => other.expiresAt > now);
+    const replaced = live.filter(
+      (other) => other.deviceId === connection.deviceId && other.connectionId !== connection.connectionId,
+    );
+    const open = live.filter(
+      (other) => !replaced.includes(other) && other.connectionId !== connection.connectionId,
+    );
+    if (open.length >= maxPerUser) return { status: 'full', open: open.length };
+    for (const older of replaced) this.#items.delete(older.userId, older.connectionId);
+    this.#items.put(connection.userId, connection.connectionId, connection);
+    return { status: 'opened', replaced };
   }
 
   async deleteConnection(userId: string, connectionId: string): Promise<void> {

@@ -37,12 +37,33 @@ export interface Post {
 
 export class InMemoryConnectionPusher implements ConnectionPusher {
   readonly posts: Post[] = [];
+  /** The connections closed through `disconnect`, in order. */
+  readonly disconnected: string[] = [];
   readonly #gone = new Set<string>();
+  /** Connections whose next posts answer `throttled`, and how many more times each does. */
+  readonly #throttled = new Map<string, number>();
 
   async post(connectionId: string, frame: string): Promise<PostOutcome> {
     if (this.#gone.has(connectionId)) return 'gone';
+    const throttles = this.#throttled.get(connectionId) ?? 0;
+    if (throttles > 0) {
+      this.#throttled.set(connectionId, throttles - 1);
+      return 'throttled';
+    }
     this.posts.push({ connectionId, frame });
     return 'delivered';
+  }
+
+  async disconnect(connectionId: string): Promise<'closed' | 'gone'> {
+    if (this.#gone.has(connectionId)) return 'gone';
+    this.#gone.add(connectionId);
+    this.disconnected.push(connectionId);
+    return 'closed';
+  }
+
+  /** The next `times` posts to the connection answer `throttled` (429), as API Gateway's quota does. */
+  throttle(connectionId: string, times = Number.POSITIVE_INFINITY): void {
+    this.#throttled.set(connectionId, times);
   }
 
   /** From now on, posts to these connections answer `gone`. */

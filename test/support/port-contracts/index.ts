@@ -11,6 +11,7 @@
  */
 import { describe } from 'vitest';
 import type { PortFactories } from './common.js';
+import { describeConnectionCap } from './connection-cap.js';
 import { describeConversationListStore } from './conversation-list.js';
 import { describeGroupConnectionStore, describeGroupIds } from './group-connections.js';
 import { describeGroupStore } from './groups.js';
@@ -29,6 +30,7 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the receipt store (${implementation})`, () => describeReceiptStore(factories));
   describe(`the conversation list store (${implementation})`, () => describeConversationListStore(factories));
   describe(`the connection store (${implementation})`, () => describeConnectionStore(factories));
+  describe(`the connection store's cap (${implementation})`, () => describeConnectionCap(factories));
   describe(`the presence store (${implementation})`, () => describePresenceStore(factories));
   describe(`the presence subscription store (${implementation})`, () =>
     describePresenceSubscriptionStore(factories));

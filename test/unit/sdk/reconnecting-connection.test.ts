@@ -188,6 +188,37 @@ describe('reconnecting', () => {
     expect(timers.requested).toEqual([50, 50]);
   });
 
+  it('reports a handshake refused with 429 as rate_limited and waits longer before the next attempt', async () => {
+    const server = await startFakeServer();
+    server.refusing = true;
+    server.refusalStatus = 429;
+    const { connection, timers } = connectionTo(server);
+    const errors: unknown[] = [];
+    connection.on('error', (error) => errors.push(error));
+
+    await connection.start(async () => {});
+    await reached(connection, ConnectionState.Reconnecting);
+
+    expect(errors).toEqual([expect.objectContaining({ code: ParleyErrorCode.RateLimited })]);
+    expect((errors[0] as ParleyError).message).toContain('HTTP 429');
+    // As if four attempts had failed: half of min(100 × 2⁴, 1000) ms, not the first attempt's 50.
+    expect(timers.waiting).toEqual([500]);
+  });
+
+  it('reconnects after a handshake refused otherwise with the usual backoff, reporting nothing', async () => {
+    const server = await startFakeServer();
+    server.refusing = true;
+    const { connection, timers } = connectionTo(server);
+    const errors: unknown[] = [];
+    connection.on('error', (error) => errors.push(error));
+
+    await connection.start(async () => {});
+    await reached(connection, ConnectionState.Reconnecting);
+
+    expect(errors).toEqual([]);
+    expect(timers.waiting).toEqual([50]);
+  });
+
   it('reports a token provider that fails and tries again after the backoff', async () => {
     const server = await startFakeServer();
     const failure = new Error('the identity service is down');

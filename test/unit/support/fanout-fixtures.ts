@@ -4,6 +4,7 @@
  * connections of alice, bob and carol, and readers of what was posted.
  */
 import {
+  ForbiddenException,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
@@ -13,7 +14,9 @@ import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { beforeEach } from 'vitest';
+import { createBatchFanout, type StreamRecord } from '../../../lambdas/domain/fanout-batch.js';
 import type { Connection } from '../../../lambdas/domain/ports.js';
+import { type DepsProvider, fanoutDeps } from '../../../lambdas/runtime.js';
 import { FakeUserConversationsTable } from './dynamodb-tables.js';
 import { kinesisEvent, mockAwsClients, NOW } from './harness.js';
 
@@ -115,6 +118,23 @@ export function batchOf(index: number) {
 
 /** What API Gateway answers a post to a closed connection. */
 export const goneError = () => new GoneException({ message: '410', $metadata: { httpStatusCode: 410 } });
+/** What API Gateway answers a post it refuses for a reason that is neither the connection's nor load's. */
+export const forbiddenError = () =>
+  new ForbiddenException({ message: 'Forbidden', $metadata: { httpStatusCode: 403 } });
 /** What API Gateway answers a post when it throttles. */
 export const throttledError = () =>
   new LimitExceededException({ message: 'Limit exceeded', $metadata: { httpStatusCode: 429 } });
+
+/** The batch's records as the handler decodes them. */
+const recordsOf = (batch: KinesisStreamEvent): StreamRecord[] =>
+  batch.Records.map((record) => ({
+    id: record.kinesis.sequenceNumber,
+    partitionKey: record.kinesis.partitionKey,
+    data: Buffer.from(record.kinesis.data, 'base64').toString('utf8'),
+  }));
+
+/** The fanout of one instance over the test's deps; it answers the ids of the records to retry. */
+export function createFanout(provider: DepsProvider) {
+  const fanOut = createBatchFanout(() => fanoutDeps(provider()));
+  return (batch: KinesisStreamEvent) => fanOut(recordsOf(batch));
+}

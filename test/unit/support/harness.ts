@@ -21,6 +21,7 @@ import { InMemoryMetrics } from '../../../lambdas/adapters/in-memory-metrics.js'
 import {
   type CompleteConfig,
   DEFAULT_CONNECTION_TTL_SECONDS,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
   DEFAULT_SERVICE_NAME,
 } from '../../../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../../../lambdas/domain/ports.js';
@@ -50,6 +51,7 @@ export function testConfig(overrides: Partial<CompleteConfig> = {}): CompleteCon
     },
     tokens: { secret: TEST_SECRET },
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
+    maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
     postConcurrency: 4,
     // Off unless a test turns it on: the send tests that count posts and records predate it.
     fastPathMaxConnections: 0,

@@ -120,8 +120,9 @@ export class FakeServer {
   readonly connections: FakeConnection[] = [];
   /** Handshakes seen, refused ones included. */
   handshakes = 0;
-  /** While true, handshakes are refused with 503, as a server that is down. */
+  /** While true, handshakes are refused with `refusalStatus`, by default 503, as a server that is down. */
   refusing = false;
+  refusalStatus = 503;
   readonly #server: WebSocketServer;
   readonly #accepted = new AsyncQueue<FakeConnection>();
 
@@ -146,7 +147,7 @@ export class FakeServer {
           verifyClient: (_info, callback) => {
             const fake = servers.get(created);
             if (fake) fake.handshakes += 1;
-            if (fake?.refusing) callback(false, 503, 'down');
+            if (fake?.refusing) callback(false, fake.refusalStatus, 'refused');
             else callback(true);
           },
         },
