@@ -69,6 +69,8 @@ export class ParleyStack extends Stack {
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
+      ...(settings.rateLimits ? { rateLimits: settings.rateLimits } : {}),
+      ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -14,6 +14,7 @@ import {
   STREAM_FUNCTIONS,
 } from '../definitions/functions.js';
 import { MOCK_ROUTES } from '../definitions/mock-routes.js';
+import type { RateLimits } from '../definitions/rate-limits.js';
 import {
   filterPatternOf,
   presenceConsumer,
@@ -27,6 +28,7 @@ import {
   fastPathMaxConnectionsFrom,
   LOCAL_JWT_SECRET,
   type ParleyConfig,
+  rateLimitsFrom,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
@@ -97,6 +99,11 @@ export interface LocalStackOptions {
    * `FAST_PATH_MAX_CONNECTIONS` of this process's environment, else 16, as in Lambda.
    */
   fastPathMaxConnections?: number;
+  /**
+   * The per-user limits (definitions/rate-limits.ts), counted in the rate-limits table as in
+   * Lambda. Default `PARLEY_RATE_LIMITS` of this process's environment over the defaults.
+   */
+  rateLimits?: RateLimits;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -363,6 +370,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,
     fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
+    rateLimits: options.rateLimits ?? rateLimitsFrom(process.env),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

@@ -23,6 +23,7 @@ const IN_PROCESS_ONLY = [
   'jwtAudience',
   'streamDelayMs',
   'fastPathMaxConnections',
+  'rateLimits',
   'hopDelays',
 ] as const;
 
