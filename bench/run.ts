@@ -27,6 +27,7 @@ import { type CatchUpFigures, measureCatchUp } from './catch-up.js';
 import { now } from './clock.js';
 import { estimateCost } from './cost.js';
 import { CpuAttribution, cpuBetween, cpuSnapshot, OTHER } from './cpu.js';
+import { runFloodBenchmark } from './flood.js';
 import { runGroupBenchmark } from './group-run.js';
 import { LoadGenerator } from './load-generator.js';
 import type { DeviceSpec } from './load-protocol.js';
@@ -53,7 +54,10 @@ if (mode === 'help') {
   console.log('npm run bench: Parley under load on the local stack, against a plain WebSocket relay.');
   console.log('npm run bench -- --groups: the group phase only (groups of 8, 256 and 1,024 members).');
   console.log(
-    'npm run bench -- --aws-model: the target rate with every AWS hop delayed as modelled (bench/aws-hops.ts).\n',
+    'npm run bench -- --aws-model: the target rate with every AWS hop delayed as modelled (bench/aws-hops.ts).',
+  );
+  console.log(
+    "npm run bench -- --flood: a pair's latency alone and while one user floods send and typing.\n",
   );
   for (const variable of ENVIRONMENT_VARIABLES) {
     console.log(`  ${variable.name.padEnd(22)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
@@ -64,6 +68,11 @@ const settings = readSettings();
 if (mode === 'aws-model') {
   // Modelled AWS latency, a stack per delivery path (bench/aws-model-run.ts).
   await runAwsModelBenchmark(settings, console.log);
+  process.exit(0);
+}
+if (mode === 'flood') {
+  // The pair alone, then under one user's flood, on a stack of its own (bench/flood.ts).
+  await runFloodBenchmark(settings, console.log);
   process.exit(0);
 }
 if (mode === 'groups') {

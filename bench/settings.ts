@@ -75,11 +75,11 @@ export type DeliveryPath = 'stream' | 'fast';
 export const DELIVERY_PATHS: readonly DeliveryPath[] = ['stream', 'fast'];
 
 /** What `npm run bench` was asked to do, from its arguments. */
-export type BenchMode = 'help' | 'groups' | 'render' | 'aws-model' | 'full';
+export type BenchMode = 'help' | 'groups' | 'render' | 'aws-model' | 'flood' | 'full';
 
-/** The mode its arguments ask for; the first of `--help`, `--groups`, `--render`, `--aws-model` wins. */
+/** The mode its arguments ask for; the first of `--help`, `--groups`, `--render`, `--aws-model`, `--flood` wins. */
 export function readMode(argv: readonly string[]): BenchMode {
-  const known: BenchMode[] = ['help', 'groups', 'render', 'aws-model'];
+  const known: BenchMode[] = ['help', 'groups', 'render', 'aws-model', 'flood'];
   const unknown = argv.find((arg) => arg.startsWith('--') && !known.includes(arg.slice(2) as BenchMode));
   if (unknown) throw new RangeError(`unknown option ${unknown}: try --help`);
   return known.find((mode) => argv.includes(`--${mode}`)) ?? 'full';

@@ -73,6 +73,11 @@ export interface FunctionDefinition {
   verifiesTokens?: boolean;
 }
 
+/*
+ * `rate-limits` UpdateItem: the caller's counter of the route's per-user limit
+ * (definitions/rate-limits.ts), on every route that has one.
+ */
+
 /** A WebSocket route answers within API Gateway's 29 s integration timeout, and far sooner. */
 const ROUTE_TIMEOUT_SECONDS = 10;
 
@@ -130,6 +135,7 @@ export const FUNCTIONS = [
       presence: ['UpdateItem'],
       'user-conversations': ['Query'],
       'group-connections': ['BatchWriteItem'],
+      'rate-limits': ['UpdateItem'],
     },
     publishes: true,
     closes: true,
@@ -168,6 +174,7 @@ export const FUNCTIONS = [
       conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'],
       connections: ['Query', 'DeleteItem'],
       'group-connections': ['Query', 'BatchWriteItem'],
+      'rate-limits': ['UpdateItem'],
     },
     publishes: true,
     posts: true,
@@ -177,7 +184,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'ack', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    tables: { conversations: ['Query', 'UpdateItem', 'GetItem'] },
+    tables: { conversations: ['Query', 'UpdateItem', 'GetItem'], 'rate-limits': ['UpdateItem'] },
     publishes: true,
   },
   {
@@ -186,7 +193,7 @@ export const FUNCTIONS = [
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // GetItem: in a group, the caller's own watermarks (and its membership).
-    tables: { conversations: ['Query', 'GetItem'] },
+    tables: { conversations: ['Query', 'GetItem'], 'rate-limits': ['UpdateItem'] },
   },
   {
     id: 'conversations',
@@ -194,7 +201,7 @@ export const FUNCTIONS = [
     memoryMiB: 512,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // BatchGetItem: the user's clock, read before the index (docs/adr/0010-cheaper-lists.md).
-    tables: { 'user-conversations': ['BatchGetItem'] },
+    tables: { 'user-conversations': ['BatchGetItem'], 'rate-limits': ['UpdateItem'] },
     indexQueries: { 'user-conversations': ['byUpdatedAt'] },
   },
   {
@@ -209,6 +216,7 @@ export const FUNCTIONS = [
       connections: ['Query', 'DeleteItem'],
       conversations: ['GetItem', 'UpdateItem'],
       'group-connections': ['Query', 'BatchWriteItem'],
+      'rate-limits': ['UpdateItem'],
     },
     posts: true,
   },
@@ -222,6 +230,7 @@ export const FUNCTIONS = [
       conversations: ['Query'],
       presence: ['BatchGetItem'],
       'presence-subscriptions': ['BatchWriteItem'],
+      'rate-limits': ['UpdateItem'],
     },
   },
   ...groupChangeFunctions(),

@@ -97,6 +97,18 @@ export const groupConnectionsTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
+/**
+ * One user is one partition: a counter item per limited route and window
+ * (`{route}#{windowStart}`), which each frame adds to under a condition, and which expires
+ * soon after its window (definitions/rate-limits.ts, docs/adr/0012-per-user-limits.md).
+ */
+export const rateLimitsTable = {
+  id: 'rate-limits',
+  partitionKey: { name: 'userId', type: 'S' },
+  sortKey: { name: 'window', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
 export const TABLES = [
   conversationsTable,
   connectionsTable,
@@ -104,6 +116,7 @@ export const TABLES = [
   userConversationsTable,
   presenceTable,
   presenceSubscriptionsTable,
+  rateLimitsTable,
 ] as const satisfies readonly TableDefinition[];
 
 export type TableId = (typeof TABLES)[number]['id'];
@@ -124,6 +137,7 @@ export interface ResourceNames {
   userConversationsTable: string;
   presenceTable: string;
   presenceSubscriptionsTable: string;
+  rateLimitsTable: string;
   eventsStream: string;
 }
 
@@ -135,6 +149,7 @@ export const TABLE_NAME_FIELDS = {
   'user-conversations': 'userConversationsTable',
   presence: 'presenceTable',
   'presence-subscriptions': 'presenceSubscriptionsTable',
+  'rate-limits': 'rateLimitsTable',
 } as const satisfies Record<TableId, keyof ResourceNames>;
 
 /** Physical names: `{prefix}-{id}`, so that several stacks (or test files) share one engine. */

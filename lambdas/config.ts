@@ -14,6 +14,7 @@ import {
   type FunctionId,
   tablesOf,
 } from '../definitions/functions.js';
+import { parseRateLimits, type RateLimits } from '../definitions/rate-limits.js';
 import { environmentVariableName, type ResourceNames, TABLE_NAME_FIELDS } from '../definitions/tables.js';
 import type { AwsEndpoints } from './adapters/aws-clients.js';
 import { ConfigurationError } from './domain/errors.js';
@@ -54,6 +55,11 @@ export interface ParleyConfig {
    * and of a group with at most this many connected devices; 0 turns this off.
    */
   fastPathMaxConnections: number;
+  /**
+   * The per-user limits of the routes (definitions/rate-limits.ts). Absent: no limit is
+   * counted, as in the unit tests of everything else; Lambda and the local stack always set it.
+   */
+  rateLimits?: RateLimits;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** The `service` of every log line and the `service` dimension of every metric. */
   serviceName: string;
@@ -191,6 +197,8 @@ export function configFromEnvironment(
     maxConnectionsPerUser: env.PARLEY_MAX_CONNECTIONS_PER_USER,
     postConcurrency: env.PARLEY_POST_CONCURRENCY,
     fastPathMaxConnections: env.FAST_PATH_MAX_CONNECTIONS,
+    // Only a function with a per-user limit has the table to count it in.
+    ...('rate-limits' in definition.tables ? { rateLimits: rateLimitsFrom(environment) } : {}),
     logLevel: env.POWERTOOLS_LOG_LEVEL,
     serviceName: env.POWERTOOLS_SERVICE_NAME,
   };
@@ -242,6 +250,20 @@ function jwksUrlOf(env: z.infer<typeof tokenSchema>, prefix: string): string {
  */
 export function fastPathMaxConnectionsFrom(environment: NodeJS.ProcessEnv = process.env): number {
   return parse(commonSchema.pick({ FAST_PATH_MAX_CONNECTIONS: true }), environment).FAST_PATH_MAX_CONNECTIONS;
+}
+
+/**
+ * `PARLEY_RATE_LIMITS` from an environment: a JSON object of the limits that differ from
+ * the defaults (definitions/rate-limits.ts). The local stack reads its own process's.
+ */
+export function rateLimitsFrom(environment: NodeJS.ProcessEnv = process.env): RateLimits {
+  try {
+    return parseRateLimits(environment.PARLEY_RATE_LIMITS);
+  } catch (error) {
+    throw new ConfigurationError(`environment variable PARLEY_RATE_LIMITS: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }
 
 function parse<Schema extends z.ZodType>(schema: Schema, environment: NodeJS.ProcessEnv): z.infer<Schema> {

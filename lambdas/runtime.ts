@@ -18,6 +18,7 @@ import { DynamoDbGroupStore } from './adapters/dynamodb-group-store.js';
 import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
+import { DynamoDbRateCounter } from './adapters/dynamodb-rate-counter.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
 import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
 import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
@@ -43,6 +44,7 @@ import type {
   TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
+import { type RateCounter, RateLimiter, type RouteRateLimiter } from './domain/rate-limits.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
 
@@ -62,6 +64,7 @@ export interface ParleyDeps {
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
   typingGate: TypingGate;
+  rateLimiter: RouteRateLimiter;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
   clients: AwsClients;
@@ -91,6 +94,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     metrics,
     now,
     ...adapters,
+    rateLimiter: rateLimiterOf(config, clients, now),
     verifyToken: tokenVerifierOf(config),
     sequencing: {
       messages: adapters.messages,
@@ -207,6 +211,16 @@ function createAdapters(
       (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
     ),
   };
+}
+
+/** The per-user limits, counted in the rate-limits table of the functions that have a limit. */
+function rateLimiterOf(config: ParleyConfig, clients: AwsClients, now: () => number): RouteRateLimiter {
+  const counter = ifConfigured<RateCounter>(
+    config.names.rateLimitsTable,
+    'PARLEY_RATE_LIMITS_TABLE',
+    (tableName) => new DynamoDbRateCounter({ client: clients.dynamodb, tableName }),
+  );
+  return new RateLimiter({ counter, limits: config.rateLimits, now });
 }
 
 /** Only the authorizer has token settings; any other function that verifies a token is a defect. */

@@ -72,6 +72,8 @@ export class ParleyStack extends Stack {
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
       maxConnectionsPerUser: settings.maxConnectionsPerUser,
+      ...(settings.rateLimits ? { rateLimits: settings.rateLimits } : {}),
+      ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
     });
     this.api.addRoutes(this.functions.functions);
 

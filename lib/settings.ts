@@ -3,6 +3,8 @@
  * `cdk.json`) and validated once, with errors that name the setting and say what it takes.
  */
 import { z } from 'zod';
+import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
+import { rateLimitsSettingSchema } from '../definitions/rate-limits.js';
 import { parseStage } from './stage.js';
 
 /** How clients' tokens are checked: the issuer's JWKS, or an HS256 key in Secrets Manager. */
@@ -43,6 +45,10 @@ export interface ParleySettings {
    * role (the stage's logs need one), and deploy it before this stage.
    */
   accountLogsRole: boolean;
+  /** `PARLEY_RATE_LIMITS` of the limited functions: the per-user limits that differ from the defaults. */
+  rateLimits?: string;
+  /** Reserved concurrency by function; a function not named draws on the account's shared pool. */
+  reservedConcurrency?: Partial<Record<FunctionId, number>>;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -66,6 +72,12 @@ const SETTING_KEYS = {
   maxConnectionsPerUser: 'open connections a user may hold at once (1 to 1000)',
   accountLogsRole:
     'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
+  rateLimits:
+    'a JSON object of per-user limits by route, e.g. {"send":{"perSecond":100,"perWindow":400}} (docs/adr/0012-per-user-limits.md)',
+  reservedConcurrency:
+    'a JSON object of reserved concurrency by function id, e.g. {"authorizer":50,"connect":50,"fanout":100,"send":300,"sync":100}',
+  accountConcurrency:
+    'the account’s Lambda concurrency quota in the region (Service Quotas), 1000 unless raised or lowered; reservations must leave 100 of it unreserved',
 } as const;
 
 export type SettingKey = keyof typeof SETTING_KEYS;
@@ -91,6 +103,25 @@ export const DEFAULT_SEND_THROTTLE = { rateLimit: 350, burstLimit: 175 } as cons
 
 /** Context values arrive as strings from `-c`, as JSON values from `cdk.json`: accept both. */
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** A JSON object given as text (`-c key='{…}'`) or as an object (`cdk.json`). */
+const jsonObject = <Schema extends z.ZodType>(schema: Schema) =>
+  z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value; // the schema then says it is not an object
+    }
+  }, schema);
+
+const FUNCTION_IDS = FUNCTIONS.map(({ id }) => id) as [FunctionId, ...FunctionId[]];
+
+/**
+ * AWS refuses a reservation that leaves less than 100 of the account's concurrency
+ * unreserved (docs/adr/0012-per-user-limits.md): say so at synthesis, not at deploy.
+ */
+const UNRESERVED_MINIMUM = 100;
 
 const contextSchema = z
   .object({
@@ -124,6 +155,9 @@ const contextSchema = z
     accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(false),
+    rateLimits: jsonObject(rateLimitsSettingSchema).optional(),
+    reservedConcurrency: jsonObject(z.partialRecord(z.enum(FUNCTION_IDS), integer(1, 100_000))).optional(),
+    accountConcurrency: integer(10, 1_000_000).default(1000),
   })
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
@@ -146,7 +180,16 @@ const contextSchema = z
   .refine((context) => (context.sendThrottleBurst ?? 0) <= context.throttleBurst, {
     message: 'must be at most throttleBurst, the whole stage’s burst',
     path: ['sendThrottleBurst'],
-  });
+  })
+  .refine(
+    (context) =>
+      Object.values(context.reservedConcurrency ?? {}).reduce((sum, value) => sum + (value ?? 0), 0) <=
+      context.accountConcurrency - UNRESERVED_MINIMUM,
+    {
+      message: `must leave ${UNRESERVED_MINIMUM} of accountConcurrency unreserved, as AWS requires`,
+      path: ['reservedConcurrency'],
+    },
+  );
 
 export class SettingsError extends Error {
   constructor(message: string) {
@@ -210,5 +253,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     fastPathMaxConnections: context.fastPathMaxConnections,
     maxConnectionsPerUser: context.maxConnectionsPerUser,
     accountLogsRole: context.accountLogsRole,
+    ...(context.rateLimits ? { rateLimits: JSON.stringify(context.rateLimits) } : {}),
+    ...(context.reservedConcurrency ? { reservedConcurrency: context.reservedConcurrency } : {}),
   };
 }

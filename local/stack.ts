@@ -14,6 +14,7 @@ import {
   STREAM_FUNCTIONS,
 } from '../definitions/functions.js';
 import { MOCK_ROUTES } from '../definitions/mock-routes.js';
+import type { RateLimits } from '../definitions/rate-limits.js';
 import {
   filterPatternOf,
   presenceConsumer,
@@ -28,6 +29,7 @@ import {
   LOCAL_JWT_SECRET,
   maxConnectionsPerUserFrom,
   type ParleyConfig,
+  rateLimitsFrom,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
 import { createDeps, type DepsOverrides, type ParleyDeps } from '../lambdas/runtime.js';
@@ -111,6 +113,10 @@ export interface LocalStackOptions {
    * `PARLEY_MAX_CONNECTIONS_PER_USER` of this process's environment, else 10, as in Lambda.
    */
   maxConnectionsPerUser?: number;
+  /**
+   * The per-user limits (definitions/rate-limits.ts), counted in the rate-limits table as in
+   * Lambda. Default `PARLEY_RATE_LIMITS` of this process's environment over the defaults.
+  rateLimits?: RateLimits;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -380,6 +386,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     maxConnectionsPerUser: options.maxConnectionsPerUser ?? maxConnectionsPerUserFrom(process.env),
     postConcurrency: 50,
     fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
+    rateLimits: options.rateLimits ?? rateLimitsFrom(process.env),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

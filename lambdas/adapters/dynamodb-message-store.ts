@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { IDEMPOTENCY_KEY_DAYS, type Message } from '@parley/protocol';
+import { frameBytesOf, nextPageSize } from '../domain/paging.js';
 import type { MessagePage, MessageStore, StoredMessageRef, StoreMessageOutcome } from '../domain/ports.js';
 
 const MESSAGE_PREFIX = 'msg#';
@@ -170,28 +171,68 @@ export class DynamoDbMessageStore implements MessageStore {
     return result.Item ? toMessage(result.Item) : undefined;
   }
 
-  async listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
+  async listMessages(
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<MessagePage> {
     // No seq follows the largest one a sort key holds; a longer key would not sort by seq,
     // and could put the BETWEEN bounds the wrong way round, which DynamoDB refuses.
     if (afterSeq >= MAX_SEQ) return { messages: [], lastSeq: await this.lastSeq(conversationId) };
-    const [page, lastSeq] = await Promise.all([
-      this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
-          ExpressionAttributeValues: {
-            ':c': conversationId,
-            ':from': messageKey(afterSeq + 1),
-            ':to': LAST_MESSAGE_KEY,
-          },
-          Limit: limit,
-          ConsistentRead: true,
-          ...this.#capacity(),
-        }),
-      ),
+    const [messages, lastSeq] = await Promise.all([
+      maxBytes === undefined
+        ? this.#queryMessages(conversationId, afterSeq, limit)
+        : this.#readWithin(conversationId, afterSeq, limit, maxBytes),
       this.lastSeq(conversationId),
     ]);
+    return { messages, lastSeq };
+  }
+
+  /**
+   * Reads in queries sized to what is left of `maxBytes` (`nextPageSize`): a frame holds
+   * two messages of the largest size, so reading `limit` of them at once would read a
+   * hundred times what is sent.
+   */
+  async #readWithin(conversationId: string, afterSeq: number, limit: number, maxBytes: number) {
+    const messages: Message[] = [];
+    let bytes = 0;
+    let largestBytes = 0;
+    while (messages.length < limit && bytes < maxBytes) {
+      const size = nextPageSize({
+        read: messages.length,
+        largestBytes,
+        remainingBytes: maxBytes - bytes,
+        remainingLimit: limit - messages.length,
+      });
+      const page = await this.#queryMessages(conversationId, messages.at(-1)?.seq ?? afterSeq, size);
+      for (const message of page) {
+        const messageBytes = frameBytesOf(message);
+        bytes += messageBytes;
+        largestBytes = Math.max(largestBytes, messageBytes);
+        messages.push(message);
+      }
+      if (page.length < size || (messages.at(-1)?.seq ?? 0) >= MAX_SEQ) break;
+    }
+    return messages;
+  }
+
+  async #queryMessages(conversationId: string, afterSeq: number, limit: number): Promise<Message[]> {
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':c': conversationId,
+          ':from': messageKey(afterSeq + 1),
+          ':to': LAST_MESSAGE_KEY,
+        },
+        Limit: limit,
+        ConsistentRead: true,
+        ...this.#capacity(),
+      }),
+    );
     this.#report('listMessages', page.ConsumedCapacity);
-    return { messages: (page.Items ?? []).map(toMessage), lastSeq };
+    return (page.Items ?? []).map(toMessage);
   }
 }

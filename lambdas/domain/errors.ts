@@ -30,6 +30,11 @@ export class ForbiddenError extends ProtocolError {
   readonly code = 'forbidden';
 }
 
+/** The caller is over one of its per-user limits (docs/adr/0012-per-user-limits.md); the client retries later. */
+export class RateLimitedError extends ProtocolError {
+  readonly code = 'rate_limited';
+}
+
 /** Other senders kept taking the next seq until the retry bound ran out; the client retries. */
 export class SequencingContentionError extends ProtocolError {
   readonly code = 'internal';

@@ -5,7 +5,7 @@
  * nothing of what came after, not even how far the conversation went. A user added back
  * reads its earlier windows too, and nothing of the seqs between them.
  */
-import type { Everyone, Message, Receipt } from '@parley/protocol';
+import { type Everyone, MAX_FRAME_BYTES, type Message, type Receipt } from '@parley/protocol';
 import { assertReader, type ReadWindow } from './conversation.js';
 import { effectiveWatermark } from './group-receipts.js';
 import type { GroupStore, MembershipPeriod, MessageStore, ReceiptStore } from './ports.js';
@@ -44,7 +44,7 @@ export async function readGroupHistory(
   const firstEnd = first.removedSeq ?? Number.POSITIVE_INFINITY;
   const [page, stored, everyone] = await Promise.all([
     afterSeq < firstEnd
-      ? deps.messages.listMessages(conversationId, afterSeq, limit)
+      ? deps.messages.listMessages(conversationId, afterSeq, limit, MAX_FRAME_BYTES)
       : { messages: [], lastSeq: firstEnd },
     deps.receipts.getReceipt(conversationId, userId),
     deps.groups.getEveryone(conversationId),

@@ -40,8 +40,17 @@ export interface MessageStore {
   /** Stores the message and its idempotency key together, or neither. */
   storeMessage(message: Message): Promise<StoreMessageOutcome>;
   getMessage(conversationId: string, seq: number): Promise<Message | undefined>;
-  /** Messages with seq > afterSeq, ascending, at most `limit`, and the conversation's last seq. */
-  listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage>;
+  /**
+   * Messages with seq > afterSeq, ascending, at most `limit`, and the conversation's last
+   * seq. With `maxBytes`, reads no further once the messages read fill that many bytes of a
+   * frame (`frameBytesOf`): the last one may pass it, and a frame is cut from what was read.
+   */
+  listMessages(
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<MessagePage>;
 }
 
 /**

@@ -25,6 +25,8 @@ export function createConnectHandler(deps: DepsProvider) {
       return { statusCode: 400, body: `deviceId: ${ID_RULE_MESSAGE}` };
     }
     const { userId, connectionId } = callerOf(event);
+    const limit = await deps().rateLimiter.take(userId, 'connect');
+    if (!limit.admitted) return { statusCode: 429, body: limit.message };
     const connectedAt = now();
     const connection = {
       userId,

@@ -3,6 +3,7 @@
 import {
   type HistoryFrame,
   isGroupConversationId,
+  MAX_FRAME_BYTES,
   type Message,
   type SyncFrame,
   syncFrameSchema,
@@ -42,7 +43,7 @@ async function readDirectContent(
 ): Promise<HistoryContent> {
   const members = assertMember(frame.conversationId, userId);
   const [{ messages, lastSeq }, stored] = await Promise.all([
-    deps.messages.listMessages(frame.conversationId, frame.afterSeq, frame.limit),
+    deps.messages.listMessages(frame.conversationId, frame.afterSeq, frame.limit, MAX_FRAME_BYTES),
     deps.receipts.listReceipts(frame.conversationId),
   ]);
   // A member who never acked stands at 0.

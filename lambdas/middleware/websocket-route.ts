@@ -12,7 +12,9 @@ import { describeZodError, readableRequestId, type ServerFrame } from '@parley/p
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
-import { BadRequestError, toErrorFrame } from '../domain/errors.js';
+import { limitedRouteOf } from '../../definitions/rate-limits.js';
+import { BadRequestError, RateLimitedError, toErrorFrame } from '../domain/errors.js';
+import type { RouteRateLimiter } from '../domain/rate-limits.js';
 import { type LambdaFunction, lambdaFunction } from './lambda-function.js';
 
 /** A WebSocket event with the context our authorizer attached to the connection. */
@@ -38,6 +40,8 @@ export interface Caller {
 export interface RouteDeps {
   logger: Logger;
   metrics: MetricsRecorder;
+  /** The per-user limits; a route with a limit refuses the frames over it. */
+  rateLimiter?: RouteRateLimiter;
 }
 
 /** The log methods of one route invocation; see `routeLogger`. */
@@ -180,9 +184,20 @@ export function frameRoute<Schema extends z.ZodType>(
   deps: () => RouteDeps,
   serve: (event: RouteEvent<z.infer<Schema>>) => Promise<ServerFrame | undefined>,
 ): RouteHandler {
-  return answeredRoute(deps, (event) =>
-    serve({ ...event, frame: validFrame(schema, event.body), caller: callerOf(event) }),
-  );
+  return answeredRoute(deps, async (event) => {
+    const caller = callerOf(event);
+    // Before validation: a flood of invalid frames counts against the limit too.
+    await admitWithinLimit(deps(), caller.userId, event.requestContext.routeKey);
+    return serve({ ...event, frame: validFrame(schema, event.body), caller });
+  });
+}
+
+/** Refuses with `rate_limited` a frame over the caller's limit on its route; nothing else runs. */
+async function admitWithinLimit(deps: RouteDeps, userId: string, routeKey: string): Promise<void> {
+  const route = limitedRouteOf(routeKey);
+  if (!route || !deps.rateLimiter) return;
+  const decision = await deps.rateLimiter.take(userId, route);
+  if (!decision.admitted) throw new RateLimitedError(decision.message);
 }
 
 /**

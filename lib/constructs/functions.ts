@@ -57,6 +57,10 @@ export interface ParleyFunctionsProps {
   fastPathMaxConnections?: number;
   /** `PARLEY_MAX_CONNECTIONS_PER_USER` of the `connect` function; its default (10) when absent. */
   maxConnectionsPerUser?: number;
+  /** `PARLEY_RATE_LIMITS` of the functions with a per-user limit; their defaults when absent. */
+  rateLimits?: string;
+  /** Reserved concurrency by function; none for a function not named. */
+  reservedConcurrency?: Partial<Record<FunctionId, number>>;
 }
 
 export class ParleyFunctions extends Construct {
@@ -103,6 +107,9 @@ export class ParleyFunctions extends Construct {
       // Only `send` posts a message before the stream does (docs/adr/0008-fast-path.md).
       ...(definition.id === 'send' && props.fastPathMaxConnections !== undefined
         ? { FAST_PATH_MAX_CONNECTIONS: String(props.fastPathMaxConnections) }
+        : {}),
+      ...(props.rateLimits && 'rate-limits' in definition.tables
+        ? { PARLEY_RATE_LIMITS: props.rateLimits }
         : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -153,6 +160,10 @@ export class ParleyFunctions extends Construct {
       // The deployed mode of the local stack finds the function's id by this handler file.
       description: `Parley ${props.stage}: ${handlerFileOf(definition.id)}`,
       environment: this.#environmentOf(definition, props),
+      // A reservation is also the function's ceiling: see docs/adr/0012-per-user-limits.md.
+      ...(props.reservedConcurrency?.[definition.id] !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrency[definition.id] }
+        : {}),
       bundling: {
         // The SDK is bundled too, at the version package-lock.json pins, rather than
         // whatever version the runtime ships.

@@ -17,7 +17,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
     'reserved for what Parley itself refuses as too large; no action of this version answers it; a client treats it as final for that frame',
   forbidden: 'the caller is not a member of the conversation it names',
   rate_limited:
-    'reserved for limits Parley applies itself, per user; no action of this version answers it; a client retries the same frame after a backoff',
+    'the caller is over one of its per-user limits (1.3; the message names it and says when to retry); nothing was done; a client retries the same frame after a backoff',
   internal: 'the server failed; the client may retry the same frame',
 };
 

@@ -25,6 +25,7 @@ const IN_PROCESS_ONLY = [
   'maxTokenAgeSeconds',
   'streamDelayMs',
   'fastPathMaxConnections',
+  'rateLimits',
   'hopDelays',
 ] as const;
 

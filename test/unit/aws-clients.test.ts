@@ -6,12 +6,13 @@ import { type AwsClients, createAwsClients } from '../../lambdas/adapters/aws-cl
 import { configFromEnvironment } from '../../lambdas/config.js';
 
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
-/** What the CDK stack sets for the typing function: its table and the API's `@connections` endpoint in AWS. */
+/** What the CDK stack sets for the typing function: its tables and the API's `@connections` endpoint in AWS. */
 const STACK_ENVIRONMENT = {
   AWS_REGION: 'us-east-1',
   PARLEY_CONNECTIONS_TABLE: 'connections',
   PARLEY_CONVERSATIONS_TABLE: 'conversations',
   PARLEY_GROUP_CONNECTIONS_TABLE: 'group-connections',
+  PARLEY_RATE_LIMITS_TABLE: 'rate-limits',
   PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
 };
 const endpointsOf = (environment: NodeJS.ProcessEnv) =>

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FUNCTIONS, type FunctionId, requiredVariablesOf } from '../../definitions/functions.js';
+import { DEFAULT_RATE_LIMITS } from '../../definitions/rate-limits.js';
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 import { PowertoolsMetricsRecorder } from '../../lambdas/adapters/powertools-metrics.js';
 import {
@@ -16,9 +17,10 @@ import { testConfig } from './support/harness.js';
 
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
-/** What the CDK stack gives the send function: its table and the stream. */
+/** What the CDK stack gives the ack function: its tables and the stream. */
 const ACK_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
+  PARLEY_RATE_LIMITS_TABLE: 'rate-limits-v2',
   PARLEY_EVENTS_STREAM: 'events-v2',
 };
 /** What the CDK stack gives the typing function: its tables and the @connections endpoint. */
@@ -26,6 +28,7 @@ const TYPING_ENVIRONMENT = {
   PARLEY_CONNECTIONS_TABLE: 'connections-v2',
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_GROUP_CONNECTIONS_TABLE: 'group-connections-v2',
+  PARLEY_RATE_LIMITS_TABLE: 'rate-limits-v2',
   PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
 };
 
@@ -38,12 +41,17 @@ describe('configFromEnvironment', () => {
     const config = configFromEnvironment('ack', ACK_ENVIRONMENT);
 
     expect(config).toEqual({
-      names: { conversationsTable: 'conversations-v2', eventsStream: 'events-v2' },
+      names: {
+        conversationsTable: 'conversations-v2',
+        rateLimitsTable: 'rate-limits-v2',
+        eventsStream: 'events-v2',
+      },
       endpoints: { region: 'us-east-1' },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
       postConcurrency: 50,
       fastPathMaxConnections: DEFAULT_FAST_PATH_MAX_CONNECTIONS,
+      rateLimits: DEFAULT_RATE_LIMITS,
       logLevel: 'INFO',
       serviceName: 'parley',
     });
@@ -153,6 +161,7 @@ describe('configFromEnvironment', () => {
 
   it('reads process.env when given no environment', () => {
     vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'from-process');
+    vi.stubEnv('PARLEY_RATE_LIMITS_TABLE', 'rate-limits');
     vi.stubEnv('PARLEY_POST_CONCURRENCY', '3');
 
     const config = configFromEnvironment('sync');
@@ -261,6 +270,7 @@ describe('building the deps', () => {
 
   it('builds the deps from the environment once and reuses them', () => {
     vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'once-conversations');
+    vi.stubEnv('PARLEY_RATE_LIMITS_TABLE', 'rate-limits');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     const provider = depsFromEnvironment('sync');
 
@@ -280,6 +290,7 @@ describe('building the deps', () => {
 
   it('fails, naming the variable, when a function reaches a resource definitions/functions.ts does not give it', async () => {
     vi.stubEnv('PARLEY_CONVERSATIONS_TABLE', 'conversations');
+    vi.stubEnv('PARLEY_RATE_LIMITS_TABLE', 'rate-limits');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     const deps = depsFromEnvironment('sync')();
 

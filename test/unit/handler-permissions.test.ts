@@ -51,7 +51,9 @@ import {
   FUNCTIONS,
   type FunctionDefinition,
   type FunctionId,
+  ROUTES,
 } from '../../definitions/functions.js';
+import { DEFAULT_RATE_LIMITS, LIMITED_ROUTES, routeKeyOf } from '../../definitions/rate-limits.js';
 import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
 import { rosterKeyOf } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
@@ -513,7 +515,40 @@ function groupConnectionsIndexingBob(): void {
   ddb.on(BatchWriteCommand).resolves({});
 }
 
+/**
+ * Every function with a per-user limit counts the frame (or handshake) in the rate-limits
+ * table before anything else; here the counter refuses it, so nothing else runs.
+ */
+const RATE_LIMIT_SCENARIOS: Scenario[] = LIMITED_ROUTES.map((route) => {
+  const routeKey = routeKeyOf(route);
+  const fn = ROUTES[routeKey] as FunctionId;
+  return {
+    fn,
+    path: `when it refuses a ${routeKey} over the caller's limit`,
+    touches: ['dynamodb:UpdateItem rate-limits'],
+    run: async () => {
+      ddb.on(UpdateCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'over',
+          $metadata: {},
+          Item: { total: { N: '1' } },
+        }),
+      );
+      const { provider } = createTestDeps({ config: testConfig({ rateLimits: DEFAULT_RATE_LIMITS }) });
+      if (route === 'connect') {
+        const result = await invoke(handlerOf('connect', provider), connectEvent());
+        expect(result.statusCode).toBe(429);
+        return;
+      }
+      const event = messageEvent({ action: routeKey, requestId: 'r1' });
+      event.requestContext.routeKey = routeKey;
+      expect(errorOf(await invoke(handlerOf(fn, provider), event)).code).toBe('rate_limited');
+    },
+  };
+});
+
 const SCENARIOS: Scenario[] = [
+  ...RATE_LIMIT_SCENARIOS,
   // ----------------------------------------------------------------- authorizer
   {
     fn: 'authorizer',

@@ -1,4 +1,4 @@
-import type { HistoryFrame, Message } from '@parley/protocol';
+import { type HistoryFrame, MAX_FRAME_BYTES, type Message } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createDefaultHandler } from '../../lambdas/handlers/default.js';
 import { createSyncHandler } from '../../lambdas/handlers/sync.js';
@@ -103,12 +103,12 @@ describe('the sync handler', () => {
     expect(answerOf<HistoryFrame>(result)).toMatchObject({ messages: [], lastSeq: 5, hasMore: false });
   });
 
-  it('reads one page of the messages after afterSeq, of the limit asked for', async () => {
+  it('reads one page of the messages after afterSeq, of the limit asked for and no more than a frame holds', async () => {
     const { provider, calls } = await syncWith(5);
 
     await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 4, limit: 50 })));
 
-    expect(calls.listMessages.mock.calls).toEqual([[CONVERSATION, 4, 50]]);
+    expect(calls.listMessages.mock.calls).toEqual([[CONVERSATION, 4, 50, MAX_FRAME_BYTES]]);
   });
 
   it('pages 100 messages when the frame gives no limit', async () => {

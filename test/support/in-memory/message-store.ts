@@ -6,6 +6,7 @@
  * never conflicts here: a test that needs `conflict` makes `storeMessage` answer it.
  */
 import type { Message } from '@parley/protocol';
+import { frameBytesOf } from '../../../lambdas/domain/paging.js';
 import type {
   MessagePage,
   MessageStore,
@@ -69,12 +70,22 @@ export class InMemoryMessageStore implements MessageStore {
     return structuredClone(this.#conversations.get(conversationId)?.messages.get(seq));
   }
 
-  async listMessages(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
-    const messages = [...(this.#conversations.get(conversationId)?.messages.values() ?? [])]
-      .filter((message) => message.seq > afterSeq)
+  async listMessages(
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<MessagePage> {
+    const messages: Message[] = [];
+    let bytes = 0;
+    for (const message of [...(this.#conversations.get(conversationId)?.messages.values() ?? [])]
+      .filter((stored) => stored.seq > afterSeq)
       .sort((a, b) => a.seq - b.seq)
-      .slice(0, limit)
-      .map((message) => structuredClone(message));
+      .slice(0, limit)) {
+      if (bytes >= maxBytes) break;
+      bytes += frameBytesOf(message);
+      messages.push(structuredClone(message));
+    }
     return { messages, lastSeq: await this.lastSeq(conversationId) };
   }
 
