@@ -37,6 +37,9 @@ export type FunctionId =
   | 'set-title'
   | 'set-admin'
   | 'group-info'
+  | 'block'
+  | 'unblock'
+  | 'blocks'
   | 'fanout'
   | 'presence-notifier';
 
@@ -112,6 +115,43 @@ function groupChangeFunctions() {
   ] as const;
 }
 
+/**
+ * Blocking (protocol 1.3), each action its own function, on the blocker's own partition of
+ * user-conversations. `block` and `unblock` post the change to the caller's other devices
+ * (and delete a connection found gone); `block` also ends the presence subscriptions the
+ * blocked user holds on the caller.
+ */
+function blockingFunctions() {
+  const base = { memoryMiB: 256, timeoutSeconds: ROUTE_TIMEOUT_SECONDS } as const;
+  const posting = { connections: ['Query', 'DeleteItem'] } as const;
+  return [
+    {
+      id: 'block',
+      trigger: { kind: 'route', routeKey: 'block', answered: true },
+      ...base,
+      tables: {
+        'user-conversations': ['PutItem'],
+        'presence-subscriptions': ['Query', 'DeleteItem'],
+        ...posting,
+      },
+      posts: true,
+    },
+    {
+      id: 'unblock',
+      trigger: { kind: 'route', routeKey: 'unblock', answered: true },
+      ...base,
+      tables: { 'user-conversations': ['DeleteItem'], ...posting },
+      posts: true,
+    },
+    {
+      id: 'blocks',
+      trigger: { kind: 'route', routeKey: 'blocks', answered: true },
+      ...base,
+      tables: { 'user-conversations': ['Query'] },
+    },
+  ] as const;
+}
+
 export const FUNCTIONS = [
   {
     id: 'authorizer',
@@ -169,12 +209,14 @@ export const FUNCTIONS = [
     // transaction. GetItem: the stored message a duplicate is answered with. UpdateItem: in
     // a group, the sender's own watermarks (and `everyone` when they held it back). The
     // fast path (docs/adr/0008-fast-path.md): the members' connections or the group's
-    // index, posts, and a connection gone deleted as the fanout deletes it.
+    // index, posts, and a connection gone deleted as the fanout deletes it. BatchGetItem on
+    // user-conversations: in a one-to-one conversation, the two members' blocks.
     tables: {
       conversations: ['Query', 'PutItem', 'GetItem', 'UpdateItem'],
       connections: ['Query', 'DeleteItem'],
       'group-connections': ['Query', 'BatchWriteItem'],
       'rate-limits': ['UpdateItem'],
+      'user-conversations': ['BatchGetItem'],
     },
     publishes: true,
     posts: true,
@@ -211,12 +253,14 @@ export const FUNCTIONS = [
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // GetItem: the typing member's membership. UpdateItem: the group typing gate's item,
     // one `start` per member per interval. group-connections: the group's connected
-    // devices, and a gone one taken out of the index.
+    // devices, and a gone one taken out of the index. BatchGetItem on user-conversations:
+    // in a one-to-one conversation, the two members' blocks.
     tables: {
       connections: ['Query', 'DeleteItem'],
       conversations: ['GetItem', 'UpdateItem'],
       'group-connections': ['Query', 'BatchWriteItem'],
       'rate-limits': ['UpdateItem'],
+      'user-conversations': ['BatchGetItem'],
     },
     posts: true,
   },
@@ -225,11 +269,13 @@ export const FUNCTIONS = [
     trigger: { kind: 'route', routeKey: 'subscribePresence', answered: true },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
-    // Query: a shared conversation (its last seq) makes presence visible.
+    // BatchGetItem on user-conversations: each watched user's entry of its one-to-one
+    // conversation with the caller (its `wroteAt`) and its block of the caller. DeleteItem:
+    // a subscription a block committed meanwhile ends.
     tables: {
-      conversations: ['Query'],
+      'user-conversations': ['BatchGetItem'],
       presence: ['BatchGetItem'],
-      'presence-subscriptions': ['BatchWriteItem'],
+      'presence-subscriptions': ['BatchWriteItem', 'DeleteItem'],
       'rate-limits': ['UpdateItem'],
     },
   },
@@ -242,6 +288,7 @@ export const FUNCTIONS = [
     // Query: the last seq, the roster's buckets and the receipts. GetItem: the group item.
     tables: { conversations: ['Query', 'GetItem'] },
   },
+  ...blockingFunctions(),
   {
     id: 'fanout',
     trigger: { kind: 'stream', consumer: fanoutConsumer },

@@ -19,6 +19,7 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbRateCounter } from './adapters/dynamodb-rate-counter.js';
+import { DynamoDbPrivacyStore } from './adapters/dynamodb-privacy-store.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
 import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
 import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
@@ -26,6 +27,7 @@ import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
 import { configFromEnvironment, type ParleyConfig } from './config.js';
+import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
 import { FAST_PATH_BUDGET_MS, type FastPathDeps, postFirst } from './domain/fast-path.js';
@@ -40,6 +42,7 @@ import type {
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
+  PrivacyStore,
   ReceiptStore,
   TypingGate,
 } from './domain/ports.js';
@@ -63,6 +66,7 @@ export interface ParleyDeps {
   conversationList: ConversationListStore;
   presence: PresenceStore;
   presenceSubscriptions: PresenceSubscriptionStore;
+  privacy: PrivacyStore;
   typingGate: TypingGate;
   rateLimiter: RouteRateLimiter;
   verifyToken: TokenVerifier;
@@ -141,6 +145,7 @@ type Adapters = Pick<
   | 'conversationList'
   | 'presence'
   | 'presenceSubscriptions'
+  | 'privacy'
   | 'typingGate'
 >;
 
@@ -205,6 +210,11 @@ function createAdapters(
       'PARLEY_PRESENCE_SUBSCRIPTIONS_TABLE',
       (tableName) => new DynamoDbPresenceSubscriptionStore({ client: dynamodb, tableName, now }),
     ),
+    privacy: ifConfigured<PrivacyStore>(
+      names.userConversationsTable,
+      'PARLEY_USER_CONVERSATIONS_TABLE',
+      (tableName) => new DynamoDbPrivacyStore({ client: dynamodb, tableName }),
+    ),
     typingGate: ifConfigured<TypingGate>(
       names.conversationsTable,
       'PARLEY_CONVERSATIONS_TABLE',
@@ -268,13 +278,27 @@ export function presenceDeps(deps: ParleyDeps): PresenceDeps {
     presence: deps.presence,
     subscriptions: deps.presenceSubscriptions,
     connections: deps.connections,
-    messages: deps.messages,
+    privacy: deps.privacy,
     publisher: deps.publisher,
     pusher: deps.pusher,
     metrics: deps.metrics,
     now: deps.now,
     connectionTtlSeconds: deps.config.connectionTtlSeconds,
     postConcurrency: deps.config.postConcurrency,
+  };
+}
+
+/** The part of the deps blocking uses. */
+export function blockingDeps(deps: ParleyDeps): BlockingDeps {
+  return {
+    privacy: deps.privacy,
+    subscriptions: deps.presenceSubscriptions,
+    connections: deps.connections,
+    pusher: deps.pusher,
+    metrics: deps.metrics,
+    now: deps.now,
+    postConcurrency: deps.config.postConcurrency,
+    onPostFailed: (error) => deps.logger.warn('a block was not posted to every other device', { error }),
   };
 }
 

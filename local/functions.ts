@@ -8,6 +8,8 @@ import type { DefinitionOf, FunctionId } from '../definitions/functions.js';
 import { createAckHandler } from '../lambdas/handlers/ack.js';
 import { createAddMembersHandler } from '../lambdas/handlers/add-members.js';
 import { createAuthorizerHandler } from '../lambdas/handlers/authorizer.js';
+import { createBlockHandler } from '../lambdas/handlers/block.js';
+import { createBlocksHandler } from '../lambdas/handlers/blocks.js';
 import { createConnectHandler } from '../lambdas/handlers/connect.js';
 import { createConversationsHandler } from '../lambdas/handlers/conversations.js';
 import { createCreateGroupHandler } from '../lambdas/handlers/create-group.js';
@@ -23,6 +25,7 @@ import { createSetTitleHandler } from '../lambdas/handlers/set-title.js';
 import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-presence.js';
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../lambdas/handlers/typing.js';
+import { createUnblockHandler } from '../lambdas/handlers/unblock.js';
 import type { DepsProvider } from '../lambdas/runtime.js';
 import type { KinesisBatchHandler } from './event-source-mapping/index.js';
 import type { RequestAuthorizerHandler, WebSocketRouteHandler } from './gateway/index.js';
@@ -55,6 +58,9 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   'set-title': createSetTitleHandler,
   'set-admin': createSetAdminHandler,
   'group-info': createGroupInfoHandler,
+  block: createBlockHandler,
+  unblock: createUnblockHandler,
+  blocks: createBlocksHandler,
   fanout: createFanoutHandler,
   'presence-notifier': createPresenceNotifierHandler,
 };

@@ -318,7 +318,9 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     const outcomes = conversationIds.map((conversationId) => {
       const entryItem = items.find((item) => item.itemKey === entryKey(conversationId));
       const current = entryItem ? toEntry(entryItem) : undefined;
-      const next = changes.get(conversationId)?.(current && stateOf(current));
+      // `wroteAt` is stored only: the entry a client reads (`toEntry`) leaves it out.
+      const wroteAt = typeof entryItem?.wroteAt === 'number' ? { wroteAt: entryItem.wroteAt } : {};
+      const next = changes.get(conversationId)?.(current && { ...stateOf(current), ...wroteAt });
       if (!next) return 'unchanged' as const;
       // Distinct times, so that a page boundary never falls between two equal ones.
       const changedAt = base + writes.length;
@@ -333,6 +335,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
             lastSeq: next.lastSeq,
             lastMessage: next.lastMessage,
             receipts: next.receipts,
+            ...(next.wroteAt === undefined ? {} : { wroteAt: next.wroteAt }),
             changedAt,
             updatedAt: windowOf(changedAt),
           },

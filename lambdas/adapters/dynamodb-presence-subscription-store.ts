@@ -6,6 +6,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { PresenceSubscription, PresenceSubscriptionStore } from '../domain/ports.js';
+import { queryAll } from './query-all.js';
 
 /** BatchWriteItem takes at most 25 requests per call. */
 const BATCH_WRITE_LIMIT = 25;
@@ -59,5 +60,17 @@ export class DynamoDbPresenceSubscriptionStore implements PresenceSubscriptionSt
     await this.#client.send(
       new DeleteCommand({ TableName: this.#tableName, Key: { watchedUserId, connectionId } }),
     );
+  }
+
+  async unsubscribeUser(watchedUserId: string, subscriberUserId: string): Promise<void> {
+    const items = await queryAll(this.#client, {
+      TableName: this.#tableName,
+      KeyConditionExpression: 'watchedUserId = :w',
+      FilterExpression: 'subscriberUserId = :s',
+      ExpressionAttributeValues: { ':w': watchedUserId, ':s': subscriberUserId },
+      ProjectionExpression: 'connectionId',
+      ConsistentRead: true,
+    });
+    await Promise.all(items.map((item) => this.unsubscribe(watchedUserId, item.connectionId as string)));
   }
 }

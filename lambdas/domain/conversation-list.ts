@@ -35,11 +35,16 @@ export function raise(
   });
 }
 
-/** The entry after `events`, or undefined when they change nothing. */
+/**
+ * The entry after `events`, or undefined when they change nothing. On the entry of
+ * `ownerId`, the first message it wrote sets `wroteAt`: its consent to show its presence
+ * to the other member, stored with the write the message makes anyway.
+ */
 export function applyToEntry(
   conversationId: string,
   current: ConversationEntryState | undefined,
   events: ConversationEvent[],
+  ownerId?: string,
 ): ConversationEntryState | undefined {
   const before = current ?? emptyEntry(conversationId);
   // An entry stored by a 1.0 server has no kind: it gains it with its next change.
@@ -50,6 +55,8 @@ export function applyToEntry(
         const { type: _type, ...message } = event;
         next = { ...next, lastSeq: event.seq, lastMessage: message };
       }
+      if (event.senderId === ownerId && next.wroteAt === undefined)
+        next = { ...next, wroteAt: event.serverTs };
     } else if (event.type === 'receipt') {
       next = { ...next, receipts: raise(next.receipts, event.userId, event.kind, event.seq) };
     }
@@ -57,6 +64,7 @@ export function applyToEntry(
   const changed =
     !current ||
     next.lastSeq !== before.lastSeq ||
+    next.wroteAt !== before.wroteAt ||
     next.receipts.some(
       (receipt, i) =>
         receipt.deliveredSeq !== before.receipts[i]?.deliveredSeq ||

@@ -191,7 +191,7 @@ async function updateConversationLists(
     const events = work.events.map(({ event }) => event);
     for (const userId of membersOf(conversationId) ?? []) {
       add(work, userId, conversationId, (current: ConversationEntryState | undefined) =>
-        applyToEntry(conversationId, current, events),
+        applyToEntry(conversationId, current, events, userId),
       );
     }
   }

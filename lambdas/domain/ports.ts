@@ -134,7 +134,13 @@ export interface ReceiptStore {
 
 /** A member's entry of the conversation list, as stored. */
 export type ConversationEntry = ConversationSummary;
-export type ConversationEntryState = Omit<ConversationEntry, 'updatedAt'>;
+export type ConversationEntryState = Omit<ConversationEntry, 'updatedAt'> & {
+  /**
+   * When the entry's owner first wrote in this one-to-one conversation: its consent to show
+   * its presence to the other member (protocol 1.3). Stored only, never on the wire.
+   */
+  wroteAt?: number;
+};
 /** A change of one entry: the next state from the current one, or undefined when nothing changes. */
 export type EntryChange = (current: ConversationEntryState | undefined) => ConversationEntryState | undefined;
 
@@ -202,6 +208,8 @@ export interface PresenceSubscriptionStore {
   subscribe(subscriptions: PresenceSubscription[]): Promise<void>;
   listSubscribers(watchedUserId: string): Promise<PresenceSubscription[]>;
   unsubscribe(watchedUserId: string, connectionId: string): Promise<void>;
+  /** Ends every subscription `subscriberUserId` holds on `watchedUserId`, read strongly consistent (a block). */
+  unsubscribeUser(watchedUserId: string, subscriberUserId: string): Promise<void>;
 }
 
 export type { UserPresence };
@@ -419,4 +427,37 @@ export interface TypingGate {
    * `intervalMs` before `now` (and records this one); false otherwise.
    */
   claimStart(conversationId: string, userId: string, now: number, intervalMs: number): Promise<boolean>;
+}
+
+/** One user blocking another (protocol 1.3). */
+export interface BlockPair {
+  blockerId: string;
+  blockedId: string;
+}
+
+/**
+ * What each user allows others (protocol 1.3), kept in its own partition of the
+ * user-conversations table: whom it blocks, and (on its list entries, written by the
+ * fanout) whom it has written to. docs/adr/0013-consent-and-blocking.md.
+ */
+export interface PrivacyStore {
+  /** Records the block; true when it is new, false when it was there already. */
+  block(pair: BlockPair, at: number): Promise<boolean>;
+  /** Takes the block back; true when there was one. */
+  unblock(pair: BlockPair): Promise<boolean>;
+  /** The users `blockerId` blocks, in user id order, after `after`: at most `limit`. */
+  listBlocked(
+    blockerId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ userIds: string[]; hasMore: boolean }>;
+  /** Deletes every block `blockerId` holds and answers how many: the erasure of a user calls it. */
+  removeAllBlocks(blockerId: string): Promise<number>;
+  /** Those of `pairs` that are blocks now, read strongly consistent. */
+  findBlocks(pairs: readonly BlockPair[]): Promise<BlockPair[]>;
+  /**
+   * Those of `userIds` whose presence `viewerId` may see: each wrote to `viewerId` in their
+   * one-to-one conversation and does not block it. Read strongly consistent.
+   */
+  presenceVisibleTo(viewerId: string, userIds: readonly string[]): Promise<Set<string>>;
 }

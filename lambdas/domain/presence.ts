@@ -6,24 +6,23 @@
  */
 
 import type { PresenceFrame, UserPresence } from '@parley/protocol';
-import { directConversationId } from '@parley/protocol';
 import pLimit from 'p-limit';
 import { MetricName, type MetricsRecorder } from '../../definitions/metrics.js';
 import type {
   ConnectionPusher,
   ConnectionStore,
   EventPublisher,
-  MessageStore,
   PresenceRecord,
   PresenceStore,
   PresenceSubscriptionStore,
+  PrivacyStore,
 } from './ports.js';
 
 export interface PresenceDeps {
   presence: PresenceStore;
   subscriptions: PresenceSubscriptionStore;
   connections: ConnectionStore;
-  messages: MessageStore;
+  privacy: PrivacyStore;
   publisher: EventPublisher;
   pusher: ConnectionPusher;
   metrics: MetricsRecorder;
@@ -73,15 +72,12 @@ export async function recordDisconnect(deps: PresenceDeps, userId: string): Prom
   }
 }
 
-/** Users can see each other's presence once they share a conversation. */
-async function sharesConversation(deps: PresenceDeps, userId: string, otherId: string): Promise<boolean> {
-  if (userId === otherId) return true;
-  return (await deps.messages.lastSeq(directConversationId(userId, otherId))) > 0;
-}
-
 /**
  * Answers a subscription with the current presence of each user, and registers the
- * connection for later changes of those the caller may see.
+ * connection for later changes of those the caller may see: those who wrote to it in their
+ * one-to-one conversation and do not block it (protocol 1.3; sharing a group is not
+ * enough). Anyone else is answered as a stranger, by the same path: one read of the same
+ * two keys whether the user exists or not, and no subscription.
  */
 export async function subscribeToPresence(
   deps: PresenceDeps,
@@ -89,14 +85,8 @@ export async function subscribeToPresence(
   userIds: string[],
 ): Promise<UserPresence[]> {
   const distinct = [...new Set(userIds)];
-  const limit = pLimit(10);
-  const visible = (
-    await Promise.all(
-      distinct.map((userId) =>
-        limit(async () => ((await sharesConversation(deps, subscriber.userId, userId)) ? userId : undefined)),
-      ),
-    )
-  ).filter((userId): userId is string => userId !== undefined);
+  const allowed = await deps.privacy.presenceVisibleTo(subscriber.userId, distinct);
+  const visible = distinct.filter((userId) => allowed.has(userId));
   const now = deps.now();
   const expiresAt = Math.floor(now / 1000) + deps.connectionTtlSeconds;
   const [records] = await Promise.all([
@@ -110,10 +100,35 @@ export async function subscribeToPresence(
       })),
     ),
   ]);
+  await dropBlockedMeanwhile(deps, subscriber, visible, allowed);
   const recordOf = new Map(records.map((record) => [record.userId, record]));
-  const visibleSet = new Set(visible);
   return distinct.map((userId) =>
-    visibleSet.has(userId) ? presenceView(userId, recordOf.get(userId), now) : { userId, ...OFFLINE },
+    allowed.has(userId) ? presenceView(userId, recordOf.get(userId), now) : { userId, ...OFFLINE },
+  );
+}
+
+/**
+ * A block committed between the consent read and the subscription's write would miss the
+ * subscription when it ends the blocked user's ones: read the blocks again after the write.
+ * Either this read sees the block, or the block's own read of the subscriptions comes
+ * later and sees the subscription.
+ */
+async function dropBlockedMeanwhile(
+  deps: PresenceDeps,
+  subscriber: { userId: string; connectionId: string },
+  visible: string[],
+  allowed: Set<string>,
+): Promise<void> {
+  const others = visible.filter((userId) => userId !== subscriber.userId);
+  if (others.length === 0) return;
+  const blocks = await deps.privacy.findBlocks(
+    others.map((userId) => ({ blockerId: userId, blockedId: subscriber.userId })),
+  );
+  await Promise.all(
+    blocks.map(({ blockerId }) => {
+      allowed.delete(blockerId);
+      return deps.subscriptions.unsubscribe(blockerId, subscriber.connectionId);
+    }),
   );
 }
 

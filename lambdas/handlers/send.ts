@@ -2,6 +2,7 @@
 
 import { isGroupConversationId, type SendFrame, type SentFrame, sendFrameSchema } from '@parley/protocol';
 import { MetricName } from '../../definitions/metrics.js';
+import { assertMayWrite } from '../domain/blocking.js';
 import { assertCurrentMember, resolveSendTarget } from '../domain/conversation.js';
 import { countOwnMessage } from '../domain/group-receipts.js';
 import type { GroupMemberRecord } from '../domain/ports.js';
@@ -21,13 +22,13 @@ export function createSendHandler(deps: DepsProvider) {
       senderDeviceId: caller.deviceId,
       clientMessageId: frame.clientMessageId,
       body: frame.body,
-      ...(group
-        ? {
-            authorize: async () => {
-              sender.member = await assertCurrentMember(deps().groups, conversationId, caller.userId);
-            },
+      // In each attempt, before the seq is claimed: a group's membership, or a one-to-one
+      // conversation's blocks (a block committed before this read refuses the send).
+      authorize: group
+        ? async () => {
+            sender.member = await assertCurrentMember(deps().groups, conversationId, caller.userId);
           }
-        : {}),
+        : () => assertMayWrite(deps().privacy, caller.userId, conversationId),
     });
     // The sender counts as having received and read its own message.
     if (sender.member) await countOwnMessage(deps(), conversationId, sender.member, message.seq);

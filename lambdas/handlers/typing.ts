@@ -6,6 +6,7 @@ import {
   type TypingFrame,
   typingFrameSchema,
 } from '@parley/protocol';
+import { mayType } from '../domain/blocking.js';
 import { assertMember } from '../domain/conversation.js';
 import { postToUsers } from '../domain/fanout.js';
 import { forwardGroupTyping } from '../domain/group-typing.js';
@@ -39,6 +40,8 @@ export function createTypingHandler(deps: DepsProvider) {
       return undefined;
     }
     const members = assertMember(frame.conversationId, caller.userId);
+    // Between a blocker and the user it blocks, typing goes nowhere, and silently.
+    if (!(await mayType(deps().privacy, caller.userId, frame.conversationId))) return undefined;
     await postToUsers(
       { connections, pusher, metrics, now, postConcurrency: config.postConcurrency },
       members.filter((member) => member !== caller.userId),

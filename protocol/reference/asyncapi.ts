@@ -42,6 +42,13 @@ const ACTIONS: Record<Action, { summary: string; answer?: ServerType }> = {
     summary: "Read a group's title and members with their receipts, a page at a time.",
     answer: 'group',
   },
+  block: {
+    summary:
+      "Block a user: its one-to-one messages and typing are refused, the caller's presence hidden from it.",
+    answer: 'blocked',
+  },
+  unblock: { summary: 'Take a block back.', answer: 'unblocked' },
+  blocks: { summary: 'List the users the caller blocks, a page at a time.', answer: 'blocks' },
 };
 
 const SERVER_FRAMES: Record<ServerType, string> = {
@@ -59,6 +66,9 @@ const SERVER_FRAMES: Record<ServerType, string> = {
   group: 'The answer to `groupInfo`.',
   groupReceipt:
     "The lowest watermark of a kind over a group's current members moved: everyone has it up to `seq`.",
+  blocked: "The answer to `block`, then (without `requestId`) the same block to the caller's other devices.",
+  unblocked: "The answer to `unblock`, then (without `requestId`) the same to the caller's other devices.",
+  blocks: 'The answer to `blocks`.',
 };
 
 const capitalized = (text: string) => `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;

@@ -45,6 +45,9 @@ export const CLIENT_FRAME_NAMES = {
   setTitle: 'SetTitleFrame',
   setAdmin: 'SetAdminFrame',
   groupInfo: 'GroupInfoFrame',
+  block: 'BlockFrame',
+  unblock: 'UnblockFrame',
+  blocks: 'BlocksFrame',
 } as const satisfies Record<keyof typeof CLIENT_FRAME_SCHEMAS, string>;
 
 export const SERVER_FRAME_NAMES = {
@@ -61,6 +64,9 @@ export const SERVER_FRAME_NAMES = {
   groupChanged: 'GroupChangedFrame',
   group: 'GroupFrame',
   groupReceipt: 'GroupReceiptEventFrame',
+  blocked: 'BlockedFrame',
+  unblocked: 'UnblockedFrame',
+  blocks: 'BlocksPageFrame',
 } as const satisfies Record<keyof typeof SERVER_FRAME_SCHEMAS, string>;
 
 /** Every frame and object of the protocol as JSON Schema, by name, referring to each other by name. */

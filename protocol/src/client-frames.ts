@@ -8,6 +8,7 @@ import { GROUP_ID_PATTERN } from './conversation-id.js';
 import { limitSchema, seqSchema, typeError } from './fields.js';
 import { clientMessageIdSchema, conversationIdSchema, requestIdSchema, userIdSchema } from './ids.js';
 import {
+  BLOCKS_PAGE_SIZE,
   CONVERSATIONS_DEFAULT_LIMIT,
   CONVERSATIONS_MAX_LIMIT,
   GROUP_MAX_MEMBERS,
@@ -200,6 +201,31 @@ export const groupInfoFrameSchema = frameSchema({
     .optional(),
 });
 
+/** `block` and `unblock` (protocol 1.3): the other user, never the caller itself. */
+const blockTargetSchema = (description: string) => userIdSchema.meta({ description });
+
+export const blockFrameSchema = frameSchema({
+  action: z.literal('block'),
+  requestId: answeredRequestId,
+  userId: blockTargetSchema('the user to block; the caller itself is `bad_request`'),
+});
+
+export const unblockFrameSchema = frameSchema({
+  action: z.literal('unblock'),
+  requestId: answeredRequestId,
+  userId: blockTargetSchema('the user to unblock; one not blocked is answered all the same'),
+});
+
+export const blocksFrameSchema = frameSchema({
+  action: z.literal('blocks'),
+  requestId: answeredRequestId,
+  after: userIdSchema
+    .meta({
+      description: `the last \`userId\` of the previous page; without it, the first (${BLOCKS_PAGE_SIZE} at most a page)`,
+    })
+    .optional(),
+});
+
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 export type AckFrame = z.infer<typeof ackFrameSchema>;
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
@@ -213,6 +239,9 @@ export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
 export type SetTitleFrame = z.infer<typeof setTitleFrameSchema>;
 export type SetAdminFrame = z.infer<typeof setAdminFrameSchema>;
 export type GroupInfoFrame = z.infer<typeof groupInfoFrameSchema>;
+export type BlockFrame = z.infer<typeof blockFrameSchema>;
+export type UnblockFrame = z.infer<typeof unblockFrameSchema>;
+export type BlocksFrame = z.infer<typeof blocksFrameSchema>;
 /** The frames that change a group: each is answered `groupChanged`. */
 export type GroupChangeFrame =
   | CreateGroupFrame
@@ -236,6 +265,9 @@ export const ROUTED_ACTIONS = [
   'setTitle',
   'setAdmin',
   'groupInfo',
+  'block',
+  'unblock',
+  'blocks',
 ] as const;
 export type RoutedAction = (typeof ROUTED_ACTIONS)[number];
 
@@ -254,4 +286,7 @@ export const CLIENT_FRAME_SCHEMAS = {
   setTitle: setTitleFrameSchema,
   setAdmin: setAdminFrameSchema,
   groupInfo: groupInfoFrameSchema,
+  block: blockFrameSchema,
+  unblock: unblockFrameSchema,
+  blocks: blocksFrameSchema,
 } as const satisfies Record<RoutedAction, z.ZodType>;

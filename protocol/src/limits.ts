@@ -12,6 +12,8 @@ export const CONVERSATIONS_DEFAULT_LIMIT = 50;
 export const CONVERSATIONS_MAX_LIMIT = 100;
 /** User ids per `subscribePresence` frame. */
 export const PRESENCE_MAX_USERS = 100;
+/** Blocked users per `blocks` answer: ask again with `after` for the next page (protocol 1.3). */
+export const BLOCKS_PAGE_SIZE = 100;
 /** Members of a group, its creator included (WhatsApp's figure). */
 export const GROUP_MAX_MEMBERS = 1024;
 /** A group's title, in characters. */

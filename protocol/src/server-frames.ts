@@ -217,6 +217,31 @@ export const groupReceiptEventFrameSchema = z.object({
   seq: z.int().min(0).meta({ description: 'every current member has this kind of receipt up to it' }),
 });
 
+/** Answers `block` (with `requestId`) and tells the blocker's other devices (without it), protocol 1.3. */
+const blockChangeFrameSchema = <Type extends 'blocked' | 'unblocked'>(type: Type) =>
+  z.object({
+    type: z.literal(type),
+    requestId: z
+      .string()
+      .meta({
+        description: `present on the answer to ${type === 'blocked' ? 'block' : 'unblock'}, absent on the event to the caller's other devices`,
+      })
+      .optional(),
+    userId: z.string(),
+  });
+
+export const blockedFrameSchema = blockChangeFrameSchema('blocked');
+export const unblockedFrameSchema = blockChangeFrameSchema('unblocked');
+
+export const blocksPageFrameSchema = z.object({
+  type: z.literal('blocks'),
+  requestId: z.string(),
+  userIds: z
+    .array(z.string())
+    .meta({ description: 'the users the caller blocks, in user id order, after `after`' }),
+  hasMore: z.boolean().meta({ description: 'ask again with `after` set to the last userId' }),
+});
+
 export type Message = z.infer<typeof messageSchema>;
 export type Everyone = z.infer<typeof everyoneSchema>;
 export type GroupChangedFrame = z.infer<typeof groupChangedFrameSchema>;
@@ -236,6 +261,9 @@ export type PongFrame = z.infer<typeof pongFrameSchema>;
 export type MessageEventFrame = z.infer<typeof messageEventFrameSchema>;
 export type ReceiptEventFrame = z.infer<typeof receiptEventFrameSchema>;
 export type TypingEventFrame = z.infer<typeof typingEventFrameSchema>;
+export type BlockedFrame = z.infer<typeof blockedFrameSchema>;
+export type UnblockedFrame = z.infer<typeof unblockedFrameSchema>;
+export type BlocksPageFrame = z.infer<typeof blocksPageFrameSchema>;
 
 export type ServerFrame =
   | ErrorFrame
@@ -250,7 +278,10 @@ export type ServerFrame =
   | PresenceFrame
   | GroupChangedFrame
   | GroupFrame
-  | GroupReceiptEventFrame;
+  | GroupReceiptEventFrame
+  | BlockedFrame
+  | UnblockedFrame
+  | BlocksPageFrame;
 
 /** The answers and events a client can receive, by name, for the tools that describe the protocol. */
 export const SERVER_FRAME_SCHEMAS = {
@@ -267,6 +298,9 @@ export const SERVER_FRAME_SCHEMAS = {
   groupChanged: groupChangedFrameSchema,
   group: groupFrameSchema,
   groupReceipt: groupReceiptEventFrameSchema,
+  blocked: blockedFrameSchema,
+  unblocked: unblockedFrameSchema,
+  blocks: blocksPageFrameSchema,
 } as const satisfies Record<ServerFrame['type'], z.ZodType>;
 
 /** The objects that server frames hold, by name. */

@@ -3,6 +3,7 @@
  */
 import { userIdSchema } from '@parley/protocol';
 import type { BackoffOptions } from './backoff.js';
+import type { BlockChange } from './blocks.js';
 import type { ConnectionState } from './connection.js';
 import type { ParleyError } from './errors.js';
 import type { ParleyStorage } from './storage.js';
@@ -23,6 +24,8 @@ export interface ParleyClientEvents extends Record<string, unknown> {
   conversations: ConversationView[];
   typing: TypingEvent;
   presence: PresenceView[];
+  /** A user was blocked or unblocked, on this device or another of the same user (protocol 1.3). */
+  block: BlockChange;
   /**
    * The catch-up after a (re)connect has read what changed since the stored cursor, and
    * saved the new cursor: the ids of the conversations that moved, each now being synced.

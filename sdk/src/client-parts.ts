@@ -7,6 +7,7 @@
  */
 import type { ServerFrame } from '@parley/protocol';
 import { Backoff } from './backoff.js';
+import { Blocks } from './blocks.js';
 import { CatchUp } from './catch-up.js';
 import { checkedWebSocket, type EmitEvent, type ParleyClientOptions } from './client-options.js';
 import { ReconnectingConnection } from './connection.js';
@@ -37,6 +38,7 @@ export interface ClientParts {
   typing: Typing;
   presence: Presence;
   groups: Groups;
+  blocks: Blocks;
 }
 
 /**
@@ -113,6 +115,7 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
     }),
     presence: new Presence({ connection, changed: (users) => emit('presence', users) }),
     groups: new Groups({ identity, connection, outbox, sender, conversations, now, report }),
+    blocks: new Blocks({ connection, changed: (change) => emit('block', change) }),
   };
   connection.on('state', (state) => emit('state', state));
   connection.on('open', () => void onOpen(parts, report));
@@ -135,6 +138,7 @@ async function onOpen(parts: ClientParts, report: (error: unknown) => void): Pro
     parts.receipts.resendUnconfirmed();
     for (const timeline of parts.conversations.timelines.values()) parts.receipts.scheduleDelivered(timeline);
     await parts.presence.resubscribe();
+    await parts.blocks.refresh();
   } catch (error) {
     // A lost connection retries all of this on the next open.
     if (codeOf(error) !== ParleyErrorCode.ConnectionLost) report(error);
@@ -176,6 +180,10 @@ function onServerEvent(parts: ClientParts, frame: ServerFrame, emit: EmitEvent):
       break;
     case 'presence':
       parts.presence.apply(frame.users);
+      break;
+    case 'blocked':
+    case 'unblocked':
+      parts.blocks.apply(frame);
       break;
     case 'error':
       emit('error', new ParleyError(frame.code, frame.message));

@@ -331,6 +331,53 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   }
 
   /**
+   * Blocks a user (protocol 1.3): neither of you can write to the other in your one-to-one
+   * conversation, its typing stops reaching you, and it sees your presence as a stranger's.
+   * Your other devices learn it too (`block` event). Blocking yourself is `bad_request`.
+   *
+   * @example
+   * await client.block('mallory');
+   */
+  async block(userId: string): Promise<void> {
+    await this.#ready();
+    await this.#parts.blocks.block(userId);
+  }
+
+  /**
+   * Takes a block back.
+   *
+   * @example
+   * await client.unblock('mallory');
+   */
+  async unblock(userId: string): Promise<void> {
+    await this.#ready();
+    await this.#parts.blocks.unblock(userId);
+  }
+
+  /**
+   * The users you block, read from the server (every page); from then on the list is
+   * read again on every reconnect, and `block` events report its changes.
+   *
+   * @example
+   * const blocked = await client.blocks(); // ['mallory']
+   */
+  async blocks(): Promise<string[]> {
+    await this.#ready();
+    return this.#parts.blocks.list();
+  }
+
+  /**
+   * Whether this device knows the user to be blocked: after `block()`, `blocks()` or a
+   * `block` event.
+   *
+   * @example
+   * sendButton.disabled = client.isBlocked('mallory');
+   */
+  isBlocked(userId: string): boolean {
+    return this.#parts.blocks.has(userId);
+  }
+
+  /**
    * Skips the rest of the backoff wait and tries to connect now: for an app that learns
    * the network is back (the browser's `online` event, a return to the foreground).
    *

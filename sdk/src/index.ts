@@ -12,6 +12,7 @@
 /** A member as `groupInfo` lists it: its role, where it joined, its watermarks. */
 export type { GroupMember } from '@parley/protocol';
 export { type BackoffOptions, backoffDelay } from './backoff.js';
+export type { BlockChange } from './blocks.js';
 export { ParleyClient } from './client.js';
 export type { ParleyClientEvents, ParleyClientOptions } from './client-options.js';
 export { ConnectionState } from './connection.js';

@@ -111,6 +111,10 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
   'set-title': async () => groupChanged,
   'set-admin': async () => groupChanged,
   'group-info': async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'group' }),
+  block: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'blocked', userId: 'carol' }),
+  unblock: async () => (result) =>
+    expect(answerOf(result)).toMatchObject({ type: 'unblocked', userId: 'carol' }),
+  blocks: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'blocks', hasMore: false }),
   fanout: async () => (result) =>
     expect((result as KinesisStreamBatchResponse).batchItemFailures).toEqual([]),
   'presence-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
@@ -189,6 +193,9 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
     }),
   'group-info': async () =>
     routeEvent('groupInfo', { action: 'groupInfo', requestId: 'r12', conversationId: groupId }),
+  block: async () => routeEvent('block', { action: 'block', requestId: 'r13', userId: 'carol' }),
+  unblock: async () => routeEvent('unblock', { action: 'unblock', requestId: 'r14', userId: 'carol' }),
+  blocks: async () => routeEvent('blocks', { action: 'blocks', requestId: 'r15' }),
   fanout: async () =>
     kinesisBatch([
       {

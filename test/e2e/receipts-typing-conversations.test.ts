@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { directConversationId } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { uniqueId, useTestStack } from '../support/stack.js';
+import { waitForList } from '../support/wait-for-list.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 describe('receipts, typing and the conversation list over a real WebSocket', () => {
@@ -234,28 +235,3 @@ describe('receipts, typing and the conversation list over a real WebSocket', () 
     });
   });
 });
-
-interface ListPage {
-  conversations: Array<Frame & { conversationId: string; lastSeq: number }>;
-  cursor: string;
-  hasMore: boolean;
-}
-
-/**
- * The list is written by the fanout after delivery: ask again until it shows what the
- * test expects, each ask being a real round trip (no fixed sleeps).
- */
-async function waitForList(
-  device: TestClient,
-  query: Record<string, unknown>,
-  done: (page: ListPage) => boolean,
-  timeoutMs = 10_000,
-): Promise<ListPage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = (await device.request({ action: 'conversations', ...query })) as unknown as ListPage;
-    if (done(page)) return page;
-    if (Date.now() > deadline) throw new Error(`the list never matched: ${JSON.stringify(page)}`);
-    await device.request({ action: 'ping' });
-  }
-}

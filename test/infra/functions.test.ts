@@ -236,17 +236,18 @@ describe('least privilege', () => {
 
   it('keeps the read-only routes from writing any table but their per-user rate counter', () => {
     const writes = /: (PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/;
-    for (const id of ['sync', 'conversations', 'authorizer', 'default'] as const) {
+    for (const id of ['sync', 'conversations', 'authorizer', 'default', 'blocks'] as const) {
       expect(
         tablePermissionsOf(dev, id).filter((line) => writes.test(line) && line !== 'rate-limits: UpdateItem'),
         id,
       ).toEqual([]);
     }
     // The sender writes the conversation's own items, and deletes a connection its fast path
-    // found gone (docs/adr/0008-fast-path.md); lists are the fanout's.
-    expect(tablePermissionsOf(dev, 'send').some((line) => line.startsWith('user-conversations:'))).toBe(
-      false,
-    );
+    // found gone (docs/adr/0008-fast-path.md); lists are the fanout's. It reads the two
+    // members' blocks there (protocol 1.3), and only reads them.
+    expect(tablePermissionsOf(dev, 'send').filter((line) => line.startsWith('user-conversations:'))).toEqual([
+      'user-conversations: BatchGetItem',
+    ]);
   });
 
   it('lets no function scan, or take every action of a table', () => {

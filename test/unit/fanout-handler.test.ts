@@ -56,6 +56,8 @@ describe('the fanout handler', () => {
           { userId: 'alice', deliveredSeq: 0, readSeq: 0 },
           { userId: 'bob', deliveredSeq: 0, readSeq: 0 },
         ],
+        // The sender's entry records that it wrote: its consent to show bob its presence.
+        ...(userId === 'alice' ? { wroteAt: messageOf(batch, 0).serverTs } : {}),
         changedAt: NOW,
         updatedAt: NOW - (NOW % INDEX_WINDOW_MS),
       });

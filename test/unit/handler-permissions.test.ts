@@ -444,17 +444,47 @@ const ackFrame = (kind: 'delivered' | 'read', seq: number) => ({
 });
 const subscribeFrame = (userIds: string[]) => ({ action: 'subscribePresence', requestId: 'r5', userIds });
 
-/** The conversations' last seqs, the presence records, and subscription writes that succeed. */
-function servePresenceTables(lastSeqs: Record<string, number>, presence: PresenceRecord[]) {
-  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
-    const lastSeq = lastSeqs[input.ExpressionAttributeValues?.[':c'] as string] ?? 0;
-    return { Items: lastSeq > 0 ? [{ seq: lastSeq }] : [] };
-  });
+/**
+ * The users who wrote to alice (their entry of the one-to-one conversation has `wroteAt`),
+ * the presence records, and subscription writes that succeed.
+ */
+function servePresenceTables(wroteToAlice: string[], presence: PresenceRecord[]) {
   ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const wanted = new Set(input.RequestItems?.[NAMES.presenceTable]?.Keys?.map((key) => key.userId));
-    return { Responses: { [NAMES.presenceTable]: presence.filter((record) => wanted.has(record.userId)) } };
+    const entries = (input.RequestItems?.[NAMES.userConversationsTable]?.Keys ?? []).filter(
+      (key) => wroteToAlice.includes(key.userId) && String(key.itemKey).startsWith('conv#'),
+    );
+    return {
+      Responses: {
+        [NAMES.presenceTable]: presence.filter((record) => wanted.has(record.userId)),
+        [NAMES.userConversationsTable]: entries.map((key) => ({ ...key, wroteAt: NOW })),
+      },
+    };
   });
   ddb.on(BatchWriteCommand).resolves({});
+}
+
+/** Alice's connections, and the subscriptions `subscribers` hold on alice's presence. */
+function serveBlockerTables(subscribers: Record<string, string>) {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    if (input.TableName === NAMES.presenceSubscriptionsTable) {
+      return {
+        Items: Object.entries(subscribers)
+          .filter(([, userId]) => userId === input.ExpressionAttributeValues?.[':s'])
+          .map(([connectionId]) => ({ connectionId })),
+      };
+    }
+    return { Items: CONNECTIONS[input.ExpressionAttributeValues?.[':u'] as string] ?? [] };
+  });
+  ddb.on(PutCommand).resolves({});
+  ddb.on(DeleteCommand).resolves({});
+}
+
+/** The block item of `blockerId` on `blockedId`, as the user-conversations table answers it. */
+function serveBlock(blockerId: string, blockedId: string) {
+  ddb.on(BatchGetCommand).resolves({
+    Responses: { [NAMES.userConversationsTable]: [{ userId: blockerId, itemKey: `block#${blockedId}` }] },
+  });
 }
 
 /** Alice's phone subscribed to bob's presence; the notifier's tables around it. */
@@ -800,6 +830,22 @@ const SCENARIOS: Scenario[] = [
     },
   },
   // ----------------------------------------------------------------------- send
+  {
+    fn: 'send',
+    path: 'when the recipient blocks the sender, and it refuses before claiming a seq',
+    touches: [CONVERSATIONS_QUERY, 'dynamodb:BatchGetItem user-conversations'],
+    run: async () => {
+      conversationHolding(0);
+      serveBlock('bob', 'alice');
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('send', provider), sendFrame());
+      expect(errorOf(result)).toMatchObject({
+        code: 'forbidden',
+        message: 'the recipient does not accept messages from you',
+      });
+      expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    },
+  },
   {
     fn: 'send',
     path: 'when it stores and publishes a fresh message',
@@ -1179,6 +1225,23 @@ const SCENARIOS: Scenario[] = [
   // --------------------------------------------------------------------- typing
   {
     fn: 'typing',
+    path: 'when a member blocks the other, and it posts nothing',
+    touches: ['dynamodb:BatchGetItem user-conversations'],
+    run: async () => {
+      serveConnections();
+      serveBlock('bob', 'alice');
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('typing', provider), {
+        action: 'typing',
+        conversationId: CONVERSATION,
+        state: 'start',
+      });
+      expect(result).toEqual({ statusCode: 200 });
+      expect(postedTo()).toEqual([]);
+    },
+  },
+  {
+    fn: 'typing',
     path: "when it posts to the other member's devices",
     touches: ['dynamodb:Query connections', POST],
     run: async () => {
@@ -1277,14 +1340,14 @@ const SCENARIOS: Scenario[] = [
   // --------------------------------------------------------- subscribe-presence
   {
     fn: 'subscribe-presence',
-    path: 'when it subscribes to a user who shares a conversation with the caller',
+    path: 'when it subscribes to a user who wrote to the caller',
     touches: [
-      CONVERSATIONS_QUERY,
+      'dynamodb:BatchGetItem user-conversations',
       'dynamodb:BatchGetItem presence',
       'dynamodb:BatchWriteItem presence-subscriptions',
     ],
     run: async () => {
-      servePresenceTables({ [CONVERSATION]: 3 }, [presenceRecord('bob')]);
+      servePresenceTables(['bob'], [presenceRecord('bob')]);
       const { provider } = createTestDeps();
       const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['bob']));
       expect(answerOf<PresenceFrame>(result).users).toEqual([
@@ -1295,15 +1358,47 @@ const SCENARIOS: Scenario[] = [
   {
     fn: 'subscribe-presence',
     path: 'when it subscribes to a stranger, who stays hidden',
-    touches: [CONVERSATIONS_QUERY],
+    touches: ['dynamodb:BatchGetItem user-conversations'],
     run: async () => {
-      servePresenceTables({}, [presenceRecord('carol')]);
+      servePresenceTables([], [presenceRecord('carol')]);
       const { provider } = createTestDeps();
       const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['carol']));
       expect(answerOf<PresenceFrame>(result).users).toEqual([
         { userId: 'carol', online: false, lastSeen: null },
       ]);
-      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+      expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(1);
+    },
+  },
+  {
+    fn: 'subscribe-presence',
+    path: 'when a block committed while it subscribed, and it ends that subscription',
+    touches: ['dynamodb:BatchGetItem user-conversations', 'dynamodb:DeleteItem presence-subscriptions'],
+    run: async () => {
+      ddb.on(BatchWriteCommand).resolves({});
+      ddb.on(DeleteCommand).resolves({});
+      let reads = 0;
+      ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+        const keys = input.RequestItems?.[NAMES.userConversationsTable]?.Keys;
+        if (!keys) return { Responses: { [NAMES.presenceTable]: [presenceRecord('bob')] } };
+        reads += 1;
+        // The consent read sees bob's entry; the read after the write sees his block.
+        return {
+          Responses: {
+            [NAMES.userConversationsTable]:
+              reads === 1
+                ? [{ userId: 'bob', itemKey: `conv#${CONVERSATION}`, wroteAt: NOW }]
+                : [{ userId: 'bob', itemKey: 'block#alice' }],
+          },
+        };
+      });
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('subscribe-presence', provider), subscribeFrame(['bob']));
+      expect(answerOf<PresenceFrame>(result).users).toEqual([
+        { userId: 'bob', online: false, lastSeen: null },
+      ]);
+      expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toEqual([
+        { watchedUserId: 'bob', connectionId: messageEvent().requestContext.connectionId },
+      ]);
     },
   },
   {
@@ -1394,6 +1489,89 @@ const SCENARIOS: Scenario[] = [
         conversationId: GROUP,
       });
       expect(answerOf(result)).toMatchObject({ type: 'group', memberCount: 2, lastSeq: 1 });
+    },
+  },
+  // ------------------------------------------------------------------- blocking
+  {
+    fn: 'block',
+    path: "when it blocks a user, ends its subscriptions to the caller and tells the caller's other devices",
+    touches: [
+      'dynamodb:PutItem user-conversations',
+      'dynamodb:Query presence-subscriptions',
+      'dynamodb:DeleteItem presence-subscriptions',
+      'dynamodb:Query connections',
+      POST,
+    ],
+    run: async () => {
+      serveBlockerTables({ 'conn-mallory-phone': 'mallory', 'conn-bob-phone': 'bob' });
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('block', provider), {
+        action: 'block',
+        requestId: 'r1',
+        userId: 'mallory',
+      });
+      expect(answerOf(result)).toEqual({ type: 'blocked', requestId: 'r1', userId: 'mallory' });
+      expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toEqual([
+        { watchedUserId: 'alice', connectionId: 'conn-mallory-phone' },
+      ]);
+      expect(postedTo().sort()).toEqual(['conn-alice-laptop', 'conn-alice-phone']);
+    },
+  },
+  {
+    fn: 'block',
+    path: "when one of the caller's other devices is gone and it deletes it",
+    touches: ['dynamodb:Query connections', POST, 'dynamodb:DeleteItem connections'],
+    run: async () => {
+      serveBlockerTables({});
+      api.on(PostToConnectionCommand, { ConnectionId: 'conn-alice-laptop' }).rejects(gone());
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('block', provider), {
+        action: 'block',
+        requestId: 'r1',
+        userId: 'mallory',
+      });
+      expect(answerOf(result)).toMatchObject({ type: 'blocked' });
+      expect(ddb.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key)).toContainEqual({
+        userId: 'alice',
+        connectionId: 'conn-alice-laptop',
+      });
+    },
+  },
+  {
+    fn: 'unblock',
+    path: "when it takes a block back and tells the caller's other devices, one of them gone",
+    touches: [
+      'dynamodb:DeleteItem user-conversations',
+      'dynamodb:Query connections',
+      POST,
+      'dynamodb:DeleteItem connections',
+    ],
+    run: async () => {
+      serveBlockerTables({});
+      api.on(PostToConnectionCommand, { ConnectionId: 'conn-alice-laptop' }).rejects(gone());
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('unblock', provider), {
+        action: 'unblock',
+        requestId: 'r2',
+        userId: 'mallory',
+      });
+      expect(answerOf(result)).toEqual({ type: 'unblocked', requestId: 'r2', userId: 'mallory' });
+    },
+  },
+  {
+    fn: 'blocks',
+    path: "when it reads a page of the caller's blocks",
+    touches: ['dynamodb:Query user-conversations'],
+    run: async () => {
+      ddb.on(QueryCommand).resolves({ Items: [{ blockedUserId: 'mallory' }] });
+      const { provider } = createTestDeps();
+      const result = await route(handlerOf('blocks', provider), { action: 'blocks', requestId: 'r3' });
+      expect(answerOf(result)).toEqual({
+        type: 'blocks',
+        requestId: 'r3',
+        userIds: ['mallory'],
+        hasMore: false,
+      });
     },
   },
   // --------------------------------------------------------------------- fanout

@@ -2,8 +2,9 @@
  * Presence, through its domain functions and handlers on the in-memory ports. What the
  * DynamoDB presence stores ask of DynamoDB is in `dynamodb-presence-stores.test.ts`.
  */
-import { ID_RULE_MESSAGE, type PresenceFrame } from '@parley/protocol';
+import { directConversationId, ID_RULE_MESSAGE, type PresenceFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
+import { applyToEntry } from '../../lambdas/domain/conversation-list.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { PresenceRecord } from '../../lambdas/domain/ports.js';
 import { presenceView, recordConnect, recordDisconnect } from '../../lambdas/domain/presence.js';
@@ -46,31 +47,22 @@ const presenceChanged = (userId: string) => ({
 });
 
 /**
- * In-memory ports holding the conversations' last seqs, the presence records and the
+ * In-memory ports holding the users who wrote to alice (their list entry of the one-to-one
+ * conversation, as the fanout writes it), the blocks, the presence records and the
  * subscriptions, and spies on the calls presence makes (which still reach the ports unless
  * a test says otherwise).
  */
 async function tables(
   content: {
-    lastSeqs?: Record<string, number>;
+    wroteToAlice?: string[];
+    blocks?: Array<{ blockerId: string; blockedId: string }>;
     presence?: PresenceRecord[];
     subscriptions?: Record<string, Array<{ connectionId: string; subscriberUserId: string }>>;
   } = {},
 ) {
   const ports = createInMemoryPorts({ now: () => NOW });
-  for (const [conversationId, seq] of Object.entries(content.lastSeqs ?? {})) {
-    if (seq === 0) continue;
-    await ports.messages.storeMessage({
-      conversationId,
-      seq,
-      messageId: `m${seq}`,
-      clientMessageId: `c${seq}`,
-      senderId: 'alice',
-      senderDeviceId: 'phone',
-      body: 'hi',
-      serverTs: NOW,
-    });
-  }
+  for (const writer of content.wroteToAlice ?? []) await write(ports, writer, 'alice');
+  for (const block of content.blocks ?? []) await ports.privacy.block(block, NOW);
   for (const presence of content.presence ?? []) ports.presence.put(presence);
   for (const [watchedUserId, subscriptions] of Object.entries(content.subscriptions ?? {})) {
     await ports.presenceSubscriptions.subscribe(
@@ -78,7 +70,8 @@ async function tables(
     );
   }
   const calls = {
-    lastSeq: vi.spyOn(ports.messages, 'lastSeq'),
+    presenceVisibleTo: vi.spyOn(ports.privacy, 'presenceVisibleTo'),
+    findBlocks: vi.spyOn(ports.privacy, 'findBlocks'),
     get: vi.spyOn(ports.presence, 'get'),
     getMany: vi.spyOn(ports.presence, 'getMany'),
     markOnline: vi.spyOn(ports.presence, 'markOnline'),
@@ -91,6 +84,25 @@ async function tables(
     post: vi.spyOn(ports.pusher, 'post'),
   };
   return { ports, calls };
+}
+
+/** `from` sends `to` a message, as the fanout then writes `from`'s list entry. */
+async function write(ports: InMemoryPorts, from: string, to: string) {
+  const conversationId = directConversationId(from, to);
+  const message = {
+    type: 'message' as const,
+    conversationId,
+    seq: 1,
+    messageId: `m-${from}`,
+    clientMessageId: `c-${from}`,
+    senderId: from,
+    senderDeviceId: 'phone',
+    body: 'hi',
+    serverTs: NOW,
+  };
+  await ports.conversationList.update(from, conversationId, (current) =>
+    applyToEntry(conversationId, current, [message], from),
+  );
 }
 
 type Calls = Awaited<ReturnType<typeof tables>>['calls'];
@@ -252,9 +264,9 @@ describe('the subscribePresence handler', () => {
     return { result, deps };
   }
 
-  it('answers the presence of users who share a conversation with the caller, and of the caller itself', async () => {
+  it('answers the presence of users who wrote to the caller, and of the caller itself', async () => {
     const { ports } = await tables({
-      lastSeqs: { 'dm:alice:bob': 3, 'dm:alice:dave': 1 },
+      wroteToAlice: ['bob', 'dave'],
       presence: [
         record('alice'),
         record('bob'),
@@ -278,7 +290,7 @@ describe('the subscribePresence handler', () => {
 
   it('shows an online user whose record expired as offline since it last connected', async () => {
     const { ports } = await tables({
-      lastSeqs: { 'dm:alice:bob': 3 },
+      wroteToAlice: ['bob'],
       presence: [record('bob', { expiresAt: NOW_SECONDS - 10 })],
     });
 
@@ -289,8 +301,8 @@ describe('the subscribePresence handler', () => {
     ]);
   });
 
-  it('shows a shared user never seen online as offline and never seen', async () => {
-    const { ports } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
+  it('shows a user who wrote to the caller but was never seen online as offline and never seen', async () => {
+    const { ports } = await tables({ wroteToAlice: ['bob'] });
 
     const { result } = await subscribe(ports);
 
@@ -299,7 +311,7 @@ describe('the subscribePresence handler', () => {
 
   it('shows strangers as offline and never seen, reads not their presence and subscribes to none of them', async () => {
     const { ports, calls } = await tables({
-      lastSeqs: { 'dm:alice:bob': 3 },
+      wroteToAlice: ['bob'],
       presence: [record('bob'), record('carol'), record('erin')],
     });
 
@@ -314,8 +326,9 @@ describe('the subscribePresence handler', () => {
     expect(watchedOf(calls)).toEqual(['bob']);
   });
 
-  it('counts a conversation nobody has written in yet as not shared', async () => {
-    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:carol': 0 }, presence: [record('carol')] });
+  it('hides a user the caller wrote to but who never wrote to the caller', async () => {
+    const { ports, calls } = await tables({ presence: [record('carol')] });
+    await write(ports, 'alice', 'carol');
 
     const { result } = await subscribe(ports, { userIds: ['carol'] });
 
@@ -326,19 +339,34 @@ describe('the subscribePresence handler', () => {
     expect(watchedOf(calls)).toEqual([]);
   });
 
-  it('checks each other user’s conversation with the caller by its last seq, and never the caller’s own', async () => {
-    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
+  it('hides a user who wrote to the caller but blocks it, as a stranger', async () => {
+    const { ports, calls } = await tables({
+      wroteToAlice: ['bob'],
+      blocks: [{ blockerId: 'bob', blockedId: 'alice' }],
+      presence: [record('bob')],
+    });
 
-    await subscribe(ports, { userIds: ['bob', 'alice', 'carol'] });
+    const { result } = await subscribe(ports, { userIds: ['bob'] });
 
-    expect(calls.lastSeq.mock.calls.map(([conversationId]) => conversationId).sort()).toEqual([
-      'dm:alice:bob',
-      'dm:alice:carol',
-    ]);
+    expect(answerOf<PresenceFrame>(result).users).toEqual([{ userId: 'bob', online: false, lastSeen: null }]);
+    expect(watchedOf(calls)).toEqual([]);
+  });
+
+  it('drops the subscription of a user whose block committed while it was written', async () => {
+    const { ports, calls } = await tables({ wroteToAlice: ['bob'], presence: [record('bob')] });
+    calls.subscribe.mockImplementationOnce(async (subscriptions) => {
+      await ports.presenceSubscriptions.subscribe(subscriptions);
+      await ports.privacy.block({ blockerId: 'bob', blockedId: 'alice' }, NOW);
+    });
+
+    const { result } = await subscribe(ports, { userIds: ['bob'] });
+
+    expect(answerOf<PresenceFrame>(result).users).toEqual([{ userId: 'bob', online: false, lastSeen: null }]);
+    expect(await ports.presenceSubscriptions.listSubscribers('bob')).toEqual([]);
   });
 
   it('subscribes the connection to each visible user until the connection expires', async () => {
-    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    const { ports, calls } = await tables({ wroteToAlice: ['bob'] });
 
     const { deps } = await subscribe(ports, { userIds: ['bob', 'alice'] });
 
@@ -355,7 +383,7 @@ describe('the subscribePresence handler', () => {
   });
 
   it('answers and subscribes once for a user named twice', async () => {
-    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 }, presence: [record('bob')] });
+    const { ports, calls } = await tables({ wroteToAlice: ['bob'], presence: [record('bob')] });
 
     const { result } = await subscribe(ports, { userIds: ['bob', 'carol', 'bob', 'carol'] });
 
@@ -364,14 +392,12 @@ describe('the subscribePresence handler', () => {
       { userId: 'carol', online: false, lastSeen: null },
     ]);
     expect(watchedOf(calls)).toEqual(['bob']);
-    expect(calls.lastSeq).toHaveBeenCalledTimes(2);
+    expect(calls.presenceVisibleTo.mock.calls).toEqual([['alice', ['bob', 'carol']]]);
   });
 
   it('subscribes to 100 users and reads their presence with one call each', async () => {
     const userIds = Array.from({ length: 100 }, (_, index) => `user${String(index).padStart(3, '0')}`);
-    const { ports, calls } = await tables({
-      lastSeqs: Object.fromEntries(userIds.map((userId) => [`dm:alice:${userId}`, 1])),
-    });
+    const { ports, calls } = await tables({ wroteToAlice: userIds });
 
     const { result } = await subscribe(ports, { userIds });
 
@@ -385,7 +411,7 @@ describe('the subscribePresence handler', () => {
     ['the subscriptions cannot be written', 'subscribe'],
     ['the presence read fails', 'getMany'],
   ] as const)('answers internal when %s', async (_case, failing) => {
-    const { ports, calls } = await tables({ lastSeqs: { 'dm:alice:bob': 3 } });
+    const { ports, calls } = await tables({ wroteToAlice: ['bob'] });
     calls[failing].mockRejectedValue(new Error('InternalServerError'));
 
     const { result } = await subscribe(ports);

@@ -195,6 +195,9 @@ describe('frame schemas', () => {
         'setTitle',
         'setAdmin',
         'groupInfo',
+        'block',
+        'unblock',
+        'blocks',
       ].sort(),
     );
   });

@@ -4,7 +4,7 @@ import {
   LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DeleteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
@@ -67,12 +67,18 @@ describe('the typing handler', () => {
     },
   );
 
-  it('looks up only the other member’s connections and stores nothing', async () => {
+  it('reads the two members’ blocks, looks up only the other member’s connections and stores nothing', async () => {
     serveConnections();
 
     await type({});
 
-    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.calls()).toHaveLength(2);
+    expect(
+      ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['unit-user-conversations']?.Keys,
+    ).toEqual([
+      { userId: 'bob', itemKey: 'block#alice' },
+      { userId: 'alice', itemKey: 'block#bob' },
+    ]);
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'unit-connections',
       ExpressionAttributeValues: { ':u': 'bob' },

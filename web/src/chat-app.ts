@@ -54,6 +54,8 @@ class ChatApp {
   private readonly me: string;
   private readonly selection: ChatSelection;
   private readonly presence: PresenceTracker;
+  /** Whether the list of blocked users was asked for. */
+  private blocksRead = false;
   private readonly reads: ReadMarker;
   private readonly banner: OfflineBanner;
   private readonly toast = new ErrorToast();
@@ -224,6 +226,11 @@ class ChatApp {
     const unsubscribers = [
       client.on('state', (state) => {
         if (state === ConnectionState.Open) {
+          // Once read, the SDK reads the list again on every reconnect by itself.
+          if (!this.blocksRead) {
+            this.blocksRead = true;
+            client.blocks().catch((error: unknown) => this.toast.show(String(error)));
+          }
           presence.subscribePeers();
           reads.markOpenChatRead();
         }
@@ -244,6 +251,7 @@ class ChatApp {
         queue.schedule('list', 'chat');
       }),
       client.on('typing', () => queue.schedule('list', 'chat')),
+      client.on('block', () => queue.schedule('chat')),
       client.on('presence', (users) => {
         presence.remember(users);
         queue.schedule('list', 'chat');

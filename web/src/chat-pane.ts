@@ -5,6 +5,7 @@
  */
 import type { ConversationView } from '@parley/sdk';
 import { avatar, groupAvatar } from './avatar.js';
+import { BlockControl } from './block-control.js';
 import { Composer, type ComposerOptions } from './composer.js';
 import { h, setText } from './dom.js';
 import { formatLastSeen, formatMemberCount } from './format.js';
@@ -48,6 +49,7 @@ export class ChatPane {
     'You are no longer a member of this group.',
   );
   readonly groupPanel: GroupPanel;
+  private readonly blockControl: BlockControl;
   private readonly typingIndicator = h('div', {
     class: 'typing-indicator',
     'data-testid': 'typing-indicator',
@@ -65,6 +67,7 @@ export class ChatPane {
 
   constructor(private readonly options: ChatPaneOptions) {
     this.composer = new Composer(options);
+    this.blockControl = new BlockControl({ client: options.client, onError: options.onError });
     this.groupPanel = new GroupPanel({ client: options.client, me: options.me, onLeft: options.onLeft });
     const header = h(
       'header',
@@ -83,6 +86,7 @@ export class ChatPane {
       this.headerAvatar,
       h('div', { class: 'chat-title' }, this.headerName, this.headerPresence, this.headerMembers),
       this.infoButton,
+      this.blockControl.button,
     );
     this.element = h(
       'section',
@@ -93,6 +97,7 @@ export class ChatPane {
       this.typingIndicator,
       this.composer.form,
       this.leftNotice,
+      this.blockControl.notice,
     );
   }
 
@@ -125,9 +130,10 @@ export class ChatPane {
     const view = selection.viewOf(openId);
     if (group) this.renderGroupHeader(openId, view);
     else this.renderPeerHeader(selection.peerOf(openId) ?? '');
-    // A group this user left: its messages up to then, and no composer.
+    // A group this user left: its messages up to then, and no composer; nor while the peer is blocked.
     const left = group && view?.member === false;
-    this.composer.form.hidden = left;
+    const blocked = this.blockControl.render(group ? undefined : selection.peerOf(openId));
+    this.composer.form.hidden = left || blocked;
     this.leftNotice.hidden = !left;
     this.infoButton.hidden = !group || left;
     if (left) this.groupPanel.close();

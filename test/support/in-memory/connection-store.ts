@@ -102,6 +102,14 @@ export class InMemoryPresenceSubscriptionStore implements PresenceSubscriptionSt
     this.#items.delete(watchedUserId, connectionId);
   }
 
+  async unsubscribeUser(watchedUserId: string, subscriberUserId: string): Promise<void> {
+    for (const subscription of this.#items.list(watchedUserId)) {
+      if (subscription.subscriberUserId === subscriberUserId) {
+        this.#items.delete(watchedUserId, subscription.connectionId);
+      }
+    }
+  }
+
   /** Every subscription to the user, expired ones included: what the table holds. */
   stored(watchedUserId: string): PresenceSubscription[] {
     return this.#items.list(watchedUserId);

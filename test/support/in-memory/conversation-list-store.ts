@@ -46,6 +46,8 @@ function stateOf({ updatedAt: _updatedAt, ...state }: ConversationEntry): Conver
 
 export class InMemoryConversationListStore implements ConversationListStore {
   readonly #lists = new Map<string, UserList>();
+  /** Each entry's `wroteAt`, stored but never listed, as the DynamoDB adapter keeps it. */
+  readonly #wroteAt = new Map<string, number>();
   readonly #now: () => number;
 
   constructor(options: { now?: () => number } = {}) {
@@ -63,8 +65,10 @@ export class InMemoryConversationListStore implements ConversationListStore {
     let written = 0;
     const outcomes = [...changes].map(([conversationId, change]): Outcome => {
       const current = list.entries.get(conversationId);
-      const next = change(current && stateOf(current));
+      const wroteAt = this.wroteAt(userId, conversationId);
+      const next = change(current && { ...stateOf(current), ...(wroteAt === undefined ? {} : { wroteAt }) });
       if (!next) return 'unchanged';
+      if (next.wroteAt !== undefined) this.#wroteAt.set(`${userId}\u0000${conversationId}`, next.wroteAt);
       list.entries.set(conversationId, toEntry({ ...next, conversationId }, base + written));
       written += 1;
       return 'updated';
@@ -74,6 +78,11 @@ export class InMemoryConversationListStore implements ConversationListStore {
       this.#lists.set(userId, list);
     }
     return outcomes;
+  }
+
+  /** When the user first wrote in the conversation, as its entry stores it. */
+  wroteAt(userId: string, conversationId: string): number | undefined {
+    return this.#wroteAt.get(`${userId}\u0000${conversationId}`);
   }
 
   async updateManyUsers(

@@ -10,6 +10,7 @@ import { InMemoryConnectionPusher, InMemoryEventPublisher } from './delivery.js'
 import { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.js';
 import { InMemoryMessageStore } from './message-store.js';
 import { InMemoryPresenceStore } from './presence-store.js';
+import { InMemoryPrivacyStore } from './privacy-store.js';
 import { InMemoryReceiptStore } from './receipt-store.js';
 import { InMemoryTypingGate } from './typing-gate.js';
 
@@ -24,6 +25,7 @@ export {
 export { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.js';
 export { InMemoryMessageStore } from './message-store.js';
 export { InMemoryPresenceStore } from './presence-store.js';
+export { InMemoryPrivacyStore } from './privacy-store.js';
 export { InMemoryReceiptStore } from './receipt-store.js';
 export { InMemoryTypingGate } from './typing-gate.js';
 
@@ -37,6 +39,7 @@ export interface InMemoryPorts {
   connections: InMemoryConnectionStore;
   presence: InMemoryPresenceStore;
   presenceSubscriptions: InMemoryPresenceSubscriptionStore;
+  privacy: InMemoryPrivacyStore;
   publisher: InMemoryEventPublisher;
   pusher: InMemoryConnectionPusher;
   typingGate: InMemoryTypingGate;
@@ -45,15 +48,17 @@ export interface InMemoryPorts {
 export function createInMemoryPorts(options: { now?: () => number } = {}): InMemoryPorts {
   const clock = options.now ? { now: options.now } : {};
   const messages = new InMemoryMessageStore();
+  const conversationList = new InMemoryConversationListStore(clock);
   return {
     messages,
     groups: new InMemoryGroupStore(messages),
     groupConnections: new InMemoryGroupConnectionStore(clock),
     receipts: new InMemoryReceiptStore(),
-    conversationList: new InMemoryConversationListStore(clock),
+    conversationList,
     connections: new InMemoryConnectionStore(clock),
     presence: new InMemoryPresenceStore(),
     presenceSubscriptions: new InMemoryPresenceSubscriptionStore(clock),
+    privacy: new InMemoryPrivacyStore(conversationList),
     publisher: new InMemoryEventPublisher(),
     pusher: new InMemoryConnectionPusher(),
     typingGate: new InMemoryTypingGate(),

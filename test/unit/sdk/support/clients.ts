@@ -111,7 +111,16 @@ export async function clientSocketsClosed(): Promise<void> {
   await Promise.all([...TrackedWebSocket.live].map((socket) => socket.closed));
 }
 
-const ALL_EVENTS = ['state', 'message', 'conversations', 'typing', 'presence', 'caughtUp', 'error'] as const;
+const ALL_EVENTS = [
+  'state',
+  'message',
+  'conversations',
+  'typing',
+  'presence',
+  'caughtUp',
+  'block',
+  'error',
+] as const;
 
 /** Resolves once `check()` holds, checking now and after every event of the client. */
 export function until(client: ParleyClient, check: () => boolean): Promise<void> {
