@@ -69,6 +69,7 @@ export class ParleyStack extends Stack {
       ...(settings.jwtAudience ? { jwtAudience: settings.jwtAudience } : {}),
       retainLogs: production,
       fastPathMaxConnections: settings.fastPathMaxConnections,
+      ...(settings.messageRetentionDays ? { messageRetentionDays: settings.messageRetentionDays } : {}),
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -37,6 +37,8 @@ export interface ParleySettings {
    * role (the stage's logs need one), and deploy it before this stage.
    */
   accountLogsRole: boolean;
+  /** Days a message is kept (`PARLEY_MESSAGE_RETENTION_DAYS`); absent: forever. */
+  messageRetentionDays?: number;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -55,6 +57,7 @@ const SETTING_KEYS = {
   deliveryLatencyP99AlarmMs: 'milliseconds (10 to 60000)',
   fastPathMaxConnections:
     'connected devices of a group up to which `send` posts itself (0 to 1000; 0 turns it off)',
+  messageRetentionDays: 'days a message is kept (1 to 36500); unset keeps messages forever',
   accountLogsRole:
     'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
 } as const;
@@ -103,6 +106,7 @@ const contextSchema = z
     sendThrottleBurst: integer(1, 100_000).optional(),
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
     fastPathMaxConnections: integer(0, 1000).default(16),
+    messageRetentionDays: integer(1, 36_500).optional(),
     accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(false),
@@ -176,5 +180,6 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     deliveryLatencyP99AlarmMs: context.deliveryLatencyP99AlarmMs,
     fastPathMaxConnections: context.fastPathMaxConnections,
     accountLogsRole: context.accountLogsRole,
+    ...(context.messageRetentionDays ? { messageRetentionDays: context.messageRetentionDays } : {}),
   };
 }

@@ -26,6 +26,7 @@ import {
   DEFAULT_SERVICE_NAME,
   fastPathMaxConnectionsFrom,
   LOCAL_JWT_SECRET,
+  messageRetentionFrom,
   type ParleyConfig,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
@@ -97,6 +98,8 @@ export interface LocalStackOptions {
    * `FAST_PATH_MAX_CONNECTIONS` of this process's environment, else 16, as in Lambda.
    */
   fastPathMaxConnections?: number;
+  /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
+  messageRetentionDays?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -363,6 +366,9 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
     postConcurrency: 50,
     fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
+    ...(options.messageRetentionDays
+      ? { messageRetentionDays: options.messageRetentionDays }
+      : messageRetentionFrom(process.env)),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

@@ -50,6 +50,8 @@ export interface ParleyFunctionsProps {
   retainLogs: boolean;
   /** `FAST_PATH_MAX_CONNECTIONS` of the `send` function; its default (16) when absent. */
   fastPathMaxConnections?: number;
+  /** `PARLEY_MESSAGE_RETENTION_DAYS` of every function; messages are kept forever when absent. */
+  messageRetentionDays?: number;
 }
 
 export class ParleyFunctions extends Construct {
@@ -90,6 +92,10 @@ export class ParleyFunctions extends Construct {
       // Only `send` posts a message before the stream does (docs/adr/0008-fast-path.md).
       ...(definition.id === 'send' && props.fastPathMaxConnections !== undefined
         ? { FAST_PATH_MAX_CONNECTIONS: String(props.fastPathMaxConnections) }
+        : {}),
+      // Every reader of messages or list entries must treat an expired one as gone.
+      ...(props.messageRetentionDays !== undefined
+        ? { PARLEY_MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }
         : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

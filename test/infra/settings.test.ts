@@ -94,6 +94,7 @@ describe('the deployment settings', () => {
     ],
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
     [{ fastPathMaxConnections: -1 }, /^Invalid context fastPathMaxConnections/],
+    [{ messageRetentionDays: 0 }, /^Invalid context messageRetentionDays: .*days a message is kept/],
     [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);

@@ -7,6 +7,7 @@ import {
   DEFAULT_CONNECTION_TTL_SECONDS,
   DEFAULT_FAST_PATH_MAX_CONNECTIONS,
   functionDefinition,
+  messageRetentionFrom,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
 import { createDeps, depsFromEnvironment } from '../../lambdas/runtime.js';
@@ -272,5 +273,30 @@ describe('building the deps', () => {
     expect(deps.sequencing.messages).toBe(messages);
     expect(deps.sequencing.publisher).toBe(publisher);
     deps.clients.destroy();
+  });
+});
+
+describe('the retention setting', () => {
+  it('is absent, keeping messages forever, unless PARLEY_MESSAGE_RETENTION_DAYS is set', () => {
+    expect(messageRetentionFrom({})).toEqual({});
+    expect(messageRetentionFrom({ PARLEY_MESSAGE_RETENTION_DAYS: '30' })).toEqual({
+      messageRetentionDays: 30,
+    });
+  });
+
+  it('refuses a retention of no days, naming the variable', () => {
+    expect(() => messageRetentionFrom({ PARLEY_MESSAGE_RETENTION_DAYS: '0' })).toThrow(
+      'environment variable PARLEY_MESSAGE_RETENTION_DAYS',
+    );
+  });
+
+  it('reaches a function through its environment', () => {
+    const config = configFromEnvironment('ack', {
+      PARLEY_CONVERSATIONS_TABLE: 'c',
+      PARLEY_EVENTS_STREAM: 'e',
+      PARLEY_MESSAGE_RETENTION_DAYS: '14',
+    });
+
+    expect(config.messageRetentionDays).toBe(14);
   });
 });
