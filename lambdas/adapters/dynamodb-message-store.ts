@@ -77,7 +77,7 @@ export interface DynamoDbMessageStoreOptions {
 }
 
 /** The fields a message has only when it was stored with them: a text's body, an event's own. */
-const OPTIONAL_FIELDS = ['kind', 'body', 'title', 'members', 'userId', 'admin'] as const;
+const OPTIONAL_FIELDS = ['kind', 'body', 'title', 'members', 'userId', 'admin', 'erased'] as const;
 
 function toMessage(item: Record<string, unknown>): Message {
   const message: Omit<Message, 'serverTs'> = {
