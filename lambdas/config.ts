@@ -63,6 +63,8 @@ export interface ParleyConfig {
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** The `service` of every log line and the `service` dimension of every metric. */
   serviceName: string;
+  /** Days a message is kept (docs/adr/0015-retention-and-erasure.md); absent: forever. */
+  messageRetentionDays?: number;
 }
 
 /** A configuration that reaches every resource and verifies tokens: the local stack's, the tests'. */
@@ -83,7 +85,10 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/
 /** `https://app.example.com`, with no path, query or trailing slash: what a browser sends as `Origin`. */
 const isOrigin = (url: string) => URL.canParse(url) && new URL(url).origin === url;
 
-/** The settings every function reads; each has a default. */
+/** The longest retention period a deployment may set: about a hundred years. */
+export const MAX_RETENTION_DAYS = 36_500;
+
+/** The settings every function reads; each has a default (retention: none, keep forever). */
 const commonSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   /**
@@ -109,6 +114,7 @@ const commonSchema = z.object({
     .default(DEFAULT_FAST_PATH_MAX_CONNECTIONS),
   POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default(DEFAULT_SERVICE_NAME),
+  PARLEY_MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(MAX_RETENTION_DAYS).optional(),
 });
 
 const tokenSchema = z.object({
@@ -201,7 +207,23 @@ export function configFromEnvironment(
     ...('rate-limits' in definition.tables ? { rateLimits: rateLimitsFrom(environment) } : {}),
     logLevel: env.POWERTOOLS_LOG_LEVEL,
     serviceName: env.POWERTOOLS_SERVICE_NAME,
+    ...retentionOf(env.PARLEY_MESSAGE_RETENTION_DAYS),
   };
+}
+
+const retentionOf = (days: number | undefined) => (days === undefined ? {} : { messageRetentionDays: days });
+
+/**
+ * `PARLEY_MESSAGE_RETENTION_DAYS` from an environment, checked as a function reads it: the
+ * local stack and the erase command take it from their own process's environment.
+ */
+export function messageRetentionFrom(environment: NodeJS.ProcessEnv = process.env): {
+  messageRetentionDays?: number;
+} {
+  return retentionOf(
+    parse(commonSchema.pick({ PARLEY_MESSAGE_RETENTION_DAYS: true }), environment)
+      .PARLEY_MESSAGE_RETENTION_DAYS,
+  );
 }
 
 function tokenConfig(env: z.infer<typeof tokenSchema>, prefix: string): TokenConfig {

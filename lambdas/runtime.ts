@@ -158,12 +158,19 @@ function createAdapters(
 ): Adapters {
   const { names } = config;
   const dynamodb = clients.dynamodb;
+  const retention = config.messageRetentionDays ? { retentionDays: config.messageRetentionDays } : {};
   return {
     messages: ifConfigured<MessageStore>(
       names.conversationsTable,
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) =>
-        new DynamoDbMessageStore({ client: dynamodb, tableName, ...(onCapacity ? { onCapacity } : {}) }),
+        new DynamoDbMessageStore({
+          client: dynamodb,
+          tableName,
+          now,
+          ...retention,
+          ...(onCapacity ? { onCapacity } : {}),
+        }),
     ),
     groups: ifConfigured<GroupStore>(
       names.conversationsTable,
@@ -198,7 +205,7 @@ function createAdapters(
     conversationList: ifConfigured<ConversationListStore>(
       names.userConversationsTable,
       'PARLEY_USER_CONVERSATIONS_TABLE',
-      (tableName) => new DynamoDbConversationListStore({ client: dynamodb, tableName, now }),
+      (tableName) => new DynamoDbConversationListStore({ client: dynamodb, tableName, now, ...retention }),
     ),
     presence: ifConfigured<PresenceStore>(
       names.presenceTable,

@@ -74,6 +74,7 @@ export class ParleyStack extends Stack {
       maxConnectionsPerUser: settings.maxConnectionsPerUser,
       ...(settings.rateLimits ? { rateLimits: settings.rateLimits } : {}),
       ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
+      ...(settings.messageRetentionDays ? { messageRetentionDays: settings.messageRetentionDays } : {}),
     });
     this.api.addRoutes(this.functions.functions);
 

@@ -49,6 +49,8 @@ export interface ParleySettings {
   rateLimits?: string;
   /** Reserved concurrency by function; a function not named draws on the account's shared pool. */
   reservedConcurrency?: Partial<Record<FunctionId, number>>;
+  /** Days a message is kept (`PARLEY_MESSAGE_RETENTION_DAYS`); absent: forever. */
+  messageRetentionDays?: number;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -70,6 +72,7 @@ const SETTING_KEYS = {
   fastPathMaxConnections:
     'connected devices of a group up to which `send` posts itself (0 to 1000; 0 turns it off)',
   maxConnectionsPerUser: 'open connections a user may hold at once (1 to 1000)',
+  messageRetentionDays: 'days a message is kept (1 to 36500); unset keeps messages forever',
   accountLogsRole:
     'true to add the ParleyAccount stack, which sets the account’s API Gateway logs role (once per account and region)',
   rateLimits:
@@ -152,6 +155,7 @@ const contextSchema = z
     deliveryLatencyP99AlarmMs: integer(10, 60_000).default(200),
     fastPathMaxConnections: integer(0, 1000).default(16),
     maxConnectionsPerUser: integer(1, 1000).default(10),
+    messageRetentionDays: integer(1, 36_500).optional(),
     accountLogsRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(false),
@@ -255,5 +259,6 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     accountLogsRole: context.accountLogsRole,
     ...(context.rateLimits ? { rateLimits: JSON.stringify(context.rateLimits) } : {}),
     ...(context.reservedConcurrency ? { reservedConcurrency: context.reservedConcurrency } : {}),
+    ...(context.messageRetentionDays ? { messageRetentionDays: context.messageRetentionDays } : {}),
   };
 }

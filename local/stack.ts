@@ -28,6 +28,7 @@ import {
   fastPathMaxConnectionsFrom,
   LOCAL_JWT_SECRET,
   maxConnectionsPerUserFrom,
+  messageRetentionFrom,
   type ParleyConfig,
   rateLimitsFrom,
 } from '../lambdas/config.js';
@@ -116,7 +117,10 @@ export interface LocalStackOptions {
   /**
    * The per-user limits (definitions/rate-limits.ts), counted in the rate-limits table as in
    * Lambda. Default `PARLEY_RATE_LIMITS` of this process's environment over the defaults.
+   */
   rateLimits?: RateLimits;
+  /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
+  messageRetentionDays?: number;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -387,6 +391,9 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     postConcurrency: 50,
     fastPathMaxConnections: options.fastPathMaxConnections ?? fastPathMaxConnectionsFrom(process.env),
     rateLimits: options.rateLimits ?? rateLimitsFrom(process.env),
+    ...(options.messageRetentionDays
+      ? { messageRetentionDays: options.messageRetentionDays }
+      : messageRetentionFrom(process.env)),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

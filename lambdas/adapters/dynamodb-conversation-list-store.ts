@@ -67,17 +67,24 @@ interface CachedList {
 const entryKey = (conversationId: string) => `conv#${conversationId}`;
 
 /** The start of the index window of a change at `changedAt`. */
+const DAY_MS = 24 * 60 * 60 * 1000;
 const windowOf = (changedAt: number) => changedAt - (changedAt % INDEX_WINDOW_MS);
 
 /** When the entry last changed: `changedAt`, or `updatedAt` for an entry stored before `changedAt` existed. */
 const changedAtOf = (item: Record<string, unknown>) => (item.changedAt ?? item.updatedAt) as number;
 
-function toEntry(item: Record<string, unknown>): ConversationEntry {
+/**
+ * The entry as stored, its copy of the last message read as none once that message is past
+ * the retention period (`keptSince`, ms: messages stored before it are gone): the copy must
+ * not outlive the message, and the next write of the entry drops it.
+ */
+function toEntry(item: Record<string, unknown>, keptSince = 0): ConversationEntry {
+  const lastMessage = (item.lastMessage as ConversationEntry['lastMessage']) ?? null;
   return {
     conversationId: item.conversationId as string,
     ...optionalFieldsOf(item),
     lastSeq: item.lastSeq as number,
-    lastMessage: (item.lastMessage as ConversationEntry['lastMessage']) ?? null,
+    lastMessage: lastMessage && lastMessage.serverTs >= keptSince ? lastMessage : null,
     receipts: item.receipts as ConversationEntry['receipts'],
     updatedAt: changedAtOf(item),
   };
@@ -101,6 +108,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #now: () => number;
+  readonly #retentionMs: number | undefined;
   readonly #maxAttempts: number;
   readonly #backoff: BackoffDeps;
   readonly #cachedLists = new LRUCache<string, CachedList>({ max: USERS_CACHED });
@@ -109,6 +117,8 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     client: DynamoDBDocumentClient;
     tableName: string;
     now?: () => number;
+    /** Days a message is kept; absent: forever. */
+    retentionDays?: number;
     maxAttempts?: number;
     /** The randomness and the wait of the backoff between attempts; Math.random and a timer by default. */
     backoff?: BackoffDeps;
@@ -116,8 +126,14 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#now = options.now ?? Date.now;
+    this.#retentionMs = options.retentionDays === undefined ? undefined : options.retentionDays * DAY_MS;
     this.#maxAttempts = options.maxAttempts ?? 20;
     this.#backoff = options.backoff ?? { random: () => Math.random(), sleep: (ms) => sleep(ms) };
+  }
+
+  /** Messages stored before this time (ms) are past the retention period; 0 without one. */
+  #keptSince(): number {
+    return this.#retentionMs === undefined ? 0 : this.#now() - this.#retentionMs;
   }
 
   /**
@@ -317,7 +333,7 @@ export class DynamoDbConversationListStore implements ConversationListStore {
     const writes: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     const outcomes = conversationIds.map((conversationId) => {
       const entryItem = items.find((item) => item.itemKey === entryKey(conversationId));
-      const current = entryItem ? toEntry(entryItem) : undefined;
+      const current = entryItem ? toEntry(entryItem, this.#keptSince()) : undefined;
       // `wroteAt` is stored only: the entry a client reads (`toEntry`) leaves it out.
       const wroteAt = typeof entryItem?.wroteAt === 'number' ? { wroteAt: entryItem.wroteAt } : {};
       const next = changes.get(conversationId)?.(current && { ...stateOf(current), ...wroteAt });
@@ -426,6 +442,9 @@ export class DynamoDbConversationListStore implements ConversationListStore {
       startKey = result.LastEvaluatedKey;
     } while (startKey);
     found.sort((a, b) => changedAtOf(a) - changedAtOf(b));
-    return { entries: found.slice(0, limit).map(toEntry), hasMore: found.length > limit };
+    return {
+      entries: found.slice(0, limit).map((item) => toEntry(item, this.#keptSince())),
+      hasMore: found.length > limit,
+    };
   }
 }

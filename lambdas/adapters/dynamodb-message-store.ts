@@ -4,6 +4,12 @@
  * each key with an `expiresAt` IDEMPOTENCY_KEY_DAYS after its message, for the table's TTL
  * (docs/adr/0009-keep-alive.md): kept forever, they would be most of the table's storage
  * after the messages themselves, and no client retries that late.
+ *
+ * With a retention period (docs/adr/0015-retention-and-erasure.md) every message gets an
+ * `expiresAt` too, and the conversation's last seq is also kept in a `msg#head` item that
+ * never expires: once the table's TTL deletes the newest message, the head still says how
+ * far the conversation went, so the next send cannot take a seq again. A message past its
+ * expiry reads as gone even before DynamoDB deletes it.
  */
 import { type ConsumedCapacity, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -30,6 +36,33 @@ export const idempotencyKeyExpiry = (serverTs: number) =>
   Math.floor(serverTs / 1000) + IDEMPOTENCY_KEY_TTL_SECONDS;
 const LAST_MESSAGE_KEY = `${MESSAGE_PREFIX}${'9'.repeat(SEQ_DIGITS)}`;
 const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
+/**
+ * The conversation's last seq when messages expire. Letters sort after digits, so the
+ * newest-first query of `lastSeq` meets it before any message, and the seq range of
+ * `listMessages` never includes it.
+ */
+export const HEAD_KEY = `${MESSAGE_PREFIX}head`;
+const DAY_SECONDS = 24 * 60 * 60;
+
+/** When a message stored at `serverTs` (ms) expires under a retention of `days`, in epoch seconds. */
+export const messageExpiry = (serverTs: number, days: number) =>
+  Math.floor(serverTs / 1000) + days * DAY_SECONDS;
+
+/**
+ * The head item's update in a transaction that stores messages up to `seq`: conditional, so
+ * that two writers of the same seq cannot both commit.
+ */
+export function headUpdate(tableName: string, conversationId: string, seq: number) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { conversationId, itemKey: HEAD_KEY },
+      UpdateExpression: 'SET headSeq = :seq',
+      ConditionExpression: 'attribute_not_exists(headSeq) OR headSeq < :seq',
+      ExpressionAttributeValues: { ':seq': seq },
+    },
+  };
+}
 
 /** Receives the capacity DynamoDB reports, when measuring (ReturnConsumedCapacity TOTAL). */
 export type CapacityListener = (operation: string, capacity: ConsumedCapacity[]) => void;
@@ -38,10 +71,14 @@ export interface DynamoDbMessageStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
   onCapacity?: CapacityListener;
+  /** Days a message is kept; absent: forever. */
+  retentionDays?: number;
+  /** The clock that says whether a message is past its expiry (ms). */
+  now?: () => number;
 }
 
 /** The fields a message has only when it was stored with them: a text's body, an event's own. */
-const OPTIONAL_FIELDS = ['kind', 'body', 'title', 'members', 'userId', 'admin'] as const;
+const OPTIONAL_FIELDS = ['kind', 'body', 'title', 'members', 'userId', 'admin', 'erased'] as const;
 
 function toMessage(item: Record<string, unknown>): Message {
   const message: Omit<Message, 'serverTs'> = {
@@ -63,11 +100,20 @@ export class DynamoDbMessageStore implements MessageStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #onCapacity: CapacityListener | undefined;
+  readonly #retentionDays: number | undefined;
+  readonly #now: () => number;
 
   constructor(options: DynamoDbMessageStoreOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#onCapacity = options.onCapacity;
+    this.#retentionDays = options.retentionDays;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True when the item is past its expiry: DynamoDB deletes expired items only eventually. */
+  #expired(item: Record<string, unknown>): boolean {
+    return typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= this.#now();
   }
 
   #capacity() {
@@ -80,24 +126,56 @@ export class DynamoDbMessageStore implements MessageStore {
   }
 
   async lastSeq(conversationId: string): Promise<number> {
+    const retained = this.#retentionDays !== undefined;
+    // With retention, the head and the newest message together. Without, the newest item
+    // alone, as ever; a head left by a retention since turned off projects to no `seq`
+    // (its own is `headSeq`), and then the newest message is read after it.
+    const items = await this.#newestItems(
+      conversationId,
+      retained ? 2 : 1,
+      retained ? 'seq, headSeq' : 'seq',
+    );
+    if (!retained && items.length === 1 && items[0]?.seq === undefined) {
+      const head = await this.#client.send(
+        new GetCommand({
+          TableName: this.#tableName,
+          Key: { conversationId, itemKey: HEAD_KEY },
+          ConsistentRead: true,
+        }),
+      );
+      items.push(head.Item ?? {}, ...(await this.#newestItems(conversationId, 1, 'seq', HEAD_KEY)));
+    }
+    const seqs = items.map((item) => (item.seq ?? item.headSeq ?? 0) as number);
+    return Math.max(0, ...seqs);
+  }
+
+  async #newestItems(
+    conversationId: string,
+    limit: number,
+    projection: string,
+    after?: string,
+  ): Promise<Record<string, unknown>[]> {
     const result = await this.#client.send(
       new QueryCommand({
         TableName: this.#tableName,
         KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)',
         ExpressionAttributeValues: { ':c': conversationId, ':p': MESSAGE_PREFIX },
-        ProjectionExpression: 'seq',
+        ProjectionExpression: projection,
         ScanIndexForward: false,
-        Limit: 1,
+        Limit: limit,
         ConsistentRead: true,
+        ...(after ? { ExclusiveStartKey: { conversationId, itemKey: after } } : {}),
         ...this.#capacity(),
       }),
     );
     this.#report('lastSeq', result.ConsumedCapacity);
-    return (result.Items?.[0]?.seq as number | undefined) ?? 0;
+    return result.Items ?? [];
   }
 
   async storeMessage(message: Message): Promise<StoreMessageOutcome> {
     const { conversationId } = message;
+    const retention = this.#retentionDays;
+    const expiry = retention === undefined ? {} : { expiresAt: messageExpiry(message.serverTs, retention) };
     const idempotencyItem = {
       conversationId,
       itemKey: idempotencyKey(message.senderId, message.clientMessageId),
@@ -113,7 +191,7 @@ export class DynamoDbMessageStore implements MessageStore {
             {
               Put: {
                 TableName: this.#tableName,
-                Item: { ...message, itemKey: messageKey(message.seq) },
+                Item: { ...message, ...expiry, itemKey: messageKey(message.seq) },
                 ConditionExpression: 'attribute_not_exists(itemKey)',
               },
             },
@@ -125,6 +203,7 @@ export class DynamoDbMessageStore implements MessageStore {
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
+            ...(retention === undefined ? [] : [headUpdate(this.#tableName, conversationId, message.seq)]),
           ],
           ...this.#capacity(),
         }),
@@ -143,8 +222,10 @@ export class DynamoDbMessageStore implements MessageStore {
           original: { seq: original.seq, messageId: original.messageId, serverTs: original.serverTs },
         };
       }
-      if (messageReason?.Code === 'ConditionalCheckFailed') return { status: 'seq_taken' };
-      const reasons = [messageReason?.Code, keyReason?.Code];
+      const headReason = error.CancellationReasons?.[2];
+      if (messageReason?.Code === 'ConditionalCheckFailed' || headReason?.Code === 'ConditionalCheckFailed')
+        return { status: 'seq_taken' };
+      const reasons = [messageReason?.Code, keyReason?.Code, headReason?.Code];
       if (reasons.includes('TransactionConflict')) return { status: 'conflict' };
       throw error;
     }
@@ -168,7 +249,7 @@ export class DynamoDbMessageStore implements MessageStore {
       }),
     );
     this.#report('getMessage', result.ConsumedCapacity);
-    return result.Item ? toMessage(result.Item) : undefined;
+    return result.Item && !this.#expired(result.Item) ? toMessage(result.Item) : undefined;
   }
 
   async listMessages(
@@ -180,44 +261,63 @@ export class DynamoDbMessageStore implements MessageStore {
     // No seq follows the largest one a sort key holds; a longer key would not sort by seq,
     // and could put the BETWEEN bounds the wrong way round, which DynamoDB refuses.
     if (afterSeq >= MAX_SEQ) return { messages: [], lastSeq: await this.lastSeq(conversationId) };
-    const [messages, lastSeq] = await Promise.all([
-      maxBytes === undefined
-        ? this.#queryMessages(conversationId, afterSeq, limit)
-        : this.#readWithin(conversationId, afterSeq, limit, maxBytes),
-      this.lastSeq(conversationId),
-    ]);
-    return { messages, lastSeq };
+    if (this.#retentionDays === undefined) {
+      const [{ items }, lastSeq] = await Promise.all([
+        this.#readItems(conversationId, afterSeq, limit, maxBytes),
+        this.lastSeq(conversationId),
+      ]);
+      // A message left with an expiry by a retention since turned off is still gone.
+      const kept = items.filter((item) => !this.#expired(item));
+      return { messages: kept.map(toMessage), lastSeq };
+    }
+    // The last seq first: every seq up to it was stored before the page is read, so one the
+    // page lacks was deleted, not stored meanwhile.
+    const lastSeq = await this.lastSeq(conversationId);
+    const { items, readToEnd } = await this.#readItems(conversationId, afterSeq, limit, maxBytes);
+    return this.#withoutGone(items, afterSeq, lastSeq, readToEnd);
   }
 
   /**
-   * Reads in queries sized to what is left of `maxBytes` (`nextPageSize`): a frame holds
-   * two messages of the largest size, so reading `limit` of them at once would read a
-   * hundred times what is sent.
+   * Without `maxBytes`, one query of `limit` items. With it, queries sized to what is left of
+   * `maxBytes` (`nextPageSize`): a frame holds two messages of the largest size, so reading
+   * `limit` of them at once would read a hundred times what is sent.
    */
-  async #readWithin(conversationId: string, afterSeq: number, limit: number, maxBytes: number) {
-    const messages: Message[] = [];
+  async #readItems(
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes: number | undefined,
+  ): Promise<{ items: Record<string, unknown>[]; readToEnd: boolean }> {
+    if (maxBytes === undefined) {
+      const page = await this.#readPage(conversationId, afterSeq, limit);
+      return { items: page.Items ?? [], readToEnd: page.LastEvaluatedKey === undefined };
+    }
+    const items: Record<string, unknown>[] = [];
     let bytes = 0;
     let largestBytes = 0;
-    while (messages.length < limit && bytes < maxBytes) {
+    let readToEnd = false;
+    while (items.length < limit && bytes < maxBytes) {
       const size = nextPageSize({
-        read: messages.length,
+        read: items.length,
         largestBytes,
         remainingBytes: maxBytes - bytes,
-        remainingLimit: limit - messages.length,
+        remainingLimit: limit - items.length,
       });
-      const page = await this.#queryMessages(conversationId, messages.at(-1)?.seq ?? afterSeq, size);
-      for (const message of page) {
-        const messageBytes = frameBytesOf(message);
+      const lastRead = (items.at(-1)?.seq as number | undefined) ?? afterSeq;
+      const page = await this.#readPage(conversationId, lastRead, size);
+      for (const item of page.Items ?? []) {
+        const messageBytes = frameBytesOf(toMessage(item));
         bytes += messageBytes;
         largestBytes = Math.max(largestBytes, messageBytes);
-        messages.push(message);
+        items.push(item);
       }
-      if (page.length < size || (messages.at(-1)?.seq ?? 0) >= MAX_SEQ) break;
+      readToEnd = page.LastEvaluatedKey === undefined;
+      if ((page.Items?.length ?? 0) < size || ((items.at(-1)?.seq as number | undefined) ?? 0) >= MAX_SEQ) break;
     }
-    return messages;
+    return { items, readToEnd };
   }
 
-  async #queryMessages(conversationId: string, afterSeq: number, limit: number): Promise<Message[]> {
+  async #readPage(conversationId: string, afterSeq: number, limit: number) {
     const page = await this.#client.send(
       new QueryCommand({
         TableName: this.#tableName,
@@ -233,6 +333,32 @@ export class DynamoDbMessageStore implements MessageStore {
       }),
     );
     this.#report('listMessages', page.ConsumedCapacity);
-    return (page.Items ?? []).map(toMessage);
+    return page;
+  }
+
+  /**
+   * The page with the gone messages left out. Expiry follows `serverTs`, which grows with
+   * seq, so gone seqs form a prefix: `goneThrough` is the highest seq the page read that is
+   * expired or already deleted (a seq the page skips: seqs have no gaps), and every message
+   * up to it is left out too, so that the answer keeps one watermark and no list of holes.
+   */
+  #withoutGone(
+    items: Record<string, unknown>[],
+    afterSeq: number,
+    lastSeq: number,
+    readToEnd: boolean,
+  ): MessagePage {
+    let goneThrough = afterSeq;
+    let expected = afterSeq + 1;
+    for (const item of items) {
+      const seq = item.seq as number;
+      if (seq > expected) goneThrough = seq - 1;
+      if (this.#expired(item)) goneThrough = seq;
+      expected = seq + 1;
+    }
+    // The page read to the end, yet the last seq (read before it) is further: those are deleted.
+    if (readToEnd && lastSeq >= expected) goneThrough = lastSeq;
+    const messages = items.filter((item) => (item.seq as number) > goneThrough).map(toMessage);
+    return { messages, lastSeq, ...(goneThrough > afterSeq ? { goneThrough } : {}) };
   }
 }

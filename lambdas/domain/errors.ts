@@ -61,6 +61,9 @@ export class ConversationListContentionError extends ParleyError {}
 /** Writes to the index of a group's connections stayed unprocessed (throttled) past the retry bound. */
 export class GroupConnectionIndexError extends ParleyError {}
 
+/** An erasure step could not finish; running the erasure again takes it up where it stopped. */
+export class ErasureIncompleteError extends ParleyError {}
+
 /** A post that did not end within its timeout; a failed post like any other. */
 export class PostTimeoutError extends ParleyError {
   constructor(connectionId: string, timeoutMs: number, options?: { cause?: unknown }) {

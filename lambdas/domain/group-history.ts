@@ -31,6 +31,8 @@ export interface GroupHistory {
   /** The caller's own receipt, counting the messages before it joined as read. */
   receipt: Receipt;
   everyone: Everyone;
+  /** Every seq up to it is gone (past the retention period); absent when none read is. */
+  goneThrough?: number;
 }
 
 /** The caller's window after `afterSeq`, for a current or former member; `forbidden` for anyone else. */
@@ -65,9 +67,11 @@ export async function readGroupHistory(
   // The page and the last seq are read side by side: never answer a last seq below the page.
   const lastSeq = Math.min(Math.max(page.lastSeq, page.messages.at(-1)?.seq ?? 0), end);
   const cap = (seq: number) => Math.min(seq, end);
+  const gone = 'goneThrough' in page && page.goneThrough !== undefined ? cap(page.goneThrough) : undefined;
   return {
     messages,
     lastSeq,
+    ...(gone !== undefined ? { goneThrough: gone } : {}),
     receipt: {
       userId,
       deliveredSeq: cap(effectiveWatermark(stored.deliveredSeq, joinedSeq)),

@@ -32,6 +32,11 @@ export type StoreMessageOutcome =
 export interface MessagePage {
   messages: Message[];
   lastSeq: number;
+  /**
+   * Every seq from `afterSeq + 1` up to this one is gone (past the retention period):
+   * absent when none of the seqs read is.
+   */
+  goneThrough?: number;
 }
 
 export interface MessageStore {

@@ -14,7 +14,7 @@ import { fitToFrame } from '../domain/paging.js';
 import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment, type ParleyDeps } from '../runtime.js';
 
-type HistoryContent = Pick<HistoryFrame, 'messages' | 'lastSeq' | 'receipts' | 'everyone'>;
+type HistoryContent = Pick<HistoryFrame, 'messages' | 'lastSeq' | 'receipts' | 'everyone' | 'goneThrough'>;
 
 export function createSyncHandler(deps: DepsProvider) {
   const serve = async ({ frame, caller }: RouteEvent<SyncFrame>): Promise<HistoryFrame> => {
@@ -30,7 +30,8 @@ export function createSyncHandler(deps: DepsProvider) {
       ...receipts,
     };
     const fitted = fitToFrame(messages, envelope);
-    const lastReturned = fitted.at(-1)?.seq ?? frame.afterSeq;
+    // Seqs past the retention period are answered by `goneThrough` alone: the read moves past them.
+    const lastReturned = fitted.at(-1)?.seq ?? Math.max(frame.afterSeq, receipts.goneThrough ?? 0);
     return { ...envelope, messages: fitted, hasMore: lastReturned < lastSeq };
   };
   return frameRoute(syncFrameSchema, deps, serve);
@@ -42,7 +43,7 @@ async function readDirectContent(
   userId: string,
 ): Promise<HistoryContent> {
   const members = assertMember(frame.conversationId, userId);
-  const [{ messages, lastSeq }, stored] = await Promise.all([
+  const [{ messages, lastSeq, goneThrough }, stored] = await Promise.all([
     deps.messages.listMessages(frame.conversationId, frame.afterSeq, frame.limit, MAX_FRAME_BYTES),
     deps.receipts.listReceipts(frame.conversationId),
   ]);
@@ -54,13 +55,19 @@ async function readDirectContent(
   // The page and the last seq are read side by side: a message stored in between can be
   // in the page but not in lastSeq. Never answer a lastSeq below what the page holds.
   const knownLast = Math.max(lastSeq, messages.at(-1)?.seq ?? 0);
-  return { messages, lastSeq: knownLast, receipts };
+  return { messages, lastSeq: knownLast, receipts, ...(goneThrough ? { goneThrough } : {}) };
 }
 
 async function readGroupContent(deps: ParleyDeps, frame: SyncFrame, userId: string): Promise<HistoryContent> {
   const history = await readGroupHistory(deps, { ...frame, userId });
   const messages: Message[] = history.messages;
-  return { messages, lastSeq: history.lastSeq, receipts: [history.receipt], everyone: history.everyone };
+  return {
+    messages,
+    lastSeq: history.lastSeq,
+    receipts: [history.receipt],
+    everyone: history.everyone,
+    ...(history.goneThrough ? { goneThrough: history.goneThrough } : {}),
+  };
 }
 
 export const handler = createSyncHandler(depsFromEnvironment('sync'));

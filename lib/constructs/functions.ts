@@ -61,6 +61,8 @@ export interface ParleyFunctionsProps {
   rateLimits?: string;
   /** Reserved concurrency by function; none for a function not named. */
   reservedConcurrency?: Partial<Record<FunctionId, number>>;
+  /** `PARLEY_MESSAGE_RETENTION_DAYS` of every function; messages are kept forever when absent. */
+  messageRetentionDays?: number;
 }
 
 export class ParleyFunctions extends Construct {
@@ -110,6 +112,10 @@ export class ParleyFunctions extends Construct {
         : {}),
       ...(props.rateLimits && 'rate-limits' in definition.tables
         ? { PARLEY_RATE_LIMITS: props.rateLimits }
+        : {}),
+      // Every reader of messages or list entries must treat an expired one as gone.
+      ...(props.messageRetentionDays !== undefined
+        ? { PARLEY_MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }
         : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

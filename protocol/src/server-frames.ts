@@ -56,6 +56,10 @@ export const messageSchema = z.object({
     .meta({ description: 'member-removed: who left or was removed; admin-changed: whose role changed' })
     .optional(),
   admin: z.boolean().meta({ description: 'admin-changed: the new role' }).optional(),
+  erased: z
+    .literal(true)
+    .meta({ description: 'its sender was erased: the message keeps its seq and has no body (1.3)' })
+    .optional(),
   serverTs: timestamp('when the server stored it'),
 });
 
@@ -82,7 +86,9 @@ export const conversationSummarySchema = z.object({
     .meta({ description: 'group: false once the caller left or was removed (the entry stays, up to then)' })
     .optional(),
   lastSeq: z.int().min(0).meta({ description: 'the seq of its last message; 0 before any' }),
-  lastMessage: messageSchema.nullable(),
+  lastMessage: messageSchema
+    .nullable()
+    .meta({ description: 'null before any message, and once the last message is gone (retention)' }),
   receipts: z.array(receiptSchema).meta({ description: "dm: one per member; group: the caller's own only" }),
   everyone: everyoneSchema.meta({ description: 'group: the lowest watermarks over its members' }).optional(),
   updatedAt: timestamp('its last change'),
@@ -133,6 +139,14 @@ export const historyFrameSchema = z.object({
   hasMore: z.boolean(),
   receipts: z.array(receiptSchema).meta({ description: "dm: one per member; group: the caller's own only" }),
   everyone: everyoneSchema.meta({ description: 'group: the lowest watermarks over its members' }).optional(),
+  goneThrough: z
+    .int()
+    .min(1)
+    .meta({
+      description:
+        'every seq after `afterSeq` up to it is gone (past the retention period) and never comes: ask after it (1.3)',
+    })
+    .optional(),
 });
 
 export const conversationsPageFrameSchema = z.object({

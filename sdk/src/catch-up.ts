@@ -139,6 +139,8 @@ export class CatchUp {
         limit: SYNC_MAX_LIMIT,
       });
       timeline.noteLastSeq(page.lastSeq);
+      // Seqs past the server's retention period: never asked for again (protocol 1.3).
+      if (page.goneThrough && timeline.applyGone(page.goneThrough)) conversations.changed(timeline);
       conversations.receive(conversationId, page.messages);
       conversations.applyReceipts(timeline, receiptChanges(page.receipts));
       // `history`'s receipts are the stored watermarks, which an ack raises before its

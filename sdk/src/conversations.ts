@@ -242,6 +242,7 @@ export class Conversations {
       ...(kind === 'group' ? this.#groupFields(timeline, pending) : {}),
       ...(lastMessage ? { lastMessage } : {}),
       lastSeq: timeline?.lastSeq ?? 0,
+      ...(timeline?.goneThrough ? { goneThrough: timeline.goneThrough } : {}),
       unread: this.unreadCount(conversationId),
       updatedAt: Math.max(timeline?.updatedAt ?? 0, lastPending?.createdAt ?? 0),
     };

@@ -24,6 +24,8 @@ export interface StoredTimeline {
   updatedAt: number;
   /** Groups: the seq before the first this user may see (it joined after it). */
   floor?: number;
+  /** The seqs up to it are gone from the server (past its retention period). */
+  goneThrough?: number;
   group?: StoredGroup;
 }
 
@@ -36,6 +38,7 @@ export class Timeline {
   #lastSeq = 0;
   #updatedAt = 0;
   #floor = 0;
+  #goneThrough = 0;
   #sorted: Message[] | undefined;
 
   constructor(conversationId: string) {
@@ -47,6 +50,7 @@ export class Timeline {
     const timeline = new Timeline(stored.conversationId);
     if (stored.group && timeline.#group) timeline.#group = GroupState.fromJSON(stored.group);
     if (stored.floor) timeline.raiseFloor(stored.floor);
+    if (stored.goneThrough) timeline.applyGone(stored.goneThrough);
     for (const message of stored.messages) timeline.add(message);
     for (const receipt of stored.receipts) {
       timeline.applyReceipt(receipt.userId, 'delivered', receipt.deliveredSeq);
@@ -65,6 +69,7 @@ export class Timeline {
       lastSeq: this.#lastSeq,
       updatedAt: this.#updatedAt,
       ...(this.#floor > 0 ? { floor: this.#floor } : {}),
+      ...(this.#goneThrough > 0 ? { goneThrough: this.#goneThrough } : {}),
       ...(this.group ? { group: this.group.toJSON() } : {}),
     };
   }
@@ -91,6 +96,23 @@ export class Timeline {
     this.#lastSeq = Math.max(this.#lastSeq, seq);
     this.#extendContiguous();
     return true;
+  }
+
+  /**
+   * The server says the seqs up to `seq` are gone (past its retention period): those not
+   * held will never come, so they are no gap, and no sync asks for them again. True if it moved.
+   */
+  applyGone(seq: number): boolean {
+    if (seq <= this.#goneThrough) return false;
+    this.#goneThrough = seq;
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+    this.#extendContiguous();
+    return true;
+  }
+
+  /** The seqs up to it are gone from the server; 0 when none is known to be. */
+  get goneThrough(): number {
+    return this.#goneThrough;
   }
 
   /** Groups only: title, members, everyone's receipt. */
@@ -184,7 +206,7 @@ export class Timeline {
   }
 
   #extendContiguous(): void {
-    this.#contiguousSeq = Math.max(this.#contiguousSeq, this.#floor);
+    this.#contiguousSeq = Math.max(this.#contiguousSeq, this.#floor, this.#goneThrough);
     while (this.#messages.has(this.#contiguousSeq + 1)) this.#contiguousSeq += 1;
   }
 

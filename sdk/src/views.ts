@@ -35,8 +35,10 @@ interface ChatMessageBase {
   /** The author, or the member who changed the group. */
   senderId: string;
   senderDeviceId?: string;
-  /** The text; empty for a membership event. */
+  /** The text; empty for a membership event and for an erased message. */
   body: string;
+  /** Its sender was erased: it keeps its place (its seq) and has no text (protocol 1.3). */
+  erased?: boolean;
   /** When the server stored it; absent while pending. */
   serverTs?: number;
   /** When it was written (the server's time once stored). */
@@ -157,6 +159,11 @@ export interface ConversationView {
   everyone?: EveryoneView;
   lastMessage?: ChatMessage;
   lastSeq: number;
+  /**
+   * The messages up to this seq are gone from the server (past its retention period): those
+   * this device did not get in time never come. Absent while none is known to be.
+   */
+  goneThrough?: number;
   /** Messages from others after this user's read watermark (membership events not counted). */
   unread: number;
   updatedAt: number;
@@ -243,6 +250,7 @@ export function viewOf(timeline: Timeline, message: Message, userId: string): Ch
     senderId: message.senderId,
     senderDeviceId: message.senderDeviceId,
     body: message.body ?? '',
+    ...(message.erased ? { erased: true } : {}),
     serverTs: message.serverTs,
     createdAt: message.serverTs,
     mine,

@@ -163,6 +163,20 @@ describe('the functions', () => {
     expect(given(three)).toEqual([['connect', '3']]);
   });
 
+  it('gives every function the retention period from the context, and none without it', () => {
+    const retentionOf = (deployment: typeof dev) =>
+      new Set(
+        FUNCTIONS.map(
+          ({ id }) =>
+            functionResource(deployment, id).Properties.Environment.Variables.PARLEY_MESSAGE_RETENTION_DAYS,
+        ),
+      );
+    const retained = synthesize({ ...DEV_CONTEXT, messageRetentionDays: '30' });
+
+    expect(retentionOf(dev)).toEqual(new Set([undefined]));
+    expect(retentionOf(retained)).toEqual(new Set(['30']));
+  });
+
   it('gives only the authorizer the token settings: the generated key in dev, the issuer’s JWKS in prod', () => {
     for (const { id } of FUNCTIONS) {
       const variables = functionResource(dev, id).Properties.Environment.Variables;

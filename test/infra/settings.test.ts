@@ -122,6 +122,7 @@ describe('the deployment settings', () => {
     [{ deliveryLatencyP99AlarmMs: 5 }, /^Invalid context deliveryLatencyP99AlarmMs/],
     [{ fastPathMaxConnections: -1 }, /^Invalid context fastPathMaxConnections/],
     [{ maxConnectionsPerUser: 0 }, /^Invalid context maxConnectionsPerUser/],
+    [{ messageRetentionDays: 0 }, /^Invalid context messageRetentionDays: .*days a message is kept/],
     [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);

@@ -9,6 +9,7 @@ import {
   DEFAULT_FAST_PATH_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_USER,
   functionDefinition,
+  messageRetentionFrom,
 } from '../../lambdas/config.js';
 import { ConfigurationError } from '../../lambdas/domain/errors.js';
 import { DEFAULT_MAX_TOKEN_AGE_SECONDS } from '../../lambdas/domain/tokens.js';
@@ -310,5 +311,30 @@ describe('building the deps', () => {
     expect(deps.sequencing.messages).toBe(messages);
     expect(deps.sequencing.publisher).toBe(publisher);
     deps.clients.destroy();
+  });
+});
+
+describe('the retention setting', () => {
+  it('is absent, keeping messages forever, unless PARLEY_MESSAGE_RETENTION_DAYS is set', () => {
+    expect(messageRetentionFrom({})).toEqual({});
+    expect(messageRetentionFrom({ PARLEY_MESSAGE_RETENTION_DAYS: '30' })).toEqual({
+      messageRetentionDays: 30,
+    });
+  });
+
+  it('refuses a retention of no days, naming the variable', () => {
+    expect(() => messageRetentionFrom({ PARLEY_MESSAGE_RETENTION_DAYS: '0' })).toThrow(
+      'environment variable PARLEY_MESSAGE_RETENTION_DAYS',
+    );
+  });
+
+  it('reaches a function through its environment', () => {
+    const config = configFromEnvironment('ack', {
+      PARLEY_CONVERSATIONS_TABLE: 'c',
+      PARLEY_EVENTS_STREAM: 'e',
+      PARLEY_MESSAGE_RETENTION_DAYS: '14',
+    });
+
+    expect(config.messageRetentionDays).toBe(14);
   });
 });

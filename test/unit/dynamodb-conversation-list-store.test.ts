@@ -494,6 +494,32 @@ describe('the DynamoDB conversation-list store', () => {
     });
   });
 
+  it('reads the copy of a last message past the retention period as none', async () => {
+    const lists = new FakeUserConversationsTable().install(ddb, { query: true });
+    const DAY_MS = 24 * 60 * 60 * 1000;
+    lists.put(clockItem(NOW));
+    lists.put({
+      ...entryItem(state(3), NOW - 2),
+      lastMessage: { ...message(3), serverTs: NOW - 8 * DAY_MS },
+    });
+    lists.put({
+      ...entryItem(state(3), NOW - 1),
+      itemKey: 'conv#dm:alice:carol',
+      conversationId: 'dm:alice:carol',
+      lastMessage: { ...message(3), serverTs: NOW - DAY_MS },
+    });
+    const retained = new DynamoDbConversationListStore({
+      client,
+      tableName: TABLE,
+      now: () => NOW,
+      retentionDays: 7,
+    });
+
+    const page = await retained.listChangedSince('alice', 0, 50);
+
+    expect(page.entries.map((entry) => entry.lastMessage?.serverTs ?? null)).toEqual([null, NOW - DAY_MS]);
+  });
+
   it('orders the entries of one index window by their change, not by the index', async () => {
     const lists = new FakeUserConversationsTable();
     lists.put(clockItem(NOW));

@@ -12,6 +12,7 @@ import {
 import { IDEMPOTENCY_KEY_DAYS, type Message } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
+import { message } from './support/conversation-entries.js';
 import { transactionCanceled } from './support/dynamodb-tables.js';
 import { mockAwsClients, NOW } from './support/harness.js';
 
@@ -257,5 +258,130 @@ describe('the DynamoDB message store', () => {
     expect(measuredQuery?.ReturnConsumedCapacity).toBe('TOTAL');
     expect(plainQuery?.ReturnConsumedCapacity).toBeUndefined();
     expect(reports).toEqual([['lastSeq', [{ TableName: TABLE, CapacityUnits: 0.5 }]]]);
+  });
+});
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const retained = (now = NOW) =>
+  new DynamoDbMessageStore({ client, tableName: TABLE, retentionDays: 7, now: () => now });
+
+/** A message as the table holds it under a 7-day retention, stored `ageDays` before NOW. */
+const storedItem = (seq: number, ageDays: number) => {
+  const serverTs = NOW - ageDays * DAY_MS;
+  return {
+    ...message(seq),
+    serverTs,
+    itemKey: `msg#${String(seq).padStart(12, '0')}`,
+    expiresAt: Math.floor(serverTs / 1000) + 7 * 24 * 3600,
+  };
+};
+const plain = ({ itemKey: _key, expiresAt: _expiry, ...rest }: ReturnType<typeof storedItem>): Message =>
+  rest;
+
+/** Answers the page query with `items` and the last-seq query with `newest`. */
+function answer(items: Record<string, unknown>[], newest: Record<string, unknown>[], more = false) {
+  ddb
+    .on(QueryCommand, { KeyConditionExpression: 'conversationId = :c AND itemKey BETWEEN :from AND :to' })
+    .resolves({ Items: items, ...(more ? { LastEvaluatedKey: { itemKey: 'x' } } : {}) });
+  ddb
+    .on(QueryCommand, { KeyConditionExpression: 'conversationId = :c AND begins_with(itemKey, :p)' })
+    .resolves({ Items: newest });
+}
+
+describe('the message store under a retention period', () => {
+  it('gives the message an expiry retention days after it and moves the never-expiring head in the same transaction', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await retained().storeMessage({ ...message(7), serverTs: 1_700_000_000_999 });
+
+    const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items[0]?.Put?.Item?.expiresAt).toBe(1_700_000_000 + 7 * 24 * 3600);
+    expect(items[2]).toEqual({
+      Update: {
+        TableName: TABLE,
+        Key: { conversationId: CONVERSATION, itemKey: 'msg#head' },
+        UpdateExpression: 'SET headSeq = :seq',
+        ConditionExpression: 'attribute_not_exists(headSeq) OR headSeq < :seq',
+        ExpressionAttributeValues: { ':seq': 7 },
+      },
+    });
+  });
+
+  it('answers seq_taken when the head is already at the seq', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None'));
+    const error = transactionCanceled('None', 'None');
+    error.CancellationReasons?.push({ Code: 'ConditionalCheckFailed' });
+    ddb.on(TransactWriteCommand).rejects(error);
+
+    expect(await retained().storeMessage(message(7))).toEqual({ status: 'seq_taken' });
+  });
+
+  it('keeps the last seq from the head once the newest messages are deleted', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ headSeq: 9 }, { seq: 4 }] });
+
+    expect(await retained().lastSeq(CONVERSATION)).toBe(9);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      ProjectionExpression: 'seq, headSeq',
+      Limit: 2,
+    });
+  });
+
+  it('reads a head left by a retention since turned off, and the newest message after it', async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{}] })
+      .resolves({ Items: [{ seq: 12 }] });
+    ddb.on(GetCommand).resolves({ Item: { headSeq: 9 } });
+    const store = new DynamoDbMessageStore({ client, tableName: TABLE });
+
+    expect(await store.lastSeq(CONVERSATION)).toBe(12);
+  });
+
+  it('reads an expired message DynamoDB has not deleted yet as gone', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedItem(3, 8) });
+
+    expect(await retained().getMessage(CONVERSATION, 3)).toBeUndefined();
+  });
+
+  it('answers the seqs of expired and deleted messages with one goneThrough watermark', async () => {
+    // 2 is deleted already, 3 expired but still stored, 4 and 5 kept.
+    answer([storedItem(1, 9), storedItem(3, 8), storedItem(4, 6), storedItem(5, 1)], [{ headSeq: 5 }]);
+
+    const page = await retained().listMessages(CONVERSATION, 0, 100);
+
+    expect(page).toEqual({
+      messages: [plain(storedItem(4, 6)), plain(storedItem(5, 1))],
+      lastSeq: 5,
+      goneThrough: 3,
+    });
+  });
+
+  it('answers goneThrough the last seq when every message is gone and deleted', async () => {
+    answer([], [{ headSeq: 8 }]);
+
+    expect(await retained().listMessages(CONVERSATION, 2, 100)).toEqual({
+      messages: [],
+      lastSeq: 8,
+      goneThrough: 8,
+    });
+  });
+
+  it('moves past a page of expired messages only as far as the page read', async () => {
+    answer([storedItem(1, 9), storedItem(2, 9)], [{ headSeq: 8 }], true);
+
+    expect(await retained().listMessages(CONVERSATION, 0, 2)).toEqual({
+      messages: [],
+      lastSeq: 8,
+      goneThrough: 2,
+    });
+  });
+
+  it('answers no goneThrough while nothing read is gone', async () => {
+    answer([storedItem(3, 1)], [{ headSeq: 3 }]);
+
+    expect(await retained().listMessages(CONVERSATION, 2, 100)).toEqual({
+      messages: [plain(storedItem(3, 1))],
+      lastSeq: 3,
+    });
   });
 });

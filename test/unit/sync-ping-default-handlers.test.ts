@@ -95,6 +95,24 @@ describe('the sync handler', () => {
     expect(history).toMatchObject({ lastSeq: 5, hasMore: false });
   });
 
+  it('answers seqs gone past the retention period with goneThrough, and more to follow after it', async () => {
+    const { provider, calls } = await syncWith(5);
+    calls.listMessages.mockResolvedValueOnce({ messages: [], lastSeq: 5, goneThrough: 3 });
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 0 })));
+
+    expect(answerOf<HistoryFrame>(result)).toMatchObject({ messages: [], goneThrough: 3, hasMore: true });
+  });
+
+  it('says no more follow when every seq up to the last is gone', async () => {
+    const { provider, calls } = await syncWith(5);
+    calls.listMessages.mockResolvedValueOnce({ messages: [], lastSeq: 5, goneThrough: 5 });
+
+    const result = await invoke(createSyncHandler(provider), messageEvent(syncFrame({ afterSeq: 0 })));
+
+    expect(answerOf<HistoryFrame>(result)).toMatchObject({ goneThrough: 5, hasMore: false });
+  });
+
   it('answers a client that is up to date with no messages and no more to follow', async () => {
     const { provider } = await syncWith(5);
 

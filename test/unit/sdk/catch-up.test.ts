@@ -121,6 +121,55 @@ describe('filling gaps', () => {
     expect(connection.unanswered).toBe(0);
   });
 
+  it('takes seqs the server says are gone as no gap, asks after them, and never asks for them again', async () => {
+    const { catchUp, connection, conversations } = catchUpOf();
+
+    const run = catchUp.run();
+    (await connection.next()).answer(
+      conversationsPage({ conversations: [summary(WITH_BOB, 6, { lastMessage: null })], cursor: 'c' }),
+    );
+    await run;
+    const first = await connection.next();
+    first.answer({
+      type: 'history',
+      conversationId: WITH_BOB,
+      messages: [],
+      lastSeq: 6,
+      goneThrough: 4,
+      hasMore: true,
+      receipts: [],
+    });
+    const second = await connection.next();
+    second.answer({
+      type: 'history',
+      conversationId: WITH_BOB,
+      messages: [message(5), message(6)],
+      lastSeq: 6,
+      hasMore: false,
+      receipts: [],
+    });
+    await vi.waitFor(() => expect(conversations.get(WITH_BOB)?.hasGap).toBe(false));
+    await catchUp.settled(WITH_BOB);
+
+    expect(first.frame).toMatchObject({ afterSeq: 0 });
+    expect(second.frame).toMatchObject({ afterSeq: 4 });
+    expect(conversations.messages(WITH_BOB).map((m) => m.seq)).toEqual([5, 6]);
+    expect(conversations.list()[0]?.goneThrough).toBe(4);
+    expect(connection.unanswered).toBe(0);
+  });
+
+  it('shows a message whose sender was erased as erased, with no text, at its seq', async () => {
+    const { conversations } = catchUpOf();
+
+    const { body: _body, ...erased } = message(2);
+    conversations.receive(WITH_BOB, [message(1), { ...erased, erased: true }]);
+
+    expect(conversations.messages(WITH_BOB).map(({ seq, body, erased }) => ({ seq, body, erased }))).toEqual([
+      { seq: 1, body: message(1).body, erased: undefined },
+      { seq: 2, body: '', erased: true },
+    ]);
+  });
+
   it('does not sync while the connection is not open, and reports a failed sync other than a lost connection', async () => {
     const { catchUp, connection, report } = catchUpOf();
     connection.isOpen = false;
