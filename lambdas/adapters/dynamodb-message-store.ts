@@ -312,7 +312,8 @@ export class DynamoDbMessageStore implements MessageStore {
         items.push(item);
       }
       readToEnd = page.LastEvaluatedKey === undefined;
-      if ((page.Items?.length ?? 0) < size || ((items.at(-1)?.seq as number | undefined) ?? 0) >= MAX_SEQ) break;
+      if ((page.Items?.length ?? 0) < size || ((items.at(-1)?.seq as number | undefined) ?? 0) >= MAX_SEQ)
+        break;
     }
     return { items, readToEnd };
   }

@@ -29,6 +29,7 @@ import {
   DeleteCommand,
   GetCommand,
   type GetCommandInput,
+  PutCommand,
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
