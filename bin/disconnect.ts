@@ -40,6 +40,9 @@ function parse() {
   }
 }
 
+// The SDK's notice about its future Node 22 requirement would drown the command's answer.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const values = parse();
 const userId = userIdSchema.safeParse(values.user);
 if (!userId.success) fail('--user: give the user whose connections to end');

@@ -174,6 +174,8 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
       port: settings.webPort,
       wsUrl: stack.url,
       tokenSecret: stack.config.tokens.secret ?? LOCAL_JWT_SECRET,
+      // Never longer than the authorizer takes, or the page's tokens would all be refused.
+      tokenExpiresIn: `${settings.maxTokenAgeSeconds}s`,
     });
     return { stack, web };
   } catch (error) {

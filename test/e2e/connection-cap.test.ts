@@ -86,6 +86,7 @@ describe('the connection cap', () => {
     const userId = uniqueId('u');
     const token = await mintToken(userId, LOCAL_JWT_SECRET);
     const [first] = await connectDevices(userId, token, DEFAULT_MAX_CONNECTIONS_PER_USER);
+    expect(await handshake(stack.url, { token, deviceId: 'new-device' })).toMatchObject({ status: 429 });
 
     await first?.close();
     await expect

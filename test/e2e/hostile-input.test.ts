@@ -19,6 +19,7 @@ import {
   subjectsOf,
 } from '../support/hostile-frames.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
+import { waitForList } from '../support/wait-for-list.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 /** Every message of a conversation, paging with sync. */
@@ -433,8 +434,10 @@ describe('hostile input over a real WebSocket', () => {
     it('hides the presence of others’ look-alike ids and subscribes to none of them', async () => {
       const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
       const alicePhone = await connect(alice, 'phone');
-      await connect(bob, 'phone');
-      await alicePhone.request({ action: 'send', to: bob, clientMessageId: randomUUID(), body: 'hi' });
+      const bobPhone = await connect(bob, 'phone');
+      // Bob writes to alice: his presence is hers to see (protocol 1.3), once his entry is written.
+      await bobPhone.request({ action: 'send', to: alice, clientMessageId: randomUUID(), body: 'hi' });
+      await waitForList(bobPhone, {}, (page) => page.conversations.length > 0);
 
       const answer = await alicePhone.request({
         action: 'subscribePresence',

@@ -156,6 +156,18 @@ describe('sync in a group', () => {
     });
   });
 
+  it('passes on the seqs gone past the retention period, and caps them at a former member’s removal', async () => {
+    const test = await groupWithHistory();
+    const listMessages = vi.spyOn(test.ports.messages, 'listMessages');
+    listMessages.mockResolvedValue({ messages: [], lastSeq: 10, goneThrough: 9 });
+
+    const member = answerOf<HistoryFrame>(await test.sync('alice', 0));
+    const former = answerOf<HistoryFrame>(await test.sync('carol', 3));
+
+    expect(member).toMatchObject({ messages: [], goneThrough: 9, hasMore: true });
+    expect(former).toMatchObject({ messages: [], goneThrough: 8, lastSeq: 8, hasMore: false });
+  });
+
   it.each([
     ['a user who was never a member', 'dave', GROUP],
     ['a group that does not exist', 'alice', 'grp:none'],
