@@ -13,6 +13,7 @@ const STACK_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations',
   PARLEY_GROUP_CONNECTIONS_TABLE: 'group-connections',
   PARLEY_RATE_LIMITS_TABLE: 'rate-limits',
+  PARLEY_USER_CONVERSATIONS_TABLE: 'user-conversations',
   PARLEY_CONNECTIONS_ENDPOINT: 'https://abc123defg.execute-api.us-east-1.amazonaws.com/prod',
 };
 const endpointsOf = (environment: NodeJS.ProcessEnv) =>

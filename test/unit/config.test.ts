@@ -30,6 +30,7 @@ const TYPING_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_GROUP_CONNECTIONS_TABLE: 'group-connections-v2',
   PARLEY_RATE_LIMITS_TABLE: 'rate-limits-v2',
+  PARLEY_USER_CONVERSATIONS_TABLE: 'user-conversations-v2',
   PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
 };
 
@@ -331,6 +332,7 @@ describe('the retention setting', () => {
   it('reaches a function through its environment', () => {
     const config = configFromEnvironment('ack', {
       PARLEY_CONVERSATIONS_TABLE: 'c',
+      PARLEY_RATE_LIMITS_TABLE: 'r',
       PARLEY_EVENTS_STREAM: 'e',
       PARLEY_MESSAGE_RETENTION_DAYS: '14',
     });

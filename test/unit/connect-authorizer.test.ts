@@ -1,4 +1,10 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../../lambdas/domain/tokens.js';
@@ -21,11 +27,21 @@ import {
 
 const { ddb, kinesis } = mockAwsClients();
 
-/** The commands the document client sent, by name and table, in order. */
+/** The commands the document client sent, by name and table (a transaction's tables), in order. */
 const ddbCalls = () =>
   ddb.calls().map((call) => {
-    const command = call.args[0] as { constructor: { name: string }; input: { TableName?: string } };
-    return `${command.constructor.name} ${command.input.TableName}`;
+    const command = call.args[0] as {
+      constructor: { name: string };
+      input: { TableName?: string; TransactItems?: Array<Record<string, { TableName?: string }>> };
+    };
+    const tables = command.input.TransactItems
+      ? [
+          ...new Set(
+            command.input.TransactItems.flatMap((item) => Object.values(item).map((op) => op.TableName)),
+          ),
+        ]
+      : [command.input.TableName];
+    return `${command.constructor.name} ${tables.join(',')}`;
   });
 const publishedEvents = () => publishedRecords(kinesis);
 
@@ -176,7 +192,14 @@ describe('the $connect route', () => {
   // Protocol 1.1: both read the user's groups in its list (none here; test/unit/group-index.test.ts has some).
   beforeEach(() => {
     ddb.on(QueryCommand, { TableName: 'unit-user-conversations' }).resolves({ Items: [] });
+    // An empty partition: the connection cap (test/unit/dynamodb-connection-store.test.ts) lets it in.
+    ddb.on(QueryCommand, { TableName: 'unit-connections' }).resolves({ Items: [] });
+    ddb.on(TransactWriteCommand).resolves({});
   });
+
+  /** The connection item `$connect` wrote, in the transaction that opens it. */
+  const registeredConnection = () =>
+    ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put;
 
   it('registers the connection under its user with an expiry a little over two hours ahead', async () => {
     const { provider, deps } = createTestDeps();
@@ -185,9 +208,8 @@ describe('the $connect route', () => {
     const result = await createConnectHandler(provider)(connectEvent(), lambdaContext);
 
     expect(result).toEqual({ statusCode: 200 });
-    const puts = ddb.commandCalls(PutCommand);
-    expect(puts).toHaveLength(1);
-    expect(puts[0]?.args[0].input).toEqual({
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(registeredConnection()).toEqual({
       TableName: 'unit-connections',
       Item: {
         userId: 'alice',
@@ -210,7 +232,8 @@ describe('the $connect route', () => {
 
     expect(result).toEqual({ statusCode: 200 });
     expect(ddbCalls()).toEqual([
-      'PutCommand unit-connections',
+      'QueryCommand unit-connections',
+      'TransactWriteCommand unit-connections',
       'QueryCommand unit-user-conversations',
       'UpdateCommand unit-presence',
     ]);
@@ -243,7 +266,7 @@ describe('the $connect route', () => {
 
     await createConnectHandler(() => deps)(connectEvent(), lambdaContext);
 
-    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const item = registeredConnection()?.Item;
     const presenceExpiry =
       ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':expiresAt'];
     const ttl = deps.config.connectionTtlSeconds;
@@ -261,7 +284,7 @@ describe('the $connect route', () => {
     await expect(createConnectHandler(provider)(connectEvent(), lambdaContext)).rejects.toThrow(
       'ProvisionedThroughputExceededException',
     );
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(kinesis.calls()).toHaveLength(0);
   });
 
