@@ -41,7 +41,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   ack: { perSecond: 100, perWindow: 400 },
   sync: { perSecond: 50, perWindow: 200 },
   conversations: { perSecond: 20, perWindow: 60 },
-  typing: { perSecond: 10, perWindow: 50 },
+  typing: { perSecond: 20, perWindow: 50 },
   subscribePresence: { perSecond: 10, perWindow: 30 },
   connect: { perSecond: 10, perWindow: 30 },
 };

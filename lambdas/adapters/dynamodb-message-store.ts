@@ -182,7 +182,11 @@ export class DynamoDbMessageStore implements MessageStore {
       seq: message.seq,
       messageId: message.messageId,
       serverTs: message.serverTs,
-      expiresAt: idempotencyKeyExpiry(message.serverTs),
+      // A key never outlives its message: a resend after that is a new message.
+      expiresAt: Math.min(
+        idempotencyKeyExpiry(message.serverTs),
+        retention === undefined ? Number.POSITIVE_INFINITY : messageExpiry(message.serverTs, retention),
+      ),
     };
     try {
       const result = await this.#client.send(

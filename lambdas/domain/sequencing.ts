@@ -159,9 +159,12 @@ async function claimSeq(
       case 'duplicate': {
         const original = await deps.messages.getMessage(input.conversationId, outcome.original.seq);
         if (!original) {
-          // The key and its message are written in one transaction, so this cannot happen
-          // unless the table was edited by hand.
-          throw new Error(`idempotency item points to missing seq ${outcome.original.seq}`);
+          // The key and its message are written together, but under a retention period the
+          // message can be gone while its key waits for DynamoDB's deletion: answer the
+          // first send's seq as ever, and publish nothing, since nothing is left to deliver.
+          const { seq, messageId, serverTs } = outcome.original;
+          const { body: _body, authorize: _authorize, ...sent } = input;
+          return { message: { ...sent, seq, messageId, serverTs }, duplicate: true, retries: attempt };
         }
         await deps.publisher.publish({ type: 'message', ...original });
         return { message: original, duplicate: true, retries: attempt };

@@ -307,6 +307,15 @@ describe('the message store under a retention period', () => {
     });
   });
 
+  it('lets the idempotency key expire with its message when the retention is shorter than 30 days', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+
+    await retained().storeMessage({ ...message(7), serverTs: 1_700_000_000_999 });
+
+    const [stored, key] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(key?.Put?.Item?.expiresAt).toBe(stored?.Put?.Item?.expiresAt);
+  });
+
   it('answers seq_taken when the head is already at the seq', async () => {
     ddb.on(TransactWriteCommand).rejects(transactionCanceled('None', 'None'));
     const error = transactionCanceled('None', 'None');

@@ -210,7 +210,7 @@ describe('sequencing a send', () => {
     expect(sleep).not.toHaveBeenCalled();
   });
 
-  it('answers internal when the idempotency item names a message that is not there', async () => {
+  it('answers a resend whose message is gone past the retention period with the first seq, and publishes nothing', async () => {
     const { provider, ports } = createInMemoryTestDeps();
     await holding(ports, 9);
     const calls = watch(ports);
@@ -221,11 +221,11 @@ describe('sequencing a send', () => {
 
     const result = await invoke(createSendHandler(provider), messageEvent(sendFrame()));
 
-    expect(errorOf(result)).toEqual({
-      type: 'error',
-      requestId: 'r1',
-      code: 'internal',
-      message: INTERNAL_ERROR_MESSAGE,
+    expect(answerOf<SentFrame>(result)).toMatchObject({
+      seq: 12,
+      messageId: FIRST_SEND.messageId,
+      serverTs: FIRST_SEND.serverTs,
+      duplicate: true,
     });
     expect(calls.publish).not.toHaveBeenCalled();
   });
