@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isGone } from '../lambdas/adapters/api-gateway-connection-pusher.js';
+import { VERSION_ITEM_KEY } from '../lambdas/adapters/dynamodb-connection-store.js';
 import { queryAll } from '../lambdas/adapters/query-all.js';
 
 export interface DisconnectTargets {
@@ -44,7 +45,9 @@ export async function disconnectUser(
     ConsistentRead: true,
   })) as { connectionId: string; deviceId?: string }[];
   const outcomes: DisconnectOutcome[] = [];
-  for (const { connectionId, deviceId } of items) {
+  // The partition's version item (the connection cap's) is no connection.
+  const connections = items.filter(({ connectionId }) => connectionId !== VERSION_ITEM_KEY);
+  for (const { connectionId, deviceId } of connections) {
     let result: DisconnectOutcome['result'] = 'closed';
     try {
       await targets.connections.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));

@@ -43,7 +43,8 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   conversations: { perSecond: 20, perWindow: 60 },
   typing: { perSecond: 20, perWindow: 50 },
   subscribePresence: { perSecond: 10, perWindow: 30 },
-  connect: { perSecond: 10, perWindow: 30 },
+  // A user's ten devices (the connection cap) reconnecting at once, and some retrying.
+  connect: { perSecond: 20, perWindow: 60 },
 };
 
 /** The route key of API Gateway for a limited route. */

@@ -21,6 +21,7 @@ import {
 import type { ResourceNames } from '../../definitions/tables.js';
 import { type ErasureStep, erasureSteps, type UserErasureStore } from '../domain/erasure.js';
 import type { AwsClients } from './aws-clients.js';
+import { VERSION_ITEM_KEY } from './dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './dynamodb-conversation-list-store.js';
 import { DynamoDbGroupStore } from './dynamodb-group-store.js';
 import { idempotencyKey } from './dynamodb-message-store.js';
@@ -67,7 +68,8 @@ export class DynamoDbUserErasure implements UserErasureStore {
         ExpressionAttributeValues: { ':u': userId },
       },
       async (item) => {
-        await this.#close(item.connectionId as string);
+        // The connection cap's version item is the user's too, but no connection to close.
+        if (item.connectionId !== VERSION_ITEM_KEY) await this.#close(item.connectionId as string);
         return this.#delete(table, { userId, connectionId: item.connectionId });
       },
     );

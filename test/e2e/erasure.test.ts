@@ -96,12 +96,20 @@ describe('erasing a user', () => {
       body: `${marker} group`,
     });
     phones.alice.sendRaw(JSON.stringify({ action: 'typing', conversationId: group, state: 'start' }));
+    await phones.alice.request({ action: 'block', userId: uniqueId('mallory') });
     await phones.bob.request({ action: 'subscribePresence', userIds: [alice] });
     await phones.alice.request({ action: 'subscribePresence', userIds: [bob] });
     await listedUpTo(phones.bob, dm, 3);
     await listedUpTo(phones.carol, group, inGroup.seq as number);
     await listedUpTo(phones.alice, group, inGroup.seq as number);
-    expect([...(await everyItem()).values()].flat().some((item) => item.includes(marker))).toBe(true);
+    const before = await everyItem();
+    expect([...before.values()].flat().some((item) => item.includes(marker))).toBe(true);
+    const aliceBlocks = (items: Map<TableId, string[]>) =>
+      items.get('user-conversations')?.filter((item) => {
+        const { userId, itemKey } = JSON.parse(item) as { userId?: string; itemKey?: string };
+        return userId === alice && itemKey?.startsWith('block#');
+      });
+    expect(aliceBlocks(before)).toHaveLength(1);
 
     const report = await erase(alice);
     const again = await erase(alice);
@@ -118,6 +126,7 @@ describe('erasing a user', () => {
         items.get(table)?.filter((item) => item.includes(alice)),
         table,
       ).toEqual([]);
+    expect(aliceBlocks(items)).toEqual([]);
     expect(
       items
         .get('user-conversations')
