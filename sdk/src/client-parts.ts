@@ -5,7 +5,7 @@
  * the receipts, typing, presence, groups, the conversations and their persistence. The
  * facade (`ParleyClient`, client.ts) holds them and offers the app its methods.
  */
-import type { ServerFrame } from '@parley/protocol';
+import { isGroupConversationId, type ServerFrame } from '@parley/protocol';
 import { Backoff } from './backoff.js';
 import { Blocks } from './blocks.js';
 import { CatchUp } from './catch-up.js';
@@ -160,6 +160,7 @@ function onServerEvent(parts: ClientParts, frame: ServerFrame, emit: EmitEvent):
   switch (frame.type) {
     case 'message':
       conversations.receive(frame.conversationId, [frame]);
+      if (!isGroupConversationId(frame.conversationId)) parts.presence.heardFrom(frame.senderId);
       break;
     case 'receipt': {
       const timeline = conversations.timeline(frame.conversationId);

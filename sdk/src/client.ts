@@ -99,6 +99,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     this.#parts.typing.close();
     this.#parts.groups.close();
     this.#parts.conversations.close();
+    this.#parts.presence.close();
     await this.#loaded?.catch(() => undefined);
     await this.#parts.persistence.flush();
   }
