@@ -3,12 +3,9 @@
  * user, since API Gateway keeps a connection open for up to two hours whatever its token's
  * expiry (docs/adr/0014-token-policy.md). Shared by `npm run disconnect` and its tests.
  */
-import {
-  type ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isGone } from '../lambdas/adapters/api-gateway-connection-pusher.js';
+import { ApiGatewayConnectionPusher } from '../lambdas/adapters/api-gateway-connection-pusher.js';
 import { VERSION_ITEM_KEY } from '../lambdas/adapters/dynamodb-connection-store.js';
 import { queryAll } from '../lambdas/adapters/query-all.js';
 
@@ -45,16 +42,11 @@ export async function disconnectUser(
     ConsistentRead: true,
   })) as { connectionId: string; deviceId?: string }[];
   const outcomes: DisconnectOutcome[] = [];
+  const pusher = new ApiGatewayConnectionPusher({ client: targets.connections });
   // The partition's version item (the connection cap's) is no connection.
   const connections = items.filter(({ connectionId }) => connectionId !== VERSION_ITEM_KEY);
   for (const { connectionId, deviceId } of connections) {
-    let result: DisconnectOutcome['result'] = 'closed';
-    try {
-      await targets.connections.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-    } catch (error) {
-      if (!isGone(error)) throw error;
-      result = 'gone';
-    }
+    const result = await pusher.disconnect(connectionId);
     await targets.dynamodb.send(
       new DeleteCommand({ TableName: targets.connectionsTableName, Key: { userId, connectionId } }),
     );

@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { createAwsClients } from '../lambdas/adapters/aws-clients.js';
+import { regionOfConnectionsEndpoint } from '../lambdas/config.js';
 import { disconnectUser } from './disconnect-user.js';
 
 const USAGE = `usage: npm run disconnect -- --user <userId> [--dynamodb-endpoint <url>] [--table <name>] [--endpoint <url>]
@@ -47,12 +48,9 @@ const values = parse();
 const userId = userIdSchema.safeParse(values.user);
 if (!userId.success) fail('--user: give the user whose connections to end');
 
-/** The region of an `https://{api}.execute-api.{region}.amazonaws.com/{stage}` endpoint. */
-const regionOf = (endpoint: string) => /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(endpoint)?.[1];
-
 function awsTargets() {
   if (!values.table || !values.endpoint) fail('--aws needs --table and --endpoint (the stack’s outputs)');
-  const region = values.region ?? regionOf(values.endpoint) ?? process.env.AWS_REGION;
+  const region = values.region ?? regionOfConnectionsEndpoint(values.endpoint) ?? process.env.AWS_REGION;
   if (!region) fail('--region: the endpoint names none and AWS_REGION is not set');
   return { region, connections: values.endpoint, table: values.table };
 }

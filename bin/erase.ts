@@ -16,6 +16,7 @@ import { ID_RULE_MESSAGE, userIdSchema } from '@parley/protocol';
 import { resourceNames, TABLE_NAME_FIELDS, TABLES } from '../definitions/tables.js';
 import { type AwsEndpoints, createAwsClients } from '../lambdas/adapters/aws-clients.js';
 import { type ErasureTableNames, userErasureSteps } from '../lambdas/adapters/dynamodb-user-erasure.js';
+import { regionOfConnectionsEndpoint } from '../lambdas/config.js';
 import { eraseUser } from '../lambdas/domain/erasure.js';
 
 const USAGE = `usage: npm run erase -- --user <userId>
@@ -63,13 +64,11 @@ async function fromOutputs(file: string, stack: string | undefined, region: stri
   ) as ErasureTableNames;
   const connections = outputs.ConnectionsEndpoint ?? fail(`${file}: no ConnectionsEndpoint output`);
   const endpoints: AwsEndpoints = {
-    region: region ?? process.env.AWS_REGION ?? regionOf(connections),
+    region: region ?? process.env.AWS_REGION ?? regionOfConnectionsEndpoint(connections) ?? 'us-east-1',
     connections,
   };
   return { names, endpoints };
 }
-
-const regionOf = (url: string) => /execute-api\.([a-z0-9-]+)\./.exec(url)?.[1] ?? 'us-east-1';
 
 const values = parse();
 const userId = values.user;

@@ -80,6 +80,11 @@ const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http:// o
 const AWS_CONNECTIONS_ENDPOINT =
   /^https:\/\/[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[^/]+\/?$/;
 
+/** The region of an `https://{api}.execute-api.{region}.amazonaws.com/{stage}` endpoint, if it names one. */
+export function regionOfConnectionsEndpoint(endpoint: string): string | undefined {
+  return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(endpoint)?.[1];
+}
+
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
 /** `https://app.example.com`, with no path, query or trailing slash: what a browser sends as `Origin`. */

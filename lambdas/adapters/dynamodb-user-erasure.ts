@@ -4,10 +4,7 @@
  * changes items one by one, each write conditional or a delete, so that running it again
  * changes nothing more.
  */
-import {
-  type ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -20,6 +17,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ResourceNames } from '../../definitions/tables.js';
 import { type ErasureStep, erasureSteps, type UserErasureStore } from '../domain/erasure.js';
+import { ApiGatewayConnectionPusher } from './api-gateway-connection-pusher.js';
 import type { AwsClients } from './aws-clients.js';
 import { VERSION_ITEM_KEY } from './dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './dynamodb-conversation-list-store.js';
@@ -50,12 +48,13 @@ export interface DynamoDbUserErasureOptions {
 
 export class DynamoDbUserErasure implements UserErasureStore {
   readonly #client: DynamoDBDocumentClient;
-  readonly #connections: ApiGatewayManagementApiClient;
+  /** Closes a connection; one API Gateway no longer knows (410) is closed already. */
+  readonly #connections: ApiGatewayConnectionPusher;
   readonly #names: ErasureTableNames;
 
   constructor(options: DynamoDbUserErasureOptions) {
     this.#client = options.client;
-    this.#connections = options.connections;
+    this.#connections = new ApiGatewayConnectionPusher({ client: options.connections });
     this.#names = options.names;
   }
 
@@ -69,22 +68,11 @@ export class DynamoDbUserErasure implements UserErasureStore {
       },
       async (item) => {
         // The connection cap's version item is the user's too, but no connection to close.
-        if (item.connectionId !== VERSION_ITEM_KEY) await this.#close(item.connectionId as string);
+        if (item.connectionId !== VERSION_ITEM_KEY)
+          await this.#connections.disconnect(item.connectionId as string);
         return this.#delete(table, { userId, connectionId: item.connectionId });
       },
     );
-  }
-
-  /** Closes a connection; one API Gateway no longer knows (410) is closed already. */
-  async #close(connectionId: string): Promise<void> {
-    try {
-      await this.#connections.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-    } catch (error) {
-      const gone =
-        (error as { name?: string }).name === 'GoneException' ||
-        (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410;
-      if (!gone) throw error;
-    }
   }
 
   async deletePresence(userId: string): Promise<number> {
