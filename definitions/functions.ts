@@ -7,7 +7,12 @@
  * `local/`. When a handler starts using another table or action, or a route is added, this
  * is the one place to say so.
  */
-import { fanoutConsumer, presenceConsumer, type StreamConsumerDefinition } from './stream-consumers.js';
+import {
+  fanoutConsumer,
+  presenceConsumer,
+  pushConsumer,
+  type StreamConsumerDefinition,
+} from './stream-consumers.js';
 import { environmentVariableName, TABLE_NAME_FIELDS, type TableId } from './tables.js';
 
 /** The DynamoDB actions the handlers use (a transaction needs the action of each item it writes). */
@@ -40,8 +45,11 @@ export type FunctionId =
   | 'block'
   | 'unblock'
   | 'blocks'
+  | 'register-push'
+  | 'unregister-push'
   | 'fanout'
-  | 'presence-notifier';
+  | 'presence-notifier'
+  | 'push-notifier';
 
 /** What invokes a function. */
 export type FunctionTrigger =
@@ -74,6 +82,14 @@ export interface FunctionDefinition {
   closes?: boolean;
   /** Reads the token signing key (when the key is a Secrets Manager secret). */
   verifiesTokens?: boolean;
+  /**
+   * Sends pushes (protocol 1.4): Web Push to the push services' https endpoints, signed with
+   * the VAPID private key it reads from its secret, and APNs/FCM through the configured SNS
+   * platform applications (CreatePlatformEndpoint, Publish, DeleteEndpoint).
+   */
+  pushes?: boolean;
+  /** Deletes the SNS platform endpoints of the push registrations it replaces or removes (sns:DeleteEndpoint). */
+  deletesPlatformEndpoints?: boolean;
 }
 
 /*
@@ -148,6 +164,33 @@ function blockingFunctions() {
       trigger: { kind: 'route', routeKey: 'blocks', answered: true },
       ...base,
       tables: { 'user-conversations': ['Query'] },
+    },
+  ] as const;
+}
+
+/**
+ * Push registration (protocol 1.4), on the caller's own partition of push-devices. Each
+ * deletes the SNS platform endpoint of an APNs or FCM registration it replaces or removes,
+ * so that a device token leaves no endpoint behind.
+ */
+function pushRegistrationFunctions() {
+  const base = {
+    memoryMiB: 256,
+    timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
+    deletesPlatformEndpoints: true,
+  } as const;
+  return [
+    {
+      id: 'register-push',
+      trigger: { kind: 'route', routeKey: 'registerPush', answered: true },
+      ...base,
+      tables: { 'push-devices': ['PutItem'], 'rate-limits': ['UpdateItem'] },
+    },
+    {
+      id: 'unregister-push',
+      trigger: { kind: 'route', routeKey: 'unregisterPush', answered: true },
+      ...base,
+      tables: { 'push-devices': ['DeleteItem'], 'rate-limits': ['UpdateItem'] },
     },
   ] as const;
 }
@@ -289,6 +332,7 @@ export const FUNCTIONS = [
     tables: { conversations: ['Query', 'GetItem'] },
   },
   ...blockingFunctions(),
+  ...pushRegistrationFunctions(),
   {
     id: 'fanout',
     trigger: { kind: 'stream', consumer: fanoutConsumer },
@@ -305,6 +349,22 @@ export const FUNCTIONS = [
     },
     publishes: true,
     posts: true,
+  },
+  {
+    id: 'push-notifier',
+    trigger: { kind: 'stream', consumer: pushConsumer },
+    memoryMiB: 512,
+    timeoutSeconds: 60,
+    // push-devices: the recipients' registrations (Query), the coalescing windows (PutItem),
+    // the SNS endpoint kept on a registration (UpdateItem), a gone registration (DeleteItem).
+    // connections: which devices are connected. conversations: a group's roster and the
+    // recipient's read watermark, for the unread count.
+    tables: {
+      'push-devices': ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      connections: ['Query'],
+      conversations: ['GetItem', 'Query'],
+    },
+    pushes: true,
   },
   {
     id: 'presence-notifier',

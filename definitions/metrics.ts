@@ -45,6 +45,14 @@ export const MetricName = {
    * JWKS URL or the signing key's secret failed): an outage, answered 500, never 401.
    */
   TokenKeysUnavailable: 'TokenKeysUnavailable',
+  /** Pushes a push service or SNS accepted, one per device (protocol 1.4, docs/adr/0016-push.md). */
+  PushesSent: 'PushesSent',
+  /** Pushes not sent because the device had one for that conversation within the coalescing window. */
+  PushesCoalesced: 'PushesCoalesced',
+  /** Pushes dropped: throttled (429, 5xx) through every retry, or refused for another reason. */
+  PushesFailed: 'PushesFailed',
+  /** Registrations deleted because a push service answered 404 or 410, or SNS found the endpoint disabled. */
+  PushRegistrationsRemoved: 'PushRegistrationsRemoved',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
@@ -62,6 +70,10 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   FastPathPosts: 'Count',
   FastPathSkips: 'Count',
   TokenKeysUnavailable: 'Count',
+  PushesSent: 'Count',
+  PushesCoalesced: 'Count',
+  PushesFailed: 'Count',
+  PushRegistrationsRemoved: 'Count',
 };
 
 /** Where handlers record metrics; flushed by the handler's middleware once per invocation. */

@@ -6,7 +6,7 @@
 
 export interface StreamConsumerDefinition {
   /** The function it invokes, by handler file name (`lambdas/handlers/{id}.ts`). */
-  id: 'fanout' | 'presence-notifier';
+  id: 'fanout' | 'presence-notifier' | 'push-notifier';
   /** The `type` values of the events it receives; Lambda's event filter drops the rest. */
   eventTypes: readonly string[];
   /**
@@ -57,7 +57,25 @@ export const presenceConsumer = {
   parallelizationFactor: 1,
 } as const satisfies StreamConsumerDefinition;
 
-export const STREAM_CONSUMERS = [fanoutConsumer, presenceConsumer] as const;
+/**
+ * Pushes to the devices of a message's recipients that are not connected (protocol 1.4),
+ * off the send and delivery paths: shared polling (about a second behind), which a push
+ * that takes seconds through APNs, FCM or a browser's push service does not notice.
+ * Gathering a second of records lets a burst of messages to one conversation become one
+ * push. A push ten minutes late still tells the user something; older ones are dropped.
+ */
+export const pushConsumer = {
+  id: 'push-notifier',
+  eventTypes: ['message'],
+  enhancedFanOut: false,
+  batchSize: 500,
+  maximumBatchingWindowInSeconds: 1,
+  maximumRetryAttempts: 3,
+  maximumRecordAgeInSeconds: 600,
+  parallelizationFactor: 2,
+} as const satisfies StreamConsumerDefinition;
+
+export const STREAM_CONSUMERS = [fanoutConsumer, presenceConsumer, pushConsumer] as const;
 
 /** The Lambda event filter pattern of a consumer: events are JSON, filtered on their `type`. */
 export function filterPatternOf(consumer: StreamConsumerDefinition): { data: { type: string[] } } {

@@ -109,6 +109,20 @@ export const rateLimitsTable = {
   timeToLiveAttribute: 'expiresAt',
 } as const satisfies TableDefinition;
 
+/**
+ * One user is one partition: the push address of each of its devices (`device#{deviceId}`,
+ * protocol 1.4), and the coalescing windows of the push work (`window#{deviceId}#{conversationId}`,
+ * with `expiresAt`): a device gets at most one push per conversation a window.
+ * Registrations carry no `expiresAt`: they live until the device unregisters, the push
+ * service says the address is gone, or the user is erased (docs/adr/0016-push.md).
+ */
+export const pushDevicesTable = {
+  id: 'push-devices',
+  partitionKey: { name: 'userId', type: 'S' },
+  sortKey: { name: 'itemKey', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
 export const TABLES = [
   conversationsTable,
   connectionsTable,
@@ -117,6 +131,7 @@ export const TABLES = [
   presenceTable,
   presenceSubscriptionsTable,
   rateLimitsTable,
+  pushDevicesTable,
 ] as const satisfies readonly TableDefinition[];
 
 export type TableId = (typeof TABLES)[number]['id'];
@@ -138,6 +153,7 @@ export interface ResourceNames {
   presenceTable: string;
   presenceSubscriptionsTable: string;
   rateLimitsTable: string;
+  pushDevicesTable: string;
   eventsStream: string;
 }
 
@@ -150,6 +166,7 @@ export const TABLE_NAME_FIELDS = {
   presence: 'presenceTable',
   'presence-subscriptions': 'presenceSubscriptionsTable',
   'rate-limits': 'rateLimitsTable',
+  'push-devices': 'pushDevicesTable',
 } as const satisfies Record<TableId, keyof ResourceNames>;
 
 /** Physical names: `{prefix}-{id}`, so that several stacks (or test files) share one engine. */

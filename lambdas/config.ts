@@ -312,3 +312,140 @@ function connectionsEndpoint(given: string, override: string | undefined): strin
   if (override && AWS_CONNECTIONS_ENDPOINT.test(given)) return override.replace(/\/+$/, '');
   return given;
 }
+
+/** The push services browsers subscribe with; a deployment may name others in `PARLEY_PUSH_ENDPOINT_HOSTS`. */
+export const DEFAULT_PUSH_ENDPOINT_HOSTS = [
+  'fcm.googleapis.com',
+  'push.services.mozilla.com',
+  'notify.windows.com',
+  'push.apple.com',
+] as const;
+
+const SNS_PLATFORM_APPLICATION_ARN =
+  /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:app\/(APNS|APNS_SANDBOX|GCM)\/.+$/;
+/** A P-256 key in base64url: 65 bytes public (uncompressed), 32 bytes private. */
+const vapidKey = (bytes: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be base64url')
+    .length(Math.ceil((bytes * 4) / 3), `must be ${bytes} bytes in base64url`);
+
+const pushSchema = z.object({
+  /** The deployment's VAPID public key (RFC 8292): Web Push is on when it is set. */
+  PARLEY_VAPID_PUBLIC_KEY: vapidKey(65).optional(),
+  /** The private key, given directly: the local stack's engines mode, or a deployment that keeps it elsewhere. */
+  PARLEY_VAPID_PRIVATE_KEY: vapidKey(32).optional(),
+  /** The Secrets Manager secret whose `SecretString` is the private key, as the CDK stack passes it. */
+  PARLEY_VAPID_PRIVATE_KEY_SECRET_ARN: z
+    .string()
+    .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
+    .optional(),
+  /** Who push services may contact about this deployment's pushes: a `mailto:` or `https:` URL (RFC 8292 `sub`). */
+  PARLEY_VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, 'must be a mailto: or https: URL')
+    .optional(),
+  PARLEY_APNS_PLATFORM_APPLICATION_ARN: z
+    .string()
+    .regex(SNS_PLATFORM_APPLICATION_ARN, 'must be an SNS platform application ARN of APNS or APNS_SANDBOX')
+    .refine(
+      (arn) => arn.includes(':app/APNS'),
+      'must be an SNS platform application ARN of APNS or APNS_SANDBOX',
+    )
+    .optional(),
+  PARLEY_FCM_PLATFORM_APPLICATION_ARN: z
+    .string()
+    .regex(SNS_PLATFORM_APPLICATION_ARN, 'must be an SNS platform application ARN of GCM (FCM)')
+    .refine((arn) => arn.includes(':app/GCM/'), 'must be an SNS platform application ARN of GCM (FCM)')
+    .optional(),
+  /** Show the start of a message's body in its push; off by default ("New message"). */
+  PARLEY_PUSH_PREVIEW: z.enum(['true', 'false']).default('false'),
+  PARLEY_PUSH_COALESCE_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
+  PARLEY_PUSH_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(28 * 24 * 60 * 60)
+    .default(24 * 60 * 60),
+  /**
+   * Comma-separated: host names whose https Web Push endpoints this deployment posts to
+   * (a name allows its subdomains), or exact origins such as `http://127.0.0.1:8093` (the
+   * local push service). Anything else is refused at `registerPush`, so that a client
+   * cannot make the functions post to an address of its choosing.
+   */
+  PARLEY_PUSH_ENDPOINT_HOSTS: z
+    .string()
+    .default(DEFAULT_PUSH_ENDPOINT_HOSTS.join(','))
+    .transform((list) =>
+      list
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== ''),
+    ),
+});
+
+/** How a deployment pushes (protocol 1.4, docs/adr/0016-push.md). */
+export interface PushSettings {
+  /**
+   * Present when Web Push is on. The notifier needs the private key: given directly, or
+   * read from `privateKeySecretArn`; the routes need only to know that Web Push is on.
+   */
+  vapid?: { publicKey: string; subject: string; privateKey?: string; privateKeySecretArn?: string };
+  apnsPlatformApplicationArn?: string;
+  fcmPlatformApplicationArn?: string;
+  preview: boolean;
+  coalesceWindowMs: number;
+  ttlSeconds: number;
+  /** Host names (https, subdomains included) and exact origins a Web Push endpoint may have. */
+  endpointHosts: string[];
+}
+
+/**
+ * The push settings from an environment, checked as `register-push`, `unregister-push` and
+ * `push-notifier` read them: the routes need to know which kinds are on, the notifier the keys.
+ */
+export function pushSettingsFrom(environment: NodeJS.ProcessEnv = process.env): PushSettings {
+  const env = parse(pushSchema, environment);
+  const privateKey = env.PARLEY_VAPID_PRIVATE_KEY
+    ? { privateKey: env.PARLEY_VAPID_PRIVATE_KEY }
+    : env.PARLEY_VAPID_PRIVATE_KEY_SECRET_ARN
+      ? { privateKeySecretArn: env.PARLEY_VAPID_PRIVATE_KEY_SECRET_ARN }
+      : {};
+  if (env.PARLEY_VAPID_PUBLIC_KEY && !env.PARLEY_VAPID_SUBJECT) {
+    throw new ConfigurationError(
+      'environment variable PARLEY_VAPID_SUBJECT: Web Push needs it with PARLEY_VAPID_PUBLIC_KEY (a mailto: or https: contact)',
+    );
+  }
+  return {
+    ...(env.PARLEY_VAPID_PUBLIC_KEY && env.PARLEY_VAPID_SUBJECT
+      ? {
+          vapid: { publicKey: env.PARLEY_VAPID_PUBLIC_KEY, subject: env.PARLEY_VAPID_SUBJECT, ...privateKey },
+        }
+      : {}),
+    ...(env.PARLEY_APNS_PLATFORM_APPLICATION_ARN
+      ? { apnsPlatformApplicationArn: env.PARLEY_APNS_PLATFORM_APPLICATION_ARN }
+      : {}),
+    ...(env.PARLEY_FCM_PLATFORM_APPLICATION_ARN
+      ? { fcmPlatformApplicationArn: env.PARLEY_FCM_PLATFORM_APPLICATION_ARN }
+      : {}),
+    preview: env.PARLEY_PUSH_PREVIEW === 'true',
+    coalesceWindowMs: env.PARLEY_PUSH_COALESCE_SECONDS * 1000,
+    ttlSeconds: env.PARLEY_PUSH_TTL_SECONDS,
+    endpointHosts: env.PARLEY_PUSH_ENDPOINT_HOSTS,
+  };
+}
+
+/**
+ * True when a Web Push endpoint is one this deployment posts to: https to a listed host
+ * or its subdomain, or exactly a listed origin (which may be http, for the local push service).
+ */
+export function isAllowedPushEndpoint(endpoint: string, endpointHosts: readonly string[]): boolean {
+  if (!URL.canParse(endpoint)) return false;
+  const url = new URL(endpoint);
+  if (url.username || url.password) return false;
+  return endpointHosts.some((entry) =>
+    entry.includes('://')
+      ? url.origin === entry
+      : url.protocol === 'https:' && (url.hostname === entry || url.hostname.endsWith(`.${entry}`)),
+  );
+}

@@ -8,6 +8,8 @@ import type {
   GroupReceiptEventFrame,
   Message,
   MessageEventFrame,
+  PushAddress,
+  PushPayload,
   Receipt,
   ReceiptEventFrame,
   ReceiptKind,
@@ -465,4 +467,80 @@ export interface PrivacyStore {
    * one-to-one conversation and does not block it. Read strongly consistent.
    */
   presenceVisibleTo(viewerId: string, userIds: readonly string[]): Promise<Set<string>>;
+}
+
+/** A device's push address, as stored (protocol 1.4). */
+export interface PushRegistration {
+  userId: string;
+  deviceId: string;
+  address: PushAddress;
+  /** Epoch ms of the `registerPush` that stored it: tells a registration from a newer one of the same device. */
+  registeredAt: number;
+  /** The SNS platform endpoint made for an APNs or FCM token, once a push has made it. */
+  platformEndpointArn?: string;
+}
+
+/** The devices' push addresses and the coalescing windows, one user a partition (`push-devices`). */
+export interface PushRegistrationStore {
+  /** Stores the device's address, replacing its earlier one, and answers the one it replaced. */
+  putRegistration(registration: PushRegistration): Promise<PushRegistration | undefined>;
+  /** Deletes the device's registration and answers it; undefined when there was none. */
+  deleteRegistration(userId: string, deviceId: string): Promise<PushRegistration | undefined>;
+  /**
+   * Deletes the device's registration only if it is still the one stored at `registeredAt`:
+   * a push service's "gone" must not delete the address the device registered since.
+   */
+  deleteRegistrationIfUnchanged(userId: string, deviceId: string, registeredAt: number): Promise<boolean>;
+  /** The user's registrations, every device. */
+  listRegistrations(userId: string): Promise<PushRegistration[]>;
+  /** Keeps the SNS platform endpoint made for a registration, if it is still the one stored at `registeredAt`. */
+  setPlatformEndpoint(
+    userId: string,
+    deviceId: string,
+    registeredAt: number,
+    endpointArn: string,
+  ): Promise<void>;
+  /**
+   * Claims the coalescing window of one device and conversation: true when no push went to
+   * that device for that conversation in the last `windowMs` (the caller pushes now), false
+   * when one did (the caller coalesces). Atomic: two consumers cannot both claim it.
+   */
+  claimPushWindow(
+    userId: string,
+    deviceId: string,
+    conversationId: string,
+    now: number,
+    windowMs: number,
+  ): Promise<boolean>;
+  /** Deletes every item of the user (registrations and windows) and answers the registrations it deleted: erasure. */
+  removeAllForUser(userId: string): Promise<PushRegistration[]>;
+}
+
+/** What a push service (or SNS) made of one push. */
+export type PushOutcome =
+  /** Accepted for delivery. */
+  | 'sent'
+  /** The address no longer exists (404 or 410, or an SNS endpoint disabled by the platform): delete the registration. */
+  | 'gone'
+  /** 429 or 5xx after the sender's bounded retries: dropped and counted. */
+  | 'throttled'
+  /** Refused for another reason (a 400, a payload too large, a misconfiguration): dropped and counted. */
+  | 'failed';
+
+export interface PushSendOptions {
+  /** The same for every push of one conversation, so that a push service keeps only the newest (RFC 8030 `Topic`, APNs/FCM collapse ids). */
+  collapseKey: string;
+  /** How long a push service keeps the push for an unreachable device, in seconds. */
+  ttlSeconds: number;
+}
+
+/** Sends one push to one registration; one implementation per kind of address (Web Push, SNS). */
+export interface PushSender {
+  send(registration: PushRegistration, payload: PushPayload, options: PushSendOptions): Promise<PushOutcome>;
+}
+
+/** The SNS platform endpoints made for APNs and FCM tokens (protocol 1.4). */
+export interface PlatformEndpoints {
+  /** Deletes one; an endpoint already gone is not an error. */
+  deleteEndpoint(endpointArn: string): Promise<void>;
 }

@@ -49,6 +49,12 @@ const ACTIONS: Record<Action, { summary: string; answer?: ServerType }> = {
   },
   unblock: { summary: 'Take a block back.', answer: 'unblocked' },
   blocks: { summary: 'List the users the caller blocks, a page at a time.', answer: 'blocks' },
+  registerPush: {
+    summary:
+      "Register the calling device's push address (Web Push, APNs or FCM): it is woken while not connected.",
+    answer: 'pushRegistered',
+  },
+  unregisterPush: { summary: 'Stop pushes to the calling device.', answer: 'pushUnregistered' },
 };
 
 const SERVER_FRAMES: Record<ServerType, string> = {
@@ -69,6 +75,8 @@ const SERVER_FRAMES: Record<ServerType, string> = {
   blocked: "The answer to `block`, then (without `requestId`) the same block to the caller's other devices.",
   unblocked: "The answer to `unblock`, then (without `requestId`) the same to the caller's other devices.",
   blocks: 'The answer to `blocks`.',
+  pushRegistered: 'The answer to `registerPush`.',
+  pushUnregistered: 'The answer to `unregisterPush`.',
 };
 
 const capitalized = (text: string) => `${text[0]?.toUpperCase() ?? ''}${text.slice(1)}`;

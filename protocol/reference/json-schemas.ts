@@ -48,6 +48,8 @@ export const CLIENT_FRAME_NAMES = {
   block: 'BlockFrame',
   unblock: 'UnblockFrame',
   blocks: 'BlocksFrame',
+  registerPush: 'RegisterPushFrame',
+  unregisterPush: 'UnregisterPushFrame',
 } as const satisfies Record<keyof typeof CLIENT_FRAME_SCHEMAS, string>;
 
 export const SERVER_FRAME_NAMES = {
@@ -67,6 +69,8 @@ export const SERVER_FRAME_NAMES = {
   blocked: 'BlockedFrame',
   unblocked: 'UnblockedFrame',
   blocks: 'BlocksPageFrame',
+  pushRegistered: 'PushRegisteredFrame',
+  pushUnregistered: 'PushUnregisteredFrame',
 } as const satisfies Record<keyof typeof SERVER_FRAME_SCHEMAS, string>;
 
 /** Every frame and object of the protocol as JSON Schema, by name, referring to each other by name. */

@@ -18,6 +18,7 @@ import {
   SYNC_DEFAULT_LIMIT,
   SYNC_MAX_LIMIT,
 } from './limits.js';
+import { pushAddressSchema } from './push.js';
 
 /** A surrogate without its pair: JSON can carry one as an escape, UTF-8 (and so DynamoDB) cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -226,6 +227,21 @@ export const blocksFrameSchema = frameSchema({
     .optional(),
 });
 
+/** `registerPush` (protocol 1.4): the push address of the calling device, replacing its earlier one. */
+export const registerPushFrameSchema = frameSchema({
+  action: z.literal('registerPush'),
+  requestId: answeredRequestId,
+  push: pushAddressSchema.meta({
+    description: 'a Web Push subscription, or an APNs or FCM device token; it outlives the connection',
+  }),
+});
+
+/** `unregisterPush` (protocol 1.4): the calling device gets no more pushes; one not registered is answered all the same. */
+export const unregisterPushFrameSchema = frameSchema({
+  action: z.literal('unregisterPush'),
+  requestId: answeredRequestId,
+});
+
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 export type AckFrame = z.infer<typeof ackFrameSchema>;
 export type SyncFrame = z.infer<typeof syncFrameSchema>;
@@ -242,6 +258,8 @@ export type GroupInfoFrame = z.infer<typeof groupInfoFrameSchema>;
 export type BlockFrame = z.infer<typeof blockFrameSchema>;
 export type UnblockFrame = z.infer<typeof unblockFrameSchema>;
 export type BlocksFrame = z.infer<typeof blocksFrameSchema>;
+export type RegisterPushFrame = z.infer<typeof registerPushFrameSchema>;
+export type UnregisterPushFrame = z.infer<typeof unregisterPushFrameSchema>;
 /** The frames that change a group: each is answered `groupChanged`. */
 export type GroupChangeFrame =
   | CreateGroupFrame
@@ -268,6 +286,8 @@ export const ROUTED_ACTIONS = [
   'block',
   'unblock',
   'blocks',
+  'registerPush',
+  'unregisterPush',
 ] as const;
 export type RoutedAction = (typeof ROUTED_ACTIONS)[number];
 
@@ -289,4 +309,6 @@ export const CLIENT_FRAME_SCHEMAS = {
   block: blockFrameSchema,
   unblock: unblockFrameSchema,
   blocks: blocksFrameSchema,
+  registerPush: registerPushFrameSchema,
+  unregisterPush: unregisterPushFrameSchema,
 } as const satisfies Record<RoutedAction, z.ZodType>;

@@ -8,4 +8,5 @@ export * from './conversation-id.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './limits.js';
+export * from './push.js';
 export * from './server-frames.js';

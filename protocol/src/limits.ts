@@ -25,3 +25,9 @@ export const GROUP_TYPING_INTERVAL_MS = 3000;
  * at least this many days after it was stored; then the server may forget the key.
  */
 export const IDEMPOTENCY_KEY_DAYS = 30;
+/** A Web Push endpoint URL, in characters (protocol 1.4). */
+export const MAX_PUSH_ENDPOINT_CHARS = 2048;
+/** An APNs or FCM device token, in characters (protocol 1.4). */
+export const MAX_PUSH_TOKEN_CHARS = 4096;
+/** Characters of a message body a push shows, where the deployment allows a preview at all. */
+export const PUSH_PREVIEW_CHARS = 120;

@@ -256,6 +256,16 @@ export const blocksPageFrameSchema = z.object({
   hasMore: z.boolean().meta({ description: 'ask again with `after` set to the last userId' }),
 });
 
+/** Answers `registerPush` and `unregisterPush` (protocol 1.4). */
+export const pushRegisteredFrameSchema = z.object({
+  type: z.literal('pushRegistered'),
+  requestId: z.string(),
+});
+export const pushUnregisteredFrameSchema = z.object({
+  type: z.literal('pushUnregistered'),
+  requestId: z.string(),
+});
+
 export type Message = z.infer<typeof messageSchema>;
 export type Everyone = z.infer<typeof everyoneSchema>;
 export type GroupChangedFrame = z.infer<typeof groupChangedFrameSchema>;
@@ -278,6 +288,8 @@ export type TypingEventFrame = z.infer<typeof typingEventFrameSchema>;
 export type BlockedFrame = z.infer<typeof blockedFrameSchema>;
 export type UnblockedFrame = z.infer<typeof unblockedFrameSchema>;
 export type BlocksPageFrame = z.infer<typeof blocksPageFrameSchema>;
+export type PushRegisteredFrame = z.infer<typeof pushRegisteredFrameSchema>;
+export type PushUnregisteredFrame = z.infer<typeof pushUnregisteredFrameSchema>;
 
 export type ServerFrame =
   | ErrorFrame
@@ -295,7 +307,9 @@ export type ServerFrame =
   | GroupReceiptEventFrame
   | BlockedFrame
   | UnblockedFrame
-  | BlocksPageFrame;
+  | BlocksPageFrame
+  | PushRegisteredFrame
+  | PushUnregisteredFrame;
 
 /** The answers and events a client can receive, by name, for the tools that describe the protocol. */
 export const SERVER_FRAME_SCHEMAS = {
@@ -315,6 +329,8 @@ export const SERVER_FRAME_SCHEMAS = {
   blocked: blockedFrameSchema,
   unblocked: unblockedFrameSchema,
   blocks: blocksPageFrameSchema,
+  pushRegistered: pushRegisteredFrameSchema,
+  pushUnregistered: pushUnregisteredFrameSchema,
 } as const satisfies Record<ServerFrame['type'], z.ZodType>;
 
 /** The objects that server frames hold, by name. */
