@@ -28,6 +28,7 @@ function typeOf(schema: JsonSchema): string {
   if (schema.const !== undefined) return `\`${JSON.stringify(schema.const)}\``;
   if (schema.enum) return schema.enum.map((value) => `\`${JSON.stringify(value)}\``).join(' or ');
   if (schema.anyOf) return schema.anyOf.map(typeOf).join(' or ');
+  if (schema.oneOf) return schema.oneOf.map(typeOf).join(' or ');
   if (schema.type === 'array' && schema.items) return `array of ${typeOf(schema.items)}`;
   return [schema.type ?? 'any'].flat().join(' or ');
 }

@@ -17,6 +17,8 @@ export interface JsonSchema {
   additionalProperties?: boolean | JsonSchema;
   items?: JsonSchema;
   anyOf?: JsonSchema[];
+  /** A discriminated union (`push` of `registerPush`, protocol 1.4). */
+  oneOf?: JsonSchema[];
   $ref?: string;
   pattern?: string;
   minLength?: number;

@@ -36,10 +36,15 @@ export const webPushAddressSchema = z.strictObject({
       'must be an absolute https URL (http only where the deployment allows it, such as the local stack)',
     )
     .meta({ description: "the push service's URL for this subscription (`PushSubscription.endpoint`)" }),
-  keys: z.strictObject({
-    p256dh: subscriptionKeySchema(65, "the subscription's P-256 public key, uncompressed"),
-    auth: subscriptionKeySchema(16, "the subscription's authentication secret"),
-  }),
+  keys: z
+    .strictObject({
+      p256dh: subscriptionKeySchema(65, "the subscription's P-256 public key, uncompressed"),
+      auth: subscriptionKeySchema(16, "the subscription's authentication secret"),
+    })
+    .meta({
+      description:
+        '`p256dh`: the P-256 public key, 87 base64url characters; `auth`: the authentication secret, 22 (`PushSubscription.toJSON().keys`)',
+    }),
 });
 
 const deviceTokenSchema = (description: string, pattern: RegExp, characters: string) =>

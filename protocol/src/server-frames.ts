@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { RECEIPT_KINDS, TYPING_STATES } from './client-frames.js';
 import { ERROR_CODES } from './errors.js';
+import { apnsAddressSchema, fcmAddressSchema, pushPayloadSchema, webPushAddressSchema } from './push.js';
 
 const timestamp = (description: string) =>
   z
@@ -341,4 +342,9 @@ export const SERVER_OBJECT_SCHEMAS = {
   UserPresence: userPresenceSchema,
   Everyone: everyoneSchema,
   GroupMember: groupMemberSchema,
+  // Protocol 1.4: the push addresses `registerPush` takes, and what a push carries.
+  WebPushAddress: webPushAddressSchema,
+  ApnsAddress: apnsAddressSchema,
+  FcmAddress: fcmAddressSchema,
+  PushPayload: pushPayloadSchema,
 } as const;

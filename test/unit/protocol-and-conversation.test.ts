@@ -198,6 +198,8 @@ describe('frame schemas', () => {
         'block',
         'unblock',
         'blocks',
+        'registerPush',
+        'unregisterPush',
       ].sort(),
     );
   });
