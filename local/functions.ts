@@ -18,6 +18,7 @@ import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
 import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
 import { createGroupInfoHandler } from '../lambdas/handlers/group-info.js';
 import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
+import { createPushNotifierHandler } from '../lambdas/handlers/push-notifier.js';
 import { createRemoveMemberHandler } from '../lambdas/handlers/remove-member.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
 import { createSetAdminHandler } from '../lambdas/handlers/set-admin.js';
@@ -63,4 +64,5 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   blocks: createBlocksHandler,
   fanout: createFanoutHandler,
   'presence-notifier': createPresenceNotifierHandler,
+  'push-notifier': createPushNotifierHandler,
 };
