@@ -57,6 +57,7 @@ import {
 } from './gateway/index.js';
 import { startDelayedEngines } from './latency/delayed-engines.js';
 import type { HopDelays } from './latency/hop-delays.js';
+import { type LocalPushOptions, startLocalPush } from './push-service/local-push.js';
 import { ensureResources } from './resources.js';
 
 export interface LocalStackOptions {
@@ -121,6 +122,11 @@ export interface LocalStackOptions {
   rateLimits?: RateLimits;
   /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
   messageRetentionDays?: number;
+  /**
+   * The local push service and the push settings (protocol 1.4): a free port and the
+   * PARLEY_PUSH_* and VAPID variables of this process's environment when absent.
+   */
+  push?: LocalPushOptions;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -166,6 +172,8 @@ export interface RunningLocalStack {
   managementEndpoint: string;
   config: CompleteConfig;
   deps: ParleyDeps;
+  /** The local push service's origin and the VAPID public key a subscription is made with (engines mode). */
+  push?: { serviceUrl: string; vapidPublicKey: string };
   stop(): Promise<void>;
   /**
    * Stops the WebSocket gateway, closing every connection as a redeploy would, and starts it
@@ -211,7 +219,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => destroyClients());
     stoppers.push(() => gateway.stop());
 
-    const config = configOf(options, engines, gateway.managementEndpoint);
+    const push = await startLocalPush(options.push);
+    stoppers.push(() => push.service.stop());
+    const config = { ...configOf(options, engines, gateway.managementEndpoint), push: push.settings };
     let wakeMapping: (event: StreamEvent) => void = () => {};
     const ready = createWakingDeps(config, options.deps, (event) => wakeMapping(event));
     destroyClients = async () => ready.clients.destroy();
@@ -235,6 +245,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       managementEndpoint: gateway.managementEndpoint,
       config,
       deps: ready,
+      push: { serviceUrl: push.service.origin, vapidPublicKey: push.vapidPublicKey },
       stop: () => stoppers.stopAll(),
       async restartGateway() {
         // Same port, so the URL and the `@connections` endpoint the handlers post to stay valid.
