@@ -178,7 +178,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
         throttle: CDK_DEFAULT_THROTTLE,
         allowedOrigins: settings.allowedOrigins,
         maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
-        push: { port: settings.pushPort, log: (line) => console.log(line) },
+        pushService: { port: settings.pushPort, log: (line) => console.log(line) },
       });
   try {
     signal.throwIfAborted();

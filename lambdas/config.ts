@@ -65,7 +65,7 @@ export interface ParleyConfig {
   serviceName: string;
   /** Days a message is kept (docs/adr/0015-retention-and-erasure.md); absent: forever. */
   messageRetentionDays?: number;
-  /** How the deployment pushes: only for the functions that push or register pushes (protocol 1.4). */
+  /** How the deployment pushes (protocol 1.4); only the functions that register or send pushes read it. */
   push?: PushSettings;
 }
 

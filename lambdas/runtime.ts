@@ -27,8 +27,14 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
+import { SnsPlatformEndpoints } from './adapters/sns-platform-endpoints.js';
 import { WebPushSender } from './adapters/web-push-sender.js';
-import { configFromEnvironment, type ParleyConfig, pushSettingsFrom } from './config.js';
+import {
+  configFromEnvironment,
+  isAllowedPushEndpoint,
+  type ParleyConfig,
+  pushSettingsFrom,
+} from './config.js';
 import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
@@ -42,6 +48,7 @@ import type {
   GroupConnectionStore,
   GroupStore,
   MessageStore,
+  PlatformEndpoints,
   PresenceStore,
   PresenceSubscriptionStore,
   PrivacyStore,
@@ -52,6 +59,7 @@ import type {
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
 import type { PushNotifierDeps } from './domain/push-notifier.js';
+import type { PushRegistrationDeps } from './domain/push-registration.js';
 import { type RateCounter, RateLimiter, type RouteRateLimiter } from './domain/rate-limits.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
@@ -74,6 +82,7 @@ export interface ParleyDeps {
   privacy: PrivacyStore;
   typingGate: TypingGate;
   pushRegistrations: PushRegistrationStore;
+  platformEndpoints: PlatformEndpoints;
   /** The sender of each kind of push address that is on (protocol 1.4); a kind that is off has none. */
   pushSenders: PushSenders;
   rateLimiter: RouteRateLimiter;
@@ -159,6 +168,7 @@ type Adapters = Pick<
   | 'privacy'
   | 'typingGate'
   | 'pushRegistrations'
+  | 'platformEndpoints'
 >;
 
 /** One adapter per port, each on the resource the function was given (or failing by name). */
@@ -244,6 +254,8 @@ function createAdapters(
       'PARLEY_PUSH_DEVICES_TABLE',
       (tableName) => new DynamoDbPushRegistrationStore({ client: dynamodb, tableName }),
     ),
+    // Its SNS client is made at the first deletion, in the region of the endpoint's ARN.
+    platformEndpoints: new SnsPlatformEndpoints({ fallbackRegion: config.endpoints.region }),
   };
 }
 
@@ -346,6 +358,28 @@ export function blockingDeps(deps: ParleyDeps): BlockingDeps {
     now: deps.now,
     postConcurrency: deps.config.postConcurrency,
     onPostFailed: (error) => deps.logger.warn('a block was not posted to every other device', { error }),
+  };
+}
+
+/** The part of the deps push registration uses: the kinds and endpoints the deployment pushes to. */
+export function pushRegistrationDeps(deps: ParleyDeps): PushRegistrationDeps {
+  const settings = deps.config.push;
+  const kindsOn = new Set<PushKind>();
+  if (settings?.vapid) kindsOn.add('webpush');
+  if (settings?.apnsPlatformApplicationArn) kindsOn.add('apns');
+  if (settings?.fcmPlatformApplicationArn) kindsOn.add('fcm');
+  const endpointHosts = settings?.endpointHosts ?? [];
+  return {
+    registrations: deps.pushRegistrations,
+    platformEndpoints: deps.platformEndpoints,
+    kindsOn,
+    allowsEndpoint: (endpoint) => isAllowedPushEndpoint(endpoint, endpointHosts),
+    now: deps.now,
+    onEndpointNotDeleted: (endpointArn, error) =>
+      deps.logger.warn('the SNS endpoint of a replaced push registration was not deleted', {
+        endpointArn,
+        error,
+      }),
   };
 }
 

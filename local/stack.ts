@@ -30,6 +30,7 @@ import {
   maxConnectionsPerUserFrom,
   messageRetentionFrom,
   type ParleyConfig,
+  type PushSettings,
   rateLimitsFrom,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
@@ -123,10 +124,13 @@ export interface LocalStackOptions {
   /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
   messageRetentionDays?: number;
   /**
-   * The local push service and the push settings (protocol 1.4): a free port and the
-   * PARLEY_PUSH_* and VAPID variables of this process's environment when absent.
+   * The local push service (protocol 1.4): a free port when absent. The push settings are
+   * then the PARLEY_PUSH_* and VAPID variables of this process's environment (a VAPID key
+   * pair made at start when it has none), with the push service's origin allowed.
    */
-  push?: LocalPushOptions;
+  pushService?: LocalPushOptions;
+  /** How the stack pushes (protocol 1.4), instead of the settings the push service comes with. */
+  push?: PushSettings;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -219,9 +223,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => destroyClients());
     stoppers.push(() => gateway.stop());
 
-    const push = await startLocalPush(options.push);
+    const push = await startLocalPush(options.pushService);
     stoppers.push(() => push.service.stop());
-    const config = { ...configOf(options, engines, gateway.managementEndpoint), push: push.settings };
+    const config = configOf(options, engines, gateway.managementEndpoint, push.settings);
     let wakeMapping: (event: StreamEvent) => void = () => {};
     const ready = createWakingDeps(config, options.deps, (event) => wakeMapping(event));
     destroyClients = async () => ready.clients.destroy();
@@ -380,7 +384,12 @@ function gatewayOpener(
 }
 
 /** The configuration the handlers read from their environment in AWS. */
-function configOf(options: LocalStackOptions, engines: Engines, connections: string): CompleteConfig {
+function configOf(
+  options: LocalStackOptions,
+  engines: Engines,
+  connections: string,
+  pushSettings: PushSettings,
+): CompleteConfig {
   return {
     names: resourceNames(options.resourcePrefix ?? 'parley'),
     endpoints: {
@@ -405,6 +414,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     ...(options.messageRetentionDays
       ? { messageRetentionDays: options.messageRetentionDays }
       : messageRetentionFrom(process.env)),
+    push: options.push ?? pushSettings,
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };
