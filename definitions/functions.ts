@@ -359,11 +359,13 @@ export const FUNCTIONS = [
     // push-devices: the recipients' registrations (Query), the coalescing windows (PutItem),
     // the SNS endpoint kept on a registration (UpdateItem), a gone registration (DeleteItem).
     // connections: which devices are connected. conversations: a group's roster and the
-    // recipient's read watermark, for the unread count.
+    // recipient's read watermark, for the unread count. user-conversations: whether a group
+    // member blocks the sender (no push for a blocked user's message).
     tables: {
       'push-devices': ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
       connections: ['Query'],
       conversations: ['GetItem', 'Query'],
+      'user-conversations': ['BatchGetItem'],
     },
     pushes: true,
   },

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Message } from '@parley/protocol';
+import type { Message, PushKind } from '@parley/protocol';
 import { ulid } from 'ulid';
 import type { FunctionId } from '../definitions/functions.js';
 import type { MetricsRecorder } from '../definitions/metrics.js';
@@ -19,6 +19,7 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbPrivacyStore } from './adapters/dynamodb-privacy-store.js';
+import { DynamoDbPushRegistrationStore } from './adapters/dynamodb-push-registration-store.js';
 import { DynamoDbRateCounter } from './adapters/dynamodb-rate-counter.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
 import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
@@ -26,7 +27,14 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
-import { configFromEnvironment, type ParleyConfig } from './config.js';
+import { SnsPlatformEndpoints } from './adapters/sns-platform-endpoints.js';
+import { WebPushSender } from './adapters/web-push-sender.js';
+import {
+  configFromEnvironment,
+  isAllowedPushEndpoint,
+  type ParleyConfig,
+  pushSettingsFrom,
+} from './config.js';
 import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
@@ -40,13 +48,18 @@ import type {
   GroupConnectionStore,
   GroupStore,
   MessageStore,
+  PlatformEndpoints,
   PresenceStore,
   PresenceSubscriptionStore,
   PrivacyStore,
+  PushRegistrationStore,
+  PushSender,
   ReceiptStore,
   TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
+import type { PushNotifierDeps } from './domain/push-notifier.js';
+import type { PushRegistrationDeps } from './domain/push-registration.js';
 import { type RateCounter, RateLimiter, type RouteRateLimiter } from './domain/rate-limits.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
@@ -68,6 +81,10 @@ export interface ParleyDeps {
   presenceSubscriptions: PresenceSubscriptionStore;
   privacy: PrivacyStore;
   typingGate: TypingGate;
+  pushRegistrations: PushRegistrationStore;
+  platformEndpoints: PlatformEndpoints;
+  /** The sender of each kind of push address that is on (protocol 1.4); a kind that is off has none. */
+  pushSenders: PushSenders;
   rateLimiter: RouteRateLimiter;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
@@ -75,6 +92,8 @@ export interface ParleyDeps {
 }
 
 export type DepsProvider = () => ParleyDeps;
+
+export type PushSenders = Partial<Record<PushKind, PushSender>>;
 
 export interface DepsOverrides {
   /** Wraps or replaces adapters, e.g. to inject faults in tests. */
@@ -100,6 +119,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     ...adapters,
     rateLimiter: rateLimiterOf(config, clients, now),
     verifyToken: tokenVerifierOf(config),
+    pushSenders: pushSendersOf(config, logger),
     sequencing: {
       messages: adapters.messages,
       publisher: adapters.publisher,
@@ -147,6 +167,8 @@ type Adapters = Pick<
   | 'presenceSubscriptions'
   | 'privacy'
   | 'typingGate'
+  | 'pushRegistrations'
+  | 'platformEndpoints'
 >;
 
 /** One adapter per port, each on the resource the function was given (or failing by name). */
@@ -227,6 +249,36 @@ function createAdapters(
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
     ),
+    pushRegistrations: ifConfigured<PushRegistrationStore>(
+      names.pushDevicesTable,
+      'PARLEY_PUSH_DEVICES_TABLE',
+      (tableName) => new DynamoDbPushRegistrationStore({ client: dynamodb, tableName }),
+    ),
+    // Its SNS client is made at the first deletion, in the region of the endpoint's ARN.
+    platformEndpoints: new SnsPlatformEndpoints({ fallbackRegion: config.endpoints.region }),
+  };
+}
+
+/**
+ * The push senders of the kinds that are on, for the function that pushes: Web Push with
+ * the VAPID private key given directly, or read from its secret at the first push.
+ */
+function pushSendersOf(config: ParleyConfig, logger: Logger): PushSenders {
+  const vapid = config.push?.vapid;
+  if (!config.push || !vapid) return {};
+  const { privateKey, privateKeySecretArn } = vapid;
+  let loadPrivateKey: () => Promise<string>;
+  if (privateKey) loadPrivateKey = async () => privateKey;
+  else if (privateKeySecretArn) {
+    const client = createSecretsManagerClient(privateKeySecretArn, config.endpoints.region);
+    loadPrivateKey = secretStringLoader(client, privateKeySecretArn);
+  } else return {};
+  return {
+    webpush: new WebPushSender({
+      vapid: { publicKey: vapid.publicKey, subject: vapid.subject, privateKey: loadPrivateKey },
+      endpointHosts: config.push.endpointHosts,
+      logger,
+    }),
   };
 }
 
@@ -309,6 +361,28 @@ export function blockingDeps(deps: ParleyDeps): BlockingDeps {
   };
 }
 
+/** The part of the deps push registration uses: the kinds and endpoints the deployment pushes to. */
+export function pushRegistrationDeps(deps: ParleyDeps): PushRegistrationDeps {
+  const settings = deps.config.push;
+  const kindsOn = new Set<PushKind>();
+  if (settings?.vapid) kindsOn.add('webpush');
+  if (settings?.apnsPlatformApplicationArn) kindsOn.add('apns');
+  if (settings?.fcmPlatformApplicationArn) kindsOn.add('fcm');
+  const endpointHosts = settings?.endpointHosts ?? [];
+  return {
+    registrations: deps.pushRegistrations,
+    platformEndpoints: deps.platformEndpoints,
+    kindsOn,
+    allowsEndpoint: (endpoint) => isAllowedPushEndpoint(endpoint, endpointHosts),
+    now: deps.now,
+    onEndpointNotDeleted: (endpointArn, error) =>
+      deps.logger.warn('the SNS endpoint of a replaced push registration was not deleted', {
+        endpointArn,
+        error,
+      }),
+  };
+}
+
 /** The part of the deps the membership changes use: the send's ids, clock and waits. */
 export function groupChangeDeps(deps: ParleyDeps): GroupChangeDeps {
   const { newMessageId, sleep, random } = deps.sequencing;
@@ -331,6 +405,24 @@ export function fastPathDeps(deps: ParleyDeps): FastPathDeps {
     ...fanoutDeps(deps),
     maxConnections: deps.config.fastPathMaxConnections,
     budgetMs: FAST_PATH_BUDGET_MS,
+  };
+}
+
+/** The part of the deps the push work uses; its settings are the deployment's, or the defaults when it has none. */
+export function pushNotifierDeps(deps: ParleyDeps): PushNotifierDeps {
+  const push = deps.config.push ?? pushSettingsFrom({});
+  return {
+    registrations: deps.pushRegistrations,
+    connections: deps.connections,
+    groups: deps.groups,
+    receipts: deps.receipts,
+    privacy: deps.privacy,
+    senderFor: (kind) => deps.pushSenders[kind],
+    metrics: deps.metrics,
+    logger: deps.logger,
+    now: deps.now,
+    settings: { preview: push.preview, coalesceWindowMs: push.coalesceWindowMs, ttlSeconds: push.ttlSeconds },
+    concurrency: deps.config.postConcurrency,
   };
 }
 

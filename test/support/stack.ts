@@ -27,6 +27,8 @@ const IN_PROCESS_ONLY = [
   'fastPathMaxConnections',
   'rateLimits',
   'hopDelays',
+  'push',
+  'pushService',
 ] as const;
 
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {
