@@ -23,13 +23,7 @@ import {
   type SNSClient,
 } from '@aws-sdk/client-sns';
 import type { PushPayload } from '@parley/protocol';
-import type {
-  PlatformEndpoints,
-  PushOutcome,
-  PushRegistration,
-  PushSender,
-  PushSendOptions,
-} from '../domain/ports.js';
+import type { PushOutcome, PushRegistration, PushSender, PushSendOptions } from '../domain/ports.js';
 
 export interface SnsPushSenderOptions {
   /** Best made with `maxAttempts: 1`: this sender retries throttling itself, within its own bound. */
@@ -182,8 +176,9 @@ export class SnsPushSender implements PushSender {
       return 'sent';
     } catch (error) {
       if (!GONE_ERRORS.has((error as Error).name)) throw error;
-      // The caller deletes the registration; the endpoint goes with it, so that no token is left behind.
-      await new SnsPlatformEndpoints(this.#options.sns).deleteEndpoint(endpointArn).catch(() => {});
+      // The caller deletes the registration; the endpoint goes with it, so that no token is
+      // left behind. DeleteEndpoint is idempotent; a failure leaves an endpoint SNS keeps disabled.
+      await this.#options.sns.send(new DeleteEndpointCommand({ EndpointArn: endpointArn })).catch(() => {});
       return 'gone';
     }
   }
@@ -199,24 +194,6 @@ export class SnsPushSender implements PushSender {
         if (attempt >= maxAttempts) throw new SnsUnavailableError(error);
         await sleep(Math.floor(random() * baseDelayMs * 2 ** (attempt - 1)));
       }
-    }
-  }
-}
-
-/** Deletes SNS platform endpoints: the routes, for a registration replaced or removed; the sender, for one gone. */
-export class SnsPlatformEndpoints implements PlatformEndpoints {
-  readonly #sns: SNSClient;
-
-  constructor(sns: SNSClient) {
-    this.#sns = sns;
-  }
-
-  async deleteEndpoint(endpointArn: string): Promise<void> {
-    try {
-      await this.#sns.send(new DeleteEndpointCommand({ EndpointArn: endpointArn }));
-    } catch (error) {
-      // DeleteEndpoint is idempotent in SNS; a NotFound is the same outcome, reached another way.
-      if ((error as Error).name !== 'NotFoundException') throw error;
     }
   }
 }

@@ -16,7 +16,7 @@ import {
 import type { PushPayload } from '@parley/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SnsPlatformEndpoints, SnsPushSender } from '../../lambdas/adapters/sns-push-sender.js';
+import { SnsPushSender } from '../../lambdas/adapters/sns-push-sender.js';
 import type { PushRegistration } from '../../lambdas/domain/ports.js';
 
 const sns = mockClient(SNSClient);
@@ -287,21 +287,5 @@ describe('the SNS push sender', () => {
     sns.on(CreatePlatformEndpointCommand).resolves({ EndpointArn: ENDPOINT });
     sns.on(PublishCommand).resolves({});
     expect(await sender.send(apns(), PAYLOAD, OPTIONS)).toBe('sent');
-  });
-});
-
-describe('the SNS platform endpoints', () => {
-  it('delete an endpoint, and take one already gone as deleted', async () => {
-    const endpoints = new SnsPlatformEndpoints(new SNSClient({ region: 'eu-west-1' }));
-    sns.on(DeleteEndpointCommand).resolvesOnce({}).rejects(snsError(NotFoundException));
-    await endpoints.deleteEndpoint(ENDPOINT);
-    await expect(endpoints.deleteEndpoint(ENDPOINT)).resolves.toBeUndefined();
-    expect(sns.commandCalls(DeleteEndpointCommand)).toHaveLength(2);
-  });
-
-  it('let another failure through, for the caller to answer', async () => {
-    const endpoints = new SnsPlatformEndpoints(new SNSClient({ region: 'eu-west-1' }));
-    sns.on(DeleteEndpointCommand).rejects(snsError(ThrottledException));
-    await expect(endpoints.deleteEndpoint(ENDPOINT)).rejects.toThrow(ThrottledException);
   });
 });
