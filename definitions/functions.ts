@@ -85,7 +85,8 @@ export interface FunctionDefinition {
   /**
    * Sends pushes (protocol 1.4): Web Push to the push services' https endpoints, signed with
    * the VAPID private key it reads from its secret, and APNs/FCM through the configured SNS
-   * platform applications (CreatePlatformEndpoint, Publish, DeleteEndpoint).
+   * platform applications (CreatePlatformEndpoint, Publish, DeleteEndpoint, and
+   * Get/SetEndpointAttributes to re-enable an endpoint as SNS's guide says).
    */
   pushes?: boolean;
   /** Deletes the SNS platform endpoints of the push registrations it replaces or removes (sns:DeleteEndpoint). */
