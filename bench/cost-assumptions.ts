@@ -33,6 +33,26 @@ export interface CostAssumptions {
   shardsPerStream: number;
   /** Bytes a frame costs on the wire beyond its text: the WebSocket header and a TLS record's overhead. */
   frameOverheadBytes: number;
+  /** The push work for devices not connected (docs/capacity.md §10, "Push"); no push line without it. */
+  push?: PushAssumptions;
+}
+
+/**
+ * What the push-notifier does per device of a recipient that is registered and not connected
+ * when a message arrives; its reads of the stream, its invocations and its Query of each
+ * recipient's registrations are measured with the rest (docs/capacity.md §10, "Push").
+ */
+export interface PushAssumptions {
+  /** Registered devices not connected when a message arrives, per message. */
+  offlineDevicesPerMessage: number;
+  /** The share of them a coalescing window holds back (the device had a push of the conversation within it). */
+  coalescedShare: number;
+  /** The share of pushes sent that go through SNS (APNs, FCM); the rest are Web Push. */
+  mobileShare: number;
+  /** Bytes of one Web Push request out to a browser's push service: the encrypted payload and the VAPID headers. */
+  webPushBytes: number;
+  /** Time the notifier's invocation waits on one push service or SNS answer, ms (at the notifier's memory). */
+  waitPerPushMs: number;
 }
 
 export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
@@ -52,6 +72,20 @@ export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   // 2 to 4 bytes of WebSocket header from the server (unmasked), and 29 of a TLS 1.2/1.3
   // AES-GCM record (5 header, 8 nonce, 16 tag) when each frame goes out in a record of its own.
   frameOverheadBytes: 4 + 29,
+  push: {
+    // Section 1's recipient has 2 devices; a quarter of the time one of them is away from the
+    // screen with its app's socket closed and a registration: 0.5 a message. An assumption.
+    offlineDevicesPerMessage: 0.5,
+    // Half of a conversation's messages come within 5 s of the one before (a burst). An assumption.
+    coalescedShare: 0.5,
+    // Most devices are phones (APNs or FCM through SNS); the rest are browsers. An assumption.
+    mobileShare: 0.8,
+    // ~150 bytes of payload + 103 of aes128gcm overhead, ~600 of VAPID Authorization and
+    // Crypto-Key headers, ~300 of HTTP/TLS framing and the answer: an assumption (**unverified**).
+    webPushBytes: 1200,
+    // Pushes of a batch go out in parallel; 20 ms of each one's wait is billed. An assumption.
+    waitPerPushMs: 20,
+  },
 };
 
 /**

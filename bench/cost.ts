@@ -19,7 +19,7 @@ import {
 } from './cost-assumptions.js';
 import { GB, PRICES, type PriceId } from './prices.js';
 
-export const SERVICES = ['API Gateway', 'Lambda', 'DynamoDB', 'Kinesis', 'CloudWatch Logs'] as const;
+export const SERVICES = ['API Gateway', 'Lambda', 'DynamoDB', 'Kinesis', 'CloudWatch Logs', 'Push'] as const;
 export type Service = (typeof SERVICES)[number];
 
 /** Where a line's count comes from: the run, docs/capacity.md §1, or both. */
@@ -207,6 +207,29 @@ function logLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Prici
   add(`storage of those lines, ${months} month(s)`, stored, 'GB-months', 'logsStorageGbMonth', basis);
 }
 
+/**
+ * The push work for devices not connected, per device attempted (docs/capacity.md §10, "Push"):
+ * its coalescing window's PutItem (1 WRU, a refused conditional put bills it too) and a Query
+ * of the recipient's connections (0.5 RRU) for each; for each push sent, the read watermark
+ * (GetItem, 0.5 RRU), the SNS delivery or the Web Push request's bytes out (the browsers'
+ * push services charge nothing), and the notifier's wait on the answer.
+ */
+function pushLines(add: AddLine, { assumptions }: Pricing) {
+  const push = assumptions.push;
+  if (!push) return;
+  const sentShare = 1 - push.coalescedShare;
+  const notifierGb = memoryGbOf('push-notifier');
+  const usdPerDevice =
+    PRICES.dynamodbWrite.usd +
+    0.5 * PRICES.dynamodbRead.usd +
+    sentShare *
+      (0.5 * PRICES.dynamodbRead.usd +
+        push.mobileShare * PRICES.snsMobilePush.usd +
+        ((1 - push.mobileShare) * push.webPushBytes * PRICES.dataTransferOutGb.usd) / GB +
+        (push.waitPerPushMs / 1000) * notifierGb * PRICES.lambdaGbSecond.usd);
+  add('push (offline devices)', push.offlineDevicesPerMessage, 'devices', usdPerDevice, 'assumed');
+}
+
 export interface CostOptions {
   /** Add each message's share of connections, keep-alives, reconnects and stream-hours. Default true. */
   allIn?: boolean;
@@ -229,6 +252,7 @@ export function estimateCost(perMessage: PerMessage, options: CostOptions = {}):
   dynamoDbLines(lineAdder(lines, 'DynamoDB'), pricing);
   kinesisLines(lineAdder(lines, 'Kinesis'), pricing);
   logLines(lineAdder(lines, 'CloudWatch Logs'), pricing);
+  pushLines(lineAdder(lines, 'Push'), pricing);
   const byService = Object.fromEntries(SERVICES.map((service) => [service, 0])) as Record<Service, number>;
   for (const line of lines) byService[line.service] += line.usdPerMillion;
   return {

@@ -121,6 +121,14 @@ export const PRICES = {
     read: READ,
     verified: false,
   },
+  snsMobilePush: {
+    usd: 0.5 / 1e6,
+    unit: 'Amazon SNS mobile push notification delivered (APNs, FCM), after the first million a month',
+    source:
+      'https://aws.amazon.com/sns/pricing/ as quoted by https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/ (docs/capacity.md S28)',
+    read: READ,
+    verified: true,
+  },
   logsIngestionGb: {
     usd: 0.5,
     unit: 'CloudWatch Logs GB ingested (Standard class; first tier of Lambda logs)',

@@ -31,6 +31,8 @@ interface Settings {
   deployed: boolean;
   wsPort: number;
   webPort: number;
+  /** The local push service's port (engines mode). */
+  pushPort: number;
   /** Keep DynamoDB Local's data here; in memory when absent. */
   dataDir: string | undefined;
   presenceWindowSeconds: number;
@@ -66,10 +68,17 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
   if (webPort === wsPort) {
     throw new LocalSettingsError(`PARLEY_WEB_PORT and PARLEY_WS_PORT must differ; both are ${webPort}`);
   }
+  const pushPort = readNumber(environment, 'PARLEY_PUSH_PORT', 3003, { min: 1, max: 65535, integer: true });
+  if (pushPort === wsPort || pushPort === webPort) {
+    throw new LocalSettingsError(
+      `PARLEY_PUSH_PORT must differ from PARLEY_WS_PORT and PARLEY_WEB_PORT (${pushPort})`,
+    );
+  }
   return {
     deployed,
     wsPort,
     webPort,
+    pushPort,
     dataDir: environment.PARLEY_DATA_DIR || undefined,
     presenceWindowSeconds: readNumber(
       environment,
@@ -109,6 +118,7 @@ function readSettings(args: string[], environment: NodeJS.ProcessEnv): Settings 
 const UNITS: Record<string, string> = {
   PARLEY_WS_PORT: 'a port number',
   PARLEY_WEB_PORT: 'a port number',
+  PARLEY_PUSH_PORT: 'a port number',
   PARLEY_PRESENCE_WINDOW_SECONDS: 'a number of seconds',
   PARLEY_STREAM_DELAY_MS: 'a number of milliseconds',
   FAST_PATH_MAX_CONNECTIONS: 'a whole number of connections',
@@ -144,6 +154,7 @@ interface Started {
 async function start(settings: Settings, signal: AbortSignal): Promise<Started> {
   // Fail at once, before the engines start, when the web app's port is taken.
   await assertPortFree(settings.webPort, 'the web app, PARLEY_WEB_PORT');
+  if (!settings.deployed) await assertPortFree(settings.pushPort, 'the local push service, PARLEY_PUSH_PORT');
   const stack = settings.deployed
     ? await startDeployedStack({
         wsPort: settings.wsPort,
@@ -167,6 +178,7 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
         throttle: CDK_DEFAULT_THROTTLE,
         allowedOrigins: settings.allowedOrigins,
         maxTokenAgeSeconds: settings.maxTokenAgeSeconds,
+        pushService: { port: settings.pushPort, log: (line) => console.log(line) },
       });
   try {
     signal.throwIfAborted();
@@ -189,6 +201,10 @@ function printReady({ stack, web }: Started, settings: Settings, startedAt: numb
     settings.streamDelayMs > 0
       ? `\n  stream delay    ${settings.streamDelayMs} ms from a put to its consumers (PARLEY_STREAM_DELAY_MS)`
       : '';
+  const localPush = 'push' in stack ? stack.push : undefined;
+  const push = localPush
+    ? `\n  push service    ${localPush.serviceUrl}  (a browser and its push service: see "Push notifications" in the README)\n  VAPID key       ${localPush.vapidPublicKey}`
+    : '';
   const mode = settings.deployed
     ? `\n  running         the synthesized stack ${(stack as RunningDeployedStack).stackName}: its functions from their bundles in cdk.out`
     : '';
@@ -201,7 +217,7 @@ Parley is ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s.
   @connections    ${stack.managementEndpoint}/@connections/{connectionId}
   DynamoDB Local  ${stack.config.endpoints.dynamodb}  (${settings.dataDir ? `data in ${settings.dataDir}` : 'in memory'})
   kinesis-mock    ${stack.config.endpoints.kinesis}
-  JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${streamDelay}${mode}
+  JWT secret      ${settings.jwtSecret ? 'from PARLEY_JWT_SECRET' : `${LOCAL_JWT_SECRET} (HS256)`}${push}${streamDelay}${mode}
 ${exposure ? `\n${exposure}\n  (DynamoDB Local has no setting for its address; see "Local stack exposure" in the README.)\n` : ''}
 Get a token:   npm run token -- alice
 Try it:        npx wscat -c "${stack.url}/?token=$(npm run -s token -- alice)&deviceId=phone"

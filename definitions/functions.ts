@@ -85,7 +85,8 @@ export interface FunctionDefinition {
   /**
    * Sends pushes (protocol 1.4): Web Push to the push services' https endpoints, signed with
    * the VAPID private key it reads from its secret, and APNs/FCM through the configured SNS
-   * platform applications (CreatePlatformEndpoint, Publish, DeleteEndpoint).
+   * platform applications (CreatePlatformEndpoint, Publish, DeleteEndpoint, and
+   * Get/SetEndpointAttributes to re-enable an endpoint as SNS's guide says).
    */
   pushes?: boolean;
   /** Deletes the SNS platform endpoints of the push registrations it replaces or removes (sns:DeleteEndpoint). */
@@ -358,11 +359,13 @@ export const FUNCTIONS = [
     // push-devices: the recipients' registrations (Query), the coalescing windows (PutItem),
     // the SNS endpoint kept on a registration (UpdateItem), a gone registration (DeleteItem).
     // connections: which devices are connected. conversations: a group's roster and the
-    // recipient's read watermark, for the unread count.
+    // recipient's read watermark, for the unread count. user-conversations: whether a group
+    // member blocks the sender (no push for a blocked user's message).
     tables: {
       'push-devices': ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
       connections: ['Query'],
       conversations: ['GetItem', 'Query'],
+      'user-conversations': ['BatchGetItem'],
     },
     pushes: true,
   },

@@ -75,7 +75,8 @@ export const pushConsumer = {
   parallelizationFactor: 2,
 } as const satisfies StreamConsumerDefinition;
 
-export const STREAM_CONSUMERS = [fanoutConsumer, presenceConsumer, pushConsumer] as const;
+// In the order of `FUNCTIONS`, whose stream functions the local stack starts one mapping each.
+export const STREAM_CONSUMERS = [fanoutConsumer, pushConsumer, presenceConsumer] as const;
 
 /** The Lambda event filter pattern of a consumer: events are JSON, filtered on their `type`. */
 export function filterPatternOf(consumer: StreamConsumerDefinition): { data: { type: string[] } } {

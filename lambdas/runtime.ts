@@ -28,7 +28,13 @@ import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
 import { SnsPlatformEndpoints } from './adapters/sns-platform-endpoints.js';
-import { configFromEnvironment, isAllowedPushEndpoint, type ParleyConfig } from './config.js';
+import { WebPushSender } from './adapters/web-push-sender.js';
+import {
+  configFromEnvironment,
+  isAllowedPushEndpoint,
+  type ParleyConfig,
+  pushSettingsFrom,
+} from './config.js';
 import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
@@ -47,10 +53,12 @@ import type {
   PresenceSubscriptionStore,
   PrivacyStore,
   PushRegistrationStore,
+  PushSender,
   ReceiptStore,
   TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
+import type { PushNotifierDeps } from './domain/push-notifier.js';
 import type { PushRegistrationDeps } from './domain/push-registration.js';
 import { type RateCounter, RateLimiter, type RouteRateLimiter } from './domain/rate-limits.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
@@ -75,6 +83,8 @@ export interface ParleyDeps {
   typingGate: TypingGate;
   pushRegistrations: PushRegistrationStore;
   platformEndpoints: PlatformEndpoints;
+  /** The sender of each kind of push address that is on (protocol 1.4); a kind that is off has none. */
+  pushSenders: PushSenders;
   rateLimiter: RouteRateLimiter;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
@@ -82,6 +92,8 @@ export interface ParleyDeps {
 }
 
 export type DepsProvider = () => ParleyDeps;
+
+export type PushSenders = Partial<Record<PushKind, PushSender>>;
 
 export interface DepsOverrides {
   /** Wraps or replaces adapters, e.g. to inject faults in tests. */
@@ -107,6 +119,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     ...adapters,
     rateLimiter: rateLimiterOf(config, clients, now),
     verifyToken: tokenVerifierOf(config),
+    pushSenders: pushSendersOf(config, logger),
     sequencing: {
       messages: adapters.messages,
       publisher: adapters.publisher,
@@ -246,6 +259,29 @@ function createAdapters(
   };
 }
 
+/**
+ * The push senders of the kinds that are on, for the function that pushes: Web Push with
+ * the VAPID private key given directly, or read from its secret at the first push.
+ */
+function pushSendersOf(config: ParleyConfig, logger: Logger): PushSenders {
+  const vapid = config.push?.vapid;
+  if (!config.push || !vapid) return {};
+  const { privateKey, privateKeySecretArn } = vapid;
+  let loadPrivateKey: () => Promise<string>;
+  if (privateKey) loadPrivateKey = async () => privateKey;
+  else if (privateKeySecretArn) {
+    const client = createSecretsManagerClient(privateKeySecretArn, config.endpoints.region);
+    loadPrivateKey = secretStringLoader(client, privateKeySecretArn);
+  } else return {};
+  return {
+    webpush: new WebPushSender({
+      vapid: { publicKey: vapid.publicKey, subject: vapid.subject, privateKey: loadPrivateKey },
+      endpointHosts: config.push.endpointHosts,
+      logger,
+    }),
+  };
+}
+
 /** The per-user limits, counted in the rate-limits table of the functions that have a limit. */
 function rateLimiterOf(config: ParleyConfig, clients: AwsClients, now: () => number): RouteRateLimiter {
   const counter = ifConfigured<RateCounter>(
@@ -369,6 +405,24 @@ export function fastPathDeps(deps: ParleyDeps): FastPathDeps {
     ...fanoutDeps(deps),
     maxConnections: deps.config.fastPathMaxConnections,
     budgetMs: FAST_PATH_BUDGET_MS,
+  };
+}
+
+/** The part of the deps the push work uses; its settings are the deployment's, or the defaults when it has none. */
+export function pushNotifierDeps(deps: ParleyDeps): PushNotifierDeps {
+  const push = deps.config.push ?? pushSettingsFrom({});
+  return {
+    registrations: deps.pushRegistrations,
+    connections: deps.connections,
+    groups: deps.groups,
+    receipts: deps.receipts,
+    privacy: deps.privacy,
+    senderFor: (kind) => deps.pushSenders[kind],
+    metrics: deps.metrics,
+    logger: deps.logger,
+    now: deps.now,
+    settings: { preview: push.preview, coalesceWindowMs: push.coalesceWindowMs, ttlSeconds: push.ttlSeconds },
+    concurrency: deps.config.postConcurrency,
   };
 }
 

@@ -75,6 +75,7 @@ export class ParleyStack extends Stack {
       ...(settings.rateLimits ? { rateLimits: settings.rateLimits } : {}),
       ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
       ...(settings.messageRetentionDays ? { messageRetentionDays: settings.messageRetentionDays } : {}),
+      ...(settings.push ? { push: settings.push } : {}),
     });
     this.api.addRoutes(this.functions.functions);
 
@@ -116,6 +117,13 @@ export class ParleyStack extends Stack {
       new CfnOutput(this, 'TokenSigningKeyArn', {
         description: 'The secret holding the HS256 key to sign client tokens with',
         value: this.tokenSigningKey.secretArn,
+      });
+    }
+    if (this.settings.push?.vapid) {
+      new CfnOutput(this, 'VapidPublicKey', {
+        description:
+          'The applicationServerKey browsers subscribe to Web Push with (the private key stays in its secret)',
+        value: this.settings.push.vapid.publicKey,
       });
     }
     new CfnOutput(this, 'AlarmTopicArn', {

@@ -5,6 +5,13 @@
 import { z } from 'zod';
 import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
 import { rateLimitsSettingSchema } from '../definitions/rate-limits.js';
+import {
+  PUSH_SETTING_KEYS,
+  type PushDeploymentSettings,
+  pushContextSchema,
+  SECRET_COMPLETE_ARN,
+  toPushSettings,
+} from './push-settings.js';
 import { parseStage } from './stage.js';
 
 /** How clients' tokens are checked: the issuer's JWKS, or an HS256 key in Secrets Manager. */
@@ -51,6 +58,8 @@ export interface ParleySettings {
   reservedConcurrency?: Partial<Record<FunctionId, number>>;
   /** Days a message is kept (`PARLEY_MESSAGE_RETENTION_DAYS`); absent: forever. */
   messageRetentionDays?: number;
+  /** Web Push and APNs/FCM (protocol 1.4, `lib/push-settings.ts`); push is off when absent. */
+  push?: PushDeploymentSettings;
 }
 
 /** The context keys a stack reads, and what each takes. */
@@ -81,6 +90,7 @@ const SETTING_KEYS = {
     'a JSON object of reserved concurrency by function id, e.g. {"authorizer":50,"connect":50,"fanout":100,"send":300,"sync":100}',
   accountConcurrency:
     'the account’s Lambda concurrency quota in the region (Service Quotas), 1000 unless raised or lowered; reservations must leave 100 of it unreserved',
+  ...PUSH_SETTING_KEYS,
 } as const;
 
 export type SettingKey = keyof typeof SETTING_KEYS;
@@ -132,7 +142,7 @@ const contextSchema = z
     jwtSecretArn: z
       .string()
       .regex(
-        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
+        SECRET_COMPLETE_ARN,
         'must be the complete ARN of a Secrets Manager secret, ending in its 6-character suffix',
       )
       .optional(),
@@ -216,16 +226,8 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
       .map((key) => [key, read(key)])
       .filter(([, value]) => value !== undefined && value !== ''),
   );
-  const parsed = contextSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = String(issue?.path[0] ?? '') as SettingKey;
-    throw new SettingsError(
-      `Invalid context ${key}: ${issue?.message}; it takes ${SETTING_KEYS[key] ?? 'another value'} ` +
-        `(for example: npx cdk synth -c ${key}=…)`,
-    );
-  }
-  const context = parsed.data;
+  const context = parseContext(contextSchema, raw);
+  const push = toPushSettings(parseContext(pushContextSchema, raw));
   const tokenKey: TokenKeySource = context.jwksUrl
     ? { kind: 'jwks', jwksUrl: context.jwksUrl }
     : context.jwtSecretArn
@@ -260,5 +262,21 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     ...(context.rateLimits ? { rateLimits: JSON.stringify(context.rateLimits) } : {}),
     ...(context.reservedConcurrency ? { reservedConcurrency: context.reservedConcurrency } : {}),
     ...(context.messageRetentionDays ? { messageRetentionDays: context.messageRetentionDays } : {}),
+    ...(push ? { push } : {}),
   };
+}
+
+/** The context checked by `schema`, or a `SettingsError` naming the first wrong key and what it takes. */
+function parseContext<Schema extends z.ZodType>(
+  schema: Schema,
+  raw: Record<string, unknown>,
+): z.infer<Schema> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const key = String(issue?.path[0] ?? '') as SettingKey;
+  throw new SettingsError(
+    `Invalid context ${key}: ${issue?.message}; it takes ${SETTING_KEYS[key] ?? 'another value'} ` +
+      `(for example: npx cdk synth -c ${key}=…)`,
+  );
 }

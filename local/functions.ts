@@ -18,6 +18,7 @@ import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
 import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
 import { createGroupInfoHandler } from '../lambdas/handlers/group-info.js';
 import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
+import { createPushNotifierHandler } from '../lambdas/handlers/push-notifier.js';
 import { createRegisterPushHandler } from '../lambdas/handlers/register-push.js';
 import { createRemoveMemberHandler } from '../lambdas/handlers/remove-member.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
@@ -67,7 +68,5 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   'unregister-push': createUnregisterPushHandler,
   fanout: createFanoutHandler,
   'presence-notifier': createPresenceNotifierHandler,
-  // A stand-in that takes every batch and pushes nothing, until the push notifier lands
-  // (lambdas/handlers/push-notifier.ts): the merge replaces this line with its builder.
-  'push-notifier': () => async () => ({ batchItemFailures: [] }),
+  'push-notifier': createPushNotifierHandler,
 };

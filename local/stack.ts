@@ -31,7 +31,6 @@ import {
   messageRetentionFrom,
   type ParleyConfig,
   type PushSettings,
-  pushSettingsFrom,
   rateLimitsFrom,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
@@ -59,6 +58,7 @@ import {
 } from './gateway/index.js';
 import { startDelayedEngines } from './latency/delayed-engines.js';
 import type { HopDelays } from './latency/hop-delays.js';
+import { type LocalPushOptions, startLocalPush } from './push-service/local-push.js';
 import { ensureResources } from './resources.js';
 
 export interface LocalStackOptions {
@@ -123,7 +123,13 @@ export interface LocalStackOptions {
   rateLimits?: RateLimits;
   /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
   messageRetentionDays?: number;
-  /** How the stack pushes (protocol 1.4): `pushSettingsFrom` this process's environment when absent. */
+  /**
+   * The local push service (protocol 1.4): a free port when absent. The push settings are
+   * then the PARLEY_PUSH_* and VAPID variables of this process's environment (a VAPID key
+   * pair made at start when it has none), with the push service's origin allowed.
+   */
+  pushService?: LocalPushOptions;
+  /** How the stack pushes (protocol 1.4), instead of the settings the push service comes with. */
   push?: PushSettings;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
@@ -170,6 +176,8 @@ export interface RunningLocalStack {
   managementEndpoint: string;
   config: CompleteConfig;
   deps: ParleyDeps;
+  /** The local push service's origin and the VAPID public key a subscription is made with (engines mode). */
+  push?: { serviceUrl: string; vapidPublicKey: string };
   stop(): Promise<void>;
   /**
    * Stops the WebSocket gateway, closing every connection as a redeploy would, and starts it
@@ -215,7 +223,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(async () => destroyClients());
     stoppers.push(() => gateway.stop());
 
-    const config = configOf(options, engines, gateway.managementEndpoint);
+    const push = await startLocalPush(options.pushService);
+    stoppers.push(() => push.service.stop());
+    const config = configOf(options, engines, gateway.managementEndpoint, push.settings);
     let wakeMapping: (event: StreamEvent) => void = () => {};
     const ready = createWakingDeps(config, options.deps, (event) => wakeMapping(event));
     destroyClients = async () => ready.clients.destroy();
@@ -239,6 +249,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       managementEndpoint: gateway.managementEndpoint,
       config,
       deps: ready,
+      push: { serviceUrl: push.service.origin, vapidPublicKey: push.vapidPublicKey },
       stop: () => stoppers.stopAll(),
       async restartGateway() {
         // Same port, so the URL and the `@connections` endpoint the handlers post to stay valid.
@@ -373,7 +384,12 @@ function gatewayOpener(
 }
 
 /** The configuration the handlers read from their environment in AWS. */
-function configOf(options: LocalStackOptions, engines: Engines, connections: string): CompleteConfig {
+function configOf(
+  options: LocalStackOptions,
+  engines: Engines,
+  connections: string,
+  pushSettings: PushSettings,
+): CompleteConfig {
   return {
     names: resourceNames(options.resourcePrefix ?? 'parley'),
     endpoints: {
@@ -398,7 +414,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     ...(options.messageRetentionDays
       ? { messageRetentionDays: options.messageRetentionDays }
       : messageRetentionFrom(process.env)),
-    push: options.push ?? pushSettingsFrom(process.env),
+    push: options.push ?? pushSettings,
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

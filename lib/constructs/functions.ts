@@ -29,6 +29,12 @@ import {
   type TableId,
 } from '../../definitions/tables.js';
 import { acknowledge } from '../nag.js';
+import {
+  type PushDeploymentSettings,
+  platformApplicationsOf,
+  platformEndpointsOf,
+  pushEnvironmentOf,
+} from '../push-settings.js';
 import type { ParleyData } from './data.js';
 import { pascalCase } from './data.js';
 
@@ -63,6 +69,8 @@ export interface ParleyFunctionsProps {
   reservedConcurrency?: Partial<Record<FunctionId, number>>;
   /** `PARLEY_MESSAGE_RETENTION_DAYS` of every function; messages are kept forever when absent. */
   messageRetentionDays?: number;
+  /** The push settings of the functions that push or register pushes; push is off when absent. */
+  push?: PushDeploymentSettings;
 }
 
 export class ParleyFunctions extends Construct {
@@ -117,6 +125,11 @@ export class ParleyFunctions extends Construct {
       ...(props.messageRetentionDays !== undefined
         ? { PARLEY_MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }
         : {}),
+      ...(definition.pushes
+        ? pushEnvironmentOf(props.push, 'notifier')
+        : definition.deletesPlatformEndpoints
+          ? pushEnvironmentOf(props.push, 'routes')
+          : {}),
       POWERTOOLS_SERVICE_NAME: serviceNameOf(props.stage),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -226,6 +239,7 @@ export class ParleyFunctions extends Construct {
       );
     }
     for (const method of connectionMethodsOf(definition)) props.grantManageConnections(role, method);
+    this.#grantPush(role, definition, props.push);
     if (definition.verifiesTokens && 'secret' in props.tokenKey) {
       // GetSecretValue only: `secret.grantRead` would add DescribeSecret, which nothing calls.
       role.addToPrincipalPolicy(
@@ -233,6 +247,49 @@ export class ParleyFunctions extends Construct {
           actions: ['secretsmanager:GetSecretValue'],
           resources: [props.tokenKey.secret.secretArn],
         }),
+      );
+    }
+  }
+
+  /**
+   * The notifier: GetSecretValue on the VAPID key's secret only; CreatePlatformEndpoint on
+   * the configured platform applications; Publish, Get/SetEndpointAttributes (re-enabling an
+   * endpoint as SNS's guide says) and DeleteEndpoint on their endpoints. The registration
+   * routes: DeleteEndpoint on those endpoints. Nothing without a platform application.
+   */
+  #grantPush(role: iam.Role, definition: FunctionDefinition, push: PushDeploymentSettings | undefined) {
+    const applications = platformApplicationsOf(push);
+    const endpoints = applications.map(platformEndpointsOf);
+    if (definition.pushes && push?.vapid) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [push.vapid.privateKeySecretArn],
+        }),
+      );
+    }
+    if (applications.length === 0 || !(definition.pushes || definition.deletesPlatformEndpoints)) return;
+    if (definition.pushes) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sns:CreatePlatformEndpoint'], resources: applications }),
+      );
+    }
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: definition.pushes
+          ? ['sns:Publish', 'sns:GetEndpointAttributes', 'sns:SetEndpointAttributes', 'sns:DeleteEndpoint']
+          : ['sns:DeleteEndpoint'],
+        resources: endpoints,
+      }),
+    );
+    for (const endpoint of endpoints) {
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5',
+        'SNS makes a platform endpoint per device token at run time, so the resource ends in a ' +
+          'wildcard; it is otherwise as narrow as it gets: the endpoints of the one platform ' +
+          'application this deployment configured, and only the actions the function calls.',
+        `Resource::${endpoint}`,
       );
     }
   }

@@ -1,8 +1,8 @@
 /**
  * What an operator watches: a dashboard of the message path end to end, and alarms, sent
  * to one SNS topic (and e-mailed when an address is given), for delivery latency, stream
- * lag, function errors and throttles, DynamoDB throttles, undeliverable records and token
- * keys that cannot be read.
+ * lag, function errors and throttles, DynamoDB throttles, undeliverable records, token
+ * keys that cannot be read, and a rising share of failed pushes.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -38,6 +38,9 @@ export interface ParleyMonitoringProps {
 
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
+/** The share of failed pushes in 5 minutes that raises the alarm, and the pushes it needs at least. */
+const PUSH_FAILURE_ALARM_PERCENT = 20;
+const PUSH_ALARM_MINIMUM_PUSHES = 20;
 
 /** The metrics the alarms and the dashboard read: Parley's own (EMF), and the WebSocket API's. */
 interface MonitoringMetrics {
@@ -86,6 +89,7 @@ export class ParleyMonitoring extends Construct {
     this.#alarmOnFunctions(props);
     this.#alarmOnTables(props);
     this.#alarmOnTokenKeysAndFailures(props, metrics);
+    this.#alarmOnPushFailures(metrics);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${Stack.of(this).stackName}`,
       defaultInterval: Duration.hours(3),
@@ -93,6 +97,7 @@ export class ParleyMonitoring extends Construct {
         deliveryWidgets(props, metrics),
         trafficWidgets(props, metrics),
         streamWidgets(props),
+        pushWidgets(props, metrics),
         [
           ...capacityWidgets(props),
           new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12, height: 6 }),
@@ -180,6 +185,22 @@ export class ParleyMonitoring extends Construct {
       threshold: 0,
       evaluationPeriods: 1,
       alarmDescription: 'stream records exhausted their retries and wait in the on-failure queue',
+    });
+  }
+
+  /**
+   * A rising share of pushes that fail (throttled through every retry, or refused): a
+   * platform's credentials expired, a push service is down, or the VAPID key is wrong.
+   * Counted only over a minimum of pushes, so that one failure in a quiet hour is not an alarm.
+   */
+  #alarmOnPushFailures({ parley }: MonitoringMetrics) {
+    this.#alarm('PushFailureRate', {
+      metric: pushFailurePercent(parley),
+      threshold: PUSH_FAILURE_ALARM_PERCENT,
+      evaluationPeriods: 1,
+      alarmDescription:
+        `more than ${PUSH_FAILURE_ALARM_PERCENT} % of pushes failed in 5 minutes ` +
+        `(at least ${PUSH_ALARM_MINIMUM_PUSHES} pushes): check the SNS platform applications' credentials and the push services`,
     });
   }
 
@@ -304,6 +325,49 @@ function capacityWidgets(props: ParleyMonitoringProps): cloudwatch.IWidget[] {
       right: Object.entries(props.tables).map(([tableId, table]) =>
         table.metricConsumedReadCapacityUnits({ period: ONE_MINUTE, label: `${tableId} reads` }),
       ),
+      width: 12,
+    }),
+  ];
+}
+
+/**
+ * Failed pushes as a percentage of pushes attempted (sent + failed) over 5 minutes, 0 below
+ * the minimum volume. FILL puts 0 where a metric has no datapoint, so that a period in
+ * which every push failed (no PushesSent at all) still counts (CloudWatch metric math's
+ * FILL and IF: docs/capacity.md §10).
+ */
+function pushFailurePercent(parley: MonitoringMetrics['parley']): cloudwatch.MathExpression {
+  const fiveMinutes = (name: MetricName) => parley(name, 'Sum').with({ period: FIVE_MINUTES });
+  return new cloudwatch.MathExpression({
+    expression:
+      `IF(FILL(sent, 0) + FILL(failed, 0) >= ${PUSH_ALARM_MINIMUM_PUSHES}, ` +
+      '100 * FILL(failed, 0) / (FILL(sent, 0) + FILL(failed, 0)), 0)',
+    usingMetrics: { sent: fiveMinutes(MetricName.PushesSent), failed: fiveMinutes(MetricName.PushesFailed) },
+    label: 'failed pushes (%)',
+    period: FIVE_MINUTES,
+  });
+}
+
+function pushWidgets(props: ParleyMonitoringProps, { parley }: MonitoringMetrics): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Pushes to devices not connected (per minute)',
+      left: [
+        parley(MetricName.PushesSent, 'Sum', 'sent'),
+        parley(MetricName.PushesCoalesced, 'Sum', 'coalesced'),
+        parley(MetricName.PushesFailed, 'Sum', 'failed'),
+        parley(MetricName.PushRegistrationsRemoved, 'Sum', 'registrations removed (gone)'),
+      ],
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Failed pushes (% over 5 minutes) and push-notifier duration (ms)',
+      left: [pushFailurePercent(parley)],
+      leftAnnotations: [{ value: PUSH_FAILURE_ALARM_PERCENT, label: 'alarm' }],
+      right: [
+        props.functions['push-notifier'].metricDuration({ statistic: 'p50', label: 'push-notifier p50' }),
+        props.functions['push-notifier'].metricDuration({ statistic: 'p99', label: 'push-notifier p99' }),
+      ],
       width: 12,
     }),
   ];

@@ -122,8 +122,8 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
   fanout: async () => (result) =>
     expect((result as KinesisStreamBatchResponse).batchItemFailures).toEqual([]),
   'presence-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
-  // A stand-in until the push notifier's own entry lands.
-  'push-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
+  'push-notifier': async () => (result) =>
+    expect((result as KinesisStreamBatchResponse).batchItemFailures).toEqual([]),
 };
 
 const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
@@ -229,8 +229,21 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
       },
     ]),
   'presence-notifier': async () => kinesisBatch([{ type: 'presence-changed', userId: bob }]),
-  // A stand-in until the push notifier's own entry lands.
-  'push-notifier': async () => kinesisBatch([]),
+  // bob has no registration: the push work reads its tables and pushes nothing.
+  'push-notifier': async () =>
+    kinesisBatch([
+      {
+        type: 'message',
+        conversationId: conversationId(),
+        seq: 2,
+        messageId: '01JDMSG0000000000000000002',
+        clientMessageId: 'm2',
+        senderId: alice,
+        senderDeviceId: 'phone',
+        body: 'are you there?',
+        serverTs: Date.now(),
+      },
+    ]),
 };
 
 function answerOf(result: unknown): Record<string, unknown> {

@@ -13,36 +13,11 @@ import {
   TABLES,
   type TableId,
 } from '../../definitions/tables.js';
-import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
+import { functionResource, permissionsOf } from './support/permissions.js';
+import { DEV_CONTEXT, PROD_CONTEXT, synthesize } from './support/synthesize.js';
 
 const dev = synthesize(DEV_CONTEXT);
 const prod = synthesize(PROD_CONTEXT);
-
-type Resource = { Type: string; Properties: Record<string, TemplateJson> };
-type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
-
-function functionResource(deployment: typeof dev, id: FunctionId): Resource {
-  const logicalId = deployment.logicalId(deployment.stack.functions.functions[id]);
-  return deployment.template.toJSON().Resources[logicalId] as Resource;
-}
-
-/** Every statement of every policy attached to the function's role, one action per entry. */
-function permissionsOf(deployment: typeof dev, id: FunctionId): Array<{ action: string; resource: string }> {
-  const roleId = functionResource(deployment, id).Properties.Role['Fn::GetAtt'][0] as string;
-  const policies = Object.values(
-    deployment.template.findResources('AWS::IAM::Policy') as Record<string, Resource>,
-  ).filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId));
-  return policies.flatMap((policy) =>
-    (policy.Properties.PolicyDocument.Statement as Statement[]).flatMap((statement) => {
-      expect(statement.Effect).toBe('Allow');
-      const actions = [statement.Action].flat();
-      const resources = [statement.Resource].flat();
-      return actions.flatMap((action) =>
-        resources.map((resource) => ({ action, resource: JSON.stringify(resource) })),
-      );
-    }),
-  );
-}
 
 function signingKey() {
   const key = dev.stack.tokenSigningKey;
@@ -326,16 +301,20 @@ describe('least privilege', () => {
     }
   });
 
-  it('reads the stream only from the two consumers, and writes it from the fanout only, for the slices of a large group', () => {
+  it('reads the stream only from the three consumers, and writes it from the fanout only, for the slices of a large group', () => {
+    const consumers: FunctionId[] = ['fanout', 'presence-notifier', 'push-notifier'];
     for (const { id } of FUNCTIONS) {
       const reads = permissionsOf(dev, id).filter(({ action }) =>
         /^kinesis:(GetRecords|SubscribeToShard)$/.test(action),
       );
-      expect(reads.length > 0, id).toBe(id === 'fanout' || id === 'presence-notifier');
+      expect(reads.length > 0, id).toBe(consumers.includes(id));
     }
-    expect(permissionsOf(dev, 'presence-notifier').some(({ action }) => /^kinesis:Put/.test(action))).toBe(
-      false,
-    );
+    for (const id of ['presence-notifier', 'push-notifier'] as const) {
+      expect(
+        permissionsOf(dev, id).some(({ action }) => /^kinesis:Put/.test(action)),
+        id,
+      ).toBe(false);
+    }
     // A slice is posted, never sliced again: the fanout's records never feed themselves.
     expect(
       permissionsOf(dev, 'fanout')

@@ -28,6 +28,7 @@ const IN_PROCESS_ONLY = [
   'rateLimits',
   'hopDelays',
   'push',
+  'pushService',
 ] as const;
 
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {

@@ -93,7 +93,7 @@ describe('the cost model', () => {
     expect(lineOf(cost, 'reconnects: 2 WRU')).toBeCloseTo(1.5);
     expect(lineOf(cost, 'storage of new items')).toBeCloseTo(((1024 * 12) / GB) * 0.25e6, 6);
     expect(lineOf(cost, 'point-in-time recovery')).toBeCloseTo(((1024 * 12) / GB) * 0.2e6, 6);
-    // Kinesis: one stream-hour a million messages at $0.04; 2 KB in at $0.08 a GB; 1 KB read twice.
+    // Kinesis: one stream-hour a million messages at $0.04; 2 KB in at $0.08 a GB; 1 KB read by each consumer.
     expect(lineOf(cost, 'stream-hours')).toBeCloseTo(0.04);
     // One enhanced fan-out consumer on 2 shards of that stream, at $0.015 a consumer-shard-hour.
     expect(lineOf(cost, 'enhanced fan-out consumer-shard-hours')).toBeCloseTo(0.03);
@@ -111,8 +111,8 @@ describe('the cost model', () => {
 
     const sum = cost.lines.reduce((total, line) => total + line.usdPerMillion, 0);
     expect(cost.usdPerMillion).toBeCloseTo(sum, 9);
-    // API Gateway 12.50 + 0.35, Lambda 2.83, DynamoDB 9.40, Kinesis 0.31, logs 1.89.
-    expect(cost.usdPerMillion).toBeCloseTo(27.28, 2);
+    // API Gateway 12.50 + 0.35, Lambda 2.83, DynamoDB 9.40, Kinesis 0.35 (three consumers read), logs 1.89.
+    expect(cost.usdPerMillion).toBeCloseTo(27.32, 2);
     expect(Object.values(cost.byService).reduce((total, value) => total + value, 0)).toBeCloseTo(sum, 9);
   });
 

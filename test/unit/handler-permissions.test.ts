@@ -60,7 +60,7 @@ import { TABLE_NAME_FIELDS, TABLES } from '../../definitions/tables.js';
 import { rosterKeyOf } from '../../lambdas/adapters/dynamodb-group-store.js';
 import { idempotencyKey, messageKey } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { encodeCursor } from '../../lambdas/domain/conversation-list.js';
-import type { Connection, PresenceRecord } from '../../lambdas/domain/ports.js';
+import type { Connection, PresenceRecord, PushSender } from '../../lambdas/domain/ports.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import type { DepsProvider } from '../../lambdas/runtime.js';
 import { HANDLER_BUILDERS, type HandlerOf } from '../../local/functions.js';
@@ -1870,7 +1870,85 @@ const SCENARIOS: Scenario[] = [
       expect(api.calls()).toHaveLength(0);
     },
   },
+  // ---------------------------------------------------------- push-notifier
+  {
+    fn: 'push-notifier',
+    path: "when it pushes a group's message to a member's device that is not connected, whose address is gone",
+    touches: [
+      'dynamodb:GetItem conversations',
+      CONVERSATIONS_QUERY,
+      'dynamodb:Query push-devices',
+      'dynamodb:Query connections',
+      'dynamodb:BatchGetItem user-conversations',
+      'dynamodb:PutItem push-devices',
+      'dynamodb:DeleteItem push-devices',
+    ],
+    run: async () => {
+      serveGroup([]);
+      servePushDevices({ alice: 'tablet' });
+      ddb.on(BatchGetCommand).resolves({ Responses: {} });
+      const sent: string[] = [];
+      const { deps } = createTestDeps();
+      const provider = () => ({ ...deps, pushSenders: { webpush: goneSender(sent) } });
+      const result = await handlerOf('push-notifier', provider)(
+        kinesisEventOf([groupMessageOf(2)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(sent).toEqual(['alice/tablet']);
+    },
+  },
+  {
+    fn: 'push-notifier',
+    path: 'when the recipient of a one-to-one message has no registration',
+    touches: ['dynamodb:Query push-devices'],
+    run: async () => {
+      servePushDevices({});
+      const result = await handlerOf('push-notifier', createTestDeps().provider)(
+        kinesisEventOf([messageOf(2)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+    },
+  },
 ];
+
+/** One Web Push registration per user (its device), as push-devices answers; the other tables as `serveGroup` does. */
+function servePushDevices(devices: Record<string, string>) {
+  ddb.on(QueryCommand, { TableName: NAMES.pushDevicesTable }).callsFake((input: QueryCommandInput) => {
+    const userId = input.ExpressionAttributeValues?.[':u'] as string;
+    const deviceId = devices[userId];
+    return {
+      Items: deviceId
+        ? [
+            {
+              userId,
+              itemKey: `device#${deviceId}`,
+              deviceId,
+              address: {
+                kind: 'webpush',
+                endpoint: `https://fcm.googleapis.com/fcm/send/${userId}`,
+                keys: { p256dh: 'B'.repeat(87), auth: 'A'.repeat(22) },
+              },
+              registeredAt: NOW,
+            },
+          ]
+        : [],
+    };
+  });
+  ddb.on(PutCommand, { TableName: NAMES.pushDevicesTable }).resolves({});
+  ddb.on(DeleteCommand, { TableName: NAMES.pushDevicesTable }).resolves({});
+}
+
+/** A Web Push sender whose every push finds the address gone. */
+function goneSender(sent: string[]): PushSender {
+  return {
+    send: async (registration) => {
+      sent.push(`${registration.userId}/${registration.deviceId}`);
+      return 'gone';
+    },
+  };
+}
 
 function resetMocks() {
   for (const mock of [ddb, ddbBase, kinesis, api, secrets, sns]) mock.reset();
