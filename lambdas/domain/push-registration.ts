@@ -33,9 +33,9 @@ export interface PushCaller {
 
 /** What setting turns each kind on, for the refusal to name. */
 const SETTING_OF: Record<PushKind, string> = {
-  webpush: 'a VAPID key',
-  apns: 'an APNs platform application',
-  fcm: 'an FCM platform application',
+  webpush: 'VAPID key pair',
+  apns: 'APNs platform application',
+  fcm: 'FCM platform application',
 };
 
 /** Refuses, naming the field, an address this deployment does not push to. */

@@ -11,9 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { TABLE_NAME_FIELDS, TABLES, type TableId } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import { userErasureSteps } from '../../lambdas/adapters/dynamodb-user-erasure.js';
-import type { PushSettings } from '../../lambdas/config.js';
 import { eraseUser } from '../../lambdas/domain/erasure.js';
-import { TEST_STACK_MODE, uniqueId, useTestStack } from '../support/stack.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 /** The tables where nothing may name the erased user: all of them but the conversations'. */
@@ -24,17 +23,9 @@ const OWN_TABLES: TableId[] = [
   'presence-subscriptions',
   'push-devices',
 ];
-/** Web Push on, so that alice's phone can register (the deployed mode has the template's settings). */
-const PUSH: PushSettings = {
-  vapid: { publicKey: `B${'A'.repeat(86)}`, subject: 'mailto:ops@example.com' },
-  preview: false,
-  coalesceWindowMs: 5000,
-  ttlSeconds: 86_400,
-  endpointHosts: ['fcm.googleapis.com'],
-};
 
 describe('erasing a user', () => {
-  const { stack, connect } = useTestStack(TEST_STACK_MODE === 'local' ? { push: PUSH } : {});
+  const { stack, connect } = useTestStack();
 
   /** Every item of every table of the stack, as JSON, by table. */
   async function everyItem(): Promise<Map<TableId, string[]>> {

@@ -2,28 +2,16 @@
  * Push registration (protocol 1.4) over real WebSockets on the local stack: a device
  * registers its push address, which outlives its connection; a malformed or disallowed
  * address is `bad_request` naming the field, stores nothing, and leaves the connection up.
- * The registrations are read back from the push-devices table the stack uses.
+ * The registrations are read back from the push-devices table the stack uses. The stack's
+ * push settings are its own, as `npm start` has them: Web Push on, to the browsers' push
+ * services and to the local push service's origin. (Not in the deployed mode: the template
+ * the tests synthesize has no push context, so Web Push is off there; the bundle test
+ * holds register-push to that refusal.)
  */
-
 import { describe, expect, it } from 'vitest';
-import webPush from 'web-push';
 import { DynamoDbPushRegistrationStore } from '../../lambdas/adapters/dynamodb-push-registration-store.js';
-import type { PushSettings } from '../../lambdas/config.js';
-import { TEST_STACK_MODE, uniqueId, useTestStack } from '../support/stack.js';
+import { uniqueId, useTestStack } from '../support/stack.js';
 import type { TestClient } from '../support/ws-client.js';
-
-const vapid = webPush.generateVAPIDKeys();
-/**
- * Web Push on, to the browsers' push services: what the deployed mode's template gives
- * the routes too. (Only the in-process stack takes settings from a test.)
- */
-const PUSH: PushSettings = {
-  vapid: { publicKey: vapid.publicKey, privateKey: vapid.privateKey, subject: 'mailto:ops@example.com' },
-  preview: false,
-  coalesceWindowMs: 5000,
-  ttlSeconds: 86_400,
-  endpointHosts: ['fcm.googleapis.com', 'push.services.mozilla.com'],
-};
 
 const KEYS = { p256dh: `B${'A'.repeat(86)}`, auth: 'A'.repeat(22) };
 const subscription = (id: string) => ({
@@ -33,7 +21,7 @@ const subscription = (id: string) => ({
 });
 
 describe('push registration over a real WebSocket', () => {
-  const { stack, connect } = useTestStack(TEST_STACK_MODE === 'local' ? { push: PUSH } : {});
+  const { stack, connect } = useTestStack();
   const store = () =>
     new DynamoDbPushRegistrationStore({
       client: stack().deps.clients.dynamodb,
@@ -104,6 +92,22 @@ describe('push registration over a real WebSocket', () => {
     await again.request({ action: 'registerPush', push: subscription('second') });
 
     expect((await store().listRegistrations(alice)).map((r) => r.address)).toEqual([subscription('second')]);
+  });
+
+  it("accepts an http endpoint at the local push service's origin, and refuses one at any other", async () => {
+    const alice = uniqueId('alice');
+    const phone = await connect(alice, 'phone');
+    const origin = stack().push?.serviceUrl;
+    expect(origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const at = (endpoint: string) => ({ ...subscription('local'), endpoint });
+
+    const elsewhere = await phone.request({ action: 'registerPush', push: at('http://127.0.0.1:9/push/x') });
+    const local = await phone.request({ action: 'registerPush', push: at(`${origin}/push/x`) });
+
+    expect(elsewhere).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(String(elsewhere.message)).toMatch(/^push\.endpoint: must be an https URL/);
+    expect(local).toMatchObject({ type: 'pushRegistered' });
+    expect((await store().listRegistrations(alice)).map((r) => r.address)).toEqual([at(`${origin}/push/x`)]);
   });
 
   it("unregisters only the caller's device, and answers a device with no registration all the same", async () => {

@@ -67,9 +67,9 @@ describe('registerPush', () => {
   });
 
   it.each([
-    ['webpush', webPush('https://fcm.googleapis.com/fcm/send/abc'), 'a VAPID key'],
-    ['apns', { kind: 'apns', token: 'ab12' }, 'an APNs platform application'],
-    ['fcm', { kind: 'fcm', token: 'tok:en' }, 'an FCM platform application'],
+    ['webpush', webPush('https://fcm.googleapis.com/fcm/send/abc'), 'VAPID key pair'],
+    ['apns', { kind: 'apns', token: 'ab12' }, 'APNs platform application'],
+    ['fcm', { kind: 'fcm', token: 'tok:en' }, 'FCM platform application'],
   ] as const)(
     'refuses a %s address where the deployment has that kind off, storing nothing',
     async (kind, address, setting) => {
