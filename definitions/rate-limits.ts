@@ -18,6 +18,8 @@ export const LIMITED_ROUTES = [
   'typing',
   'subscribePresence',
   'connect',
+  'registerPush',
+  'unregisterPush',
 ] as const;
 export type LimitedRoute = (typeof LIMITED_ROUTES)[number];
 
@@ -45,6 +47,9 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   subscribePresence: { perSecond: 10, perWindow: 30 },
   // A user's ten devices (the connection cap) reconnecting at once, and some retrying.
   connect: { perSecond: 20, perWindow: 60 },
+  // A device registers again when its subscription or token changes: a few times a day.
+  registerPush: { perSecond: 10, perWindow: 30 },
+  unregisterPush: { perSecond: 10, perWindow: 30 },
 };
 
 /** The route key of API Gateway for a limited route. */

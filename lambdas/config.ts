@@ -65,6 +65,8 @@ export interface ParleyConfig {
   serviceName: string;
   /** Days a message is kept (docs/adr/0015-retention-and-erasure.md); absent: forever. */
   messageRetentionDays?: number;
+  /** How the deployment pushes (protocol 1.4); only the functions that register or send pushes read it. */
+  push?: PushSettings;
 }
 
 /** A configuration that reaches every resource and verifies tokens: the local stack's, the tests'. */
@@ -213,6 +215,9 @@ export function configFromEnvironment(
     logLevel: env.POWERTOOLS_LOG_LEVEL,
     serviceName: env.POWERTOOLS_SERVICE_NAME,
     ...retentionOf(env.PARLEY_MESSAGE_RETENTION_DAYS),
+    ...(definition.pushes || definition.deletesPlatformEndpoints
+      ? { push: pushSettingsFrom(environment) }
+      : {}),
   };
 }
 

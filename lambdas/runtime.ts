@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Message } from '@parley/protocol';
+import type { Message, PushKind } from '@parley/protocol';
 import { ulid } from 'ulid';
 import type { FunctionId } from '../definitions/functions.js';
 import type { MetricsRecorder } from '../definitions/metrics.js';
@@ -19,6 +19,7 @@ import { type CapacityListener, DynamoDbMessageStore } from './adapters/dynamodb
 import { DynamoDbPresenceStore } from './adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from './adapters/dynamodb-presence-subscription-store.js';
 import { DynamoDbPrivacyStore } from './adapters/dynamodb-privacy-store.js';
+import { DynamoDbPushRegistrationStore } from './adapters/dynamodb-push-registration-store.js';
 import { DynamoDbRateCounter } from './adapters/dynamodb-rate-counter.js';
 import { DynamoDbReceiptStore } from './adapters/dynamodb-receipt-store.js';
 import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
@@ -26,7 +27,8 @@ import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
-import { configFromEnvironment, type ParleyConfig } from './config.js';
+import { SnsPlatformEndpoints } from './adapters/sns-platform-endpoints.js';
+import { configFromEnvironment, isAllowedPushEndpoint, type ParleyConfig } from './config.js';
 import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
@@ -40,13 +42,16 @@ import type {
   GroupConnectionStore,
   GroupStore,
   MessageStore,
+  PlatformEndpoints,
   PresenceStore,
   PresenceSubscriptionStore,
   PrivacyStore,
+  PushRegistrationStore,
   ReceiptStore,
   TypingGate,
 } from './domain/ports.js';
 import type { PresenceDeps } from './domain/presence.js';
+import type { PushRegistrationDeps } from './domain/push-registration.js';
 import { type RateCounter, RateLimiter, type RouteRateLimiter } from './domain/rate-limits.js';
 import { createLastSeqCache, DEFAULT_SEQUENCING, type SequencingDeps } from './domain/sequencing.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './domain/tokens.js';
@@ -68,6 +73,8 @@ export interface ParleyDeps {
   presenceSubscriptions: PresenceSubscriptionStore;
   privacy: PrivacyStore;
   typingGate: TypingGate;
+  pushRegistrations: PushRegistrationStore;
+  platformEndpoints: PlatformEndpoints;
   rateLimiter: RouteRateLimiter;
   verifyToken: TokenVerifier;
   sequencing: SequencingDeps;
@@ -147,6 +154,8 @@ type Adapters = Pick<
   | 'presenceSubscriptions'
   | 'privacy'
   | 'typingGate'
+  | 'pushRegistrations'
+  | 'platformEndpoints'
 >;
 
 /** One adapter per port, each on the resource the function was given (or failing by name). */
@@ -227,6 +236,13 @@ function createAdapters(
       'PARLEY_CONVERSATIONS_TABLE',
       (tableName) => new DynamoDbTypingGate({ client: dynamodb, tableName }),
     ),
+    pushRegistrations: ifConfigured<PushRegistrationStore>(
+      names.pushDevicesTable,
+      'PARLEY_PUSH_DEVICES_TABLE',
+      (tableName) => new DynamoDbPushRegistrationStore({ client: dynamodb, tableName }),
+    ),
+    // Its SNS client is made at the first deletion, in the region of the endpoint's ARN.
+    platformEndpoints: new SnsPlatformEndpoints({ fallbackRegion: config.endpoints.region }),
   };
 }
 
@@ -306,6 +322,28 @@ export function blockingDeps(deps: ParleyDeps): BlockingDeps {
     now: deps.now,
     postConcurrency: deps.config.postConcurrency,
     onPostFailed: (error) => deps.logger.warn('a block was not posted to every other device', { error }),
+  };
+}
+
+/** The part of the deps push registration uses: the kinds and endpoints the deployment pushes to. */
+export function pushRegistrationDeps(deps: ParleyDeps): PushRegistrationDeps {
+  const settings = deps.config.push;
+  const kindsOn = new Set<PushKind>();
+  if (settings?.vapid) kindsOn.add('webpush');
+  if (settings?.apnsPlatformApplicationArn) kindsOn.add('apns');
+  if (settings?.fcmPlatformApplicationArn) kindsOn.add('fcm');
+  const endpointHosts = settings?.endpointHosts ?? [];
+  return {
+    registrations: deps.pushRegistrations,
+    platformEndpoints: deps.platformEndpoints,
+    kindsOn,
+    allowsEndpoint: (endpoint) => isAllowedPushEndpoint(endpoint, endpointHosts),
+    now: deps.now,
+    onEndpointNotDeleted: (endpointArn, error) =>
+      deps.logger.warn('the SNS endpoint of a replaced push registration was not deleted', {
+        endpointArn,
+        error,
+      }),
   };
 }
 

@@ -18,6 +18,7 @@ import { createDisconnectHandler } from '../lambdas/handlers/disconnect.js';
 import { createFanoutHandler } from '../lambdas/handlers/fanout.js';
 import { createGroupInfoHandler } from '../lambdas/handlers/group-info.js';
 import { createPresenceNotifierHandler } from '../lambdas/handlers/presence-notifier.js';
+import { createRegisterPushHandler } from '../lambdas/handlers/register-push.js';
 import { createRemoveMemberHandler } from '../lambdas/handlers/remove-member.js';
 import { createSendHandler } from '../lambdas/handlers/send.js';
 import { createSetAdminHandler } from '../lambdas/handlers/set-admin.js';
@@ -26,6 +27,7 @@ import { createSubscribePresenceHandler } from '../lambdas/handlers/subscribe-pr
 import { createSyncHandler } from '../lambdas/handlers/sync.js';
 import { createTypingHandler } from '../lambdas/handlers/typing.js';
 import { createUnblockHandler } from '../lambdas/handlers/unblock.js';
+import { createUnregisterPushHandler } from '../lambdas/handlers/unregister-push.js';
 import type { DepsProvider } from '../lambdas/runtime.js';
 import type { KinesisBatchHandler } from './event-source-mapping/index.js';
 import type { RequestAuthorizerHandler, WebSocketRouteHandler } from './gateway/index.js';
@@ -61,6 +63,11 @@ export const HANDLER_BUILDERS: { [Id in FunctionId]: (deps: DepsProvider) => Han
   block: createBlockHandler,
   unblock: createUnblockHandler,
   blocks: createBlocksHandler,
+  'register-push': createRegisterPushHandler,
+  'unregister-push': createUnregisterPushHandler,
   fanout: createFanoutHandler,
   'presence-notifier': createPresenceNotifierHandler,
+  // A stand-in that takes every batch and pushes nothing, until the push notifier lands
+  // (lambdas/handlers/push-notifier.ts): the merge replaces this line with its builder.
+  'push-notifier': () => async () => ({ batchItemFailures: [] }),
 };

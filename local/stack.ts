@@ -30,6 +30,8 @@ import {
   maxConnectionsPerUserFrom,
   messageRetentionFrom,
   type ParleyConfig,
+  type PushSettings,
+  pushSettingsFrom,
   rateLimitsFrom,
 } from '../lambdas/config.js';
 import { partitionKeyOf, type StreamEvent } from '../lambdas/domain/ports.js';
@@ -121,6 +123,8 @@ export interface LocalStackOptions {
   rateLimits?: RateLimits;
   /** Days a message is kept: `PARLEY_MESSAGE_RETENTION_DAYS` of this process's environment when absent. */
   messageRetentionDays?: number;
+  /** How the stack pushes (protocol 1.4): `pushSettingsFrom` this process's environment when absent. */
+  push?: PushSettings;
   /** Hooks for tests and benchmarks: wrap adapters (fault injection), read consumed capacity. */
   deps?: DepsOverrides;
   /** Wraps every function the stack invokes (routes, authorizer, stream consumers): to count or time invocations. */
@@ -394,6 +398,7 @@ function configOf(options: LocalStackOptions, engines: Engines, connections: str
     ...(options.messageRetentionDays
       ? { messageRetentionDays: options.messageRetentionDays }
       : messageRetentionFrom(process.env)),
+    push: options.push ?? pushSettingsFrom(process.env),
     logLevel: options.logLevel ?? 'WARN',
     serviceName: DEFAULT_SERVICE_NAME,
   };

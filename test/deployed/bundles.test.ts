@@ -115,9 +115,15 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
   unblock: async () => (result) =>
     expect(answerOf(result)).toMatchObject({ type: 'unblocked', userId: 'carol' }),
   blocks: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'blocks', hasMore: false }),
+  'register-push': async () => (result) =>
+    expect(answerOf(result)).toEqual({ type: 'pushRegistered', requestId: 'r16' }),
+  'unregister-push': async () => (result) =>
+    expect(answerOf(result)).toEqual({ type: 'pushUnregistered', requestId: 'r17' }),
   fanout: async () => (result) =>
     expect((result as KinesisStreamBatchResponse).batchItemFailures).toEqual([]),
   'presence-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
+  // A stand-in until the push notifier's own entry lands.
+  'push-notifier': async () => (result) => expect(result ?? {}).not.toHaveProperty('batchItemFailures.0'),
 };
 
 const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
@@ -196,6 +202,18 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
   block: async () => routeEvent('block', { action: 'block', requestId: 'r13', userId: 'carol' }),
   unblock: async () => routeEvent('unblock', { action: 'unblock', requestId: 'r14', userId: 'carol' }),
   blocks: async () => routeEvent('blocks', { action: 'blocks', requestId: 'r15' }),
+  // A browser's subscription on a push service every deployment with Web Push allows.
+  'register-push': async () =>
+    routeEvent('registerPush', {
+      action: 'registerPush',
+      requestId: 'r16',
+      push: {
+        kind: 'webpush',
+        endpoint: 'https://fcm.googleapis.com/fcm/send/bundles-test',
+        keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'A'.repeat(22) },
+      },
+    }),
+  'unregister-push': async () => routeEvent('unregisterPush', { action: 'unregisterPush', requestId: 'r17' }),
   fanout: async () =>
     kinesisBatch([
       {
@@ -211,6 +229,8 @@ const EVENTS: Record<FunctionId, () => Promise<unknown>> = {
       },
     ]),
   'presence-notifier': async () => kinesisBatch([{ type: 'presence-changed', userId: bob }]),
+  // A stand-in until the push notifier's own entry lands.
+  'push-notifier': async () => kinesisBatch([]),
 };
 
 function answerOf(result: unknown): Record<string, unknown> {
@@ -272,6 +292,9 @@ function order(functionId: FunctionId): number {
     'set-title',
     'set-admin',
     'group-info',
+    // Registered before it is unregistered.
+    'register-push',
+    'unregister-push',
   ];
   const index = sequence.indexOf(functionId);
   return index === -1 ? sequence.length : index;

@@ -19,6 +19,7 @@ import { DynamoDbGroupStore } from '../../lambdas/adapters/dynamodb-group-store.
 import { DynamoDbMessageStore } from '../../lambdas/adapters/dynamodb-message-store.js';
 import { DynamoDbPresenceStore } from '../../lambdas/adapters/dynamodb-presence-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../lambdas/adapters/dynamodb-presence-subscription-store.js';
+import { DynamoDbPushRegistrationStore } from '../../lambdas/adapters/dynamodb-push-registration-store.js';
 import { DynamoDbReceiptStore } from '../../lambdas/adapters/dynamodb-receipt-store.js';
 import { DynamoDbTypingGate } from '../../lambdas/adapters/dynamodb-typing-gate.js';
 import { KinesisEventPublisher } from '../../lambdas/adapters/kinesis-event-publisher.js';
@@ -86,6 +87,7 @@ describePortContracts('DynamoDB', {
   typingGate: () => new DynamoDbTypingGate({ client, tableName: names.conversationsTable }),
   groupConnections: (now) =>
     new DynamoDbGroupConnectionStore({ client, tableName: names.groupConnectionsTable, now }),
+  pushRegistrations: () => new DynamoDbPushRegistrationStore({ client, tableName: names.pushDevicesTable }),
   publisher: () => ({
     publisher: new KinesisEventPublisher({ client: clients.kinesis, streamName: names.eventsStream }),
     published: () => readStream(clients.kinesis, names.eventsStream),

@@ -27,6 +27,7 @@ const IN_PROCESS_ONLY = [
   'fastPathMaxConnections',
   'rateLimits',
   'hopDelays',
+  'push',
 ] as const;
 
 export async function startTestStack(options: LocalStackOptions = {}): Promise<RunningLocalStack> {

@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DeleteEndpointCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
@@ -91,6 +92,9 @@ const { ddb, ddbBase, kinesis, api } = mockAwsClients();
 /** Only the authorizer reads the signing key, and only when it is a Secrets Manager secret. */
 const secrets = mockClient(SecretsManagerClient);
 afterEach(() => secrets.reset());
+/** The push registration routes delete the SNS platform endpoints of the APNs/FCM registrations they replace. */
+const sns = mockClient(SNSClient);
+afterEach(() => sns.reset());
 
 // ---------------------------------------------------------------------------------------
 // From SDK calls to IAM permissions
@@ -158,6 +162,7 @@ interface SentCommand {
     TransactItems?: Array<Record<string, { TableName?: unknown } | undefined>>;
     StreamName?: unknown;
     SecretId?: unknown;
+    EndpointArn?: unknown;
   };
 }
 
@@ -214,6 +219,14 @@ function secretAccesses(command: SentCommand): Access[] {
   return [`secretsmanager:${actionOf(command)} ${secret}`];
 }
 
+/** SNS platform endpoints are made per device token: a grant names them all (`platform-endpoint`). */
+function snsAccesses(command: SentCommand): Access[] {
+  const resource = String(command.input.EndpointArn ?? '').includes(':endpoint/')
+    ? 'platform-endpoint'
+    : String(command.input.EndpointArn);
+  return [`sns:${actionOf(command)} ${resource}`];
+}
+
 const sent = (calls: Array<{ args: unknown[] }>) => calls.map((call) => call.args[0] as SentCommand);
 
 /** Every permission the calls recorded since the last reset needed, each once, sorted. */
@@ -225,6 +238,7 @@ function recordedAccesses(): Access[] {
       ...sent(kinesis.calls()).flatMap(kinesisAccesses),
       ...sent(api.calls()).flatMap(connectionAccesses),
       ...sent(secrets.calls()).flatMap(secretAccesses),
+      ...sent(sns.calls()).flatMap(snsAccesses),
     ]),
   ].sort();
 }
@@ -258,6 +272,7 @@ function grantEntries(definition: FunctionDefinition): Access[] {
       (method) => `execute-api:ManageConnections ${method} @connections`,
     ),
     ...(definition.verifiesTokens ? ['secretsmanager:GetSecretValue token-key'] : []),
+    ...(definition.deletesPlatformEndpoints ? ['sns:DeleteEndpoint platform-endpoint'] : []),
   ];
 }
 
@@ -577,6 +592,65 @@ const RATE_LIMIT_SCENARIOS: Scenario[] = LIMITED_ROUTES.map((route) => {
     },
   };
 });
+
+// ---------------------------------------------------------- push registration
+const ENDPOINT_ARN = 'arn:aws:sns:us-east-1:123456789012:endpoint/APNS/parley/5e3e9847';
+const PUSH_CONFIG = testConfig({
+  push: {
+    vapid: { publicKey: `B${'A'.repeat(86)}`, subject: 'mailto:ops@example.com' },
+    apnsPlatformApplicationArn: 'arn:aws:sns:us-east-1:123456789012:app/APNS/parley',
+    preview: false,
+    coalesceWindowMs: 5000,
+    ttlSeconds: 86_400,
+    endpointHosts: ['fcm.googleapis.com'],
+  },
+});
+/** Alice's phone registered with APNs before, and SNS made an endpoint for its token. */
+const EARLIER_APNS = {
+  userId: 'alice',
+  itemKey: 'device#phone',
+  deviceId: 'phone',
+  address: { kind: 'apns', token: 'ab12' },
+  registeredAt: NOW - 60_000,
+  platformEndpointArn: ENDPOINT_ARN,
+};
+
+const PUSH_REGISTRATION_SCENARIOS: Scenario[] = [
+  {
+    fn: 'register-push',
+    path: "when it replaces an APNs registration and deletes that registration's SNS endpoint",
+    touches: ['dynamodb:PutItem push-devices', 'sns:DeleteEndpoint platform-endpoint'],
+    run: async () => {
+      ddb.on(PutCommand).resolves({ Attributes: EARLIER_APNS });
+      sns.on(DeleteEndpointCommand).resolves({});
+      const { provider } = createTestDeps({ config: PUSH_CONFIG });
+      const result = await route(handlerOf('register-push', provider), {
+        action: 'registerPush',
+        requestId: 'r1',
+        push: { kind: 'apns', token: 'cd34' },
+      });
+      expect(answerOf(result)).toEqual({ type: 'pushRegistered', requestId: 'r1' });
+      expect(sns.commandCalls(DeleteEndpointCommand).map((call) => call.args[0].input)).toEqual([
+        { EndpointArn: ENDPOINT_ARN },
+      ]);
+    },
+  },
+  {
+    fn: 'unregister-push',
+    path: "when it deletes the caller's registration and its SNS endpoint",
+    touches: ['dynamodb:DeleteItem push-devices', 'sns:DeleteEndpoint platform-endpoint'],
+    run: async () => {
+      ddb.on(DeleteCommand).resolves({ Attributes: EARLIER_APNS });
+      sns.on(DeleteEndpointCommand).resolves({});
+      const { provider } = createTestDeps({ config: PUSH_CONFIG });
+      const result = await route(handlerOf('unregister-push', provider), {
+        action: 'unregisterPush',
+        requestId: 'r2',
+      });
+      expect(answerOf(result)).toEqual({ type: 'pushUnregistered', requestId: 'r2' });
+    },
+  },
+];
 
 const SCENARIOS: Scenario[] = [
   ...RATE_LIMIT_SCENARIOS,
@@ -1575,6 +1649,7 @@ const SCENARIOS: Scenario[] = [
       });
     },
   },
+  ...PUSH_REGISTRATION_SCENARIOS,
   // --------------------------------------------------------------------- fanout
   {
     fn: 'fanout',
@@ -1798,7 +1873,7 @@ const SCENARIOS: Scenario[] = [
 ];
 
 function resetMocks() {
-  for (const mock of [ddb, ddbBase, kinesis, api, secrets]) mock.reset();
+  for (const mock of [ddb, ddbBase, kinesis, api, secrets, sns]) mock.reset();
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   InMemoryMessageStore,
   InMemoryPresenceStore,
   InMemoryPresenceSubscriptionStore,
+  InMemoryPushRegistrationStore,
   InMemoryReceiptStore,
   InMemoryTypingGate,
 } from '../support/in-memory/index.js';
@@ -34,6 +35,7 @@ describePortContracts('in memory', {
   presenceSubscriptions: (now) => new InMemoryPresenceSubscriptionStore({ now }),
   typingGate: () => new InMemoryTypingGate(),
   groupConnections: (now) => new InMemoryGroupConnectionStore({ now }),
+  pushRegistrations: () => new InMemoryPushRegistrationStore(),
   publisher: () => {
     const publisher = new InMemoryEventPublisher();
     return { publisher, published: async () => publisher.records };

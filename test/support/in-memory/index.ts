@@ -11,6 +11,7 @@ import { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.
 import { InMemoryMessageStore } from './message-store.js';
 import { InMemoryPresenceStore } from './presence-store.js';
 import { InMemoryPrivacyStore } from './privacy-store.js';
+import { InMemoryPushRegistrationStore } from './push-registration-store.js';
 import { InMemoryReceiptStore } from './receipt-store.js';
 import { InMemoryTypingGate } from './typing-gate.js';
 
@@ -26,6 +27,7 @@ export { InMemoryGroupConnectionStore, InMemoryGroupStore } from './group-store.
 export { InMemoryMessageStore } from './message-store.js';
 export { InMemoryPresenceStore } from './presence-store.js';
 export { InMemoryPrivacyStore } from './privacy-store.js';
+export { InMemoryPushRegistrationStore } from './push-registration-store.js';
 export { InMemoryReceiptStore } from './receipt-store.js';
 export { InMemoryTypingGate } from './typing-gate.js';
 
@@ -40,6 +42,7 @@ export interface InMemoryPorts {
   presence: InMemoryPresenceStore;
   presenceSubscriptions: InMemoryPresenceSubscriptionStore;
   privacy: InMemoryPrivacyStore;
+  pushRegistrations: InMemoryPushRegistrationStore;
   publisher: InMemoryEventPublisher;
   pusher: InMemoryConnectionPusher;
   typingGate: InMemoryTypingGate;
@@ -59,6 +62,7 @@ export function createInMemoryPorts(options: { now?: () => number } = {}): InMem
     presence: new InMemoryPresenceStore(),
     presenceSubscriptions: new InMemoryPresenceSubscriptionStore(clock),
     privacy: new InMemoryPrivacyStore(conversationList),
+    pushRegistrations: new InMemoryPushRegistrationStore(),
     publisher: new InMemoryEventPublisher(),
     pusher: new InMemoryConnectionPusher(),
     typingGate: new InMemoryTypingGate(),

@@ -10,6 +10,7 @@ import type {
   MessageStore,
   PresenceStore,
   PresenceSubscriptionStore,
+  PushRegistrationStore,
   ReceiptStore,
   StreamEvent,
   TypingGate,
@@ -29,6 +30,7 @@ export interface PortFactories {
   /** The typing gate keeps its items beside the messages of a conversation. */
   typingGate: () => TypingGate;
   groupConnections: (now: () => number) => GroupConnectionStore;
+  pushRegistrations: () => PushRegistrationStore;
   /** A publisher, and what a consumer of the stream reads of it: every record so far, in stream order. */
   publisher: () => {
     publisher: EventPublisher;

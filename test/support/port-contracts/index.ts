@@ -21,6 +21,7 @@ import {
   describePresenceStore,
   describePresenceSubscriptionStore,
 } from './presence.js';
+import { describePushRegistrationStore } from './push-registrations.js';
 import { describeTypingGate } from './typing-gate.js';
 
 export type { PortFactories } from './common.js';
@@ -39,4 +40,5 @@ export function describePortContracts(implementation: string, factories: PortFac
   describe(`the group store (${implementation})`, () => describeGroupStore(factories));
   describe(`the group connection index (${implementation})`, () => describeGroupConnectionStore(factories));
   describe(`the conversation list store's groups (${implementation})`, () => describeGroupIds(factories));
+  describe(`the push registration store (${implementation})`, () => describePushRegistrationStore(factories));
 }
