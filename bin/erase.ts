@@ -1,7 +1,7 @@
 /**
  * `npm run erase -- --user alice`: erases a user (docs/adr/0015-retention-and-erasure.md).
- * Closes its connections, deletes its conversation list, presence and presence
- * subscriptions, and replaces the text it sent with a tombstone wherever it is stored.
+ * Closes its connections, deletes its conversation list, presence, presence
+ * subscriptions and push registrations (with their SNS platform endpoints), and replaces the text it sent with a tombstone wherever it is stored.
  * Running it again is harmless, and finishes a run that stopped midway.
  *
  * Against the local stack (the default): `--dynamodb-endpoint` as `npm start` prints it, the
@@ -87,7 +87,7 @@ if (values.outputs) {
 
 const clients = createAwsClients(target.endpoints);
 try {
-  // Blocks (issue 15, part c) and push registrations (issue 16) add their steps here.
+  // Blocks (issue 15, part c) add their step here; push registrations are one of userErasureSteps'.
   await eraseUser(userId, userErasureSteps(clients, target.names), (step, items) =>
     console.log(`${step}: ${items} item(s)`),
   );

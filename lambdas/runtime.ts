@@ -242,7 +242,7 @@ function createAdapters(
       (tableName) => new DynamoDbPushRegistrationStore({ client: dynamodb, tableName }),
     ),
     // Its SNS client is made at the first deletion, in the region of the endpoint's ARN.
-    platformEndpoints: new SnsPlatformEndpoints({ fallbackRegion: config.endpoints.region }),
+    platformEndpoints: new SnsPlatformEndpoints(),
   };
 }
 

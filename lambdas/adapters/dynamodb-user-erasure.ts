@@ -17,13 +17,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ResourceNames } from '../../definitions/tables.js';
 import { type ErasureStep, erasureSteps, type UserErasureStore } from '../domain/erasure.js';
+import { pushErasureStep } from '../domain/push-registration.js';
 import { ApiGatewayConnectionPusher } from './api-gateway-connection-pusher.js';
 import type { AwsClients } from './aws-clients.js';
 import { VERSION_ITEM_KEY } from './dynamodb-connection-store.js';
 import { DynamoDbConversationListStore } from './dynamodb-conversation-list-store.js';
 import { DynamoDbGroupStore } from './dynamodb-group-store.js';
 import { idempotencyKey } from './dynamodb-message-store.js';
+import { DynamoDbPushRegistrationStore } from './dynamodb-push-registration-store.js';
 import { typingKey } from './dynamodb-typing-gate.js';
+import { SnsPlatformEndpoints } from './sns-platform-endpoints.js';
 
 const ENTRY_PREFIX = 'conv#';
 /** Items read per page: what one run holds in memory at once. */
@@ -38,6 +41,7 @@ export type ErasureTableNames = Pick<
   | 'userConversationsTable'
   | 'presenceTable'
   | 'presenceSubscriptionsTable'
+  | 'pushDevicesTable'
 >;
 
 export interface DynamoDbUserErasureOptions {
@@ -256,7 +260,8 @@ export class DynamoDbUserErasure implements UserErasureStore {
 
 /**
  * The erasure steps on the stack's tables and `@connections`, with the list and group stores
- * the handlers use, so that the other members' entries are written as the fanout writes them.
+ * the handlers use, so that the other members' entries are written as the fanout writes them,
+ * and the push registrations with their SNS platform endpoints (protocol 1.4).
  *
  * @example
  * const clients = createAwsClients({ region: 'eu-west-1', connections });
@@ -277,6 +282,12 @@ export function userErasureSteps(
         tableName: names.userConversationsTable,
       }),
     },
-    extra,
+    [
+      pushErasureStep(
+        new DynamoDbPushRegistrationStore({ client, tableName: names.pushDevicesTable }),
+        new SnsPlatformEndpoints(),
+      ),
+      ...extra,
+    ],
   );
 }

@@ -27,15 +27,11 @@ function clientFor(region: string): SNSClient {
 }
 
 export class SnsPlatformEndpoints implements PlatformEndpoints {
-  readonly #fallbackRegion: string;
-
-  /** `fallbackRegion`: for an ARN that names none, the function's own region. */
-  constructor(options: { fallbackRegion: string }) {
-    this.#fallbackRegion = options.fallbackRegion;
-  }
-
   async deleteEndpoint(endpointArn: string): Promise<void> {
-    const client = clientFor(regionOfEndpoint(endpointArn) ?? this.#fallbackRegion);
+    // SNS makes every endpoint ARN with its region: one without is not SNS's.
+    const region = regionOfEndpoint(endpointArn);
+    if (!region) throw new Error(`${endpointArn} is not an SNS platform endpoint ARN`);
+    const client = clientFor(region);
     try {
       await client.send(new DeleteEndpointCommand({ EndpointArn: endpointArn }));
     } catch (error) {

@@ -7,6 +7,7 @@
  * post to an address of its choosing).
  */
 import type { PushAddress, PushKind } from '@parley/protocol';
+import type { ErasureStep } from './erasure.js';
 import { BadRequestError } from './errors.js';
 import type { PlatformEndpoints, PushRegistration, PushRegistrationStore } from './ports.js';
 
@@ -94,4 +95,34 @@ async function deletePlatformEndpointOf(
   } catch (error) {
     deps.onEndpointNotDeleted(endpointArn, error);
   }
+}
+
+/**
+ * Erasure's step for push (docs/adr/0015-retention-and-erasure.md): every item of the user in
+ * push-devices, and the SNS endpoint of each registration. The endpoints go first, while the
+ * registrations still name them: a run that fails there leaves them listed for the next run.
+ * Counts the registrations removed.
+ */
+export function pushErasureStep(
+  registrations: PushRegistrationStore,
+  platformEndpoints: PlatformEndpoints,
+): ErasureStep {
+  const deleteEndpoints = async (of: readonly PushRegistration[], done: Set<string>) => {
+    for (const { platformEndpointArn } of of) {
+      if (!platformEndpointArn || done.has(platformEndpointArn)) continue;
+      await platformEndpoints.deleteEndpoint(platformEndpointArn);
+      done.add(platformEndpointArn);
+    }
+  };
+  return {
+    name: 'push registrations',
+    run: async (userId) => {
+      const deleted = new Set<string>();
+      await deleteEndpoints(await registrations.listRegistrations(userId), deleted);
+      const removed = await registrations.removeAllForUser(userId);
+      // A device that registered meanwhile: its endpoint goes too.
+      await deleteEndpoints(removed, deleted);
+      return removed.length;
+    },
+  };
 }

@@ -13,6 +13,9 @@ import {
   isGroupConversationId,
   membersOf,
   messageBodySchema,
+  type PushAddress,
+  type PushRegisteredFrame,
+  type PushUnregisteredFrame,
   userIdSchema,
 } from '@parley/protocol';
 import type { ParleyClientEvents, ParleyClientOptions, SendTarget } from './client-options.js';
@@ -23,6 +26,7 @@ import { ParleyError, ParleyErrorCode } from './errors.js';
 import type { CreatedGroup, CreateGroupOptions, GroupChange, GroupInfo } from './groups.js';
 import { newClientMessageId, userIdOfToken } from './identity.js';
 import type { OutboxItem } from './outbox.js';
+import { checkedPushAddress } from './push.js';
 import type { ChatMessage, ConversationView, PresenceView } from './views.js';
 
 /**
@@ -376,6 +380,34 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
    */
   isBlocked(userId: string): boolean {
     return this.#parts.blocks.has(userId);
+  }
+
+  /**
+   * Registers where the server pushes to this device while it has no open connection
+   * (protocol 1.4), replacing the device's earlier address; it outlives connections, so
+   * register again only when the subscription or token changes. Needs a connection: while
+   * offline it rejects with `connection_lost` (as `block` does); retry once `connected`.
+   *
+   * @example
+   * await client.registerPush(webPushAddressOf(subscription.toJSON()));
+   * await client.registerPush({ kind: 'apns', token: deviceTokenHex });
+   */
+  async registerPush(address: PushAddress): Promise<void> {
+    const push = checkedPushAddress(address);
+    await this.#ready();
+    await this.#parts.connection.request<PushRegisteredFrame>({ action: 'registerPush', push });
+  }
+
+  /**
+   * Stops pushes to this device (at sign-out, or when the user turns notifications off).
+   * Resolves also when it had no registration; offline, rejects as `registerPush` does.
+   *
+   * @example
+   * await client.unregisterPush();
+   */
+  async unregisterPush(): Promise<void> {
+    await this.#ready();
+    await this.#parts.connection.request<PushUnregisteredFrame>({ action: 'unregisterPush' });
   }
 
   /**

@@ -10,7 +10,8 @@
  */
 
 /** A member as `groupInfo` lists it: its role, where it joined, its watermarks. */
-export type { GroupMember } from '@parley/protocol';
+/** Where the server pushes to a device, and what a push carries (protocol 1.4). */
+export type { GroupMember, PushAddress, PushPayload } from '@parley/protocol';
 export { type BackoffOptions, backoffDelay } from './backoff.js';
 export type { BlockChange } from './blocks.js';
 export { ParleyClient } from './client.js';
@@ -26,6 +27,7 @@ export {
 } from './groups.js';
 export { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
 export type { OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.js';
+export { checkedPushAddress, type PushSubscriptionJson, webPushAddressOf } from './push.js';
 export { DEFAULT_ACK_WINDOW_MS } from './receipts.js';
 export { MemoryStorage, type ParleyStorage } from './storage.js';
 export {

@@ -11,15 +11,30 @@ import { describe, expect, it } from 'vitest';
 import { TABLE_NAME_FIELDS, TABLES, type TableId } from '../../definitions/tables.js';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients.js';
 import { userErasureSteps } from '../../lambdas/adapters/dynamodb-user-erasure.js';
+import type { PushSettings } from '../../lambdas/config.js';
 import { eraseUser } from '../../lambdas/domain/erasure.js';
-import { uniqueId, useTestStack } from '../support/stack.js';
+import { TEST_STACK_MODE, uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 /** The tables where nothing may name the erased user: all of them but the conversations'. */
-const OWN_TABLES: TableId[] = ['connections', 'group-connections', 'presence', 'presence-subscriptions'];
+const OWN_TABLES: TableId[] = [
+  'connections',
+  'group-connections',
+  'presence',
+  'presence-subscriptions',
+  'push-devices',
+];
+/** Web Push on, so that alice's phone can register (the deployed mode has the template's settings). */
+const PUSH: PushSettings = {
+  vapid: { publicKey: `B${'A'.repeat(86)}`, subject: 'mailto:ops@example.com' },
+  preview: false,
+  coalesceWindowMs: 5000,
+  ttlSeconds: 86_400,
+  endpointHosts: ['fcm.googleapis.com'],
+};
 
 describe('erasing a user', () => {
-  const { stack, connect } = useTestStack();
+  const { stack, connect } = useTestStack(TEST_STACK_MODE === 'local' ? { push: PUSH } : {});
 
   /** Every item of every table of the stack, as JSON, by table. */
   async function everyItem(): Promise<Map<TableId, string[]>> {
@@ -98,6 +113,15 @@ describe('erasing a user', () => {
     phones.alice.sendRaw(JSON.stringify({ action: 'typing', conversationId: group, state: 'start' }));
     await phones.alice.request({ action: 'block', userId: uniqueId('mallory') });
     await phones.bob.request({ action: 'subscribePresence', userIds: [alice] });
+    const registered = await phones.alice.request({
+      action: 'registerPush',
+      push: {
+        kind: 'webpush',
+        endpoint: `https://fcm.googleapis.com/fcm/send/${randomUUID()}`,
+        keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'A'.repeat(22) },
+      },
+    });
+    expect(registered.type).toBe('pushRegistered');
     await phones.alice.request({ action: 'subscribePresence', userIds: [bob] });
     await listedUpTo(phones.bob, dm, 3);
     await listedUpTo(phones.carol, group, inGroup.seq as number);

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { isAllowedPushEndpoint } from '../../lambdas/config.js';
 import { BadRequestError } from '../../lambdas/domain/errors.js';
 import type { PlatformEndpoints } from '../../lambdas/domain/ports.js';
-import { registerPush, unregisterPush } from '../../lambdas/domain/push-registration.js';
+import { pushErasureStep, registerPush, unregisterPush } from '../../lambdas/domain/push-registration.js';
 import { InMemoryPushRegistrationStore } from '../support/in-memory/index.js';
 
 const NOW = 1_764_290_000_123;
@@ -43,6 +43,15 @@ async function withEarlierApnsRegistration(registrations: InMemoryPushRegistrati
     registeredAt: NOW - 60_000,
   });
   await registrations.setPlatformEndpoint('alice', 'phone', NOW - 60_000, ENDPOINT_ARN);
+}
+
+/** Alice's phone as above, and her laptop registered for Web Push. */
+async function withPhoneAndLaptop(
+  deps: ReturnType<typeof setup>['deps'],
+  registrations: InMemoryPushRegistrationStore,
+) {
+  await withEarlierApnsRegistration(registrations);
+  await registerPush(deps, { userId: 'alice', deviceId: 'laptop' }, webPush('https://fcm.googleapis.com/x'));
 }
 
 describe('registerPush', () => {
@@ -150,12 +159,7 @@ describe('registerPush', () => {
 describe('unregisterPush', () => {
   it("deletes the caller's registration and its SNS endpoint, leaving the user's other devices", async () => {
     const { deps, registrations, platformEndpoints } = setup();
-    await withEarlierApnsRegistration(registrations);
-    await registerPush(
-      deps,
-      { userId: 'alice', deviceId: 'laptop' },
-      webPush('https://fcm.googleapis.com/x'),
-    );
+    await withPhoneAndLaptop(deps, registrations);
 
     await unregisterPush(deps, CALLER);
 
@@ -171,5 +175,38 @@ describe('unregisterPush', () => {
     await expect(unregisterPush(deps, CALLER)).resolves.toBeUndefined();
 
     expect(platformEndpoints.deleteEndpoint).not.toHaveBeenCalled();
+  });
+});
+
+describe('the erasure step of push registrations', () => {
+  it("removes every registration and window of the user and deletes each SNS endpoint, leaving other users'", async () => {
+    const { deps, registrations, platformEndpoints } = setup();
+    await withPhoneAndLaptop(deps, registrations);
+    await registerPush(deps, { userId: 'bob', deviceId: 'phone' }, webPush('https://fcm.googleapis.com/y'));
+    await registrations.claimPushWindow('alice', 'laptop', 'dm:alice:bob', NOW, 5000);
+    const step = pushErasureStep(registrations, platformEndpoints);
+
+    expect(await step.run('alice')).toBe(2);
+
+    expect(await registrations.listRegistrations('alice')).toEqual([]);
+    expect(await registrations.claimPushWindow('alice', 'laptop', 'dm:alice:bob', NOW + 1, 5000)).toBe(true);
+    expect(await registrations.listRegistrations('bob')).toHaveLength(1);
+    expect(platformEndpoints.deleteEndpoint).toHaveBeenCalledExactlyOnceWith(ENDPOINT_ARN);
+    expect(await step.run('alice')).toBe(0);
+  });
+
+  it('keeps the registrations when an SNS endpoint cannot be deleted, so that the next run finds it again', async () => {
+    const { registrations, platformEndpoints } = setup({
+      deleteEndpoint: async () => {
+        throw new Error('SNS is down');
+      },
+    });
+    await withEarlierApnsRegistration(registrations);
+
+    await expect(pushErasureStep(registrations, platformEndpoints).run('alice')).rejects.toThrow(
+      'SNS is down',
+    );
+
+    expect((await registrations.listRegistrations('alice'))[0]?.platformEndpointArn).toBe(ENDPOINT_ARN);
   });
 });

@@ -12,7 +12,7 @@ const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());
 
 const ARN = 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/parley/5e3e9847-3183-3f18-a7e8-671c3a57d4b3';
-const endpoints = () => new SnsPlatformEndpoints({ fallbackRegion: 'us-east-1' });
+const endpoints = () => new SnsPlatformEndpoints();
 
 describe('the SNS platform endpoints', () => {
   it('deletes an endpoint with DeleteEndpoint, through a client of the region its ARN names', async () => {
@@ -40,8 +40,13 @@ describe('the SNS platform endpoints', () => {
     await expect(endpoints().deleteEndpoint(ARN)).rejects.toBe(failure);
   });
 
-  it('reads the region of an endpoint ARN, and none from a string that names none', () => {
+  it('reads the region of an endpoint ARN, and refuses to delete what names none, calling nothing', async () => {
     expect(regionOfEndpoint(ARN)).toBe('eu-west-1');
     expect(regionOfEndpoint('not-an-arn')).toBeUndefined();
+
+    await expect(endpoints().deleteEndpoint('not-an-arn')).rejects.toThrow(
+      'not-an-arn is not an SNS platform endpoint ARN',
+    );
+    expect(sns.calls()).toHaveLength(0);
   });
 });
