@@ -188,6 +188,8 @@ async function start(settings: Settings, signal: AbortSignal): Promise<Started> 
       tokenSecret: stack.config.tokens.secret ?? LOCAL_JWT_SECRET,
       // Never longer than the authorizer takes, or the page's tokens would all be refused.
       tokenExpiresIn: `${settings.maxTokenAgeSeconds}s`,
+      // The page subscribes to pushes with the key the push-notifier signs with.
+      ...('push' in stack && stack.push ? { vapidPublicKey: stack.push.vapidPublicKey } : {}),
     });
     return { stack, web };
   } catch (error) {

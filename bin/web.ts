@@ -1,19 +1,21 @@
 /**
- * `npm run web -- --url <WebSocketUrl> --secret-arn <TokenSigningKeyArn>`: the web app
+ * `npm run web -- --url <WebSocketUrl> --secret-arn <TokenSigningKeyArn> [--vapid-public-key <VapidPublicKey>]`: the web app
  * pointed at a deployed stack. It serves the app on http://127.0.0.1:3000 (PARLEY_WEB_PORT)
  * as `npm start` does, and its sign-in answers with the stack's WebSocket URL and a token
  * signed with the stack's key, read once from Secrets Manager with your AWS credentials
- * (`PARLEY_JWT_SECRET` instead of `--secret-arn` gives the key itself). A tool for trying a
+ * (`PARLEY_JWT_SECRET` instead of `--secret-arn` gives the key itself). With the stack's
+ * VAPID public key, the page offers to turn on notifications (Web Push). A tool for trying a
  * stage, not for production: whoever can reach the port can sign in as anyone.
  */
 import { parseArgs } from 'node:util';
 import { WebServerStartError } from '../local/errors.js';
-import { startWebServer } from '../local/web-server.js';
+import { isVapidPublicKey, startWebServer, VAPID_PUBLIC_KEY_RULE } from '../local/web-server.js';
 import { readSigningKey, SigningKeyError } from './signing-key.js';
 
-const USAGE = `usage: npm run web -- --url <WebSocketUrl> [--secret-arn <TokenSigningKeyArn>]
-  --url         the stack's WebSocketUrl output: wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}
-  --secret-arn  the stack's TokenSigningKeyArn output (or set PARLEY_JWT_SECRET to the key)
+const USAGE = `usage: npm run web -- --url <WebSocketUrl> [--secret-arn <TokenSigningKeyArn>] [--vapid-public-key <VapidPublicKey>]
+  --url               the stack's WebSocketUrl output: wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}
+  --secret-arn        the stack's TokenSigningKeyArn output (or set PARLEY_JWT_SECRET to the key)
+  --vapid-public-key  the stack's VapidPublicKey output: the page offers notifications (Web Push)
   PARLEY_WEB_PORT  the port of the web app (default 3000; 0 picks a free one)`;
 
 function fail(message: string): never {
@@ -22,9 +24,19 @@ function fail(message: string): never {
 }
 
 function readOptions() {
-  let values: { url?: string | undefined; 'secret-arn'?: string | undefined };
+  let values: {
+    url?: string | undefined;
+    'secret-arn'?: string | undefined;
+    'vapid-public-key'?: string | undefined;
+  };
   try {
-    ({ values } = parseArgs({ options: { url: { type: 'string' }, 'secret-arn': { type: 'string' } } }));
+    ({ values } = parseArgs({
+      options: {
+        url: { type: 'string' },
+        'secret-arn': { type: 'string' },
+        'vapid-public-key': { type: 'string' },
+      },
+    }));
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }
@@ -41,11 +53,20 @@ function readOptions() {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     fail(`PARLEY_WEB_PORT: must be a port number, not ${JSON.stringify(portText)}`);
   }
+  const vapidPublicKey = values['vapid-public-key'];
+  if (vapidPublicKey !== undefined && !isVapidPublicKey(vapidPublicKey)) {
+    fail(`--vapid-public-key: ${VAPID_PUBLIC_KEY_RULE}`);
+  }
   const secretArn = values['secret-arn'];
   if (!secretArn && !process.env.PARLEY_JWT_SECRET)
     fail('give --secret-arn, or the key in PARLEY_JWT_SECRET');
   // The URL as given, without the slash URL() would add after the stage.
-  return { wsUrl: values.url.replace(/\/+$/, ''), port, secretArn };
+  return {
+    wsUrl: values.url.replace(/\/+$/, ''),
+    port,
+    secretArn,
+    vapidPublicKey,
+  };
 }
 
 const options = readOptions();
@@ -60,7 +81,12 @@ try {
 }
 
 try {
-  const web = await startWebServer({ port: options.port, wsUrl: options.wsUrl, tokenSecret });
+  const web = await startWebServer({
+    port: options.port,
+    wsUrl: options.wsUrl,
+    tokenSecret,
+    ...(options.vapidPublicKey ? { vapidPublicKey: options.vapidPublicKey } : {}),
+  });
   console.log(`web app: ${web.url}  (sign in as any user id; the page connects to ${options.wsUrl})`);
   const stop = (signal: NodeJS.Signals, code: number) =>
     process.once(signal, () => {

@@ -26,9 +26,9 @@ import { DynamoDbTypingGate } from './adapters/dynamodb-typing-gate.js';
 import { InMemoryMetrics } from './adapters/in-memory-metrics.js';
 import { KinesisEventPublisher } from './adapters/kinesis-event-publisher.js';
 import { PowertoolsMetricsRecorder } from './adapters/powertools-metrics.js';
+import { createPushSenders, type PushSenders } from './adapters/push-senders.js';
 import { createSecretsManagerClient, secretStringLoader } from './adapters/secrets-manager-key.js';
 import { SnsPlatformEndpoints } from './adapters/sns-platform-endpoints.js';
-import { WebPushSender } from './adapters/web-push-sender.js';
 import {
   configFromEnvironment,
   isAllowedPushEndpoint,
@@ -53,7 +53,6 @@ import type {
   PresenceSubscriptionStore,
   PrivacyStore,
   PushRegistrationStore,
-  PushSender,
   ReceiptStore,
   TypingGate,
 } from './domain/ports.js';
@@ -93,8 +92,6 @@ export interface ParleyDeps {
 
 export type DepsProvider = () => ParleyDeps;
 
-export type PushSenders = Partial<Record<PushKind, PushSender>>;
-
 export interface DepsOverrides {
   /** Wraps or replaces adapters, e.g. to inject faults in tests. */
   wrap?: (deps: ParleyDeps) => ParleyDeps;
@@ -119,7 +116,7 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
     ...adapters,
     rateLimiter: rateLimiterOf(config, clients, now),
     verifyToken: tokenVerifierOf(config),
-    pushSenders: pushSendersOf(config, logger),
+    pushSenders: createPushSenders(config, logger, adapters.pushRegistrations),
     sequencing: {
       messages: adapters.messages,
       publisher: adapters.publisher,
@@ -256,29 +253,6 @@ function createAdapters(
     ),
     // Its SNS client is made at the first deletion, in the region of the endpoint's ARN.
     platformEndpoints: new SnsPlatformEndpoints(),
-  };
-}
-
-/**
- * The push senders of the kinds that are on, for the function that pushes: Web Push with
- * the VAPID private key given directly, or read from its secret at the first push.
- */
-function pushSendersOf(config: ParleyConfig, logger: Logger): PushSenders {
-  const vapid = config.push?.vapid;
-  if (!config.push || !vapid) return {};
-  const { privateKey, privateKeySecretArn } = vapid;
-  let loadPrivateKey: () => Promise<string>;
-  if (privateKey) loadPrivateKey = async () => privateKey;
-  else if (privateKeySecretArn) {
-    const client = createSecretsManagerClient(privateKeySecretArn, config.endpoints.region);
-    loadPrivateKey = secretStringLoader(client, privateKeySecretArn);
-  } else return {};
-  return {
-    webpush: new WebPushSender({
-      vapid: { publicKey: vapid.publicKey, subject: vapid.subject, privateKey: loadPrivateKey },
-      endpointHosts: config.push.endpointHosts,
-      logger,
-    }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The web app's development server: builds `web/` with Vite once at start, serves the
  * result with node:http, and mints dev tokens at `GET /api/token?userId=alice` so the
- * page can sign in as anyone. A local tool: it trusts whoever can reach it, which is this
+ * page can sign in as anyone, and tells the page at `GET /config` its WebSocket URL and the
+ * VAPID public key it subscribes to Web Push with. A local tool: it trusts whoever can reach it, which is this
  * machine only: it listens on the loopback interface and answers only requests addressed to
  * a loopback name, so that a page of another site cannot reach it through DNS rebinding.
  */
@@ -29,6 +30,11 @@ export interface WebServerOptions {
   tokenSecret: string;
   /** How long minted tokens live, as jose reads it; default `24h`. */
   tokenExpiresIn?: string;
+  /**
+   * The deployment's VAPID public key (base64url, the stack's `VapidPublicKey` output), which
+   * the page subscribes to Web Push with; without it the page offers no notifications.
+   */
+  vapidPublicKey?: string;
 }
 
 export interface RunningWebServer {
@@ -58,6 +64,18 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
     'cache-control': 'no-store',
   });
   response.end(JSON.stringify(body));
+}
+
+/** An uncompressed P-256 public key is 65 bytes: 87 base64url characters without padding. */
+const VAPID_PUBLIC_KEY = /^[A-Za-z0-9_-]{87}$/;
+
+/** What a VAPID public key must look like, as the stack's `VapidPublicKey` output gives it. */
+export const VAPID_PUBLIC_KEY_RULE =
+  'must be 87 base64url characters (an uncompressed P-256 key, as the stack’s VapidPublicKey output gives it)';
+
+/** Whether `key` is a VAPID public key a browser can subscribe with. */
+export function isVapidPublicKey(key: string): boolean {
+  return VAPID_PUBLIC_KEY.test(key);
 }
 
 /** Takes the port at once, so that a busy one fails before the build, not after it. */
@@ -112,6 +130,7 @@ interface WebApp {
   wsUrl: string;
   tokenSecret: string;
   expiresIn: string;
+  vapidPublicKey: string | null;
   /** The `Host` headers answered: loopback names with this server's port, or vite's proxying to it. */
   hosts: ReadonlySet<string>;
 }
@@ -178,6 +197,9 @@ async function routeRequest(
     response.end('method not allowed');
   } else if (url.pathname === '/api/token') {
     await serveToken(app, url, response);
+  } else if (url.pathname === '/config') {
+    // What the page needs before it signs in or subscribes; nothing in it is secret.
+    sendJson(response, 200, { url: app.wsUrl, vapidPublicKey: app.vapidPublicKey });
   } else if (url.pathname.startsWith('/api/')) {
     sendJson(response, 404, { error: 'not_found', message: `no API at ${url.pathname}` });
   } else {
@@ -215,8 +237,13 @@ function handleRequest(app: WebApp, request: IncomingMessage, response: ServerRe
   });
 }
 
-/** Builds the app into a temporary folder, then serves it and the token endpoint. */
+/** Builds the app into a temporary folder, then serves it, the token endpoint and the page's config. */
 export async function startWebServer(options: WebServerOptions): Promise<RunningWebServer> {
+  const { vapidPublicKey } = options;
+  if (vapidPublicKey !== undefined && !isVapidPublicKey(vapidPublicKey)) {
+    // A browser refuses a malformed key only when the user subscribes: say it at start instead.
+    throw new WebServerStartError(`the VAPID public key ${VAPID_PUBLIC_KEY_RULE}`);
+  }
   const host = options.host ?? '127.0.0.1';
   const server = createServer();
   await listenOn(server, host, options.port);
@@ -229,6 +256,7 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     wsUrl: options.wsUrl,
     tokenSecret: options.tokenSecret,
     expiresIn: options.tokenExpiresIn ?? '24h',
+    vapidPublicKey: vapidPublicKey ?? null,
   };
   server.on('request', (request: IncomingMessage, response: ServerResponse) =>
     handleRequest(app, request, response),

@@ -8,6 +8,8 @@ import { type RunningWebServer, startWebServer } from '../../local/web-server.js
 
 const SECRET = 'web-server-test-secret';
 const WS_URL = 'ws://127.0.0.1:39999';
+/** A VAPID public key's shape: 65 bytes, 87 base64url characters. */
+const VAPID_PUBLIC_KEY = `B${'x'.repeat(86)}`;
 
 /** A GET with the path (and Host, when given) sent as it is: `fetch` would normalise the dots away. */
 function rawGet(base: string, path: string, host?: string): Promise<{ status: number; body: string }> {
@@ -28,7 +30,12 @@ describe('the web server', () => {
   let web: RunningWebServer;
 
   beforeAll(async () => {
-    web = await startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET });
+    web = await startWebServer({
+      port: 0,
+      wsUrl: WS_URL,
+      tokenSecret: SECRET,
+      vapidPublicKey: VAPID_PUBLIC_KEY,
+    });
   });
 
   afterAll(async () => {
@@ -133,6 +140,47 @@ describe('the web server', () => {
       });
     }
   });
+
+  it('tells the page its WebSocket URL and the VAPID public key at /config', async () => {
+    const response = await fetch(`${web.url}/config`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toEqual({ url: WS_URL, vapidPublicKey: VAPID_PUBLIC_KEY });
+  });
+
+  it('serves the service worker at /sw.js as a script the browser re-checks', async () => {
+    const response = await fetch(`${web.url}/sw.js`);
+    const script = await response.text();
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    // One classic script: a worker that is not an ES module has no import statements.
+    expect(script).toContain('showNotification');
+    expect(script).not.toMatch(/^\s*import[\s{]/m);
+  });
+
+  it('answers a null VAPID public key when it was given none', async () => {
+    const other = await startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET });
+    try {
+      expect(await (await fetch(`${other.url}/config`)).json()).toEqual({
+        url: WS_URL,
+        vapidPublicKey: null,
+      });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it.each(['', 'BAAA', `B${'x'.repeat(86)}=`, `B${'+'.repeat(86)}`])(
+    'refuses to start with a VAPID public key that is not one (%j)',
+    async (vapidPublicKey) => {
+      await expect(
+        startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET, vapidPublicKey }),
+      ).rejects.toThrow('the VAPID public key must be 87 base64url characters');
+    },
+  );
 
   it('fails with a clear error on a busy port, and frees its port when stopped', async () => {
     const other = await startWebServer({ port: 0, wsUrl: WS_URL, tokenSecret: SECRET });

@@ -224,6 +224,7 @@ describe('starting and stopping the local stack', () => {
     child: ChildProcess;
     wsPort: number;
     webPort: number;
+    pushPort: number;
     marker: string;
     output: () => string;
     exited: Promise<[number | null, NodeJS.Signals | null]>;
@@ -231,6 +232,8 @@ describe('starting and stopping the local stack', () => {
     const wsPort = await findFreePort();
     let webPort = await findFreePort();
     while (webPort === wsPort) webPort = await findFreePort();
+    let pushPort = await findFreePort();
+    while (pushPort === wsPort || pushPort === webPort) pushPort = await findFreePort();
     const runId = randomUUID();
     const marker = `PARLEY_TEST_RUN=${runId}`;
     const child = spawn(command, args, {
@@ -239,6 +242,7 @@ describe('starting and stopping the local stack', () => {
         ...process.env,
         PARLEY_WS_PORT: String(wsPort),
         PARLEY_WEB_PORT: String(webPort),
+        PARLEY_PUSH_PORT: String(pushPort),
         PARLEY_TEST_RUN: runId,
         ...environment,
       },
@@ -255,7 +259,7 @@ describe('starting and stopping the local stack', () => {
       for (const pid of processesMarked(marker)) process.kill(pid, 'SIGKILL');
     });
     await once(child, 'spawn');
-    return { child, wsPort, webPort, marker, output: () => output, exited };
+    return { child, wsPort, webPort, pushPort, marker, output: () => output, exited };
   }
 
   /** The local stack as `npm start` runs it, once npm has exec'd node. */
@@ -387,6 +391,11 @@ describe('starting and stopping the local stack', () => {
       }, 'the ready message');
       expect(run.output()).toContain(`ws://127.0.0.1:${run.wsPort}`);
       expect(run.output()).toContain('npm run token -- alice');
+      expect(run.output()).toContain(`push service    http://127.0.0.1:${run.pushPort}`);
+      // The web app subscribes with the key the push-notifier signs with.
+      const vapidKey = /VAPID key {7}(\S+)/.exec(run.output())?.[1];
+      const page = await (await fetch(`http://127.0.0.1:${run.webPort}/config`)).json();
+      expect(page).toMatchObject({ vapidPublicKey: vapidKey });
       // npm execs node, so the stack is npm's child and the engines are the stack's children.
       const stackPid = processTable().find((entry) => entry.ppid === run.child.pid)?.pid ?? 0;
       const engines = enginesOf(stackPid);
@@ -398,7 +407,12 @@ describe('starting and stopping the local stack', () => {
       expect(exitCode).toBe(signal === 'SIGINT' ? 130 : 143);
       expect(run.output()).toContain('stopped.');
       expect(isAlive(stackPid)).toBe(false);
-      await expectAllStopped(run.marker, [run.wsPort, run.webPort, ...engines.map(({ port }) => port)]);
+      await expectAllStopped(run.marker, [
+        run.wsPort,
+        run.webPort,
+        run.pushPort,
+        ...engines.map(({ port }) => port),
+      ]);
     },
     120_000,
   );

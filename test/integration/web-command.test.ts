@@ -100,6 +100,20 @@ describe('npm run web', () => {
     expect((await web.exited).code).toBe(130);
   }, 90_000);
 
+  it('gives the page the stack’s VAPID public key at /config', async () => {
+    const vapidPublicKey = `B${'q'.repeat(86)}`;
+    const web = runWeb(['--url', STACK_URL, '--vapid-public-key', vapidPublicKey], {
+      PARLEY_JWT_SECRET: KEY,
+    });
+
+    const url = await web.ready;
+    const config = await (await fetch(`${url}/config`)).json();
+
+    expect(config).toEqual({ url: STACK_URL, vapidPublicKey });
+    web.child.kill('SIGTERM');
+    expect((await web.exited).code).toBe(143);
+  }, 90_000);
+
   it('stops with a message naming the secret when the secret cannot be read', async () => {
     secretsManager = await startSecretsManager([]);
     const web = runWeb(['--url', STACK_URL, '--secret-arn', SECRET_ARN], {
@@ -118,6 +132,10 @@ describe('npm run web', () => {
     { args: ['--url', 'not a url'], message: '--url: not a URL' },
     { args: ['--url', STACK_URL], message: 'PARLEY_JWT_SECRET' },
     { args: ['--url', STACK_URL, '--port', '80'], message: "Unknown option '--port'" },
+    {
+      args: ['--url', STACK_URL, '--vapid-public-key', 'BAAA'],
+      message: '--vapid-public-key: must be 87 base64url characters',
+    },
   ])('refuses $args with a message and the usage, and exits 2', async ({ args, message }) => {
     const { code, stderr } = await runWeb(args).exited;
 

@@ -30,9 +30,16 @@ async function startLocalStackProcess(): Promise<{ child: ChildProcess; webPort:
   const wsPort = await findFreePort();
   let webPort = await findFreePort();
   while (webPort === wsPort) webPort = await findFreePort();
+  let pushPort = await findFreePort();
+  while (pushPort === wsPort || pushPort === webPort) pushPort = await findFreePort();
   const child = spawn(NPM, ['start'], {
     cwd: ROOT,
-    env: { ...process.env, PARLEY_WS_PORT: String(wsPort), PARLEY_WEB_PORT: String(webPort) },
+    env: {
+      ...process.env,
+      PARLEY_WS_PORT: String(wsPort),
+      PARLEY_WEB_PORT: String(webPort),
+      PARLEY_PUSH_PORT: String(pushPort),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -22,7 +22,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DeleteEndpointCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
+  CreatePlatformEndpointCommand,
+  DeleteEndpointCommand,
+  GetEndpointAttributesCommand,
+  PublishCommand,
+  SetEndpointAttributesCommand,
+  SNSClient,
+} from '@aws-sdk/client-sns';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
@@ -163,6 +170,8 @@ interface SentCommand {
     StreamName?: unknown;
     SecretId?: unknown;
     EndpointArn?: unknown;
+    TargetArn?: unknown;
+    PlatformApplicationArn?: unknown;
   };
 }
 
@@ -221,9 +230,12 @@ function secretAccesses(command: SentCommand): Access[] {
 
 /** SNS platform endpoints are made per device token: a grant names them all (`platform-endpoint`). */
 function snsAccesses(command: SentCommand): Access[] {
-  const resource = String(command.input.EndpointArn ?? '').includes(':endpoint/')
+  const target = String(command.input.EndpointArn ?? command.input.TargetArn ?? '');
+  const resource = target.includes(':endpoint/')
     ? 'platform-endpoint'
-    : String(command.input.EndpointArn);
+    : String(command.input.PlatformApplicationArn ?? '').includes(':app/')
+      ? 'platform-application'
+      : target;
   return [`sns:${actionOf(command)} ${resource}`];
 }
 
@@ -273,6 +285,15 @@ function grantEntries(definition: FunctionDefinition): Access[] {
     ),
     ...(definition.verifiesTokens ? ['secretsmanager:GetSecretValue token-key'] : []),
     ...(definition.deletesPlatformEndpoints ? ['sns:DeleteEndpoint platform-endpoint'] : []),
+    // As lib/constructs/functions.ts grants them: endpoints made on the applications, then used.
+    ...(definition.pushes
+      ? [
+          'sns:CreatePlatformEndpoint platform-application',
+          ...['Publish', 'GetEndpointAttributes', 'SetEndpointAttributes', 'DeleteEndpoint'].map(
+            (action) => `sns:${action} platform-endpoint`,
+          ),
+        ]
+      : []),
   ];
 }
 
@@ -1912,6 +1933,96 @@ const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** APNs paths of the push notifier: bob's tablet is registered with APNs, `endpoint` its SNS endpoint when made. */
+function pushToApnsScenario(path: string, touches: Access[], serve: () => void, endpoint?: string): Scenario {
+  return {
+    fn: 'push-notifier',
+    path,
+    touches: ['dynamodb:Query push-devices', 'dynamodb:PutItem push-devices', ...touches],
+    run: async () => {
+      serveConnections();
+      ddb.on(QueryCommand, { TableName: NAMES.pushDevicesTable }).resolves({
+        Items: [
+          {
+            userId: 'alice',
+            itemKey: 'device#tablet',
+            deviceId: 'tablet',
+            address: { kind: 'apns', token: 'ab12' },
+            registeredAt: NOW,
+            ...(endpoint ? { platformEndpointArn: endpoint } : {}),
+          },
+        ],
+      });
+      ddb.on(GetCommand, { TableName: NAMES.conversationsTable }).resolves({});
+      ddb.on(PutCommand, { TableName: NAMES.pushDevicesTable }).resolves({});
+      ddb.on(UpdateCommand, { TableName: NAMES.pushDevicesTable }).resolves({});
+      ddb.on(DeleteCommand, { TableName: NAMES.pushDevicesTable }).resolves({});
+      serve();
+      const { provider } = createTestDeps({ config: PUSH_CONFIG });
+      const result = await handlerOf('push-notifier', provider)(
+        kinesisEventOf([messageOf(2)]),
+        lambdaContext,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+    },
+  };
+}
+
+const APNS_PUSH_SCENARIOS: Scenario[] = [
+  pushToApnsScenario(
+    'when it makes the SNS endpoint of an APNs token, keeps it and publishes to it',
+    [
+      'sns:CreatePlatformEndpoint platform-application',
+      'dynamodb:UpdateItem push-devices',
+      'sns:Publish platform-endpoint',
+    ],
+    () => {
+      sns.on(CreatePlatformEndpointCommand).resolves({ EndpointArn: ENDPOINT_ARN });
+      sns.on(PublishCommand).resolves({ MessageId: 'm1' });
+    },
+  ),
+  pushToApnsScenario(
+    'when an endpoint of the same token exists disabled and it enables it again',
+    [
+      'sns:CreatePlatformEndpoint platform-application',
+      'sns:GetEndpointAttributes platform-endpoint',
+      'sns:SetEndpointAttributes platform-endpoint',
+      'sns:Publish platform-endpoint',
+    ],
+    () => {
+      sns
+        .on(CreatePlatformEndpointCommand)
+        .rejects(
+          Object.assign(
+            new Error(
+              `Invalid parameter: Token Reason: Endpoint ${ENDPOINT_ARN} already exists with the same Token, but different attributes.`,
+            ),
+            { name: 'InvalidParameterException' },
+          ),
+        );
+      sns.on(GetEndpointAttributesCommand).resolves({ Attributes: { Token: 'ab12', Enabled: 'false' } });
+      sns.on(SetEndpointAttributesCommand).resolves({});
+      sns.on(PublishCommand).resolves({ MessageId: 'm1' });
+    },
+  ),
+  pushToApnsScenario(
+    'when SNS finds the endpoint disabled: it deletes the endpoint and the registration',
+    [
+      'sns:Publish platform-endpoint',
+      'sns:DeleteEndpoint platform-endpoint',
+      'dynamodb:DeleteItem push-devices',
+    ],
+    () => {
+      sns
+        .on(PublishCommand)
+        .rejects(Object.assign(new Error('Endpoint is disabled'), { name: 'EndpointDisabledException' }));
+      sns.on(DeleteEndpointCommand).resolves({});
+    },
+    ENDPOINT_ARN,
+  ),
+];
+SCENARIOS.push(...APNS_PUSH_SCENARIOS);
 
 /** One Web Push registration per user (its device), as push-devices answers; the other tables as `serveGroup` does. */
 function servePushDevices(devices: Record<string, string>) {

@@ -16,8 +16,10 @@ import { ErrorToast } from './error-toast.js';
 import type { NewGroup } from './group-rules.js';
 import { NewChatForm } from './new-chat-form.js';
 import { NewGroupForm } from './new-group-form.js';
+import { NotificationControl } from './notification-control.js';
 import { OfflineBanner } from './offline-banner.js';
 import { PresenceTracker } from './presence-tracker.js';
+import { OPEN_CONVERSATION } from './push-notification.js';
 import { ReadMarker } from './read-marker.js';
 import { RenderQueue } from './render-queue.js';
 
@@ -37,13 +39,18 @@ function openedInHistory(): boolean {
 export interface ChatAppOptions {
   client: ParleyClient;
   onSignOut: () => void;
+  /** A conversation to open at start (a click on a notification), instead of the one kept from last time. */
+  openAtStart?: string | undefined;
 }
 
 /** Draws the app into `root`; the function it returns takes it down again. */
-export function mountChatApp(root: HTMLElement, { client, onSignOut }: ChatAppOptions): () => void {
+export function mountChatApp(
+  root: HTMLElement,
+  { client, onSignOut, openAtStart }: ChatAppOptions,
+): () => void {
   const app = new ChatApp(client, onSignOut);
   root.replaceChildren(app.element);
-  app.start();
+  app.start(openAtStart);
   return () => {
     app.dispose();
     root.replaceChildren();
@@ -59,6 +66,7 @@ class ChatApp {
   private readonly reads: ReadMarker;
   private readonly banner: OfflineBanner;
   private readonly toast = new ErrorToast();
+  private readonly notifications: NotificationControl;
   private readonly newChat: NewChatForm;
   private readonly newGroup: NewGroupForm;
   private readonly list: ConversationList;
@@ -80,6 +88,7 @@ class ChatApp {
     this.banner = new OfflineBanner(client);
     this.newChat = new NewChatForm(me, (peerId) => this.startChat(peerId));
     this.newGroup = new NewGroupForm(me, (group) => this.startGroup(group));
+    this.notifications = new NotificationControl(client, (text) => this.toast.show(text));
     const { presence } = this;
     this.list = new ConversationList({ client, me, selection, presence, onOpen: (id) => this.open(id) });
     this.chat = new ChatPane({
@@ -100,12 +109,12 @@ class ChatApp {
     this.element = this.layout();
   }
 
-  /** Follows the client, draws everything once, and opens the chat kept from last time. */
-  start(): void {
+  /** Follows the client, draws everything once, and opens the chat asked for or kept from last time. */
+  start(openAtStart?: string): void {
     this.stopListening = this.listen();
     this.presence.subscribePeers();
     this.queue.schedule('banner', 'list', 'chat');
-    const { openId } = this.selection;
+    const openId = openAtStart ?? this.selection.openId;
     if (openId) this.open(openId);
     else this.showView();
   }
@@ -128,6 +137,7 @@ class ChatApp {
         { class: 'bar me' },
         avatar(this.me),
         h('span', { class: 'me-name', 'data-testid': 'me' }, this.me),
+        this.notifications.element,
         h(
           'button',
           {
@@ -233,6 +243,8 @@ class ChatApp {
           }
           presence.subscribePeers();
           reads.markOpenChatRead();
+          // Once per start: registering a push subscription needs the server.
+          void this.notifications.start();
         }
         queue.schedule('banner', 'list', 'chat');
       }),
@@ -270,15 +282,25 @@ class ChatApp {
       if (conversationId) this.open(conversationId, { fromHistory: true });
       else this.close();
     };
+    // A click on a notification, while this window is open: the service worker says which chat.
+    const onWorkerMessage = (event: MessageEvent) => {
+      const { type, conversationId } = (event.data ?? {}) as { type?: unknown; conversationId?: unknown };
+      if (type === OPEN_CONVERSATION && typeof conversationId === 'string') this.open(conversationId);
+    };
+    const worker = 'serviceWorker' in navigator ? navigator.serviceWorker : undefined;
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('online', onOnline);
     window.addEventListener('popstate', onHistory);
+    worker?.addEventListener('message', onWorkerMessage);
+    // Messages wait until the page says it listens; addEventListener alone does not say it.
+    worker?.startMessages();
     const clockTimer = setInterval(() => queue.schedule('list', 'chat'), CLOCK_REDRAW_MS);
     return () => {
       for (const unsubscribe of unsubscribers) unsubscribe();
       document.removeEventListener('visibilitychange', onVisible);
       window.removeEventListener('online', onOnline);
       window.removeEventListener('popstate', onHistory);
+      worker?.removeEventListener('message', onWorkerMessage);
       clearInterval(clockTimer);
     };
   }

@@ -59,3 +59,9 @@ export function groupIcon(): SVGSVGElement {
     `<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" ${stroke} stroke-width="1.8"><circle cx="9" cy="8" r="3.5"/><path d="M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6"/><circle cx="17" cy="9" r="2.5"/><path d="M17.5 14.2c2.4.4 4 2.3 4 4.8"/></svg>`,
   );
 }
+
+export function bellIcon(): SVGSVGElement {
+  return svg(
+    `<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" ${stroke} stroke-width="1.8"><path d="M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z"/><path d="M10 20.5a2.2 2.2 0 0 0 4 0"/></svg>`,
+  );
+}

@@ -2,6 +2,7 @@
  * The Parley web app: sign in as any user id, then chat. Each tab is a device of its
  * own; its state and unsent messages are kept in IndexedDB across reloads.
  */
+import { conversationIdSchema } from '@parley/protocol';
 import { ParleyClient } from '@parley/sdk';
 import { IndexedDbStorage } from '@parley/sdk/indexeddb-storage';
 import { mountChatApp } from './chat-app.js';
@@ -9,6 +10,32 @@ import { deviceId, fetchSession, type Session, storedSession, storeSession, toke
 import { mountSignIn } from './sign-in.js';
 
 const root = document.getElementById('root') as HTMLElement;
+
+/** How long sign-out waits for the server to forget this device's push subscription. */
+const UNREGISTER_WAIT_MS = 3000;
+
+/**
+ * The conversation a click on a notification opened this window at (`/?conversation=…`),
+ * read once: the address goes back to `/` so that a reload does not open it again.
+ */
+function conversationFromAddress(): string | undefined {
+  const url = new URL(location.href);
+  if (!url.searchParams.has('conversation')) return undefined;
+  const asked = conversationIdSchema.safeParse(url.searchParams.get('conversation'));
+  url.searchParams.delete('conversation');
+  history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  return asked.success ? asked.data : undefined;
+}
+
+/** Sign-out: this device gets no more pushes, as far as the server can be told in a moment. */
+async function unregisterPush(client: ParleyClient): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, UNREGISTER_WAIT_MS);
+  });
+  await Promise.race([client.unregisterPush().catch(() => {}), waited]);
+  clearTimeout(timer);
+}
 
 function signIn(problem?: string): void {
   mountSignIn(
@@ -34,6 +61,7 @@ async function start(session: Session): Promise<void> {
   const signOut = async () => {
     unmount();
     storeSession(undefined);
+    await unregisterPush(client);
     await client.close().catch(() => {});
     storage.close();
     signIn();
@@ -48,7 +76,11 @@ async function start(session: Session): Promise<void> {
     signIn(`Cannot start: ${error instanceof Error ? error.message : String(error)}`);
     return;
   }
-  unmount = mountChatApp(root, { client, onSignOut: () => void signOut() });
+  unmount = mountChatApp(root, {
+    client,
+    onSignOut: () => void signOut(),
+    openAtStart: conversationFromAddress(),
+  });
 }
 
 // A reload of a signed-in tab carries on as the same user and device, with a fresh
