@@ -302,8 +302,6 @@ class ChatApp {
     window.addEventListener('online', onOnline);
     window.addEventListener('popstate', onHistory);
     worker?.addEventListener('message', onWorkerMessage);
-    // Messages wait until the page says it listens; addEventListener alone does not say it.
-    worker?.startMessages();
     const clockTimer = setInterval(() => queue.schedule('list', 'chat'), CLOCK_REDRAW_MS);
     return () => {
       for (const unsubscribe of unsubscribers) unsubscribe();
