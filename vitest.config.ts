@@ -57,6 +57,7 @@ export default defineConfig({
             'test/e2e/groups.test.ts',
             'test/e2e/group-access.test.ts',
             'test/e2e/group-delivery.test.ts',
+            'test/e2e/push-stack.test.ts',
             'test/chaos/chaos.test.ts',
           ],
           env: { PARLEY_TEST_STACK: 'deployed' },

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TemplateError } from '../errors.js';
+import { LOCAL_PUSH_CONTEXT } from './local-vapid.js';
 import { type CloudFormationTemplate, readTemplate, resourcesOfType } from './template.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -94,7 +95,9 @@ function newestSource(): number {
 async function runCdkSynth(assemblyDir: string): Promise<void> {
   const cdk = join(PROJECT_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
   const output: string[] = [];
-  const child = spawn(process.execPath, [cdk, 'synth', '--quiet', '--output', assemblyDir], {
+  // Web Push on, with the local stack's key pair: what deploys with push is what is tested.
+  const push = Object.entries(LOCAL_PUSH_CONTEXT).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+  const child = spawn(process.execPath, [cdk, 'synth', '--quiet', '--output', assemblyDir, ...push], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

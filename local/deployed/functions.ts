@@ -9,6 +9,7 @@ import type { FunctionId } from '../../definitions/functions.js';
 import type { CompleteConfig } from '../../lambdas/config.js';
 import { TemplateError } from '../errors.js';
 import { FunctionRunner } from './function-runner.js';
+import { withLocalPushOrigin } from './push.js';
 import { ACCOUNT_ID, REGION, type StandIns } from './stand-ins.js';
 import { type ResolutionContext, resolve, resolveString } from './template.js';
 
@@ -50,6 +51,8 @@ export function runnersFor(
     logLevel: CompleteConfig['logLevel'];
     maxEnvironmentsPerFunction?: number;
     wrapInvoke?: InvokeWrapper;
+    /** The local push service's origin, allowed to the functions the template turned Web Push on for. */
+    pushServiceOrigin?: string;
   },
 ): RunningFunctions {
   const logLevel = options.logLevel;
@@ -74,8 +77,11 @@ export function runnersFor(
         memoryMiB,
         timeoutSeconds: Number(properties.Timeout ?? 3),
         environment: {
-          ...Object.fromEntries(
-            Object.entries(templateEnvironment).map(([name, value]) => [name, String(value)]),
+          ...withLocalPushOrigin(
+            Object.fromEntries(
+              Object.entries(templateEnvironment).map(([name, value]) => [name, String(value)]),
+            ),
+            options.pushServiceOrigin,
           ),
           ...lambdaRuntimeEnvironment(
             fn.functionName,

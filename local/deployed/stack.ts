@@ -49,6 +49,7 @@ export type { InvokeWrapper } from './functions.js';
 
 import { type KinesisFault, type KinesisRequest, startKinesisFront } from './kinesis-front.js';
 import { type StartedMapping, startMappings } from './mappings.js';
+import { LOCAL_VAPID_SECRET, startDeployedPushService } from './push.js';
 import { startSecretsManager } from './secrets-manager.js';
 import { createData, REGION, type StandIns, standInsFor } from './stand-ins.js';
 import { type CloudFormationTemplate, resolveString } from './template.js';
@@ -116,6 +117,8 @@ export interface RunningDeployedStack {
   config: CompleteConfig;
   /** Deps over `config` for such tools; the functions never use them. */
   deps: ParleyDeps;
+  /** The local push service and the template's VAPID public key, when the template turned Web Push on. */
+  push?: { serviceUrl: string; vapidPublicKey: string };
   /** Invokes a function of the template, by its handler id, as the Lambda Invoke API would. */
   invoke<Result = unknown>(functionId: FunctionId, event: unknown): Promise<Result>;
   /** The function ids and the names of the functions the template declares. */
@@ -160,11 +163,12 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
     // The Kinesis front wakes these on each put, but they start after the runners: it holds the list.
     const mappings: StartedMapping[] = [];
     const awsEndpoints = await startAwsEndpoints(engines, standIns, mappings, options.faults, stoppers);
+    const push = await startDeployedPushService(standIns, stoppers, log);
     const { runners, functionIds } = await startRunners(
       standIns,
       assemblyDir,
       { ...awsEndpoints, connections: managementEndpoint },
-      options,
+      { ...options, ...(push ? { pushServiceOrigin: push.serviceUrl } : {}) },
       stoppers,
     );
     signal?.throwIfAborted();
@@ -190,6 +194,7 @@ export async function startDeployedStack(options: DeployedStackOptions = {}): Pr
       config,
       deps,
       functionNames: functionIds,
+      ...(push ? { push } : {}),
       invoke: invokerOf(functionIds, runners),
       stop: stopAll,
       async restartGateway() {
@@ -323,7 +328,8 @@ async function startAwsEndpoints(
   });
   stoppers.push(() => kinesisFront.stop());
   const dynamodb = await dynamodbEndpointForFunctions(engines.dynamodb, faults, stoppers);
-  const secretsManager = await startSecretsManager(secrets);
+  // The VAPID key's secret is the operator's, outside the template: served as they would make it.
+  const secretsManager = await startSecretsManager([...secrets, LOCAL_VAPID_SECRET]);
   stoppers.push(() => secretsManager.stop());
   return { dynamodb, kinesis: kinesisFront.endpoint, secretsManager: secretsManager.endpoint };
 }
@@ -333,11 +339,12 @@ async function startRunners(
   standIns: StandIns,
   assemblyDir: string,
   endpoints: FunctionEndpoints,
-  options: DeployedStackOptions,
+  options: DeployedStackOptions & { pushServiceOrigin?: string },
   stoppers: Stoppers,
 ): Promise<ReturnType<typeof runnersFor>> {
   const started = runnersFor(standIns, assemblyDir, endpoints, {
     logLevel: options.logLevel ?? 'WARN',
+    ...(options.pushServiceOrigin ? { pushServiceOrigin: options.pushServiceOrigin } : {}),
     ...(options.maxEnvironmentsPerFunction
       ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
       : {}),

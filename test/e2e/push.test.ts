@@ -13,6 +13,7 @@ import { MetricName } from '../../definitions/metrics.js';
 import type { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 import type { PushSubscriptionJson, SubscriptionPushes } from '../../local/push-service/index.js';
 import type { FunctionWrapper, LocalStackOptions } from '../../local/stack.js';
+import { registeredDevice, until } from '../support/push-devices.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
 import type { TestClient } from '../support/ws-client.js';
 
@@ -37,16 +38,6 @@ function finishedPushWork() {
     };
   };
   return { finished, wrapFunction };
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what} never happened: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function usePushStack(options: LocalStackOptions['pushService'] = {}) {
@@ -75,28 +66,8 @@ function usePushStack(options: LocalStackOptions['pushService'] = {}) {
       });
     },
     /** A device of `userId` registers a new subscription; `offline` closes it and waits until its connection is gone. */
-    async registeredDevice(userId: string, deviceId: string, { offline = true } = {}) {
-      const response = await fetch(`${service()}/subscriptions`, {
-        method: 'POST',
-        body: JSON.stringify({ label: `${userId}/${deviceId}` }),
-      });
-      const subscription = (await response.json()) as PushSubscriptionJson;
-      const device = await test.connect(userId, deviceId);
-      const answer = await device.request({
-        action: 'registerPush',
-        push: { kind: 'webpush', ...subscription },
-      });
-      expect(answer).toMatchObject({ type: 'pushRegistered' });
-      if (offline) {
-        await device.close();
-        await until(
-          () => test.stack().deps.connections.listConnections(userId),
-          (connections) => !connections.some((connection) => connection.deviceId === deviceId),
-          `the disconnect of ${userId}/${deviceId}`,
-        );
-      }
-      return { subscription, device };
-    },
+    registeredDevice: (userId: string, deviceId: string, options?: { offline?: boolean }) =>
+      registeredDevice(test.stack(), test.connect, userId, deviceId, options),
     /** Waits until the push notifier has finished with the message. */
     async pushWorkDone(conversationId: string, seq: number) {
       await until(

@@ -47,6 +47,8 @@ describe('the per-user limits in the template', () => {
       'conversations',
       'typing',
       'subscribe-presence',
+      'register-push',
+      'unregister-push',
     ]);
     for (const { id } of FUNCTIONS) {
       const variables = functionOf(dev, id).Environment.Variables;
