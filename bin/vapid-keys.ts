@@ -5,17 +5,16 @@
  * on. Nothing is written to disk or sent anywhere: the private key appears once, in this
  * output, for the operator to store.
  */
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import webPush from 'web-push';
 
-export interface VapidKeyPair {
+interface VapidKeyPair {
   publicKey: string;
   privateKey: string;
 }
 
 /** What the operator runs next, for `keys`. */
-export function vapidKeyInstructions(
+function vapidKeyInstructions(
   keys: VapidKeyPair,
   { subject, stage }: { subject: string; stage: string },
 ): string {
@@ -55,4 +54,4 @@ function main(): void {
   );
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+main();

@@ -9,6 +9,9 @@
  * - "Amazon SNS message attributes", reserved attributes for mobile push (APNs collapse id,
  *   push type, priority, TTL), https://docs.aws.amazon.com/sns/latest/dg/sns-message-attributes.html
  *   and https://docs.aws.amazon.com/sns/latest/dg/sns-ttl.html
+ *   (That page also says message attributes are sent only with a String message structure;
+ *   that the reserved mobile attributes still apply to a `json` one is **unverified**, so the
+ *   FCM TTL and collapse key are in the payload as well.)
  * - "Using Google Firebase Cloud Messaging v1 payloads in Amazon SNS" (`fcmV1Message` under
  *   the `GCM` key), https://docs.aws.amazon.com/sns/latest/dg/sns-fcm-v1-payloads.html
  * - the Publish, CreatePlatformEndpoint and DeleteEndpoint API references (their errors).
