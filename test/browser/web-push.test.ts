@@ -5,6 +5,7 @@
  * comes from a stand-in `PushManager` in the page; the pushes themselves are real push events, delivered to the worker through the
  * DevTools protocol (`ServiceWorker.deliverPushMessage`).
  */
+import { randomUUID } from 'node:crypto';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webPush from 'web-push';
@@ -48,6 +49,11 @@ interface PageGlobals {
 
 /** The little of the service worker's globals the tests use. */
 interface WorkerGlobals {
+  caches: {
+    open(name: string): Promise<{
+      match(key: string): Promise<{ json(): Promise<Record<string, string>> } | undefined>;
+    }>;
+  };
   clients: {
     matchAll(options: object): Promise<Array<{ postMessage(message: unknown): void }>>;
   };
@@ -111,7 +117,7 @@ function bytesOfBase64Url(text: string): number[] {
 }
 
 describe('notifications in the web app', () => {
-  const { stack } = useTestStack({
+  const { stack, connect } = useTestStack({
     push: {
       ...pushSettingsFrom({}),
       vapid: {
@@ -239,6 +245,39 @@ describe('notifications in the web app', () => {
           tag: 'dm:alice:bob',
           data: { conversationId: 'dm:alice:bob', seq: 4 },
         },
+      ]);
+    });
+
+    it('shows a group’s push under the group’s title, which the page sends the worker to keep', async () => {
+      const bob = await connect('bob', 'phone');
+      const conversationId = `grp:${randomUUID()}`;
+      await bob.request({ action: 'createGroup', conversationId, title: 'Lunch crew', members: ['alice'] });
+      const [worker] = aliceContext.serviceWorkers();
+      await expect
+        .poll(
+          () =>
+            worker?.evaluate(async (id) => {
+              const cache = await (globalThis as unknown as WorkerGlobals).caches.open('parley-push');
+              const kept = await cache.match('/parley/group-titles.json');
+              return kept ? (await kept.json())[id] : undefined;
+            }, conversationId),
+          WAIT,
+        )
+        .toBe('Lunch crew');
+
+      const shown = await push(
+        JSON.stringify({
+          type: 'message',
+          conversationId,
+          seq: 2,
+          senderId: 'bob',
+          unread: 1,
+          text: 'New message',
+        }),
+      );
+
+      expect(shown).toEqual([
+        { title: 'Lunch crew', body: 'New message', tag: conversationId, data: { conversationId, seq: 2 } },
       ]);
     });
 

@@ -14,6 +14,7 @@ import { ConversationList } from './conversation-list.js';
 import { h, setAttribute } from './dom.js';
 import { ErrorToast } from './error-toast.js';
 import type { NewGroup } from './group-rules.js';
+import { GroupTitleKeeper } from './group-titles.js';
 import { NewChatForm } from './new-chat-form.js';
 import { NewGroupForm } from './new-group-form.js';
 import { NotificationControl } from './notification-control.js';
@@ -67,6 +68,7 @@ class ChatApp {
   private readonly banner: OfflineBanner;
   private readonly toast = new ErrorToast();
   private readonly notifications: NotificationControl;
+  private readonly groupTitles = new GroupTitleKeeper();
   private readonly newChat: NewChatForm;
   private readonly newGroup: NewGroupForm;
   private readonly list: ConversationList;
@@ -88,7 +90,11 @@ class ChatApp {
     this.banner = new OfflineBanner(client);
     this.newChat = new NewChatForm(me, (peerId) => this.startChat(peerId));
     this.newGroup = new NewGroupForm(me, (group) => this.startGroup(group));
-    this.notifications = new NotificationControl(client, (text) => this.toast.show(text));
+    this.notifications = new NotificationControl(
+      client,
+      (text) => this.toast.show(text),
+      () => this.groupTitles.keep(client.conversations()),
+    );
     const { presence } = this;
     this.list = new ConversationList({ client, me, selection, presence, onOpen: (id) => this.open(id) });
     this.chat = new ChatPane({
@@ -113,6 +119,7 @@ class ChatApp {
   start(openAtStart?: string): void {
     this.stopListening = this.listen();
     this.presence.subscribePeers();
+    this.groupTitles.keep(this.client.conversations());
     this.queue.schedule('banner', 'list', 'chat');
     const openId = openAtStart ?? this.selection.openId;
     if (openId) this.open(openId);
@@ -249,6 +256,8 @@ class ChatApp {
         queue.schedule('banner', 'list', 'chat');
       }),
       client.on('message', (message) => {
+        // A group created or renamed: the worker shows its title on the group's pushes.
+        if (isGroupEvent(message)) this.groupTitles.keep(client.conversations());
         if (message.conversationId === this.selection.openId) {
           // Who is in the group changed: the open member list shows it.
           if (isGroupEvent(message)) this.chat.groupPanel.refresh();
@@ -258,6 +267,7 @@ class ChatApp {
         queue.schedule('list', 'banner');
       }),
       client.on('conversations', () => {
+        this.groupTitles.keep(client.conversations());
         presence.subscribePeers();
         reads.markOpenChatRead();
         queue.schedule('list', 'chat');
@@ -292,8 +302,6 @@ class ChatApp {
     window.addEventListener('online', onOnline);
     window.addEventListener('popstate', onHistory);
     worker?.addEventListener('message', onWorkerMessage);
-    // Messages wait until the page says it listens; addEventListener alone does not say it.
-    worker?.startMessages();
     const clockTimer = setInterval(() => queue.schedule('list', 'chat'), CLOCK_REDRAW_MS);
     return () => {
       for (const unsubscribe of unsubscribers) unsubscribe();

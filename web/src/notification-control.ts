@@ -85,6 +85,8 @@ export class NotificationControl {
     private readonly registrar: PushRegistrar,
     /** Called with the reason notifications could not be turned on. */
     private readonly onError: (text: string) => void,
+    /** Called once they are on: the service worker is there to be told things. */
+    private readonly onOn: () => void = () => {},
   ) {}
 
   /**
@@ -124,6 +126,7 @@ export class NotificationControl {
       const subscription = await subscriptionFor(registration, vapidPublicKey);
       await this.registrar.registerPush(webPushAddressOf(subscription.toJSON()));
       this.showOn();
+      this.onOn();
     } catch (error) {
       this.element.disabled = false;
       this.onError(`Cannot turn on notifications: ${error instanceof Error ? error.message : String(error)}`);

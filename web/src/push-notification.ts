@@ -11,6 +11,16 @@ export const APP_TITLE = 'Parley';
 const UNREADABLE_TAG = 'parley';
 /** The message the service worker posts to a window of the app to open a conversation. */
 export const OPEN_CONVERSATION = 'parley:open-conversation';
+/**
+ * The page sends the titles of the user's groups to the worker, which keeps them in Cache
+ * Storage: a push names only the conversation, and the worker may run with no page open.
+ */
+export const GROUP_TITLES = 'parley:group-titles';
+export const GROUP_TITLES_CACHE = 'parley-push';
+export const GROUP_TITLES_KEY = '/parley/group-titles.json';
+
+/** Group titles by conversation id, as the page keeps them for the worker. */
+export type GroupTitles = Readonly<Record<string, string>>;
 
 /** What `registration.showNotification(title, options)` is given. */
 export interface NotificationSpec {
@@ -28,9 +38,10 @@ export interface NotificationSpec {
 /**
  * The notification for a push's data (its JSON, or `undefined` when it had none or was not
  * JSON). Under `userVisibleOnly` every push must show a notification, so one that cannot be
- * read shows a generic "New message" rather than nothing.
+ * read shows a generic "New message" rather than nothing. A group's notification has the
+ * group's title where the page kept it, else the app's name.
  */
-export function notificationFor(data: unknown): NotificationSpec {
+export function notificationFor(data: unknown, groupTitles: GroupTitles = {}): NotificationSpec {
   const payload = pushPayloadSchema.safeParse(data);
   if (!payload.success) {
     return {
@@ -40,8 +51,7 @@ export function notificationFor(data: unknown): NotificationSpec {
   }
   const { conversationId, seq, senderId, text } = payload.data;
   return {
-    // The worker does not know a group's title: the app's name stands for it.
-    title: isGroupConversationId(conversationId) ? APP_TITLE : senderId,
+    title: isGroupConversationId(conversationId) ? (groupTitles[conversationId] ?? APP_TITLE) : senderId,
     options: { body: text, tag: conversationId, renotify: true, data: { conversationId, seq } },
   };
 }

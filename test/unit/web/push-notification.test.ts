@@ -59,11 +59,19 @@ describe('the notification for a push', () => {
     });
   });
 
-  it('shows a group message under the app’s name, since the worker does not know the group’s title', () => {
+  it('shows a group message under the app’s name when the page kept no title for it', () => {
     const group = notificationFor({ ...PAYLOAD, conversationId: 'grp:lunch', text: 'New message' });
 
     expect(group.title).toBe('Parley');
     expect(group.options).toMatchObject({ body: 'New message', tag: 'grp:lunch' });
+  });
+
+  it('shows a group message under the group’s title where the page kept it', () => {
+    const group = notificationFor({ ...PAYLOAD, conversationId: 'grp:lunch' }, { 'grp:lunch': 'Lunch' });
+    const other = notificationFor({ ...PAYLOAD, conversationId: 'grp:other' }, { 'grp:lunch': 'Lunch' });
+
+    expect(group.title).toBe('Lunch');
+    expect(other.title).toBe('Parley');
   });
 
   it.each([
