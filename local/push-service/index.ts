@@ -12,6 +12,8 @@
  *   what was refused (`refused`, with the reason).
  * - `POST /subscriptions/{id}/respond` (`{status, count?, retryAfterSeconds?}`) makes the
  *   next pushes (`count` of them, else all) answer that status: 404, 410, 429, 500…
+ *
+ * It listens on 127.0.0.1 and answers only requests addressed to a loopback name.
  */
 import { createECDH, type ECDH, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -235,6 +237,14 @@ export async function startPushService(options: PushServiceOptions): Promise<Run
   });
 
   const route = async (request: IncomingMessage, response: ServerResponse) => {
+    // Only requests addressed to this machine by name: a page of another site cannot reach
+    // the service through DNS rebinding and tell it how to answer.
+    const { port } = new URL(origin);
+    if (request.headers.host !== `127.0.0.1:${port}` && request.headers.host !== `localhost:${port}`) {
+      request.resume();
+      sendJson(response, 403, { error: 'only requests addressed to 127.0.0.1 or localhost are answered' });
+      return;
+    }
     const path = new URL(request.url ?? '/', origin).pathname;
     const [, first, id, action] = path.split('/');
     const subscription = id ? subscriptions.get(id) : undefined;

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { PushPayload } from '@parley/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,6 +214,23 @@ describe('the local push service', () => {
     expect(throttled.headers.get('retry-after')).toBe('1');
     expect(accepted.status).toBe(201);
     expect((await pushesOf(subscription)).arrivals).toHaveLength(1);
+  });
+
+  it('refuses a request addressed to another host name, as a DNS rebinding page would send it', async () => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const request = httpRequest(
+        `${service.origin}/subscriptions`,
+        { method: 'POST', headers: { host: 'attacker.example' } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+
+    expect(status).toBe(403);
   });
 
   it('answers 404 to a push for a subscription it does not know', async () => {
