@@ -32,7 +32,7 @@ describe('the web server address', () => {
 });
 
 describe('the Vite config', () => {
-  it('proxies /api to the port PARLEY_WEB_PORT gives when it serves the app', () => {
+  it('proxies /api and /config to the port PARLEY_WEB_PORT gives when it serves the app', () => {
     // prepare
     vi.stubEnv('PARLEY_WEB_PORT', '3100');
 
@@ -40,10 +40,13 @@ describe('the Vite config', () => {
     const config = configFor('serve');
 
     // assess
-    expect(config.server?.proxy).toEqual({ '/api': 'http://127.0.0.1:3100' });
+    expect(config.server?.proxy).toEqual({
+      '/api': 'http://127.0.0.1:3100',
+      '/config': 'http://127.0.0.1:3100',
+    });
   });
 
-  it('proxies /api to port 3000 when PARLEY_WEB_PORT is unset', () => {
+  it('proxies /api and /config to port 3000 when PARLEY_WEB_PORT is unset', () => {
     // prepare
     vi.stubEnv('PARLEY_WEB_PORT', undefined);
 
@@ -51,7 +54,10 @@ describe('the Vite config', () => {
     const config = configFor('serve');
 
     // assess
-    expect(config.server?.proxy).toEqual({ '/api': 'http://127.0.0.1:3000' });
+    expect(config.server?.proxy).toEqual({
+      '/api': 'http://127.0.0.1:3000',
+      '/config': 'http://127.0.0.1:3000',
+    });
   });
 
   it('reads no port when it builds, as npm start does before it serves the tokens itself', () => {
