@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
@@ -16,11 +15,6 @@ export default defineConfig({
   ssr: { resolve },
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
-    // Vitest's default is one worker fewer than the cores: one on a 2-core machine, which
-    // leaves the time the end-to-end files spend waiting on the engines unused. Two workers
-    // there took `npm test` from 710–765 s to 606 s (docs/testing.md). The browser project
-    // keeps one (`npm run test:browser`): each file runs a stack and a Chromium of its own.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
