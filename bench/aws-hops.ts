@@ -139,15 +139,17 @@ export function createAwsModel(seed: number, coldStartRate = DEFAULT_COLD_START_
 /**
  * The hops one delivery waits on, in the order the code takes them (docs/capacity.md §9):
  * a list is a hop; an inner list is hops made in parallel, of which the slowest counts.
- * The send function reads the last seq once (a warm function that remembers it skips that
- * read, which this leaves in: the figure is for a cold cache) and the fanout reads the
- * connections of both members at once.
+ * `send` takes the caller's rate limit (an UpdateItem of its counter) while it reads the
+ * conversation's blocks (a BatchGetItem) and its last seq (a warm function that remembers
+ * it skips that read, which this leaves in: the figure is for a cold cache); on the fast
+ * path it reads both members' connections in the same round, before the claim. The fanout
+ * reads the connections of both members at once.
  */
 export const CRITICAL_PATHS: Record<'stream' | 'fast', ReadonlyArray<HopId | 'invoke' | HopId[]>> = {
   stream: [
     'clientToGateway',
     'invoke',
-    'dynamodbRead',
+    ['dynamodbWrite', 'dynamodbWrite', 'dynamodbRead'],
     'dynamodbTransaction',
     'kinesisPut',
     'streamToConsumer',
@@ -158,9 +160,8 @@ export const CRITICAL_PATHS: Record<'stream' | 'fast', ReadonlyArray<HopId | 'in
   fast: [
     'clientToGateway',
     'invoke',
-    'dynamodbRead',
+    ['dynamodbWrite', 'dynamodbWrite', 'dynamodbRead', 'dynamodbRead', 'dynamodbRead'],
     'dynamodbTransaction',
-    ['dynamodbRead', 'dynamodbRead'],
     'postToConnection',
     'gatewayToClient',
   ],

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Message, PushKind } from '@parley/protocol';
+import type { PushKind } from '@parley/protocol';
 import { ulid } from 'ulid';
 import type { FunctionId } from '../definitions/functions.js';
 import type { MetricsRecorder } from '../definitions/metrics.js';
@@ -38,7 +38,7 @@ import {
 import type { BlockingDeps } from './domain/blocking.js';
 import { ConfigurationError } from './domain/errors.js';
 import type { FanoutBatchDeps } from './domain/fanout-batch.js';
-import { FAST_PATH_BUDGET_MS, type FastPathDeps, postFirst } from './domain/fast-path.js';
+import { FAST_PATH_BUDGET_MS, type FastPathDeps, startFastPath } from './domain/fast-path.js';
 import { DEFAULT_GROUP_CHANGES, type GroupChangeDeps } from './domain/group-changes.js';
 import type {
   ConnectionPusher,
@@ -143,10 +143,11 @@ export function createDeps(config: ParleyConfig, overrides: DepsOverrides = {}):
  * wrapper gave it one of its own (the chaos run wraps it to inject faults).
  */
 function withFastPath(deps: ParleyDeps): ParleyDeps {
-  if (deps.sequencing.postFirst) return deps;
+  if (deps.sequencing.startFastPath) return deps;
   const withPath: ParleyDeps = { ...deps, sequencing: { ...deps.sequencing } };
   // Reads the deps it is part of at each send, so that a test may swap an adapter.
-  withPath.sequencing.postFirst = (message: Message) => postFirst(fastPathDeps(withPath), message);
+  withPath.sequencing.startFastPath = (conversationId) =>
+    startFastPath(fastPathDeps(withPath), conversationId);
   return withPath;
 }
 

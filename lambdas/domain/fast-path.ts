@@ -13,6 +13,7 @@ import { type FanoutDeps, postToConnections } from './fanout.js';
 import { recordPosted } from './fanout-work.js';
 import { recipientsOf } from './group-fanout.js';
 import type { Connection, GroupConnectionStore, GroupStore, Logger } from './ports.js';
+import type { FastPath } from './sequencing.js';
 
 /**
  * How long the fast path may hold a send before its record goes on the stream. The stream
@@ -38,10 +39,14 @@ export interface FastPathDeps extends FanoutDeps {
  * then: the ones the stream's record may tell the fanout to leave out. A connection that
  * answers 410 is deleted, as the fanout deletes it (and leaves the group's index).
  */
-export async function postFirst(deps: FastPathDeps, message: Message): Promise<string[]> {
+export async function postFirst(
+  deps: FastPathDeps,
+  message: Message,
+  directConnections?: Promise<Connection[]>,
+): Promise<string[]> {
   if (deps.maxConnections <= 0) return [];
   const reached = new Set<string>();
-  const posting = postToTargets(deps, message, reached).catch((error: unknown) => {
+  const posting = postToTargets(deps, message, reached, directConnections).catch((error: unknown) => {
     deps.logger.warn('the fast path failed; the stream delivers the message', {
       conversationId: message.conversationId,
       seq: message.seq,
@@ -67,12 +72,35 @@ export async function postFirst(deps: FastPathDeps, message: Message): Promise<s
   return connectionIds;
 }
 
+/**
+ * Starts the fast path of one send (`SequencingDeps.startFastPath`). In a one-to-one
+ * conversation the targets are the members' connections, known before the seq is: their
+ * read starts now and overlaps the claim, off the recipient's path. A group's targets
+ * depend on its roster at the message's seq, so they are read after the commit.
+ */
+export function startFastPath(deps: FastPathDeps, conversationId: string): FastPath {
+  if (deps.maxConnections <= 0) return async () => [];
+  if (isGroupConversationId(conversationId)) return (message) => postFirst(deps, message);
+  const connections = directTargets(deps, conversationId);
+  // A failed read is reported by the posts that await it; a send refused before its commit
+  // never awaits it, and its rejection must not count as unhandled.
+  connections.catch(() => {});
+  return (message) => postFirst(deps, message, connections);
+}
+
 /** Reads the message's targets and posts to each, adding to `reached` every one that answers 2xx. */
-async function postToTargets(deps: FastPathDeps, message: Message, reached: Set<string>): Promise<void> {
+async function postToTargets(
+  deps: FastPathDeps,
+  message: Message,
+  reached: Set<string>,
+  directConnections: Promise<Connection[]> | undefined,
+): Promise<void> {
   const group = isGroupConversationId(message.conversationId);
-  const targets = (group ? await groupTargets(deps, message) : await directTargets(deps, message)).filter(
-    (connection) => !isSendingDevice(connection, message),
-  );
+  const targets = (
+    group
+      ? await groupTargets(deps, message)
+      : await (directConnections ?? directTargets(deps, message.conversationId))
+  ).filter((connection) => !isSendingDevice(connection, message));
   if (targets.length === 0) return;
   const event = { type: 'message' as const, ...message };
   const frame = JSON.stringify(event);
@@ -117,8 +145,8 @@ function isSendingDevice(connection: Connection, message: Message): boolean {
 }
 
 /** Every connection of both members of a one-to-one conversation (of its one member, to oneself). */
-async function directTargets(deps: FastPathDeps, message: Message): Promise<Connection[]> {
-  const members = [...new Set(membersOf(message.conversationId) ?? [])];
+async function directTargets(deps: FastPathDeps, conversationId: string): Promise<Connection[]> {
+  const members = [...new Set(membersOf(conversationId) ?? [])];
   return (await Promise.all(members.map((userId) => deps.connections.listConnections(userId)))).flat();
 }
 

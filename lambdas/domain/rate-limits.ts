@@ -36,6 +36,12 @@ export type RateDecision = { admitted: true } | { admitted: false; message: stri
 /** What the routes ask: may this user make one more frame (or handshake) of this route now? */
 export interface RouteRateLimiter {
   take(userId: string, route: LimitedRoute): Promise<RateDecision>;
+  /**
+   * The refusal this instance already knows about, without a write; undefined when `take`
+   * would have to count. A route that reads while its limit is taken asks this first, so a
+   * flood this instance already refuses costs no reads either.
+   */
+  knownRefusal?(userId: string, route: LimitedRoute): RateDecision | undefined;
 }
 
 /** Counters expire this long after their window, well after any instance reads them. */
@@ -57,13 +63,21 @@ export class RateLimiter implements RouteRateLimiter {
     this.#now = options.now;
   }
 
+  knownRefusal(userId: string, route: LimitedRoute): RateDecision | undefined {
+    const limit = this.#limits?.[route];
+    if (!limit) return undefined;
+    const until = this.#refusedUntil.get(`${userId}#${route}`);
+    const now = this.#now();
+    return until !== undefined && now < until ? refusal(route, limit, until - now) : undefined;
+  }
+
   async take(userId: string, route: LimitedRoute): Promise<RateDecision> {
     const limit = this.#limits?.[route];
     if (!limit) return { admitted: true };
+    const known = this.knownRefusal(userId, route);
+    if (known) return known;
     const now = this.#now();
     const key = `${userId}#${route}`;
-    const until = this.#refusedUntil.get(key);
-    if (until !== undefined && now < until) return refusal(route, limit, until - now);
     const epochSecond = Math.floor(now / 1000);
     const windowStart = epochSecond - (epochSecond % RATE_WINDOW_SECONDS);
     const outcome = await this.#counter.count({

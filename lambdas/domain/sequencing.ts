@@ -13,9 +13,10 @@
  * real last seq, and the message's `attribute_not_exists` condition refuses a seq that is
  * taken; a refused guess is forgotten, and the send reads and tries again at once.
  *
- * Between the commit and the publish, `postFirst` may post the message to the members'
- * devices itself (the fast path, docs/adr/0008-fast-path.md); the record then names the
- * connections it reached, and the fanout posts to the others. A duplicate does not post:
+ * Between the commit and the publish, the fast path may post the message to the members'
+ * devices itself (docs/adr/0008-fast-path.md); the record then names the connections it
+ * reached, and the fanout posts to the others. It starts with the send, so that its read of
+ * the connections overlaps the claim. A duplicate does not post:
  * it cannot know what the first send reached, so its record names none, and the stream
  * posts to every device (a device drops a seq it has).
  *
@@ -38,6 +39,12 @@ export interface SendMessageInput {
   senderDeviceId: string;
   clientMessageId: string;
   body: string;
+  /**
+   * Checks already under way that must pass before anything is written (the rate limit, a
+   * one-to-one conversation's blocks): awaited alongside the first read of the last seq,
+   * so that their round trips overlap instead of adding up.
+   */
+  checks?: Promise<void>;
   /**
    * Throws to refuse the send; called in each attempt between reading (or guessing) the
    * last seq and claiming the next one.
@@ -62,11 +69,15 @@ export interface SequencingDeps extends BackoffDeps, BackoffPolicy {
   /** The last seq this instance committed per conversation; without it, every send reads first. */
   lastSeqCache?: LastSeqCache;
   /**
-   * Posts a just committed message to devices before it is published, answering the
-   * connections it reached (the fast path); none when absent. Never throws for a post.
+   * The fast path: started with the send (it may read the conversation's connections while
+   * the seq is claimed), then given the committed message to post to devices before it is
+   * published; answers the connections it reached. None when absent. Never throws.
    */
-  postFirst?: (message: Message) => Promise<string[]>;
+  startFastPath?: (conversationId: string) => FastPath;
 }
+
+/** A fast path under way for one send; see `SequencingDeps.startFastPath`. */
+export type FastPath = (message: Message) => Promise<string[]>;
 
 /** The last seq an instance committed in each conversation it sent in lately. */
 export interface LastSeqCache {
@@ -114,8 +125,9 @@ export const DEFAULT_SEQUENCING = { maxAttempts: 25, baseDelayMs: 10, maxDelayMs
 export async function sendMessage(deps: SequencingDeps, input: SendMessageInput): Promise<SendMessageResult> {
   const cache = deps.lastSeqCache;
   const guess = cache?.begin(input.conversationId);
+  const fastPath = deps.startFastPath?.(input.conversationId);
   try {
-    return await claimSeq(deps, input, guess);
+    return await claimSeq(deps, input, guess, fastPath);
   } finally {
     cache?.end(input.conversationId);
   }
@@ -125,12 +137,13 @@ async function claimSeq(
   deps: SequencingDeps,
   input: SendMessageInput,
   firstGuess: number | undefined,
+  fastPath: FastPath | undefined,
 ): Promise<SendMessageResult> {
   const cache = deps.lastSeqCache;
   let guess = firstGuess;
   for (let attempt = 0; attempt < deps.maxAttempts; attempt++) {
     const guessed = guess !== undefined;
-    const lastSeq = guess ?? (await deps.messages.lastSeq(input.conversationId));
+    const [lastSeq] = await Promise.all([guess ?? deps.messages.lastSeq(input.conversationId), input.checks]);
     guess = undefined;
     await input.authorize?.();
     const message: Message = {
@@ -148,7 +161,7 @@ async function claimSeq(
     switch (outcome.status) {
       case 'stored': {
         cache?.remember(input.conversationId, message.seq);
-        const reached = (await deps.postFirst?.(message)) ?? [];
+        const reached = (await fastPath?.(message)) ?? [];
         await deps.publisher.publish({
           type: 'message',
           ...message,
@@ -163,7 +176,7 @@ async function claimSeq(
           // message can be gone while its key waits for DynamoDB's deletion: answer the
           // first send's seq as ever, and publish nothing, since nothing is left to deliver.
           const { seq, messageId, serverTs } = outcome.original;
-          const { body: _body, authorize: _authorize, ...sent } = input;
+          const { body: _body, authorize: _authorize, checks: _checks, ...sent } = input;
           return { message: { ...sent, seq, messageId, serverTs }, duplicate: true, retries: attempt };
         }
         await deps.publisher.publish({ type: 'message', ...original });

@@ -11,24 +11,37 @@ import { frameRoute, type RouteEvent } from '../middleware/websocket-route.js';
 import { type DepsProvider, depsFromEnvironment } from '../runtime.js';
 
 export function createSendHandler(deps: DepsProvider) {
-  const serve = async ({ frame, caller, logger }: RouteEvent<SendFrame>): Promise<SentFrame> => {
+  const serve = async ({ frame, caller, logger, admission }: RouteEvent<SendFrame>): Promise<SentFrame> => {
     const conversationId = resolveSendTarget(caller.userId, frame);
     const group = isGroupConversationId(conversationId);
     // The membership the last attempt read: the one its claimed seq proves still held.
     const sender: { member?: GroupMemberRecord } = {};
+    // Run together with the first read of the last seq (and the fast path's read of the
+    // connections), not one after another: each is a round trip on the message's path. A
+    // one-to-one conversation's blocks are read once: a block committed before this read
+    // refuses the send, and every send after the `blocked` answer reads it.
+    const checks = group
+      ? admission
+      : Promise.all([admission, assertMayWrite(deps().privacy, caller.userId, conversationId)]).then(
+          () => {},
+        );
+    checks.catch(() => {}); // awaited by the send; a refusal is answered from there
     const { message, duplicate, retries } = await sendMessage(deps().sequencing, {
       conversationId,
       senderId: caller.userId,
       senderDeviceId: caller.deviceId,
       clientMessageId: frame.clientMessageId,
       body: frame.body,
-      // In each attempt, before the seq is claimed: a group's membership, or a one-to-one
-      // conversation's blocks (a block committed before this read refuses the send).
-      authorize: group
-        ? async () => {
-            sender.member = await assertCurrentMember(deps().groups, conversationId, caller.userId);
+      checks,
+      // In each attempt, after the last seq is read and before it is claimed: a removal
+      // committed before that read is seen (docs/adr/0007-groups.md).
+      ...(group
+        ? {
+            authorize: async () => {
+              sender.member = await assertCurrentMember(deps().groups, conversationId, caller.userId);
+            },
           }
-        : () => assertMayWrite(deps().privacy, caller.userId, conversationId),
+        : {}),
     });
     // The sender counts as having received and read its own message.
     if (sender.member) await countOwnMessage(deps(), conversationId, sender.member, message.seq);
@@ -48,7 +61,7 @@ export function createSendHandler(deps: DepsProvider) {
       duplicate,
     };
   };
-  return frameRoute(sendFrameSchema, deps, serve);
+  return frameRoute(sendFrameSchema, deps, serve, { readsAlongsideLimit: true });
 }
 
 export const handler = createSendHandler(depsFromEnvironment('send'));

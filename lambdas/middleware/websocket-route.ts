@@ -12,7 +12,7 @@ import { describeZodError, readableRequestId, type ServerFrame } from '@parley/p
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
-import { limitedRouteOf } from '../../definitions/rate-limits.js';
+import { type LimitedRoute, limitedRouteOf } from '../../definitions/rate-limits.js';
 import { BadRequestError, RateLimitedError, toErrorFrame } from '../domain/errors.js';
 import type { RouteRateLimiter } from '../domain/rate-limits.js';
 import { type LambdaFunction, lambdaFunction } from './lambda-function.js';
@@ -60,6 +60,20 @@ export interface LoggedEvent extends WebSocketEvent {
 export interface RouteEvent<Frame> extends LoggedEvent {
   frame: Frame;
   caller: Caller;
+  /**
+   * The caller's rate limit on this route: settled before `serve` runs, unless the route
+   * reads alongside it (`FrameRouteOptions`); then `serve` awaits it before its first write.
+   */
+  admission: Promise<void>;
+}
+
+export interface FrameRouteOptions {
+  /**
+   * `serve` may start its reads while the rate limit is taken (one write to the counter),
+   * instead of after it: the two round trips overlap. It must await `admission` before it
+   * writes anything. A refusal is still the answer, whatever else `serve` ran into.
+   */
+  readsAlongsideLimit?: boolean;
 }
 
 /** The frame's `requestId` when the body is JSON with a readable one, else null. */
@@ -183,20 +197,42 @@ export function frameRoute<Schema extends z.ZodType>(
   schema: Schema,
   deps: () => RouteDeps,
   serve: (event: RouteEvent<z.infer<Schema>>) => Promise<ServerFrame | undefined>,
+  options: FrameRouteOptions = {},
 ): RouteHandler {
   return answeredRoute(deps, async (event) => {
     const caller = callerOf(event);
-    // Before validation: a flood of invalid frames counts against the limit too.
-    await admitWithinLimit(deps(), caller.userId, event.requestContext.routeKey);
-    return serve({ ...event, frame: validFrame(schema, event.body), caller });
+    const route = limitedRouteOf(event.requestContext.routeKey);
+    const limiter = route ? deps().rateLimiter : undefined;
+    if (!options.readsAlongsideLimit || !route || !limiter) {
+      // Before validation: a flood of invalid frames counts against the limit too.
+      await admitWithinLimit(limiter, caller.userId, route);
+      return serve({ ...event, frame: validFrame(schema, event.body), caller, admission: Promise.resolve() });
+    }
+    const known = limiter.knownRefusal?.(caller.userId, route);
+    if (known && !known.admitted) throw new RateLimitedError(known.message);
+    const admission = admitWithinLimit(limiter, caller.userId, route);
+    // Awaited on every way out below; this only keeps a refusal that comes while `serve`
+    // is still reading from counting as unhandled.
+    admission.catch(() => {});
+    try {
+      const answer = await serve({ ...event, frame: validFrame(schema, event.body), caller, admission });
+      await admission;
+      return answer;
+    } catch (error) {
+      await admission;
+      throw error;
+    }
   });
 }
 
-/** Refuses with `rate_limited` a frame over the caller's limit on its route; nothing else runs. */
-async function admitWithinLimit(deps: RouteDeps, userId: string, routeKey: string): Promise<void> {
-  const route = limitedRouteOf(routeKey);
-  if (!route || !deps.rateLimiter) return;
-  const decision = await deps.rateLimiter.take(userId, route);
+/** Refuses with `rate_limited` a frame over the caller's limit on its route. */
+async function admitWithinLimit(
+  limiter: RouteRateLimiter | undefined,
+  userId: string,
+  route: LimitedRoute | undefined,
+): Promise<void> {
+  if (!route || !limiter) return;
+  const decision = await limiter.take(userId, route);
   if (!decision.admitted) throw new RateLimitedError(decision.message);
 }
 

@@ -10,8 +10,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '@parley/protocol';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { FAST_PATH_BUDGET_MS, postFirst } from '../../lambdas/domain/fast-path.js';
+import { FAST_PATH_BUDGET_MS, type FastPathDeps, startFastPath } from '../../lambdas/domain/fast-path.js';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
+import type { FastPath } from '../../lambdas/domain/sequencing.js';
 import { fastPathDeps, type ParleyDeps } from '../../lambdas/runtime.js';
 import type { DynamoDbFault, DynamoDbRequest } from '../../local/deployed/dynamodb-front.js';
 import type { KinesisFault, KinesisRequest } from '../../local/deployed/kinesis-front.js';
@@ -165,7 +166,13 @@ export class ChaosFaults {
     };
     return {
       ...wrapped,
-      sequencing: { ...wrapped.sequencing, postFirst: (message) => this.#postFirst(wrapped, message) },
+      sequencing: {
+        ...wrapped.sequencing,
+        startFastPath: (conversationId) => {
+          const post = startFastPath(this.#faultyFastPathDeps(wrapped), conversationId);
+          return (message) => this.#postFirst(message, post);
+        },
+      },
     };
   };
 
@@ -174,32 +181,34 @@ export class ChaosFaults {
    * function dying (an error out of the send, which the client retries) after the commit,
    * before or after the posts: in both cases the message is stored and not yet published.
    */
-  async #postFirst(deps: ParleyDeps, message: Message): Promise<string[]> {
+  async #postFirst(message: Message, post: FastPath): Promise<string[]> {
     const half = this.#rates.sendDeath / 2;
     if (this.#roll('send-died-before-posts', half)) {
       throw new InjectedFault(`send died after committing seq ${message.seq}, before its posts`);
     }
-    const pusher = deps.pusher;
-    const reached = await postFirst(
-      {
-        ...fastPathDeps(deps),
-        pusher: {
-          post: async (connectionId, frame) => {
-            if (this.#roll('fast-path-post-failed', this.#rates.fastPathPostFailure)) {
-              throw new InjectedFault('the fast path post failed', 'InternalServerErrorException');
-            }
-            if (this.#roll('fast-path-post-hung', this.#rates.fastPathPostHang)) await delay(HUNG_POST_MS);
-            return pusher.post(connectionId, frame);
-          },
-          disconnect: (connectionId) => pusher.disconnect(connectionId),
-        },
-      },
-      message,
-    );
+    const reached = await post(message);
     if (this.#roll('send-died-after-posts', half)) {
       throw new InjectedFault(`send died after posting seq ${message.seq}, before the publish`);
     }
     return reached;
+  }
+
+  /** The stack's fast path, its posts failing or hanging now and then. */
+  #faultyFastPathDeps(deps: ParleyDeps): FastPathDeps {
+    const pusher = deps.pusher;
+    return {
+      ...fastPathDeps(deps),
+      pusher: {
+        post: async (connectionId, frame) => {
+          if (this.#roll('fast-path-post-failed', this.#rates.fastPathPostFailure)) {
+            throw new InjectedFault('the fast path post failed', 'InternalServerErrorException');
+          }
+          if (this.#roll('fast-path-post-hung', this.#rates.fastPathPostHang)) await delay(HUNG_POST_MS);
+          return pusher.post(connectionId, frame);
+        },
+        disconnect: (connectionId) => pusher.disconnect(connectionId),
+      },
+    };
   }
 
   /** For `wrapFunction`: fanout batches that fail whole, before or after doing their work. */

@@ -8,7 +8,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { MetricName } from '../../definitions/metrics.js';
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
-import { postFirst } from '../../lambdas/domain/fast-path.js';
+import { startFastPath } from '../../lambdas/domain/fast-path.js';
 import { fastPathDeps } from '../../lambdas/runtime.js';
 import type { FunctionWrapper } from '../../local/stack.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
@@ -49,7 +49,8 @@ describe('the fast path on the local stack', () => {
         ...deps,
         sequencing: {
           ...deps.sequencing,
-          postFirst: (message) => postFirst({ ...fastPathDeps(deps), budgetMs: 30_000 }, message),
+          startFastPath: (conversationId) =>
+            startFastPath({ ...fastPathDeps(deps), budgetMs: 30_000 }, conversationId),
         },
       }),
     },

@@ -4,7 +4,7 @@
  * it reached, what it leaves to the stream, and the fanout posting to the rest only.
  */
 import type { MessageEventFrame } from '@parley/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MetricName } from '../../definitions/metrics.js';
 import { createBatchFanout } from '../../lambdas/domain/fanout-batch.js';
 import { postFirst } from '../../lambdas/domain/fast-path.js';
@@ -193,6 +193,59 @@ describe('the fast path of a one-to-one message', () => {
     expect(message.seq).toBe(1);
     expect(test.ports.pusher.posts).toEqual([]);
     expect(test.records()[0]).not.toHaveProperty('reached');
+  });
+
+  it('reads the connections while the seq is claimed, not after the commit', async () => {
+    const test = setUp();
+    await openDirectDevices(test);
+    const order: string[] = [];
+    const listConnections = test.ports.connections.listConnections.bind(test.ports.connections);
+    vi.spyOn(test.ports.connections, 'listConnections').mockImplementation(async (userId) => {
+      order.push(`read ${userId}`);
+      return listConnections(userId);
+    });
+    const storeMessage = test.ports.messages.storeMessage.bind(test.ports.messages);
+    vi.spyOn(test.ports.messages, 'storeMessage').mockImplementation(async (message) => {
+      order.push('commit');
+      return storeMessage(message);
+    });
+
+    await test.send();
+
+    expect(order).toEqual(['read alice', 'read bob', 'commit']);
+    expect(test.records()[0]?.reached?.sort()).toEqual([
+      'conn-alice-laptop',
+      'conn-alice-phone',
+      'conn-bob-phone',
+    ]);
+  });
+
+  it('leaves no rejection unhandled when the send is refused before its commit and the read failed', async () => {
+    const test = setUp();
+    vi.spyOn(test.ports.connections, 'listConnections').mockRejectedValue(
+      new Error('injected: the read failed'),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const refused = sendMessage(test.deps.sequencing, {
+        conversationId: DM,
+        senderId: 'alice',
+        senderDeviceId: 'tablet',
+        clientMessageId: 'cm-refused',
+        body: 'hello',
+        checks: Promise.reject(new Error('refused')),
+      });
+      await expect(refused).rejects.toThrow('refused');
+      // An unhandled rejection is reported after the microtasks of its turn: give it one.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+
+    expect(unhandled).toEqual([]);
+    expect(test.ports.messages.messages(DM)).toEqual([]);
   });
 
   it('posts nothing itself for a duplicate send, whose record names no connection', async () => {

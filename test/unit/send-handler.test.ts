@@ -4,9 +4,11 @@
  */
 import { ID_RULE_MESSAGE, type Message, type SentFrame } from '@parley/protocol';
 import { describe, expect, it, vi } from 'vitest';
+import type { LimitedRoute } from '../../definitions/rate-limits.js';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
+import type { RateDecision } from '../../lambdas/domain/rate-limits.js';
 import { createSendHandler } from '../../lambdas/handlers/send.js';
-import { answerOf, createInMemoryTestDeps, errorOf, invoke, messageEvent } from './support/harness.js';
+import { answerOf, createInMemoryTestDeps, errorOf, invoke, messageEvent, NOW } from './support/harness.js';
 
 const CLIENT_MESSAGE_ID = '4f1c0e9a-6b1d-4c47-9a39-2b1a7d2f6c11';
 
@@ -306,5 +308,80 @@ describe('the send handler accepts a valid frame', () => {
     await invoke(createSendHandler(provider), event);
 
     expect(stored()).toMatchObject({ senderId: 'alice', senderDeviceId: 'laptop' });
+  });
+});
+
+describe('the send handler reads while the rate limit is taken, and writes only once it admits', () => {
+  /** A limiter whose `take` answers only when the test says, and counts what it was asked. */
+  function heldLimiter() {
+    let answer: (decision: RateDecision) => void = () => {};
+    const take = vi.fn(
+      (_userId: string, _route: LimitedRoute) =>
+        new Promise<RateDecision>((resolve) => {
+          answer = resolve;
+        }),
+    );
+    return { limiter: { take }, take, answer: (decision: RateDecision) => answer(decision) };
+  }
+  const REFUSAL: RateDecision = { admitted: false, message: 'rate limit: at most 10 send frames a second' };
+
+  it('reads the last seq and the blocks before the limit answers, and stores once it admits', async () => {
+    const test = await acceptSends();
+    const held = heldLimiter();
+    test.deps.rateLimiter = held.limiter;
+    const findBlocks = vi.spyOn(test.ports.privacy, 'findBlocks');
+
+    const answering = invoke(createSendHandler(test.provider), messageEvent(sendFrame()));
+    await vi.waitFor(() => {
+      expect(test.calls.lastSeq).toHaveBeenCalled();
+      expect(findBlocks).toHaveBeenCalled();
+    });
+    expect(test.calls.storeMessage).not.toHaveBeenCalled();
+    held.answer({ admitted: true });
+
+    expect(answerOf<SentFrame>(await answering)).toMatchObject({ type: 'sent', seq: 3 });
+    expect(held.take).toHaveBeenCalledWith('alice', 'send');
+  });
+
+  it('answers rate_limited and stores nothing when the limit refuses after the reads', async () => {
+    const test = await acceptSends();
+    const held = heldLimiter();
+    test.deps.rateLimiter = held.limiter;
+
+    const answering = invoke(createSendHandler(test.provider), messageEvent(sendFrame()));
+    await vi.waitFor(() => expect(test.calls.lastSeq).toHaveBeenCalled());
+    held.answer(REFUSAL);
+
+    expect(errorOf(await answering)).toMatchObject({ code: 'rate_limited', message: REFUSAL.message });
+    expect(test.calls.storeMessage).not.toHaveBeenCalled();
+    expect(test.calls.publish).not.toHaveBeenCalled();
+  });
+
+  it('answers rate_limited, not blocked, when both refuse the send', async () => {
+    const test = await acceptSends();
+    await test.ports.privacy.block({ blockerId: 'bob', blockedId: 'alice' }, NOW);
+    const held = heldLimiter();
+    test.deps.rateLimiter = held.limiter;
+
+    const answering = invoke(createSendHandler(test.provider), messageEvent(sendFrame()));
+    await vi.waitFor(() => expect(held.take).toHaveBeenCalled());
+    held.answer(REFUSAL);
+
+    expect(errorOf(await answering).code).toBe('rate_limited');
+    expect(test.calls.storeMessage).not.toHaveBeenCalled();
+  });
+
+  it('reads nothing for a refusal the instance already knows of', async () => {
+    const test = await acceptSends();
+    const take = vi.fn(async () => REFUSAL);
+    test.deps.rateLimiter = { take, knownRefusal: () => REFUSAL };
+    const findBlocks = vi.spyOn(test.ports.privacy, 'findBlocks');
+
+    const result = await invoke(createSendHandler(test.provider), messageEvent(sendFrame()));
+
+    expect(errorOf(result).code).toBe('rate_limited');
+    expect(take).not.toHaveBeenCalled();
+    expect(findBlocks).not.toHaveBeenCalled();
+    expectNothingCalled(test.calls);
   });
 });

@@ -432,15 +432,16 @@ describe('sequencing concurrent and repeated sends', () => {
   it('reads the last seq rather than guess while another send of the instance in the conversation is under way', async () => {
     const lastSeq = vi.fn(async () => 1);
     let releaseFirst: () => void = () => {};
-    const stored: number[] = [];
+    const stored: Message[] = [];
     const deps = {
       ...DEFAULT_SEQUENCING,
       messages: {
         lastSeq,
         storeMessage: async (message: Message) => {
-          stored.push(message.seq);
+          stored.push(message);
           // The first send's transaction is still under way when the second begins.
-          if (stored.length === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
+          if (message.clientMessageId === 'm2')
+            await new Promise<void>((resolve) => (releaseFirst = resolve));
           return { status: 'stored' as const };
         },
         getMessage: async () => undefined,
@@ -464,12 +465,15 @@ describe('sequencing concurrent and repeated sends', () => {
 
     const first = sendMessage(deps, input('m2'));
     const second = sendMessage(deps, input('m3'));
-    await vi.waitFor(() => expect(lastSeq).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => {
+      expect(lastSeq).toHaveBeenCalledTimes(1);
+      expect(stored.map((message) => message.clientMessageId)).toContain('m2');
+    });
     releaseFirst();
     await Promise.all([first, second]);
 
     // The first guessed seq 2 without reading; the second read, rather than guess seq 2 as well.
-    expect(stored[0]).toBe(2);
+    expect(stored.find((message) => message.clientMessageId === 'm2')?.seq).toBe(2);
     expect(lastSeq).toHaveBeenCalledTimes(1);
   });
 
