@@ -96,6 +96,9 @@ export class Connection {
   /** Sends one text frame; false when the socket is no longer open. */
   send(text: string | Buffer): boolean {
     if (this.#socket.readyState !== WebSocket.OPEN) return false;
+    // A frame the server sends keeps the connection from idling out too, as services built
+    // on API Gateway report (https://hotsock.io/docs/connections/keep-alive; AWS does not say).
+    this.#resetIdleTimer();
     this.#outbound.push(this.#transit?.outbound() ?? 0, () => {
       if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(text, { binary: false });
     });

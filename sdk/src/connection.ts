@@ -9,7 +9,7 @@ import type { ServerFrame } from '@parley/protocol';
 import { type Backoff, SYSTEM_TIMERS, type TimerHandle, type Timers } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
 import { codeOf, isDisconnect, ParleyError, ParleyErrorCode } from './errors.js';
-import { KeepAlive, type PingOutcome } from './keep-alive.js';
+import { type IdleCounting, KeepAlive, type PingOutcome } from './keep-alive.js';
 import { type WebSocketConstructor, type WebSocketLike, WS_OPEN } from './websocket.js';
 
 /**
@@ -97,6 +97,8 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
   #attempt = 0;
   #reconnectTimer: TimerHandle | undefined;
   #requestCounter = 0;
+  /** Shared by the keep-alives of every connection this client opens: see `#learnIdleCounting`. */
+  readonly #idleCounting: IdleCounting = { countsReceived: true };
   /** The token read before the first attempt, which that attempt uses. */
   #firstToken: string | undefined;
 
@@ -228,10 +230,11 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
       socket,
       pending: new Map(),
       openedAt: 0,
-      keepAlive: new KeepAlive(this.#options.keepAliveMs, {
-        ping: () => this.#ping(session),
-        dead: () => this.#endDeadSession(session),
-      }),
+      keepAlive: new KeepAlive(
+        this.#options.keepAliveMs,
+        { ping: () => this.#ping(session), dead: () => this.#endDeadSession(session) },
+        { now: this.#options.now, counting: this.#idleCounting },
+      ),
     };
     socket.onopen = () => {
       if (this.#connecting === socket) this.#connecting = undefined;
@@ -247,6 +250,7 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     };
     socket.onmessage = (event) => {
       if (this.#session !== session) return;
+      session.keepAlive.received();
       this.#onFrame(session, typeof event.data === 'string' ? event.data : String(event.data));
     };
     socket.onerror = (event) => {
@@ -276,12 +280,27 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     if (wasCurrent) this.#session = undefined;
     this.#failPending(session, new ParleyError(ParleyErrorCode.ConnectionLost, 'the connection closed'));
     if (this.#closed()) return;
+    this.#learnIdleCounting(session);
     if (!wasCurrent && this.#state !== ConnectionState.Connecting) return;
     // A connection that stayed up long enough was a success: count the attempts afresh.
     const { backoff, now } = this.#options;
     if (session.openedAt && now() - session.openedAt >= backoff.minUptimeMs) this.#attempt = 0;
     this.emit('lost', undefined);
     this.#scheduleReconnect();
+  }
+
+  /**
+   * A connection that closed while only frames it received had kept the keep-alive from
+   * pinging was most likely closed for idleness: this gateway counts the client's frames
+   * only, so from now on the keep-alive does too. A close at the gateway's 2-hour limit says
+   * nothing of that, and is left out. Another close mistaken for it (a network lost at that
+   * moment) only costs the pings counting received frames saved.
+   */
+  #learnIdleCounting(session: Session): void {
+    if (!this.#idleCounting.countsReceived || !session.keepAlive.outlivedOwnFrames()) return;
+    const { now, keepAliveMs } = this.#options;
+    if (session.openedAt && now() - session.openedAt >= GATEWAY_MAX_CONNECTION_MS - keepAliveMs) return;
+    this.#idleCounting.countsReceived = false;
   }
 
   /**
@@ -380,6 +399,12 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
  * backoff, waits of up to 8 s, then 16 s, then the 30 s cap, instead of starting at 0.5 s.
  */
 const TOO_MANY_CONNECTIONS_ATTEMPT = 4;
+
+/**
+ * API Gateway ends every WebSocket connection after 2 hours, however busy
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html).
+ */
+const GATEWAY_MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
 
 /**
  * The HTTP status of a refused handshake, where the WebSocket says it: Node's `ws` names it

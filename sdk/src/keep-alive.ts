@@ -2,11 +2,15 @@
  * Keeps one connection alive: API Gateway closes a WebSocket connection that has been idle
  * for 10 minutes ("Idle Connection Timeout", a quota that cannot be raised:
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html).
- * AWS does not say which direction counts; services built on it report that traffic either
- * way resets it (https://hotsock.io/docs/connections/keep-alive). The client cannot make the
- * server send, so it counts only its own frames: once it has sent nothing for the interval,
- * it sends the protocol's `ping`. The pong also tells it the connection still works: no pong
- * in time means the connection is dead, even if the socket has not noticed yet.
+ * AWS does not say which direction counts; a service built on it keeps idle connections
+ * open with frames the server sends alone (https://hotsock.io/docs/connections/keep-alive).
+ * So a frame either way restarts the idle wait: a device that receives often never pings,
+ * and a ping goes out only once nothing has crossed for the interval. Should the gateway
+ * count only the client's frames after all, it closes such a connection about the idle
+ * limit after the client's last own frame; the client sees that (`outlivedOwnFrames` at the
+ * close) and from then on counts its own frames only (docs/adr/0009-keep-alive.md). A frame
+ * received also tells it the connection works; so does a pong: no pong in time means the
+ * connection is dead, even if the socket has not noticed yet.
  */
 
 /**
@@ -16,7 +20,8 @@
  * https://chromestatus.com/feature/4718288976216064), with a minute to spare. The ping
  * itself resets the idle time, so the pong's wait does not count against it. Every ping
  * and pong is billed as a message, so fewer of them is cheaper; a dead connection is
- * still noticed within 8 minutes and the request timeout (docs/adr/0009-keep-alive.md).
+ * still noticed within 8 minutes of silence and the request timeout
+ * (docs/adr/0009-keep-alive.md).
  *
  * @example
  * new ParleyClient({ url, token, deviceId, keepAliveMs: DEFAULT_KEEP_ALIVE_MS / 2 });
@@ -51,39 +56,82 @@ export interface KeepAliveConnection {
 }
 
 /**
- * The keep-alive of one open connection: after `intervalMs` with no frame sent, a ping; a ping
- * with no answer ends the connection. Made when the connection opens, stopped when it closes.
+ * Whether frames from the server keep a connection alive: a fact about the gateway, so
+ * one answer serves every connection of a client. It starts true and turns false for good
+ * once a connection was closed for idleness while it received (see `KeepAlive`).
  *
  * @example
- * const keepAlive = new KeepAlive(300_000, connection);
+ * const gateway: IdleCounting = { countsReceived: true };
+ */
+export interface IdleCounting {
+  countsReceived: boolean;
+}
+
+/**
+ * The keep-alive of one open connection: after `intervalMs` with no frame either way (with
+ * no frame sent, once `counting.countsReceived` is false), a ping; a ping with no answer
+ * ends the connection. Made when the connection opens, stopped when it closes.
+ *
+ * @example
+ * const keepAlive = new KeepAlive(300_000, connection, { now: Date.now, counting: { countsReceived: true } });
  * keepAlive.start();
  * socket.send(frame);
  * keepAlive.sent(); // the idle wait counts from here
+ * keepAlive.received(); // and from here, while the gateway counts frames it sends
  * keepAlive.stop(); // on close
  */
 export class KeepAlive {
   readonly #intervalMs: number;
   readonly #connection: KeepAliveConnection;
+  readonly #now: () => number;
+  readonly #counting: IdleCounting;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #pinging = false;
+  #lastSentAt = 0;
 
   /** `intervalMs` 0 makes a keep-alive that never pings. */
-  constructor(intervalMs: number, connection: KeepAliveConnection) {
+  constructor(
+    intervalMs: number,
+    connection: KeepAliveConnection,
+    options: { now: () => number; counting: IdleCounting } = {
+      now: Date.now,
+      counting: { countsReceived: false },
+    },
+  ) {
     this.#intervalMs = intervalMs;
     this.#connection = connection;
+    this.#now = options.now;
+    this.#counting = options.counting;
   }
 
   /** The connection opened: the idle wait starts. */
   start(): void {
     if (this.#intervalMs === 0) return;
     this.#running = true;
+    this.#lastSentAt = this.#now();
     this.#restart();
   }
 
   /** A frame went out (a ping too): the idle wait starts again. */
   sent(): void {
-    if (this.#running) this.#restart();
+    if (!this.#running) return;
+    this.#lastSentAt = this.#now();
+    this.#restart();
+  }
+
+  /** A frame came in: the idle wait starts again, while the gateway counts the frames it sends. */
+  received(): void {
+    if (this.#running && this.#counting.countsReceived) this.#restart();
+  }
+
+  /**
+   * True when the client has sent nothing for longer than the interval: only frames it
+   * received kept the keep-alive from pinging. A gateway that closes the connection then
+   * did not count them.
+   */
+  outlivedOwnFrames(): boolean {
+    return this.#intervalMs > 0 && this.#lastSentAt > 0 && this.#now() - this.#lastSentAt > this.#intervalMs;
   }
 
   /** The connection closed: nothing more happens. */

@@ -1,12 +1,15 @@
 /**
  * Closing a connection: by the client, by the idle and duration limits, and by a stop.
  */
+import { setTimeout as delay } from 'node:timers/promises';
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   allowing,
   cleanUp,
   closeOf,
   connectionEventSchema,
+  managementClient,
   open,
   Recorder,
   startGateway,
@@ -75,6 +78,32 @@ describe('closing', () => {
       disconnectStatusCode: 1001,
       disconnectReason: 'Going away',
     });
+  });
+
+  it('keeps open a connection it posts to, and closes it for idleness once the posts stop', async () => {
+    // prepare
+    const recorder = new Recorder();
+    const { gateway } = await startGateway({ idleTimeoutMs: 1_000, routes: { $connect: recorder.route() } });
+    const socket = await open(gateway.url);
+    const connectionId = (await recorder.next('$connect')).requestContext.connectionId;
+    const client = managementClient(gateway.managementEndpoint);
+    let closedAfterPosts: number | undefined;
+    let posts = 0;
+    const closing = closeOf(socket);
+    socket.on('close', () => {
+      closedAfterPosts = posts;
+    });
+
+    // act: a post every 100 ms for two and a half idle limits, the client sending nothing
+    for (; posts < 25; posts++) {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: `{"n":${posts}}` }));
+      await delay(100);
+    }
+    const closed = await closing;
+
+    // assess
+    expect(closedAfterPosts).toBe(25);
+    expect(closed).toEqual({ code: 1001, reason: 'Going away' });
   });
 
   it('closes a connection at its maximum duration with 1001', async () => {

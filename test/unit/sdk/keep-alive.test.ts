@@ -1,4 +1,4 @@
-import { ConnectionState, DEFAULT_KEEP_ALIVE_MS } from '@parley/sdk';
+import { ConnectionState, DEFAULT_KEEP_ALIVE_MS, type ParleyClient } from '@parley/sdk';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   answerCatchUp,
@@ -148,6 +148,8 @@ describe('the keep-alive', () => {
     const next = await server.nextConnection();
     await answerCatchUp(next);
     await reachedState(client, ConnectionState.Open);
+    // The catch-up's answer restarts the idle wait when it arrives: let it arrive first.
+    await processed(next, client);
 
     expect(connection.closeCode).toBe(4000);
     expect(states).toEqual([ConnectionState.Reconnecting, ConnectionState.Connecting, ConnectionState.Open]);
@@ -204,5 +206,70 @@ describe('the keep-alive', () => {
     await expect(createClient(server, { keepAliveMs })).rejects.toThrow(
       new TypeError('keepAliveMs: must be a number of milliseconds, 0 or more (0 turns it off)'),
     );
+  });
+});
+
+describe('the keep-alive and the frames the server sends', () => {
+  /** The server sends a frame every half interval, `times` times, each handled before the next. */
+  async function serverFramesEveryHalfInterval(
+    connection: FakeConnection,
+    client: ParleyClient,
+    times: number,
+  ) {
+    for (let i = 0; i < times; i++) {
+      await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS / 2);
+      await processed(connection, client);
+    }
+  }
+
+  it('sends no ping while frames from the server keep arriving, and pings once they stop', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, { keepAliveMs: KEEP_ALIVE_MS });
+
+    await serverFramesEveryHalfInterval(connection, client, 6);
+    expect(await framesSentSoFar(connection, client)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+
+    await nextPing(connection);
+  });
+
+  it('counts only its own frames after a connection closed while only frames it received kept it from pinging', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      reconnect: RECONNECT,
+    });
+    // Three half intervals with nothing sent: a gateway counting the client's frames only closes it.
+    await serverFramesEveryHalfInterval(connection, client, 3);
+    connection.drop();
+    await reachedState(client, ConnectionState.Reconnecting);
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const next = await server.nextConnection();
+    await answerCatchUp(next);
+    await processed(next, client);
+
+    // Frames from the server no longer hold the ping back: it comes an interval after the catch-up.
+    await serverFramesEveryHalfInterval(next, client, 2);
+
+    await nextPing(next);
+  });
+
+  it('keeps counting the frames it receives after a close that came while it had sent a frame lately', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server, {
+      keepAliveMs: KEEP_ALIVE_MS,
+      reconnect: RECONNECT,
+    });
+    await serverFramesEveryHalfInterval(connection, client, 1);
+    connection.drop();
+    await reachedState(client, ConnectionState.Reconnecting);
+    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
+    const next = await server.nextConnection();
+    await answerCatchUp(next);
+    await processed(next, client);
+
+    await serverFramesEveryHalfInterval(next, client, 4);
+
+    expect(await framesSentSoFar(next, client)).toEqual([]);
   });
 });
