@@ -233,20 +233,29 @@ describe('the keep-alive and the frames the server sends', () => {
     await nextPing(connection);
   });
 
-  it('counts only its own frames after a connection closed while only frames it received kept it from pinging', async () => {
+  /**
+   * A client on its first connection gets `halfIntervals` server frames, half an interval
+   * apart, then loses the connection (as a gateway closing it does), reconnects and catches up.
+   */
+  async function reconnectAfterServerFrames(halfIntervals: number) {
     const server = await startFakeServer();
     const { client, connection } = await connectedClient(server, {
       keepAliveMs: KEEP_ALIVE_MS,
       reconnect: RECONNECT,
     });
-    // Three half intervals with nothing sent: a gateway counting the client's frames only closes it.
-    await serverFramesEveryHalfInterval(connection, client, 3);
+    await serverFramesEveryHalfInterval(connection, client, halfIntervals);
     connection.drop();
     await reachedState(client, ConnectionState.Reconnecting);
     await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
     const next = await server.nextConnection();
     await answerCatchUp(next);
     await processed(next, client);
+    return { client, next };
+  }
+
+  it('counts only its own frames after a connection closed while only frames it received kept it from pinging', async () => {
+    // Three half intervals with nothing sent: a gateway counting the client's frames only closes it.
+    const { client, next } = await reconnectAfterServerFrames(3);
 
     // Frames from the server no longer hold the ping back: it comes an interval after the catch-up.
     await serverFramesEveryHalfInterval(next, client, 2);
@@ -255,18 +264,7 @@ describe('the keep-alive and the frames the server sends', () => {
   });
 
   it('keeps counting the frames it receives after a close that came while it had sent a frame lately', async () => {
-    const server = await startFakeServer();
-    const { client, connection } = await connectedClient(server, {
-      keepAliveMs: KEEP_ALIVE_MS,
-      reconnect: RECONNECT,
-    });
-    await serverFramesEveryHalfInterval(connection, client, 1);
-    connection.drop();
-    await reachedState(client, ConnectionState.Reconnecting);
-    await vi.advanceTimersByTimeAsync(RECONNECT.maxDelayMs);
-    const next = await server.nextConnection();
-    await answerCatchUp(next);
-    await processed(next, client);
+    const { client, next } = await reconnectAfterServerFrames(1);
 
     await serverFramesEveryHalfInterval(next, client, 4);
 
