@@ -192,7 +192,22 @@ const ROUTE_FUNCTIONS = new Set<FunctionId>([
 /** Divides a count of the phase by its messages. */
 type PerMessageOf = (value: number) => number;
 
-/** DynamoDB units per message by table id, and the requests that failed by error name. */
+/** The sum of two tables' units (the first may be missing). */
+function addUnits(sum: TableUnits | undefined, units: TableUnits): TableUnits {
+  if (!sum) return { ...units };
+  return {
+    read: sum.read + units.read,
+    write: sum.write + units.write,
+    reportedRead: sum.reportedRead + units.reportedRead,
+    reportedWrite: sum.reportedWrite + units.reportedWrite,
+    requests: sum.requests + units.requests,
+    itemsRead: sum.itemsRead + units.itemsRead,
+    keptBytes: (sum.keptBytes ?? 0) + (units.keptBytes ?? 0),
+    expiringBytes: (sum.expiringBytes ?? 0) + (units.expiringBytes ?? 0),
+  };
+}
+
+/** DynamoDB units per message by table id (and by function), and the requests that failed by error name. */
 function dynamoDbPerMessage(
   phase: PhaseRecord,
   tableIdOf: ReadonlyMap<string, string>,
@@ -203,19 +218,34 @@ function dynamoDbPerMessage(
   const ttlAttributeOf = (table: string) =>
     (TABLES as readonly TableDefinition[]).find((definition) => definition.id === tableIdOf.get(table))
       ?.timeToLiveAttribute;
+  /** Table name → function → units, so that each table's line can say who uses it. */
+  const byFunction = new Map<string, Map<string, { read: number; write: number }>>();
   for (const request of phase.dynamodb) {
     if (request.error) dynamodbErrors[request.error] = (dynamodbErrors[request.error] ?? 0) + 1;
+    const own = new Map<string, TableUnits>();
     addRequestUnits(
-      byTable,
+      own,
       request.operation,
       request.input,
       request.consumed,
       request.itemsRead,
       request.error ? undefined : { ttlAttributeOf },
+      request.foundByTable,
     );
+    for (const [table, units] of own) {
+      byTable.set(table, addUnits(byTable.get(table), units));
+      const functions = byFunction.get(table) ?? new Map<string, { read: number; write: number }>();
+      byFunction.set(table, functions);
+      const functionId = request.functionId ?? 'stack';
+      const sum = functions.get(functionId) ?? { read: 0, write: 0 };
+      functions.set(functionId, { read: sum.read + units.read, write: sum.write + units.write });
+    }
   }
   const dynamodb: Record<string, TableUnits> = {};
   for (const [table, units] of byTable) {
+    const functions = [...(byFunction.get(table) ?? [])].map(
+      ([functionId, sum]) => [functionId, { read: per(sum.read), write: per(sum.write) }] as const,
+    );
     dynamodb[tableIdOf.get(table) ?? table] = {
       read: per(units.read),
       write: per(units.write),
@@ -225,6 +255,7 @@ function dynamoDbPerMessage(
       itemsRead: per(units.itemsRead),
       keptBytes: per(units.keptBytes ?? 0),
       expiringBytes: per(units.expiringBytes ?? 0),
+      byFunction: Object.fromEntries(functions),
     };
   }
   return { dynamodb, dynamodbErrors };

@@ -17,6 +17,7 @@ import {
   LOG_LINE_EXAMPLES,
   PONG_FRAME,
 } from './cost-assumptions.js';
+import type { TableUnits } from './dynamodb-units.js';
 import { GB, PRICES, type PriceId } from './prices.js';
 
 export const SERVICES = ['API Gateway', 'Lambda', 'DynamoDB', 'Kinesis', 'CloudWatch Logs', 'Push'] as const;
@@ -134,10 +135,37 @@ function lambdaLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pr
   add(`reconnects: ${functions.join(', ')}`, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');
 }
 
+/** What each table holds (definitions/tables.ts), to name its lines. */
+const TABLE_CONTENTS: Partial<Record<string, string>> = {
+  conversations: 'messages, idempotency keys, receipts',
+  connections: 'open connections',
+  'group-connections': "groups' open connections",
+  'user-conversations': 'conversation lists, blocks',
+  presence: 'presence',
+  'presence-subscriptions': 'presence subscriptions',
+  'rate-limits': 'per-user rate counters',
+  'push-devices': 'push registrations and windows',
+};
+
+/** The functions that used the units, most first: `by fanout 28.00, send 2.00`. */
+function usersOf(units: TableUnits, pick: (sum: { read: number; write: number }) => number): string {
+  const users = Object.entries(units.byFunction ?? {})
+    .map(([functionId, sum]) => [functionId, pick(sum)] as const)
+    .filter(([, count]) => count > 0)
+    .sort(([, a], [, b]) => b - a);
+  return users.length ? ` by ${users.map(([id, count]) => `${id} ${count.toFixed(2)}`).join(', ')}` : '';
+}
+
 function dynamoDbLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
   for (const [table, units] of Object.entries(perMessage.dynamodb)) {
-    add(`${table} writes`, units.write, 'WRU', 'dynamodbWrite');
-    add(`${table} reads`, units.read, 'RRU', 'dynamodbRead');
+    const contents = TABLE_CONTENTS[table] ? ` (${TABLE_CONTENTS[table]})` : '';
+    add(
+      `${table} writes${contents}${usersOf(units, (sum) => sum.write)}`,
+      units.write,
+      'WRU',
+      'dynamodbWrite',
+    );
+    add(`${table} reads${contents}${usersOf(units, (sum) => sum.read)}`, units.read, 'RRU', 'dynamodbRead');
   }
   if (allIn) {
     const { writeUnits, readUnits } = assumptions.reconnect;

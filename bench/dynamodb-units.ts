@@ -12,7 +12,12 @@
  * item, plus the index units DynamoDB Local reports for it (it already doubles those).
  * A transaction cancelled by a condition (a lost race for a seq) is counted as billed too,
  * like a failed conditional write (docs/capacity.md S16); DynamoDB Local reports nothing
- * for it. Everything else is taken as reported.
+ * for it. A read that finds nothing is reported as 0 units too, where AWS bills it "one
+ * read capacity unit" strongly consistent and 0.5 eventually consistent ("If you perform a
+ * read operation on an item that does not exist, DynamoDB still consumes provisioned read
+ * throughput", https://github.com/awsdocs/amazon-dynamodb-developer-guide/blob/master/doc_source/ProvisionedThroughput.md,
+ * read 2026-12-05): so each key of a GetItem or BatchGetItem that found nothing, and a
+ * Query that found nothing, is counted at that minimum. Everything else is taken as reported.
  */
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 
@@ -33,6 +38,11 @@ export interface TableUnits {
    */
   keptBytes?: number;
   expiringBytes?: number;
+  /**
+   * The units as AWS bills them, by the function whose invocation asked for them (`stack`
+   * for the stack's own requests): who reads and writes the table on the message path.
+   */
+  byFunction?: Record<string, { read: number; write: number }>;
 }
 
 /** Each item stored costs this many bytes beyond its attributes (DynamoDB item sizes and formats). */
@@ -126,6 +136,43 @@ function itemsPut(
   return [];
 }
 
+/** Read units a key costs at least, found or not: 1 strongly consistent, 0.5 eventually. */
+const minimumReadOf = (consistent: unknown) => (consistent === true ? 1 : 0.5);
+
+interface BatchGetRequest {
+  Keys?: unknown[];
+  ConsistentRead?: boolean;
+}
+
+/**
+ * The read units AWS bills beyond what DynamoDB Local reported, by table name: the minimum
+ * of each key a GetItem or BatchGetItem did not find, and of a Query that found nothing.
+ */
+function unreportedReads(
+  operation: string,
+  input: Record<string, unknown>,
+  reportedOf: (table: string) => number,
+  itemsRead: number,
+  foundByTable: Record<string, number> | undefined,
+): Array<[string, number]> {
+  const table = input.TableName as string | undefined;
+  if ((operation === 'GetItem' || operation === 'Query') && table) {
+    const minimum = minimumReadOf(input.ConsistentRead);
+    return itemsRead === 0 ? [[table, Math.max(0, minimum - reportedOf(table))]] : [];
+  }
+  if (operation !== 'BatchGetItem') return [];
+  const requests = (input.RequestItems ?? {}) as Record<string, BatchGetRequest>;
+  return Object.entries(requests).map(([name, request]) => {
+    const keys = request.Keys?.length ?? 0;
+    const minimum = minimumReadOf(request.ConsistentRead);
+    const found = foundByTable?.[name];
+    // Without a count of what was found, every key costs at least its minimum.
+    const extra =
+      found === undefined ? keys * minimum - reportedOf(name) : Math.max(0, keys - found) * minimum;
+    return [name, Math.max(0, extra)];
+  });
+}
+
 /** Adds one request's units to `byTable` (keyed by table name). */
 export function addRequestUnits(
   byTable: Map<string, TableUnits>,
@@ -138,6 +185,8 @@ export function addRequestUnits(
    * time-to-live attribute (items that have it expire). Left out for a request that failed.
    */
   storage?: { ttlAttributeOf: (table: string) => string | undefined },
+  /** Items a BatchGetItem found, by table name (its `Responses`). */
+  foundByTable?: Record<string, number>,
 ): void {
   const isRead = READ_OPERATIONS.has(operation);
   const entry = (table: string) => {
@@ -146,6 +195,7 @@ export function addRequestUnits(
     return units;
   };
   const tables = new Set<string>();
+  const reportedReads = new Map<string, number>();
   for (const capacity of consumed) {
     const table = capacity.TableName ?? 'unknown';
     tables.add(table);
@@ -154,11 +204,17 @@ export function addRequestUnits(
     if (isRead) {
       units.reportedRead += reported;
       units.read += reported;
+      reportedReads.set(table, (reportedReads.get(table) ?? 0) + reported);
     } else {
       units.reportedWrite += reported;
       if (operation !== 'TransactWriteItems') units.write += reported;
       else units.write += indexUnits(capacity);
     }
+  }
+  const reportedOf = (table: string) => reportedReads.get(table) ?? 0;
+  for (const [table, extra] of unreportedReads(operation, input, reportedOf, itemsRead, foundByTable)) {
+    tables.add(table);
+    entry(table).read += extra;
   }
   if (operation === 'TransactWriteItems') {
     for (const item of (input.TransactItems as TransactItem[] | undefined) ?? []) {

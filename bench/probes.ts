@@ -13,6 +13,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '@parley/protocol';
 import type { Context } from 'aws-lambda';
 import type { FunctionId } from '../definitions/functions.js';
+import { STREAM_CONSUMERS } from '../definitions/stream-consumers.js';
 import type { ParleyDeps } from '../lambdas/runtime.js';
 import type { HopDelays } from '../local/latency/hop-delays.js';
 import { type FunctionWrapper, type RunningLocalStack, startLocalStack } from '../local/stack.js';
@@ -40,6 +41,10 @@ export interface DynamoDbRequest {
   consumed: ConsumedCapacity[];
   /** Items the request read (Query ScannedCount, GetItem, BatchGetItem responses). */
   itemsRead: number;
+  /** A BatchGetItem's items found, by table name. */
+  foundByTable?: Record<string, number>;
+  /** The function whose invocation made the request; none for the stack's own requests. */
+  functionId?: FunctionId;
   error?: string;
   start: number;
   end: number;
@@ -82,18 +87,34 @@ function itemsReadBy(output: Record<string, unknown>): number {
   return 0;
 }
 
+/** The items a BatchGetItem found in each table. */
+function foundByTableOf(output: Record<string, unknown>): Record<string, number> | undefined {
+  if (!output.Responses || typeof output.Responses !== 'object') return undefined;
+  return Object.fromEntries(
+    Object.entries(output.Responses as Record<string, unknown>).map(([table, items]) => [
+      table,
+      Array.isArray(items) ? items.length : 0,
+    ]),
+  );
+}
+
 export class Probes {
   #phase: PhaseRecord = emptyPhase();
   #recording = false;
   /** connectionId → `userId/deviceId`, from every `$connect`. */
   readonly devicesByConnection = new Map<string, string>();
   #inFlight = 0;
-  /** Stream records published, and records the fanout has been handed (a retried record counts again). */
-  #published = 0;
-  #fannedOut = 0;
+  /**
+   * By stream consumer: records published of the types it takes, and records it has been
+   * handed (a retried record counts again).
+   */
+  readonly #published = new Map<FunctionId, number>();
+  readonly #handed = new Map<FunctionId, number>();
   #cpu: CpuAttribution | undefined;
   /** The log lines and metrics of the invocation running in this async context. */
   readonly #output = new AsyncLocalStorage<InvocationOutput>();
+  /** The function whose invocation runs in this async context. */
+  readonly #invoking = new AsyncLocalStorage<FunctionId>();
 
   constructor(options: { cpu?: CpuAttribution } = {}) {
     this.#cpu = options.cpu;
@@ -117,15 +138,19 @@ export class Probes {
     return this.#inFlight;
   }
 
-  /** Whether the fanout has been handed every conversation event published so far. */
+  /**
+   * Whether every stream consumer has been handed every event of its types published so far:
+   * the push-notifier and the presence-notifier gather records for a second or two before
+   * they are invoked, and their reads are part of what a message costs.
+   */
   get streamCaughtUp(): boolean {
-    return this.#fannedOut >= this.#published;
+    return STREAM_CONSUMERS.every(({ id }) => (this.#handed.get(id) ?? 0) >= (this.#published.get(id) ?? 0));
   }
 
   /**
-   * Waits until the fanout has been handed every event published and no invocation has run
-   * for 300 ms: the list writes of the last messages are done, no backlog is left. False
-   * when that did not happen within `timeoutMs`.
+   * Waits until every stream consumer has been handed every event published and no
+   * invocation has run for 300 ms: the list writes and push reads of the last messages are
+   * done, no backlog is left. False when that did not happen within `timeoutMs`.
    */
   async settle(timeoutMs = 120_000): Promise<boolean> {
     const deadline = now() + timeoutMs;
@@ -180,7 +205,11 @@ export class Probes {
       },
       publisher: {
         publish: (event) => {
-          if (event.type !== 'presence-changed') this.#published++;
+          for (const consumer of STREAM_CONSUMERS) {
+            if ((consumer.eventTypes as readonly string[]).includes(event.type)) {
+              this.#published.set(consumer.id, (this.#published.get(consumer.id) ?? 0) + 1);
+            }
+          }
           return this.#time(
             () => publisher.publish(event),
             (start, end) => phase().publishes.push({ event, start, end }),
@@ -222,7 +251,9 @@ export class Probes {
   /** For the stack's `wrapFunction`: counts and times invocations, and learns which device each connection is. */
   readonly wrapFunction: FunctionWrapper = (functionId, handler) => async (event, context: Context) => {
     if (functionId === 'connect') this.#learnDevice(event);
-    if (functionId === 'fanout') this.#fannedOut += (event as { Records?: unknown[] }).Records?.length ?? 0;
+    const records = (event as { Records?: unknown[] } | undefined)?.Records;
+    if (Array.isArray(records))
+      this.#handed.set(functionId, (this.#handed.get(functionId) ?? 0) + records.length);
     const start = now();
     this.#inFlight++;
     let responded = false;
@@ -231,7 +262,8 @@ export class Probes {
     const output: InvocationOutput = { logLines: 0, logBytes: 0, metrics: [] };
     try {
       const cpu = this.#cpu;
-      const invoke = () => this.#output.run(output, () => handler(event, context));
+      const invoke = () =>
+        this.#output.run(output, () => this.#invoking.run(functionId, () => handler(event, context)));
       const result = await (cpu?.active ? cpu.run(functionId, invoke) : invoke());
       const body = (result as { body?: unknown } | undefined)?.body;
       responded = typeof body === 'string';
@@ -286,6 +318,7 @@ export class Probes {
           input,
           consumed: [],
           itemsRead: 0,
+          ...(this.#invoking.getStore() ? { functionId: this.#invoking.getStore() } : {}),
           start,
           end: start,
         };
@@ -295,6 +328,8 @@ export class Probes {
           const consumed = output.ConsumedCapacity as ConsumedCapacity | ConsumedCapacity[] | undefined;
           request.consumed = consumed ? (Array.isArray(consumed) ? consumed : [consumed]) : [];
           request.itemsRead = itemsReadBy(output);
+          const found = foundByTableOf(output);
+          if (found) request.foundByTable = found;
           return result;
         } catch (error) {
           request.error = (error as { name?: string }).name ?? 'Error';
