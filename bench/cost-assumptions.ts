@@ -11,8 +11,10 @@ export interface CostAssumptions {
   /** 10⁹ connections × 1,440 minutes a day ÷ 20 × 10⁹ messages a day. */
   connectionMinutesPerMessage: number;
   /**
-   * 10⁹ connections × 6.4 pings an hour × 24 ÷ 20 × 10⁹ messages: the SDK pings after 8 minutes
-   * without a frame of its own (docs/adr/0009-keep-alive.md), and API Gateway answers it.
+   * 10⁹ connections × 6.0 pings an hour × 24 ÷ 20 × 10⁹ messages: the SDK pings after 8 minutes
+   * without a frame either way (docs/adr/0009-keep-alive.md), and API Gateway answers it. A
+   * connection sees its user's 80 messages a day (3.33 an hour, each a burst of frames) and
+   * pings in every silence of 8 minutes: λe^{−λT}/(1−e^{−λT}) with λ = 3.33/h, T = 8 min.
    */
   pingsPerMessage: number;
   /** 10⁹ connections × 12 renewals a day × 2 for churn ÷ 20 × 10⁹ messages. */
@@ -57,7 +59,7 @@ export interface PushAssumptions {
 
 export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   connectionMinutesPerMessage: (1e9 * 1440) / 20e9,
-  pingsPerMessage: (1e9 * 6.4 * 24) / 20e9,
+  pingsPerMessage: (1e9 * 6.0 * 24) / 20e9,
   reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
   // Connection put + delete, presence update (offline half the time) 3.5 WRU; presence get +
   // connections query 1.5 RRU (docs/capacity.md §10, "DynamoDB reconnects").
