@@ -36,20 +36,6 @@ async function history(device: TestClient, conversationId: string) {
   return { messages, lastSeq: last?.lastSeq as number, receipts: last?.receipts as Frame[] };
 }
 
-/**
- * The ids of the caller's conversations once the list shows `count` of them (the fanout
- * writes the list after delivery), each ask a real round trip.
- */
-async function listedConversations(device: TestClient, count: number, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = await device.request({ action: 'conversations', limit: 100 });
-    const ids = (page.conversations as Frame[]).map((c) => c.conversationId as string);
-    if (ids.length >= count || Date.now() > deadline) return ids;
-    await device.request({ action: 'ping' });
-  }
-}
-
 async function expectOpen(device: TestClient) {
   const requestId = randomUUID();
   expect(await device.request({ action: 'ping', requestId })).toEqual({ type: 'pong', requestId });
@@ -185,8 +171,15 @@ describe('hostile input over a real WebSocket', () => {
           }
           stored.set(answer.conversationId as string, messages);
         }
-        const listed = await listedConversations(device, stored.size);
-        expect(listed.sort()).toEqual([...stored.keys()].sort());
+        // The fanout writes the list after delivery: ask until it shows as many as the sends
+        // reached, backing off, since a slow fanout would otherwise see the asks refused with
+        // `rate_limited` (`conversations` has a per-user limit).
+        const listed = await waitForList(
+          device,
+          { limit: 100 },
+          (page) => page.conversations.length >= stored.size,
+        );
+        expect(listed.conversations.map((c) => c.conversationId).sort()).toEqual([...stored.keys()].sort());
         for (const [conversationId, messages] of stored) {
           const { messages: synced } = await history(device, conversationId);
           expect(synced.map((m) => m.seq)).toEqual([...messages.keys()].sort((a, b) => a - b));
