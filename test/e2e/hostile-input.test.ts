@@ -91,6 +91,39 @@ interface Exchange {
 /** Times a frame answered `internal` is sent again, as docs/protocol.md allows a client. */
 const INTERNAL_RETRIES = 2;
 
+/** What a session sent, got and read back. */
+interface SessionRecord {
+  caller: string;
+  exchanges: Exchange[];
+  /** The error answers without a requestId, in the order they came. */
+  nullAnswers: () => Frame[];
+  /** What the checks read back: the messages of each conversation, the list. */
+  observed: string[];
+}
+
+/** A session as the failure message shows it, frame by frame; frames cut to 300 characters. */
+function transcript({ caller, exchanges, nullAnswers, observed }: SessionRecord): string {
+  const shown = (text: string) =>
+    text.length <= 300
+      ? JSON.stringify(text)
+      : `${JSON.stringify(text.slice(0, 300))}… (${Buffer.byteLength(text)} bytes)`;
+  const answered = ({ text, answers }: Exchange) => {
+    if (answers.length > 0) return answers.map((answer) => JSON.stringify(answer));
+    if (servedTyping(text, caller)) return ['(a typing frame the server serves: no answer)'];
+    if (readableRequestId(text) === null) return ['(no readable requestId: its answer has requestId null)'];
+    return ['(no answer)'];
+  };
+  return [
+    `The session of ${caller}, frame by frame:`,
+    ...exchanges.map(
+      (exchange, index) =>
+        `${index + 1}. ${shown(exchange.text)}\n   -> ${answered(exchange).join('\n   -> ')}`,
+    ),
+    `Answers with requestId null: ${JSON.stringify(nullAnswers())}`,
+    ...observed,
+  ].join('\n');
+}
+
 /** A random session: a fresh caller, its two peers, two strangers, and 15 frames. */
 const session = fc.stringMatching(/^[a-z]{12}$/).chain((tag) => {
   const caller = `h${tag}`;
@@ -131,12 +164,15 @@ describe('hostile input over a real WebSocket', () => {
 
   it('answers random frames on one connection with protocol frames, stays open, and stores exactly what the valid sends produced', async () => {
     const allFields = Object.values(actionFrames('x')).map((frames) => frames.fields);
+    let last: SessionRecord | undefined;
     await fc.assert(
       fc.asyncProperty(session, async ({ caller, peers, strangers, texts }) => {
         const device = await connect(caller, 'phone');
         const exchanges: Exchange[] = [];
+        const observed: string[] = [];
         let unreadable = 0;
         const nullAnswers = () => device.received.filter((f) => f.type === 'error' && f.requestId === null);
+        last = { caller, exchanges, nullAnswers, observed };
 
         // act: one frame at a time, waiting for the answer of each that has a readable requestId
         for (const text of texts) {
@@ -220,6 +256,12 @@ describe('hostile input over a real WebSocket', () => {
         for (const conversationId of reachable) {
           const messages = stored.get(conversationId) ?? new Map();
           const { messages: synced } = await history(device, conversationId);
+          const seen = synced.map(({ seq, messageId, clientMessageId }) => ({
+            seq,
+            messageId,
+            clientMessageId,
+          }));
+          observed.push(`Stored in ${conversationId}: ${JSON.stringify(seen)}`);
           expect(
             synced.map((m) => m.seq),
             `the seqs stored in ${conversationId}`,
@@ -237,12 +279,25 @@ describe('hostile input over a real WebSocket', () => {
           (page) => page.conversations.length >= stored.size,
         );
         const listedIds = listed.conversations.map((c) => c.conversationId).sort();
+        observed.push(`Listed: ${JSON.stringify(listedIds)}`);
         expect(listedIds).toEqual([...stored.keys()].sort());
         const stranger = await connect(strangers[0], 'phone');
         expect((await history(stranger, directConversationId(...strangers))).lastSeq).toBe(0);
         await expectOpen(device);
       }),
-      { numRuns: 3 },
+      {
+        numRuns: 3,
+        // No shrinking: a shrunk session keeps its caller and runs against the same stack, whose
+        // store and per-user limits keep what the failing session left, so it fails for that
+        // reason and the report shows its failure instead of the first one.
+        endOnFailure: true,
+        // fast-check's report, then what the failing session (the last one) sent, got and read back.
+        reporter: (details) => {
+          if (!details.failed) return;
+          const report = `${fc.defaultReportMessage(details)}\n${last ? transcript(last) : ''}`;
+          throw new Error(report, { cause: details.errorInstance });
+        },
+      },
     );
   }, 60_000);
 
