@@ -17,6 +17,20 @@ const count = (value: number) => (value >= 0.001 ? value.toFixed(3) : value.toEx
 export const allInLine = (cost: CostEstimate) =>
   `all-in cost per million messages: $${cost.usdPerMillion.toFixed(2)}`;
 
+/** How DynamoDB was priced, for the table's title. */
+function capacityPriced(cost: CostEstimate): string {
+  const capacity = cost.dynamodbCapacity ?? { mode: 'on-demand' };
+  return capacity.mode === 'on-demand'
+    ? 'DynamoDB on demand'
+    : `DynamoDB provisioned at ${capacity.targetUtilizationPercent} % utilisation`;
+}
+
+/** The line that follows the all-in line when DynamoDB is priced on demand. */
+export const provisionedLine = (cost: CostEstimate) =>
+  cost.provisionedAlternative
+    ? `with provisioned capacity at ${cost.provisionedAlternative.targetUtilizationPercent} %: $${cost.provisionedAlternative.usdPerMillion.toFixed(2)}`
+    : undefined;
+
 /** Where the per-message counts came from, for the table's title. */
 function measuredAt(results: BenchResults): string {
   const phase = results.costPhase;
@@ -40,7 +54,7 @@ export function costTable(results: BenchResults): Table | undefined {
     .filter((price) => !price.verified)
     .map((price) => price.unit);
   return {
-    title: `AWS cost per million messages at list prices (us-east-1), from ${measuredAt(results)}`,
+    title: `AWS cost per million messages at list prices (us-east-1, ${capacityPriced(cost)}), from ${measuredAt(results)}`,
     headers: ['item', 'per message', 'count from', '$ per 1 M'],
     rows,
     notes: [
@@ -51,7 +65,7 @@ export function costTable(results: BenchResults): Table | undefined {
       `prices and their sources: bench/prices.ts, docs/capacity.md §10 (read 2026-12-05); unverified: ${unverified.join('; ') || 'none'}`,
     ],
     footer: cost.allIn
-      ? [allInLine(cost)]
+      ? [allInLine(cost), provisionedLine(cost)].filter((line): line is string => line !== undefined)
       : [`message path only: $${usd(cost.usdPerMillion)} per million messages`],
   };
 }

@@ -36,12 +36,47 @@ export interface CostLine {
   basis: Basis;
 }
 
+/**
+ * How DynamoDB's reads and writes are priced: per request unit on demand, or as capacity
+ * provisioned with auto scaling, which keeps `targetUtilizationPercent` of it in use.
+ */
+export type DynamoDbCapacityPricing =
+  | { mode: 'on-demand' }
+  | { mode: 'provisioned'; targetUtilizationPercent: number };
+
+export const ON_DEMAND: DynamoDbCapacityPricing = { mode: 'on-demand' };
+
+/** The target the provisioned alternative of an on-demand estimate is priced at (the stack's default). */
+export const DEFAULT_TARGET_UTILIZATION_PERCENT = 70;
+
 export interface CostEstimate {
   lines: CostLine[];
   usdPerMillion: number;
   byService: Record<Service, number>;
   /** Whether the assumed lines (connections, keep-alives, reconnects) are in. */
   allIn: boolean;
+  /** How DynamoDB was priced; absent in results saved before it was a choice: on demand. */
+  dynamodbCapacity?: DynamoDbCapacityPricing;
+  /**
+   * With DynamoDB on demand, the same estimate with it provisioned at the default target, so
+   * that both figures print together.
+   */
+  provisionedAlternative?: { targetUtilizationPercent: number; usdPerMillion: number };
+}
+
+/**
+ * Dollars per request unit (on demand) or per consumed capacity unit (provisioned). A
+ * capacity unit serves one unit a second: a unit consumed is 1 / 3,600 of a unit-hour, and
+ * at a target of t % auto scaling keeps 100 / t unit-hours provisioned for each one used.
+ */
+export function dynamoDbUnitPrices(capacity: DynamoDbCapacityPricing): { write: number; read: number } {
+  if (capacity.mode === 'on-demand')
+    return { write: PRICES.dynamodbWrite.usd, read: PRICES.dynamodbRead.usd };
+  const hoursPerUnit = 1 / 3_600 / (capacity.targetUtilizationPercent / 100);
+  return {
+    write: hoursPerUnit * PRICES.dynamodbWriteCapacityUnitHour.usd,
+    read: hoursPerUnit * PRICES.dynamodbReadCapacityUnitHour.usd,
+  };
 }
 
 const memoryGbOf = (functionId: FunctionId) =>
@@ -85,6 +120,9 @@ interface Pricing {
   extra: ReturnType<typeof beyondMessagePath>;
   assumptions: CostAssumptions;
   allIn: boolean;
+  /** Dollars a DynamoDB write and read unit, in the capacity mode priced. */
+  dynamodb: { write: number; read: number };
+  capacity: DynamoDbCapacityPricing;
 }
 
 const durationMsOf = (functionId: FunctionId, assumptions: CostAssumptions) =>
@@ -156,21 +194,24 @@ function usersOf(units: TableUnits, pick: (sum: { read: number; write: number })
   return users.length ? ` by ${users.map(([id, count]) => `${id} ${count.toFixed(2)}`).join(', ')}` : '';
 }
 
-function dynamoDbLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
+function dynamoDbLines(add: AddLine, { perMessage, extra, assumptions, allIn, dynamodb, capacity }: Pricing) {
+  // The same units either way: on demand bills them as request units, provisioned as the
+  // capacity units they consume.
+  const [writeUnit, readUnit] = capacity.mode === 'on-demand' ? ['WRU', 'RRU'] : ['WCU', 'RCU'];
   for (const [table, units] of Object.entries(perMessage.dynamodb)) {
     const contents = TABLE_CONTENTS[table] ? ` (${TABLE_CONTENTS[table]})` : '';
     add(
       `${table} writes${contents}${usersOf(units, (sum) => sum.write)}`,
       units.write,
-      'WRU',
-      'dynamodbWrite',
+      writeUnit,
+      dynamodb.write,
     );
-    add(`${table} reads${contents}${usersOf(units, (sum) => sum.read)}`, units.read, 'RRU', 'dynamodbRead');
+    add(`${table} reads${contents}${usersOf(units, (sum) => sum.read)}`, units.read, readUnit, dynamodb.read);
   }
   if (allIn) {
     const { writeUnits, readUnits } = assumptions.reconnect;
-    const reconnectUsd = writeUnits * PRICES.dynamodbWrite.usd + readUnits * PRICES.dynamodbRead.usd;
-    const reconnects = `reconnects: ${writeUnits} WRU + ${readUnits} RRU each`;
+    const reconnectUsd = writeUnits * dynamodb.write + readUnits * dynamodb.read;
+    const reconnects = `reconnects: ${writeUnits} ${writeUnit} + ${readUnits} ${readUnit} each`;
     add(reconnects, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');
   }
   // Every message adds items for good (the message, its idempotency item); items with a
@@ -242,16 +283,16 @@ function logLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Prici
  * (GetItem, 0.5 RRU), the SNS delivery or the Web Push request's bytes out (the browsers'
  * push services charge nothing), and the notifier's wait on the answer.
  */
-function pushLines(add: AddLine, { assumptions }: Pricing) {
+function pushLines(add: AddLine, { assumptions, dynamodb }: Pricing) {
   const push = assumptions.push;
   if (!push) return;
   const sentShare = 1 - push.coalescedShare;
   const notifierGb = memoryGbOf('push-notifier');
   const usdPerDevice =
-    PRICES.dynamodbWrite.usd +
-    0.5 * PRICES.dynamodbRead.usd +
+    dynamodb.write +
+    0.5 * dynamodb.read +
     sentShare *
-      (0.5 * PRICES.dynamodbRead.usd +
+      (0.5 * dynamodb.read +
         push.mobileShare * PRICES.snsMobilePush.usd +
         ((1 - push.mobileShare) * push.webPushBytes * PRICES.dataTransferOutGb.usd) / GB +
         (push.waitPerPushMs / 1000) * notifierGb * PRICES.lambdaGbSecond.usd);
@@ -262,6 +303,8 @@ export interface CostOptions {
   /** Add each message's share of connections, keep-alives, reconnects and stream-hours. Default true. */
   allIn?: boolean;
   assumptions?: CostAssumptions;
+  /** On demand (the default) or provisioned at a target utilisation. */
+  dynamodbCapacity?: DynamoDbCapacityPricing;
 }
 
 /**
@@ -272,9 +315,16 @@ export interface CostOptions {
  * const { usdPerMillion } = estimateCost(results.perMessage);
  */
 export function estimateCost(perMessage: PerMessage, options: CostOptions = {}): CostEstimate {
-  const { allIn = true, assumptions = CAPACITY_ASSUMPTIONS } = options;
+  const { allIn = true, assumptions = CAPACITY_ASSUMPTIONS, dynamodbCapacity = ON_DEMAND } = options;
   const lines: CostLine[] = [];
-  const pricing: Pricing = { perMessage, extra: beyondMessagePath(assumptions, allIn), assumptions, allIn };
+  const pricing: Pricing = {
+    perMessage,
+    extra: beyondMessagePath(assumptions, allIn),
+    assumptions,
+    allIn,
+    dynamodb: dynamoDbUnitPrices(dynamodbCapacity),
+    capacity: dynamodbCapacity,
+  };
   apiGatewayLines(lineAdder(lines, 'API Gateway'), pricing);
   lambdaLines(lineAdder(lines, 'Lambda'), pricing);
   dynamoDbLines(lineAdder(lines, 'DynamoDB'), pricing);
@@ -283,10 +333,20 @@ export function estimateCost(perMessage: PerMessage, options: CostOptions = {}):
   pushLines(lineAdder(lines, 'Push'), pricing);
   const byService = Object.fromEntries(SERVICES.map((service) => [service, 0])) as Record<Service, number>;
   for (const line of lines) byService[line.service] += line.usdPerMillion;
+  const usdPerMillion = lines.reduce((total, line) => total + line.usdPerMillion, 0);
+  if (dynamodbCapacity.mode === 'provisioned')
+    return { lines, usdPerMillion, byService, allIn, dynamodbCapacity };
+  const targetUtilizationPercent = DEFAULT_TARGET_UTILIZATION_PERCENT;
+  const provisioned = estimateCost(perMessage, {
+    ...options,
+    dynamodbCapacity: { mode: 'provisioned', targetUtilizationPercent },
+  });
   return {
     lines,
-    usdPerMillion: lines.reduce((total, line) => total + line.usdPerMillion, 0),
+    usdPerMillion,
     byService,
     allIn,
+    dynamodbCapacity,
+    provisionedAlternative: { targetUtilizationPercent, usdPerMillion: provisioned.usdPerMillion },
   };
 }

@@ -68,6 +68,22 @@ export const PRICES = {
     read: READ,
     verified: true,
   },
+  dynamodbWriteCapacityUnitHour: {
+    usd: 0.00065,
+    unit: 'DynamoDB provisioned write capacity unit-hour',
+    source:
+      'https://zeonedge.com/en/blog/dynamodb-cost-optimization-on-demand-provisioned-dax-single-table (docs/capacity.md S15b)',
+    read: READ,
+    verified: true,
+  },
+  dynamodbReadCapacityUnitHour: {
+    usd: 0.00013,
+    unit: 'DynamoDB provisioned read capacity unit-hour',
+    source:
+      'https://zeonedge.com/en/blog/dynamodb-cost-optimization-on-demand-provisioned-dax-single-table (docs/capacity.md S15b)',
+    read: READ,
+    verified: true,
+  },
   dynamodbStorageGbMonth: {
     usd: 0.25,
     unit: 'DynamoDB Standard table storage, GB-month (items + 100 bytes each)',

@@ -60,7 +60,7 @@ if (mode === 'help') {
     "npm run bench -- --flood: a pair's latency alone and while one user floods send and typing.\n",
   );
   for (const variable of ENVIRONMENT_VARIABLES) {
-    console.log(`  ${variable.name.padEnd(22)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
+    console.log(`  ${variable.name.padEnd(24)} ${variable.fallback.padEnd(16)} ${variable.meaning}`);
   }
   process.exit(0);
 }
@@ -83,7 +83,8 @@ if (mode === 'groups') {
 if (mode === 'render') {
   // Prints and writes the outputs again from latest.json, without running anything.
   const saved = JSON.parse(readFileSync(join(settings.resultsDir, 'latest.json'), 'utf8')) as BenchResults;
-  if (saved.perMessage) saved.cost = estimateCost(saved.perMessage);
+  if (saved.perMessage)
+    saved.cost = estimateCost(saved.perMessage, { dynamodbCapacity: settings.dynamodbCapacity });
   printResults(saved, console.log);
   writeResults(saved, settings.resultsDir);
   process.exit(0);
@@ -368,7 +369,9 @@ const costRow =
   sustainedRows.find((row) => row.rate === settings.targetRate) ?? sustainedRows.at(-1) ?? measured[0];
 // The cost phase's counts include the receipts; the rates' do not (their devices never ack).
 const perMessage = costPerMessage ?? costRow?.parley?.server.perMessage;
-const cost = perMessage ? estimateCost(perMessage) : undefined;
+const cost = perMessage
+  ? estimateCost(perMessage, { dynamodbCapacity: settings.dynamodbCapacity })
+  : undefined;
 const highest = (pick: (row: RateRow) => ClientFigures | undefined) =>
   rows
     .filter((row) => pick(row)?.sustained)

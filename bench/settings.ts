@@ -1,4 +1,5 @@
 import { GROUP_MAX_MEMBERS } from '@parley/protocol';
+import type { DynamoDbCapacityPricing } from './cost.js';
 
 /**
  * What `npm run bench` measures, from the environment. Every variable has a default that
@@ -63,6 +64,8 @@ export interface BenchSettings {
    * so that each conversation gets the messages it gets at the target rate.
    */
   modelRate: number;
+  /** How the cost table prices DynamoDB: on demand, or provisioned at a target utilisation. */
+  dynamodbCapacity: DynamoDbCapacityPricing;
 }
 
 /**
@@ -132,6 +135,16 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; fallback: stri
     meaning: '--aws-model: msg/s, over proportionally fewer conversations than the target',
   },
   {
+    name: 'BENCH_DYNAMODB_CAPACITY',
+    fallback: 'on-demand',
+    meaning: 'how the cost table prices DynamoDB: on-demand or provisioned (auto-scaled)',
+  },
+  {
+    name: 'BENCH_DYNAMODB_TARGET',
+    fallback: '70',
+    meaning: 'with provisioned: the % of capacity in use on average (20 to 90)',
+  },
+  {
     name: 'BENCH_COLD_START_RATE',
     fallback: '0.01',
     meaning: '--aws-model: share of invocations that are cold starts',
@@ -196,6 +209,19 @@ function readShare(environment: NodeJS.ProcessEnv, name: string, fallback: numbe
   return share;
 }
 
+function readDynamoDbCapacity(environment: NodeJS.ProcessEnv): DynamoDbCapacityPricing {
+  const mode = environment.BENCH_DYNAMODB_CAPACITY || 'on-demand';
+  if (mode !== 'on-demand' && mode !== 'provisioned') {
+    throw new RangeError(
+      `BENCH_DYNAMODB_CAPACITY: must be on-demand or provisioned, not ${JSON.stringify(mode)}`,
+    );
+  }
+  const target = readNumber(environment, 'BENCH_DYNAMODB_TARGET', 70, 20);
+  // Application Auto Scaling's bounds for a DynamoDB target, as the stack's setting has them.
+  if (target > 90) throw new RangeError(`BENCH_DYNAMODB_TARGET: must be 20 to 90, not ${target}`);
+  return mode === 'on-demand' ? { mode } : { mode, targetUtilizationPercent: target };
+}
+
 export function readSettings(environment: NodeJS.ProcessEnv = process.env): BenchSettings {
   const users = readNumber(environment, 'BENCH_USERS', 100, 2);
   if (users % 2 !== 0) throw new RangeError(`BENCH_USERS: must be even (users come in pairs), not ${users}`);
@@ -223,5 +249,6 @@ export function readSettings(environment: NodeJS.ProcessEnv = process.env): Benc
     paths: readPaths(environment),
     coldStartRate: readShare(environment, 'BENCH_COLD_START_RATE', 0.01),
     modelRate: readNumber(environment, 'BENCH_MODEL_RATE', 20, 1),
+    dynamodbCapacity: readDynamoDbCapacity(environment),
   };
 }

@@ -40,7 +40,11 @@ export class ParleyStack extends Stack {
     /* -------------------------------------------------------------------------- */
     /*                                    DATA                                    */
     /* -------------------------------------------------------------------------- */
-    this.data = new ParleyData(this, 'Data', { retainData: production, shards: settings.shards });
+    this.data = new ParleyData(this, 'Data', {
+      retainData: production,
+      shards: settings.shards,
+      dynamodbCapacity: settings.dynamodbCapacity,
+    });
 
     let tokenKey: TokenKey;
     if (settings.tokenKey.kind === 'generated') {

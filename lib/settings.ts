@@ -25,6 +25,15 @@ export type TokenKeySource =
 /** Kinesis capacity: on-demand follows the traffic; provisioned is cheaper when it is steady. */
 export type ShardMode = { kind: 'on-demand' } | { kind: 'provisioned'; shardCount: number };
 
+/**
+ * DynamoDB capacity of every table: on demand follows the traffic and costs nothing idle;
+ * provisioned with auto scaling costs less for a steady load, between the bounds, keeping
+ * consumed capacity near the target share of what is provisioned (docs/capacity.md §10).
+ */
+export type DynamoDbCapacityMode =
+  | { kind: 'on-demand' }
+  | { kind: 'provisioned'; minCapacity: number; maxCapacity: number; targetUtilizationPercent: number };
+
 export interface ParleySettings {
   stage: string;
   tokenKey: TokenKeySource;
@@ -35,6 +44,8 @@ export interface ParleySettings {
   /** Browser origins a handshake may come from; any when empty. */
   allowedOrigins: string[];
   shards: ShardMode;
+  /** How every table's reads and writes are billed and scaled. */
+  dynamodbCapacity: DynamoDbCapacityMode;
   /** Where alarms are e-mailed; alarms still go to the stack's SNS topic without it. */
   alarmEmail?: string;
   /** Stage-wide steady rate and burst of messages a second, across all connections. */
@@ -62,6 +73,24 @@ export interface ParleySettings {
   push?: PushDeploymentSettings;
 }
 
+/**
+ * DynamoDB's default quota of read and write capacity units a provisioned table may have,
+ * its global secondary indexes included (docs/capacity.md §10, "Provisioned DynamoDB").
+ */
+const TABLE_CAPACITY_QUOTA = 40_000;
+
+/**
+ * The default bounds and target of provisioned capacity. At least 5 units, so that a quiet
+ * table still answers a burst of a few requests; at most 10,000, so that the eight tables of
+ * `definitions/tables.ts` at their maximum stay within the account's default quota of 80,000
+ * units a Region; 70 %, aws-cdk-lib's own default and the target docs/capacity.md §10 prices.
+ */
+export const DEFAULT_DYNAMODB_AUTOSCALING = {
+  minCapacity: 5,
+  maxCapacity: 10_000,
+  targetUtilizationPercent: 70,
+} as const;
+
 /** The context keys a stack reads, and what each takes. */
 const SETTING_KEYS = {
   stage: 'a lowercase name such as dev or prod',
@@ -72,6 +101,11 @@ const SETTING_KEYS = {
   maxTokenAgeSeconds: 'seconds a token may live and be used after its iat (60 to 2592000)',
   allowedOrigins: 'comma-separated browser origins such as https://app.example.com (empty: any)',
   shards: '`on-demand` or a number of provisioned shards (1 to 10000)',
+  dynamodbCapacity: '`on-demand` or `provisioned` (auto-scaled read and write capacity on every table)',
+  dynamodbMinCapacity: `with provisioned capacity, the fewest read and write units of each table (1 to ${TABLE_CAPACITY_QUOTA})`,
+  dynamodbMaxCapacity: `with provisioned capacity, the most read and write units of each table (1 to ${TABLE_CAPACITY_QUOTA}, at least dynamodbMinCapacity)`,
+  dynamodbTargetUtilization:
+    'with provisioned capacity, the percentage of it auto scaling keeps in use (20 to 90)',
   alarmEmail: 'an e-mail address that receives the alarms',
   throttleRate: 'messages a second per stage, steady (1 to 100000)',
   throttleBurst: 'messages per stage in a burst (1 to 100000)',
@@ -157,6 +191,12 @@ const contextSchema = z
       )
       .optional(),
     shards: z.union([z.literal('on-demand'), integer(1, 10_000)]).default('on-demand'),
+    dynamodbCapacity: z.enum(['on-demand', 'provisioned']).default('on-demand'),
+    dynamodbMinCapacity: integer(1, TABLE_CAPACITY_QUOTA).default(DEFAULT_DYNAMODB_AUTOSCALING.minCapacity),
+    dynamodbMaxCapacity: integer(1, TABLE_CAPACITY_QUOTA).default(DEFAULT_DYNAMODB_AUTOSCALING.maxCapacity),
+    // The bounds Application Auto Scaling accepts for a DynamoDB target (aws-cdk-lib's
+    // `AutoscaledCapacityOptions.targetUtilizationPercent`).
+    dynamodbTargetUtilization: integer(20, 90).default(DEFAULT_DYNAMODB_AUTOSCALING.targetUtilizationPercent),
     alarmEmail: z.email().optional(),
     throttleRate: integer(1, 100_000).default(DEFAULT_STAGE_THROTTLE.rateLimit),
     throttleBurst: integer(1, 100_000).default(DEFAULT_STAGE_THROTTLE.burstLimit),
@@ -186,6 +226,10 @@ const contextSchema = z
   .refine((context) => !context.jwksUrl || context.jwtAudience, {
     message: 'is required with jwksUrl',
     path: ['jwtAudience'],
+  })
+  .refine((context) => context.dynamodbMinCapacity <= context.dynamodbMaxCapacity, {
+    message: 'must be at least dynamodbMinCapacity',
+    path: ['dynamodbMaxCapacity'],
   })
   .refine((context) => (context.sendThrottleRate ?? 0) <= context.throttleRate, {
     message: 'must be at most throttleRate, the whole stage’s rate',
@@ -247,6 +291,15 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
       context.shards === 'on-demand'
         ? { kind: 'on-demand' }
         : { kind: 'provisioned', shardCount: context.shards },
+    dynamodbCapacity:
+      context.dynamodbCapacity === 'on-demand'
+        ? { kind: 'on-demand' }
+        : {
+            kind: 'provisioned',
+            minCapacity: context.dynamodbMinCapacity,
+            maxCapacity: context.dynamodbMaxCapacity,
+            targetUtilizationPercent: context.dynamodbTargetUtilization,
+          },
     ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
     throttle: { rateLimit: context.throttleRate, burstLimit: context.throttleBurst },
     // Never above the stage's own, whichever the stage's is.

@@ -15,7 +15,7 @@ import {
   type TableDefinition,
   type TableId,
 } from '../../definitions/tables.js';
-import type { ShardMode } from '../settings.js';
+import type { DynamoDbCapacityMode, ShardMode } from '../settings.js';
 
 export interface ParleyDataProps {
   /**
@@ -26,6 +26,8 @@ export interface ParleyDataProps {
   retainData: boolean;
   /** On-demand (the default) or a fixed number of provisioned shards. */
   shards?: ShardMode;
+  /** On demand (the default) or provisioned with auto scaling, for every table. */
+  dynamodbCapacity?: DynamoDbCapacityMode;
 }
 
 const ATTRIBUTE_TYPES = {
@@ -40,6 +42,27 @@ function attribute(key: KeyAttribute): dynamodb.Attribute {
 /** `user-conversations` → `UserConversations`: the construct id, hence the logical id. */
 export function pascalCase(id: string): string {
   return id.replace(/(?:^|-)([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
+}
+
+/**
+ * On demand: pay per request, nothing idle. Provisioned: read and write capacity each auto
+ * scaled between the bounds to keep the target share in use; a table's global secondary
+ * indexes inherit the table's capacity settings (aws-cdk-lib `TableV2` renders them into
+ * the `AWS::DynamoDB::GlobalTable`, which makes the scalable targets and policies itself).
+ */
+function billingOf(capacity: DynamoDbCapacityMode): dynamodb.Billing {
+  if (capacity.kind === 'on-demand') return dynamodb.Billing.onDemand();
+  const { minCapacity, maxCapacity, targetUtilizationPercent } = capacity;
+  // The seed is the capacity a table that was on demand runs on until CloudFormation has made
+  // its auto scaling; switching a deployed stage fails without one.
+  const autoscaled = () =>
+    dynamodb.Capacity.autoscaled({
+      minCapacity,
+      maxCapacity,
+      targetUtilizationPercent,
+      seedCapacity: minCapacity,
+    });
+  return dynamodb.Billing.provisioned({ readCapacity: autoscaled(), writeCapacity: autoscaled() });
 }
 
 export class ParleyData extends Construct {
@@ -61,6 +84,7 @@ export class ParleyData extends Construct {
     // our own, cross-account access, disabling the key to make the data unreadable), and
     // without one no function needs a `kms:` grant and there is no key to pay for, rotate
     // or lose. Switching to a customer managed key later updates the table in place.
+    const billing = billingOf(props.dynamodbCapacity ?? { kind: 'on-demand' });
     const buildTable = (definition: TableDefinition) =>
       new dynamodb.TableV2(this, `${pascalCase(definition.id)}Table`, {
         partitionKey: attribute(definition.partitionKey),
@@ -77,7 +101,7 @@ export class ParleyData extends Construct {
           sortKey: attribute(index.sortKey),
           projectionType: dynamodb.ProjectionType.ALL,
         })),
-        billing: dynamodb.Billing.onDemand(),
+        billing,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
         deletionProtection: props.retainData,

@@ -175,6 +175,9 @@ async function createTable(
     }));
   const input = {
     TableName: tableName,
+    // On demand even when the template provisions capacity (`dynamodbCapacity=provisioned`):
+    // DynamoDB Local throttles neither way, and the template's auto scaling settings have
+    // no place in CreateTable.
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: properties.AttributeDefinitions,
     KeySchema: properties.KeySchema,

@@ -122,6 +122,89 @@ describe('the tables', () => {
     });
   });
 
+  it('gives no table provisioned capacity by default', () => {
+    dev.template.allResourcesProperties(TABLE, {
+      WriteProvisionedThroughputSettings: Match.absent(),
+      Replicas: [Match.objectLike({ ReadProvisionedThroughputSettings: Match.absent() })],
+    });
+  });
+
+  describe('with provisioned capacity', () => {
+    const bounds = {
+      dynamodbMinCapacity: '10',
+      dynamodbMaxCapacity: '3000',
+      dynamodbTargetUtilization: '60',
+    };
+    const provisioned = synthesize({ stage: 'dev', dynamodbCapacity: 'provisioned', ...bounds });
+    const autoScaling = {
+      MinCapacity: 10,
+      MaxCapacity: 3000,
+      // A table that was on demand runs on this until auto scaling is in place.
+      SeedCapacity: 10,
+      TargetTrackingScalingPolicyConfiguration: { TargetValue: 60 },
+    };
+    const propertiesOf = (id: TableId) =>
+      provisioned.template.toJSON().Resources[provisioned.logicalId(provisioned.stack.data.tables[id])]
+        .Properties;
+
+    it.each(TABLES.map((definition) => definition.id))(
+      'auto scales the reads and writes of the %s table and of each of its global secondary indexes',
+      (id) => {
+        const properties = propertiesOf(id);
+        const [replica, ...otherReplicas] = properties.Replicas;
+
+        expect(properties.BillingMode).toBe('PROVISIONED');
+        expect(otherReplicas).toEqual([]);
+        expect(properties.WriteProvisionedThroughputSettings).toEqual({
+          WriteCapacityAutoScalingSettings: autoScaling,
+        });
+        expect(replica.ReadProvisionedThroughputSettings).toEqual({
+          ReadCapacityAutoScalingSettings: autoScaling,
+        });
+        // No table has a global secondary index today (definitions/tables.ts); one added
+        // later must get the same capacity settings as its table.
+        const definition: TableDefinition | undefined = TABLES.find((candidate) => candidate.id === id);
+        const indexes = definition?.globalSecondaryIndexes ?? [];
+        for (const index of indexes) {
+          expect(
+            properties.GlobalSecondaryIndexes.find(
+              (candidate: { IndexName: string }) => candidate.IndexName === index.indexName,
+            ).WriteProvisionedThroughputSettings,
+          ).toEqual({ WriteCapacityAutoScalingSettings: autoScaling });
+          expect(
+            replica.GlobalSecondaryIndexes.find(
+              (candidate: { IndexName: string }) => candidate.IndexName === index.indexName,
+            ).ReadProvisionedThroughputSettings,
+          ).toEqual({ ReadCapacityAutoScalingSettings: autoScaling });
+        }
+      },
+    );
+
+    it('keeps every other property of the tables as on demand has them', () => {
+      for (const { id } of TABLES) {
+        const {
+          BillingMode: _provisionedMode,
+          WriteProvisionedThroughputSettings: _writes,
+          Replicas: [{ ReadProvisionedThroughputSettings: _reads, ...replica }],
+          ...table
+        } = propertiesOf(id);
+        const { BillingMode: _onDemandMode, Replicas: onDemandReplicas, ...onDemand } = tableProperties(id);
+        expect(table).toEqual(onDemand);
+        expect([replica]).toEqual(onDemandReplicas);
+      }
+    });
+
+    it('adds no other resource: the tables scale themselves, and no permission changes', () => {
+      const types = (template: typeof dev.template) =>
+        Object.values(template.toJSON().Resources as Record<string, { Type: string }>)
+          .map((resource) => resource.Type)
+          .sort();
+      expect(types(provisioned.template)).toEqual(types(dev.template));
+      const policies = (template: typeof dev.template) => template.findResources('AWS::IAM::Policy');
+      expect(JSON.stringify(policies(provisioned.template))).toEqual(JSON.stringify(policies(dev.template)));
+    });
+  });
+
   it('leaves the physical names to CloudFormation', () => {
     dev.template.allResourcesProperties(TABLE, { TableName: Match.absent() });
     dev.template.allResourcesProperties(STREAM, { Name: Match.absent() });

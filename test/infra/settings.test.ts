@@ -15,6 +15,7 @@ describe('the deployment settings', () => {
       stage: 'dev',
       tokenKey: { kind: 'generated' },
       shards: { kind: 'on-demand' },
+      dynamodbCapacity: { kind: 'on-demand' },
       throttle: { rateLimit: 1_300, burstLimit: 650 },
       sendThrottle: { rateLimit: 350, burstLimit: 175 },
       deliveryLatencyP99AlarmMs: 200,
@@ -47,6 +48,23 @@ describe('the deployment settings', () => {
       throttle: { rateLimit: 100 },
       accountLogsRole: true,
     });
+  });
+
+  it('take provisioned DynamoDB capacity, with default bounds and target, or those given', () => {
+    expect(settingsOf({ dynamodbCapacity: 'provisioned' }).dynamodbCapacity).toEqual({
+      kind: 'provisioned',
+      minCapacity: 5,
+      maxCapacity: 10_000,
+      targetUtilizationPercent: 70,
+    });
+    expect(
+      settingsOf({
+        dynamodbCapacity: 'provisioned',
+        dynamodbMinCapacity: '20',
+        dynamodbMaxCapacity: 2_000,
+        dynamodbTargetUtilization: '50',
+      }).dynamodbCapacity,
+    ).toEqual({ kind: 'provisioned', minCapacity: 20, maxCapacity: 2_000, targetUtilizationPercent: 50 });
   });
 
   it('take a throttle of its own for send, at most the stage’s', () => {
@@ -124,6 +142,15 @@ describe('the deployment settings', () => {
     [{ maxConnectionsPerUser: 0 }, /^Invalid context maxConnectionsPerUser/],
     [{ messageRetentionDays: 0 }, /^Invalid context messageRetentionDays: .*days a message is kept/],
     [{ accountLogsRole: 'yes' }, /^Invalid context accountLogsRole/],
+    [{ dynamodbCapacity: 'autoscaled' }, /^Invalid context dynamodbCapacity: .*`on-demand` or `provisioned`/],
+    [{ dynamodbMinCapacity: 0 }, /^Invalid context dynamodbMinCapacity: .*the fewest read and write units/],
+    [{ dynamodbMaxCapacity: 40_001 }, /^Invalid context dynamodbMaxCapacity: .*\(1 to 40000/],
+    [
+      { dynamodbMinCapacity: 100, dynamodbMaxCapacity: 50 },
+      /^Invalid context dynamodbMaxCapacity: must be at least dynamodbMinCapacity/,
+    ],
+    [{ dynamodbTargetUtilization: 95 }, /^Invalid context dynamodbTargetUtilization: .*\(20 to 90\)/],
+    [{ dynamodbTargetUtilization: 19 }, /^Invalid context dynamodbTargetUtilization/],
   ])('refuse %j with an error naming the setting and what it takes', (context, message) => {
     expect(() => settingsOf(context)).toThrow(SettingsError);
     expect(() => settingsOf(context)).toThrow(message);

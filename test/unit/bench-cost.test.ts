@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { PerMessage } from '../../bench/analysis.js';
 import { type CostEstimate, estimateCost } from '../../bench/cost.js';
 import type { CostAssumptions } from '../../bench/cost-assumptions.js';
-import { allInLine, costTable } from '../../bench/cost-table.js';
+import { allInLine, costTable, provisionedLine } from '../../bench/cost-table.js';
 import { addRequestUnits, type TableUnits } from '../../bench/dynamodb-units.js';
 import {
   countingLogger,
@@ -13,6 +13,7 @@ import {
 } from '../../bench/invocation-output.js';
 import { renderText } from '../../bench/report.js';
 import type { BenchResults } from '../../bench/results-model.js';
+import { readSettings } from '../../bench/settings.js';
 import { InMemoryMetrics } from '../../lambdas/adapters/in-memory-metrics.js';
 
 const GB = 1024 ** 3;
@@ -142,12 +143,108 @@ describe('the cost model', () => {
     if (!table) throw new Error('no table');
     const text = renderText(table).split('\n');
 
-    expect(text.at(-1)).toBe(`all-in cost per million messages: $${results.cost?.usdPerMillion.toFixed(2)}`);
+    expect(text.at(-2)).toBe(`all-in cost per million messages: $${results.cost?.usdPerMillion.toFixed(2)}`);
     expect(allInLine(results.cost as CostEstimate)).toMatch(
       /^all-in cost per million messages: \$\d+\.\d\d$/,
     );
+    expect(text.at(-1)).toMatch(/^with provisioned capacity at 70 %: \$\d+\.\d\d$/);
     const pathOnly = costTable({ ...results, cost: estimateCost(PER_MESSAGE, { allIn: false }) });
     expect(pathOnly?.footer?.[0]).toMatch(/^message path only/);
+  });
+});
+
+describe('DynamoDB priced as provisioned capacity', () => {
+  const atHalf = estimateCost(PER_MESSAGE, {
+    assumptions: ASSUMPTIONS,
+    dynamodbCapacity: { mode: 'provisioned', targetUtilizationPercent: 50 },
+  });
+  const onDemand = estimateCost(PER_MESSAGE, { assumptions: ASSUMPTIONS });
+
+  it('prices each unit as the unit-hours kept at the target: units ÷ 3,600 ÷ target × price an hour', () => {
+    // At 50 %, a unit used a second keeps 2 provisioned: $0.00065 × 2 / 3,600 a write unit,
+    // $0.00013 × 2 / 3,600 a read unit.
+    const write = (0.00065 * 2) / 3600;
+    const read = (0.00013 * 2) / 3600;
+
+    expect(lineOf(atHalf, 'conversations writes')).toBeCloseTo(4 * write * 1e6, 6);
+    expect(lineOf(atHalf, 'conversations reads')).toBeCloseTo(2 * read * 1e6, 6);
+    expect(lineOf(atHalf, 'reconnects: 2 WCU + 2 RCU')).toBeCloseTo((2 * write + 2 * read) * 1e6, 6);
+  });
+
+  it('changes only the lines of DynamoDB units: storage, recovery and the other services stay', () => {
+    const unitLine = /writes|reads|reconnects: \d/;
+    const others = (cost: CostEstimate) =>
+      cost.lines.filter((line) => line.service !== 'DynamoDB' || !unitLine.test(line.item));
+
+    expect(others(atHalf)).toEqual(others(onDemand));
+    expect(atHalf.byService.DynamoDB).toBeLessThan(onDemand.byService.DynamoDB);
+  });
+
+  it('prices the DynamoDB reads and writes of a push by the mode too', () => {
+    const push = {
+      offlineDevicesPerMessage: 1,
+      coalescedShare: 0,
+      mobileShare: 1,
+      webPushBytes: 0,
+      waitPerPushMs: 0,
+    };
+    const withPush = { ...ASSUMPTIONS, push };
+    const pushOf = (cost: CostEstimate) => lineOf(cost, 'push (offline devices)');
+
+    const difference =
+      pushOf(estimateCost(PER_MESSAGE, { assumptions: withPush })) -
+      pushOf(
+        estimateCost(PER_MESSAGE, {
+          assumptions: withPush,
+          dynamodbCapacity: { mode: 'provisioned', targetUtilizationPercent: 50 },
+        }),
+      );
+
+    // 1 write and 1 read unit a device sent to (the window's put, the query, the watermark).
+    const write = 0.625e-6 - (0.00065 * 2) / 3600;
+    const read = 0.125e-6 - (0.00013 * 2) / 3600;
+    expect(difference).toBeCloseTo((write + read) * 1e6, 6);
+  });
+
+  it('gives an on-demand estimate its provisioned alternative at 70 %, and a provisioned one none', () => {
+    const at70 = estimateCost(PER_MESSAGE, {
+      assumptions: ASSUMPTIONS,
+      dynamodbCapacity: { mode: 'provisioned', targetUtilizationPercent: 70 },
+    });
+
+    expect(onDemand.provisionedAlternative).toEqual({
+      targetUtilizationPercent: 70,
+      usdPerMillion: at70.usdPerMillion,
+    });
+    expect(at70.provisionedAlternative).toBeUndefined();
+    expect(provisionedLine(at70)).toBeUndefined();
+  });
+
+  it('says in the table which mode it priced, and ends with the all-in line when provisioned', () => {
+    const results = { cost: atHalf, costRate: 50 } as BenchResults;
+    const table = costTable(results);
+    if (!table) throw new Error('no table');
+    const text = renderText(table).split('\n');
+
+    expect(table.title).toContain('DynamoDB provisioned at 50 % utilisation');
+    expect(costTable({ ...results, cost: onDemand })?.title).toContain('DynamoDB on demand');
+    expect(text.at(-1)).toBe(`all-in cost per million messages: $${atHalf.usdPerMillion.toFixed(2)}`);
+  });
+
+  it('reads the mode and target from BENCH_DYNAMODB_CAPACITY and BENCH_DYNAMODB_TARGET', () => {
+    expect(readSettings({}).dynamodbCapacity).toEqual({ mode: 'on-demand' });
+    expect(readSettings({ BENCH_DYNAMODB_CAPACITY: 'provisioned' }).dynamodbCapacity).toEqual({
+      mode: 'provisioned',
+      targetUtilizationPercent: 70,
+    });
+    expect(
+      readSettings({ BENCH_DYNAMODB_CAPACITY: 'provisioned', BENCH_DYNAMODB_TARGET: '85' }).dynamodbCapacity,
+    ).toEqual({ mode: 'provisioned', targetUtilizationPercent: 85 });
+    expect(() => readSettings({ BENCH_DYNAMODB_CAPACITY: 'reserved' })).toThrow(/^BENCH_DYNAMODB_CAPACITY/);
+    expect(() => readSettings({ BENCH_DYNAMODB_TARGET: '95' })).toThrow(
+      /^BENCH_DYNAMODB_TARGET: must be 20 to 90/,
+    );
+    expect(() => readSettings({ BENCH_DYNAMODB_TARGET: '10' })).toThrow(/^BENCH_DYNAMODB_TARGET/);
   });
 });
 
