@@ -31,7 +31,8 @@ export interface RateCounter {
   count(request: CountRequest): Promise<CountOutcome>;
 }
 
-export type RateDecision = { admitted: true } | { admitted: false; message: string };
+export type RateRefusal = { admitted: false; message: string };
+export type RateDecision = { admitted: true } | RateRefusal;
 
 /** What the routes ask: may this user make one more frame (or handshake) of this route now? */
 export interface RouteRateLimiter {
@@ -41,7 +42,7 @@ export interface RouteRateLimiter {
    * would have to count. A route that reads while its limit is taken asks this first, so a
    * flood this instance already refuses costs no reads either.
    */
-  knownRefusal?(userId: string, route: LimitedRoute): RateDecision | undefined;
+  knownRefusal?(userId: string, route: LimitedRoute): RateRefusal | undefined;
 }
 
 /** Counters expire this long after their window, well after any instance reads them. */
@@ -63,7 +64,7 @@ export class RateLimiter implements RouteRateLimiter {
     this.#now = options.now;
   }
 
-  knownRefusal(userId: string, route: LimitedRoute): RateDecision | undefined {
+  knownRefusal(userId: string, route: LimitedRoute): RateRefusal | undefined {
     const limit = this.#limits?.[route];
     if (!limit) return undefined;
     const until = this.#refusedUntil.get(`${userId}#${route}`);
@@ -104,7 +105,7 @@ export class RateLimiter implements RouteRateLimiter {
   }
 }
 
-function refusal(route: LimitedRoute, limit: RouteLimit, retryInMs: number): RateDecision {
+function refusal(route: LimitedRoute, limit: RouteLimit, retryInMs: number): RateRefusal {
   const what = route === 'connect' ? 'handshakes' : `${route} frames`;
   return {
     admitted: false,

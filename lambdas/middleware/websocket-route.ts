@@ -203,17 +203,15 @@ export function frameRoute<Schema extends z.ZodType>(
     const caller = callerOf(event);
     const route = limitedRouteOf(event.requestContext.routeKey);
     const limiter = route ? deps().rateLimiter : undefined;
-    if (!options.readsAlongsideLimit || !route || !limiter) {
-      // Before validation: a flood of invalid frames counts against the limit too.
-      await admitWithinLimit(limiter, caller.userId, route);
-      return serve({ ...event, frame: validFrame(schema, event.body), caller, admission: Promise.resolve() });
-    }
-    const known = limiter.knownRefusal?.(caller.userId, route);
-    if (known && !known.admitted) throw new RateLimitedError(known.message);
+    // A refusal this instance already knows of: `serve` does not even start reading.
+    const known = route && limiter?.knownRefusal?.(caller.userId, route);
+    if (known) throw new RateLimitedError(known.message);
+    // Before validation: a flood of invalid frames counts against the limit too.
     const admission = admitWithinLimit(limiter, caller.userId, route);
+    if (!options.readsAlongsideLimit) await admission;
     // Awaited on every way out below; this only keeps a refusal that comes while `serve`
     // is still reading from counting as unhandled.
-    admission.catch(() => {});
+    else admission.catch(() => {});
     try {
       const answer = await serve({ ...event, frame: validFrame(schema, event.body), caller, admission });
       await admission;

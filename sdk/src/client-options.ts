@@ -61,11 +61,12 @@ export interface ParleyClientOptions {
   /** How long to wait for an answer. Default 10 s. */
   requestTimeoutMs?: number;
   /**
-   * After this long without sending a frame, the client sends a `ping`, so that API
+   * After this long without a frame either way, the client sends a `ping`, so that API
    * Gateway, which closes a connection idle for 10 minutes, keeps it open. A ping with no
    * answer within `requestTimeoutMs` means the connection is dead: the client closes it and
-   * reconnects. Only frames the client sends count, since AWS does not document that the
-   * server's count. Default 8 minutes (a minute inside the limit after a background tab's
+   * reconnects. AWS does not document that the server's frames count: should the gateway
+   * close a connection that only received for longer than this, the client counts only its
+   * own frames from then on. Default 8 minutes (a minute inside the limit after a background tab's
    * timer fires a minute late; docs/adr/0009-keep-alive.md); 0 turns it off.
    *
    * @example

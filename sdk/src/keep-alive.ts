@@ -94,10 +94,7 @@ export class KeepAlive {
   constructor(
     intervalMs: number,
     connection: KeepAliveConnection,
-    options: { now: () => number; counting: IdleCounting } = {
-      now: Date.now,
-      counting: { countsReceived: false },
-    },
+    options: { now: () => number; counting: IdleCounting },
   ) {
     this.#intervalMs = intervalMs;
     this.#connection = connection;
