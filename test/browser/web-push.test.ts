@@ -69,15 +69,27 @@ async function takeNotifications(page: Page): Promise<ShownNotification[]> {
   });
 }
 
-/** Waits until the worker shows a notification (it handles a push on its own time), then takes them. */
+/**
+ * Waits until the worker shows a notification (it handles a push on its own time), then takes
+ * them. Polled with `evaluate`, which awaits the page's promise: a `waitForFunction` predicate
+ * that is async hands back a promise, which counts as true at once, and the wait did not wait
+ * (https://github.com/microsoft/playwright/issues/29132: the predicate is sync by design).
+ */
 async function nextNotifications(page: Page): Promise<ShownNotification[]> {
-  await page.waitForFunction(
-    async () =>
-      (await (await (globalThis as unknown as PageGlobals).navigator.serviceWorker.ready).getNotifications())
-        .length > 0,
-    undefined,
-    { polling: 50, ...WAIT },
-  );
+  await expect
+    .poll(
+      () =>
+        page.evaluate(
+          async () =>
+            (
+              await (
+                await (globalThis as unknown as PageGlobals).navigator.serviceWorker.ready
+              ).getNotifications()
+            ).length,
+        ),
+      WAIT,
+    )
+    .toBeGreaterThan(0);
   return takeNotifications(page);
 }
 
