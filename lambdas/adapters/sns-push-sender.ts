@@ -16,6 +16,8 @@
  *   the `GCM` key), https://docs.aws.amazon.com/sns/latest/dg/sns-fcm-v1-payloads.html
  * - the Publish, CreatePlatformEndpoint and DeleteEndpoint API references (their errors).
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreatePlatformEndpointCommand,
   DeleteEndpointCommand,
@@ -26,6 +28,7 @@ import {
   type SNSClient,
 } from '@aws-sdk/client-sns';
 import type { PushPayload } from '@parley/protocol';
+import { type BackoffDeps, type BackoffPolicy, waitBeforeRetry } from '../domain/backoff.js';
 import type { PushOutcome, PushRegistration, PushSender, PushSendOptions } from '../domain/ports.js';
 
 export interface SnsPushSenderOptions {
@@ -42,12 +45,13 @@ export interface SnsPushSenderOptions {
   title?: string;
   /** Attempts of one call when SNS throttles or fails on its side. Default 3. */
   maxAttempts?: number;
-  /** The first retry's longest wait; each retry doubles it (full jitter). Default 100 ms. */
-  baseDelayMs?: number;
-  /** Waits between attempts; tests pass one that does not wait. */
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
+  /** The waits between attempts (full-jitter backoff); tests pass ones that do not wait. */
+  backoff?: BackoffDeps;
 }
+
+/** The first retry waits up to 100 ms, each next one up to twice as long, never over a second. */
+const RETRY_POLICY: BackoffPolicy = { baseDelayMs: 100, maxDelayMs: 1_000 };
+const SYSTEM_BACKOFF: BackoffDeps = { random: Math.random, sleep: (ms) => sleep(ms) };
 
 /** SNS answers these when it, or KMS behind it, is overloaded or failing: worth another try. */
 const RETRIED_ERRORS = new Set(['ThrottledException', 'KMSThrottlingException', 'InternalErrorException']);
@@ -188,14 +192,14 @@ export class SnsPushSender implements PushSender {
 
   /** One SNS call, again after a throttle or a fault on SNS's side, with full-jitter backoff, within a bound. */
   async #call<Result>(call: () => Promise<Result>): Promise<Result> {
-    const { maxAttempts = 3, baseDelayMs = 100, sleep = wait, random = Math.random } = this.#options;
+    const { maxAttempts = 3, backoff = SYSTEM_BACKOFF } = this.#options;
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await call();
       } catch (error) {
         if (!isRetried(error as SnsError)) throw error;
         if (attempt >= maxAttempts) throw new SnsUnavailableError(error);
-        await sleep(Math.floor(random() * baseDelayMs * 2 ** (attempt - 1)));
+        await waitBeforeRetry(attempt - 1, RETRY_POLICY, backoff);
       }
     }
   }
@@ -207,10 +211,6 @@ function isRetried(error: SnsError): boolean {
     error.$fault === 'server' ||
     (error.$metadata?.httpStatusCode ?? 0) >= 500
   );
-}
-
-function wait(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The payload's fields as strings: FCM's `data` takes string values only. */

@@ -63,8 +63,7 @@ function senderOf(options: { apns?: string; fcm?: string } = { apns: APNS_APP, f
     keepEndpoint: async (registration, endpointArn) => {
       kept.push([registration.deviceId, endpointArn]);
     },
-    sleep,
-    random: () => 1,
+    backoff: { sleep, random: () => 1 },
   });
   return { sender, kept, sleep };
 }
