@@ -77,7 +77,8 @@ export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   pingsPerMessage: (1e9 * 6.0 * 24) / 20e9,
   reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
   // Counted from lambdas/handlers/connect.ts and disconnect.ts for a user in no group whose
-  // other device is connected half the time (docs/capacity.md §10, "Reconnects re-counted").
+  // other device is connected half the time (docs/capacity.md §10, "Reconnects re-counted"),
+  // and held to them by test/integration/reconnect-cost.test.ts.
   // $connect: the handshake's rate counter 1 WRU; the cap's strongly consistent Query of the
   // user's connections 1 RRU and its transaction (connection put, version update) 2 × 2 WRU;
   // the group index's consistent Query 1 RRU; presence marked online 1 WRU.
