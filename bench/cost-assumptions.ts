@@ -5,7 +5,11 @@
  * DynamoDB Local's and kinesis-mock's, not AWS's), and how long storage is paid for.
  * Change §1 and these together.
  */
-import type { FunctionId } from '../definitions/functions.js';
+import {
+  DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL,
+  type FunctionId,
+  type LambdaSystemLogLevel,
+} from '../definitions/functions.js';
 
 export interface CostAssumptions {
   /** 10⁹ connections × 1,440 minutes a day ÷ 20 × 10⁹ messages a day. */
@@ -37,6 +41,17 @@ export interface CostAssumptions {
   frameOverheadBytes: number;
   /** The push work for devices not connected (docs/capacity.md §10, "Push"); no push line without it. */
   push?: PushAssumptions;
+  /**
+   * The level of Lambda's own log records the stack deploys (`-c lambdaSystemLogLevel`): at
+   * INFO and DEBUG each invocation writes a START and a REPORT record, at WARN neither.
+   */
+  lambdaSystemLogLevel: LambdaSystemLogLevel;
+  /**
+   * Whose month AWS's volume tiers count: the payer accounts the cells bill to (with
+   * consolidated billing, an organisation's member accounts count as its payer's), and the
+   * Regions the cells are spread over, for a tier counted per Region.
+   */
+  billing: { payerAccounts: number; regions: number; daysPerMonth: number };
 }
 
 /**
@@ -61,9 +76,16 @@ export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   connectionMinutesPerMessage: (1e9 * 1440) / 20e9,
   pingsPerMessage: (1e9 * 6.0 * 24) / 20e9,
   reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
-  // Connection put + delete, presence update (offline half the time) 3.5 WRU; presence get +
-  // connections query 1.5 RRU (docs/capacity.md §10, "DynamoDB reconnects").
-  reconnect: { functions: ['authorizer', 'connect', 'disconnect'], writeUnits: 3.5, readUnits: 1.5 },
+  // Counted from lambdas/handlers/connect.ts and disconnect.ts for a user in no group whose
+  // other device is connected half the time (docs/capacity.md §10, "Reconnects re-counted"),
+  // and held to them by test/integration/reconnect-cost.test.ts.
+  // $connect: the handshake's rate counter 1 WRU; the cap's strongly consistent Query of the
+  // user's connections 1 RRU and its transaction (connection put, version update) 2 × 2 WRU;
+  // the group index's consistent Query 1 RRU; presence marked online 1 WRU.
+  // $disconnect: connection delete 1 WRU; the group index's Query 1 RRU; presence read
+  // (consistent) 1 RRU; the user's connections (consistent Query) 1 RRU; presence marked
+  // offline when no device is left, half the time, 0.5 WRU. The authorizer reads no table.
+  reconnect: { functions: ['authorizer', 'connect', 'disconnect'], writeUnits: 7.5, readUnits: 5 },
   warmDurationMs: { send: 35, ack: 25, fanout: 60, 'presence-notifier': 20 },
   otherDurationMs: 20,
   storageMonths: 12,
@@ -88,6 +110,10 @@ export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
     // Pushes of a batch go out in parallel; 20 ms of each one's wait is billed. An assumption.
     waitPerPushMs: 20,
   },
+  lambdaSystemLogLevel: DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL,
+  // One payer account for all 200 cells (section 8: an organisation's accounts under
+  // consolidated billing), spread over 10 Regions; a month of 365 / 12 days.
+  billing: { payerAccounts: 1, regions: 10, daysPerMonth: 365 / 12 },
 };
 
 /**

@@ -2,7 +2,7 @@
  * The cost table of a run: every line of `estimateCost` with where its count comes from,
  * the total by service, and the one figure the README quotes, on a line of its own.
  */
-import type { CostEstimate } from './cost.js';
+import type { CostEstimate, TierPriced } from './cost.js';
 import { PRICES } from './prices.js';
 import type { Table } from './report.js';
 import type { BenchResults } from './results-model.js';
@@ -30,6 +30,27 @@ export const provisionedLine = (cost: CostEstimate) =>
   cost.provisionedAlternative
     ? `with provisioned capacity at ${cost.provisionedAlternative.targetUtilizationPercent} %: $${cost.provisionedAlternative.usdPerMillion.toFixed(2)}`
     : undefined;
+
+/** A volume in words (`15.1 billion`), easier to read against a tier's bounds than `1.51e10`. */
+function volume(value: number): string {
+  const scales: Array<[number, string]> = [
+    [1e12, 'trillion'],
+    [1e9, 'billion'],
+    [1e6, 'million'],
+    [1e3, 'thousand'],
+  ];
+  const [scale, name] = scales.find(([size]) => value >= size) ?? [1, ''];
+  return `${(value / scale).toFixed(1)}${name ? ` ${name}` : ''}`;
+}
+
+/** Which band of its volume tiers a price reached at section 1's month, and what was priced. */
+function tierNote(tier: TierPriced): string {
+  const { unit } = PRICES[tier.price];
+  const reached = `${volume(tier.monthlyVolume)} ${tier.per} a month → tier ${tier.tier} of ${tier.tiers}`;
+  return tier.applied
+    ? `${unit}: ${reached}, priced at the blended $${tier.usdPerUnit.toPrecision(4)}`
+    : `${unit}: ${reached}, not applied (tiers unverified), priced at the first: $${tier.usdPerUnit.toPrecision(4)}`;
+}
 
 /** Where the per-message counts came from, for the table's title. */
 function measuredAt(results: BenchResults): string {
@@ -63,6 +84,13 @@ export function costTable(results: BenchResults): Table | undefined {
         .join(', ')}`,
       'count from: measured = this run; assumed = docs/capacity.md §1 (bench/cost-assumptions.ts): connections, keep-alive pings, reconnects, warm durations, months of storage',
       `prices and their sources: bench/prices.ts, docs/capacity.md §10 (read 2026-12-05); unverified: ${unverified.join('; ') || 'none'}`,
+      `Lambda system log level ${cost.lambdaSystemLogLevel ?? 'INFO'}: ${cost.lambdaSystemLogLevel === 'WARN' ? 'no START and REPORT records priced (the stack’s default; -c lambdaSystemLogLevel=INFO brings them back)' : 'a START and a REPORT record priced per invocation'}`,
+      ...(cost.tiers?.length
+        ? [
+            'volume tiers at section 1’s month, one payer account for all cells, 10 Regions (bench/cost-assumptions.ts `billing`):',
+          ]
+        : []),
+      ...(cost.tiers ?? []).map((tier) => `  ${tierNote(tier)}`),
     ],
     footer: cost.allIn
       ? [allInLine(cost), provisionedLine(cost)].filter((line): line is string => line !== undefined)

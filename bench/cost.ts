@@ -18,7 +18,7 @@ import {
   PONG_FRAME,
 } from './cost-assumptions.js';
 import type { TableUnits } from './dynamodb-units.js';
-import { GB, PRICES, type PriceId } from './prices.js';
+import { blendedPrice, GB, PRICES, type Price, type PriceId, tierReached } from './prices.js';
 
 export const SERVICES = ['API Gateway', 'Lambda', 'DynamoDB', 'Kinesis', 'CloudWatch Logs', 'Push'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -49,6 +49,20 @@ export const ON_DEMAND: DynamoDbCapacityPricing = { mode: 'on-demand' };
 /** The target the provisioned alternative of an on-demand estimate is priced at (the stack's default). */
 export const DEFAULT_TARGET_UTILIZATION_PERCENT = 70;
 
+/**
+ * A price with volume tiers at section 1's monthly volume: the band reached and the price
+ * used; `applied` false when the tiers are not verified and the first band was priced.
+ */
+export interface TierPriced {
+  price: PriceId;
+  monthlyVolume: number;
+  per: string;
+  tier: number;
+  tiers: number;
+  usdPerUnit: number;
+  applied: boolean;
+}
+
 export interface CostEstimate {
   lines: CostLine[];
   usdPerMillion: number;
@@ -57,6 +71,10 @@ export interface CostEstimate {
   allIn: boolean;
   /** How DynamoDB was priced; absent in results saved before it was a choice: on demand. */
   dynamodbCapacity?: DynamoDbCapacityPricing;
+  /** The level of Lambda's own log records priced; absent in results saved before: INFO. */
+  lambdaSystemLogLevel?: CostAssumptions['lambdaSystemLogLevel'];
+  /** The prices with volume tiers, at section 1's volume (all-in only). */
+  tiers?: TierPriced[];
   /**
    * With DynamoDB on demand, the same estimate with it provisioned at the default target, so
    * that both figures print together.
@@ -85,6 +103,10 @@ const memoryGbOf = (functionId: FunctionId) =>
 const bytesOf = (text: string) => Buffer.byteLength(text) + 1;
 const PLATFORM_LINE_BYTES =
   bytesOf(LOG_LINE_EXAMPLES.platformStart) + bytesOf(LOG_LINE_EXAMPLES.platformReport);
+
+/** Bytes of Lambda's own records an invocation writes at a system log level (DEBUG priced as INFO). */
+const platformBytesAt = (level: CostAssumptions['lambdaSystemLogLevel']) =>
+  level === 'WARN' ? 0 : PLATFORM_LINE_BYTES;
 const ACCESS_LOG_LINE_BYTES = bytesOf(LOG_LINE_EXAMPLES.accessLog);
 
 /** The share of a message in what a day of the assumed load invokes, writes and reads beyond the message path. */
@@ -123,15 +145,22 @@ interface Pricing {
   /** Dollars a DynamoDB write and read unit, in the capacity mode priced. */
   dynamodb: { write: number; read: number };
   capacity: DynamoDbCapacityPricing;
+  /** Dollars a Lambda GB-second: the list price, or blended over its volume tiers all-in. */
+  lambdaGbSecond: number;
+  /** What the Lambda lines say of the tier their GB-seconds were priced at; empty at the first. */
+  lambdaTierNote: string;
 }
 
 const durationMsOf = (functionId: FunctionId, assumptions: CostAssumptions) =>
   assumptions.warmDurationMs[functionId] ?? assumptions.otherDurationMs;
 
+/** GB-seconds of one warm invocation of the function. */
+const gbSecondsOf = (functionId: FunctionId, assumptions: CostAssumptions) =>
+  (durationMsOf(functionId, assumptions) / 1000) * memoryGbOf(functionId);
+
 /** A request and its warm duration at the function's memory. */
-function lambdaUsd(functionId: FunctionId, assumptions: CostAssumptions): number {
-  const seconds = durationMsOf(functionId, assumptions) / 1000;
-  return PRICES.lambdaRequest.usd + seconds * memoryGbOf(functionId) * PRICES.lambdaGbSecond.usd;
+function lambdaUsd(functionId: FunctionId, assumptions: CostAssumptions, gbSecondUsd: number): number {
+  return PRICES.lambdaRequest.usd + gbSecondsOf(functionId, assumptions) * gbSecondUsd;
 }
 
 function apiGatewayLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
@@ -155,22 +184,73 @@ function apiGatewayLines(add: AddLine, { perMessage, extra, assumptions, allIn }
   add('data transfer out (posts, responses, pongs)', bytesOut / GB, 'GB', 'dataTransferOutGb', basis);
 }
 
-function lambdaLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
+function lambdaLines(
+  add: AddLine,
+  { perMessage, extra, assumptions, allIn, lambdaGbSecond, lambdaTierNote }: Pricing,
+) {
   for (const functionId of Object.keys(perMessage.invocations) as FunctionId[]) {
     const durationMs = durationMsOf(functionId, assumptions);
     const memory = memoryGbOf(functionId) * 1024;
     const count = perMessage.invocations[functionId] ?? 0;
     add(
-      `${functionId}: requests × ${durationMs} ms × ${memory} MB`,
+      `${functionId}: requests × ${durationMs} ms × ${memory} MB${lambdaTierNote}`,
       count,
       'invocations',
-      lambdaUsd(functionId, assumptions),
+      lambdaUsd(functionId, assumptions, lambdaGbSecond),
     );
   }
   if (!allIn) return;
   const { functions } = assumptions.reconnect;
-  const reconnectUsd = functions.reduce((total, id) => total + lambdaUsd(id, assumptions), 0);
-  add(`reconnects: ${functions.join(', ')}`, extra.reconnects, 'reconnects', reconnectUsd, 'assumed');
+  const reconnectUsd = functions.reduce((total, id) => total + lambdaUsd(id, assumptions, lambdaGbSecond), 0);
+  add(
+    `reconnects: ${functions.join(', ')}${lambdaTierNote}`,
+    extra.reconnects,
+    'reconnects',
+    reconnectUsd,
+    'assumed',
+  );
+}
+
+/** The Lambda GB-seconds a message uses: its invocations and, all-in, its share of reconnects. */
+function gbSecondsPerMessage(
+  perMessage: PerMessage,
+  assumptions: CostAssumptions,
+  reconnects: number,
+): number {
+  const invoked = (Object.keys(perMessage.invocations) as FunctionId[]).reduce(
+    (total, id) => total + (perMessage.invocations[id] ?? 0) * gbSecondsOf(id, assumptions),
+    0,
+  );
+  const reconnecting = assumptions.reconnect.functions.reduce(
+    (total, id) => total + gbSecondsOf(id, assumptions),
+    0,
+  );
+  return invoked + reconnects * reconnecting;
+}
+
+/**
+ * A tiered price at section 1's volume: `perMessage` units a message, times the messages of a
+ * month, shared between the payer accounts (and the Regions, for a tier counted per Region).
+ */
+export function tierPriced(
+  price: PriceId,
+  perMessage: number,
+  assumptions: CostAssumptions,
+): TierPriced | undefined {
+  const { tiers } = PRICES[price] as Price;
+  if (!tiers) return undefined;
+  const { payerAccounts, regions, daysPerMonth } = assumptions.billing;
+  const bills = payerAccounts * (tiers.perRegion ? regions : 1);
+  const monthlyVolume = (perMessage * assumptions.messagesPerDay * daysPerMonth) / bills;
+  return {
+    price,
+    monthlyVolume,
+    per: tiers.per,
+    tier: tierReached(tiers, monthlyVolume),
+    tiers: tiers.bands.length,
+    usdPerUnit: tiers.verified ? blendedPrice(tiers, monthlyVolume) : PRICES[price].usd,
+    applied: tiers.verified,
+  };
 }
 
 /** What each table holds (definitions/tables.ts), to name its lines. */
@@ -260,9 +340,13 @@ function kinesisLines(add: AddLine, { perMessage, assumptions, allIn }: Pricing)
   }
 }
 
+/** Every invocation a message makes: measured, and all-in its share of the reconnects'. */
+const invocationsOf = (perMessage: PerMessage, extra: ReturnType<typeof beyondMessagePath>) =>
+  Object.values(perMessage.invocations).reduce((total, count) => total + (count ?? 0), 0) + extra.invocations;
+
 function logLines(add: AddLine, { perMessage, extra, assumptions, allIn }: Pricing) {
-  const invocations = Object.values(perMessage.invocations).reduce((total, count) => total + (count ?? 0), 0);
-  const platform = (invocations + extra.invocations) * PLATFORM_LINE_BYTES;
+  // At WARN Lambda writes no START or REPORT record: the line goes (a count of 0 adds none).
+  const platform = invocationsOf(perMessage, extra) * platformBytesAt(assumptions.lambdaSystemLogLevel);
   const access = (perMessage.framesIn + extra.accessLogLines) * ACCESS_LOG_LINE_BYTES;
   const handler = perMessage.logBytes ?? 0;
   const emf = perMessage.metricBytes ?? 0;
@@ -317,13 +401,23 @@ export interface CostOptions {
 export function estimateCost(perMessage: PerMessage, options: CostOptions = {}): CostEstimate {
   const { allIn = true, assumptions = CAPACITY_ASSUMPTIONS, dynamodbCapacity = ON_DEMAND } = options;
   const lines: CostLine[] = [];
+  const extra = beyondMessagePath(assumptions, allIn);
+  // Volume tiers are reached at section 1's volume: all-in only; the message path alone (the
+  // group phase) is priced at the first tier, so that it compares with itself.
+  const tiers = allIn ? tiersAtScale(perMessage, extra, assumptions) : [];
+  const lambdaTier = tiers.find((tier) => tier.price === 'lambdaGbSecond');
   const pricing: Pricing = {
     perMessage,
-    extra: beyondMessagePath(assumptions, allIn),
+    extra,
     assumptions,
     allIn,
     dynamodb: dynamoDbUnitPrices(dynamodbCapacity),
     capacity: dynamodbCapacity,
+    lambdaGbSecond: lambdaTier?.usdPerUnit ?? PRICES.lambdaGbSecond.usd,
+    lambdaTierNote:
+      lambdaTier && lambdaTier.tier > 1
+        ? ` (GB-s to tier ${lambdaTier.tier} of ${lambdaTier.tiers}, blended)`
+        : '',
   };
   apiGatewayLines(lineAdder(lines, 'API Gateway'), pricing);
   lambdaLines(lineAdder(lines, 'Lambda'), pricing);
@@ -334,19 +428,53 @@ export function estimateCost(perMessage: PerMessage, options: CostOptions = {}):
   const byService = Object.fromEntries(SERVICES.map((service) => [service, 0])) as Record<Service, number>;
   for (const line of lines) byService[line.service] += line.usdPerMillion;
   const usdPerMillion = lines.reduce((total, line) => total + line.usdPerMillion, 0);
-  if (dynamodbCapacity.mode === 'provisioned')
-    return { lines, usdPerMillion, byService, allIn, dynamodbCapacity };
+  const described = {
+    lines,
+    usdPerMillion,
+    byService,
+    allIn,
+    dynamodbCapacity,
+    lambdaSystemLogLevel: assumptions.lambdaSystemLogLevel,
+    ...(allIn ? { tiers } : {}),
+  };
+  if (dynamodbCapacity.mode === 'provisioned') return described;
   const targetUtilizationPercent = DEFAULT_TARGET_UTILIZATION_PERCENT;
   const provisioned = estimateCost(perMessage, {
     ...options,
     dynamodbCapacity: { mode: 'provisioned', targetUtilizationPercent },
   });
   return {
-    lines,
-    usdPerMillion,
-    byService,
-    allIn,
-    dynamodbCapacity,
+    ...described,
     provisionedAlternative: { targetUtilizationPercent, usdPerMillion: provisioned.usdPerMillion },
   };
+}
+
+/**
+ * Each price with volume tiers at section 1's monthly volume, from the units a message uses
+ * of it: the Lambda GB-seconds, the WebSocket messages (frames in, answers, posts, pings and
+ * pongs), the bytes out, and the bytes of Lambda's logs.
+ */
+function tiersAtScale(
+  perMessage: PerMessage,
+  extra: ReturnType<typeof beyondMessagePath>,
+  assumptions: CostAssumptions,
+): TierPriced[] {
+  const messages = perMessage.framesIn + perMessage.routeResponses + perMessage.posts + 2 * extra.pings;
+  const frames = perMessage.posts + perMessage.routeResponses;
+  const bytesOut =
+    perMessage.postBytes +
+    (perMessage.routeResponseBytes ?? 0) +
+    frames * assumptions.frameOverheadBytes +
+    extra.pongBytes;
+  const lambdaLogBytes =
+    invocationsOf(perMessage, extra) * platformBytesAt(assumptions.lambdaSystemLogLevel) +
+    (perMessage.logBytes ?? 0) +
+    (perMessage.metricBytes ?? 0);
+  const units: Array<[PriceId, number]> = [
+    ['lambdaGbSecond', gbSecondsPerMessage(perMessage, assumptions, extra.reconnects)],
+    ['apiGatewayMessage', messages],
+    ['dataTransferOutGb', bytesOut / GB],
+    ['logsIngestionGb', lambdaLogBytes / GB],
+  ];
+  return units.flatMap(([price, count]) => tierPriced(price, count, assumptions) ?? []);
 }

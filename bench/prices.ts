@@ -13,6 +13,32 @@ export interface Price {
   /** The day the source was read. */
   read: string;
   verified: boolean;
+  /**
+   * AWS's volume tiers of this price, when it has them: `usd` is the first tier's. The model
+   * applies them only when `verified` (the tiers' own source); otherwise it prices the first
+   * tier and names the tiers it left out.
+   */
+  tiers?: VolumeTiers;
+}
+
+/** One band of a volume-tiered price: the units of a month past `from` cost `usd` each. */
+export interface VolumeTier {
+  from: number;
+  usd: number;
+}
+
+export interface VolumeTiers {
+  /** The bands, lowest first; the first starts at 0. */
+  bands: readonly VolumeTier[];
+  /** What the bands count, a month: `GB-seconds`, `messages`, `GB`. */
+  per: string;
+  /** Over what AWS adds up the month's units, as the source says or as assumed. */
+  scope: string;
+  /** The month's units are added up per Region (each Region of section 8 its own band). */
+  perRegion: boolean;
+  source: string;
+  read: string;
+  verified: boolean;
 }
 
 const READ = '2026-12-05';
@@ -24,6 +50,21 @@ export const PRICES = {
     source: 'https://awsforengineers.com/blog/aws-api-gateway-pricing-explained (docs/capacity.md S3)',
     read: READ,
     verified: true,
+    tiers: {
+      bands: [
+        { from: 0, usd: 1.0 / 1e6 },
+        { from: 1e9, usd: 0.8 / 1e6 },
+      ],
+      per: 'messages',
+      scope: 'account, a month',
+      perRegion: false,
+      // AWS's page renders its rate table in the browser; its worked examples, as stored
+      // (docs/capacity.md S3), give only $1.00. The $0.80 is third parties' figure.
+      source:
+        'third-party summaries only; https://aws.amazon.com/api-gateway/pricing/ shows no figure as stored',
+      read: READ,
+      verified: false,
+    },
   },
   apiGatewayConnectionMinute: {
     usd: 0.25 / 1e6,
@@ -39,6 +80,21 @@ export const PRICES = {
     source: 'https://awsforengineers.com/blog/aws-api-gateway-pricing-explained (docs/capacity.md S23)',
     read: READ,
     verified: true,
+    tiers: {
+      bands: [
+        { from: 0, usd: 0.09 },
+        { from: 10 * 1024, usd: 0.085 },
+        { from: 50 * 1024, usd: 0.07 },
+        { from: 150 * 1024, usd: 0.05 },
+      ],
+      per: 'GB',
+      scope: 'account, every service’s data out to the internet together, a month',
+      perRegion: false,
+      source:
+        'third-party pages only (https://leanopstech.com/blog/aws-data-transfer-pricing-2026/, https://www.egresscost.com/aws); no AWS pricing page with the figures was found',
+      read: READ,
+      verified: false,
+    },
   },
   lambdaRequest: {
     usd: 0.2 / 1e6,
@@ -53,6 +109,22 @@ export const PRICES = {
     source: 'https://cloudchipr.com/blog/aws-lambda-pricing (docs/capacity.md S20)',
     read: READ,
     verified: true,
+    tiers: {
+      // The first 7.5 billion GB-seconds a month at the list price, the next 11.25 billion 10 %
+      // off, the rest 20 % off (arm64).
+      bands: [
+        { from: 0, usd: 0.0000133334 },
+        { from: 7.5e9, usd: 0.0000133334 * 0.9 },
+        { from: 18.75e9, usd: 0.0000133334 * 0.8 },
+      ],
+      per: 'GB-seconds',
+      scope: 'account and Region, arm64, a month (the Region: an assumption, **unverified**)',
+      perRegion: true,
+      source:
+        'https://aws.amazon.com/blogs/compute/introducing-tiered-pricing-for-aws-lambda/ (docs/capacity.md S32)',
+      read: READ,
+      verified: true,
+    },
   },
   dynamodbWrite: {
     usd: 0.625 / 1e6,
@@ -151,6 +223,23 @@ export const PRICES = {
     source: 'https://c3x.dev/blog/cloudwatch-logs-cost-optimization (docs/capacity.md S26)',
     read: READ,
     verified: true,
+    tiers: {
+      // Lambda's logs are billed as vended logs since May 2025; the bands below reproduce the
+      // third party's worked example (60 TB: $30,000 → $12,500) but are not AWS's own figures.
+      bands: [
+        { from: 0, usd: 0.5 },
+        { from: 10_000, usd: 0.25 },
+        { from: 30_000, usd: 0.1 },
+        { from: 50_000, usd: 0.05 },
+      ],
+      per: 'GB of Lambda logs',
+      scope: 'account, a month',
+      perRegion: false,
+      source:
+        'third-party only (https://www.duckbillgroup.com/?p=9080); AWS’s announcement and https://aws.amazon.com/cloudwatch/pricing/ show no figure as stored',
+      read: READ,
+      verified: false,
+    },
   },
   logsStorageGbMonth: {
     usd: 0.03,
@@ -165,3 +254,28 @@ export type PriceId = keyof typeof PRICES;
 
 /** One GB as AWS bills data (2³⁰ bytes). */
 export const GB = 1024 ** 3;
+
+/**
+ * The average price of one unit over `monthlyVolume` units of a month: each band's units at
+ * its price. A volume inside the first band pays the first band's price.
+ *
+ * @example
+ * blendedPrice(PRICES.lambdaGbSecond.tiers, 15e9); // 7.5e9 at the list price, 7.5e9 at 90 %
+ */
+export function blendedPrice(tiers: VolumeTiers, monthlyVolume: number): number {
+  const [first] = tiers.bands;
+  if (!first) throw new Error('a tiered price needs at least one band');
+  if (monthlyVolume <= 0) return first.usd;
+  let total = 0;
+  tiers.bands.forEach((band, index) => {
+    const end = tiers.bands[index + 1]?.from ?? Number.POSITIVE_INFINITY;
+    const units = Math.max(0, Math.min(monthlyVolume, end) - band.from);
+    total += units * band.usd;
+  });
+  return total / monthlyVolume;
+}
+
+/** The band `monthlyVolume` ends in, counted from 1. */
+export function tierReached(tiers: VolumeTiers, monthlyVolume: number): number {
+  return tiers.bands.filter((band) => band.from < monthlyVolume).length || 1;
+}

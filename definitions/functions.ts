@@ -51,6 +51,21 @@ export type FunctionId =
   | 'presence-notifier'
   | 'push-notifier';
 
+/**
+ * The levels of Lambda's own log records (LoggingConfig.SystemLogLevel): at INFO, Lambda's
+ * default, every invocation writes a `platform.start` and a `platform.report` record; at
+ * WARN it sends only records at WARN, so not those two (docs/capacity.md §10, "Lambda system
+ * logs"). The stack and the cost model both read the default from here.
+ */
+export const LAMBDA_SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+export type LambdaSystemLogLevel = (typeof LAMBDA_SYSTEM_LOG_LEVELS)[number];
+/**
+ * WARN: at section 1's load the START and REPORT records of some 20 invocations a message
+ * cost more than the handlers' own lines; Lambda's Duration, Errors and Throttles metrics
+ * stay, and `-c lambdaSystemLogLevel=INFO` brings the records back.
+ */
+export const DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL: LambdaSystemLogLevel = 'WARN';
+
 /** What invokes a function. */
 export type FunctionTrigger =
   /**

@@ -80,6 +80,7 @@ export class ParleyStack extends Stack {
       ...(settings.reservedConcurrency ? { reservedConcurrency: settings.reservedConcurrency } : {}),
       ...(settings.messageRetentionDays ? { messageRetentionDays: settings.messageRetentionDays } : {}),
       ...(settings.push ? { push: settings.push } : {}),
+      systemLogLevel: settings.lambdaSystemLogLevel,
     });
     this.api.addRoutes(this.functions.functions);
 

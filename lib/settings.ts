@@ -3,7 +3,13 @@
  * `cdk.json`) and validated once, with errors that name the setting and say what it takes.
  */
 import { z } from 'zod';
-import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
+import {
+  DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL,
+  FUNCTIONS,
+  type FunctionId,
+  LAMBDA_SYSTEM_LOG_LEVELS,
+  type LambdaSystemLogLevel,
+} from '../definitions/functions.js';
 import { rateLimitsSettingSchema } from '../definitions/rate-limits.js';
 import {
   PUSH_SETTING_KEYS,
@@ -71,6 +77,8 @@ export interface ParleySettings {
   messageRetentionDays?: number;
   /** Web Push and APNs/FCM (protocol 1.4, `lib/push-settings.ts`); push is off when absent. */
   push?: PushDeploymentSettings;
+  /** The level of Lambda's own log records every function sends (WARN: no START and REPORT records). */
+  lambdaSystemLogLevel: LambdaSystemLogLevel;
 }
 
 /**
@@ -124,6 +132,8 @@ const SETTING_KEYS = {
     'a JSON object of reserved concurrency by function id, e.g. {"authorizer":50,"connect":50,"fanout":100,"send":300,"sync":100}',
   accountConcurrency:
     'the account’s Lambda concurrency quota in the region (Service Quotas), 1000 unless raised or lowered; reservations must leave 100 of it unreserved',
+  lambdaSystemLogLevel:
+    '`DEBUG`, `INFO` or `WARN`: the level of Lambda’s own log records (WARN, the default, sends no START and REPORT record per invocation)',
   ...PUSH_SETTING_KEYS,
 } as const;
 
@@ -212,6 +222,7 @@ const contextSchema = z
     rateLimits: jsonObject(rateLimitsSettingSchema).optional(),
     reservedConcurrency: jsonObject(z.partialRecord(z.enum(FUNCTION_IDS), integer(1, 100_000))).optional(),
     accountConcurrency: integer(10, 1_000_000).default(1000),
+    lambdaSystemLogLevel: z.enum(LAMBDA_SYSTEM_LOG_LEVELS).default(DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL),
   })
   .refine((context) => !(context.jwksUrl && context.jwtSecretArn), {
     message: 'give jwksUrl or jwtSecretArn, not both',
@@ -316,6 +327,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): ParleySetting
     ...(context.reservedConcurrency ? { reservedConcurrency: context.reservedConcurrency } : {}),
     ...(context.messageRetentionDays ? { messageRetentionDays: context.messageRetentionDays } : {}),
     ...(push ? { push } : {}),
+    lambdaSystemLogLevel: context.lambdaSystemLogLevel,
   };
 }
 

@@ -14,10 +14,12 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   connectionMethodsOf,
+  DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL,
   FUNCTIONS,
   type FunctionDefinition,
   type FunctionId,
   handlerFileOf,
+  type LambdaSystemLogLevel,
   tablesOf,
 } from '../../definitions/functions.js';
 import { METRICS_NAMESPACE, serviceNameOf } from '../../definitions/metrics.js';
@@ -71,6 +73,8 @@ export interface ParleyFunctionsProps {
   messageRetentionDays?: number;
   /** The push settings of the functions that push or register pushes; push is off when absent. */
   push?: PushDeploymentSettings;
+  /** The level of Lambda's own log records; `DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL` (WARN) when absent. */
+  systemLogLevel?: LambdaSystemLogLevel;
 }
 
 export class ParleyFunctions extends Construct {
@@ -176,6 +180,10 @@ export class ParleyFunctions extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // At WARN Lambda sends no START and REPORT record per invocation, which at scale cost
+      // more than the handlers' own lines; Lambda's Duration, Errors and Throttles metrics
+      // do not come from those records and stay.
+      systemLogLevelV2: lambda.SystemLogLevel[props.systemLogLevel ?? DEFAULT_LAMBDA_SYSTEM_LOG_LEVEL],
       // The deployed mode of the local stack finds the function's id by this handler file.
       description: `Parley ${props.stage}: ${handlerFileOf(definition.id)}`,
       environment: this.#environmentOf(definition, props),

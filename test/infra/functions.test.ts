@@ -138,6 +138,20 @@ describe('the functions', () => {
     expect(given(three)).toEqual([['connect', '3']]);
   });
 
+  it('sends Lambda’s own log records at WARN by default, in JSON, and at the level the context gives', () => {
+    const loggingOf = (deployment: typeof dev) =>
+      new Set(
+        FUNCTIONS.map(({ id }) => {
+          const { LogFormat, SystemLogLevel } = functionResource(deployment, id).Properties.LoggingConfig;
+          return `${LogFormat} ${SystemLogLevel}`;
+        }),
+      );
+    const info = synthesize({ ...DEV_CONTEXT, lambdaSystemLogLevel: 'INFO' });
+
+    expect(loggingOf(dev)).toEqual(new Set(['JSON WARN']));
+    expect(loggingOf(info)).toEqual(new Set(['JSON INFO']));
+  });
+
   it('gives every function the retention period from the context, and none without it', () => {
     const retentionOf = (deployment: typeof dev) =>
       new Set(

@@ -24,7 +24,17 @@ describe('the deployment settings', () => {
       accountLogsRole: false,
       maxTokenAgeSeconds: 86_400,
       allowedOrigins: [],
+      lambdaSystemLogLevel: 'WARN',
     });
+  });
+
+  it('take the level of Lambda’s own log records, and refuse another with a message naming the setting', () => {
+    expect(settingsOf({ lambdaSystemLogLevel: 'INFO' }).lambdaSystemLogLevel).toBe('INFO');
+    expect(settingsOf({ lambdaSystemLogLevel: 'DEBUG' }).lambdaSystemLogLevel).toBe('DEBUG');
+    expect(() => settingsOf({ lambdaSystemLogLevel: 'ERROR' })).toThrow(SettingsError);
+    expect(() => settingsOf({ lambdaSystemLogLevel: 'info' })).toThrow(
+      /^Invalid context lambdaSystemLogLevel: .*; it takes `DEBUG`, `INFO` or `WARN`/,
+    );
   });
 
   it('take a maximum token age and the browser origins a handshake may come from', () => {

@@ -11,6 +11,7 @@ import {
   emfLines,
   type InvocationOutput,
 } from '../../bench/invocation-output.js';
+import { blendedPrice, PRICES, tierReached, type VolumeTiers } from '../../bench/prices.js';
 import { renderText } from '../../bench/report.js';
 import type { BenchResults } from '../../bench/results-model.js';
 import { readSettings } from '../../bench/settings.js';
@@ -62,6 +63,10 @@ const ASSUMPTIONS: CostAssumptions = {
   messagesPerDay: 24e6,
   shardsPerStream: 2,
   frameOverheadBytes: 0,
+  // INFO: each invocation's START and REPORT records are priced. A month of 24 × 10⁶ messages
+  // a day reaches no volume tier.
+  lambdaSystemLogLevel: 'INFO',
+  billing: { payerAccounts: 1, regions: 1, daysPerMonth: 30 },
 };
 
 const lineOf = (cost: CostEstimate, item: string) => {
@@ -150,6 +155,80 @@ describe('the cost model', () => {
     expect(text.at(-1)).toMatch(/^with provisioned capacity at 70 %: \$\d+\.\d\d$/);
     const pathOnly = costTable({ ...results, cost: estimateCost(PER_MESSAGE, { allIn: false }) });
     expect(pathOnly?.footer?.[0]).toMatch(/^message path only/);
+  });
+});
+
+describe('Lambda’s own log records', () => {
+  it('prices no START and REPORT record at WARN, and takes their bytes out of the stored lines too', () => {
+    const info = estimateCost(PER_MESSAGE, { assumptions: ASSUMPTIONS });
+    const warn = estimateCost(PER_MESSAGE, { assumptions: { ...ASSUMPTIONS, lambdaSystemLogLevel: 'WARN' } });
+
+    expect(warn.lines.some((line) => line.item.startsWith('Lambda START and REPORT'))).toBe(false);
+    expect(info.usdPerMillion - warn.usdPerMillion).toBeCloseTo(((2.5 * 378) / GB) * (0.5e6 + 0.03e6), 6);
+    expect(warn.lambdaSystemLogLevel).toBe('WARN');
+    expect(lineOf(warn, 'handler log lines')).toBeCloseTo(lineOf(info, 'handler log lines'), 9);
+  });
+});
+
+describe('volume tiers', () => {
+  const lambda = PRICES.lambdaGbSecond.tiers as VolumeTiers;
+  const list = PRICES.lambdaGbSecond.usd;
+
+  it('blends a month’s units over the bands they fall in', () => {
+    expect(blendedPrice(lambda, 1e9)).toBeCloseTo(list, 15);
+    // 7.5 billion at the list price, 7.5 billion 10 % off.
+    expect(blendedPrice(lambda, 15e9)).toBeCloseTo(list * 0.95, 15);
+    // 7.5 at the list price, 11.25 at 90 %, 11.25 at 80 %, of 30 billion.
+    expect(blendedPrice(lambda, 30e9)).toBeCloseTo((list * (7.5 + 11.25 * 0.9 + 11.25 * 0.8)) / 30, 15);
+    expect([1e9, 7.5e9, 15e9, 30e9].map((volume) => tierReached(lambda, volume))).toEqual([1, 1, 2, 3]);
+  });
+
+  it('prices Lambda’s GB-seconds at the blended price of section 1’s month, counted per Region', () => {
+    // 0.175 GB-seconds a message (0.1 s at 1 GB for the send and half a fanout, 0.1 s at
+    // 0.25 GB for the reconnect's connect), 10⁹ messages a day for 30 days over 2 Regions:
+    // 2.6 × 10⁹ a Region, the first band; a hundred times that reaches the third.
+    const gbSeconds = 1.5 * 0.1 + 0.1 * 0.25;
+    const assumptions = {
+      ...ASSUMPTIONS,
+      messagesPerDay: 1e9,
+      billing: { payerAccounts: 1, regions: 2, daysPerMonth: 30 },
+    };
+    const volume = (gbSeconds * 1e9 * 30) / 2;
+    const cost = estimateCost(PER_MESSAGE, { assumptions });
+    const lambdaTier = cost.tiers?.find((tier) => tier.price === 'lambdaGbSecond');
+
+    expect(lambdaTier).toMatchObject({ monthlyVolume: volume, tier: 1, applied: true });
+    const atScale = { ...assumptions, messagesPerDay: 1e11 };
+    const scaled = estimateCost(PER_MESSAGE, { assumptions: atScale });
+    const blended = blendedPrice(lambda, volume * 100);
+    expect(scaled.tiers?.find((tier) => tier.price === 'lambdaGbSecond')).toMatchObject({ tier: 3 });
+    expect(lineOf(scaled, 'send:')).toBeCloseTo(0.2 + 0.1 * blended * 1e6, 6);
+    expect(lineOf(scaled, 'send:')).toBeLessThan(lineOf(cost, 'send:'));
+  });
+
+  it('leaves the tiers no AWS page confirmed at the first band, and says which it left', () => {
+    const cost = estimateCost(PER_MESSAGE, { assumptions: { ...ASSUMPTIONS, messagesPerDay: 1e11 } });
+    const apiGateway = cost.tiers?.find((tier) => tier.price === 'apiGatewayMessage');
+
+    // 10 WebSocket messages a message (frame in, answer, 4 posts, 2 pings and their pongs):
+    // 3 × 10¹³ a month, far past the billion of the first band, which is priced all the same.
+    expect(apiGateway).toMatchObject({ tier: 2, applied: false, usdPerUnit: 1e-6 });
+    expect(lineOf(cost, 'frames in')).toBeCloseTo(1);
+    expect(cost.tiers?.filter((tier) => !tier.applied).map((tier) => tier.price)).toEqual([
+      'apiGatewayMessage',
+      'dataTransferOutGb',
+      'logsIngestionGb',
+    ]);
+  });
+
+  it('prices the message path alone at the first band', () => {
+    const cost = estimateCost(PER_MESSAGE, {
+      allIn: false,
+      assumptions: { ...ASSUMPTIONS, messagesPerDay: 1e11 },
+    });
+
+    expect(cost.tiers).toBeUndefined();
+    expect(lineOf(cost, 'send:')).toBeCloseTo(0.2 + 0.1 * 13.3334, 4);
   });
 });
 
