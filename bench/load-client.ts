@@ -2,7 +2,9 @@
  * The load generator, run as a child process of `bench/run.ts`: holds every device's
  * WebSocket, sends at a fixed rate from random senders to their fixed peer, and timestamps
  * every answer and every delivery as it arrives. Speaks the protocol's `send` frame, so the
- * same code drives Parley and the plain relay (the floor).
+ * same code drives Parley and the plain relay (the floor). One-to-one sends ask for no echo,
+ * as the SDK's do; the group phase's sends keep the echo, so that its posts per connected
+ * device stay comparable with earlier runs.
  */
 
 import { DEFAULT_ACK_WINDOW_MS } from '@parley/sdk';
@@ -269,6 +271,9 @@ async function run(command: Extract<LoadCommand, { kind: 'run' }>): Promise<RunR
       to: step.to,
       clientMessageId,
       body,
+      // As the SDK sends (protocol 1.5): the `sent` answer is the sending device's copy, so
+      // the cost phase counts the posts a message costs with today's client.
+      echo: false,
     });
     message.sentAt = now();
     (sockets[step.fromDevice] as WebSocket).send(frame);

@@ -69,7 +69,10 @@ export interface RunResult {
   messages: SentMessage[];
   /** [message index, device index, arrival time] for every device but the sending one. */
   receives: Array<[number, number, number]>;
-  /** Message frames that reached the sending device itself (Parley echoes to every member device). */
+  /**
+   * Message frames that reached the sending device itself: none for a one-to-one send, which
+   * asks for no echo (protocol 1.5); one for a group send, which keeps it.
+   */
   echoes: number;
   /** The same message arriving twice on one device. */
   duplicates: number;

@@ -2,8 +2,8 @@
  * The floor: a plain WebSocket relay in the benchmark's process, where the local stack runs
  * too. It does what Parley's delivery does minus storage, the stream and the Lambda
  * plumbing: reads the `send` frame, answers `sent`, and writes one `message` frame to every
- * connection of both members (the sending device too, as Parley does). Whatever latency it
- * shows is the cost of the machine, Node.js and WebSockets alone.
+ * connection of both members (but the sending one when the send asks for no echo, as Parley
+ * does). Whatever latency it shows is the cost of the machine, Node.js and WebSockets alone.
  */
 import type { AddressInfo } from 'node:net';
 import { directConversationId } from '@parley/protocol';
@@ -35,6 +35,7 @@ export async function startRelay(): Promise<RunningRelay> {
         to?: string;
         clientMessageId?: string;
         body?: string;
+        echo?: boolean;
       };
       if (frame.action !== 'send' || typeof frame.to !== 'string') return;
       const conversationId = directConversationId(userId, frame.to);
@@ -65,6 +66,7 @@ export async function startRelay(): Promise<RunningRelay> {
       );
       for (const member of [userId, frame.to]) {
         for (const peer of socketsOf.get(member) ?? []) {
+          if (peer === socket && frame.echo === false) continue;
           if (peer.readyState === WebSocket.OPEN) peer.send(message);
         }
       }

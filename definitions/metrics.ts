@@ -38,7 +38,10 @@ export const MetricName = {
   EventsDelivered: 'EventsDelivered',
   /** Posts `send` made itself, before the stream, that succeeded (docs/adr/0008-fast-path.md); in `EventsDelivered` too. */
   FastPathPosts: 'FastPathPosts',
-  /** Connections the fanout did not post a message to because `send` had reached them already. */
+  /**
+   * Connections the fanout did not post a message to because the record names them: `send`
+   * had reached them already, or one of them sent it and asked for no echo (protocol 1.5).
+   */
   FastPathSkips: 'FastPathSkips',
   /**
    * A `$connect` whose token could not be checked because the keys could not be read (the

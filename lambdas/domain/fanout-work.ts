@@ -42,7 +42,10 @@ export interface DecodedEvent {
   event: ConversationEvent;
   /** The record's data, posted as it is (less `reached`, when the record has it). */
   frame: string;
-  /** The connections `send` posted a message to itself (docs/adr/0008-fast-path.md): not posted again. */
+  /**
+   * The connections `send` posted a message to itself (docs/adr/0008-fast-path.md), and the
+   * sending connection when it asked for no echo (protocol 1.5): the fanout posts to neither.
+   */
   reached?: ReadonlySet<string>;
 }
 

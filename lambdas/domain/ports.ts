@@ -91,7 +91,8 @@ export interface GroupSliceEvent {
 /**
  * A `message` as `send` puts it on the stream: the wire event and, when `send` posted it
  * itself first, the connections that answered those posts 2xx, so that the fanout posts
- * to every other connection only (docs/adr/0008-fast-path.md). The fanout takes `reached`
+ * to every other connection only (docs/adr/0008-fast-path.md); a send that asked for no
+ * echo (protocol 1.5) names its own connection there too. The fanout takes `reached`
  * off before it posts: it never reaches a device.
  */
 export type MessageRecord = MessageEventFrame & { reached?: string[] };

@@ -18,7 +18,8 @@
  * reached, and the fanout posts to the others. It starts with the send, so that its read of
  * the connections overlaps the claim. A duplicate does not post:
  * it cannot know what the first send reached, so its record names none, and the stream
- * posts to every device (a device drops a seq it has).
+ * posts to every device (a device drops a seq it has). A send that asks for no echo
+ * (protocol 1.5) adds its own connection to the record's `reached`, unless it is a duplicate.
  *
  * A send may be refused by its `authorize` check, made in every attempt after the seq is
  * read or guessed and before it is claimed: in a group, the sender's membership. A removal
@@ -50,6 +51,12 @@ export interface SendMessageInput {
    * last seq and claiming the next one.
    */
   authorize?: () => Promise<void>;
+  /**
+   * The sending connection, when the send asked for no echo (protocol 1.5): the record names
+   * it among the connections reached, so that the fanout posts the message to every
+   * connection but that one. A duplicate's record names none: it is delivered as ever.
+   */
+  noEchoTo?: string;
 }
 
 export interface SendMessageResult {
@@ -161,7 +168,9 @@ async function claimSeq(
     switch (outcome.status) {
       case 'stored': {
         cache?.remember(input.conversationId, message.seq);
-        const reached = (await fastPath?.(message)) ?? [];
+        const posted = (await fastPath?.(message)) ?? [];
+        // The fast path never posts to the sending device, so the two never name the same connection.
+        const reached = input.noEchoTo ? [...posted, input.noEchoTo] : posted;
         await deps.publisher.publish({
           type: 'message',
           ...message,
@@ -176,7 +185,7 @@ async function claimSeq(
           // message can be gone while its key waits for DynamoDB's deletion: answer the
           // first send's seq as ever, and publish nothing, since nothing is left to deliver.
           const { seq, messageId, serverTs } = outcome.original;
-          const { body: _body, authorize: _authorize, checks: _checks, ...sent } = input;
+          const { body: _body, authorize: _authorize, checks: _checks, noEchoTo: _noEchoTo, ...sent } = input;
           return { message: { ...sent, seq, messageId, serverTs }, duplicate: true, retries: attempt };
         }
         await deps.publisher.publish({ type: 'message', ...original });

@@ -33,6 +33,8 @@ export function createSendHandler(deps: DepsProvider) {
       clientMessageId: frame.clientMessageId,
       body: frame.body,
       checks,
+      // Absent is true: a 1.0 to 1.4 client gets its own message back as before.
+      ...(frame.echo === false ? { noEchoTo: caller.connectionId } : {}),
       // In each attempt, after the last seq is read and before it is claimed: a removal
       // committed before that read is seen (docs/adr/0007-groups.md).
       ...(group

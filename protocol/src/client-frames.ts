@@ -67,6 +67,14 @@ export const sendFrameSchema = frameSchema({
     description: 'chosen by the client, unique per message (a UUID): the idempotency key',
   }),
   body: messageBodySchema.meta({ description: 'well-formed Unicode: a lone surrogate is `bad_request`' }),
+  // Optional, and true when absent, so that a 1.0 to 1.4 client sees no change.
+  echo: z
+    .boolean({ error: typeError('true or false') })
+    .meta({
+      description:
+        "1.5; default true; false: no `message` event of this send to the sending connection (the sender's other devices still get it)",
+    })
+    .optional(),
 }).refine((frame) => (frame.to === undefined) !== (frame.conversationId === undefined), {
   message: 'exactly one of to or conversationId is required',
   path: ['to'],

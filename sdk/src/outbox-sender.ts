@@ -149,6 +149,9 @@ export class OutboxSender {
       ...(item.to ? { to: item.to } : { conversationId: item.conversationId }),
       clientMessageId: item.clientMessageId,
       body: item.body,
+      // Protocol 1.5: the `sent` answer gives this device its message (`#confirm`), so the
+      // server spares the post of the same message back to this connection.
+      echo: false,
     });
   }
 
@@ -172,7 +175,11 @@ export class OutboxSender {
     this.#options.creationSettled?.(item, { seq });
   }
 
-  /** The server stored it: the message joins its timeline (and leaves the outbox) once. */
+  /**
+   * The server stored it: the message joins its timeline (and leaves the outbox) once. This
+   * is how the sending device gets its own message: it asks for no echo (`#send`). A seq
+   * past the ones it holds is a gap, filled by `sync` as for any message.
+   */
   #confirm(item: OutboxItem, sent: SentFrame): void {
     const { identity } = this.#options;
     const message: Message = {
@@ -182,10 +189,12 @@ export class OutboxSender {
       clientMessageId: item.clientMessageId,
       senderId: identity.userId,
       senderDeviceId: identity.deviceId,
+      kind: 'text',
       body: item.body,
       serverTs: sent.serverTs,
     };
-    // The `message` event may have come first and stored it already: either way, once.
+    // A `message` event may still come (a resend answered `duplicate` is posted to every
+    // device): whichever comes first stores it, once.
     this.#options.conversations.receive(sent.conversationId, [message]);
   }
 

@@ -2,7 +2,8 @@
  * Delivery of a group's events over real WebSockets against the local stack: every device
  * of every member receives the group's events in order, a removed member its removal and
  * nothing after, a member added later the events from its join (on a device it connects
- * afterwards too, through `$connect`'s indexing), and `conversations` lists the group.
+ * afterwards too, through `$connect`'s indexing), and `conversations` lists the group. A
+ * send with `"echo": false` (1.5) reaches every device but the connection it came on.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -109,5 +110,35 @@ describe('delivery of a group’s events', () => {
       lastMessage: { kind: 'member-removed', userId: carol },
     });
     expect(await entryOf(daveLaptop, conversationId, 6)).toMatchObject({ member: true, lastSeq: 6 });
+  });
+
+  it('with echo false (1.5), reaches every device of the members but the sending connection', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const alicePhone = await connect(alice, 'phone');
+    const aliceLaptop = await connect(alice, 'laptop');
+    const bobPhone = await connect(bob, 'phone');
+    const conversationId = `grp:${randomUUID()}`;
+    await alicePhone.request({ action: 'createGroup', conversationId, title: 'Lunch', members: [bob] });
+
+    const quiet = await alicePhone.request({
+      action: 'send',
+      conversationId,
+      clientMessageId: randomUUID(),
+      body: 'quiet',
+      echo: false,
+    });
+    // Then one with the echo: the fanout posts a group's records in stream order, so had the
+    // first reached the phone it would be there by now.
+    await alicePhone.request({ action: 'send', conversationId, clientMessageId: randomUUID(), body: 'loud' });
+    await alicePhone.waitFor(
+      (f) => f.type === 'message' && f.conversationId === conversationId && f.seq === 3,
+    );
+    await aliceLaptop.messagesOf(conversationId, 3);
+    await bobPhone.messagesOf(conversationId, 3);
+
+    expect(quiet).toMatchObject({ type: 'sent', seq: 2, duplicate: false });
+    expect(seqsOf(alicePhone, conversationId)).toEqual([1, 3]);
+    expect(seqsOf(aliceLaptop, conversationId)).toEqual([1, 2, 3]);
+    expect(seqsOf(bobPhone, conversationId)).toEqual([1, 2, 3]);
   });
 });

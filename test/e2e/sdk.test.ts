@@ -165,6 +165,41 @@ describe('the SDK against the local stack', () => {
     ]);
   });
 
+  it('sends without echo and shows its own messages once each, at their seq, among the peer’s', async () => {
+    const alice = uniqueId('alice');
+    const bob = uniqueId('bob');
+    const conversationId = conversationIdFor(alice, bob);
+    const frames: Array<Record<string, unknown>> = [];
+    const alicePhone = await client(alice, 'phone', { WebSocket: recordingWebSocket(frames) });
+    const bobPhone = await connect(bob, 'phone');
+    await alicePhone.connect();
+    await opened(alicePhone);
+
+    // The two sides write at once: which seq each message takes is the server's race.
+    const written: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      written.push((await alicePhone.send({ to: bob }, `alice ${i}`)).clientMessageId);
+      await bobPhone.request({ action: 'send', to: alice, clientMessageId: `bob-${i}`, body: `bob ${i}` });
+    }
+    const held = () => alicePhone.messages(conversationId);
+    await until(() => held().filter((m) => m.seq !== undefined).length === 6, alicePhone);
+
+    expect(frames.filter((frame) => frame.action === 'send')).toHaveLength(3);
+    expect(frames.filter((frame) => frame.action === 'send').every((frame) => frame.echo === false)).toBe(
+      true,
+    );
+    expect(held().map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(
+      held()
+        .filter((m) => m.mine)
+        .map((m) => [m.clientMessageId, m.body]),
+    ).toEqual(written.map((id, index) => [id, `alice ${index + 1}`]));
+    const history = await bobPhone.request({ action: 'sync', conversationId, afterSeq: 0 });
+    expect((history.messages as Array<{ seq: number; body: string }>).map((m) => [m.seq, m.body])).toEqual(
+      held().map((m) => [m.seq, m.body]),
+    );
+  });
+
   it('catches a device that was away up through its stored cursor, and only asks for what changed', async () => {
     const alice = uniqueId('alice');
     const bob = uniqueId('bob');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { directConversationId } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import { uniqueId, useTestStack } from '../support/stack.js';
+import { waitForList } from '../support/wait-for-list.js';
 
 describe('send, sync, ping and errors over a real WebSocket', () => {
   const { connect } = useTestStack();
@@ -40,6 +41,59 @@ describe('send, sync, ping and errors over a real WebSocket', () => {
         serverTs: sent.serverTs,
       });
     }
+  });
+
+  it('with echo false (1.5), delivers to every device but the sending connection, and sync and the list are unchanged', async () => {
+    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
+    const alicePhone = await connect(alice, 'phone');
+    const aliceDesktop = await connect(alice, 'desktop');
+    const bobPhone = await connect(bob, 'phone');
+    const bobTablet = await connect(bob, 'tablet');
+    const conversationId = directConversationId(alice, bob);
+
+    const quiet = await alicePhone.request({
+      action: 'send',
+      to: bob,
+      clientMessageId: 'm1',
+      body: 'quiet',
+      echo: false,
+    });
+    // Then one with the echo: the stream carries a conversation's records in order and the
+    // fanout posts them in that order, so had the first reached the phone it would be there by now.
+    await alicePhone.request({ action: 'send', to: bob, clientMessageId: 'm2', body: 'loud' });
+    await alicePhone.waitFor((frame) => frame.type === 'message' && frame.seq === 2);
+
+    expect(quiet).toMatchObject({ type: 'sent', conversationId, seq: 1, duplicate: false });
+    expect(alicePhone.received.filter((frame) => frame.type === 'message').map((frame) => frame.seq)).toEqual(
+      [2],
+    );
+    for (const device of [aliceDesktop, bobPhone, bobTablet]) {
+      const messages = await device.messagesOf(conversationId, 2);
+      expect(messages[0]).toEqual({
+        type: 'message',
+        conversationId,
+        seq: 1,
+        messageId: quiet.messageId,
+        clientMessageId: 'm1',
+        senderId: alice,
+        senderDeviceId: 'phone',
+        kind: 'text',
+        body: 'quiet',
+        serverTs: quiet.serverTs,
+      });
+    }
+    const history = await alicePhone.request({ action: 'sync', conversationId, afterSeq: 0 });
+    expect((history.messages as Array<{ seq: number; body: string }>).map((m) => [m.seq, m.body])).toEqual([
+      [1, 'quiet'],
+      [2, 'loud'],
+    ]);
+    const list = await waitForList(alicePhone, {}, (page) =>
+      page.conversations.some((entry) => entry.conversationId === conversationId && entry.lastSeq === 2),
+    );
+    expect(list.conversations.find((entry) => entry.conversationId === conversationId)).toMatchObject({
+      lastSeq: 2,
+      lastMessage: { seq: 2, body: 'loud' },
+    });
   });
 
   it('answers a resend of the same clientMessageId with the first seq and stores it once', async () => {

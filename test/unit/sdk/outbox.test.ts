@@ -159,6 +159,7 @@ describe('the client’s outbox', () => {
       to: BOB,
       clientMessageId: written[0]?.clientMessageId,
       body: 'b1',
+      echo: false,
     });
     expect(c1).toMatchObject({ action: 'send', to: CAROL, clientMessageId: written[1]?.clientMessageId });
 
