@@ -16,7 +16,8 @@ const resolve = {
  * at least two workers: vitest's default of one worker fewer than the cores leaves one of two
  * cores idle. The projects that start engines and stacks run after them, as many at once as
  * vitest's default allows (one on two cores), since their timings share the machine with the
- * engines'. Projects with different worker counts need different `groupOrder`s.
+ * engines'. Projects with different worker counts need different `groupOrder`s
+ * (docs/adr/0017-test-workers.md).
  */
 const CPU_ONLY = { sequence: { groupOrder: 0 }, maxWorkers: Math.max(2, availableParallelism() - 1) };
 const WITH_ENGINES = { sequence: { groupOrder: 1 } };
@@ -35,8 +36,8 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           ...CPU_ONLY,
           // The files of a worker share one module graph: each module is loaded once, not once a
-          // file (loading was three quarters of the project's time). So a file leaves nothing
-          // behind: the AWS client mocks are restored after it, fixtures are set up per file.
+          // file. So a file leaves nothing behind: the AWS client mocks are restored after it,
+          // and fixtures are set up per file (docs/adr/0017-test-workers.md).
           isolate: false,
         },
       },
