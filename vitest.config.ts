@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
@@ -9,6 +10,17 @@ import { defineConfig } from 'vitest/config';
 const resolve = {
   conditions: ['@parley/source', ...defaultServerConditions.filter((condition) => condition !== 'module')],
 };
+
+/**
+ * The unit and infra files use nothing but the CPU and share nothing, so they run first, on
+ * at least two workers: vitest's default of one worker fewer than the cores leaves one of two
+ * cores idle. The projects that start engines and stacks run after them, as many at once as
+ * vitest's default allows (one on two cores), since their timings share the machine with the
+ * engines'. Projects with different worker counts need different `groupOrder`s
+ * (docs/adr/0017-test-workers.md).
+ */
+const CPU_ONLY = { sequence: { groupOrder: 0 }, maxWorkers: Math.max(2, availableParallelism() - 1) };
+const WITH_ENGINES = { sequence: { groupOrder: 1 } };
 
 export default defineConfig({
   resolve,
@@ -22,6 +34,11 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          ...CPU_ONLY,
+          // The files of a worker share one module graph: each module is loaded once, not once a
+          // file. So a file leaves nothing behind: the AWS client mocks are restored after it,
+          // and fixtures are set up per file (docs/adr/0017-test-workers.md).
+          isolate: false,
         },
       },
       {
@@ -31,6 +48,7 @@ export default defineConfig({
           // kinesis-mock, started by the global setup; each test file makes its own tables and
           // stream (the chaos test starts a kinesis-mock of its own, which it restarts).
           name: 'engines',
+          ...WITH_ENGINES,
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/chaos/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
@@ -45,6 +63,7 @@ export default defineConfig({
           // files that together reach every route, the authorizer and both stream consumers,
           // run here against the synthesized stack as well as against the handlers in-process.
           name: 'deployed',
+          ...WITH_ENGINES,
           include: [
             'test/deployed/**/*.test.ts',
             'test/e2e/send-sync.test.ts',
@@ -72,6 +91,7 @@ export default defineConfig({
           // The SDK packed, installed in an empty project, and the README's example run from
           // it against `npm start` (which starts engines of its own).
           name: 'package',
+          ...WITH_ENGINES,
           include: ['test/package/**/*.test.ts'],
           testTimeout: 120_000,
         },
@@ -81,6 +101,7 @@ export default defineConfig({
         test: {
           // CDK Template assertions: synthesis only, no AWS account, no network.
           name: 'infra',
+          ...CPU_ONLY,
           include: ['test/infra/**/*.test.ts'],
           // Files of a worker share one module graph, hence one synthesis of each stack
           // (test/infra/support/synthesize.ts caches them): seconds each, with cdk-nag.
@@ -96,6 +117,7 @@ export default defineConfig({
           // its own on the engines of the same global setup. Not part of `npm test`:
           // `npm run test:browser`.
           name: 'browser',
+          ...WITH_ENGINES,
           include: ['test/browser/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,

@@ -38,6 +38,25 @@ async function flood(device: TestClient, frames: Array<Record<string, unknown>>)
   return Promise.all(answers);
 }
 
+/**
+ * Resolves once each typing frame of `requestIds` has come to its outcome: an answer to the
+ * flooder that sent it (a refusal) or a typing event at carol's only device (let through).
+ * Checked at every frame any of them receives.
+ */
+async function everyTypingFrameCame(flooders: TestClient[], carol: TestClient, requestIds: Set<string>) {
+  const outcomes = () =>
+    flooders.reduce(
+      (count, device) =>
+        count + device.received.filter((frame) => requestIds.has(frame.requestId as string)).length,
+      0,
+    ) + carol.received.filter((frame) => frame.type === 'typing').length;
+  if (outcomes() >= requestIds.size) return;
+  await Promise.any(
+    [...flooders, carol].map((device) => device.next(() => outcomes() >= requestIds.size, 20_000)),
+  );
+  expect(outcomes()).toBe(requestIds.size);
+}
+
 /** Alice and bob take turns, each waiting for the other's message before answering. */
 async function exchange(alice: TestClient, bob: TestClient, conversationId: string, bobId: string) {
   for (let turn = 0; turn < PAIR_MESSAGES; turn += 1) {
@@ -77,34 +96,36 @@ describe('one user flooding send and typing while another pair talks', () => {
     const pairConversation = directConversationId(alice, bob);
 
     const floodStart = Date.now();
-    const [floodAnswers] = await Promise.all([
-      Promise.all(
-        flooders.map((device, d) =>
-          flood(
-            device,
-            Array.from({ length: FRAMES_PER_CONNECTION }, (_, i) => ({
-              action: 'send',
-              to: recipients[d],
-              clientMessageId: `flood-${d}-${i}`,
-              body: 'x'.repeat(100),
-            })),
-          ),
-        ),
-      ),
-      ...flooders.map((device) =>
+    const sendAnswers = Promise.all(
+      flooders.map((device, d) =>
         flood(
           device,
-          // Typing answers only when refused: flood it, and wait for the refusals alone.
-          Array.from({ length: FRAMES_PER_CONNECTION }, () => ({
-            action: 'typing',
-            conversationId: floodConversation,
-            state: 'start',
+          Array.from({ length: FRAMES_PER_CONNECTION }, (_, i) => ({
+            action: 'send',
+            to: recipients[d],
+            clientMessageId: `flood-${d}-${i}`,
+            body: 'x'.repeat(100),
           })),
-        ).catch(() => []),
+        ),
       ),
+    );
+    // A typing frame is answered only when refused; one let through reaches carol's phone.
+    const typingRequestIds = new Set<string>();
+    for (const device of flooders) {
+      for (let i = 0; i < FRAMES_PER_CONNECTION; i += 1) {
+        const requestId = randomUUID();
+        typingRequestIds.add(requestId);
+        device.sendRaw(
+          JSON.stringify({ action: 'typing', conversationId: floodConversation, state: 'start', requestId }),
+        );
+      }
+    }
+    const [floodAnswers] = await Promise.all([
+      sendAnswers,
       exchange(alicePhone, bobPhone, pairConversation, bob),
     ]);
     const floodEnd = Date.now();
+    await everyTypingFrameCame(flooders, carolPhone, typingRequestIds);
 
     const answers = floodAnswers.flat();
     const accepted = answers.filter((answer) => answer.type === 'sent');

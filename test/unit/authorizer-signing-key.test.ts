@@ -1,12 +1,14 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment } from '../../lambdas/config.js';
 import { mintToken } from '../../lambdas/domain/tokens.js';
 import { createAuthorizerHandler } from '../../lambdas/handlers/authorizer.js';
 import { authorizerEvent, createTestDeps, lambdaContext, testConfig } from './support/harness.js';
 
 const secrets = mockClient(SecretsManagerClient);
+// The unit files share one module graph per worker: the next file gets the real client.
+afterAll(() => secrets.restore());
 afterEach(() => secrets.reset());
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:Parley-dev-TokenSigningKey-AbC123';

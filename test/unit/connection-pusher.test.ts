@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SinonStub } from 'sinon';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ApiGatewayConnectionPusher,
   DEFAULT_POST_TIMEOUT_MS,
@@ -21,6 +21,8 @@ import {
 import { PostTimeoutError } from '../../lambdas/domain/errors.js';
 
 const api = mockClient(ApiGatewayManagementApiClient);
+// The unit files share one module graph per worker: the next file gets the real client.
+afterAll(() => api.restore());
 
 afterEach(() => {
   api.reset();

@@ -42,8 +42,11 @@ import {
   posts,
   serveConnections,
   textOf,
+  useFanoutFixtures,
 } from './support/fanout-fixtures.js';
 import { createTestDeps, kinesisEvent, kinesisEventOf, NOW, testConfig } from './support/harness.js';
+
+useFanoutFixtures();
 
 /** The ids of the fixture's records at `indexes`. */
 const idsOf = (batch: KinesisStreamEvent, ...indexes: number[]) =>

@@ -21,8 +21,11 @@ import {
   posts,
   serveConnections,
   textOf,
+  useFanoutFixtures,
 } from './support/fanout-fixtures.js';
 import { createTestDeps, kinesisEvent, lambdaContext, NOW } from './support/harness.js';
+
+useFanoutFixtures();
 
 describe('the fanout handler', () => {
   it('posts each event, as published, to every connection of both members', async () => {

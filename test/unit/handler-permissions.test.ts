@@ -54,7 +54,7 @@ import type {
   SentFrame,
 } from '@parley/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   connectionMethodsOf,
   FUNCTIONS,
@@ -102,6 +102,11 @@ afterEach(() => secrets.reset());
 /** The push registration routes delete the SNS platform endpoints of the APNs/FCM registrations they replace. */
 const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());
+// The unit files share one module graph per worker: the next file gets the real clients.
+afterAll(() => {
+  secrets.restore();
+  sns.restore();
+});
 
 // ---------------------------------------------------------------------------------------
 // From SDK calls to IAM permissions

@@ -5,10 +5,12 @@ import {
   SNSClient,
 } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { regionOfEndpoint, SnsPlatformEndpoints } from '../../lambdas/adapters/sns-platform-endpoints.js';
 
 const sns = mockClient(SNSClient);
+// The unit files share one module graph per worker: the next file gets the real client.
+afterAll(() => sns.restore());
 afterEach(() => sns.reset());
 
 const ARN = 'arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/parley/5e3e9847-3183-3f18-a7e8-671c3a57d4b3';

@@ -15,11 +15,13 @@ import {
 } from '@aws-sdk/client-sns';
 import type { PushPayload } from '@parley/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { SnsPushSender } from '../../lambdas/adapters/sns-push-sender.js';
 import type { PushRegistration } from '../../lambdas/domain/ports.js';
 
 const sns = mockClient(SNSClient);
+// The unit files share one module graph per worker: the next file gets the real client.
+afterAll(() => sns.restore());
 afterEach(() => {
   sns.reset();
 });

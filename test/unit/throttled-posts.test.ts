@@ -18,8 +18,11 @@ import {
   posts,
   serveConnections,
   throttledError,
+  useFanoutFixtures,
 } from './support/fanout-fixtures.js';
 import { createTestDeps, kinesisEvent } from './support/harness.js';
+
+useFanoutFixtures();
 
 /** Posts to `connectionId` answer 429 `times` times (for ever by default); the others succeed. */
 function throttle(connectionId: string, times = Number.POSITIVE_INFINITY) {

@@ -20,14 +20,27 @@ import { type DepsProvider, fanoutDeps } from '../../../lambdas/runtime.js';
 import { FakeUserConversationsTable } from './dynamodb-tables.js';
 import { kinesisEvent, mockAwsClients, NOW } from './harness.js';
 
-export const { ddb, api } = mockAwsClients();
+type AwsMocks = ReturnType<typeof mockAwsClients>;
+
+/** The AWS client mocks of the running test file. */
+export let ddb: AwsMocks['ddb'];
+export let api: AwsMocks['api'];
 
 /** The members' conversation lists, which fanout brings up to date after delivering. */
 export let lists: FakeUserConversationsTable;
 
-beforeEach(() => {
-  lists = new FakeUserConversationsTable().install(ddb);
-});
+/**
+ * Mocks the AWS clients for the calling test file and gives each of its tests fresh
+ * conversation lists: call it once at the top of the file. A function rather than code at
+ * this module's top, since the unit files of a worker share this module and its top runs
+ * only for the first of them.
+ */
+export function useFanoutFixtures(): void {
+  ({ ddb, api } = mockAwsClients());
+  beforeEach(() => {
+    lists = new FakeUserConversationsTable().install(ddb);
+  });
+}
 
 export const EXPIRES_AT = Math.floor(Date.now() / 1000) + 3600;
 export const connection = (userId: string, deviceId: string): Connection => ({

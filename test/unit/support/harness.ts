@@ -13,7 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ErrorFrame, ServerFrame } from '@parley/protocol';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { afterEach, type Mock, vi } from 'vitest';
+import { afterAll, afterEach, type Mock, vi } from 'vitest';
 import { resourceNames } from '../../../definitions/tables.js';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
@@ -221,7 +221,7 @@ export function publishedRecords(kinesis: AwsClientStub<KinesisClient>) {
 
 /**
  * Mocks every AWS SDK client the handlers use, for the whole test file, and resets the
- * mocks after each test (as STYLE.md asks): call it once at the top of a file.
+ * mocks after each test (as STYLE.md asks): call it once at the top of a file. They are restored after the file.
  */
 export function mockAwsClients() {
   const mocks = {
@@ -232,6 +232,10 @@ export function mockAwsClients() {
   };
   afterEach(() => {
     for (const mock of Object.values(mocks)) mock.reset();
+  });
+  // The unit files share one module graph per worker: the next file gets the real clients.
+  afterAll(() => {
+    for (const mock of Object.values(mocks)) mock.restore();
   });
   return mocks;
 }
