@@ -17,7 +17,7 @@ import type { Backoff, TimerHandle } from './backoff.js';
 import type { EmitEvent } from './client-options.js';
 import type { ReconnectingConnection } from './connection.js';
 import type { Conversations } from './conversations.js';
-import { codeOf, isDisconnect, isFinal, type ParleyError, toParleyError } from './errors.js';
+import { codeOf, isDisconnect, isFinal, type ParleyError, ParleyErrorCode, toParleyError } from './errors.js';
 import type { Identity } from './identity.js';
 import type { Outbox, OutboxEntry, OutboxGroupItem, OutboxItem } from './outbox.js';
 import type { Persistence } from './persistence.js';
@@ -58,6 +58,8 @@ export interface OutboxSenderOptions {
  */
 export class OutboxSender {
   readonly #options: OutboxSenderOptions;
+  /** The server refused `echo` (it is older than protocol 1.5): sends go without it. */
+  #echoRefused = false;
   /** Conversations whose outbox is being sent (one message in flight each). */
   readonly #flushing = new Set<string>();
   /** Conversations waiting out a backoff before their next message goes again. */
@@ -143,16 +145,26 @@ export class OutboxSender {
     return this.#options.now() - item.createdAt >= CHECK_BEFORE_RESEND_AFTER_MS;
   }
 
-  #send(item: OutboxItem): Promise<SentFrame> {
-    return this.#options.connection.request<SentFrame>({
+  async #send(item: OutboxItem): Promise<SentFrame> {
+    const frame = {
       action: 'send',
       ...(item.to ? { to: item.to } : { conversationId: item.conversationId }),
       clientMessageId: item.clientMessageId,
       body: item.body,
-      // Protocol 1.5: the `sent` answer gives this device its message (`#confirm`), so the
-      // server spares the post of the same message back to this connection.
-      echo: false,
-    });
+    };
+    if (!this.#echoRefused) {
+      try {
+        // Protocol 1.5: the `sent` answer gives this device its message (`#confirm`), so the
+        // server spares the post of the same message back to this connection.
+        return await this.#options.connection.request<SentFrame>({ ...frame, echo: false });
+      } catch (error) {
+        if (!refusesEcho(error)) throw error;
+        // A server older than 1.5 refuses the field, and stores nothing: send as 1.4 did, and
+        // from now on, rather than fail every message while a backend is rolled back.
+        this.#echoRefused = true;
+      }
+    }
+    return this.#options.connection.request<SentFrame>(frame);
   }
 
   /**
@@ -222,4 +234,11 @@ export class OutboxSender {
   #pendingView(item: OutboxEntry): ChatMessage {
     return viewOfPending(item, this.#options.identity.deviceId);
   }
+}
+
+/** How a 1.0 to 1.4 server refuses a field it does not know (`protocol/src/client-frames.ts`). */
+const ECHO_UNKNOWN = 'echo: is not a field of this action';
+
+function refusesEcho(error: unknown): boolean {
+  return codeOf(error) === ParleyErrorCode.BadRequest && (error as ParleyError).message === ECHO_UNKNOWN;
 }

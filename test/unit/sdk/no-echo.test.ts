@@ -3,6 +3,7 @@
  * its own send back to the sending connection, so the device takes its message from the
  * `sent` answer alone, and still orders by seq and fills gaps as for any message.
  */
+import { describeZodError, pingFrameSchema } from '@parley/protocol';
 import { MessageStatus } from '@parley/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,7 +17,7 @@ import {
 } from './support/clients.js';
 import type { ClientFrame, FakeConnection } from './support/fake-server.js';
 import { startFakeServer } from './support/fake-server.js';
-import { message, messageEvent, sentAnswer, storedFrom } from './support/frames.js';
+import { errorAnswer, message, messageEvent, sentAnswer, storedFrom } from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
 
@@ -83,5 +84,46 @@ describe('a message sent without echo', () => {
       [2, 'bob', 'message 2'],
       [3, 'alice', 'mine'],
     ]);
+  });
+
+  it('sends as 1.4 did, at once and from then on, when a server older than 1.5 refuses the field', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+    // What a 1.0 to 1.4 server answers: its strict frame schema, as every action's today, names the field.
+    const parsed = pingFrameSchema.safeParse({ action: 'ping', requestId: 'r1', echo: false });
+    const unknownField = parsed.success ? 'parsed' : describeZodError(parsed.error);
+
+    const first = await client.send({ to: BOB }, 'one');
+    const refused = await nextFrameOf(connection, 'send');
+    connection.answer(refused, errorAnswer(refused, 'bad_request', unknownField));
+    const resent = await nextFrameOf(connection, 'send');
+    connection.answer(resent, sentAnswer(resent, 1));
+    await until(client, () => client.messages(WITH_BOB)[0]?.status === MessageStatus.Sent);
+    await client.send({ to: BOB }, 'two');
+    const next = await nextFrameOf(connection, 'send');
+    connection.answer(next, sentAnswer(next, 2));
+    await until(client, () => client.messages(WITH_BOB)[1]?.status === MessageStatus.Sent);
+
+    expect(refused).toMatchObject({ clientMessageId: first.clientMessageId, echo: false });
+    expect(resent).toMatchObject({ clientMessageId: first.clientMessageId });
+    expect(resent).not.toHaveProperty('echo');
+    expect(next).not.toHaveProperty('echo');
+    expect(client.messages(WITH_BOB).map((shown) => [shown.seq, shown.body, shown.status])).toEqual([
+      [1, 'one', MessageStatus.Sent],
+      [2, 'two', MessageStatus.Sent],
+    ]);
+  });
+
+  it('still fails a message that any server refuses for what it says', async () => {
+    const server = await startFakeServer();
+    const { client, connection } = await connectedClient(server);
+
+    await client.send({ to: BOB }, 'one');
+    const refused = await nextFrameOf(connection, 'send');
+    connection.answer(refused, errorAnswer(refused, 'bad_request', 'body: must be 1 to 4096 characters'));
+    await until(client, () => client.messages(WITH_BOB)[0]?.status === MessageStatus.Failed);
+
+    expect(refused).toMatchObject({ echo: false });
+    await expectNothingSent(connection, client);
   });
 });
