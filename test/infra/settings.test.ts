@@ -193,9 +193,13 @@ const FRESH_ACCOUNT = {
 const PER_MESSAGE = {
   /** The send and the two acks. */
   framesIn: 3,
-  /** 3 frames in, their 3 answers (whether answers count is unverified: counted), 16 posts. */
+  /**
+   * 3 frames in, their 3 answers (whether answers count is unverified: counted), 16 posts: the
+   * count of protocol 1.0, kept as the bound. Today a message makes fewer: 1 answer (`sent`;
+   * acks go unanswered since 1.2) and 12 posts, 11 from a 1.5 client (docs/capacity.md §12).
+   */
   apiRequests: 3 + 3 + 16,
-  /** message, delivered, read, delivered again. */
+  /** message, delivered, read, delivered again: 1.0's count, kept as the bound (3 since issue 14). */
   streamRecords: 4,
 } as const;
 /** The share of the account's API Gateway quota that messages may take: the rest is for pings, connects, typing and other APIs. */
