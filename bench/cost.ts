@@ -174,14 +174,24 @@ function apiGatewayLines(add: AddLine, { perMessage, extra, assumptions, allIn }
     add('keep-alive: ping + pong', 2 * extra.pings, 'messages', 'apiGatewayMessage', 'assumed');
     add('connection-minutes', minutes, 'minutes', 'apiGatewayConnectionMinute', 'assumed');
   }
-  const frames = posts + perMessage.routeResponses;
-  const bytesOut =
-    postBytes +
+  const basis: Basis = allIn ? 'measured + assumed' : 'measured';
+  const gbOut = bytesOutOf(perMessage, extra, assumptions) / GB;
+  add('data transfer out (posts, responses, pongs)', gbOut, 'GB', 'dataTransferOutGb', basis);
+}
+
+/** The bytes a message sends to clients: posts, route responses, their framing, and its share of pongs. */
+function bytesOutOf(
+  perMessage: PerMessage,
+  extra: ReturnType<typeof beyondMessagePath>,
+  assumptions: CostAssumptions,
+): number {
+  const frames = perMessage.posts + perMessage.routeResponses;
+  return (
+    perMessage.postBytes +
     (perMessage.routeResponseBytes ?? 0) +
     frames * assumptions.frameOverheadBytes +
-    extra.pongBytes;
-  const basis: Basis = allIn ? 'measured + assumed' : 'measured';
-  add('data transfer out (posts, responses, pongs)', bytesOut / GB, 'GB', 'dataTransferOutGb', basis);
+    extra.pongBytes
+  );
 }
 
 function lambdaLines(
@@ -460,12 +470,7 @@ function tiersAtScale(
   assumptions: CostAssumptions,
 ): TierPriced[] {
   const messages = perMessage.framesIn + perMessage.routeResponses + perMessage.posts + 2 * extra.pings;
-  const frames = perMessage.posts + perMessage.routeResponses;
-  const bytesOut =
-    perMessage.postBytes +
-    (perMessage.routeResponseBytes ?? 0) +
-    frames * assumptions.frameOverheadBytes +
-    extra.pongBytes;
+  const bytesOut = bytesOutOf(perMessage, extra, assumptions);
   const lambdaLogBytes =
     invocationsOf(perMessage, extra) * platformBytesAt(assumptions.lambdaSystemLogLevel) +
     (perMessage.logBytes ?? 0) +

@@ -42,6 +42,8 @@ export interface VolumeTiers {
 }
 
 const READ = '2026-12-05';
+/** Lambda's arm64 list price a GB-second: the first tier of its volume tiers. */
+const LAMBDA_GB_SECOND_USD = 0.0000133334;
 
 export const PRICES = {
   apiGatewayMessage: {
@@ -104,7 +106,7 @@ export const PRICES = {
     verified: true,
   },
   lambdaGbSecond: {
-    usd: 0.0000133334,
+    usd: LAMBDA_GB_SECOND_USD,
     unit: 'Lambda GB-second, arm64',
     source: 'https://cloudchipr.com/blog/aws-lambda-pricing (docs/capacity.md S20)',
     read: READ,
@@ -113,9 +115,9 @@ export const PRICES = {
       // The first 7.5 billion GB-seconds a month at the list price, the next 11.25 billion 10 %
       // off, the rest 20 % off (arm64).
       bands: [
-        { from: 0, usd: 0.0000133334 },
-        { from: 7.5e9, usd: 0.0000133334 * 0.9 },
-        { from: 18.75e9, usd: 0.0000133334 * 0.8 },
+        { from: 0, usd: LAMBDA_GB_SECOND_USD },
+        { from: 7.5e9, usd: LAMBDA_GB_SECOND_USD * 0.9 },
+        { from: 18.75e9, usd: LAMBDA_GB_SECOND_USD * 0.8 },
       ],
       per: 'GB-seconds',
       scope: 'account and Region, arm64, a month (the Region: an assumption, **unverified**)',

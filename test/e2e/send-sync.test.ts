@@ -7,13 +7,23 @@ import { waitForList } from '../support/wait-for-list.js';
 describe('send, sync, ping and errors over a real WebSocket', () => {
   const { connect } = useTestStack();
 
-  it('delivers a message to every device of both users, the sending device included', async () => {
+  /** Alice (phone, desktop) and bob (phone, tablet), each device connected, and their conversation. */
+  async function twoUsersWithTwoDevices() {
     const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
-    const alicePhone = await connect(alice, 'phone');
-    const aliceDesktop = await connect(alice, 'desktop');
-    const bobPhone = await connect(bob, 'phone');
-    const bobTablet = await connect(bob, 'tablet');
-    const conversationId = directConversationId(alice, bob);
+    return {
+      alice,
+      bob,
+      alicePhone: await connect(alice, 'phone'),
+      aliceDesktop: await connect(alice, 'desktop'),
+      bobPhone: await connect(bob, 'phone'),
+      bobTablet: await connect(bob, 'tablet'),
+      conversationId: directConversationId(alice, bob),
+    };
+  }
+
+  it('delivers a message to every device of both users, the sending device included', async () => {
+    const { alice, bob, alicePhone, aliceDesktop, bobPhone, bobTablet, conversationId } =
+      await twoUsersWithTwoDevices();
 
     const sent = await alicePhone.request({ action: 'send', to: bob, clientMessageId: 'm1', body: 'hello' });
 
@@ -44,12 +54,8 @@ describe('send, sync, ping and errors over a real WebSocket', () => {
   });
 
   it('with echo false (1.5), delivers to every device but the sending connection, and sync and the list are unchanged', async () => {
-    const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
-    const alicePhone = await connect(alice, 'phone');
-    const aliceDesktop = await connect(alice, 'desktop');
-    const bobPhone = await connect(bob, 'phone');
-    const bobTablet = await connect(bob, 'tablet');
-    const conversationId = directConversationId(alice, bob);
+    const { alice, bob, alicePhone, aliceDesktop, bobPhone, bobTablet, conversationId } =
+      await twoUsersWithTwoDevices();
 
     const quiet = await alicePhone.request({
       action: 'send',
