@@ -35,7 +35,7 @@ export interface CostAssumptions {
   /** On-demand streams held all day (one per cell, docs/capacity.md §8) and the messages a day they carry. */
   streams: number;
   messagesPerDay: number;
-  /** Shards an on-demand stream of a cell grows to (docs/capacity.md §8: ~22 at a 70 % target). */
+  /** Shards an on-demand stream of a cell grows to (docs/capacity.md §5 and §8: ~17 at a 70 % target). */
   shardsPerStream: number;
   /** Bytes a frame costs on the wire beyond its text: the WebSocket header and a TLS record's overhead. */
   frameOverheadBytes: number;
@@ -92,7 +92,7 @@ export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   logRetentionMonths: 1,
   streams: 200,
   messagesPerDay: 20e9,
-  shardsPerStream: 22,
+  shardsPerStream: 17,
   // 2 to 4 bytes of WebSocket header from the server (unmasked), and 29 of a TLS 1.2/1.3
   // AES-GCM record (5 header, 8 nonce, 16 tag) when each frame goes out in a record of its own.
   frameOverheadBytes: 4 + 29,
