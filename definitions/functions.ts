@@ -282,11 +282,13 @@ export const FUNCTIONS = [
   },
   {
     id: 'ack',
-    trigger: { kind: 'route', routeKey: 'ack', answered: true },
+    // One-way: most acks answer nothing (protocol 1.2); `acked` and error frames are posted.
+    trigger: { kind: 'route', routeKey: 'ack', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     tables: { conversations: ['Query', 'UpdateItem', 'GetItem'], 'rate-limits': ['UpdateItem'] },
     publishes: true,
+    posts: true,
   },
   {
     id: 'sync',
@@ -307,7 +309,8 @@ export const FUNCTIONS = [
   },
   {
     id: 'typing',
-    trigger: { kind: 'route', routeKey: 'typing', answered: true },
+    // One-way: it answers nothing but error frames, which it posts.
+    trigger: { kind: 'route', routeKey: 'typing', answered: false },
     memoryMiB: 256,
     timeoutSeconds: ROUTE_TIMEOUT_SECONDS,
     // GetItem: the typing member's membership. UpdateItem: the group typing gate's item,
@@ -427,10 +430,11 @@ export const ROUTES: Readonly<Record<string, RouteFunctionId>> = Object.fromEntr
 
 /**
  * Routes whose function's answer goes back to the caller as a frame (a route response):
- * all but the connection lifecycle, which API Gateway answers itself. `typing` is here
- * for its error frames; it answers nothing when it succeeds, and neither does an `ack`
- * without `requestId` (protocol 1.2). Whether API Gateway then sends and bills an empty
- * frame is not documented: docs/capacity.md §2.
+ * all but the connection lifecycle, which API Gateway answers itself, and the routes that
+ * most often answer nothing, `ack` (without `requestId`, protocol 1.2) and `typing`: a
+ * two-way route whose function returns no body may still send, and bill, an empty frame
+ * (docs/capacity.md §2), so those two are one-way and post what they do answer
+ * (`lambdas/middleware/websocket-route.ts`).
  */
 export const ANSWERED_ROUTES: readonly string[] = ROUTE_FUNCTIONS.filter(
   ({ trigger }) => trigger.answered,

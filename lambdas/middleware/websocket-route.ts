@@ -11,9 +11,11 @@ import type { MiddlewareObj } from '@middy/core';
 import { describeZodError, readableRequestId, type ServerFrame } from '@parley/protocol';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { ANSWERED_ROUTES } from '../../definitions/functions.js';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
 import { type LimitedRoute, limitedRouteOf } from '../../definitions/rate-limits.js';
-import { BadRequestError, RateLimitedError, toErrorFrame } from '../domain/errors.js';
+import { BadRequestError, ConfigurationError, RateLimitedError, toErrorFrame } from '../domain/errors.js';
+import type { ConnectionPusher } from '../domain/ports.js';
 import type { RouteRateLimiter } from '../domain/rate-limits.js';
 import { type LambdaFunction, lambdaFunction } from './lambda-function.js';
 
@@ -42,6 +44,8 @@ export interface RouteDeps {
   metrics: MetricsRecorder;
   /** The per-user limits; a route with a limit refuses the frames over it. */
   rateLimiter?: RouteRateLimiter;
+  /** `@connections`: a one-way route posts its answer and error frames to the caller with it. */
+  pusher?: ConnectionPusher;
 }
 
 /** The log methods of one route invocation; see `routeLogger`. */
@@ -169,13 +173,66 @@ function errorFrame(logger: () => Logger): MiddlewareObj<WebSocketEvent, RouteRe
   };
 }
 
+/** The routes with a route response (definitions/functions.ts `answered`). */
+const TWO_WAY_ROUTES = new Set(ANSWERED_ROUTES);
+
+/**
+ * On a one-way route (no route response: definitions/functions.ts `answered: false`), API
+ * Gateway sends the caller nothing back, whatever the function returns. There the answer
+ * or error frame, when there is one, is posted to the caller's connection through
+ * `@connections`, and the function returns no body. A route that most often answers
+ * nothing (`ack` without `requestId`, `typing`) is one-way because a two-way route whose
+ * function returns no body may still send, and bill, an empty frame: AWS does not say, and
+ * a user reports that it does (docs/capacity.md §2). The route is known by the event's
+ * `routeKey`, which API Gateway selects from the frame's `action`.
+ *
+ * A frame over the caller's limit gets no answer there: each answer would be a post, an
+ * `@connections` request counted against the account's throttle, which every user's
+ * messages share, so a flood of refused frames would slow everyone else's delivery. A
+ * route response is not counted again; a post is.
+ */
+function postAnswerOnOneWayRoute(
+  deps: () => RouteDeps,
+): MiddlewareObj<WebSocketEvent, RouteResult, Error, Context> {
+  const deliver = async (request: {
+    event: WebSocketEvent;
+    context: Context;
+    response: RouteResult | null;
+    error?: unknown;
+  }) => {
+    const { routeKey, connectionId } = request.event.requestContext;
+    if (TWO_WAY_ROUTES.has(routeKey)) return;
+    const body = request.response?.body;
+    request.response = { statusCode: 200 };
+    if (body === undefined || request.error instanceof RateLimitedError) return;
+    const log = routeLogger(deps().logger, request.event, request.context);
+    const { pusher } = deps();
+    if (!pusher) {
+      throw new ConfigurationError(
+        'a one-way route answers through @connections: definitions/functions.ts `posts`',
+      );
+    }
+    try {
+      const outcome = await pusher.post(connectionId, body);
+      // Gone: the caller left. Throttled: its answer is lost like a dropped frame, and a
+      // request that carried a requestId times out at the client, which sends it again.
+      if (outcome !== 'delivered') log.info('answer not posted', { outcome });
+    } catch (error) {
+      // A function deployed without the @connections endpoint fails loudly, not quietly.
+      if (error instanceof ConfigurationError) throw error;
+      log.error('could not post the answer', { error });
+    }
+  };
+  return { after: deliver, onError: deliver };
+}
+
 /** A route handler as API Gateway invokes it. */
 export type RouteHandler = LambdaFunction<WebSocketEvent, RouteResult>;
 
 /**
  * A route whose answer goes back to the caller (`$default`): `serve` gets the event with
- * the invocation's logger and returns the answer frame, or nothing; the route response,
- * error mapping and publishing the metrics are the builder's.
+ * the invocation's logger and returns the answer frame, or nothing; the route response (or
+ * on a one-way route the post), error mapping and publishing the metrics are the builder's.
  */
 export function answeredRoute(
   deps: () => RouteDeps,
@@ -185,7 +242,10 @@ export function answeredRoute(
     const frame = await serve({ ...event, logger: routeLogger(deps().logger, event, context) });
     return frame === undefined ? { statusCode: 200 } : { statusCode: 200, body: JSON.stringify(frame) };
   };
-  return lambdaFunction(deps, answer).use(errorFrame(() => deps().logger));
+  // Registered first, so that it runs after `errorFrame` has made the error frame.
+  return lambdaFunction(deps, answer)
+    .use(postAnswerOnOneWayRoute(deps))
+    .use(errorFrame(() => deps().logger));
 }
 
 /**

@@ -88,7 +88,7 @@ export const ackFrameSchema = frameSchema({
   requestId: requestIdSchema
     .meta({
       description:
-        'echoed in the `acked` answer; without it (1.2) no answer: the `receipt` event confirms it; an error answer still comes',
+        'echoed in the `acked` answer; without it (1.2) no answer: the `receipt` event confirms it; an error answer still comes, but none over the per-user limit (1.6)',
     })
     .optional(),
   conversationId: conversationIdSchema,
@@ -125,7 +125,9 @@ export const TYPING_STATES = ['start', 'stop'] as const;
 export const typingFrameSchema = frameSchema({
   action: z.literal('typing'),
   requestId: requestIdSchema
-    .meta({ description: 'typing has no answer; an error answer echoes it' })
+    .meta({
+      description: 'typing has no answer; an error answer echoes it (none over the per-user limit, 1.6)',
+    })
     .optional(),
   conversationId: conversationIdSchema,
   state: z.enum(TYPING_STATES, { error: 'must be start or stop' }),

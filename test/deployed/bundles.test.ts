@@ -99,11 +99,12 @@ const INVOCATIONS: Record<FunctionId, () => Promise<(result: unknown) => void>> 
     expect(answerOf(result)).toMatchObject({ type: 'error', code: 'bad_request' }),
   send: async () => (result) =>
     expect(answerOf(result)).toMatchObject({ type: 'sent', seq: expect.any(Number) }),
-  ack: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'acked' }),
+  // One-way: its answer is posted (to the fixture's connection, gone here), never returned;
+  // a bundle without the @connections endpoint would fail on that post.
+  ack: async () => (result) => expect(result).toEqual({ statusCode: 200 }),
   sync: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'history' }),
   conversations: async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'conversations' }),
-  typing: async () => (result) =>
-    expect(result ?? {}).not.toHaveProperty('body', expect.stringContaining('"error"')),
+  typing: async () => (result) => expect(result).toEqual({ statusCode: 200 }),
   'subscribe-presence': async () => (result) => expect(answerOf(result)).toMatchObject({ type: 'presence' }),
   'create-group': async () => groupChanged,
   'add-members': async () => groupChanged,

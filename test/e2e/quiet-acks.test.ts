@@ -7,51 +7,25 @@ import { randomUUID } from 'node:crypto';
 import { directConversationId } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../lambdas/domain/ports.js';
-import type { FunctionWrapper } from '../../local/stack.js';
+import { servedInvocations } from '../support/served-invocations.js';
 import { uniqueId, useTestStack } from '../support/stack.js';
 import type { Frame, TestClient } from '../support/ws-client.js';
 
 /** The receipts the functions published, in order. */
 const publishedReceipts: Array<Extract<StreamEvent, { type: 'receipt' }>> = [];
-/** Acks the ack function has finished serving, and who waits for a count of them. */
-let acksServed = 0;
-const watchers = new Set<() => void>();
-
-const countAcks: FunctionWrapper = (functionId, handler) => {
-  if (functionId !== 'ack') return handler;
-  return async (event, context) => {
-    try {
-      return await handler(event, context);
-    } finally {
-      acksServed++;
-      for (const watcher of watchers) watcher();
-    }
-  };
-};
-
 /**
- * Resolves once `count` acks are served. The gateway sends a route's answer as soon as its
- * function returns, before it reads another frame, so a frame sent after this resolves is
- * answered after any answer of those acks.
+ * The acks the ack function has served. The gateway sends a route's answer as soon as its
+ * function returns, before it reads another frame, so a frame sent after a count is reached
+ * is answered after any answer of those acks.
  */
-function untilAcksServed(count: number): Promise<void> {
-  return new Promise((resolve) => {
-    const watcher = () => {
-      if (acksServed < count) return;
-      watchers.delete(watcher);
-      resolve();
-    };
-    watchers.add(watcher);
-    watcher();
-  });
-}
+const acks = servedInvocations('ack');
 
 /** Frames that answer a request (every server frame but the events). */
 const isAnswer = (frame: Frame) => !['message', 'receipt', 'groupReceipt', 'typing'].includes(frame.type);
 
 describe('acks without a requestId over a real WebSocket', () => {
   const { connect } = useTestStack({
-    wrapFunction: countAcks,
+    wrapFunction: acks.wrapFunction,
     deps: {
       wrap: (deps) => ({
         ...deps,
@@ -83,9 +57,9 @@ describe('acks without a requestId over a real WebSocket', () => {
 
   /** Sends an ack with no requestId and waits until the ack function has served it. */
   async function quietAck(device: TestClient, frame: Record<string, unknown>): Promise<void> {
-    const served = acksServed + 1;
+    const served = acks.count() + 1;
     device.sendRaw(JSON.stringify({ action: 'ack', ...frame }));
-    await untilAcksServed(served);
+    await acks.until(served);
   }
 
   /** Every frame the device got up to the answer of a ping sent now. */

@@ -18,11 +18,12 @@ import { testConfig } from './support/harness.js';
 
 const AWS_CONNECTIONS_ENDPOINT = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';
 const LOCALSTACK = 'http://localhost.localstack.cloud:4566';
-/** What the CDK stack gives the ack function: its tables and the stream. */
+/** What the CDK stack gives the ack function: its tables, the stream and the @connections endpoint (its answers, posted). */
 const ACK_ENVIRONMENT = {
   PARLEY_CONVERSATIONS_TABLE: 'conversations-v2',
   PARLEY_RATE_LIMITS_TABLE: 'rate-limits-v2',
   PARLEY_EVENTS_STREAM: 'events-v2',
+  PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
 };
 /** What the CDK stack gives the typing function: its tables and the @connections endpoint. */
 const TYPING_ENVIRONMENT = {
@@ -48,7 +49,7 @@ describe('configFromEnvironment', () => {
         rateLimitsTable: 'rate-limits-v2',
         eventsStream: 'events-v2',
       },
-      endpoints: { region: 'us-east-1' },
+      endpoints: { region: 'us-east-1', connections: AWS_CONNECTIONS_ENDPOINT },
       connectionTtlSeconds: DEFAULT_CONNECTION_TTL_SECONDS,
       maxConnectionsPerUser: DEFAULT_MAX_CONNECTIONS_PER_USER,
       postConcurrency: 50,
@@ -229,7 +230,8 @@ describe('configFromEnvironment with the AWS SDK endpoints overridden', () => {
   it('leaves the DynamoDB and Kinesis endpoints to the SDK, which reads the overrides itself', () => {
     const config = configFromEnvironment('ack', { ...ACK_ENVIRONMENT, AWS_ENDPOINT_URL: LOCALSTACK });
 
-    expect(config.endpoints).toEqual({ region: 'us-east-1' });
+    // @connections is none of them: LocalStack serves it at its own URL (the next tests).
+    expect(config.endpoints).toEqual({ region: 'us-east-1', connections: LOCALSTACK });
   });
 
   it('keeps an explicit @connections endpoint that is not an AWS one', () => {
@@ -334,6 +336,7 @@ describe('the retention setting', () => {
       PARLEY_CONVERSATIONS_TABLE: 'c',
       PARLEY_RATE_LIMITS_TABLE: 'r',
       PARLEY_EVENTS_STREAM: 'e',
+      PARLEY_CONNECTIONS_ENDPOINT: AWS_CONNECTIONS_ENDPOINT,
       PARLEY_MESSAGE_RETENTION_DAYS: '14',
     });
 

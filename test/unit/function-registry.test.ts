@@ -5,6 +5,7 @@ import {
   ANSWERED_ROUTES,
   AUTHORIZER_FUNCTION,
   FUNCTIONS,
+  type FunctionDefinition,
   functionOfHandlerFile,
   handlerFileOf,
   ROUTE_FUNCTIONS,
@@ -33,11 +34,22 @@ describe('the registry of functions', () => {
     expect(FUNCTIONS.map(({ id }) => id as string)).not.toContain('ping');
   });
 
-  it('answers the caller on every function route but the connection lifecycle', () => {
+  it('answers the caller with a route response on every function route but the connection lifecycle and the mostly silent ack and typing', () => {
     const mocked = new Set(MOCK_ROUTES.map(({ routeKey }) => routeKey));
+    const oneWay = new Set(['ack', 'typing']);
     expect([...ANSWERED_ROUTES].sort()).toEqual(
-      ['$default', ...ROUTED_ACTIONS.filter((action) => !mocked.has(action))].sort(),
+      ['$default', ...ROUTED_ACTIONS.filter((action) => !mocked.has(action) && !oneWay.has(action))].sort(),
     );
+  });
+
+  it('lets the one-way routes post what they answer: their functions may use @connections', () => {
+    const oneWayFunctions = FUNCTIONS.filter(
+      ({ trigger }) => trigger.kind === 'route' && !trigger.answered && !trigger.routeKey.startsWith('$'),
+    );
+    expect(oneWayFunctions.map(({ id }) => id as string).sort()).toEqual(['ack', 'typing']);
+    for (const definition of oneWayFunctions) {
+      expect((definition as FunctionDefinition).posts, definition.id).toBe(true);
+    }
   });
 
   it('has one authorizer, in front of $connect, reading the token from the query string', () => {

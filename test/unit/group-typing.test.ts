@@ -10,7 +10,7 @@ import type { Connection } from '../../lambdas/domain/ports.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
 import { createInMemoryPorts } from '../support/in-memory/index.js';
 import { createGroup, frameFrom, GROUP, removeMember } from './support/group-members.js';
-import { createInMemoryTestDeps, errorOf, invoke, NOW } from './support/harness.js';
+import { CALLER_CONNECTION_ID, createInMemoryTestDeps, errorOf, invoke, NOW } from './support/harness.js';
 
 const EXPIRES_AT = Math.floor(NOW / 1000) + 3600;
 const device = (userId: string, deviceId: string, connectedAt = NOW - 3_600_000): Connection => ({
@@ -182,7 +182,7 @@ describe('typing in a group refused', () => {
   it.each([
     ['a user who was never a member', 'dave'],
     ['a former member', 'carol'],
-  ])('refuses %s as forbidden, posts nothing and claims no start', async (_who, userId) => {
+  ])('refuses %s as forbidden, posts nothing but the answer and claims no start', async (_who, userId) => {
     const test = await groupOnline();
     await removeMember(test.ports, 'carol');
     const claimStart = vi.spyOn(test.ports.typingGate, 'claimStart');
@@ -193,7 +193,7 @@ describe('typing in a group refused', () => {
       code: 'forbidden',
       message: `conversationId: you are not a member of ${GROUP}`,
     });
-    expect(test.ports.pusher.posts).toEqual([]);
+    expect(test.ports.pusher.posts).toEqual([{ connectionId: CALLER_CONNECTION_ID, frame: result.body }]);
     expect(claimStart).not.toHaveBeenCalled();
   });
 });

@@ -56,6 +56,7 @@ import type {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  ANSWERED_ROUTES,
   connectionMethodsOf,
   FUNCTIONS,
   type FunctionDefinition,
@@ -614,7 +615,10 @@ const RATE_LIMIT_SCENARIOS: Scenario[] = LIMITED_ROUTES.map((route) => {
       }
       const event = messageEvent({ action: routeKey, requestId: 'r1' });
       event.requestContext.routeKey = routeKey;
-      expect(errorOf(await invoke(handlerOf(fn, provider), event)).code).toBe('rate_limited');
+      const result = await invoke(handlerOf(fn, provider), event);
+      // A one-way route answers a frame over the limit with nothing: a post would cost a request.
+      if (ANSWERED_ROUTES.includes(routeKey)) expect(errorOf(result).code).toBe('rate_limited');
+      else expect(result.body).toBeUndefined();
     },
   };
 });

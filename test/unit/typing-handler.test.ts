@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { INTERNAL_ERROR_MESSAGE } from '../../lambdas/domain/errors.js';
 import type { Connection } from '../../lambdas/domain/ports.js';
 import { createTypingHandler } from '../../lambdas/handlers/typing.js';
-import { createTestDeps, errorOf, invoke, messageEvent, mockAwsClients, NOW } from './support/harness.js';
+import {
+  CALLER_CONNECTION_ID,
+  createTestDeps,
+  errorOf,
+  invoke,
+  messageEvent,
+  mockAwsClients,
+  NOW,
+} from './support/harness.js';
 
 const { ddb, kinesis, api } = mockAwsClients();
 
@@ -160,7 +168,7 @@ describe('the typing handler', () => {
     });
   });
 
-  it('refuses a conversation of which the caller is not a member as forbidden and posts nothing', async () => {
+  it('refuses a conversation of which the caller is not a member as forbidden and posts nothing but the answer', async () => {
     serveConnections();
 
     const result = await type({ conversationId: 'dm:bob:carol', requestId: 't1' });
@@ -172,7 +180,7 @@ describe('the typing handler', () => {
       message: 'conversationId: you are not a member of dm:bob:carol',
     });
     expect(ddb.calls()).toHaveLength(0);
-    expect(api.calls()).toHaveLength(0);
+    expect(posted()).toEqual([{ connectionId: CALLER_CONNECTION_ID, frame: errorOf(result) }]);
   });
 
   it.each([
@@ -197,12 +205,12 @@ describe('the typing handler', () => {
       frame: { userId: 'alice' },
       message: 'userId: is not a field of this action',
     },
-  ])('refuses $name with bad_request and posts nothing', async ({ frame, message }) => {
+  ])('refuses $name with bad_request and posts nothing but the answer', async ({ frame, message }) => {
     const result = await type({ requestId: 't1', ...frame });
 
     expect(errorOf(result)).toEqual({ type: 'error', requestId: 't1', code: 'bad_request', message });
     expect(ddb.calls()).toHaveLength(0);
-    expect(api.calls()).toHaveLength(0);
+    expect(posted()).toEqual([{ connectionId: CALLER_CONNECTION_ID, frame: errorOf(result) }]);
   });
 
   it('answers a refusal of a frame without requestId with a null requestId', async () => {

@@ -14,6 +14,7 @@ import type { ErrorFrame, ServerFrame } from '@parley/protocol';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, type Mock, vi } from 'vitest';
+import { ANSWERED_ROUTES, ROUTES } from '../../../definitions/functions.js';
 import { resourceNames } from '../../../definitions/tables.js';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
@@ -85,29 +86,30 @@ export function createTestDeps(
   let ids = 0;
   const config = options.config ?? testConfig();
   const deps = createDeps(config, {
-    wrap: (real) => ({
-      ...real,
-      metrics,
-      now: () => NOW,
-      conversationList: new DynamoDbConversationListStore({
-        client: real.clients.dynamodb,
-        tableName: config.names.userConversationsTable,
+    wrap: (real) =>
+      withPostsRecorded({
+        ...real,
+        metrics,
         now: () => NOW,
+        conversationList: new DynamoDbConversationListStore({
+          client: real.clients.dynamodb,
+          tableName: config.names.userConversationsTable,
+          now: () => NOW,
+        }),
+        presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
+          client: real.clients.dynamodb,
+          tableName: config.names.presenceSubscriptionsTable,
+          now: () => NOW,
+        }),
+        sequencing: {
+          ...real.sequencing,
+          now: () => NOW,
+          newMessageId: () => `01MSG${String(++ids).padStart(4, '0')}`,
+          sleep,
+          random: options.random ?? (() => 0.5),
+        },
+        ...options.ports,
       }),
-      presenceSubscriptions: new DynamoDbPresenceSubscriptionStore({
-        client: real.clients.dynamodb,
-        tableName: config.names.presenceSubscriptionsTable,
-        now: () => NOW,
-      }),
-      sequencing: {
-        ...real.sequencing,
-        now: () => NOW,
-        newMessageId: () => `01MSG${String(++ids).padStart(4, '0')}`,
-        sleep,
-        random: options.random ?? (() => 0.5),
-      },
-      ...options.ports,
-    }),
   });
   return { deps, provider: () => deps, sleep, metrics };
 }
@@ -129,10 +131,28 @@ export function createInMemoryTestDeps(
 // ---------------------------------------------------------------------------------------
 
 /** A `MESSAGE` event from alice's phone with `frame` as its body (a string is sent as is). */
+/** The connection a frame of `messageEvent` comes from: a one-way route posts its answer there. */
+export const CALLER_CONNECTION_ID = messageEventFixture.requestContext.connectionId;
+
+/**
+ * A frame's WebSocket event. Its `routeKey` is the frame's `action` when that names a route,
+ * as API Gateway selects it (`$request.body.action`); otherwise the fixture's (`send`).
+ */
 export function messageEvent(frame?: unknown): WebSocketEvent {
   const event = structuredClone(messageEventFixture) as unknown as WebSocketEvent;
   if (frame !== undefined) event.body = typeof frame === 'string' ? frame : JSON.stringify(frame);
+  const action = actionOf(event.body);
+  if (action !== undefined && Object.hasOwn(ROUTES, action)) event.requestContext.routeKey = action;
   return event;
+}
+
+function actionOf(body: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(body ?? '') as { action?: unknown } | null;
+    return typeof parsed?.action === 'string' ? parsed.action : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function connectEvent(): WebSocketEvent {
@@ -193,11 +213,45 @@ export const lambdaContext = {
 type AnyRouteHandler = (event: never, context: Context) => Promise<unknown>;
 
 /** Invokes a WebSocket route handler the way Lambda does, and returns its route response. */
+/**
+ * Invokes a route as API Gateway does and gives what the caller gets back: the route
+ * response's body, or on a one-way route (`ack`, `typing`: no route response) the frame the
+ * function posted to the caller's connection. A one-way route that returns a body fails
+ * the test: API Gateway would drop it.
+ */
 export async function invoke(handler: AnyRouteHandler, event: WebSocketEvent): Promise<RouteResult> {
-  return (await (handler as (event: WebSocketEvent, context: Context) => Promise<unknown>)(
+  const postedBefore = postedFrames.length;
+  const result = (await (handler as (event: WebSocketEvent, context: Context) => Promise<unknown>)(
     event,
     lambdaContext,
   )) as RouteResult;
+  const { routeKey, connectionId } = event.requestContext;
+  if (routeKey.startsWith('$') || ANSWERED_ROUTES.includes(routeKey)) return result;
+  if (result.body !== undefined) {
+    throw new Error(`the one-way route ${routeKey} returned a body, which API Gateway drops: ${result.body}`);
+  }
+  const toCaller = postedFrames.slice(postedBefore).filter((post) => post.connectionId === connectionId);
+  const answer = toCaller.at(-1)?.frame;
+  return answer === undefined ? result : { ...result, body: answer };
+}
+
+/** Every frame the deps posted and API Gateway took, in order, by any test's deps. */
+const postedFrames: Array<{ connectionId: string; frame: string }> = [];
+
+/** The deps with their pusher recording what it delivered, for `invoke` to find a one-way route's answer. */
+function withPostsRecorded(deps: ParleyDeps): ParleyDeps {
+  const { pusher } = deps;
+  return {
+    ...deps,
+    pusher: {
+      post: async (connectionId, frame) => {
+        const outcome = await pusher.post(connectionId, frame);
+        if (outcome === 'delivered') postedFrames.push({ connectionId, frame });
+        return outcome;
+      },
+      disconnect: (connectionId) => pusher.disconnect(connectionId),
+    },
+  };
 }
 
 /** The frame a route answered with. */
