@@ -32,6 +32,12 @@
 export const DEFAULT_KEEP_ALIVE_MS = 8 * 60 * 1000;
 
 /**
+ * A keep-alive is `ping` once the connection has given no proof of life for two intervals:
+ * measured as more than one and a half, since keep-alives come only at whole intervals.
+ */
+const PROOF_SLOTS = 1.5;
+
+/**
  * How a ping ended.
  *
  * @example
@@ -201,7 +207,10 @@ export class KeepAlive {
     this.#timer = undefined;
     // A ping still waiting for its answer is enough; the wait starts again once it is answered.
     if (this.#pingInFlight) return;
-    const provenLately = this.#now() - this.#lastProofAt < 2 * this.#intervalMs;
+    // Keep-alives fire an interval apart, so "no proof for two intervals" is decided at the
+    // slot: half an interval of slack keeps a pong that came a round trip after its ping,
+    // or a timer that fires a moment early, from costing a second keepalive in a row.
+    const provenLately = this.#now() - this.#lastProofAt < PROOF_SLOTS * this.#intervalMs;
     if (this.#support.oneWay && provenLately) {
       this.#connection.sendKeepalive();
       // Sending restarts the wait through `sent()`; this covers a send that went nowhere.

@@ -24,6 +24,8 @@ beforeEach(useFakeClock);
 /** Shorter than the default, so that a test reads in seconds; the default has its own test. */
 const KEEP_ALIVE_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** How long after its ping a late pong comes. */
+const ROUND_TRIP_MS = 1_000;
 
 async function nextPing(connection: FakeConnection) {
   const frame = await connection.nextFrame();
@@ -64,6 +66,8 @@ describe('the keep-alive', () => {
     // A keep-alive sent meanwhile would come before the typing frames this check sends.
     await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS - 1);
     expect(await framesSentSoFar(connection, client)).toEqual([]);
+    // The check's frames restart the wait; a frame from the server keeps the connection proven.
+    await processed(connection, client);
     await vi.advanceTimersByTimeAsync(DEFAULT_KEEP_ALIVE_MS);
 
     await nextKeepalive(connection);
@@ -305,6 +309,24 @@ describe('the keep-alive and the frames the server sends', () => {
     await serverFramesEveryHalfInterval(next, client, 2);
 
     await nextKeepalive(next);
+  });
+
+  it('after a pong that came a round trip late, still pings at every second keep-alive while counting its own frames only', async () => {
+    const { client, next } = await reconnectAfterServerFrames(3);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    await nextKeepalive(next);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+    const ping = await nextPing(next);
+
+    // The pong restarts no wait here (received frames do not count): only the ping did.
+    await vi.advanceTimersByTimeAsync(ROUND_TRIP_MS);
+    next.answer(ping, { type: 'pong' });
+    await processed(next, client);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS - ROUND_TRIP_MS);
+    await nextKeepalive(next);
+    await vi.advanceTimersByTimeAsync(KEEP_ALIVE_MS);
+
+    await nextPing(next);
   });
 
   it('keeps counting the frames it receives after a close that came while it had sent a frame lately', async () => {
