@@ -77,6 +77,7 @@ export default defineConfig({
             'test/e2e/group-access.test.ts',
             'test/e2e/group-delivery.test.ts',
             'test/e2e/push-stack.test.ts',
+            'test/e2e/keepalive-route.test.ts',
             'test/chaos/chaos.test.ts',
           ],
           env: { PARLEY_TEST_STACK: 'deployed' },

@@ -1,7 +1,7 @@
 /**
  * What the benchmark cannot measure and the cost model takes from docs/capacity.md §1
- * instead: each message's share of the connections held open all day, their keep-alive
- * pings and reconnects, how long a warm function runs in AWS (the local wall time is
+ * instead: each message's share of the connections held open all day, their keep-alives,
+ * pongs and reconnects, how long a warm function runs in AWS (the local wall time is
  * DynamoDB Local's and kinesis-mock's, not AWS's), and how long storage is paid for.
  * Change §1 and these together.
  */
@@ -15,12 +15,19 @@ export interface CostAssumptions {
   /** 10⁹ connections × 1,440 minutes a day ÷ 20 × 10⁹ messages a day. */
   connectionMinutesPerMessage: number;
   /**
-   * 10⁹ connections × 6.0 pings an hour × 24 ÷ 20 × 10⁹ messages: the SDK pings after 8 minutes
-   * without a frame either way (docs/adr/0009-keep-alive.md), and API Gateway answers it. A
-   * connection sees its user's 80 messages a day (3.33 an hour, each a burst of frames) and
-   * pings in every silence of 8 minutes: λe^{−λT}/(1−e^{−λT}) with λ = 3.33/h, T = 8 min.
+   * 10⁹ connections × 6.0 keep-alives an hour × 24 ÷ 20 × 10⁹ messages: the SDK sends one
+   * (`keepalive` or `ping`) after 8 minutes without a frame either way
+   * (docs/adr/0009-keep-alive.md). A connection sees its user's 80 messages a day (3.33 an
+   * hour, each a burst of frames) and sends one in every 8 minutes of each silence:
+   * `keepAlivesPerHour(3.33, 8 min)`.
    */
-  pingsPerMessage: number;
+  keepAlivesPerMessage: number;
+  /**
+   * 10⁹ connections × 2.33 pongs an hour × 24 ÷ 20 × 10⁹ messages: only a `ping` is answered,
+   * and the SDK pings at every second keep-alive of a silence, so once in every 16 minutes
+   * of it: `keepAlivesPerHour(3.33, 16 min)`.
+   */
+  pongsPerMessage: number;
   /** 10⁹ connections × 12 renewals a day × 2 for churn ÷ 20 × 10⁹ messages. */
   reconnectsPerMessage: number;
   /** What one reconnect costs beyond its frames: the functions it invokes and their DynamoDB units. */
@@ -74,7 +81,8 @@ export interface PushAssumptions {
 
 export const CAPACITY_ASSUMPTIONS: CostAssumptions = {
   connectionMinutesPerMessage: (1e9 * 1440) / 20e9,
-  pingsPerMessage: (1e9 * 6.0 * 24) / 20e9,
+  keepAlivesPerMessage: (1e9 * 6.0 * 24) / 20e9,
+  pongsPerMessage: (1e9 * 2.33 * 24) / 20e9,
   reconnectsPerMessage: (1e9 * 12 * 2) / 20e9,
   // Counted from lambdas/handlers/connect.ts and disconnect.ts for a user in no group whose
   // other device is connected half the time (docs/capacity.md §10, "Reconnects re-counted"),
@@ -131,6 +139,19 @@ export const LOG_LINE_EXAMPLES = {
   accessLog:
     '{"requestId":"Yk3rXGsmIAMF8Wg=","connectionId":"Yk3rWf9WoAMCJ9g=","eventType":"MESSAGE","routeKey":"send","status":"200","requestTime":"1733358000000","sourceIp":"203.0.113.10","userId":"u000","integrationLatency":"35","error":"-","authorizerError":"-","integrationError":"-"}',
 } as const;
+
+/**
+ * Frames an hour a connection sends at every `intervalHours` of each silence between bursts
+ * of a Poisson stream of `burstsPerHour`: a silence S holds ⌊S/T⌋ of them, whose mean over
+ * an exponential S is e^{−λT}/(1−e^{−λT}), and an hour has λ silences. docs/capacity.md §1.
+ *
+ * @example
+ * keepAlivesPerHour(80 / 24, 8 / 60); // 5.96, the keep-alives of §1
+ */
+export function keepAlivesPerHour(burstsPerHour: number, intervalHours: number): number {
+  const stillSilent = Math.exp(-burstsPerHour * intervalHours);
+  return (burstsPerHour * stillSilent) / (1 - stillSilent);
+}
 
 /** The `pong` answer to a keep-alive ping, as it goes to the client (the SDK's request ids are `{deviceId}-{n}`). */
 export const PONG_FRAME = '{"type":"pong","requestId":"phone-42"}';

@@ -82,7 +82,7 @@ export function costTable(results: BenchResults): Table | undefined {
       `by service: ${Object.entries(cost.byService)
         .map(([service, value]) => `${service} $${usd(value)}`)
         .join(', ')}`,
-      'count from: measured = this run; assumed = docs/capacity.md §1 (bench/cost-assumptions.ts): connections, keep-alive pings, reconnects, warm durations, months of storage',
+      'count from: measured = this run; assumed = docs/capacity.md §1 (bench/cost-assumptions.ts): connections, keep-alives and pongs, reconnects, warm durations, months of storage',
       `prices and their sources: bench/prices.ts, docs/capacity.md §10 (read 2026-12-05); unverified: ${unverified.join('; ') || 'none'}`,
       `Lambda system log level ${cost.lambdaSystemLogLevel ?? 'INFO'}: ${cost.lambdaSystemLogLevel === 'WARN' ? 'no START and REPORT records priced (the stack’s default; -c lambdaSystemLogLevel=INFO brings them back)' : 'a START and a REPORT record priced per invocation'}`,
       ...(cost.tiers?.length

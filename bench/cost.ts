@@ -5,7 +5,7 @@
  * route responses and posts, invocations by function, DynamoDB units and stored bytes by
  * table, stream records and their bytes, log lines and metric lines. With `assumptions`
  * (docs/capacity.md §1, `cost-assumptions.ts`) the estimate is all-in: each message's share
- * of the connection-minutes, keep-alive pings and reconnects is added, which a benchmark of
+ * of the connection-minutes, keep-alives, pongs and reconnects is added, which a benchmark of
  * minutes cannot measure. docs/capacity.md §10 explains every line.
  */
 import { FUNCTIONS, type FunctionId } from '../definitions/functions.js';
@@ -111,17 +111,20 @@ const ACCESS_LOG_LINE_BYTES = bytesOf(LOG_LINE_EXAMPLES.accessLog);
 
 /** The share of a message in what a day of the assumed load invokes, writes and reads beyond the message path. */
 function beyondMessagePath(assumptions: CostAssumptions, allIn: boolean) {
-  if (!allIn) return { pings: 0, reconnects: 0, invocations: 0, accessLogLines: 0, pongBytes: 0 };
-  const pings = assumptions.pingsPerMessage;
+  if (!allIn)
+    return { keepAlives: 0, pongs: 0, reconnects: 0, invocations: 0, accessLogLines: 0, pongBytes: 0 };
+  const keepAlives = assumptions.keepAlivesPerMessage;
+  const pongs = assumptions.pongsPerMessage;
   const reconnects = assumptions.reconnectsPerMessage;
   return {
-    pings,
+    keepAlives,
+    pongs,
     reconnects,
-    // A ping invokes nothing: API Gateway answers it (docs/adr/0009-keep-alive.md).
+    // A keep-alive invokes nothing: API Gateway serves it (docs/adr/0009-keep-alive.md).
     invocations: reconnects * assumptions.reconnect.functions.length,
-    // Each ping is a frame in; each reconnect a CONNECT and a DISCONNECT event.
-    accessLogLines: pings + 2 * reconnects,
-    pongBytes: pings * (Buffer.byteLength(PONG_FRAME) + assumptions.frameOverheadBytes),
+    // Each keep-alive is a frame in; each reconnect a CONNECT and a DISCONNECT event.
+    accessLogLines: keepAlives + 2 * reconnects,
+    pongBytes: pongs * (Buffer.byteLength(PONG_FRAME) + assumptions.frameOverheadBytes),
   };
 }
 
@@ -171,7 +174,14 @@ function apiGatewayLines(add: AddLine, { perMessage, extra, assumptions, allIn }
   add('@connections posts', postUnits, 'messages', 'apiGatewayMessage');
   if (allIn) {
     const minutes = assumptions.connectionMinutesPerMessage;
-    add('keep-alive: ping + pong', 2 * extra.pings, 'messages', 'apiGatewayMessage', 'assumed');
+    const keepAliveMessages = extra.keepAlives + extra.pongs;
+    add(
+      'keep-alive: keepalive or ping + pong',
+      keepAliveMessages,
+      'messages',
+      'apiGatewayMessage',
+      'assumed',
+    );
     add('connection-minutes', minutes, 'minutes', 'apiGatewayConnectionMinute', 'assumed');
   }
   const basis: Basis = allIn ? 'measured + assumed' : 'measured';
@@ -461,15 +471,16 @@ export function estimateCost(perMessage: PerMessage, options: CostOptions = {}):
 
 /**
  * Each price with volume tiers at section 1's monthly volume, from the units a message uses
- * of it: the Lambda GB-seconds, the WebSocket messages (frames in, answers, posts, pings and
- * pongs), the bytes out, and the bytes of Lambda's logs.
+ * of it: the Lambda GB-seconds, the WebSocket messages (frames in, answers, posts,
+ * keep-alives and pongs), the bytes out, and the bytes of Lambda's logs.
  */
 function tiersAtScale(
   perMessage: PerMessage,
   extra: ReturnType<typeof beyondMessagePath>,
   assumptions: CostAssumptions,
 ): TierPriced[] {
-  const messages = perMessage.framesIn + perMessage.routeResponses + perMessage.posts + 2 * extra.pings;
+  const messages =
+    perMessage.framesIn + perMessage.routeResponses + perMessage.posts + extra.keepAlives + extra.pongs;
   const bytesOut = bytesOutOf(perMessage, extra, assumptions);
   const lambdaLogBytes =
     invocationsOf(perMessage, extra) * platformBytesAt(assumptions.lambdaSystemLogLevel) +

@@ -2,8 +2,8 @@
  * `npm run bench:keepalive`: what the SDK's keep-alive does for idle devices. Runs N idle
  * SDK clients against a local stack whose gateway closes a connection after IDLE_MS without
  * a frame from it, for PERIODS idle periods, once with the keep-alive off and once on, and
- * prints reconnects, `$disconnect`s (each one a presence flap for a single-device user) and
- * pings per device per hour, scaled to AWS's 10-minute idle limit. Everything the SDK times
+ * prints reconnects, `$disconnect`s (each one a presence flap for a single-device user),
+ * keep-alive frames (`keepalive` and `ping`) and pongs per device per hour, scaled to AWS's 10-minute idle limit. Everything the SDK times
  * (keep-alive, reconnect backoff) is scaled by the same factor, so one local idle period
  * stands for 10 minutes in AWS.
  *
@@ -31,23 +31,27 @@ const idleMs = readNumber(process.env, 'KEEPALIVE_IDLE_MS', 1_000, 200);
 /** Local milliseconds per AWS millisecond. */
 const scale = idleMs / AWS_IDLE_MS;
 
-const counts = { connect: 0, disconnect: 0, ping: 0 };
+const counts = { connect: 0, disconnect: 0, keepAlive: 0, pong: 0 };
 const countInvocations: FunctionWrapper = (functionId, handler) => async (event, context) => {
   if (functionId === 'connect' || functionId === 'disconnect') counts[functionId]++;
   return handler(event, context);
 };
 
 /**
- * The clients' WebSocket, counting the pings they send: the gateway answers them itself, so
- * no function counts them. A constructor function, as the SDK calls `new` on it.
+ * The clients' WebSocket, counting the keep-alives they send and the pongs they receive: the
+ * gateway serves both kinds itself, so no function counts them. A constructor function, as
+ * the SDK calls `new` on it.
  */
 function CountingWebSocket(url: string): WebSocket {
   const socket = new WebSocket(url);
   const send = socket.send.bind(socket);
   socket.send = ((data: string) => {
-    if (data.includes('"action":"ping"')) counts.ping++;
+    if (/"action":"(keepalive|ping)"/.test(data)) counts.keepAlive++;
     send(data);
   }) as WebSocket['send'];
+  socket.addEventListener('message', ({ data }) => {
+    if (String(data).includes('"type":"pong"')) counts.pong++;
+  });
   return socket;
 }
 
@@ -61,7 +65,8 @@ const stack = await startLocalStack({
 interface Result {
   reconnects: number;
   disconnects: number;
-  pings: number;
+  keepAlives: number;
+  pongs: number;
   /** Device-milliseconds spent connected during the window. */
   connectedMs: number;
 }
@@ -127,7 +132,8 @@ async function run(label: string, keepAliveMs: number): Promise<Result> {
   return {
     reconnects: after.connect - before.connect,
     disconnects: after.disconnect - before.disconnect,
-    pings: after.ping - before.ping,
+    keepAlives: after.keepAlive - before.keepAlive,
+    pongs: after.pong - before.pong,
     connectedMs,
   };
 }
@@ -147,7 +153,9 @@ try {
       ` standing for AWS's 10 minutes; keep-alive ${keepAliveMs} ms, standing for the default` +
       ` ${DEFAULT_KEEP_ALIVE_MS / 60_000} minutes)\n`,
   );
-  console.log('keep-alive   reconnects/device/h   $disconnects/device/h   pings/device/h   time connected');
+  console.log(
+    'keep-alive   reconnects/device/h   $disconnects/device/h   keep-alives/device/h   pongs/device/h   time connected',
+  );
   for (const [label, interval] of [
     ['off', 0],
     ['on', keepAliveMs],
@@ -157,7 +165,7 @@ try {
       perConnectedHour(count, result.connectedMs).toFixed(2).padStart(width);
     const share = result.connectedMs / (devices * periods * idleMs);
     console.log(
-      `${label.padEnd(10)}   ${rate(result.reconnects, 19)}   ${rate(result.disconnects, 21)}   ${rate(result.pings, 14)}   ${(share * 100).toFixed(0).padStart(13)} %`,
+      `${label.padEnd(10)}   ${rate(result.reconnects, 19)}   ${rate(result.disconnects, 21)}   ${rate(result.keepAlives, 20)}   ${rate(result.pongs, 14)}   ${(share * 100).toFixed(0).padStart(13)} %`,
     );
   }
   console.log(

@@ -13,7 +13,6 @@ import {
   ROUTE_FUNCTIONS,
   STREAM_FUNCTIONS,
 } from '../definitions/functions.js';
-import { MOCK_ROUTES } from '../definitions/mock-routes.js';
 import type { RateLimits } from '../definitions/rate-limits.js';
 import {
   filterPatternOf,
@@ -58,6 +57,7 @@ import {
 } from './gateway/index.js';
 import { startDelayedEngines } from './latency/delayed-engines.js';
 import type { HopDelays } from './latency/hop-delays.js';
+import { ANSWERED_MOCK_ROUTES, MOCK_INTEGRATIONS } from './mock-integrations.js';
 import { type LocalPushOptions, startLocalPush } from './push-service/local-push.js';
 import { ensureResources } from './resources.js';
 
@@ -166,10 +166,7 @@ export const CDK_DEFAULT_THROTTLE: WebSocketThrottle = {
 };
 
 /** The routes with a route response in the CDK stack: only they answer the caller. */
-const ANSWERED = new Set<string>([...ANSWERED_ROUTES, ...MOCK_ROUTES.map(({ routeKey }) => routeKey)]);
-
-/** The routes API Gateway answers itself, as their templates do: no function runs. */
-const MOCKS = Object.fromEntries(MOCK_ROUTES.map(({ routeKey, answer }) => [routeKey, answer]));
+const ANSWERED = new Set<string>([...ANSWERED_ROUTES, ...ANSWERED_MOCK_ROUTES]);
 
 export interface RunningLocalStack {
   url: string;
@@ -372,7 +369,7 @@ function gatewayOpener(
       },
       authorizer,
       routes,
-      mocks: MOCKS,
+      mocks: MOCK_INTEGRATIONS,
       answeredRoutes: ANSWERED,
       ready: pending.ready,
       // A bigger frame closes the connection with 1009, as in AWS.

@@ -175,12 +175,13 @@ export class ParleyApi extends Construct {
   }
 
   /**
-   * A route API Gateway answers itself: a MOCK integration whose request template gives the
-   * status, an integration response whose template writes the answer, and a route response
-   * that sends it back. The CDK's mock integration has no integration response, so these
-   * are the CloudFormation resources themselves.
+   * A route API Gateway serves itself: a MOCK integration whose request template gives the
+   * status and, for a route that answers, an integration response whose template writes
+   * the answer and a route response that sends it back. With no response the route is
+   * one-way and gets neither: API Gateway answers nothing. The CDK's mock integration has
+   * no integration response, so these are the CloudFormation resources themselves.
    */
-  #addMockRoute({ routeKey, requestTemplate, responseTemplate }: MockRouteDefinition): void {
+  #addMockRoute({ routeKey, requestTemplate, response }: MockRouteDefinition): void {
     const name = pascalCase(routeKey);
     const apiId = this.webSocketApi.apiId;
     const integration = new apigwv2.CfnIntegration(this, `${name}MockIntegration`, {
@@ -189,25 +190,26 @@ export class ParleyApi extends Construct {
       templateSelectionExpression: '\\$default',
       requestTemplates: { $default: requestTemplate },
     });
+    const route = new apigwv2.CfnRoute(this, `${name}Route`, {
+      apiId,
+      routeKey,
+      target: `integrations/${integration.ref}`,
+      ...(response ? { routeResponseSelectionExpression: '$default' } : {}),
+    });
+    acknowledgeConnectAuthorization(route);
+    if (!response) return;
     new apigwv2.CfnIntegrationResponse(this, `${name}MockIntegrationResponse`, {
       apiId,
       integrationId: integration.ref,
       integrationResponseKey: '$default',
       templateSelectionExpression: '\\$default',
-      responseTemplates: { $default: responseTemplate },
-    });
-    const route = new apigwv2.CfnRoute(this, `${name}Route`, {
-      apiId,
-      routeKey,
-      target: `integrations/${integration.ref}`,
-      routeResponseSelectionExpression: '$default',
+      responseTemplates: { $default: response.template },
     });
     new apigwv2.CfnRouteResponse(this, `${name}RouteResponse`, {
       apiId,
       routeId: route.ref,
       routeResponseKey: '$default',
     });
-    acknowledgeConnectAuthorization(route);
   }
 }
 

@@ -12,6 +12,7 @@ import type {
   WebSocketRouteHandler,
   WebSocketThrottle,
 } from '../gateway/index.js';
+import { mockIntegrationOf } from '../mock-integrations.js';
 import type { FunctionRunner } from './function-runner.js';
 import {
   type CloudFormationTemplate,
@@ -116,17 +117,18 @@ function mockOf(
     .filter(([, response]) => (response.Properties?.IntegrationId as { Ref?: string })?.Ref === integrationId)
     .map(([, response]) => (response.Properties?.ResponseTemplates as Record<string, unknown>)?.$default);
   const known = MOCK_ROUTES.find(
-    (route) =>
-      route.requestTemplate === requestTemplate &&
-      responseTemplates.length === 1 &&
-      responseTemplates[0] === route.responseTemplate,
+    ({ requestTemplate: expected, response }) =>
+      expected === requestTemplate &&
+      (response
+        ? responseTemplates.length === 1 && responseTemplates[0] === response.template
+        : responseTemplates.length === 0),
   );
   if (!known) {
     throw new TemplateError(
       `${integrationId}: a MOCK integration whose templates are not those of definitions/mock-routes.ts`,
     );
   }
-  return known.answer;
+  return mockIntegrationOf(known);
 }
 
 function authorizerOf(

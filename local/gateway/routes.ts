@@ -108,7 +108,7 @@ export class RouteDispatcher {
     if (mock) {
       // A route is selected on a JSON object's action, so the body parses to one here.
       const answer = mock(JSON.parse(event.body ?? '{}') as Record<string, unknown>);
-      if (this.#options.answers(routeKey)) connection.send(JSON.stringify(answer));
+      if (answer && this.#options.answers(routeKey)) connection.send(JSON.stringify(answer));
       return;
     }
     if (!this.#options.routes[routeKey]) {

@@ -78,10 +78,13 @@ export type WebSocketRouteHandler = (
 ) => Promise<WebSocketRouteResult | undefined | void>;
 
 /**
- * A MOCK integration: API Gateway answers the route itself, from its templates, invoking
- * nothing. Given the client's frame (a JSON object), returns the answer the templates write.
+ * A MOCK integration: API Gateway serves the route itself, from its templates, invoking
+ * nothing. Given the client's frame (a JSON object), returns the answer the templates
+ * write, or nothing for a one-way route (no integration response).
  */
-export type WebSocketMockIntegration = (frame: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+export type WebSocketMockIntegration = (
+  frame: Readonly<Record<string, unknown>>,
+) => Record<string, unknown> | undefined;
 
 export type RequestAuthorizerHandler = (
   event: APIGatewayRequestAuthorizerEvent,

@@ -27,6 +27,10 @@ const ACTIONS: Record<Action, { summary: string; answer?: ServerType }> = {
     answer: 'presence',
   },
   ping: { summary: 'Keep the connection alive and check that it is.', answer: 'pong' },
+  keepalive: {
+    summary:
+      'Keep the connection alive (1.6); no answer, and API Gateway runs no function for it. A server older than 1.6 answers an error.',
+  },
   createGroup: {
     summary: 'Create a group with a title and members; the caller is its admin.',
     answer: 'groupChanged',

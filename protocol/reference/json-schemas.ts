@@ -41,6 +41,7 @@ export const CLIENT_FRAME_NAMES = {
   typing: 'TypingFrame',
   subscribePresence: 'SubscribePresenceFrame',
   ping: 'PingFrame',
+  keepalive: 'KeepaliveFrame',
   createGroup: 'CreateGroupFrame',
   addMembers: 'AddMembersFrame',
   removeMember: 'RemoveMemberFrame',

@@ -144,6 +144,17 @@ export const subscribePresenceFrameSchema = frameSchema({
 
 export const pingFrameSchema = frameSchema({ action: z.literal('ping'), requestId: answeredRequestId });
 
+/** Protocol 1.6: a keep-alive that nothing answers (API Gateway runs no function for it). */
+export const keepaliveFrameSchema = frameSchema({
+  action: z.literal('keepalive'),
+  requestId: requestIdSchema
+    .meta({
+      description:
+        'keepalive has no answer; a server older than 1.6 refuses the unknown action with an error that echoes it',
+    })
+    .optional(),
+});
+
 /** `grp:{id}`: the id of a group, chosen by its creator. */
 export const groupIdSchema = z
   .string({ error: typeError('a string') })
@@ -259,6 +270,7 @@ export type ConversationsFrame = z.infer<typeof conversationsFrameSchema>;
 export type TypingFrame = z.infer<typeof typingFrameSchema>;
 export type SubscribePresenceFrame = z.infer<typeof subscribePresenceFrameSchema>;
 export type PingFrame = z.infer<typeof pingFrameSchema>;
+export type KeepaliveFrame = z.infer<typeof keepaliveFrameSchema>;
 export type CreateGroupFrame = z.infer<typeof createGroupFrameSchema>;
 export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
 export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
@@ -287,6 +299,7 @@ export const ROUTED_ACTIONS = [
   'typing',
   'subscribePresence',
   'ping',
+  'keepalive',
   'createGroup',
   'addMembers',
   'removeMember',
@@ -310,6 +323,7 @@ export const CLIENT_FRAME_SCHEMAS = {
   typing: typingFrameSchema,
   subscribePresence: subscribePresenceFrameSchema,
   ping: pingFrameSchema,
+  keepalive: keepaliveFrameSchema,
   createGroup: createGroupFrameSchema,
   addMembers: addMembersFrameSchema,
   removeMember: removeMemberFrameSchema,

@@ -422,6 +422,24 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
   }
 
   /**
+   * Checks now that the connection works, rather than waiting for the keep-alive, which
+   * notices a dead connection only after up to 16 minutes of silence: it pings and resolves
+   * with `true` on the answer. With no answer within `requestTimeoutMs` it closes the
+   * connection, reconnects and resolves with `false`; not connected, it resolves with `false`
+   * and, when waiting out the backoff, tries to connect now (as `reconnectNow()`). Never
+   * rejects. For an app that comes back to the foreground or learns the network changed.
+   *
+   * @example
+   * document.addEventListener('visibilitychange', () => {
+   *   if (document.visibilityState === 'visible') void client.checkConnection();
+   * });
+   * window.addEventListener('online', () => void client.checkConnection());
+   */
+  checkConnection(): Promise<boolean> {
+    return this.#parts.connection.checkNow();
+  }
+
+  /**
    * How many messages wait in the outbox.
    *
    * @example

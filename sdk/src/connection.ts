@@ -1,7 +1,7 @@
 /**
  * The transport of a client, and nothing else: it opens a WebSocket with a fresh token,
  * opens it again after a full-jitter backoff when it is lost, matches each answer to its
- * request by `requestId`, and pings a connection that has been quiet for a while. What the
+ * request by `requestId`, and keeps a connection that has been quiet for a while alive. What the
  * frames mean is for the client's other parts (as partysocket's `ReconnectingWebSocket`
  * knows only transport, and centrifuge-js keeps its connection apart from subscriptions).
  */
@@ -9,7 +9,7 @@ import type { ServerFrame } from '@parley/protocol';
 import { type Backoff, SYSTEM_TIMERS, type TimerHandle, type Timers } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
 import { codeOf, isDisconnect, ParleyError, ParleyErrorCode } from './errors.js';
-import { type IdleCounting, KeepAlive, type PingOutcome } from './keep-alive.js';
+import { type IdleCounting, KeepAlive, type KeepaliveSupport, type PingOutcome } from './keep-alive.js';
 import { type WebSocketConstructor, type WebSocketLike, WS_OPEN } from './websocket.js';
 
 /**
@@ -56,7 +56,7 @@ export interface ConnectionOptions {
   backoff: Backoff;
   /** How long a request waits for its answer. */
   requestTimeoutMs: number;
-  /** After this long without sending, a ping; 0 turns it off. */
+  /** After this long without a frame, a keep-alive (`keepalive` or `ping`); 0 turns it off. */
   keepAliveMs: number;
   now: () => number;
   /** The timers of the request timeouts. */
@@ -75,6 +75,8 @@ interface Session {
   pending: Map<string, PendingRequest>;
   openedAt: number;
   keepAlive: KeepAlive;
+  /** The `requestId` of the last `keepalive` sent: only a server older than 1.6 answers it. */
+  keepaliveRequestId?: string;
 }
 
 /**
@@ -99,6 +101,8 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
   #requestCounter = 0;
   /** Shared by the keep-alives of every connection this client opens: see `#learnIdleCounting`. */
   readonly #idleCounting: IdleCounting = { countsReceived: true };
+  /** Shared by the keep-alives of every connection this client opens: see `#onKeepaliveAnswered`. */
+  readonly #keepaliveSupport: KeepaliveSupport = { oneWay: true };
   /** The token read before the first attempt, which that attempt uses. */
   #firstToken: string | undefined;
 
@@ -198,6 +202,21 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     });
   }
 
+  /**
+   * Pings now and resolves with whether the connection works: true on any answer; false when
+   * not connected, when the connection closes meanwhile, or when no answer comes within
+   * `requestTimeoutMs`, and then the connection is closed and opened again at once (with the
+   * usual backoff). While waiting out a backoff, the next attempt starts now.
+   */
+  checkNow(): Promise<boolean> {
+    const session = this.#session;
+    if (!session || session.socket.readyState !== WS_OPEN) {
+      this.reconnectNow();
+      return Promise.resolve(false);
+    }
+    return session.keepAlive.check();
+  }
+
   /** Sends a frame that gets no answer; false when not connected. */
   send(frame: Record<string, unknown>): boolean {
     const session = this.#session;
@@ -232,8 +251,12 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
       openedAt: 0,
       keepAlive: new KeepAlive(
         this.#options.keepAliveMs,
-        { ping: () => this.#ping(session), dead: () => this.#endDeadSession(session) },
-        { now: this.#options.now, counting: this.#idleCounting },
+        {
+          sendKeepalive: () => this.#sendKeepalive(session),
+          ping: () => this.#ping(session),
+          dead: () => this.#endDeadSession(session),
+        },
+        { now: this.#options.now, counting: this.#idleCounting, support: this.#keepaliveSupport },
       ),
     };
     socket.onopen = () => {
@@ -328,6 +351,29 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     this.#attempt += 1;
   }
 
+  /**
+   * The one-way keep-alive. It carries a `requestId` although a 1.6 server answers nothing:
+   * a server older than 1.6 refuses it as an unknown action, and its answer echoes the id,
+   * which tells that answer apart from the app's own errors (`#onKeepaliveAnswered`).
+   */
+  #sendKeepalive(session: Session): void {
+    if (this.#session !== session) return;
+    this.#requestCounter += 1;
+    const requestId = `${this.#options.deviceId.slice(0, 40)}-${this.#requestCounter}`;
+    if (this.send({ action: 'keepalive', requestId })) session.keepaliveRequestId = requestId;
+  }
+
+  /**
+   * A `keepalive` was answered: a 1.6 server never does, an older one refuses the unknown
+   * action with `bad_request`. The answer is no failure of anything the app did, so it goes
+   * no further; from now on every keep-alive of this client is a `ping`, which every server
+   * answers (as the outbox stops asking for no echo when a server refuses that).
+   */
+  #onKeepaliveAnswered(session: Session): void {
+    session.keepaliveRequestId = undefined;
+    this.#keepaliveSupport.oneWay = false;
+  }
+
   /** The keep-alive's ping: any answer, an error one too, shows the connection works. */
   async #ping(session: Session): Promise<PingOutcome> {
     if (this.#session !== session) return 'closed';
@@ -371,6 +417,10 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     const requestId = 'requestId' in frame ? frame.requestId : undefined;
     if (typeof requestId !== 'string') {
       this.emit('frame', frame);
+      return;
+    }
+    if (requestId === session.keepaliveRequestId) {
+      this.#onKeepaliveAnswered(session);
       return;
     }
     const pending = session.pending.get(requestId);

@@ -1,8 +1,9 @@
 /**
  * The SDK's keep-alive against the gateway's idle limit, on the local stack with both made
  * short: the gateway closes a connection after 1.5 s without a frame from the client (AWS:
- * 10 minutes), and the client pings after 0.5 s without sending (default: 8 minutes). The
- * gateway answers `ping` itself, as API Gateway's MOCK integration does: no function runs.
+ * 10 minutes), and the client sends a keep-alive after 0.5 s without a frame (default: 8
+ * minutes): `keepalive` and `ping` in turn. The gateway serves both itself, as API Gateway's
+ * MOCK integrations do: no function runs (test/e2e/keepalive-route.test.ts has the frames).
  */
 
 import { ConnectionState, ParleyClient, type WebSocketConstructor } from '@parley/sdk';
@@ -104,14 +105,16 @@ describe('an idle client and the gateway’s idle limit', () => {
     client.on('state', (state) => states.push(state));
     const started = performance.now();
 
-    // Each ping is one 0.5 s idle interval: this many cover IDLE_LIMITS idle limits. A
-    // $disconnect ends the wait early, and fails the test below.
+    // Each ping is two 0.5 s idle intervals (a keepalive between): this many cover
+    // IDLE_LIMITS idle limits. A $disconnect ends the wait early, and fails the test below.
     await untilInvoked(
-      () => pongs >= (IDLE_LIMITS * IDLE_TIMEOUT_MS) / KEEP_ALIVE_MS || count('disconnect', connectionId) > 0,
+      () =>
+        pongs >= (IDLE_LIMITS * IDLE_TIMEOUT_MS) / (2 * KEEP_ALIVE_MS) ||
+        count('disconnect', connectionId) > 0,
     );
 
     // No $disconnect of this connection, no new connection, and no route function for the
-    // pings (the stream's consumers may still be at work on the connect).
+    // keep-alives (the stream's consumers may still be at work on the connect).
     expect(invocations.filter((call) => call.connectionId !== undefined)).toEqual([]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(IDLE_LIMITS * IDLE_TIMEOUT_MS - KEEP_ALIVE_MS);
     expect(states).toEqual([]);

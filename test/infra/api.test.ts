@@ -2,7 +2,7 @@ import { ROUTED_ACTIONS } from '@parley/protocol';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../definitions/functions.js';
-import { MOCK_ROUTES, pingRoute } from '../../definitions/mock-routes.js';
+import { keepaliveRoute, MOCK_ROUTES, pingRoute } from '../../definitions/mock-routes.js';
 import { DEFAULT_SEND_THROTTLE, DEFAULT_STAGE_THROTTLE } from '../../lib/settings.js';
 import { DEV_CONTEXT, PROD_CONTEXT, synthesize, type TemplateJson } from './support/synthesize.js';
 
@@ -60,13 +60,19 @@ describe('the WebSocket API', () => {
     expect(types.filter((type) => type !== 'AWS_PROXY')).toEqual(MOCK_ROUTES.map(() => 'MOCK'));
   });
 
-  it('answers ping itself: a MOCK integration whose response template writes pong with the requestId', () => {
+  /** The route of `routeKey`, its logical id, and the integration it targets. */
+  function routeAndIntegration(routeKey: string) {
     const routes = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Route');
-    const [pingRouteId, route] =
-      Object.entries(routes).find(([, candidate]) => candidate.Properties.RouteKey === 'ping') ?? [];
-    if (!route) throw new Error('no ping route');
+    const [routeId, route] =
+      Object.entries(routes).find(([, candidate]) => candidate.Properties.RouteKey === routeKey) ?? [];
+    if (!routeId || !route) throw new Error(`no ${routeKey} route`);
     const integrationId = (route.Properties.Target['Fn::Join'][1][1] as { Ref: string }).Ref;
     const integration = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Integration')[integrationId];
+    return { routeId, route, integrationId, integration };
+  }
+
+  it('answers ping itself: a MOCK integration whose response template writes pong with the requestId', () => {
+    const { routeId: pingRouteId, route, integrationId, integration } = routeAndIntegration('ping');
 
     expect(integration?.Properties).toEqual({
       ApiId: { Ref: dev.logicalId(dev.stack.api.webSocketApi) },
@@ -92,8 +98,30 @@ describe('the WebSocket API', () => {
   });
 
   it('writes in the local answer to ping what the template writes', () => {
-    expect(pingRoute.answer({ action: 'ping', requestId: 'r6' })).toEqual({ type: 'pong', requestId: 'r6' });
-    expect(pingRoute.answer({ action: 'ping' })).toEqual({ type: 'pong', requestId: '' });
+    const answer = pingRoute.response?.answer;
+    expect(answer?.({ action: 'ping', requestId: 'r6' })).toEqual({ type: 'pong', requestId: 'r6' });
+    expect(answer?.({ action: 'ping' })).toEqual({ type: 'pong', requestId: '' });
+  });
+
+  it('serves keepalive with a one-way MOCK route: no integration response, no route response, no function', () => {
+    const { routeId, route, integrationId, integration } = routeAndIntegration('keepalive');
+
+    expect(integration?.Properties).toEqual({
+      ApiId: { Ref: dev.logicalId(dev.stack.api.webSocketApi) },
+      IntegrationType: 'MOCK',
+      TemplateSelectionExpression: '\\$default',
+      RequestTemplates: { $default: '{"statusCode":200}' },
+    });
+    expect(route.Properties.RouteResponseSelectionExpression).toBeUndefined();
+    const responses = Object.values(resourcesOf(dev.template, 'AWS::ApiGatewayV2::RouteResponse'));
+    expect(responses.filter((response) => response.Properties.RouteId.Ref === routeId)).toEqual([]);
+    const integrationResponses = Object.values(
+      resourcesOf(dev.template, 'AWS::ApiGatewayV2::IntegrationResponse'),
+    );
+    expect(
+      integrationResponses.filter((response) => response.Properties.IntegrationId.Ref === integrationId),
+    ).toEqual([]);
+    expect(keepaliveRoute.response).toBeUndefined();
   });
 
   it('authorizes $connect with the authorizer function, reading token from the query string', () => {
@@ -132,7 +160,7 @@ describe('the WebSocket API', () => {
     );
   });
 
-  it('answers with a route response on every route but $connect, $disconnect and the one-way ack and typing', () => {
+  it('answers with a route response on every route but $connect, $disconnect, keepalive and the one-way ack and typing', () => {
     const routes = resourcesOf(dev.template, 'AWS::ApiGatewayV2::Route');
     const routeKeyOf = Object.fromEntries(
       Object.entries(routes).map(([logicalId, route]) => [logicalId, route.Properties.RouteKey as string]),
@@ -143,7 +171,7 @@ describe('the WebSocket API', () => {
       return routeKeyOf[response.Properties.RouteId.Ref as string];
     });
     // ack and typing most often answer nothing, and a two-way route may then send an empty frame.
-    const oneWay = ['$connect', '$disconnect', 'ack', 'typing'];
+    const oneWay = ['$connect', '$disconnect', 'keepalive', 'ack', 'typing'];
     expect(answered.sort()).toEqual(
       [...Object.keys(ROUTES), ...MOCK_ROUTES.map(({ routeKey }) => routeKey)]
         .filter((key) => !oneWay.includes(key))

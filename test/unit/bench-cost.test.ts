@@ -2,7 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import type { PerMessage } from '../../bench/analysis.js';
 import { type CostEstimate, estimateCost } from '../../bench/cost.js';
-import type { CostAssumptions } from '../../bench/cost-assumptions.js';
+import {
+  CAPACITY_ASSUMPTIONS,
+  type CostAssumptions,
+  keepAlivesPerHour,
+} from '../../bench/cost-assumptions.js';
 import { allInLine, costTable, provisionedLine } from '../../bench/cost-table.js';
 import { addRequestUnits, type TableUnits } from '../../bench/dynamodb-units.js';
 import {
@@ -52,7 +56,8 @@ const PER_MESSAGE: PerMessage = {
 
 const ASSUMPTIONS: CostAssumptions = {
   connectionMinutesPerMessage: 10,
-  pingsPerMessage: 2,
+  keepAlivesPerMessage: 2,
+  pongsPerMessage: 1,
   reconnectsPerMessage: 1,
   reconnect: { functions: ['connect'], writeUnits: 2, readUnits: 2 },
   warmDurationMs: {},
@@ -83,14 +88,15 @@ describe('the cost model', () => {
     expect(lineOf(cost, 'frames in')).toBeCloseTo(1);
     expect(lineOf(cost, 'route responses')).toBeCloseTo(1);
     expect(lineOf(cost, '@connections posts')).toBeCloseTo(4);
-    expect(lineOf(cost, 'keep-alive: ping + pong')).toBeCloseTo(4);
+    // Two keep-alive frames in, one of them a ping answered by a pong.
+    expect(lineOf(cost, 'keep-alive: keepalive or ping + pong')).toBeCloseTo(3);
     expect(lineOf(cost, 'connection-minutes')).toBeCloseTo(2.5);
-    // 4,000 + 100 bytes of frames, and two 38-byte pongs.
-    expect(lineOf(cost, 'data transfer out')).toBeCloseTo((4176 / GB) * 0.09e6, 6);
+    // 4,000 + 100 bytes of frames, and one 38-byte pong.
+    expect(lineOf(cost, 'data transfer out')).toBeCloseTo((4138 / GB) * 0.09e6, 6);
     // Lambda: $0.20 a million requests + 0.1 s × GB × $0.0000133334.
     expect(lineOf(cost, 'send:')).toBeCloseTo(0.2 + 0.1 * 1 * 13.3334, 4);
     expect(lineOf(cost, 'fanout:')).toBeCloseTo(0.5 * (0.2 + 0.1 * 1 * 13.3334), 4);
-    // API Gateway answers the pings itself: no Lambda line for them.
+    // API Gateway serves the keep-alives itself: no Lambda line for them.
     expect(cost.lines.some((line) => line.item.startsWith('keep-alive: ping ×'))).toBe(false);
     expect(lineOf(cost, 'reconnects: connect')).toBeCloseTo(0.2 + 0.1 * 0.25 * 13.3334, 4);
     // DynamoDB: $0.625 a million WRU, $0.125 RRU, $0.25 and $0.20 a GB-month.
@@ -107,7 +113,7 @@ describe('the cost model', () => {
     expect(lineOf(cost, 'fanout reads every record')).toBeCloseTo((1024 / GB) * 0.05e6, 6);
     expect(lineOf(cost, 'presence-notifier reads every record')).toBeCloseTo((1024 / GB) * 0.04e6, 6);
     // Logs: 2.5 invocations (1.5 measured, 1 connect) × 378 bytes of START and REPORT,
-    // 5 access lines (1 frame, 2 pings, connect and disconnect) × 277 bytes, at $0.50 a GB.
+    // 5 access lines (1 frame, 2 keep-alives, connect and disconnect) × 277 bytes, at $0.50 a GB.
     expect(lineOf(cost, 'Lambda START and REPORT')).toBeCloseTo(((2.5 * 378) / GB) * 0.5e6, 6);
     expect(lineOf(cost, 'handler log lines')).toBeCloseTo((1000 / GB) * 0.5e6, 6);
     expect(lineOf(cost, 'EMF metric lines')).toBeCloseTo((500 / GB) * 0.5e6, 6);
@@ -117,8 +123,8 @@ describe('the cost model', () => {
 
     const sum = cost.lines.reduce((total, line) => total + line.usdPerMillion, 0);
     expect(cost.usdPerMillion).toBeCloseTo(sum, 9);
-    // API Gateway 12.50 + 0.35, Lambda 2.83, DynamoDB 9.40, Kinesis 0.35 (three consumers read), logs 1.89.
-    expect(cost.usdPerMillion).toBeCloseTo(27.32, 2);
+    // API Gateway 11.50 + 0.35, Lambda 2.83, DynamoDB 9.40, Kinesis 0.35 (three consumers read), logs 1.89.
+    expect(cost.usdPerMillion).toBeCloseTo(26.32, 2);
     expect(Object.values(cost.byService).reduce((total, value) => total + value, 0)).toBeCloseTo(sum, 9);
   });
 
@@ -155,6 +161,31 @@ describe('the cost model', () => {
     expect(text.at(-1)).toMatch(/^with provisioned capacity at 70 %: \$\d+\.\d\d$/);
     const pathOnly = costTable({ ...results, cost: estimateCost(PER_MESSAGE, { allIn: false }) });
     expect(pathOnly?.footer?.[0]).toMatch(/^message path only/);
+  });
+});
+
+describe('the keep-alives of section 1', () => {
+  const burstsPerHour = 80 / 24;
+
+  it('sends 6.0 keep-alives an hour, one in every 8 minutes of each silence, and gets 2.33 pongs, one in every 16', () => {
+    expect(keepAlivesPerHour(burstsPerHour, 8 / 60)).toBeCloseTo(6.0, 1);
+    expect(keepAlivesPerHour(burstsPerHour, 16 / 60)).toBeCloseTo(2.33, 2);
+  });
+
+  it('counts 7.2 keep-alive frames and 2.8 pongs a message: $10.00 a million messages', () => {
+    const { keepAlivesPerMessage, pongsPerMessage } = CAPACITY_ASSUMPTIONS;
+
+    expect(keepAlivesPerMessage).toBeCloseTo(7.2, 1);
+    expect(pongsPerMessage).toBeCloseTo(2.8, 1);
+    expect((keepAlivesPerMessage + pongsPerMessage) * PRICES.apiGatewayMessage.usd * 1e6).toBeCloseTo(
+      10.0,
+      1,
+    );
+  });
+
+  it('counts a burst-free hour as 7.5 keep-alives and 3.75 pongs, the limit of no traffic', () => {
+    expect(keepAlivesPerHour(1e-9, 8 / 60)).toBeCloseTo(7.5, 4);
+    expect(keepAlivesPerHour(1e-9, 16 / 60)).toBeCloseTo(3.75, 4);
   });
 });
 
@@ -210,7 +241,7 @@ describe('volume tiers', () => {
     const cost = estimateCost(PER_MESSAGE, { assumptions: { ...ASSUMPTIONS, messagesPerDay: 1e11 } });
     const apiGateway = cost.tiers?.find((tier) => tier.price === 'apiGatewayMessage');
 
-    // 10 WebSocket messages a message (frame in, answer, 4 posts, 2 pings and their pongs):
+    // 9 WebSocket messages a message (frame in, answer, 4 posts, 2 keep-alives, 1 pong):
     // 3 × 10¹³ a month, far past the billion of the first band, which is priced all the same.
     expect(apiGateway).toMatchObject({ tier: 2, applied: false, usdPerUnit: 1e-6 });
     expect(lineOf(cost, 'frames in')).toBeCloseTo(1);

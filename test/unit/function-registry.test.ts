@@ -29,9 +29,10 @@ describe('the registry of functions', () => {
     expect(Object.keys(ROUTES)).toEqual(routeKeys);
   });
 
-  it('leaves ping to API Gateway: no function answers it', () => {
-    expect(MOCK_ROUTES.map(({ routeKey }) => routeKey)).toEqual(['ping']);
+  it('leaves ping and keepalive to API Gateway: no function serves them', () => {
+    expect(MOCK_ROUTES.map(({ routeKey }) => routeKey)).toEqual(['ping', 'keepalive']);
     expect(FUNCTIONS.map(({ id }) => id as string)).not.toContain('ping');
+    expect(FUNCTIONS.map(({ id }) => id as string)).not.toContain('keepalive');
   });
 
   it('answers the caller with a route response on every function route but the connection lifecycle and the mostly silent ack and typing', () => {

@@ -185,6 +185,7 @@ describe('frame schemas', () => {
         'ack',
         'conversations',
         'ping',
+        'keepalive',
         'send',
         'subscribePresence',
         'sync',

@@ -322,7 +322,7 @@ describe('the $default handler', () => {
       requestId: 'r9',
       code: 'bad_request',
       message:
-        'action: unknown action "dance"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo, block, unblock, blocks, registerPush, unregisterPush',
+        'action: unknown action "dance"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, keepalive, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo, block, unblock, blocks, registerPush, unregisterPush',
     });
   });
 
@@ -332,7 +332,7 @@ describe('the $default handler', () => {
     const result = await invoke(createDefaultHandler(provider), messageEvent({ action: 'x'.repeat(5000) }));
 
     expect(errorOf(result).message).toBe(
-      `action: unknown action "${'x'.repeat(64)}"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo, block, unblock, blocks, registerPush, unregisterPush`,
+      `action: unknown action "${'x'.repeat(64)}"; expected one of send, ack, sync, conversations, typing, subscribePresence, ping, keepalive, createGroup, addMembers, removeMember, setTitle, setAdmin, groupInfo, block, unblock, blocks, registerPush, unregisterPush`,
     );
   });
 

@@ -4,6 +4,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterEach, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { ANSWERED_MOCK_ROUTES, MOCK_INTEGRATIONS } from '../../../local/mock-integrations.js';
 import {
   allowing,
   cleanUp,
@@ -80,6 +82,25 @@ describe('closing', () => {
     });
   });
 
+  /**
+   * Runs `frame` every 100 ms for two and a half idle limits of 1 s, then waits for the
+   * close: how many frames had crossed by then, and the close.
+   */
+  async function idleCloseAfterFrames(socket: WebSocket, frame: (n: number) => Promise<void>) {
+    let closedAfterFrames: number | undefined;
+    let frames = 0;
+    const closing = closeOf(socket);
+    socket.on('close', () => {
+      closedAfterFrames = frames;
+    });
+    for (; frames < 25; frames++) {
+      await frame(frames);
+      await delay(100);
+    }
+    const closed = await closing;
+    return { closedAfterFrames, closed };
+  }
+
   it('keeps open a connection it posts to, and closes it for idleness once the posts stop', async () => {
     // prepare
     const recorder = new Recorder();
@@ -87,23 +108,38 @@ describe('closing', () => {
     const socket = await open(gateway.url);
     const connectionId = (await recorder.next('$connect')).requestContext.connectionId;
     const client = managementClient(gateway.managementEndpoint);
-    let closedAfterPosts: number | undefined;
-    let posts = 0;
-    const closing = closeOf(socket);
-    socket.on('close', () => {
-      closedAfterPosts = posts;
+
+    // act: posts only, the client sending nothing
+    const { closedAfterFrames, closed } = await idleCloseAfterFrames(socket, async (n) => {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: `{"n":${n}}` }));
     });
 
-    // act: a post every 100 ms for two and a half idle limits, the client sending nothing
-    for (; posts < 25; posts++) {
-      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: `{"n":${posts}}` }));
-      await delay(100);
-    }
-    const closed = await closing;
+    // assess
+    expect(closedAfterFrames).toBe(25);
+    expect(closed).toEqual({ code: 1001, reason: 'Going away' });
+  });
+
+  it('keeps open a connection that sends only keepalive, answering none, and closes it once they stop', async () => {
+    // prepare: the MOCK routes of the CDK stack, as the local stack serves them
+    const { gateway } = await startGateway({
+      idleTimeoutMs: 1_000,
+      routes: {},
+      mocks: MOCK_INTEGRATIONS,
+      answeredRoutes: new Set(ANSWERED_MOCK_ROUTES),
+    });
+    const socket = await open(gateway.url);
+    const received: string[] = [];
+    socket.on('message', (data) => received.push(data.toString()));
+
+    // act
+    const { closedAfterFrames, closed } = await idleCloseAfterFrames(socket, async () => {
+      socket.send('{"action":"keepalive"}');
+    });
 
     // assess
-    expect(closedAfterPosts).toBe(25);
+    expect(closedAfterFrames).toBe(25);
     expect(closed).toEqual({ code: 1001, reason: 'Going away' });
+    expect(received).toEqual([]);
   });
 
   it('closes a connection at its maximum duration with 1001', async () => {

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ANSWERED_MOCK_ROUTES, MOCK_INTEGRATIONS } from '../../../local/mock-integrations.js';
 import {
   allowing,
   cleanUp,
@@ -326,6 +327,26 @@ describe('routes with a MOCK integration', () => {
 
     // assess
     expect(await received).toEqual(['{"type":"sent"}']);
+  });
+
+  it("answers nothing to keepalive and runs no route, as the stack's one-way MOCK route", async () => {
+    // prepare: the MOCK routes of the CDK stack, as the local stack serves them
+    const recorder = new Recorder();
+    const { gateway } = await startGateway({
+      routes: { $default: recorder.route() },
+      mocks: MOCK_INTEGRATIONS,
+      answeredRoutes: new Set(ANSWERED_MOCK_ROUTES),
+    });
+    const socket = await open(gateway.url);
+    const received = texts(socket, 1);
+
+    // act: keepalive first, then a ping, which is answered
+    socket.send('{"action":"keepalive","requestId":"k1"}');
+    socket.send('{"action":"ping","requestId":"r2"}');
+
+    // assess
+    expect((await received).map((text) => JSON.parse(text))).toEqual([{ type: 'pong', requestId: 'r2' }]);
+    expect(recorder.of('$default')).toEqual([]);
   });
 
   it('throttles a mocked route like any other, answering Too Many Requests', async () => {
