@@ -30,6 +30,7 @@ import {
   type ListEntry,
   type StoreSnapshot,
 } from './history-checker.js';
+import { SettleDeadline } from './settle-deadline.js';
 
 export interface ChaosOptions {
   /**
@@ -208,12 +209,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // ---- Settle: every app restarts, catches up, and must agree with the store ----------------
     const settleStartedAt = Date.now();
     await Promise.all(everyDevice.map((device) => device.restart()));
-    // A loaded machine serves the catch-up slowly, so the wait is for progress, not for a
-    // fixed time: it ends when no look finds less left to do for a whole stall period.
-    const stallMs = options.settleStallSeconds * 1000;
-    const settleLimitAt = settleStartedAt + SETTLE_LIMIT_STALLS * stallMs;
-    let settleEndsAt = settleStartedAt + stallMs;
-    let leastLeft = Number.POSITIVE_INFINITY;
+    const deadline = new SettleDeadline(
+      settleStartedAt,
+      options.settleStallSeconds * 1000,
+      SETTLE_LIMIT_STALLS,
+    );
+    let settleEndsAt = settleStartedAt;
     let verdict: HistoryVerdict;
     for (;;) {
       const seenFrames = frames;
@@ -230,11 +231,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         devices: devices.map(snapshotDevice(conversationIds)),
         groups: groupChaos.history(),
       });
-      const left = workLeft(verdict, everyDevice);
-      if (left < leastLeft) {
-        leastLeft = left;
-        settleEndsAt = Math.min(settleLimitAt, Date.now() + stallMs);
-      }
+      settleEndsAt = deadline.look(workLeft(verdict, everyDevice), Date.now());
       if (verdict.ok || Date.now() >= settleEndsAt) break;
       // Look again once some device got a frame (or after a second: a retry may be waiting out its backoff).
       if (frames === seenFrames) {
