@@ -21,7 +21,7 @@ type NumericOption =
   | 'devicesPerUser'
   | 'writesPerDeviceSecond'
   | 'seed'
-  | 'settleTimeoutSeconds';
+  | 'settleStallSeconds';
 
 /** Each setting, its least value, and whether it counts things (a whole number). */
 const SETTINGS: ReadonlyArray<{
@@ -49,8 +49,9 @@ const SETTINGS: ReadonlyArray<{
   { name: 'CHAOS_SEED', key: 'seed', meaning: 'seed of every random choice', min: 1, whole: true },
   {
     name: 'CHAOS_SETTLE_SECONDS',
-    key: 'settleTimeoutSeconds',
-    meaning: 'longest wait for the devices to agree',
+    key: 'settleStallSeconds',
+    meaning:
+      'longest wait, after the faults, with the devices coming no closer to agreeing (3 times that in all)',
     min: 1,
   },
 ];

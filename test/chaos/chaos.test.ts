@@ -39,13 +39,11 @@ describe(`chaos on the ${mode} stack: users chatting through injected faults`, (
       connectionDropsPerSecond: 1,
       connectionDeletesPerSecond: 1,
       deviceRestartsPerSecond: 1,
-      // Catching up after the faults takes the deployed mode up to half a minute on 2 busy cores.
-      settleTimeoutSeconds: mode === 'deployed' ? 90 : 60,
+      // The catch-up gives up after this long without progress (three times as long in all). On
+      // 2 cores loaded by other work the deployed mode's catch-up took up to 92 s, progressing all along.
+      settleStallSeconds: mode === 'deployed' ? 60 : 30,
       // Two groups whose members come and go about once a second each while messages flow.
-      // Not yet on the deployed mode: there, with the groups running beside them, the ring's
-      // SDK devices stopped getting their sends stored (every outbox still full after the
-      // settle), while the same run without groups passes; to be found before it runs there.
-      groups: { ...GROUPS, users: mode === 'deployed' ? 0 : GROUPS.users },
+      groups: GROUPS,
       dynamodbEndpoint: inject('dynamodbEndpoint'),
       ...(mode === 'deployed' ? { cloudAssemblyDir: inject('cloudAssemblyDir') } : {}),
     });
@@ -87,9 +85,7 @@ describe(`chaos on the ${mode} stack: users chatting through injected faults`, (
     });
     expect(verdict.messagesStored).toBeGreaterThan(50);
     // The groups were created and their memberships changed while messages flowed.
-    if (mode !== 'deployed') {
-      expect(report.groups).toBe(GROUPS.groups);
-      expect(report.membershipChanges).toBeGreaterThan(report.groups);
-    }
-  }, 240_000);
+    expect(report.groups).toBe(GROUPS.groups);
+    expect(report.membershipChanges).toBeGreaterThan(report.groups);
+  }, 360_000);
 });

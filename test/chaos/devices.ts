@@ -87,6 +87,8 @@ export abstract class RecordingDevice {
     this.key = `${userId}/${deviceId}`;
   }
 
+  /** Messages written and requests made that the server has not answered yet. */
+  abstract get pendingCount(): number;
   /** Cuts the open connection without a close frame, as a lost network does; false when none was open. */
   abstract dropConnection(): boolean;
   /** The app is closed and opened again, keeping what it stored, and catches up. */
@@ -111,6 +113,10 @@ export class ChaosDevice extends RecordingDevice {
 
   get client(): ParleyClient {
     return this.#client;
+  }
+
+  get pendingCount(): number {
+    return this.#client.pendingCount();
   }
 
   async start(): Promise<void> {

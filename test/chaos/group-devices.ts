@@ -2,7 +2,8 @@
  * The devices of a chaos run's group members: a plain protocol client each (the SDK's
  * group support is its own work), on a `ws` socket the run can cut. Like an app, it keeps
  * what it holds across reconnects and restarts, repeats every request until it is answered,
- * and catches up on every connection: `conversations` for the groups it is in or was in,
+ * sends the messages of a group one at a time in the order written (as the SDK's outbox
+ * does), and catches up on every connection: `conversations` for the groups it is in or was in,
  * then `sync` of each after the last seq it holds. A live message past the next seq it
  * expects makes it sync that group. Every frame it gets is recorded for the checker.
  */
@@ -43,6 +44,13 @@ export class GroupDevice extends RecordingDevice {
   readonly timelines = new Map<string, Message[]>();
   readonly #options: GroupDeviceOptions;
   readonly #pending = new Map<string, PendingRequest>();
+  /**
+   * Each group's messages written and not yet answered, in the order written; the first is
+   * in flight. One at a time, as the SDK's outbox sends: were every message its own request,
+   * each repeated on every reconnect and timeout, a slow stack would get more repeats than it
+   * serves, and its backlog would never drain.
+   */
+  readonly #outbox = new Map<string, Array<{ clientMessageId: string; body: string }>>();
   /** One catch-up of a group at a time; another asked for meanwhile runs after it. */
   readonly #syncs = new Map<string, Promise<void>>();
   #socket: WebSocket | undefined;
@@ -56,9 +64,11 @@ export class GroupDevice extends RecordingDevice {
     this.#options = options;
   }
 
-  /** Requests not yet answered (messages written and membership changes included). */
+  /** Requests not yet answered, and messages written and not yet answered (sent or waiting their turn). */
   get pendingCount(): number {
-    return this.#pending.size;
+    const otherRequests = [...this.#pending.values()].filter((request) => request.frame.action !== 'send');
+    const unansweredWrites = [...this.#outbox.values()].reduce((sum, queue) => sum + queue.length, 0);
+    return otherRequests.length + unansweredWrites;
   }
 
   get isOpen(): boolean {
@@ -109,14 +119,25 @@ export class GroupDevice extends RecordingDevice {
     });
   }
 
-  /** Writes a message into the group; it is repeated until answered, `sent` or `forbidden`. */
+  /** Writes a message into the group; it goes after the group's earlier ones, repeated until answered, `sent` or `forbidden`. */
   write(conversationId: string, body: string): void {
     const clientMessageId = randomUUID();
     this.written.push({ deviceKey: this.key, userId: this.userId, conversationId, clientMessageId, body });
-    void this.request({ action: 'send', conversationId, clientMessageId, body }).then((answer) => {
+    const queue = this.#outbox.get(conversationId) ?? [];
+    this.#outbox.set(conversationId, queue);
+    queue.push({ clientMessageId, body });
+    if (queue.length === 1) void this.#sendInTurn(conversationId, queue);
+  }
+
+  /** Sends the group's messages written, the first until it is answered, then the next. */
+  async #sendInTurn(conversationId: string, queue: Array<{ clientMessageId: string; body: string }>) {
+    for (let next = queue[0]; next; next = queue[0]) {
+      const { clientMessageId, body } = next;
+      const answer = await this.request({ action: 'send', conversationId, clientMessageId, body });
       if (answer.type === 'error' && answer.code === 'forbidden')
         this.refused.push({ conversationId, clientMessageId });
-    });
+      queue.shift();
+    }
   }
 
   #transmit(request: PendingRequest): void {

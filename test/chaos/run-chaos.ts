@@ -30,6 +30,7 @@ import {
   type ListEntry,
   type StoreSnapshot,
 } from './history-checker.js';
+import { SettleDeadline } from './settle-deadline.js';
 
 export interface ChaosOptions {
   /**
@@ -55,8 +56,12 @@ export interface ChaosOptions {
   deviceRestartsPerSecond: number;
   /** Restart the gateway a third of the way in, and kinesis-mock two thirds of the way in. */
   restartEngines: boolean;
-  /** How long, after the faults stop, every device has to catch up and agree with the store. */
-  settleTimeoutSeconds: number;
+  /**
+   * After the faults stop, how long the devices may go without coming closer to agreeing with
+   * the store (fewer messages in outboxes, lost, or diverged devices and lists) before the run
+   * gives up; in all, the settle lasts at most `SETTLE_LIMIT_STALLS` times as long.
+   */
+  settleStallSeconds: number;
   /** Users in groups only, their groups, and how often memberships change (`group-chaos.ts`); `users: 0` runs none. */
   groups: GroupChaosOptions;
   /** A running DynamoDB Local to use (the tests share one); else the run starts its own. */
@@ -79,7 +84,7 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   connectionDeletesPerSecond: 0.5,
   deviceRestartsPerSecond: 0.2,
   restartEngines: true,
-  settleTimeoutSeconds: 60,
+  settleStallSeconds: 60,
   groups: { users: 5, devicesPerUser: 2, groups: 2, changesPerSecond: 0.5, writesPerDeviceSecond: 0.5 },
 };
 
@@ -95,7 +100,7 @@ export interface ChaosReport {
   /** From the first write to the faults stopping, and from there to the verdict. */
   chaosMs: number;
   settleMs: number;
-  /** True when every device agreed with the store before the settle timeout. */
+  /** True when every device agreed with the store before the settle gave up. */
   settled: boolean;
   verdict: HistoryVerdict;
 }
@@ -204,7 +209,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // ---- Settle: every app restarts, catches up, and must agree with the store ----------------
     const settleStartedAt = Date.now();
     await Promise.all(everyDevice.map((device) => device.restart()));
-    const settleEndsAt = settleStartedAt + options.settleTimeoutSeconds * 1000;
+    const deadline = new SettleDeadline(
+      settleStartedAt,
+      options.settleStallSeconds * 1000,
+      SETTLE_LIMIT_STALLS,
+    );
+    let settleEndsAt = settleStartedAt;
     let verdict: HistoryVerdict;
     for (;;) {
       const seenFrames = frames;
@@ -221,6 +231,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         devices: devices.map(snapshotDevice(conversationIds)),
         groups: groupChaos.history(),
       });
+      settleEndsAt = deadline.look(workLeft(verdict, everyDevice), Date.now());
       if (verdict.ok || Date.now() >= settleEndsAt) break;
       // Look again once some device got a frame (or after a second: a retry may be waiting out its backoff).
       if (frames === seenFrames) {
@@ -252,6 +263,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     for (const step of cleanup) await step().catch(() => undefined);
   }
+}
+
+/** The settle gives up after this many stall periods in all, even while it progresses. */
+export const SETTLE_LIMIT_STALLS = 3;
+
+/**
+ * What the devices still have to do to agree with the store: messages in their outboxes or
+ * not stored, and devices and lists that disagree. It only falls while the catch-up works.
+ */
+export function workLeft(verdict: HistoryVerdict, devices: ReadonlyArray<{ pendingCount: number }>): number {
+  const pending = devices.reduce((sum, device) => sum + device.pendingCount, 0);
+  return pending + verdict.lost.length + verdict.divergedDevices.length + verdict.divergedLists.length;
 }
 
 /** What a run needs of either kind of stack. */
@@ -451,7 +474,7 @@ function snapshotDevice(conversationIds: string[]) {
   return (device: ChaosDevice): DeviceSnapshot => ({
     deviceKey: device.key,
     userId: device.userId,
-    pending: device.client.pendingCount(),
+    pending: device.pendingCount,
     conversations: device.client.conversations(),
     timelines: new Map(
       conversationIds
