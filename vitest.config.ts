@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defaultServerConditions } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * The workspace packages (@parley/protocol, @parley/sdk) resolve to their TypeScript sources.
@@ -50,6 +50,10 @@ export default defineConfig({
           name: 'engines',
           ...WITH_ENGINES,
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/chaos/**/*.test.ts'],
+          // The one-way keepalive route is the template's: the deployed project runs it from
+          // there, and its idle limits take real seconds (test/e2e/keep-alive.test.ts covers
+          // the SDK's side in this project).
+          exclude: [...configDefaults.exclude, 'test/e2e/keepalive-route.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

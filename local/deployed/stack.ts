@@ -89,6 +89,12 @@ export interface DeployedStackOptions {
   throttle?: WebSocketThrottle;
   /** Execution environments at most per function. Default 4. */
   maxEnvironmentsPerFunction?: number;
+  /**
+   * Start one environment of every function before taking traffic, as provisioned
+   * concurrency would. Default true; false starts each at its first invocation, a cold start
+   * as in Lambda, and spares a test stack the bundles it never calls.
+   */
+  warmFunctions?: boolean;
   log?: (message: string) => void;
   /** Cancels the start: what was started is stopped, and the promise rejects with the reason. */
   signal?: AbortSignal;
@@ -351,7 +357,9 @@ async function startRunners(
     ...(options.faults?.wrapInvoke ? { wrapInvoke: options.faults.wrapInvoke } : {}),
   });
   for (const runner of started.runners.values()) stoppers.push(() => runner.stop());
-  await Promise.all([...started.runners.values()].map((runner) => runner.warm()));
+  if (options.warmFunctions !== false) {
+    await Promise.all([...started.runners.values()].map((runner) => runner.warm()));
+  }
   return started;
 }
 
