@@ -440,6 +440,17 @@ export const ANSWERED_ROUTES: readonly string[] = ROUTE_FUNCTIONS.filter(
   ({ trigger }) => trigger.answered,
 ).map(({ trigger }) => trigger.routeKey);
 
+const ANSWERED = new Set(ANSWERED_ROUTES);
+
+/**
+ * True for a function's route that has no route response, where API Gateway sends the
+ * caller nothing back whatever the function returns: `ack`, `typing` and the connection
+ * lifecycle.
+ */
+export function isOneWayRoute(routeKey: string): boolean {
+  return Object.hasOwn(ROUTES, routeKey) && !ANSWERED.has(routeKey);
+}
+
 /** The handler file of a function, from the project's root: the CDK stack bundles it. */
 export function handlerFileOf(id: FunctionId): string {
   return `lambdas/handlers/${id}.ts`;

@@ -11,7 +11,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { describeZodError, readableRequestId, type ServerFrame } from '@parley/protocol';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { ANSWERED_ROUTES } from '../../definitions/functions.js';
+import { isOneWayRoute } from '../../definitions/functions.js';
 import type { MetricsRecorder } from '../../definitions/metrics.js';
 import { type LimitedRoute, limitedRouteOf } from '../../definitions/rate-limits.js';
 import { BadRequestError, ConfigurationError, RateLimitedError, toErrorFrame } from '../domain/errors.js';
@@ -173,9 +173,6 @@ function errorFrame(logger: () => Logger): MiddlewareObj<WebSocketEvent, RouteRe
   };
 }
 
-/** The routes with a route response (definitions/functions.ts `answered`). */
-const TWO_WAY_ROUTES = new Set(ANSWERED_ROUTES);
-
 /**
  * On a one-way route (no route response: definitions/functions.ts `answered: false`), API
  * Gateway sends the caller nothing back, whatever the function returns. There the answer
@@ -201,7 +198,7 @@ function postAnswerOnOneWayRoute(
     error?: unknown;
   }) => {
     const { routeKey, connectionId } = request.event.requestContext;
-    if (TWO_WAY_ROUTES.has(routeKey)) return;
+    if (!isOneWayRoute(routeKey)) return;
     const body = request.response?.body;
     request.response = { statusCode: 200 };
     if (body === undefined || request.error instanceof RateLimitedError) return;

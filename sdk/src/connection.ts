@@ -180,8 +180,7 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
     if (!session || session.socket.readyState !== WS_OPEN) {
       return Promise.reject(new ParleyError(ParleyErrorCode.ConnectionLost, 'not connected'));
     }
-    this.#requestCounter += 1;
-    const requestId = `${this.#options.deviceId.slice(0, 40)}-${this.#requestCounter}`;
+    const requestId = this.#nextRequestId();
     const { requestTimeoutMs } = this.#options;
     return new Promise<Answer>((resolve, reject) => {
       const timer = this.#timers.setTimeout(() => {
@@ -358,9 +357,14 @@ export class ReconnectingConnection extends TypedEmitter<ConnectionEvents> {
    */
   #sendKeepalive(session: Session): void {
     if (this.#session !== session) return;
-    this.#requestCounter += 1;
-    const requestId = `${this.#options.deviceId.slice(0, 40)}-${this.#requestCounter}`;
+    const requestId = this.#nextRequestId();
     if (this.send({ action: 'keepalive', requestId })) session.keepaliveRequestId = requestId;
+  }
+
+  /** A `requestId` this client has not used: its device and a count. */
+  #nextRequestId(): string {
+    this.#requestCounter += 1;
+    return `${this.#options.deviceId.slice(0, 40)}-${this.#requestCounter}`;
   }
 
   /**

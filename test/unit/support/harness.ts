@@ -14,7 +14,7 @@ import type { ErrorFrame, ServerFrame } from '@parley/protocol';
 import type { APIGatewayRequestAuthorizerEvent, Context, KinesisStreamEvent } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, type Mock, vi } from 'vitest';
-import { ANSWERED_ROUTES, ROUTES } from '../../../definitions/functions.js';
+import { isOneWayRoute, ROUTES } from '../../../definitions/functions.js';
 import { resourceNames } from '../../../definitions/tables.js';
 import { DynamoDbConversationListStore } from '../../../lambdas/adapters/dynamodb-conversation-list-store.js';
 import { DynamoDbPresenceSubscriptionStore } from '../../../lambdas/adapters/dynamodb-presence-subscription-store.js';
@@ -226,7 +226,8 @@ export async function invoke(handler: AnyRouteHandler, event: WebSocketEvent): P
     lambdaContext,
   )) as RouteResult;
   const { routeKey, connectionId } = event.requestContext;
-  if (routeKey.startsWith('$') || ANSWERED_ROUTES.includes(routeKey)) return result;
+  // The connection lifecycle answers the handshake with its status alone.
+  if (!isOneWayRoute(routeKey) || routeKey.startsWith('$')) return result;
   if (result.body !== undefined) {
     throw new Error(`the one-way route ${routeKey} returned a body, which API Gateway drops: ${result.body}`);
   }
