@@ -2,6 +2,9 @@
  * Catching up after time away: after each (re)connect, the conversation list since the
  * stored cursor, page after page, then a `sync` of each conversation that moved; and at
  * any time, the filling of a gap in a conversation (one sync at a time per conversation).
+ * A read the server fails, refuses as over the user's limit, or leaves unanswered is made
+ * again after a backoff on the same connection: a device that stayed connected would
+ * otherwise stay behind until its next reconnect, which a keep-alive may put off for hours.
  */
 import {
   type ConversationsPageFrame,
@@ -9,9 +12,10 @@ import {
   type Receipt,
   SYNC_MAX_LIMIT,
 } from '@parley/protocol';
+import type { Backoff, TimerHandle } from './backoff.js';
 import type { ReconnectingConnection } from './connection.js';
 import { type Conversations, receiptChanges } from './conversations.js';
-import { codeOf, ParleyErrorCode } from './errors.js';
+import { codeOf, isDisconnect, isTransient, ParleyError, ParleyErrorCode } from './errors.js';
 import type { Persistence } from './persistence.js';
 
 /** How many entries of the conversation list one page asks for. */
@@ -30,6 +34,8 @@ export interface CatchUpOptions {
    */
   reported?: (conversationId: string, receipts: readonly Receipt[]) => void;
   report: (error: unknown) => void;
+  /** Waits before a failed read is made again. */
+  backoff: Backoff;
 }
 
 /**
@@ -45,6 +51,13 @@ export class CatchUp {
   #cursor: string | undefined;
   /** Conversations with a sync in flight, whether another is wanted after it, and its end. */
   readonly #syncing = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Syncs that failed for a while (transient errors), and when each goes again. */
+  readonly #syncRetries = new Map<string, { attempts: number; timer?: TimerHandle }>();
+  /** Counts the runs: a run that waits out a backoff ends if a newer one (a new connection) began. */
+  #runs = 0;
+  /** The backoff a run is waiting out, ended early by `close`. */
+  #runPause: { timer: TimerHandle; resume: () => void } | undefined;
+  #closed = false;
 
   constructor(options: CatchUpOptions) {
     this.#options = options;
@@ -59,8 +72,51 @@ export class CatchUp {
     this.#cursor = cursor;
   }
 
-  /** Reads the list since the cursor, syncs what moved, and says `caughtUp` once the cursor is saved. */
+  /**
+   * Reads the list since the cursor, syncs what moved, and says `caughtUp` once the cursor is
+   * saved. A transient failure is retried after a backoff; it rejects with `connection_lost`
+   * when the connection ends meanwhile (the next open runs again), and with a final error.
+   */
   async run(): Promise<void> {
+    const run = ++this.#runs;
+    // A new connection: the syncs waiting out a backoff go now (the list read ends by asking them).
+    for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
+    this.#syncRetries.clear();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.#readList();
+      } catch (error) {
+        if (!isTransient(codeOf(error))) throw error;
+        await this.#pause(attempt);
+        if (this.#closed) throw new ParleyError(ParleyErrorCode.Closed, 'the client was closed');
+        if (run !== this.#runs || !this.#options.connection.isOpen) {
+          throw new ParleyError(ParleyErrorCode.ConnectionLost, 'the connection closed during the catch-up');
+        }
+      }
+    }
+  }
+
+  /** Ends the waits for a retry: nothing is asked after this. */
+  close(): void {
+    this.#closed = true;
+    this.#runPause?.resume();
+    for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
+    this.#syncRetries.clear();
+  }
+
+  #pause(attempt: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const resume = () => {
+        this.#options.backoff.cancel(pause.timer);
+        if (this.#runPause === pause) this.#runPause = undefined;
+        resolve();
+      };
+      const pause = { timer: this.#options.backoff.wait(attempt, resume), resume };
+      this.#runPause = pause;
+    });
+  }
+
+  async #readList(): Promise<void> {
     const { connection, conversations, persistence } = this.#options;
     let since = this.#cursor;
     const moved: string[] = [];
@@ -92,25 +148,48 @@ export class CatchUp {
     this.#options.caughtUp(moved);
   }
 
-  /** Fills the conversation from its contiguous seq; a second request while one runs runs once more after it. */
+  /**
+   * Fills the conversation from its contiguous seq; a second request while one runs runs once
+   * more after it. A sync that fails for a transient reason goes again after a backoff (a
+   * request meanwhile waits for it), until it succeeds, the gap is filled or the connection ends.
+   */
   requestSync(conversationId: string): void {
     const running = this.#syncing.get(conversationId);
     if (running) {
       running.again = true;
       return;
     }
-    if (!this.#options.connection.isOpen) return;
+    if (this.#closed || !this.#options.connection.isOpen) return;
+    if (this.#syncRetries.get(conversationId)?.timer !== undefined) return;
     const marker = { again: false, done: Promise.resolve() };
     this.#syncing.set(conversationId, marker);
     marker.done = this.#sync(conversationId, marker)
-      .catch((error: unknown) => {
-        if (codeOf(error) !== ParleyErrorCode.ConnectionLost) this.#options.report(error);
-      })
+      .then(
+        () => {
+          this.#syncRetries.delete(conversationId);
+        },
+        (error: unknown) => {
+          const code = codeOf(error);
+          if (isTransient(code)) this.#retrySyncLater(conversationId);
+          else if (!isDisconnect(code)) this.#options.report(error);
+        },
+      )
       .finally(() => {
         this.#syncing.delete(conversationId);
         if (marker.again && this.#options.conversations.timeline(conversationId).hasGap)
           this.requestSync(conversationId);
       });
+  }
+
+  #retrySyncLater(conversationId: string): void {
+    if (this.#closed) return;
+    const retry = this.#syncRetries.get(conversationId) ?? { attempts: 0 };
+    this.#syncRetries.set(conversationId, retry);
+    retry.timer = this.#options.backoff.wait(retry.attempts, () => {
+      retry.timer = undefined;
+      if (this.#options.conversations.timeline(conversationId).hasGap) this.requestSync(conversationId);
+    });
+    retry.attempts += 1;
   }
 
   /** Resolves once no sync of the conversation is under way, one it requested again included. */

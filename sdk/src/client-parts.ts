@@ -105,7 +105,7 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
   const parts: ClientParts = {
     ...{ identity, now, connection, outbox, persistence, conversations, sender, typing },
     catchUp: new CatchUp({
-      ...{ connection, conversations, persistence, caughtUp, report },
+      ...{ connection, conversations, persistence, caughtUp, report, backoff },
       reported: (conversationId, receipts) => parts.receipts.learn(conversationId, receipts),
     }),
     receipts: new Receipts({

@@ -99,6 +99,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     if (this.#parts.connection.state === ConnectionState.Closed) return;
     this.#parts.connection.close();
     this.#parts.sender.close();
+    this.#parts.catchUp.close();
     this.#parts.receipts.close();
     this.#parts.typing.close();
     this.#parts.groups.close();

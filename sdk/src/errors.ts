@@ -93,6 +93,18 @@ export function isFinal(code: ParleyError['code'] | undefined): boolean {
   return code === 'bad_request' || code === 'forbidden' || code === 'too_large';
 }
 
+/**
+ * The server failed or was busy (`internal`, `rate_limited`), or gave no answer in time:
+ * the same request on the same connection may succeed after a backoff.
+ */
+export function isTransient(code: ParleyError['code'] | undefined): boolean {
+  return (
+    code === ParleyErrorCode.Internal ||
+    code === ParleyErrorCode.RateLimited ||
+    code === ParleyErrorCode.Timeout
+  );
+}
+
 /** The connection went away (or the client closed): the next open takes the work up again. */
 export function isDisconnect(code: ParleyError['code'] | undefined): boolean {
   return code === ParleyErrorCode.ConnectionLost || code === ParleyErrorCode.Closed;

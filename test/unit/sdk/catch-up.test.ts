@@ -1,13 +1,26 @@
 import { SYNC_MAX_LIMIT } from '@parley/protocol';
 import { ParleyError, ParleyErrorCode } from '@parley/sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Backoff } from '../../../sdk/src/backoff.js';
 import { CatchUp } from '../../../sdk/src/catch-up.js';
-import { ALICE, WITH_BOB, WITH_CAROL } from './support/clients.js';
-import { conversationsPage, message, summary } from './support/frames.js';
+import {
+  ALICE,
+  answerCatchUp,
+  cleanUpSdkTest,
+  createClient,
+  nextEvent,
+  record,
+  WITH_BOB,
+  WITH_CAROL,
+} from './support/clients.js';
+import { type ClientFrame, startFakeServer } from './support/fake-server.js';
+import { conversationsPage, errorAnswer, historyAnswer, message, summary } from './support/frames.js';
+import { ManualTimers } from './support/manual-timers.js';
 import { closeParts, conversationParts } from './support/parts.js';
 import { ScriptedConnection } from './support/scripted-connection.js';
 
 afterEach(closeParts);
+afterEach(cleanUpSdkTest);
 
 /** A catch-up with the real conversations and persistence, over a scripted connection. */
 function catchUpOf(cursor?: string) {
@@ -18,9 +31,11 @@ function catchUpOf(cursor?: string) {
     onAdded: (timeline) => timeline.hasGap && catchUp.requestSync(timeline.conversationId),
   });
   const { conversations, persistence, report } = parts;
-  const catchUp: CatchUp = new CatchUp({ connection, conversations, persistence, caughtUp, report });
+  const timers = new ManualTimers();
+  const backoff = new Backoff({ initialDelayMs: 500, maxDelayMs: 30_000 }, () => 0.5, timers);
+  const catchUp: CatchUp = new CatchUp({ connection, conversations, persistence, caughtUp, report, backoff });
   catchUp.restore(cursor);
-  return { ...parts, catchUp, connection, caughtUp };
+  return { ...parts, catchUp, connection, caughtUp, timers };
 }
 
 describe('the catch-up’s cursor', () => {
@@ -182,5 +197,175 @@ describe('filling gaps', () => {
     (await connection.next()).fail(refused);
 
     await vi.waitFor(() => expect(report).toHaveBeenCalledExactlyOnceWith(refused));
+  });
+});
+
+describe('retrying what the server failed, refused as over the limit, or left unanswered', () => {
+  const overLimit = () =>
+    new ParleyError(ParleyErrorCode.RateLimited, 'over the limit of 20 conversations a second; retry in 1 s');
+
+  it.each([
+    ['rate_limited', overLimit],
+    ['internal', () => new ParleyError(ParleyErrorCode.Internal, 'the server failed')],
+    ['timeout', () => new ParleyError(ParleyErrorCode.Timeout, 'no answer to conversations within 10000 ms')],
+  ])(
+    'reads the list again after a backoff when a page fails with %s, from the same cursor, and reports nothing',
+    async (_code, failure) => {
+      const { catchUp, connection, caughtUp, report, timers } = catchUpOf('cursor-7');
+
+      const run = catchUp.run();
+      (await connection.next()).fail(failure());
+      await vi.waitFor(() => expect(timers.waiting).toEqual([250]));
+      expect(connection.unanswered).toBe(0);
+      timers.fireAll();
+      const again = await connection.next();
+      again.answer(conversationsPage({ conversations: [summary(WITH_BOB, 0)], cursor: 'cursor-8' }));
+      await run;
+
+      expect(again.frame).toMatchObject({ action: 'conversations', since: 'cursor-7' });
+      expect(caughtUp).toHaveBeenCalledExactlyOnceWith([WITH_BOB]);
+      expect(report).not.toHaveBeenCalled();
+    },
+  );
+
+  it('waits longer after each failure in a row', async () => {
+    const { catchUp, connection, timers } = catchUpOf();
+
+    const run = catchUp.run();
+    for (let failures = 0; failures < 3; failures += 1) {
+      (await connection.next()).fail(overLimit());
+      await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+      timers.fireAll();
+    }
+    (await connection.next()).answer(conversationsPage({ conversations: [], cursor: 'c' }));
+    await run;
+
+    // Full jitter at 0.5 of 500 ms × 2^attempt.
+    expect(timers.requested).toEqual([250, 500, 1_000]);
+  });
+
+  it('gives up with connection_lost when the connection closes during the wait, and asks nothing more', async () => {
+    const { catchUp, connection, timers } = catchUpOf();
+
+    const run = catchUp.run();
+    (await connection.next()).fail(overLimit());
+    await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+    connection.isOpen = false;
+    timers.fireAll();
+
+    await expect(run).rejects.toMatchObject({ code: ParleyErrorCode.ConnectionLost });
+    expect(connection.unanswered).toBe(0);
+  });
+
+  it('leaves a waiting run to the run of a newer connection', async () => {
+    const { catchUp, connection, timers, caughtUp } = catchUpOf();
+
+    const first = catchUp.run();
+    (await connection.next()).fail(overLimit());
+    await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+    const second = catchUp.run();
+    timers.fireAll();
+    await expect(first).rejects.toMatchObject({ code: ParleyErrorCode.ConnectionLost });
+    (await connection.next()).answer(conversationsPage({ conversations: [], cursor: 'c' }));
+    await second;
+
+    expect(caughtUp).toHaveBeenCalledTimes(1);
+    expect(connection.unanswered).toBe(0);
+  });
+
+  it('does not retry a final refusal: it rejects with it at once', async () => {
+    const { catchUp, connection, timers } = catchUpOf();
+    const refused = new ParleyError(ParleyErrorCode.BadRequest, 'since: not a cursor of this server');
+
+    const run = catchUp.run();
+    (await connection.next()).fail(refused);
+
+    await expect(run).rejects.toBe(refused);
+    expect(timers.requested).toEqual([]);
+  });
+
+  it('stops waiting and asks nothing once the client is closed', async () => {
+    const { catchUp, connection, timers } = catchUpOf();
+
+    const run = catchUp.run();
+    (await connection.next()).fail(overLimit());
+    await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+    catchUp.close();
+
+    await expect(run).rejects.toMatchObject({ code: ParleyErrorCode.Closed });
+    expect(timers.waiting).toEqual([]);
+    catchUp.requestSync(WITH_BOB);
+    expect(connection.unanswered).toBe(0);
+  });
+
+  it('syncs a conversation again after a backoff when its sync fails, from where it stands, until the gap is filled', async () => {
+    const { catchUp, connection, conversations, report, timers } = catchUpOf();
+    conversations.receive(WITH_BOB, [message(3)]);
+
+    (await connection.next()).fail(overLimit());
+    await vi.waitFor(() => expect(timers.waiting).toEqual([250]));
+    // A gap found meanwhile waits for the retry instead of asking now.
+    catchUp.requestSync(WITH_BOB);
+    expect(connection.unanswered).toBe(0);
+    timers.fireAll();
+    const again = await connection.next();
+    again.answer(historyAnswer(again.frame as ClientFrame, [message(1), message(2)], { lastSeq: 3 }));
+    await vi.waitFor(() => expect(conversations.get(WITH_BOB)?.hasGap).toBe(false));
+
+    expect(again.frame).toMatchObject({ action: 'sync', conversationId: WITH_BOB, afterSeq: 0 });
+    expect(conversations.messages(WITH_BOB).map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(report).not.toHaveBeenCalled();
+  });
+
+  it('does not sync again when the gap was filled while it waited', async () => {
+    const { connection, conversations, timers } = catchUpOf();
+    conversations.receive(WITH_BOB, [message(2)]);
+
+    (await connection.next()).fail(new ParleyError(ParleyErrorCode.Internal, 'the server failed'));
+    await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+    conversations.receive(WITH_BOB, [message(1)]);
+    timers.fireAll();
+
+    expect(conversations.get(WITH_BOB)?.hasGap).toBe(false);
+    expect(connection.unanswered).toBe(0);
+  });
+
+  it('drops the waits of a sync when a new connection’s catch-up begins, and syncs what is still missing after the list', async () => {
+    const { catchUp, connection, conversations, timers } = catchUpOf();
+    conversations.receive(WITH_BOB, [message(2)]);
+    (await connection.next()).fail(overLimit());
+    await vi.waitFor(() => expect(timers.waiting).toHaveLength(1));
+
+    const run = catchUp.run();
+    expect(timers.waiting).toEqual([]);
+    (await connection.next()).answer(conversationsPage({ conversations: [], cursor: 'c' }));
+    await run;
+    const sync = await connection.next();
+
+    expect(sync.frame).toMatchObject({ action: 'sync', conversationId: WITH_BOB, afterSeq: 0 });
+  });
+});
+
+describe('a client whose catch-up the server refuses as over the limit', () => {
+  it('reads the list again on the same connection, and is caught up without reconnecting', async () => {
+    const server = await startFakeServer();
+    const client = await createClient(server);
+    const caughtUp = nextEvent(client, 'caughtUp');
+    const errors = record(client, 'error');
+    await client.connect();
+    const connection = await server.nextConnection();
+
+    const refused = await connection.nextFrame();
+    connection.answer(
+      refused,
+      errorAnswer(refused, 'rate_limited', 'over the limit of 20 conversations a second; retry in 1 s'),
+    );
+    const again = await answerCatchUp(connection);
+    await caughtUp;
+
+    expect(again).toMatchObject({ action: 'conversations' });
+    expect(again.requestId).not.toBe(refused.requestId);
+    expect(server.connections).toHaveLength(1);
+    expect(errors).toEqual([]);
   });
 });
