@@ -15,8 +15,9 @@ import {
 import type { Backoff, TimerHandle } from './backoff.js';
 import type { ReconnectingConnection } from './connection.js';
 import { type Conversations, receiptChanges } from './conversations.js';
-import { codeOf, isDisconnect, isTransient, ParleyError, ParleyErrorCode } from './errors.js';
+import { codeOf, isDisconnect, isTransient } from './errors.js';
 import type { Persistence } from './persistence.js';
+import { TransientRetry } from './retry.js';
 
 /** How many entries of the conversation list one page asks for. */
 const LIST_PAGE_SIZE = 100;
@@ -55,12 +56,12 @@ export class CatchUp {
   readonly #syncRetries = new Map<string, { attempts: number; timer?: TimerHandle }>();
   /** Counts the runs: a run that waits out a backoff ends if a newer one (a new connection) began. */
   #runs = 0;
-  /** The backoff a run is waiting out, ended early by `close`. */
-  #runPause: { timer: TimerHandle; resume: () => void } | undefined;
+  readonly #retry: TransientRetry;
   #closed = false;
 
   constructor(options: CatchUpOptions) {
     this.#options = options;
+    this.#retry = new TransientRetry(options.backoff);
   }
 
   get cursor(): string | undefined {
@@ -82,38 +83,18 @@ export class CatchUp {
     // A new connection: the syncs waiting out a backoff go now (the list read ends by asking them).
     for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
     this.#syncRetries.clear();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await this.#readList();
-      } catch (error) {
-        if (!isTransient(codeOf(error))) throw error;
-        await this.#pause(attempt);
-        if (this.#closed) throw new ParleyError(ParleyErrorCode.Closed, 'the client was closed');
-        if (run !== this.#runs || !this.#options.connection.isOpen) {
-          throw new ParleyError(ParleyErrorCode.ConnectionLost, 'the connection closed during the catch-up');
-        }
-      }
-    }
+    await this.#retry.run(
+      () => this.#readList(),
+      () => run === this.#runs && this.#options.connection.isOpen,
+    );
   }
 
   /** Ends the waits for a retry: nothing is asked after this. */
   close(): void {
     this.#closed = true;
-    this.#runPause?.resume();
+    this.#retry.close();
     for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
     this.#syncRetries.clear();
-  }
-
-  #pause(attempt: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const resume = () => {
-        this.#options.backoff.cancel(pause.timer);
-        if (this.#runPause === pause) this.#runPause = undefined;
-        resolve();
-      };
-      const pause = { timer: this.#options.backoff.wait(attempt, resume), resume };
-      this.#runPause = pause;
-    });
   }
 
   async #readList(): Promise<void> {

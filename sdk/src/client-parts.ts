@@ -21,6 +21,7 @@ import { OutboxSender } from './outbox-sender.js';
 import { Persistence } from './persistence.js';
 import { Presence } from './presence.js';
 import { DEFAULT_ACK_WINDOW_MS, Receipts } from './receipts.js';
+import { TransientRetry } from './retry.js';
 import { MemoryStorage } from './storage.js';
 import { Typing } from './typing.js';
 
@@ -39,6 +40,10 @@ export interface ClientParts {
   presence: Presence;
   groups: Groups;
   blocks: Blocks;
+  /** Retries the requests of an open (presence, blocks) that fail for a transient reason. */
+  retry: TransientRetry;
+  /** Counts the opened connections: a retry ends once another has opened. */
+  opens: number;
 }
 
 /**
@@ -116,9 +121,14 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
     presence: new Presence({ connection, changed: (users) => emit('presence', users) }),
     groups: new Groups({ identity, connection, outbox, sender, conversations, now, report }),
     blocks: new Blocks({ connection, changed: (change) => emit('block', change) }),
+    retry: new TransientRetry(backoff),
+    opens: 0,
   };
   connection.on('state', (state) => emit('state', state));
-  connection.on('open', () => void onOpen(parts, report));
+  connection.on('open', () => {
+    parts.opens += 1;
+    void onOpen(parts, report);
+  });
   connection.on('lost', () => typing.clearPeers());
   connection.on('frame', (frame) => onServerEvent(parts, frame, emit));
   connection.on('error', report);
@@ -127,6 +137,8 @@ export function makeClientParts(options: ParleyClientOptions, emit: EmitEvent): 
 
 /** A new connection: what waits goes out, then the catch-up, the acks and the presence subscriptions. */
 async function onOpen(parts: ClientParts, report: (error: unknown) => void): Promise<void> {
+  const opened = parts.opens;
+  const stillCurrent = () => parts.opens === opened && parts.connection.isOpen;
   // Queued messages first: they are what the user is waiting for.
   parts.sender.opened();
   parts.sender.flushAll();
@@ -137,8 +149,8 @@ async function onOpen(parts: ClientParts, report: (error: unknown) => void): Pro
     // What was read or received while the connection was down is acknowledged now.
     parts.receipts.resendUnconfirmed();
     for (const timeline of parts.conversations.timelines.values()) parts.receipts.scheduleDelivered(timeline);
-    await parts.presence.resubscribe();
-    await parts.blocks.refresh();
+    await parts.retry.run(() => parts.presence.resubscribe(), stillCurrent);
+    await parts.retry.run(() => parts.blocks.refresh(), stillCurrent);
   } catch (error) {
     // A lost connection retries all of this on the next open.
     if (codeOf(error) !== ParleyErrorCode.ConnectionLost) report(error);

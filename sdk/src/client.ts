@@ -100,6 +100,7 @@ export class ParleyClient extends TypedEmitter<ParleyClientEvents> {
     this.#parts.connection.close();
     this.#parts.sender.close();
     this.#parts.catchUp.close();
+    this.#parts.retry.close();
     this.#parts.receipts.close();
     this.#parts.typing.close();
     this.#parts.groups.close();

@@ -22,7 +22,7 @@ import {
   WITH_CAROL,
 } from './support/clients.js';
 import { startFakeServer } from './support/fake-server.js';
-import { historyAnswer, message, receipt, summary } from './support/frames.js';
+import { errorAnswer, historyAnswer, message, receipt, summary } from './support/frames.js';
 
 afterEach(cleanUpSdkTest);
 
@@ -277,17 +277,33 @@ describe('presence', () => {
     ]);
   });
 
-  it('subscribes again after a reconnect', async () => {
+  /** A client subscribed to BOB whose connection was lost, and its next connection past the catch-up. */
+  async function reconnectedWhileSubscribed() {
     const server = await startFakeServer();
     const { client, connection } = await connectedClient(server);
+    const errors = record(client, 'error');
     const subscribed = client.subscribePresence([BOB]);
     const frame = await connection.nextFrame();
     connection.answer(frame, { type: 'presence', users: [{ userId: BOB, online: true, lastSeen: null }] });
     await subscribed;
-
     connection.drop();
     const next = await server.nextConnection();
     await answerCatchUp(next);
+    return { server, client, next, errors };
+  }
+
+  it.each([
+    ['subscribes again after a reconnect', 0],
+    [
+      'subscribes again on the same connection when the server refuses it as over the limit after a reconnect',
+      1,
+    ],
+  ])('%s', async (_case, refusals) => {
+    const { server, client, next, errors } = await reconnectedWhileSubscribed();
+    for (let refused = 0; refused < refusals; refused += 1) {
+      const frame = await next.nextFrame();
+      next.answer(frame, errorAnswer(frame, 'rate_limited', 'over the limit; retry in 1 s'));
+    }
     const again = await next.nextFrame();
     next.answer(again, {
       type: 'presence',
@@ -296,6 +312,8 @@ describe('presence', () => {
 
     expect(again).toMatchObject({ action: 'subscribePresence', userIds: [BOB] });
     await until(client, () => client.presenceOf(BOB)?.online === false);
+    expect(server.connections).toHaveLength(2);
+    expect(errors).toEqual([]);
   });
 
   it('answers from what it knows while offline and subscribes once connected', async () => {
