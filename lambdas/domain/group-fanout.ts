@@ -293,8 +293,12 @@ export async function postToLateGroupConnections(
 
 /**
  * Once the events are delivered (a removed member's own removal included), the connections
- * of users who are no longer members leave the index. A failure is only logged: a stale
- * entry receives nothing (posts go to recipients only) and its TTL ends it.
+ * of users who are no longer members leave the index. The group is read after the batch's
+ * events were committed, and later changes may be committed by then too: a user whose
+ * removal comes after the last message this batch delivered still has that removal (and the
+ * messages before it) to receive from a later batch, so its connections stay until then.
+ * A failure is only logged: a stale entry receives nothing (posts go to recipients only)
+ * and its TTL ends it.
  */
 export async function dropFormerMembers(
   deps: FanoutBatchDeps,
@@ -302,8 +306,16 @@ export async function dropFormerMembers(
   recent: LRUCache<string, Connection[]>,
 ): Promise<void> {
   const { conversationId } = groupWork.work;
-  const members = new Set(groupWork.group.members.map((member) => member.userId));
-  const stale = [...groupWork.listing.values()].filter((connection) => !members.has(connection.userId));
+  const { members, former } = groupWork.group;
+  const deliveredThrough = groupWork.work.delivered.reduce(
+    (highest, { event }) => (event.type === 'message' ? Math.max(highest, event.seq) : highest),
+    0,
+  );
+  const keep = new Set([
+    ...members.map((member) => member.userId),
+    ...former.filter((user) => user.removedSeq > deliveredThrough).map((user) => user.userId),
+  ]);
+  const stale = [...groupWork.listing.values()].filter((connection) => !keep.has(connection.userId));
   if (stale.length === 0) return;
   const staleIds = new Set(stale.map((connection) => connection.connectionId));
   try {

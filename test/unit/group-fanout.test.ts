@@ -143,6 +143,22 @@ describe('the index of a group’s connected devices', () => {
     expect(await ports.conversationList.listGroupIds('bob')).toEqual([]);
   });
 
+  it('keeps a removed member’s connections while its removal is still to be delivered by a later batch, then delivers it to them', async () => {
+    const { ports, fanout } = createGroupFanout();
+    const text = groupMessage(2);
+    const removed = groupMessage(3, { kind: 'member-removed', userId: 'bob', body: undefined });
+    // The batch of seq 2 reads the group once the removal at seq 3 is committed too.
+    await storeGroup(ports, { members: { alice: 1 }, former: { bob: [1, 3] } }, [text, removed]);
+    await connect(ports, [device('alice'), device('bob')]);
+
+    expect(await fanout([text])).toEqual([]);
+    expect(await indexedIds(ports)).toEqual(['conn-alice-phone', 'conn-bob-phone']);
+    expect(await fanout([removed])).toEqual([]);
+
+    expect(seqsTo(ports, 'conn-bob-phone')).toEqual([2, 3]);
+    expect(await indexedIds(ports)).toEqual(['conn-alice-phone']);
+  });
+
   it('removes a connection that answers 410 from the connections and from the index, and delivers to the rest', async () => {
     const { ports, fanout, metrics } = createGroupFanout();
     await storeGroup(ports, { members: { alice: 1, bob: 1 } });
