@@ -89,14 +89,20 @@ describe('a group device of the chaos run', () => {
     await server?.close();
   });
 
-  it('sends a group’s messages one at a time in the order written, and repeats only the one in flight after a reconnect', async () => {
+  /** A device connected to a new server, and the `conversations` frame of its first catch-up. */
+  async function connected(): Promise<{ server: ScriptedServer; device: GroupDevice; catchUp: Frame }> {
     server = new ScriptedServer();
     await server.listening();
     device = new GroupDevice({ url: server.url, userId: 'g1', deviceId: 'd0', token: async () => 'token' });
     const catchUp = server.next('conversations', 0);
     device.start();
     await device.whenOpen();
-    server.answer(0, await catchUp, NO_CONVERSATIONS);
+    return { server, device, catchUp: await catchUp };
+  }
+
+  it('sends a group’s messages one at a time in the order written, and repeats only the one in flight after a reconnect', async () => {
+    const { server, device, catchUp } = await connected();
+    server.answer(0, catchUp, NO_CONVERSATIONS);
 
     device.write(GROUP, 'first');
     device.write(GROUP, 'second');
@@ -122,6 +128,36 @@ describe('a group device of the chaos run', () => {
     server.answerSent(1, connectionFrame(server, 1, 'second'), 2);
     server.answerSent(1, await third, 3);
     expect(server.sendsOn(1)).toEqual(['second', 'third']);
+  });
+
+  it('repeats a catch-up request the server refuses as over the limit, as the protocol asks, instead of giving the catch-up up', async () => {
+    const { server, device, catchUp: refused } = await connected();
+    const again = server.next('conversations', 0);
+    server.answer(0, refused, {
+      type: 'error',
+      code: 'rate_limited',
+      message: 'over the limit; retry in 1 s',
+    });
+    const repeated = await again;
+    const sync = server.next('sync', 0);
+    server.answer(0, repeated, {
+      type: 'conversations',
+      conversations: [{ conversationId: GROUP }],
+      cursor: 'c1',
+      hasMore: false,
+    });
+    const syncFrame = await sync;
+    server.answer(0, syncFrame, {
+      type: 'history',
+      conversationId: GROUP,
+      messages: [{ conversationId: GROUP, seq: 1, messageId: 'm1', senderId: 'g0', body: 'hi', sentAt: 1 }],
+      lastSeq: 1,
+      hasMore: false,
+    });
+    await expect.poll(() => device.timelines.get(GROUP)?.map((message) => message.seq)).toEqual([1]);
+
+    expect(repeated.requestId).toBe(refused.requestId);
+    expect(device.pendingCount).toBe(0);
   });
 });
 

@@ -8,7 +8,7 @@
  * expects makes it sync that group. Every frame it gets is recorded for the checker.
  */
 import { randomUUID } from 'node:crypto';
-import type { Message } from '@parley/protocol';
+import type { ErrorCode, Message } from '@parley/protocol';
 import WebSocket from 'ws';
 import { RecordingDevice, recordFrame } from './devices.js';
 
@@ -32,8 +32,8 @@ interface PendingRequest {
   retries?: number;
 }
 
-/** Error codes a request is repeated after: the server may do better next time. */
-const RETRIED_CODES = new Set(['internal', 'unavailable', 'throttled']);
+/** Error codes a request is repeated after, as the protocol says: the server may do better next time. */
+const RETRIED_CODES = new Set<string>(['internal', 'rate_limited'] satisfies ErrorCode[]);
 const ANSWER_TIMEOUT_MS = 8_000;
 const RECONNECT_MS = { initial: 100, max: 2_000 };
 
