@@ -20,7 +20,14 @@ import {
 } from './fanout-work.js';
 import { applyToGroupEntry, groupFactsFor } from './group-entries.js';
 import { publishSlices, SLICE_THRESHOLD } from './group-slices.js';
-import type { Connection, ConnectionStore, ConversationEvent, EntryChange, GroupRecord } from './ports.js';
+import type {
+  Connection,
+  ConnectionStore,
+  ConversationEvent,
+  EntryChange,
+  GroupRecord,
+  MembershipPeriod,
+} from './ports.js';
 
 /** A group's work in one batch. */
 export interface GroupWork {
@@ -33,15 +40,26 @@ export interface GroupWork {
   postedTo: Array<Set<string>>;
 }
 
-/** The users who receive `event`, by the group as read after it was committed. */
+/**
+ * The users who receive `event`, by the group as read after it was committed: the members
+ * whose windows hold its seq. The read may come after later changes, so a user's earlier
+ * windows count too (one removed, then added back, before the batch read the group).
+ */
 export function recipientsOf(group: GroupRecord, event: ConversationEvent): Set<string> {
   if (event.type === 'receipt') return new Set([event.userId]);
   if (event.type === 'groupReceipt') return new Set(group.members.map((member) => member.userId));
   const { seq } = event;
+  const inEarlierWindow = (windows: readonly MembershipPeriod[] | undefined) =>
+    (windows ?? []).some((window) => window.joinedSeq <= seq && seq <= window.removedSeq);
   return new Set([
-    ...group.members.filter((member) => member.joinedSeq <= seq).map((member) => member.userId),
+    ...group.members
+      .filter((member) => member.joinedSeq <= seq || inEarlierWindow(member.earlierWindows))
+      .map((member) => member.userId),
     ...group.former
-      .filter((former) => former.joinedSeq <= seq && seq <= former.removedSeq)
+      .filter(
+        (former) =>
+          (former.joinedSeq <= seq && seq <= former.removedSeq) || inEarlierWindow(former.earlierWindows),
+      )
       .map((former) => former.userId),
   ]);
 }

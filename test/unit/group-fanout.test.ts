@@ -38,6 +38,24 @@ describe('the recipients of a group event', () => {
     expect(seqsTo(ports, 'conn-carol-phone')).toEqual([3, 4]);
   });
 
+  it('include a user added back for the events of its earlier windows, when the batch reads the group after it came back', async () => {
+    const { ports, fanout } = createGroupFanout();
+    const events = [
+      groupMessage(2),
+      groupMessage(3, { kind: 'member-removed', userId: 'bob', body: undefined }),
+      groupMessage(4),
+      groupMessage(5, { kind: 'members-added', members: ['bob'], body: undefined }),
+    ];
+    await storeGroup(ports, { members: { alice: 1, bob: 5 }, earlier: { bob: [[1, 3]] } }, events);
+    await connect(ports, [device('alice'), device('bob')]);
+
+    expect(await fanout(events.slice(0, 2))).toEqual([]);
+    expect(await fanout(events.slice(2))).toEqual([]);
+
+    expect(seqsTo(ports, 'conn-bob-phone')).toEqual([2, 3, 5]);
+    expect(seqsTo(ports, 'conn-alice-phone')).toEqual([2, 3, 4, 5]);
+  });
+
   it('reads the group once and the index once for a batch of several events, not once per member', async () => {
     const { ports, fanout } = createGroupFanout();
     await storeGroup(ports, { members: { alice: 1, bob: 1, carol: 1 } });

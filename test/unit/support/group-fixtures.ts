@@ -49,6 +49,8 @@ export interface Roster {
   members: Record<string, number>;
   /** userId → [joinedSeq, removedSeq]. */
   former?: Record<string, [number, number]>;
+  /** userId → its earlier windows, [joinedSeq, removedSeq] each, for a user added back. */
+  earlier?: Record<string, Array<[number, number]>>;
   title?: string;
   everyone?: GroupRecord['everyone'];
 }
@@ -56,6 +58,12 @@ export interface Roster {
 /** Stores the group as `roster` says (replacing what was there), with `events` as its messages. */
 export async function storeGroup(ports: InMemoryPorts, roster: Roster, events: MessageEventFrame[] = []) {
   const before = await ports.groups.getGroup(GROUP);
+  const earlierOf = (userId: string) => {
+    const windows = roster.earlier?.[userId];
+    return windows
+      ? { earlierWindows: windows.map(([joinedSeq, removedSeq]) => ({ joinedSeq, removedSeq })) }
+      : {};
+  };
   const after: GroupRecord = {
     conversationId: GROUP,
     title: roster.title ?? 'Lunch',
@@ -66,11 +74,13 @@ export async function storeGroup(ports: InMemoryPorts, roster: Roster, events: M
       admin: userId === 'alice',
       joinedSeq,
       joinedAt: NOW - 1000 + joinedSeq,
+      ...earlierOf(userId),
     })),
     former: Object.entries(roster.former ?? {}).map(([userId, [joinedSeq, removedSeq]]) => ({
       userId,
       joinedSeq,
       removedSeq,
+      ...earlierOf(userId),
     })),
     everyone: roster.everyone ?? { deliveredSeq: 0, readSeq: 0 },
   };
