@@ -12,7 +12,7 @@ import { CatchUp } from './catch-up.js';
 import { checkedWebSocket, type EmitEvent, type ParleyClientOptions } from './client-options.js';
 import { ReconnectingConnection } from './connection.js';
 import { Conversations } from './conversations.js';
-import { codeOf, ParleyError, ParleyErrorCode, toParleyError } from './errors.js';
+import { codeOf, isDisconnect, ParleyError, toParleyError } from './errors.js';
 import { Groups } from './groups.js';
 import { type Identity, userIdOfToken } from './identity.js';
 import { DEFAULT_KEEP_ALIVE_MS } from './keep-alive.js';
@@ -152,8 +152,8 @@ async function onOpen(parts: ClientParts, report: (error: unknown) => void): Pro
     await parts.retry.run(() => parts.presence.resubscribe(), stillCurrent);
     await parts.retry.run(() => parts.blocks.refresh(), stillCurrent);
   } catch (error) {
-    // A lost connection retries all of this on the next open.
-    if (codeOf(error) !== ParleyErrorCode.ConnectionLost) report(error);
+    // A lost connection retries all of this on the next open; a closed client wants nothing more.
+    if (!isDisconnect(codeOf(error))) report(error);
   }
 }
 

@@ -368,4 +368,19 @@ describe('a client whose catch-up the server refuses as over the limit', () => {
     expect(server.connections).toHaveLength(1);
     expect(errors).toEqual([]);
   });
+
+  it('reports nothing when the app closes the client during a catch-up it is retrying', async () => {
+    const server = await startFakeServer();
+    const client = await createClient(server);
+    const errors = record(client, 'error');
+    await client.connect();
+    const connection = await server.nextConnection();
+
+    const refused = await connection.nextFrame();
+    connection.answer(refused, errorAnswer(refused, 'internal', 'the server failed'));
+    await connection.nextFrame(); // the list read again, which the close leaves unanswered
+    await client.close();
+
+    expect(errors).toEqual([]);
+  });
 });
