@@ -19,15 +19,9 @@ import {
   recordPosted,
 } from './fanout-work.js';
 import { applyToGroupEntry, groupFactsFor } from './group-entries.js';
+import { inWindows } from './group-history.js';
 import { publishSlices, SLICE_THRESHOLD } from './group-slices.js';
-import type {
-  Connection,
-  ConnectionStore,
-  ConversationEvent,
-  EntryChange,
-  GroupRecord,
-  MembershipPeriod,
-} from './ports.js';
+import type { Connection, ConnectionStore, ConversationEvent, EntryChange, GroupRecord } from './ports.js';
 
 /** A group's work in one batch. */
 export interface GroupWork {
@@ -49,17 +43,12 @@ export function recipientsOf(group: GroupRecord, event: ConversationEvent): Set<
   if (event.type === 'receipt') return new Set([event.userId]);
   if (event.type === 'groupReceipt') return new Set(group.members.map((member) => member.userId));
   const { seq } = event;
-  const inEarlierWindow = (windows: readonly MembershipPeriod[] | undefined) =>
-    (windows ?? []).some((window) => window.joinedSeq <= seq && seq <= window.removedSeq);
   return new Set([
     ...group.members
-      .filter((member) => member.joinedSeq <= seq || inEarlierWindow(member.earlierWindows))
+      .filter((member) => member.joinedSeq <= seq || inWindows(member.earlierWindows ?? [], seq))
       .map((member) => member.userId),
     ...group.former
-      .filter(
-        (former) =>
-          (former.joinedSeq <= seq && seq <= former.removedSeq) || inEarlierWindow(former.earlierWindows),
-      )
+      .filter((former) => inWindows([former, ...(former.earlierWindows ?? [])], seq))
       .map((former) => former.userId),
   ]);
 }

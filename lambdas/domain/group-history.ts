@@ -93,7 +93,7 @@ function windowsOf(window: ReadWindow): MembershipPeriod[] {
 }
 
 /** True when `seq` falls in one of the windows. */
-function inWindows(windows: readonly MembershipPeriod[], seq: number): boolean {
+export function inWindows(windows: readonly MembershipPeriod[], seq: number): boolean {
   return windows.some((window) => window.joinedSeq <= seq && seq <= window.removedSeq);
 }
 

@@ -97,3 +97,42 @@ export class Backoff {
     this.#timers.clearTimeout(handle);
   }
 }
+
+/**
+ * Backoff waits kept by what each retries (a conversation): at most one per key, and all
+ * of them cancelled at once.
+ *
+ * @example
+ * const waits = new KeyedWaits(backoff);
+ * waits.wait('dm:alice:bob', attempts, () => flush('dm:alice:bob'));
+ * waits.has('dm:alice:bob'); // true until it runs
+ */
+export class KeyedWaits {
+  readonly #backoff: Backoff;
+  readonly #timers = new Map<string, TimerHandle>();
+
+  constructor(backoff: Backoff) {
+    this.#backoff = backoff;
+  }
+
+  has(key: string): boolean {
+    return this.#timers.has(key);
+  }
+
+  /** Runs `run` once the delay of attempt `attempt` has passed, in place of any wait of `key`. */
+  wait(key: string, attempt: number, run: () => void): void {
+    this.#backoff.cancel(this.#timers.get(key));
+    this.#timers.set(
+      key,
+      this.#backoff.wait(attempt, () => {
+        this.#timers.delete(key);
+        run();
+      }),
+    );
+  }
+
+  cancelAll(): void {
+    for (const timer of this.#timers.values()) this.#backoff.cancel(timer);
+    this.#timers.clear();
+  }
+}

@@ -12,7 +12,7 @@ import {
   type Receipt,
   SYNC_MAX_LIMIT,
 } from '@parley/protocol';
-import type { Backoff, TimerHandle } from './backoff.js';
+import { type Backoff, KeyedWaits } from './backoff.js';
 import type { ReconnectingConnection } from './connection.js';
 import { type Conversations, receiptChanges } from './conversations.js';
 import { codeOf, isDisconnect, isTransient } from './errors.js';
@@ -52,16 +52,17 @@ export class CatchUp {
   #cursor: string | undefined;
   /** Conversations with a sync in flight, whether another is wanted after it, and its end. */
   readonly #syncing = new Map<string, { again: boolean; done: Promise<void> }>();
-  /** Syncs that failed for a while (transient errors), and when each goes again. */
-  readonly #syncRetries = new Map<string, { attempts: number; timer?: TimerHandle }>();
+  /** Syncs that failed for a transient reason in a row, by conversation, and their waits. */
+  readonly #syncFailures = new Map<string, number>();
+  readonly #syncWaits: KeyedWaits;
   /** Counts the runs: a run that waits out a backoff ends if a newer one (a new connection) began. */
   #runs = 0;
   readonly #retry: TransientRetry;
-  #closed = false;
 
   constructor(options: CatchUpOptions) {
     this.#options = options;
     this.#retry = new TransientRetry(options.backoff);
+    this.#syncWaits = new KeyedWaits(options.backoff);
   }
 
   get cursor(): string | undefined {
@@ -81,8 +82,7 @@ export class CatchUp {
   async run(): Promise<void> {
     const run = ++this.#runs;
     // A new connection: the syncs waiting out a backoff go now (the list read ends by asking them).
-    for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
-    this.#syncRetries.clear();
+    this.#dropSyncRetries();
     await this.#retry.run(
       () => this.#readList(),
       () => run === this.#runs && this.#options.connection.isOpen,
@@ -91,10 +91,13 @@ export class CatchUp {
 
   /** Ends the waits for a retry: nothing is asked after this. */
   close(): void {
-    this.#closed = true;
     this.#retry.close();
-    for (const retry of this.#syncRetries.values()) this.#options.backoff.cancel(retry.timer);
-    this.#syncRetries.clear();
+    this.#dropSyncRetries();
+  }
+
+  #dropSyncRetries(): void {
+    this.#syncWaits.cancelAll();
+    this.#syncFailures.clear();
   }
 
   async #readList(): Promise<void> {
@@ -140,14 +143,14 @@ export class CatchUp {
       running.again = true;
       return;
     }
-    if (this.#closed || !this.#options.connection.isOpen) return;
-    if (this.#syncRetries.get(conversationId)?.timer !== undefined) return;
+    if (this.#retry.closed || !this.#options.connection.isOpen) return;
+    if (this.#syncWaits.has(conversationId)) return;
     const marker = { again: false, done: Promise.resolve() };
     this.#syncing.set(conversationId, marker);
     marker.done = this.#sync(conversationId, marker)
       .then(
         () => {
-          this.#syncRetries.delete(conversationId);
+          this.#syncFailures.delete(conversationId);
         },
         (error: unknown) => {
           const code = codeOf(error);
@@ -163,14 +166,12 @@ export class CatchUp {
   }
 
   #retrySyncLater(conversationId: string): void {
-    if (this.#closed) return;
-    const retry = this.#syncRetries.get(conversationId) ?? { attempts: 0 };
-    this.#syncRetries.set(conversationId, retry);
-    retry.timer = this.#options.backoff.wait(retry.attempts, () => {
-      retry.timer = undefined;
+    if (this.#retry.closed) return;
+    const failures = this.#syncFailures.get(conversationId) ?? 0;
+    this.#syncFailures.set(conversationId, failures + 1);
+    this.#syncWaits.wait(conversationId, failures, () => {
       if (this.#options.conversations.timeline(conversationId).hasGap) this.requestSync(conversationId);
     });
-    retry.attempts += 1;
   }
 
   /** Resolves once no sync of the conversation is under way, one it requested again included. */

@@ -13,7 +13,7 @@
  * catch-up confirms it and it is never sent again (docs/adr/0009-keep-alive.md).
  */
 import type { GroupChangedFrame, Message, SentFrame } from '@parley/protocol';
-import type { Backoff, TimerHandle } from './backoff.js';
+import { type Backoff, KeyedWaits } from './backoff.js';
 import type { EmitEvent } from './client-options.js';
 import type { ReconnectingConnection } from './connection.js';
 import type { Conversations } from './conversations.js';
@@ -63,12 +63,13 @@ export class OutboxSender {
   /** Conversations whose outbox is being sent (one message in flight each). */
   readonly #flushing = new Set<string>();
   /** Conversations waiting out a backoff before their next message goes again. */
-  readonly #retryTimers = new Map<string, TimerHandle>();
+  readonly #retryWaits: KeyedWaits;
   /** Conversations the catch-up of this connection has read: their old messages may go. */
   readonly #caughtUp = new Set<string>();
 
   constructor(options: OutboxSenderOptions) {
     this.#options = options;
+    this.#retryWaits = new KeyedWaits(options.backoff);
   }
 
   /** An item was added to the outbox: saves it, reports it pending, and sends it when it can. */
@@ -109,13 +110,13 @@ export class OutboxSender {
   /** Sends the conversation's pending messages one at a time, in the order written. */
   flush(conversationId: string): void {
     if (this.#flushing.has(conversationId) || !this.#options.connection.isOpen) return;
-    if (this.#retryTimers.has(conversationId)) return;
+    if (this.#retryWaits.has(conversationId)) return;
     this.#flushing.add(conversationId);
     void this.#flushLoop(conversationId).finally(() => this.#flushing.delete(conversationId));
   }
 
   close(): void {
-    for (const timer of this.#retryTimers.values()) this.#options.backoff.cancel(timer);
+    this.#retryWaits.cancelAll();
   }
 
   async #flushLoop(conversationId: string): Promise<void> {
@@ -224,11 +225,7 @@ export class OutboxSender {
   }
 
   #retryLater(conversationId: string, attempts: number): void {
-    const timer = this.#options.backoff.wait(attempts, () => {
-      this.#retryTimers.delete(conversationId);
-      this.flush(conversationId);
-    });
-    this.#retryTimers.set(conversationId, timer);
+    this.#retryWaits.wait(conversationId, attempts, () => this.flush(conversationId));
   }
 
   #pendingView(item: OutboxEntry): ChatMessage {

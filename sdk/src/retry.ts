@@ -16,6 +16,11 @@ export class TransientRetry {
     this.#backoff = backoff;
   }
 
+  /** The client was closed: nothing is asked again. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /**
    * Runs `step` until it succeeds. Rejects with a final error at once; after a wait, with
    * `closed` once the client is closed, and with `connection_lost` once `stillCurrent()`
